@@ -1,0 +1,114 @@
+//! `momentum`: the command-line front of the momentum workspace.
+//!
+//! A thin binary in the manner of ripgrep: it parses flags, reads `params.yaml`, wires the
+//! library crates together and decides exit codes in one place. Domain logic lives in
+//! `momentum-data`, `momentum-features`, `momentum-engine`, `momentum-tracking` and
+//! `momentum-scanner`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+mod config;
+mod progress;
+
+use config::Config;
+
+/// Cross-sectional momentum trading, from prices to production picks.
+///
+/// Typical pipeline: `momentum fetch && momentum features && momentum backtest &&
+/// momentum promote && momentum scan && momentum monitor`. Each command reads its defaults from
+/// `params.yaml` in the working directory; flags override them.
+#[derive(Debug, Parser)]
+#[command(
+    name = "momentum",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+struct Cli {
+    /// Parameters file (defaults apply when the default file does not exist).
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH",
+        default_value = "params.yaml"
+    )]
+    params: PathBuf,
+
+    /// More log output (-v debug, -vv trace). RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+
+    /// Only warnings and errors.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Download or load daily prices and cache them as Parquet with a lineage manifest.
+    Fetch(cmd::fetch::Args),
+    /// Build the aligned date x ticker close panel from the cached prices.
+    Features(cmd::features::Args),
+    /// Grid-search the strategy on the train window and validate the winner out of sample.
+    Backtest(cmd::backtest::Args),
+    /// Inspect, compare and sync tracked runs.
+    Runs(cmd::runs::Args),
+    /// Promote the candidate model to production when it passes the gates.
+    Promote(cmd::promote::Args),
+    /// Score today's universe with the production model and write the picks.
+    Scan(cmd::scan::Args),
+    /// Compare past picks with realised returns and check for drift.
+    Monitor(cmd::monitor::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose, cli.quiet);
+    match run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let explicit = cli.params != std::path::Path::new("params.yaml");
+    let config = Config::load(&cli.params, explicit)?;
+    let params_path = cli.params.as_path();
+    match cli.command {
+        Command::Fetch(args) => cmd::fetch::run(args, &config),
+        Command::Features(args) => cmd::features::run(args, &config),
+        Command::Backtest(args) => cmd::backtest::run(args, &config),
+        Command::Runs(args) => cmd::runs::run(args, &config),
+        Command::Promote(args) => cmd::promote::run(args, &config, params_path),
+        Command::Scan(args) => cmd::scan::run(args, &config),
+        Command::Monitor(args) => cmd::monitor::run(args, &config),
+    }
+}
+
+/// Logs go to stderr so stdout stays clean for tables and JSON.
+fn init_logging(verbose: u8, quiet: bool) {
+    use tracing_subscriber::EnvFilter;
+    let default_level = match (quiet, verbose) {
+        (true, _) => "warn",
+        (false, 0) => "info",
+        (false, 1) => "debug",
+        (false, _) => "trace",
+    };
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}

@@ -1,0 +1,3 @@
+//! Price ingestion for momentum (skeleton: owned by the data-ingestion work).
+mod table;
+pub use table::{PriceRow, PriceTable};

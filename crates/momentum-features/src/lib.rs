@@ -1,0 +1,1 @@
+//! momentum-features (skeleton)

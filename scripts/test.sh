@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: installs what the tests need (a Python venv with the pinned
+# MLflow and DVC, the linters), then formatting, lints, unit and integration tests (the MLflow
+# tests start their own servers on 127.0.0.1), doctests, docs, a quick benchmark pass, the ops
+# linters and the DVC pipeline test. Stops at the first failure.
+#
+#   scripts/test.sh              everything
+#   MOMENTUM_VENV=DIR            where the Python venv lives (default .venv)
+#   CARGO_TARGET_DIR=DIR         keep builds outside the checkout to make reruns incremental
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+export MOMENTUM_VENV=${MOMENTUM_VENV:-$root/.venv}
+export MOMENTUM_MLFLOW=${MOMENTUM_MLFLOW:-$MOMENTUM_VENV/bin/mlflow}
+export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+
+step "python tools (mlflow, dvc, linters) in $MOMENTUM_VENV"
+scripts/python-env.sh
+
+if ! command -v cargo-nextest >/dev/null 2>&1; then
+  step "installing cargo-nextest"
+  cargo install --locked cargo-nextest
+fi
+
+step "cargo fmt --check"
+cargo fmt --all --check
+
+step "cargo clippy -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "unit and integration tests (nextest)"
+cargo nextest run --workspace --locked --no-fail-fast
+
+step "doctests"
+cargo test --workspace --locked --doc
+
+step "rustdoc -D warnings"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
+
+step "benchmarks, one quick pass each (criterion test mode)"
+cargo test -p momentum-benches --benches --locked
+
+for script in scripts/lint-ops.sh scripts/dvc-pipeline-test.sh; do
+  if [[ -x $script ]]; then
+    step "$script"
+    "$script"
+  fi
+done
+
+step "all checks passed"
