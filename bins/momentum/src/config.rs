@@ -138,6 +138,7 @@ pub struct ProductionConfig {
     pub holding: Option<usize>,
     pub top_k: Option<usize>,
     pub cost_bps: Option<f64>,
+    pub tickers: Vec<String>,
     pub data_digest: Option<String>,
     pub promoted_at: Option<String>,
 }
@@ -183,6 +184,7 @@ impl Default for ScanConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MonitorConfig {
+    pub recent_days: usize,
     pub psi_threshold: f64,
     pub ks_alpha: f64,
     pub mean_return_alpha: f64,
@@ -191,6 +193,7 @@ pub struct MonitorConfig {
 impl Default for MonitorConfig {
     fn default() -> Self {
         Self {
+            recent_days: 63,
             psi_threshold: 0.25,
             ks_alpha: 0.01,
             mean_return_alpha: 0.05,

@@ -10,9 +10,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod chart;
 mod cmd;
 mod config;
 mod progress;
+mod tracking;
 
 use config::Config;
 

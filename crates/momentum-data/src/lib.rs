@@ -1,3 +1,64 @@
-//! Price ingestion for momentum (skeleton: owned by the data-ingestion work).
+//! Daily price ingestion for momentum: every provider, one validated table, one Parquet cache.
+//!
+//! This crate owns the first stage of the pipeline. It turns a price source into a
+//! [`PriceTable`] (long layout: one [`PriceRow`] per ticker and trading day, sorted by ticker in
+//! universe order then date), checks it with [`validate`], and caches it as Parquet beside a
+//! lineage [`Manifest`] whose [`digest`] identifies the data independently of the file bytes.
+//!
+//! # Contents
+//! - **Providers** ([`Source`]): the embedded sample ([`load_sample`], plus the index
+//!   [`load_sample_index`] as a benchmark), CSV files ([`read_csv`], [`parse_csv`]), Parquet
+//!   files ([`read_parquet`]) and the Financial Datasets API ([`FinancialDatasetsClient`],
+//!   configured by [`ClientConfig`]). [`load_local`] dispatches the file-based ones.
+//! - **Validation and selection**: [`validate`], [`select`] with [`Selection`] (universe, window,
+//!   `allow_missing`), and [`merge`] plus [`plan_requests`] for incremental `--update`s.
+//! - **Storage**: [`write_parquet`] / [`read_parquet`] ([`price_schema`]), [`Manifest`],
+//!   [`write_manifest`], [`read_manifest`], [`manifest_path`], [`digest`], and the all-or-nothing
+//!   [`write_atomic`] that every writer here (and the binary's reports) goes through.
+//! - **Dates**: [`new_york_date`], the trading date of an API timestamp.
+//! - **Errors**: [`DataError`], one variant per failure, each naming its file, ticker, line or date.
+//!
+//! # Example
+//! ```
+//! # fn main() -> Result<(), momentum_data::DataError> {
+//! use momentum_data::{load_sample, select, Selection};
+//! let sample = load_sample()?;
+//! assert_eq!(sample.tickers.len(), 20);
+//! let window = Selection {
+//!     tickers: vec!["MSFT".into(), "AAPL".into()],
+//!     start: "2022-01-01".parse().unwrap(),
+//!     end: "2022-12-31".parse().unwrap(),
+//!     allow_missing: false,
+//! };
+//! let picked = select(&sample, &window, "sample")?;
+//! assert_eq!(picked.table.tickers, ["MSFT", "AAPL"]);
+//! # Ok(())
+//! # }
+//! ```
+#![warn(missing_docs)]
+
+mod atomic;
+mod csvfile;
+mod error;
+mod financialdatasets;
+mod nydate;
+mod source;
+mod store;
 mod table;
+mod validate;
+
+pub use atomic::write_atomic;
+pub use csvfile::{SAMPLE_ORIGIN, load_sample, load_sample_index, parse_csv, read_csv};
+pub use error::{DataError, Result};
+pub use financialdatasets::{
+    API_KEY_ENV, BASE_URL_ENV, ClientConfig, DEFAULT_BASE_URL, FetchRequest,
+    FinancialDatasetsClient, detail_seconds,
+};
+pub use nydate::{is_us_daylight_time, new_york_date};
+pub use source::{Source, load_local, plan_requests};
+pub use store::{
+    DIGEST_ALGORITHM, Manifest, TICKERS_METADATA_KEY, digest, manifest_path, price_schema,
+    read_manifest, read_parquet, write_manifest, write_parquet,
+};
 pub use table::{PriceRow, PriceTable};
+pub use validate::{Selected, Selection, merge, select, validate};

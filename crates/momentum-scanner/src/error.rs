@@ -1,5 +1,9 @@
 //! Errors of the scanner crate.
 
+use std::path::PathBuf;
+
+use chrono::NaiveDate;
+
 /// Everything that can go wrong while promoting, scanning or monitoring.
 #[derive(Debug, thiserror::Error)]
 pub enum ScanError {
@@ -11,4 +15,71 @@ pub enum ScanError {
         /// Why the edit failed.
         reason: String,
     },
+    /// A model parameter is unusable.
+    #[error("invalid model: {field} {reason}")]
+    InvalidModel {
+        /// The parameter.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The price panel has no days.
+    #[error("no price data to scan")]
+    NoData,
+    /// The as-of date is not a day of the price panel.
+    #[error("{as_of} is not a trading day of the price data (first {first}, last {last})")]
+    UnknownDate {
+        /// The requested day.
+        as_of: NaiveDate,
+        /// First day of the data.
+        first: NaiveDate,
+        /// Last day of the data.
+        last: NaiveDate,
+    },
+    /// Not enough history before the as-of date for the lookback.
+    #[error("{as_of}: only {days} days of prices, the model's lookback needs more than {lookback}")]
+    TooShort {
+        /// The scan day.
+        as_of: NaiveDate,
+        /// Days available up to and including it.
+        days: usize,
+        /// The model's lookback.
+        lookback: usize,
+    },
+    /// There is no scan to monitor yet.
+    #[error("no picks history yet: run `momentum scan` first")]
+    NoHistory,
+    /// A model's ticker has no usable price.
+    #[error("ticker {ticker} of the model has no price on {as_of}")]
+    MissingTicker {
+        /// The ticker.
+        ticker: String,
+        /// The day.
+        as_of: NaiveDate,
+    },
+    /// The picks history file is not what `momentum scan` writes.
+    #[error("corrupt picks history {}: {reason}", path.display())]
+    CorruptHistory {
+        /// The history file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Writing an output failed; the previous file is untouched.
+    #[error("cannot write {}: {reason}", path.display())]
+    Write {
+        /// The output file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// A features computation failed.
+    #[error(transparent)]
+    Features(#[from] momentum_features::FeaturesError),
+    /// A backtest the monitor runs failed.
+    #[error(transparent)]
+    Engine(#[from] momentum_engine::EngineError),
+    /// File I/O from the data crate's helpers.
+    #[error(transparent)]
+    Data(#[from] momentum_data::DataError),
 }

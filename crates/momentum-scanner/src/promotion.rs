@@ -99,10 +99,19 @@ pub struct ProductionModel {
     pub top_k: usize,
     /// One-way cost in basis points the model was validated with.
     pub cost_bps: f64,
+    /// The universe the model was trained on, in order.
+    pub tickers: Vec<String>,
     /// Digest of the price data the model was trained on.
     pub data_digest: String,
     /// When it was promoted (RFC 3339, UTC).
     pub promoted_at: String,
+}
+
+impl ProductionModel {
+    /// The parameters the scan and the monitor use.
+    pub fn params(&self) -> crate::scan::ModelParams {
+        crate::scan::ModelParams { lookback: self.lookback, skip: self.skip, holding: self.holding, top_k: self.top_k }
+    }
 }
 
 /// Returns `yaml` with the top-level `production` mapping set to `model`, everything else kept
@@ -136,6 +145,8 @@ pub fn set_production_block(yaml: &str, model: &ProductionModel) -> Result<Strin
     block.set("holding", model.holding as i64);
     block.set("top_k", model.top_k as i64);
     block.set("cost_bps", model.cost_bps);
+    let tickers: Vec<yaml_edit::YamlValue> = model.tickers.iter().map(|t| yaml_edit::YamlValue::from(t.as_str())).collect();
+    block.set("tickers", tickers);
     block.set("data_digest", model.data_digest.as_str());
     block.set("promoted_at", model.promoted_at.as_str());
     Ok(doc.to_string())
@@ -145,7 +156,7 @@ pub fn set_production_block(yaml: &str, model: &ProductionModel) -> Result<Strin
 mod tests {
     use super::*;
 
-    const PARAMS: &str = "# top comment\ndata:\n  source: sample  # inline\n\n# Written by promote.\nproduction:\n  version: null\n  lookback: null\n  skip: null\n  holding: null\n  top_k: null\n  cost_bps: null\n  data_digest: null\n  promoted_at: null\n\ntracking:\n  uri: \"\"\n# trailing comment\n";
+    const PARAMS: &str = "# top comment\ndata:\n  source: sample  # inline\n\n# Written by promote.\nproduction:\n  version: null\n  lookback: null\n  skip: null\n  holding: null\n  top_k: null\n  cost_bps: null\n  tickers: []\n  data_digest: null\n  promoted_at: null\n\ntracking:\n  uri: \"\"\n# trailing comment\n";
 
     fn model() -> ProductionModel {
         ProductionModel {
@@ -155,6 +166,7 @@ mod tests {
             holding: 5,
             top_k: 3,
             cost_bps: 10.0,
+            tickers: vec!["AAPL".into(), "MSFT".into()],
             data_digest: "abc123".into(),
             promoted_at: "2026-11-27T00:00:00Z".into(),
         }
@@ -163,6 +175,9 @@ mod tests {
     #[test]
     fn only_the_production_block_changes() {
         let out = set_production_block(PARAMS, &model()).unwrap();
+        println!("{out}");
+        let again = set_production_block(&out, &model()).unwrap();
+        assert_eq!(again, out);
         let before_block = PARAMS.split("production:").next().unwrap();
         assert!(out.starts_with(before_block), "{out}");
         assert!(

@@ -4,6 +4,7 @@ pub mod backtest;
 pub mod features;
 pub mod fetch;
 pub mod monitor;
+pub mod production;
 pub mod promote;
 pub mod runs;
 pub mod scan;

@@ -1,0 +1,122 @@
+//! `momentum monitor`: the live record of past picks against the backtest's promise, and
+//! feature drift. The statistics live in `momentum-scanner`.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use momentum_features::PricePanel;
+use momentum_scanner::history::read_history;
+use momentum_scanner::monitor::{MonitorSettings, monitor};
+use momentum_tracking::RunSpec;
+
+use crate::config::Config;
+
+/// Exit code when `--fail-on-drift` is given and retraining is recommended.
+pub const EXIT_RETRAIN: u8 = 4;
+
+const AFTER_HELP: &str = "\
+For every scan in the picks history whose holding period has elapsed (non-overlapping periods
+only), the picked basket's realised return and equal-weight buy and hold over the same days.
+The live record is compared with the backtest of the same parameters on the days before the
+first scan: a one-sided t test of the mean period return (monitor.mean_return_alpha) and the
+live Sharpe ratio against the backtest's less z standard errors. Drift: the momentum scores of
+the last monitor.recent_days days against the train window (backtest.train_fraction), by the
+population stability index (monitor.psi_threshold) and a Kolmogorov-Smirnov test
+(monitor.ks_alpha). Any breached check sets `retrain_recommended`, with reasons.
+
+Writes --out (reports/monitor.json) atomically and logs a `monitor-<date>` run to tracking.
+
+Exit codes:
+  0  report written (retraining may be recommended: read the report)
+  1  error (no picks history, unreadable files, ...)
+  4  --fail-on-drift was given and retraining is recommended
+
+Examples:
+  momentum monitor
+  momentum monitor --fail-on-drift || echo 'retrain'";
+
+/// Compare past picks with realised returns and check for drift.
+#[derive(Debug, clap::Args)]
+#[command(after_long_help = AFTER_HELP)]
+pub struct Args {
+    /// Price Parquet file [params: data.out]
+    #[arg(long, value_name = "PATH")]
+    prices: Option<PathBuf>,
+
+    /// Picks history Parquet [params: scan.history]
+    #[arg(long, value_name = "PATH")]
+    history: Option<PathBuf>,
+
+    /// Report to write
+    #[arg(long, value_name = "PATH", default_value = "reports/monitor.json")]
+    out: PathBuf,
+
+    /// Exit with code 4 when retraining is recommended (for scheduled jobs)
+    #[arg(long)]
+    fail_on_drift: bool,
+}
+
+pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
+    let prices_path = args.prices.unwrap_or_else(|| config.data.out.clone());
+    let history_path = args.history.unwrap_or_else(|| config.scan.history.clone());
+    let table = momentum_data::read_parquet(&prices_path)
+        .with_context(|| format!("cannot read the prices {} (run `momentum fetch`)", prices_path.display()))?;
+    let panel = PricePanel::from_table(&table)?;
+    let history = read_history(&history_path)?;
+    let settings = MonitorSettings {
+        psi_threshold: config.monitor.psi_threshold,
+        ks_alpha: config.monitor.ks_alpha,
+        mean_return_alpha: config.monitor.mean_return_alpha,
+        recent_days: config.monitor.recent_days,
+        train_fraction: config.backtest.train_fraction,
+    };
+    let report = monitor(&panel, &history, &settings)
+        .with_context(|| format!("cannot monitor the picks in {}", history_path.display()))?;
+
+    momentum_data::write_atomic(&args.out, |file: &mut File| -> anyhow::Result<()> {
+        serde_json::to_writer_pretty(&mut *file, &report)?;
+        file.write_all(b"\n")?;
+        Ok(())
+    })
+    .with_context(|| format!("cannot write {}", args.out.display()))?;
+
+    for check in &report.checks {
+        let value = check.value.map_or_else(|| "n/a".to_owned(), |v| format!("{v:.4}"));
+        let verdict = if check.breached { "BREACHED" } else { "ok" };
+        println!("{:<12} {:>10} threshold {:>8.4}  {verdict:<8} {}", check.name, value, check.threshold, check.detail);
+    }
+    println!(
+        "{} live period(s); retrain recommended: {} (wrote {})",
+        report.live.len(),
+        if report.retrain_recommended { "YES" } else { "no" },
+        args.out.display()
+    );
+
+    let tracker = crate::tracking::open(config, "monitor")?;
+    let mut spec = RunSpec::new(format!("monitor-{}", report.as_of))
+        .tag("momentum.kind", "monitor")
+        .tag("momentum.model_version", &report.model_version)
+        .tag("retrain_recommended", report.retrain_recommended.to_string())
+        .param("as_of", report.as_of)
+        .metric("live_periods", report.live.len() as f64)
+        .metric("retrain_recommended", f64::from(u8::from(report.retrain_recommended)))
+        .artifact(&args.out);
+    for check in &report.checks {
+        if let Some(value) = check.value {
+            spec = spec.metric(check.name, value);
+        }
+    }
+    if let Some(mean) = report.live_mean_return {
+        spec = spec.metric("live_mean_return", mean);
+    }
+    tracker.log_run(&config.tracking.experiment, &spec, None)?;
+
+    if args.fail_on_drift && report.retrain_recommended {
+        eprintln!("retraining recommended: {}", report.reasons.join("; "));
+        return Ok(ExitCode::from(EXIT_RETRAIN));
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,143 @@
+//! All-or-nothing file writes.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::error::DataError;
+
+/// Writes `path` through `write` so that readers see either the old file or the complete new
+/// one, never a partial file.
+///
+/// `write` gets a fresh temporary file in the same directory as `path` (so the final `rename`
+/// does not cross file systems). When it returns `Ok`, the file is flushed to disk (`fsync`) and
+/// renamed over `path`, then the directory is synced so the rename survives a crash. When it
+/// returns `Err` or panics, the temporary file is removed and `path` is untouched. Missing
+/// parent directories are created.
+///
+/// The error type is the caller's, so a binary can use `anyhow::Error` and a library its own
+/// enum; I/O failures of the helper itself arrive as [`DataError::Io`] converted with `From`.
+///
+/// ```
+/// # fn main() -> Result<(), momentum_data::DataError> {
+/// use std::io::Write;
+/// let dir = std::env::temp_dir().join(format!("momentum-doc-{}", std::process::id()));
+/// let path = dir.join("report.txt");
+/// momentum_data::write_atomic(&path, |file| {
+///     file.write_all(b"hello\n").map_err(|err| momentum_data::DataError::Io {
+///         path: path.clone(),
+///         source: err,
+///     })
+/// })?;
+/// assert_eq!(std::fs::read_to_string(&path).unwrap(), "hello\n");
+/// # std::fs::remove_dir_all(&dir).unwrap();
+/// # Ok(())
+/// # }
+/// ```
+pub fn write_atomic<E, F>(path: &Path, write: F) -> Result<(), E>
+where
+    E: From<DataError>,
+    F: FnOnce(&mut File) -> Result<(), E>,
+{
+    let dir = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&dir).map_err(|err| DataError::io(&dir, err))?;
+    let temp = TempFile::create(&dir, path)?;
+    let mut file = temp
+        .file
+        .try_clone()
+        .map_err(|err| DataError::io(&temp.path, err))?;
+    write(&mut file)?;
+    file.sync_all()
+        .map_err(|err| DataError::io(&temp.path, err))?;
+    drop(file);
+    temp.persist(path)?;
+    // Without syncing the directory the rename itself may be lost on power failure; some file
+    // systems refuse to open a directory for syncing, which only weakens durability, so ignore.
+    if let Ok(handle) = File::open(&dir) {
+        let _ = handle.sync_all();
+    }
+    Ok(())
+}
+
+/// A temporary file removed on drop unless persisted, so an error or a panic in the writer
+/// leaves no debris.
+struct TempFile {
+    path: PathBuf,
+    file: File,
+    persisted: bool,
+}
+
+impl TempFile {
+    fn create(dir: &Path, target: &Path) -> Result<Self, DataError> {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let name = target
+            .file_name()
+            .map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
+        loop {
+            let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+            let path = dir.join(format!(".{name}.tmp-{}-{n}", std::process::id()));
+            match File::options().write(true).create_new(true).open(&path) {
+                Ok(file) => {
+                    return Ok(Self {
+                        path,
+                        file,
+                        persisted: false,
+                    });
+                }
+                Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(err) => return Err(DataError::io(path, err)),
+            }
+        }
+    }
+
+    fn persist(mut self, target: &Path) -> Result<(), DataError> {
+        std::fs::rename(&self.path, target).map_err(|err| DataError::io(target, err))?;
+        self.persisted = true;
+        Ok(())
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if !self.persisted {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    #[test]
+    fn a_failed_or_panicking_write_keeps_the_old_file_and_leaves_no_temp() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub").join("out.txt");
+        write_atomic::<DataError, _>(&path, |f| {
+            f.write_all(b"old").map_err(|e| DataError::io("x", e))
+        })
+        .unwrap();
+        let failed = write_atomic::<DataError, _>(&path, |f| {
+            f.write_all(b"partial").map_err(|e| DataError::io("x", e))?;
+            Err(DataError::EmptyUniverse {
+                origin: "test".into(),
+            })
+        });
+        assert!(failed.is_err());
+        let panicked = std::panic::catch_unwind(|| {
+            let _ = write_atomic::<DataError, _>(&path, |_| panic!("writer panicked"));
+        });
+        assert!(panicked.is_err());
+        assert_eq!(std::fs::read(&path).unwrap(), b"old");
+        let names: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(names, vec!["out.txt"]);
+    }
+}

@@ -1,0 +1,667 @@
+//! Async client for the Financial Datasets daily-price endpoint (`GET {base}/prices/`).
+//!
+//! Contract (see `docs/data.md` and the shared API notes): key in the `X-API-KEY` header;
+//! query `ticker`, `interval=day`, `interval_multiplier=1`, `start_date`, `end_date` (both
+//! inclusive); body `{ticker?, prices: [...], next_page_url?}`; `next_page_url` is followed
+//! verbatim. Retry policy: 429 (after `Retry-After`, else the seconds in `detail`, else
+//! backoff), 5xx, timeouts and connection errors are retried up to `max_retries` times;
+//! 400/401/402 and any other 4xx fail at once with the API's message; 404 means "no data".
+
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use rand::Rng;
+use reqwest::StatusCode;
+use serde::Deserialize;
+use tokio::sync::{Mutex, Semaphore};
+use tokio::time::Instant;
+
+use crate::error::{DataError, Result};
+use crate::nydate::new_york_date;
+use crate::table::PriceRow;
+
+/// The public API's base URL.
+pub const DEFAULT_BASE_URL: &str = "https://api.financialdatasets.ai";
+/// Environment variable holding the API key.
+pub const API_KEY_ENV: &str = "FINANCIAL_DATASETS_API_KEY";
+/// Environment variable overriding the base URL.
+pub const BASE_URL_ENV: &str = "FINANCIAL_DATASETS_BASE_URL";
+
+/// Settings of [`FinancialDatasetsClient`]. `Debug` prints the key as `<redacted>`.
+#[derive(Clone)]
+pub struct ClientConfig {
+    /// Scheme and host (and optional path prefix), without the trailing `/prices/`.
+    pub base_url: String,
+    /// Sent as `X-API-KEY`; never logged, printed or put in an error.
+    pub api_key: String,
+    /// Per-request timeout (connect plus full body).
+    pub timeout: Duration,
+    /// Retries after the first attempt for 429, 5xx, timeouts and connection errors.
+    pub max_retries: u32,
+    /// First backoff step; attempt `n` waits a random time in `[b*2^n/2, b*2^n]`.
+    pub base_backoff: Duration,
+    /// Cap on one backoff wait (a server's `Retry-After` is honoured up to `max_retry_after`).
+    pub max_backoff: Duration,
+    /// Longest `Retry-After` (or `detail` seconds) honoured; longer waits are cut to this.
+    pub max_retry_after: Duration,
+    /// Client-side limit on requests started per minute, retries and pages included (> 0).
+    pub requests_per_minute: u32,
+    /// Tickers fetched at the same time (> 0).
+    pub concurrency: usize,
+    /// Pages followed for one ticker before giving up (a loop guard).
+    pub max_pages: usize,
+}
+
+impl ClientConfig {
+    /// Defaults for the public API with `api_key`: 30 s timeout, 4 retries from 1 s backoff
+    /// (capped at 60 s), 60 requests/minute, 4 tickers at a time, 1000 pages.
+    pub fn new(api_key: impl Into<String>) -> Self {
+        Self {
+            base_url: DEFAULT_BASE_URL.into(),
+            api_key: api_key.into(),
+            timeout: Duration::from_secs(30),
+            max_retries: 4,
+            base_backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(60),
+            max_retry_after: Duration::from_secs(120),
+            requests_per_minute: 60,
+            concurrency: 4,
+            max_pages: 1000,
+        }
+    }
+
+    /// [`ClientConfig::new`] with the key from `FINANCIAL_DATASETS_API_KEY` (required, not
+    /// empty) and the base URL from `FINANCIAL_DATASETS_BASE_URL` when set.
+    pub fn from_env() -> Result<Self> {
+        let key = std::env::var(API_KEY_ENV).unwrap_or_default();
+        if key.trim().is_empty() {
+            return Err(DataError::InvalidSetting {
+                name: API_KEY_ENV,
+                reason: "not set; the financialdatasets source needs an API key".into(),
+            });
+        }
+        let mut config = Self::new(key.trim());
+        if let Ok(base) = std::env::var(BASE_URL_ENV)
+            && !base.trim().is_empty()
+        {
+            config.base_url = base.trim().into();
+        }
+        Ok(config)
+    }
+}
+
+impl fmt::Debug for ClientConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientConfig")
+            .field("base_url", &self.base_url)
+            .field("api_key", &"<redacted>")
+            .field("timeout", &self.timeout)
+            .field("max_retries", &self.max_retries)
+            .field("base_backoff", &self.base_backoff)
+            .field("max_backoff", &self.max_backoff)
+            .field("max_retry_after", &self.max_retry_after)
+            .field("requests_per_minute", &self.requests_per_minute)
+            .field("concurrency", &self.concurrency)
+            .field("max_pages", &self.max_pages)
+            .finish()
+    }
+}
+
+/// One ticker's request: `ticker` from `start` to `end`, both inclusive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchRequest {
+    /// Upper-case ticker.
+    pub ticker: String,
+    /// First date (inclusive).
+    pub start: NaiveDate,
+    /// Last date (inclusive).
+    pub end: NaiveDate,
+}
+
+/// Async client for `GET {base}/prices/`; cheap to clone (clones share the connection pool and
+/// the rate limiter).
+#[derive(Clone)]
+pub struct FinancialDatasetsClient {
+    http: reqwest::Client,
+    config: Arc<ClientConfig>,
+    limiter: Arc<RateLimiter>,
+}
+
+impl fmt::Debug for FinancialDatasetsClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FinancialDatasetsClient")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FinancialDatasetsClient {
+    /// Builds the client (installing rustls' ring crypto provider on first use).
+    pub fn new(config: ClientConfig) -> Result<Self> {
+        if config.requests_per_minute == 0 {
+            return Err(DataError::InvalidSetting {
+                name: "requests_per_minute",
+                reason: "must be > 0".into(),
+            });
+        }
+        if config.concurrency == 0 {
+            return Err(DataError::InvalidSetting {
+                name: "concurrency",
+                reason: "must be > 0".into(),
+            });
+        }
+        if config.max_pages == 0 {
+            return Err(DataError::InvalidSetting {
+                name: "max_pages",
+                reason: "must be > 0".into(),
+            });
+        }
+        // reqwest is built without a default provider (ring builds far faster than aws-lc);
+        // an Err only means another part of the process installed one first.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .user_agent(concat!("momentum-data/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|err| {
+                DataError::Http(format!(
+                    "cannot build the HTTP client: {}",
+                    err.without_url()
+                ))
+            })?;
+        let interval = Duration::from_secs(60) / config.requests_per_minute;
+        Ok(Self {
+            http,
+            config: Arc::new(config),
+            limiter: Arc::new(RateLimiter::new(interval)),
+        })
+    }
+
+    /// The settings in use.
+    pub fn config(&self) -> &ClientConfig {
+        &self.config
+    }
+
+    /// Every daily bar of one ticker in `[start, end]`, following pagination, sorted by date with
+    /// duplicate dates removed (the later page wins). A 404 (no data) gives an empty vector.
+    pub async fn fetch_prices(
+        &self,
+        ticker: &str,
+        start: NaiveDate,
+        end: NaiveDate,
+    ) -> Result<Vec<PriceRow>> {
+        let first = format!("{}/prices/", self.config.base_url.trim_end_matches('/'));
+        let query = [
+            ("ticker", ticker.to_string()),
+            ("interval", "day".into()),
+            ("interval_multiplier", "1".into()),
+            ("start_date", start.format("%Y-%m-%d").to_string()),
+            ("end_date", end.format("%Y-%m-%d").to_string()),
+        ];
+        let mut rows = Vec::new();
+        let mut seen: HashSet<String> = HashSet::new();
+        let mut next: Option<String> = None;
+        for page in 1.. {
+            if page > self.config.max_pages {
+                return Err(DataError::Pagination {
+                    ticker: ticker.into(),
+                    reason: format!("more than {} pages", self.config.max_pages),
+                });
+            }
+            let request = match &next {
+                None => self.http.get(&first).query(&query),
+                Some(url) => self.http.get(url),
+            };
+            let body = match self.send_with_retries(ticker, request).await? {
+                Some(body) => body,
+                // 404 on a later page: the walk is over, keep what we have.
+                None => break,
+            };
+            let parsed = parse_page(ticker, &body)?;
+            tracing::debug!(ticker, page, rows = parsed.rows.len(), "fetched page");
+            rows.extend(parsed.rows);
+            match parsed.next_page_url {
+                Some(url) => {
+                    if !seen.insert(url.clone()) {
+                        return Err(DataError::Pagination {
+                            ticker: ticker.into(),
+                            reason: format!("next_page_url repeats ({url})"),
+                        });
+                    }
+                    next = Some(url);
+                }
+                None => break,
+            }
+        }
+        rows.sort_by_key(|row| row.date);
+        // Stable sort keeps page order among equal dates; keep the last one.
+        let mut deduped: Vec<PriceRow> = Vec::with_capacity(rows.len());
+        for row in rows {
+            match deduped.last_mut() {
+                Some(last) if last.date == row.date => *last = row,
+                _ => deduped.push(row),
+            }
+        }
+        Ok(deduped)
+    }
+
+    /// Fetches many tickers, at most `concurrency` at a time, and returns `(ticker, rows)` in
+    /// request order. `on_done` is called with each finished ticker (for a progress bar). The
+    /// first error cancels the remaining requests and is returned.
+    pub async fn fetch_many(
+        &self,
+        requests: &[FetchRequest],
+        on_done: impl Fn(&str) + Send + Sync + 'static,
+    ) -> Result<Vec<(String, Vec<PriceRow>)>> {
+        let semaphore = Arc::new(Semaphore::new(self.config.concurrency));
+        let on_done = Arc::new(on_done);
+        let mut tasks = tokio::task::JoinSet::new();
+        for (index, request) in requests.iter().cloned().enumerate() {
+            let client = self.clone();
+            let semaphore = semaphore.clone();
+            let on_done = on_done.clone();
+            tasks.spawn(async move {
+                let _permit = semaphore
+                    .acquire_owned()
+                    .await
+                    .expect("semaphore is never closed");
+                let rows = client
+                    .fetch_prices(&request.ticker, request.start, request.end)
+                    .await?;
+                on_done(&request.ticker);
+                Ok::<_, DataError>((index, request.ticker, rows))
+            });
+        }
+        let mut results: Vec<Option<(String, Vec<PriceRow>)>> = vec![None; requests.len()];
+        while let Some(joined) = tasks.join_next().await {
+            let (index, ticker, rows) =
+                joined.map_err(|err| DataError::Http(format!("fetch task failed: {err}")))??;
+            results[index] = Some((ticker, rows));
+        }
+        Ok(results
+            .into_iter()
+            .map(|r| r.expect("every task reported"))
+            .collect())
+    }
+
+    /// Sends one page request with the retry policy; `Ok(None)` is a 404.
+    async fn send_with_retries(
+        &self,
+        ticker: &str,
+        request: reqwest::RequestBuilder,
+    ) -> Result<Option<String>> {
+        let request = request
+            .header("X-API-KEY", &self.config.api_key)
+            .header(reqwest::header::ACCEPT, "application/json")
+            .build()
+            .map_err(|err| {
+                DataError::Http(format!(
+                    "{ticker}: cannot build request: {}",
+                    err.without_url()
+                ))
+            })?;
+        let mut attempt: u32 = 0;
+        loop {
+            self.limiter.acquire().await;
+            attempt += 1;
+            let copy = request
+                .try_clone()
+                .expect("GET requests have no streaming body");
+            let url = copy.url().clone();
+            let (last, server_wait) = match self.http.execute(copy).await {
+                Ok(response) => {
+                    let status = response.status();
+                    let retry_after = response
+                        .headers()
+                        .get(reqwest::header::RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.trim().parse::<u64>().ok())
+                        .map(Duration::from_secs);
+                    let body = match response.text().await {
+                        Ok(body) => body,
+                        Err(err) if is_transient(&err) => {
+                            let last = format!("reading the body of {url}: {}", err.without_url());
+                            self.retry_or_give_up(ticker, attempt, last, None).await?;
+                            continue;
+                        }
+                        Err(err) => {
+                            return Err(DataError::Http(format!(
+                                "{ticker}: {}",
+                                err.without_url()
+                            )));
+                        }
+                    };
+                    if status.is_success() {
+                        return Ok(Some(body));
+                    }
+                    match status {
+                        StatusCode::NOT_FOUND => {
+                            tracing::debug!(ticker, "404: no data in this window");
+                            return Ok(None);
+                        }
+                        StatusCode::TOO_MANY_REQUESTS => {
+                            let wait = retry_after.or_else(|| detail_seconds(&body));
+                            (format!("HTTP 429: {}", error_message(&body)), wait)
+                        }
+                        s if s.is_server_error() => (
+                            format!("HTTP {}: {}", s.as_u16(), error_message(&body)),
+                            retry_after,
+                        ),
+                        s => {
+                            return Err(DataError::Api {
+                                ticker: ticker.into(),
+                                status: s.as_u16(),
+                                message: error_message(&body),
+                            });
+                        }
+                    }
+                }
+                Err(err) if is_transient(&err) => {
+                    let what = if err.is_timeout() {
+                        format!("timed out after {:?}", self.config.timeout)
+                    } else {
+                        err.without_url().to_string()
+                    };
+                    (format!("{what} ({url})"), None)
+                }
+                Err(err) => {
+                    return Err(DataError::Http(format!("{ticker}: {}", err.without_url())));
+                }
+            };
+            self.retry_or_give_up(ticker, attempt, last, server_wait)
+                .await?;
+        }
+    }
+
+    async fn retry_or_give_up(
+        &self,
+        ticker: &str,
+        attempt: u32,
+        last: String,
+        server_wait: Option<Duration>,
+    ) -> Result<()> {
+        if attempt > self.config.max_retries {
+            return Err(DataError::RetriesExhausted {
+                ticker: ticker.into(),
+                attempts: attempt,
+                last,
+            });
+        }
+        let wait = match server_wait {
+            Some(wait) => wait.min(self.config.max_retry_after),
+            None => backoff(
+                self.config.base_backoff,
+                self.config.max_backoff,
+                attempt - 1,
+            ),
+        };
+        tracing::warn!(
+            ticker,
+            attempt,
+            wait_ms = wait.as_millis() as u64,
+            "{last}; retrying"
+        );
+        tokio::time::sleep(wait).await;
+        Ok(())
+    }
+}
+
+fn is_transient(err: &reqwest::Error) -> bool {
+    err.is_timeout() || err.is_connect() || err.is_request() || err.is_body()
+}
+
+/// Exponential backoff with "equal jitter": a random wait in `[d/2, d]` with
+/// `d = min(base * 2^retry, cap)`, so concurrent clients spread out but never retry at once.
+fn backoff(base: Duration, cap: Duration, retry: u32) -> Duration {
+    let full = base
+        .saturating_mul(2u32.saturating_pow(retry.min(20)))
+        .min(cap);
+    let half = full / 2;
+    let jitter = rand::rng().random_range(0..=half.as_micros().min(u128::from(u64::MAX)) as u64);
+    half + Duration::from_micros(jitter)
+}
+
+/// The seconds in a DRF throttle message: `"Request was throttled. Expected available in 39
+/// seconds."` gives 39 s. Only the number right before `second` counts.
+pub fn detail_seconds(body: &str) -> Option<Duration> {
+    #[derive(Deserialize)]
+    struct Detail {
+        detail: String,
+    }
+    let detail = serde_json::from_str::<Detail>(body).ok()?.detail;
+    let before = &detail[..detail.find("second")?];
+    let number = before.trim_end().rsplit(' ').next()?;
+    let seconds: f64 = number.parse().ok()?;
+    (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds))
+}
+
+/// The API's error text: `error: message` for `{error, message}`, `detail` for DRF bodies, else
+/// the first 200 characters of the body.
+fn error_message(body: &str) -> String {
+    #[derive(Deserialize)]
+    struct ApiError {
+        error: Option<String>,
+        message: Option<String>,
+        detail: Option<String>,
+    }
+    if let Ok(parsed) = serde_json::from_str::<ApiError>(body) {
+        match (parsed.error, parsed.message, parsed.detail) {
+            (Some(e), Some(m), _) => return format!("{e}: {m}"),
+            (Some(text), None, _) | (None, Some(text), _) | (None, None, Some(text)) => {
+                return text;
+            }
+            _ => {}
+        }
+    }
+    let trimmed = body.trim();
+    if trimmed.is_empty() {
+        return "(empty body)".into();
+    }
+    trimmed.chars().take(200).collect()
+}
+
+#[derive(Deserialize)]
+struct Page {
+    #[serde(default)]
+    prices: Option<Vec<ApiPrice>>,
+    #[serde(default)]
+    next_page_url: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ApiPrice {
+    #[serde(default)]
+    open: Option<f64>,
+    #[serde(default)]
+    high: Option<f64>,
+    #[serde(default)]
+    low: Option<f64>,
+    #[serde(default)]
+    close: Option<f64>,
+    #[serde(default)]
+    volume: Option<f64>,
+    time: String,
+    #[serde(default)]
+    time_milliseconds: Option<f64>,
+    #[serde(default)]
+    ticker: Option<String>,
+}
+
+struct ParsedPage {
+    rows: Vec<PriceRow>,
+    next_page_url: Option<String>,
+}
+
+fn parse_page(ticker: &str, body: &str) -> Result<ParsedPage> {
+    let malformed = |reason: String| DataError::Malformed {
+        ticker: ticker.into(),
+        reason,
+    };
+    let page: Page =
+        serde_json::from_str(body).map_err(|err| malformed(format!("invalid JSON: {err}")))?;
+    let mut rows = Vec::new();
+    for price in page.prices.unwrap_or_default() {
+        if let Some(row_ticker) = &price.ticker
+            && !row_ticker.eq_ignore_ascii_case(ticker)
+        {
+            return Err(malformed(format!(
+                "row for {row_ticker} in the answer for {ticker}"
+            )));
+        }
+        let instant = DateTime::parse_from_rfc3339(&price.time)
+            .map_err(|err| malformed(format!("time {:?}: {err}", price.time)))?
+            .with_timezone(&Utc);
+        if let Some(ms) = price.time_milliseconds
+            && ms != instant.timestamp_millis() as f64
+        {
+            return Err(malformed(format!(
+                "time {:?} disagrees with time_milliseconds {ms}",
+                price.time
+            )));
+        }
+        let date = new_york_date(instant);
+        let Some(close) = price.close else {
+            tracing::warn!(ticker, %date, "bar without close skipped");
+            continue;
+        };
+        rows.push(PriceRow {
+            ticker: ticker.to_string(),
+            date,
+            open: price.open,
+            high: price.high,
+            low: price.low,
+            close,
+            volume: price.volume,
+        });
+    }
+    Ok(ParsedPage {
+        rows,
+        next_page_url: page.next_page_url.filter(|url| !url.is_empty()),
+    })
+}
+
+/// Spaces request starts at least `interval` apart across every clone of the client.
+struct RateLimiter {
+    interval: Duration,
+    next: Mutex<Option<Instant>>,
+}
+
+impl RateLimiter {
+    fn new(interval: Duration) -> Self {
+        Self {
+            interval,
+            next: Mutex::new(None),
+        }
+    }
+
+    async fn acquire(&self) {
+        let slot = {
+            let mut next = self.next.lock().await;
+            let now = Instant::now();
+            let slot = next.map_or(now, |n| n.max(now));
+            *next = Some(slot + self.interval);
+            slot
+        };
+        tokio::time::sleep_until(slot).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detail_seconds_reads_the_drf_throttle_message() {
+        let body = r#"{"detail": "Request was throttled. Expected available in 39 seconds."}"#;
+        assert_eq!(detail_seconds(body), Some(Duration::from_secs(39)));
+        let one = r#"{"detail": "Request was throttled. Expected available in 1 second."}"#;
+        assert_eq!(detail_seconds(one), Some(Duration::from_secs(1)));
+        assert_eq!(
+            detail_seconds(r#"{"detail": "Request was throttled."}"#),
+            None
+        );
+        assert_eq!(detail_seconds("not json"), None);
+    }
+
+    #[test]
+    fn error_messages_cover_both_shapes_and_plain_text() {
+        assert_eq!(
+            error_message(
+                r#"{"error":"Invalid TICKER","message":"Please provide a valid TICKER."}"#
+            ),
+            "Invalid TICKER: Please provide a valid TICKER."
+        );
+        assert_eq!(error_message(r#"{"detail":"slow down"}"#), "slow down");
+        assert_eq!(
+            error_message("<html>bad gateway</html>"),
+            "<html>bad gateway</html>"
+        );
+        assert_eq!(error_message(""), "(empty body)");
+    }
+
+    #[test]
+    fn backoff_doubles_within_jitter_and_is_capped() {
+        let base = Duration::from_millis(100);
+        let cap = Duration::from_millis(1000);
+        for _ in 0..50 {
+            let first = backoff(base, cap, 0);
+            assert!(
+                first >= Duration::from_millis(50) && first <= base,
+                "{first:?}"
+            );
+            let third = backoff(base, cap, 2);
+            assert!(third >= Duration::from_millis(200) && third <= Duration::from_millis(400));
+            let late = backoff(base, cap, 30);
+            assert!(late >= Duration::from_millis(500) && late <= cap);
+        }
+    }
+
+    #[test]
+    fn debug_redacts_the_key() {
+        let config = ClientConfig::new("sk-secret-123");
+        let text = format!("{config:?}");
+        assert!(
+            !text.contains("sk-secret-123") && text.contains("<redacted>"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn rows_take_the_new_york_date_and_tolerate_integral_and_missing_fields() {
+        let body = r#"{"prices":[
+            {"open":203,"close":203,"high":205.7,"low":202.05,"volume":46539252,
+             "time":"2025-06-06T04:00:00Z","time_milliseconds":1749182400000,"extra":1},
+            {"close":1.5,"time":"2025-11-03T05:00:00Z"}]}"#;
+        let page = parse_page("AAPL", body).unwrap();
+        assert!(page.next_page_url.is_none());
+        assert_eq!(page.rows.len(), 2);
+        assert_eq!(
+            page.rows[0].date,
+            "2025-06-06".parse::<NaiveDate>().unwrap()
+        );
+        assert_eq!(page.rows[0].close, 203.0);
+        assert_eq!(page.rows[0].volume, Some(46_539_252.0));
+        assert_eq!(
+            page.rows[1].date,
+            "2025-11-03".parse::<NaiveDate>().unwrap()
+        );
+        assert_eq!(page.rows[1].open, None);
+    }
+
+    #[test]
+    fn a_time_that_disagrees_with_its_milliseconds_is_rejected() {
+        let body = r#"{"prices":[{"close":1,"time":"2025-06-06T04:00:00Z","time_milliseconds":1749182400001}]}"#;
+        assert!(matches!(
+            parse_page("AAPL", body),
+            Err(DataError::Malformed { .. })
+        ));
+        let foreign = r#"{"prices":[{"close":1,"time":"2025-06-06T04:00:00Z","ticker":"MSFT"}]}"#;
+        assert!(matches!(
+            parse_page("AAPL", foreign),
+            Err(DataError::Malformed { .. })
+        ));
+    }
+}

@@ -1,0 +1,451 @@
+//! The Parquet cache, its content digest and the lineage manifest.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Date32Type, Float32Type, Float64Type, Int32Type, Int64Type};
+use arrow_array::{Array, ArrayRef, Date32Array, Float64Array, RecordBatch, StringArray};
+use arrow_schema::{DataType, Field, Schema};
+use chrono::{Datelike, NaiveDate};
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::atomic::write_atomic;
+use crate::error::{DataError, Result};
+use crate::table::{PriceRow, PriceTable};
+use crate::validate::validate;
+
+/// Arrow schema metadata key holding the universe as a JSON list, so a ticker order (and a
+/// ticker without rows) survives a round trip through Parquet.
+pub const TICKERS_METADATA_KEY: &str = "momentum.tickers";
+
+/// The Arrow schema of the long price layout written by [`write_parquet`].
+pub fn price_schema() -> Schema {
+    Schema::new(vec![
+        Field::new("ticker", DataType::Utf8, false),
+        Field::new("date", DataType::Date32, false),
+        Field::new("open", DataType::Float64, true),
+        Field::new("high", DataType::Float64, true),
+        Field::new("low", DataType::Float64, true),
+        Field::new("close", DataType::Float64, false),
+        Field::new("volume", DataType::Float64, true),
+    ])
+}
+
+/// Validates `table` and writes it atomically as one zstd-compressed Parquet file in the long
+/// layout of [`price_schema`], rows in table order (ticker in universe order, then date).
+/// On any error the previous file at `path`, if any, is left as it was.
+pub fn write_parquet(path: &Path, table: &PriceTable) -> Result<()> {
+    validate(table, &path.display().to_string())?;
+    let tickers_json = serde_json::to_string(&table.tickers).map_err(|source| DataError::Json {
+        path: path.into(),
+        source,
+    })?;
+    let schema = Arc::new(
+        price_schema().with_metadata(
+            [(TICKERS_METADATA_KEY.to_string(), tickers_json)]
+                .into_iter()
+                .collect::<std::collections::HashMap<_, _>>(),
+        ),
+    );
+    let rows = &table.rows;
+    let floats = |get: fn(&PriceRow) -> Option<f64>| -> ArrayRef {
+        Arc::new(rows.iter().map(get).collect::<Float64Array>())
+    };
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(
+            rows.iter()
+                .map(|r| Some(r.ticker.as_str()))
+                .collect::<StringArray>(),
+        ),
+        Arc::new(
+            rows.iter()
+                .map(|r| Some(days_since_epoch(r.date)))
+                .collect::<Date32Array>(),
+        ),
+        floats(|r| r.open),
+        floats(|r| r.high),
+        floats(|r| r.low),
+        floats(|r| Some(r.close)),
+        floats(|r| r.volume),
+    ];
+    let arrow = |source| DataError::Arrow {
+        path: path.into(),
+        source,
+    };
+    let parquet = |source| DataError::Parquet {
+        path: path.into(),
+        source,
+    };
+    let batch = RecordBatch::try_new(schema.clone(), columns).map_err(arrow)?;
+    // zstd level 3: the sample is 12% smaller than with snappy (893 KB vs 1018 KB), and
+    // pyarrow, DuckDB and polars all read it.
+    let props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).map_err(parquet)?))
+        .set_created_by(format!("momentum-data {}", env!("CARGO_PKG_VERSION")))
+        .build();
+    write_atomic(path, |file: &mut File| {
+        let mut writer = ArrowWriter::try_new(file, schema, Some(props)).map_err(parquet)?;
+        writer.write(&batch).map_err(parquet)?;
+        writer.close().map_err(parquet)?;
+        Ok(())
+    })
+}
+
+fn days_since_epoch(date: NaiveDate) -> i32 {
+    let days = date.signed_duration_since(NaiveDate::default()).num_days();
+    i32::try_from(days).expect("dates of prices fit in i32 days")
+}
+
+/// Reads a long-layout Parquet file (ours or another tool's) and validates it.
+///
+/// Required columns: `ticker` (utf8, large utf8 or utf8 view), `date` (date32), `close`;
+/// optional: `open`, `high`, `low`, `volume`. Number columns may be float64, float32, int64 or
+/// int32. A null close means "no bar" and the row is skipped; a null ticker or date is an
+/// error. The universe comes from the [`TICKERS_METADATA_KEY`] metadata when present, else
+/// from the order tickers first appear.
+pub fn read_parquet(path: &Path) -> Result<PriceTable> {
+    let parquet = |source| DataError::Parquet {
+        path: path.into(),
+        source,
+    };
+    let schema_err = |column: &str, reason: String| DataError::Schema {
+        path: path.into(),
+        column: column.into(),
+        reason,
+    };
+    let file = File::open(path).map_err(|err| DataError::io(path, err))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(parquet)?;
+    let schema = builder.schema().clone();
+    for required in ["ticker", "date", "close"] {
+        if schema.index_of(required).is_err() {
+            return Err(DataError::MissingColumn {
+                origin: path.display().to_string(),
+                column: required.into(),
+            });
+        }
+    }
+    let mut tickers: Vec<String> = match schema.metadata().get(TICKERS_METADATA_KEY) {
+        Some(json) => serde_json::from_str(json)
+            .map_err(|err| schema_err(TICKERS_METADATA_KEY, format!("invalid metadata: {err}")))?,
+        None => Vec::new(),
+    };
+    let mut known: std::collections::HashSet<String> = tickers.iter().cloned().collect();
+    let mut rows = Vec::new();
+    let reader = builder.build().map_err(parquet)?;
+    for batch in reader {
+        let batch = batch.map_err(|source| DataError::Arrow {
+            path: path.into(),
+            source,
+        })?;
+        let column = |name: &str| batch.column_by_name(name);
+        let names = strings(column("ticker").expect("checked above"), path)?;
+        let dates = dates(column("date").expect("checked above"), path)?;
+        let close = numbers(column("close"), "close", path, batch.num_rows())?;
+        let open = numbers(column("open"), "open", path, batch.num_rows())?;
+        let high = numbers(column("high"), "high", path, batch.num_rows())?;
+        let low = numbers(column("low"), "low", path, batch.num_rows())?;
+        let volume = numbers(column("volume"), "volume", path, batch.num_rows())?;
+        for i in 0..batch.num_rows() {
+            let ticker = names[i]
+                .clone()
+                .ok_or_else(|| schema_err("ticker", format!("null in row {i}")))?;
+            let date = dates[i].ok_or_else(|| schema_err("date", format!("null in row {i}")))?;
+            if known.insert(ticker.clone()) {
+                tickers.push(ticker.clone());
+            }
+            let Some(close) = close[i] else { continue };
+            rows.push(PriceRow {
+                ticker,
+                date,
+                open: open[i],
+                high: high[i],
+                low: low[i],
+                close,
+                volume: volume[i],
+            });
+        }
+    }
+    let table = PriceTable::from_rows(tickers, rows);
+    validate(&table, &path.display().to_string())?;
+    Ok(table)
+}
+
+fn strings(array: &ArrayRef, path: &Path) -> Result<Vec<Option<String>>> {
+    let owned =
+        |it: &mut dyn Iterator<Item = Option<&str>>| it.map(|s| s.map(str::to_owned)).collect();
+    match array.data_type() {
+        DataType::Utf8 => Ok(owned(&mut array.as_string::<i32>().iter())),
+        DataType::LargeUtf8 => Ok(owned(&mut array.as_string::<i64>().iter())),
+        DataType::Utf8View => Ok(owned(&mut array.as_string_view().iter())),
+        other => Err(DataError::Schema {
+            path: path.into(),
+            column: "ticker".into(),
+            reason: format!("expected utf8, found {other}"),
+        }),
+    }
+}
+
+fn dates(array: &ArrayRef, path: &Path) -> Result<Vec<Option<NaiveDate>>> {
+    let DataType::Date32 = array.data_type() else {
+        return Err(DataError::Schema {
+            path: path.into(),
+            column: "date".into(),
+            reason: format!("expected date32, found {}", array.data_type()),
+        });
+    };
+    let epoch = NaiveDate::default();
+    Ok(array
+        .as_primitive::<Date32Type>()
+        .iter()
+        .map(|days| days.map(|d| epoch + chrono::Duration::days(i64::from(d))))
+        .collect())
+}
+
+#[expect(
+    clippy::cast_precision_loss,
+    reason = "volumes and prices are far below 2^53"
+)]
+fn numbers(
+    array: Option<&ArrayRef>,
+    name: &str,
+    path: &Path,
+    len: usize,
+) -> Result<Vec<Option<f64>>> {
+    let Some(array) = array else {
+        return Ok(vec![None; len]);
+    };
+    let values: Vec<Option<f64>> = match array.data_type() {
+        DataType::Float64 => array.as_primitive::<Float64Type>().iter().collect(),
+        DataType::Float32 => array
+            .as_primitive::<Float32Type>()
+            .iter()
+            .map(|v| v.map(f64::from))
+            .collect(),
+        DataType::Int64 => array
+            .as_primitive::<Int64Type>()
+            .iter()
+            .map(|v| v.map(|x| x as f64))
+            .collect(),
+        DataType::Int32 => array
+            .as_primitive::<Int32Type>()
+            .iter()
+            .map(|v| v.map(f64::from))
+            .collect(),
+        other => {
+            return Err(DataError::Schema {
+                path: path.into(),
+                column: name.into(),
+                reason: format!("expected a number column, found {other}"),
+            });
+        }
+    };
+    Ok(values)
+}
+
+/// The content digest of a table: lowercase hex SHA-256 of a canonical text encoding of its
+/// universe and rows, so the same data gives the same digest whatever the file's bytes,
+/// compression or writer version.
+///
+/// Encoding (UTF-8, `\n` line ends): a first line `tickers:` followed by the universe joined
+/// with `,`; then one line per row, in table order (universe order, then date):
+/// `ticker,YYYY-MM-DD,open,high,low,close,volume`, numbers written as the shortest decimal that
+/// parses back to the same `f64` (Rust's `Display`: `0.264`, `169`, `35423294`), a missing value
+/// as an empty field. For example a one-row table `AAA` on 2024-01-02 with close 1.5 encodes as
+/// `"tickers:AAA\nAAA,2024-01-02,,,,1.5,\n"`.
+pub fn digest(table: &PriceTable) -> String {
+    use std::fmt::Write as _;
+    let mut hasher = Sha256::new();
+    hasher.update(format!("tickers:{}\n", table.tickers.join(",")).as_bytes());
+    // Formatting straight into one reused buffer, hashed in 64 KiB chunks, keeps this cheap
+    // even in unoptimised builds (166k rows for the sample).
+    let mut buffer = String::with_capacity(1 << 16);
+    let optional = |buffer: &mut String, value: Option<f64>| {
+        if let Some(value) = value {
+            let _ = write!(buffer, "{value}");
+        }
+    };
+    for row in &table.rows {
+        let (y, m, d) = (row.date.year(), row.date.month(), row.date.day());
+        let _ = write!(buffer, "{},{y:04}-{m:02}-{d:02},", row.ticker);
+        optional(&mut buffer, row.open);
+        buffer.push(',');
+        optional(&mut buffer, row.high);
+        buffer.push(',');
+        optional(&mut buffer, row.low);
+        let _ = write!(buffer, ",{},", row.close);
+        optional(&mut buffer, row.volume);
+        buffer.push('\n');
+        if buffer.len() >= 1 << 16 {
+            hasher.update(buffer.as_bytes());
+            buffer.clear();
+        }
+    }
+    hasher.update(buffer.as_bytes());
+    hex::encode(hasher.finalize())
+}
+
+/// The lineage record written beside the Parquet file.
+///
+/// It holds nothing that changes between two runs over the same data (no timestamp, no host),
+/// so DVC and `git diff` see a change only when the data or the request changed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Provider name: `sample`, `csv`, `parquet` or `financialdatasets`.
+    pub source: String,
+    /// Input file for `csv`/`parquet`, the base URL for the API, the embedded file for `sample`.
+    pub input: String,
+    /// The Parquet file this manifest describes (file name only, it sits in the same directory).
+    pub file: String,
+    /// Universe in order.
+    pub tickers: Vec<String>,
+    /// Requested tickers dropped for having no rows (`--allow-missing`).
+    pub dropped: Vec<String>,
+    /// Requested window, inclusive.
+    pub requested_start: NaiveDate,
+    /// Requested window, inclusive.
+    pub requested_end: NaiveDate,
+    /// First date present.
+    pub start: NaiveDate,
+    /// Last date present.
+    pub end: NaiveDate,
+    /// Total rows.
+    pub rows: usize,
+    /// Rows of each ticker (JSON object with sorted keys).
+    pub rows_per_ticker: BTreeMap<String, usize>,
+    /// [`digest`] of the table.
+    pub digest: String,
+    /// How the digest was computed, so a future encoding change is detectable.
+    pub digest_algorithm: String,
+    /// Whether this run merged into an existing cache (`--update`).
+    pub updated: bool,
+    /// `momentum-data <version>`.
+    pub tool: String,
+}
+
+/// The name of the digest encoding in [`Manifest::digest_algorithm`].
+pub const DIGEST_ALGORITHM: &str = "sha256:momentum-prices-v1";
+
+/// Where the manifest of a Parquet file lives: the extension replaced by `manifest.json`
+/// (`data/raw/prices.parquet` -> `data/raw/prices.manifest.json`; `prices` ->
+/// `prices.manifest.json`).
+pub fn manifest_path(parquet_path: &Path) -> PathBuf {
+    parquet_path.with_extension("manifest.json")
+}
+
+impl Manifest {
+    /// Describes a written (non-empty, validated) `table`.
+    ///
+    /// # Panics
+    /// When `table` has no rows; validated tables always have some.
+    pub fn describe(
+        source: &str,
+        input: &str,
+        parquet_path: &Path,
+        table: &PriceTable,
+        dropped: &[String],
+        requested: (NaiveDate, NaiveDate),
+        updated: bool,
+    ) -> Self {
+        let (start, end) = table.date_range().expect("a validated table has rows");
+        Self {
+            source: source.into(),
+            input: input.into(),
+            file: parquet_path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            tickers: table.tickers.clone(),
+            dropped: dropped.to_vec(),
+            requested_start: requested.0,
+            requested_end: requested.1,
+            start,
+            end,
+            rows: table.rows.len(),
+            rows_per_ticker: table.rows_per_ticker().into_iter().collect(),
+            digest: digest(table),
+            digest_algorithm: DIGEST_ALGORITHM.into(),
+            updated,
+            tool: format!("momentum-data {}", env!("CARGO_PKG_VERSION")),
+        }
+    }
+}
+
+/// Writes `manifest` as pretty JSON, atomically.
+pub fn write_manifest(path: &Path, manifest: &Manifest) -> Result<()> {
+    let mut json = serde_json::to_vec_pretty(manifest).map_err(|source| DataError::Json {
+        path: path.into(),
+        source,
+    })?;
+    json.push(b'\n');
+    write_atomic(path, |file: &mut File| {
+        file.write_all(&json)
+            .map_err(|err| DataError::io(path, err))
+    })
+}
+
+/// Reads a manifest written by [`write_manifest`].
+pub fn read_manifest(path: &Path) -> Result<Manifest> {
+    let bytes = std::fs::read(path).map_err(|err| DataError::io(path, err))?;
+    serde_json::from_slice(&bytes).map_err(|source| DataError::Json {
+        path: path.into(),
+        source,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(ticker: &str, date: &str, close: f64) -> PriceRow {
+        PriceRow {
+            ticker: ticker.into(),
+            date: date.parse().unwrap(),
+            open: None,
+            high: None,
+            low: None,
+            close,
+            volume: None,
+        }
+    }
+
+    #[test]
+    fn digest_matches_sha256sum_of_the_documented_encoding() {
+        let table = PriceTable {
+            tickers: vec!["AAA".into()],
+            rows: vec![row("AAA", "2024-01-02", 1.5)],
+        };
+        // printf 'tickers:AAA\nAAA,2024-01-02,,,,1.5,\n' | sha256sum
+        assert_eq!(
+            digest(&table),
+            "3a025da6a18ed2a79e37cef72a6961ad821a9f976ed6ec20456c6903083fff92"
+        );
+    }
+
+    #[test]
+    fn manifest_path_replaces_the_extension() {
+        assert_eq!(
+            manifest_path(Path::new("data/raw/prices.parquet")),
+            Path::new("data/raw/prices.manifest.json")
+        );
+        assert_eq!(
+            manifest_path(Path::new("prices")),
+            Path::new("prices.manifest.json")
+        );
+    }
+
+    #[test]
+    fn dates_round_trip_through_days_since_epoch() {
+        let date: NaiveDate = "1990-01-02".parse().unwrap();
+        // 1990-01-02 is 7306 days after 1970-01-01 (20 years incl. 5 leap days = 7305, plus 1).
+        assert_eq!(days_since_epoch(date), 7306);
+    }
+}

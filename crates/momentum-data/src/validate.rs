@@ -1,0 +1,385 @@
+//! Validation every load goes through, the universe/window selection, and the `--update` merge.
+
+use std::collections::{BTreeMap, HashSet};
+
+use chrono::NaiveDate;
+
+use crate::error::{DataError, Result};
+use crate::table::{PriceRow, PriceTable};
+
+/// Checks a table against the invariants every consumer relies on; `origin` (a file name or a
+/// source name) prefixes the error.
+///
+/// Rules, checked in this order:
+/// 1. at least one ticker and one row ([`DataError::EmptyUniverse`]);
+/// 2. no ticker twice in `tickers` ([`DataError::DuplicateTicker`]);
+/// 3. rows grouped by ticker in `tickers` order, ascending dates, no foreign ticker
+///    ([`DataError::Unsorted`]); no `(ticker, date)` twice ([`DataError::DuplicateRow`]);
+/// 4. `close` and, when present, `open`/`high`/`low` finite and `> 0`
+///    ([`DataError::InvalidValue`] for NaN/inf, [`DataError::NonPositivePrice`] otherwise);
+///    `volume`, when present, finite and `>= 0`.
+///
+/// A ticker without rows is allowed here (a wide CSV column may be empty);
+/// [`select`] is where a requested ticker without rows becomes an error.
+/// Gaps between dates are allowed: markets close.
+pub fn validate(table: &PriceTable, origin: &str) -> Result<()> {
+    if table.tickers.is_empty() || table.rows.is_empty() {
+        return Err(DataError::EmptyUniverse {
+            origin: origin.into(),
+        });
+    }
+    let mut seen = HashSet::new();
+    for ticker in &table.tickers {
+        if !seen.insert(ticker.as_str()) {
+            return Err(DataError::DuplicateTicker {
+                origin: origin.into(),
+                ticker: ticker.clone(),
+            });
+        }
+    }
+    let mut rank = 0usize;
+    let mut previous: Option<&PriceRow> = None;
+    for row in &table.rows {
+        let unsorted = |reason| DataError::Unsorted {
+            origin: origin.into(),
+            ticker: row.ticker.clone(),
+            date: row.date,
+            reason,
+        };
+        while rank < table.tickers.len() && table.tickers[rank] != row.ticker {
+            rank += 1;
+        }
+        if rank == table.tickers.len() {
+            return Err(if seen.contains(row.ticker.as_str()) {
+                unsorted("rows are not grouped by ticker in universe order")
+            } else {
+                unsorted("ticker is not in the universe")
+            });
+        }
+        if let Some(prev) = previous.filter(|prev| prev.ticker == row.ticker) {
+            if prev.date == row.date {
+                return Err(DataError::DuplicateRow {
+                    origin: origin.into(),
+                    ticker: row.ticker.clone(),
+                    date: row.date,
+                });
+            }
+            if prev.date > row.date {
+                return Err(unsorted("dates are not ascending"));
+            }
+        }
+        check_values(row, origin)?;
+        previous = Some(row);
+    }
+    Ok(())
+}
+
+fn check_values(row: &PriceRow, origin: &str) -> Result<()> {
+    let prices = [
+        ("open", row.open),
+        ("high", row.high),
+        ("low", row.low),
+        ("close", Some(row.close)),
+    ];
+    for (field, value) in prices {
+        let Some(value) = value else { continue };
+        if !value.is_finite() {
+            return Err(DataError::InvalidValue {
+                origin: origin.into(),
+                ticker: row.ticker.clone(),
+                date: row.date,
+                field,
+                value,
+            });
+        }
+        if value <= 0.0 {
+            return Err(DataError::NonPositivePrice {
+                origin: origin.into(),
+                ticker: row.ticker.clone(),
+                date: row.date,
+                field,
+                value,
+            });
+        }
+    }
+    if let Some(volume) = row.volume
+        && (!volume.is_finite() || volume < 0.0)
+    {
+        return Err(DataError::InvalidValue {
+            origin: origin.into(),
+            ticker: row.ticker.clone(),
+            date: row.date,
+            field: "volume",
+            value: volume,
+        });
+    }
+    Ok(())
+}
+
+/// What to keep of a loaded table: the universe, the inclusive date window and whether a
+/// requested ticker without rows may be dropped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Selection {
+    /// Requested tickers in the wanted order; empty means every ticker of the table, in its order.
+    pub tickers: Vec<String>,
+    /// First date kept (inclusive).
+    pub start: NaiveDate,
+    /// Last date kept (inclusive).
+    pub end: NaiveDate,
+    /// Drop requested tickers that have no rows in the window instead of failing.
+    pub allow_missing: bool,
+}
+
+/// The result of [`select`]: the kept table and the tickers dropped for having no rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Selected {
+    /// The table restricted to the universe and window, validated.
+    pub table: PriceTable,
+    /// Requested tickers without rows in the window (only non-empty when `allow_missing`).
+    pub dropped: Vec<String>,
+}
+
+/// Restricts `table` to `selection` and validates the result.
+///
+/// A requested ticker with no row in the window fails with [`DataError::MissingTickers`]
+/// (naming all of them) unless `allow_missing`, which drops them from the universe and lists
+/// them in [`Selected::dropped`]. An empty result is [`DataError::EmptyUniverse`].
+pub fn select(table: &PriceTable, selection: &Selection, origin: &str) -> Result<Selected> {
+    if selection.start > selection.end {
+        return Err(DataError::InvalidWindow {
+            start: selection.start,
+            end: selection.end,
+        });
+    }
+    let wanted: Vec<String> = if selection.tickers.is_empty() {
+        table.tickers.clone()
+    } else {
+        let mut seen = HashSet::new();
+        selection
+            .tickers
+            .iter()
+            .filter(|t| seen.insert(t.as_str()))
+            .cloned()
+            .collect()
+    };
+    let mut kept = Vec::new();
+    let mut tickers = Vec::new();
+    let mut dropped = Vec::new();
+    for ticker in &wanted {
+        let rows: Vec<PriceRow> = table
+            .rows_of(ticker)
+            .iter()
+            .filter(|row| row.date >= selection.start && row.date <= selection.end)
+            .cloned()
+            .collect();
+        if rows.is_empty() {
+            dropped.push(ticker.clone());
+        } else {
+            tickers.push(ticker.clone());
+            kept.extend(rows);
+        }
+    }
+    if !dropped.is_empty() && !selection.allow_missing {
+        return Err(DataError::MissingTickers {
+            origin: origin.into(),
+            tickers: dropped,
+            start: selection.start,
+            end: selection.end,
+        });
+    }
+    let table = PriceTable {
+        tickers,
+        rows: kept,
+    };
+    validate(&table, origin)?;
+    Ok(Selected { table, dropped })
+}
+
+/// Merges freshly loaded rows into a cached table for `--update`.
+///
+/// The universe is the cached tickers in their order followed by new tickers in `fresh`'s
+/// order. Where both have a `(ticker, date)`, the fresh row wins: a provider may revise a recent
+/// bar (late volume, corrected close). The result is sorted like any [`PriceTable`].
+pub fn merge(cached: &PriceTable, fresh: &PriceTable) -> PriceTable {
+    let mut tickers = cached.tickers.clone();
+    for ticker in &fresh.tickers {
+        if !tickers.contains(ticker) {
+            tickers.push(ticker.clone());
+        }
+    }
+    let mut by_key: BTreeMap<(String, NaiveDate), PriceRow> = BTreeMap::new();
+    for row in cached.rows.iter().chain(&fresh.rows) {
+        by_key.insert((row.ticker.clone(), row.date), row.clone());
+    }
+    PriceTable::from_rows(tickers, by_key.into_values().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(ticker: &str, date: &str, close: f64) -> PriceRow {
+        PriceRow {
+            ticker: ticker.into(),
+            date: date.parse().unwrap(),
+            open: None,
+            high: None,
+            low: None,
+            close,
+            volume: None,
+        }
+    }
+
+    fn table(rows: Vec<PriceRow>) -> PriceTable {
+        PriceTable::from_rows(vec!["AAA".into(), "BBB".into()], rows)
+    }
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_clean_table_passes_and_gaps_are_allowed() {
+        let t = table(vec![
+            row("AAA", "2024-01-02", 1.0),
+            row("AAA", "2024-03-01", 2.0),
+        ]);
+        validate(&t, "t").unwrap();
+    }
+
+    #[test]
+    fn each_rule_gives_its_variant() {
+        let empty = PriceTable {
+            tickers: vec!["AAA".into()],
+            rows: vec![],
+        };
+        assert!(matches!(
+            validate(&empty, "t"),
+            Err(DataError::EmptyUniverse { .. })
+        ));
+
+        let dup = table(vec![
+            row("AAA", "2024-01-02", 1.0),
+            row("AAA", "2024-01-02", 2.0),
+        ]);
+        let err = validate(&dup, "f.csv").unwrap_err();
+        assert!(matches!(err, DataError::DuplicateRow { .. }));
+        assert_eq!(
+            err.to_string(),
+            "f.csv: AAA has more than one row dated 2024-01-02"
+        );
+
+        let zero = table(vec![row("BBB", "2024-01-02", 0.0)]);
+        let err = validate(&zero, "f.csv").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "f.csv: BBB on 2024-01-02: close is 0, prices must be > 0"
+        );
+
+        let nan = table(vec![row("BBB", "2024-01-02", f64::NAN)]);
+        assert!(matches!(
+            validate(&nan, "t"),
+            Err(DataError::InvalidValue { field: "close", .. })
+        ));
+
+        let mut neg_volume = row("AAA", "2024-01-02", 1.0);
+        neg_volume.volume = Some(-1.0);
+        assert!(matches!(
+            validate(&table(vec![neg_volume]), "t"),
+            Err(DataError::InvalidValue {
+                field: "volume",
+                ..
+            })
+        ));
+
+        let unsorted = PriceTable {
+            tickers: vec!["AAA".into()],
+            rows: vec![row("AAA", "2024-01-03", 1.0), row("AAA", "2024-01-02", 1.0)],
+        };
+        assert!(matches!(
+            validate(&unsorted, "t"),
+            Err(DataError::Unsorted { .. })
+        ));
+
+        let foreign = PriceTable {
+            tickers: vec!["AAA".into()],
+            rows: vec![row("ZZZ", "2024-01-02", 1.0)],
+        };
+        assert!(matches!(
+            validate(&foreign, "t"),
+            Err(DataError::Unsorted { .. })
+        ));
+
+        let twice = PriceTable {
+            tickers: vec!["AAA".into(), "AAA".into()],
+            rows: vec![row("AAA", "2024-01-02", 1.0)],
+        };
+        assert!(matches!(
+            validate(&twice, "t"),
+            Err(DataError::DuplicateTicker { .. })
+        ));
+    }
+
+    #[test]
+    fn select_keeps_window_and_order_and_reports_missing() {
+        let t = table(vec![
+            row("AAA", "2024-01-02", 1.0),
+            row("AAA", "2024-01-03", 2.0),
+            row("BBB", "2024-01-02", 3.0),
+        ]);
+        let mut sel = Selection {
+            tickers: vec!["BBB".into(), "AAA".into()],
+            start: d("2024-01-03"),
+            end: d("2024-12-31"),
+            allow_missing: false,
+        };
+        let err = select(&t, &sel, "sample").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "sample: no prices for BBB between 2024-01-03 and 2024-12-31 \
+             (pass --allow-missing to drop them)"
+        );
+        sel.allow_missing = true;
+        let kept = select(&t, &sel, "sample").unwrap();
+        assert_eq!(kept.dropped, vec!["BBB".to_string()]);
+        assert_eq!(kept.table.tickers, vec!["AAA".to_string()]);
+        assert_eq!(kept.table.rows, vec![row("AAA", "2024-01-03", 2.0)]);
+
+        sel.tickers = vec!["BBB".into(), "AAA".into()];
+        sel.start = d("2024-01-01");
+        let both = select(&t, &sel, "sample").unwrap();
+        assert_eq!(
+            both.table.tickers,
+            vec!["BBB".to_string(), "AAA".to_string()]
+        );
+        assert_eq!(both.table.rows[0].ticker, "BBB");
+
+        sel.start = d("2025-01-01");
+        sel.end = d("2024-01-01");
+        assert!(matches!(
+            select(&t, &sel, "s"),
+            Err(DataError::InvalidWindow { .. })
+        ));
+    }
+
+    #[test]
+    fn merge_keeps_cached_order_and_fresh_rows_win() {
+        let cached = table(vec![
+            row("AAA", "2024-01-02", 1.0),
+            row("AAA", "2024-01-03", 2.0),
+        ]);
+        let fresh = PriceTable::from_rows(
+            vec!["CCC".into(), "AAA".into()],
+            vec![
+                row("AAA", "2024-01-03", 2.5),
+                row("AAA", "2024-01-04", 3.0),
+                row("CCC", "2024-01-04", 9.0),
+            ],
+        );
+        let merged = merge(&cached, &fresh);
+        assert_eq!(merged.tickers, vec!["AAA", "BBB", "CCC"]);
+        let closes: Vec<f64> = merged.rows.iter().map(|r| r.close).collect();
+        assert_eq!(closes, vec![1.0, 2.5, 3.0, 9.0]);
+        validate(&merged, "merged").unwrap();
+    }
+}

@@ -1,0 +1,158 @@
+//! The picks history: every scan's ranked list, one Parquet file, idempotent per as-of date.
+//!
+//! Layout (one row per ticker per scan): `as_of` date32, `model_version` utf8, `lookback`,
+//! `skip`, `holding`, `top_k` int64, `rank` int64 (null when ineligible), `ticker` utf8,
+//! `score` float64 (null when ineligible), `selected` bool, `target_weight` float64,
+//! `last_close` float64 (null when missing). Rows are sorted by as-of date, then list order.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Date32Type, Float64Type, Int64Type};
+use arrow_array::{
+    Array, ArrayRef, BooleanArray, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray,
+};
+use arrow_schema::{DataType, Field, Schema};
+use chrono::NaiveDate;
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+use crate::ScanError;
+use crate::scan::{ModelParams, Pick, Picks};
+
+fn schema() -> Schema {
+    let int = |name| Field::new(name, DataType::Int64, false);
+    Schema::new(vec![
+        Field::new("as_of", DataType::Date32, false),
+        Field::new("model_version", DataType::Utf8, false),
+        int("lookback"),
+        int("skip"),
+        int("holding"),
+        int("top_k"),
+        Field::new("rank", DataType::Int64, true),
+        Field::new("ticker", DataType::Utf8, false),
+        Field::new("score", DataType::Float64, true),
+        Field::new("selected", DataType::Boolean, false),
+        Field::new("target_weight", DataType::Float64, false),
+        Field::new("last_close", DataType::Float64, true),
+    ])
+}
+
+/// Reads the history at `path`; a missing file is an empty history.
+///
+/// # Errors
+/// [`ScanError::CorruptHistory`] naming the file and what is wrong when it is not a picks
+/// history (unreadable Parquet, a missing or mistyped column, a null where none is allowed).
+pub fn read_history(path: &Path) -> Result<Vec<Picks>, ScanError> {
+    let corrupt = |reason: String| ScanError::CorruptHistory { path: path.into(), reason };
+    let file = match File::open(path) {
+        Ok(file) => file,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(err) => return Err(corrupt(err.to_string())),
+    };
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .and_then(|builder| builder.build())
+        .map_err(|err| corrupt(err.to_string()))?;
+    let expected = schema();
+    let mut scans: BTreeMap<NaiveDate, Picks> = BTreeMap::new();
+    for batch in reader {
+        let batch = batch.map_err(|err| corrupt(err.to_string()))?;
+        for field in expected.fields() {
+            let column = batch
+                .column_by_name(field.name())
+                .ok_or_else(|| corrupt(format!("missing column {}", field.name())))?;
+            if column.data_type() != field.data_type() {
+                return Err(corrupt(format!("column {} is {}, expected {}", field.name(), column.data_type(), field.data_type())));
+            }
+            if !field.is_nullable() && column.null_count() > 0 {
+                return Err(corrupt(format!("column {} has nulls", field.name())));
+            }
+        }
+        let col = |name: &str| batch.column_by_name(name).expect("checked above");
+        let as_of = col("as_of").as_primitive::<Date32Type>();
+        let version = col("model_version").as_string::<i32>();
+        let ints: Vec<_> = ["lookback", "skip", "holding", "top_k", "rank"]
+            .map(|name| col(name).as_primitive::<Int64Type>())
+            .into();
+        let ticker = col("ticker").as_string::<i32>();
+        let score = col("score").as_primitive::<Float64Type>();
+        let selected = col("selected").as_boolean();
+        let weight = col("target_weight").as_primitive::<Float64Type>();
+        let close = col("last_close").as_primitive::<Float64Type>();
+        let usize_at = |array: &arrow_array::Int64Array, row: usize, name: &str| {
+            usize::try_from(array.value(row)).map_err(|_| corrupt(format!("negative {name} in row {row}")))
+        };
+        for row in 0..batch.num_rows() {
+            let date = as_of.value_as_date(row).ok_or_else(|| corrupt(format!("invalid as_of in row {row}")))?;
+            let params = ModelParams {
+                lookback: usize_at(ints[0], row, "lookback")?,
+                skip: usize_at(ints[1], row, "skip")?,
+                holding: usize_at(ints[2], row, "holding")?,
+                top_k: usize_at(ints[3], row, "top_k")?,
+            };
+            let entry = scans.entry(date).or_insert_with(|| Picks {
+                model_version: version.value(row).to_owned(),
+                params,
+                as_of: date,
+                picks: Vec::new(),
+            });
+            let optional = |array: &arrow_array::Float64Array| array.is_valid(row).then(|| array.value(row));
+            entry.picks.push(Pick {
+                rank: if ints[4].is_valid(row) { Some(usize_at(ints[4], row, "rank")?) } else { None },
+                ticker: ticker.value(row).to_owned(),
+                score: optional(score),
+                selected: selected.value(row),
+                target_weight: weight.value(row),
+                last_close: optional(close),
+            });
+        }
+    }
+    Ok(scans.into_values().collect())
+}
+
+/// Adds `picks` to the history at `path`, replacing an earlier scan of the same as-of date so a
+/// rerun does not duplicate it. The file is rewritten atomically.
+pub fn append_history(path: &Path, picks: &Picks) -> Result<(), ScanError> {
+    let mut scans = read_history(path)?;
+    scans.retain(|scan| scan.as_of != picks.as_of);
+    scans.push(picks.clone());
+    scans.sort_by_key(|scan| scan.as_of);
+    write_history(path, &scans)
+}
+
+fn write_history(path: &Path, scans: &[Picks]) -> Result<(), ScanError> {
+    let rows: Vec<(&Picks, &Pick)> = scans.iter().flat_map(|scan| scan.picks.iter().map(move |pick| (scan, pick))).collect();
+    let int = |get: fn(&Picks, &Pick) -> Option<usize>| -> ArrayRef {
+        Arc::new(rows.iter().map(|(s, p)| get(s, p).map(|v| v as i64)).collect::<Int64Array>())
+    };
+    let float = |get: fn(&Pick) -> Option<f64>| -> ArrayRef {
+        Arc::new(rows.iter().map(|(_, p)| get(p)).collect::<Float64Array>())
+    };
+    let epoch = NaiveDate::default();
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(rows.iter().map(|(s, _)| Some((s.as_of - epoch).num_days() as i32)).collect::<Date32Array>()),
+        Arc::new(rows.iter().map(|(s, _)| Some(s.model_version.as_str())).collect::<StringArray>()),
+        int(|s, _| Some(s.params.lookback)),
+        int(|s, _| Some(s.params.skip)),
+        int(|s, _| Some(s.params.holding)),
+        int(|s, _| Some(s.params.top_k)),
+        int(|_, p| p.rank),
+        Arc::new(rows.iter().map(|(_, p)| Some(p.ticker.as_str())).collect::<StringArray>()),
+        float(|p| p.score),
+        Arc::new(rows.iter().map(|(_, p)| Some(p.selected)).collect::<BooleanArray>()),
+        float(|p| Some(p.target_weight)),
+        float(|p| p.last_close),
+    ];
+    let schema = Arc::new(schema());
+    let write_error = |reason: String| ScanError::Write { path: path.into(), reason };
+    let batch = RecordBatch::try_new(schema.clone(), columns).map_err(|err| write_error(err.to_string()))?;
+    momentum_data::write_atomic(path, |file: &mut File| {
+        let mut writer = ArrowWriter::try_new(file, schema, None).map_err(|err| write_error(err.to_string()))?;
+        writer.write(&batch).map_err(|err| write_error(err.to_string()))?;
+        writer.close().map_err(|err| write_error(err.to_string()))?;
+        Ok(())
+    })
+}
