@@ -6,19 +6,11 @@ use momentum_tracking::{RunContext, Tracker};
 
 use crate::config::Config;
 
-/// The tracking URI in force: the environment, else `params.yaml` (empty = local only).
-pub fn uri(config: &Config) -> String {
-    std::env::var("MLFLOW_TRACKING_URI")
-        .ok()
-        .filter(|uri| !uri.trim().is_empty())
-        .unwrap_or_else(|| config.tracking.uri.clone())
-}
-
 /// Opens the local store (and the server, when one is configured) for `command`'s runs.
 pub fn open(config: &Config, command: &str) -> anyhow::Result<Tracker> {
     let mut context = RunContext::from_env(&format!("momentum {command}"));
     context.git_commit = git_commit();
-    let tracker = Tracker::open(&config.tracking.store, &uri(config))
+    let tracker = Tracker::open_with_env(&config.tracking.store, &config.tracking.uri)
         .with_context(|| format!("cannot open the tracking store {}", config.tracking.store.display()))?;
     Ok(tracker.with_context(context))
 }

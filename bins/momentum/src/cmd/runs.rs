@@ -1,0 +1,752 @@
+//! `momentum runs`: list, show, compare and sync tracked runs.
+//!
+//! Reads the local run store (`tracking.store`, default `mlruns/`) unless `--remote` is given,
+//! in which case it asks the MLflow server (`--uri`, else `MLFLOW_TRACKING_URI`, else
+//! `tracking.uri`). `sync` pushes the local runs the server has not received yet.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::{Args as ClapArgs, Subcommand};
+use momentum_tracking::{Cmp, Filter, Run, RunQuery, Tracker};
+
+use crate::config::Config;
+
+/// Inspect, compare and sync tracked runs.
+///
+/// Every run is first written to the local store (`tracking.store` in params.yaml, default
+/// `mlruns/`). When a tracking server is configured (`MLFLOW_TRACKING_URI` or `tracking.uri`,
+/// `http(s)://...`), finished runs are also pushed to it; `momentum runs sync` pushes the ones
+/// it missed (server down, network error), without ever creating a run twice.
+///
+/// To browse runs in the MLflow UI: `make mlflow` (or `scripts/mlflow-ui.sh`), then
+/// `MLFLOW_TRACKING_URI=http://127.0.0.1:5000 momentum runs sync`.
+#[derive(Debug, ClapArgs)]
+#[command(after_help = "Examples:\n  \
+    momentum runs list --sort test_sharpe\n  \
+    momentum runs compare --sort train_sharpe --limit 20\n  \
+    momentum runs compare --filter 'params.lookback=60' --filter 'metrics.train_sharpe>0.5'\n  \
+    momentum runs show 3f2a9c\n  \
+    MLFLOW_TRACKING_URI=http://127.0.0.1:5000 momentum runs sync")]
+pub struct Args {
+    #[command(subcommand)]
+    command: RunsCommand,
+
+    /// Local run store (default: `tracking.store` from params.yaml, `mlruns`).
+    #[arg(long, global = true, value_name = "DIR")]
+    store: Option<PathBuf>,
+
+    /// MLflow tracking server, http(s)://host:port. Overrides MLFLOW_TRACKING_URI and
+    /// `tracking.uri`. Credentials: MLFLOW_TRACKING_USERNAME/PASSWORD or MLFLOW_TRACKING_TOKEN.
+    #[arg(long, global = true, value_name = "URL")]
+    uri: Option<String>,
+
+    /// Experiment (default: `tracking.experiment` from params.yaml, `momentum`).
+    #[arg(long, short = 'e', global = true, value_name = "NAME")]
+    experiment: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum RunsCommand {
+    /// List runs: id, name, status, start time, children, and (for local runs) whether the
+    /// server has them.
+    List(ListArgs),
+    /// Show one run: params, metrics, tags, dataset inputs, artifacts, sync state.
+    Show(ShowArgs),
+    /// Compare runs side by side: one row per run, one column per param and metric.
+    ///
+    /// Without run ids or --parent, compares the children of the newest top-level run that
+    /// has children (the latest grid search).
+    Compare(CompareArgs),
+    /// Push local runs the tracking server has not fully received (data, artifacts, parent
+    /// links, final status). Safe to repeat: nothing is created twice.
+    Sync(SyncArgs),
+}
+
+#[derive(Debug, Clone, ClapArgs)]
+struct Selection {
+    /// Read from the tracking server instead of the local store.
+    #[arg(long)]
+    remote: bool,
+
+    /// Condition on runs, repeatable (all must hold): `metrics.KEY OP NUMBER`,
+    /// `params.KEY OP VALUE`, `tags.KEY OP VALUE` or `status=FINISHED`, with OP one of
+    /// = != < <= > >=. Params and tags compare as strings.
+    #[arg(long = "filter", short = 'f', value_name = "COND")]
+    filters: Vec<String>,
+
+    /// Only the children of this run (id or unique prefix).
+    #[arg(long, value_name = "RUN")]
+    parent: Option<String>,
+
+    /// Only runs without a parent.
+    #[arg(long, conflicts_with = "parent")]
+    top_level: bool,
+
+    /// Sort by this metric, best (largest) first; runs without it come last.
+    #[arg(long, short = 's', value_name = "METRIC")]
+    sort: Option<String>,
+
+    /// Smallest first (with --sort) or oldest first.
+    #[arg(long)]
+    asc: bool,
+
+    /// Show at most N runs.
+    #[arg(long, short = 'n', value_name = "N")]
+    limit: Option<usize>,
+}
+
+#[derive(Debug, ClapArgs)]
+struct ListArgs {
+    #[command(flatten)]
+    select: Selection,
+}
+
+#[derive(Debug, ClapArgs)]
+struct ShowArgs {
+    /// Run id (or a unique prefix of a local run id).
+    run: String,
+
+    /// Read the run from the tracking server (the id is then the server's run id).
+    #[arg(long)]
+    remote: bool,
+}
+
+#[derive(Debug, ClapArgs)]
+struct CompareArgs {
+    /// Runs to compare (ids or unique prefixes); default: see above.
+    runs: Vec<String>,
+
+    #[command(flatten)]
+    select: Selection,
+
+    /// Only these params (comma-separated; default: all that differ between the runs).
+    #[arg(long, value_delimiter = ',', value_name = "KEYS")]
+    show_params: Vec<String>,
+
+    /// Only these metrics (comma-separated; default: all).
+    #[arg(long, value_delimiter = ',', value_name = "KEYS")]
+    show_metrics: Vec<String>,
+}
+
+#[derive(Debug, ClapArgs)]
+struct SyncArgs {
+    /// Only report what would be pushed.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
+    let store = args
+        .store
+        .clone()
+        .unwrap_or_else(|| config.tracking.store.clone());
+    let uri = args
+        .uri
+        .clone()
+        .unwrap_or_else(|| momentum_tracking::resolve_tracking_uri(&config.tracking.uri));
+    let experiment = args
+        .experiment
+        .clone()
+        .unwrap_or_else(|| config.tracking.experiment.clone());
+    let tracker = Tracker::open(&store, &uri)
+        .with_context(|| format!("cannot open the run store {}", store.display()))?;
+    match args.command {
+        RunsCommand::List(a) => list(&tracker, &experiment, &a.select),
+        RunsCommand::Show(a) => show(&tracker, &a),
+        RunsCommand::Compare(a) => compare(&tracker, &experiment, &a),
+        RunsCommand::Sync(a) => sync(&tracker, &a),
+    }
+}
+
+/// Parses `metrics.sharpe>0.5`, `params.lookback=20`, `tags.stage!=grid`, `status=FINISHED`.
+fn parse_filter(text: &str) -> anyhow::Result<Filter> {
+    const OPS: [(&str, Cmp); 6] = [
+        (">=", Cmp::Ge),
+        ("<=", Cmp::Le),
+        ("!=", Cmp::Ne),
+        ("=", Cmp::Eq),
+        (">", Cmp::Gt),
+        ("<", Cmp::Lt),
+    ];
+    let (pos, op, cmp) = OPS
+        .iter()
+        .filter_map(|(op, cmp)| text.find(op).map(|pos| (pos, *op, *cmp)))
+        .min_by_key(|(pos, op, _)| (*pos, std::cmp::Reverse(op.len())))
+        .with_context(|| format!("filter {text:?} has no operator (= != < <= > >=)"))?;
+    let (lhs, rhs) = (
+        text[..pos].trim(),
+        text[pos + op.len()..].trim().trim_matches(['\'', '"']),
+    );
+    if lhs.eq_ignore_ascii_case("status") || lhs == "attributes.status" {
+        if cmp != Cmp::Eq {
+            bail!("filter {text:?}: status only supports =");
+        }
+        return Ok(Filter::Status(rhs.parse()?));
+    }
+    let (kind, key) = lhs.split_once('.').with_context(|| {
+        format!("filter {text:?}: expected metrics.KEY, params.KEY, tags.KEY or status")
+    })?;
+    Ok(match kind {
+        "metrics" | "metric" => {
+            let value: f64 = rhs
+                .parse()
+                .with_context(|| format!("filter {text:?}: {rhs:?} is not a number"))?;
+            Filter::Metric(key.into(), cmp, value)
+        }
+        "params" | "param" => Filter::Param(key.into(), cmp, rhs.into()),
+        "tags" | "tag" => Filter::Tag(key.into(), cmp, rhs.into()),
+        other => bail!("filter {text:?}: unknown kind {other:?} (metrics, params, tags, status)"),
+    })
+}
+
+/// Resolves a run id or unique prefix of a local run.
+fn resolve(tracker: &Tracker, id: &str, all: &[Run]) -> anyhow::Result<String> {
+    if tracker.get_run(id).is_ok() {
+        return Ok(id.to_string());
+    }
+    let matches: Vec<&Run> = all.iter().filter(|r| r.run_id.starts_with(id)).collect();
+    match matches.as_slice() {
+        [one] => Ok(one.run_id.clone()),
+        [] => bail!("run {id} not found in {}", tracker.store().root().display()),
+        many => bail!("run prefix {id} is ambiguous ({} runs match)", many.len()),
+    }
+}
+
+fn select(tracker: &Tracker, experiment: &str, s: &Selection) -> anyhow::Result<Vec<Run>> {
+    let mut query = RunQuery::new(experiment);
+    for f in &s.filters {
+        query = query.filter(parse_filter(f)?);
+    }
+    if s.top_level {
+        query = query.filter(Filter::TopLevel);
+    }
+    if let Some(parent) = &s.parent {
+        let id = if s.remote {
+            parent.clone()
+        } else {
+            resolve(tracker, parent, &tracker.list_runs()?.runs)?
+        };
+        query = query.filter(Filter::ParentRunId(id));
+    }
+    query.order_by = match &s.sort {
+        Some(key) => momentum_tracking::OrderBy::Metric {
+            key: key.clone(),
+            descending: !s.asc,
+        },
+        None => momentum_tracking::OrderBy::StartTime { descending: !s.asc },
+    };
+    query.max_results = s.limit;
+    if s.remote {
+        let remote = tracker.remote().context(
+            "--remote needs a tracking server: pass --uri or set MLFLOW_TRACKING_URI / tracking.uri",
+        )?;
+        Ok(remote
+            .search_runs(&query)
+            .with_context(|| format!("cannot search runs on {}", remote.uri()))?)
+    } else {
+        Ok(tracker.search_runs(&query)?)
+    }
+}
+
+fn list(tracker: &Tracker, experiment: &str, s: &Selection) -> anyhow::Result<ExitCode> {
+    let runs = select(tracker, experiment, s)?;
+    let children = count_children(tracker, s.remote, &runs)?;
+    let mut header = vec!["RUN", "NAME", "STATUS", "STARTED (UTC)", "CHILDREN"];
+    if let Some(metric) = &s.sort {
+        header.push(metric);
+    }
+    let sync_col = !s.remote && tracker.remote().is_some();
+    if sync_col {
+        header.push("SYNCED");
+    }
+    let mut rows = Vec::new();
+    for run in &runs {
+        let mut row = vec![
+            short(&run.run_id),
+            run.name.clone(),
+            run.status.to_string(),
+            timestamp(run.start_time),
+            children
+                .get(&run.run_id)
+                .map_or("-".into(), ToString::to_string),
+        ];
+        if let Some(metric) = &s.sort {
+            row.push(run.metric(metric).map_or("-".into(), number));
+        }
+        if sync_col {
+            row.push(sync_state(tracker, run).into());
+        }
+        rows.push(row);
+    }
+    print_table(
+        &header.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        &rows,
+    );
+    eprintln!(
+        "{} run(s) in experiment {experiment:?} ({})",
+        runs.len(),
+        source(tracker, s.remote)
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn count_children(
+    tracker: &Tracker,
+    remote: bool,
+    runs: &[Run],
+) -> anyhow::Result<BTreeMap<String, usize>> {
+    let mut counts = BTreeMap::new();
+    if remote {
+        return Ok(counts);
+    }
+    let shown: BTreeSet<&str> = runs.iter().map(|r| r.run_id.as_str()).collect();
+    for run in tracker.list_runs()?.runs {
+        if let Some(p) = run.parent_run_id
+            && shown.contains(p.as_str())
+        {
+            *counts.entry(p).or_insert(0) += 1;
+        }
+    }
+    Ok(counts)
+}
+
+fn sync_state(tracker: &Tracker, run: &Run) -> &'static str {
+    let Some(remote) = tracker.remote() else {
+        return "-";
+    };
+    match run.remotes.get(remote.uri()) {
+        Some(rec) if rec.complete => "yes",
+        Some(_) => "partial",
+        None => "no",
+    }
+}
+
+fn source(tracker: &Tracker, remote: bool) -> String {
+    match (remote, tracker.remote()) {
+        (true, Some(r)) => format!("server {}", r.uri()),
+        _ => format!("local store {}", tracker.store().root().display()),
+    }
+}
+
+fn show(tracker: &Tracker, a: &ShowArgs) -> anyhow::Result<ExitCode> {
+    let run = if a.remote {
+        let remote = tracker
+            .remote()
+            .context("--remote needs a tracking server (--uri or MLFLOW_TRACKING_URI)")?;
+        remote.get_run(&a.run)?
+    } else {
+        let id = resolve(tracker, &a.run, &tracker.list_runs()?.runs)?;
+        tracker.get_run(&id)?
+    };
+    println!("run        {}", run.run_id);
+    println!("name       {}", run.name);
+    if !run.experiment.is_empty() {
+        println!("experiment {}", run.experiment);
+    }
+    println!("status     {}", run.status);
+    println!("started    {}", timestamp(run.start_time));
+    println!("ended      {}", run.end_time.map_or("-".into(), timestamp));
+    if let Some(p) = &run.parent_run_id {
+        println!("parent     {p}");
+    }
+    if !a.remote {
+        let children = tracker
+            .list_runs()?
+            .runs
+            .iter()
+            .filter(|r| r.parent_run_id.as_ref() == Some(&run.run_id))
+            .count();
+        if children > 0 {
+            println!("children   {children}");
+        }
+    }
+    section(
+        "params",
+        run.params
+            .iter()
+            .map(|(k, v)| vec![k.clone(), v.clone()])
+            .collect(),
+    );
+    section(
+        "metrics",
+        run.metrics
+            .iter()
+            .map(|(k, pts)| {
+                let points = if pts.len() > 1 {
+                    format!("({} points)", pts.len())
+                } else {
+                    String::new()
+                };
+                vec![k.clone(), run.metric(k).map_or("-".into(), number), points]
+            })
+            .collect(),
+    );
+    section(
+        "tags",
+        run.tags
+            .iter()
+            .map(|(k, v)| vec![k.clone(), one_line(v)])
+            .collect(),
+    );
+    section(
+        "inputs",
+        run.inputs
+            .iter()
+            .map(|i| {
+                vec![
+                    i.name.clone(),
+                    i.digest.clone(),
+                    i.context.clone().unwrap_or_default(),
+                    i.source.clone(),
+                ]
+            })
+            .collect(),
+    );
+    let artifacts = if a.remote {
+        tracker
+            .remote()
+            .map(|r| r.list_artifacts(&run.run_id))
+            .transpose()?
+            .unwrap_or_default()
+    } else {
+        tracker.store().list_artifacts(&run.run_id)?
+    };
+    section(
+        "artifacts",
+        artifacts.into_iter().map(|a| vec![a]).collect(),
+    );
+    section(
+        "synced to",
+        run.remotes
+            .iter()
+            .map(|(uri, rec)| {
+                vec![
+                    uri.clone(),
+                    rec.run_id.clone(),
+                    if rec.complete { "complete" } else { "partial" }.into(),
+                ]
+            })
+            .collect(),
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn compare(tracker: &Tracker, experiment: &str, a: &CompareArgs) -> anyhow::Result<ExitCode> {
+    let mut select_args = a.select.clone();
+    let runs = if !a.runs.is_empty() {
+        if a.select.remote {
+            let remote = tracker
+                .remote()
+                .context("--remote needs a tracking server")?;
+            a.runs
+                .iter()
+                .map(|id| remote.get_run(id))
+                .collect::<Result<Vec<_>, _>>()?
+        } else {
+            let all = tracker.list_runs()?.runs;
+            let mut runs = Vec::new();
+            for id in &a.runs {
+                runs.push(tracker.get_run(&resolve(tracker, id, &all)?)?);
+            }
+            let mut query = RunQuery::new("");
+            if let Some(key) = &a.select.sort {
+                query = query.order_by_metric(key.clone(), !a.select.asc);
+            }
+            query.apply(runs)
+        }
+    } else {
+        if select_args.parent.is_none() && !select_args.top_level && !select_args.remote {
+            let parents: BTreeSet<String> = tracker
+                .list_runs()?
+                .runs
+                .into_iter()
+                .filter_map(|r| r.parent_run_id)
+                .collect();
+            let latest = tracker
+                .search_runs(&RunQuery::new(experiment).filter(Filter::TopLevel))?
+                .into_iter()
+                .find(|r| parents.contains(&r.run_id));
+            if let Some(parent) = latest {
+                eprintln!(
+                    "comparing the children of {} ({})",
+                    short(&parent.run_id),
+                    parent.name
+                );
+                select_args.parent = Some(parent.run_id);
+            }
+        }
+        select(tracker, experiment, &select_args)?
+    };
+    if runs.is_empty() {
+        eprintln!(
+            "no runs to compare in experiment {experiment:?} ({})",
+            source(tracker, a.select.remote)
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let param_keys: Vec<String> = if a.show_params.is_empty() {
+        let all: BTreeSet<&String> = runs.iter().flat_map(|r| r.params.keys()).collect();
+        let differing: Vec<String> = all
+            .iter()
+            .filter(|k| {
+                runs.iter()
+                    .map(|r| r.params.get(**k))
+                    .collect::<BTreeSet<_>>()
+                    .len()
+                    > 1
+            })
+            .map(|k| (*k).clone())
+            .collect();
+        if differing.is_empty() || runs.len() == 1 {
+            all.into_iter().cloned().collect()
+        } else {
+            differing
+        }
+    } else {
+        a.show_params.clone()
+    };
+    let metric_keys: Vec<String> = if a.show_metrics.is_empty() {
+        let mut keys: Vec<String> = runs
+            .iter()
+            .flat_map(|r| r.metrics.keys().cloned())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        if let Some(sort) = &a.select.sort
+            && let Some(pos) = keys.iter().position(|k| k == sort)
+        {
+            let k = keys.remove(pos);
+            keys.insert(0, k);
+        }
+        keys
+    } else {
+        a.show_metrics.clone()
+    };
+    let mut header = vec!["RUN".to_string(), "NAME".to_string()];
+    header.extend(param_keys.iter().cloned());
+    header.extend(metric_keys.iter().cloned());
+    let rows: Vec<Vec<String>> = runs
+        .iter()
+        .map(|r| {
+            let mut row = vec![short(&r.run_id), r.name.clone()];
+            row.extend(
+                param_keys
+                    .iter()
+                    .map(|k| r.params.get(k).cloned().unwrap_or_else(|| "-".into())),
+            );
+            row.extend(
+                metric_keys
+                    .iter()
+                    .map(|k| r.metric(k).map_or("-".into(), number)),
+            );
+            row
+        })
+        .collect();
+    print_table(&header, &rows);
+    eprintln!(
+        "{} run(s), {} param(s), {} metric(s) ({})",
+        runs.len(),
+        param_keys.len(),
+        metric_keys.len(),
+        source(tracker, a.select.remote)
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn sync(tracker: &Tracker, a: &SyncArgs) -> anyhow::Result<ExitCode> {
+    let remote = tracker
+        .remote()
+        .context("nothing to sync to: set MLFLOW_TRACKING_URI (or tracking.uri, or --uri) to an http(s):// MLflow server")?;
+    let listing = tracker.list_runs()?;
+    for skipped in &listing.skipped {
+        eprintln!(
+            "warning: skipping unreadable run folder {}: {}",
+            skipped.path.display(),
+            skipped.reason
+        );
+    }
+    if a.dry_run {
+        let pending = tracker.unsynced()?;
+        for run in &pending {
+            let state = if run.remotes.contains_key(remote.uri()) {
+                "partial"
+            } else {
+                "new"
+            };
+            println!("{}  {:<8} {}", run.run_id, state, run.name);
+        }
+        eprintln!(
+            "{} of {} local run(s) to push to {}",
+            pending.len(),
+            listing.runs.len(),
+            remote.uri()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let report = tracker
+        .sync()
+        .with_context(|| format!("cannot sync to {}", remote.uri()))?;
+    for (run, err) in &report.failed {
+        eprintln!("error: run {run}: {}", error_with_causes(err));
+    }
+    println!(
+        "pushed {} run(s) to {}; {} already there; {} failed",
+        report.pushed.len(),
+        report.uri,
+        report.up_to_date,
+        report.failed.len()
+    );
+    Ok(if report.failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// The error and its causes on one line.
+fn error_with_causes(err: &momentum_tracking::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+fn short(id: &str) -> String {
+    id.chars().take(8).collect()
+}
+
+fn timestamp(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms).map_or_else(
+        || ms.to_string(),
+        |t| t.format("%Y-%m-%d %H:%M:%S").to_string(),
+    )
+}
+
+fn number(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v.is_infinite() || v.abs() >= 1e300 {
+        if v > 0.0 { "inf".into() } else { "-inf".into() }
+    } else if v != 0.0 && (v.abs() >= 1e6 || v.abs() < 1e-4) {
+        format!("{v:.4e}")
+    } else {
+        format!("{v:.4}")
+    }
+}
+
+fn one_line(v: &str) -> String {
+    let line = v.lines().next().unwrap_or("");
+    let mut out: String = line.chars().take(100).collect();
+    if out.len() < v.len() {
+        out.push('…');
+    }
+    out
+}
+
+fn section(title: &str, rows: Vec<Vec<String>>) {
+    if rows.is_empty() {
+        return;
+    }
+    println!("\n{title}:");
+    let widths = widths(&[], &rows);
+    for row in rows {
+        let cells: Vec<String> = row
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c:<w$}", w = widths[i]))
+            .collect();
+        println!("  {}", cells.join("  ").trim_end());
+    }
+}
+
+fn widths(header: &[String], rows: &[Vec<String>]) -> Vec<usize> {
+    let n = header
+        .len()
+        .max(rows.iter().map(Vec::len).max().unwrap_or(0));
+    (0..n)
+        .map(|i| {
+            let h = header.get(i).map_or(0, |h| h.chars().count());
+            rows.iter()
+                .filter_map(|r| r.get(i))
+                .map(|c| c.chars().count())
+                .max()
+                .unwrap_or(0)
+                .max(h)
+        })
+        .collect()
+}
+
+/// A plain aligned table on stdout: text left-aligned, numbers right-aligned.
+fn print_table(header: &[String], rows: &[Vec<String>]) {
+    let widths = widths(header, rows);
+    let numeric: Vec<bool> = (0..widths.len())
+        .map(|i| {
+            rows.iter()
+                .filter_map(|r| r.get(i))
+                .filter(|c| c.as_str() != "-")
+                .all(|c| c.parse::<f64>().is_ok() || matches!(c.as_str(), "NaN" | "inf" | "-inf"))
+        })
+        .collect();
+    let fmt_row = |row: &[String]| {
+        let cells: Vec<String> = row
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                if numeric[i] {
+                    format!("{c:>w$}", w = widths[i])
+                } else {
+                    format!("{c:<w$}", w = widths[i])
+                }
+            })
+            .collect();
+        cells.join("  ").trim_end().to_string()
+    };
+    println!("{}", fmt_row(header));
+    for row in rows {
+        println!("{}", fmt_row(row));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use momentum_tracking::RunStatus;
+
+    #[test]
+    fn filters_parse() {
+        assert_eq!(
+            parse_filter("metrics.sharpe>=0.5").unwrap(),
+            Filter::Metric("sharpe".into(), Cmp::Ge, 0.5)
+        );
+        assert_eq!(
+            parse_filter("params.lookback = '20'").unwrap(),
+            Filter::Param("lookback".into(), Cmp::Eq, "20".into())
+        );
+        assert_eq!(
+            parse_filter("tags.stage!=grid").unwrap(),
+            Filter::Tag("stage".into(), Cmp::Ne, "grid".into())
+        );
+        assert_eq!(
+            parse_filter("status=finished").unwrap(),
+            Filter::Status(RunStatus::Finished)
+        );
+        assert!(parse_filter("metrics.sharpe>abc").is_err());
+        assert!(parse_filter("sharpe").is_err());
+        assert!(parse_filter("foo.x=1").is_err());
+    }
+
+    #[test]
+    fn numbers_are_readable() {
+        assert_eq!(number(1.23456), "1.2346");
+        assert_eq!(number(f64::NAN), "NaN");
+        assert_eq!(number(f64::MAX), "inf");
+        assert_eq!(number(0.0), "0.0000");
+    }
+}

@@ -1,0 +1,157 @@
+//! `momentum runs` end to end: the real binary on a local store, then `sync` against a real
+//! MLflow server (started by the tracking crate's test support).
+
+#[path = "../../../crates/momentum-tracking/tests/it/support.rs"]
+#[allow(dead_code)]
+mod support;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use momentum_tracking::{RunSpec, Tracker};
+
+fn momentum(cwd: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_momentum"))
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("MLFLOW_TRACKING_URI")
+        .env_remove("MLFLOW_TRACKING_USERNAME")
+        .env_remove("MLFLOW_TRACKING_PASSWORD")
+        .env_remove("MLFLOW_TRACKING_TOKEN")
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("momentum runs")
+}
+
+fn stdout(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "failed: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+#[test]
+fn list_show_compare_and_sync() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("mlruns");
+    std::fs::write(dir.path().join("trades.csv"), "date,ticker\n").unwrap();
+    let tracker = Tracker::local(&store).unwrap();
+    let children = [(20, 0.4), (60, 1.3), (120, 0.9)]
+        .iter()
+        .map(|(lb, s)| {
+            RunSpec::new(format!("lb{lb}"))
+                .param("lookback", lb)
+                .param("top_k", 5)
+                .metric("train_sharpe", *s)
+        })
+        .collect();
+    let parent = RunSpec::new("backtest")
+        .param("objective", "sharpe")
+        .artifact(dir.path().join("trades.csv"));
+    let grid = tracker.log_grid("momentum", parent, children).unwrap();
+
+    let list = stdout(&momentum(
+        dir.path(),
+        &[
+            "runs",
+            "list",
+            "--sort",
+            "train_sharpe",
+            "--parent",
+            &grid.parent_run_id[..10],
+        ],
+    ));
+    let names: Vec<&str> = list
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().nth(1).unwrap())
+        .collect();
+    assert_eq!(names, ["lb60", "lb120", "lb20"], "{list}");
+
+    let compare = stdout(&momentum(
+        dir.path(),
+        &["runs", "compare", "--sort", "train_sharpe"],
+    ));
+    let header = compare.lines().next().unwrap();
+    assert!(
+        header.contains("lookback") && header.contains("train_sharpe"),
+        "{compare}"
+    );
+    assert!(
+        !header.contains("top_k"),
+        "params equal in every run are left out: {compare}"
+    );
+    assert!(
+        compare.lines().nth(1).unwrap().contains("1.3000"),
+        "{compare}"
+    );
+
+    let filtered = stdout(&momentum(
+        dir.path(),
+        &[
+            "runs",
+            "list",
+            "-f",
+            "metrics.train_sharpe>0.5",
+            "-f",
+            "params.lookback!=60",
+        ],
+    ));
+    assert!(
+        filtered.contains("lb120") && !filtered.contains("lb60") && !filtered.contains("lb20"),
+        "{filtered}"
+    );
+
+    let show = stdout(&momentum(
+        dir.path(),
+        &["runs", "show", &grid.parent_run_id[..8]],
+    ));
+    assert!(
+        show.contains("objective") && show.contains("trades.csv") && show.contains("children   3"),
+        "{show}"
+    );
+
+    let out = momentum(dir.path(), &["runs", "sync"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("MLFLOW_TRACKING_URI"));
+
+    let server_dir = dir.path().join("server");
+    let server = support::Server::start(&server_dir, false, false);
+    let uri = server.uri.as_str();
+    let dry = stdout(&momentum(
+        dir.path(),
+        &["runs", "--uri", uri, "sync", "--dry-run"],
+    ));
+    assert_eq!(dry.lines().count(), 4, "{dry}");
+    let first = stdout(&momentum(dir.path(), &["runs", "--uri", uri, "sync"]));
+    assert!(first.contains("pushed 4 run(s)"), "{first}");
+    let second = stdout(&momentum(dir.path(), &["runs", "--uri", uri, "sync"]));
+    assert!(
+        second.contains("pushed 0 run(s)") && second.contains("4 already there"),
+        "{second}"
+    );
+    let remote = stdout(&momentum(
+        dir.path(),
+        &[
+            "runs",
+            "--uri",
+            uri,
+            "list",
+            "--remote",
+            "--sort",
+            "train_sharpe",
+        ],
+    ));
+    assert_eq!(remote.lines().count(), 5, "{remote}");
+    let synced = stdout(&momentum(dir.path(), &["runs", "--uri", uri, "list"]));
+    assert!(
+        synced
+            .lines()
+            .skip(1)
+            .all(|l| l.trim_end().ends_with("yes")),
+        "{synced}"
+    );
+}

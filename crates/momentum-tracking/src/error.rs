@@ -1,0 +1,186 @@
+//! The crate's one error type.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong while tracking. Messages are lowercase and name the run, key,
+/// path or URL involved; URLs never carry credentials.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file or directory of the local store could not be read or written.
+    #[error("cannot access {path}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A JSON file of the local store could not be parsed or written.
+    #[error("invalid json in {path}")]
+    Json {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A param, metric or tag key that MLflow would reject.
+    #[error("invalid key {key:?}: {reason}")]
+    InvalidKey {
+        /// The key.
+        key: String,
+        /// Why it is invalid.
+        reason: &'static str,
+    },
+    /// A value longer than MLflow stores (it would silently truncate it).
+    #[error("{what} {key:?} is {len} characters long, more than the maximum of {max}")]
+    ValueTooLong {
+        /// `param value`, `tag value`, `dataset digest`, ...
+        what: &'static str,
+        /// The key (or dataset name) the value belongs to.
+        key: String,
+        /// Its length in characters.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A name that is not usable (empty experiment, model or alias name, bad characters).
+    #[error("invalid {what} {name:?}: {reason}")]
+    InvalidName {
+        /// `experiment name`, `model name`, `alias`, ...
+        what: &'static str,
+        /// The offending name.
+        name: String,
+        /// Why.
+        reason: &'static str,
+    },
+    /// A run status that is not one of RUNNING, SCHEDULED, FINISHED, FAILED, KILLED.
+    #[error("invalid run status {0:?}: expected RUNNING, SCHEDULED, FINISHED, FAILED or KILLED")]
+    InvalidStatus(String),
+    /// Params are immutable once logged (MLflow rejects a change too).
+    #[error(
+        "param {key:?} of run {run_id} was already logged as {old:?}, cannot change it to {new:?}"
+    )]
+    ParamChanged {
+        /// The run.
+        run_id: String,
+        /// The param key.
+        key: String,
+        /// The logged value.
+        old: String,
+        /// The rejected value.
+        new: String,
+    },
+    /// The same param key twice in one call.
+    #[error("param {key:?} given twice for run {run_id}")]
+    DuplicateParam {
+        /// The run.
+        run_id: String,
+        /// The key.
+        key: String,
+    },
+    /// No run with this id in the store or on the server.
+    #[error("run {0} not found")]
+    RunNotFound(String),
+    /// No registered model with this name.
+    #[error("registered model {0:?} not found")]
+    ModelNotFound(String),
+    /// No such version of a registered model.
+    #[error("version {version} of registered model {name:?} not found")]
+    VersionNotFound {
+        /// The model.
+        name: String,
+        /// The version.
+        version: String,
+    },
+    /// An artifact path that escapes the run's artifact directory or names no file.
+    #[error("invalid artifact path {0:?}")]
+    InvalidArtifactPath(String),
+    /// The tracking URI is neither empty (local) nor http(s).
+    #[error(
+        "unsupported tracking uri {0:?}: expected http:// or https:// (or nothing for the local store)"
+    )]
+    UnsupportedUri(String),
+    /// The HTTP request could not be sent or its response not read (after retries).
+    #[error("request to {url} failed")]
+    Http {
+        /// The URL, without credentials.
+        url: String,
+        /// The underlying error.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The server answered with an error status.
+    #[error("{url} answered {status}{}: {message}", code.as_deref().map(|c| format!(" {c}")).unwrap_or_default())]
+    Api {
+        /// The URL, without credentials.
+        url: String,
+        /// HTTP status code.
+        status: u16,
+        /// MLflow's `error_code` when the body was JSON.
+        code: Option<String>,
+        /// MLflow's `message`, or the (shortened) text body when it was not JSON.
+        message: String,
+    },
+    /// A success response whose body was not what the API documents.
+    #[error("unexpected response from {url}: {reason}")]
+    Decode {
+        /// The URL.
+        url: String,
+        /// What was wrong.
+        reason: String,
+    },
+    /// The server stores artifacts somewhere this client cannot reach (no `--serve-artifacts`).
+    #[error(
+        "run {run_id} has artifact uri {uri:?}; only proxied mlflow-artifacts:/ uris are supported"
+    )]
+    UnsupportedArtifactUri {
+        /// The remote run.
+        run_id: String,
+        /// Its artifact URI.
+        uri: String,
+    },
+    /// A push was not attempted because the server had stopped answering earlier in the batch.
+    #[error("not pushed: {url} stopped answering")]
+    Unreachable {
+        /// The server, without credentials.
+        url: String,
+    },
+    /// A child run was not pushed because its parent could not be.
+    #[error("run {run_id} not pushed: its parent {parent} is not on the server")]
+    ParentNotPushed {
+        /// The child.
+        run_id: String,
+        /// The parent.
+        parent: String,
+    },
+    /// The async runtime behind the blocking client could not start.
+    #[error("cannot start the http runtime")]
+    Runtime(#[source] std::io::Error),
+    /// An operation that needs a remote server was called on a local-only tracker.
+    #[error("no tracking server configured (set MLFLOW_TRACKING_URI or tracking.uri)")]
+    NoRemote,
+}
+
+impl Error {
+    /// True for a server answer "does not exist" (404 or MLflow's RESOURCE_DOES_NOT_EXIST).
+    pub fn is_not_found(&self) -> bool {
+        match self {
+            Error::Api { status, code, .. } => {
+                *status == 404 || code.as_deref() == Some("RESOURCE_DOES_NOT_EXIST")
+            }
+            Error::RunNotFound(_) | Error::ModelNotFound(_) | Error::VersionNotFound { .. } => true,
+            _ => false,
+        }
+    }
+
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
