@@ -11,7 +11,12 @@ pub fn open(config: &Config, command: &str) -> anyhow::Result<Tracker> {
     let mut context = RunContext::from_env(&format!("momentum {command}"));
     context.git_commit = git_commit();
     let tracker = Tracker::open_with_env(&config.tracking.store, &config.tracking.uri)
-        .with_context(|| format!("cannot open the tracking store {}", config.tracking.store.display()))?;
+        .with_context(|| {
+            format!(
+                "cannot open the tracking store {}",
+                config.tracking.store.display()
+            )
+        })?;
     Ok(tracker.with_context(context))
 }
 

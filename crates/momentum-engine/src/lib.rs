@@ -1,1 +1,50 @@
-//! momentum-engine (skeleton)
+//! The cross-sectional momentum strategy, exactly as `strategy-spec.md` defines it.
+//!
+//! Concrete types throughout: a [`momentum_features::PricePanel`], `usize` ticker and day
+//! indices, `f64` values.
+//!
+//! | item | what |
+//! |---|---|
+//! | [`StrategyParams`], [`Window`], [`split`] | inputs: `L, S, H, K, c`, windows, the train/test split |
+//! | [`select_top_k`], [`RankTable`] | top-k with the tie rule (shared with the scanner), ranks per lookback |
+//! | [`backtest`], [`baseline`] | one recorded run: [`Metrics`], equity curve, [`Trade`] log |
+//! | [`grid_search`], [`run_grid`] | all combinations in parallel (rayon), deterministic, with [`SelectionStats`] |
+//! | [`probabilistic_sharpe_ratio`], [`deflated_sharpe_ratio`], [`probability_of_backtest_overfitting`] | is the winner luck? |
+//! | [`EngineError`] | the crate's error |
+//!
+//! ```
+//! use momentum_engine::{StrategyParams, Window, backtest};
+//! use momentum_features::PricePanel;
+//! let dates = (1..=6).map(|d| chrono::NaiveDate::from_ymd_opt(2024, 1, d).unwrap()).collect();
+//! let close = ndarray::array![[10.0, 10.0], [11.0, 9.0], [12.0, 9.0], [12.0, 9.5], [13.0, 9.0], [14.0, 9.0]];
+//! let panel = PricePanel::new(dates, vec!["A".into(), "B".into()], close)?;
+//! let params = StrategyParams { lookback: 2, skip: 0, holding: 2, top_k: 1, cost_bps: 0.0 };
+//! let run = backtest(&panel, &params, Window::full(panel.n_days()))?;
+//! // Day 2 buys A (12/10 beats 9/10) and holds it to day 5: 14 / 12.
+//! assert!((run.metrics.total_roi - (14.0 / 12.0 - 1.0)).abs() < 1e-12);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![warn(missing_docs)]
+
+mod backtest;
+mod error;
+mod grid;
+mod metrics;
+mod params;
+mod select;
+mod sim;
+mod stats;
+
+pub use backtest::{Action, BacktestResult, Trade, backtest, baseline};
+pub use error::{EngineError, Result};
+pub use grid::{
+    ComboResult, GridOptions, GridOutcome, GridRun, GridSpec, SelectionStats, grid_search,
+    run_grid, select_best, selection_statistics,
+};
+pub use metrics::{DAYS_PER_YEAR, Metrics};
+pub use params::{Objective, StrategyParams, Window, split};
+pub use select::{RankTable, select_top_k, select_top_k_into};
+pub use stats::{
+    BlockSums, EULER_GAMMA, Moments, Pbo, deflated_sharpe_ratio, expected_max_sharpe, moments,
+    probabilistic_sharpe_ratio, probability_of_backtest_overfitting, variance_ddof0,
+};

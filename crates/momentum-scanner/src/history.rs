@@ -47,7 +47,10 @@ fn schema() -> Schema {
 /// [`ScanError::CorruptHistory`] naming the file and what is wrong when it is not a picks
 /// history (unreadable Parquet, a missing or mistyped column, a null where none is allowed).
 pub fn read_history(path: &Path) -> Result<Vec<Picks>, ScanError> {
-    let corrupt = |reason: String| ScanError::CorruptHistory { path: path.into(), reason };
+    let corrupt = |reason: String| ScanError::CorruptHistory {
+        path: path.into(),
+        reason,
+    };
     let file = match File::open(path) {
         Ok(file) => file,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -65,7 +68,12 @@ pub fn read_history(path: &Path) -> Result<Vec<Picks>, ScanError> {
                 .column_by_name(field.name())
                 .ok_or_else(|| corrupt(format!("missing column {}", field.name())))?;
             if column.data_type() != field.data_type() {
-                return Err(corrupt(format!("column {} is {}, expected {}", field.name(), column.data_type(), field.data_type())));
+                return Err(corrupt(format!(
+                    "column {} is {}, expected {}",
+                    field.name(),
+                    column.data_type(),
+                    field.data_type()
+                )));
             }
             if !field.is_nullable() && column.null_count() > 0 {
                 return Err(corrupt(format!("column {} has nulls", field.name())));
@@ -83,10 +91,13 @@ pub fn read_history(path: &Path) -> Result<Vec<Picks>, ScanError> {
         let weight = col("target_weight").as_primitive::<Float64Type>();
         let close = col("last_close").as_primitive::<Float64Type>();
         let usize_at = |array: &arrow_array::Int64Array, row: usize, name: &str| {
-            usize::try_from(array.value(row)).map_err(|_| corrupt(format!("negative {name} in row {row}")))
+            usize::try_from(array.value(row))
+                .map_err(|_| corrupt(format!("negative {name} in row {row}")))
         };
         for row in 0..batch.num_rows() {
-            let date = as_of.value_as_date(row).ok_or_else(|| corrupt(format!("invalid as_of in row {row}")))?;
+            let date = as_of
+                .value_as_date(row)
+                .ok_or_else(|| corrupt(format!("invalid as_of in row {row}")))?;
             let params = ModelParams {
                 lookback: usize_at(ints[0], row, "lookback")?,
                 skip: usize_at(ints[1], row, "skip")?,
@@ -99,9 +110,14 @@ pub fn read_history(path: &Path) -> Result<Vec<Picks>, ScanError> {
                 as_of: date,
                 picks: Vec::new(),
             });
-            let optional = |array: &arrow_array::Float64Array| array.is_valid(row).then(|| array.value(row));
+            let optional =
+                |array: &arrow_array::Float64Array| array.is_valid(row).then(|| array.value(row));
             entry.picks.push(Pick {
-                rank: if ints[4].is_valid(row) { Some(usize_at(ints[4], row, "rank")?) } else { None },
+                rank: if ints[4].is_valid(row) {
+                    Some(usize_at(ints[4], row, "rank")?)
+                } else {
+                    None
+                },
                 ticker: ticker.value(row).to_owned(),
                 score: optional(score),
                 selected: selected.value(row),
@@ -124,34 +140,64 @@ pub fn append_history(path: &Path, picks: &Picks) -> Result<(), ScanError> {
 }
 
 fn write_history(path: &Path, scans: &[Picks]) -> Result<(), ScanError> {
-    let rows: Vec<(&Picks, &Pick)> = scans.iter().flat_map(|scan| scan.picks.iter().map(move |pick| (scan, pick))).collect();
+    let rows: Vec<(&Picks, &Pick)> = scans
+        .iter()
+        .flat_map(|scan| scan.picks.iter().map(move |pick| (scan, pick)))
+        .collect();
     let int = |get: fn(&Picks, &Pick) -> Option<usize>| -> ArrayRef {
-        Arc::new(rows.iter().map(|(s, p)| get(s, p).map(|v| v as i64)).collect::<Int64Array>())
+        Arc::new(
+            rows.iter()
+                .map(|(s, p)| get(s, p).map(|v| v as i64))
+                .collect::<Int64Array>(),
+        )
     };
     let float = |get: fn(&Pick) -> Option<f64>| -> ArrayRef {
         Arc::new(rows.iter().map(|(_, p)| get(p)).collect::<Float64Array>())
     };
     let epoch = NaiveDate::default();
     let columns: Vec<ArrayRef> = vec![
-        Arc::new(rows.iter().map(|(s, _)| Some((s.as_of - epoch).num_days() as i32)).collect::<Date32Array>()),
-        Arc::new(rows.iter().map(|(s, _)| Some(s.model_version.as_str())).collect::<StringArray>()),
+        Arc::new(
+            rows.iter()
+                .map(|(s, _)| Some((s.as_of - epoch).num_days() as i32))
+                .collect::<Date32Array>(),
+        ),
+        Arc::new(
+            rows.iter()
+                .map(|(s, _)| Some(s.model_version.as_str()))
+                .collect::<StringArray>(),
+        ),
         int(|s, _| Some(s.params.lookback)),
         int(|s, _| Some(s.params.skip)),
         int(|s, _| Some(s.params.holding)),
         int(|s, _| Some(s.params.top_k)),
         int(|_, p| p.rank),
-        Arc::new(rows.iter().map(|(_, p)| Some(p.ticker.as_str())).collect::<StringArray>()),
+        Arc::new(
+            rows.iter()
+                .map(|(_, p)| Some(p.ticker.as_str()))
+                .collect::<StringArray>(),
+        ),
         float(|p| p.score),
-        Arc::new(rows.iter().map(|(_, p)| Some(p.selected)).collect::<BooleanArray>()),
+        Arc::new(
+            rows.iter()
+                .map(|(_, p)| Some(p.selected))
+                .collect::<BooleanArray>(),
+        ),
         float(|p| Some(p.target_weight)),
         float(|p| p.last_close),
     ];
     let schema = Arc::new(schema());
-    let write_error = |reason: String| ScanError::Write { path: path.into(), reason };
-    let batch = RecordBatch::try_new(schema.clone(), columns).map_err(|err| write_error(err.to_string()))?;
+    let write_error = |reason: String| ScanError::Write {
+        path: path.into(),
+        reason,
+    };
+    let batch = RecordBatch::try_new(schema.clone(), columns)
+        .map_err(|err| write_error(err.to_string()))?;
     momentum_data::write_atomic(path, |file: &mut File| {
-        let mut writer = ArrowWriter::try_new(file, schema, None).map_err(|err| write_error(err.to_string()))?;
-        writer.write(&batch).map_err(|err| write_error(err.to_string()))?;
+        let mut writer =
+            ArrowWriter::try_new(file, schema, None).map_err(|err| write_error(err.to_string()))?;
+        writer
+            .write(&batch)
+            .map_err(|err| write_error(err.to_string()))?;
         writer.close().map_err(|err| write_error(err.to_string()))?;
         Ok(())
     })

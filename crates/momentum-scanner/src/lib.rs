@@ -1,6 +1,6 @@
 //! Serving side of momentum: promotion gates, the daily scan and live monitoring.
-mod error;
 pub mod drift;
+mod error;
 pub mod history;
 pub mod monitor;
 pub mod promotion;

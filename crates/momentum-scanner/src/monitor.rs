@@ -104,14 +104,25 @@ pub struct MonitorReport {
 /// # Errors
 /// [`ScanError::NoHistory`] when there is no scan to monitor; engine errors when the promise
 /// cannot be computed.
-pub fn monitor(panel: &PricePanel, history: &[Picks], settings: &MonitorSettings) -> Result<MonitorReport, ScanError> {
+pub fn monitor(
+    panel: &PricePanel,
+    history: &[Picks],
+    settings: &MonitorSettings,
+) -> Result<MonitorReport, ScanError> {
     let latest = history.last().ok_or(ScanError::NoHistory)?;
     let params = latest.params;
-    let scans: Vec<&Picks> = history.iter().filter(|scan| scan.params == params).collect();
+    let scans: Vec<&Picks> = history
+        .iter()
+        .filter(|scan| scan.params == params)
+        .collect();
     let live = live_periods(panel, &scans, params.holding)?;
     let live_returns: Vec<f64> = live.iter().map(|p| p.basket_return).collect();
 
-    let first_live = scans.iter().filter_map(|scan| day_index(panel, scan.as_of)).min().unwrap_or(panel.n_days() - 1);
+    let first_live = scans
+        .iter()
+        .filter_map(|scan| day_index(panel, scan.as_of))
+        .min()
+        .unwrap_or(panel.n_days() - 1);
     let promised = promised_returns(panel, params, first_live);
     let promised_mean = mean(&promised);
     let promised_sharpe = sharpe(&promised);
@@ -121,13 +132,19 @@ pub fn monitor(panel: &PricePanel, history: &[Picks], settings: &MonitorSettings
         sharpe_check(&live_returns, promised_sharpe, settings.mean_return_alpha),
     ];
     checks.extend(drift_checks(panel, params, settings));
-    let reasons: Vec<String> = checks.iter().filter(|c| c.breached).map(|c| format!("{}: {}", c.name, c.detail)).collect();
+    let reasons: Vec<String> = checks
+        .iter()
+        .filter(|c| c.breached)
+        .map(|c| format!("{}: {}", c.name, c.detail))
+        .collect();
     Ok(MonitorReport {
         as_of: *panel.dates().last().ok_or(ScanError::NoData)?,
         model_version: latest.model_version.clone(),
         params,
         live_mean_return: mean(&live_returns),
-        live_baseline_mean_return: mean(&live.iter().map(|p| p.baseline_return).collect::<Vec<_>>()),
+        live_baseline_mean_return: mean(
+            &live.iter().map(|p| p.baseline_return).collect::<Vec<_>>(),
+        ),
         live,
         promised_periods: promised.len(),
         promised_mean_return: promised_mean,
@@ -142,7 +159,11 @@ fn day_index(panel: &PricePanel, date: NaiveDate) -> Option<usize> {
     panel.dates().binary_search(&date).ok()
 }
 
-fn live_periods(panel: &PricePanel, scans: &[&Picks], holding: usize) -> Result<Vec<LivePeriod>, ScanError> {
+fn live_periods(
+    panel: &PricePanel,
+    scans: &[&Picks],
+    holding: usize,
+) -> Result<Vec<LivePeriod>, ScanError> {
     let carried = panel.carried();
     let last = panel.n_days() - 1;
     let mut periods = Vec::new();
@@ -160,22 +181,42 @@ fn live_periods(panel: &PricePanel, scans: &[&Picks], holding: usize) -> Result<
         let mut basket = 0.0;
         let mut tickers = Vec::new();
         for pick in scan.picks.iter().filter(|p| p.selected) {
-            let i = panel.tickers().iter().position(|name| *name == pick.ticker).ok_or_else(|| ScanError::MissingTicker { ticker: pick.ticker.clone(), as_of: scan.as_of })?;
+            let i = panel
+                .tickers()
+                .iter()
+                .position(|name| *name == pick.ticker)
+                .ok_or_else(|| ScanError::MissingTicker {
+                    ticker: pick.ticker.clone(),
+                    as_of: scan.as_of,
+                })?;
             let entry = panel.price(t, i);
             if !is_valid(entry) {
-                return Err(ScanError::MissingTicker { ticker: pick.ticker.clone(), as_of: scan.as_of });
+                return Err(ScanError::MissingTicker {
+                    ticker: pick.ticker.clone(),
+                    as_of: scan.as_of,
+                });
             }
             basket += pick.target_weight * carried[[exit, i]] / entry;
             tickers.push(pick.ticker.clone());
         }
         // No pick means the model held cash: a zero return.
-        let basket_return = if tickers.is_empty() { 0.0 } else { basket - 1.0 };
+        let basket_return = if tickers.is_empty() {
+            0.0
+        } else {
+            basket - 1.0
+        };
         let relatives: Vec<f64> = (0..panel.n_tickers())
             .filter(|&i| is_valid(panel.price(t, i)))
             .map(|i| carried[[exit, i]] / panel.price(t, i))
             .collect();
         let baseline_return = mean(&relatives).map_or(0.0, |m| m - 1.0);
-        periods.push(LivePeriod { as_of: scan.as_of, exit: panel.dates()[exit], tickers, basket_return, baseline_return });
+        periods.push(LivePeriod {
+            as_of: scan.as_of,
+            exit: panel.dates()[exit],
+            tickers,
+            basket_return,
+            baseline_return,
+        });
     }
     Ok(periods)
 }
@@ -183,11 +224,23 @@ fn live_periods(panel: &PricePanel, scans: &[&Picks], holding: usize) -> Result<
 /// Holding-period returns of the backtest (no costs) on days `0..=end`, or none when the window
 /// is too short for the lookback.
 fn promised_returns(panel: &PricePanel, params: ModelParams, end: usize) -> Vec<f64> {
-    let strategy = StrategyParams { lookback: params.lookback, skip: params.skip, holding: params.holding, top_k: params.top_k, cost_bps: 0.0 };
+    let strategy = StrategyParams {
+        lookback: params.lookback,
+        skip: params.skip,
+        holding: params.holding,
+        top_k: params.top_k,
+        cost_bps: 0.0,
+    };
     let Ok(run) = momentum_engine::backtest(panel, &strategy, Window { start: 0, end }) else {
         return Vec::new();
     };
-    run.equity.iter().step_by(params.holding).collect::<Vec<_>>().windows(2).map(|w| w[1] / w[0] - 1.0).collect()
+    run.equity
+        .iter()
+        .step_by(params.holding)
+        .collect::<Vec<_>>()
+        .windows(2)
+        .map(|w| w[1] / w[0] - 1.0)
+        .collect()
 }
 
 fn mean(values: &[f64]) -> Option<f64> {
@@ -200,7 +253,8 @@ fn sharpe(values: &[f64]) -> Option<f64> {
     if values.len() < 2 {
         return None;
     }
-    let sd = (values.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (values.len() - 1) as f64).sqrt();
+    let sd =
+        (values.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (values.len() - 1) as f64).sqrt();
     (sd > 0.0).then(|| m / sd)
 }
 
@@ -210,11 +264,27 @@ fn mean_return_check(live: &[f64], promised_mean: Option<f64>, alpha: f64) -> Ch
         (Some(test), Some(promised)) => (
             Some(test.p_value),
             test.p_value < alpha,
-            format!("one-sided t test of the live mean period return against the backtest's {promised:.4}: t = {:.3}, p = {:.4}", test.t_statistic, test.p_value),
+            format!(
+                "one-sided t test of the live mean period return against the backtest's {promised:.4}: t = {:.3}, p = {:.4}",
+                test.t_statistic, test.p_value
+            ),
         ),
-        _ => (None, false, format!("not enough data: {} live periods (2 needed) and a backtest before the first scan", live.len())),
+        _ => (
+            None,
+            false,
+            format!(
+                "not enough data: {} live periods (2 needed) and a backtest before the first scan",
+                live.len()
+            ),
+        ),
     };
-    Check { name: "mean_return", value, threshold: alpha, breached, detail }
+    Check {
+        name: "mean_return",
+        value,
+        threshold: alpha,
+        breached,
+        detail,
+    }
 }
 
 fn sharpe_check(live: &[f64], promised: Option<f64>, alpha: f64) -> Check {
@@ -228,17 +298,27 @@ fn sharpe_check(live: &[f64], promised: Option<f64>, alpha: f64) -> Check {
                 value: Some(live_sharpe),
                 threshold: floor,
                 breached: live_sharpe < floor,
-                detail: format!("live per-period Sharpe {live_sharpe:.3} against the backtest's {promised:.3} less {z:.2} standard errors over {n} periods"),
+                detail: format!(
+                    "live per-period Sharpe {live_sharpe:.3} against the backtest's {promised:.3} less {z:.2} standard errors over {n} periods"
+                ),
             }
         }
-        _ => Check { name: "sharpe", value: None, threshold: f64::NAN, breached: false, detail: format!("not enough data: {} live periods", live.len()) },
+        _ => Check {
+            name: "sharpe",
+            value: None,
+            threshold: f64::NAN,
+            breached: false,
+            detail: format!("not enough data: {} live periods", live.len()),
+        },
     }
 }
 
 fn drift_checks(panel: &PricePanel, params: ModelParams, settings: &MonitorSettings) -> Vec<Check> {
     let days = panel.n_days();
     let train_end = ((settings.train_fraction * days as f64).floor() as usize).min(days);
-    let recent_start = days.saturating_sub(settings.recent_days).max(params.lookback);
+    let recent_start = days
+        .saturating_sub(settings.recent_days)
+        .max(params.lookback);
     let reference = pooled_scores(panel, params, params.lookback..train_end, 1);
     let recent = pooled_scores(panel, params, recent_start..days, 1);
     let psi = population_stability_index(&reference, &recent);
@@ -246,7 +326,11 @@ fn drift_checks(panel: &PricePanel, params: ModelParams, settings: &MonitorSetti
     let reference_spaced = pooled_scores(panel, params, params.lookback..train_end, spacing);
     let recent_spaced = pooled_scores(panel, params, recent_start..days, spacing);
     let ks = kolmogorov_smirnov(&reference_spaced, &recent_spaced);
-    let sizes = format!("{} recent scores against {} from the train window", recent.len(), reference.len());
+    let sizes = format!(
+        "{} recent scores against {} from the train window",
+        recent.len(),
+        reference.len()
+    );
     let spaced_sizes = format!(
         "{} recent scores against {} from the train window, days {spacing} apart",
         recent_spaced.len(),
@@ -266,7 +350,10 @@ fn drift_checks(panel: &PricePanel, params: ModelParams, settings: &MonitorSetti
             threshold: settings.ks_alpha,
             breached: ks.is_some_and(|k| k.p_value < settings.ks_alpha),
             detail: match ks {
-                Some(k) => format!("Kolmogorov-Smirnov D = {:.4}, p = {:.4}, {spaced_sizes}", k.statistic, k.p_value),
+                Some(k) => format!(
+                    "Kolmogorov-Smirnov D = {:.4}, p = {:.4}, {spaced_sizes}",
+                    k.statistic, k.p_value
+                ),
                 None => format!("not enough data: {spaced_sizes}"),
             },
         },
@@ -280,7 +367,12 @@ fn drift_checks(panel: &PricePanel, params: ModelParams, settings: &MonitorSetti
 /// scores of consecutive days share almost all of their return window, so pooling every day
 /// counts the same information up to `L - S` times and makes the test reject stable data; it
 /// takes days `L - S` apart so that no two scores of a ticker share a window.
-fn pooled_scores(panel: &PricePanel, params: ModelParams, days: std::ops::Range<usize>, step: usize) -> Vec<f64> {
+fn pooled_scores(
+    panel: &PricePanel,
+    params: ModelParams,
+    days: std::ops::Range<usize>,
+    step: usize,
+) -> Vec<f64> {
     let mut row = vec![f64::NAN; panel.n_tickers()];
     let mut pooled = Vec::new();
     for t in days.rev().step_by(step) {

@@ -110,7 +110,12 @@ pub struct ProductionModel {
 impl ProductionModel {
     /// The parameters the scan and the monitor use.
     pub fn params(&self) -> crate::scan::ModelParams {
-        crate::scan::ModelParams { lookback: self.lookback, skip: self.skip, holding: self.holding, top_k: self.top_k }
+        crate::scan::ModelParams {
+            lookback: self.lookback,
+            skip: self.skip,
+            holding: self.holding,
+            top_k: self.top_k,
+        }
     }
 }
 
@@ -145,7 +150,11 @@ pub fn set_production_block(yaml: &str, model: &ProductionModel) -> Result<Strin
     block.set("holding", model.holding as i64);
     block.set("top_k", model.top_k as i64);
     block.set("cost_bps", model.cost_bps);
-    let tickers: Vec<yaml_edit::YamlValue> = model.tickers.iter().map(|t| yaml_edit::YamlValue::from(t.as_str())).collect();
+    let tickers: Vec<yaml_edit::YamlValue> = model
+        .tickers
+        .iter()
+        .map(|t| yaml_edit::YamlValue::from(t.as_str()))
+        .collect();
     block.set("tickers", tickers);
     block.set("data_digest", model.data_digest.as_str());
     block.set("promoted_at", model.promoted_at.as_str());

@@ -58,7 +58,10 @@ pub struct Picks {
 impl Picks {
     /// The selected tickers in rank order.
     pub fn selected(&self) -> impl Iterator<Item = &str> {
-        self.picks.iter().filter(|p| p.selected).map(|p| p.ticker.as_str())
+        self.picks
+            .iter()
+            .filter(|p| p.selected)
+            .map(|p| p.ticker.as_str())
     }
 }
 
@@ -77,14 +80,24 @@ pub fn scan(
     model_version: &str,
 ) -> Result<Picks, ScanError> {
     if params.top_k == 0 {
-        return Err(ScanError::InvalidModel { field: "top_k", reason: "must be at least 1".into() });
+        return Err(ScanError::InvalidModel {
+            field: "top_k",
+            reason: "must be at least 1".into(),
+        });
     }
     if params.holding == 0 {
-        return Err(ScanError::InvalidModel { field: "holding", reason: "must be at least 1".into() });
+        return Err(ScanError::InvalidModel {
+            field: "holding",
+            reason: "must be at least 1".into(),
+        });
     }
     let as_of = *panel.dates().get(t).ok_or(ScanError::NoData)?;
     if t < params.lookback {
-        return Err(ScanError::TooShort { as_of, days: t + 1, lookback: params.lookback });
+        return Err(ScanError::TooShort {
+            as_of,
+            days: t + 1,
+            lookback: params.lookback,
+        });
     }
     let mut scores = vec![f64::NAN; panel.n_tickers()];
     momentum_features::momentum_scores(panel, t, params.lookback, params.skip, &mut scores)?;
@@ -92,7 +105,11 @@ pub fn scan(
     // the rank order is total.
     let ranked = momentum_engine::select_top_k(&scores, scores.len());
     let selected = &ranked[..ranked.len().min(params.top_k)];
-    let weight = if selected.is_empty() { 0.0 } else { 1.0 / selected.len() as f64 };
+    let weight = if selected.is_empty() {
+        0.0
+    } else {
+        1.0 / selected.len() as f64
+    };
     let line = |i: usize, rank: Option<usize>| {
         let is_selected = selected.contains(&i);
         let close = panel.price(t, i);
@@ -105,7 +122,20 @@ pub fn scan(
             last_close: close.is_finite().then_some(close),
         }
     };
-    let mut picks: Vec<Pick> = ranked.iter().enumerate().map(|(r, &i)| line(i, Some(r + 1))).collect();
-    picks.extend((0..panel.n_tickers()).filter(|&i| scores[i].is_nan()).map(|i| line(i, None)));
-    Ok(Picks { model_version: model_version.to_owned(), params, as_of, picks })
+    let mut picks: Vec<Pick> = ranked
+        .iter()
+        .enumerate()
+        .map(|(r, &i)| line(i, Some(r + 1)))
+        .collect();
+    picks.extend(
+        (0..panel.n_tickers())
+            .filter(|&i| scores[i].is_nan())
+            .map(|i| line(i, None)),
+    );
+    Ok(Picks {
+        model_version: model_version.to_owned(),
+        params,
+        as_of,
+        picks,
+    })
 }

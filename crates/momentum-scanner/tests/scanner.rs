@@ -3,10 +3,10 @@
 use chrono::NaiveDate;
 use momentum_engine::{StrategyParams, Window, backtest};
 use momentum_features::PricePanel;
+use momentum_scanner::ScanError;
 use momentum_scanner::history::{append_history, read_history};
 use momentum_scanner::monitor::{MonitorSettings, monitor};
 use momentum_scanner::scan::{ModelParams, scan};
-use momentum_scanner::ScanError;
 
 fn sample_panel() -> PricePanel {
     let table = momentum_data::load_sample().expect("embedded sample loads");
@@ -17,10 +17,24 @@ fn sample_panel() -> PricePanel {
 fn scan_picks_equal_the_backtest_holdings_on_several_sample_dates() {
     let panel = sample_panel();
     for (lookback, skip, holding, top_k) in [(60, 0, 20, 3), (120, 20, 5, 5), (250, 5, 63, 7)] {
-        let strategy = StrategyParams { lookback, skip, holding, top_k, cost_bps: 10.0 };
-        let window = Window { start: 3000, end: 6000 };
+        let strategy = StrategyParams {
+            lookback,
+            skip,
+            holding,
+            top_k,
+            cost_bps: 10.0,
+        };
+        let window = Window {
+            start: 3000,
+            end: 6000,
+        };
         let run = backtest(&panel, &strategy, window).expect("backtest runs");
-        let params = ModelParams { lookback, skip, holding, top_k };
+        let params = ModelParams {
+            lookback,
+            skip,
+            holding,
+            top_k,
+        };
         let rebalance_days: Vec<usize> = (run.t0..window.end).step_by(holding).collect();
         for &day in rebalance_days.iter().step_by(rebalance_days.len() / 5) {
             let mut held: Vec<&str> = run
@@ -33,7 +47,12 @@ fn scan_picks_equal_the_backtest_holdings_on_several_sample_dates() {
             let picks = scan(&panel, day, params, "test").expect("scan runs");
             let mut picked: Vec<&str> = picks.selected().collect();
             picked.sort_unstable();
-            assert_eq!(picked, held, "L={lookback} S={skip} K={top_k} on {}", panel.dates()[day]);
+            assert_eq!(
+                picked,
+                held,
+                "L={lookback} S={skip} K={top_k} on {}",
+                panel.dates()[day]
+            );
             let weight: f64 = picks.picks.iter().map(|p| p.target_weight).sum();
             assert!((weight - 1.0).abs() < 1e-12);
         }
@@ -53,23 +72,55 @@ fn tiny_panel() -> PricePanel {
         [14.0, 9.0, 10.0],
         [15.0, 9.0, 10.0],
     ];
-    PricePanel::new((1..=6).map(date).collect(), vec!["A".into(), "B".into(), "C".into()], close).unwrap()
+    PricePanel::new(
+        (1..=6).map(date).collect(),
+        vec!["A".into(), "B".into(), "C".into()],
+        close,
+    )
+    .unwrap()
 }
 
 #[test]
 fn scan_ranks_every_ticker_and_leaves_ineligible_ones_unranked() {
     let panel = tiny_panel();
-    let params = ModelParams { lookback: 1, skip: 0, holding: 2, top_k: 2 };
+    let params = ModelParams {
+        lookback: 1,
+        skip: 0,
+        holding: 2,
+        top_k: 2,
+    };
     // Day 1: A 11/10-1 = 0.1, B 9/10-1 = -0.1, C 10/10-1 = 0: A then C.
     let picks = scan(&panel, 1, params, "7").unwrap();
-    let order: Vec<(&str, Option<usize>, bool)> = picks.picks.iter().map(|p| (p.ticker.as_str(), p.rank, p.selected)).collect();
-    assert_eq!(order, [("A", Some(1), true), ("C", Some(2), true), ("B", Some(3), false)]);
+    let order: Vec<(&str, Option<usize>, bool)> = picks
+        .picks
+        .iter()
+        .map(|p| (p.ticker.as_str(), p.rank, p.selected))
+        .collect();
+    assert_eq!(
+        order,
+        [
+            ("A", Some(1), true),
+            ("C", Some(2), true),
+            ("B", Some(3), false)
+        ]
+    );
     assert_eq!(picks.picks[0].target_weight, 0.5);
     // Day 2: C has no price, so it is not eligible.
     let picks = scan(&panel, 2, params, "7").unwrap();
     let c = picks.picks.iter().find(|p| p.ticker == "C").unwrap();
     assert_eq!((c.rank, c.score, c.last_close), (None, None, None));
-    assert!(matches!(scan(&panel, 0, ModelParams { lookback: 2, ..params }, "7"), Err(ScanError::TooShort { .. })));
+    assert!(matches!(
+        scan(
+            &panel,
+            0,
+            ModelParams {
+                lookback: 2,
+                ..params
+            },
+            "7"
+        ),
+        Err(ScanError::TooShort { .. })
+    ));
 }
 
 #[test]
@@ -77,7 +128,12 @@ fn history_is_idempotent_per_as_of_date_and_round_trips() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("predictions/picks.parquet");
     let panel = tiny_panel();
-    let params = ModelParams { lookback: 1, skip: 0, holding: 2, top_k: 1 };
+    let params = ModelParams {
+        lookback: 1,
+        skip: 0,
+        holding: 2,
+        top_k: 1,
+    };
     let day1 = scan(&panel, 1, params, "1").unwrap();
     let day3 = scan(&panel, 3, params, "1").unwrap();
     append_history(&path, &day3).unwrap();
@@ -93,7 +149,18 @@ fn a_corrupt_history_is_a_clear_error_and_is_left_alone() {
     let path = dir.path().join("picks.parquet");
     std::fs::write(&path, b"not parquet").unwrap();
     let panel = tiny_panel();
-    let picks = scan(&panel, 1, ModelParams { lookback: 1, skip: 0, holding: 2, top_k: 1 }, "1").unwrap();
+    let picks = scan(
+        &panel,
+        1,
+        ModelParams {
+            lookback: 1,
+            skip: 0,
+            holding: 2,
+            top_k: 1,
+        },
+        "1",
+    )
+    .unwrap();
     let err = append_history(&path, &picks).unwrap_err();
     assert!(matches!(err, ScanError::CorruptHistory { .. }), "{err}");
     assert!(err.to_string().contains("picks.parquet"), "{err}");
@@ -101,21 +168,38 @@ fn a_corrupt_history_is_a_clear_error_and_is_left_alone() {
 }
 
 fn settings() -> MonitorSettings {
-    MonitorSettings { psi_threshold: 0.25, ks_alpha: 0.01, mean_return_alpha: 0.05, recent_days: 63, train_fraction: 0.7 }
+    MonitorSettings {
+        psi_threshold: 0.25,
+        ks_alpha: 0.01,
+        mean_return_alpha: 0.05,
+        recent_days: 63,
+        train_fraction: 0.7,
+    }
 }
 
 #[test]
 fn live_returns_match_a_hand_computation() {
     let panel = tiny_panel();
-    let params = ModelParams { lookback: 1, skip: 0, holding: 2, top_k: 1 };
+    let params = ModelParams {
+        lookback: 1,
+        skip: 0,
+        holding: 2,
+        top_k: 1,
+    };
     // Scan on day 1 picks A (score 0.1). Exit on day 3: A 13 / 11 - 1.
     // Buy and hold of the three tickers priced on day 1: (13/11 + 9/9 + 10/10) / 3 - 1.
     // A scan on day 2 overlaps the first period and does not count; day 3 exits on day 5.
-    let history = vec![scan(&panel, 1, params, "1").unwrap(), scan(&panel, 2, params, "1").unwrap(), scan(&panel, 3, params, "1").unwrap()];
+    let history = vec![
+        scan(&panel, 1, params, "1").unwrap(),
+        scan(&panel, 2, params, "1").unwrap(),
+        scan(&panel, 3, params, "1").unwrap(),
+    ];
     let report = monitor(&panel, &history, &settings()).unwrap();
     assert_eq!(report.live.len(), 2);
     assert!((report.live[0].basket_return - (13.0 / 11.0 - 1.0)).abs() < 1e-15);
-    assert!((report.live[0].baseline_return - ((13.0 / 11.0 + 1.0 + 1.0) / 3.0 - 1.0)).abs() < 1e-15);
+    assert!(
+        (report.live[0].baseline_return - ((13.0 / 11.0 + 1.0 + 1.0) / 3.0 - 1.0)).abs() < 1e-15
+    );
     // Day 3 picks A again (13/12 - 1 beats B's 0 and C's 10/10 - 1 = 0): 15 / 13 - 1.
     assert_eq!(report.live[1].tickers, ["A"]);
     assert!((report.live[1].basket_return - (15.0 / 13.0 - 1.0)).abs() < 1e-15);
@@ -124,10 +208,18 @@ fn live_returns_match_a_hand_computation() {
 /// A deterministic pseudo-random panel: `days` closes of `tickers` tickers whose daily log
 /// returns are uniform in `[-spread, spread]` plus `drift`; from day `shift_from` on, the
 /// spread and drift become `late_spread` and `late_drift`.
-fn synthetic_panel(days: usize, tickers: usize, shift_from: usize, late_spread: f64, late_drift: f64) -> PricePanel {
+fn synthetic_panel(
+    days: usize,
+    tickers: usize,
+    shift_from: usize,
+    late_spread: f64,
+    late_drift: f64,
+) -> PricePanel {
     let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut uniform = || {
-        state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
         (state >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
     };
     let mut close = ndarray::Array2::<f64>::zeros((days, tickers));
@@ -135,23 +227,46 @@ fn synthetic_panel(days: usize, tickers: usize, shift_from: usize, late_spread: 
         close[[0, i]] = 100.0;
     }
     for t in 1..days {
-        let (spread, drift) = if t >= shift_from { (late_spread, late_drift) } else { (0.02, 0.0003) };
+        let (spread, drift) = if t >= shift_from {
+            (late_spread, late_drift)
+        } else {
+            (0.02, 0.0003)
+        };
         for i in 0..tickers {
             close[[t, i]] = close[[t - 1, i]] * (drift + spread * uniform()).exp();
         }
     }
     let start = NaiveDate::from_ymd_opt(2010, 1, 1).unwrap();
-    let dates = (0..days).map(|d| start + chrono::Days::new(d as u64)).collect();
-    PricePanel::new(dates, (0..tickers).map(|i| format!("T{i}")).collect(), close).unwrap()
+    let dates = (0..days)
+        .map(|d| start + chrono::Days::new(d as u64))
+        .collect();
+    PricePanel::new(
+        dates,
+        (0..tickers).map(|i| format!("T{i}")).collect(),
+        close,
+    )
+    .unwrap()
 }
 
 #[test]
 fn stable_scores_raise_no_drift_and_a_regime_change_does() {
-    let params = ModelParams { lookback: 20, skip: 0, holding: 5, top_k: 3 };
+    let params = ModelParams {
+        lookback: 20,
+        skip: 0,
+        holding: 5,
+        top_k: 3,
+    };
     let stable = synthetic_panel(1500, 12, usize::MAX, 0.0, 0.0);
     let history = vec![scan(&stable, 1499, params, "1").unwrap()];
     let report = monitor(&stable, &history, &settings()).unwrap();
-    let check = |name| report.checks.iter().find(|c| c.name == name).unwrap().clone();
+    let check = |name| {
+        report
+            .checks
+            .iter()
+            .find(|c| c.name == name)
+            .unwrap()
+            .clone()
+    };
     assert!(check("psi").value.unwrap() < 0.1, "{:?}", check("psi"));
     assert!(!check("ks").breached, "{:?}", check("ks"));
     assert!(!report.retrain_recommended, "{:?}", report.reasons);
@@ -160,8 +275,17 @@ fn stable_scores_raise_no_drift_and_a_regime_change_does() {
     let shifted = synthetic_panel(1500, 12, 1400, 0.08, 0.02);
     let history = vec![scan(&shifted, 1499, params, "1").unwrap()];
     let report = monitor(&shifted, &history, &settings()).unwrap();
-    let breached: Vec<&str> = report.checks.iter().filter(|c| c.breached).map(|c| c.name).collect();
-    assert!(breached.contains(&"psi") && breached.contains(&"ks"), "{:?}", report.checks);
+    let breached: Vec<&str> = report
+        .checks
+        .iter()
+        .filter(|c| c.breached)
+        .map(|c| c.name)
+        .collect();
+    assert!(
+        breached.contains(&"psi") && breached.contains(&"ks"),
+        "{:?}",
+        report.checks
+    );
     assert!(report.retrain_recommended);
 }
 
@@ -170,10 +294,22 @@ fn live_returns_far_below_the_promise_recommend_retraining() {
     // Trending up for 1,000 days (the backtest promises gains), then every ticker falls 1 % a
     // day: the picks scanned in the fall lose money period after period.
     let panel = synthetic_panel(1300, 12, 1000, 0.002, -0.01);
-    let params = ModelParams { lookback: 20, skip: 0, holding: 5, top_k: 3 };
-    let history: Vec<_> = (1000..1290).step_by(5).map(|t| scan(&panel, t, params, "1").unwrap()).collect();
+    let params = ModelParams {
+        lookback: 20,
+        skip: 0,
+        holding: 5,
+        top_k: 3,
+    };
+    let history: Vec<_> = (1000..1290)
+        .step_by(5)
+        .map(|t| scan(&panel, t, params, "1").unwrap())
+        .collect();
     let report = monitor(&panel, &history, &settings()).unwrap();
-    let mean_check = report.checks.iter().find(|c| c.name == "mean_return").unwrap();
+    let mean_check = report
+        .checks
+        .iter()
+        .find(|c| c.name == "mean_return")
+        .unwrap();
     assert!(report.live.len() >= 50, "{}", report.live.len());
     assert!(mean_check.breached, "{mean_check:?}");
     assert!(report.live_mean_return.unwrap() < 0.0);

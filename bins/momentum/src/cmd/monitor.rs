@@ -62,8 +62,12 @@ pub struct Args {
 pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
     let prices_path = args.prices.unwrap_or_else(|| config.data.out.clone());
     let history_path = args.history.unwrap_or_else(|| config.scan.history.clone());
-    let table = momentum_data::read_parquet(&prices_path)
-        .with_context(|| format!("cannot read the prices {} (run `momentum fetch`)", prices_path.display()))?;
+    let table = momentum_data::read_parquet(&prices_path).with_context(|| {
+        format!(
+            "cannot read the prices {} (run `momentum fetch`)",
+            prices_path.display()
+        )
+    })?;
     let panel = PricePanel::from_table(&table)?;
     let history = read_history(&history_path)?;
     let settings = MonitorSettings {
@@ -84,14 +88,23 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
     .with_context(|| format!("cannot write {}", args.out.display()))?;
 
     for check in &report.checks {
-        let value = check.value.map_or_else(|| "n/a".to_owned(), |v| format!("{v:.4}"));
+        let value = check
+            .value
+            .map_or_else(|| "n/a".to_owned(), |v| format!("{v:.4}"));
         let verdict = if check.breached { "BREACHED" } else { "ok" };
-        println!("{:<12} {:>10} threshold {:>8.4}  {verdict:<8} {}", check.name, value, check.threshold, check.detail);
+        println!(
+            "{:<12} {:>10} threshold {:>8.4}  {verdict:<8} {}",
+            check.name, value, check.threshold, check.detail
+        );
     }
     println!(
         "{} live period(s); retrain recommended: {} (wrote {})",
         report.live.len(),
-        if report.retrain_recommended { "YES" } else { "no" },
+        if report.retrain_recommended {
+            "YES"
+        } else {
+            "no"
+        },
         args.out.display()
     );
 
@@ -99,10 +112,16 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
     let mut spec = RunSpec::new(format!("monitor-{}", report.as_of))
         .tag("momentum.kind", "monitor")
         .tag("momentum.model_version", &report.model_version)
-        .tag("retrain_recommended", report.retrain_recommended.to_string())
+        .tag(
+            "retrain_recommended",
+            report.retrain_recommended.to_string(),
+        )
         .param("as_of", report.as_of)
         .metric("live_periods", report.live.len() as f64)
-        .metric("retrain_recommended", f64::from(u8::from(report.retrain_recommended)))
+        .metric(
+            "retrain_recommended",
+            f64::from(u8::from(report.retrain_recommended)),
+        )
         .artifact(&args.out);
     for check in &report.checks {
         if let Some(value) = check.value {

@@ -25,14 +25,16 @@ pub enum ProductionSource {
 }
 
 /// Loads the production model, or fails with the command that makes one.
-pub fn load_production(config: &Config, source: ProductionSource) -> anyhow::Result<ProductionModel> {
+pub fn load_production(
+    config: &Config,
+    source: ProductionSource,
+) -> anyhow::Result<ProductionModel> {
     match source {
         ProductionSource::Params => from_params(config),
         ProductionSource::Registry => {
             let tracker = crate::tracking::open(config, "registry")?;
             let name = &config.tracking.model_name;
-            let version = tracker
-                .get_version_by_alias(name, CHAMPION)?
+            let version = champion(&tracker, name)?
                 .with_context(|| format!("no production model yet: registered model {name} has no `{CHAMPION}` alias (run `momentum promote`)"))?;
             from_version(&version)
         }
@@ -44,7 +46,9 @@ fn from_params(config: &Config) -> anyhow::Result<ProductionModel> {
     let (Some(version), Some(lookback), Some(skip), Some(holding), Some(top_k)) =
         (p.version.clone(), p.lookback, p.skip, p.holding, p.top_k)
     else {
-        bail!("no production model yet: params.yaml production block is empty (run `momentum backtest` then `momentum promote`)");
+        bail!(
+            "no production model yet: params.yaml production block is empty (run `momentum backtest` then `momentum promote`)"
+        );
     };
     Ok(ProductionModel {
         version,
@@ -68,7 +72,12 @@ pub fn from_version(version: &ModelVersion) -> anyhow::Result<ProductionModel> {
     };
     let number = |key: &str| -> anyhow::Result<usize> {
         let text = tag(key)?;
-        text.parse().with_context(|| format!("registry version {}: tag {key} = {text:?} is not a whole number", version.version))
+        text.parse().with_context(|| {
+            format!(
+                "registry version {}: tag {key} = {text:?} is not a whole number",
+                version.version
+            )
+        })
     };
     Ok(ProductionModel {
         version: version.version.clone(),
@@ -77,7 +86,11 @@ pub fn from_version(version: &ModelVersion) -> anyhow::Result<ProductionModel> {
         holding: number("holding")?,
         top_k: number("top_k")?,
         cost_bps: tag("cost_bps")?.parse().context("registry tag cost_bps")?,
-        tickers: tag("tickers")?.split(',').filter(|t| !t.is_empty()).map(str::to_owned).collect(),
+        tickers: tag("tickers")?
+            .split(',')
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned)
+            .collect(),
         data_digest: tag("data_digest")?,
         promoted_at: tag("promoted_at")?,
     })
@@ -105,7 +118,11 @@ pub fn version_tags(model: &ProductionModel, previous: Option<&str>) -> BTreeMap
 /// Version tag naming the champion a promotion replaced.
 pub const PREVIOUS_CHAMPION: &str = "previous_champion";
 
-/// The current champion, if any.
+/// The current champion; `None` when the model or its alias does not exist yet.
 pub fn champion(tracker: &Tracker, name: &str) -> anyhow::Result<Option<ModelVersion>> {
-    Ok(tracker.get_version_by_alias(name, CHAMPION)?)
+    match tracker.get_version_by_alias(name, CHAMPION) {
+        Ok(version) => Ok(version),
+        Err(err) if err.is_not_found() => Ok(None),
+        Err(err) => Err(err.into()),
+    }
 }

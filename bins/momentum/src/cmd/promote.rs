@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use momentum_scanner::promotion::{GateInputs, Gates, ProductionModel, evaluate, set_production_block};
+use momentum_scanner::promotion::{
+    GateInputs, Gates, ProductionModel, evaluate, set_production_block,
+};
 use momentum_tracking::{Cmp, Filter, RunQuery, Tracker};
 use serde_json::Value;
 
@@ -84,16 +86,27 @@ pub fn run(args: Args, config: &Config, params_path: &Path) -> anyhow::Result<Ex
         min_dsr: args.min_dsr.unwrap_or(config.promotion.min_dsr),
         max_drawdown: args.max_drawdown.unwrap_or(config.promotion.max_drawdown),
     };
-    let bytes = std::fs::read(&args.candidate)
-        .with_context(|| format!("cannot read the candidate {} (run `momentum backtest`)", args.candidate.display()))?;
+    let bytes = std::fs::read(&args.candidate).with_context(|| {
+        format!(
+            "cannot read the candidate {} (run `momentum backtest`)",
+            args.candidate.display()
+        )
+    })?;
     let candidate: Value = serde_json::from_slice(&bytes)
         .with_context(|| format!("{} is not valid JSON", args.candidate.display()))?;
-    let inputs = gate_inputs(&candidate).with_context(|| format!("candidate {}", args.candidate.display()))?;
+    let inputs = gate_inputs(&candidate)
+        .with_context(|| format!("candidate {}", args.candidate.display()))?;
     let results = evaluate(&gates, &inputs);
-    println!("{:<20} {:>10} {:>4} {:>10}  verdict", "gate", "value", "", "threshold");
+    println!(
+        "{:<20} {:>10} {:>4} {:>10}  verdict",
+        "gate", "value", "", "threshold"
+    );
     for gate in &results {
         let verdict = if gate.passed { "pass" } else { "FAIL" };
-        println!("{:<20} {:>10.4} {:>4} {:>10.4}  {verdict}", gate.gate, gate.value, gate.rule, gate.threshold);
+        println!(
+            "{:<20} {:>10.4} {:>4} {:>10.4}  {verdict}",
+            gate.gate, gate.value, gate.rule, gate.threshold
+        );
     }
     if results.iter().any(|gate| !gate.passed) {
         println!("rejected: the candidate stays a candidate; nothing changed");
@@ -145,19 +158,30 @@ fn rollback(config: &Config, params_path: &Path) -> anyhow::Result<ExitCode> {
     let current = champion(&tracker, name)?
         .with_context(|| format!("nothing to roll back: {name} has no `{CHAMPION}` alias"))?;
     let Some(previous_version) = current.tags.get(PREVIOUS_CHAMPION) else {
-        bail!("nothing to roll back to: {name} version {} was the first production model", current.version);
+        bail!(
+            "nothing to roll back to: {name} version {} was the first production model",
+            current.version
+        );
     };
     let previous = tracker
         .list_versions(name)?
         .into_iter()
         .find(|v| &v.version == previous_version)
-        .with_context(|| format!("{name} version {previous_version} (before {}) is not in the registry", current.version))?;
+        .with_context(|| {
+            format!(
+                "{name} version {previous_version} (before {}) is not in the registry",
+                current.version
+            )
+        })?;
     let model = from_version(&previous)?;
     // Check that params.yaml can be rewritten before touching the registry.
     let text = production_text(params_path, &model)?;
     tracker.set_alias(name, CHAMPION, &previous.version)?;
     write_text(params_path, &text)?;
-    println!("rolled back: {name} version {} is `{CHAMPION}` again (was {})", previous.version, current.version);
+    println!(
+        "rolled back: {name} version {} is `{CHAMPION}` again (was {})",
+        previous.version, current.version
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -170,13 +194,18 @@ fn number(candidate: &Value, pointer: &str) -> anyhow::Result<f64> {
 
 fn gate_inputs(candidate: &Value) -> anyhow::Result<GateInputs> {
     if candidate.pointer("/windows/test").is_none() {
-        bail!("no out-of-sample `test` window (was it backtested with --no-split?): the gates need one");
+        bail!(
+            "no out-of-sample `test` window (was it backtested with --no-split?): the gates need one"
+        );
     }
     Ok(GateInputs {
         test_roi: number(candidate, "/windows/test/strategy/total_roi")?,
         test_baseline_roi: number(candidate, "/windows/test/baseline/total_roi")?,
         // A DSR that could not be computed (one trial) is null: it fails the gate as NaN.
-        dsr: candidate.pointer("/selection/dsr").and_then(Value::as_f64).unwrap_or(f64::NAN),
+        dsr: candidate
+            .pointer("/selection/dsr")
+            .and_then(Value::as_f64)
+            .unwrap_or(f64::NAN),
         test_max_drawdown: number(candidate, "/windows/test/strategy/max_drawdown")?,
     })
 }
@@ -194,7 +223,11 @@ fn production_model(candidate: &Value) -> anyhow::Result<ProductionModel> {
         .and_then(Value::as_array)
         .context("candidate: no /data/universe list")?
         .iter()
-        .map(|t| t.as_str().map(str::to_owned).context("candidate: a ticker is not a string"))
+        .map(|t| {
+            t.as_str()
+                .map(str::to_owned)
+                .context("candidate: a ticker is not a string")
+        })
         .collect::<anyhow::Result<Vec<_>>>()?;
     Ok(ProductionModel {
         version: String::new(),
@@ -204,15 +237,22 @@ fn production_model(candidate: &Value) -> anyhow::Result<ProductionModel> {
         top_k: whole("/params/top_k")?,
         cost_bps: number(candidate, "/params/cost_bps")?,
         tickers,
-        data_digest: candidate.pointer("/data/digest").and_then(Value::as_str).unwrap_or_default().to_owned(),
+        data_digest: candidate
+            .pointer("/data/digest")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned(),
         promoted_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
     })
 }
 
 /// The backtest parent run that wrote this exact candidate file.
 fn candidate_run(tracker: &Tracker, config: &Config, sha256: &str) -> anyhow::Result<String> {
-    let query = RunQuery::new(&config.tracking.experiment)
-        .filter(Filter::Tag(CANDIDATE_SHA256_TAG.into(), Cmp::Eq, sha256.into()));
+    let query = RunQuery::new(&config.tracking.experiment).filter(Filter::Tag(
+        CANDIDATE_SHA256_TAG.into(),
+        Cmp::Eq,
+        sha256.into(),
+    ));
     let runs = tracker.search_runs(&query)?;
     let run = runs.first().with_context(|| {
         format!(
@@ -234,7 +274,9 @@ fn production_text(params_path: &Path, model: &ProductionModel) -> anyhow::Resul
     let text = match std::fs::read_to_string(params_path) {
         Ok(text) => text,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(err) => return Err(err).with_context(|| format!("cannot read {}", params_path.display())),
+        Err(err) => {
+            return Err(err).with_context(|| format!("cannot read {}", params_path.display()));
+        }
     };
     Ok(set_production_block(&text, model).with_context(|| params_path.display().to_string())?)
 }

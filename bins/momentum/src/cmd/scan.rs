@@ -75,25 +75,52 @@ pub struct Args {
 }
 
 pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
-    let source = if args.from_registry { ProductionSource::Registry } else { ProductionSource::Params };
+    let source = if args.from_registry {
+        ProductionSource::Registry
+    } else {
+        ProductionSource::Params
+    };
     let model = load_production(config, source)?;
     if args.refresh {
         crate::cmd::fetch::update_cache(config)?;
     }
     let prices_path = args.prices.unwrap_or_else(|| config.data.out.clone());
-    let table = momentum_data::read_parquet(&prices_path)
-        .with_context(|| format!("cannot read the prices {} (run `momentum fetch`)", prices_path.display()))?;
-    let missing: Vec<&str> = model.tickers.iter().filter(|t| !table.tickers.contains(t)).map(String::as_str).collect();
+    let table = momentum_data::read_parquet(&prices_path).with_context(|| {
+        format!(
+            "cannot read the prices {} (run `momentum fetch`)",
+            prices_path.display()
+        )
+    })?;
+    let missing: Vec<&str> = model
+        .tickers
+        .iter()
+        .filter(|t| !table.tickers.contains(t))
+        .map(String::as_str)
+        .collect();
     if !missing.is_empty() {
-        bail!("the production model's tickers {} are missing from {}", missing.join(", "), prices_path.display());
+        bail!(
+            "the production model's tickers {} are missing from {}",
+            missing.join(", "),
+            prices_path.display()
+        );
     }
     let panel = PricePanel::from_table(&table)?;
     let last = *panel.dates().last().context("the prices are empty")?;
-    check_staleness(&prices_path, last, args.today, args.max_staleness_days.unwrap_or(config.scan.max_staleness_days))?;
+    check_staleness(
+        &prices_path,
+        last,
+        args.today,
+        args.max_staleness_days
+            .unwrap_or(config.scan.max_staleness_days),
+    )?;
 
     let day = match args.as_of {
         Some(as_of) => panel.dates().binary_search(&as_of).map_err(|_| {
-            anyhow::anyhow!("--as-of {as_of} is not a trading day of {} ({} to {last})", prices_path.display(), panel.dates()[0])
+            anyhow::anyhow!(
+                "--as-of {as_of} is not a trading day of {} ({} to {last})",
+                prices_path.display(),
+                panel.dates()[0]
+            )
         })?,
         None => panel.n_days() - 1,
     };
@@ -102,12 +129,22 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
     let out = args.out.unwrap_or_else(|| config.scan.picks.clone());
     let csv = out.with_extension("csv");
     let history = args.history.unwrap_or_else(|| config.scan.history.clone());
+    // The history goes first: it is the output that can refuse (a corrupt file), and a rerun
+    // for the same day replaces its entry, so nothing is left half-written either way.
+    append_history(&history, &picks)?;
     write_json(&out, &picks)?;
     write_csv(&csv, &picks)?;
-    append_history(&history, &picks)?;
 
     let selected: Vec<&str> = picks.selected().collect();
-    println!("{}: model v{} picks {} (wrote {}, {}, {})", picks.as_of, picks.model_version, selected.join(", "), out.display(), csv.display(), history.display());
+    println!(
+        "{}: model v{} picks {} (wrote {}, {}, {})",
+        picks.as_of,
+        picks.model_version,
+        selected.join(", "),
+        out.display(),
+        csv.display(),
+        history.display()
+    );
 
     let tracker = crate::tracking::open(config, "scan")?;
     let spec = RunSpec::new(format!("scan-{}", picks.as_of))
@@ -127,7 +164,12 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
 }
 
 /// Live data must be fresh; the embedded sample is historical by design and is exempt.
-fn check_staleness(prices: &Path, last: NaiveDate, today: Option<NaiveDate>, max_days: i64) -> anyhow::Result<()> {
+fn check_staleness(
+    prices: &Path,
+    last: NaiveDate,
+    today: Option<NaiveDate>,
+    max_days: i64,
+) -> anyhow::Result<()> {
     let manifest = momentum_data::read_manifest(&momentum_data::manifest_path(prices)).ok();
     if manifest.as_ref().is_some_and(|m| m.source == "sample") {
         tracing::info!("the embedded sample is historical data; staleness check skipped");
@@ -156,7 +198,10 @@ fn write_json(path: &Path, picks: &Picks) -> anyhow::Result<()> {
 fn write_csv(path: &Path, picks: &Picks) -> anyhow::Result<()> {
     let optional = |value: Option<f64>| value.map(|v| v.to_string()).unwrap_or_default();
     momentum_data::write_atomic(path, |file: &mut File| -> anyhow::Result<()> {
-        writeln!(file, "as_of,rank,ticker,score,selected,target_weight,last_close")?;
+        writeln!(
+            file,
+            "as_of,rank,ticker,score,selected,target_weight,last_close"
+        )?;
         for pick in &picks.picks {
             writeln!(
                 file,

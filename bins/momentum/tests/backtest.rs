@@ -1,0 +1,267 @@
+//! End-to-end tests of `momentum features` and `momentum backtest`: the real binary in a
+//! temporary directory (no params.yaml there, so every default applies).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn momentum(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_momentum"))
+        .current_dir(dir)
+        .args(args)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("the binary runs")
+}
+
+fn ok(out: &Output) {
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn sample() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/sample/sp500_prices.csv.gz")
+}
+
+fn read_json(path: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+const METRICS: [&str; 9] = [
+    "total_roi",
+    "cagr",
+    "volatility",
+    "sharpe",
+    "sortino",
+    "max_drawdown",
+    "calmar",
+    "num_trades",
+    "turnover",
+];
+
+fn assert_metrics(m: &Value) {
+    let obj = m.as_object().unwrap();
+    let mut keys: Vec<_> = obj.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    let mut want = METRICS.to_vec();
+    want.sort_unstable();
+    assert_eq!(keys, want);
+}
+
+/// A wide CSV: A rises, B falls, C has an empty cell, D has no price at all.
+const WIDE: &str = "Date,A,B,C,D\n\
+2024-01-02,10,20,5,\n\
+2024-01-03,11,19,5.5,\n\
+2024-01-04,12,18,,\n\
+2024-01-05,13,17,6,\n\
+2024-01-08,14,16,6.5,\n\
+2024-01-09,15,15,7,\n\
+2024-01-10,16,14,7.2,\n";
+
+#[test]
+fn single_run_on_a_wide_csv_writes_every_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("prices.csv");
+    std::fs::write(&csv, WIDE).unwrap();
+    let out = momentum(
+        dir.path(),
+        &[
+            "backtest",
+            "--prices",
+            "prices.csv",
+            "--no-grid",
+            "--no-split",
+            "--lookback",
+            "2",
+            "--holding",
+            "2",
+            "--top-k",
+            "1",
+            "--cost-bps",
+            "0",
+        ],
+    );
+    ok(&out);
+    let r = dir.path().join("reports");
+    let metrics = read_json(&r.join("metrics.json"));
+    assert_eq!(metrics["params"]["lookback"], 2);
+    assert_eq!(metrics["params"]["skip"], 0);
+    assert_eq!(metrics["data"]["tickers"], 4);
+    assert_eq!(metrics["data"]["days"], 7);
+    assert_eq!(metrics["data"]["start"], "2024-01-02");
+    assert_eq!(metrics["data"]["end"], "2024-01-10");
+    assert!(metrics["data"]["digest"].is_string());
+    let full = &metrics["windows"]["full"];
+    assert_eq!(full["start"], "2024-01-02");
+    assert_eq!(full["end"], "2024-01-10");
+    assert_metrics(&full["strategy"]);
+    assert_metrics(&full["baseline"]);
+    // t0 = 2 buys A at 12 (best score); it stays the best: 16 / 12.
+    let roi = full["strategy"]["total_roi"].as_f64().unwrap();
+    assert!((roi - (16.0 / 12.0 - 1.0)).abs() < 1e-12, "{roi}");
+    assert_eq!(metrics["selection"]["trials"], 1);
+    assert!(metrics["selection"]["pbo"].is_null());
+    let trades = std::fs::read_to_string(r.join("trades.csv")).unwrap();
+    assert!(trades.starts_with("window,date,ticker,action,weight_before,weight_after,price\n"));
+    assert!(
+        trades.contains("full,2024-01-04,A,buy,0,1,12\n"),
+        "{trades}"
+    );
+    let equity = std::fs::read_to_string(r.join("equity_curve.csv")).unwrap();
+    assert_eq!(equity.lines().count(), 1 + 5);
+    assert!(equity.starts_with("date,strategy,baseline,window\n"));
+    let png = std::fs::read(r.join("equity_curve.png")).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    let model = read_json(&dir.path().join("models/candidate.json"));
+    assert_eq!(model["params"], metrics["params"]);
+    assert!(model["code"]["version"].is_string());
+    assert!(model["created_at"].is_string());
+}
+
+#[test]
+fn grid_on_the_sample_selects_on_train_and_reports_test() {
+    let dir = tempfile::tempdir().unwrap();
+    let prices = sample();
+    let out = momentum(
+        dir.path(),
+        &[
+            "backtest",
+            "--prices",
+            prices.to_str().unwrap(),
+            "--grid-lookback",
+            "20,60",
+            "--grid-skip",
+            "0,20",
+            "--grid-holding",
+            "5,20",
+            "--grid-top-k",
+            "3,5",
+            "--threads",
+            "2",
+            "--reports",
+            "out",
+            "--model",
+            "m/candidate.json",
+        ],
+    );
+    ok(&out);
+    let metrics = read_json(&dir.path().join("out/metrics.json"));
+    for w in ["train", "test"] {
+        assert_metrics(&metrics["windows"][w]["strategy"]);
+        assert_metrics(&metrics["windows"][w]["baseline"]);
+    }
+    let sel = &metrics["selection"];
+    assert_eq!(sel["objective"], "sharpe");
+    // lookback 20 with skip 20 is left out: 2*2*2*2 - 4 = 12 combinations.
+    assert_eq!(sel["trials"], 12);
+    for k in ["psr", "dsr", "pbo"] {
+        let v = sel[k].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&v), "{k} = {v}");
+    }
+    assert_eq!(metrics["data"]["tickers"], 20);
+    let grid = std::fs::read_to_string(dir.path().join("out/grid.csv")).unwrap();
+    assert_eq!(grid.lines().count(), 13);
+    assert_eq!(
+        grid.lines()
+            .skip(1)
+            .filter(|l| l.split(',').nth(5) == Some("1"))
+            .count(),
+        1
+    );
+    assert!(dir.path().join("m/candidate.json").exists());
+    assert!(dir.path().join("out/equity_curve.png").exists());
+}
+
+#[test]
+fn features_then_backtest_carries_the_data_digest() {
+    let dir = tempfile::tempdir().unwrap();
+    let prices = sample();
+    ok(&momentum(
+        dir.path(),
+        &[
+            "features",
+            "--prices",
+            prices.to_str().unwrap(),
+            "--out",
+            "panel.parquet",
+        ],
+    ));
+    let out = momentum(
+        dir.path(),
+        &[
+            "backtest",
+            "--panel",
+            "panel.parquet",
+            "--no-grid",
+            "--lookback",
+            "120",
+            "--holding",
+            "20",
+            "--top-k",
+            "5",
+        ],
+    );
+    ok(&out);
+    let metrics = read_json(&dir.path().join("reports/metrics.json"));
+    let digest = metrics["data"]["digest"].as_str().unwrap();
+    assert!(digest.len() >= 32, "{digest}");
+    assert_eq!(metrics["data"]["days"], 8313);
+}
+
+#[test]
+fn invalid_parameters_fail_naming_the_parameter() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("prices.csv"), WIDE).unwrap();
+    let out = momentum(
+        dir.path(),
+        &[
+            "backtest",
+            "--prices",
+            "prices.csv",
+            "--no-grid",
+            "--no-split",
+            "--lookback",
+            "3",
+            "--skip",
+            "3",
+            "--holding",
+            "1",
+            "--top-k",
+            "1",
+        ],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("skip"), "{err}");
+    let out = momentum(
+        dir.path(),
+        &[
+            "backtest",
+            "--prices",
+            "prices.csv",
+            "--no-grid",
+            "--no-split",
+            "--lookback",
+            "6",
+            "--holding",
+            "1",
+            "--top-k",
+            "1",
+        ],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("window too short for lookback"), "{err}");
+    let out = momentum(
+        dir.path(),
+        &["backtest", "--prices", "prices.csv", "--objective", "roi"],
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown objective"));
+}

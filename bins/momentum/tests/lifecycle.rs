@@ -1,0 +1,382 @@
+//! The whole lifecycle on the embedded sample, end to end through the real binary:
+//! fetch -> features -> backtest -> promote -> scan -> monitor, with the local tracking store
+//! and with a real MLflow server; plus the promotion gates, dry run and rollback, and the
+//! serving commands' bad-input errors.
+
+#[path = "../../../crates/momentum-tracking/tests/it/support.rs"]
+#[allow(dead_code)]
+mod support;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use momentum_tracking::{Auth, RestClient, RunQuery};
+use serde_json::Value;
+
+/// A small grid keeps the test quick; the sample itself is the real 20-stock universe.
+const GRID: &[&str] = &[
+    "--grid-lookback",
+    "120,250",
+    "--grid-skip",
+    "20",
+    "--grid-holding",
+    "20,60",
+    "--grid-top-k",
+    "5",
+];
+
+fn momentum(cwd: &Path, uri: Option<&str>, args: &[&str]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_momentum"));
+    command
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("MLFLOW_TRACKING_USERNAME")
+        .env_remove("MLFLOW_TRACKING_PASSWORD")
+        .env_remove("MLFLOW_TRACKING_TOKEN")
+        .env("RUST_LOG", "warn");
+    match uri {
+        Some(uri) => command.env("MLFLOW_TRACKING_URI", uri),
+        None => command.env_remove("MLFLOW_TRACKING_URI"),
+    };
+    command.output().expect("momentum runs")
+}
+
+fn ok(out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "failed ({:?}):\n{}\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn json(path: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+fn project(uri: Option<&str>) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../params.yaml"),
+        dir.path().join("params.yaml"),
+    )
+    .unwrap();
+    ok(momentum(dir.path(), uri, &["fetch"]));
+    ok(momentum(dir.path(), uri, &["features"]));
+    let mut args = vec!["backtest"];
+    args.extend_from_slice(GRID);
+    ok(momentum(dir.path(), uri, &args));
+    dir
+}
+
+/// `params.yaml` split around the production block: (before, block, after).
+fn split_production(text: &str) -> (String, String, String) {
+    let start = text.find("\nproduction:\n").expect("production block") + 1;
+    let end = start
+        + text[start..]
+            .find("\n\n")
+            .expect("blank line after the block");
+    (
+        text[..start].to_owned(),
+        text[start..end].to_owned(),
+        text[end..].to_owned(),
+    )
+}
+
+fn lifecycle(uri: Option<&str>) -> tempfile::TempDir {
+    let dir = project(uri);
+    let root = dir.path();
+    let params = root.join("params.yaml");
+    let original = std::fs::read_to_string(&params).unwrap();
+
+    // Scanning before any promotion is a clear error, and writes nothing.
+    let out = momentum(root, uri, &["scan"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no production model yet"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!root.join("reports/picks.json").exists());
+
+    let out = ok(momentum(root, uri, &["promote"]));
+    assert!(out.contains("promoted"), "{out}");
+    let promoted = std::fs::read_to_string(&params).unwrap();
+    let (before, block, after) = split_production(&promoted);
+    let (before0, block0, after0) = split_production(&original);
+    assert_eq!(
+        (before.as_str(), after.as_str()),
+        (before0.as_str(), after0.as_str()),
+        "only the production block changes"
+    );
+    assert_ne!(block, block0);
+    let candidate = json(&root.join("models/candidate.json"));
+    for key in ["lookback", "skip", "holding", "top_k"] {
+        let value = candidate["params"][key].as_u64().unwrap();
+        assert!(
+            block.contains(&format!("\n  {key}: {value}\n")),
+            "{key} {value} in\n{block}"
+        );
+    }
+    assert!(block.contains("version: '1'"), "{block}");
+
+    let out = ok(momentum(root, uri, &["scan"]));
+    assert!(out.contains("2022-12-28"), "{out}");
+    let picks = json(&root.join("reports/picks.json"));
+    assert_eq!(picks["as_of"], "2022-12-28");
+    assert_eq!(picks["model_version"], "1");
+    let top_k = candidate["params"]["top_k"].as_u64().unwrap() as usize;
+    let list = picks["picks"].as_array().unwrap();
+    assert_eq!(list.len(), 20);
+    assert_eq!(list.iter().filter(|p| p["selected"] == true).count(), top_k);
+    assert!(
+        std::fs::read_to_string(root.join("reports/picks.csv"))
+            .unwrap()
+            .starts_with("as_of,rank,ticker,score,selected,target_weight,last_close\n")
+    );
+
+    // Earlier scans make a live record for the monitor.
+    for as_of in [
+        "2021-06-01",
+        "2021-09-01",
+        "2021-12-01",
+        "2022-03-01",
+        "2022-06-01",
+        "2022-09-01",
+    ] {
+        ok(momentum(root, uri, &["scan", "--as-of", as_of]));
+    }
+    ok(momentum(root, uri, &["monitor"]));
+    let report = json(&root.join("reports/monitor.json"));
+    let names: Vec<&str> = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["mean_return", "sharpe", "psi", "ks"]);
+    assert!(
+        report["live"].as_array().unwrap().len() >= 5,
+        "{}",
+        report["live"]
+    );
+    assert!(report["retrain_recommended"].is_boolean());
+    dir
+}
+
+#[test]
+fn the_lifecycle_runs_on_the_sample_with_the_local_store() {
+    let dir = lifecycle(None);
+    let root = dir.path();
+    // Every command left a run in the local store.
+    let listing = ok(momentum(root, None, &["runs", "list"]));
+    for name in ["scan-2022-12-28", "monitor-2022-12-28"] {
+        assert!(listing.contains(name), "{name} in\n{listing}");
+    }
+
+    // A second promotion of the same candidate makes version 2; rollback returns to 1.
+    ok(momentum(root, None, &["promote"]));
+    assert!(
+        std::fs::read_to_string(root.join("params.yaml"))
+            .unwrap()
+            .contains("version: '2'")
+    );
+    let out = ok(momentum(root, None, &["promote", "--rollback"]));
+    assert!(out.contains("version 1"), "{out}");
+    let params = std::fs::read_to_string(root.join("params.yaml")).unwrap();
+    assert!(params.contains("version: '1'"), "{params}");
+    let out = momentum(root, None, &["promote", "--rollback"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "version 1 was the first: nothing before it"
+    );
+}
+
+#[test]
+fn the_lifecycle_runs_on_the_sample_with_a_real_mlflow_server() {
+    let server = support::Server::shared();
+    let dir = lifecycle(Some(&server.uri));
+    let client = RestClient::new(server.client_config(Auth::None)).unwrap();
+    let champion = client
+        .get_version_by_alias("momentum-xs", "champion")
+        .unwrap()
+        .expect("champion alias on the server");
+    assert_eq!(champion.version, "1");
+    let runs = client.search_runs(&RunQuery::new("momentum")).unwrap();
+    let names: Vec<String> = runs.iter().map(|r| r.name.clone()).collect();
+    assert!(names.iter().any(|n| n.starts_with("backtest")), "{names:?}");
+    assert!(names.iter().any(|n| n == "scan-2022-12-28"), "{names:?}");
+    assert!(names.iter().any(|n| n == "monitor-2022-12-28"), "{names:?}");
+    drop(dir);
+}
+
+#[test]
+fn each_failing_gate_rejects_and_leaves_params_untouched() {
+    let dir = project(None);
+    let root = dir.path();
+    let params = root.join("params.yaml");
+    let before = std::fs::read(&params).unwrap();
+    for (flags, gate) in [
+        (vec!["--min-roi", "1000"], "min_roi"),
+        (vec!["--min-dsr", "1.5"], "min_dsr"),
+        (vec!["--max-drawdown", "0.01"], "max_drawdown"),
+    ] {
+        let mut args = vec!["promote"];
+        args.extend(flags);
+        let out = momentum(root, None, &args);
+        assert_eq!(
+            out.status.code(),
+            Some(3),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let line = text.lines().find(|l| l.starts_with(gate)).unwrap();
+        assert!(line.ends_with("FAIL"), "{line}");
+        assert_eq!(std::fs::read(&params).unwrap(), before);
+    }
+
+    // A candidate that does not beat buy and hold out of sample.
+    let candidate_path = root.join("models/candidate.json");
+    let mut candidate = json(&candidate_path);
+    candidate["windows"]["test"]["baseline"]["total_roi"] = Value::from(1e9);
+    std::fs::write(&candidate_path, serde_json::to_vec(&candidate).unwrap()).unwrap();
+    let out = momentum(root, None, &["promote"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .any(|l| l.starts_with("beats_buy_and_hold") && l.ends_with("FAIL"))
+    );
+    assert_eq!(std::fs::read(&params).unwrap(), before);
+
+    // The dry run of a passing candidate changes nothing either.
+    let mut args = vec!["backtest"];
+    args.extend_from_slice(GRID);
+    ok(momentum(root, None, &args));
+    let out = ok(momentum(root, None, &["promote", "--dry-run"]));
+    assert!(out.contains("would be promoted"), "{out}");
+    assert_eq!(std::fs::read(&params).unwrap(), before);
+    assert!(
+        !root.join("mlruns/models").exists()
+            || std::fs::read_dir(root.join("mlruns/models"))
+                .unwrap()
+                .next()
+                .is_none()
+    );
+}
+
+#[test]
+fn serving_commands_fail_clearly_on_bad_input() {
+    let dir = project(None);
+    let root = dir.path();
+    ok(momentum(root, None, &["promote"]));
+
+    // Monitoring before any scan.
+    let out = momentum(root, None, &["monitor"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no picks history yet"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // A corrupt picks history is named and left alone.
+    let history = root.join("data/predictions/picks.parquet");
+    std::fs::create_dir_all(history.parent().unwrap()).unwrap();
+    std::fs::write(&history, b"garbage").unwrap();
+    let out = momentum(root, None, &["scan"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("corrupt picks history") && err.contains("picks.parquet"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&history).unwrap(), b"garbage");
+    std::fs::remove_file(&history).unwrap();
+
+    // Prices that lack a model ticker.
+    let out = ok(momentum(
+        root,
+        None,
+        &[
+            "fetch",
+            "--tickers",
+            "AAPL,MSFT",
+            "--out",
+            "data/raw/two.parquet",
+        ],
+    ));
+    assert!(out.contains("two.parquet"));
+    let out = momentum(root, None, &["scan", "--prices", "data/raw/two.parquet"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("missing from"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Stale prices from a file source (the sample itself is exempt: it is historical).
+    let csv = root.join("prices.csv");
+    let mut text = String::from("Date");
+    let model = json(&root.join("models/candidate.json"));
+    let universe: Vec<&str> = model["data"]["universe"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    for ticker in &universe {
+        text.push(',');
+        text.push_str(ticker);
+    }
+    text.push('\n');
+    let start = chrono::NaiveDate::from_ymd_opt(2020, 1, 1).unwrap();
+    for day in 0..400u64 {
+        text.push_str(&(start + chrono::Days::new(day)).to_string());
+        for (i, _) in universe.iter().enumerate() {
+            text.push_str(&format!(
+                ",{}",
+                100.0 + (day as f64) * (1.0 + i as f64 / 10.0)
+            ));
+        }
+        text.push('\n');
+    }
+    std::fs::write(&csv, text).unwrap();
+    ok(momentum(
+        root,
+        None,
+        &[
+            "fetch",
+            "--source",
+            "csv",
+            "--path",
+            "prices.csv",
+            "--start",
+            "2020-01-01",
+            "--out",
+            "data/raw/csv.parquet",
+        ],
+    ));
+    let out = momentum(
+        root,
+        None,
+        &[
+            "scan",
+            "--prices",
+            "data/raw/csv.parquet",
+            "--today",
+            "2026-01-01",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("stale prices"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!root.join("reports/picks.json").exists());
+}

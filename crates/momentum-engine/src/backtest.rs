@@ -1,0 +1,219 @@
+//! One recorded run of the strategy or of the buy-and-hold baseline.
+
+use momentum_features::{PricePanel, is_valid};
+use serde::{Deserialize, Serialize};
+
+use crate::error::Result;
+use crate::metrics::{Acc, Metrics};
+use crate::params::{StrategyParams, Window};
+use crate::select::RankTable;
+use crate::sim::{BuyAll, Recorder, Scratch, simulate};
+
+/// What a trade log row did to a ticker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Entry: pre-trade weight 0, target weight `> 0`.
+    Buy,
+    /// Exit: pre-trade weight `> 0`, target weight 0.
+    Sell,
+    /// Kept, with its drifted weight reset to the target.
+    Rebalance,
+}
+
+impl Action {
+    /// Lower-case name used in `trades.csv`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Buy => "buy",
+            Self::Sell => "sell",
+            Self::Rebalance => "rebalance",
+        }
+    }
+}
+
+/// One row of the per-rebalance trade log.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Trade {
+    /// Day index of the rebalance.
+    pub day: usize,
+    /// Ticker index in the panel.
+    pub ticker: usize,
+    /// Entry, exit or adjustment.
+    pub action: Action,
+    /// Drifted weight just before the trade.
+    pub weight_before: f64,
+    /// Target weight after the trade.
+    pub weight_after: f64,
+    /// Price traded at (the close of `day`; the carried price for an exit at a missing price).
+    pub price: f64,
+}
+
+/// The full record of one run over one window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BacktestResult {
+    /// The parameters run.
+    pub params: StrategyParams,
+    /// The evaluation window.
+    pub window: Window,
+    /// First rebalance day `max(window.start, lookback)`.
+    pub t0: usize,
+    /// The spec's metrics.
+    pub metrics: Metrics,
+    /// Equity `V` for every day `t0..=window.end` (post-trade on rebalance days).
+    pub equity: Vec<f64>,
+    /// Every ticker traded on every rebalance, by day then ticker index.
+    pub trades: Vec<Trade>,
+}
+
+impl BacktestResult {
+    /// Daily returns `V_u / V_(u-1) - 1`, `u = t0+1..=end`.
+    pub fn returns(&self) -> Vec<f64> {
+        self.equity.windows(2).map(|w| w[1] / w[0] - 1.0).collect()
+    }
+
+    /// The day index of `equity[j]`.
+    pub fn day(&self, j: usize) -> usize {
+        self.t0 + j
+    }
+}
+
+#[derive(Default)]
+struct Record {
+    equity: Vec<f64>,
+    trades: Vec<Trade>,
+}
+
+impl Recorder for Record {
+    fn value(&mut self, v: f64) {
+        self.equity.push(v);
+    }
+
+    fn trade(&mut self, t: usize, ticker: usize, before: f64, after: f64, price: f64) {
+        let action = if before == 0.0 && after > 0.0 {
+            Action::Buy
+        } else if before > 0.0 && after == 0.0 {
+            Action::Sell
+        } else {
+            Action::Rebalance
+        };
+        self.trades.push(Trade {
+            day: t,
+            ticker,
+            action,
+            weight_before: before,
+            weight_after: after,
+            price,
+        });
+    }
+}
+
+/// Runs the strategy with `params` on `window` of `panel`, exactly as the spec defines it, and
+/// records its equity curve and trade log.
+///
+/// # Errors
+/// [`crate::EngineError::InvalidParameter`] naming a bad parameter,
+/// [`crate::EngineError::WindowOutOfRange`], or [`crate::EngineError::WindowTooShort`] when
+/// `max(start, lookback) >= end`.
+pub fn backtest(
+    panel: &PricePanel,
+    params: &StrategyParams,
+    window: Window,
+) -> Result<BacktestResult> {
+    params.validate()?;
+    window.validate(panel.n_days())?;
+    let t0 = window.first_rebalance(params.lookback)?;
+    let ranks = RankTable::build(panel, params.lookback, params.skip, params.top_k)?;
+    Ok(run_recorded(panel, params, window, t0, &ranks))
+}
+
+/// The recorded run behind [`backtest`], on a rank table the caller already has.
+pub(crate) fn run_recorded(
+    panel: &PricePanel,
+    params: &StrategyParams,
+    window: Window,
+    t0: usize,
+    ranks: &RankTable,
+) -> BacktestResult {
+    let n = panel.n_tickers();
+    let mut acc = Acc::new();
+    acc.reset(None);
+    let mut rec = Record::default();
+    rec.equity.reserve(window.end - t0 + 1);
+    simulate::<false, _, _>(
+        panel.carried_flat(),
+        panel.carried_by_ticker_flat(),
+        n,
+        ranks,
+        params.holding,
+        params.top_k,
+        params.cost_bps,
+        t0,
+        window.end,
+        &mut acc,
+        &mut rec,
+        &mut Scratch::new(n, panel.n_days()),
+    );
+    rec.trades.sort_by_key(|t| (t.day, t.ticker));
+    BacktestResult {
+        params: *params,
+        window,
+        t0,
+        metrics: acc.finish(),
+        equity: rec.equity,
+        trades: rec.trades,
+    }
+}
+
+/// The buy-and-hold baseline over the same days as the strategy with `params`: on
+/// `t0 = max(start, lookback)` buy equal weights of every ticker with a finite, positive close,
+/// pay `cost_bps` on turnover 1.0, then hold to `window.end` with the same drift and
+/// missing-price rules. Only `lookback` and `cost_bps` of `params` matter.
+///
+/// # Errors
+/// As [`backtest`].
+pub fn baseline(
+    panel: &PricePanel,
+    params: &StrategyParams,
+    window: Window,
+) -> Result<BacktestResult> {
+    params.validate()?;
+    window.validate(panel.n_days())?;
+    let t0 = window.first_rebalance(params.lookback)?;
+    let n = panel.n_tickers();
+    #[expect(clippy::cast_possible_truncation, reason = "ticker counts fit u32")]
+    let all = BuyAll(
+        panel
+            .close_row(t0)
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| is_valid(**p))
+            .map(|(i, _)| i as u32)
+            .collect(),
+    );
+    let mut acc = Acc::new();
+    acc.reset(None);
+    let mut rec = Record::default();
+    simulate::<false, _, _>(
+        panel.carried_flat(),
+        panel.carried_by_ticker_flat(),
+        n,
+        &all,
+        usize::MAX / 2,
+        n,
+        params.cost_bps,
+        t0,
+        window.end,
+        &mut acc,
+        &mut rec,
+        &mut Scratch::new(n, panel.n_days()),
+    );
+    Ok(BacktestResult {
+        params: *params,
+        window,
+        t0,
+        metrics: acc.finish(),
+        equity: rec.equity,
+        trades: rec.trades,
+    })
+}

@@ -1,0 +1,54 @@
+//! The one error type of this crate.
+
+/// Everything the engine refuses to do.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// A strategy or grid parameter is out of its domain; never silently clamped.
+    #[error("invalid {name} = {value}: {reason}")]
+    InvalidParameter {
+        /// Parameter name, e.g. `holding`.
+        name: &'static str,
+        /// The value given.
+        value: String,
+        /// What the domain is.
+        reason: &'static str,
+    },
+    /// The evaluation window does not fit the panel.
+    #[error("window [{start}, {end}] does not fit a panel of {days} days")]
+    WindowOutOfRange {
+        /// First day index of the window.
+        start: usize,
+        /// Last day index (inclusive).
+        end: usize,
+        /// Days in the panel.
+        days: usize,
+    },
+    /// The first rebalance day `t0 = max(start, lookback)` is not before the window's end.
+    #[error("window too short for lookback: lookback {lookback}, window [{start}, {end}]")]
+    WindowTooShort {
+        /// The lookback.
+        lookback: usize,
+        /// First day index of the window.
+        start: usize,
+        /// Last day index (inclusive).
+        end: usize,
+    },
+    /// The objective name is not one of `sharpe`, `total_roi`, `sortino`, `calmar`.
+    #[error("unknown objective {name:?} (expected sharpe, total_roi, sortino or calmar)")]
+    UnknownObjective {
+        /// The name given.
+        name: String,
+    },
+    /// No valid combination is left in the grid.
+    #[error("the grid is empty: {reason}")]
+    EmptyGrid {
+        /// Why.
+        reason: String,
+    },
+    /// A feature computation failed.
+    #[error(transparent)]
+    Features(#[from] momentum_features::FeaturesError),
+}
+
+/// Result alias of this crate.
+pub type Result<T, E = EngineError> = std::result::Result<T, E>;

@@ -1,0 +1,275 @@
+//! Strategy parameters, evaluation windows, the train/test split and the selection objective.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{EngineError, Result};
+use crate::metrics::Metrics;
+
+/// The parameters of one strategy run (see the spec's "Inputs").
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct StrategyParams {
+    /// `L >= 1`: days between the two prices of the score.
+    pub lookback: usize,
+    /// `0 <= S < L`: most recent days left out of the score.
+    pub skip: usize,
+    /// `H >= 1`: days between rebalances.
+    pub holding: usize,
+    /// `K >= 1`: tickers held.
+    pub top_k: usize,
+    /// `c >= 0`: one-way cost in basis points per unit of traded notional.
+    pub cost_bps: f64,
+}
+
+impl StrategyParams {
+    /// Checks every parameter's domain; the error names the first bad one.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |name, value: String, reason| {
+            Err(EngineError::InvalidParameter {
+                name,
+                value,
+                reason,
+            })
+        };
+        if self.lookback == 0 {
+            return bad("lookback", self.lookback.to_string(), "must be at least 1");
+        }
+        if self.skip >= self.lookback {
+            return bad(
+                "skip",
+                self.skip.to_string(),
+                "must be smaller than lookback",
+            );
+        }
+        if self.holding == 0 {
+            return bad("holding", self.holding.to_string(), "must be at least 1");
+        }
+        if self.top_k == 0 {
+            return bad("top_k", self.top_k.to_string(), "must be at least 1");
+        }
+        if !(self.cost_bps.is_finite() && self.cost_bps >= 0.0) {
+            return bad(
+                "cost_bps",
+                self.cost_bps.to_string(),
+                "must be finite and >= 0",
+            );
+        }
+        Ok(())
+    }
+}
+
+/// An evaluation window `[start, end]` of day indices, both inclusive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Window {
+    /// First day index.
+    pub start: usize,
+    /// Last day index (inclusive).
+    pub end: usize,
+}
+
+impl Window {
+    /// The whole panel `[0, T-1]` (`T >= 1`).
+    pub fn full(days: usize) -> Self {
+        Self {
+            start: 0,
+            end: days.saturating_sub(1),
+        }
+    }
+
+    /// Checks `start <= end < days`.
+    pub fn validate(&self, days: usize) -> Result<()> {
+        if self.start > self.end || self.end >= days {
+            return Err(EngineError::WindowOutOfRange {
+                start: self.start,
+                end: self.end,
+                days,
+            });
+        }
+        Ok(())
+    }
+
+    /// The first rebalance day `t0 = max(start, lookback)`; an error when `t0 >= end`
+    /// ("window too short for lookback").
+    pub fn first_rebalance(&self, lookback: usize) -> Result<usize> {
+        let t0 = self.start.max(lookback);
+        if t0 >= self.end {
+            return Err(EngineError::WindowTooShort {
+                lookback,
+                start: self.start,
+                end: self.end,
+            });
+        }
+        Ok(t0)
+    }
+}
+
+/// The spec's train/test split of `days` trading days at fraction `f`: train `[0, floor(f*T)-1]`,
+/// test `[floor(f*T), T-1]`.
+///
+/// # Errors
+/// [`EngineError::InvalidParameter`] (`train_fraction`) unless `0 < f < 1` and both windows
+/// hold at least one day.
+pub fn split(days: usize, train_fraction: f64) -> Result<(Window, Window)> {
+    #[expect(
+        clippy::cast_precision_loss,
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "day counts are far below 2^52 and the product is in [0, T]"
+    )]
+    let cut = (train_fraction * days as f64).floor() as usize;
+    if !(train_fraction > 0.0 && train_fraction < 1.0) || cut == 0 || cut >= days {
+        return Err(EngineError::InvalidParameter {
+            name: "train_fraction",
+            value: train_fraction.to_string(),
+            reason: "must be in (0, 1) and leave at least one day in each window",
+        });
+    }
+    Ok((
+        Window {
+            start: 0,
+            end: cut - 1,
+        },
+        Window {
+            start: cut,
+            end: days - 1,
+        },
+    ))
+}
+
+/// What the grid search maximises on the train window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Objective {
+    /// Annualised Sharpe ratio (the default).
+    #[default]
+    Sharpe,
+    /// Total return `V_end - 1`.
+    TotalRoi,
+    /// Annualised Sortino ratio.
+    Sortino,
+    /// CAGR over maximum drawdown.
+    Calmar,
+}
+
+impl Objective {
+    /// The metric this objective reads.
+    pub fn value(self, m: &Metrics) -> f64 {
+        match self {
+            Self::Sharpe => m.sharpe,
+            Self::TotalRoi => m.total_roi,
+            Self::Sortino => m.sortino,
+            Self::Calmar => m.calmar,
+        }
+    }
+
+    /// The name used in `params.yaml` and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sharpe => "sharpe",
+            Self::TotalRoi => "total_roi",
+            Self::Sortino => "sortino",
+            Self::Calmar => "calmar",
+        }
+    }
+}
+
+impl fmt::Display for Objective {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Objective {
+    type Err = EngineError;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "sharpe" => Ok(Self::Sharpe),
+            "total_roi" => Ok(Self::TotalRoi),
+            "sortino" => Ok(Self::Sortino),
+            "calmar" => Ok(Self::Calmar),
+            _ => Err(EngineError::UnknownObjective { name: s.into() }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p() -> StrategyParams {
+        StrategyParams {
+            lookback: 5,
+            skip: 0,
+            holding: 2,
+            top_k: 1,
+            cost_bps: 0.0,
+        }
+    }
+
+    #[test]
+    fn validate_names_the_bad_parameter() {
+        assert!(p().validate().is_ok());
+        for (params, name) in [
+            (StrategyParams { lookback: 0, ..p() }, "lookback"),
+            (StrategyParams { skip: 5, ..p() }, "skip"),
+            (StrategyParams { holding: 0, ..p() }, "holding"),
+            (StrategyParams { top_k: 0, ..p() }, "top_k"),
+            (
+                StrategyParams {
+                    cost_bps: -1.0,
+                    ..p()
+                },
+                "cost_bps",
+            ),
+            (
+                StrategyParams {
+                    cost_bps: f64::NAN,
+                    ..p()
+                },
+                "cost_bps",
+            ),
+        ] {
+            let err = params.validate().unwrap_err();
+            assert!(
+                matches!(err, EngineError::InvalidParameter { name: n, .. } if n == name),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn split_follows_the_floor_rule() {
+        let (tr, te) = split(10, 0.7).unwrap();
+        assert_eq!(tr, Window { start: 0, end: 6 });
+        assert_eq!(te, Window { start: 7, end: 9 });
+        assert!(split(10, 0.0).is_err());
+        assert!(split(10, 1.0).is_err());
+        assert!(split(1, 0.5).is_err());
+    }
+
+    #[test]
+    fn window_too_short() {
+        let w = Window { start: 0, end: 5 };
+        assert_eq!(w.first_rebalance(4).unwrap(), 4);
+        assert!(matches!(
+            w.first_rebalance(5),
+            Err(EngineError::WindowTooShort { lookback: 5, .. })
+        ));
+    }
+
+    #[test]
+    fn objective_names_round_trip() {
+        for o in [
+            Objective::Sharpe,
+            Objective::TotalRoi,
+            Objective::Sortino,
+            Objective::Calmar,
+        ] {
+            assert_eq!(o.as_str().parse::<Objective>().unwrap(), o);
+        }
+        assert!("roi".parse::<Objective>().is_err());
+    }
+}

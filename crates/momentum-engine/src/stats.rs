@@ -1,0 +1,309 @@
+//! Is the winner luck? The selection statistics of the spec: PSR, DSR and PBO by CSCV.
+//!
+//! All Sharpe ratios here are per period (daily), not annualised.
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use statrs::distribution::{ContinuousCDF, Normal};
+
+/// The Euler-Mascheroni constant as the spec writes it.
+pub const EULER_GAMMA: f64 = 0.577_215_664_9;
+
+fn std_normal() -> Normal {
+    Normal::new(0.0, 1.0).expect("the standard normal is valid")
+}
+
+/// Sample moments of a return series.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Moments {
+    /// Number of observations.
+    pub n: usize,
+    /// Arithmetic mean.
+    pub mean: f64,
+    /// Standard deviation with ddof = 1 (0 when `n < 2`).
+    pub std: f64,
+    /// Per-period Sharpe ratio `mean / std` (0 when `std` is 0 or `n < 2`).
+    pub sharpe: f64,
+    /// Skewness `m3 / m2^1.5` with population central moments `m_k = mean((r - mean)^k)`.
+    pub skewness: f64,
+    /// Non-excess kurtosis `m4 / m2^2` (3 for a normal distribution).
+    pub kurtosis: f64,
+}
+
+/// Mean, std (ddof 1), Sharpe, skewness and non-excess kurtosis of `r`.
+///
+/// Skewness and kurtosis use the population (biased, ddof = 0) central moments, as Bailey and
+/// Lopez de Prado do; both are NaN when `m2` is 0.
+#[expect(
+    clippy::cast_precision_loss,
+    reason = "series lengths are far below 2^52"
+)]
+pub fn moments(r: &[f64]) -> Moments {
+    let n = r.len();
+    let nf = n as f64;
+    let mean = r.iter().sum::<f64>() / nf;
+    let (mut m2, mut m3, mut m4) = (0.0, 0.0, 0.0);
+    for &x in r {
+        let d = x - mean;
+        let d2 = d * d;
+        m2 += d2;
+        m3 += d2 * d;
+        m4 += d2 * d2;
+    }
+    let std = if n >= 2 {
+        (m2 / (nf - 1.0)).sqrt()
+    } else {
+        0.0
+    };
+    let (m2, m3, m4) = (m2 / nf, m3 / nf, m4 / nf);
+    Moments {
+        n,
+        mean,
+        std,
+        sharpe: if n >= 2 && std > 0.0 { mean / std } else { 0.0 },
+        skewness: m3 / m2.powf(1.5),
+        kurtosis: m4 / (m2 * m2),
+    }
+}
+
+/// Probabilistic Sharpe Ratio: the probability that the true Sharpe ratio exceeds `sr_star`
+/// given an observed per-period `sr` over `n` returns with skewness `skewness` (`g3`) and
+/// non-excess kurtosis `kurtosis` (`g4`):
+///
+/// `PSR(SR*) = Phi( (SR - SR*) * sqrt(n - 1) / sqrt(1 - g3*SR + (g4 - 1)/4 * SR^2) )`.
+///
+/// NaN when `n < 2` or the term under the root is not positive.
+///
+/// # References
+/// Bailey, D. H. and Lopez de Prado, M. (2012), "The Sharpe Ratio Efficient Frontier",
+/// Journal of Risk 15(2), eq. for PSR.
+#[expect(
+    clippy::cast_precision_loss,
+    reason = "series lengths are far below 2^52"
+)]
+pub fn probabilistic_sharpe_ratio(
+    sr: f64,
+    sr_star: f64,
+    n: usize,
+    skewness: f64,
+    kurtosis: f64,
+) -> f64 {
+    let var = 1.0 - skewness * sr + (kurtosis - 1.0) / 4.0 * sr * sr;
+    if n < 2 || var.is_nan() || var <= 0.0 {
+        return f64::NAN;
+    }
+    let z = (sr - sr_star) * ((n - 1) as f64).sqrt() / var.sqrt();
+    std_normal().cdf(z)
+}
+
+/// The expected maximum Sharpe ratio of `trials` independent trials with zero true Sharpe and
+/// variance `var_trials` of their Sharpe ratios, the DSR's benchmark `SR0`:
+///
+/// `SR0 = sqrt(Var) * ((1 - gamma) * Phi^-1(1 - 1/N) + gamma * Phi^-1(1 - 1/(N e)))`,
+/// `gamma` = 0.5772156649. With a single trial there is no selection and `SR0 = 0`.
+///
+/// # References
+/// Bailey, D. H. and Lopez de Prado, M. (2014), "The Deflated Sharpe Ratio: Correcting for
+/// Selection Bias, Backtest Overfitting and Non-Normality", Journal of Portfolio Management
+/// 40(5), eq. (2) (false strategy theorem).
+#[expect(
+    clippy::cast_precision_loss,
+    reason = "trial counts are far below 2^52"
+)]
+pub fn expected_max_sharpe(var_trials: f64, trials: usize) -> f64 {
+    if trials < 2 {
+        return 0.0;
+    }
+    let n = trials as f64;
+    let phi = std_normal();
+    var_trials.sqrt()
+        * ((1.0 - EULER_GAMMA) * phi.inverse_cdf(1.0 - 1.0 / n)
+            + EULER_GAMMA * phi.inverse_cdf(1.0 - 1.0 / (n * std::f64::consts::E)))
+}
+
+/// Deflated Sharpe Ratio: [`probabilistic_sharpe_ratio`] against the benchmark
+/// [`expected_max_sharpe`] of the trials, `DSR = PSR(SR0)`.
+///
+/// `trial_sharpes` are the per-period Sharpe ratios of all `N` trials on the selection
+/// window; `Var[SR_trials]` is their population variance (ddof = 0: the `N` trials are the
+/// whole set tried, not a sample of it).
+///
+/// # References
+/// Bailey, D. H. and Lopez de Prado, M. (2014), "The Deflated Sharpe Ratio", Journal of
+/// Portfolio Management 40(5), eq. (2)-(3).
+pub fn deflated_sharpe_ratio(
+    sr: f64,
+    n: usize,
+    skewness: f64,
+    kurtosis: f64,
+    trial_sharpes: &[f64],
+) -> f64 {
+    let sr0 = expected_max_sharpe(variance_ddof0(trial_sharpes), trial_sharpes.len());
+    probabilistic_sharpe_ratio(sr, sr0, n, skewness, kurtosis)
+}
+
+/// Population variance (ddof = 0); 0 for fewer than 2 values.
+#[expect(
+    clippy::cast_precision_loss,
+    reason = "trial counts are far below 2^52"
+)]
+pub fn variance_ddof0(x: &[f64]) -> f64 {
+    if x.len() < 2 {
+        return 0.0;
+    }
+    let n = x.len() as f64;
+    let mean = x.iter().sum::<f64>() / n;
+    x.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n
+}
+
+/// The outcome of CSCV.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pbo {
+    /// Fraction of splits whose in-sample winner ranks in the bottom half out of sample
+    /// (`logit <= 0`).
+    pub pbo: f64,
+    /// Number of splits `C(S, S/2)`.
+    pub splits: usize,
+    /// Blocks `S`.
+    pub blocks: usize,
+    /// Returns per block.
+    pub block_len: usize,
+    /// The logit of every split, in split order (bit masks ascending).
+    pub logits: Vec<f64>,
+}
+
+/// Per-block sums of every combination's returns, the only input CSCV needs: Sharpe ratios of
+/// a union of blocks follow exactly from the sums of `r`, of `r^2` and the counts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BlockSums {
+    /// Blocks `S`.
+    pub blocks: usize,
+    /// Returns per block.
+    pub block_len: usize,
+    /// `[sum r, sum r^2]` per combination and block: `sums[c * blocks + b]`.
+    pub sums: Vec<[f64; 2]>,
+}
+
+impl BlockSums {
+    /// Splits each column of a `combinations x days` return matrix into `blocks` equal
+    /// contiguous blocks (the earliest `days % blocks` days are dropped).
+    pub fn from_returns(returns: &[Vec<f64>], blocks: usize) -> Self {
+        let days = returns.first().map_or(0, Vec::len);
+        let block_len = days.checked_div(blocks).unwrap_or(0);
+        let skip = days - block_len * blocks;
+        let mut sums = Vec::with_capacity(returns.len() * blocks);
+        for r in returns {
+            for b in 0..blocks {
+                let chunk = &r[skip + b * block_len..skip + (b + 1) * block_len];
+                sums.push([
+                    chunk.iter().sum::<f64>(),
+                    chunk.iter().map(|x| x * x).sum::<f64>(),
+                ]);
+            }
+        }
+        Self {
+            blocks,
+            block_len,
+            sums,
+        }
+    }
+
+    /// Number of combinations.
+    pub fn combinations(&self) -> usize {
+        self.sums.len().checked_div(self.blocks).unwrap_or(0)
+    }
+}
+
+/// Sharpe (`mean / std`, ddof 1) of `count` returns with sums `s1` and `s2`; 0 when the std is
+/// 0 or `count < 2`.
+#[inline]
+#[expect(clippy::cast_precision_loss, reason = "counts are far below 2^52")]
+fn sharpe_from_sums(s1: f64, s2: f64, count: usize) -> f64 {
+    if count < 2 {
+        return 0.0;
+    }
+    let n = count as f64;
+    let mean = s1 / n;
+    let var = (s2 - s1 * mean) / (n - 1.0);
+    if var > 0.0 { mean / var.sqrt() } else { 0.0 }
+}
+
+/// Probability of Backtest Overfitting by combinatorially symmetric cross-validation.
+///
+/// The train returns of all `N` combinations are cut into `S` equal blocks. For each of the
+/// `C(S, S/2)` choices of half the blocks as in-sample (the rest out-of-sample): `n*` is the
+/// combination with the best in-sample Sharpe (ties: the lower index); its out-of-sample rank
+/// among all `N` is `rank = 1 + #{worse} + #{equal others}/2` (ascending, mid-rank for ties), its
+/// relative rank `w = rank / (N + 1)` and `logit = ln(w / (1 - w))`. PBO is the fraction of
+/// splits with `logit <= 0`. Sharpe ratios are `mean / std` (ddof 1) of the blocks' returns.
+/// Splits run in parallel; the result does not depend on the thread count.
+///
+/// Returns `None` when fewer than 2 combinations, `S` odd or `< 2`, or fewer than 2 returns
+/// per half.
+///
+/// # References
+/// Bailey, D. H., Borwein, J., Lopez de Prado, M. and Zhu, Q. J. (2017), "The Probability of
+/// Backtest Overfitting", Journal of Computational Finance 20(4), section 2 (CSCV).
+#[expect(clippy::cast_precision_loss, reason = "counts are far below 2^52")]
+pub fn probability_of_backtest_overfitting(sums: &BlockSums) -> Option<Pbo> {
+    let (s, len) = (sums.blocks, sums.block_len);
+    let n = sums.combinations();
+    if n < 2 || s < 2 || !s.is_multiple_of(2) || s > 24 || len * s / 2 < 2 {
+        return None;
+    }
+    let half = s / 2;
+    let masks: Vec<u32> = (0u32..(1 << s))
+        .filter(|m| m.count_ones() as usize == half)
+        .collect();
+    let count = half * len;
+    let logits: Vec<f64> = masks
+        .par_iter()
+        .map_init(
+            || vec![0.0; n],
+            |oos, &mask| {
+                let mut best = 0;
+                let mut best_is = f64::NEG_INFINITY;
+                for (c, slot) in oos.iter_mut().enumerate() {
+                    let row = &sums.sums[c * s..(c + 1) * s];
+                    let (mut i1, mut i2, mut o1, mut o2) = (0.0, 0.0, 0.0, 0.0);
+                    for (b, v) in row.iter().enumerate() {
+                        if mask >> b & 1 == 1 {
+                            i1 += v[0];
+                            i2 += v[1];
+                        } else {
+                            o1 += v[0];
+                            o2 += v[1];
+                        }
+                    }
+                    let is = sharpe_from_sums(i1, i2, count);
+                    if is > best_is {
+                        best_is = is;
+                        best = c;
+                    }
+                    *slot = sharpe_from_sums(o1, o2, count);
+                }
+                let x = oos[best];
+                let mut below = 0usize;
+                let mut equal = 0usize;
+                for &y in oos.iter() {
+                    if y < x {
+                        below += 1;
+                    } else if y == x {
+                        equal += 1;
+                    }
+                }
+                let rank = 1.0 + below as f64 + (equal - 1) as f64 / 2.0;
+                let w = rank / (n as f64 + 1.0);
+                (w / (1.0 - w)).ln()
+            },
+        )
+        .collect();
+    let overfit = logits.iter().filter(|l| **l <= 0.0).count();
+    Some(Pbo {
+        pbo: overfit as f64 / logits.len() as f64,
+        splits: logits.len(),
+        blocks: s,
+        block_len: len,
+        logits,
+    })
+}

@@ -1,0 +1,187 @@
+//! The momentum score shared by the backtest engine and the daily scanner.
+
+use crate::error::{FeaturesError, Result};
+use crate::panel::PricePanel;
+
+/// Checks `lookback >= 1` and `skip < lookback`, naming the bad parameter.
+pub fn validate_lookback_skip(lookback: usize, skip: usize) -> Result<()> {
+    if lookback == 0 {
+        return Err(FeaturesError::InvalidParameter {
+            name: "lookback",
+            value: lookback.to_string(),
+            reason: "must be at least 1",
+        });
+    }
+    if skip >= lookback {
+        return Err(FeaturesError::InvalidParameter {
+            name: "skip",
+            value: skip.to_string(),
+            reason: "must be smaller than lookback",
+        });
+    }
+    Ok(())
+}
+
+/// The momentum score of every ticker on day `t`, written into `out` (one slot per ticker).
+///
+/// `out[i] = P[t-S, i] / P[t-L, i] - 1`, computed in `f64` exactly as written, when ticker `i`
+/// is *eligible*: `P[t-S, i]`, `P[t-L, i]` and `P[t, i]` are all finite and `> 0`. An
+/// ineligible ticker gets NaN. Allocates nothing.
+///
+/// # Errors
+/// [`FeaturesError::InvalidParameter`] when `lookback == 0`, `skip >= lookback`, `t < lookback`
+/// or `t` is past the panel; [`FeaturesError::BufferLength`] when `out` is not `N` long.
+pub fn momentum_scores(
+    panel: &PricePanel,
+    t: usize,
+    lookback: usize,
+    skip: usize,
+    out: &mut [f64],
+) -> Result<()> {
+    validate_lookback_skip(lookback, skip)?;
+    if t >= panel.n_days() {
+        return Err(FeaturesError::InvalidParameter {
+            name: "day",
+            value: t.to_string(),
+            reason: "is past the end of the panel",
+        });
+    }
+    if t < lookback {
+        return Err(FeaturesError::InvalidParameter {
+            name: "day",
+            value: t.to_string(),
+            reason: "is earlier than lookback (no price L days back)",
+        });
+    }
+    let n = panel.n_tickers();
+    if out.len() != n {
+        return Err(FeaturesError::BufferLength {
+            got: out.len(),
+            want: n,
+        });
+    }
+    scores_unchecked(panel.close_flat(), n, t, lookback, skip, out);
+    Ok(())
+}
+
+/// [`momentum_scores`] without the argument checks, on a row-major close slice (`t * n + i`).
+/// The caller guarantees `lookback <= t < T`, `skip < lookback` and `out.len() == n`.
+pub fn scores_unchecked(
+    close: &[f64],
+    n: usize,
+    t: usize,
+    lookback: usize,
+    skip: usize,
+    out: &mut [f64],
+) {
+    let now = &close[t * n..(t + 1) * n];
+    let recent = &close[(t - skip) * n..(t - skip + 1) * n];
+    let past = &close[(t - lookback) * n..(t - lookback + 1) * n];
+    for i in 0..n {
+        let (p, a, b) = (now[i], recent[i], past[i]);
+        out[i] = if is_valid(p) && is_valid(a) && is_valid(b) {
+            a / b - 1.0
+        } else {
+            f64::NAN
+        };
+    }
+}
+
+/// A usable price: finite and strictly positive.
+#[inline]
+pub fn is_valid(p: f64) -> bool {
+    p.is_finite() && p > 0.0
+}
+
+/// The momentum score of one ticker on day `t`, or `None` when it is not eligible (see
+/// [`momentum_scores`]).
+pub fn momentum_score(
+    panel: &PricePanel,
+    t: usize,
+    i: usize,
+    lookback: usize,
+    skip: usize,
+) -> Result<Option<f64>> {
+    validate_lookback_skip(lookback, skip)?;
+    if t >= panel.n_days() || t < lookback || i >= panel.n_tickers() {
+        return Err(FeaturesError::InvalidParameter {
+            name: "day",
+            value: format!("{t} (ticker {i})"),
+            reason: "is outside [lookback, T) or the ticker is out of range",
+        });
+    }
+    let (p, a, b) = (
+        panel.price(t, i),
+        panel.price(t - skip, i),
+        panel.price(t - lookback, i),
+    );
+    Ok((is_valid(p) && is_valid(a) && is_valid(b)).then(|| a / b - 1.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+    use ndarray::array;
+
+    fn panel() -> PricePanel {
+        let dates = (1..=4)
+            .map(|d| NaiveDate::from_ymd_opt(2024, 1, d).unwrap())
+            .collect();
+        let close = array![
+            [10.0, 20.0, f64::NAN],
+            [11.0, 20.0, 5.0],
+            [12.0, f64::NAN, 6.0],
+            [13.0, 22.0, 7.0],
+        ];
+        PricePanel::new(dates, vec!["A".into(), "B".into(), "C".into()], close).unwrap()
+    }
+
+    #[test]
+    fn scores_follow_the_formula_and_eligibility() {
+        let p = panel();
+        let mut out = [0.0; 3];
+        momentum_scores(&p, 3, 2, 0, &mut out).unwrap();
+        assert_eq!(out[0], 13.0 / 11.0 - 1.0);
+        assert_eq!(out[1], 22.0 / 20.0 - 1.0);
+        assert_eq!(out[2], 7.0 / 5.0 - 1.0);
+        // skip 1: B's P[t-S] = P[2] is missing -> ineligible.
+        momentum_scores(&p, 3, 2, 1, &mut out).unwrap();
+        assert_eq!(out[0], 12.0 / 11.0 - 1.0);
+        assert!(out[1].is_nan());
+        // C has no price 3 days back.
+        momentum_scores(&p, 3, 3, 0, &mut out).unwrap();
+        assert!(out[2].is_nan());
+        assert_eq!(momentum_score(&p, 3, 2, 3, 0).unwrap(), None);
+        assert_eq!(
+            momentum_score(&p, 3, 0, 3, 0).unwrap(),
+            Some(13.0 / 10.0 - 1.0)
+        );
+    }
+
+    #[test]
+    fn bad_arguments_name_the_parameter() {
+        let p = panel();
+        let mut out = [0.0; 3];
+        let e = momentum_scores(&p, 3, 2, 2, &mut out).unwrap_err();
+        assert!(matches!(
+            e,
+            FeaturesError::InvalidParameter { name: "skip", .. }
+        ));
+        let e = momentum_scores(&p, 3, 0, 0, &mut out).unwrap_err();
+        assert!(matches!(
+            e,
+            FeaturesError::InvalidParameter {
+                name: "lookback",
+                ..
+            }
+        ));
+        let e = momentum_scores(&p, 1, 2, 0, &mut out).unwrap_err();
+        assert!(matches!(
+            e,
+            FeaturesError::InvalidParameter { name: "day", .. }
+        ));
+        let e = momentum_scores(&p, 3, 2, 0, &mut out[..2]).unwrap_err();
+        assert!(matches!(e, FeaturesError::BufferLength { got: 2, want: 3 }));
+    }
+}

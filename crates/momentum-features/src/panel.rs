@@ -1,0 +1,251 @@
+//! The aligned close-price panel: dates x tickers, NaN where a ticker has no price.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+use momentum_data::PriceTable;
+use ndarray::{Array2, ArrayView2};
+
+use crate::error::{FeaturesError, Result};
+
+/// Close prices on a common calendar: `close[[t, i]]` is the close of ticker `i` on `dates[t]`.
+///
+/// Rows are trading days in strictly ascending order, columns the tickers in the configured
+/// order. A missing price is NaN (every non-finite input is stored as NaN). Alongside the raw
+/// closes the panel keeps the *carried* price: the last finite close of ticker `i` on or before
+/// day `t` (NaN before its first price), which is what a held position is valued at when its
+/// price is missing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PricePanel {
+    dates: Vec<NaiveDate>,
+    tickers: Vec<String>,
+    close: Array2<f64>,
+    carried: Array2<f64>,
+    /// `carried` transposed (ticker-major), for loops that walk one ticker through time.
+    carried_by_ticker: Vec<f64>,
+}
+
+impl PricePanel {
+    /// Builds a panel from its parts, checking the shape, that dates strictly ascend and that
+    /// tickers are unique. Non-finite prices become NaN.
+    pub fn new(dates: Vec<NaiveDate>, tickers: Vec<String>, close: Array2<f64>) -> Result<Self> {
+        let (rows, cols) = close.dim();
+        if rows != dates.len() || cols != tickers.len() {
+            return Err(FeaturesError::Shape {
+                rows,
+                cols,
+                dates: dates.len(),
+                tickers: tickers.len(),
+            });
+        }
+        if let Some(w) = dates.windows(2).find(|w| w[1] <= w[0]) {
+            return Err(FeaturesError::UnsortedDates { date: w[1] });
+        }
+        let mut seen = HashMap::with_capacity(tickers.len());
+        for t in &tickers {
+            if seen.insert(t.as_str(), ()).is_some() {
+                return Err(FeaturesError::DuplicateTicker { ticker: t.clone() });
+            }
+        }
+        let mut close = close.as_standard_layout().into_owned();
+        close.mapv_inplace(|p| if p.is_finite() { p } else { f64::NAN });
+        let mut carried = close.clone();
+        for t in 1..rows {
+            for i in 0..cols {
+                if carried[[t, i]].is_nan() {
+                    carried[[t, i]] = carried[[t - 1, i]];
+                }
+            }
+        }
+        let carried_by_ticker = carried.t().iter().copied().collect();
+        Ok(Self {
+            dates,
+            tickers,
+            close,
+            carried,
+            carried_by_ticker,
+        })
+    }
+
+    /// Aligns a long [`PriceTable`]: the dates are the sorted union of all rows' dates, the
+    /// tickers are `table.tickers` in order (a ticker without rows gives an all-NaN column).
+    pub fn from_table(table: &PriceTable) -> Result<Self> {
+        let mut dates: Vec<NaiveDate> = table.rows.iter().map(|r| r.date).collect();
+        dates.sort_unstable();
+        dates.dedup();
+        let mut col_of = HashMap::with_capacity(table.tickers.len());
+        for (i, t) in table.tickers.iter().enumerate() {
+            if col_of.insert(t.as_str(), i).is_some() {
+                return Err(FeaturesError::DuplicateTicker { ticker: t.clone() });
+            }
+        }
+        let mut close = Array2::from_elem((dates.len(), table.tickers.len()), f64::NAN);
+        let mut filled = Array2::from_elem((dates.len(), table.tickers.len()), false);
+        for row in &table.rows {
+            let i =
+                *col_of
+                    .get(row.ticker.as_str())
+                    .ok_or_else(|| FeaturesError::UnknownTicker {
+                        ticker: row.ticker.clone(),
+                    })?;
+            let t = dates
+                .binary_search(&row.date)
+                .expect("every row date is in the union");
+            if filled[[t, i]] {
+                return Err(FeaturesError::DuplicatePrice {
+                    ticker: row.ticker.clone(),
+                    date: row.date,
+                });
+            }
+            filled[[t, i]] = true;
+            close[[t, i]] = row.close;
+        }
+        Self::new(dates, table.tickers.clone(), close)
+    }
+
+    /// The rows on or after `start` (all tickers kept, even those without a price left).
+    pub fn since(&self, start: NaiveDate) -> Self {
+        let from = self.dates.partition_point(|d| *d < start);
+        let close = self
+            .close
+            .slice_axis(ndarray::Axis(0), ndarray::Slice::from(from..))
+            .to_owned();
+        Self::new(self.dates[from..].to_vec(), self.tickers.clone(), close)
+            .expect("a row slice of a valid panel is valid")
+    }
+
+    /// Number of trading days `T`.
+    pub fn n_days(&self) -> usize {
+        self.dates.len()
+    }
+
+    /// Number of tickers `N`.
+    pub fn n_tickers(&self) -> usize {
+        self.tickers.len()
+    }
+
+    /// The trading days, ascending.
+    pub fn dates(&self) -> &[NaiveDate] {
+        &self.dates
+    }
+
+    /// The tickers in panel order.
+    pub fn tickers(&self) -> &[String] {
+        &self.tickers
+    }
+
+    /// Raw closes, NaN where missing.
+    pub fn close(&self) -> ArrayView2<'_, f64> {
+        self.close.view()
+    }
+
+    /// Carried closes: the last finite close on or before each day (NaN before the first).
+    pub fn carried(&self) -> ArrayView2<'_, f64> {
+        self.carried.view()
+    }
+
+    /// Close of ticker `i` on day `t` (NaN when missing).
+    pub fn price(&self, t: usize, i: usize) -> f64 {
+        self.close[[t, i]]
+    }
+
+    /// The closes of day `t`, one per ticker.
+    pub fn close_row(&self, t: usize) -> &[f64] {
+        let n = self.n_tickers();
+        &self.close_flat()[t * n..(t + 1) * n]
+    }
+
+    /// All raw closes, row-major (`t * N + i`).
+    pub fn close_flat(&self) -> &[f64] {
+        self.close
+            .as_slice()
+            .expect("panel arrays are in standard layout")
+    }
+
+    /// All carried closes, row-major (`t * N + i`).
+    pub fn carried_flat(&self) -> &[f64] {
+        self.carried
+            .as_slice()
+            .expect("panel arrays are in standard layout")
+    }
+
+    /// All carried closes, ticker-major (`i * T + t`): one ticker's history is contiguous.
+    pub fn carried_by_ticker_flat(&self) -> &[f64] {
+        &self.carried_by_ticker
+    }
+
+    /// Number of finite prices in the panel.
+    pub fn count_prices(&self) -> usize {
+        self.close.iter().filter(|p| p.is_finite()).count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use momentum_data::PriceRow;
+
+    fn d(day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2024, 1, day).unwrap()
+    }
+
+    fn row(ticker: &str, day: u32, close: f64) -> PriceRow {
+        PriceRow {
+            ticker: ticker.into(),
+            date: d(day),
+            open: None,
+            high: None,
+            low: None,
+            close,
+            volume: None,
+        }
+    }
+
+    #[test]
+    fn aligns_on_the_union_of_dates_with_nan_and_keeps_the_universe_order() {
+        let table = PriceTable {
+            tickers: vec!["B".into(), "A".into(), "EMPTY".into()],
+            rows: vec![row("B", 2, 10.0), row("B", 4, 11.0), row("A", 3, 5.0)],
+        };
+        let p = PricePanel::from_table(&table).unwrap();
+        assert_eq!(p.dates(), &[d(2), d(3), d(4)]);
+        assert_eq!(p.tickers(), &["B", "A", "EMPTY"]);
+        assert_eq!(p.price(0, 0), 10.0);
+        assert!(p.price(1, 0).is_nan());
+        assert_eq!(p.carried()[[1, 0]], 10.0);
+        assert!(p.carried()[[0, 1]].is_nan());
+        assert_eq!(p.carried()[[2, 1]], 5.0);
+        assert!(p.close().column(2).iter().all(|x| x.is_nan()));
+    }
+
+    #[test]
+    fn rejects_unknown_tickers_duplicates_and_unsorted_dates() {
+        let table = PriceTable {
+            tickers: vec!["A".into()],
+            rows: vec![row("Z", 2, 1.0)],
+        };
+        assert!(matches!(
+            PricePanel::from_table(&table),
+            Err(FeaturesError::UnknownTicker { ticker }) if ticker == "Z"
+        ));
+        let table = PriceTable {
+            tickers: vec!["A".into()],
+            rows: vec![row("A", 2, 1.0), row("A", 2, 2.0)],
+        };
+        assert!(matches!(
+            PricePanel::from_table(&table),
+            Err(FeaturesError::DuplicatePrice { .. })
+        ));
+        let err = PricePanel::new(vec![d(3), d(2)], vec!["A".into()], Array2::zeros((2, 1)));
+        assert!(matches!(err, Err(FeaturesError::UnsortedDates { date }) if date == d(2)));
+    }
+
+    #[test]
+    fn non_finite_prices_are_missing() {
+        let close = ndarray::array![[1.0], [f64::INFINITY], [2.0]];
+        let p = PricePanel::new(vec![d(1), d(2), d(3)], vec!["A".into()], close).unwrap();
+        assert!(p.price(1, 0).is_nan());
+        assert_eq!(p.carried()[[1, 0]], 1.0);
+        assert_eq!(p.since(d(2)).n_days(), 2);
+    }
+}

@@ -1,0 +1,247 @@
+//! The panel on disk: `data/features/panel.parquet`.
+//!
+//! Layout (`momentum.panel.layout = wide/v1`): one row per trading day, ascending; column `date`
+//! (`Date32`, not null) then one nullable `Float64` column per ticker, named by the ticker, in
+//! panel order. Null is a missing price. File key-value metadata carries
+//! `momentum.panel.layout` and, when known, `momentum.data.digest` (the digest of the price
+//! table the panel was built from), so later stages can report the data lineage. ZSTD
+//! compressed. Written atomically: a temporary file in the same directory, then a rename.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow_array::{Array, ArrayRef, Date32Array, Float64Array, RecordBatch};
+use arrow_schema::{DataType, Field, Schema};
+use chrono::NaiveDate;
+use ndarray::Array2;
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::metadata::KeyValue;
+use parquet::file::properties::WriterProperties;
+
+use crate::error::{FeaturesError, Result};
+use crate::panel::PricePanel;
+
+/// Metadata key of the layout tag.
+pub const LAYOUT_KEY: &str = "momentum.panel.layout";
+/// The layout tag this crate writes and reads.
+pub const LAYOUT: &str = "wide/v1";
+/// Metadata key of the price table's digest.
+pub const DIGEST_KEY: &str = "momentum.data.digest";
+
+/// Days from 0001-01-01 (CE day 1) to 1970-01-01.
+const EPOCH_CE_DAYS: i32 = 719_163;
+
+/// A panel read back from disk, with the lineage digest it was written with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredPanel {
+    /// The panel.
+    pub panel: PricePanel,
+    /// The digest of the source price table, when the writer knew it.
+    pub data_digest: Option<String>,
+}
+
+/// Writes `panel` to `path` atomically in the wide layout (see the module docs), creating the
+/// parent directory.
+pub fn write_panel(path: &Path, panel: &PricePanel, data_digest: Option<&str>) -> Result<()> {
+    let io = |source| FeaturesError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let pq = |source| FeaturesError::Parquet {
+        path: path.to_path_buf(),
+        source,
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    if panel.tickers().iter().any(|t| t == "date") {
+        return Err(FeaturesError::Layout {
+            path: path.to_path_buf(),
+            reason: "a ticker named `date` collides with the date column".into(),
+        });
+    }
+    let mut fields = vec![Field::new("date", DataType::Date32, false)];
+    fields.extend(
+        panel
+            .tickers()
+            .iter()
+            .map(|t| Field::new(t, DataType::Float64, true)),
+    );
+    let schema = Arc::new(Schema::new(fields));
+    let dates: Date32Array = panel
+        .dates()
+        .iter()
+        .map(|d| Some(d.num_days_from_ce_checked() - EPOCH_CE_DAYS))
+        .collect();
+    let mut columns: Vec<ArrayRef> = vec![Arc::new(dates)];
+    for col in panel.close().columns() {
+        let arr: Float64Array = col.iter().map(|p| p.is_finite().then_some(*p)).collect();
+        columns.push(Arc::new(arr));
+    }
+    let batch =
+        RecordBatch::try_new(schema.clone(), columns).map_err(|source| FeaturesError::Arrow {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    let mut kv = vec![KeyValue::new(LAYOUT_KEY.to_owned(), LAYOUT.to_owned())];
+    if let Some(d) = data_digest {
+        kv.push(KeyValue::new(DIGEST_KEY.to_owned(), d.to_owned()));
+    }
+    let props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::default()))
+        .set_key_value_metadata(Some(kv))
+        .build();
+    let tmp = temp_path(path);
+    let result = (|| {
+        let file = File::create(&tmp).map_err(io)?;
+        let mut writer = ArrowWriter::try_new(file, schema, Some(props)).map_err(pq)?;
+        writer.write(&batch).map_err(pq)?;
+        let file = writer.into_inner().map_err(pq)?;
+        file.sync_all().map_err(io)?;
+        std::fs::rename(&tmp, path).map_err(io)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+fn temp_path(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
+}
+
+trait CeDays {
+    fn num_days_from_ce_checked(&self) -> i32;
+}
+
+impl CeDays for NaiveDate {
+    fn num_days_from_ce_checked(&self) -> i32 {
+        chrono::Datelike::num_days_from_ce(self)
+    }
+}
+
+/// Reads a panel written by [`write_panel`].
+pub fn read_panel(path: &Path) -> Result<StoredPanel> {
+    let layout = |reason: String| FeaturesError::Layout {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let pq = |source| FeaturesError::Parquet {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = File::open(path).map_err(|source| FeaturesError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(pq)?;
+    let kv: Vec<(String, Option<String>)> = builder
+        .metadata()
+        .file_metadata()
+        .key_value_metadata()
+        .map(|v| v.iter().map(|k| (k.key.clone(), k.value.clone())).collect())
+        .unwrap_or_default();
+    let get = |key: &str| {
+        kv.iter()
+            .find(|(k, _)| k == key)
+            .and_then(|(_, v)| v.clone())
+    };
+    match get(LAYOUT_KEY) {
+        Some(l) if l == LAYOUT => {}
+        other => {
+            return Err(layout(format!(
+                "layout tag is {other:?}, expected {LAYOUT:?}"
+            )));
+        }
+    }
+    let data_digest = get(DIGEST_KEY);
+    let schema = builder.schema().clone();
+    let fields = schema.fields();
+    if fields.is_empty() || fields[0].name() != "date" || fields[0].data_type() != &DataType::Date32
+    {
+        return Err(layout("the first column must be `date` (Date32)".into()));
+    }
+    let tickers: Vec<String> = fields.iter().skip(1).map(|f| f.name().clone()).collect();
+    let reader = builder.build().map_err(pq)?;
+    let mut dates = Vec::new();
+    let mut cols: Vec<Vec<f64>> = vec![Vec::new(); tickers.len()];
+    for batch in reader {
+        let batch = batch.map_err(|source| FeaturesError::Arrow {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let d = batch
+            .column(0)
+            .as_any()
+            .downcast_ref::<Date32Array>()
+            .ok_or_else(|| layout("`date` is not Date32".into()))?;
+        for k in 0..d.len() {
+            if d.is_null(k) {
+                return Err(layout(format!("null date in row {}", dates.len())));
+            }
+            let date = NaiveDate::from_num_days_from_ce_opt(d.value(k) + EPOCH_CE_DAYS)
+                .ok_or_else(|| layout(format!("date out of range in row {}", dates.len())))?;
+            dates.push(date);
+        }
+        for (j, col) in cols.iter_mut().enumerate() {
+            let a = batch
+                .column(j + 1)
+                .as_any()
+                .downcast_ref::<Float64Array>()
+                .ok_or_else(|| layout(format!("column {} is not Float64", tickers[j])))?;
+            col.extend((0..a.len()).map(|k| if a.is_null(k) { f64::NAN } else { a.value(k) }));
+        }
+    }
+    let (t_len, n) = (dates.len(), tickers.len());
+    let close = Array2::from_shape_fn((t_len, n), |(t, i)| cols[i][t]);
+    let panel = PricePanel::new(dates, tickers, close).map_err(|e| layout(e.to_string()))?;
+    Ok(StoredPanel { panel, data_digest })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    #[test]
+    fn round_trips_prices_nans_order_and_digest() {
+        let dates = vec![
+            NaiveDate::from_ymd_opt(1995, 1, 3).unwrap(),
+            NaiveDate::from_ymd_opt(1995, 1, 4).unwrap(),
+        ];
+        let close = array![[1.5, f64::NAN, 3.0], [1.25, 2.0, f64::NAN]];
+        let panel =
+            PricePanel::new(dates, vec!["ZZ".into(), "AA".into(), "NONE".into()], close).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/panel.parquet");
+        write_panel(&path, &panel, Some("abc123")).unwrap();
+        let back = read_panel(&path).unwrap();
+        assert_eq!(back.data_digest.as_deref(), Some("abc123"));
+        assert_eq!(back.panel.tickers(), panel.tickers());
+        assert_eq!(back.panel.dates(), panel.dates());
+        for (a, b) in back.panel.close().iter().zip(panel.close().iter()) {
+            assert!(a == b || (a.is_nan() && b.is_nan()));
+        }
+        // No temporary file left behind.
+        let names: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names.len(), 1);
+    }
+
+    #[test]
+    fn a_foreign_parquet_is_a_layout_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.parquet");
+        std::fs::write(&path, b"not parquet").unwrap();
+        assert!(read_panel(&path).is_err());
+    }
+}
