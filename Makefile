@@ -1,5 +1,6 @@
 # Everyday entry points. `make help` lists them.
 #
+#   make run        the main job on the embedded sample (scripts/run-sample.sh)
 #   make pipeline   build momentum, then `dvc repro` (fetch -> features -> backtest) on params.yaml
 #   make test       the whole suite as CI runs it (scripts/test.sh)
 #   make bench      the criterion benchmarks
@@ -24,7 +25,7 @@ VERSION := $(shell cargo metadata --no-deps --locked --offline --format-version 
 GIT_COMMIT := $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 BUILD_DATE := $(shell git log -1 --format=%cI 2>/dev/null || echo 1970-01-01T00:00:00Z)
 
-.PHONY: help build release venv pipeline lock test bench mlflow docker lint
+.PHONY: help build release venv run pipeline lock test bench mlflow docker lint
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -37,6 +38,9 @@ release: ## release build (what the image and the scheduled workflows run)
 
 venv: ## the Python tools: DVC, MLflow, linters (scripts/python-env.sh)
 	scripts/python-env.sh
+
+run: ## the main job on the sample: fetch -> features -> backtest -> promote -> scan -> monitor
+	scripts/run-sample.sh
 
 pipeline: build venv ## build, then dvc repro (stages call `momentum` from PATH)
 	PATH="$(CARGO_TARGET_DIR)/debug:$$PATH" $(DVC) repro

@@ -43,11 +43,10 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 step "benchmarks, one quick pass each (criterion test mode)"
 cargo test -p momentum-benches --benches --locked
 
-for script in scripts/lint-ops.sh scripts/dvc-pipeline-test.sh; do
-  if [[ -x $script ]]; then
-    step "$script"
-    "$script"
-  fi
-done
+step "ops linters: hadolint, workflow and compose schemas, actionlint, Dockerfile build steps"
+scripts/lint-ops.sh
+
+step "DVC pipeline in a fresh clone: repro, status, lock, metrics, exp run, failing stage"
+scripts/dvc-pipeline-test.sh
 
 step "all checks passed"

@@ -114,3 +114,15 @@ fn init_logging(verbose: u8, quiet: bool) {
         .with_target(false)
         .init();
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        // Catches clashing flag names (a subcommand flag shadowing a global one) at test time
+        // instead of as a runtime panic.
+        super::Cli::command().debug_assert();
+    }
+}

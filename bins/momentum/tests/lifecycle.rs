@@ -58,9 +58,16 @@ fn json(path: &Path) -> Value {
 
 fn project(uri: Option<&str>) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::copy(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../params.yaml"),
+    // The repository's params.yaml records its own production model; these tests start from
+    // none, with every other line as committed.
+    let committed =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../params.yaml"))
+            .unwrap();
+    let (before, _, after) = split_production(&committed);
+    let empty = "production:\n  version: null\n  lookback: null\n  skip: null\n  holding: null\n  top_k: null\n  cost_bps: null\n  tickers: []\n  data_digest: null\n  promoted_at: null";
+    std::fs::write(
         dir.path().join("params.yaml"),
+        format!("{before}{empty}{after}"),
     )
     .unwrap();
     ok(momentum(dir.path(), uri, &["fetch"]));

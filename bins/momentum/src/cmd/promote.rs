@@ -278,7 +278,7 @@ fn production_text(params_path: &Path, model: &ProductionModel) -> anyhow::Resul
             return Err(err).with_context(|| format!("cannot read {}", params_path.display()));
         }
     };
-    Ok(set_production_block(&text, model).with_context(|| params_path.display().to_string())?)
+    set_production_block(&text, model).with_context(|| params_path.display().to_string())
 }
 
 fn write_production(params_path: &Path, model: &ProductionModel) -> anyhow::Result<()> {
