@@ -145,15 +145,7 @@ pub fn parse_csv(text: &[u8], origin: &str) -> Result<PriceTable> {
                 else {
                     continue;
                 };
-                rows.push(PriceRow {
-                    ticker: ticker.clone(),
-                    date,
-                    open: None,
-                    high: None,
-                    low: None,
-                    close,
-                    volume: None,
-                });
+                rows.push(PriceRow::close_only(ticker.clone(), date, close));
             }
         }
     }

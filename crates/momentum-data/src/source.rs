@@ -153,15 +153,7 @@ mod tests {
 
     #[test]
     fn update_plan_asks_only_for_days_after_the_cache() {
-        let row = |t: &str, date: &str| PriceRow {
-            ticker: t.into(),
-            date: d(date),
-            open: None,
-            high: None,
-            low: None,
-            close: 1.0,
-            volume: None,
-        };
+        let row = |t: &str, date: &str| PriceRow::close_only(t, d(date), 1.0);
         let cached = PriceTable::from_rows(
             vec!["AAA".into(), "BBB".into(), "CCC".into()],
             vec![

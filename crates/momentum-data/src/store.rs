@@ -406,15 +406,7 @@ mod tests {
     use super::*;
 
     fn row(ticker: &str, date: &str, close: f64) -> PriceRow {
-        PriceRow {
-            ticker: ticker.into(),
-            date: date.parse().unwrap(),
-            open: None,
-            high: None,
-            low: None,
-            close,
-            volume: None,
-        }
+        PriceRow::close_only(ticker, date.parse().unwrap(), close)
     }
 
     #[test]

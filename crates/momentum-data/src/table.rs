@@ -22,6 +22,21 @@ pub struct PriceRow {
     pub volume: Option<f64>,
 }
 
+impl PriceRow {
+    /// A bar with only a close, as the wide CSV layout and the embedded sample carry.
+    pub fn close_only(ticker: impl Into<String>, date: NaiveDate, close: f64) -> Self {
+        Self {
+            ticker: ticker.into(),
+            date,
+            open: None,
+            high: None,
+            low: None,
+            close,
+            volume: None,
+        }
+    }
+}
+
 /// A validated long price table: rows sorted by ticker (in `tickers` order) then date, with no
 /// duplicate `(ticker, date)`. `tickers` is the configured universe order, which downstream
 /// panels keep; it may name a ticker that has no rows only when the caller allowed it.
@@ -113,15 +128,7 @@ mod tests {
     use super::*;
 
     fn row(ticker: &str, date: &str, close: f64) -> PriceRow {
-        PriceRow {
-            ticker: ticker.into(),
-            date: date.parse().unwrap(),
-            open: None,
-            high: None,
-            low: None,
-            close,
-            volume: None,
-        }
+        PriceRow::close_only(ticker, date.parse().unwrap(), close)
     }
 
     #[test]

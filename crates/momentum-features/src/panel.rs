@@ -190,15 +190,7 @@ mod tests {
     }
 
     fn row(ticker: &str, day: u32, close: f64) -> PriceRow {
-        PriceRow {
-            ticker: ticker.into(),
-            date: d(day),
-            open: None,
-            high: None,
-            low: None,
-            close,
-            volume: None,
-        }
+        PriceRow::close_only(ticker, d(day), close)
     }
 
     #[test]

@@ -163,7 +163,20 @@ pub enum Error {
 }
 
 impl Error {
-    /// True for a server answer "does not exist" (404 or MLflow's RESOURCE_DOES_NOT_EXIST).
+    /// The message and every cause, on one line (`a: b: c`).
+    pub fn chain(&self) -> String {
+        let mut text = self.to_string();
+        let mut source = std::error::Error::source(self);
+        while let Some(cause) = source {
+            text.push_str(": ");
+            text.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        text
+    }
+
+    /// True for a server answer "does not exist" (404 or MLflow's RESOURCE_DOES_NOT_EXIST),
+    /// or a run, model or version missing from the local store.
     pub fn is_not_found(&self) -> bool {
         match self {
             Error::Api { status, code, .. } => {

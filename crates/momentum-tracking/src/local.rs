@@ -247,7 +247,7 @@ impl LocalStore {
             match read_run(&path) {
                 Ok(run) => listing.runs.push(run),
                 Err(err) => {
-                    let reason = error_chain(&err);
+                    let reason = err.chain();
                     tracing::warn!("skipping run folder {}: {reason}", path.display());
                     listing.skipped.push(SkippedRun { path, reason });
                 }
@@ -561,17 +561,6 @@ fn read_run(dir: &Path) -> Result<Run> {
         inputs,
         remotes,
     })
-}
-
-fn error_chain(err: &Error) -> String {
-    let mut text = err.to_string();
-    let mut source = std::error::Error::source(err);
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T> {

@@ -979,36 +979,46 @@ impl Inner {
     }
 
     async fn metric_history(&self, run_id: &str, key: &str) -> Result<Vec<MetricPoint>> {
+        let query = [
+            ("run_id", run_id.to_string()),
+            ("metric_key", key.to_string()),
+            ("max_results", "25000".to_string()),
+        ];
+        let metrics: Vec<ApiMetric> = self
+            .get_all_pages("metrics/get-history", &query, "metrics")
+            .await?;
+        Ok(metrics
+            .into_iter()
+            .map(|m| MetricPoint {
+                value: m.value,
+                timestamp: m.timestamp,
+                step: m.step,
+            })
+            .collect())
+    }
+
+    /// Follows `next_page_token` through every page of a GET listing and concatenates the
+    /// `field` arrays (a page without the field contributes nothing).
+    async fn get_all_pages<T: serde::de::DeserializeOwned>(
+        &self,
+        endpoint: &str,
+        query: &[(&str, String)],
+        field: &str,
+    ) -> Result<Vec<T>> {
         let mut out = Vec::new();
         let mut token: Option<String> = None;
         loop {
-            let mut q = vec![
-                ("run_id", run_id.to_string()),
-                ("metric_key", key.to_string()),
-                ("max_results", "25000".to_string()),
-            ];
+            let mut q = query.to_vec();
             if let Some(t) = &token {
                 q.push(("page_token", t.clone()));
             }
-            let v = self
-                .call_q(Method::GET, "metrics/get-history", &q, Body::None)
-                .await?;
+            let v = self.call_q(Method::GET, endpoint, &q, Body::None).await?;
             token = v
                 .get("next_page_token")
                 .and_then(Value::as_str)
                 .map(str::to_string);
-            let metrics: Option<Vec<ApiMetric>> =
-                self.decode("metrics/get-history", v, "metrics")?;
-            out.extend(
-                metrics
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|m| MetricPoint {
-                        value: m.value,
-                        timestamp: m.timestamp,
-                        step: m.step,
-                    }),
-            );
+            let page: Option<Vec<T>> = self.decode(endpoint, v, field)?;
+            out.extend(page.unwrap_or_default());
             if token.is_none() {
                 return Ok(out);
             }
@@ -1176,35 +1186,14 @@ impl Inner {
         let aliases: Vec<Alias> =
             serde_json::from_value(model.get("aliases").cloned().unwrap_or(json!([])))
                 .unwrap_or_default();
-        let mut out: Vec<ModelVersion> = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let mut q = vec![
-                ("filter", format!("name='{name}'")),
-                ("max_results", "1000".to_string()),
-            ];
-            if let Some(t) = &token {
-                q.push(("page_token", t.clone()));
-            }
-            let v = self
-                .call_q(Method::GET, "model-versions/search", &q, Body::None)
-                .await?;
-            token = v
-                .get("next_page_token")
-                .and_then(Value::as_str)
-                .map(str::to_string);
-            let versions: Option<Vec<ApiModelVersion>> =
-                self.decode("model-versions/search", v, "model_versions")?;
-            out.extend(
-                versions
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(ModelVersion::from),
-            );
-            if token.is_none() {
-                break;
-            }
-        }
+        let query = [
+            ("filter", format!("name='{name}'")),
+            ("max_results", "1000".to_string()),
+        ];
+        let versions: Vec<ApiModelVersion> = self
+            .get_all_pages("model-versions/search", &query, "model_versions")
+            .await?;
+        let mut out: Vec<ModelVersion> = versions.into_iter().map(ModelVersion::from).collect();
         for v in &mut out {
             v.aliases = aliases
                 .iter()

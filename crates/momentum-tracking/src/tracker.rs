@@ -602,7 +602,7 @@ impl Tracker {
                         report.failed.len(),
                         report.failed.len() + report.pushed.len(),
                         report.uri,
-                        error_text(err)
+                        err.chain()
                     );
                     if report
                         .failed
@@ -618,7 +618,7 @@ impl Tracker {
                 tracing::warn!(
                     "cannot push to {}: {}; runs are kept locally, run `momentum runs sync` later",
                     remote.uri(),
-                    error_text(&err)
+                    err.chain()
                 );
                 self.remote_down.store(true, Ordering::Relaxed);
                 None
@@ -893,17 +893,6 @@ fn localise(mut version: ModelVersion) -> ModelVersion {
         version.run_id = local.clone();
     }
     version
-}
-
-fn error_text(err: &Error) -> String {
-    let mut text = err.to_string();
-    let mut source = std::error::Error::source(err);
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 #[cfg(test)]

@@ -590,7 +590,7 @@ fn sync(tracker: &Tracker, a: &SyncArgs) -> anyhow::Result<ExitCode> {
         .sync()
         .with_context(|| format!("cannot sync to {}", remote.uri()))?;
     for (run, err) in &report.failed {
-        eprintln!("error: run {run}: {}", error_with_causes(err));
+        eprintln!("error: run {run}: {}", err.chain());
     }
     println!(
         "pushed {} run(s) to {}; {} already there; {} failed",
@@ -604,18 +604,6 @@ fn sync(tracker: &Tracker, a: &SyncArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
-}
-
-/// The error and its causes on one line.
-fn error_with_causes(err: &momentum_tracking::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = std::error::Error::source(err);
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 fn short(id: &str) -> String {
