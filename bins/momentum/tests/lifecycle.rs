@@ -214,7 +214,46 @@ fn the_lifecycle_runs_on_the_sample_with_a_real_mlflow_server() {
     assert_eq!(champion.version, "1");
     let runs = client.search_runs(&RunQuery::new("momentum")).unwrap();
     let names: Vec<String> = runs.iter().map(|r| r.name.clone()).collect();
-    assert!(names.iter().any(|n| n.starts_with("backtest")), "{names:?}");
+    // The backtest's parent run, its children (one per grid combination) and its artifacts.
+    let parent = runs
+        .iter()
+        .find(|r| r.name.starts_with("backtest") && r.parent_run_id.is_none())
+        .unwrap_or_else(|| panic!("a backtest parent run on the server: {names:?}"));
+    let children = runs
+        .iter()
+        .filter(|r| r.parent_run_id.as_deref() == Some(parent.run_id.as_str()))
+        .count();
+    assert_eq!(children, 4, "2 lookbacks x 1 skip x 2 holdings x 1 top_k");
+    let artifacts = client.list_artifacts(&parent.run_id).unwrap();
+    for file in [
+        "metrics.json",
+        "grid.csv",
+        "trades.csv",
+        "equity_curve.png",
+        "candidate.json",
+    ] {
+        assert!(
+            artifacts.iter().any(|a| a.ends_with(file)),
+            "{file} in {artifacts:?}"
+        );
+    }
+    let chart = client
+        .download_artifact(
+            &parent.run_id,
+            artifacts
+                .iter()
+                .find(|a| a.ends_with("equity_curve.png"))
+                .unwrap(),
+        )
+        .unwrap();
+    assert_eq!(
+        chart,
+        std::fs::read(dir.path().join("reports/equity_curve.png")).unwrap()
+    );
+    assert_eq!(
+        parent.params["lookback"],
+        json(&dir.path().join("models/candidate.json"))["params"]["lookback"].to_string()
+    );
     assert!(names.iter().any(|n| n == "scan-2022-12-28"), "{names:?}");
     assert!(names.iter().any(|n| n == "monitor-2022-12-28"), "{names:?}");
     drop(dir);
