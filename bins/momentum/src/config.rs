@@ -229,7 +229,9 @@ mod tests {
         assert_eq!(config.data.source, "sample");
         assert_eq!(config.backtest.grid.lookback, vec![20, 60, 120, 250]);
         assert_eq!(config.backtest.grid.top_k, vec![3, 5]);
-        assert!(config.production.version.is_none());
+        // The committed production model is the one promoted from the sample.
+        assert!(config.production.version.is_some());
+        assert_eq!(config.production.tickers.len(), 20);
     }
 
     #[test]
