@@ -150,6 +150,7 @@ pub struct TrackingConfig {
     pub store: PathBuf,
     pub experiment: String,
     pub model_name: String,
+    pub remote_children: Option<usize>,
 }
 
 impl Default for TrackingConfig {
@@ -159,6 +160,7 @@ impl Default for TrackingConfig {
             store: PathBuf::from("mlruns"),
             experiment: "momentum".into(),
             model_name: "momentum-xs".into(),
+            remote_children: Some(500),
         }
     }
 }

@@ -17,7 +17,9 @@ pub fn open(config: &Config, command: &str) -> anyhow::Result<Tracker> {
                 config.tracking.store.display()
             )
         })?;
-    Ok(tracker.with_context(context))
+    Ok(tracker
+        .with_context(context)
+        .with_remote_child_limit(config.tracking.remote_children))
 }
 
 /// `git rev-parse HEAD` of the working directory, when it is a git checkout.

@@ -198,6 +198,7 @@ pub struct Tracker {
     context: RunContext,
     clock: Clock,
     remote_down: AtomicBool,
+    remote_child_limit: Option<usize>,
 }
 
 impl std::fmt::Debug for Tracker {
@@ -219,6 +220,7 @@ impl Tracker {
             context: RunContext::default(),
             clock: Arc::new(now_ms),
             remote_down: AtomicBool::new(false),
+            remote_child_limit: None,
         })
     }
 
@@ -248,6 +250,15 @@ impl Tracker {
     /// Sets the system-tag context of new runs.
     pub fn with_context(mut self, context: RunContext) -> Self {
         self.context = context;
+        self
+    }
+
+    /// Pushes at most `limit` children of each [`Tracker::log_grid`] to the server right away
+    /// (the first ones given: pass the most interesting first); the rest stay in the local
+    /// store, unsynced, until [`Tracker::sync`]. A server takes roughly 10 to 20 runs a second,
+    /// so this keeps a large grid from holding the pipeline for minutes. `None`: push all.
+    pub fn with_remote_child_limit(mut self, limit: Option<usize>) -> Self {
+        self.remote_child_limit = limit;
         self
     }
 
@@ -525,8 +536,15 @@ impl Tracker {
         )?;
         let remote = if self.remote.is_some() {
             let mut runs = vec![self.local.get_run(&parent_id)?];
-            for id in &child_ids {
+            let pushed_now = self.remote_child_limit.unwrap_or(usize::MAX);
+            for id in child_ids.iter().take(pushed_now) {
                 runs.push(self.local.get_run(id)?);
+            }
+            if child_ids.len() > pushed_now {
+                tracing::info!(
+                    "pushed {pushed_now} of {} grid runs to the server; `momentum runs sync` pushes the rest",
+                    child_ids.len()
+                );
             }
             self.mirror(runs)
         } else {

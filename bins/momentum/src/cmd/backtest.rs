@@ -706,10 +706,22 @@ fn track(report: &BacktestReport, config: &Config) -> anyhow::Result<()> {
     if Path::new("params.yaml").exists() {
         parent = parent.artifact("params.yaml");
     }
-    let children = report
-        .outcome
-        .combos
-        .iter()
+    // Best by the objective first, so a server that only gets the first
+    // `tracking.remote_children` right away gets the ones worth looking at.
+    let combos = &report.outcome.combos;
+    let mut order: Vec<usize> = (0..combos.len()).collect();
+    let score = |i: usize| {
+        let value = selection.objective.value(&combos[i].train);
+        if value.is_nan() {
+            f64::NEG_INFINITY
+        } else {
+            value
+        }
+    };
+    order.sort_by(|&a, &b| score(b).total_cmp(&score(a)).then(a.cmp(&b)));
+    let children = order
+        .into_iter()
+        .map(|i| &combos[i])
         .map(|combo| {
             let p = combo.params;
             let mut child = RunSpec::new(format!(

@@ -45,6 +45,7 @@ fn against_a_live_mlflow_server() {
     registry_versions_and_aliases(&t);
     client_side_validation(&t, remote);
     a_200_child_grid_is_logged_quickly(&t, remote);
+    a_child_limit_defers_the_rest_of_a_grid_to_sync(dir.path(), server);
     let again = t.sync().unwrap();
     assert!(
         again.pushed.is_empty() && again.failed.is_empty(),
@@ -315,6 +316,51 @@ fn client_side_validation(t: &Tracker, remote: &RestClient) {
         .get_run("0000000000000000000000000000dead")
         .unwrap_err();
     assert!(matches!(err, Error::RunNotFound(_)), "{err}");
+}
+
+fn a_child_limit_defers_the_rest_of_a_grid_to_sync(dir: &std::path::Path, server: &Server) {
+    let t = Tracker::with_remote(dir.join("limited"), server.client_config(Auth::None))
+        .unwrap()
+        .with_remote_child_limit(Some(2));
+    let remote = t.remote().unwrap();
+    let children = (0..5)
+        .map(|i| RunSpec::new(format!("k{i}")).param("lookback", i))
+        .collect();
+    let log = t
+        .log_grid("limited", RunSpec::new("grid"), children)
+        .unwrap();
+    let on_server = |name: &str| {
+        remote
+            .search_runs(&RunQuery::new("limited"))
+            .unwrap()
+            .iter()
+            .filter(|r| r.name.starts_with(name))
+            .count()
+    };
+    assert_eq!((on_server("grid"), on_server("k")), (1, 2));
+    assert_eq!(
+        t.unsynced().unwrap().len(),
+        3,
+        "the deferred children wait for sync"
+    );
+    let report = t.sync().unwrap();
+    assert_eq!(report.pushed.len(), 3, "{report:?}");
+    assert_eq!((on_server("grid"), on_server("k")), (1, 5));
+    let children: Vec<_> = remote
+        .search_runs(&RunQuery::new("limited"))
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.name.starts_with('k'))
+        .collect();
+    let parent = log.remote.unwrap();
+    assert!(parent.failed.is_empty());
+    let parent_ids: std::collections::BTreeSet<_> =
+        children.iter().map(|r| r.parent_run_id.clone()).collect();
+    assert_eq!(
+        parent_ids.len(),
+        1,
+        "every child, pushed now or later, links to the one parent"
+    );
 }
 
 fn a_200_child_grid_is_logged_quickly(t: &Tracker, remote: &RestClient) {
