@@ -157,7 +157,11 @@ pub fn set_production_block(yaml: &str, model: &ProductionModel) -> Result<Strin
         .collect();
     block.set("tickers", tickers);
     block.set("data_digest", model.data_digest.as_str());
-    block.set("promoted_at", model.promoted_at.as_str());
+    // Quoted: a bare RFC 3339 time is a YAML timestamp, which DVC cannot hash as a param.
+    block.set(
+        "promoted_at",
+        yaml_edit::ScalarValue::single_quoted(model.promoted_at.as_str()),
+    );
     Ok(doc.to_string())
 }
 
@@ -194,6 +198,10 @@ mod tests {
             "{out}"
         );
         assert!(out.contains("  lookback: 120\n"), "{out}");
+        assert!(
+            out.contains("  promoted_at: '2026-11-27T00:00:00Z'\n"),
+            "{out}"
+        );
         assert!(
             out.contains("  version: '3'\n") || out.contains("  version: \"3\"\n"),
             "{out}"
