@@ -229,7 +229,11 @@ pub fn run_grid(
     let n = panel.n_tickers();
     let rows = panel.carried_flat();
     let by_ticker = panel.carried_by_ticker_flat();
-    let mut results: Vec<(ComboResult, Vec<[f64; 2]>)> = Vec::with_capacity(combos.len());
+    // Groups sharing (lookback, skip) share a rank table; inside one, the combinations sharing
+    // a holding period (consecutive in grid order: top_k is the innermost list) are one
+    // family, simulated together. Rank tables are built a few groups at a time (bounded
+    // memory), and the families of those groups run as one parallel batch.
+    let mut groups: Vec<(usize, usize)> = Vec::new();
     let mut start = 0;
     while start < combos.len() {
         let (l, sk) = (combos[start].lookback, combos[start].skip);
@@ -238,68 +242,111 @@ pub fn run_grid(
                 .iter()
                 .take_while(|p| p.lookback == l && p.skip == sk)
                 .count();
-        let group = &combos[start..stop];
-        let width = group.iter().map(|p| p.top_k).max().unwrap_or(1);
-        let ranks = RankTable::build(panel, l, sk, width)?;
-        let part: Vec<(ComboResult, Vec<[f64; 2]>)> = group
+        groups.push((start, stop));
+        start = stop;
+    }
+    const GROUPS_PER_BATCH: usize = 8;
+    let mut results: Vec<(ComboResult, Vec<[f64; 2]>)> = Vec::with_capacity(combos.len());
+    for batch in groups.chunks(GROUPS_PER_BATCH) {
+        let tables: Vec<RankTable> = batch
+            .iter()
+            .map(|&(start, stop)| {
+                let group = &combos[start..stop];
+                let width = group.iter().map(|p| p.top_k).max().unwrap_or(1);
+                RankTable::build(panel, group[0].lookback, group[0].skip, width)
+            })
+            .collect::<Result<_>>()?;
+        // (table, first combination, end) of every family.
+        let mut families: Vec<(usize, usize, usize)> = Vec::new();
+        for (g, &(start, stop)) in batch.iter().enumerate() {
+            let mut a = start;
+            while a < stop {
+                let h = combos[a].holding;
+                let b = a + combos[a..stop]
+                    .iter()
+                    .take_while(|p| p.holding == h)
+                    .count();
+                families.push((g, a, b));
+                a = b;
+            }
+        }
+        let part: Vec<Vec<(ComboResult, Vec<[f64; 2]>)>> = families
             .par_iter()
             .map_init(
-                || (Scratch::new(n, panel.n_days()), Acc::new()),
-                |(scratch, acc), p| {
-                    let t0 = options.train.start.max(p.lookback);
-                    acc.reset(cscv);
+                || (Scratch::new(n, days), Vec::new(), Vec::new()),
+                |(scratch, accs, ks), &(g, a, b)| {
+                    let family = &combos[a..b];
+                    let ranks = &tables[g];
+                    let p0 = family[0];
+                    ks.clear();
+                    ks.extend(family.iter().map(|p| p.top_k));
+                    accs.resize_with(ks.len(), Acc::new);
+                    for acc in accs.iter_mut() {
+                        acc.reset(cscv);
+                    }
                     simulate::<true, _, _>(
                         rows,
                         by_ticker,
                         n,
-                        &ranks,
-                        p.holding,
-                        p.top_k,
-                        p.cost_bps,
-                        t0,
+                        ranks,
+                        p0.holding,
+                        ks,
+                        p0.cost_bps,
+                        options.train.start.max(p0.lookback),
                         options.train.end,
-                        acc,
+                        accs,
                         &mut NoRecord,
                         scratch,
                     );
-                    let train = acc.finish();
-                    let blocks = if cscv.is_some() {
-                        acc.blocks[1..].to_vec()
-                    } else {
-                        Vec::new()
-                    };
-                    let test = options.test.map(|w| {
-                        acc.reset(None);
+                    let mut out: Vec<(ComboResult, Vec<[f64; 2]>)> = family
+                        .iter()
+                        .zip(accs.iter())
+                        .map(|(p, acc)| {
+                            let blocks = if cscv.is_some() {
+                                acc.blocks[1..].to_vec()
+                            } else {
+                                Vec::new()
+                            };
+                            (
+                                ComboResult {
+                                    params: *p,
+                                    train: acc.finish(),
+                                    test: None,
+                                },
+                                blocks,
+                            )
+                        })
+                        .collect();
+                    if let Some(w) = options.test {
+                        for acc in accs.iter_mut() {
+                            acc.reset(None);
+                        }
                         simulate::<false, _, _>(
                             rows,
                             by_ticker,
                             n,
-                            &ranks,
-                            p.holding,
-                            p.top_k,
-                            p.cost_bps,
-                            w.start.max(p.lookback),
+                            ranks,
+                            p0.holding,
+                            ks,
+                            p0.cost_bps,
+                            w.start.max(p0.lookback),
                             w.end,
-                            acc,
+                            accs,
                             &mut NoRecord,
                             scratch,
                         );
-                        acc.finish()
-                    });
-                    (
-                        ComboResult {
-                            params: *p,
-                            train,
-                            test,
-                        },
-                        blocks,
-                    )
+                        for (o, acc) in out.iter_mut().zip(accs.iter()) {
+                            o.0.test = Some(acc.finish());
+                        }
+                    }
+                    out
                 },
             )
             .collect();
-        results.extend(part);
-        progress(stop - start);
-        start = stop;
+        for family in part {
+            results.extend(family);
+        }
+        progress(batch.iter().map(|&(a, b)| b - a).sum());
     }
 
     let (combos, blocks): (Vec<ComboResult>, Vec<Vec<[f64; 2]>>) = results.into_iter().unzip();
@@ -381,4 +428,98 @@ pub fn selection_statistics(
         ),
         pbo,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backtest::backtest;
+
+    /// A deterministic random panel with late listings, delistings and scattered gaps, prices
+    /// rounded on some tickers so that scores tie.
+    fn panel(days: usize, n: usize, seed: u64) -> PricePanel {
+        let mut state = seed | 1;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            #[expect(clippy::cast_precision_loss, reason = "test noise")]
+            let u = (state >> 11) as f64 / (1u64 << 53) as f64;
+            u
+        };
+        let mut close = ndarray::Array2::from_elem((days, n), f64::NAN);
+        for i in 0..n {
+            let mut x = 10.0 + 40.0 * next();
+            let first = if next() < 0.3 { days / 5 } else { 0 };
+            let last = if next() < 0.2 { days * 3 / 4 } else { days };
+            for t in first..last {
+                x *= 1.0 + 0.08 * (next() - 0.5);
+                if next() > 0.1 {
+                    close[[t, i]] = if i % 2 == 0 {
+                        (x * 10.0).round() / 10.0
+                    } else {
+                        x
+                    };
+                }
+            }
+        }
+        let start = chrono::NaiveDate::from_ymd_opt(2020, 1, 1).expect("date");
+        let dates = (0..days)
+            .map(|d| start + chrono::Days::new(d as u64))
+            .collect();
+        let tickers = (0..n).map(|i| format!("T{i}")).collect();
+        PricePanel::new(dates, tickers, close).expect("panel")
+    }
+
+    #[test]
+    fn every_grid_combination_equals_its_plain_backtest_exactly() {
+        for seed in [1, 7, 42, 2026] {
+            let panel = panel(150, 6, seed);
+            // Unsorted and repeated top_k (the families share one rank table and one pass),
+            // a top_k above the ticker count, repeated holdings, skips.
+            let spec = GridSpec {
+                lookback: vec![3, 10, 25],
+                skip: vec![0, 2],
+                holding: vec![1, 4, 4, 9, 200],
+                top_k: vec![4, 1, 2, 4, 9],
+                cost_bps: 25.0,
+            };
+            let options = GridOptions {
+                train: Window { start: 0, end: 104 },
+                test: Some(Window {
+                    start: 105,
+                    end: 149,
+                }),
+                objective: Objective::Sharpe,
+                pbo_blocks: 4,
+            };
+            let run = run_grid(&panel, &spec, &options, &|_| {}).expect("grid");
+            let (combos, _) = spec.combinations().expect("combinations");
+            assert_eq!(run.combos.len(), combos.len());
+            for (got, p) in run.combos.iter().zip(&combos) {
+                assert_eq!(got.params, *p);
+                let train = backtest(&panel, p, options.train).expect("train");
+                assert_eq!(got.train, train.metrics, "seed {seed} {p:?} train");
+                let test = backtest(&panel, p, options.test.expect("test")).expect("test");
+                assert_eq!(got.test, Some(test.metrics), "seed {seed} {p:?} test");
+            }
+            // The block sums are those of the plain run's returns, block by block.
+            let blocks = run.blocks.expect("blocks");
+            for (c, p) in combos.iter().enumerate() {
+                let rec = backtest(&panel, p, options.train).expect("train");
+                let r = rec.returns();
+                let first = options.train.end + 1 - blocks.blocks * blocks.block_len;
+                for b in 0..blocks.blocks {
+                    let (mut s1, mut s2) = (0.0, 0.0);
+                    for u in first + b * blocks.block_len..first + (b + 1) * blocks.block_len {
+                        let x = r[u - 1 - rec.t0];
+                        s1 += x;
+                        s2 += x * x;
+                    }
+                    let got = blocks.sums[c * blocks.blocks + b];
+                    assert!((got[0] - s1).abs() <= 1e-12 && (got[1] - s2).abs() <= 1e-12);
+                }
+            }
+        }
+    }
 }

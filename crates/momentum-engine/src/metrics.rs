@@ -138,7 +138,7 @@ impl Acc {
                 }
                 // Drawdown: under one peak p, max(1 - v/p) = 1 - min(v)/p exactly (division
                 // by p > 0 and 1 - x are monotone in IEEE arithmetic), so divide only when a
-                // new peak closes the run.
+                // new peak closes the run (rare, predictable); the trough is a branch-free min.
                 if v > peak {
                     let dd = 1.0 - trough / peak;
                     if dd > max_dd {
@@ -146,8 +146,8 @@ impl Acc {
                     }
                     peak = v;
                     trough = v;
-                } else if v < trough {
-                    trough = v;
+                } else {
+                    trough = if v < trough { v } else { trough };
                 }
             }
             (self.v_prev, self.s1, self.s2, self.sn) = (v_prev, s1, s2, sn);

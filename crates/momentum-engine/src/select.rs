@@ -44,6 +44,67 @@ pub fn select_top_k_into(scores: &[f64], k: usize, out: &mut Vec<usize>) {
     out.sort_unstable_by(|&a, &b| rank_order(scores, a, b));
 }
 
+/// [`momentum_features::scores_unchecked`] without a branch per ticker (so it vectorises):
+/// the same `P[t-S, i] / P[t-L, i] - 1` when all three prices are finite and positive, NaN
+/// otherwise. The caller guarantees `lookback <= t < T` and `skip < lookback`.
+fn scores_branch_free(
+    close: &[f64],
+    n: usize,
+    t: usize,
+    lookback: usize,
+    skip: usize,
+    out: &mut [f64],
+) {
+    let now = &close[t * n..(t + 1) * n];
+    let recent = &close[(t - skip) * n..(t - skip + 1) * n];
+    let past = &close[(t - lookback) * n..(t - lookback + 1) * n];
+    let valid = |p: f64| p.is_finite() & (p > 0.0);
+    for (((o, &p), &a), &b) in out.iter_mut().zip(now).zip(recent).zip(past) {
+        let m = a / b - 1.0;
+        *o = if valid(p) & valid(a) & valid(b) {
+            m
+        } else {
+            f64::NAN
+        };
+    }
+}
+
+/// Up to this `k`, [`RankTable::build`] ranks by insertion into a short sorted list.
+const SMALL_K: usize = 16;
+
+/// [`select_top_k_into`] for a small `k >= 1`: one pass over the tickers, inserting each
+/// eligible one into the sorted list of the best `k` so far. The same order: a ticker enters
+/// only with a strictly higher score than the last kept one and goes behind every kept ticker
+/// with a score at least its own (those have lower indices), so equal scores keep index order.
+fn select_top_small_k(scores: &[f64], k: usize, out: &mut Vec<usize>) {
+    debug_assert!((1..=SMALL_K).contains(&k));
+    let mut best_s = [0.0f64; SMALL_K];
+    let mut best_i = [0usize; SMALL_K];
+    let mut len = 0;
+    for (i, &sc) in scores.iter().enumerate() {
+        if sc.is_nan() {
+            continue;
+        }
+        if len == k {
+            if sc <= best_s[k - 1] {
+                continue;
+            }
+            len -= 1;
+        }
+        let mut p = len;
+        while p > 0 && best_s[p - 1] < sc {
+            best_s[p] = best_s[p - 1];
+            best_i[p] = best_i[p - 1];
+            p -= 1;
+        }
+        best_s[p] = sc;
+        best_i[p] = i;
+        len += 1;
+    }
+    out.clear();
+    out.extend_from_slice(&best_i[..len]);
+}
+
 /// For one `(lookback, skip)`, the best `width` tickers of every day, best first.
 ///
 /// The grid shares one table across every holding and top_k: the top `K` of a day is the first
@@ -56,6 +117,9 @@ pub struct RankTable {
     width: usize,
     counts: Vec<u32>,
     ranked: Vec<u32>,
+    /// `1 / P[t, i]` of each ranked ticker (eligible, so its close is finite and positive):
+    /// what a rebalance needs next to the ranks, computed once per table.
+    inverse: Vec<f64>,
 }
 
 impl RankTable {
@@ -67,30 +131,41 @@ impl RankTable {
         let width = width.min(n).max(1);
         let mut counts = vec![0u32; t_len];
         let mut ranked = vec![0u32; t_len * width];
+        let mut inverse = vec![0.0; t_len * width];
         let close = panel.close_flat();
         const CHUNK: usize = 256;
         counts
             .par_chunks_mut(CHUNK)
             .zip(ranked.par_chunks_mut(CHUNK * width))
+            .zip(inverse.par_chunks_mut(CHUNK * width))
             .enumerate()
             .for_each_init(
                 || (vec![0.0; n], Vec::with_capacity(n)),
-                |(scores, sel), (c, (cnt, rows))| {
+                |(scores, sel), (c, ((cnt, rows), invs))| {
                     for (j, count) in cnt.iter_mut().enumerate() {
                         let t = c * CHUNK + j;
                         if t < lookback {
                             continue;
                         }
-                        momentum_features::scores_unchecked(close, n, t, lookback, skip, scores);
-                        select_top_k_into(scores, width, sel);
+                        scores_branch_free(close, n, t, lookback, skip, scores);
+                        if width <= SMALL_K {
+                            select_top_small_k(scores, width, sel);
+                        } else {
+                            select_top_k_into(scores, width, sel);
+                        }
                         #[expect(
                             clippy::cast_possible_truncation,
                             reason = "ticker counts fit u32"
                         )]
                         {
                             *count = sel.len() as u32;
-                            for (slot, &i) in rows[j * width..].iter_mut().zip(sel.iter()) {
+                            for ((slot, inv), &i) in rows[j * width..]
+                                .iter_mut()
+                                .zip(&mut invs[j * width..])
+                                .zip(sel.iter())
+                            {
                                 *slot = i as u32;
+                                *inv = 1.0 / close[t * n + i];
                             }
                         }
                     }
@@ -102,6 +177,7 @@ impl RankTable {
             width,
             counts,
             ranked,
+            inverse,
         })
     }
 
@@ -126,6 +202,12 @@ impl RankTable {
         let m = (self.counts[t] as usize).min(k);
         &self.ranked[t * self.width..t * self.width + m]
     }
+
+    /// `1 / P[t, i]` of the `j`-th ticker `i` of day `t`'s row (`j` below its count).
+    #[inline]
+    pub(crate) fn inverse_at(&self, t: usize, j: usize) -> f64 {
+        self.inverse[t * self.width + j]
+    }
 }
 
 #[cfg(test)]
@@ -142,6 +224,66 @@ mod tests {
         // -0.0 and 0.0 are equal scores: lower index first.
         assert_eq!(select_top_k(&[0.0, -0.0, 0.0], 3), vec![0, 1, 2]);
         assert_eq!(select_top_k(&[-0.0, 0.0], 1), vec![0]);
+    }
+
+    #[test]
+    fn small_k_insertion_matches_the_general_selection() {
+        let mut state: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut fast = Vec::new();
+        for case in 0..2000 {
+            let n = (next() % 30) as usize;
+            // Few distinct values so that ties, -0.0 and NaN are common.
+            let scores: Vec<f64> = (0..n)
+                .map(|_| match next() % 7 {
+                    0 => f64::NAN,
+                    1 => -0.0,
+                    2 => 0.0,
+                    v => (v as f64 - 4.0) * 0.25,
+                })
+                .collect();
+            for k in 1..=SMALL_K {
+                select_top_small_k(&scores, k, &mut fast);
+                assert_eq!(fast, select_top_k(&scores, k), "case {case} k {k}");
+            }
+        }
+    }
+
+    #[test]
+    fn branch_free_scores_match_the_features_crate() {
+        let values = [f64::NAN, f64::INFINITY, -1.0, 0.0, -0.0, 1.0, 1.1, 2.2, 3.0];
+        let n = values.len();
+        // Three rows covering every combination of the values: t = 2, lookback 2, skip 1.
+        let mut close = Vec::new();
+        for &p in &values {
+            for &a in &values {
+                for &b in &values {
+                    close.push((p, a, b));
+                }
+            }
+        }
+        let m = close.len();
+        let mut flat = vec![0.0; 3 * m];
+        for (i, &(p, a, b)) in close.iter().enumerate() {
+            flat[i] = b;
+            flat[m + i] = a;
+            flat[2 * m + i] = p;
+        }
+        let (mut want, mut got) = (vec![0.0; m], vec![0.0; m]);
+        momentum_features::scores_unchecked(&flat, m, 2, 2, 1, &mut want);
+        scores_branch_free(&flat, m, 2, 2, 1, &mut got);
+        for (w, g) in want.iter().zip(&got) {
+            assert!(
+                w.to_bits() == g.to_bits() || (w.is_nan() && g.is_nan()),
+                "{w} vs {g}"
+            );
+        }
+        assert!(n > 0);
     }
 
     #[test]
