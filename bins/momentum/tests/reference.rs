@@ -9,6 +9,19 @@ use std::process::Command;
 
 use serde_json::Value;
 
+/// The spec's metrics, in the order the Python script prints them.
+const METRICS: [&str; 9] = [
+    "total_roi",
+    "cagr",
+    "volatility",
+    "sharpe",
+    "sortino",
+    "max_drawdown",
+    "calmar",
+    "num_trades",
+    "turnover",
+];
+
 fn sample() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/sample/sp500_prices.csv.gz")
 }
@@ -66,24 +79,14 @@ fn engine_metrics(params: [&str; 5]) -> Vec<f64> {
         serde_json::from_slice(&std::fs::read(dir.path().join("reports/metrics.json")).unwrap())
             .unwrap();
     let full = &metrics["windows"]["full"]["strategy"];
-    [
-        "total_roi",
-        "cagr",
-        "volatility",
-        "sharpe",
-        "sortino",
-        "max_drawdown",
-        "calmar",
-        "num_trades",
-        "turnover",
-    ]
-    .iter()
-    .map(|name| {
-        full[name]
-            .as_f64()
-            .unwrap_or_else(|| panic!("{name} in {full}"))
-    })
-    .collect()
+    METRICS
+        .iter()
+        .map(|name| {
+            full[name]
+                .as_f64()
+                .unwrap_or_else(|| panic!("{name} in {full}"))
+        })
+        .collect()
 }
 
 #[test]
@@ -96,20 +99,7 @@ fn the_engine_equals_an_independent_python_implementation_on_the_sample() {
         let expected = python_metrics(params);
         let got = engine_metrics(params);
         assert_eq!(got.len(), expected.len());
-        for (name, (g, e)) in [
-            "total_roi",
-            "cagr",
-            "volatility",
-            "sharpe",
-            "sortino",
-            "max_drawdown",
-            "calmar",
-            "num_trades",
-            "turnover",
-        ]
-        .iter()
-        .zip(got.iter().zip(&expected))
-        {
+        for (name, (g, e)) in METRICS.iter().zip(got.iter().zip(&expected)) {
             assert!(
                 (g - e).abs() <= 1e-9 * e.abs().max(1.0),
                 "{params:?} {name}: engine {g} vs reference {e}"
