@@ -18,6 +18,19 @@ mod tracking;
 
 use config::Config;
 
+const AFTER_HELP: &str = "\
+Environment:
+  FINANCIAL_DATASETS_API_KEY   key of the price API (fetch --source financialdatasets); never logged
+  FINANCIAL_DATASETS_BASE_URL  another base URL for the price API
+  MLFLOW_TRACKING_URI          http(s)://host:port of an MLflow server (default: local store mlruns/)
+  MLFLOW_TRACKING_USERNAME, MLFLOW_TRACKING_PASSWORD, MLFLOW_TRACKING_TOKEN   server credentials
+  RUST_LOG                     log filter (e.g. debug); logs go to stderr
+
+Exit codes: 0 success, 1 error (one line on stderr naming the file, field or ticker), 2 usage;
+promote: 3 rejected by a gate; monitor --fail-on-drift: 4 retraining recommended.
+
+`momentum <command> --help` describes each command, its files and its params.yaml keys.";
+
 /// Cross-sectional momentum trading, from prices to production picks.
 ///
 /// Typical pipeline: `momentum fetch && momentum features && momentum backtest &&
@@ -28,7 +41,8 @@ use config::Config;
     name = "momentum",
     version,
     propagate_version = true,
-    max_term_width = 100
+    max_term_width = 100,
+    after_long_help = AFTER_HELP
 )]
 struct Cli {
     /// Parameters file (defaults apply when the default file does not exist).
