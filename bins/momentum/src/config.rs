@@ -103,7 +103,7 @@ impl Default for GridConfig {
     fn default() -> Self {
         Self {
             lookback: vec![20, 60, 120, 250],
-            skip: vec![0, 20],
+            skip: vec![0, 10],
             holding: vec![5, 20, 60],
             top_k: vec![3, 5],
         }
