@@ -26,16 +26,6 @@ pub enum ScanError {
     /// The price panel has no days.
     #[error("no price data to scan")]
     NoData,
-    /// The as-of date is not a day of the price panel.
-    #[error("{as_of} is not a trading day of the price data (first {first}, last {last})")]
-    UnknownDate {
-        /// The requested day.
-        as_of: NaiveDate,
-        /// First day of the data.
-        first: NaiveDate,
-        /// Last day of the data.
-        last: NaiveDate,
-    },
     /// Not enough history before the as-of date for the lookback.
     #[error("{as_of}: only {days} days of prices, the model's lookback needs more than {lookback}")]
     TooShort {
@@ -76,9 +66,6 @@ pub enum ScanError {
     /// A features computation failed.
     #[error(transparent)]
     Features(#[from] momentum_features::FeaturesError),
-    /// A backtest the monitor runs failed.
-    #[error(transparent)]
-    Engine(#[from] momentum_engine::EngineError),
     /// File I/O from the data crate's helpers.
     #[error(transparent)]
     Data(#[from] momentum_data::DataError),

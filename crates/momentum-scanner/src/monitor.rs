@@ -101,9 +101,12 @@ pub struct MonitorReport {
 
 /// Builds the monitor report for the latest model in `history` on `panel`.
 ///
+/// The promise is empty (and the return checks say "not enough data") when the days before the
+/// first scan are too few for the lookback.
+///
 /// # Errors
-/// [`ScanError::NoHistory`] when there is no scan to monitor; engine errors when the promise
-/// cannot be computed.
+/// [`ScanError::NoHistory`] when there is no scan to monitor, [`ScanError::NoData`] for an
+/// empty panel, [`ScanError::MissingTicker`] when a picked ticker is not priced on its scan day.
 pub fn monitor(
     panel: &PricePanel,
     history: &[Picks],
