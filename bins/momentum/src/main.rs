@@ -13,6 +13,7 @@ use clap::{Parser, Subcommand};
 mod chart;
 mod cmd;
 mod config;
+mod output;
 mod progress;
 mod tracking;
 

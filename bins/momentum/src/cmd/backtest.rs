@@ -5,7 +5,6 @@
 //! wrote, so a tracker can log the grid and the artefacts without re-running anything; [`run`]
 //! is the thin command around it.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -20,6 +19,7 @@ use momentum_tracking::{DatasetInput, RunSpec};
 use serde_json::{Value, json};
 
 use crate::config::Config;
+use crate::output::{write_json, write_text};
 
 const AFTER_HELP: &str = "\
 Inputs: the panel written by `momentum features` (features.panel), or a price file with
@@ -494,24 +494,6 @@ fn candidate_json(metrics: &Value, outcome: &GridOutcome, reproducible: bool) ->
             .remove("git_commit");
     }
     candidate
-}
-
-fn write_json(path: &Path, value: &Value) -> anyhow::Result<()> {
-    momentum_data::write_atomic(path, |file| -> anyhow::Result<()> {
-        serde_json::to_writer_pretty(&mut *file, value)?;
-        file.write_all(b"\n")?;
-        Ok(())
-    })
-    .with_context(|| format!("cannot write {}", path.display()))
-}
-
-/// Writes a CSV built in memory, atomically.
-fn write_text(path: &Path, text: &str) -> anyhow::Result<()> {
-    momentum_data::write_atomic(path, |file| -> anyhow::Result<()> {
-        file.write_all(text.as_bytes())?;
-        Ok(())
-    })
-    .with_context(|| format!("cannot write {}", path.display()))
 }
 
 const METRIC_NAMES: [&str; 9] = [

@@ -1,8 +1,6 @@
 //! `momentum monitor`: the live record of past picks against the backtest's promise, and
 //! feature drift. The statistics live in `momentum-scanner`.
 
-use std::fs::File;
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -80,12 +78,7 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
     let report = monitor(&panel, &history, &settings)
         .with_context(|| format!("cannot monitor the picks in {}", history_path.display()))?;
 
-    momentum_data::write_atomic(&args.out, |file: &mut File| -> anyhow::Result<()> {
-        serde_json::to_writer_pretty(&mut *file, &report)?;
-        file.write_all(b"\n")?;
-        Ok(())
-    })
-    .with_context(|| format!("cannot write {}", args.out.display()))?;
+    crate::output::write_json(&args.out, &report)?;
 
     for check in &report.checks {
         let value = check

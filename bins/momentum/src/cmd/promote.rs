@@ -1,8 +1,6 @@
 //! `momentum promote`: gate the candidate model, then register it and make it production.
 //! The gates and the `params.yaml` edit live in `momentum-scanner::promotion`.
 
-use std::fs::File;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -15,6 +13,7 @@ use serde_json::Value;
 
 use crate::cmd::production::{CHAMPION, PREVIOUS_CHAMPION, champion, from_version, version_tags};
 use crate::config::Config;
+use crate::output::write_text;
 
 /// Exit code of a candidate that failed a gate (nothing was changed).
 pub const EXIT_REJECTED: u8 = 3;
@@ -284,12 +283,4 @@ fn production_text(params_path: &Path, model: &ProductionModel) -> anyhow::Resul
 fn write_production(params_path: &Path, model: &ProductionModel) -> anyhow::Result<()> {
     let text = production_text(params_path, model)?;
     write_text(params_path, &text)
-}
-
-fn write_text(path: &Path, text: &str) -> anyhow::Result<()> {
-    momentum_data::write_atomic(path, |file: &mut File| -> anyhow::Result<()> {
-        file.write_all(text.as_bytes())?;
-        Ok(())
-    })
-    .with_context(|| format!("cannot write {}", path.display()))
 }

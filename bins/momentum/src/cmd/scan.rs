@@ -1,8 +1,6 @@
 //! `momentum scan`: the production model's picks for one day. Scores and selection come from
 //! `momentum-scanner`, which calls the same feature and selection code as the backtest.
 
-use std::fs::File;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -15,6 +13,7 @@ use momentum_tracking::RunSpec;
 
 use crate::cmd::production::{ProductionSource, load_production};
 use crate::config::Config;
+use crate::output::{write_json, write_text};
 
 const AFTER_HELP: &str = "\
 The model is the production block of params.yaml (written by `momentum promote`), or with
@@ -186,36 +185,20 @@ fn check_staleness(
     Ok(())
 }
 
-fn write_json(path: &Path, picks: &Picks) -> anyhow::Result<()> {
-    momentum_data::write_atomic(path, |file: &mut File| -> anyhow::Result<()> {
-        serde_json::to_writer_pretty(&mut *file, picks)?;
-        file.write_all(b"\n")?;
-        Ok(())
-    })
-    .with_context(|| format!("cannot write {}", path.display()))
-}
-
 fn write_csv(path: &Path, picks: &Picks) -> anyhow::Result<()> {
     let optional = |value: Option<f64>| value.map(|v| v.to_string()).unwrap_or_default();
-    momentum_data::write_atomic(path, |file: &mut File| -> anyhow::Result<()> {
-        writeln!(
-            file,
-            "as_of,rank,ticker,score,selected,target_weight,last_close"
-        )?;
-        for pick in &picks.picks {
-            writeln!(
-                file,
-                "{},{},{},{},{},{},{}",
-                picks.as_of,
-                pick.rank.map(|r| r.to_string()).unwrap_or_default(),
-                pick.ticker,
-                optional(pick.score),
-                pick.selected,
-                pick.target_weight,
-                optional(pick.last_close)
-            )?;
-        }
-        Ok(())
-    })
-    .with_context(|| format!("cannot write {}", path.display()))
+    let mut text = String::from("as_of,rank,ticker,score,selected,target_weight,last_close\n");
+    for pick in &picks.picks {
+        text.push_str(&format!(
+            "{},{},{},{},{},{},{}\n",
+            picks.as_of,
+            pick.rank.map(|r| r.to_string()).unwrap_or_default(),
+            pick.ticker,
+            optional(pick.score),
+            pick.selected,
+            pick.target_weight,
+            optional(pick.last_close)
+        ));
+    }
+    write_text(path, &text)
 }
