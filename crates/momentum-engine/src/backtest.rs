@@ -1,6 +1,6 @@
 //! One recorded run of the strategy or of the buy-and-hold baseline.
 
-use momentum_features::{PricePanel, is_valid};
+use momentum_features::PricePanel;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
@@ -85,8 +85,10 @@ struct Record {
 }
 
 impl Recorder for Record {
-    fn value(&mut self, v: f64) {
-        self.equity.push(v);
+    const ACTIVE: bool = true;
+
+    fn curve(&mut self, values: &[f64]) {
+        self.equity.extend_from_slice(values);
     }
 
     fn trade(&mut self, t: usize, ticker: usize, before: f64, after: f64, price: f64) {
@@ -140,7 +142,7 @@ pub(crate) fn run_recorded(
     acc.reset(None);
     let mut rec = Record::default();
     rec.equity.reserve(window.end - t0 + 1);
-    simulate::<false, _, _>(
+    simulate(
         panel.carried_flat(),
         panel.carried_by_ticker_flat(),
         n,
@@ -148,11 +150,10 @@ pub(crate) fn run_recorded(
         params.holding,
         &[params.top_k],
         params.cost_bps,
-        t0,
-        window.end,
+        (t0, window.end),
         std::slice::from_mut(&mut acc),
         &mut rec,
-        &mut Scratch::new(n, panel.n_days()),
+        &mut Scratch::new(n),
     );
     rec.trades.sort_by_key(|t| (t.day, t.ticker));
     BacktestResult {
@@ -181,20 +182,11 @@ pub fn baseline(
     window.validate(panel.n_days())?;
     let t0 = window.first_rebalance(params.lookback)?;
     let n = panel.n_tickers();
-    #[expect(clippy::cast_possible_truncation, reason = "ticker counts fit u32")]
-    let all = BuyAll(
-        panel
-            .close_row(t0)
-            .iter()
-            .enumerate()
-            .filter(|(_, p)| is_valid(**p))
-            .map(|(i, _)| i as u32)
-            .collect(),
-    );
+    let all = BuyAll::new(panel.close_row(t0));
     let mut acc = Acc::new();
     acc.reset(None);
     let mut rec = Record::default();
-    simulate::<false, _, _>(
+    simulate(
         panel.carried_flat(),
         panel.carried_by_ticker_flat(),
         n,
@@ -202,11 +194,10 @@ pub fn baseline(
         usize::MAX / 2,
         &[n],
         params.cost_bps,
-        t0,
-        window.end,
+        (t0, window.end),
         std::slice::from_mut(&mut acc),
         &mut rec,
-        &mut Scratch::new(n, panel.n_days()),
+        &mut Scratch::new(n),
     );
     Ok(BacktestResult {
         params: *params,

@@ -273,7 +273,7 @@ pub fn run_grid(
         let part: Vec<Vec<(ComboResult, Vec<[f64; 2]>)>> = families
             .par_iter()
             .map_init(
-                || (Scratch::new(n, days), Vec::new(), Vec::new()),
+                || (Scratch::new(n), Vec::new(), Vec::new()),
                 |(scratch, accs, ks), &(g, a, b)| {
                     let family = &combos[a..b];
                     let ranks = &tables[g];
@@ -284,7 +284,7 @@ pub fn run_grid(
                     for acc in accs.iter_mut() {
                         acc.reset(cscv);
                     }
-                    simulate::<true, _, _>(
+                    simulate(
                         rows,
                         by_ticker,
                         n,
@@ -292,8 +292,7 @@ pub fn run_grid(
                         p0.holding,
                         ks,
                         p0.cost_bps,
-                        options.train.start.max(p0.lookback),
-                        options.train.end,
+                        (options.train.start.max(p0.lookback), options.train.end),
                         accs,
                         &mut NoRecord,
                         scratch,
@@ -303,7 +302,7 @@ pub fn run_grid(
                         .zip(accs.iter())
                         .map(|(p, acc)| {
                             let blocks = if cscv.is_some() {
-                                acc.blocks[1..].to_vec()
+                                acc.blocks.clone()
                             } else {
                                 Vec::new()
                             };
@@ -321,7 +320,7 @@ pub fn run_grid(
                         for acc in accs.iter_mut() {
                             acc.reset(None);
                         }
-                        simulate::<false, _, _>(
+                        simulate(
                             rows,
                             by_ticker,
                             n,
@@ -329,8 +328,7 @@ pub fn run_grid(
                             p0.holding,
                             ks,
                             p0.cost_bps,
-                            w.start.max(p0.lookback),
-                            w.end,
+                            (w.start.max(p0.lookback), w.end),
                             accs,
                             &mut NoRecord,
                             scratch,

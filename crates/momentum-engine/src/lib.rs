@@ -29,6 +29,7 @@
 mod backtest;
 mod error;
 mod grid;
+mod lanes;
 mod metrics;
 mod params;
 mod select;

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::lanes::F64x2;
+
 /// Trading days per year used for every annualisation.
 pub const DAYS_PER_YEAR: f64 = 252.0;
 
@@ -31,25 +33,33 @@ pub struct Metrics {
     pub turnover: f64,
 }
 
-/// Streaming accumulators of one run: every metric is fused into the day loop, and optionally
-/// the per-block sums of `r` and `r^2` that CSCV needs.
+/// The accumulators of one run over one window: every metric's sums, the drawdown state and,
+/// when asked, the CSCV block sums of `r` and `r^2`.
 #[derive(Debug, Clone)]
 pub(crate) struct Acc {
     n: usize,
     s1: f64,
     s2: f64,
     sn: f64,
-    v_prev: f64,
+    v_end: f64,
     peak: f64,
     trough: f64,
     max_dd: f64,
     pub(crate) turnover: f64,
     pub(crate) trades: u64,
-    slot: usize,
-    next_boundary: usize,
-    block_len: usize,
-    /// `[sum r, sum r^2]` per slot; slot 0 collects the days before the first block.
+    /// `(first_day, block_len, count)` of the CSCV blocks, when they are wanted.
+    cscv: Option<(usize, usize, usize)>,
+    /// `[sum r, sum r^2]` per CSCV block.
     pub(crate) blocks: Vec<[f64; 2]>,
+}
+
+/// Adds two days' returns `r` to the lanes of `[sum r, sum r^2, sum min(r, 0)^2]`.
+#[inline(always)]
+fn add_days(sums: &mut [F64x2; 3], r: F64x2) {
+    let down = r.min(F64x2::splat(0.0));
+    sums[0] = sums[0].add(r);
+    sums[1] = sums[1].add(r.mul(r));
+    sums[2] = sums[2].add(down.mul(down));
 }
 
 impl Acc {
@@ -59,112 +69,114 @@ impl Acc {
             s1: 0.0,
             s2: 0.0,
             sn: 0.0,
-            v_prev: 1.0,
+            v_end: 1.0,
             peak: 1.0,
             trough: 1.0,
             max_dd: 0.0,
             turnover: 0.0,
             trades: 0,
-            slot: 0,
-            next_boundary: usize::MAX,
-            block_len: 0,
-            blocks: vec![[0.0; 2]],
+            cscv: None,
+            blocks: Vec::new(),
         }
     }
 
-    /// Resets for a run; `blocks = Some((first_day, block_len, count))` turns on block sums.
+    /// Resets for a run; `blocks = Some((first_day, block_len, count))` turns on block sums
+    /// (`first_day` must be after the run's first day).
     pub(crate) fn reset(&mut self, blocks: Option<(usize, usize, usize)>) {
         let keep = std::mem::take(&mut self.blocks);
         *self = Self {
             blocks: keep,
+            cscv: blocks,
             ..Self::new()
         };
         self.blocks.clear();
-        match blocks {
-            Some((first, len, count)) => {
-                self.next_boundary = first;
-                self.block_len = len;
-                self.blocks.resize(count + 1, [0.0; 2]);
-            }
-            None => self.blocks.push([0.0; 2]),
+    }
+
+    /// Takes the whole equity curve of the run: `values[j]` is `V` on day `t0 + j`, post-trade
+    /// on rebalance days, `values[0]` the value after the first trade. `returns` is scratch
+    /// space (it receives the daily returns).
+    ///
+    /// The sums run in four interleaved partial sums; the drawdown is exact: it looks at
+    /// the days one by one only in a chunk that holds a new peak (under one peak `p`,
+    /// `max(1 - v/p) = 1 - min(v)/p` exactly, since division by `p > 0` and `1 - x` are
+    /// monotone in IEEE arithmetic, so a chunk without a new peak only lowers the trough).
+    pub(crate) fn run(&mut self, t0: usize, values: &[f64], returns: &mut Vec<f64>) {
+        let v0 = values[0];
+        let n = values.len() - 1;
+        let keep_returns = self.cscv.is_some();
+        if keep_returns && returns.len() < n {
+            returns.resize(n, 0.0);
         }
-    }
-
-    /// The value on day `t0`, after the first trade.
-    #[inline]
-    pub(crate) fn start(&mut self, v0: f64) {
-        self.v_prev = v0;
-        self.peak = v0;
-        self.trough = v0;
-    }
-
-    /// Pushes `values`, the values of days `from, from+1, ...` (post-trade on a rebalance
-    /// day), into the accumulators. The state lives in locals for the whole slice, and the
-    /// slice is cut at CSCV block boundaries so the block sums are locals too; every sum runs
-    /// in day order either way, so the result does not depend on how days are grouped.
-    #[inline(always)]
-    pub(crate) fn push_values<const BLOCKS: bool>(&mut self, from: usize, values: &[f64]) {
-        let end = from + values.len();
-        let mut u = from;
-        let mut rest = values;
-        while u < end {
-            let mut stop = end;
-            if BLOCKS {
-                if u == self.next_boundary {
-                    self.slot += 1;
-                    self.next_boundary += self.block_len;
-                }
-                stop = stop.min(self.next_boundary);
+        let (prev, cur) = (&values[..n], &values[1..]);
+        let (mut peak, mut trough, mut max_dd) = (v0, v0, 0.0);
+        // The trough since the last peak, per lane: a chunk without a new peak only lowers it.
+        let (mut trough_a, mut trough_b) = (F64x2::splat(v0), F64x2::splat(v0));
+        // Day i of the window goes to lane i % 4 ([0, 1] in `lanes_a`, [2, 3] in `lanes_b`)
+        // while whole chunks of 4 days last, the rest to `tail`: consecutive days do not wait
+        // on one another's additions, and the order is fixed, so the result does not depend
+        // on the machine.
+        let (mut lanes_a, mut lanes_b) = ([F64x2::splat(0.0); 3], [F64x2::splat(0.0); 3]);
+        let mut tail = [0.0; 3];
+        let one = F64x2::splat(1.0);
+        let whole = n - n % 4;
+        for i in (0..whole).step_by(4) {
+            let (c, p) = (&cur[i..i + 4], &prev[i..i + 4]);
+            let (ca, cb) = (F64x2::load(c), F64x2::load(&c[2..]));
+            let ra = ca.div(F64x2::load(p)).sub(one);
+            let rb = cb.div(F64x2::load(&p[2..])).sub(one);
+            add_days(&mut lanes_a, ra);
+            add_days(&mut lanes_b, rb);
+            if keep_returns {
+                returns[i..i + 4].copy_from_slice(&[ra.lo(), ra.hi(), rb.lo(), rb.hi()]);
             }
-            let (chunk, tail) = rest.split_at(stop - u);
-            rest = tail;
-            let (mut v_prev, mut s1, mut s2, mut sn) = (self.v_prev, self.s1, self.s2, self.sn);
-            let (mut peak, mut trough, mut max_dd) = (self.peak, self.trough, self.max_dd);
-            let [mut b1, mut b2] = if BLOCKS {
-                self.blocks[self.slot]
+            let top = F64x2::splat(peak);
+            if ca.any_gt(top) || cb.any_gt(top) {
+                // Rare: the chunk day by day, from the state before it.
+                let lows = trough_a.min(trough_b);
+                trough = min(trough, min(lows.lo(), lows.hi()));
+                for &v in c {
+                    (peak, trough, max_dd) = drawdown_day(v, peak, trough, max_dd);
+                }
+                (trough_a, trough_b) = (F64x2::splat(trough), F64x2::splat(trough));
             } else {
-                [0.0; 2]
-            };
-            for &v in chunk {
-                let r = v / v_prev - 1.0;
-                v_prev = v;
-                s1 += r;
-                s2 += r * r;
-                let m = r.min(0.0);
-                sn += m * m;
-                if BLOCKS {
-                    b1 += r;
-                    b2 += r * r;
-                }
-                // Drawdown: under one peak p, max(1 - v/p) = 1 - min(v)/p exactly (division
-                // by p > 0 and 1 - x are monotone in IEEE arithmetic), so divide only when a
-                // new peak closes the run (rare, predictable); the trough is a branch-free min.
-                if v > peak {
-                    let dd = 1.0 - trough / peak;
-                    if dd > max_dd {
-                        max_dd = dd;
-                    }
-                    peak = v;
-                    trough = v;
-                } else {
-                    trough = if v < trough { v } else { trough };
-                }
+                (trough_a, trough_b) = (trough_a.min(ca), trough_b.min(cb));
             }
-            (self.v_prev, self.s1, self.s2, self.sn) = (v_prev, s1, s2, sn);
-            (self.peak, self.trough, self.max_dd) = (peak, trough, max_dd);
-            if BLOCKS {
-                self.blocks[self.slot] = [b1, b2];
+        }
+        let lows = trough_a.min(trough_b);
+        trough = min(trough, min(lows.lo(), lows.hi()));
+        for u in whole..n {
+            let r = cur[u] / prev[u] - 1.0;
+            if keep_returns {
+                returns[u] = r;
             }
-            self.n += chunk.len();
-            u = stop;
+            let down = min(r, 0.0);
+            tail[0] += r;
+            tail[1] += r * r;
+            tail[2] += down * down;
+            (peak, trough, max_dd) = drawdown_day(cur[u], peak, trough, max_dd);
+        }
+        let total = |k: usize| (lanes_a[k].sum() + lanes_b[k].sum()) + tail[k];
+        (self.s1, self.s2, self.sn) = (total(0), total(1), total(2));
+        self.n = n;
+        self.v_end = values[n];
+        (self.peak, self.trough, self.max_dd) = (peak, trough, max_dd);
+        if let Some((first, len, count)) = self.cscv {
+            debug_assert!(first > t0 && first + count * len <= t0 + n + 1);
+            // returns[i] is the return of day t0 + 1 + i.
+            let from = first - t0 - 1;
+            self.blocks.clear();
+            self.blocks.extend(
+                returns[from..from + count * len]
+                    .chunks_exact(len)
+                    .map(block_sums),
+            );
         }
     }
-
     /// The metrics of the run so far.
     #[expect(clippy::cast_precision_loss, reason = "day counts are far below 2^52")]
     pub(crate) fn finish(&self) -> Metrics {
         let n = self.n as f64;
-        let v_end = self.v_prev;
+        let v_end = self.v_end;
         let sqrt_year = DAYS_PER_YEAR.sqrt();
         let total_roi = v_end - 1.0;
         let cagr = if v_end <= 0.0 {
@@ -213,4 +225,40 @@ impl Acc {
             turnover: self.turnover / (n / DAYS_PER_YEAR),
         }
     }
+}
+
+/// One day of the drawdown scan: a new peak closes the run under the old one.
+#[inline(always)]
+fn drawdown_day(v: f64, peak: f64, trough: f64, max_dd: f64) -> (f64, f64, f64) {
+    if v > peak {
+        let dd = 1.0 - trough / peak;
+        (v, v, if dd > max_dd { dd } else { max_dd })
+    } else {
+        (peak, min(trough, v), max_dd)
+    }
+}
+
+/// `[sum r, sum r^2]` of one CSCV block, in four interleaved partial sums.
+fn block_sums(r: &[f64]) -> [f64; 2] {
+    let zero = F64x2::splat(0.0);
+    let (mut s1a, mut s1b, mut s2a, mut s2b) = (zero, zero, zero, zero);
+    let mut chunks = r.chunks_exact(4);
+    for c in &mut chunks {
+        let (a, b) = (F64x2::load(c), F64x2::load(&c[2..]));
+        (s1a, s1b) = (s1a.add(a), s1b.add(b));
+        (s2a, s2b) = (s2a.add(a.mul(a)), s2b.add(b.mul(b)));
+    }
+    let (mut t1, mut t2) = (0.0, 0.0);
+    for &x in chunks.remainder() {
+        t1 += x;
+        t2 += x * x;
+    }
+    [(s1a.sum() + s1b.sum()) + t1, (s2a.sum() + s2b.sum()) + t2]
+}
+
+/// `min` as one instruction (`f64::min` also handles NaN, which a value never is here), the
+/// same as [`F64x2::min`].
+#[inline(always)]
+fn min(a: f64, b: f64) -> f64 {
+    if a < b { a } else { b }
 }

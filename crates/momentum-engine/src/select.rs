@@ -203,10 +203,12 @@ impl RankTable {
         &self.ranked[t * self.width..t * self.width + m]
     }
 
-    /// `1 / P[t, i]` of the `j`-th ticker `i` of day `t`'s row (`j` below its count).
+    /// [`Self::top`] and `1 / P[t, i]` of each of those tickers.
     #[inline]
-    pub(crate) fn inverse_at(&self, t: usize, j: usize) -> f64 {
-        self.inverse[t * self.width + j]
+    pub(crate) fn top_with_inverse(&self, t: usize, k: usize) -> (&[u32], &[f64]) {
+        let m = (self.counts[t] as usize).min(k);
+        let at = t * self.width;
+        (&self.ranked[at..at + m], &self.inverse[at..at + m])
     }
 }
 

@@ -14,51 +14,58 @@
 //! per day. A plain backtest is the same code with a family of one `K`, so the grid and
 //! [`crate::backtest`] agree bit for bit.
 //!
-//! Monomorphised twice over: `BLOCKS` turns on the CSCV block sums, and the [`Recorder`]
-//! keeps the equity curve and trade log (of the first `K`) only when a caller asks for them,
-//! so the grid's hot loop is the same code with the recording compiled out.
+//! Monomorphised over the [`Recorder`], which keeps the equity curve and trade log (of the
+//! first `K`) only when a caller asks for them, so the grid's hot loop is the same code with
+//! the recording compiled out.
 
 use crate::metrics::Acc;
 use crate::select::RankTable;
 
 /// Where the tickers to hold on a rebalance day come from.
 pub(crate) trait Selection {
-    /// The selected tickers of day `t`, at most `k`, best first.
-    fn top(&self, t: usize, k: usize) -> &[u32];
-    /// `1 / P[t, i]` of the `j`-th ticker `i` of `top(t, k)`; `row` is the closes of day `t`.
-    fn inverse(&self, t: usize, j: usize, i: usize, row: &[f64]) -> f64;
+    /// The selected tickers of day `t`, at most `k`, best first, and `1 / P[t, i]` of each.
+    fn top(&self, t: usize, k: usize) -> (&[u32], &[f64]);
 }
 
 impl Selection for RankTable {
     #[inline]
-    fn top(&self, t: usize, k: usize) -> &[u32] {
-        RankTable::top(self, t, k)
-    }
-
-    #[inline]
-    fn inverse(&self, t: usize, j: usize, _i: usize, _row: &[f64]) -> f64 {
-        // Precomputed with the ranks (the same division, so the same value).
-        self.inverse_at(t, j)
+    fn top(&self, t: usize, k: usize) -> (&[u32], &[f64]) {
+        self.top_with_inverse(t, k)
     }
 }
 
-/// The baseline's one purchase: every ticker with a usable price on day `t0`.
-pub(crate) struct BuyAll(pub(crate) Vec<u32>);
+/// The baseline's one purchase: every ticker with a usable price on its day.
+pub(crate) struct BuyAll {
+    tickers: Vec<u32>,
+    inverse: Vec<f64>,
+}
+
+impl BuyAll {
+    /// Every ticker with a finite, positive price in `row`.
+    pub(crate) fn new(row: &[f64]) -> Self {
+        #[expect(clippy::cast_possible_truncation, reason = "ticker counts fit u32")]
+        let tickers: Vec<u32> = (0..row.len())
+            .filter(|&i| momentum_features::is_valid(row[i]))
+            .map(|i| i as u32)
+            .collect();
+        let inverse = tickers.iter().map(|&i| 1.0 / row[i as usize]).collect();
+        Self { tickers, inverse }
+    }
+}
 
 impl Selection for BuyAll {
-    fn top(&self, _t: usize, _k: usize) -> &[u32] {
-        &self.0
-    }
-
-    fn inverse(&self, _t: usize, _j: usize, i: usize, row: &[f64]) -> f64 {
-        1.0 / row[i]
+    fn top(&self, _t: usize, k: usize) -> (&[u32], &[f64]) {
+        let m = k.min(self.tickers.len());
+        (&self.tickers[..m], &self.inverse[..m])
     }
 }
 
 /// Receives the curve and trades of a recorded run.
 pub(crate) trait Recorder {
-    /// The value of the next day, `t0..=end` in order.
-    fn value(&mut self, v: f64);
+    /// Whether anything is recorded: the grid's simulation compiles the recording out.
+    const ACTIVE: bool;
+    /// The equity curve, `t0..=end`.
+    fn curve(&mut self, values: &[f64]);
     /// One ticker traded on rebalance day `t`.
     fn trade(&mut self, t: usize, ticker: usize, before: f64, after: f64, price: f64);
 }
@@ -67,8 +74,9 @@ pub(crate) trait Recorder {
 pub(crate) struct NoRecord;
 
 impl Recorder for NoRecord {
+    const ACTIVE: bool = false;
     #[inline(always)]
-    fn value(&mut self, _v: f64) {}
+    fn curve(&mut self, _values: &[f64]) {}
     #[inline(always)]
     fn trade(&mut self, _t: usize, _ticker: usize, _before: f64, _after: f64, _price: f64) {}
 }
@@ -84,62 +92,62 @@ struct Member {
     c: f64,
     /// The value while nothing is held.
     cash: f64,
-    /// `S_m` on the last day of the period just valued.
-    s_last: f64,
-    /// The value before the next trade.
-    v_pre: f64,
 }
 
 /// Per-worker buffers, reused across runs: nothing is allocated inside the day loop.
 #[derive(Debug, Clone)]
 pub(crate) struct Scratch {
-    /// The held tickers (the longest prefix of the family), best first.
-    held: Vec<u32>,
-    /// `1 / P[t, held_j]` at the last rebalance `t`.
-    inv: Vec<f64>,
+    /// The day of the last rebalance, whose ranked row is held (`None` before the first).
+    held_day: Option<usize>,
+    /// `held_j * days`: where the column of each held ticker starts.
+    cols: Vec<usize>,
     /// `P[next, held_j] / P[t, held_j]` on a rebalance day `next`.
     x: Vec<f64>,
-    /// Pre-trade weights of one member, after a 0 for "not held".
-    wp: Vec<f64>,
-    /// 1 + new position of each held ticker, then 1 + held position of each new one.
-    cross: Vec<u32>,
-    /// Per ticker: 1 + its position in `held` (0 when not held).
-    pos_old: Vec<u32>,
-    /// Per ticker: 1 + its position in the new ranked row (0 when not in it).
-    pos_new: Vec<u32>,
-    /// Running prefix sums `S_j(u)` over one holding period.
-    sum: Vec<f64>,
-    /// The values of each member over one holding period, `days` per member.
+    /// `S_j` on a rebalance day: the sums of the first `j` drifts, in rank order.
+    prefix: Vec<f64>,
+    /// Per held position: 1 + its position in the new ranked row (0 when not in it).
+    new_at: Vec<u32>,
+    /// Per ticker: 1 + its position in a row, 0 otherwise (all 0 between rebalances).
+    pos: Vec<u32>,
+    /// The equity curve of each member over the window, `span` days per member.
     vals: Vec<f64>,
+    /// The daily returns of one member (for the CSCV block sums).
+    returns: Vec<f64>,
     members: Vec<Member>,
-    days: usize,
+    /// Member indices by increasing `K` (so by increasing number held).
+    order: Vec<usize>,
+    /// `1 / m` for `m` held (0 for none): the target weight.
+    targets: Vec<f64>,
 }
 
 impl Scratch {
-    pub(crate) fn new(n: usize, days: usize) -> Self {
+    pub(crate) fn new(n: usize) -> Self {
         Self {
-            held: Vec::with_capacity(n),
-            inv: Vec::with_capacity(n),
-            x: Vec::with_capacity(n),
-            wp: Vec::with_capacity(n + 1),
-            cross: Vec::with_capacity(2 * n),
-            pos_old: vec![0; n],
-            pos_new: vec![0; n],
-            sum: vec![0.0; days],
+            held_day: None,
+            cols: vec![0; n],
+            x: vec![0.0; n],
+            prefix: vec![0.0; n + 1],
+            new_at: vec![0; n],
+            pos: vec![0; n],
             vals: Vec::new(),
+            returns: Vec::new(),
             members: Vec::new(),
-            days,
+            order: Vec::new(),
+            targets: Vec::new(),
         }
     }
 }
 
 /// One run of every size in `ks` (at least one), as the spec's "Simulation" section: the first
-/// rebalance on `t0`, then every `holding` days while `< end`; values every day `t0..=end` into
-/// `accs[q]` for `ks[q]` (and into `rec` for `ks[0]`). `sel.top(t, k)` must be the first
-/// `min(k, eligible)` of one ranked row for every `k <= max(ks)`.
+/// rebalance on `t0 < end`, then every `holding` days while `< end`; the metrics of `ks[q]`
+/// into `accs[q]`, the curve and trades of `ks[0]` into `rec`. `sel.top(t, k)` must be the
+/// first `min(k, eligible)` of one ranked row for every `k <= max(ks)`.
+///
+/// The whole curve of every member is built first (period by period: a rebalance, then the
+/// days it holds), then each curve goes through the metrics in one pass.
 #[expect(clippy::too_many_arguments, reason = "the hot loop takes plain values")]
 #[inline]
-pub(crate) fn simulate<const BLOCKS: bool, S: Selection, R: Recorder>(
+pub(crate) fn simulate<S: Selection, R: Recorder>(
     rows: &[f64],
     by_ticker: &[f64],
     n: usize,
@@ -147,17 +155,16 @@ pub(crate) fn simulate<const BLOCKS: bool, S: Selection, R: Recorder>(
     holding: usize,
     ks: &[usize],
     cost_bps: f64,
-    t0: usize,
-    end: usize,
+    (t0, end): (usize, usize),
     accs: &mut [Acc],
     rec: &mut R,
     s: &mut Scratch,
 ) {
-    debug_assert!(!ks.is_empty() && accs.len() >= ks.len());
+    debug_assert!(!ks.is_empty() && accs.len() >= ks.len() && t0 < end);
     let cost = cost_bps / 1e4;
     let days = by_ticker.len() / n.max(1);
     let kmax = ks.iter().copied().max().unwrap_or(1);
-    let span = s.days;
+    let span = end - t0 + 1;
     if s.vals.len() < ks.len() * span {
         s.vals.resize(ks.len() * span, 0.0);
     }
@@ -165,223 +172,261 @@ pub(crate) fn simulate<const BLOCKS: bool, S: Selection, R: Recorder>(
     s.members.extend(ks.iter().map(|&k| Member {
         k,
         cash: 1.0,
-        v_pre: 1.0,
         ..Member::default()
     }));
-    s.held.clear();
-    s.inv.clear();
-    rebalance(
-        &rows[t0 * n..t0 * n + n],
-        (by_ticker, days),
-        t0,
-        (sel, kmax),
-        cost,
-        accs,
-        rec,
-        s,
-    );
-    for (q, mb) in s.members.iter().enumerate() {
-        let v0 = mb.v_pre;
-        accs[q].start(v0);
-        if q == 0 {
-            rec.value(v0);
-        }
-    }
+    s.order.clear();
+    s.order.extend(0..ks.len());
+    s.order.sort_by_key(|&q| ks[q]);
+    s.targets.clear();
+    #[expect(clippy::cast_precision_loss, reason = "ticker counts are small")]
+    s.targets
+        .extend((0..=kmax.min(n)).map(|m| if m == 0 { 0.0 } else { 1.0 / m as f64 }));
+    s.held_day = None;
+    let window = Curve { t0, span };
     let mut t = t0;
     loop {
-        let next = t + holding;
+        rebalance(
+            (rows, by_ticker),
+            (n, days),
+            t,
+            (sel, kmax),
+            cost,
+            window,
+            accs,
+            rec,
+            s,
+        );
+        let next = t.saturating_add(holding);
         let rebalancing = next < end;
-        let last = if rebalancing { next } else { end };
-        // Days t+1..=last (the last one is the rebalance day when rebalancing).
-        let len = last - t;
-        let Scratch {
-            held,
-            inv,
-            sum,
-            vals,
-            members,
-            ..
-        } = s;
-        let sum = &mut sum[..len];
-        sum.fill(0.0);
-        for (q, mb) in members.iter_mut().enumerate() {
-            if mb.m == 0 {
-                vals[q * span..q * span + len].fill(mb.cash);
-            }
-        }
-        for (j, (&i, &r)) in held.iter().zip(inv.iter()).enumerate() {
-            // One held ticker over the whole period: contiguous prices, no dependency between
-            // days (vectorisable); the per-day sums run in rank order.
-            let from = i as usize * days + t + 1;
-            for (acc, &p) in sum.iter_mut().zip(&by_ticker[from..from + len]) {
-                *acc += p * r;
-            }
-            for (q, mb) in members.iter_mut().enumerate() {
-                if mb.m == j + 1 {
-                    let c = mb.c;
-                    for (v, &x) in vals[q * span..q * span + len].iter_mut().zip(sum.iter()) {
-                        *v = c * x;
-                    }
-                    mb.s_last = sum[len - 1];
-                }
-            }
-        }
-        for (q, mb) in members.iter_mut().enumerate() {
-            mb.v_pre = vals[q * span + len - 1];
-        }
-        if rebalancing {
-            rebalance(
-                &rows[next * n..next * n + n],
-                (by_ticker, days),
-                next,
-                (sel, kmax),
-                cost,
-                accs,
-                rec,
-                s,
-            );
-            for (q, mb) in s.members.iter().enumerate() {
-                s.vals[q * span + len - 1] = mb.v_pre;
-            }
-        }
-        for (q, acc) in accs[..ks.len()].iter_mut().enumerate() {
-            let pushed = &s.vals[q * span..q * span + len];
-            acc.push_values::<BLOCKS>(t + 1, pushed);
-            if q == 0 {
-                for &v in pushed {
-                    rec.value(v);
-                }
-            }
+        // The days held after t; a rebalance day's value is the post-trade one, which
+        // `rebalance` writes.
+        let last = if rebalancing { next - 1 } else { end };
+        if last > t {
+            value_period(by_ticker, (t + 1, last), window, sel.top(t, kmax), s);
         }
         if !rebalancing {
             break;
         }
         t = next;
     }
+    for (q, acc) in accs[..ks.len()].iter_mut().enumerate() {
+        acc.run(t0, &s.vals[q * span..(q + 1) * span], &mut s.returns);
+    }
+    rec.curve(&s.vals[..span]);
 }
 
-/// Trades every member at the close of day `t` from its `v_pre` to equal weights in its prefix
-/// of `new` (spec rules 4, 6 and 8); leaves the post-trade value in `v_pre`.
+/// Where the window's curves live in [`Scratch::vals`]: day `u` of member `q` at
+/// `q * span + u - t0`.
+#[derive(Debug, Clone, Copy)]
+struct Curve {
+    t0: usize,
+    span: usize,
+}
+
+/// Days `from..=to` of a holding period: `V_u = c * S_m(u)` for every member, `S` summed in rank
+/// order one column after the other, a chunk of days at a time.
+#[inline(never)]
+fn value_period(
+    by_ticker: &[f64],
+    (from, to): (usize, usize),
+    w: Curve,
+    (held, inv): (&[u32], &[f64]),
+    s: &mut Scratch,
+) {
+    let len = to - from + 1;
+    for (q, mb) in s.members.iter().enumerate() {
+        if mb.m == 0 {
+            let at = q * w.span + from - w.t0;
+            s.vals[at..at + len].fill(mb.cash);
+        }
+    }
+    let cols = (&s.cols[..held.len()], inv);
+    let family = (&s.order[..], &s.members[..]);
+    let vals = &mut s.vals[..];
+    let mut u = from;
+    while to + 1 - u >= 8 {
+        value_days::<8>(by_ticker, cols, u, w, family, vals);
+        u += 8;
+    }
+    if to + 1 - u >= 4 {
+        value_days::<4>(by_ticker, cols, u, w, family, vals);
+        u += 4;
+    }
+    while u <= to {
+        value_days::<1>(by_ticker, cols, u, w, family, vals);
+        u += 1;
+    }
+}
+
+/// `W` consecutive days from `day` of [`value_period`]: the running sum over the held columns
+/// stays in registers, and each member takes it when its prefix is complete.
+#[inline(always)]
+fn value_days<const W: usize>(
+    by_ticker: &[f64],
+    (cols, inv): (&[usize], &[f64]),
+    day: usize,
+    w: Curve,
+    (order, members): (&[usize], &[Member]),
+    vals: &mut [f64],
+) {
+    let mut acc = [0.0f64; W];
+    let mut j = 0;
+    for &q in order {
+        let mb = members[q];
+        while j < mb.m {
+            let Some(col) = by_ticker[cols[j] + day..].first_chunk::<W>() else {
+                unreachable!("the window ends inside the panel")
+            };
+            let r = inv[j];
+            for l in 0..W {
+                acc[l] += col[l] * r;
+            }
+            j += 1;
+        }
+        if mb.m > 0 {
+            let at = q * w.span + day - w.t0;
+            let Some(out) = vals[at..].first_chunk_mut::<W>() else {
+                unreachable!("the curves hold the window")
+            };
+            for l in 0..W {
+                out[l] = mb.c * acc[l];
+            }
+        }
+    }
+}
+
+/// Trades every member at the close of day `t` from its drifted holdings to equal weights in
+/// its prefix of the new ranked row (spec rules 4, 6 and 8), and writes the post-trade values.
 #[expect(clippy::too_many_arguments, reason = "the hot loop takes plain values")]
-#[inline]
+#[inline(never)]
 fn rebalance<S: Selection, R: Recorder>(
-    row: &[f64],
-    col: (&[f64], usize),
+    (rows, by_ticker): (&[f64], &[f64]),
+    (n, days): (usize, usize),
     t: usize,
     (sel, kmax): (&S, usize),
     cost: f64,
+    w: Curve,
     accs: &mut [Acc],
     rec: &mut R,
     s: &mut Scratch,
 ) {
-    let (by_ticker, days) = col;
-    let new = sel.top(t, kmax);
+    let row = &rows[t * n..(t + 1) * n];
+    let (new, _) = sel.top(t, kmax);
+    let (held, inv) = s.held_day.map_or((&[][..], &[][..]), |d| sel.top(d, kmax));
     let Scratch {
-        held,
-        inv,
+        cols,
         x,
-        wp,
-        pos_old,
-        pos_new,
+        prefix,
+        new_at,
+        pos,
+        vals,
         members,
-        cross: s_cross,
+        targets,
         ..
     } = s;
-    let (held, new_len) = (&held[..], new.len());
-    // x[1 + j]: drift of held position j since the last rebalance (the columns are hot);
-    // x[0] = 0 stands for "not held".
-    x.clear();
-    x.push(0.0);
-    x.extend(
-        held.iter()
-            .zip(inv.iter())
-            .map(|(&i, &r)| by_ticker[i as usize * days + t] * r),
-    );
-    // Cross positions, once for every member: old_at[a] = 1 + old position of new[a] (0 when
-    // not held), new_at[j] = 1 + new position of held[j] (0 when not in the new row).
-    #[expect(clippy::cast_possible_truncation, reason = "ticker counts fit u32")]
+    let (x, new_at) = (&mut x[..held.len()], &mut new_at[..held.len()]);
+    // Drift of each held position since the last rebalance, and the prefix sums S_j of day t
+    // exactly as `value_days` sums them (from 0.0, in rank order).
+    // The prices come from the columns, which the period's valuation has just read up to
+    // t - 1 (the row of day t is usually far from the cache).
+    let mut sum = 0.0;
+    prefix[0] = 0.0;
+    for (((d, p), &col), &r) in x
+        .iter_mut()
+        .zip(&mut prefix[1..])
+        .zip(&cols[..held.len()])
+        .zip(inv)
     {
-        for (a, &i) in new.iter().enumerate() {
-            pos_new[i as usize] = a as u32 + 1;
-        }
-        for (j, &i) in held.iter().enumerate() {
-            pos_old[i as usize] = j as u32 + 1;
-        }
+        *d = by_ticker[col + t] * r;
+        sum += *d;
+        *p = sum;
     }
-    let (h_len, cross) = (held.len(), s_cross);
-    cross.clear();
-    cross.extend(held.iter().map(|&i| pos_new[i as usize]));
-    cross.extend(new.iter().map(|&i| pos_old[i as usize]));
-    let (new_at, old_at) = cross.split_at(h_len);
+    new_positions(held, new, pos, new_at);
     for (q, mb) in members.iter_mut().enumerate() {
         let m_old = mb.m;
-        let m_new = mb.k.min(new_len);
-        #[expect(clippy::cast_precision_loss, reason = "ticker counts are small")]
-        let w = if m_new == 0 { 0.0 } else { 1.0 / m_new as f64 };
-        let v_pre = mb.v_pre;
-        // Pre-trade weight of held position j: V_j / V = x_j / S_m (one reciprocal per member).
+        let m_new = mb.k.min(new.len());
+        let target = targets[m_new];
+        let v_pre = if m_old == 0 {
+            mb.cash
+        } else {
+            mb.c * prefix[m_old]
+        };
+        // Pre-trade weight of held position j: V_j / V = x_j / S_m (one reciprocal).
         let inv_s = if m_old > 0 && v_pre > 0.0 {
-            1.0 / mb.s_last
+            1.0 / prefix[m_old]
         } else {
             0.0
         };
-        // wp[1 + j]: pre-trade weight of held position j < m_old; wp[0] = 0 for "not held".
-        wp.clear();
-        wp.push(0.0);
-        wp.extend(x[1..=m_old].iter().map(|&x| x * inv_s));
-        wp.resize(h_len + 1, 0.0);
-        let wp = &wp[..=h_len];
-        // Exits and kept/entered tickers in two sums (two short dependency chains). The
-        // loops run over the whole shared rows with masks instead of this member's prefixes,
-        // so their trip counts are the same for every member (predictable), and membership
-        // is a select, not a branch; a masked-out term adds +0.0, which changes no sum.
-        let (mut t_exit, mut t_new) = (0.0, 0.0);
+        let mut turnover = 0.0;
         let mut trades = 0u64;
-        for (j, (&a, &p)) in new_at.iter().zip(&wp[1..]).enumerate() {
-            let exit = (j < m_old) & ((a as usize).wrapping_sub(1) >= m_new);
-            t_exit += if exit { p.abs() } else { 0.0 };
-            trades += u64::from(exit & (p > 0.0));
-            if q == 0 && exit {
+        let mut kept_count = 0;
+        for (j, (&a, &drift)) in new_at[..m_old].iter().zip(&x[..m_old]).enumerate() {
+            let before = drift * inv_s;
+            let kept = (a as usize).wrapping_sub(1) < m_new;
+            turnover += if kept {
+                (target - before).abs()
+            } else {
+                before.abs()
+            };
+            kept_count += usize::from(kept);
+            // A kept position with weight 0 is an entry; a dropped one with weight > 0 an exit.
+            trades += u64::from(if kept { before == 0.0 } else { before > 0.0 });
+            if R::ACTIVE && q == 0 {
                 let i = held[j] as usize;
-                rec.trade(t, i, p, 0.0, by_ticker[i * days + t]);
+                rec.trade(t, i, before, if kept { target } else { 0.0 }, row[i]);
             }
         }
-        for (a, &j) in old_at.iter().enumerate() {
-            let j = j as usize;
-            let p = wp[if j <= m_old { j } else { 0 }];
-            let enter = a < m_new;
-            t_new += if enter { (w - p).abs() } else { 0.0 };
-            trades += u64::from(enter & (p == 0.0));
-            if q == 0 && enter {
-                let i = new[a] as usize;
-                rec.trade(t, i, p, w, row[i]);
-            }
-        }
-        let turnover = if m_old == 0 && m_new > 0 {
+        // The new tickers of the prefix that were not held: weight 0 -> target each.
+        let entries = m_new - kept_count;
+        #[expect(clippy::cast_precision_loss, reason = "ticker counts are small")]
+        if m_old == 0 {
             // All pre-trade weights are 0: the spec's turnover is exactly 1.0.
-            1.0
+            turnover = if m_new > 0 { 1.0 } else { 0.0 };
         } else {
-            t_exit + t_new
-        };
+            turnover += target * entries as f64;
+        }
+        trades += entries as u64;
+        if R::ACTIVE && q == 0 {
+            for &i in new[..m_new]
+                .iter()
+                .filter(|&&i| !held[..m_old].contains(&i))
+            {
+                rec.trade(t, i as usize, 0.0, target, row[i as usize]);
+            }
+        }
         let v_post = v_pre * (1.0 - cost * turnover);
         accs[q].turnover += turnover;
         accs[q].trades += trades;
         mb.m = m_new;
-        mb.c = v_post * w;
+        mb.c = v_post * target;
         mb.cash = if m_new == 0 { v_post } else { 0.0 };
-        mb.v_pre = v_post;
+        vals[q * w.span + t - w.t0] = v_post;
     }
-    for &i in held {
-        pos_old[i as usize] = 0;
+    for (c, &i) in s.cols.iter_mut().zip(new) {
+        *c = i as usize * days;
+    }
+    s.held_day = Some(t);
+}
+
+/// `new_at[j]` = 1 + position of `held[j]` in `new` (0 when not there). `pos` is all 0 before
+/// and after.
+#[expect(clippy::cast_possible_truncation, reason = "ticker counts fit u32")]
+#[inline]
+fn new_positions(held: &[u32], new: &[u32], pos: &mut [u32], new_at: &mut [u32]) {
+    if held.len() <= new.len() && held.iter().zip(new).all(|(a, b)| a == b) {
+        // The common case for long lookbacks: the held row is still on top, in order.
+        for (j, a) in (1..).zip(new_at.iter_mut()) {
+            *a = j;
+        }
+        return;
+    }
+    for (a, &i) in new.iter().enumerate() {
+        pos[i as usize] = a as u32 + 1;
+    }
+    for (a, &i) in new_at.iter_mut().zip(held) {
+        *a = pos[i as usize];
     }
     for &i in new {
-        pos_new[i as usize] = 0;
-    }
-    let keep = s.members.iter().map(|mb| mb.m).max().unwrap_or(0);
-    s.held.clear();
-    s.inv.clear();
-    for (j, &i) in new[..keep].iter().enumerate() {
-        s.held.push(i);
-        s.inv.push(sel.inverse(t, j, i as usize, row));
+        pos[i as usize] = 0;
     }
 }
