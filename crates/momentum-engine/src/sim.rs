@@ -342,6 +342,7 @@ fn rebalance<S: Selection, R: Recorder>(
         *p = sum;
     }
     new_positions(held, new, pos, new_at);
+    let drifts_positive = x.iter().fold(true, |all, &d| all & (d > 0.0));
     for (q, mb) in members.iter_mut().enumerate() {
         let m_old = mb.m;
         let m_new = mb.k.min(new.len());
@@ -357,24 +358,18 @@ fn rebalance<S: Selection, R: Recorder>(
         } else {
             0.0
         };
+        let is_kept = |a: u32| (a as usize).wrapping_sub(1) < m_new;
         let mut turnover = 0.0;
-        let mut trades = 0u64;
         let mut kept_count = 0;
-        for (j, (&a, &drift)) in new_at[..m_old].iter().zip(&x[..m_old]).enumerate() {
+        for (&a, &drift) in new_at[..m_old].iter().zip(&x[..m_old]) {
             let before = drift * inv_s;
-            let kept = (a as usize).wrapping_sub(1) < m_new;
+            let kept = is_kept(a);
             turnover += if kept {
                 (target - before).abs()
             } else {
                 before.abs()
             };
             kept_count += usize::from(kept);
-            // A kept position with weight 0 is an entry; a dropped one with weight > 0 an exit.
-            trades += u64::from(if kept { before == 0.0 } else { before > 0.0 });
-            if R::ACTIVE && q == 0 {
-                let i = held[j] as usize;
-                rec.trade(t, i, before, if kept { target } else { 0.0 }, row[i]);
-            }
         }
         // The new tickers of the prefix that were not held: weight 0 -> target each.
         let entries = m_new - kept_count;
@@ -385,8 +380,23 @@ fn rebalance<S: Selection, R: Recorder>(
         } else {
             turnover += target * entries as f64;
         }
-        trades += entries as u64;
+        // A dropped position is an exit only with a weight > 0, and a kept one with weight 0
+        // is an entry. Every weight is > 0 unless a held price or the value is 0 (or below),
+        // and then the counts are the exits and entries as counted.
+        let mut trades = (m_old - kept_count + entries) as u64;
+        if !(drifts_positive && inv_s > 0.0) {
+            trades = entries as u64;
+            for (&a, &drift) in new_at[..m_old].iter().zip(&x[..m_old]) {
+                let (before, kept) = (drift * inv_s, is_kept(a));
+                trades += u64::from((kept & (before == 0.0)) | (!kept & (before > 0.0)));
+            }
+        }
         if R::ACTIVE && q == 0 {
+            for ((&a, &drift), &i) in new_at[..m_old].iter().zip(&x[..m_old]).zip(held) {
+                let (before, kept) = (drift * inv_s, is_kept(a));
+                let i = i as usize;
+                rec.trade(t, i, before, if kept { target } else { 0.0 }, row[i]);
+            }
             for &i in new[..m_new]
                 .iter()
                 .filter(|&&i| !held[..m_old].contains(&i))
@@ -408,18 +418,11 @@ fn rebalance<S: Selection, R: Recorder>(
     s.held_day = Some(t);
 }
 
-/// `new_at[j]` = 1 + position of `held[j]` in `new` (0 when not there). `pos` is all 0 before
-/// and after.
+/// `new_at[j]` = 1 + position of `held[j]` in `new` (0 when not there), through `pos` (all 0
+/// before and after): a fixed amount of work per ticker, no data-dependent branch.
 #[expect(clippy::cast_possible_truncation, reason = "ticker counts fit u32")]
 #[inline]
 fn new_positions(held: &[u32], new: &[u32], pos: &mut [u32], new_at: &mut [u32]) {
-    if held.len() <= new.len() && held.iter().zip(new).all(|(a, b)| a == b) {
-        // The common case for long lookbacks: the held row is still on top, in order.
-        for (j, a) in (1..).zip(new_at.iter_mut()) {
-            *a = j;
-        }
-        return;
-    }
     for (a, &i) in new.iter().enumerate() {
         pos[i as usize] = a as u32 + 1;
     }
