@@ -279,3 +279,33 @@ fn holdings_drift_between_rebalances() {
     assert_eq!(run.metrics.num_trades, 2);
     assert!(close_to(run.metrics.turnover, 1.0 / (4.0 / 252.0), 1e-14));
 }
+
+#[test]
+fn a_held_position_priced_zero_has_weight_zero_and_dropping_it_is_no_exit() {
+    // A: 10 12 0 0 0 / B: 10 11 11 11 11 / C: 10 10 12 13 13. L=1, H=2, K=2, no cost.
+    // t0 = 1: scores A 0.2, B 0.1, C 0 -> buy A and B at 0.5 each (2 entries, turnover 1).
+    // Day 2: A is worth 0, B 0.5 -> V = 0.5; day 3 likewise. t=3 rebalances: A is
+    // ineligible (price 0), C 13/12 - 1 beats B 0 -> hold C, B. Pre-trade weights A 0, B 1:
+    // turnover |0 - 0| + |0.5 - 1| + |0.5 - 0| = 1; C is an entry, A (weight 0) is not an
+    // exit, B is kept: 1 trade. Day 4: unchanged, V = 0.5.
+    let p = panel(&[
+        &[10.0, 10.0, 10.0],
+        &[12.0, 11.0, 10.0],
+        &[0.0, 11.0, 12.0],
+        &[0.0, 11.0, 13.0],
+        &[0.0, 11.0, 13.0],
+    ]);
+    let run = backtest(&p, &params(1, 0, 2, 2, 0.0), Window::full(5)).unwrap();
+    assert_eq!(run.t0, 1);
+    assert_curve(&run.equity, &[1.0, 0.5, 0.5, 0.5]);
+    assert_eq!(run.metrics.num_trades, 3);
+    // Turnover 1 + 1 over n = 3 daily returns, annualised.
+    assert!(close_to(run.metrics.turnover, 2.0 / (3.0 / 252.0), 1e-12));
+    let at3: Vec<_> = run.trades.iter().filter(|t| t.day == 3).collect();
+    assert_eq!(at3.len(), 3);
+    assert_eq!(
+        (at3[0].ticker, at3[0].weight_before, at3[0].weight_after),
+        (0, 0.0, 0.0)
+    );
+    assert_eq!(at3[2].action, Action::Buy);
+}
