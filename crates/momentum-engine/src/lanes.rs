@@ -11,8 +11,8 @@
 )]
 mod imp {
     use std::arch::x86_64::{
-        __m128d, _mm_add_pd, _mm_cmpgt_pd, _mm_cvtsd_f64, _mm_div_pd, _mm_min_pd, _mm_movemask_pd,
-        _mm_mul_pd, _mm_set1_pd, _mm_setr_pd, _mm_sub_pd, _mm_unpackhi_pd,
+        __m128d, _mm_add_pd, _mm_cmpgt_pd, _mm_cvtsd_f64, _mm_div_pd, _mm_loadu_pd, _mm_min_pd,
+        _mm_movemask_pd, _mm_mul_pd, _mm_set1_pd, _mm_storeu_pd, _mm_sub_pd, _mm_unpackhi_pd,
     };
 
     /// Two `f64` lanes.
@@ -21,14 +21,23 @@ mod imp {
 
     impl F64x2 {
         #[inline(always)]
-        pub(crate) fn new(lo: f64, hi: f64) -> Self {
-            // SAFETY: SSE2 is always available on x86_64 (see the module).
-            Self(unsafe { _mm_setr_pd(lo, hi) })
-        }
-        #[inline(always)]
         pub(crate) fn splat(x: f64) -> Self {
-            // SAFETY: as above.
+            // SAFETY: SSE2 is always available on x86_64 (see the module).
             Self(unsafe { _mm_set1_pd(x) })
+        }
+        /// The first two values of `s`.
+        #[inline(always)]
+        pub(crate) fn load(s: &[f64]) -> Self {
+            let s: &[f64; 2] = s.first_chunk().expect("two values to load");
+            // SAFETY: SSE2 as above; `s` is two readable f64 (unaligned loads are allowed).
+            Self(unsafe { _mm_loadu_pd(s.as_ptr()) })
+        }
+        /// Writes both lanes to the first two values of `out`.
+        #[inline(always)]
+        pub(crate) fn store(self, out: &mut [f64]) {
+            let out: &mut [f64; 2] = out.first_chunk_mut().expect("room for two values");
+            // SAFETY: SSE2 as above; `out` is two writable f64 (unaligned stores are allowed).
+            unsafe { _mm_storeu_pd(out.as_mut_ptr(), self.0) }
         }
         #[inline(always)]
         pub(crate) fn add(self, b: Self) -> Self {
@@ -88,12 +97,18 @@ mod imp {
             Self([f(self.0[0], b.0[0]), f(self.0[1], b.0[1])])
         }
         #[inline(always)]
-        pub(crate) fn new(lo: f64, hi: f64) -> Self {
-            Self([lo, hi])
-        }
-        #[inline(always)]
         pub(crate) fn splat(x: f64) -> Self {
             Self([x, x])
+        }
+        /// The first two values of `s`.
+        #[inline(always)]
+        pub(crate) fn load(s: &[f64]) -> Self {
+            Self([s[0], s[1]])
+        }
+        /// Writes both lanes to the first two values of `out`.
+        #[inline(always)]
+        pub(crate) fn store(self, out: &mut [f64]) {
+            out[..2].copy_from_slice(&self.0);
         }
         #[inline(always)]
         pub(crate) fn add(self, b: Self) -> Self {
@@ -135,12 +150,6 @@ mod imp {
 pub(crate) use imp::F64x2;
 
 impl F64x2 {
-    /// The first two values of `s`.
-    #[inline(always)]
-    pub(crate) fn load(s: &[f64]) -> Self {
-        Self::new(s[0], s[1])
-    }
-
     /// `lo + hi`.
     #[inline(always)]
     pub(crate) fn sum(self) -> f64 {
@@ -154,17 +163,20 @@ mod tests {
 
     #[test]
     fn lanes_are_the_scalar_operations() {
-        let a = F64x2::new(1.5, -0.0);
-        let b = F64x2::new(3.0, 0.0);
+        let a = F64x2::load(&[1.5, -0.0]);
+        let b = F64x2::load(&[3.0, 0.0]);
         assert_eq!(a.add(b).lo(), 4.5);
         assert_eq!(a.sub(b).hi().to_bits(), (-0.0f64 - 0.0).to_bits());
         assert_eq!(a.mul(b).lo(), 4.5);
         assert_eq!(a.div(b).lo(), 0.5);
         // min keeps the second operand on equality, as `if a < b { a } else { b }`.
         assert_eq!(a.min(b).hi().to_bits(), 0.0f64.to_bits());
-        assert_eq!(F64x2::new(-1.0, 2.0).min(F64x2::splat(0.0)).lo(), -1.0);
-        assert!(F64x2::new(0.0, 2.0).any_gt(F64x2::splat(1.0)));
-        assert!(!F64x2::new(0.0, 1.0).any_gt(F64x2::splat(1.0)));
+        assert_eq!(F64x2::load(&[-1.0, 2.0]).min(F64x2::splat(0.0)).lo(), -1.0);
+        assert!(F64x2::load(&[0.0, 2.0]).any_gt(F64x2::splat(1.0)));
+        assert!(!F64x2::load(&[0.0, 1.0]).any_gt(F64x2::splat(1.0)));
         assert_eq!(F64x2::load(&[0.25, 0.75, 9.0]).sum(), 1.0);
+        let mut out = [0.0; 3];
+        F64x2::load(&[2.0, 3.0]).store(&mut out[1..]);
+        assert_eq!(out, [0.0, 2.0, 3.0]);
     }
 }

@@ -127,7 +127,8 @@ impl Acc {
             add_days(&mut lanes_a, ra);
             add_days(&mut lanes_b, rb);
             if keep_returns {
-                returns[i..i + 4].copy_from_slice(&[ra.lo(), ra.hi(), rb.lo(), rb.hi()]);
+                ra.store(&mut returns[i..]);
+                rb.store(&mut returns[i + 2..]);
             }
             let top = F64x2::splat(peak);
             if ca.any_gt(top) || cb.any_gt(top) {
