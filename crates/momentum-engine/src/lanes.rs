@@ -11,8 +11,9 @@
 )]
 mod imp {
     use std::arch::x86_64::{
-        __m128d, _mm_add_pd, _mm_cmpgt_pd, _mm_cvtsd_f64, _mm_div_pd, _mm_loadu_pd, _mm_min_pd,
-        _mm_movemask_pd, _mm_mul_pd, _mm_set1_pd, _mm_storeu_pd, _mm_sub_pd, _mm_unpackhi_pd,
+        __m128d, _mm_add_pd, _mm_cmplt_pd, _mm_cvtsd_f64, _mm_div_pd, _mm_loadu_pd, _mm_max_pd,
+        _mm_min_pd, _mm_movemask_pd, _mm_mul_pd, _mm_set1_pd, _mm_storeu_pd, _mm_sub_pd,
+        _mm_unpackhi_pd, _mm_unpacklo_pd,
     };
 
     /// Two `f64` lanes.
@@ -66,11 +67,30 @@ mod imp {
             // SAFETY: as above.
             Self(unsafe { _mm_min_pd(self.0, b.0) })
         }
-        /// Whether a lane of `self` is greater than the same lane of `b`.
+        /// `if a > b { a } else { b }` per lane (MAXPD returns the second operand unless the
+        /// first is greater).
         #[inline(always)]
-        pub(crate) fn any_gt(self, b: Self) -> bool {
+        pub(crate) fn max(self, b: Self) -> Self {
             // SAFETY: as above.
-            unsafe { _mm_movemask_pd(_mm_cmpgt_pd(self.0, b.0)) != 0 }
+            Self(unsafe { _mm_max_pd(self.0, b.0) })
+        }
+        /// Whether a lane of `self` is less than the same lane of `b`.
+        #[inline(always)]
+        pub(crate) fn any_lt(self, b: Self) -> bool {
+            // SAFETY: as above.
+            unsafe { _mm_movemask_pd(_mm_cmplt_pd(self.0, b.0)) != 0 }
+        }
+        /// `[lo, lo]`.
+        #[inline(always)]
+        pub(crate) fn lo_both(self) -> Self {
+            // SAFETY: as above.
+            Self(unsafe { _mm_unpacklo_pd(self.0, self.0) })
+        }
+        /// `[hi, hi]`.
+        #[inline(always)]
+        pub(crate) fn hi_both(self) -> Self {
+            // SAFETY: as above.
+            Self(unsafe { _mm_unpackhi_pd(self.0, self.0) })
         }
         #[inline(always)]
         pub(crate) fn lo(self) -> f64 {
@@ -131,10 +151,25 @@ mod imp {
         pub(crate) fn min(self, b: Self) -> Self {
             self.map(b, |x, y| if x < y { x } else { y })
         }
-        /// Whether a lane of `self` is greater than the same lane of `b`.
+        /// `if a > b { a } else { b }` per lane.
         #[inline(always)]
-        pub(crate) fn any_gt(self, b: Self) -> bool {
-            self.0[0] > b.0[0] || self.0[1] > b.0[1]
+        pub(crate) fn max(self, b: Self) -> Self {
+            self.map(b, |x, y| if x > y { x } else { y })
+        }
+        /// Whether a lane of `self` is less than the same lane of `b`.
+        #[inline(always)]
+        pub(crate) fn any_lt(self, b: Self) -> bool {
+            self.0[0] < b.0[0] || self.0[1] < b.0[1]
+        }
+        /// `[lo, lo]`.
+        #[inline(always)]
+        pub(crate) fn lo_both(self) -> Self {
+            Self([self.0[0], self.0[0]])
+        }
+        /// `[hi, hi]`.
+        #[inline(always)]
+        pub(crate) fn hi_both(self) -> Self {
+            Self([self.0[1], self.0[1]])
         }
         #[inline(always)]
         pub(crate) fn lo(self) -> f64 {
@@ -172,8 +207,18 @@ mod tests {
         // min keeps the second operand on equality, as `if a < b { a } else { b }`.
         assert_eq!(a.min(b).hi().to_bits(), 0.0f64.to_bits());
         assert_eq!(F64x2::load(&[-1.0, 2.0]).min(F64x2::splat(0.0)).lo(), -1.0);
-        assert!(F64x2::load(&[0.0, 2.0]).any_gt(F64x2::splat(1.0)));
-        assert!(!F64x2::load(&[0.0, 1.0]).any_gt(F64x2::splat(1.0)));
+        assert_eq!(F64x2::load(&[-1.0, 2.0]).max(F64x2::splat(0.0)).hi(), 2.0);
+        assert_eq!(
+            F64x2::load(&[0.0, -0.0])
+                .max(F64x2::splat(0.0))
+                .hi()
+                .to_bits(),
+            0
+        );
+        assert!(F64x2::load(&[2.0, 0.0]).any_lt(F64x2::splat(1.0)));
+        assert!(!F64x2::load(&[1.0, 2.0]).any_lt(F64x2::splat(1.0)));
+        let x = F64x2::load(&[5.0, 7.0]);
+        assert_eq!((x.lo_both().hi(), x.hi_both().lo()), (5.0, 7.0));
         assert_eq!(F64x2::load(&[0.25, 0.75, 9.0]).sum(), 1.0);
         let mut out = [0.0; 3];
         F64x2::load(&[2.0, 3.0]).store(&mut out[1..]);

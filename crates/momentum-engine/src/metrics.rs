@@ -42,8 +42,6 @@ pub(crate) struct Acc {
     s2: f64,
     sn: f64,
     v_end: f64,
-    peak: f64,
-    trough: f64,
     max_dd: f64,
     pub(crate) turnover: f64,
     pub(crate) trades: u64,
@@ -70,8 +68,6 @@ impl Acc {
             s2: 0.0,
             sn: 0.0,
             v_end: 1.0,
-            peak: 1.0,
-            trough: 1.0,
             max_dd: 0.0,
             turnover: 0.0,
             trades: 0,
@@ -96,11 +92,13 @@ impl Acc {
     /// on rebalance days, `values[0]` the value after the first trade. `returns` is scratch
     /// space (it receives the daily returns).
     ///
-    /// The sums run in four interleaved partial sums; the drawdown is exact: it looks at
-    /// the days one by one only in a chunk that holds a new peak (under one peak `p`,
-    /// `max(1 - v/p) = 1 - min(v)/p` exactly, since division by `p > 0` and `1 - x` are
-    /// monotone in IEEE arithmetic, so a chunk without a new peak only lowers the trough).
+    /// The sums run in four interleaved partial sums. The drawdown is the spec's
+    /// `max_u (1 - V_u / max_(s<=u) V_s)`, exactly: the running peak is carried in both lanes,
+    /// and a day can raise the maximum only when `V_u < peak * (1 - max_dd)`, which is rare,
+    /// so the division is done, day by day, only in a chunk with a day within a margin of that
+    /// bound (the margin is far above the rounding of the test, so no such day is missed).
     pub(crate) fn run(&mut self, t0: usize, values: &[f64], returns: &mut Vec<f64>) {
+        const MARGIN: f64 = 1e-12;
         let v0 = values[0];
         let n = values.len() - 1;
         let keep_returns = self.cscv.is_some();
@@ -108,9 +106,12 @@ impl Acc {
             returns.resize(n, 0.0);
         }
         let (prev, cur) = (&values[..n], &values[1..]);
-        let (mut peak, mut trough, mut max_dd) = (v0, v0, 0.0);
-        // The trough since the last peak, per lane: a chunk without a new peak only lowers it.
-        let (mut trough_a, mut trough_b) = (F64x2::splat(v0), F64x2::splat(v0));
+        // The bound test assumes positive peaks; a start value <= 0 (costs above 100 %)
+        // divides every day.
+        let test_bound = v0 > 0.0;
+        let mut max_dd = 0.0;
+        let mut peak = F64x2::splat(v0);
+        let mut bound = F64x2::splat(1.0 + MARGIN);
         // Day i of the window goes to lane i % 4 ([0, 1] in `lanes_a`, [2, 3] in `lanes_b`)
         // while whole chunks of 4 days last, the rest to `tail`: consecutive days do not wait
         // on one another's additions, and the order is fixed, so the result does not depend
@@ -130,21 +131,23 @@ impl Acc {
                 ra.store(&mut returns[i..]);
                 rb.store(&mut returns[i + 2..]);
             }
-            let top = F64x2::splat(peak);
-            if ca.any_gt(top) || cb.any_gt(top) {
-                // Rare: the chunk day by day, from the state before it.
-                let lows = trough_a.min(trough_b);
-                trough = min(trough, min(lows.lo(), lows.hi()));
-                for &v in c {
-                    (peak, trough, max_dd) = drawdown_day(v, peak, trough, max_dd);
+            // The running peak of each of the four days.
+            let peak_a = ca.max(ca.lo_both()).max(peak);
+            let peak_b = cb.max(cb.lo_both()).max(peak_a.hi_both());
+            peak = peak_b.hi_both();
+            if !test_bound || ca.any_lt(peak_a.mul(bound)) || cb.any_lt(peak_b.mul(bound)) {
+                for (v, top) in [
+                    (ca.lo(), peak_a.lo()),
+                    (ca.hi(), peak_a.hi()),
+                    (cb.lo(), peak_b.lo()),
+                    (cb.hi(), peak_b.hi()),
+                ] {
+                    max_dd = max(max_dd, 1.0 - v / top);
                 }
-                (trough_a, trough_b) = (F64x2::splat(trough), F64x2::splat(trough));
-            } else {
-                (trough_a, trough_b) = (trough_a.min(ca), trough_b.min(cb));
+                bound = F64x2::splat(1.0 - max_dd + MARGIN);
             }
         }
-        let lows = trough_a.min(trough_b);
-        trough = min(trough, min(lows.lo(), lows.hi()));
+        let mut top = peak.lo();
         for u in whole..n {
             let r = cur[u] / prev[u] - 1.0;
             if keep_returns {
@@ -154,13 +157,14 @@ impl Acc {
             tail[0] += r;
             tail[1] += r * r;
             tail[2] += down * down;
-            (peak, trough, max_dd) = drawdown_day(cur[u], peak, trough, max_dd);
+            top = max(top, cur[u]);
+            max_dd = max(max_dd, 1.0 - cur[u] / top);
         }
         let total = |k: usize| (lanes_a[k].sum() + lanes_b[k].sum()) + tail[k];
         (self.s1, self.s2, self.sn) = (total(0), total(1), total(2));
         self.n = n;
         self.v_end = values[n];
-        (self.peak, self.trough, self.max_dd) = (peak, trough, max_dd);
+        self.max_dd = max_dd;
         if let Some((first, len, count)) = self.cscv {
             debug_assert!(first > t0 && first + count * len <= t0 + n + 1);
             // returns[i] is the return of day t0 + 1 + i.
@@ -203,12 +207,7 @@ impl Acc {
         } else {
             0.0
         };
-        let last = 1.0 - self.trough / self.peak;
-        let max_drawdown = if last > self.max_dd {
-            last
-        } else {
-            self.max_dd
-        };
+        let max_drawdown = self.max_dd;
         let calmar = if max_drawdown == 0.0 {
             0.0
         } else {
@@ -225,17 +224,6 @@ impl Acc {
             num_trades: self.trades,
             turnover: self.turnover / (n / DAYS_PER_YEAR),
         }
-    }
-}
-
-/// One day of the drawdown scan: a new peak closes the run under the old one.
-#[inline(always)]
-fn drawdown_day(v: f64, peak: f64, trough: f64, max_dd: f64) -> (f64, f64, f64) {
-    if v > peak {
-        let dd = 1.0 - trough / peak;
-        (v, v, if dd > max_dd { dd } else { max_dd })
-    } else {
-        (peak, min(trough, v), max_dd)
     }
 }
 
@@ -262,4 +250,10 @@ fn block_sums(r: &[f64]) -> [f64; 2] {
 #[inline(always)]
 fn min(a: f64, b: f64) -> f64 {
     if a < b { a } else { b }
+}
+
+/// `max` as one instruction, the same as [`F64x2::max`].
+#[inline(always)]
+fn max(a: f64, b: f64) -> f64 {
+    if a > b { a } else { b }
 }
