@@ -76,13 +76,30 @@ const SMALL_K: usize = 16;
 /// eligible one into the sorted list of the best `k` so far. The same order: a ticker enters
 /// only with a strictly higher score than the last kept one and goes behind every kept ticker
 /// with a score at least its own (those have lower indices), so equal scores keep index order.
+///
+/// `out` comes in holding any earlier selection, distinct tickers (the previous day's, when
+/// ranking day after day): if it names `k` tickers that are all eligible now, the `k`-th best score is at least
+/// the lowest of theirs, so a ticker scoring below that cannot enter and is passed over with
+/// one comparison. The result does not depend on what `out` held.
 fn select_top_small_k(scores: &[f64], k: usize, out: &mut Vec<usize>) {
     debug_assert!((1..=SMALL_K).contains(&k));
+    let mut floor = f64::NEG_INFINITY;
+    if out.len() == k {
+        let lowest = out.iter().fold(f64::INFINITY, |lo, &i| {
+            let sc = scores.get(i).copied().unwrap_or(f64::NAN);
+            // NaN (ineligible) poisons the bound: then there is none.
+            if sc < lo || sc.is_nan() { sc } else { lo }
+        });
+        if !lowest.is_nan() {
+            floor = lowest;
+        }
+    }
     let mut best_s = [0.0f64; SMALL_K];
     let mut best_i = [0usize; SMALL_K];
     let mut len = 0;
     for (i, &sc) in scores.iter().enumerate() {
-        if sc.is_nan() {
+        // Also passes over NaN (ineligible).
+        if !(sc >= floor) {
             continue;
         }
         if len == k {
@@ -250,8 +267,19 @@ mod tests {
                 })
                 .collect();
             for k in 1..=SMALL_K {
-                select_top_small_k(&scores, k, &mut fast);
-                assert_eq!(fast, select_top_k(&scores, k), "case {case} k {k}");
+                // Whatever the previous selection was (empty, another k's, a random one, the
+                // right one), the result is the general selection's.
+                let want = select_top_k(&scores, k);
+                let mut random: Vec<usize> = (0..40).collect();
+                for a in 0..k {
+                    random.swap(a, a + (next() % (40 - a as u64)) as usize);
+                }
+                random.truncate(k);
+                for hint in [Vec::new(), fast.clone(), random, want.clone()] {
+                    fast = hint;
+                    select_top_small_k(&scores, k, &mut fast);
+                    assert_eq!(fast, want, "case {case} k {k}");
+                }
             }
         }
     }
