@@ -243,18 +243,26 @@ fn value_period(
     let cols = (&s.cols[..held.len()], inv);
     let family = (&s.order[..], &s.members[..]);
     let vals = &mut s.vals[..];
-    let mut u = from;
-    while to + 1 - u >= 8 {
-        value_days::<8>(by_ticker, cols, u, w, family, vals);
-        u += 8;
-    }
-    if to + 1 - u >= 4 {
-        value_days::<4>(by_ticker, cols, u, w, family, vals);
-        u += 4;
-    }
-    while u <= to {
-        value_days::<1>(by_ticker, cols, u, w, family, vals);
-        u += 1;
+    // Whole chunks, then one chunk ending on `to` that overlaps the last one (shorter periods:
+    // two overlapping chunks): a day's value depends on nothing but its own prices, so the
+    // overlap writes the same values again instead of leaving days to a scalar loop.
+    if len >= 8 {
+        let mut u = from;
+        while u + 8 <= to + 1 {
+            value_days::<8>(by_ticker, cols, u, w, family, vals);
+            u += 8;
+        }
+        if u <= to {
+            value_days::<8>(by_ticker, cols, to - 7, w, family, vals);
+        }
+    } else if len >= 4 {
+        value_days::<4>(by_ticker, cols, from, w, family, vals);
+        value_days::<4>(by_ticker, cols, to - 3, w, family, vals);
+    } else if len >= 2 {
+        value_days::<2>(by_ticker, cols, from, w, family, vals);
+        value_days::<2>(by_ticker, cols, to - 1, w, family, vals);
+    } else {
+        value_days::<1>(by_ticker, cols, from, w, family, vals);
     }
 }
 
