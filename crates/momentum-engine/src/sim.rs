@@ -372,11 +372,9 @@ fn rebalance<S: Selection, R: Recorder>(
         for (&a, &drift) in new_at[..m_old].iter().zip(&x[..m_old]) {
             let before = drift * inv_s;
             let kept = is_kept(a);
-            turnover += if kept {
-                (target - before).abs()
-            } else {
-                before.abs()
-            };
+            // |target - w| when kept, |0 - w| = |w| when dropped, without a branch.
+            let goal = target * f64::from(u8::from(kept));
+            turnover += (goal - before).abs();
             kept_count += usize::from(kept);
         }
         // The new tickers of the prefix that were not held: weight 0 -> target each.
