@@ -225,7 +225,7 @@ struct Curve {
 
 /// Days `from..=to` of a holding period: `V_u = c * S_m(u)` for every member, `S` summed in rank
 /// order one column after the other, a chunk of days at a time.
-#[inline(never)]
+#[inline]
 fn value_period(
     by_ticker: &[f64],
     (from, to): (usize, usize),
@@ -306,7 +306,7 @@ fn value_days<const W: usize>(
 /// Trades every member at the close of day `t` from its drifted holdings to equal weights in
 /// its prefix of the new ranked row (spec rules 4, 6 and 8), and writes the post-trade values.
 #[expect(clippy::too_many_arguments, reason = "the hot loop takes plain values")]
-#[inline(never)]
+#[inline]
 fn rebalance<S: Selection, R: Recorder>(
     (rows, by_ticker): (&[f64], &[f64]),
     (n, days): (usize, usize),
