@@ -100,8 +100,8 @@ fn select_top_small_k(scores: &[f64], k: usize, out: &mut Vec<usize>) {
     let mut best_i = [0usize; SMALL_K];
     let mut len = 0;
     for (i, &sc) in scores.iter().enumerate() {
-        // Also passes over NaN (ineligible).
-        if !(sc >= floor) {
+        // Below the floor, or NaN (ineligible): cannot enter.
+        if sc < floor || sc.is_nan() {
             continue;
         }
         if len == k {
