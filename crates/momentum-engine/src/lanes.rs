@@ -11,9 +11,9 @@
 )]
 mod imp {
     use std::arch::x86_64::{
-        __m128d, _mm_add_pd, _mm_cmplt_pd, _mm_cvtsd_f64, _mm_div_pd, _mm_loadu_pd, _mm_max_pd,
-        _mm_min_pd, _mm_movemask_pd, _mm_mul_pd, _mm_set1_pd, _mm_storeu_pd, _mm_sub_pd,
-        _mm_unpackhi_pd, _mm_unpacklo_pd,
+        __m128d, _mm_add_pd, _mm_and_pd, _mm_cmpgt_pd, _mm_cmplt_pd, _mm_cvtsd_f64, _mm_div_pd,
+        _mm_loadu_pd, _mm_max_pd, _mm_min_pd, _mm_movemask_pd, _mm_mul_pd, _mm_set1_pd,
+        _mm_setzero_pd, _mm_sqrt_pd, _mm_storeu_pd, _mm_sub_pd, _mm_unpackhi_pd, _mm_unpacklo_pd,
     };
 
     /// Two `f64` lanes.
@@ -59,6 +59,18 @@ mod imp {
         pub(crate) fn div(self, b: Self) -> Self {
             // SAFETY: as above.
             Self(unsafe { _mm_div_pd(self.0, b.0) })
+        }
+        /// The correctly rounded square root per lane.
+        #[inline(always)]
+        pub(crate) fn sqrt(self) -> Self {
+            // SAFETY: as above.
+            Self(unsafe { _mm_sqrt_pd(self.0) })
+        }
+        /// Each lane of `self` where the same lane of `test` is greater than 0, else `0.0`.
+        #[inline(always)]
+        pub(crate) fn where_positive(self, test: Self) -> Self {
+            // SAFETY: as above.
+            Self(unsafe { _mm_and_pd(self.0, _mm_cmpgt_pd(test.0, _mm_setzero_pd())) })
         }
         /// `if a < b { a } else { b }` per lane (MINPD returns the second operand unless the
         /// first is smaller).
@@ -146,6 +158,16 @@ mod imp {
         pub(crate) fn div(self, b: Self) -> Self {
             self.map(b, |x, y| x / y)
         }
+        /// The correctly rounded square root per lane.
+        #[inline(always)]
+        pub(crate) fn sqrt(self) -> Self {
+            Self([self.0[0].sqrt(), self.0[1].sqrt()])
+        }
+        /// Each lane of `self` where the same lane of `test` is greater than 0, else `0.0`.
+        #[inline(always)]
+        pub(crate) fn where_positive(self, test: Self) -> Self {
+            self.map(test, |x, t| if t > 0.0 { x } else { 0.0 })
+        }
         /// `if a < b { a } else { b }` per lane.
         #[inline(always)]
         pub(crate) fn min(self, b: Self) -> Self {
@@ -217,6 +239,9 @@ mod tests {
         );
         assert!(F64x2::load(&[2.0, 0.0]).any_lt(F64x2::splat(1.0)));
         assert!(!F64x2::load(&[1.0, 2.0]).any_lt(F64x2::splat(1.0)));
+        assert_eq!(F64x2::load(&[2.0, 9.0]).sqrt().hi(), 3.0);
+        let kept = F64x2::load(&[4.0, 5.0]).where_positive(F64x2::load(&[1.0, f64::NAN]));
+        assert_eq!((kept.lo(), kept.hi().to_bits()), (4.0, 0));
         let x = F64x2::load(&[5.0, 7.0]);
         assert_eq!((x.lo_both().hi(), x.hi_both().lo()), (5.0, 7.0));
         assert_eq!(F64x2::load(&[0.25, 0.75, 9.0]).sum(), 1.0);
