@@ -7,7 +7,7 @@ use crate::error::Result;
 use crate::metrics::{Acc, Metrics};
 use crate::params::{StrategyParams, Window};
 use crate::select::RankTable;
-use crate::sim::{BuyAll, Recorder, Scratch, simulate};
+use crate::sim::{BuyAll, Recorder, Scratch, Selection, simulate};
 
 /// What a trade log row did to a ticker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -137,18 +137,37 @@ pub(crate) fn run_recorded(
     t0: usize,
     ranks: &RankTable,
 ) -> BacktestResult {
+    record(
+        panel,
+        ranks,
+        (params.holding, params.top_k),
+        params,
+        window,
+        t0,
+    )
+}
+
+/// One simulated size `k` of `sel`, rebalanced every `holding` days, with its curve and trade
+/// log (trades by day, then ticker).
+fn record<S: Selection>(
+    panel: &PricePanel,
+    sel: &S,
+    (holding, k): (usize, usize),
+    params: &StrategyParams,
+    window: Window,
+    t0: usize,
+) -> BacktestResult {
     let n = panel.n_tickers();
     let mut acc = Acc::new();
     acc.reset(None);
     let mut rec = Record::default();
-    rec.equity.reserve(window.end - t0 + 1);
     simulate(
         panel.carried_flat(),
         panel.carried_by_ticker_flat(),
         n,
-        ranks,
-        params.holding,
-        &[params.top_k],
+        sel,
+        holding,
+        &[k],
         params.cost_bps,
         (t0, window.end),
         std::slice::from_mut(&mut acc),
@@ -181,30 +200,14 @@ pub fn baseline(
     params.validate()?;
     window.validate(panel.n_days())?;
     let t0 = window.first_rebalance(params.lookback)?;
-    let n = panel.n_tickers();
     let all = BuyAll::new(panel.close_row(t0));
-    let mut acc = Acc::new();
-    acc.reset(None);
-    let mut rec = Record::default();
-    simulate(
-        panel.carried_flat(),
-        panel.carried_by_ticker_flat(),
-        n,
+    // Held to the end: the one rebalance is t0.
+    Ok(record(
+        panel,
         &all,
-        usize::MAX / 2,
-        &[n],
-        params.cost_bps,
-        (t0, window.end),
-        std::slice::from_mut(&mut acc),
-        &mut rec,
-        &mut Scratch::new(n),
-    );
-    Ok(BacktestResult {
-        params: *params,
+        (usize::MAX / 2, panel.n_tickers()),
+        params,
         window,
         t0,
-        metrics: acc.finish(),
-        equity: rec.equity,
-        trades: rec.trades,
-    })
+    ))
 }

@@ -177,6 +177,7 @@ impl Acc {
             );
         }
     }
+
     /// The metrics of the run so far.
     #[expect(clippy::cast_precision_loss, reason = "day counts are far below 2^52")]
     pub(crate) fn finish(&self) -> Metrics {

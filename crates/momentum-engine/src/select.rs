@@ -58,9 +58,7 @@ fn scores_branch_free(
     let now = &close[t * n..(t + 1) * n];
     let recent = &close[(t - skip) * n..(t - skip + 1) * n];
     let past = &close[(t - lookback) * n..(t - lookback + 1) * n];
-    // Finite and positive, as two float comparisons (NaN fails both); `is_finite` compiles to
-    // integer arithmetic on the bits, which SSE2 has no packed 64-bit compare for.
-    let valid = |p: f64| (p > 0.0) & (p < f64::INFINITY);
+    let valid = |p: f64| p.is_finite() & (p > 0.0);
     for (((o, &p), &a), &b) in out.iter_mut().zip(now).zip(recent).zip(past) {
         let m = a / b - 1.0;
         *o = if valid(p) & valid(a) & valid(b) {

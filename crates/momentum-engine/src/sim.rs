@@ -86,7 +86,7 @@ impl Recorder for NoRecord {
 struct Member {
     /// `K`.
     k: usize,
-    /// Tickers held: a prefix of [`Scratch::held`].
+    /// Tickers held: a prefix of the ranked row of [`Scratch::held_day`].
     m: usize,
     /// Post-trade value over the number held, `v / m` (the scale of `S_m`).
     c: f64,
@@ -202,7 +202,7 @@ pub(crate) fn simulate<S: Selection, R: Recorder>(
         // `rebalance` writes.
         let last = if rebalancing { next - 1 } else { end };
         if last > t {
-            value_period(by_ticker, (t + 1, last), window, sel.top(t, kmax), s);
+            value_period(by_ticker, (t + 1, last), window, sel.top(t, kmax).1, s);
         }
         if !rebalancing {
             break;
@@ -224,13 +224,14 @@ struct Curve {
 }
 
 /// Days `from..=to` of a holding period: `V_u = c * S_m(u)` for every member, `S` summed in rank
-/// order one column after the other, a chunk of days at a time.
+/// order one column after the other, a chunk of days at a time. `inv` are the held tickers'
+/// `1 / P[t, i]`.
 #[inline]
 fn value_period(
     by_ticker: &[f64],
     (from, to): (usize, usize),
     w: Curve,
-    (held, inv): (&[u32], &[f64]),
+    inv: &[f64],
     s: &mut Scratch,
 ) {
     let len = to - from + 1;
@@ -240,7 +241,8 @@ fn value_period(
             s.vals[at..at + len].fill(mb.cash);
         }
     }
-    let cols = (&s.cols[..held.len()], inv);
+    // `cols` were set for the held row at its rebalance.
+    let cols = (&s.cols[..inv.len()], inv);
     let family = (&s.order[..], &s.members[..]);
     let vals = &mut s.vals[..];
     // Whole chunks, then one chunk ending on `to` that overlaps the last one (shorter periods:

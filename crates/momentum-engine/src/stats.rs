@@ -311,12 +311,13 @@ pub fn probability_of_backtest_overfitting(sums: &BlockSums) -> Option<Pbo> {
                     };
                     let is = sharpe_pair([a[0], b[0]], [a[1], b[1]], count);
                     let out = sharpe_pair([a[2], b[2]], [a[3], b[3]], count);
-                    for (k, (slot, is)) in slots.iter_mut().zip([is.lo(), is.hi()]).enumerate() {
+                    let lanes = [(is.lo(), out.lo()), (is.hi(), out.hi())];
+                    for (k, (slot, (is, out))) in slots.iter_mut().zip(lanes).enumerate() {
                         if is > best_is {
                             best_is = is;
                             best = c + k;
                         }
-                        *slot = if k == 0 { out.lo() } else { out.hi() };
+                        *slot = out;
                     }
                 }
                 let x = oos[best];
