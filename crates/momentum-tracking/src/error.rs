@@ -187,6 +187,12 @@ impl Error {
         }
     }
 
+    /// `missing()` in place of a "does not exist" answer ([`Self::is_not_found`]), `self`
+    /// otherwise: a 404 from the server becomes the error that names what is missing.
+    pub(crate) fn not_found_as(self, missing: impl FnOnce() -> Error) -> Error {
+        if self.is_not_found() { missing() } else { self }
+    }
+
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),

@@ -852,26 +852,19 @@ impl Inner {
     }
 
     async fn get_run(&self, run_id: &str) -> Result<Run> {
-        let v = self
-            .call_q(
-                Method::GET,
-                "runs/get",
-                &[("run_id", run_id.to_string())],
-                Body::None,
-            )
+        let run = self
+            .api_run(run_id)
             .await
-            .map_err(|e| {
-                if e.is_not_found() {
-                    Error::RunNotFound(run_id.to_string())
-                } else {
-                    e
-                }
-            })?;
-        let run: ApiRun = self.decode("runs/get", v, "run")?;
+            .map_err(|e| e.not_found_as(|| Error::RunNotFound(run_id.to_string())))?;
         Ok(run.into_run())
     }
 
     async fn get_run_info(&self, run_id: &str) -> Result<ApiRunInfo> {
+        Ok(self.api_run(run_id).await?.info)
+    }
+
+    /// `runs/get`, as the server answers it.
+    async fn api_run(&self, run_id: &str) -> Result<ApiRun> {
         let v = self
             .call_q(
                 Method::GET,
@@ -880,8 +873,7 @@ impl Inner {
                 Body::None,
             )
             .await?;
-        let run: ApiRun = self.decode("runs/get", v, "run")?;
-        Ok(run.info)
+        self.decode("runs/get", v, "run")
     }
 
     async fn search_raw(
@@ -1125,13 +1117,7 @@ impl Inner {
         let v = self
             .call(Method::POST, "model-versions/create", Body::Json(body))
             .await
-            .map_err(|e| {
-                if e.is_not_found() {
-                    Error::ModelNotFound(name.to_string())
-                } else {
-                    e
-                }
-            })?;
+            .map_err(|e| e.not_found_as(|| Error::ModelNotFound(name.to_string())))?;
         let mv: ApiModelVersion = self.decode("model-versions/create", v, "model_version")?;
         Ok(mv.into())
     }
@@ -1175,13 +1161,7 @@ impl Inner {
                 Body::None,
             )
             .await
-            .map_err(|e| {
-                if e.is_not_found() {
-                    Error::ModelNotFound(name.to_string())
-                } else {
-                    e
-                }
-            })?;
+            .map_err(|e| e.not_found_as(|| Error::ModelNotFound(name.to_string())))?;
         let model = v.get("registered_model").cloned().unwrap_or_default();
         let aliases: Vec<Alias> =
             serde_json::from_value(model.get("aliases").cloned().unwrap_or(json!([])))
