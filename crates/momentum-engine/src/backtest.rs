@@ -4,10 +4,10 @@ use momentum_features::PricePanel;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
-use crate::metrics::{Acc, Metrics};
+use crate::metrics::{Metrics, Run};
 use crate::params::{StrategyParams, Window};
 use crate::select::RankTable;
-use crate::sim::{BuyAll, Recorder, Scratch, Selection, simulate};
+use crate::sim::{BuyAll, Prices, Recorder, Scratch, Selection, simulate};
 
 /// What a trade log row did to a ticker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -87,8 +87,8 @@ struct Record {
 impl Recorder for Record {
     const ACTIVE: bool = true;
 
-    fn curve(&mut self, values: &[f64]) {
-        self.equity.extend_from_slice(values);
+    fn value(&mut self, v: f64) {
+        self.equity.push(v);
     }
 
     fn trade(&mut self, t: usize, ticker: usize, before: f64, after: f64, price: f64) {
@@ -158,19 +158,22 @@ fn record<S: Selection>(
     t0: usize,
 ) -> BacktestResult {
     let n = panel.n_tickers();
-    let mut acc = Acc::new();
-    acc.reset(None);
+    let mut run = Run::default();
     let mut rec = Record::default();
-    simulate(
-        panel.carried_flat(),
-        panel.carried_by_ticker_flat(),
+    let prices = Prices {
+        rows: panel.carried_flat(),
+        by_ticker: panel.carried_by_ticker_flat(),
         n,
+        days: panel.n_days(),
+    };
+    simulate(
+        prices,
         sel,
-        holding,
-        &[k],
+        (&[holding], &[k]),
         params.cost_bps,
         (t0, window.end),
-        std::slice::from_mut(&mut acc),
+        None,
+        std::slice::from_mut(&mut run),
         &mut rec,
         &mut Scratch::new(n),
     );
@@ -179,7 +182,7 @@ fn record<S: Selection>(
         params: *params,
         window,
         t0,
-        metrics: acc.finish(),
+        metrics: run.finish(),
         equity: rec.equity,
         trades: rec.trades,
     }

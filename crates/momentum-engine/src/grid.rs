@@ -7,10 +7,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::backtest::run_recorded;
 use crate::error::{EngineError, Result};
-use crate::metrics::{Acc, DAYS_PER_YEAR, Metrics};
+use crate::metrics::{DAYS_PER_YEAR, Metrics, Run};
 use crate::params::{Objective, StrategyParams, Window};
 use crate::select::RankTable;
-use crate::sim::{NoRecord, Scratch, simulate};
+use crate::sim::{Blocks, NoRecord, Prices, Scratch, simulate};
 use crate::stats::{
     BlockSums, Pbo, deflated_sharpe_ratio, expected_max_sharpe, moments,
     probabilistic_sharpe_ratio, probability_of_backtest_overfitting, variance_ddof0,
@@ -183,10 +183,10 @@ pub struct GridRun {
 /// Simulates every combination of `spec` on `options.train` (and `options.test`) with every
 /// metric, without selecting: the hot part of [`grid_search`].
 ///
-/// Parallel across combinations on the current rayon pool (set the thread count with a
-/// `ThreadPool::install` or the global pool); results are in grid order and identical for any
-/// thread count. Combinations sharing `(lookback, skip)` share one [`RankTable`]; each worker
-/// reuses its scratch buffers, and the day loop allocates nothing. Memory per combination is
+/// Parallel on the current rayon pool (set the thread count with a `ThreadPool::install` or the
+/// global pool): one simulation per `(lookback, skip)` and window runs all its holding periods
+/// and top_k on one [`RankTable`]. Results are in grid order and identical for any thread
+/// count; each worker reuses its scratch buffers, and the day loop allocates nothing. Memory per combination is
 /// its metrics and `2 * pbo_blocks` block sums; no equity curve is kept. `progress(k)` is
 /// called after each group of `k` combinations finishes.
 ///
@@ -224,15 +224,31 @@ pub fn run_grid(
     // CSCV uses the train days every combination has a return on: (max t0, end].
     let common = options.train.end - max_t0;
     let block_len = common / s;
-    let cscv = (block_len > 0).then(|| (options.train.end + 1 - s * block_len, block_len, s));
+    let cscv = (block_len > 0).then(|| Blocks {
+        first: options.train.end + 1 - s * block_len,
+        len: block_len,
+        count: s,
+    });
 
     let n = panel.n_tickers();
-    let rows = panel.carried_flat();
-    let by_ticker = panel.carried_by_ticker_flat();
-    // Groups sharing (lookback, skip) share a rank table; inside one, the combinations sharing
-    // a holding period (consecutive in grid order: top_k is the innermost list) are one
-    // family, simulated together. Rank tables are built a few groups at a time (bounded
-    // memory), and the families of those groups run as one parallel batch.
+    let prices = Prices {
+        rows: panel.carried_flat(),
+        by_ticker: panel.carried_by_ticker_flat(),
+        n,
+        days: panel.n_days(),
+    };
+    // One simulation per (lookback, skip) and window runs every holding period and top_k of
+    // the grid (each distinct value once: `sim` shares the work between them).
+    let mut holdings = spec.holding.clone();
+    holdings.sort_unstable();
+    holdings.dedup();
+    let mut ks = spec.top_k.clone();
+    ks.sort_unstable();
+    ks.dedup();
+    let run_of = |p: &StrategyParams| {
+        let at = |list: &[usize], x| list.binary_search(&x).unwrap_or_else(|_| unreachable!());
+        at(&holdings, p.holding) * ks.len() + at(&ks, p.top_k)
+    };
     let mut groups: Vec<(usize, usize)> = Vec::new();
     let mut start = 0;
     while start < combos.len() {
@@ -245,112 +261,73 @@ pub fn run_grid(
         groups.push((start, stop));
         start = stop;
     }
+    // Rank tables are built a few groups at a time (bounded memory), and the simulations of
+    // those groups, train and test, run as one parallel batch.
     const GROUPS_PER_BATCH: usize = 8;
-    let mut results: Vec<(ComboResult, Vec<[f64; 2]>)> = Vec::with_capacity(combos.len());
+    let windows: Vec<(Window, Option<Blocks>)> = std::iter::once((options.train, cscv))
+        .chain(options.test.map(|w| (w, None)))
+        .collect();
+    let mut results: Vec<ComboResult> = Vec::with_capacity(combos.len());
+    let mut block_sums: Vec<[f64; 2]> = Vec::new();
+    let mut tables: Vec<RankTable> = Vec::with_capacity(GROUPS_PER_BATCH);
     for batch in groups.chunks(GROUPS_PER_BATCH) {
-        let tables: Vec<RankTable> = batch
-            .iter()
-            .map(|&(start, stop)| {
-                let group = &combos[start..stop];
-                let width = group.iter().map(|p| p.top_k).max().unwrap_or(1);
-                RankTable::build(panel, group[0].lookback, group[0].skip, width)
-            })
-            .collect::<Result<_>>()?;
-        // (table, first combination, end) of every family.
-        let mut families: Vec<(usize, usize, usize)> = Vec::new();
-        for (g, &(start, stop)) in batch.iter().enumerate() {
-            let mut a = start;
-            while a < stop {
-                let h = combos[a].holding;
-                let b = a + combos[a..stop]
-                    .iter()
-                    .take_while(|p| p.holding == h)
-                    .count();
-                families.push((g, a, b));
-                a = b;
+        for (g, &(start, _)) in batch.iter().enumerate() {
+            let p = combos[start];
+            let width = ks[ks.len() - 1];
+            match tables.get_mut(g) {
+                Some(table) => table.rebuild(panel, p.lookback, p.skip, width)?,
+                None => tables.push(RankTable::build(panel, p.lookback, p.skip, width)?),
             }
         }
-        let part: Vec<Vec<(ComboResult, Vec<[f64; 2]>)>> = families
+        let tasks: Vec<(usize, usize)> = (0..batch.len())
+            .flat_map(|g| (0..windows.len()).map(move |w| (g, w)))
+            .collect();
+        let runs: Vec<Vec<Run>> = tasks
             .par_iter()
             .map_init(
-                || (Scratch::new(n), Vec::new(), Vec::new()),
-                |(scratch, accs, ks), &(g, a, b)| {
-                    let family = &combos[a..b];
-                    let ranks = &tables[g];
-                    let p0 = family[0];
-                    ks.clear();
-                    ks.extend(family.iter().map(|p| p.top_k));
-                    accs.resize_with(ks.len(), Acc::new);
-                    for acc in accs.iter_mut() {
-                        acc.reset(cscv);
-                    }
-                    // Train, then test: two calls rather than one shared closure, which made
-                    // the grid about 4 % slower (measured with `grid_timing`).
+                || Scratch::new(n),
+                |scratch, &(g, w)| {
+                    let (window, blocks) = windows[w];
+                    let lookback = combos[batch[g].0].lookback;
+                    let mut runs = vec![Run::default(); holdings.len() * ks.len()];
                     simulate(
-                        rows,
-                        by_ticker,
-                        n,
-                        ranks,
-                        p0.holding,
-                        ks,
-                        p0.cost_bps,
-                        (options.train.start.max(p0.lookback), options.train.end),
-                        accs,
+                        prices,
+                        &tables[g],
+                        (&holdings, &ks),
+                        spec.cost_bps,
+                        (window.start.max(lookback), window.end),
+                        blocks,
+                        &mut runs,
                         &mut NoRecord,
                         scratch,
                     );
-                    let mut out: Vec<(ComboResult, Vec<[f64; 2]>)> = family
-                        .iter()
-                        .zip(accs.iter())
-                        .map(|(p, acc)| {
-                            let result = ComboResult {
-                                params: *p,
-                                train: acc.finish(),
-                                test: None,
-                            };
-                            // Empty unless CSCV is on.
-                            (result, acc.blocks.clone())
-                        })
-                        .collect();
-                    if let Some(w) = options.test {
-                        for acc in accs.iter_mut() {
-                            acc.reset(None);
-                        }
-                        simulate(
-                            rows,
-                            by_ticker,
-                            n,
-                            ranks,
-                            p0.holding,
-                            ks,
-                            p0.cost_bps,
-                            (w.start.max(p0.lookback), w.end),
-                            accs,
-                            &mut NoRecord,
-                            scratch,
-                        );
-                        for (o, acc) in out.iter_mut().zip(accs.iter()) {
-                            o.0.test = Some(acc.finish());
-                        }
-                    }
-                    out
+                    runs
                 },
             )
             .collect();
-        for family in part {
-            results.extend(family);
+        for (g, &(start, stop)) in batch.iter().enumerate() {
+            let train = &runs[g * windows.len()];
+            let test = (windows.len() > 1).then(|| &runs[g * windows.len() + 1]);
+            for p in &combos[start..stop] {
+                let at = run_of(p);
+                results.push(ComboResult {
+                    params: *p,
+                    train: train[at].finish(),
+                    test: test.map(|runs| runs[at].finish()),
+                });
+                block_sums.extend_from_slice(&train[at].blocks);
+            }
         }
         progress(batch.iter().map(|&(a, b)| b - a).sum());
     }
 
-    let (combos, blocks): (Vec<ComboResult>, Vec<Vec<[f64; 2]>>) = results.into_iter().unzip();
-    let blocks = cscv.map(|(_, len, count)| BlockSums {
-        blocks: count,
-        block_len: len,
-        sums: blocks.into_iter().flatten().collect(),
+    let blocks = cscv.map(|b| BlockSums {
+        blocks: b.count,
+        block_len: b.len,
+        sums: block_sums,
     });
     Ok(GridRun {
-        combos,
+        combos: results,
         dropped,
         blocks,
     })

@@ -1,7 +1,7 @@
-//! Two `f64` lanes for the hot loops: SSE2 on x86_64, plain arrays elsewhere. Every operation is
-//! the IEEE operation lane by lane, so both give the same bits. Written portably, the metrics
-//! loop came out of LLVM with values shuffled between lanes, spilled, and a branch per lane for
-//! the drawdown test; with the intrinsics it is one instruction per operation.
+//! Two `f64` lanes for the walks' running sums (two portfolio sizes at a time) and PBO's inner
+//! loop (two Sharpe ratios at a time): SSE2 on x86_64, plain arrays elsewhere. Every operation is the IEEE operation lane by lane, so both give the same
+//! bits; with the intrinsics each is one instruction, where LLVM shuffled and spilled the
+//! portable version.
 
 #[cfg(target_arch = "x86_64")]
 #[expect(
@@ -11,9 +11,9 @@
 )]
 mod imp {
     use std::arch::x86_64::{
-        __m128d, _mm_add_pd, _mm_and_pd, _mm_cmpgt_pd, _mm_cmplt_pd, _mm_cvtsd_f64, _mm_div_pd,
-        _mm_loadu_pd, _mm_max_pd, _mm_min_pd, _mm_movemask_pd, _mm_mul_pd, _mm_set1_pd,
-        _mm_setzero_pd, _mm_sqrt_pd, _mm_storeu_pd, _mm_sub_pd, _mm_unpackhi_pd, _mm_unpacklo_pd,
+        __m128d, _mm_add_pd, _mm_and_pd, _mm_cmpgt_pd, _mm_cvtsd_f64, _mm_div_pd, _mm_loadu_pd,
+        _mm_max_pd, _mm_min_pd, _mm_mul_pd, _mm_set_pd, _mm_set1_pd, _mm_setzero_pd, _mm_sqrt_pd,
+        _mm_sub_pd, _mm_unpackhi_pd,
     };
 
     /// Two `f64` lanes.
@@ -26,19 +26,18 @@ mod imp {
             // SAFETY: SSE2 is always available on x86_64 (see the module).
             Self(unsafe { _mm_set1_pd(x) })
         }
+        /// `[lo, hi]`.
+        #[inline(always)]
+        pub(crate) fn pair(lo: f64, hi: f64) -> Self {
+            // SAFETY: as above.
+            Self(unsafe { _mm_set_pd(hi, lo) })
+        }
         /// The first two values of `s`.
         #[inline(always)]
         pub(crate) fn load(s: &[f64]) -> Self {
             let s: &[f64; 2] = s.first_chunk().expect("two values to load");
             // SAFETY: SSE2 as above; `s` is two readable f64 (unaligned loads are allowed).
             Self(unsafe { _mm_loadu_pd(s.as_ptr()) })
-        }
-        /// Writes both lanes to the first two values of `out`.
-        #[inline(always)]
-        pub(crate) fn store(self, out: &mut [f64]) {
-            let out: &mut [f64; 2] = out.first_chunk_mut().expect("room for two values");
-            // SAFETY: SSE2 as above; `out` is two writable f64 (unaligned stores are allowed).
-            unsafe { _mm_storeu_pd(out.as_mut_ptr(), self.0) }
         }
         #[inline(always)]
         pub(crate) fn add(self, b: Self) -> Self {
@@ -49,6 +48,20 @@ mod imp {
         pub(crate) fn sub(self, b: Self) -> Self {
             // SAFETY: as above.
             Self(unsafe { _mm_sub_pd(self.0, b.0) })
+        }
+        /// `if a < b { a } else { b }` per lane (MINPD returns the second operand unless the
+        /// first is smaller).
+        #[inline(always)]
+        pub(crate) fn min(self, b: Self) -> Self {
+            // SAFETY: as above.
+            Self(unsafe { _mm_min_pd(self.0, b.0) })
+        }
+        /// `if a > b { a } else { b }` per lane (MAXPD returns the second operand unless the
+        /// first is greater).
+        #[inline(always)]
+        pub(crate) fn max(self, b: Self) -> Self {
+            // SAFETY: as above.
+            Self(unsafe { _mm_max_pd(self.0, b.0) })
         }
         #[inline(always)]
         pub(crate) fn mul(self, b: Self) -> Self {
@@ -71,38 +84,6 @@ mod imp {
         pub(crate) fn where_positive(self, test: Self) -> Self {
             // SAFETY: as above.
             Self(unsafe { _mm_and_pd(self.0, _mm_cmpgt_pd(test.0, _mm_setzero_pd())) })
-        }
-        /// `if a < b { a } else { b }` per lane (MINPD returns the second operand unless the
-        /// first is smaller).
-        #[inline(always)]
-        pub(crate) fn min(self, b: Self) -> Self {
-            // SAFETY: as above.
-            Self(unsafe { _mm_min_pd(self.0, b.0) })
-        }
-        /// `if a > b { a } else { b }` per lane (MAXPD returns the second operand unless the
-        /// first is greater).
-        #[inline(always)]
-        pub(crate) fn max(self, b: Self) -> Self {
-            // SAFETY: as above.
-            Self(unsafe { _mm_max_pd(self.0, b.0) })
-        }
-        /// Whether a lane of `self` is less than the same lane of `b`.
-        #[inline(always)]
-        pub(crate) fn any_lt(self, b: Self) -> bool {
-            // SAFETY: as above.
-            unsafe { _mm_movemask_pd(_mm_cmplt_pd(self.0, b.0)) != 0 }
-        }
-        /// `[lo, lo]`.
-        #[inline(always)]
-        pub(crate) fn lo_both(self) -> Self {
-            // SAFETY: as above.
-            Self(unsafe { _mm_unpacklo_pd(self.0, self.0) })
-        }
-        /// `[hi, hi]`.
-        #[inline(always)]
-        pub(crate) fn hi_both(self) -> Self {
-            // SAFETY: as above.
-            Self(unsafe { _mm_unpackhi_pd(self.0, self.0) })
         }
         #[inline(always)]
         pub(crate) fn lo(self) -> f64 {
@@ -132,15 +113,15 @@ mod imp {
         pub(crate) fn splat(x: f64) -> Self {
             Self([x, x])
         }
+        /// `[lo, hi]`.
+        #[inline(always)]
+        pub(crate) fn pair(lo: f64, hi: f64) -> Self {
+            Self([lo, hi])
+        }
         /// The first two values of `s`.
         #[inline(always)]
         pub(crate) fn load(s: &[f64]) -> Self {
             Self([s[0], s[1]])
-        }
-        /// Writes both lanes to the first two values of `out`.
-        #[inline(always)]
-        pub(crate) fn store(self, out: &mut [f64]) {
-            out[..2].copy_from_slice(&self.0);
         }
         #[inline(always)]
         pub(crate) fn add(self, b: Self) -> Self {
@@ -149,6 +130,16 @@ mod imp {
         #[inline(always)]
         pub(crate) fn sub(self, b: Self) -> Self {
             self.map(b, |x, y| x - y)
+        }
+        /// `if a < b { a } else { b }` per lane.
+        #[inline(always)]
+        pub(crate) fn min(self, b: Self) -> Self {
+            self.map(b, |x, y| if x < y { x } else { y })
+        }
+        /// `if a > b { a } else { b }` per lane.
+        #[inline(always)]
+        pub(crate) fn max(self, b: Self) -> Self {
+            self.map(b, |x, y| if x > y { x } else { y })
         }
         #[inline(always)]
         pub(crate) fn mul(self, b: Self) -> Self {
@@ -168,31 +159,6 @@ mod imp {
         pub(crate) fn where_positive(self, test: Self) -> Self {
             self.map(test, |x, t| if t > 0.0 { x } else { 0.0 })
         }
-        /// `if a < b { a } else { b }` per lane.
-        #[inline(always)]
-        pub(crate) fn min(self, b: Self) -> Self {
-            self.map(b, |x, y| if x < y { x } else { y })
-        }
-        /// `if a > b { a } else { b }` per lane.
-        #[inline(always)]
-        pub(crate) fn max(self, b: Self) -> Self {
-            self.map(b, |x, y| if x > y { x } else { y })
-        }
-        /// Whether a lane of `self` is less than the same lane of `b`.
-        #[inline(always)]
-        pub(crate) fn any_lt(self, b: Self) -> bool {
-            self.0[0] < b.0[0] || self.0[1] < b.0[1]
-        }
-        /// `[lo, lo]`.
-        #[inline(always)]
-        pub(crate) fn lo_both(self) -> Self {
-            Self([self.0[0], self.0[0]])
-        }
-        /// `[hi, hi]`.
-        #[inline(always)]
-        pub(crate) fn hi_both(self) -> Self {
-            Self([self.0[1], self.0[1]])
-        }
         #[inline(always)]
         pub(crate) fn lo(self) -> f64 {
             self.0[0]
@@ -206,14 +172,6 @@ mod imp {
 
 pub(crate) use imp::F64x2;
 
-impl F64x2 {
-    /// `lo + hi`.
-    #[inline(always)]
-    pub(crate) fn sum(self) -> f64 {
-        self.lo() + self.hi()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::F64x2;
@@ -224,29 +182,19 @@ mod tests {
         let b = F64x2::load(&[3.0, 0.0]);
         assert_eq!(a.add(b).lo(), 4.5);
         assert_eq!(a.sub(b).hi().to_bits(), (-0.0f64 - 0.0).to_bits());
-        assert_eq!(a.mul(b).lo(), 4.5);
-        assert_eq!(a.div(b).lo(), 0.5);
         // min keeps the second operand on equality, as `if a < b { a } else { b }`.
         assert_eq!(a.min(b).hi().to_bits(), 0.0f64.to_bits());
         assert_eq!(F64x2::load(&[-1.0, 2.0]).min(F64x2::splat(0.0)).lo(), -1.0);
         assert_eq!(F64x2::load(&[-1.0, 2.0]).max(F64x2::splat(0.0)).hi(), 2.0);
-        assert_eq!(
-            F64x2::load(&[0.0, -0.0])
-                .max(F64x2::splat(0.0))
-                .hi()
-                .to_bits(),
-            0
-        );
-        assert!(F64x2::load(&[2.0, 0.0]).any_lt(F64x2::splat(1.0)));
-        assert!(!F64x2::load(&[1.0, 2.0]).any_lt(F64x2::splat(1.0)));
+        let zeros = F64x2::load(&[0.0, -0.0]).max(F64x2::splat(0.0));
+        assert_eq!(zeros.hi().to_bits(), 0);
+        assert_eq!(a.mul(b).lo(), 4.5);
+        assert_eq!(a.div(b).lo(), 0.5);
+        assert_eq!(F64x2::splat(2.5).hi(), 2.5);
+        let p = F64x2::pair(1.0, 2.0);
+        assert_eq!((p.lo(), p.hi()), (1.0, 2.0));
         assert_eq!(F64x2::load(&[2.0, 9.0]).sqrt().hi(), 3.0);
         let kept = F64x2::load(&[4.0, 5.0]).where_positive(F64x2::load(&[1.0, f64::NAN]));
         assert_eq!((kept.lo(), kept.hi().to_bits()), (4.0, 0));
-        let x = F64x2::load(&[5.0, 7.0]);
-        assert_eq!((x.lo_both().hi(), x.hi_both().lo()), (5.0, 7.0));
-        assert_eq!(F64x2::load(&[0.25, 0.75, 9.0]).sum(), 1.0);
-        let mut out = [0.0; 3];
-        F64x2::load(&[2.0, 3.0]).store(&mut out[1..]);
-        assert_eq!(out, [0.0, 2.0, 3.0]);
     }
 }

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::lanes::F64x2;
+use crate::sim::Blocks;
 
 /// Trading days per year used for every annualisation.
 pub const DAYS_PER_YEAR: f64 = 252.0;
@@ -33,148 +33,129 @@ pub struct Metrics {
     pub turnover: f64,
 }
 
-/// The accumulators of one run over one window: every metric's sums, the drawdown state and,
-/// when asked, the CSCV block sums of `r` and `r^2`.
-#[derive(Debug, Clone)]
-pub(crate) struct Acc {
+/// How far below the drawdown record a day's bound must stay to skip its division: far above
+/// the few units of 2^-52 by which the bound and the day's drawdown can round apart.
+const MARGIN: f64 = 1e-12;
+
+/// The state and sums of one run over one window, period by period: what the metrics need,
+/// and the CSCV block sums of `r` and `r^2` when the window has blocks.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Run {
+    /// Daily returns in the window, `end - t0`.
     n: usize,
-    s1: f64,
-    s2: f64,
-    sn: f64,
-    v_end: f64,
+    /// `[sum r, sum r^2, sum min(r, 0)^2]`.
+    sums: [f64; 3],
+    /// The post-trade value at the start of the current period; `V_end` once the run is over.
+    pub(crate) v: f64,
+    /// The running maximum of the curve.
+    pub(crate) peak: f64,
     max_dd: f64,
+    /// `1 - max_dd + MARGIN`: a value above `peak * floor` cannot raise the drawdown.
+    floor: f64,
     pub(crate) turnover: f64,
     pub(crate) trades: u64,
-    /// `(first_day, block_len, count)` of the CSCV blocks, when they are wanted.
-    cscv: Option<(usize, usize, usize)>,
     /// `[sum r, sum r^2]` per CSCV block.
     pub(crate) blocks: Vec<[f64; 2]>,
 }
 
-/// Adds two days' returns `r` to the lanes of `[sum r, sum r^2, sum min(r, 0)^2]`.
-#[inline(always)]
-fn add_days(sums: &mut [F64x2; 3], r: F64x2) {
-    let down = r.min(F64x2::splat(0.0));
-    sums[0] = sums[0].add(r);
-    sums[1] = sums[1].add(r.mul(r));
-    sums[2] = sums[2].add(down.mul(down));
-}
-
-impl Acc {
-    pub(crate) fn new() -> Self {
-        Self {
-            n: 0,
-            s1: 0.0,
-            s2: 0.0,
-            sn: 0.0,
-            v_end: 1.0,
-            max_dd: 0.0,
-            turnover: 0.0,
-            trades: 0,
-            cscv: None,
-            blocks: Vec::new(),
-        }
-    }
-
-    /// Resets for a run; `blocks = Some((first_day, block_len, count))` turns on block sums
-    /// (`first_day` must be after the run's first day).
-    pub(crate) fn reset(&mut self, blocks: Option<(usize, usize, usize)>) {
-        let keep = std::mem::take(&mut self.blocks);
+impl Run {
+    /// Starts a run of `n` daily returns from the post-trade value `v0` of its first day,
+    /// after a first trade of `turnover` and `trades` entries.
+    pub(crate) fn begin(
+        &mut self,
+        n: usize,
+        v0: f64,
+        turnover: f64,
+        trades: u64,
+        blocks: Option<Blocks>,
+    ) {
+        let mut kept = std::mem::take(&mut self.blocks);
+        kept.clear();
+        kept.resize(blocks.map_or(0, |b| b.count), [0.0; 2]);
         *self = Self {
-            blocks: keep,
-            cscv: blocks,
-            ..Self::new()
+            n,
+            sums: [0.0; 3],
+            v: v0,
+            peak: v0,
+            max_dd: 0.0,
+            floor: 1.0 + MARGIN,
+            turnover,
+            trades,
+            blocks: kept,
         };
-        self.blocks.clear();
     }
 
-    /// Takes the whole equity curve of the run: `values[j]` is `V` on day `t0 + j`, post-trade
-    /// on rebalance days, `values[0]` the value after the first trade. `returns` is scratch
-    /// space (it receives the daily returns).
-    ///
-    /// The sums run in four interleaved partial sums. The drawdown is the spec's
-    /// `max_u (1 - V_u / max_(s<=u) V_s)`, exactly: the running peak is carried in both lanes,
-    /// and a day can raise the maximum only when `V_u < peak * (1 - max_dd)`, which is rare,
-    /// so the division is done, day by day, only in a chunk with a day within a margin of that
-    /// bound (the margin is far above the rounding of the test, so no such day is missed).
-    pub(crate) fn run(&mut self, t0: usize, values: &[f64], returns: &mut Vec<f64>) {
-        const MARGIN: f64 = 1e-12;
-        let v0 = values[0];
-        let n = values.len() - 1;
-        let keep_returns = self.cscv.is_some();
-        if keep_returns && returns.len() < n {
-            returns.resize(n, 0.0);
+    /// Adds the sums `[r, r^2, min(r, 0)^2]` of some days' returns.
+    #[inline]
+    pub(crate) fn add(&mut self, sums: [f64; 3]) {
+        for (total, x) in self.sums.iter_mut().zip(sums) {
+            *total += x;
         }
-        let (prev, cur) = (&values[..n], &values[1..]);
-        // The bound test assumes positive peaks; a start value <= 0 (costs above 100 %)
-        // divides every day.
-        let test_bound = v0 > 0.0;
-        let mut max_dd = 0.0;
-        let mut peak = F64x2::splat(v0);
-        let mut bound = F64x2::splat(1.0 + MARGIN);
-        // Day i of the window goes to lane i % 4 ([0, 1] in `lanes_a`, [2, 3] in `lanes_b`)
-        // while whole chunks of 4 days last, the rest to `tail`: consecutive days do not wait
-        // on one another's additions, and the order is fixed, so the result does not depend
-        // on the machine.
-        let (mut lanes_a, mut lanes_b) = ([F64x2::splat(0.0); 3], [F64x2::splat(0.0); 3]);
-        let mut tail = [0.0; 3];
-        let one = F64x2::splat(1.0);
-        let whole = n - n % 4;
-        for i in (0..whole).step_by(4) {
-            let (c, p) = (&cur[i..i + 4], &prev[i..i + 4]);
-            let (ca, cb) = (F64x2::load(c), F64x2::load(&c[2..]));
-            let ra = ca.div(F64x2::load(p)).sub(one);
-            let rb = cb.div(F64x2::load(&p[2..])).sub(one);
-            add_days(&mut lanes_a, ra);
-            add_days(&mut lanes_b, rb);
-            if keep_returns {
-                ra.store(&mut returns[i..]);
-                rb.store(&mut returns[i + 2..]);
-            }
-            // The running peak of each of the four days.
-            let peak_a = ca.max(ca.lo_both()).max(peak);
-            let peak_b = cb.max(cb.lo_both()).max(peak_a.hi_both());
-            peak = peak_b.hi_both();
-            if !test_bound || ca.any_lt(peak_a.mul(bound)) || cb.any_lt(peak_b.mul(bound)) {
-                for (v, top) in [
-                    (ca.lo(), peak_a.lo()),
-                    (ca.hi(), peak_a.hi()),
-                    (cb.lo(), peak_b.lo()),
-                    (cb.hi(), peak_b.hi()),
-                ] {
-                    max_dd = max(max_dd, 1.0 - v / top);
-                }
-                bound = F64x2::splat(1.0 - max_dd + MARGIN);
+    }
+
+    /// The drawdown of a period of positive values `a * S` for `S` in `curve` (from the
+    /// period's start: its days are `1..len - 1`), then `last` on its last day: the
+    /// spec's running maximum, exactly. `low` and `high` are the lowest and highest value,
+    /// `drop` the largest fall of a value below the highest one before it. A day whose running
+    /// peak is still the one before the period has a drawdown of at most `1 - low / peak`; a
+    /// day after a value above that peak, at most `drop / peak`. The days are visited only
+    /// when a bound comes within `MARGIN` of the record, and on them the division is done only
+    /// for a value at or below the running peak times `floor`.
+    #[inline]
+    pub(crate) fn drawdown(
+        &mut self,
+        (low, high, drop): (f64, f64, f64),
+        curve: (f64, &[f64]),
+        last: f64,
+    ) {
+        let peak = self.peak;
+        // Written so that a NaN visits the days.
+        let clear = low > peak * self.floor && drop < peak * (1.0 - self.floor);
+        if !clear {
+            self.drawdown_days(curve, last);
+        }
+        self.peak = max(peak, high);
+    }
+
+    #[inline(never)]
+    fn drawdown_days(&mut self, (a, curve): (f64, &[f64]), last: f64) {
+        // The values are positive and finite here. Only a value at or below the running peak
+        // times `floor` can raise the record (a new peak has no drawdown).
+        let mut peak = self.peak;
+        for &c in &curve[1..curve.len() - 1] {
+            let v = a * c;
+            peak = max(peak, v);
+            if v <= peak * self.floor {
+                self.raise(1.0 - v / peak);
             }
         }
-        let mut top = peak.lo();
-        for u in whole..n {
-            let r = cur[u] / prev[u] - 1.0;
-            if keep_returns {
-                returns[u] = r;
-            }
-            let down = min(r, 0.0);
-            tail[0] += r;
-            tail[1] += r * r;
-            tail[2] += down * down;
-            top = max(top, cur[u]);
-            max_dd = max(max_dd, 1.0 - cur[u] / top);
+        peak = max(peak, last);
+        if last <= peak * self.floor {
+            self.raise(1.0 - last / peak);
         }
-        let total = |k: usize| (lanes_a[k].sum() + lanes_b[k].sum()) + tail[k];
-        (self.s1, self.s2, self.sn) = (total(0), total(1), total(2));
-        self.n = n;
-        self.v_end = values[n];
-        self.max_dd = max_dd;
-        if let Some((first, len, count)) = self.cscv {
-            debug_assert!(first > t0 && first + count * len <= t0 + n + 1);
-            // returns[i] is the return of day t0 + 1 + i.
-            let from = first - t0 - 1;
-            self.blocks.clear();
-            self.blocks.extend(
-                returns[from..from + count * len]
-                    .chunks_exact(len)
-                    .map(block_sums),
-            );
+    }
+
+    /// One day of the drawdown as the spec writes it, for values of any sign.
+    pub(crate) fn day_drawdown(&mut self, v: f64) {
+        self.peak = max(self.peak, v);
+        self.max_dd = max(self.max_dd, 1.0 - v / self.peak);
+        self.floor = 1.0 - self.max_dd + MARGIN;
+    }
+
+    #[inline]
+    fn raise(&mut self, dd: f64) {
+        if dd > self.max_dd {
+            self.max_dd = dd;
+            self.floor = 1.0 - dd + MARGIN;
+        }
+    }
+
+    /// Adds `[sum r, sum r^2]` of some days of CSCV block `block` (none: `NO_BLOCK`).
+    #[inline]
+    pub(crate) fn add_block(&mut self, block: usize, sums: [f64; 2]) {
+        if let Some(b) = self.blocks.get_mut(block) {
+            b[0] += sums[0];
+            b[1] += sums[1];
         }
     }
 
@@ -182,7 +163,7 @@ impl Acc {
     #[expect(clippy::cast_precision_loss, reason = "day counts are far below 2^52")]
     pub(crate) fn finish(&self) -> Metrics {
         let n = self.n as f64;
-        let v_end = self.v_end;
+        let v_end = self.v;
         let sqrt_year = DAYS_PER_YEAR.sqrt();
         let total_roi = v_end - 1.0;
         let cagr = if v_end <= 0.0 {
@@ -190,9 +171,10 @@ impl Acc {
         } else {
             v_end.powf(DAYS_PER_YEAR / n) - 1.0
         };
-        let mean = self.s1 / n;
+        let [s1, s2, sn] = self.sums;
+        let mean = s1 / n;
         let std = if self.n >= 2 {
-            ((self.s2 - self.s1 * mean) / (n - 1.0)).max(0.0).sqrt()
+            ((s2 - s1 * mean) / (n - 1.0)).max(0.0).sqrt()
         } else {
             0.0
         };
@@ -202,7 +184,7 @@ impl Acc {
         } else {
             0.0
         };
-        let down = (self.sn / n).sqrt();
+        let down = (sn / n).sqrt();
         let sortino = if down > 0.0 {
             mean / down * sqrt_year
         } else {
@@ -228,32 +210,7 @@ impl Acc {
     }
 }
 
-/// `[sum r, sum r^2]` of one CSCV block, in four interleaved partial sums.
-fn block_sums(r: &[f64]) -> [f64; 2] {
-    let zero = F64x2::splat(0.0);
-    let (mut s1a, mut s1b, mut s2a, mut s2b) = (zero, zero, zero, zero);
-    let mut chunks = r.chunks_exact(4);
-    for c in &mut chunks {
-        let (a, b) = (F64x2::load(c), F64x2::load(&c[2..]));
-        (s1a, s1b) = (s1a.add(a), s1b.add(b));
-        (s2a, s2b) = (s2a.add(a.mul(a)), s2b.add(b.mul(b)));
-    }
-    let (mut t1, mut t2) = (0.0, 0.0);
-    for &x in chunks.remainder() {
-        t1 += x;
-        t2 += x * x;
-    }
-    [(s1a.sum() + s1b.sum()) + t1, (s2a.sum() + s2b.sum()) + t2]
-}
-
-/// `min` as one instruction (`f64::min` also handles NaN, which a value never is here), the
-/// same as [`F64x2::min`].
-#[inline(always)]
-fn min(a: f64, b: f64) -> f64 {
-    if a < b { a } else { b }
-}
-
-/// `max` as one instruction, the same as [`F64x2::max`].
+/// `max` as one instruction (`f64::max` also handles NaN, which the callers do not need).
 #[inline(always)]
 fn max(a: f64, b: f64) -> f64 {
     if a > b { a } else { b }

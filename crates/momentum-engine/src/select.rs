@@ -5,7 +5,7 @@ use std::cmp::Ordering;
 use momentum_features::PricePanel;
 use rayon::prelude::*;
 
-use crate::error::Result;
+use crate::error::{EngineError, Result};
 
 /// Rank order of two eligible tickers: higher score first, equal scores to the lower index.
 /// Scores compare as `f64` values (`-0.0 == 0.0`), so ratios that round to the same `m` tie.
@@ -46,7 +46,8 @@ pub fn select_top_k_into(scores: &[f64], k: usize, out: &mut Vec<usize>) {
 
 /// [`momentum_features::scores_unchecked`] without a branch per ticker (so it vectorises):
 /// the same `P[t-S, i] / P[t-L, i] - 1` when all three prices are finite and positive, NaN
-/// otherwise. The caller guarantees `lookback <= t < T` and `skip < lookback`.
+/// otherwise, for the closes of a [`PricePanel`] (NaN or finite). The caller guarantees
+/// `lookback <= t < T` and `skip < lookback`.
 fn scores_branch_free(
     close: &[f64],
     n: usize,
@@ -58,14 +59,12 @@ fn scores_branch_free(
     let now = &close[t * n..(t + 1) * n];
     let recent = &close[(t - skip) * n..(t - skip + 1) * n];
     let past = &close[(t - lookback) * n..(t - lookback + 1) * n];
-    let valid = |p: f64| p.is_finite() & (p > 0.0);
     for (((o, &p), &a), &b) in out.iter_mut().zip(now).zip(recent).zip(past) {
         let m = a / b - 1.0;
-        *o = if valid(p) & valid(a) & valid(b) {
-            m
-        } else {
-            f64::NAN
-        };
+        // A panel holds no infinity (non-finite prices are NaN), so "finite and positive" is
+        // "> 0" (false for NaN): one comparison per price, which vectorises.
+        let valid = (p > 0.0) & (a > 0.0) & (b > 0.0);
+        *o = if valid { m } else { f64::NAN };
     }
 }
 
@@ -97,26 +96,33 @@ fn select_top_small_k(scores: &[f64], k: usize, out: &mut Vec<usize>) {
     let mut best_s = [0.0f64; SMALL_K];
     let mut best_i = [0usize; SMALL_K];
     let mut len = 0;
-    for (i, &sc) in scores.iter().enumerate() {
-        // Below the floor, or NaN (ineligible): cannot enter.
-        if sc < floor || sc.is_nan() {
-            continue;
-        }
-        if len == k {
-            if sc <= best_s[k - 1] {
-                continue;
+    // The tickers that can enter (at or above the floor; NaN, ineligible, is not), 64 at a
+    // time as bits without a branch, then only those, in index order.
+    for (word, chunk) in scores.chunks(64).enumerate() {
+        let mut bits = chunk
+            .iter()
+            .enumerate()
+            .fold(0u64, |bits, (b, &sc)| bits | (u64::from(sc >= floor) << b));
+        while bits != 0 {
+            let i = word * 64 + bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            let sc = scores[i];
+            if len == k {
+                if sc <= best_s[k - 1] {
+                    continue;
+                }
+                len -= 1;
             }
-            len -= 1;
+            let mut p = len;
+            while p > 0 && best_s[p - 1] < sc {
+                best_s[p] = best_s[p - 1];
+                best_i[p] = best_i[p - 1];
+                p -= 1;
+            }
+            best_s[p] = sc;
+            best_i[p] = i;
+            len += 1;
         }
-        let mut p = len;
-        while p > 0 && best_s[p - 1] < sc {
-            best_s[p] = best_s[p - 1];
-            best_i[p] = best_i[p - 1];
-            p -= 1;
-        }
-        best_s[p] = sc;
-        best_i[p] = i;
-        len += 1;
     }
     out.clear();
     out.extend_from_slice(&best_i[..len]);
@@ -137,28 +143,76 @@ pub struct RankTable {
     /// `1 / P[t, i]` of each ranked ticker (eligible, so its close is finite and positive):
     /// what a rebalance needs next to the ranks, computed once per table.
     inverse: Vec<f64>,
+    /// `positions[t * n + i]`: 1 + the place of ticker `i` in the row of day `t`, 0 when it is
+    /// not in it: a rebalance finds which held tickers stay with one load each.
+    positions: Vec<u16>,
+    /// `n`.
+    tickers: usize,
 }
 
 impl RankTable {
     /// Ranks every day `t` in `[lookback, T)` (earlier rows are empty), in parallel over days
     /// on the current rayon pool; the result does not depend on the number of threads.
     pub fn build(panel: &PricePanel, lookback: usize, skip: usize, width: usize) -> Result<Self> {
+        let mut table = Self {
+            lookback,
+            skip,
+            width,
+            counts: Vec::new(),
+            ranked: Vec::new(),
+            inverse: Vec::new(),
+            positions: Vec::new(),
+            tickers: 0,
+        };
+        table.rebuild(panel, lookback, skip, width)?;
+        Ok(table)
+    }
+
+    /// [`Self::build`] into this table's memory (the grid ranks lookback after lookback without
+    /// allocating, and faulting in, new tables each time).
+    pub(crate) fn rebuild(
+        &mut self,
+        panel: &PricePanel,
+        lookback: usize,
+        skip: usize,
+        width: usize,
+    ) -> Result<()> {
         momentum_features::validate_lookback_skip(lookback, skip)?;
         let (t_len, n) = (panel.n_days(), panel.n_tickers());
         let width = width.min(n).max(1);
-        let mut counts = vec![0u32; t_len];
-        let mut ranked = vec![0u32; t_len * width];
-        let mut inverse = vec![0.0; t_len * width];
+        if width >= usize::from(u16::MAX) {
+            return Err(EngineError::InvalidParameter {
+                name: "top_k",
+                value: width.to_string(),
+                reason: "must be below 65535",
+            });
+        }
+        let Self {
+            counts,
+            ranked,
+            inverse,
+            positions,
+            ..
+        } = self;
+        // Rows beyond a day's count are never read, so only the counts (of the days before the
+        // lookback) and the positions need clearing.
+        counts.clear();
+        counts.resize(t_len, 0);
+        ranked.resize(t_len * width, 0);
+        inverse.resize(t_len * width, 0.0);
+        positions.clear();
+        positions.resize(t_len * n, 0);
         let close = panel.close_flat();
         const CHUNK: usize = 256;
         counts
             .par_chunks_mut(CHUNK)
             .zip(ranked.par_chunks_mut(CHUNK * width))
             .zip(inverse.par_chunks_mut(CHUNK * width))
+            .zip(positions.par_chunks_mut(CHUNK * n.max(1)))
             .enumerate()
             .for_each_init(
                 || (vec![0.0; n], Vec::with_capacity(n)),
-                |(scores, sel), (c, ((cnt, rows), invs))| {
+                |(scores, sel), (c, (((cnt, rows), invs), places))| {
                     for (j, count) in cnt.iter_mut().enumerate() {
                         let t = c * CHUNK + j;
                         if t < lookback {
@@ -176,26 +230,24 @@ impl RankTable {
                         )]
                         {
                             *count = sel.len() as u32;
-                            for ((slot, inv), &i) in rows[j * width..]
+                            let place = &mut places[j * n..(j + 1) * n];
+                            for (a, ((slot, inv), &i)) in rows[j * width..]
                                 .iter_mut()
                                 .zip(&mut invs[j * width..])
                                 .zip(sel.iter())
+                                .enumerate()
                             {
                                 *slot = i as u32;
                                 *inv = 1.0 / close[t * n + i];
+                                // Below 65535: `width` is.
+                                place[i] = a as u16 + 1;
                             }
                         }
                     }
                 },
             );
-        Ok(Self {
-            lookback,
-            skip,
-            width,
-            counts,
-            ranked,
-            inverse,
-        })
+        (self.lookback, self.skip, self.width, self.tickers) = (lookback, skip, width, n);
+        Ok(())
     }
 
     /// The lookback this table ranks.
@@ -218,6 +270,12 @@ impl RankTable {
     pub fn top(&self, t: usize, k: usize) -> &[u32] {
         let m = (self.counts[t] as usize).min(k);
         &self.ranked[t * self.width..t * self.width + m]
+    }
+
+    /// Per ticker, 1 + its place in the row of day `t` (0 when it is not in it).
+    #[inline]
+    pub(crate) fn positions(&self, t: usize) -> &[u16] {
+        &self.positions[t * self.tickers..(t + 1) * self.tickers]
     }
 
     /// [`Self::top`] and `1 / P[t, i]` of each of those tickers.
@@ -286,7 +344,18 @@ mod tests {
 
     #[test]
     fn branch_free_scores_match_the_features_crate() {
-        let values = [f64::NAN, f64::INFINITY, -1.0, 0.0, -0.0, 1.0, 1.1, 2.2, 3.0];
+        // Every value a panel can hold (it stores +inf, like any non-finite price, as NaN).
+        let values = [
+            f64::NAN,
+            f64::NEG_INFINITY,
+            -1.0,
+            0.0,
+            -0.0,
+            1.0,
+            1.1,
+            2.2,
+            3.0,
+        ];
         let n = values.len();
         // Three rows covering every combination of the values: t = 2, lookback 2, skip 1.
         let mut close = Vec::new();
