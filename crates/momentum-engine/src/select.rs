@@ -132,7 +132,8 @@ fn select_top_small_k(scores: &[f64], k: usize, out: &mut Vec<usize>) {
 ///
 /// The grid shares one table across every holding and top_k: the top `K` of a day is the first
 /// `min(K, eligible)` entries of its row, because the order is total. Memory is
-/// `T * width * 4` bytes.
+/// `T * (4 + 12 * width + 2 * n)` bytes: the counts, the ranked tickers with their reciprocal
+/// prices, and each ticker's place (8 MB for 500 tickers over 8,000 days).
 #[derive(Debug, Clone)]
 pub struct RankTable {
     lookback: usize,

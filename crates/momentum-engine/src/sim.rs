@@ -831,10 +831,9 @@ impl Trade<'_> {
                 even += gap(new_at[m_old - 1], x[m_old - 1]);
                 kept_count += u32::from(is_kept(new_at[m_old - 1]));
             }
-            let sums = [even, odd];
             // The new tickers of the prefix that were not held: weight 0 -> target each.
             let entries = m_new_u32 - kept_count;
-            turnover = (sums[0] + sums[1]) * inv_s + target * f64::from(entries);
+            turnover = (even + odd) * inv_s + target * f64::from(entries);
             #[expect(clippy::cast_possible_truncation, reason = "ticker counts fit u32")]
             let exits = m_old as u32 - kept_count;
             trades = u64::from(exits + entries);
@@ -856,9 +855,7 @@ impl Trade<'_> {
         }
         (turnover, trades)
     }
-}
 
-impl Trade<'_> {
     /// [`Trade::member`] when a weight is 0 (a held price or the value is 0 or below): a
     /// dropped position is an exit only with a weight > 0, and a kept one with weight 0 is an
     /// entry.
