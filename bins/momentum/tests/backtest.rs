@@ -264,4 +264,15 @@ fn invalid_parameters_fail_naming_the_parameter() {
     );
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown objective"));
+    // A cost of 50 % could take the whole portfolio in one rebalance: refused, not clamped.
+    let out = momentum(
+        dir.path(),
+        &["backtest", "--prices", "prices.csv", "--cost-bps", "5000"],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cost_bps") && err.contains("below 5000"),
+        "{err}"
+    );
 }

@@ -135,10 +135,11 @@ impl Run {
         }
     }
 
-    /// One day of the drawdown as the spec writes it, for values of any sign.
+    /// One day of the drawdown as the spec writes it, for values of any sign; a day whose
+    /// drawdown is undefined (`0 / 0`, after costs of 100 %) does not count.
     pub(crate) fn day_drawdown(&mut self, v: f64) {
-        self.peak = max(self.peak, v);
-        self.max_dd = max(self.max_dd, 1.0 - v / self.peak);
+        self.peak = self.peak.max(v);
+        self.max_dd = self.max_dd.max(1.0 - v / self.peak);
         self.floor = 1.0 - self.max_dd + MARGIN;
     }
 
@@ -173,19 +174,22 @@ impl Run {
         };
         let [s1, s2, sn] = self.sums;
         let mean = s1 / n;
+        // A variance below 0 is rounding (0 then); a NaN one (a return of 0 / 0, after costs
+        // of 100 %) stays NaN, as every metric made from it.
         let std = if self.n >= 2 {
-            ((s2 - s1 * mean) / (n - 1.0)).max(0.0).sqrt()
+            let variance = (s2 - s1 * mean) / (n - 1.0);
+            if variance < 0.0 { 0.0 } else { variance.sqrt() }
         } else {
             0.0
         };
         let volatility = if self.n >= 2 { std * sqrt_year } else { 0.0 };
-        let sharpe = if self.n >= 2 && std > 0.0 {
+        let sharpe = if self.n >= 2 && std != 0.0 {
             mean / std * sqrt_year
         } else {
             0.0
         };
         let down = (sn / n).sqrt();
-        let sortino = if down > 0.0 {
+        let sortino = if down != 0.0 {
             mean / down * sqrt_year
         } else {
             0.0

@@ -8,6 +8,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::{EngineError, Result};
 use crate::metrics::Metrics;
 
+/// The highest cost accepted, exclusive: 5000 bps = 50 % (see [`StrategyParams::validate`]).
+pub const MAX_COST_BPS: f64 = 5000.0;
+
 /// The parameters of one strategy run (see the spec's "Inputs").
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct StrategyParams {
@@ -19,7 +22,7 @@ pub struct StrategyParams {
     pub holding: usize,
     /// `K >= 1`: tickers held.
     pub top_k: usize,
-    /// `c >= 0`: one-way cost in basis points per unit of traded notional.
+    /// `0 <= c < 5000`: one-way cost in basis points per unit of traded notional.
     pub cost_bps: f64,
 }
 
@@ -49,11 +52,13 @@ impl StrategyParams {
         if self.top_k == 0 {
             return bad("top_k", self.top_k.to_string(), "must be at least 1");
         }
-        if !(self.cost_bps.is_finite() && self.cost_bps >= 0.0) {
+        // A rebalance's turnover is at most 2, so from 50 % on a trade could cost the whole
+        // portfolio (or more), and no return or drawdown is defined after it.
+        if !(self.cost_bps.is_finite() && (0.0..MAX_COST_BPS).contains(&self.cost_bps)) {
             return bad(
                 "cost_bps",
                 self.cost_bps.to_string(),
-                "must be finite and >= 0",
+                "must be finite, >= 0 and below 5000 (50 %)",
             );
         }
         Ok(())
@@ -212,6 +217,11 @@ mod tests {
     #[test]
     fn validate_names_the_bad_parameter() {
         assert!(p().validate().is_ok());
+        let costly = StrategyParams {
+            cost_bps: 4999.0,
+            ..p()
+        };
+        assert!(costly.validate().is_ok());
         for (params, name) in [
             (StrategyParams { lookback: 0, ..p() }, "lookback"),
             (StrategyParams { skip: 5, ..p() }, "skip"),
@@ -227,6 +237,13 @@ mod tests {
             (
                 StrategyParams {
                     cost_bps: f64::NAN,
+                    ..p()
+                },
+                "cost_bps",
+            ),
+            (
+                StrategyParams {
+                    cost_bps: 5000.0,
                     ..p()
                 },
                 "cost_bps",

@@ -69,7 +69,8 @@ pub struct Args {
     #[arg(long, value_name = "NAME")]
     pub objective: Option<String>,
 
-    /// One-way cost in basis points per unit of traded notional [default: backtest.cost_bps].
+    /// One-way cost in basis points per unit of traded notional, 0 to below 5000
+    /// [default: backtest.cost_bps].
     #[arg(long, value_name = "BPS")]
     pub cost_bps: Option<f64>,
 

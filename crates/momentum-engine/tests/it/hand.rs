@@ -309,3 +309,30 @@ fn a_held_position_priced_zero_has_weight_zero_and_dropping_it_is_no_exit() {
     );
     assert_eq!(at3[2].action, Action::Buy);
 }
+
+#[test]
+fn a_portfolio_worth_zero_stays_at_zero_with_undefined_returns() {
+    // A: 10 11 0 0 0 / B: 10 10 10 11 12. L=1, H=2, K=1, no cost.
+    // t0 = 1: A 0.1 beats B 0 -> buy A, V = 1. Day 2: A is worth 0, V = 0, r = 0/1 - 1 = -1.
+    // t=3 rebalances: A is ineligible (price 0), B 11/10 - 1 -> buy B with V = 0. A's weight
+    // is 0 (its value is 0), so it is no exit; B is an entry: turnover 1, 1 trade. V stays 0,
+    // and the returns of days 3 and 4 are 0/0 - 1 = NaN, so are the metrics made of them.
+    // The curve 1 0 0 0 falls by 1 from its peak: max_drawdown 1, calmar -1 / 1.
+    let p = panel(&[
+        &[10.0, 10.0],
+        &[11.0, 10.0],
+        &[0.0, 10.0],
+        &[0.0, 11.0],
+        &[0.0, 12.0],
+    ]);
+    let run = backtest(&p, &params(1, 0, 2, 1, 0.0), Window::full(5)).unwrap();
+    assert_curve(&run.equity, &[1.0, 0.0, 0.0, 0.0]);
+    let m = run.metrics;
+    assert_eq!(
+        (m.total_roi, m.cagr, m.max_drawdown, m.calmar),
+        (-1.0, -1.0, 1.0, -1.0)
+    );
+    assert!(m.volatility.is_nan() && m.sharpe.is_nan() && m.sortino.is_nan());
+    assert_eq!(m.num_trades, 2);
+    assert!(close_to(m.turnover, 2.0 / (3.0 / 252.0), 1e-12));
+}

@@ -6,7 +6,7 @@
     reason = "the reference spells out the spec's index formulas"
 )]
 
-use momentum_engine::{Metrics, StrategyParams, Window, backtest, baseline};
+use momentum_engine::{MAX_COST_BPS, Metrics, StrategyParams, Window, backtest, baseline};
 use momentum_features::PricePanel;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -256,6 +256,41 @@ fn engine_matches_the_reference_on_random_panels() {
             1e-12,
             &format!("{ctx} baseline"),
         );
+        checked += 1;
+    }
+    assert!(checked > 200, "only {checked} cases ran");
+}
+
+/// Costs up to the highest accepted (just below 50 %, where a rebalance of turnover 2 still
+/// leaves a positive value): the same numbers as the reference.
+#[test]
+fn engine_matches_the_reference_with_the_highest_costs() {
+    let mut rng = StdRng::seed_from_u64(20261128);
+    let mut checked = 0;
+    for case in 0..300 {
+        let days = rng.random_range(12..60);
+        let n = rng.random_range(1..6);
+        let (rows, panel) = random_panel(&mut rng, days, n);
+        let lookback = rng.random_range(1..6);
+        let prm = StrategyParams {
+            lookback,
+            skip: rng.random_range(0..lookback),
+            holding: rng.random_range(1..7),
+            top_k: rng.random_range(1..4),
+            cost_bps: rng.random_range(1_000.0..MAX_COST_BPS),
+        };
+        let (start, end) = (0, days - 1);
+        if lookback >= end {
+            continue;
+        }
+        let w = Window { start, end };
+        let ctx = format!("case {case}: {prm:?}");
+        let got = backtest(&panel, &prm, w).unwrap();
+        let want = reference(&rows, &prm, start, end, false);
+        for (a, b) in got.equity.iter().zip(&want.equity) {
+            assert!(close_to(*a, *b, 1e-12), "{ctx}: equity {a} vs {b}");
+        }
+        assert_metrics_close(&got.metrics, &want.metrics, 1e-12, &ctx);
         checked += 1;
     }
     assert!(checked > 200, "only {checked} cases ran");
