@@ -214,8 +214,14 @@ impl Run {
     }
 }
 
-/// `max` as one instruction (`f64::max` also handles NaN, which the callers do not need).
+/// `min` as one instruction (`f64::min` also handles NaN, which the callers do not need).
 #[inline(always)]
-fn max(a: f64, b: f64) -> f64 {
+pub(crate) fn min(a: f64, b: f64) -> f64 {
+    if a < b { a } else { b }
+}
+
+/// `max` as one instruction.
+#[inline(always)]
+pub(crate) fn max(a: f64, b: f64) -> f64 {
     if a > b { a } else { b }
 }

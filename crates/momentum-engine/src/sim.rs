@@ -33,7 +33,7 @@
 //! caller asks for them, so the grid's loop is the same code with the recording compiled out.
 
 use crate::lanes::F64x2;
-use crate::metrics::Run;
+use crate::metrics::{Run, max, min};
 use crate::select::RankTable;
 
 /// Where the tickers to hold on a rebalance day come from.
@@ -157,29 +157,7 @@ impl Blocks {
 }
 
 /// The running values of one `K` in a walk, and what a period takes of them.
-#[derive(Debug, Clone, Copy)]
-struct Partial {
-    /// `[sum r, sum r^2, sum min(r, 0)^2]` of the walk so far.
-    sums: [f64; 3],
-    /// `[sum r, sum r^2]` since the last CSCV block start (kept apart so that the sums above
-    /// do not depend on the blocks).
-    block: [f64; 2],
-    /// Lowest and highest `S` of the walk so far.
-    lo: f64,
-    hi: f64,
-    /// The largest fall of `S` below its highest before (0 while it only rises).
-    drop: f64,
-}
-
-impl Partial {
-    const EMPTY: Self = Self {
-        sums: [0.0; 3],
-        block: [0.0; 2],
-        lo: f64::INFINITY,
-        hi: f64::NEG_INFINITY,
-        drop: 0.0,
-    };
-}
+type Partial = Running<f64>;
 
 /// The values the walk's running sums take: one `f64` (one size), or two lanes (two sizes at
 /// a time, one instruction per operation for both). Lane by lane the same IEEE operations, so
@@ -269,13 +247,18 @@ impl Lane for F64x2 {
     }
 }
 
-/// [`Partial`] of `L::WIDTH` sizes at once.
-#[derive(Clone, Copy)]
+/// The running values of `L::WIDTH` sizes in a walk (one size: a [`Partial`]).
+#[derive(Debug, Clone, Copy)]
 struct Running<L> {
+    /// `[sum r, sum r^2, sum min(r, 0)^2]` of the walk so far.
     sums: [L; 3],
+    /// `[sum r, sum r^2]` since the last CSCV block start (kept apart so that the sums above
+    /// do not depend on the blocks).
     block: [L; 2],
+    /// Lowest and highest `S` of the walk so far.
     lo: L,
     hi: L,
+    /// The largest fall of `S` below its highest before (0 while it only rises).
     drop: L,
 }
 
@@ -537,7 +520,7 @@ fn walk<S: Selection, R: Recorder, const BLOCKS: bool>(
     }
     // Each K runs through the walk once, stopping where a block starts (to close its sums) and
     // where a period ends (to hand it the days before its last); two sizes at a time.
-    s.taken.resize(s.due.len() * nk, Partial::EMPTY);
+    s.taken.resize(s.due.len() * nk, Partial::new());
     s.closed.resize(s.starts.len() * nk, [0.0; 2]);
     let mut q = 0;
     while q + 1 < nk {
@@ -551,6 +534,7 @@ fn walk<S: Selection, R: Recorder, const BLOCKS: bool>(
         let (h, p) = s.due[e];
         let period = Period {
             t,
+            held: (held, inv),
             h,
             closing: t + h < end,
             entry: e,
@@ -609,9 +593,11 @@ fn walk_sizes<L: Lane, const BLOCKS: bool>(q: usize, len: usize, s: &mut Scratch
 
 /// One holding period ending in a walk.
 #[derive(Debug, Clone, Copy)]
-struct Period {
+struct Period<'a> {
     /// The rebalance day it starts on.
     t: usize,
+    /// The ranked row held since `t`, and `1 / P[t, i]` of each of its tickers.
+    held: (&'a [u32], &'a [f64]),
     /// Its days: it ends on `t + h`.
     h: usize,
     /// Whether it ends with a rebalance (otherwise the window ends).
@@ -629,7 +615,7 @@ struct Period {
 fn settle<S: Selection, R: Recorder>(
     prices: Prices<'_>,
     sel: &S,
-    period: Period,
+    period: Period<'_>,
     ks: &[usize],
     cost: f64,
     blocks: Option<Blocks>,
@@ -640,12 +626,12 @@ fn settle<S: Selection, R: Recorder>(
 ) {
     let Period {
         t,
+        held: (held, inv),
         h,
         closing,
         entry,
     } = period;
     let kmax = ks[ks.len() - 1];
-    let (held, inv) = sel.top(t, kmax);
     let day = t + h;
     let (new, _) = if closing {
         sel.top(day, kmax)
@@ -954,16 +940,4 @@ fn value_days<const W: usize>(
             *out = acc;
         }
     }
-}
-
-/// `min` as one instruction (`f64::min` also handles NaN, which the callers do not need).
-#[inline(always)]
-fn min(a: f64, b: f64) -> f64 {
-    if a < b { a } else { b }
-}
-
-/// `max` as one instruction.
-#[inline(always)]
-fn max(a: f64, b: f64) -> f64 {
-    if a > b { a } else { b }
 }
