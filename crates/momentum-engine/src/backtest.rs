@@ -4,7 +4,7 @@ use momentum_features::PricePanel;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
-use crate::metrics::{Metrics, Run};
+use crate::metrics::{Metrics, Runs};
 use crate::params::{StrategyParams, Window};
 use crate::select::RankTable;
 use crate::sim::{BuyAll, Prices, Recorder, Scratch, Selection, simulate};
@@ -158,7 +158,7 @@ fn record<S: Selection>(
     t0: usize,
 ) -> BacktestResult {
     let n = panel.n_tickers();
-    let mut run = Run::default();
+    let mut runs = Runs::default();
     let mut rec = Record::default();
     let prices = Prices {
         rows: panel.carried_flat(),
@@ -173,7 +173,7 @@ fn record<S: Selection>(
         params.cost_bps,
         (t0, window.end),
         None,
-        std::slice::from_mut(&mut run),
+        &mut runs,
         &mut rec,
         &mut Scratch::new(n),
     );
@@ -182,7 +182,7 @@ fn record<S: Selection>(
         params: *params,
         window,
         t0,
-        metrics: run.finish(),
+        metrics: runs.finish(runs.at(0, 0)),
         equity: rec.equity,
         trades: rec.trades,
     }

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::sim::Blocks;
+use crate::lanes::F64x2;
 
 /// Trading days per year used for every annualisation.
 pub const DAYS_PER_YEAR: f64 = 252.0;
@@ -37,169 +37,133 @@ pub struct Metrics {
 /// the few units of 2^-52 by which the bound and the day's drawdown can round apart.
 const MARGIN: f64 = 1e-12;
 
-/// The state and sums of one run over one window, period by period: what the metrics need,
-/// and the CSCV block sums of `r` and `r^2` when the window has blocks.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Run {
-    /// Daily returns in the window, `end - t0`.
-    n: usize,
+/// The state and sums of two runs over one window, one per lane (two sizes of one holding
+/// period), period by period: what the metrics need. The simulation updates both lanes with
+/// one instruction per value; a lane is a run of its own.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RunPair {
     /// `[sum r, sum r^2, sum min(r, 0)^2]`.
-    sums: [f64; 3],
+    pub(crate) sums: [F64x2; 3],
     /// The post-trade value at the start of the current period; `V_end` once the run is over.
-    pub(crate) v: f64,
+    pub(crate) v: F64x2,
     /// The running maximum of the curve.
-    pub(crate) peak: f64,
-    max_dd: f64,
+    pub(crate) peak: F64x2,
     /// `1 - max_dd + MARGIN`: a value above `peak * floor` cannot raise the drawdown.
-    floor: f64,
-    pub(crate) turnover: f64,
-    pub(crate) trades: u64,
-    /// `[sum r, sum r^2]` per CSCV block.
-    pub(crate) blocks: Vec<[f64; 2]>,
+    pub(crate) floor: F64x2,
+    max_dd: F64x2,
+    pub(crate) turnover: F64x2,
+    /// Entries plus exits, counted in `f64` (exact far beyond any count of trades).
+    pub(crate) trades: F64x2,
 }
 
-impl Run {
-    /// Starts a run of `n` daily returns from the post-trade value `v0` of its first day,
-    /// after a first trade of `turnover` and `trades` entries.
-    pub(crate) fn begin(
-        &mut self,
-        n: usize,
-        v0: f64,
-        turnover: f64,
-        trades: u64,
-        blocks: Option<Blocks>,
-    ) {
-        let mut kept = std::mem::take(&mut self.blocks);
-        kept.clear();
-        kept.resize(blocks.map_or(0, |b| b.count), [0.0; 2]);
-        *self = Self {
-            n,
-            sums: [0.0; 3],
+impl RunPair {
+    /// Two runs from their post-trade values `v0` on their first day, after first trades of
+    /// `turnover` and `trades` entries.
+    pub(crate) fn start(v0: F64x2, turnover: F64x2, trades: F64x2) -> Self {
+        let zero = F64x2::splat(0.0);
+        Self {
+            sums: [zero; 3],
             v: v0,
             peak: v0,
-            max_dd: 0.0,
-            floor: 1.0 + MARGIN,
+            floor: F64x2::splat(1.0 + MARGIN),
+            max_dd: zero,
             turnover,
             trades,
-            blocks: kept,
-        };
+        }
     }
 
-    /// Adds the sums `[r, r^2, min(r, 0)^2]` of some days' returns.
-    #[inline]
-    pub(crate) fn add(&mut self, sums: [f64; 3]) {
+    /// Adds the sums `[r, r^2, min(r, 0)^2]` of a day's return to lane `w`.
+    pub(crate) fn add(&mut self, w: usize, sums: [f64; 3]) {
         for (total, x) in self.sums.iter_mut().zip(sums) {
-            *total += x;
+            *total = total.with_lane(w, total.lane(w) + x);
         }
     }
 
-    /// The drawdown of a period of positive values `a * S` for `S` in `curve` (from the
-    /// period's start: its days are `1..len - 1`), then `last` on its last day: the
-    /// spec's running maximum, exactly. `low` and `high` are the lowest and highest value,
-    /// `drop` the largest fall of a value below the highest one before it. A day whose running
-    /// peak is still the one before the period has a drawdown of at most `1 - low / peak`; a
-    /// day after a value above that peak, at most `drop / peak`. The days are visited only
-    /// when a bound comes within `MARGIN` of the record, and on them the division is done only
-    /// for a value at or below the running peak times `floor`.
-    #[inline]
-    pub(crate) fn drawdown(
-        &mut self,
-        (low, high, drop): (f64, f64, f64),
-        curve: (f64, &[f64]),
-        last: f64,
-    ) {
-        let peak = self.peak;
-        // Written so that a NaN visits the days.
-        let clear = low > peak * self.floor && drop < peak * (1.0 - self.floor);
-        if !clear {
-            self.drawdown_days(curve, last);
-        }
-        self.peak = max(peak, high);
-    }
-
+    /// The days of a period of lane `w` with positive values `a * S` for `S` in `curve`
+    /// (from the period's start: its days are `1..len - 1`), then `last` on its last day,
+    /// when bounds from the period's lowest value and largest fall could not rule out a new
+    /// drawdown record: the spec's running maximum, day by day, with the division only for a
+    /// value at or below the running peak times `floor`. The peak itself is the caller's.
     #[inline(never)]
-    fn drawdown_days(&mut self, (a, curve): (f64, &[f64]), last: f64) {
+    pub(crate) fn drawdown_days(&mut self, w: usize, (a, curve): (f64, &[f64]), last: f64) {
         // The values are positive and finite here. Only a value at or below the running peak
         // times `floor` can raise the record (a new peak has no drawdown).
-        let mut peak = self.peak;
-        for &c in &curve[1..curve.len() - 1] {
-            let v = a * c;
+        let (mut peak, mut floor, mut max_dd) =
+            (self.peak.lane(w), self.floor.lane(w), self.max_dd.lane(w));
+        let mut day = |v: f64| {
             peak = max(peak, v);
-            if v <= peak * self.floor {
-                self.raise(1.0 - v / peak);
+            if v <= peak * floor {
+                let dd = 1.0 - v / peak;
+                if dd > max_dd {
+                    max_dd = dd;
+                    floor = 1.0 - dd + MARGIN;
+                }
             }
+        };
+        for &c in &curve[1..curve.len() - 1] {
+            day(a * c);
         }
-        peak = max(peak, last);
-        if last <= peak * self.floor {
-            self.raise(1.0 - last / peak);
-        }
+        day(last);
+        self.floor = self.floor.with_lane(w, floor);
+        self.max_dd = self.max_dd.with_lane(w, max_dd);
     }
 
-    /// One day of the drawdown as the spec writes it, for values of any sign; a day whose
-    /// drawdown is undefined (`0 / 0`, after costs of 100 %) does not count.
-    pub(crate) fn day_drawdown(&mut self, v: f64) {
-        self.peak = self.peak.max(v);
-        self.max_dd = self.max_dd.max(1.0 - v / self.peak);
-        self.floor = 1.0 - self.max_dd + MARGIN;
+    /// One day of the drawdown of lane `w` as the spec writes it, for values of any sign; a
+    /// day whose drawdown is undefined (`0 / 0`, after costs of 100 %) does not count.
+    pub(crate) fn day_drawdown(&mut self, w: usize, v: f64) {
+        let peak = self.peak.lane(w).max(v);
+        let max_dd = self.max_dd.lane(w).max(1.0 - v / peak);
+        self.peak = self.peak.with_lane(w, peak);
+        self.max_dd = self.max_dd.with_lane(w, max_dd);
+        self.floor = self.floor.with_lane(w, 1.0 - max_dd + MARGIN);
     }
 
-    #[inline]
-    fn raise(&mut self, dd: f64) {
-        if dd > self.max_dd {
-            self.max_dd = dd;
-            self.floor = 1.0 - dd + MARGIN;
-        }
-    }
-
-    /// Adds `[sum r, sum r^2]` of some days of CSCV block `block` (none: `NO_BLOCK`).
-    #[inline]
-    pub(crate) fn add_block(&mut self, block: usize, sums: [f64; 2]) {
-        if let Some(b) = self.blocks.get_mut(block) {
-            b[0] += sums[0];
-            b[1] += sums[1];
-        }
-    }
-
-    /// The metrics of the run so far.
+    /// The metrics of lane `w` over `n` daily returns.
     #[expect(clippy::cast_precision_loss, reason = "day counts are far below 2^52")]
-    pub(crate) fn finish(&self) -> Metrics {
-        let n = self.n as f64;
-        let v_end = self.v;
+    fn finish(&self, w: usize, n: usize) -> Metrics {
+        let days = n as f64;
+        let v_end = self.v.lane(w);
         let sqrt_year = DAYS_PER_YEAR.sqrt();
         let total_roi = v_end - 1.0;
         let cagr = if v_end <= 0.0 {
             -1.0
         } else {
-            v_end.powf(DAYS_PER_YEAR / n) - 1.0
+            v_end.powf(DAYS_PER_YEAR / days) - 1.0
         };
-        let [s1, s2, sn] = self.sums;
-        let mean = s1 / n;
+        let [s1, s2, sn] = self.sums.map(|s| s.lane(w));
+        let mean = s1 / days;
         // A variance below 0 is rounding (0 then); a NaN one (a return of 0 / 0, after costs
         // of 100 %) stays NaN, as every metric made from it.
-        let std = if self.n >= 2 {
-            let variance = (s2 - s1 * mean) / (n - 1.0);
+        let std = if n >= 2 {
+            let variance = (s2 - s1 * mean) / (days - 1.0);
             if variance < 0.0 { 0.0 } else { variance.sqrt() }
         } else {
             0.0
         };
-        let volatility = if self.n >= 2 { std * sqrt_year } else { 0.0 };
-        let sharpe = if self.n >= 2 && std != 0.0 {
+        let volatility = if n >= 2 { std * sqrt_year } else { 0.0 };
+        let sharpe = if n >= 2 && std != 0.0 {
             mean / std * sqrt_year
         } else {
             0.0
         };
-        let down = (sn / n).sqrt();
+        let down = (sn / days).sqrt();
         let sortino = if down != 0.0 {
             mean / down * sqrt_year
         } else {
             0.0
         };
-        let max_drawdown = self.max_dd;
+        let max_drawdown = self.max_dd.lane(w);
         let calmar = if max_drawdown == 0.0 {
             0.0
         } else {
             cagr / max_drawdown
         };
+        #[expect(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "a count of trades, a whole number far below 2^53"
+        )]
+        let num_trades = self.trades.lane(w) as u64;
         Metrics {
             total_roi,
             cagr,
@@ -208,9 +172,72 @@ impl Run {
             sortino,
             max_drawdown,
             calmar,
-            num_trades: self.trades,
-            turnover: self.turnover / (n / DAYS_PER_YEAR),
+            num_trades,
+            turnover: self.turnover.lane(w) / (days / DAYS_PER_YEAR),
         }
+    }
+}
+
+/// The runs of one simulation (every holding period and size of a rank table over one
+/// window), two sizes to a [`RunPair`], and their CSCV block sums of `r` and `r^2` when the
+/// window has blocks. With an odd number of sizes, the last pair's second lane repeats its
+/// first (nothing reads it).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Runs {
+    /// Daily returns in the window, `end - t0`.
+    n: usize,
+    pairs_per_holding: usize,
+    pub(crate) pairs: Vec<RunPair>,
+    block_count: usize,
+    /// `[sum r, sum r^2]` of block `b` of pair `j` at `j * block_count + b`.
+    blocks: Vec<[F64x2; 2]>,
+}
+
+impl Runs {
+    /// Empties the runs for holding periods of `sizes` sizes each, every run of `n` daily
+    /// returns, with `blocks` CSCV blocks; the caller pushes the pairs (holding period by
+    /// holding period), then calls [`Self::clear_blocks`].
+    pub(crate) fn reset(&mut self, sizes: usize, n: usize, blocks: usize) {
+        self.n = n;
+        self.pairs_per_holding = sizes.div_ceil(2);
+        self.pairs.clear();
+        self.block_count = blocks;
+        self.blocks.clear();
+    }
+
+    /// Room for the block sums of the pairs pushed so far, all 0.
+    pub(crate) fn clear_blocks(&mut self) {
+        self.blocks.clear();
+        self.blocks
+            .resize(self.pairs.len() * self.block_count, [F64x2::splat(0.0); 2]);
+    }
+
+    /// The pair and lane of size `q` of holding period `p`.
+    #[inline]
+    pub(crate) fn at(&self, p: usize, q: usize) -> (usize, usize) {
+        (p * self.pairs_per_holding + q / 2, q % 2)
+    }
+
+    /// The pairs of holding period `p`, their block sums (pair by pair, block by block), and
+    /// the number of blocks.
+    #[inline]
+    pub(crate) fn holding_mut(&mut self, p: usize) -> (&mut [RunPair], &mut [[F64x2; 2]], usize) {
+        let (per, count) = (self.pairs_per_holding, self.block_count);
+        let pairs = &mut self.pairs[p * per..(p + 1) * per];
+        let blocks = &mut self.blocks[p * per * count..(p + 1) * per * count];
+        (pairs, blocks, count)
+    }
+
+    /// The metrics of lane `w` of pair `j`.
+    pub(crate) fn finish(&self, (j, w): (usize, usize)) -> Metrics {
+        self.pairs[j].finish(w, self.n)
+    }
+
+    /// The `[sum r, sum r^2]` of every CSCV block of lane `w` of pair `j`, block by block.
+    pub(crate) fn blocks_of(&self, (j, w): (usize, usize)) -> impl Iterator<Item = [f64; 2]> + '_ {
+        self.blocks[j * self.block_count..(j + 1) * self.block_count]
+            .iter()
+            .map(move |[r, r2]| [r.lane(w), r2.lane(w)])
     }
 }
 

@@ -5,7 +5,8 @@ use std::cmp::Ordering;
 use momentum_features::PricePanel;
 use rayon::prelude::*;
 
-use crate::error::{EngineError, Result};
+use crate::error::Result;
+use crate::lanes::F64x2;
 
 /// Rank order of two eligible tickers: higher score first, equal scores to the lower index.
 /// Scores compare as `f64` values (`-0.0 == 0.0`), so ratios that round to the same `m` tie.
@@ -84,12 +85,14 @@ fn select_top_small_k(scores: &[f64], k: usize, out: &mut Vec<usize>) {
     debug_assert!((1..=SMALL_K).contains(&k));
     let mut floor = f64::NEG_INFINITY;
     if out.len() == k {
-        let lowest = out.iter().fold(f64::INFINITY, |lo, &i| {
+        // An ineligible ticker among them (NaN) leaves no bound.
+        let (mut lowest, mut eligible) = (f64::INFINITY, true);
+        for &i in out.iter() {
             let sc = scores.get(i).copied().unwrap_or(f64::NAN);
-            // NaN (ineligible) poisons the bound: then there is none.
-            if sc < lo || sc.is_nan() { sc } else { lo }
-        });
-        if !lowest.is_nan() {
+            eligible &= !sc.is_nan();
+            lowest = if sc < lowest { sc } else { lowest };
+        }
+        if eligible {
             floor = lowest;
         }
     }
@@ -98,11 +101,16 @@ fn select_top_small_k(scores: &[f64], k: usize, out: &mut Vec<usize>) {
     let mut len = 0;
     // The tickers that can enter (at or above the floor; NaN, ineligible, is not), 64 at a
     // time as bits without a branch, then only those, in index order.
+    let floor_pair = F64x2::splat(floor);
     for (word, chunk) in scores.chunks(64).enumerate() {
-        let mut bits = chunk
-            .iter()
-            .enumerate()
-            .fold(0u64, |bits, (b, &sc)| bits | (u64::from(sc >= floor) << b));
+        let pairs = chunk.chunks_exact(2);
+        let mut bits = match pairs.remainder() {
+            [sc] => u64::from(*sc >= floor) << (chunk.len() - 1),
+            _ => 0,
+        };
+        for (b, pair) in pairs.enumerate() {
+            bits |= u64::from(floor_pair.le(F64x2::load(pair)).bits()) << (2 * b);
+        }
         while bits != 0 {
             let i = word * 64 + bits.trailing_zeros() as usize;
             bits &= bits - 1;
@@ -132,8 +140,8 @@ fn select_top_small_k(scores: &[f64], k: usize, out: &mut Vec<usize>) {
 ///
 /// The grid shares one table across every holding and top_k: the top `K` of a day is the first
 /// `min(K, eligible)` entries of its row, because the order is total. Memory is
-/// `T * (4 + 12 * width + 2 * n)` bytes: the counts, the ranked tickers with their reciprocal
-/// prices, and each ticker's place (8 MB for 500 tickers over 8,000 days).
+/// `T * (4 + 12 * width)` bytes: the counts, and the ranked tickers with their reciprocal
+/// prices.
 #[derive(Debug, Clone)]
 pub struct RankTable {
     lookback: usize,
@@ -144,11 +152,6 @@ pub struct RankTable {
     /// `1 / P[t, i]` of each ranked ticker (eligible, so its close is finite and positive):
     /// what a rebalance needs next to the ranks, computed once per table.
     inverse: Vec<f64>,
-    /// `positions[t * n + i]`: 1 + the place of ticker `i` in the row of day `t`, 0 when it is
-    /// not in it: a rebalance finds which held tickers stay with one load each.
-    positions: Vec<u16>,
-    /// `n`.
-    tickers: usize,
 }
 
 impl RankTable {
@@ -162,8 +165,6 @@ impl RankTable {
             counts: Vec::new(),
             ranked: Vec::new(),
             inverse: Vec::new(),
-            positions: Vec::new(),
-            tickers: 0,
         };
         table.rebuild(panel, lookback, skip, width)?;
         Ok(table)
@@ -181,39 +182,28 @@ impl RankTable {
         momentum_features::validate_lookback_skip(lookback, skip)?;
         let (t_len, n) = (panel.n_days(), panel.n_tickers());
         let width = width.min(n).max(1);
-        if width >= usize::from(u16::MAX) {
-            return Err(EngineError::InvalidParameter {
-                name: "top_k",
-                value: width.to_string(),
-                reason: "must be below 65535",
-            });
-        }
         let Self {
             counts,
             ranked,
             inverse,
-            positions,
             ..
         } = self;
         // Rows beyond a day's count are never read, so only the counts (of the days before the
-        // lookback) and the positions need clearing.
+        // lookback) need clearing.
         counts.clear();
         counts.resize(t_len, 0);
         ranked.resize(t_len * width, 0);
         inverse.resize(t_len * width, 0.0);
-        positions.clear();
-        positions.resize(t_len * n, 0);
         let close = panel.close_flat();
         const CHUNK: usize = 256;
         counts
             .par_chunks_mut(CHUNK)
             .zip(ranked.par_chunks_mut(CHUNK * width))
             .zip(inverse.par_chunks_mut(CHUNK * width))
-            .zip(positions.par_chunks_mut(CHUNK * n.max(1)))
             .enumerate()
             .for_each_init(
                 || (vec![0.0; n], Vec::with_capacity(n)),
-                |(scores, sel), (c, (((cnt, rows), invs), places))| {
+                |(scores, sel), (c, ((cnt, rows), invs))| {
                     for (j, count) in cnt.iter_mut().enumerate() {
                         let t = c * CHUNK + j;
                         if t < lookback {
@@ -231,23 +221,19 @@ impl RankTable {
                         )]
                         {
                             *count = sel.len() as u32;
-                            let place = &mut places[j * n..(j + 1) * n];
-                            for (a, ((slot, inv), &i)) in rows[j * width..]
+                            for ((slot, inv), &i) in rows[j * width..]
                                 .iter_mut()
                                 .zip(&mut invs[j * width..])
                                 .zip(sel.iter())
-                                .enumerate()
                             {
                                 *slot = i as u32;
                                 *inv = 1.0 / close[t * n + i];
-                                // Below 65535: `width` is.
-                                place[i] = a as u16 + 1;
                             }
                         }
                     }
                 },
             );
-        (self.lookback, self.skip, self.width, self.tickers) = (lookback, skip, width, n);
+        (self.lookback, self.skip, self.width) = (lookback, skip, width);
         Ok(())
     }
 
@@ -271,12 +257,6 @@ impl RankTable {
     pub fn top(&self, t: usize, k: usize) -> &[u32] {
         let m = (self.counts[t] as usize).min(k);
         &self.ranked[t * self.width..t * self.width + m]
-    }
-
-    /// Per ticker, 1 + its place in the row of day `t` (0 when it is not in it).
-    #[inline]
-    pub(crate) fn positions(&self, t: usize) -> &[u16] {
-        &self.positions[t * self.tickers..(t + 1) * self.tickers]
     }
 
     /// [`Self::top`] and `1 / P[t, i]` of each of those tickers.

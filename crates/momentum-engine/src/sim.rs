@@ -14,7 +14,8 @@
 //! periods, serves them all:
 //! - the held columns are summed in rank order a few days at a time, so one pass gives every
 //!   `K` its `S` (the prefix sums of the rank order);
-//! - the running values below go through two sizes at a time, one SSE2 lane each;
+//! - the running values below, and the settlement of each period, go through two sizes at a
+//!   time, one SSE2 lane each ([`RunPair`]);
 //! - the daily return inside a period, `S(h) / S(h-1) - 1`, does not depend on `V`, so the sums
 //!   of `r`, `r^2` and `min(r, 0)^2` over the period's days, and its lowest and highest `S`,
 //!   are running values of the walk that each `H` takes at its own length;
@@ -23,7 +24,7 @@
 //! The maximum drawdown is the spec's `max_u (1 - V_u / max_(s<=u) V_s)`, exactly. Bounds from
 //! a period's lowest value and its largest fall below its running maximum (with a margin far
 //! above rounding) show that most periods cannot raise it; the others go through their days
-//! one by one ([`Run::drawdown`]).
+//! one by one ([`Runs::drawdown_days`]).
 //!
 //! A period whose starting value is not positive (costs above 100 %) takes every day's return
 //! as `V_u / V_(u-1) - 1` directly. A plain backtest is the same code with one `H` and one `K`,
@@ -33,15 +34,13 @@
 //! caller asks for them, so the grid's loop is the same code with the recording compiled out.
 
 use crate::lanes::F64x2;
-use crate::metrics::{Run, max, min};
+use crate::metrics::{RunPair, Runs, min};
 use crate::select::RankTable;
 
 /// Where the tickers to hold on a rebalance day come from.
 pub(crate) trait Selection {
     /// The selected tickers of day `t`, at most `k`, best first, and `1 / P[t, i]` of each.
     fn top(&self, t: usize, k: usize) -> (&[u32], &[f64]);
-    /// Per ticker, 1 + its place in the selection of day `t` (0 when it is not in it).
-    fn positions(&self, t: usize) -> &[u16];
 }
 
 impl Selection for RankTable {
@@ -49,18 +48,12 @@ impl Selection for RankTable {
     fn top(&self, t: usize, k: usize) -> (&[u32], &[f64]) {
         self.top_with_inverse(t, k)
     }
-
-    #[inline]
-    fn positions(&self, t: usize) -> &[u16] {
-        RankTable::positions(self, t)
-    }
 }
 
 /// The baseline's one purchase: every ticker with a usable price on its day.
 pub(crate) struct BuyAll {
     tickers: Vec<u32>,
     inverse: Vec<f64>,
-    positions: Vec<u16>,
 }
 
 impl BuyAll {
@@ -72,15 +65,7 @@ impl BuyAll {
             .map(|i| i as u32)
             .collect();
         let inverse = tickers.iter().map(|&i| 1.0 / row[i as usize]).collect();
-        let mut positions = vec![0; row.len()];
-        for (a, &i) in tickers.iter().enumerate() {
-            positions[i as usize] = u16::try_from(a + 1).unwrap_or(u16::MAX);
-        }
-        Self {
-            tickers,
-            inverse,
-            positions,
-        }
+        Self { tickers, inverse }
     }
 }
 
@@ -88,10 +73,6 @@ impl Selection for BuyAll {
     fn top(&self, _t: usize, k: usize) -> (&[u32], &[f64]) {
         let m = k.min(self.tickers.len());
         (&self.tickers[..m], &self.inverse[..m])
-    }
-
-    fn positions(&self, _t: usize) -> &[u16] {
-        &self.positions
     }
 }
 
@@ -156,129 +137,38 @@ impl Blocks {
     }
 }
 
-/// The running values of one `K` in a walk, and what a period takes of them.
-type Partial = Running<f64>;
-
-/// The values the walk's running sums take: one `f64` (one size), or two lanes (two sizes at
-/// a time, one instruction per operation for both). Lane by lane the same IEEE operations, so
-/// a size's sums do not depend on whether it shares a walk with another.
-trait Lane: Copy {
-    const WIDTH: usize;
-    fn splat(x: f64) -> Self;
-    /// Value `h` of rows `q..q + WIDTH` of `rows` (rows of `stride` values each).
-    fn pick(rows: &[f64], stride: usize, q: usize, h: usize) -> Self;
-    fn add(self, b: Self) -> Self;
-    fn sub(self, b: Self) -> Self;
-    fn mul(self, b: Self) -> Self;
-    fn min(self, b: Self) -> Self;
-    fn max(self, b: Self) -> Self;
-    fn lane(self, w: usize) -> f64;
-}
-
-impl Lane for f64 {
-    const WIDTH: usize = 1;
-    #[inline(always)]
-    fn splat(x: f64) -> Self {
-        x
-    }
-    #[inline(always)]
-    fn pick(rows: &[f64], stride: usize, q: usize, h: usize) -> Self {
-        rows[q * stride + h]
-    }
-    #[inline(always)]
-    fn add(self, b: Self) -> Self {
-        self + b
-    }
-    #[inline(always)]
-    fn sub(self, b: Self) -> Self {
-        self - b
-    }
-    #[inline(always)]
-    fn mul(self, b: Self) -> Self {
-        self * b
-    }
-    #[inline(always)]
-    fn min(self, b: Self) -> Self {
-        min(self, b)
-    }
-    #[inline(always)]
-    fn max(self, b: Self) -> Self {
-        max(self, b)
-    }
-    #[inline(always)]
-    fn lane(self, _w: usize) -> f64 {
-        self
-    }
-}
-
-impl Lane for F64x2 {
-    const WIDTH: usize = 2;
-    #[inline(always)]
-    fn splat(x: f64) -> Self {
-        F64x2::splat(x)
-    }
-    #[inline(always)]
-    fn pick(rows: &[f64], stride: usize, q: usize, h: usize) -> Self {
-        F64x2::pair(rows[q * stride + h], rows[(q + 1) * stride + h])
-    }
-    #[inline(always)]
-    fn add(self, b: Self) -> Self {
-        F64x2::add(self, b)
-    }
-    #[inline(always)]
-    fn sub(self, b: Self) -> Self {
-        F64x2::sub(self, b)
-    }
-    #[inline(always)]
-    fn mul(self, b: Self) -> Self {
-        F64x2::mul(self, b)
-    }
-    #[inline(always)]
-    fn min(self, b: Self) -> Self {
-        F64x2::min(self, b)
-    }
-    #[inline(always)]
-    fn max(self, b: Self) -> Self {
-        F64x2::max(self, b)
-    }
-    #[inline(always)]
-    fn lane(self, w: usize) -> f64 {
-        if w == 0 { self.lo() } else { self.hi() }
-    }
-}
-
-/// The running values of `L::WIDTH` sizes in a walk (one size: a [`Partial`]).
+/// The running values of a walk for two sizes, one per lane, and what a period takes of them.
 #[derive(Debug, Clone, Copy)]
-struct Running<L> {
+struct Running {
     /// `[sum r, sum r^2, sum min(r, 0)^2]` of the walk so far.
-    sums: [L; 3],
+    sums: [F64x2; 3],
     /// `[sum r, sum r^2]` since the last CSCV block start (kept apart so that the sums above
     /// do not depend on the blocks).
-    block: [L; 2],
+    block: [F64x2; 2],
     /// Lowest and highest `S` of the walk so far.
-    lo: L,
-    hi: L,
+    lo: F64x2,
+    hi: F64x2,
     /// The largest fall of `S` below its highest before (0 while it only rises).
-    drop: L,
+    drop: F64x2,
 }
 
-impl<L: Lane> Running<L> {
+impl Running {
     fn new() -> Self {
-        let zero = L::splat(0.0);
+        let zero = F64x2::splat(0.0);
         Self {
             sums: [zero; 3],
             block: [zero; 2],
-            lo: L::splat(f64::INFINITY),
-            hi: L::splat(f64::NEG_INFINITY),
+            lo: F64x2::splat(f64::INFINITY),
+            hi: F64x2::splat(f64::NEG_INFINITY),
             drop: zero,
         }
     }
 
     /// One day: the ratio `S(h) / S(h-1)` and the value `S(h)` of each size.
     #[inline(always)]
-    fn add_day<const BLOCKS: bool>(&mut self, ratio: L, c: L) {
-        let r = ratio.sub(L::splat(1.0));
-        let down = r.min(L::splat(0.0));
+    fn add_day<const BLOCKS: bool>(&mut self, ratio: F64x2, c: F64x2) {
+        let r = ratio.sub(F64x2::splat(1.0));
+        let down = r.min(F64x2::splat(0.0));
         let r2 = r.mul(r);
         self.sums[0] = self.sums[0].add(r);
         self.sums[1] = self.sums[1].add(r2);
@@ -291,26 +181,32 @@ impl<L: Lane> Running<L> {
         self.hi = self.hi.max(c);
         self.drop = self.drop.max(self.hi.sub(c));
     }
+}
 
-    /// The block sums of size `w`.
-    fn close_block(&mut self, w: usize) -> [f64; 2] {
-        [self.block[0].lane(w), self.block[1].lane(w)]
-    }
-
-    /// The running values of size `w`.
-    fn of(&self, w: usize) -> Partial {
-        Partial {
-            sums: [
-                self.sums[0].lane(w),
-                self.sums[1].lane(w),
-                self.sums[2].lane(w),
-            ],
-            block: [self.block[0].lane(w), self.block[1].lane(w)],
-            lo: self.lo.lane(w),
-            hi: self.hi.lane(w),
-            drop: self.drop.lane(w),
-        }
-    }
+/// Two sizes that walk and settle together, one per lane. With an odd number of sizes the
+/// last pair's second lane repeats its first (the *padding* lane): its values are computed
+/// alongside and never read, so a size's results do not depend on its partner.
+#[derive(Debug, Clone, Copy)]
+struct SizePair {
+    /// Their rows in `curves`: indices into `ks`.
+    rows: [usize; 2],
+    /// Where those rows start (`row * stride`).
+    bases: [usize; 2],
+    /// Their `K`.
+    k: [usize; 2],
+    /// Their target weight and its `m` (as `f64`) after a rebalance into a full row (as many
+    /// tickers as the largest `K`, or all of them): the usual case.
+    full_row: (F64x2, F64x2),
+    /// Positions held in the current walk (lane 1's is at least lane 0's: the sizes ascend).
+    m: [usize; 2],
+    /// `m` as `f64`.
+    m_f64: F64x2,
+    /// `a / V`: `1 / m`, or 1 for a size that holds cash (its `S` is 1).
+    scale: F64x2,
+    /// Mask bits of the lanes that hold something.
+    holding: u32,
+    /// Mask bits of the lanes that are real sizes (not the padding lane).
+    real: u32,
 }
 
 /// Per-worker buffers, reused across calls: nothing is allocated per day.
@@ -320,26 +216,30 @@ pub(crate) struct Scratch {
     cols: Vec<usize>,
     /// `P[next, held_j] / P[t, held_j]` on a rebalance day `next`.
     x: Vec<f64>,
-    /// Per held position: 1 + its position in the new ranked row (0 when not in it).
-    new_at: Vec<u32>,
-    /// Tickers held by each `K` in the current walk.
+    /// Per ticker, 1 + its position in the held row of the current walk, 0 when not held (all
+    /// 0 between walks).
+    slot_of: Vec<u32>,
+    /// `place[1 + j]`: the place of held position `j` in the new ranked row (0 for the best),
+    /// `+inf` when it is not in it; `place[0]` takes the new row's tickers that are not held.
+    place: Vec<f64>,
+    /// Positions held by each `K` in the current walk.
     held: Vec<usize>,
-    /// Days per walk plus one: the row length of `curves` and `ratios`.
+    /// The sizes, two by two.
+    pairs: Vec<SizePair>,
+    /// Days per walk plus one: the row length of `curves`.
     stride: usize,
     /// `S(h)` of each `K` over the walk (row `q`, `h` at `q * stride + h`), `S(0) = m` (`V`
     /// before the walk is `a * m`); all 1 for a `K` that holds cash.
     curves: Vec<f64>,
-    /// `S(h) / S(h-1)` of each `K` over the walk, laid out as `curves`.
-    ratios: Vec<f64>,
-    /// What the period of due entry `e` takes from the walk of `K` `q`, at `e * ks + q`: the
-    /// days before its last one.
-    taken: Vec<Partial>,
+    /// What the period of due entry `e` takes from the walk of pair `g`, at
+    /// `e * pairs + g`: the days before its last one.
+    taken: Vec<Running>,
     /// The block of the walk's first day.
     first_block: usize,
     /// The days `h` of the walk on which a CSCV block starts, and that block.
     starts: Vec<(usize, usize)>,
-    /// Block sums closed at those starts: start `j` of `K` `q` at `j * ks + q`.
-    closed: Vec<[f64; 2]>,
+    /// `[sum r, sum r^2]` closed at those starts: start `j` of pair `g` at `j * pairs + g`.
+    closed: Vec<[F64x2; 2]>,
     /// Per day of the window, a bit per holding period that rebalances then.
     due_bits: Vec<u64>,
     /// `(days to its next rebalance or the end, index)` of the holding periods due on a day.
@@ -353,11 +253,12 @@ impl Scratch {
         Self {
             cols: vec![0; n],
             x: vec![0.0; n],
-            new_at: vec![0; n],
+            slot_of: vec![0; n],
+            place: vec![0.0; n + 1],
             held: Vec::new(),
+            pairs: Vec::new(),
             stride: 0,
             curves: Vec::new(),
-            ratios: Vec::new(),
             taken: Vec::new(),
             first_block: NO_BLOCK,
             starts: Vec::new(),
@@ -372,7 +273,7 @@ impl Scratch {
 /// Every holding period in `holdings` (distinct, ascending) times every size in `ks`
 /// (distinct, ascending) over the window `t0..=end`, as the spec's "Simulation" section: the first
 /// rebalance on `t0 < end`, then every `H` days while `< end`. The run of `holdings[p]` and
-/// `ks[q]` goes to `runs[p * ks.len() + q]`, with CSCV block sums when `blocks` is given (its
+/// `ks[q]` goes to `runs.at(p, q)`, with CSCV block sums when `blocks` is given (its
 /// first day after `t0`); the curve and trades of `holdings[0]` and `ks[0]` go to `rec`.
 /// `sel.top(t, k)` must be the first `min(k, eligible)` of one ranked row for every
 /// `k <= max(ks)`.
@@ -384,45 +285,70 @@ pub(crate) fn simulate<S: Selection, R: Recorder>(
     cost_bps: f64,
     (t0, end): (usize, usize),
     blocks: Option<Blocks>,
-    runs: &mut [Run],
+    runs: &mut Runs,
     rec: &mut R,
     s: &mut Scratch,
 ) {
     debug_assert!(!holdings.is_empty() && holdings.windows(2).all(|w| w[0] < w[1]));
-    debug_assert!(ks.windows(2).all(|w| w[0] < w[1]));
-    debug_assert!(runs.len() == holdings.len() * ks.len() && t0 < end);
+    debug_assert!(!ks.is_empty() && ks.windows(2).all(|w| w[0] < w[1]));
+    debug_assert!(t0 < end);
     let cost = cost_bps / 1e4;
     let kmax = ks[ks.len() - 1];
     let span = end - t0;
+    runs.reset(ks.len(), span, blocks.map_or(0, |b| b.count));
     let longest = holdings.iter().copied().max().unwrap_or(1).min(span);
     s.stride = longest + 1;
     let values = ks.len() * s.stride;
     if s.curves.len() < values {
         s.curves.resize(values, 0.0);
-        s.ratios.resize(values, 0.0);
     }
     s.held.resize(ks.len(), 0);
     s.targets.clear();
     #[expect(clippy::cast_precision_loss, reason = "ticker counts are small")]
     s.targets
         .extend((0..=kmax.min(prices.n)).map(|m| if m == 0 { 0.0 } else { 1.0 / m as f64 }));
+    s.pairs.clear();
+    for g in 0..ks.len().div_ceil(2) {
+        let rows = [2 * g, (2 * g + 1).min(ks.len() - 1)];
+        s.pairs.push(SizePair {
+            rows,
+            bases: rows.map(|q| q * s.stride),
+            k: rows.map(|q| ks[q]),
+            full_row: {
+                let m = rows.map(|q| ks[q].min(prices.n));
+                #[expect(clippy::cast_precision_loss, reason = "ticker counts are small")]
+                let m_f64 = F64x2::pair(m[0] as f64, m[1] as f64);
+                (F64x2::pair(s.targets[m[0]], s.targets[m[1]]), m_f64)
+            },
+            m: [0; 2],
+            m_f64: F64x2::splat(0.0),
+            scale: F64x2::splat(1.0),
+            holding: 0,
+            real: if rows[1] > rows[0] { 0b11 } else { 0b01 },
+        });
+    }
 
     // The first rebalance, from cash: the same for every holding period.
     let (first, _) = sel.top(t0, kmax);
-    for (q, &k) in ks.iter().enumerate() {
-        let m = k.min(first.len());
-        let turnover = if m > 0 { 1.0 } else { 0.0 };
-        let v = 1.0 - cost * turnover;
-        for run in runs.iter_mut().skip(q).step_by(ks.len()) {
-            run.begin(span, v, turnover, m as u64, blocks);
+    for _ in holdings {
+        for pair in &s.pairs {
+            let m = pair.k.map(|k| k.min(first.len()));
+            #[expect(clippy::cast_precision_loss, reason = "ticker counts are small")]
+            let trades = F64x2::pair(m[0] as f64, m[1] as f64);
+            let turnover = trades.gt(F64x2::splat(0.0));
+            let turnover = F64x2::splat(1.0).keep(turnover);
+            let v = F64x2::splat(1.0).sub(F64x2::splat(cost).mul(turnover));
+            runs.pairs.push(RunPair::start(v, turnover, trades));
         }
-        if R::ACTIVE && q == 0 {
-            for &i in &first[..m] {
-                let i = i as usize;
-                rec.trade(t0, i, 0.0, s.targets[m], prices.rows[t0 * prices.n + i]);
-            }
-            rec.value(v);
+    }
+    runs.clear_blocks();
+    if R::ACTIVE {
+        let m = ks[0].min(first.len());
+        for &i in &first[..m] {
+            let i = i as usize;
+            rec.trade(t0, i, 0.0, s.targets[m], prices.rows[t0 * prices.n + i]);
         }
+        rec.value(runs.pairs[0].v.lo());
     }
 
     // Per day of the window, a bit per holding period that rebalances then (all of them on
@@ -486,17 +412,21 @@ fn walk<S: Selection, R: Recorder, const BLOCKS: bool>(
     ks: &[usize],
     cost: f64,
     blocks: Option<Blocks>,
-    runs: &mut [Run],
+    runs: &mut Runs,
     rec: &mut R,
     s: &mut Scratch,
 ) {
     let len = s.due[s.due.len() - 1].0;
     let kmax = ks[ks.len() - 1];
     let (held, inv) = sel.top(t, kmax);
-    for (c, &i) in s.cols.iter_mut().zip(held) {
+    for (j, (c, &i)) in s.cols.iter_mut().zip(held).enumerate() {
         *c = i as usize * prices.days;
+        #[expect(clippy::cast_possible_truncation, reason = "ticker counts fit u32")]
+        {
+            s.slot_of[i as usize] = j as u32 + 1;
+        }
     }
-    let (nk, stride) = (ks.len(), s.stride);
+    let stride = s.stride;
     for (q, (m, &k)) in s.held.iter_mut().zip(ks).enumerate() {
         *m = k.min(held.len());
         let curve = &mut s.curves[q * stride..=q * stride + len];
@@ -507,67 +437,57 @@ fn walk<S: Selection, R: Recorder, const BLOCKS: bool>(
             curve[0] = *m as f64;
         }
     }
-    value_period(prices.by_ticker, (t + 1, t + len), t, inv, s);
-    for q in 0..nk {
-        let base = q * stride;
-        let curve = &s.curves[base..=base + len];
-        for (ratio, (&now, &before)) in s.ratios[base + 1..=base + len]
-            .iter_mut()
-            .zip(curve[1..].iter().zip(curve))
+    for pair in &mut s.pairs {
+        pair.m = pair.rows.map(|q| s.held[q]);
+        let [m0, m1] = pair.m;
+        #[expect(clippy::cast_precision_loss, reason = "ticker counts are small")]
         {
-            *ratio = now / before;
+            pair.m_f64 = F64x2::pair(m0 as f64, m1 as f64);
         }
+        let scale = |m: usize| if m == 0 { 1.0 } else { s.targets[m] };
+        pair.scale = F64x2::pair(scale(m0), scale(m1));
+        pair.holding = u32::from(m0 > 0) | (u32::from(m1 > 0) << 1);
     }
-    // Each K runs through the walk once, stopping where a block starts (to close its sums) and
-    // where a period ends (to hand it the days before its last); two sizes at a time.
-    s.taken.resize(s.due.len() * nk, Partial::new());
-    s.closed.resize(s.starts.len() * nk, [0.0; 2]);
-    let mut q = 0;
-    while q + 1 < nk {
-        walk_sizes::<F64x2, BLOCKS>(q, len, s);
-        q += 2;
+    value_period(prices.by_ticker, (t + 1, t + len), t, inv, s);
+    // Each pair runs through the walk once, stopping where a block starts (to close its sums)
+    // and where a period ends (to hand it the days before its last).
+    let pairs = s.pairs.len();
+    s.taken.resize(s.due.len() * pairs, Running::new());
+    s.closed
+        .resize(s.starts.len() * pairs, [F64x2::splat(0.0); 2]);
+    for g in 0..pairs {
+        walk_pair::<BLOCKS>(g, len, s);
     }
-    if q < nk {
-        walk_sizes::<f64, BLOCKS>(q, len, s);
-    }
-    for e in 0..s.due.len() {
-        let (h, p) = s.due[e];
-        let period = Period {
-            t,
-            held: (held, inv),
-            h,
-            closing: t + h < end,
-            entry: e,
-        };
-        settle(
-            prices,
-            sel,
-            period,
-            ks,
-            cost,
-            blocks,
-            &mut runs[p * nk..],
-            rec,
-            p == 0,
-            s,
-        );
+    settle(
+        prices,
+        sel,
+        (t, end),
+        (held, inv),
+        ks,
+        cost,
+        blocks,
+        runs,
+        rec,
+        s,
+    );
+    for &i in held {
+        s.slot_of[i as usize] = 0;
     }
 }
 
-/// Sizes `q..q + L::WIDTH` run through days `1..len` of a walk: the running values of each,
-/// closed where a CSCV block starts (`s.closed`) and taken where a due period ends
-/// (`s.taken`).
+/// Pair `g` runs through days `1..len` of a walk: the running values of its two sizes, closed
+/// where a CSCV block starts (`s.closed`) and taken where a due period ends (`s.taken`).
 #[inline(always)]
-fn walk_sizes<L: Lane, const BLOCKS: bool>(q: usize, len: usize, s: &mut Scratch) {
-    let (nk, stride) = (s.held.len(), s.stride);
-    let rows = (q + L::WIDTH) * stride;
-    let (ratios, curves) = (&s.ratios[..rows], &s.curves[..rows]);
-    debug_assert!(len < stride);
-    let mut p = Running::<L>::new();
-    let add_days = |p: &mut Running<L>, from: usize, to: usize| {
-        for h in from..to {
-            let ratio = L::pick(ratios, stride, q, h);
-            p.add_day::<BLOCKS>(ratio, L::pick(curves, stride, q, h));
+fn walk_pair<const BLOCKS: bool>(g: usize, len: usize, s: &mut Scratch) {
+    let pairs = s.pairs.len();
+    let curves = s.pairs[g].bases.map(|b| &s.curves[b..=b + len]);
+    let mut p = Running::new();
+    let add_days = |p: &mut Running, from: usize, to: usize| {
+        let mut before = F64x2::pair(curves[0][from - 1], curves[1][from - 1]);
+        for (&c0, &c1) in curves[0][from..to].iter().zip(&curves[1][from..to]) {
+            let now = F64x2::pair(c0, c1);
+            p.add_day::<BLOCKS>(now.div(before), now);
+            before = now;
         }
     };
     let (mut h, mut j) = (1, 0);
@@ -577,172 +497,235 @@ fn walk_sizes<L: Lane, const BLOCKS: bool>(q: usize, len: usize, s: &mut Scratch
         {
             add_days(&mut p, h, start);
             h = start;
-            for w in 0..L::WIDTH {
-                s.closed[j * nk + q + w] = p.close_block(w);
-            }
-            p.block = [L::splat(0.0); 2];
+            s.closed[j * pairs + g] = p.block;
+            p.block = [F64x2::splat(0.0); 2];
             j += 1;
         }
         add_days(&mut p, h, at);
         h = at;
-        for w in 0..L::WIDTH {
-            s.taken[e * nk + q + w] = p.of(w);
-        }
+        s.taken[e * pairs + g] = p;
     }
 }
 
-/// One holding period ending in a walk.
-#[derive(Debug, Clone, Copy)]
-struct Period<'a> {
-    /// The rebalance day it starts on.
-    t: usize,
-    /// The ranked row held since `t`, and `1 / P[t, i]` of each of its tickers.
-    held: (&'a [u32], &'a [f64]),
-    /// Its days: it ends on `t + h`.
-    h: usize,
-    /// Whether it ends with a rebalance (otherwise the window ends).
-    closing: bool,
-    /// Its entry in the walk's due list.
-    entry: usize,
-}
-
-/// Ends one holding period for every `K`: the rebalance on its last day (when `closing`), its
-/// returns into the sums and blocks, its drawdown, and the next period's starting value.
-/// `runs` starts at the run of `ks[0]` for this `H`; `first` says whether it is the recorded
-/// one.
+/// Ends the periods that start on rebalance day `t` (`s.due`) for every `K`, two at a time:
+/// the rebalance on a period's last day (unless the window ends there), its returns into the
+/// sums and blocks, its drawdown, and the next period's starting value. `held` is the ranked
+/// row held since `t`, with `1 / P[t, i]` of each of its tickers.
 #[expect(clippy::too_many_arguments, reason = "the hot loop takes plain values")]
 #[inline]
 fn settle<S: Selection, R: Recorder>(
     prices: Prices<'_>,
     sel: &S,
-    period: Period<'_>,
+    (t, end): (usize, usize),
+    (held, inv): (&[u32], &[f64]),
     ks: &[usize],
     cost: f64,
     blocks: Option<Blocks>,
-    runs: &mut [Run],
+    runs: &mut Runs,
     rec: &mut R,
-    first: bool,
     s: &mut Scratch,
 ) {
-    let Period {
-        t,
-        held: (held, inv),
-        h,
-        closing,
-        entry,
-    } = period;
-    let kmax = ks[ks.len() - 1];
-    let day = t + h;
-    let (new, _) = if closing {
-        sel.top(day, kmax)
-    } else {
-        (&[][..], &[][..])
-    };
     let m = held.len();
-    if closing {
-        let (x, new_at, cols) = (&mut s.x[..m], &mut s.new_at[..m], &s.cols[..m]);
-        let places = sel.positions(day);
-        for j in 0..m {
-            x[j] = prices.by_ticker[cols[j] + day] * inv[j];
-            new_at[j] = u32::from(places[held[j] as usize]);
-        }
-    }
-    let nk = ks.len();
-    let (stride, curves, ratios, taken) = (s.stride, &s.curves[..], &s.ratios[..], &s.taken[..]);
-    let (starts, closed, targets) = (&s.starts[..], &s.closed[..], &s.targets[..]);
-    let last_block = starts
-        .iter()
-        .take_while(|&&(start, _)| start <= h)
-        .last()
-        .map_or(s.first_block, |&(_, b)| b);
-    let x = &s.x[..m];
-    let trade = Trade {
-        held,
-        new,
+    let Scratch {
+        cols,
+        slot_of,
         x,
-        new_at: &s.new_at[..m],
-        drifts_positive: x.iter().fold(true, |all, &d| all & (d > 0.0)),
+        place,
+        pairs,
+        curves,
+        taken,
+        first_block,
+        starts,
+        closed,
+        due,
         targets,
-        row: &prices.rows[day * prices.n..(day + 1) * prices.n],
-        day,
-    };
-    let taken = &taken[entry * nk..(entry + 1) * nk];
-    for (q, (run, (&k, &m_old))) in runs[..nk]
-        .iter_mut()
-        .zip(ks.iter().zip(&s.held[..nk]))
-        .enumerate()
-    {
-        // S over the period, from its start.
-        let curve = &curves[q * stride..=q * stride + h];
-        let c_end = curve[h];
-        let a = if m_old == 0 {
-            run.v
-        } else {
-            run.v * targets[m_old]
+        ..
+    } = s;
+    let (x, place, cols) = (&mut x[..m], &mut place[..=m], &cols[..m]);
+    let (one, zero) = (F64x2::splat(1.0), F64x2::splat(0.0));
+    let kmax = ks[ks.len() - 1];
+    for (entry, &(h, holding)) in due.iter().enumerate() {
+        let day = t + h;
+        let closing = day < end;
+        // The drifts and new places of the held positions, shared by every size; a size whose
+        // positions all drifted to a positive value (the first `positive` do) trades on the
+        // fast path.
+        let (mut new, mut positive) = (&[][..], m);
+        if closing {
+            (new, _) = sel.top(day, kmax);
+            let held = (inv, cols);
+            positive = drifts(prices.by_ticker, day, held, (new, slot_of), (x, place));
+        }
+        let trade = Trade {
+            held,
+            new,
+            x,
+            place: &place[1..],
+            positive,
+            full_row: new.len() == kmax.min(prices.n),
+            targets,
+            row: &prices.rows[day * prices.n..(day + 1) * prices.n],
+            day,
         };
-        let v_pre = a * c_end;
-        let record = R::ACTIVE && first && q == 0;
-        let (turnover, trades) = if closing {
-            trade.member(k, m_old, v_pre, c_end, rec, record)
-        } else {
-            (0.0, 0)
-        };
-        let f = 1.0 - cost * turnover;
-        let v_post = v_pre * f;
-        if a > 0.0 {
-            let r_last = ratios[q * stride + h] * f - 1.0;
-            let p = &taken[q];
-            let down = min(r_last, 0.0);
-            let r2 = r_last * r_last;
-            run.add([p.sums[0] + r_last, p.sums[1] + r2, p.sums[2] + down * down]);
+        let last_block = starts
+            .iter()
+            .take_while(|&&(start, _)| start <= h)
+            .last()
+            .map_or(*first_block, |&(_, b)| b);
+        let count = pairs.len();
+        let taken = &taken[entry * count..(entry + 1) * count];
+        let (run_pairs, run_blocks, block_count) = runs.holding_mut(holding);
+        let periods = pairs.iter().zip(taken).zip(run_pairs);
+        for (g, ((sizes, summary), run)) in periods.enumerate() {
+            let run_blocks = &mut run_blocks[g * block_count..(g + 1) * block_count];
+            // S at the period's end, of each lane; `curve(w)` is S over the period.
+            let [b0, b1] = sizes.bases;
+            let c_end = F64x2::pair(curves[b0 + h], curves[b1 + h]);
+            let curve = |w: usize| &curves[sizes.bases[w]..=sizes.bases[w] + h];
+            let a = run.v.mul(sizes.scale);
+            let v_pre = a.mul(c_end);
+            let (turnover, trades) = if closing {
+                trade.pair(sizes, c_end, v_pre)
+            } else {
+                (zero, zero)
+            };
+            let f = one.sub(F64x2::splat(cost).mul(turnover));
+            let v_post = v_pre.mul(f);
+            // A lane whose starting value is not positive takes its days literally (below); the
+            // others add the period's summaries.
+            let summarised = a.gt(zero);
+            let ratio = c_end.div(F64x2::pair(curves[b0 + h - 1], curves[b1 + h - 1]));
+            let r_last = ratio.mul(f).sub(one);
+            let down = r_last.min(zero);
+            let r2 = r_last.mul(r_last);
+            let sums = [
+                summary.sums[0].add(r_last),
+                summary.sums[1].add(r2),
+                summary.sums[2].add(down.mul(down)),
+            ];
+            for (total, x) in run.sums.iter_mut().zip(sums) {
+                *total = total.add(x.keep(summarised));
+            }
             if blocks.is_some() {
+                let mut add_block = |b: usize, [x, x2]: [F64x2; 2]| {
+                    if let Some(sums) = run_blocks.get_mut(b) {
+                        sums[0] = sums[0].add(x.keep(summarised));
+                        sums[1] = sums[1].add(x2.keep(summarised));
+                    }
+                };
                 for (j, &(start, b)) in starts.iter().enumerate() {
-                    if start <= h {
-                        let before = b.checked_sub(1).unwrap_or(NO_BLOCK);
-                        run.add_block(before, closed[j * nk + q]);
+                    if start <= h && b > 0 {
+                        add_block(b - 1, closed[j * count + g]);
                     }
                 }
-                run.add_block(last_block, [p.block[0] + r_last, p.block[1] + r2]);
+                add_block(
+                    last_block,
+                    [summary.block[0].add(r_last), summary.block[1].add(r2)],
+                );
             }
-            // The period's values are `a * S` on its days before the last and `v_post`.
-            let (low, high) = (min(a * p.lo, v_post), max(a * p.hi, v_post));
-            let drop = max(a * p.drop, a * p.hi - v_post);
-            run.drawdown((low, high, drop), (a, curve), v_post);
-        } else {
-            settle_literally(run, (a, curve), v_post, t, blocks);
-        }
-        if record {
-            for &c in &curve[1..h] {
-                rec.value(a * c);
+            // The drawdown: the period's values are `a * S` on its days before the last and
+            // `v_post` on it, `low` the lowest, `high` the highest, `drop` the largest fall
+            // below a higher value before it. A day whose running peak is still the run's peak
+            // before the period has a drawdown of at most `1 - low / peak`; a day after a value
+            // above that peak, at most `drop / peak`. A lane's days are visited only when a
+            // bound comes within `MARGIN` of the record (written so that a NaN visits them).
+            let a_hi = a.mul(summary.hi);
+            let low = a.mul(summary.lo).min(v_post);
+            let high = a_hi.max(v_post);
+            let drop = a.mul(summary.drop).max(a_hi.sub(v_post));
+            let (peak, floor) = (run.peak, run.floor);
+            let clear = low
+                .gt(peak.mul(floor))
+                .and(drop.lt(peak.mul(one.sub(floor))));
+            let mut visit = summarised.bits() & !clear.bits() & sizes.real;
+            while visit != 0 {
+                let w = visit.trailing_zeros() as usize;
+                visit &= visit - 1;
+                run.drawdown_days(w, (a.lane(w), curve(w)), v_post.lane(w));
             }
-            rec.value(v_post);
+            run.peak = peak.max(high).select(summarised, peak);
+            let mut literal = !summarised.bits() & sizes.real;
+            while literal != 0 {
+                let w = literal.trailing_zeros() as usize;
+                literal &= literal - 1;
+                let lane = (w, a.lane(w), curve(w));
+                settle_literally((run, run_blocks), lane, v_post.lane(w), t, blocks);
+            }
+            if R::ACTIVE && holding == 0 && g == 0 {
+                if closing {
+                    trade.record(sizes.k[0], sizes.m[0], (v_pre.lo(), c_end.lo()), rec);
+                }
+                for &c in &curve(0)[1..h] {
+                    rec.value(a.lo() * c);
+                }
+                rec.value(v_post.lo());
+            }
+            run.v = v_post;
+            run.turnover = run.turnover.add(turnover);
+            run.trades = run.trades.add(trades);
         }
-        run.v = v_post;
-        run.turnover += turnover;
-        run.trades += trades;
     }
 }
 
-/// A period whose starting value is not positive: every day's return as the spec writes it,
-/// `V_u / V_(u-1) - 1`, with values `a * S` before the last day and `v_post` on it (`curve` is
-/// `S` from the period's start to its last day).
+/// The drifts `x` of the held positions on rebalance day `day` (`1 / P[t, i]` and the start
+/// of each one's column), their places in the new row `new` (through `slot_of`; `place` as in
+/// [`Scratch`]), and how many of the first drifts are `> 0` (all of them unless a held price
+/// is 0).
+#[inline(never)]
+fn drifts(
+    by_ticker: &[f64],
+    day: usize,
+    (inv, cols): (&[f64], &[usize]),
+    (new, slot_of): (&[u32], &[u32]),
+    (x, place): (&mut [f64], &mut [f64]),
+) -> usize {
+    place.fill(f64::INFINITY);
+    for (r, &i) in new.iter().enumerate() {
+        #[expect(clippy::cast_precision_loss, reason = "ticker counts are small")]
+        {
+            place[slot_of[i as usize] as usize] = r as f64;
+        }
+    }
+    // Checked as they are written: reading them back at once in pairs would wait for the
+    // stores.
+    let mut all_positive = true;
+    for (x, (&col, &r)) in x.iter_mut().zip(cols.iter().zip(inv)) {
+        *x = by_ticker[col + day] * r;
+        all_positive &= *x > 0.0;
+    }
+    if all_positive {
+        x.len()
+    } else {
+        x.iter()
+            .position(|&d| d <= 0.0 || d.is_nan())
+            .unwrap_or(x.len())
+    }
+}
+
+/// A period of lane `w` of a run pair whose starting value is not positive: every day's return
+/// as the spec writes it, `V_u / V_(u-1) - 1`, with values `a * S` before the last day and
+/// `v_post` on it (`curve` is `S` from the period's start to its last day).
 #[cold]
 #[inline(never)]
 fn settle_literally(
-    run: &mut Run,
-    (a, curve): (f64, &[f64]),
+    (run, run_blocks): (&mut RunPair, &mut [[F64x2; 2]]),
+    (w, a, curve): (usize, f64, &[f64]),
     v_post: f64,
     t: usize,
     blocks: Option<Blocks>,
 ) {
-    let mut before = run.v;
+    let mut before = run.v.lane(w);
     let days = &curve[1..curve.len() - 1];
-    for (i, v) in days.iter().map(|&c| a * c).chain([v_post]).enumerate() {
+    for (u, v) in days.iter().map(|&c| a * c).chain([v_post]).enumerate() {
         let r = v / before - 1.0;
         let down = min(r, 0.0);
-        run.add([r, r * r, down * down]);
-        run.add_block(blocks.map_or(NO_BLOCK, |b| b.of(t + 1 + i)), [r, r * r]);
-        run.day_drawdown(v);
+        run.add(w, [r, r * r, down * down]);
+        let block = blocks.map_or(NO_BLOCK, |b| b.of(t + 1 + u));
+        if let Some(sums) = run_blocks.get_mut(block) {
+            sums[0] = sums[0].with_lane(w, sums[0].lane(w) + r);
+            sums[1] = sums[1].with_lane(w, sums[1].lane(w) + r * r);
+        }
+        run.day_drawdown(w, v);
         before = v;
     }
 }
@@ -755,10 +738,12 @@ struct Trade<'a> {
     new: &'a [u32],
     /// The drift of each held position over the period, `P[day] / P[t]`.
     x: &'a [f64],
-    /// Per held position: 1 + its position in `new`, 0 when not there.
-    new_at: &'a [u32],
-    /// Whether every drift is `> 0`.
-    drifts_positive: bool,
+    /// Per held position: its place in `new` (0 for the best), `+inf` when not there.
+    place: &'a [f64],
+    /// How many of the first held positions have a drift `> 0`.
+    positive: usize,
+    /// Whether `new` has as many tickers as the largest `K` (or all of them).
+    full_row: bool,
     targets: &'a [f64],
     /// The carried closes of the rebalance day (the trade log's prices).
     row: &'a [f64],
@@ -766,109 +751,121 @@ struct Trade<'a> {
 }
 
 impl Trade<'_> {
-    /// Trades one `K` from its drifted holdings (`m_old` positions worth `v_pre`, `S = c_end`)
-    /// to equal weights in its prefix of the new row (spec rules 4, 6 and 8): the turnover and
-    /// the number of entries and exits.
+    /// Trades two sizes from their drifted holdings (`m` positions each, worth `v_pre`, `S =
+    /// c_end`) to equal weights in their prefixes of the new row (spec rules 4, 6 and 8): the
+    /// turnover and the number of entries and exits of each lane.
     #[inline]
-    fn member<R: Recorder>(
+    fn pair(&self, sizes: &SizePair, c_end: F64x2, v_pre: F64x2) -> (F64x2, F64x2) {
+        let (one, zero) = (F64x2::splat(1.0), F64x2::splat(0.0));
+        let (target, m_new_f64) = if self.full_row {
+            sizes.full_row
+        } else {
+            let m_new = sizes.k.map(|k| k.min(self.new.len()));
+            #[expect(clippy::cast_precision_loss, reason = "ticker counts are small")]
+            let m_new_f64 = F64x2::pair(m_new[0] as f64, m_new[1] as f64);
+            (
+                F64x2::pair(self.targets[m_new[0]], self.targets[m_new[1]]),
+                m_new_f64,
+            )
+        };
+        // Every weight is > 0 on the fast path: `|target - x_j / S|` summed as
+        // `|target * S - x_j|`, then scaled once; a dropped position adds `|0 - x_j|`.
+        let goal = target.mul(c_end);
+        let (mut sum, mut kept) = (zero, zero);
+        let [m0, m1] = sizes.m;
+        for (&x, &place) in self.x[..m0].iter().zip(&self.place[..m0]) {
+            let is_kept = F64x2::splat(place).lt(m_new_f64);
+            sum = sum.add(goal.keep(is_kept).sub(F64x2::splat(x)).abs());
+            kept = kept.add(one.keep(is_kept));
+        }
+        // Positions only lane 1 holds: lane 0 adds +0.0, which changes nothing (its sums are
+        // never -0.0).
+        let second = F64x2::pair(0.0, 1.0).gt(zero);
+        for (&x, &place) in self.x[m0..m1].iter().zip(&self.place[m0..m1]) {
+            let is_kept = F64x2::splat(place).lt(m_new_f64).and(second);
+            let gap = goal.keep(is_kept).sub(F64x2::splat(x)).abs();
+            sum = sum.add(gap.keep(second));
+            kept = kept.add(one.keep(is_kept));
+        }
+        // The new tickers of a prefix that were not held: weight 0 -> target each.
+        let entries = m_new_f64.sub(kept);
+        let mut turnover = sum.mul(one.div(c_end)).add(target.mul(entries));
+        let mut trades = sizes.m_f64.sub(kept).add(entries);
+        let positive = u32::from(m0 <= self.positive) | (u32::from(m1 <= self.positive) << 1);
+        let slow = !(sizes.holding & positive & v_pre.gt(zero).bits()) & sizes.real;
+        if slow != 0 {
+            (turnover, trades) = self.slow_lanes(sizes, (c_end, v_pre), slow, (turnover, trades));
+        }
+        (turnover, trades)
+    }
+
+    /// [`Trade::pair`] for the lanes in `slow`: a size that holds cash (all pre-trade weights
+    /// are 0, the turnover is exactly 1.0 when it buys), or one with a weight that is 0 (a held
+    /// price or the value is 0 or below): a dropped position is an exit only with a weight
+    /// > 0, and a kept one with weight 0 is an entry.
+    #[cold]
+    #[inline(never)]
+    fn slow_lanes(
         &self,
-        k: usize,
-        m_old: usize,
-        v_pre: f64,
-        c_end: f64,
-        rec: &mut R,
-        record: bool,
-    ) -> (f64, u64) {
+        sizes: &SizePair,
+        (c_end, v_pre): (F64x2, F64x2),
+        slow: u32,
+        (turnover, trades): (F64x2, F64x2),
+    ) -> (F64x2, F64x2) {
+        let mut turnover = [turnover.lo(), turnover.hi()];
+        let mut trades = [trades.lo(), trades.hi()];
+        let c_end = [c_end.lo(), c_end.hi()];
+        let v_pre = [v_pre.lo(), v_pre.hi()];
+        for w in (0..2).filter(|w| slow & (1 << w) != 0) {
+            let (k, m_old) = (sizes.k[w], sizes.m[w]);
+            let m_new = k.min(self.new.len());
+            let target = self.targets[m_new];
+            #[expect(clippy::cast_precision_loss, reason = "ticker counts are small")]
+            let m_new_f64 = m_new as f64;
+            if m_old == 0 {
+                turnover[w] = if m_new > 0 { 1.0 } else { 0.0 };
+                trades[w] = m_new_f64;
+                continue;
+            }
+            let inv_s = if v_pre[w] > 0.0 { 1.0 / c_end[w] } else { 0.0 };
+            let mut sum = 0.0;
+            let (mut kept_count, mut counted) = (0.0, 0.0);
+            for (&place, &drift) in self.place[..m_old].iter().zip(&self.x[..m_old]) {
+                let (before, kept) = (drift * inv_s, place < m_new_f64);
+                sum += ((if kept { target } else { 0.0 }) - before).abs();
+                kept_count += f64::from(u8::from(kept));
+                let counts = (kept & (before == 0.0)) | (!kept & (before > 0.0));
+                counted += f64::from(u8::from(counts));
+            }
+            let entries = m_new_f64 - kept_count;
+            turnover[w] = sum + target * entries;
+            trades[w] = counted + entries;
+        }
+        (F64x2::load(&turnover), F64x2::load(&trades))
+    }
+
+    /// The trade log of one size (`m_old` positions worth `v_pre`, `S = c_end`): every held
+    /// position with its weight before and after, then every entry.
+    fn record<R: Recorder>(&self, k: usize, m_old: usize, (v_pre, c_end): (f64, f64), rec: &mut R) {
         let m_new = k.min(self.new.len());
         let target = self.targets[m_new];
-        #[expect(clippy::cast_possible_truncation, reason = "ticker counts fit u32")]
-        let m_new_u32 = m_new as u32;
-        let is_kept = |a: u32| a.wrapping_sub(1) < m_new_u32;
-        let (new_at, x) = (&self.new_at[..m_old], &self.x[..m_old]);
-        // Pre-trade weight of held position j: V_j / V = x_j / S_m.
+        #[expect(clippy::cast_precision_loss, reason = "ticker counts are small")]
+        let m_new_f64 = m_new as f64;
         let inv_s = if m_old > 0 && v_pre > 0.0 {
             1.0 / c_end
         } else {
             0.0
         };
-        let (turnover, trades);
-        if m_old == 0 {
-            // All pre-trade weights are 0: the spec's turnover is exactly 1.0.
-            turnover = if m_new > 0 { 1.0 } else { 0.0 };
-            trades = u64::from(m_new_u32);
-        } else if self.drifts_positive && inv_s > 0.0 {
-            // Every weight is > 0: `|target - x_j / S|` summed as `|target * S - x_j|` (two
-            // partial sums, then one scaling), so the reciprocal and the sums overlap.
-            let goal_kept = target * c_end;
-            let (mut even, mut odd) = (0.0, 0.0);
-            let mut kept_count = 0u32;
-            // |target - w| when kept, |0 - w| = |w| when dropped, without a branch.
-            let gap = |a: u32, drift: f64| {
-                let kept = is_kept(a);
-                ((if kept { goal_kept } else { 0.0 }) - drift).abs()
-            };
-            let pairs = new_at.chunks_exact(2).zip(x.chunks_exact(2));
-            for (a, d) in pairs {
-                even += gap(a[0], d[0]);
-                odd += gap(a[1], d[1]);
-                kept_count += u32::from(is_kept(a[0])) + u32::from(is_kept(a[1]));
-            }
-            if m_old % 2 == 1 {
-                even += gap(new_at[m_old - 1], x[m_old - 1]);
-                kept_count += u32::from(is_kept(new_at[m_old - 1]));
-            }
-            // The new tickers of the prefix that were not held: weight 0 -> target each.
-            let entries = m_new_u32 - kept_count;
-            turnover = (even + odd) * inv_s + target * f64::from(entries);
-            #[expect(clippy::cast_possible_truncation, reason = "ticker counts fit u32")]
-            let exits = m_old as u32 - kept_count;
-            trades = u64::from(exits + entries);
-        } else {
-            (turnover, trades) = self.member_with_zero_weights(new_at, x, inv_s, m_new_u32);
+        let held = &self.held[..m_old];
+        for ((&place, &drift), &i) in self.place.iter().zip(self.x).zip(held) {
+            let i = i as usize;
+            let after = if place < m_new_f64 { target } else { 0.0 };
+            rec.trade(self.day, i, drift * inv_s, after, self.row[i]);
         }
-        if record {
-            let held = &self.held[..m_old];
-            for ((&a, &drift), &i) in new_at.iter().zip(x).zip(held) {
-                let (before, kept) = (drift * inv_s, is_kept(a));
-                let i = i as usize;
-                let after = if kept { target } else { 0.0 };
-                rec.trade(self.day, i, before, after, self.row[i]);
-            }
-            for &i in self.new[..m_new].iter().filter(|&&i| !held.contains(&i)) {
-                let i = i as usize;
-                rec.trade(self.day, i, 0.0, target, self.row[i]);
-            }
+        for &i in self.new[..m_new].iter().filter(|&&i| !held.contains(&i)) {
+            let i = i as usize;
+            rec.trade(self.day, i, 0.0, target, self.row[i]);
         }
-        (turnover, trades)
-    }
-
-    /// [`Trade::member`] when a weight is 0 (a held price or the value is 0 or below): a
-    /// dropped position is an exit only with a weight > 0, and a kept one with weight 0 is an
-    /// entry.
-    #[cold]
-    #[inline(never)]
-    fn member_with_zero_weights(
-        &self,
-        new_at: &[u32],
-        x: &[f64],
-        inv_s: f64,
-        m_new: u32,
-    ) -> (f64, u64) {
-        let target = self.targets[m_new as usize];
-        let is_kept = |a: u32| a.wrapping_sub(1) < m_new;
-        let mut sum = 0.0;
-        let (mut kept_count, mut counted) = (0u32, 0u64);
-        for (&a, &drift) in new_at.iter().zip(x) {
-            let (before, kept) = (drift * inv_s, is_kept(a));
-            sum += ((if kept { target } else { 0.0 }) - before).abs();
-            kept_count += u32::from(kept);
-            counted += u64::from((kept & (before == 0.0)) | (!kept & (before > 0.0)));
-        }
-        let entries = m_new - kept_count;
-        (
-            sum + target * f64::from(entries),
-            counted + u64::from(entries),
-        )
     }
 }
 

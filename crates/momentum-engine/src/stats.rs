@@ -241,7 +241,7 @@ fn sharpe_pair(s1: [f64; 2], s2: [f64; 2], count: usize) -> F64x2 {
     let (s1, s2) = (F64x2::load(&s1), F64x2::load(&s2));
     let mean = s1.div(F64x2::splat(n));
     let var = s2.sub(s1.mul(mean)).div(F64x2::splat(n - 1.0));
-    mean.div(var.sqrt()).where_positive(var)
+    mean.div(var.sqrt()).keep(var.gt(F64x2::splat(0.0)))
 }
 
 /// Probability of Backtest Overfitting by combinatorially symmetric cross-validation.
