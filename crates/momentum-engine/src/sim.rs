@@ -671,7 +671,7 @@ fn settle<S: Selection, R: Recorder>(
 /// of each one's column), their places in the new row `new` (through `slot_of`; `place` as in
 /// [`Scratch`]), and how many of the first drifts are `> 0` (all of them unless a held price
 /// is 0).
-#[inline(never)]
+#[inline]
 fn drifts(
     by_ticker: &[f64],
     day: usize,
@@ -794,54 +794,11 @@ impl Trade<'_> {
         let positive = u32::from(m0 <= self.positive) | (u32::from(m1 <= self.positive) << 1);
         let slow = !(sizes.holding & positive & v_pre.gt(zero).bits()) & sizes.real;
         if slow != 0 {
-            (turnover, trades) = self.slow_lanes(sizes, (c_end, v_pre), slow, (turnover, trades));
+            let rebalance = (self.new.len(), self.targets, self.x, self.place);
+            (turnover, trades) =
+                slow_lanes(sizes, rebalance, (c_end, v_pre), slow, (turnover, trades));
         }
         (turnover, trades)
-    }
-
-    /// [`Trade::pair`] for the lanes in `slow`: a size that holds cash (all pre-trade weights
-    /// are 0, the turnover is exactly 1.0 when it buys), or one with a weight that is 0 (a held
-    /// price or the value is 0 or below): a dropped position is an exit only with a weight
-    /// > 0, and a kept one with weight 0 is an entry.
-    #[cold]
-    #[inline(never)]
-    fn slow_lanes(
-        &self,
-        sizes: &SizePair,
-        (c_end, v_pre): (F64x2, F64x2),
-        slow: u32,
-        (turnover, trades): (F64x2, F64x2),
-    ) -> (F64x2, F64x2) {
-        let mut turnover = [turnover.lo(), turnover.hi()];
-        let mut trades = [trades.lo(), trades.hi()];
-        let c_end = [c_end.lo(), c_end.hi()];
-        let v_pre = [v_pre.lo(), v_pre.hi()];
-        for w in (0..2).filter(|w| slow & (1 << w) != 0) {
-            let (k, m_old) = (sizes.k[w], sizes.m[w]);
-            let m_new = k.min(self.new.len());
-            let target = self.targets[m_new];
-            #[expect(clippy::cast_precision_loss, reason = "ticker counts are small")]
-            let m_new_f64 = m_new as f64;
-            if m_old == 0 {
-                turnover[w] = if m_new > 0 { 1.0 } else { 0.0 };
-                trades[w] = m_new_f64;
-                continue;
-            }
-            let inv_s = if v_pre[w] > 0.0 { 1.0 / c_end[w] } else { 0.0 };
-            let mut sum = 0.0;
-            let (mut kept_count, mut counted) = (0.0, 0.0);
-            for (&place, &drift) in self.place[..m_old].iter().zip(&self.x[..m_old]) {
-                let (before, kept) = (drift * inv_s, place < m_new_f64);
-                sum += ((if kept { target } else { 0.0 }) - before).abs();
-                kept_count += f64::from(u8::from(kept));
-                let counts = (kept & (before == 0.0)) | (!kept & (before > 0.0));
-                counted += f64::from(u8::from(counts));
-            }
-            let entries = m_new_f64 - kept_count;
-            turnover[w] = sum + target * entries;
-            trades[w] = counted + entries;
-        }
-        (F64x2::load(&turnover), F64x2::load(&trades))
     }
 
     /// The trade log of one size (`m_old` positions worth `v_pre`, `S = c_end`): every held
@@ -867,6 +824,52 @@ impl Trade<'_> {
             rec.trade(self.day, i, 0.0, target, self.row[i]);
         }
     }
+}
+
+/// [`Trade::pair`] for the lanes in `slow` (`rebalance`: the new row's length, the target
+/// weights, the drifts and places): a size that holds cash (all pre-trade weights
+/// are 0, the turnover is exactly 1.0 when it buys), or one with a weight that is 0 (a held
+/// price or the value is 0 or below): a dropped position is an exit only with a weight
+/// > 0, and a kept one with weight 0 is an entry.
+#[cold]
+#[inline(never)]
+fn slow_lanes(
+    sizes: &SizePair,
+    (new_len, targets, x, place): (usize, &[f64], &[f64], &[f64]),
+    (c_end, v_pre): (F64x2, F64x2),
+    slow: u32,
+    (turnover, trades): (F64x2, F64x2),
+) -> (F64x2, F64x2) {
+    let mut turnover = [turnover.lo(), turnover.hi()];
+    let mut trades = [trades.lo(), trades.hi()];
+    let c_end = [c_end.lo(), c_end.hi()];
+    let v_pre = [v_pre.lo(), v_pre.hi()];
+    for w in (0..2).filter(|w| slow & (1 << w) != 0) {
+        let (k, m_old) = (sizes.k[w], sizes.m[w]);
+        let m_new = k.min(new_len);
+        let target = targets[m_new];
+        #[expect(clippy::cast_precision_loss, reason = "ticker counts are small")]
+        let m_new_f64 = m_new as f64;
+        if m_old == 0 {
+            turnover[w] = if m_new > 0 { 1.0 } else { 0.0 };
+            trades[w] = m_new_f64;
+            continue;
+        }
+        let inv_s = if v_pre[w] > 0.0 { 1.0 / c_end[w] } else { 0.0 };
+        let mut sum = 0.0;
+        let (mut kept_count, mut counted) = (0.0, 0.0);
+        for (&place, &drift) in place[..m_old].iter().zip(&x[..m_old]) {
+            let (before, kept) = (drift * inv_s, place < m_new_f64);
+            sum += ((if kept { target } else { 0.0 }) - before).abs();
+            kept_count += f64::from(u8::from(kept));
+            let counts = (kept & (before == 0.0)) | (!kept & (before > 0.0));
+            counted += f64::from(u8::from(counts));
+        }
+        let entries = m_new_f64 - kept_count;
+        turnover[w] = sum + target * entries;
+        trades[w] = counted + entries;
+    }
+    (F64x2::load(&turnover), F64x2::load(&trades))
 }
 
 /// Days `from..=to` of a walk from `t`: `S` of every `K` that holds something, summed in rank
