@@ -359,6 +359,14 @@ pub(crate) fn simulate<S: Selection, R: Recorder>(
     for p in 0..holdings.len() {
         s.due_bits[p / 64] |= 1 << (p % 64);
     }
+    let inputs = Inputs {
+        prices,
+        sel,
+        ks,
+        cost,
+        end,
+        blocks,
+    };
     let mut next_block = 0;
     for d in 0..span {
         let t = t0 + d;
@@ -393,29 +401,47 @@ pub(crate) fn simulate<S: Selection, R: Recorder>(
             }
         }
         if blocks.is_some() {
-            walk::<S, R, true>(prices, sel, (t, end), ks, cost, blocks, runs, rec, s);
+            walk::<S, R, true>(inputs, t, runs, rec, s);
         } else {
-            walk::<S, R, false>(prices, sel, (t, end), ks, cost, blocks, runs, rec, s);
+            walk::<S, R, false>(inputs, t, runs, rec, s);
         }
     }
 }
 
+/// What every walk of a simulation reads: the closes, the ranked rows, the sizes (`ks`), the
+/// cost per unit of turnover, and the window's last day and CSCV blocks.
+struct Inputs<'a, S> {
+    prices: Prices<'a>,
+    sel: &'a S,
+    ks: &'a [usize],
+    cost: f64,
+    end: usize,
+    blocks: Option<Blocks>,
+}
+
+// By hand: a derive would ask `S: Copy`, but only a reference to `S` is copied.
+impl<S> Clone for Inputs<'_, S> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<S> Copy for Inputs<'_, S> {}
+
 /// The periods that start on rebalance day `t` (`s.due`, by length): values the held tickers
 /// for every `K` as far as the longest, then hands each period its summaries. `BLOCKS`:
-/// whether `blocks` is given (the walks without it keep no block sums).
-#[expect(clippy::too_many_arguments, reason = "the hot loop takes plain values")]
+/// whether the window has CSCV blocks (the walks without them keep no block sums).
 #[inline]
 fn walk<S: Selection, R: Recorder, const BLOCKS: bool>(
-    prices: Prices<'_>,
-    sel: &S,
-    (t, end): (usize, usize),
-    ks: &[usize],
-    cost: f64,
-    blocks: Option<Blocks>,
+    inputs: Inputs<'_, S>,
+    t: usize,
     runs: &mut Runs,
     rec: &mut R,
     s: &mut Scratch,
 ) {
+    let Inputs {
+        prices, sel, ks, ..
+    } = inputs;
     let len = s.due[s.due.len() - 1].0;
     let kmax = ks[ks.len() - 1];
     let (held, inv) = sel.top(t, kmax);
@@ -458,18 +484,7 @@ fn walk<S: Selection, R: Recorder, const BLOCKS: bool>(
     for g in 0..pairs {
         walk_pair::<BLOCKS>(g, len, s);
     }
-    settle(
-        prices,
-        sel,
-        (t, end),
-        (held, inv),
-        ks,
-        cost,
-        blocks,
-        runs,
-        rec,
-        s,
-    );
+    settle(inputs, (t, (held, inv)), runs, rec, s);
     for &i in held {
         s.slot_of[i as usize] = 0;
     }
@@ -511,20 +526,22 @@ fn walk_pair<const BLOCKS: bool>(g: usize, len: usize, s: &mut Scratch) {
 /// the rebalance on a period's last day (unless the window ends there), its returns into the
 /// sums and blocks, its drawdown, and the next period's starting value. `held` is the ranked
 /// row held since `t`, with `1 / P[t, i]` of each of its tickers.
-#[expect(clippy::too_many_arguments, reason = "the hot loop takes plain values")]
 #[inline]
 fn settle<S: Selection, R: Recorder>(
-    prices: Prices<'_>,
-    sel: &S,
-    (t, end): (usize, usize),
-    (held, inv): (&[u32], &[f64]),
-    ks: &[usize],
-    cost: f64,
-    blocks: Option<Blocks>,
+    inputs: Inputs<'_, S>,
+    (t, (held, inv)): (usize, (&[u32], &[f64])),
     runs: &mut Runs,
     rec: &mut R,
     s: &mut Scratch,
 ) {
+    let Inputs {
+        prices,
+        sel,
+        ks,
+        cost,
+        end,
+        blocks,
+    } = inputs;
     let m = held.len();
     let Scratch {
         cols,
