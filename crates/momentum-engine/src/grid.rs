@@ -184,10 +184,11 @@ pub struct GridRun {
 /// metric, without selecting: the hot part of [`grid_search`].
 ///
 /// Parallel on the current rayon pool (set the thread count with a `ThreadPool::install` or the
-/// global pool): one simulation per `(lookback, skip)` and window runs all its holding periods
-/// and top_k on one [`RankTable`]. Results are in grid order and identical for any thread
-/// count; each worker reuses its scratch buffers, and the day loop allocates nothing. Memory per combination is
-/// its metrics and `2 * pbo_blocks` block sums; no equity curve is kept. `progress(k)` is
+/// global pool): one task per `(lookback, skip)` ranks its [`RankTable`], then one simulation
+/// per window runs all its holding periods and top_k. Results are in grid order and identical
+/// for any thread count; each worker reuses its table's memory and its scratch buffers, and
+/// the day loop allocates nothing. Memory per combination is its metrics and
+/// `2 * pbo_blocks` block sums; no equity curve is kept. `progress(k)` is
 /// called after each group of `k` combinations finishes.
 ///
 /// # Errors

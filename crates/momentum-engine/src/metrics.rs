@@ -194,22 +194,24 @@ pub(crate) struct Runs {
 }
 
 impl Runs {
-    /// Empties the runs for holding periods of `sizes` sizes each, every run of `n` daily
-    /// returns, with `blocks` CSCV blocks; the caller pushes the pairs (holding period by
-    /// holding period), then calls [`Self::clear_blocks`].
-    pub(crate) fn reset(&mut self, sizes: usize, n: usize, blocks: usize) {
+    /// Starts `holdings` holding periods, each from the same pairs `first` (their state after
+    /// the first rebalance), every run of `n` daily returns, with `blocks` CSCV blocks (sums 0).
+    pub(crate) fn reset(
+        &mut self,
+        (holdings, first): (usize, &[RunPair]),
+        n: usize,
+        blocks: usize,
+    ) {
         self.n = n;
-        self.pairs_per_holding = sizes.div_ceil(2);
+        self.pairs_per_holding = first.len();
         self.pairs.clear();
+        for _ in 0..holdings {
+            self.pairs.extend_from_slice(first);
+        }
         self.block_count = blocks;
         self.blocks.clear();
-    }
-
-    /// Room for the block sums of the pairs pushed so far, all 0.
-    pub(crate) fn clear_blocks(&mut self) {
-        self.blocks.clear();
         self.blocks
-            .resize(self.pairs.len() * self.block_count, [F64x2::splat(0.0); 2]);
+            .resize(self.pairs.len() * blocks, [F64x2::splat(0.0); 2]);
     }
 
     /// The pair and lane of size `q` of holding period `p`.

@@ -295,7 +295,6 @@ pub(crate) fn simulate<S: Selection, R: Recorder>(
     let cost = cost_bps / 1e4;
     let kmax = ks[ks.len() - 1];
     let span = end - t0;
-    runs.reset(ks.len(), span, blocks.map_or(0, |b| b.count));
     let longest = holdings.iter().copied().max().unwrap_or(1).min(span);
     s.stride = longest + 1;
     let values = ks.len() * s.stride;
@@ -330,18 +329,23 @@ pub(crate) fn simulate<S: Selection, R: Recorder>(
 
     // The first rebalance, from cash: the same for every holding period.
     let (first, _) = sel.top(t0, kmax);
-    for _ in holdings {
-        for pair in &s.pairs {
+    let started: Vec<RunPair> = s
+        .pairs
+        .iter()
+        .map(|pair| {
             let m = pair.k.map(|k| k.min(first.len()));
             #[expect(clippy::cast_precision_loss, reason = "ticker counts are small")]
             let trades = F64x2::pair(m[0] as f64, m[1] as f64);
-            let turnover = trades.gt(F64x2::splat(0.0));
-            let turnover = F64x2::splat(1.0).keep(turnover);
+            let turnover = F64x2::splat(1.0).keep(trades.gt(F64x2::splat(0.0)));
             let v = F64x2::splat(1.0).sub(F64x2::splat(cost).mul(turnover));
-            runs.pairs.push(RunPair::start(v, turnover, trades));
-        }
-    }
-    runs.clear_blocks();
+            RunPair::start(v, turnover, trades)
+        })
+        .collect();
+    runs.reset(
+        (holdings.len(), &started),
+        span,
+        blocks.map_or(0, |b| b.count),
+    );
     if R::ACTIVE {
         let m = ks[0].min(first.len());
         for &i in &first[..m] {
