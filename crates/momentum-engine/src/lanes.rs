@@ -242,7 +242,7 @@ mod imp {
     }
 }
 
-pub(crate) use imp::F64x2;
+pub(crate) use imp::{F64x2, Mask2};
 
 impl F64x2 {
     /// Lane `w` (0 or 1).

@@ -658,7 +658,14 @@ fn settle<S: Selection, R: Recorder>(
             let clear = low
                 .gt(peak.mul(floor))
                 .and(drop.lt(peak.mul(one.sub(floor))));
+            // Without a day above the run's peak, the lowest day is the deepest: no need to
+            // visit the days.
+            let below = high.le(peak).and(summarised);
             let mut visit = summarised.bits() & !clear.bits() & sizes.real;
+            if visit & below.bits() != 0 {
+                run.drawdown_below_peak(low, below);
+                visit &= !below.bits();
+            }
             while visit != 0 {
                 let w = visit.trailing_zeros() as usize;
                 visit &= visit - 1;
