@@ -23,8 +23,10 @@
 //!
 //! The maximum drawdown is the spec's `max_u (1 - V_u / max_(s<=u) V_s)`, exactly. Bounds from
 //! a period's lowest value and its largest fall below its running maximum (with a margin far
-//! above rounding) show that most periods cannot raise it; the others go through their days
-//! one by one ([`Runs::drawdown_days`]).
+//! above rounding) show that most periods cannot raise it. Of the others, one that never rises
+//! above the run's peak takes its record from its lowest value
+//! ([`RunPair::drawdown_below_peak`]); the rest go through their days one by one
+//! ([`RunPair::drawdown_days`]).
 //!
 //! A period whose starting value is not positive (costs above 100 %) takes every day's return
 //! as `V_u / V_(u-1) - 1` directly. A plain backtest is the same code with one `H` and one `K`,
