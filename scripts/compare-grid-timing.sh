@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Compares the speed of the issue's 9,000-combination sample grid at several revisions on this
+# machine: builds the `grid_timing` example of each revision (bench profile, one worktree per
+# commit, `.` for the checkout as it is), then runs the binaries one after the other ROUNDS
+# times and prints each one's best time. Running them alternately keeps a shared machine's
+# load from favouring one side (docs/performance.md).
+#
+# usage: scripts/compare-grid-timing.sh [-t THREADS] [-r ROUNDS] REV [REV ...]
+#   -t THREADS  rayon threads of the grid (default 2)
+#   -r ROUNDS   alternating rounds; each run is the best of 3 (default 5)
+#   CARGO_TARGET_DIR  shared by every build (default target); only changed crates rebuild
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+threads=2 rounds=5
+while getopts "t:r:h" opt; do
+  case $opt in
+    t) threads=$OPTARG ;;
+    r) rounds=$OPTARG ;;
+    *) sed -n '2,11p' "$0" >&2; exit 2 ;;
+  esac
+done
+shift $((OPTIND - 1))
+if [ $# -eq 0 ]; then
+  sed -n '2,11p' "$0" >&2
+  exit 2
+fi
+
+target=${CARGO_TARGET_DIR:-$PWD/target}
+case $target in /*) ;; *) target=$PWD/$target ;; esac
+work=$(mktemp -d)
+trap 'git worktree prune; rm -rf "$work"' EXIT
+
+revs=("$@") bins=()
+for rev in "${revs[@]}"; do
+  if [ "$rev" = . ]; then
+    src=$PWD name=checkout
+  else
+    name=$(git rev-parse --short "$rev")
+    src=$work/tree-$name
+    git worktree add --quiet --detach "$src" "$rev"
+  fi
+  printf 'compare-grid-timing: building %s\n' "$rev" >&2
+  (cd "$src" && CARGO_TARGET_DIR=$target cargo build --quiet --locked --profile bench \
+    -p momentum-benches --example grid_timing)
+  cp "$target/release/examples/grid_timing" "$work/grid_timing-$name"
+  bins+=("$work/grid_timing-$name")
+done
+
+declare -A best
+for ((round = 1; round <= rounds; round++)); do
+  for bin in "${bins[@]}"; do
+    # grid_timing prints "... best of 3 0.200 s = 45000 combinations/s".
+    seconds=$("$bin" "$threads" 3 | sed -nE 's/.*best of 3 ([0-9.]+) s.*/\1/p')
+    if [ -z "${best[$bin]:-}" ] || awk -v a="$seconds" -v b="${best[$bin]}" 'BEGIN { exit !(a < b) }'; then
+      best[$bin]=$seconds
+    fi
+  done
+done
+
+printf '%-12s %s\n' revision "best of $rounds x 3 on $threads thread(s)"
+for i in "${!bins[@]}"; do
+  printf '%-12s %s s\n' "${revs[$i]}" "${best[${bins[$i]}]}"
+done
