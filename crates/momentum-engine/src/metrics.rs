@@ -108,10 +108,11 @@ impl RunPair {
         self.max_dd = self.max_dd.with_lane(w, max_dd);
     }
 
-    /// The drawdown of the lanes in `below`, whose period has positive values and none above
-    /// the run's peak: every day's running maximum is that peak, so the deepest day is the
-    /// lowest, `low`, and `1 - low / peak` is the new record when above the old one. The same
-    /// bits as [`Self::drawdown_days`] finds day by day (`a * S` is monotone in `S`).
+    /// The drawdown of the lanes in `below`, whose period's values (`a * S` with `a > 0`, so
+    /// never below 0) stay at or below the run's peak: every day's running maximum is that
+    /// peak, so the deepest day is the lowest, `low`, and `1 - low / peak` is the new record
+    /// when above the old one. The same bits as [`Self::drawdown_days`] finds day by day
+    /// (`a * S` is monotone in `S`).
     #[inline]
     pub(crate) fn drawdown_below_peak(&mut self, low: F64x2, below: Mask2) {
         let one = F64x2::splat(1.0);
@@ -302,10 +303,12 @@ mod tests {
                 .map(|_| peak / a * (1.0 - 0.4 * next() * next()))
                 .collect();
             let last = peak * (1.0 - 0.4 * next());
-            let low = curve[1..days]
-                .iter()
-                .map(|&c| a * c)
-                .fold(last, |low, v| if v < low { v } else { low });
+            let values = || curve[1..days].iter().map(|&c| a * c).chain([last]);
+            // Rounding can put `a * S` an ulp above the peak; the simulation checks, so does this.
+            if values().any(|v| v > peak) {
+                continue;
+            }
+            let low = values().fold(f64::INFINITY, |low, v| if v < low { v } else { low });
             let mut by_days = run;
             by_days.drawdown_days(0, (a, &curve), last);
             run.drawdown_below_peak(F64x2::splat(low), F64x2::splat(1.0).gt(F64x2::splat(0.0)));
