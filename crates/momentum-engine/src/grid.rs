@@ -240,12 +240,13 @@ pub fn run_grid(
     };
     // One simulation per (lookback, skip) and window runs every holding period and top_k of
     // the grid (each distinct value once: `sim` shares the work between them).
-    let mut holdings = spec.holding.clone();
-    holdings.sort_unstable();
-    holdings.dedup();
-    let mut ks = spec.top_k.clone();
-    ks.sort_unstable();
-    ks.dedup();
+    let distinct = |list: &[usize]| {
+        let mut values = list.to_vec();
+        values.sort_unstable();
+        values.dedup();
+        values
+    };
+    let (holdings, ks) = (distinct(&spec.holding), distinct(&spec.top_k));
     let run_of = |p: &StrategyParams| {
         let at = |list: &[usize], x| list.binary_search(&x).unwrap_or_else(|_| unreachable!());
         (at(&holdings, p.holding), at(&ks, p.top_k))

@@ -587,7 +587,7 @@ fn settle<S: Selection, R: Recorder>(
             positive,
             full_row: new.len() == kmax.min(prices.n),
             targets,
-            row: &prices.rows[day * prices.n..(day + 1) * prices.n],
+            prices,
             day,
         };
         let last_block = starts
@@ -775,8 +775,8 @@ struct Trade<'a> {
     /// Whether `new` has as many tickers as the largest `K` (or all of them).
     full_row: bool,
     targets: &'a [f64],
-    /// The carried closes of the rebalance day (the trade log's prices).
-    row: &'a [f64],
+    /// The closes (the trade log's prices), read only when recording.
+    prices: Prices<'a>,
     day: usize,
 }
 
@@ -844,14 +844,16 @@ impl Trade<'_> {
             0.0
         };
         let held = &self.held[..m_old];
+        let n = self.prices.n;
+        let row = &self.prices.rows[self.day * n..(self.day + 1) * n];
         for ((&place, &drift), &i) in self.place.iter().zip(self.x).zip(held) {
             let i = i as usize;
             let after = if place < m_new_f64 { target } else { 0.0 };
-            rec.trade(self.day, i, drift * inv_s, after, self.row[i]);
+            rec.trade(self.day, i, drift * inv_s, after, row[i]);
         }
         for &i in self.new[..m_new].iter().filter(|&&i| !held.contains(&i)) {
             let i = i as usize;
-            rec.trade(self.day, i, 0.0, target, self.row[i]);
+            rec.trade(self.day, i, 0.0, target, row[i]);
         }
     }
 }
