@@ -160,12 +160,7 @@ fn record<S: Selection>(
     let n = panel.n_tickers();
     let mut runs = Runs::default();
     let mut rec = Record::default();
-    let prices = Prices {
-        rows: panel.carried_flat(),
-        by_ticker: panel.carried_by_ticker_flat(),
-        n,
-        days: panel.n_days(),
-    };
+    let prices = Prices::new(panel);
     simulate(
         prices,
         sel,

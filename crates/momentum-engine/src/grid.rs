@@ -232,12 +232,7 @@ pub fn run_grid(
     });
 
     let n = panel.n_tickers();
-    let prices = Prices {
-        rows: panel.carried_flat(),
-        by_ticker: panel.carried_by_ticker_flat(),
-        n,
-        days: panel.n_days(),
-    };
+    let prices = Prices::new(panel);
     // One simulation per (lookback, skip) and window runs every holding period and top_k of
     // the grid (each distinct value once: `sim` shares the work between them).
     let distinct = |list: &[usize]| {

@@ -140,8 +140,8 @@ fn select_top_small_k(scores: &[f64], k: usize, out: &mut Vec<usize>) {
 ///
 /// The grid shares one table across every holding and top_k: the top `K` of a day is the first
 /// `min(K, eligible)` entries of its row, because the order is total. Memory is
-/// `T * (4 + 12 * width)` bytes: the counts, and the ranked tickers with their reciprocal
-/// prices.
+/// `T * (4 + 12 * width + 4 * N)` bytes: the counts, the ranked tickers with their reciprocal
+/// prices, and every ticker's place in each row.
 #[derive(Debug, Clone)]
 pub struct RankTable {
     lookback: usize,
@@ -152,7 +152,16 @@ pub struct RankTable {
     /// `1 / P[t, i]` of each ranked ticker (eligible, so its close is finite and positive):
     /// what a rebalance needs next to the ranks, computed once per table.
     inverse: Vec<f64>,
+    /// `places[t * N + i]`: the place of ticker `i` in the row of day `t` (0 for the best),
+    /// [`NOT_RANKED`] outside it: a rebalance finds where each held ticker went without a
+    /// search.
+    places: Vec<u32>,
+    /// Tickers: the length of a row of `places`.
+    tickers: usize,
 }
+
+/// The place of a ticker that is not in a day's ranked row.
+pub(crate) const NOT_RANKED: u32 = u32::MAX;
 
 impl RankTable {
     /// Ranks every day `t` in `[lookback, T)` (earlier rows are empty), in parallel over days
@@ -165,6 +174,8 @@ impl RankTable {
             counts: Vec::new(),
             ranked: Vec::new(),
             inverse: Vec::new(),
+            places: Vec::new(),
+            tickers: 0,
         };
         table.rebuild(panel, lookback, skip, width)?;
         Ok(table)
@@ -186,24 +197,30 @@ impl RankTable {
             counts,
             ranked,
             inverse,
+            places,
+            tickers,
             ..
         } = self;
+        *tickers = n;
         // Rows beyond a day's count are never read, so only the counts (of the days before the
         // lookback) need clearing.
         counts.clear();
         counts.resize(t_len, 0);
         ranked.resize(t_len * width, 0);
         inverse.resize(t_len * width, 0.0);
+        places.clear();
+        places.resize(t_len * n, NOT_RANKED);
         let close = panel.close_flat();
         const CHUNK: usize = 256;
         counts
             .par_chunks_mut(CHUNK)
             .zip(ranked.par_chunks_mut(CHUNK * width))
             .zip(inverse.par_chunks_mut(CHUNK * width))
+            .zip(places.par_chunks_mut(CHUNK * n))
             .enumerate()
             .for_each_init(
                 || (vec![0.0; n], Vec::with_capacity(n)),
-                |(scores, sel), (c, ((cnt, rows), invs))| {
+                |(scores, sel), (c, (((cnt, rows), invs), place_rows))| {
                     for (j, count) in cnt.iter_mut().enumerate() {
                         let t = c * CHUNK + j;
                         if t < lookback {
@@ -221,13 +238,16 @@ impl RankTable {
                         )]
                         {
                             *count = sel.len() as u32;
-                            for ((slot, inv), &i) in rows[j * width..]
+                            let place_row = &mut place_rows[j * n..(j + 1) * n];
+                            for (r, ((slot, inv), &i)) in rows[j * width..]
                                 .iter_mut()
                                 .zip(&mut invs[j * width..])
                                 .zip(sel.iter())
+                                .enumerate()
                             {
                                 *slot = i as u32;
                                 *inv = 1.0 / close[t * n + i];
+                                place_row[i] = r as u32;
                             }
                         }
                     }
@@ -265,6 +285,12 @@ impl RankTable {
         let m = (self.counts[t] as usize).min(k);
         let at = t * self.width;
         (&self.ranked[at..at + m], &self.inverse[at..at + m])
+    }
+
+    /// The place of every ticker in the row of day `t`, [`NOT_RANKED`] outside it.
+    #[inline]
+    pub(crate) fn places(&self, t: usize) -> &[u32] {
+        &self.places[t * self.tickers..(t + 1) * self.tickers]
     }
 }
 
@@ -364,6 +390,41 @@ mod tests {
             );
         }
         assert!(n > 0);
+    }
+
+    #[test]
+    fn places_name_each_tickers_place_in_its_days_row() {
+        // Five tickers over six days: one listed late, one with a gap, two that always tie.
+        let nan = f64::NAN;
+        let rows = [
+            [10.0, 20.0, nan, 5.0, 5.0],
+            [11.0, 19.0, nan, 5.5, 5.5],
+            [12.0, nan, 30.0, 6.0, 6.0],
+            [11.5, 21.0, 31.0, 6.6, 6.6],
+            [13.0, 22.0, 29.0, 6.0, 6.0],
+            [12.5, 18.0, 33.0, 7.0, 7.0],
+        ];
+        let close = ndarray::Array2::from_shape_fn((6, 5), |(t, i)| rows[t][i]);
+        let start = chrono::NaiveDate::from_ymd_opt(2024, 1, 1).expect("date");
+        let dates = (0..6u64).map(|d| start + chrono::Days::new(d)).collect();
+        let tickers = (0..5).map(|i| format!("T{i}")).collect();
+        let panel = PricePanel::new(dates, tickers, close).expect("panel");
+        let table = RankTable::build(&panel, 2, 0, 3).expect("table");
+        // Day 4 (lookback 2: day 2 to day 4): T0 +8.3 %, T1 not eligible (no close on day 2),
+        // T2 -3.3 %, T3 and T4 0 % (equal: the lower index first).
+        assert_eq!(table.top(4, 3), [0, 3, 4]);
+        assert_eq!(table.places(4), [0, NOT_RANKED, NOT_RANKED, 1, 2]);
+        for t in 0..6 {
+            let row = table.top(t, 3);
+            for (i, &place) in table.places(t).iter().enumerate() {
+                let want = row.iter().position(|&r| r as usize == i);
+                assert_eq!(
+                    place,
+                    want.map_or(NOT_RANKED, |p| p as u32),
+                    "day {t} ticker {i}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -37,12 +37,16 @@
 
 use crate::lanes::F64x2;
 use crate::metrics::{RunPair, Runs, min};
-use crate::select::RankTable;
+use crate::select::{NOT_RANKED, RankTable};
+use momentum_features::PricePanel;
 
 /// Where the tickers to hold on a rebalance day come from.
 pub(crate) trait Selection {
     /// The selected tickers of day `t`, at most `k`, best first, and `1 / P[t, i]` of each.
     fn top(&self, t: usize, k: usize) -> (&[u32], &[f64]);
+    /// The place of every ticker in the row of day `t` (0 for the best), [`NOT_RANKED`]
+    /// outside it.
+    fn places(&self, t: usize) -> &[u32];
 }
 
 impl Selection for RankTable {
@@ -50,12 +54,18 @@ impl Selection for RankTable {
     fn top(&self, t: usize, k: usize) -> (&[u32], &[f64]) {
         self.top_with_inverse(t, k)
     }
+
+    #[inline]
+    fn places(&self, t: usize) -> &[u32] {
+        RankTable::places(self, t)
+    }
 }
 
 /// The baseline's one purchase: every ticker with a usable price on its day.
 pub(crate) struct BuyAll {
     tickers: Vec<u32>,
     inverse: Vec<f64>,
+    places: Vec<u32>,
 }
 
 impl BuyAll {
@@ -67,7 +77,15 @@ impl BuyAll {
             .map(|i| i as u32)
             .collect();
         let inverse = tickers.iter().map(|&i| 1.0 / row[i as usize]).collect();
-        Self { tickers, inverse }
+        let mut places = vec![NOT_RANKED; row.len()];
+        for (r, &i) in (0..).zip(&tickers) {
+            places[i as usize] = r;
+        }
+        Self {
+            tickers,
+            inverse,
+            places,
+        }
     }
 }
 
@@ -75,6 +93,10 @@ impl Selection for BuyAll {
     fn top(&self, _t: usize, k: usize) -> (&[u32], &[f64]) {
         let m = k.min(self.tickers.len());
         (&self.tickers[..m], &self.inverse[..m])
+    }
+
+    fn places(&self, _t: usize) -> &[u32] {
+        &self.places
     }
 }
 
@@ -103,13 +125,24 @@ impl Recorder for NoRecord {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Prices<'a> {
     /// Day-major, `rows[t * n + i]`: the trade log's prices.
-    pub(crate) rows: &'a [f64],
+    rows: &'a [f64],
     /// Ticker-major, `by_ticker[i * days + t]`: the walks read columns.
-    pub(crate) by_ticker: &'a [f64],
+    by_ticker: &'a [f64],
     /// Tickers.
-    pub(crate) n: usize,
+    n: usize,
     /// Days.
-    pub(crate) days: usize,
+    days: usize,
+}
+
+impl<'a> Prices<'a> {
+    pub(crate) fn new(panel: &'a PricePanel) -> Self {
+        Self {
+            rows: panel.carried_flat(),
+            by_ticker: panel.carried_by_ticker_flat(),
+            n: panel.n_tickers(),
+            days: panel.n_days(),
+        }
+    }
 }
 
 /// The CSCV blocks of a window: `count` blocks of `len` days, the first starting on `first`.
@@ -218,11 +251,8 @@ pub(crate) struct Scratch {
     cols: Vec<usize>,
     /// `P[next, held_j] / P[t, held_j]` on a rebalance day `next`.
     x: Vec<f64>,
-    /// Per ticker, 1 + its position in the held row of the current walk, 0 when not held (all
-    /// 0 between walks).
-    slot_of: Vec<u32>,
-    /// `place[1 + j]`: the place of held position `j` in the new ranked row (0 for the best),
-    /// `+inf` when it is not in it; `place[0]` takes the new row's tickers that are not held.
+    /// `place[j]`: the place of held position `j` in the new ranked row (0 for the best),
+    /// `NOT_RANKED` when it is not in it (as `f64`, above every size: never kept).
     place: Vec<f64>,
     /// Positions held by each `K` in the current walk.
     held: Vec<usize>,
@@ -255,8 +285,7 @@ impl Scratch {
         Self {
             cols: vec![0; n],
             x: vec![0.0; n],
-            slot_of: vec![0; n],
-            place: vec![0.0; n + 1],
+            place: vec![0.0; n],
             held: Vec::new(),
             pairs: Vec::new(),
             stride: 0,
@@ -451,12 +480,8 @@ fn walk<S: Selection, R: Recorder, const BLOCKS: bool>(
     let len = s.due[s.due.len() - 1].0;
     let kmax = ks[ks.len() - 1];
     let (held, inv) = sel.top(t, kmax);
-    for (j, (c, &i)) in s.cols.iter_mut().zip(held).enumerate() {
+    for (c, &i) in s.cols.iter_mut().zip(held) {
         *c = i as usize * prices.days;
-        #[expect(clippy::cast_possible_truncation, reason = "ticker counts fit u32")]
-        {
-            s.slot_of[i as usize] = j as u32 + 1;
-        }
     }
     let stride = s.stride;
     for (q, (m, &k)) in s.held.iter_mut().zip(ks).enumerate() {
@@ -491,9 +516,6 @@ fn walk<S: Selection, R: Recorder, const BLOCKS: bool>(
         walk_pair::<BLOCKS>(g, len, s);
     }
     settle(inputs, (t, (held, inv)), runs, rec, s);
-    for &i in held {
-        s.slot_of[i as usize] = 0;
-    }
 }
 
 /// Pair `g` runs through days `1..len` of a walk: the running values of its two sizes, closed
@@ -551,7 +573,6 @@ fn settle<S: Selection, R: Recorder>(
     let m = held.len();
     let Scratch {
         cols,
-        slot_of,
         x,
         place,
         pairs,
@@ -564,10 +585,11 @@ fn settle<S: Selection, R: Recorder>(
         targets,
         ..
     } = s;
-    let (x, place, cols) = (&mut x[..m], &mut place[..=m], &cols[..m]);
+    let (x, place, cols) = (&mut x[..m], &mut place[..m], &cols[..m]);
     let (one, zero) = (F64x2::splat(1.0), F64x2::splat(0.0));
     let kmax = ks[ks.len() - 1];
-    for (entry, &(h, holding)) in due.iter().enumerate() {
+    let count = pairs.len();
+    for (&(h, holding), taken) in due.iter().zip(taken.chunks_exact(count)) {
         let day = t + h;
         let closing = day < end;
         // The drifts and new places of the held positions, shared by every size; a size whose
@@ -576,14 +598,14 @@ fn settle<S: Selection, R: Recorder>(
         let (mut new, mut positive) = (&[][..], m);
         if closing {
             (new, _) = sel.top(day, kmax);
-            let held = (inv, cols);
-            positive = drifts(prices.by_ticker, day, held, (new, slot_of), (x, place));
+            let held = (held, inv, cols);
+            positive = drifts(prices, day, held, sel.places(day), (x, place));
         }
         let trade = Trade {
             held,
             new,
             x,
-            place: &place[1..],
+            place,
             positive,
             full_row: new.len() == kmax.min(prices.n),
             targets,
@@ -595,8 +617,6 @@ fn settle<S: Selection, R: Recorder>(
             .take_while(|&&(start, _)| start <= h)
             .last()
             .map_or(*first_block, |&(_, b)| b);
-        let count = pairs.len();
-        let taken = &taken[entry * count..(entry + 1) * count];
         let (run_pairs, run_blocks, block_count) = runs.holding_mut(holding);
         let periods = pairs.iter().zip(taken).zip(run_pairs);
         for (g, ((sizes, summary), run)) in periods.enumerate() {
@@ -697,30 +717,25 @@ fn settle<S: Selection, R: Recorder>(
     }
 }
 
-/// The drifts `x` of the held positions on rebalance day `day` (`1 / P[t, i]` and the start
-/// of each one's column), their places in the new row `new` (through `slot_of`; `place` as in
+/// The drifts `x` of the held tickers on rebalance day `day` (`1 / P[t, i]` and the start of
+/// each one's column), their places in the day's ranked row (from its `places`, as in
 /// [`Scratch`]), and how many of the first drifts are `> 0` (all of them unless a held price
 /// is 0).
 #[inline]
 fn drifts(
-    by_ticker: &[f64],
+    prices: Prices<'_>,
     day: usize,
-    (inv, cols): (&[f64], &[usize]),
-    (new, slot_of): (&[u32], &[u32]),
+    (held, inv, cols): (&[u32], &[f64], &[usize]),
+    places: &[u32],
     (x, place): (&mut [f64], &mut [f64]),
 ) -> usize {
-    place.fill(f64::INFINITY);
-    for (r, &i) in new.iter().enumerate() {
-        #[expect(clippy::cast_precision_loss, reason = "ticker counts are small")]
-        {
-            place[slot_of[i as usize] as usize] = r as f64;
-        }
-    }
     // Checked as they are written: reading them back at once in pairs would wait for the
     // stores.
     let mut all_positive = true;
-    for (x, (&col, &r)) in x.iter_mut().zip(cols.iter().zip(inv)) {
-        *x = by_ticker[col + day] * r;
+    let drifted = x.iter_mut().zip(place).zip(held.iter().zip(cols).zip(inv));
+    for ((x, p), ((&i, &col), &r)) in drifted {
+        *p = f64::from(places[i as usize]);
+        *x = prices.by_ticker[col + day] * r;
         all_positive &= *x > 0.0;
     }
     if all_positive {
@@ -768,7 +783,7 @@ struct Trade<'a> {
     new: &'a [u32],
     /// The drift of each held position over the period, `P[day] / P[t]`.
     x: &'a [f64],
-    /// Per held position: its place in `new` (0 for the best), `+inf` when not there.
+    /// Per held position: its place in `new` (0 for the best), `NOT_RANKED` when not there.
     place: &'a [f64],
     /// How many of the first held positions have a drift `> 0`.
     positive: usize,
