@@ -2,13 +2,15 @@
 # Compares the speed of the issue's 9,000-combination sample grid at several revisions on this
 # machine: builds the `grid_timing` example of each revision (bench profile, one worktree per
 # commit, `.` for the checkout as it is), then runs the binaries one after the other ROUNDS
-# times and prints each one's best time. Running them alternately keeps a shared machine's
-# load from favouring one side (docs/performance.md).
+# times and prints each one's best time, with the start of each binary's SHA-256 (two
+# revisions that built the same code show the same digest). Running them alternately keeps a
+# shared machine's load from favouring one side (docs/performance.md).
 #
 # usage: scripts/compare-grid-timing.sh [-t THREADS] [-r ROUNDS] REV [REV ...]
 #   -t THREADS  rayon threads of the grid (default 2)
 #   -r ROUNDS   alternating rounds; each run is the best of 3 (default 5)
-#   CARGO_TARGET_DIR  shared by every build (default target); only changed crates rebuild
+#   CARGO_TARGET_DIR  shared by every build (default target); the dependencies build once,
+#                     the four workspace crates of the example once per revision
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -17,12 +19,12 @@ while getopts "t:r:h" opt; do
   case $opt in
     t) threads=$OPTARG ;;
     r) rounds=$OPTARG ;;
-    *) sed -n '2,11p' "$0" >&2; exit 2 ;;
+    *) sed -n '2,13p' "$0" >&2; exit 2 ;;
   esac
 done
 shift $((OPTIND - 1))
 if [ $# -eq 0 ]; then
-  sed -n '2,11p' "$0" >&2
+  sed -n '2,13p' "$0" >&2
   exit 2
 fi
 
@@ -41,7 +43,13 @@ for rev in "${revs[@]}"; do
     git worktree add --quiet --detach "$src" "$rev"
   fi
   printf 'compare-grid-timing: building %s\n' "$rev" >&2
-  (cd "$src" && CARGO_TARGET_DIR=$target cargo build --quiet --locked --profile bench \
+  # Every revision shares the target directory, where cargo files a workspace crate by its
+  # path inside the workspace: after another checkout's build it can take this checkout's
+  # crates for fresh and hand back the other's binary. So the workspace crates the example
+  # uses are cleaned and rebuilt each time (the dependencies stay built).
+  (cd "$src" && CARGO_TARGET_DIR=$target cargo clean --quiet --profile bench \
+    -p momentum-data -p momentum-features -p momentum-engine -p momentum-benches &&
+    CARGO_TARGET_DIR=$target cargo build --quiet --locked --profile bench \
     -p momentum-benches --example grid_timing)
   cp "$target/release/examples/grid_timing" "$work/grid_timing-$name"
   bins+=("$work/grid_timing-$name")
@@ -58,7 +66,9 @@ for ((round = 1; round <= rounds; round++)); do
   done
 done
 
-printf '%-12s %s\n' revision "best of $rounds x 3 on $threads thread(s)"
+# The binary's digest shows which revisions built the same code.
+printf '%-12s %-10s %s\n' revision binary "best of $rounds x 3 on $threads thread(s)"
 for i in "${!bins[@]}"; do
-  printf '%-12s %s s\n' "${revs[$i]}" "${best[${bins[$i]}]}"
+  digest=$(sha256sum "${bins[$i]}" | cut -c1-8)
+  printf '%-12s %-10s %s s\n' "${revs[$i]}" "$digest" "${best[${bins[$i]}]}"
 done
