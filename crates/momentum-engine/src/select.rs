@@ -216,7 +216,8 @@ impl RankTable {
             .par_chunks_mut(CHUNK)
             .zip(ranked.par_chunks_mut(CHUNK * width))
             .zip(inverse.par_chunks_mut(CHUNK * width))
-            .zip(places.par_chunks_mut(CHUNK * n))
+            // (Without tickers `places` is empty and no day has a row: no chunks at all.)
+            .zip(places.par_chunks_mut(CHUNK * n.max(1)))
             .enumerate()
             .for_each_init(
                 || (vec![0.0; n], Vec::with_capacity(n)),
@@ -414,6 +415,14 @@ mod tests {
         // T2 -3.3 %, T3 and T4 0 % (equal: the lower index first).
         assert_eq!(table.top(4, 3), [0, 3, 4]);
         assert_eq!(table.places(4), [0, NOT_RANKED, NOT_RANKED, 1, 2]);
+        let empty = PricePanel::new(
+            (0..6u64).map(|d| start + chrono::Days::new(d)).collect(),
+            Vec::new(),
+            ndarray::Array2::zeros((6, 0)),
+        )
+        .expect("a panel without tickers");
+        let none = RankTable::build(&empty, 2, 0, 3).expect("table");
+        assert!((0..6).all(|t| none.top(t, 3).is_empty() && none.places(t).is_empty()));
         for t in 0..6 {
             let row = table.top(t, 3);
             for (i, &place) in table.places(t).iter().enumerate() {
