@@ -37,8 +37,8 @@ cargo nextest run --workspace --locked --no-fail-fast
 step "doctests"
 cargo test --workspace --locked --doc
 
-step "rustdoc -D warnings"
-RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
+step "rustdoc -D warnings, private items included (their links are checked too)"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --document-private-items --locked --quiet
 
 step "benchmarks, one quick pass each (criterion test mode)"
 cargo test -p momentum-benches --benches --locked

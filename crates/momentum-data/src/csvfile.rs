@@ -51,7 +51,7 @@ fn gunzip_if_needed(bytes: &[u8], origin: &str) -> Result<Vec<u8>> {
 }
 
 /// Parses CSV text in one of two layouts and validates the table
-/// ([`validate`](crate::validate)); `origin` names the input in errors.
+/// ([`validate`](crate::validate())); `origin` names the input in errors.
 ///
 /// - **Long**, chosen when a header is `ticker`: columns `date`, `ticker`, `close` required,
 ///   `open`, `high`, `low`, `volume` optional, in any order; header names are matched

@@ -2,7 +2,7 @@
 //!
 //! This crate owns the first stage of the pipeline. It turns a price source into a
 //! [`PriceTable`] (long layout: one [`PriceRow`] per ticker and trading day, sorted by ticker in
-//! universe order then date), checks it with [`validate`], and caches it as Parquet beside a
+//! universe order then date), checks it with [`validate()`], and caches it as Parquet beside a
 //! lineage [`Manifest`] whose [`digest`] identifies the data independently of the file bytes.
 //!
 //! # Contents
@@ -10,7 +10,7 @@
 //!   [`load_sample_index`] as a benchmark), CSV files ([`read_csv`], [`parse_csv`]), Parquet
 //!   files ([`read_parquet`]) and the Financial Datasets API ([`FinancialDatasetsClient`],
 //!   configured by [`ClientConfig`]). [`load_local`] dispatches the file-based ones.
-//! - **Validation and selection**: [`validate`], [`select`] with [`Selection`] (universe, window,
+//! - **Validation and selection**: [`validate()`], [`select`] with [`Selection`] (universe, window,
 //!   `allow_missing`), and [`merge`] plus [`plan_requests`] for incremental `--update`s.
 //! - **Storage**: [`write_parquet`] / [`read_parquet`] ([`price_schema`]), [`Manifest`],
 //!   [`write_manifest`], [`read_manifest`], [`manifest_path`], [`digest`], and the all-or-nothing

@@ -51,7 +51,7 @@ pub struct PriceTable {
 impl PriceTable {
     /// Builds a table from rows in any order: rows are stably sorted by the position of their
     /// ticker in `tickers`, then by date. Rows whose ticker is not in `tickers` go last, where
-    /// [`validate`](crate::validate) reports them.
+    /// [`validate`](crate::validate()) reports them.
     pub fn from_rows(tickers: Vec<String>, mut rows: Vec<PriceRow>) -> Self {
         let position: std::collections::HashMap<&str, usize> = tickers
             .iter()

@@ -353,10 +353,10 @@ pub fn grid_search(
 }
 
 /// PSR and DSR of combination `best` (its train-window daily returns, recomputed with
-/// [`crate::backtest`]) against the `N` trials of `run`, and PBO by CSCV from the block sums.
+/// [`crate::backtest()`]) against the `N` trials of `run`, and PBO by CSCV from the block sums.
 ///
 /// # Errors
-/// As [`crate::backtest`] for the winner.
+/// As [`crate::backtest()`] for the winner.
 pub fn selection_statistics(
     panel: &PricePanel,
     run: &GridRun,

@@ -7,7 +7,7 @@
 //! |---|---|
 //! | [`StrategyParams`], [`Window`], [`split`] | inputs: `L, S, H, K, c`, windows, the train/test split |
 //! | [`select_top_k`], [`RankTable`] | top-k with the tie rule (shared with the scanner), ranks per lookback |
-//! | [`backtest`], [`baseline`] | one recorded run: [`Metrics`], equity curve, [`Trade`] log |
+//! | [`backtest()`], [`baseline`] | one recorded run: [`Metrics`], equity curve, [`Trade`] log |
 //! | [`grid_search`], [`run_grid`] | all combinations in parallel (rayon), deterministic, with [`SelectionStats`] |
 //! | [`probabilistic_sharpe_ratio`], [`deflated_sharpe_ratio`], [`probability_of_backtest_overfitting`] | is the winner luck? |
 //! | [`EngineError`] | the crate's error |

@@ -1,4 +1,4 @@
-//! The one simulation loop behind [`crate::backtest`], [`crate::baseline`] and the grid.
+//! The one simulation loop behind [`crate::backtest()`], [`crate::baseline`] and the grid.
 //!
 //! One call runs every holding period `H` and portfolio size `K` that share a rank table, over
 //! one window. A period that starts on rebalance day `t` holds `sel_0, sel_1, ...` (best first,
@@ -30,7 +30,7 @@
 //!
 //! A period whose starting value is not positive (costs above 100 %) takes every day's return
 //! as `V_u / V_(u-1) - 1` directly. A plain backtest is the same code with one `H` and one `K`,
-//! so the grid and [`crate::backtest`] agree bit for bit.
+//! so the grid and [`crate::backtest()`] agree bit for bit.
 //!
 //! Monomorphised over the [`Recorder`], which keeps the equity curve and trade log only when a
 //! caller asks for them, so the grid's loop is the same code with the recording compiled out.
