@@ -407,20 +407,16 @@ mod tests {
         ];
         let close = ndarray::Array2::from_shape_fn((6, 5), |(t, i)| rows[t][i]);
         let start = chrono::NaiveDate::from_ymd_opt(2024, 1, 1).expect("date");
-        let dates = (0..6u64).map(|d| start + chrono::Days::new(d)).collect();
+        let dates: Vec<_> = (0..6u64).map(|d| start + chrono::Days::new(d)).collect();
         let tickers = (0..5).map(|i| format!("T{i}")).collect();
-        let panel = PricePanel::new(dates, tickers, close).expect("panel");
+        let panel = PricePanel::new(dates.clone(), tickers, close).expect("panel");
         let table = RankTable::build(&panel, 2, 0, 3).expect("table");
         // Day 4 (lookback 2: day 2 to day 4): T0 +8.3 %, T1 not eligible (no close on day 2),
         // T2 -3.3 %, T3 and T4 0 % (equal: the lower index first).
         assert_eq!(table.top(4, 3), [0, 3, 4]);
         assert_eq!(table.places(4), [0, NOT_RANKED, NOT_RANKED, 1, 2]);
-        let empty = PricePanel::new(
-            (0..6u64).map(|d| start + chrono::Days::new(d)).collect(),
-            Vec::new(),
-            ndarray::Array2::zeros((6, 0)),
-        )
-        .expect("a panel without tickers");
+        let empty = PricePanel::new(dates, Vec::new(), ndarray::Array2::zeros((6, 0)))
+            .expect("a panel without tickers");
         let none = RankTable::build(&empty, 2, 0, 3).expect("table");
         assert!((0..6).all(|t| none.top(t, 3).is_empty() && none.places(t).is_empty()));
         for t in 0..6 {
