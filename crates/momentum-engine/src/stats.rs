@@ -244,6 +244,21 @@ fn sharpe_pair(s1: [f64; 2], s2: [f64; 2], count: usize) -> F64x2 {
     mean.div(var.sqrt()).keep(var.gt(F64x2::splat(0.0)))
 }
 
+/// The logit of the relative rank of `oos[best]` among `oos` (ascending, mid-rank for ties):
+/// `rank = 1 + #{worse} + #{equal others} / 2`, `w = rank / (N + 1)`, `ln(w / (1 - w))`.
+#[expect(clippy::cast_precision_loss, reason = "counts are far below 2^52")]
+fn logit(oos: &[f64], best: usize) -> f64 {
+    let x = oos[best];
+    let (mut below, mut equal) = (0usize, 0usize);
+    for &y in oos {
+        below += usize::from(y < x);
+        equal += usize::from(y == x);
+    }
+    let rank = 1.0 + below as f64 + (equal - 1) as f64 / 2.0;
+    let w = rank / (oos.len() as f64 + 1.0);
+    (w / (1.0 - w)).ln()
+}
+
 /// Probability of Backtest Overfitting by combinatorially symmetric cross-validation.
 ///
 /// The train returns of all `N` combinations are cut into `S` equal blocks. For each of the
@@ -268,71 +283,75 @@ pub fn probability_of_backtest_overfitting(sums: &BlockSums) -> Option<Pbo> {
         return None;
     }
     let half = s / 2;
-    // Each split as its in-sample and out-of-sample block lists, in block order: the sums below
-    // run over a list instead of testing a mask bit per block (a branch that mispredicts about
-    // every other block), in the same order, so with the same result.
-    let splits: Vec<([u8; 12], [u8; 12])> = (0u32..(1 << s))
+    // The splits in bit-mask order. The complement of the `i`-th of the `M` masks is the
+    // `(M - 1 - i)`-th (complementing reverses the order), and a split and its complement use
+    // the same two halves with the roles swapped. So each of the first `M / 2` masks works out
+    // both halves' Sharpe ratios of every combination once and gives two logits, its own and its
+    // complement's: half the sums, the same numbers as split by split.
+    let masks: Vec<u32> = (0u32..(1 << s))
         .filter(|m| m.count_ones() as usize == half)
-        .map(|mask| {
-            let (mut ins, mut outs) = ([0u8; 12], [0u8; 12]);
-            let (mut a, mut b) = (0, 0);
-            #[expect(clippy::cast_possible_truncation, reason = "at most 24 blocks")]
-            for block in 0..s {
-                if mask >> block & 1 == 1 {
-                    ins[a] = block as u8;
-                    a += 1;
-                } else {
-                    outs[b] = block as u8;
-                    b += 1;
-                }
-            }
-            (ins, outs)
-        })
         .collect();
     let count = half * len;
-    let logits: Vec<f64> = splits
+    let pairs: Vec<(f64, f64)> = masks[..masks.len() / 2]
         .par_iter()
         .map_init(
-            || vec![0.0; n],
-            |oos, (ins, outs)| {
+            || (vec![0.0; n], vec![0.0; n]),
+            |(first, second), &mask| {
+                // The halves as lists of blocks in block order: the sums below run over a list
+                // instead of testing a mask bit per block (a branch that mispredicts about every
+                // other block).
+                let (mut ins, mut outs) = ([0u8; 12], [0u8; 12]);
+                let (mut a, mut b) = (0, 0);
+                #[expect(clippy::cast_possible_truncation, reason = "at most 24 blocks")]
+                for block in 0..s {
+                    if mask >> block & 1 == 1 {
+                        ins[a] = block as u8;
+                        a += 1;
+                    } else {
+                        outs[b] = block as u8;
+                        b += 1;
+                    }
+                }
                 let (ins, outs) = (&ins[..half], &outs[..half]);
-                let mut best = 0;
-                let mut best_is = f64::NEG_INFINITY;
+                // The best combination of each half (the first on ties).
+                let mut best = [0, 0];
+                let mut best_sharpe = [f64::NEG_INFINITY; 2];
                 // Two combinations at a time: the sums of `split_sums`, the Sharpe ratios
                 // of both in one set of packed divisions and square roots (lane by lane the
                 // operations of the scalar formula, so the same values as one at a time).
-                for (pair, slots) in oos.chunks_mut(2).enumerate() {
+                let halves = first.chunks_mut(2).zip(second.chunks_mut(2));
+                for (pair, (first, second)) in halves.enumerate() {
                     let c = 2 * pair;
                     let a = split_sums(&sums.sums[c * s..(c + 1) * s], ins, outs);
-                    let b = if slots.len() == 2 {
+                    let b = if first.len() == 2 {
                         split_sums(&sums.sums[(c + 1) * s..(c + 2) * s], ins, outs)
                     } else {
                         a
                     };
-                    let is = sharpe_pair([a[0], b[0]], [a[1], b[1]], count);
-                    let out = sharpe_pair([a[2], b[2]], [a[3], b[3]], count);
-                    let lanes = [(is.lo(), out.lo()), (is.hi(), out.hi())];
-                    for (k, (slot, (is, out))) in slots.iter_mut().zip(lanes).enumerate() {
-                        if is > best_is {
-                            best_is = is;
-                            best = c + k;
+                    let sharpe = [
+                        sharpe_pair([a[0], b[0]], [a[1], b[1]], count),
+                        sharpe_pair([a[2], b[2]], [a[3], b[3]], count),
+                    ];
+                    for (k, (x, y)) in first.iter_mut().zip(second.iter_mut()).enumerate() {
+                        for (h, slot) in [x, y].into_iter().enumerate() {
+                            *slot = sharpe[h].lane(k);
+                            if *slot > best_sharpe[h] {
+                                best_sharpe[h] = *slot;
+                                best[h] = c + k;
+                            }
                         }
-                        *slot = out;
                     }
                 }
-                let x = oos[best];
-                let mut below = 0usize;
-                let mut equal = 0usize;
-                for &y in oos.iter() {
-                    below += usize::from(y < x);
-                    equal += usize::from(y == x);
-                }
-                let rank = 1.0 + below as f64 + (equal - 1) as f64 / 2.0;
-                let w = rank / (n as f64 + 1.0);
-                (w / (1.0 - w)).ln()
+                // In-sample `first` for this mask, `second` for its complement.
+                (logit(second, best[0]), logit(first, best[1]))
             },
         )
         .collect();
+    let mut logits = vec![0.0; masks.len()];
+    for (i, (own, complement)) in pairs.into_iter().enumerate() {
+        logits[i] = own;
+        logits[masks.len() - 1 - i] = complement;
+    }
     let overfit = logits.iter().filter(|l| **l <= 0.0).count();
     Some(Pbo {
         pbo: overfit as f64 / logits.len() as f64,
