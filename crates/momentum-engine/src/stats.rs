@@ -216,29 +216,32 @@ impl BlockSums {
     }
 }
 
-/// `[in-sample sum r, sum r^2, out-of-sample sum r, sum r^2]` of one combination's block sums
-/// `row`, each over its blocks in block order.
+/// The block sums of two combinations `a` and `b` side by side, one lane each: per block,
+/// `[a: sum r, b: sum r]` and `[a: sum r^2, b: sum r^2]`.
+type PairedBlock = [F64x2; 2];
+
+/// The sums of two combinations' returns over the blocks `ins` and over `outs` (each in block
+/// order, one lane per combination), from their `paired` block sums: `[[sum r, sum r^2] of
+/// ins, [sum r, sum r^2] of outs]`.
 #[inline]
-fn split_sums(row: &[[f64; 2]], ins: &[u8], outs: &[u8]) -> [f64; 4] {
-    let (mut i1, mut i2, mut o1, mut o2) = (0.0, 0.0, 0.0, 0.0);
+fn split_sums(paired: &[PairedBlock], ins: &[u8], outs: &[u8]) -> [[F64x2; 2]; 2] {
+    let zero = F64x2::splat(0.0);
+    let (mut inside, mut outside) = ([zero; 2], [zero; 2]);
     for (&bi, &bo) in ins.iter().zip(outs) {
-        let (vi, vo) = (row[usize::from(bi)], row[usize::from(bo)]);
-        i1 += vi[0];
-        i2 += vi[1];
-        o1 += vo[0];
-        o2 += vo[1];
+        let (vi, vo) = (paired[usize::from(bi)], paired[usize::from(bo)]);
+        inside = [inside[0].add(vi[0]), inside[1].add(vi[1])];
+        outside = [outside[0].add(vo[0]), outside[1].add(vo[1])];
     }
-    [i1, i2, o1, o2]
+    [inside, outside]
 }
 
 /// Sharpe ratios (`mean / std`, ddof 1) of two combinations at once, each of `count >= 2`
 /// returns with sums `s1` and `s2`: `mean = s1 / count`, `var = (s2 - s1 * mean) / (count - 1)`,
 /// `mean / sqrt(var)`, and 0 when `var` is not positive.
 #[inline]
-fn sharpe_pair(s1: [f64; 2], s2: [f64; 2], count: usize) -> F64x2 {
+fn sharpe_pair([s1, s2]: [F64x2; 2], count: usize) -> F64x2 {
     #[expect(clippy::cast_precision_loss, reason = "day counts are far below 2^52")]
     let n = count as f64;
-    let (s1, s2) = (F64x2::load(&s1), F64x2::load(&s2));
     let mean = s1.div(F64x2::splat(n));
     let var = s2.sub(s1.mul(mean)).div(F64x2::splat(n - 1.0));
     mean.div(var.sqrt()).keep(var.gt(F64x2::splat(0.0)))
@@ -292,6 +295,17 @@ pub fn probability_of_backtest_overfitting(sums: &BlockSums) -> Option<Pbo> {
         .filter(|m| m.count_ones() as usize == half)
         .collect();
     let count = half * len;
+    // Two combinations side by side (with an odd count, the last one beside itself), so one
+    // packed addition sums both.
+    let paired: Vec<PairedBlock> = (0..n.div_ceil(2))
+        .flat_map(|p| {
+            let (a, b) = (2 * p, (2 * p + 1).min(n - 1));
+            (0..s).map(move |block| {
+                let (x, y) = (sums.sums[a * s + block], sums.sums[b * s + block]);
+                [F64x2::pair(x[0], y[0]), F64x2::pair(x[1], y[1])]
+            })
+        })
+        .collect();
     let pairs: Vec<(f64, f64)> = masks[..masks.len() / 2]
         .par_iter()
         .map_init(
@@ -316,22 +330,14 @@ pub fn probability_of_backtest_overfitting(sums: &BlockSums) -> Option<Pbo> {
                 // The best combination of each half (the first on ties).
                 let mut best = [0, 0];
                 let mut best_sharpe = [f64::NEG_INFINITY; 2];
-                // Two combinations at a time: the sums of `split_sums`, the Sharpe ratios
+                // Two combinations at a time: their sums in one lane pair, the Sharpe ratios
                 // of both in one set of packed divisions and square roots (lane by lane the
                 // operations of the scalar formula, so the same values as one at a time).
                 let halves = first.chunks_mut(2).zip(second.chunks_mut(2));
-                for (pair, (first, second)) in halves.enumerate() {
+                for ((pair, (first, second)), blocks) in halves.enumerate().zip(paired.chunks(s)) {
                     let c = 2 * pair;
-                    let a = split_sums(&sums.sums[c * s..(c + 1) * s], ins, outs);
-                    let b = if first.len() == 2 {
-                        split_sums(&sums.sums[(c + 1) * s..(c + 2) * s], ins, outs)
-                    } else {
-                        a
-                    };
-                    let sharpe = [
-                        sharpe_pair([a[0], b[0]], [a[1], b[1]], count),
-                        sharpe_pair([a[2], b[2]], [a[3], b[3]], count),
-                    ];
+                    let [inside, outside] = split_sums(blocks, ins, outs);
+                    let sharpe = [sharpe_pair(inside, count), sharpe_pair(outside, count)];
                     for (k, (x, y)) in first.iter_mut().zip(second.iter_mut()).enumerate() {
                         for (h, slot) in [x, y].into_iter().enumerate() {
                             *slot = sharpe[h].lane(k);
