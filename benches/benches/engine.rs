@@ -10,6 +10,8 @@
 //! - `grid/sample_9000/1_thread`: the same on one thread.
 //! - `grid_search/sample_9000/2_threads`: the whole selection (`run_grid` + winner re-run + PSR,
 //!   DSR and PBO over C(16, 8) = 12,870 CSCV splits).
+//! - `pbo/sample_9000/2_threads`: PBO alone, from the block sums of that grid (computed outside
+//!   the timer).
 //! - `scoring/one_day_5000_tickers`: `momentum_scores` + `select_top_k(50)` for one day of a
 //!   5,000-ticker universe (what `momentum scan` does).
 //!
@@ -24,7 +26,10 @@ use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use momentum_benches::{large_panel, sample_grid, sample_options, sample_panel};
-use momentum_engine::{StrategyParams, Window, backtest, grid_search, run_grid, select_top_k_into};
+use momentum_engine::{
+    StrategyParams, Window, backtest, grid_search, probability_of_backtest_overfitting, run_grid,
+    select_top_k_into,
+};
 use momentum_features::momentum_scores;
 
 fn bench_backtest(c: &mut Criterion) {
@@ -93,6 +98,18 @@ fn bench_grid(c: &mut Criterion) {
                 grid_search(black_box(&panel), black_box(&spec), &options, &|_| {}).unwrap()
             })
         });
+    });
+    group.finish();
+    let sums = pool
+        .install(|| run_grid(&panel, &spec, &options, &|_| {}))
+        .unwrap()
+        .blocks
+        .expect("the sample's train window has CSCV blocks");
+    let mut group = c.benchmark_group("pbo");
+    group.throughput(Throughput::Elements(combos));
+    group.sample_size(10);
+    group.bench_function("sample_9000/2_threads", |b| {
+        b.iter(|| pool.install(|| probability_of_backtest_overfitting(black_box(&sums)).unwrap()));
     });
     group.finish();
 }
