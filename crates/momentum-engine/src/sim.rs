@@ -372,6 +372,14 @@ pub(crate) fn simulate<S: Selection, R: Recorder>(
             RunPair::start(v, turnover, trades)
         })
         .collect();
+    // Room for what the walks hand to the periods: every holding period can be due on one
+    // day, and a walk can meet every block start.
+    let pairs = s.pairs.len();
+    s.taken.resize(holdings.len() * pairs, Running::new());
+    s.closed.resize(
+        blocks.map_or(0, |b| b.count) * pairs,
+        [F64x2::splat(0.0); 2],
+    );
     runs.reset(
         (holdings.len(), &started),
         span,
@@ -508,11 +516,7 @@ fn walk<S: Selection, R: Recorder, const BLOCKS: bool>(
     value_period(prices.by_ticker, (t + 1, t + len), t, inv, s);
     // Each pair runs through the walk once, stopping where a block starts (to close its sums)
     // and where a period ends (to hand it the days before its last).
-    let pairs = s.pairs.len();
-    s.taken.resize(s.due.len() * pairs, Running::new());
-    s.closed
-        .resize(s.starts.len() * pairs, [F64x2::splat(0.0); 2]);
-    for g in 0..pairs {
+    for g in 0..s.pairs.len() {
         walk_pair::<BLOCKS>(g, len, s);
     }
     settle(inputs, (t, (held, inv)), runs, rec, s);
