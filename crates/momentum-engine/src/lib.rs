@@ -43,7 +43,7 @@ pub use grid::{
     run_grid, select_best, selection_statistics,
 };
 pub use metrics::{DAYS_PER_YEAR, Metrics};
-pub use params::{MAX_COST_BPS, Objective, StrategyParams, Window, split};
+pub use params::{MAX_COST_BPS, Objective, StrategyParams, Window, split, train_days};
 pub use select::{RankTable, select_top_k, select_top_k_into};
 pub use stats::{
     BlockSums, EULER_GAMMA, Moments, Pbo, deflated_sharpe_ratio, expected_max_sharpe, moments,

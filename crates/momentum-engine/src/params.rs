@@ -110,20 +110,38 @@ impl Window {
     }
 }
 
+/// `floor(f * T)`, the first day after the train window, for the fraction `f` as written.
+///
+/// A fraction is written in decimal and most have no exact binary value: `0.7 * 90` is
+/// `62.99999999999999` in float64, whose floor would cut 70 % of 90 days at 62 instead of 63. A
+/// product within four units of rounding of an integer is taken as that integer (the error of
+/// `f * T` is at most one unit), so the cut is the floor of the decimal product. `f` outside
+/// `[0, 1]` is [`split`]'s to reject; the result is then clamped to `[0, T]`.
+#[expect(
+    clippy::cast_precision_loss,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    reason = "day counts are far below 2^52; the cut is clamped to [0, T] (NaN saturates to 0)"
+)]
+pub fn train_days(days: usize, train_fraction: f64) -> usize {
+    let product = train_fraction * days as f64;
+    let nearest = product.round();
+    let cut = if (product - nearest).abs() <= 4.0 * f64::EPSILON * nearest {
+        nearest
+    } else {
+        product.floor()
+    };
+    cut.clamp(0.0, days as f64) as usize
+}
+
 /// The spec's train/test split of `days` trading days at fraction `f`: train `[0, floor(f*T)-1]`,
-/// test `[floor(f*T), T-1]`.
+/// test `[floor(f*T), T-1]`, with `floor(f*T)` as [`train_days`] reads it.
 ///
 /// # Errors
 /// [`EngineError::InvalidParameter`] (`train_fraction`) unless `0 < f < 1` and both windows
 /// hold at least one day.
 pub fn split(days: usize, train_fraction: f64) -> Result<(Window, Window)> {
-    #[expect(
-        clippy::cast_precision_loss,
-        clippy::cast_possible_truncation,
-        clippy::cast_sign_loss,
-        reason = "day counts are far below 2^52 and the product is in [0, T]"
-    )]
-    let cut = (train_fraction * days as f64).floor() as usize;
+    let cut = train_days(days, train_fraction);
     if !(train_fraction > 0.0 && train_fraction < 1.0) || cut == 0 || cut >= days {
         return Err(EngineError::InvalidParameter {
             name: "train_fraction",
@@ -265,6 +283,26 @@ mod tests {
         assert!(split(10, 0.0).is_err());
         assert!(split(10, 1.0).is_err());
         assert!(split(1, 0.5).is_err());
+    }
+
+    #[test]
+    fn split_cuts_at_the_floor_of_the_decimal_product() {
+        // In float64, 0.7 * 90 = 62.99999999999999, 0.7 * 170 = 118.99999999999999 and
+        // 0.7 * 180 = 125.99999999999999: 70 % of 90 days is 63 all the same.
+        for (days, f, cut) in [
+            (90, 0.7, 63),
+            (170, 0.7, 119),
+            (180, 0.7, 126),
+            (330, 0.3, 99),
+        ] {
+            assert_eq!(train_days(days, f), cut, "{f} of {days}");
+            let (tr, te) = split(days, f).unwrap();
+            assert_eq!((tr.end, te.start), (cut - 1, cut), "{f} of {days}");
+        }
+        // A product that is not an integer still takes its floor.
+        assert_eq!(train_days(10, 0.75), 7);
+        assert_eq!(train_days(8313, 0.7), 5819);
+        assert_eq!(train_days(3, 0.999_999), 2);
     }
 
     #[test]

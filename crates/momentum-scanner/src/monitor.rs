@@ -318,7 +318,7 @@ fn sharpe_check(live: &[f64], promised: Option<f64>, alpha: f64) -> Check {
 
 fn drift_checks(panel: &PricePanel, params: ModelParams, settings: &MonitorSettings) -> Vec<Check> {
     let days = panel.n_days();
-    let train_end = ((settings.train_fraction * days as f64).floor() as usize).min(days);
+    let train_end = momentum_engine::train_days(days, settings.train_fraction);
     let recent_start = days
         .saturating_sub(settings.recent_days)
         .max(params.lookback);

@@ -605,7 +605,7 @@ fn chained_curve(panel: &PricePanel, windows: &[WindowReport]) -> ChainedCurve {
     ChainedCurve { points, split }
 }
 
-/// The per-window equity curves as the metrics see them (each window starts at 1.0).
+/// The per-window equity curves as the metrics see them (each from 1.0 before its first trade).
 fn write_equity_csv(
     path: &Path,
     panel: &PricePanel,

@@ -218,15 +218,18 @@ fn engine_matches_the_reference(seed: u64, cases: usize, cost: impl Fn(&mut StdR
     let mut rng = StdRng::seed_from_u64(seed);
     let mut checked = 0;
     for case in 0..cases {
-        let days = rng.random_range(12..70);
-        let n = rng.random_range(1..7);
+        // Half the cases are short (every edge of a small window), half longer: walks of more
+        // than eight days (several chunks of the engine's valuation), up to ten tickers held.
+        let long = rng.random_bool(0.5);
+        let days = rng.random_range(if long { 40..160 } else { 12..70 });
+        let n = rng.random_range(if long { 1..13 } else { 1..7 });
         let (rows, panel) = random_panel(&mut rng, days, n);
-        let lookback = rng.random_range(1..8);
+        let lookback = rng.random_range(if long { 1..20 } else { 1..8 });
         let prm = StrategyParams {
             lookback,
             skip: rng.random_range(0..lookback),
-            holding: rng.random_range(1..9),
-            top_k: rng.random_range(1..5),
+            holding: rng.random_range(if long { 1..40 } else { 1..9 }),
+            top_k: rng.random_range(if long { 1..11 } else { 1..5 }),
             cost_bps: cost(&mut rng),
         };
         let start = rng.random_range(0..days / 3);
