@@ -216,7 +216,11 @@ impl Config {
                 return Err(err).with_context(|| format!("cannot read {}", path.display()));
             }
         };
-        serde_saphyr::from_str(&text).with_context(|| format!("invalid {}", path.display()))
+        // Without the source snippet the parser's message is one line ("line 3 column 20:
+        // invalid u64"), as every error of the CLI is.
+        let options = serde_saphyr::options! { with_snippet: false };
+        serde_saphyr::from_str_with_options(&text, options)
+            .with_context(|| format!("invalid {}", path.display()))
     }
 }
 

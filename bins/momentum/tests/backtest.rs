@@ -276,3 +276,28 @@ fn invalid_parameters_fail_naming_the_parameter() {
         "{err}"
     );
 }
+
+/// A malformed params.yaml stops the run with one line naming the file and the place, and
+/// nothing is written.
+#[test]
+fn a_malformed_params_yaml_is_one_line_naming_file_and_place() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("params.yaml"),
+        "backtest:\n  grid:\n    lookback: [20, x]\n",
+    )
+    .unwrap();
+    let prices = sample();
+    let out = momentum(
+        dir.path(),
+        &["backtest", "--prices", prices.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("params.yaml") && err.contains("line 3, column 20"),
+        "{err}"
+    );
+    assert!(!dir.path().join("reports").exists());
+}

@@ -306,13 +306,26 @@ fn each_failing_gate_rejects_and_leaves_params_untouched() {
     let out = ok(momentum(root, None, &["promote", "--dry-run"]));
     assert!(out.contains("would be promoted"), "{out}");
     assert_eq!(std::fs::read(&params).unwrap(), before);
-    assert!(
+    let nothing_registered = || {
         !root.join("mlruns/models").exists()
             || std::fs::read_dir(root.join("mlruns/models"))
                 .unwrap()
                 .next()
                 .is_none()
-    );
+    };
+    assert!(nothing_registered());
+
+    // A params.yaml that reads as settings but cannot be edited in place (a comment before the
+    // document marker): the passing candidate is refused before anything is registered.
+    let text = String::from_utf8(before.clone()).unwrap();
+    let hand_edited = format!("# edited by hand\n---\n{text}");
+    std::fs::write(&params, &hand_edited).unwrap();
+    let out = momentum(root, None, &["promote"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("params.yaml"), "{err}");
+    assert!(nothing_registered());
+    assert_eq!(std::fs::read_to_string(&params).unwrap(), hand_edited);
 }
 
 #[test]

@@ -3,9 +3,11 @@
 //! Contract (see `docs/data.md` and the shared API notes): key in the `X-API-KEY` header;
 //! query `ticker`, `interval=day`, `interval_multiplier=1`, `start_date`, `end_date` (both
 //! inclusive); body `{ticker?, prices: [...], next_page_url?}`; `next_page_url` is followed
-//! verbatim. Retry policy: 429 (after `Retry-After`, else the seconds in `detail`, else
+//! verbatim when it stays on the base URL's origin (the key is sent nowhere else; redirects are
+//! not followed). Retry policy: 429 (after `Retry-After`, else the seconds in `detail`, else
 //! backoff), 5xx, timeouts and connection errors are retried up to `max_retries` times;
-//! 400/401/402 and any other 4xx fail at once with the API's message; 404 means "no data".
+//! 400/401/402, any other 4xx and a 3xx fail at once with the API's message; 404 means "no
+//! data".
 
 use std::collections::HashSet;
 use std::fmt;
@@ -164,6 +166,9 @@ impl FinancialDatasetsClient {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
             .timeout(config.timeout)
+            // The API does not redirect, and reqwest would carry `X-API-KEY` along to wherever a
+            // redirect points: a 3xx is an error instead.
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("momentum-data/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|err| {
@@ -225,6 +230,15 @@ impl FinancialDatasetsClient {
             rows.extend(parsed.rows);
             match parsed.next_page_url {
                 Some(url) => {
+                    if let Some(elsewhere) = foreign_origin(&self.config.base_url, &url) {
+                        return Err(DataError::Pagination {
+                            ticker: ticker.into(),
+                            reason: format!(
+                                "next_page_url points to {elsewhere}, not to the API's base URL \
+                                 (the API key is sent there only)"
+                            ),
+                        });
+                    }
                     if !seen.insert(url.clone()) {
                         return Err(DataError::Pagination {
                             ticker: ticker.into(),
@@ -435,7 +449,19 @@ pub fn detail_seconds(body: &str) -> Option<Duration> {
     let before = &detail[..detail.find("second")?];
     let number = before.trim_end().rsplit(' ').next()?;
     let seconds: f64 = number.parse().ok()?;
-    (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds))
+    // An absurd wait ("1e20 seconds") is no wait to honour: backoff takes over.
+    Duration::try_from_secs_f64(seconds).ok()
+}
+
+/// The origin (scheme, host, port) of `url` when it is not the base URL's: a page link the
+/// client must not follow with the API key. An unparsable link counts as foreign.
+fn foreign_origin(base: &str, url: &str) -> Option<String> {
+    let origin = |text: &str| reqwest::Url::parse(text).map(|u| u.origin());
+    match (origin(base), origin(url)) {
+        (Ok(home), Ok(there)) if there == home && there.is_tuple() => None,
+        (_, Ok(there)) => Some(there.ascii_serialization()),
+        (_, Err(_)) => Some(format!("an unparsable URL ({url})")),
+    }
 }
 
 /// The API's error text: `error: message` for `{error, message}`, `detail` for DRF bodies, else
@@ -447,20 +473,24 @@ fn error_message(body: &str) -> String {
         message: Option<String>,
         detail: Option<String>,
     }
+    // One line, whatever the body: an error or a retry warning is a single line.
+    let one_line = |text: &str| -> String {
+        let words: Vec<&str> = text.split_whitespace().collect();
+        words.join(" ").chars().take(200).collect()
+    };
     if let Ok(parsed) = serde_json::from_str::<ApiError>(body) {
         match (parsed.error, parsed.message, parsed.detail) {
-            (Some(e), Some(m), _) => return format!("{e}: {m}"),
+            (Some(e), Some(m), _) => return one_line(&format!("{e}: {m}")),
             (Some(text), None, _) | (None, Some(text), _) | (None, None, Some(text)) => {
-                return text;
+                return one_line(&text);
             }
             _ => {}
         }
     }
-    let trimmed = body.trim();
-    if trimmed.is_empty() {
+    if body.trim().is_empty() {
         return "(empty body)".into();
     }
-    trimmed.chars().take(200).collect()
+    one_line(body)
 }
 
 #[derive(Deserialize)]
@@ -584,6 +614,10 @@ mod tests {
             None
         );
         assert_eq!(detail_seconds("not json"), None);
+        let absurd = r#"{"detail": "Request was throttled. Expected available in 1e20 seconds."}"#;
+        assert_eq!(detail_seconds(absurd), None);
+        let negative = r#"{"detail": "Expected available in -5 seconds."}"#;
+        assert_eq!(detail_seconds(negative), None);
     }
 
     #[test]
@@ -600,6 +634,12 @@ mod tests {
             "<html>bad gateway</html>"
         );
         assert_eq!(error_message(""), "(empty body)");
+        // A proxy's HTML page is folded onto one line.
+        assert_eq!(
+            error_message("<html>\r\n<head><title>502 Bad Gateway</title></head>\n</html>\n"),
+            "<html> <head><title>502 Bad Gateway</title></head> </html>"
+        );
+        assert_eq!(error_message(&"x ".repeat(300)).len(), 200);
     }
 
     #[test]

@@ -203,11 +203,27 @@ fn dates(array: &ArrayRef, path: &Path) -> Result<Vec<Option<NaiveDate>>> {
         });
     };
     let epoch = NaiveDate::default();
-    Ok(array
+    array
         .as_primitive::<Date32Type>()
         .iter()
-        .map(|days| days.map(|d| epoch + chrono::Duration::days(i64::from(d))))
-        .collect())
+        .enumerate()
+        .map(|(row, days)| {
+            days.map(|d| {
+                // A date32 holds about +-5.9 million years; a calendar date, +-262,000.
+                epoch
+                    .checked_add_signed(chrono::TimeDelta::days(i64::from(d)))
+                    .ok_or_else(|| DataError::Schema {
+                        path: path.into(),
+                        column: "date".into(),
+                        reason: format!(
+                            "row {}: {d} days from 1970-01-01 is not a calendar date",
+                            row + 1
+                        ),
+                    })
+            })
+            .transpose()
+        })
+        .collect()
 }
 
 #[expect(
@@ -431,6 +447,23 @@ mod tests {
         assert_eq!(
             manifest_path(Path::new("prices")),
             Path::new("prices.manifest.json")
+        );
+    }
+
+    #[test]
+    fn a_date32_beyond_the_calendar_is_an_error_naming_file_and_row() {
+        let path = Path::new("prices.parquet");
+        let array: ArrayRef =
+            std::sync::Arc::new(Date32Array::from(vec![Some(7306), None, Some(i32::MAX)]));
+        let err = dates(&array, path).unwrap_err().to_string();
+        assert!(
+            err.contains("prices.parquet") && err.contains("date") && err.contains("row 3"),
+            "{err}"
+        );
+        let fine: ArrayRef = std::sync::Arc::new(Date32Array::from(vec![Some(7306), None]));
+        assert_eq!(
+            dates(&fine, path).unwrap(),
+            vec![Some("1990-01-02".parse().unwrap()), None]
         );
     }
 

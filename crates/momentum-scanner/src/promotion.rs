@@ -126,6 +126,23 @@ pub fn set_production_block(yaml: &str, model: &ProductionModel) -> Result<Strin
         what: "params.yaml production block".into(),
         reason,
     };
+    // A missing or empty params.yaml (nothing but comments) gets the block as its first key.
+    let blank = yaml.lines().all(|line| {
+        let line = line.trim();
+        line.is_empty() || line.starts_with('#') || line == "---"
+    });
+    let seeded;
+    let yaml = if blank {
+        let gap = if yaml.is_empty() || yaml.ends_with('\n') {
+            ""
+        } else {
+            "\n"
+        };
+        seeded = format!("{yaml}{gap}production:\n  version: null\n");
+        seeded.as_str()
+    } else {
+        yaml
+    };
     let doc = yaml_edit::Document::from_str(yaml).map_err(|err| edit_error(err.to_string()))?;
     let root = doc
         .as_mapping()
@@ -206,6 +223,17 @@ mod tests {
             out.contains("  version: '3'\n") || out.contains("  version: \"3\"\n"),
             "{out}"
         );
+    }
+
+    #[test]
+    fn a_missing_or_comment_only_params_yaml_gets_the_block() {
+        for (text, kept) in [("", ""), ("# just a comment", "# just a comment\n")] {
+            let out = set_production_block(text, &model()).unwrap();
+            assert!(out.starts_with(&format!("{kept}production:\n")), "{out}");
+            assert!(out.contains("  lookback: 120\n"), "{out}");
+            let again = set_production_block(&out, &model()).unwrap();
+            assert_eq!(again, out);
+        }
     }
 
     #[test]

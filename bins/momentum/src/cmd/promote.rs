@@ -119,6 +119,9 @@ pub fn run(args: Args, config: &Config, params_path: &Path) -> anyhow::Result<Ex
     let tracker = crate::tracking::open(config, "promote")?;
     let source_run = candidate_run(&tracker, config, &sha256_hex(&bytes))?;
     let mut model = production_model(&candidate)?;
+    // Check that params.yaml can be rewritten before touching the registry (the edit does not
+    // depend on the version number the registry hands out).
+    production_text(params_path, &model)?;
     let name = &config.tracking.model_name;
     let previous = champion(&tracker, name)?;
     tracker.create_registered_model(name)?;

@@ -382,6 +382,50 @@ async fn a_next_page_url_that_repeats_is_stopped() {
     assert_eq!(requests(&server).await.len(), 2);
 }
 
+/// The key goes to the configured base URL's origin only (here another server on loopback, a
+/// different port): a page link there stops the fetch, and so does a redirect (reqwest would
+/// carry `X-API-KEY` along), before anything is sent to it.
+#[tokio::test]
+async fn the_key_is_not_sent_to_another_host() {
+    let (logs, _guard) = Logs::capture();
+    for redirect in [false, true] {
+        let server = MockServer::start().await;
+        let elsewhere = MockServer::start().await;
+        let first = if redirect {
+            let target = format!("{}/prices", elsewhere.uri());
+            ResponseTemplate::new(302).insert_header("Location", target.as_str())
+        } else {
+            json(
+                200,
+                &PAGE1.replace("https://api.financialdatasets.ai", &elsewhere.uri()),
+            )
+        };
+        Mock::given(path("/prices/"))
+            .respond_with(first)
+            .mount(&server)
+            .await;
+        // Followed, either link would end the walk here with a valid last page.
+        Mock::given(path("/prices"))
+            .respond_with(json(200, PAGE2))
+            .mount(&elsewhere)
+            .await;
+        let client = FinancialDatasetsClient::new(config(&server)).unwrap();
+        let err = client
+            .fetch_prices("MSFT", d("2025-03-03"), d("2025-03-14"))
+            .await
+            .unwrap_err();
+        if redirect {
+            assert!(matches!(err, DataError::Api { status: 302, .. }), "{err:?}");
+        } else {
+            assert!(matches!(err, DataError::Pagination { .. }), "{err:?}");
+            assert!(err.to_string().contains(&elsewhere.uri()), "{err}");
+        }
+        assert!(err.to_string().contains("MSFT"), "{err}");
+        assert!(requests(&elsewhere).await.is_empty());
+        assert_no_key(&err, &logs);
+    }
+}
+
 #[tokio::test]
 async fn many_tickers_come_back_in_request_order_within_the_rate_limit() {
     let server = MockServer::start().await;
