@@ -187,6 +187,23 @@ fn a_missing_ticker_fails_and_leaves_the_previous_files_byte_identical() {
         (m.tickers, m.dropped),
         (vec!["AAPL".to_string()], vec!["NOPE".to_string()])
     );
+
+    // A ticker named twice (case aside) is refused before anything is read or written.
+    let written = std::fs::read(dir.path().join("p.parquet")).unwrap();
+    let out = momentum(
+        dir.path(),
+        &[&base[..], &["--tickers", "AAPL,msft,aapl"]].concat(),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--tickers: ticker AAPL is listed twice"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read(dir.path().join("p.parquet")).unwrap(),
+        written
+    );
 }
 
 #[test]

@@ -161,6 +161,19 @@ impl FinancialDatasetsClient {
                 reason: "must be > 0".into(),
             });
         }
+        // Checked here, not at the first request, where it would read as the ticker's error.
+        // The value is not echoed: a URL can carry credentials.
+        let usable = reqwest::Url::parse(&config.base_url)
+            .is_ok_and(|url| matches!(url.scheme(), "http" | "https") && url.has_host());
+        if !usable {
+            return Err(DataError::InvalidSetting {
+                name: "base_url",
+                reason: format!(
+                    "must be an absolute http(s) URL such as {DEFAULT_BASE_URL} \
+                     (set by {BASE_URL_ENV})"
+                ),
+            });
+        }
         // reqwest is built without a default provider (ring builds far faster than aws-lc);
         // an Err only means another part of the process installed one first.
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -602,6 +615,33 @@ impl RateLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_base_url_without_scheme_or_host_is_refused_up_front() {
+        for bad in [
+            "api.financialdatasets.ai",
+            "ftp://example.com",
+            "https://",
+            "",
+        ] {
+            let config = ClientConfig {
+                base_url: bad.into(),
+                ..ClientConfig::new("k")
+            };
+            let err = FinancialDatasetsClient::new(config)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("base_url") && err.contains(BASE_URL_ENV),
+                "{bad}: {err}"
+            );
+        }
+        let local = ClientConfig {
+            base_url: "http://127.0.0.1:8080".into(),
+            ..ClientConfig::new("k")
+        };
+        assert!(FinancialDatasetsClient::new(local).is_ok());
+    }
 
     #[test]
     fn detail_seconds_reads_the_drf_throttle_message() {

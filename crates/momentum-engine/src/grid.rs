@@ -51,6 +51,19 @@ impl GridSpec {
                     reason: format!("the {name} list is empty"),
                 });
             }
+            // A repeated value repeats combinations, which are not further trials: they would
+            // raise `N` for the DSR and tie with themselves in PBO.
+            if let Some(value) = list
+                .iter()
+                .enumerate()
+                .find_map(|(i, v)| list[..i].contains(v).then_some(v))
+            {
+                return Err(EngineError::InvalidParameter {
+                    name,
+                    value: value.to_string(),
+                    reason: "listed twice in the grid",
+                });
+            }
         }
         let mut combos = Vec::new();
         let mut dropped = 0;
@@ -460,17 +473,40 @@ mod tests {
     }
 
     #[test]
+    fn a_value_listed_twice_is_an_error_naming_list_and_value() {
+        let spec = |holding: Vec<usize>, top_k: Vec<usize>| GridSpec {
+            lookback: vec![20, 60],
+            skip: vec![0],
+            holding,
+            top_k,
+            cost_bps: 10.0,
+        };
+        let err = spec(vec![5, 20, 5], vec![3]).combinations().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid holding = 5: listed twice in the grid"
+        );
+        let err = spec(vec![5], vec![3, 7, 7]).combinations().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid top_k = 7: listed twice in the grid"
+        );
+        let (combos, dropped) = spec(vec![20, 5], vec![7, 3]).combinations().unwrap();
+        assert_eq!((combos.len(), dropped), (8, 0));
+    }
+
+    #[test]
     fn every_grid_combination_equals_its_plain_backtest_exactly() {
-        // Unsorted and repeated top_k (the families share one rank table and one pass; sizes
-        // settle two by two, and an odd number of sizes leaves a padding lane), a top_k above
-        // the ticker count, repeated holdings, skips; panels with closes of 0 (sizes whose
-        // weights are not all positive settle apart from their lane partner).
+        // Unsorted top_k (the families share one rank table and one pass; sizes settle two by
+        // two, and an odd number of sizes leaves a padding lane), a top_k above the ticker
+        // count, unsorted holdings, skips; panels with closes of 0 (sizes whose weights are not
+        // all positive settle apart from their lane partner).
         let cases = [
-            (1, vec![4, 1, 2, 4, 9], 0.0),
-            (7, vec![4, 1, 2, 4, 9], 0.0),
+            (1, vec![4, 1, 2, 9], 0.0),
+            (7, vec![4, 1, 2, 6, 9], 0.0),
             (42, vec![5, 3, 7], 0.0),
             (2026, vec![2, 9, 4], 0.0),
-            (3, vec![4, 1, 2, 4, 9], 0.02),
+            (3, vec![4, 1, 2, 6, 9], 0.02),
             (11, vec![5, 3, 7], 0.02),
         ];
         for (seed, top_k, zeros) in cases {
@@ -478,7 +514,7 @@ mod tests {
             let spec = GridSpec {
                 lookback: vec![3, 10, 25],
                 skip: vec![0, 2],
-                holding: vec![1, 4, 4, 9, 200],
+                holding: vec![9, 1, 4, 200],
                 top_k,
                 cost_bps: 25.0,
             };

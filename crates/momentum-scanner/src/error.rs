@@ -26,6 +26,14 @@ pub enum ScanError {
     /// The price panel has no days.
     #[error("no price data to scan")]
     NoData,
+    /// A monitor setting outside its range.
+    #[error("invalid monitor.{name}: {reason}")]
+    InvalidSetting {
+        /// The setting (as under `monitor:` in params.yaml).
+        name: &'static str,
+        /// Its range.
+        reason: &'static str,
+    },
     /// Not enough history before the as-of date for the lookback.
     #[error("{as_of}: only {days} days of prices, the model's lookback needs more than {lookback}")]
     TooShort {

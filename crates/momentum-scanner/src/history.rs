@@ -104,6 +104,9 @@ pub fn read_history(path: &Path) -> Result<Vec<Picks>, ScanError> {
                 holding: usize_at(ints[2], row, "holding")?,
                 top_k: usize_at(ints[3], row, "top_k")?,
             };
+            params
+                .validate()
+                .map_err(|err| corrupt(format!("row {row}: {err}")))?;
             let entry = scans.entry(date).or_insert_with(|| Picks {
                 model_version: version.value(row).to_owned(),
                 params,

@@ -40,6 +40,40 @@ pub struct MonitorSettings {
     pub train_fraction: f64,
 }
 
+impl MonitorSettings {
+    /// Every setting in its range: a threshold that cannot be crossed (or is always crossed)
+    /// would make a report that looks like a verdict.
+    ///
+    /// # Errors
+    /// [`ScanError::InvalidSetting`] naming the first setting out of range.
+    pub fn validate(&self) -> Result<(), ScanError> {
+        let probability = |p: f64| p > 0.0 && p < 1.0;
+        let checks = [
+            (
+                "psi_threshold",
+                self.psi_threshold.is_finite() && self.psi_threshold > 0.0,
+                "must be a finite number > 0",
+            ),
+            ("ks_alpha", probability(self.ks_alpha), "must be in (0, 1)"),
+            (
+                "mean_return_alpha",
+                probability(self.mean_return_alpha),
+                "must be in (0, 1)",
+            ),
+            ("recent_days", self.recent_days >= 2, "must be at least 2"),
+            (
+                "train_fraction",
+                probability(self.train_fraction),
+                "must be in (0, 1) (backtest.train_fraction)",
+            ),
+        ];
+        match checks.into_iter().find(|(_, ok, _)| !ok) {
+            Some((name, _, reason)) => Err(ScanError::InvalidSetting { name, reason }),
+            None => Ok(()),
+        }
+    }
+}
+
 /// One realised holding period of the live record.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LivePeriod {
@@ -105,15 +139,19 @@ pub struct MonitorReport {
 /// first scan are too few for the lookback.
 ///
 /// # Errors
-/// [`ScanError::NoHistory`] when there is no scan to monitor, [`ScanError::NoData`] for an
-/// empty panel, [`ScanError::MissingTicker`] when a picked ticker is not priced on its scan day.
+/// [`ScanError::InvalidSetting`] for a setting out of range ([`MonitorSettings::validate`]),
+/// [`ScanError::NoHistory`] when there is no scan to monitor, [`ScanError::InvalidModel`] for
+/// the latest model's parameters out of range, [`ScanError::NoData`] for an empty panel,
+/// [`ScanError::MissingTicker`] when a picked ticker is not priced on its scan day.
 pub fn monitor(
     panel: &PricePanel,
     history: &[Picks],
     settings: &MonitorSettings,
 ) -> Result<MonitorReport, ScanError> {
+    settings.validate()?;
     let latest = history.last().ok_or(ScanError::NoHistory)?;
     let params = latest.params;
+    params.validate()?;
     let scans: Vec<&Picks> = history
         .iter()
         .filter(|scan| scan.params == params)

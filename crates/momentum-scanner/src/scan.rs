@@ -23,6 +23,35 @@ pub struct ModelParams {
     pub top_k: usize,
 }
 
+impl ModelParams {
+    /// The ranges the spec gives the parameters: `lookback > skip >= 0`, `holding >= 1`,
+    /// `top_k >= 1`.
+    ///
+    /// # Errors
+    /// [`ScanError::InvalidModel`] naming the first parameter out of range.
+    pub fn validate(&self) -> Result<(), ScanError> {
+        let invalid = |field, reason: &str| {
+            Err(ScanError::InvalidModel {
+                field,
+                reason: reason.into(),
+            })
+        };
+        if self.lookback == 0 {
+            return invalid("lookback", "must be at least 1");
+        }
+        if self.skip >= self.lookback {
+            return invalid("skip", "must be below the lookback");
+        }
+        if self.holding == 0 {
+            return invalid("holding", "must be at least 1");
+        }
+        if self.top_k == 0 {
+            return invalid("top_k", "must be at least 1");
+        }
+        Ok(())
+    }
+}
+
 /// One ticker's line in the scan.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Pick {
@@ -72,25 +101,14 @@ impl Picks {
 ///
 /// # Errors
 /// [`ScanError::TooShort`] when `t < lookback` (no price `L` days back);
-/// [`ScanError::Features`] for invalid parameters.
+/// [`ScanError::InvalidModel`] for parameters out of range ([`ModelParams::validate`]).
 pub fn scan(
     panel: &PricePanel,
     t: usize,
     params: ModelParams,
     model_version: &str,
 ) -> Result<Picks, ScanError> {
-    if params.top_k == 0 {
-        return Err(ScanError::InvalidModel {
-            field: "top_k",
-            reason: "must be at least 1".into(),
-        });
-    }
-    if params.holding == 0 {
-        return Err(ScanError::InvalidModel {
-            field: "holding",
-            reason: "must be at least 1".into(),
-        });
-    }
+    params.validate()?;
     let as_of = *panel.dates().get(t).ok_or(ScanError::NoData)?;
     if t < params.lookback {
         return Err(ScanError::TooShort {

@@ -167,6 +167,54 @@ fn a_corrupt_history_is_a_clear_error_and_is_left_alone() {
     assert_eq!(std::fs::read(&path).unwrap(), b"not parquet");
 }
 
+/// A history row whose model could not have been scanned (skip == lookback) is refused when
+/// read, and each monitor setting out of its range is refused by name.
+#[test]
+fn a_foreign_model_in_the_history_and_bad_monitor_settings_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("picks.parquet");
+    let panel = tiny_panel();
+    let params = ModelParams {
+        lookback: 1,
+        skip: 0,
+        holding: 2,
+        top_k: 1,
+    };
+    let mut picks = scan(&panel, 1, params, "1").unwrap();
+    picks.params.skip = 1;
+    append_history(&path, &picks).unwrap();
+    let err = read_history(&path).unwrap_err().to_string();
+    assert!(
+        err.contains("picks.parquet") && err.contains("skip must be below the lookback"),
+        "{err}"
+    );
+    // The library call refuses the same model handed to it directly.
+    let err = monitor(&panel, &[picks], &settings()).unwrap_err();
+    assert!(
+        matches!(err, ScanError::InvalidModel { field: "skip", .. }),
+        "{err}"
+    );
+
+    let history = [scan(&panel, 1, params, "1").unwrap()];
+    type Spoil = fn(&mut MonitorSettings);
+    let bad: [(&str, Spoil); 5] = [
+        ("psi_threshold", |s| s.psi_threshold = f64::NAN),
+        ("ks_alpha", |s| s.ks_alpha = 1.0),
+        ("mean_return_alpha", |s| s.mean_return_alpha = 0.0),
+        ("recent_days", |s| s.recent_days = 0),
+        ("train_fraction", |s| s.train_fraction = 1.5),
+    ];
+    for (name, spoil) in bad {
+        let mut s = settings();
+        spoil(&mut s);
+        let err = monitor(&panel, &history, &s).unwrap_err().to_string();
+        assert!(
+            err.starts_with(&format!("invalid monitor.{name}:")),
+            "{err}"
+        );
+    }
+}
+
 fn settings() -> MonitorSettings {
     MonitorSettings {
         psi_threshold: 0.25,

@@ -133,13 +133,28 @@ impl Settings {
                 }),
             }
         };
-        let tickers = args
+        let from_flag = args.tickers.is_some();
+        let tickers: Vec<String> = args
             .tickers
             .unwrap_or_else(|| data.tickers.clone())
             .iter()
             .map(|t| t.trim().to_uppercase())
             .filter(|t| !t.is_empty())
             .collect();
+        // A ticker named twice would be fetched twice from the API (twice the quota, and rows
+        // that then fail validation as duplicate dates): refused up front.
+        if let Some(twice) = tickers
+            .iter()
+            .enumerate()
+            .find_map(|(i, t)| tickers[..i].contains(t).then_some(t))
+        {
+            let place = if from_flag {
+                "--tickers"
+            } else {
+                "params.yaml data.tickers"
+            };
+            anyhow::bail!("{place}: ticker {twice} is listed twice");
+        }
         Ok(Self {
             source,
             path: args.path.unwrap_or_else(|| PathBuf::from(&data.path)),
