@@ -388,6 +388,8 @@ fn serving_commands_fail_clearly_on_bad_input() {
         .iter()
         .map(|t| t.as_str().unwrap())
         .collect();
+    // ZZZZ, outside the model's universe and first in the file, rises fastest of all.
+    text.push_str(",ZZZZ");
     for ticker in &universe {
         text.push(',');
         text.push_str(ticker);
@@ -396,6 +398,7 @@ fn serving_commands_fail_clearly_on_bad_input() {
     let start = chrono::NaiveDate::from_ymd_opt(2020, 1, 1).unwrap();
     for day in 0..400u64 {
         text.push_str(&(start + chrono::Days::new(day)).to_string());
+        text.push_str(&format!(",{}", 100.0 * 1.05f64.powi(day as i32)));
         for (i, _) in universe.iter().enumerate() {
             text.push_str(&format!(
                 ",{}",
@@ -438,4 +441,24 @@ fn serving_commands_fail_clearly_on_bad_input() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(!root.join("reports/picks.json").exists());
+
+    // Fresh, the same file scans the model's universe only: ZZZZ is not ranked.
+    let csv_prices = ["scan", "--prices", "data/raw/csv.parquet"];
+    ok(momentum(
+        root,
+        None,
+        &[&csv_prices[..], &["--today", "2021-02-04"]].concat(),
+    ));
+    let picks = json(&root.join("reports/picks.json"));
+    let listed: Vec<&str> = picks["picks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["ticker"].as_str().unwrap())
+        .collect();
+    let mut sorted = universe.clone();
+    sorted.sort_unstable();
+    let mut got = listed.clone();
+    got.sort_unstable();
+    assert_eq!(got, sorted, "{listed:?}");
 }

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use chrono::NaiveDate;
+use momentum_data::{Selection, select};
 use momentum_features::PricePanel;
 use momentum_scanner::history::append_history;
 use momentum_scanner::scan::{Picks, scan};
@@ -18,9 +19,10 @@ use crate::output::{write_json, write_text};
 const AFTER_HELP: &str = "\
 The model is the production block of params.yaml (written by `momentum promote`), or with
 --from-registry the version the registry's `champion` alias points at. The scan scores every
-ticker on the as-of day (default: the last day of the prices), ranks them best first (equal
-scores to the ticker listed first), and selects the model's top_k with weight 1/k each: exactly
-what the backtest buys on a rebalance day.
+ticker of the model's universe (other tickers in the prices are left out) on the as-of day
+(default: the last day of the prices), ranks them best first (equal scores to the ticker listed
+first in the universe), and selects the model's top_k with weight 1/k each: exactly what the
+backtest buys on a rebalance day.
 
 Writes (atomically): --out (reports/picks.json), the same list as CSV beside it
 (reports/picks.csv), and appends to the picks history (data/predictions/picks.parquet; a rerun
@@ -103,6 +105,15 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
             prices_path.display()
         );
     }
+    // The model's universe only, in its order: the ranks and the tie rule are then those of the
+    // backtest that chose it (another ticker in the file, or another order, would change them).
+    let universe = Selection {
+        tickers: model.tickers.clone(),
+        start: NaiveDate::MIN,
+        end: NaiveDate::MAX,
+        allow_missing: false,
+    };
+    let table = select(&table, &universe, &prices_path.display().to_string())?.table;
     let panel = PricePanel::from_table(&table)?;
     let last = *panel.dates().last().context("the prices are empty")?;
     check_staleness(
