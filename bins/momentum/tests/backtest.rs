@@ -301,3 +301,59 @@ fn a_malformed_params_yaml_is_one_line_naming_file_and_place() {
     );
     assert!(!dir.path().join("reports").exists());
 }
+
+/// The reports and the candidate are replaced together or not at all: when the last of them
+/// cannot be written, the earlier ones of the failed run are not left in place either.
+#[test]
+fn a_failed_write_leaves_every_previous_report() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("prices.csv"), WIDE).unwrap();
+    let run = |cost: &str, model: &str| {
+        momentum(
+            dir.path(),
+            &[
+                "backtest",
+                "--prices",
+                "prices.csv",
+                "--no-grid",
+                "--no-split",
+                "--lookback",
+                "2",
+                "--holding",
+                "2",
+                "--top-k",
+                "1",
+                "--cost-bps",
+                cost,
+                "--model",
+                model,
+            ],
+        )
+    };
+    ok(&run("0", "models/candidate.json"));
+    let reports = dir.path().join("reports");
+    let snapshot = |dir: &Path| -> Vec<(String, Vec<u8>)> {
+        let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|entry| {
+                let path = entry.unwrap().path();
+                let name = path.file_name().unwrap().to_string_lossy().into_owned();
+                (name, std::fs::read(&path).unwrap())
+            })
+            .collect();
+        files.sort();
+        files
+    };
+    let before = snapshot(&reports);
+    assert_eq!(before.len(), 5);
+    // The candidate's directory would be a file: its write fails after the five reports.
+    let out = run("25", "prices.csv/candidate.json");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("candidate.json"), "{err}");
+    assert_eq!(
+        snapshot(&reports),
+        before,
+        "the reports of the failed run stay out"
+    );
+}

@@ -19,7 +19,7 @@ use momentum_tracking::{DatasetInput, RunSpec};
 use serde_json::{Value, json};
 
 use crate::config::Config;
-use crate::output::{write_json, write_text};
+use crate::output::{write_json, write_text, write_together};
 
 const AFTER_HELP: &str = "\
 Inputs: the panel written by `momentum features` (features.panel), or a price file with
@@ -333,17 +333,20 @@ pub fn execute(args: Args, config: &Config) -> anyhow::Result<BacktestReport> {
         reports.join("equity_curve.png"),
         args.model.clone(),
     ];
-    write_json(&files[0], &metrics)?;
-    write_grid_csv(&files[1], &outcome)?;
-    write_trades_csv(&files[2], &panel, &windows)?;
     let curve = chained_curve(&panel, &windows);
-    write_equity_csv(&files[3], &panel, &windows)?;
     let title = format!(
         "Momentum L={} S={} H={} K={} ({} bps) vs buy and hold",
         selected.lookback, selected.skip, selected.holding, selected.top_k, selected.cost_bps
     );
-    crate::chart::write_equity_chart(&files[4], &title, &curve.points, curve.split)?;
-    write_json(&files[5], &candidate)?;
+    // The reports and the candidate describe one run: all of them or none are replaced.
+    write_together(&files, |staged| {
+        write_json(&staged[0], &metrics)?;
+        write_grid_csv(&staged[1], &outcome)?;
+        write_trades_csv(&staged[2], &panel, &windows)?;
+        write_equity_csv(&staged[3], &panel, &windows)?;
+        crate::chart::write_equity_chart(&staged[4], &title, &curve.points, curve.split)?;
+        write_json(&staged[5], &candidate)
+    })?;
     Ok(BacktestReport {
         panel,
         data_digest,
