@@ -64,6 +64,18 @@ const WIDE: &str = "Date,A,B,C,D\n\
 2024-01-09,15,15,7,\n\
 2024-01-10,16,14,7.2,\n";
 
+/// A plain run (no grid, no split) on `WIDE` written as `prices.csv`; the parameters follow.
+const PLAIN_RUN_ON_WIDE: [&str; 5] = [
+    "backtest",
+    "--prices",
+    "prices.csv",
+    "--no-grid",
+    "--no-split",
+];
+
+/// Parameters that fit `WIDE`.
+const FITTING: [&str; 6] = ["--lookback", "2", "--holding", "2", "--top-k", "1"];
+
 #[test]
 fn single_run_on_a_wide_csv_writes_every_report() {
     let dir = tempfile::tempdir().unwrap();
@@ -71,21 +83,7 @@ fn single_run_on_a_wide_csv_writes_every_report() {
     std::fs::write(&csv, WIDE).unwrap();
     let out = momentum(
         dir.path(),
-        &[
-            "backtest",
-            "--prices",
-            "prices.csv",
-            "--no-grid",
-            "--no-split",
-            "--lookback",
-            "2",
-            "--holding",
-            "2",
-            "--top-k",
-            "1",
-            "--cost-bps",
-            "0",
-        ],
+        &[&PLAIN_RUN_ON_WIDE[..], &FITTING, &["--cost-bps", "0"]].concat(),
     );
     ok(&out);
     let r = dir.path().join("reports");
@@ -218,43 +216,22 @@ fn features_then_backtest_carries_the_data_digest() {
 fn invalid_parameters_fail_naming_the_parameter() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("prices.csv"), WIDE).unwrap();
-    let out = momentum(
-        dir.path(),
-        &[
-            "backtest",
-            "--prices",
-            "prices.csv",
-            "--no-grid",
-            "--no-split",
-            "--lookback",
-            "3",
-            "--skip",
-            "3",
-            "--holding",
-            "1",
-            "--top-k",
-            "1",
-        ],
-    );
+    let params = [
+        "--lookback",
+        "3",
+        "--skip",
+        "3",
+        "--holding",
+        "1",
+        "--top-k",
+        "1",
+    ];
+    let out = momentum(dir.path(), &[&PLAIN_RUN_ON_WIDE[..], &params].concat());
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("skip"), "{err}");
-    let out = momentum(
-        dir.path(),
-        &[
-            "backtest",
-            "--prices",
-            "prices.csv",
-            "--no-grid",
-            "--no-split",
-            "--lookback",
-            "6",
-            "--holding",
-            "1",
-            "--top-k",
-            "1",
-        ],
-    );
+    let params = ["--lookback", "6", "--holding", "1", "--top-k", "1"];
+    let out = momentum(dir.path(), &[&PLAIN_RUN_ON_WIDE[..], &params].concat());
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("window too short for lookback"), "{err}");
@@ -309,25 +286,10 @@ fn a_failed_write_leaves_every_previous_report() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("prices.csv"), WIDE).unwrap();
     let run = |cost: &str, model: &str| {
+        let flags = ["--cost-bps", cost, "--model", model];
         momentum(
             dir.path(),
-            &[
-                "backtest",
-                "--prices",
-                "prices.csv",
-                "--no-grid",
-                "--no-split",
-                "--lookback",
-                "2",
-                "--holding",
-                "2",
-                "--top-k",
-                "1",
-                "--cost-bps",
-                cost,
-                "--model",
-                model,
-            ],
+            &[&PLAIN_RUN_ON_WIDE[..], &FITTING, &flags].concat(),
         )
     };
     ok(&run("0", "models/candidate.json"));

@@ -63,6 +63,14 @@ fn date(day: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(2024, 1, day).unwrap()
 }
 
+/// The model most tiny-panel tests scan with: one day of lookback, the best ticker, held 2 days.
+const ONE_DAY_MODEL: ModelParams = ModelParams {
+    lookback: 1,
+    skip: 0,
+    holding: 2,
+    top_k: 1,
+};
+
 fn tiny_panel() -> PricePanel {
     let close = ndarray::array![
         [10.0, 10.0, 10.0],
@@ -128,12 +136,7 @@ fn history_is_idempotent_per_as_of_date_and_round_trips() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("predictions/picks.parquet");
     let panel = tiny_panel();
-    let params = ModelParams {
-        lookback: 1,
-        skip: 0,
-        holding: 2,
-        top_k: 1,
-    };
+    let params = ONE_DAY_MODEL;
     let day1 = scan(&panel, 1, params, "1").unwrap();
     let day3 = scan(&panel, 3, params, "1").unwrap();
     append_history(&path, &day3).unwrap();
@@ -149,18 +152,7 @@ fn a_corrupt_history_is_a_clear_error_and_is_left_alone() {
     let path = dir.path().join("picks.parquet");
     std::fs::write(&path, b"not parquet").unwrap();
     let panel = tiny_panel();
-    let picks = scan(
-        &panel,
-        1,
-        ModelParams {
-            lookback: 1,
-            skip: 0,
-            holding: 2,
-            top_k: 1,
-        },
-        "1",
-    )
-    .unwrap();
+    let picks = scan(&panel, 1, ONE_DAY_MODEL, "1").unwrap();
     let err = append_history(&path, &picks).unwrap_err();
     assert!(matches!(err, ScanError::CorruptHistory { .. }), "{err}");
     assert!(err.to_string().contains("picks.parquet"), "{err}");
@@ -174,12 +166,7 @@ fn a_foreign_model_in_the_history_and_bad_monitor_settings_are_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("picks.parquet");
     let panel = tiny_panel();
-    let params = ModelParams {
-        lookback: 1,
-        skip: 0,
-        holding: 2,
-        top_k: 1,
-    };
+    let params = ONE_DAY_MODEL;
     let mut picks = scan(&panel, 1, params, "1").unwrap();
     picks.params.skip = 1;
     append_history(&path, &picks).unwrap();
@@ -228,12 +215,7 @@ fn settings() -> MonitorSettings {
 #[test]
 fn live_returns_match_a_hand_computation() {
     let panel = tiny_panel();
-    let params = ModelParams {
-        lookback: 1,
-        skip: 0,
-        holding: 2,
-        top_k: 1,
-    };
+    let params = ONE_DAY_MODEL;
     // Scan on day 1 picks A (score 0.1). Exit on day 3: A 13 / 11 - 1.
     // Buy and hold of the three tickers priced on day 1: (13/11 + 9/9 + 10/10) / 3 - 1.
     // A scan on day 2 overlaps the first period and does not count; day 3 exits on day 5.
