@@ -58,3 +58,48 @@ pub fn write_together(
     }
     result
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_written_together_replace_all_or_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let targets: Vec<PathBuf> = ["a.json", "b.csv", "c.png"]
+            .iter()
+            .map(|name| dir.path().join(name))
+            .collect();
+        for target in &targets {
+            std::fs::write(target, "old").unwrap();
+        }
+        // The last writer fails: the first two were written, yet nothing is replaced.
+        let err = write_together(&targets, |staged| {
+            write_text(&staged[0], "new")?;
+            write_text(&staged[1], "new")?;
+            anyhow::bail!("the chart cannot be drawn")
+        })
+        .unwrap_err();
+        assert_eq!(err.to_string(), "the chart cannot be drawn");
+        let mut names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            ["a.json", "b.csv", "c.png"],
+            "no staged file is left"
+        );
+        for target in &targets {
+            assert_eq!(std::fs::read_to_string(target).unwrap(), "old");
+        }
+        write_together(&targets, |staged| {
+            staged.iter().try_for_each(|path| write_text(path, "new"))
+        })
+        .unwrap();
+        for target in &targets {
+            assert_eq!(std::fs::read_to_string(target).unwrap(), "new");
+        }
+    }
+}

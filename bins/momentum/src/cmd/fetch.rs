@@ -14,6 +14,7 @@ use momentum_data::{
 };
 
 use crate::config::Config;
+use crate::output::write_together;
 
 const AFTER_HELP: &str = "\
 Every flag overrides the matching data.* key of params.yaml. Prices are validated (dates,
@@ -277,7 +278,6 @@ fn fetch(settings: &Settings) -> anyhow::Result<Manifest> {
     }
 
     let table = &selected.table;
-    write_parquet(&settings.out, table)?;
     let manifest = Manifest::describe(
         settings.source.as_str(),
         &origin,
@@ -287,7 +287,14 @@ fn fetch(settings: &Settings) -> anyhow::Result<Manifest> {
         (settings.start, settings.end),
         cached.is_some(),
     );
-    write_manifest(&manifest_path(&settings.out), &manifest)?;
+    // The prices and their manifest are replaced together: an earlier fetch's manifest would
+    // describe other data (and its source decides whether scan checks staleness).
+    let files = [settings.out.clone(), manifest_path(&settings.out)];
+    write_together(&files, |staged| {
+        write_parquet(&staged[0], table)?;
+        write_manifest(&staged[1], &manifest)?;
+        Ok(())
+    })?;
     Ok(manifest)
 }
 
