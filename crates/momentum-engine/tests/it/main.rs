@@ -25,5 +25,5 @@ pub fn panel(rows: &[&[f64]]) -> PricePanel {
 
 /// `|a - b| <= tol * max(1, |b|)`.
 pub fn close_to(a: f64, b: f64, tol: f64) -> bool {
-    (a - b).abs() <= tol * b.abs().max(1.0) || (a.is_nan() && b.is_nan())
+    a == b || (a - b).abs() <= tol * b.abs().max(1.0) || (a.is_nan() && b.is_nan())
 }

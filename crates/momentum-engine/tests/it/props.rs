@@ -51,7 +51,7 @@ proptest! {
         holding in 1usize..6, top_k in 1usize..5, cost in 0.0f64..500.0,
     ) {
         let mut rng = StdRng::seed_from_u64(seed);
-        let (_, panel) = random_panel(&mut rng, days, n);
+        let (_, panel) = random_panel(&mut rng, days, n, 0.0);
         let prm = StrategyParams { lookback, skip: 0, holding, top_k, cost_bps: 0.0 };
         let w = Window::full(days);
         let free = backtest(&panel, &prm, w).unwrap();
@@ -72,7 +72,7 @@ proptest! {
     #[test]
     fn the_grid_is_identical_with_one_and_two_threads(seed in any::<u64>()) {
         let mut rng = StdRng::seed_from_u64(seed);
-        let (_, panel) = random_panel(&mut rng, 80, 5);
+        let (_, panel) = random_panel(&mut rng, 80, 5, 0.0);
         let spec = GridSpec {
             lookback: vec![2, 5, 10],
             skip: vec![0, 1],

@@ -86,13 +86,16 @@ pub fn reference(
                 chosen.push(elig.remove(best).1);
             }
         }
+        // docs/strategy.md's choice for a close of 0: the position weighs 0 (also when every
+        // held close is 0 and `v` is 0 with it, where the quotient would be 0 / 0).
         let w_pre: Vec<f64> = (0..n)
             .map(|i| {
-                if units[i] != 0.0 {
-                    units[i] * last(p, u, i) / v
+                let held = if units[i] != 0.0 {
+                    units[i] * last(p, u, i)
                 } else {
                     0.0
-                }
+                };
+                if held != 0.0 { held / v } else { 0.0 }
             })
             .collect();
         let target: Vec<f64> = (0..n)
@@ -164,9 +167,15 @@ pub fn reference(
     RefRun { equity, metrics }
 }
 
-/// A random panel: random walks, some tickers listed late or delisted, scattered NaNs, and
-/// prices rounded to cents on some panels so that scores tie.
-pub fn random_panel(rng: &mut StdRng, days: usize, n: usize) -> (Vec<Vec<f64>>, PricePanel) {
+/// A random panel: random walks, some tickers listed late or delisted, scattered NaNs, prices
+/// rounded to cents on some panels so that scores tie, and closes of 0 (a finite price, never
+/// eligible, worth nothing when held) with probability `zeros` each.
+pub fn random_panel(
+    rng: &mut StdRng,
+    days: usize,
+    n: usize,
+    zeros: f64,
+) -> (Vec<Vec<f64>>, PricePanel) {
     let round = rng.random_bool(0.3);
     let mut rows = vec![vec![f64::NAN; n]; days];
     for i in 0..n {
@@ -183,7 +192,9 @@ pub fn random_panel(rng: &mut StdRng, days: usize, n: usize) -> (Vec<Vec<f64>>, 
         let mut x: f64 = rng.random_range(5.0..50.0);
         for (t, row) in rows.iter_mut().enumerate().take(last).skip(first) {
             x *= 1.0 + rng.random_range(-0.05..0.05);
-            if !rng.random_bool(0.1) {
+            if rng.random_bool(zeros) {
+                row[i] = 0.0;
+            } else if !rng.random_bool(0.1) {
                 row[i] = if round { (x * 10.0).round() / 10.0 } else { x };
             }
             let _ = t;
@@ -223,7 +234,9 @@ fn engine_matches_the_reference(seed: u64, cases: usize, cost: impl Fn(&mut StdR
         let long = rng.random_bool(0.5);
         let days = rng.random_range(if long { 40..160 } else { 12..70 });
         let n = rng.random_range(if long { 1..13 } else { 1..7 });
-        let (rows, panel) = random_panel(&mut rng, days, n);
+        // One panel in five has closes of 0 (docs/strategy.md: a held ticker at 0 weighs 0).
+        let zeros = if rng.random_bool(0.2) { 0.03 } else { 0.0 };
+        let (rows, panel) = random_panel(&mut rng, days, n, zeros);
         let lookback = rng.random_range(if long { 1..20 } else { 1..8 });
         let prm = StrategyParams {
             lookback,
