@@ -461,4 +461,20 @@ fn serving_commands_fail_clearly_on_bad_input() {
     let mut got = listed.clone();
     got.sort_unstable();
     assert_eq!(got, sorted, "{listed:?}");
+    // The monitor's drift checks pool the scores of the same universe: the last 63 days of the
+    // 20 model tickers (ZZZZ would make it 21 x 63 = 1323).
+    ok(momentum(
+        root,
+        None,
+        &["monitor", "--prices", "data/raw/csv.parquet"],
+    ));
+    let report = json(&root.join("reports/monitor.json"));
+    let psi = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "psi")
+        .unwrap();
+    let detail = psi["detail"].as_str().unwrap();
+    assert!(detail.contains("1260 recent scores"), "{detail}");
 }

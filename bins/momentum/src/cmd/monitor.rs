@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use chrono::NaiveDate;
+use momentum_data::{Selection, select};
 use momentum_features::PricePanel;
 use momentum_scanner::history::read_history;
 use momentum_scanner::monitor::{MonitorSettings, monitor};
@@ -66,8 +68,27 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
             prices_path.display()
         )
     })?;
-    let panel = PricePanel::from_table(&table)?;
     let history = read_history(&history_path)?;
+    // The latest scan lists its model's whole universe: the drift checks compare the scores of
+    // those tickers only, not of others the price file may hold (as `scan` ranks only them).
+    let table = match history.last() {
+        Some(latest) => {
+            let universe = Selection {
+                tickers: table
+                    .tickers
+                    .iter()
+                    .filter(|t| latest.picks.iter().any(|p| &p.ticker == *t))
+                    .cloned()
+                    .collect(),
+                start: NaiveDate::MIN,
+                end: NaiveDate::MAX,
+                allow_missing: false,
+            };
+            select(&table, &universe, &prices_path.display().to_string())?.table
+        }
+        None => table,
+    };
+    let panel = PricePanel::from_table(&table)?;
     let settings = MonitorSettings {
         psi_threshold: config.monitor.psi_threshold,
         ks_alpha: config.monitor.ks_alpha,
