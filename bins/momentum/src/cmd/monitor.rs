@@ -5,13 +5,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use chrono::NaiveDate;
-use momentum_data::{Selection, select};
 use momentum_features::PricePanel;
 use momentum_scanner::history::read_history;
 use momentum_scanner::monitor::{MonitorSettings, monitor};
 use momentum_tracking::RunSpec;
 
+use crate::cmd::production::universe_only;
 use crate::config::Config;
 
 /// Exit code when `--fail-on-drift` is given and retraining is recommended.
@@ -73,18 +72,13 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
     // those tickers only, not of others the price file may hold (as `scan` ranks only them).
     let table = match history.last() {
         Some(latest) => {
-            let universe = Selection {
-                tickers: table
-                    .tickers
-                    .iter()
-                    .filter(|t| latest.picks.iter().any(|p| &p.ticker == *t))
-                    .cloned()
-                    .collect(),
-                start: NaiveDate::MIN,
-                end: NaiveDate::MAX,
-                allow_missing: false,
-            };
-            select(&table, &universe, &prices_path.display().to_string())?.table
+            let listed: Vec<String> = table
+                .tickers
+                .iter()
+                .filter(|t| latest.picks.iter().any(|p| &p.ticker == *t))
+                .cloned()
+                .collect();
+            universe_only(&table, &listed, &prices_path)?
         }
         None => table,
     };

@@ -5,8 +5,11 @@
 //! the block from it).
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use anyhow::{Context, bail};
+use chrono::NaiveDate;
+use momentum_data::{PriceTable, Selection, select};
 use momentum_scanner::promotion::ProductionModel;
 use momentum_tracking::{ModelVersion, Tracker};
 
@@ -22,6 +25,23 @@ pub enum ProductionSource {
     Params,
     /// The registry version behind the `champion` alias.
     Registry,
+}
+
+/// `table` (read from `path`) kept to a model's universe, every date, in the order of
+/// `tickers`: what `scan` ranks and `monitor` watches are the tickers the backtest chose the
+/// model on, whatever else the price file holds.
+pub fn universe_only(
+    table: &PriceTable,
+    tickers: &[String],
+    path: &Path,
+) -> anyhow::Result<PriceTable> {
+    let universe = Selection {
+        tickers: tickers.to_vec(),
+        start: NaiveDate::MIN,
+        end: NaiveDate::MAX,
+        allow_missing: false,
+    };
+    Ok(select(table, &universe, &path.display().to_string())?.table)
 }
 
 /// Loads the production model, or fails with the command that makes one.

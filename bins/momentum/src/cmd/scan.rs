@@ -6,13 +6,12 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use chrono::NaiveDate;
-use momentum_data::{Selection, select};
 use momentum_features::PricePanel;
 use momentum_scanner::history::append_history;
 use momentum_scanner::scan::{Picks, scan};
 use momentum_tracking::RunSpec;
 
-use crate::cmd::production::{ProductionSource, load_production};
+use crate::cmd::production::{ProductionSource, load_production, universe_only};
 use crate::config::Config;
 use crate::output::{write_json, write_text};
 
@@ -105,15 +104,8 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
             prices_path.display()
         );
     }
-    // The model's universe only, in its order: the ranks and the tie rule are then those of the
-    // backtest that chose it (another ticker in the file, or another order, would change them).
-    let universe = Selection {
-        tickers: model.tickers.clone(),
-        start: NaiveDate::MIN,
-        end: NaiveDate::MAX,
-        allow_missing: false,
-    };
-    let table = select(&table, &universe, &prices_path.display().to_string())?.table;
+    // In the model's order too: the ranks and the tie rule are then the backtest's.
+    let table = universe_only(&table, &model.tickers, &prices_path)?;
     let panel = PricePanel::from_table(&table)?;
     let last = *panel.dates().last().context("the prices are empty")?;
     check_staleness(
