@@ -15,14 +15,9 @@ pub enum ScanError {
         /// Why the edit failed.
         reason: String,
     },
-    /// A model parameter is unusable.
-    #[error("invalid model: {field} {reason}")]
-    InvalidModel {
-        /// The parameter.
-        field: &'static str,
-        /// What is wrong with it.
-        reason: String,
-    },
+    /// A model parameter is out of the spec's range (the engine's check).
+    #[error("model: {0}")]
+    InvalidModel(momentum_engine::EngineError),
     /// The price panel has no days.
     #[error("no price data to scan")]
     NoData,

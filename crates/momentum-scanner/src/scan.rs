@@ -5,6 +5,7 @@
 //! day, so a scan on day `t` picks exactly what the backtest would have bought on day `t`.
 
 use chrono::NaiveDate;
+use momentum_engine::StrategyParams;
 use momentum_features::PricePanel;
 use serde::{Deserialize, Serialize};
 
@@ -24,31 +25,20 @@ pub struct ModelParams {
 }
 
 impl ModelParams {
-    /// The ranges the spec gives the parameters: `lookback > skip >= 0`, `holding >= 1`,
-    /// `top_k >= 1`.
+    /// The ranges the spec gives the parameters (`lookback > skip >= 0`, `holding >= 1`,
+    /// `top_k >= 1`), checked by the engine's own [`StrategyParams::validate`].
     ///
     /// # Errors
     /// [`ScanError::InvalidModel`] naming the first parameter out of range.
     pub fn validate(&self) -> Result<(), ScanError> {
-        let invalid = |field, reason: &str| {
-            Err(ScanError::InvalidModel {
-                field,
-                reason: reason.into(),
-            })
+        let strategy = StrategyParams {
+            lookback: self.lookback,
+            skip: self.skip,
+            holding: self.holding,
+            top_k: self.top_k,
+            cost_bps: 0.0,
         };
-        if self.lookback == 0 {
-            return invalid("lookback", "must be at least 1");
-        }
-        if self.skip >= self.lookback {
-            return invalid("skip", "must be below the lookback");
-        }
-        if self.holding == 0 {
-            return invalid("holding", "must be at least 1");
-        }
-        if self.top_k == 0 {
-            return invalid("top_k", "must be at least 1");
-        }
-        Ok(())
+        strategy.validate().map_err(ScanError::InvalidModel)
     }
 }
 

@@ -1,7 +1,7 @@
 //! The scanner against the engine, the picks history on disk, and the monitor on constructed data.
 
 use chrono::NaiveDate;
-use momentum_engine::{StrategyParams, Window, backtest};
+use momentum_engine::{EngineError, StrategyParams, Window, backtest};
 use momentum_features::PricePanel;
 use momentum_scanner::ScanError;
 use momentum_scanner::history::{append_history, read_history};
@@ -172,13 +172,17 @@ fn a_foreign_model_in_the_history_and_bad_monitor_settings_are_clear_errors() {
     append_history(&path, &picks).unwrap();
     let err = read_history(&path).unwrap_err().to_string();
     assert!(
-        err.contains("picks.parquet") && err.contains("skip must be below the lookback"),
+        err.contains("picks.parquet")
+            && err.contains("model: invalid skip = 1: must be smaller than lookback"),
         "{err}"
     );
     // The library call refuses the same model handed to it directly.
     let err = monitor(&panel, &[picks], &settings()).unwrap_err();
     assert!(
-        matches!(err, ScanError::InvalidModel { field: "skip", .. }),
+        matches!(
+            err,
+            ScanError::InvalidModel(EngineError::InvalidParameter { name: "skip", .. })
+        ),
         "{err}"
     );
 
