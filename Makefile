@@ -1,7 +1,7 @@
 # Everyday entry points. `make help` lists them.
 #
 #   make run        the main job on the embedded sample (scripts/run-sample.sh)
-#   make pipeline   build momentum, then `dvc repro` (fetch -> features -> backtest) on params.yaml
+#   make pipeline   build momentum, then `dvc repro` (fetch -> features -> backtest, scan -> monitor)
 #   make test       the whole suite as CI runs it (scripts/test.sh)
 #   make bench      the criterion benchmarks
 #   make mlflow     a local MLflow server + UI on the run store (scripts/mlflow-ui.sh)

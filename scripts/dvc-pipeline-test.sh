@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The DVC pipeline test, as a user would do it: in a fresh clone of the repository,
-#   1. `dvc repro` runs the whole pipeline (fetch -> features -> backtest) with the `momentum`
-#      binary built from this workspace (its target/debug is put first on PATH);
+#   1. `dvc repro` runs the whole pipeline (fetch -> features -> backtest, scan -> monitor)
+#      with the `momentum` binary built from this workspace (its target/debug first on PATH);
 #   2. `dvc status --json` prints `{}`;
 #   3. `git diff --exit-code dvc.lock`: the committed lock is reproduced byte for byte (every
 #      output is deterministic and the lock is not stale), and `git status` is clean (the

@@ -67,21 +67,15 @@ struct Cli {
     command: Command,
 }
 
+// Each command's help (summary and long text) is the doc comment of its `Args`.
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Download or load daily prices and cache them as Parquet with a lineage manifest.
     Fetch(cmd::fetch::Args),
-    /// Build the aligned date x ticker close panel from the cached prices.
     Features(cmd::features::Args),
-    /// Grid-search the strategy on the train window and validate the winner out of sample.
     Backtest(cmd::backtest::Args),
-    /// Inspect, compare and sync tracked runs.
     Runs(cmd::runs::Args),
-    /// Promote the candidate model to production when it passes the gates.
     Promote(cmd::promote::Args),
-    /// Score today's universe with the production model and write the picks.
     Scan(cmd::scan::Args),
-    /// Compare past picks with realised returns and check for drift.
     Monitor(cmd::monitor::Args),
 }
 

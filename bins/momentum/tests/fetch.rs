@@ -299,6 +299,56 @@ fn update_on_a_local_source_reloads_and_merges() {
     assert_eq!(m.tickers, ["AAPL", "KO"]);
 }
 
+/// Rows that params.yaml's default window (data.end 2022-12-31) leaves out of a longer file
+/// are named in a warning, rows a flag leaves out are not, and `--update` keeps every cached
+/// row even when the cache runs past data.end (as a cache fetched with `--end today` does).
+#[test]
+fn the_default_window_warns_what_it_leaves_out_and_an_update_never_shrinks_the_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("long.csv"),
+        "Date,AAA\n2022-12-29,1.0\n2022-12-30,1.1\n2023-01-03,1.2\n2024-06-03,1.3\n",
+    )
+    .unwrap();
+    let csv = ["fetch", "--source", "csv", "--path", "long.csv"];
+    let rows = |dir: &Path| {
+        read_parquet(&dir.join("data/raw/prices.parquet"))
+            .unwrap()
+            .rows
+            .len()
+    };
+
+    let out = momentum(dir.path(), &csv);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(rows(dir.path()), 2);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "long.csv: 2 rows after 2022-12-31 left out by params.yaml data.end (--end to keep them)"
+        ),
+        "{stderr}"
+    );
+
+    let out = momentum(dir.path(), &[&csv[..], &["--end", "2023-12-31"]].concat());
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(rows(dir.path()), 3);
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("left out"),
+        "{}",
+        text(&out)
+    );
+
+    let out = momentum(dir.path(), &[&csv[..], &["--end", "2024-12-31"]].concat());
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(rows(dir.path()), 4);
+    // The update reads data.end (2022-12-31) but keeps the cached rows after it.
+    let out = momentum(dir.path(), &[&csv[..], &["--update"]].concat());
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(rows(dir.path()), 4);
+    let m = manifest(&dir.path().join("data/raw/prices.manifest.json"));
+    assert_eq!(m.end.to_string(), "2024-06-03");
+}
+
 #[test]
 fn help_documents_flags_examples_and_environment() {
     let dir = tempfile::tempdir().unwrap();

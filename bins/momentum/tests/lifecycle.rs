@@ -164,6 +164,39 @@ fn lifecycle(uri: Option<&str>) -> tempfile::TempDir {
         .map(|c| c["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["mean_return", "sharpe", "psi", "ks"]);
+    // The thresholds of params.yaml (monitor: psi 0.25, KS 0.01), then the flags' instead.
+    let threshold = |report: &serde_json::Value, name: &str| {
+        report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap()["threshold"]
+            .as_f64()
+            .unwrap()
+    };
+    assert_eq!(threshold(&report, "psi"), 0.25);
+    assert_eq!(threshold(&report, "ks"), 0.01);
+    let flags = [
+        "monitor",
+        "--psi-threshold",
+        "0.9",
+        "--ks-alpha",
+        "0.002",
+        "--out",
+        "reports/monitor-flags.json",
+    ];
+    ok(momentum(root, uri, &flags));
+    let flagged = json(&root.join("reports/monitor-flags.json"));
+    assert_eq!(threshold(&flagged, "psi"), 0.9);
+    assert_eq!(threshold(&flagged, "ks"), 0.002);
+    let out = momentum(root, uri, &["monitor", "--mean-return-alpha", "1.5"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("invalid monitor.mean_return_alpha"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(
         report["live"].as_array().unwrap().len() >= 5,
         "{}",
@@ -296,6 +329,34 @@ fn each_failing_gate_rejects_and_leaves_params_untouched() {
         String::from_utf8_lossy(&out.stdout)
             .lines()
             .any(|l| l.starts_with("beats_buy_and_hold") && l.ends_with("FAIL"))
+    );
+    assert_eq!(std::fs::read(&params).unwrap(), before);
+
+    // A metric that could not be computed (NaN, written as null) fails its gate; a candidate
+    // without the value at all is not a candidate.
+    candidate["windows"]["test"]["strategy"]["max_drawdown"] = Value::Null;
+    std::fs::write(&candidate_path, serde_json::to_vec(&candidate).unwrap()).unwrap();
+    let out = momentum(root, None, &["promote"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .any(|l| l.starts_with("max_drawdown") && l.ends_with("FAIL")),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    candidate["windows"]["test"]["strategy"]
+        .as_object_mut()
+        .unwrap()
+        .remove("max_drawdown");
+    std::fs::write(&candidate_path, serde_json::to_vec(&candidate).unwrap()).unwrap();
+    let out = momentum(root, None, &["promote"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("no number at /windows/test/strategy/max_drawdown"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(std::fs::read(&params).unwrap(), before);
 

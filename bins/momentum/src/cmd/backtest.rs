@@ -74,7 +74,7 @@ pub struct Args {
     #[arg(long, value_name = "BPS")]
     pub cost_bps: Option<f64>,
 
-    /// CSCV blocks for PBO, even [default: backtest.pbo_blocks].
+    /// CSCV blocks for PBO, even and 2 to 24 [default: backtest.pbo_blocks].
     #[arg(long, value_name = "S")]
     pub pbo_blocks: Option<usize>,
 

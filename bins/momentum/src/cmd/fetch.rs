@@ -31,7 +31,8 @@ Output:
   --out PATH (default data/raw/prices.parquet) and its manifest PATH with the extension replaced
   by .manifest.json (data/raw/prices.manifest.json): source, tickers, date range, rows per
   ticker, content digest, tool version. Both are written atomically: a failed fetch leaves the
-  previous files as they were.
+  previous files as they were. Rows that the window of params.yaml (data.start, data.end)
+  leaves out of the input are counted in a warning.
 
 Environment:
   FINANCIAL_DATASETS_API_KEY   API key for the financialdatasets source (sent as X-API-KEY,
@@ -42,7 +43,7 @@ Environment:
 Examples:
   momentum fetch
   momentum fetch --tickers AAPL,MSFT --start 2010-01-01 --end 2020-12-31 --out /tmp/two.parquet
-  momentum fetch --source csv --path prices.csv.gz
+  momentum fetch --source csv --path prices.csv.gz --end 2026-12-31   # data.end is 2022-12-31
   FINANCIAL_DATASETS_API_KEY=... momentum fetch --source financialdatasets \\
       --tickers AAPL,MSFT,NVDA --start 2024-01-01 --end 2024-03-31
   momentum fetch --source financialdatasets --update   # only the days after the cached ones";
@@ -82,7 +83,7 @@ pub struct Args {
 
     /// Merge into the existing --out file; the API is asked only for days after each ticker's
     /// last cached date (file sources are reloaded and merged); without --tickers the cached
-    /// universe is updated
+    /// universe is updated; no cached row is dropped (the window grows to cover the cache)
     #[arg(long)]
     update: bool,
 
@@ -112,6 +113,9 @@ struct Settings {
     tickers: Vec<String>,
     start: NaiveDate,
     end: NaiveDate,
+    /// Whether `start` and `end` are params.yaml's (no `--start`, `--end`): rows those leave
+    /// out get a warning, rows a flag leaves out were asked for.
+    window_defaults: [bool; 2],
     out: PathBuf,
     update: bool,
     allow_missing: bool,
@@ -160,6 +164,7 @@ impl Settings {
             source,
             path: args.path.unwrap_or_else(|| PathBuf::from(&data.path)),
             tickers,
+            window_defaults: [args.start.is_none(), args.end.is_none()],
             start: date(args.start, "start", &data.start)?,
             end: date(args.end, "end", &data.end)?,
             out: args.out.unwrap_or_else(|| data.out.clone()),
@@ -260,19 +265,29 @@ fn fetch(settings: &Settings) -> anyhow::Result<Manifest> {
         (Some(cached), true) => cached.tickers.clone(),
         _ => settings.tickers.clone(),
     };
+    // An update only adds days: the window grows to keep every cached row (a cache fetched with
+    // `--end today` runs past data.end and must not shrink).
+    let (mut start, mut end) = (settings.start, settings.end);
+    if let Some(cached) = &cached {
+        for row in &cached.rows {
+            start = start.min(row.date);
+            end = end.max(row.date);
+        }
+    }
     let selection = Selection {
         tickers,
-        start: settings.start,
-        end: settings.end,
+        start,
+        end,
         allow_missing: settings.allow_missing,
     };
     let selected = select(&combined, &selection, &origin)?;
+    warn_left_out(&combined, &selected.table, settings, (start, end), &origin);
     if !selected.dropped.is_empty() {
         tracing::warn!(
             "dropped {} ticker(s) without prices between {} and {}: {}",
             selected.dropped.len(),
-            settings.start,
-            settings.end,
+            start,
+            end,
             selected.dropped.join(", ")
         );
     }
@@ -296,6 +311,39 @@ fn fetch(settings: &Settings) -> anyhow::Result<Manifest> {
         Ok(())
     })?;
     Ok(manifest)
+}
+
+/// Warns about the rows of the kept tickers that a bound of the window taken from params.yaml
+/// left out: a default `data.end` silently cutting a longer file would look like missing data
+/// later.
+fn warn_left_out(
+    loaded: &PriceTable,
+    kept: &PriceTable,
+    settings: &Settings,
+    (start, end): (NaiveDate, NaiveDate),
+    origin: &str,
+) {
+    let kept: std::collections::HashSet<&str> = kept.tickers.iter().map(String::as_str).collect();
+    let (mut before, mut after) = (0, 0);
+    for row in loaded
+        .rows
+        .iter()
+        .filter(|row| kept.contains(row.ticker.as_str()))
+    {
+        before += usize::from(row.date < start);
+        after += usize::from(row.date > end);
+    }
+    let [start_default, end_default] = settings.window_defaults;
+    if start_default && before > 0 {
+        tracing::warn!(
+            "{origin}: {before} rows before {start} left out by params.yaml data.start (--start to keep them)"
+        );
+    }
+    if end_default && after > 0 {
+        tracing::warn!(
+            "{origin}: {after} rows after {end} left out by params.yaml data.end (--end to keep them)"
+        );
+    }
 }
 
 fn load_cache(out: &Path) -> anyhow::Result<Option<PriceTable>> {

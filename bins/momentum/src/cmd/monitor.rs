@@ -33,9 +33,12 @@ Exit codes:
   1  error (no picks history, unreadable files, ...)
   4  --fail-on-drift was given and retraining is recommended
 
+Every threshold flag overrides the matching monitor.* key of params.yaml.
+
 Examples:
   momentum monitor
-  momentum monitor --fail-on-drift || echo 'retrain'";
+  momentum monitor --fail-on-drift || echo 'retrain'
+  momentum monitor --psi-threshold 0.1 --recent-days 21   # a stricter drift check";
 
 /// Compare past picks with realised returns and check for drift.
 #[derive(Debug, clap::Args)]
@@ -56,6 +59,31 @@ pub struct Args {
     /// Exit with code 4 when retraining is recommended (for scheduled jobs)
     #[arg(long)]
     fail_on_drift: bool,
+
+    /// Trading days at the end of the prices whose momentum scores are compared with the train
+    /// window [params: monitor.recent_days, default 63]
+    #[arg(long, value_name = "DAYS")]
+    recent_days: Option<usize>,
+
+    /// Population stability index above which the scores have drifted
+    /// [params: monitor.psi_threshold, default 0.25]
+    #[arg(long, value_name = "X")]
+    psi_threshold: Option<f64>,
+
+    /// Kolmogorov-Smirnov p-value below which the scores have drifted
+    /// [params: monitor.ks_alpha, default 0.01]
+    #[arg(long, value_name = "P")]
+    ks_alpha: Option<f64>,
+
+    /// Significance of the live-versus-backtest mean return and Sharpe tests
+    /// [params: monitor.mean_return_alpha, default 0.05]
+    #[arg(long, value_name = "P")]
+    mean_return_alpha: Option<f64>,
+
+    /// Train fraction of the backtest, which fixes the drift checks' reference window
+    /// [params: backtest.train_fraction, default 0.7]
+    #[arg(long, value_name = "F")]
+    train_fraction: Option<f64>,
 }
 
 pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
@@ -84,11 +112,15 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
     };
     let panel = PricePanel::from_table(&table)?;
     let settings = MonitorSettings {
-        psi_threshold: config.monitor.psi_threshold,
-        ks_alpha: config.monitor.ks_alpha,
-        mean_return_alpha: config.monitor.mean_return_alpha,
-        recent_days: config.monitor.recent_days,
-        train_fraction: config.backtest.train_fraction,
+        psi_threshold: args.psi_threshold.unwrap_or(config.monitor.psi_threshold),
+        ks_alpha: args.ks_alpha.unwrap_or(config.monitor.ks_alpha),
+        mean_return_alpha: args
+            .mean_return_alpha
+            .unwrap_or(config.monitor.mean_return_alpha),
+        recent_days: args.recent_days.unwrap_or(config.monitor.recent_days),
+        train_fraction: args
+            .train_fraction
+            .unwrap_or(config.backtest.train_fraction),
     };
     let report = monitor(&panel, &history, &settings)
         .with_context(|| format!("cannot monitor the picks in {}", history_path.display()))?;

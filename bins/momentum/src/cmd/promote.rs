@@ -26,8 +26,9 @@ const AFTER_HELP: &str = "\
 Gates (all must pass; each threshold from params.yaml promotion, or its flag):
   min_roi             out-of-sample (test window) total_roi >= --min-roi (default 0.20)
   beats_buy_and_hold  out-of-sample total_roi > buy and hold's total_roi on the same days
-  min_dsr             Deflated Sharpe Ratio of the grid's winner >= --min-dsr
-  max_drawdown        out-of-sample max_drawdown <= --max-drawdown
+  min_dsr             Deflated Sharpe Ratio of the grid's winner >= --min-dsr (default 0.50)
+  max_drawdown        out-of-sample max_drawdown <= --max-drawdown (default 0.60)
+A metric that could not be computed (null in the candidate) fails its gate.
 
 On pass: registers a new version of the model (tracking.model_name) whose source is the
 backtest run that wrote the candidate, moves the `champion` alias to it, and rewrites only the
@@ -200,15 +201,19 @@ fn gate_inputs(candidate: &Value) -> anyhow::Result<GateInputs> {
             "no out-of-sample `test` window (was it backtested with --no-split?): the gates need one"
         );
     }
+    // A metric that could not be computed is NaN, which JSON writes as null: it fails its gate
+    // as NaN. A value that is not there at all means the file is not a candidate.
+    let gate_value = |pointer: &str| -> anyhow::Result<f64> {
+        match candidate.pointer(pointer) {
+            Some(Value::Null) => Ok(f64::NAN),
+            _ => number(candidate, pointer),
+        }
+    };
     Ok(GateInputs {
-        test_roi: number(candidate, "/windows/test/strategy/total_roi")?,
-        test_baseline_roi: number(candidate, "/windows/test/baseline/total_roi")?,
-        // A DSR that could not be computed (one trial) is null: it fails the gate as NaN.
-        dsr: candidate
-            .pointer("/selection/dsr")
-            .and_then(Value::as_f64)
-            .unwrap_or(f64::NAN),
-        test_max_drawdown: number(candidate, "/windows/test/strategy/max_drawdown")?,
+        test_roi: gate_value("/windows/test/strategy/total_roi")?,
+        test_baseline_roi: gate_value("/windows/test/baseline/total_roi")?,
+        dsr: gate_value("/selection/dsr")?,
+        test_max_drawdown: gate_value("/windows/test/strategy/max_drawdown")?,
     })
 }
 

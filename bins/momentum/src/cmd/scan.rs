@@ -33,7 +33,7 @@ embedded historical sample).
 
 Examples:
   momentum scan
-  momentum scan --refresh                  # fetch --update first (the daily job)
+  momentum scan --refresh                  # fetch --update (data.* of params.yaml) first
   momentum scan --as-of 2022-06-01         # what the model picked that day
   momentum scan --from-registry";
 
