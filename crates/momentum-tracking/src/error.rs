@@ -175,13 +175,12 @@ impl Error {
         text
     }
 
-    /// True for a server answer "does not exist" (404 or MLflow's RESOURCE_DOES_NOT_EXIST),
-    /// or a run, model or version missing from the local store.
+    /// True for MLflow's answer "does not exist" (RESOURCE_DOES_NOT_EXIST), or a run, model or
+    /// version missing from the local store. A bare 404 without that code (a wrong path prefix
+    /// in the URI, a proxy's page) is not: it would pass a misconfigured server off as empty.
     pub fn is_not_found(&self) -> bool {
         match self {
-            Error::Api { status, code, .. } => {
-                *status == 404 || code.as_deref() == Some("RESOURCE_DOES_NOT_EXIST")
-            }
+            Error::Api { code, .. } => code.as_deref() == Some("RESOURCE_DOES_NOT_EXIST"),
             Error::RunNotFound(_) | Error::ModelNotFound(_) | Error::VersionNotFound { .. } => true,
             _ => false,
         }

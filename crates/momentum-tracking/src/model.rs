@@ -331,7 +331,8 @@ impl Cmp {
 pub enum Filter {
     /// The run's latest value of a metric; a run without the metric does not match.
     Metric(String, Cmp, f64),
-    /// A param, compared as a string (MLflow compares params as strings too).
+    /// A param, compared as a string (MLflow compares params as strings too); the server takes
+    /// only `=` and `!=`, so the other comparisons are applied to its results.
     Param(String, Cmp, String),
     /// A tag, `=` or `!=` only on the server.
     Tag(String, Cmp, String),
@@ -489,8 +490,9 @@ pub struct ModelVersion {
     pub tags: BTreeMap<String, String>,
 }
 
-/// Checks a param/metric/tag key: 1–250 characters of `[A-Za-z0-9_-. :/]`, no `..` path part,
-/// no leading `/` (MLflow's rules).
+/// Checks a param/metric/tag key: 1–250 characters of `[A-Za-z0-9_-. :/]`, a relative path
+/// without empty, `.` or `..` parts (MLflow refuses a key that path normalisation would change,
+/// such as `a//b` or `a/`, so a run holding one could never be pushed).
 pub fn validate_key(key: &str) -> Result<()> {
     let bad = |reason| {
         Err(Error::InvalidKey {
@@ -510,8 +512,11 @@ pub fn validate_key(key: &str) -> Result<()> {
     {
         return bad("only letters, digits, '_', '-', '.', ' ', ':' and '/' are allowed");
     }
-    if key.starts_with('/') || key.split('/').any(|part| part == ".." || part == ".") {
-        return bad("must be a relative path without '.' or '..' parts");
+    if key
+        .split('/')
+        .any(|part| part.is_empty() || part == ".." || part == ".")
+    {
+        return bad("must be a relative path without empty, '.' or '..' parts");
     }
     Ok(())
 }
@@ -688,6 +693,12 @@ mod tests {
         assert!(validate_key(&"k".repeat(251)).is_err());
         assert!(validate_key(&"k".repeat(250)).is_ok());
         assert!(validate_key("../x").is_err());
+        for changed_by_normpath in ["a//b", "train/", "/abs", "a/./b"] {
+            assert!(
+                validate_key(changed_by_normpath).is_err(),
+                "{changed_by_normpath}"
+            );
+        }
         assert!(validate_param("p", &"x".repeat(6001)).is_err());
         assert!(validate_param("p", &"x".repeat(6000)).is_ok());
         assert!(validate_tag("t", &"x".repeat(8001)).is_err());

@@ -185,15 +185,15 @@ pub fn normalize_uri(uri: &str) -> Result<(Url, Option<(String, String)>)> {
     Ok((url, creds))
 }
 
+/// `uri` without what may be credentials: everything before the last `@` after the scheme (a
+/// password may hold `@`, and a URI without a scheme may still start with `user:password@`).
 fn redact(uri: &str) -> String {
-    match uri.split_once('@') {
-        Some((head, tail)) if head.contains("://") => {
-            format!(
-                "{}://<redacted>@{tail}",
-                head.split("://").next().unwrap_or("")
-            )
-        }
-        _ => uri.to_string(),
+    let Some((head, host)) = uri.rsplit_once('@') else {
+        return uri.to_string();
+    };
+    match head.split_once("://") {
+        Some((scheme, _)) => format!("{scheme}://<redacted>@{host}"),
+        None => format!("<redacted>@{host}"),
     }
 }
 
@@ -614,7 +614,8 @@ pub(crate) fn filter_string(filters: &[Filter]) -> Result<(String, bool)> {
             Filter::Metric(k, cmp, v) if v.is_finite() => {
                 parts.push(format!("{} {} {v:?}", ident("metrics", k)?, cmp.as_str()))
             }
-            Filter::Param(k, cmp, v) => parts.push(format!(
+            // MLflow compares params with `=`, `!=` and LIKE only (400 for `<`).
+            Filter::Param(k, cmp @ (Cmp::Eq | Cmp::Ne), v) => parts.push(format!(
                 "{} {} {}",
                 ident("params", k)?,
                 cmp.as_str(),
@@ -1338,7 +1339,14 @@ fn api_error(url: &Url, status: StatusCode, text: &str) -> Error {
             message: b.message.unwrap_or_default(),
         },
         _ => {
-            let mut message: String = text.trim().chars().take(300).collect();
+            // One line: an HTML page's lines and indentation become single spaces.
+            let mut message: String = text
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+                .chars()
+                .take(300)
+                .collect();
             if message.is_empty() {
                 message = status
                     .canonical_reason()
@@ -1384,10 +1392,15 @@ mod tests {
         assert_eq!(creds, Some(("bob".into(), "s3cret".into())));
         let err = normalize_uri("file:///tmp/mlruns").unwrap_err().to_string();
         assert!(err.contains("unsupported tracking uri"), "{err}");
-        let err = normalize_uri("ftp://bob:s3cret@host")
-            .unwrap_err()
-            .to_string();
-        assert!(!err.contains("s3cret"), "{err}");
+        for secret in [
+            "ftp://bob:s3cret@host",
+            "bob:s3cret@host:5000",
+            "http://bob:s3@cret@host:99999",
+        ] {
+            let err = normalize_uri(secret).unwrap_err().to_string();
+            assert!(!err.contains("s3") && !err.contains("cret"), "{err}");
+            assert!(err.contains("<redacted>@host"), "{err}");
+        }
     }
 
     #[test]
@@ -1405,6 +1418,11 @@ mod tests {
         );
         assert!(!complete);
         assert!(filter_string(&[Filter::Param("p".into(), Cmp::Eq, "it's".into())]).is_err());
+        // The server refuses `<` on params: left to the client.
+        let (s, complete) =
+            filter_string(&[Filter::Param("lookback".into(), Cmp::Gt, "20".into())]).unwrap();
+        assert_eq!(s, "");
+        assert!(!complete);
     }
 
     #[test]
@@ -1419,6 +1437,24 @@ mod tests {
             e.to_string().contains("401") && e.to_string().contains("not authenticated"),
             "{e}"
         );
+        // A 404 page of a wrong path prefix is an error of its own, on one line, not "missing".
+        let e = api_error(
+            &url,
+            StatusCode::NOT_FOUND,
+            "<!doctype html>\n<html>\n  <title>404 Not Found</title>\n</html>\n",
+        );
+        assert!(!e.is_not_found(), "{e}");
+        assert!(
+            e.to_string()
+                .contains("<!doctype html> <html> <title>404 Not Found</title> </html>"),
+            "{e}"
+        );
+        let e = api_error(
+            &url,
+            StatusCode::NOT_FOUND,
+            r#"{"error_code":"RESOURCE_DOES_NOT_EXIST","message":"Could not find experiment"}"#,
+        );
+        assert!(e.is_not_found(), "{e}");
         let e = api_error(
             &url,
             StatusCode::BAD_REQUEST,

@@ -43,7 +43,8 @@ pub struct Args {
     #[arg(long, global = true, value_name = "URL")]
     uri: Option<String>,
 
-    /// Experiment (default: `tracking.experiment` from params.yaml, `momentum`).
+    /// Experiment that `list` and `compare` read (default: `tracking.experiment` from
+    /// params.yaml, `momentum`); `show` finds a run by id and `sync` pushes every experiment.
     #[arg(long, short = 'e', global = true, value_name = "NAME")]
     experiment: Option<String>,
 }

@@ -77,6 +77,11 @@ fn create_and_search_runs(t: &Tracker, remote: &RestClient) {
     let found = remote.search_runs(&q).unwrap();
     assert_eq!(names(found.clone()), ["a"]);
     assert_eq!(found[0].status, RunStatus::Finished);
+    // `>` on a param is a string comparison on both backends ("120" < "20"); the server refuses
+    // it in a filter, so the client applies it to the server's results.
+    let q = RunQuery::new("search").filter(Filter::Param("lookback".into(), Cmp::Gt, "20".into()));
+    assert_eq!(names(remote.search_runs(&q).unwrap()), ["b"]);
+    assert_eq!(names(t.search_runs(&q).unwrap()), ["b"]);
     assert!(
         remote
             .search_runs(&RunQuery::new("no-such-experiment"))
