@@ -263,8 +263,11 @@ pub(crate) struct Scratch {
     /// `S(h)` of each `K` over the walk (row `q`, `h` at `q * stride + h`), `S(0) = m` (`V`
     /// before the walk is `a * m`); all 1 for a `K` that holds cash.
     curves: Vec<f64>,
-    /// What the period of due entry `e` takes from the walk of pair `g`, at
-    /// `e * pairs + g`: the days before its last one.
+    /// The running values of pair `g`'s walk after its day `h`, at `g * stride + h` (`h = 0`:
+    /// before the first day); a period of length `h` takes those after day `h - 1`, the days
+    /// before its last one. Written after every day instead of where a period ends: a loop that
+    /// stopped at each period's end (at every divisor of the day's offset, so at irregular
+    /// gaps) paid a mispredicted exit per period, which cost more than the stores.
     taken: Vec<Running>,
     /// The block of the walk's first day.
     first_block: usize,
@@ -372,10 +375,10 @@ pub(crate) fn simulate<S: Selection, R: Recorder>(
             RunPair::start(v, turnover, trades)
         })
         .collect();
-    // Room for what the walks hand to the periods: every holding period can be due on one
-    // day, and a walk can meet every block start.
+    // Room for what the walks hand to the periods: every day of the longest walk, and every
+    // block start.
     let pairs = s.pairs.len();
-    s.taken.resize(holdings.len() * pairs, Running::new());
+    s.taken.resize(pairs * s.stride, Running::new());
     s.closed.resize(
         blocks.map_or(0, |b| b.count) * pairs,
         [F64x2::splat(0.0); 2],
@@ -514,44 +517,52 @@ fn walk<S: Selection, R: Recorder, const BLOCKS: bool>(
         pair.holding = u32::from(m0 > 0) | (u32::from(m1 > 0) << 1);
     }
     value_period(prices.by_ticker, (t + 1, t + len), t, inv, s);
-    // Each pair runs through the walk once, stopping where a block starts (to close its sums)
-    // and where a period ends (to hand it the days before its last).
+    // Each pair runs through the walk once, recording its running values after every day and
+    // stopping only where a block starts (to close its sums).
     for g in 0..s.pairs.len() {
         walk_pair::<BLOCKS>(g, len, s);
     }
     settle(inputs, (t, (held, inv)), runs, rec, s);
 }
 
-/// Pair `g` runs through days `1..len` of a walk: the running values of its two sizes, closed
-/// where a CSCV block starts (`s.closed`) and taken where a due period ends (`s.taken`).
+/// Pair `g` runs through days `1..len` of a walk: the running values of its two sizes,
+/// recorded after every day (`s.taken`; the block sums only when the window has blocks) and
+/// closed where a CSCV block starts (`s.closed`).
 #[inline(always)]
 fn walk_pair<const BLOCKS: bool>(g: usize, len: usize, s: &mut Scratch) {
     let pairs = s.pairs.len();
+    let stride = s.stride;
     let curves = s.pairs[g].bases.map(|b| &s.curves[b..=b + len]);
+    let track = &mut s.taken[g * stride..g * stride + len];
     let mut p = Running::new();
-    let add_days = |p: &mut Running, from: usize, to: usize| {
+    track[0] = p;
+    let add_days = |p: &mut Running, track: &mut [Running], from: usize, to: usize| {
         let mut before = F64x2::pair(curves[0][from - 1], curves[1][from - 1]);
-        for (&c0, &c1) in curves[0][from..to].iter().zip(&curves[1][from..to]) {
+        let days = curves[0][from..to].iter().zip(&curves[1][from..to]);
+        for ((&c0, &c1), snap) in days.zip(&mut track[from..to]) {
             let now = F64x2::pair(c0, c1);
             p.add_day::<BLOCKS>(now.div(before), now);
+            // Field by field: without blocks, two 16-byte stores fewer per day.
+            snap.sums = p.sums;
+            snap.lo = p.lo;
+            snap.hi = p.hi;
+            snap.drop = p.drop;
+            if BLOCKS {
+                snap.block = p.block;
+            }
             before = now;
         }
     };
-    let (mut h, mut j) = (1, 0);
-    for (e, &(at, _)) in s.due.iter().enumerate() {
-        while let Some(&(start, _)) = s.starts.get(j)
-            && start <= at
-        {
-            add_days(&mut p, h, start);
-            h = start;
-            s.closed[j * pairs + g] = p.block;
-            p.block = [F64x2::splat(0.0); 2];
-            j += 1;
-        }
-        add_days(&mut p, h, at);
-        h = at;
-        s.taken[e * pairs + g] = p;
+    let mut h = 1;
+    for (j, &(start, _)) in s.starts.iter().enumerate() {
+        add_days(&mut p, track, h, start);
+        h = start;
+        s.closed[j * pairs + g] = p.block;
+        p.block = [F64x2::splat(0.0); 2];
+        // A period whose last day is the block's first takes the reset block sums.
+        track[start - 1] = p;
     }
+    add_days(&mut p, track, h, len);
 }
 
 /// Ends the periods that start on rebalance day `t` (`s.due`) for every `K`, two at a time:
@@ -582,6 +593,7 @@ fn settle<S: Selection, R: Recorder>(
         pairs,
         curves,
         taken,
+        stride,
         first_block,
         starts,
         closed,
@@ -593,7 +605,8 @@ fn settle<S: Selection, R: Recorder>(
     let (one, zero) = (F64x2::splat(1.0), F64x2::splat(0.0));
     let kmax = ks[ks.len() - 1];
     let count = pairs.len();
-    for (&(h, holding), taken) in due.iter().zip(taken.chunks_exact(count)) {
+    let stride = *stride;
+    for &(h, holding) in due.iter() {
         let day = t + h;
         let closing = day < end;
         // The drifts and new places of the held positions, shared by every size; a size whose
@@ -622,8 +635,9 @@ fn settle<S: Selection, R: Recorder>(
             .last()
             .map_or(*first_block, |&(_, b)| b);
         let (run_pairs, run_blocks, block_count) = runs.holding_mut(holding);
-        let periods = pairs.iter().zip(taken).zip(run_pairs);
-        for (g, ((sizes, summary), run)) in periods.enumerate() {
+        let periods = pairs.iter().zip(run_pairs);
+        for (g, (sizes, run)) in periods.enumerate() {
+            let summary = &taken[g * stride + h - 1];
             let run_blocks = &mut run_blocks[g * block_count..(g + 1) * block_count];
             // S at the period's end, of each lane; `curve(w)` is S over the period.
             let [b0, b1] = sizes.bases;
