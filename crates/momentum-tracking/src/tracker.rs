@@ -576,14 +576,15 @@ impl Tracker {
 
     // ----- server sync -----
 
-    /// Local runs the server has not fully received yet (parents of children included).
+    /// Local runs the server has not fully received yet (parents of children included), and
+    /// the runs of an experiment whose records the server no longer backs
+    /// ([`Self::forget_lost_records`]).
     pub fn unsynced(&self) -> Result<Vec<Run>> {
         let remote = self.remote.as_ref().ok_or(Error::NoRemote)?;
         let uri = remote.uri();
-        Ok(self
-            .local
-            .list_runs()?
-            .runs
+        let mut runs = self.local.list_runs()?.runs;
+        forget_lost_records(remote, &mut runs);
+        Ok(runs
             .into_iter()
             .filter(|r| !r.remotes.get(uri).is_some_and(|rec| rec.complete))
             .collect())
@@ -830,9 +831,18 @@ impl Tracker {
                 self.now(),
             ),
             Some(remote) => {
-                let record = match run.remotes.get(remote.uri()) {
-                    Some(rec) if rec.complete => rec.clone(),
-                    _ => {
+                // A version's source must be a run the server has, whatever the record says.
+                let backed = match run.remotes.get(remote.uri()) {
+                    Some(rec) if rec.complete && !record_lost(remote, rec)? => Some(rec.clone()),
+                    _ => None,
+                };
+                let record = match backed {
+                    Some(rec) => rec,
+                    None => {
+                        // Without the record the push looks the run up by its tag: a partial
+                        // push is completed, a lost one created again.
+                        let mut run = run;
+                        run.remotes.remove(remote.uri());
                         let mut report = self.push_runs(remote, vec![run], true)?;
                         if let Some((_, err)) = report.failed.pop() {
                             return Err(err);
@@ -903,6 +913,53 @@ pub fn resolve_tracking_uri(configured: &str) -> String {
         .ok()
         .filter(|u| !u.trim().is_empty())
         .unwrap_or_else(|| configured.to_string())
+}
+
+/// Whether the server has lost the run a record names (MLflow answers "does not exist"): its
+/// database was replaced since the push.
+fn record_lost(remote: &RestClient, record: &RemoteRecord) -> Result<bool> {
+    match remote.get_run(&record.run_id) {
+        Ok(_) => Ok(false),
+        Err(e) if e.is_not_found() => Ok(true),
+        Err(e) => Err(e),
+    }
+}
+
+/// Drops the records for `remote` of every run of an experiment whose oldest complete record
+/// names a run the server no longer has (a new database at the same URI), so that those runs
+/// are pushed again; the push's lookup by the local-run tag still finds any that are there (a
+/// run pushed again since, for a promotion). One request per experiment: a replaced database
+/// has lost every run pushed before it, so the oldest stands for them.
+fn forget_lost_records(remote: &RestClient, runs: &mut [Run]) {
+    let uri = remote.uri();
+    let mut oldest: BTreeMap<&str, &RemoteRecord> = BTreeMap::new();
+    for run in runs.iter() {
+        if let Some(rec) = run.remotes.get(uri).filter(|rec| rec.complete) {
+            let entry = oldest.entry(run.experiment.as_str()).or_insert(rec);
+            if rec.pushed_at < entry.pushed_at {
+                *entry = rec;
+            }
+        }
+    }
+    let mut lost = HashSet::new();
+    for (experiment, rec) in oldest {
+        // Only the server's own "does not exist" drops records; a server that does not answer
+        // leaves them as they are (the push reports it).
+        match record_lost(remote, rec) {
+            Ok(true) => {
+                tracing::warn!(
+                    "{uri} no longer has run {} of experiment {experiment} (a new database?): its runs will be pushed again",
+                    rec.run_id
+                );
+                lost.insert(experiment.to_owned());
+            }
+            Ok(false) => {}
+            Err(err) => tracing::debug!("cannot check the records of {experiment}: {err}"),
+        }
+    }
+    for run in runs.iter_mut().filter(|r| lost.contains(&r.experiment)) {
+        run.remotes.remove(uri);
+    }
 }
 
 /// Replaces a server run id by the local one recorded in the version's tags.

@@ -568,4 +568,51 @@ fn server_killed_mid_grid_then_sync_completes_without_duplicates() {
         .map(|r| (r.name.as_str(), r.metric("sharpe").unwrap()))
         .collect();
     assert_eq!(by_name["c7"], 7.0);
+
+    // A new database at the same URI: every local record says "there", the server has nothing.
+    // A later process (a new tracker: the client caches experiment ids) registering a version
+    // pushes its run again first, so that the version's source exists; `sync` then finds the
+    // records stale and pushes the other runs again, the registered one not twice.
+    server.kill();
+    std::fs::remove_dir_all(dir.path().join("server")).unwrap();
+    server.restart();
+    let t = Tracker::with_remote(&store, server.client_config(Auth::None)).unwrap();
+    let remote = t.remote().unwrap();
+    assert!(
+        remote
+            .search_runs(&RunQuery::new("outage"))
+            .unwrap()
+            .is_empty()
+    );
+    t.create_registered_model("outage-model").unwrap();
+    let version = t
+        .create_model_version(
+            "outage-model",
+            &grid.parent_run_id,
+            "model",
+            "",
+            &BTreeMap::new(),
+        )
+        .unwrap();
+    assert_eq!(version.run_id, grid.parent_run_id);
+    let parent_remote = t.get_run(&grid.parent_run_id).unwrap().remotes[remote.uri()]
+        .run_id
+        .clone();
+    assert!(remote.get_run(&parent_remote).is_ok());
+    assert_eq!(t.unsynced().unwrap().len(), n as usize + 1);
+    let fourth = t.sync().unwrap();
+    assert!(fourth.failed.is_empty(), "{:?}", fourth.failed.first());
+    assert_eq!(fourth.pushed.len(), n as usize + 1);
+    let runs = remote.search_runs(&RunQuery::new("outage")).unwrap();
+    assert_eq!(
+        runs.len(),
+        n as usize + 1,
+        "no duplicates on the new server"
+    );
+    assert!(
+        runs.iter()
+            .filter(|r| r.parent_run_id.is_some())
+            .all(|r| r.parent_run_id.as_ref() == Some(&parent_remote))
+    );
+    assert!(t.sync().unwrap().pushed.is_empty());
 }
