@@ -52,6 +52,25 @@ fn ok(out: Output) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// Asserts the exit code 1 of a refused command and a message on stderr.
+fn fails(out: Output, message: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(message), "{stderr}");
+}
+
+/// Asserts that `promote` rejected the candidate (exit 3) with `gate` printed as failing.
+fn rejected_by(out: Output, gate: &str) {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{stdout}");
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with(gate) && l.ends_with("FAIL")),
+        "{stdout}"
+    );
+}
+
 fn json(path: &Path) -> Value {
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
@@ -99,13 +118,7 @@ fn lifecycle(uri: Option<&str>) -> tempfile::TempDir {
     let original = std::fs::read_to_string(&params).unwrap();
 
     // Scanning before any promotion is a clear error, and writes nothing.
-    let out = momentum(root, uri, &["scan"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("no production model yet"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    fails(momentum(root, uri, &["scan"]), "no production model yet");
     assert!(!root.join("reports/picks.json").exists());
 
     let out = ok(momentum(root, uri, &["promote"]));
@@ -190,12 +203,9 @@ fn lifecycle(uri: Option<&str>) -> tempfile::TempDir {
     let flagged = json(&root.join("reports/monitor-flags.json"));
     assert_eq!(threshold(&flagged, "psi"), 0.9);
     assert_eq!(threshold(&flagged, "ks"), 0.002);
-    let out = momentum(root, uri, &["monitor", "--mean-return-alpha", "1.5"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("invalid monitor.mean_return_alpha"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    fails(
+        momentum(root, uri, &["monitor", "--mean-return-alpha", "1.5"]),
+        "invalid monitor.mean_return_alpha",
     );
     assert!(
         report["live"].as_array().unwrap().len() >= 5,
@@ -305,16 +315,7 @@ fn each_failing_gate_rejects_and_leaves_params_untouched() {
     ] {
         let mut args = vec!["promote"];
         args.extend(flags);
-        let out = momentum(root, None, &args);
-        assert_eq!(
-            out.status.code(),
-            Some(3),
-            "{}",
-            String::from_utf8_lossy(&out.stdout)
-        );
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        let line = text.lines().find(|l| l.starts_with(gate)).unwrap();
-        assert!(line.ends_with("FAIL"), "{line}");
+        rejected_by(momentum(root, None, &args), gate);
         assert_eq!(std::fs::read(&params).unwrap(), before);
     }
 
@@ -323,40 +324,22 @@ fn each_failing_gate_rejects_and_leaves_params_untouched() {
     let mut candidate = json(&candidate_path);
     candidate["windows"]["test"]["baseline"]["total_roi"] = Value::from(1e9);
     std::fs::write(&candidate_path, serde_json::to_vec(&candidate).unwrap()).unwrap();
-    let out = momentum(root, None, &["promote"]);
-    assert_eq!(out.status.code(), Some(3));
-    assert!(
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .any(|l| l.starts_with("beats_buy_and_hold") && l.ends_with("FAIL"))
-    );
+    rejected_by(momentum(root, None, &["promote"]), "beats_buy_and_hold");
     assert_eq!(std::fs::read(&params).unwrap(), before);
 
     // A metric that could not be computed (NaN, written as null) fails its gate; a candidate
     // without the value at all is not a candidate.
     candidate["windows"]["test"]["strategy"]["max_drawdown"] = Value::Null;
     std::fs::write(&candidate_path, serde_json::to_vec(&candidate).unwrap()).unwrap();
-    let out = momentum(root, None, &["promote"]);
-    assert_eq!(out.status.code(), Some(3));
-    assert!(
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .any(|l| l.starts_with("max_drawdown") && l.ends_with("FAIL")),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    rejected_by(momentum(root, None, &["promote"]), "max_drawdown");
     candidate["windows"]["test"]["strategy"]
         .as_object_mut()
         .unwrap()
         .remove("max_drawdown");
     std::fs::write(&candidate_path, serde_json::to_vec(&candidate).unwrap()).unwrap();
-    let out = momentum(root, None, &["promote"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        String::from_utf8_lossy(&out.stderr)
-            .contains("no number at /windows/test/strategy/max_drawdown"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    fails(
+        momentum(root, None, &["promote"]),
+        "no number at /windows/test/strategy/max_drawdown",
     );
     assert_eq!(std::fs::read(&params).unwrap(), before);
 
@@ -396,13 +379,7 @@ fn serving_commands_fail_clearly_on_bad_input() {
     ok(momentum(root, None, &["promote"]));
 
     // Monitoring before any scan.
-    let out = momentum(root, None, &["monitor"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("no picks history yet"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    fails(momentum(root, None, &["monitor"]), "no picks history yet");
 
     // A corrupt picks history is named and left alone.
     let history = root.join("data/predictions/picks.parquet");
@@ -431,12 +408,9 @@ fn serving_commands_fail_clearly_on_bad_input() {
         ],
     ));
     assert!(out.contains("two.parquet"));
-    let out = momentum(root, None, &["scan", "--prices", "data/raw/two.parquet"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("missing from"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    fails(
+        momentum(root, None, &["scan", "--prices", "data/raw/two.parquet"]),
+        "missing from",
     );
 
     // Stale prices from a file source (the sample itself is exempt: it is historical).
@@ -484,22 +458,19 @@ fn serving_commands_fail_clearly_on_bad_input() {
             "data/raw/csv.parquet",
         ],
     ));
-    let out = momentum(
-        root,
-        None,
-        &[
-            "scan",
-            "--prices",
-            "data/raw/csv.parquet",
-            "--today",
-            "2026-01-01",
-        ],
-    );
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("stale prices"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    fails(
+        momentum(
+            root,
+            None,
+            &[
+                "scan",
+                "--prices",
+                "data/raw/csv.parquet",
+                "--today",
+                "2026-01-01",
+            ],
+        ),
+        "stale prices",
     );
     assert!(!root.join("reports/picks.json").exists());
 
