@@ -504,6 +504,32 @@ fn the_api_source_fetches_pages_then_updates_only_new_days() {
     );
     assert_eq!(read_parquet(&parquet).unwrap(), table);
     assert!(manifest(&dir.path().join("data/raw/prices.manifest.json")).updated);
+
+    // An update that adds a ticker (`api` passes MSFT, this call NVDA too) asks for it over the
+    // cache's days even when --end is earlier (the window grows to the cache), and asks nothing
+    // more for the cached ticker.
+    let out = api(
+        dir.path(),
+        &fake,
+        &[
+            "--tickers",
+            "NVDA",
+            "--start",
+            "2025-03-05",
+            "--end",
+            "2025-03-10",
+            "--update",
+            "--allow-missing",
+        ],
+    );
+    let seen = fake.seen();
+    assert_eq!(seen.len(), 4, "{}", text(&out));
+    assert!(
+        seen[3].contains("ticker=NVDA")
+            && seen[3].contains("start_date=2025-03-03&end_date=2025-03-14"),
+        "{}",
+        seen[3]
+    );
 }
 
 #[test]

@@ -178,16 +178,16 @@ fn lifecycle(uri: Option<&str>) -> tempfile::TempDir {
         .collect();
     assert_eq!(names, ["mean_return", "sharpe", "psi", "ks"]);
     // The thresholds of params.yaml (monitor: psi 0.25, KS 0.01), then the flags' instead.
-    let threshold = |report: &serde_json::Value, name: &str| {
+    let check = |report: &Value, name: &str| -> Value {
         report["checks"]
             .as_array()
             .unwrap()
             .iter()
             .find(|c| c["name"] == name)
-            .unwrap()["threshold"]
-            .as_f64()
             .unwrap()
+            .clone()
     };
+    let threshold = |report: &Value, name: &str| check(report, name)["threshold"].as_f64().unwrap();
     assert_eq!(threshold(&report, "psi"), 0.25);
     assert_eq!(threshold(&report, "ks"), 0.01);
     let flags = [
@@ -196,6 +196,10 @@ fn lifecycle(uri: Option<&str>) -> tempfile::TempDir {
         "0.9",
         "--ks-alpha",
         "0.002",
+        "--recent-days",
+        "21",
+        "--train-fraction",
+        "0.5",
         "--out",
         "reports/monitor-flags.json",
     ];
@@ -203,6 +207,26 @@ fn lifecycle(uri: Option<&str>) -> tempfile::TempDir {
     let flagged = json(&root.join("reports/monitor-flags.json"));
     assert_eq!(threshold(&flagged, "psi"), 0.9);
     assert_eq!(threshold(&flagged, "ks"), 0.002);
+    // The PSI's detail counts the scores: 21 recent days of 20 tickers, and a reference window
+    // of the first half of the days instead of 70 %.
+    let psi_detail = |report: &Value| check(report, "psi")["detail"].as_str().unwrap().to_owned();
+    let reference = |detail: &str| -> usize {
+        let after = detail.split(" against ").nth(1).unwrap();
+        after.split(' ').next().unwrap().parse().unwrap()
+    };
+    let (default_detail, flagged_detail) = (psi_detail(&report), psi_detail(&flagged));
+    assert!(
+        default_detail.contains("1260 recent scores"),
+        "{default_detail}"
+    );
+    assert!(
+        flagged_detail.contains("420 recent scores"),
+        "{flagged_detail}"
+    );
+    assert!(
+        reference(&flagged_detail) < reference(&default_detail),
+        "{flagged_detail} / {default_detail}"
+    );
     fails(
         momentum(root, uri, &["monitor", "--mean-return-alpha", "1.5"]),
         "invalid monitor.mean_return_alpha",

@@ -512,11 +512,15 @@ pub fn validate_key(key: &str) -> Result<()> {
     {
         return bad("only letters, digits, '_', '-', '.', ' ', ':' and '/' are allowed");
     }
-    if key
-        .split('/')
-        .any(|part| part.is_empty() || part == ".." || part == ".")
+    // MLflow also refuses a key whose normalised path starts with `..` (`..x`).
+    if key.starts_with("..")
+        || key
+            .split('/')
+            .any(|part| part.is_empty() || part == ".." || part == ".")
     {
-        return bad("must be a relative path without empty, '.' or '..' parts");
+        return bad(
+            "must be a relative path without empty, '.' or '..' parts, not starting with '..'",
+        );
     }
     Ok(())
 }
@@ -693,7 +697,7 @@ mod tests {
         assert!(validate_key(&"k".repeat(251)).is_err());
         assert!(validate_key(&"k".repeat(250)).is_ok());
         assert!(validate_key("../x").is_err());
-        for changed_by_normpath in ["a//b", "train/", "/abs", "a/./b"] {
+        for changed_by_normpath in ["a//b", "train/", "/abs", "a/./b", "..x"] {
             assert!(
                 validate_key(changed_by_normpath).is_err(),
                 "{changed_by_normpath}"

@@ -250,6 +250,13 @@ impl RestClient {
         self.rt.block_on(self.inner.experiment_id(name))
     }
 
+    /// When the experiment `name` was created on the server (epoch ms; 0 when the server does
+    /// not say), `None` when it does not exist there.
+    pub(crate) fn experiment_created(&self, name: &str) -> Result<Option<i64>> {
+        let found = self.rt.block_on(self.inner.experiment_by_name(name))?;
+        Ok(found.map(|e| e.creation_time.unwrap_or(0)))
+    }
+
     /// One run, with the latest value of each metric.
     pub fn get_run(&self, run_id: &str) -> Result<Run> {
         self.rt.block_on(self.inner.get_run(run_id))
@@ -645,6 +652,14 @@ fn jitter(delay: Duration) -> Duration {
     delay + delay.mul_f64(f64::from(nanos % 1000) / 2000.0)
 }
 
+/// What `experiments/get-by-name` says of an experiment.
+#[derive(Deserialize)]
+struct ServerExperiment {
+    experiment_id: String,
+    /// Epoch ms.
+    creation_time: Option<i64>,
+}
+
 impl Inner {
     fn url(&self, segments: &[&str]) -> Url {
         let mut url = self.base.clone();
@@ -804,7 +819,7 @@ impl Inner {
             return Ok(id.clone());
         }
         let id = match self.experiment_by_name(name).await? {
-            Some(id) => id,
+            Some(e) => e.experiment_id,
             None => match self
                 .call(
                     Method::POST,
@@ -819,6 +834,7 @@ impl Inner {
                 }) if code == "RESOURCE_ALREADY_EXISTS" => self
                     .experiment_by_name(name)
                     .await?
+                    .map(|e| e.experiment_id)
                     .ok_or_else(|| Error::Decode {
                         url: self.base.to_string(),
                         reason: format!("experiment {name:?} vanished"),
@@ -833,20 +849,17 @@ impl Inner {
         Ok(id)
     }
 
-    async fn experiment_by_name(&self, name: &str) -> Result<Option<String>> {
+    async fn experiment_by_name(&self, name: &str) -> Result<Option<ServerExperiment>> {
         let q = [("experiment_name", name.to_string())];
         match self
             .call_q(Method::GET, "experiments/get-by-name", &q, Body::None)
             .await
         {
-            Ok(v) => {
-                #[derive(Deserialize)]
-                struct E {
-                    experiment_id: String,
-                }
-                let e: E = self.decode("experiments/get-by-name", v, "experiment")?;
-                Ok(Some(e.experiment_id))
-            }
+            Ok(v) => Ok(Some(self.decode(
+                "experiments/get-by-name",
+                v,
+                "experiment",
+            )?)),
             Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e),
         }
@@ -912,7 +925,11 @@ impl Inner {
     }
 
     async fn search_runs(&self, query: &RunQuery) -> Result<Vec<Run>> {
-        let Some(exp_id) = self.experiment_by_name(&query.experiment).await? else {
+        let Some(ServerExperiment {
+            experiment_id: exp_id,
+            ..
+        }) = self.experiment_by_name(&query.experiment).await?
+        else {
             return Ok(Vec::new());
         };
         let (filter, complete) = filter_string(&query.filters)?;

@@ -1,6 +1,6 @@
 //! [`Tracker`]: the local store first, an MLflow server as a best-effort mirror.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -577,8 +577,8 @@ impl Tracker {
     // ----- server sync -----
 
     /// Local runs the server has not fully received yet (parents of children included), and
-    /// the runs of an experiment whose records the server no longer backs
-    /// ([`Self::forget_lost_records`]).
+    /// the runs whose records the server cannot back (its experiment is missing or newer than
+    /// the push: a new database at the same URI).
     pub fn unsynced(&self) -> Result<Vec<Run>> {
         let remote = self.remote.as_ref().ok_or(Error::NoRemote)?;
         let uri = remote.uri();
@@ -925,40 +925,49 @@ fn record_lost(remote: &RestClient, record: &RemoteRecord) -> Result<bool> {
     }
 }
 
-/// Drops the records for `remote` of every run of an experiment whose oldest complete record
-/// names a run the server no longer has (a new database at the same URI), so that those runs
-/// are pushed again; the push's lookup by the local-run tag still finds any that are there (a
-/// run pushed again since, for a promotion). One request per experiment: a replaced database
-/// has lost every run pushed before it, so the oldest stands for them.
+/// Drops the records for `remote` that the server cannot back: those of an experiment it does
+/// not have, or created after the push (a new database at the same URI), so that those runs are
+/// pushed again; the push's lookup by the local-run tag still finds any that are there. One
+/// request per experiment. A run the server deleted or purged itself keeps its record (its
+/// experiment is older than the push), and a server that does not answer ends the checks with
+/// every record kept.
 fn forget_lost_records(remote: &RestClient, runs: &mut [Run]) {
-    let uri = remote.uri();
-    let mut oldest: BTreeMap<&str, &RemoteRecord> = BTreeMap::new();
-    for run in runs.iter() {
-        if let Some(rec) = run.remotes.get(uri).filter(|rec| rec.complete) {
-            let entry = oldest.entry(run.experiment.as_str()).or_insert(rec);
-            if rec.pushed_at < entry.pushed_at {
-                *entry = rec;
+    let uri = remote.uri().to_owned();
+    let experiments: BTreeSet<String> = runs
+        .iter()
+        .filter(|r| r.remotes.get(&uri).is_some_and(|rec| rec.complete))
+        .map(|r| r.experiment.clone())
+        .collect();
+    let mut created = BTreeMap::new();
+    for experiment in experiments {
+        match remote.experiment_created(&experiment) {
+            Ok(time) => {
+                created.insert(experiment, time);
+            }
+            Err(err) => {
+                tracing::debug!("cannot check the records of {uri}: {err}");
+                return;
             }
         }
     }
-    let mut lost = HashSet::new();
-    for (experiment, rec) in oldest {
-        // Only the server's own "does not exist" drops records; a server that does not answer
-        // leaves them as they are (the push reports it).
-        match record_lost(remote, rec) {
-            Ok(true) => {
-                tracing::warn!(
-                    "{uri} no longer has run {} of experiment {experiment} (a new database?): its runs will be pushed again",
-                    rec.run_id
-                );
-                lost.insert(experiment.to_owned());
-            }
-            Ok(false) => {}
-            Err(err) => tracing::debug!("cannot check the records of {experiment}: {err}"),
+    let mut forgotten = 0;
+    for run in runs.iter_mut() {
+        let Some(&created) = created.get(&run.experiment) else {
+            continue;
+        };
+        if run
+            .remotes
+            .get(&uri)
+            .is_some_and(|rec| rec.complete && created.is_none_or(|at| rec.pushed_at < at))
+        {
+            run.remotes.remove(&uri);
+            forgotten += 1;
         }
     }
-    for run in runs.iter_mut().filter(|r| lost.contains(&r.experiment)) {
-        run.remotes.remove(uri);
+    if forgotten > 0 {
+        tracing::warn!(
+            "{uri} lacks the experiments of {forgotten} run(s) recorded as pushed there (a new database?): they will be pushed again"
+        );
     }
 }
 

@@ -83,7 +83,8 @@ pub struct Args {
 
     /// Merge into the existing --out file; the API is asked only for days after each ticker's
     /// last cached date (file sources are reloaded and merged); without --tickers the cached
-    /// universe is updated; no cached row is dropped (the window grows to cover the cache)
+    /// universe is updated; the window grows to cover the cache, so no cached day of a kept
+    /// ticker is dropped
     #[arg(long)]
     update: bool,
 
@@ -251,8 +252,18 @@ fn fetch(settings: &Settings) -> anyhow::Result<Manifest> {
         None
     };
 
+    // An update only adds days: the window grows to keep every cached row (a cache fetched with
+    // `--end today` runs past data.end and must not shrink), and a ticker new to the cache is
+    // asked for the same days as the others.
+    let (mut start, mut end) = (settings.start, settings.end);
+    if let Some(cached) = &cached {
+        for row in &cached.rows {
+            start = start.min(row.date);
+            end = end.max(row.date);
+        }
+    }
     let (fresh, origin) = match settings.source {
-        Source::FinancialDatasets => fetch_api(settings, cached.as_ref())?,
+        Source::FinancialDatasets => fetch_api(settings, (start, end), cached.as_ref())?,
         local => (load_local(local, &settings.path)?, settings.origin(None)),
     };
     let combined = match &cached {
@@ -265,15 +276,6 @@ fn fetch(settings: &Settings) -> anyhow::Result<Manifest> {
         (Some(cached), true) => cached.tickers.clone(),
         _ => settings.tickers.clone(),
     };
-    // An update only adds days: the window grows to keep every cached row (a cache fetched with
-    // `--end today` runs past data.end and must not shrink).
-    let (mut start, mut end) = (settings.start, settings.end);
-    if let Some(cached) = &cached {
-        for row in &cached.rows {
-            start = start.min(row.date);
-            end = end.max(row.date);
-        }
-    }
     let selection = Selection {
         tickers,
         start,
@@ -299,7 +301,7 @@ fn fetch(settings: &Settings) -> anyhow::Result<Manifest> {
         &settings.out,
         table,
         &selected.dropped,
-        (settings.start, settings.end),
+        (start, end),
         cached.is_some(),
     );
     // The prices and their manifest are replaced together: an earlier fetch's manifest would
@@ -366,6 +368,7 @@ fn load_cache(out: &Path) -> anyhow::Result<Option<PriceTable>> {
 
 fn fetch_api(
     settings: &Settings,
+    (start, end): (NaiveDate, NaiveDate),
     cached: Option<&PriceTable>,
 ) -> anyhow::Result<(PriceTable, String)> {
     let tickers = match (settings.tickers.is_empty(), cached) {
@@ -382,7 +385,7 @@ fn fetch_api(
     };
     let origin = settings.origin(Some(&client_config.base_url));
     let client = FinancialDatasetsClient::new(client_config)?;
-    let requests = plan_requests(&tickers, settings.start, settings.end, cached);
+    let requests = plan_requests(&tickers, start, end, cached);
     tracing::info!(
         "requesting {} of {} tickers from {origin} ({} skipped: cache is up to date)",
         requests.len(),
