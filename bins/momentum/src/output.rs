@@ -2,7 +2,7 @@
 //! failure leaves the previous file as it was.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::Context;
 use serde::Serialize;
@@ -26,41 +26,12 @@ pub fn write_text(path: &Path, text: &str) -> anyhow::Result<()> {
     .with_context(|| format!("cannot write {}", path.display()))
 }
 
-/// Writes several files as one: `write` gets a hidden sibling path for each target (the same
-/// name after a `.staged-<pid>-` prefix, so the extension stays), and only when it has written
-/// them all are they renamed into place. A failure part way (a chart that cannot be drawn, a
-/// full disk) leaves every previous file as it was and no staged file behind; only a rename
-/// failing among the last steps could leave a mix.
-pub fn write_together(
-    targets: &[PathBuf],
-    write: impl FnOnce(&[PathBuf]) -> anyhow::Result<()>,
-) -> anyhow::Result<()> {
-    let staged: Vec<PathBuf> = targets
-        .iter()
-        .map(|target| {
-            let name = target
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            target.with_file_name(format!(".staged-{}-{name}", std::process::id()))
-        })
-        .collect();
-    let result = write(&staged).and_then(|()| {
-        for (from, to) in staged.iter().zip(targets) {
-            std::fs::rename(from, to).with_context(|| format!("cannot write {}", to.display()))?;
-        }
-        Ok(())
-    });
-    if result.is_err() {
-        for path in &staged {
-            let _ = std::fs::remove_file(path);
-        }
-    }
-    result
-}
-
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+
+    use momentum_data::write_together;
+
     use super::*;
 
     #[test]

@@ -39,11 +39,7 @@ where
     E: From<DataError>,
     F: FnOnce(&mut File) -> Result<(), E>,
 {
-    let dir = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&dir).map_err(|err| DataError::io(&dir, err))?;
+    let dir = created_parent(path)?;
     let temp = TempFile::create(&dir, path)?;
     let mut file = temp
         .file
@@ -54,12 +50,60 @@ where
         .map_err(|err| DataError::io(&temp.path, err))?;
     drop(file);
     temp.persist(path)?;
-    // Without syncing the directory the rename itself may be lost on power failure; some file
-    // systems refuse to open a directory for syncing, which only weakens durability, so ignore.
-    if let Ok(handle) = File::open(&dir) {
-        let _ = handle.sync_all();
+    sync_dir(&dir);
+    Ok(())
+}
+
+/// Replaces several files as one: `write` gets a reserved temporary path beside each target
+/// (an empty file, which the writer replaces, atomically or not), and only when it has written
+/// them all are they renamed over their targets. An error or a panic in `write` leaves every
+/// previous file as it was and no temporary file behind; only a rename failing among the last
+/// steps could leave a mix. Missing parent directories are created.
+///
+/// # Errors
+/// `write`'s error, or [`DataError::Io`] naming the file that could not be reserved or renamed.
+pub fn write_together<E, F>(targets: &[PathBuf], write: F) -> Result<(), E>
+where
+    E: From<DataError>,
+    F: FnOnce(&[PathBuf]) -> Result<(), E>,
+{
+    let mut staged = Vec::with_capacity(targets.len());
+    let mut dirs = Vec::new();
+    for target in targets {
+        let dir = created_parent(target)?;
+        staged.push(TempFile::create(&dir, target)?);
+        if !dirs.contains(&dir) {
+            dirs.push(dir);
+        }
+    }
+    let paths: Vec<PathBuf> = staged.iter().map(|temp| temp.path.clone()).collect();
+    write(&paths)?;
+    for (temp, target) in staged.into_iter().zip(targets) {
+        temp.persist(target)?;
+    }
+    for dir in &dirs {
+        sync_dir(dir);
     }
     Ok(())
+}
+
+/// The directory of `path` (`.` for a bare name), created when missing; a failure names
+/// `path`, the file that cannot be written.
+fn created_parent(path: &Path) -> Result<PathBuf, DataError> {
+    let dir = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&dir).map_err(|err| DataError::io(path, err))?;
+    Ok(dir)
+}
+
+/// Without syncing the directory a rename may be lost on power failure; some file systems
+/// refuse to open a directory for syncing, which only weakens durability, so it is ignored.
+fn sync_dir(dir: &Path) {
+    if let Ok(handle) = File::open(dir) {
+        let _ = handle.sync_all();
+    }
 }
 
 /// A temporary file removed on drop unless persisted, so an error or a panic in the writer

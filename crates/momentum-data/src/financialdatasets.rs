@@ -129,6 +129,8 @@ pub struct FetchRequest {
 pub struct FinancialDatasetsClient {
     http: reqwest::Client,
     config: Arc<ClientConfig>,
+    /// `config.base_url` parsed: the only origin the API key goes to.
+    home: reqwest::Url,
     limiter: Arc<RateLimiter>,
 }
 
@@ -163,9 +165,10 @@ impl FinancialDatasetsClient {
         }
         // Checked here, not at the first request, where it would read as the ticker's error.
         // The value is not echoed: a URL can carry credentials.
-        let usable = reqwest::Url::parse(&config.base_url)
-            .is_ok_and(|url| matches!(url.scheme(), "http" | "https") && url.has_host());
-        if !usable {
+        let home = reqwest::Url::parse(&config.base_url)
+            .ok()
+            .filter(|url| matches!(url.scheme(), "http" | "https") && url.has_host());
+        let Some(home) = home else {
             return Err(DataError::InvalidSetting {
                 name: "base_url",
                 reason: format!(
@@ -173,7 +176,7 @@ impl FinancialDatasetsClient {
                      (set by {BASE_URL_ENV})"
                 ),
             });
-        }
+        };
         // reqwest is built without a default provider (ring builds far faster than aws-lc);
         // an Err only means another part of the process installed one first.
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -194,6 +197,7 @@ impl FinancialDatasetsClient {
         Ok(Self {
             http,
             config: Arc::new(config),
+            home,
             limiter: Arc::new(RateLimiter::new(interval)),
         })
     }
@@ -243,7 +247,7 @@ impl FinancialDatasetsClient {
             rows.extend(parsed.rows);
             match parsed.next_page_url {
                 Some(url) => {
-                    if let Some(elsewhere) = foreign_origin(&self.config.base_url, &url) {
+                    if let Some(elsewhere) = foreign_origin(&self.home, &url) {
                         return Err(DataError::Pagination {
                             ticker: ticker.into(),
                             reason: format!(
@@ -468,12 +472,11 @@ pub fn detail_seconds(body: &str) -> Option<Duration> {
 
 /// The origin (scheme, host, port) of `url` when it is not the base URL's: a page link the
 /// client must not follow with the API key. An unparsable link counts as foreign.
-fn foreign_origin(base: &str, url: &str) -> Option<String> {
-    let origin = |text: &str| reqwest::Url::parse(text).map(|u| u.origin());
-    match (origin(base), origin(url)) {
-        (Ok(home), Ok(there)) if there == home && there.is_tuple() => None,
-        (_, Ok(there)) => Some(there.ascii_serialization()),
-        (_, Err(_)) => Some(format!("an unparsable URL ({url})")),
+fn foreign_origin(home: &reqwest::Url, url: &str) -> Option<String> {
+    match reqwest::Url::parse(url).map(|u| u.origin()) {
+        Ok(there) if there == home.origin() && there.is_tuple() => None,
+        Ok(there) => Some(there.ascii_serialization()),
+        Err(_) => Some(format!("an unparsable URL ({url})")),
     }
 }
 

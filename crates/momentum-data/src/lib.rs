@@ -47,7 +47,7 @@ mod store;
 mod table;
 mod validate;
 
-pub use atomic::write_atomic;
+pub use atomic::{write_atomic, write_together};
 pub use csvfile::{SAMPLE_ORIGIN, load_sample, load_sample_index, parse_csv, read_csv};
 pub use error::{DataError, Result};
 pub use financialdatasets::{

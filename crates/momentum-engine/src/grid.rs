@@ -247,14 +247,13 @@ pub fn run_grid(
     let n = panel.n_tickers();
     let prices = Prices::new(panel);
     // One simulation per (lookback, skip) and window runs every holding period and top_k of
-    // the grid (each distinct value once: `sim` shares the work between them).
-    let distinct = |list: &[usize]| {
+    // the grid (`sim` shares the work between them; `combinations` refused repeated values).
+    let ascending = |list: &[usize]| {
         let mut values = list.to_vec();
         values.sort_unstable();
-        values.dedup();
         values
     };
-    let (holdings, ks) = (distinct(&spec.holding), distinct(&spec.top_k));
+    let (holdings, ks) = (ascending(&spec.holding), ascending(&spec.top_k));
     let run_of = |p: &StrategyParams| {
         let at = |list: &[usize], x| list.binary_search(&x).unwrap_or_else(|_| unreachable!());
         (at(&holdings, p.holding), at(&ks, p.top_k))

@@ -16,7 +16,7 @@
 //!   window's (the KS test on days `L - S` apart so that no two scores share a return window). Any breached check recommends retraining.
 
 use chrono::NaiveDate;
-use momentum_engine::{StrategyParams, Window};
+use momentum_engine::Window;
 use momentum_features::{PricePanel, is_valid, momentum_scores};
 use serde::Serialize;
 use statrs::distribution::{ContinuousCDF, Normal};
@@ -265,13 +265,7 @@ fn live_periods(
 /// Holding-period returns of the backtest (no costs) on days `0..=end`, or none when the window
 /// is too short for the lookback.
 fn promised_returns(panel: &PricePanel, params: ModelParams, end: usize) -> Vec<f64> {
-    let strategy = StrategyParams {
-        lookback: params.lookback,
-        skip: params.skip,
-        holding: params.holding,
-        top_k: params.top_k,
-        cost_bps: 0.0,
-    };
+    let strategy = params.strategy();
     let Ok(run) = momentum_engine::backtest(panel, &strategy, Window { start: 0, end }) else {
         return Vec::new();
     };

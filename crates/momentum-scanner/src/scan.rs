@@ -31,14 +31,18 @@ impl ModelParams {
     /// # Errors
     /// [`ScanError::InvalidModel`] naming the first parameter out of range.
     pub fn validate(&self) -> Result<(), ScanError> {
-        let strategy = StrategyParams {
+        self.strategy().validate().map_err(ScanError::InvalidModel)
+    }
+
+    /// The engine's parameters of this model, without costs.
+    pub fn strategy(&self) -> StrategyParams {
+        StrategyParams {
             lookback: self.lookback,
             skip: self.skip,
             holding: self.holding,
             top_k: self.top_k,
             cost_bps: 0.0,
-        };
-        strategy.validate().map_err(ScanError::InvalidModel)
+        }
     }
 }
 

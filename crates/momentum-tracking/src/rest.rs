@@ -855,11 +855,17 @@ impl Inner {
             .call_q(Method::GET, "experiments/get-by-name", &q, Body::None)
             .await
         {
-            Ok(v) => Ok(Some(self.decode(
-                "experiments/get-by-name",
-                v,
-                "experiment",
-            )?)),
+            Ok(v) => {
+                let found: ServerExperiment =
+                    self.decode("experiments/get-by-name", v, "experiment")?;
+                // Every lookup fills the id cache: `sync` checks its experiments, then pushes
+                // to them without asking again.
+                self.experiments
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(name.to_string(), found.experiment_id.clone());
+                Ok(Some(found))
+            }
             Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e),
         }

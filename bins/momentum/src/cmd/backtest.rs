@@ -19,7 +19,8 @@ use momentum_tracking::{DatasetInput, RunSpec};
 use serde_json::{Value, json};
 
 use crate::config::Config;
-use crate::output::{write_json, write_text, write_together};
+use crate::output::{write_json, write_text};
+use momentum_data::write_together;
 
 const AFTER_HELP: &str = "\
 Inputs: the panel written by `momentum features` (features.panel), or a price file with

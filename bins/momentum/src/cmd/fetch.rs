@@ -10,11 +10,10 @@ use chrono::NaiveDate;
 use momentum_data::{
     ClientConfig, FinancialDatasetsClient, Manifest, PriceTable, SAMPLE_ORIGIN, Selection, Source,
     load_local, manifest_path, merge, plan_requests, read_parquet, select, write_manifest,
-    write_parquet,
+    write_parquet, write_together,
 };
 
 use crate::config::Config;
-use crate::output::write_together;
 
 const AFTER_HELP: &str = "\
 Every flag overrides the matching data.* key of params.yaml. Prices are validated (dates,
@@ -256,11 +255,9 @@ fn fetch(settings: &Settings) -> anyhow::Result<Manifest> {
     // `--end today` runs past data.end and must not shrink), and a ticker new to the cache is
     // asked for the same days as the others.
     let (mut start, mut end) = (settings.start, settings.end);
-    if let Some(cached) = &cached {
-        for row in &cached.rows {
-            start = start.min(row.date);
-            end = end.max(row.date);
-        }
+    if let Some((first, last)) = cached.as_ref().and_then(PriceTable::date_range) {
+        start = start.min(first);
+        end = end.max(last);
     }
     let (fresh, origin) = match settings.source {
         Source::FinancialDatasets => fetch_api(settings, (start, end), cached.as_ref())?,
@@ -309,8 +306,7 @@ fn fetch(settings: &Settings) -> anyhow::Result<Manifest> {
     let files = [settings.out.clone(), manifest_path(&settings.out)];
     write_together(&files, |staged| {
         write_parquet(&staged[0], table)?;
-        write_manifest(&staged[1], &manifest)?;
-        Ok(())
+        write_manifest(&staged[1], &manifest)
     })?;
     Ok(manifest)
 }
@@ -325,15 +321,12 @@ fn warn_left_out(
     (start, end): (NaiveDate, NaiveDate),
     origin: &str,
 ) {
-    let kept: std::collections::HashSet<&str> = kept.tickers.iter().map(String::as_str).collect();
+    // A ticker's rows are sorted by date: the ones outside the window are at its two ends.
     let (mut before, mut after) = (0, 0);
-    for row in loaded
-        .rows
-        .iter()
-        .filter(|row| kept.contains(row.ticker.as_str()))
-    {
-        before += usize::from(row.date < start);
-        after += usize::from(row.date > end);
+    for ticker in &kept.tickers {
+        let rows = loaded.rows_of(ticker);
+        before += rows.partition_point(|row| row.date < start);
+        after += rows.len() - rows.partition_point(|row| row.date <= end);
     }
     let [start_default, end_default] = settings.window_defaults;
     if start_default && before > 0 {
