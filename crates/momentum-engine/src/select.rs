@@ -72,17 +72,71 @@ fn scores_branch_free(
 /// Up to this `k`, [`RankTable::build`] ranks by insertion into a short sorted list.
 const SMALL_K: usize = 16;
 
-/// [`select_top_k_into`] for a small `k >= 1`: one pass over the tickers, inserting each
-/// eligible one into the sorted list of the best `k` so far. The same order: a ticker enters
-/// only with a strictly higher score than the last kept one and goes behind every kept ticker
-/// with a score at least its own (those have lower indices), so equal scores keep index order.
+/// The best tickers inserted so far, best first, at most `k` (`<= SMALL_K`) of them.
+struct ShortList {
+    scores: [f64; SMALL_K],
+    tickers: [usize; SMALL_K],
+    len: usize,
+    k: usize,
+}
+
+impl ShortList {
+    fn new(k: usize) -> Self {
+        debug_assert!((1..=SMALL_K).contains(&k));
+        Self {
+            scores: [0.0; SMALL_K],
+            tickers: [0; SMALL_K],
+            len: 0,
+            k,
+        }
+    }
+
+    /// Whether the entry at `p` ranks below ticker `i` with score `sc`: a lower score, or an
+    /// equal one with a higher index.
+    #[inline(always)]
+    fn below(&self, p: usize, i: usize, sc: f64) -> bool {
+        self.scores[p] < sc || (self.scores[p] == sc && self.tickers[p] > i)
+    }
+
+    /// Inserts eligible ticker `i` (`sc` not NaN) in rank order, unless `k` tickers rank above
+    /// it. Rank order is total, so the list does not depend on the order of the insertions.
+    #[inline(always)]
+    fn insert(&mut self, i: usize, sc: f64) {
+        if self.len == self.k {
+            if !self.below(self.k - 1, i, sc) {
+                return;
+            }
+            self.len -= 1;
+        }
+        let mut p = self.len;
+        while p > 0 && self.below(p - 1, i, sc) {
+            self.scores[p] = self.scores[p - 1];
+            self.tickers[p] = self.tickers[p - 1];
+            p -= 1;
+        }
+        self.scores[p] = sc;
+        self.tickers[p] = i;
+        self.len += 1;
+    }
+}
+
+/// [`select_top_k_into`] for a small `k >= 1`: the eligible tickers inserted one by one into a
+/// sorted list of the best `k` so far.
 ///
-/// `out` comes in holding any earlier selection, distinct tickers (the previous day's, when
-/// ranking day after day): if it names `k` tickers that are all eligible now, the `k`-th best score is at least
-/// the lowest of theirs, so a ticker scoring below that cannot enter and is passed over with
-/// one comparison. The result does not depend on what `out` held.
-fn select_top_small_k(scores: &[f64], k: usize, out: &mut Vec<usize>) {
-    debug_assert!((1..=SMALL_K).contains(&k));
+/// `out` comes in holding any earlier selection of distinct tickers (the previous day's, when
+/// ranking day after day). If it names `k` tickers that are all eligible now, two things
+/// follow:
+/// - the `k`-th best score is at least the lowest of theirs, so a ticker scoring below that
+///   cannot enter and is passed over with one comparison;
+/// - they go in first, in their earlier order: from one day to the next that order mostly
+///   holds, so each lands behind the one before without moving anything, and the insertion
+///   loop ends where the branch predictor expects it (in index order, each insertion moved a
+///   varying number of entries).
+///
+/// The result does not depend on what `out` held. `scores` of the tickers inserted from `out`
+/// are overwritten with NaN, which keeps them out of the pass over the others.
+fn select_top_small_k(scores: &mut [f64], k: usize, out: &mut Vec<usize>) {
+    let mut list = ShortList::new(k);
     let mut floor = f64::NEG_INFINITY;
     if out.len() == k {
         // An ineligible ticker among them (NaN) leaves no bound.
@@ -94,13 +148,17 @@ fn select_top_small_k(scores: &[f64], k: usize, out: &mut Vec<usize>) {
         }
         if eligible {
             floor = lowest;
+            for &i in out.iter() {
+                // (NaN only for a ticker named twice: inserted already.)
+                if !scores[i].is_nan() {
+                    list.insert(i, scores[i]);
+                    scores[i] = f64::NAN;
+                }
+            }
         }
     }
-    let mut best_s = [0.0f64; SMALL_K];
-    let mut best_i = [0usize; SMALL_K];
-    let mut len = 0;
-    // The tickers that can enter (at or above the floor; NaN, ineligible, is not), 64 at a
-    // time as bits without a branch, then only those, in index order.
+    // The other tickers that can enter (at or above the floor; NaN, ineligible or inserted
+    // above, is not), 64 at a time as bits without a branch, then only those, in index order.
     let floor_pair = F64x2::splat(floor);
     for (word, chunk) in scores.chunks(64).enumerate() {
         let pairs = chunk.chunks_exact(2);
@@ -114,26 +172,11 @@ fn select_top_small_k(scores: &[f64], k: usize, out: &mut Vec<usize>) {
         while bits != 0 {
             let i = word * 64 + bits.trailing_zeros() as usize;
             bits &= bits - 1;
-            let sc = scores[i];
-            if len == k {
-                if sc <= best_s[k - 1] {
-                    continue;
-                }
-                len -= 1;
-            }
-            let mut p = len;
-            while p > 0 && best_s[p - 1] < sc {
-                best_s[p] = best_s[p - 1];
-                best_i[p] = best_i[p - 1];
-                p -= 1;
-            }
-            best_s[p] = sc;
-            best_i[p] = i;
-            len += 1;
+            list.insert(i, scores[i]);
         }
     }
     out.clear();
-    out.extend_from_slice(&best_i[..len]);
+    out.extend_from_slice(&list.tickers[..list.len]);
 }
 
 /// For one `(lookback, skip)`, the best `width` tickers of every day, best first.
@@ -343,7 +386,7 @@ mod tests {
                 random.truncate(k);
                 for hint in [Vec::new(), fast.clone(), random, want.clone()] {
                     fast = hint;
-                    select_top_small_k(&scores, k, &mut fast);
+                    select_top_small_k(&mut scores.clone(), k, &mut fast);
                     assert_eq!(fast, want, "case {case} k {k}");
                 }
             }
