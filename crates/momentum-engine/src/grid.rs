@@ -185,24 +185,36 @@ pub fn select_best(combos: &[ComboResult], objective: Objective) -> usize {
 /// Buffers the grid's tasks hand on to each other: a task takes one (or makes its own when none
 /// is spare) and gives it back when done, so tasks as small as one window reuse the memory of
 /// earlier ones without being tied to a worker thread.
-struct Spares<T>(Mutex<Vec<T>>);
-
-impl<T> Default for Spares<T> {
-    fn default() -> Self {
-        Self(Mutex::new(Vec::new()))
-    }
+///
+/// More tasks than threads can hold one at a time (a worker waiting in a `join` whose other
+/// half was stolen runs other tasks meanwhile), so the pool keeps at most one per thread and
+/// drops the rest: what stays allocated until the grid ends does not grow with the grid.
+struct Spares<T> {
+    spare: Mutex<Vec<T>>,
+    keep: usize,
 }
 
 impl<T> Spares<T> {
-    fn take(&self) -> Option<T> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).pop()
+    /// An empty pool that keeps up to one buffer per thread of the current rayon pool.
+    fn per_thread() -> Self {
+        Self {
+            spare: Mutex::new(Vec::new()),
+            keep: rayon::current_num_threads(),
+        }
     }
 
-    fn give(&self, spare: T) {
-        self.0
+    fn take(&self) -> Option<T> {
+        self.spare
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .push(spare);
+            .pop()
+    }
+
+    fn give(&self, buffer: T) {
+        let mut spare = self.spare.lock().unwrap_or_else(PoisonError::into_inner);
+        if spare.len() < self.keep {
+            spare.push(buffer);
+        }
     }
 }
 
@@ -224,9 +236,10 @@ pub struct GridRun {
 ///
 /// Parallel on the current rayon pool (set the thread count with a `ThreadPool::install` or the
 /// global pool): one task per `(lookback, skip)` ranks its [`RankTable`], then one simulation
-/// per window (the two in parallel) runs all its holding periods and top_k. Results are in
-/// grid order and identical for any thread count; tasks reuse the memory of earlier tasks'
-/// tables and scratch buffers, and the day loop allocates nothing. Memory per combination is its metrics and
+/// per window (joined, so an idle worker can take the test window) runs all its holding
+/// periods and top_k. Results are in grid order and identical for any thread count; tasks
+/// reuse the memory of earlier tasks' tables and scratch buffers, and the day loop allocates
+/// nothing. Memory per combination is its metrics and
 /// `2 * pbo_blocks` block sums; no equity curve is kept. `progress(k)` is
 /// called after each group of `k` combinations finishes.
 ///
@@ -305,7 +318,7 @@ pub fn run_grid(
     // `collect` keeps grid order, so the results do not depend on the number of threads or on
     // who ran what.
     let width = ks[ks.len() - 1];
-    let (tables, scratches) = (Spares::<RankTable>::default(), Spares::default());
+    let (tables, scratches) = (Spares::<RankTable>::per_thread(), Spares::per_thread());
     let simulate_window =
         |table: &RankTable, lookback: usize, (window, blocks): (Window, Option<Blocks>)| {
             let mut scratch = scratches.take().unwrap_or_else(|| Scratch::new(n));

@@ -123,9 +123,8 @@ impl ShortList {
 /// [`select_top_k_into`] for a small `k >= 1`: the eligible tickers inserted one by one into a
 /// sorted list of the best `k` so far.
 ///
-/// `out` comes in holding any earlier selection of distinct tickers (the previous day's, when
-/// ranking day after day). If it names `k` tickers that are all eligible now, two things
-/// follow:
+/// `out` comes in holding any earlier selection (the previous day's, when ranking day after
+/// day). If it names `k` distinct tickers that are all eligible now, two things follow:
 /// - the `k`-th best score is at least the lowest of theirs, so a ticker scoring below that
 ///   cannot enter and is passed over with one comparison;
 /// - they go in first, in their earlier order: from one day to the next that order mostly
@@ -147,13 +146,16 @@ fn select_top_small_k(scores: &mut [f64], k: usize, out: &mut Vec<usize>) {
             lowest = if sc < lowest { sc } else { lowest };
         }
         if eligible {
-            floor = lowest;
             for &i in out.iter() {
-                // (NaN only for a ticker named twice: inserted already.)
+                // A ticker named twice is NaN the second time: inserted already.
                 if !scores[i].is_nan() {
                     list.insert(i, scores[i]);
                     scores[i] = f64::NAN;
                 }
+            }
+            // The bound needs `k` distinct tickers.
+            if list.len == k {
+                floor = lowest;
             }
         }
     }
@@ -365,7 +367,8 @@ mod tests {
         };
         let mut fast = Vec::new();
         for case in 0..2000 {
-            let n = (next() % 30) as usize;
+            // Mostly small universes, some over several 64-ticker words.
+            let n = (next() % if case % 4 == 0 { 200 } else { 30 }) as usize;
             // Few distinct values so that ties, -0.0 and NaN are common.
             let scores: Vec<f64> = (0..n)
                 .map(|_| match next() % 7 {
@@ -375,22 +378,59 @@ mod tests {
                     v => (v as f64 - 4.0) * 0.25,
                 })
                 .collect();
+            let mut eligible: Vec<usize> = (0..n).filter(|&i| !scores[i].is_nan()).collect();
             for k in 1..=SMALL_K {
-                // Whatever the previous selection was (empty, another k's, a random one, the
-                // right one), the result is the general selection's.
                 let want = select_top_k(&scores, k);
-                let mut random: Vec<usize> = (0..40).collect();
-                for a in 0..k {
-                    random.swap(a, a + (next() % (40 - a as u64)) as usize);
-                }
+                let mut shuffle = |list: &mut Vec<usize>| {
+                    let len = list.len();
+                    for a in 0..len {
+                        list.swap(a, a + (next() % (len - a) as u64) as usize);
+                    }
+                };
+                // Arbitrary tickers, some out of range or ineligible.
+                let mut random: Vec<usize> = (0..n + 10).collect();
+                shuffle(&mut random);
                 random.truncate(k);
-                for hint in [Vec::new(), fast.clone(), random, want.clone()] {
+                // k eligible tickers in any order: the bound holds and they go in first.
+                shuffle(&mut eligible);
+                let some_eligible = eligible[..k.min(eligible.len())].to_vec();
+                // The right tickers, two of them swapped; one replaced by another eligible one.
+                let mut swapped = want.clone();
+                if swapped.len() >= 2 {
+                    let last = swapped.len() - 1;
+                    swapped.swap(0, last);
+                }
+                let mut replaced = want.clone();
+                if let (Some(first), Some(&other)) = (
+                    replaced.first_mut(),
+                    eligible.iter().find(|i| !want.contains(i)),
+                ) {
+                    *first = other;
+                }
+                // A ticker named twice: `k` entries, fewer distinct tickers.
+                let twice: Vec<usize> = want.iter().map(|&i| i.min(want[0])).collect();
+                let hints = [
+                    Vec::new(),
+                    fast.clone(),
+                    random,
+                    some_eligible,
+                    swapped,
+                    replaced,
+                    twice,
+                    want.clone(),
+                ];
+                // Whatever the previous selection was, the result is the general selection's.
+                for (h, hint) in hints.into_iter().enumerate() {
                     fast = hint;
                     select_top_small_k(&mut scores.clone(), k, &mut fast);
-                    assert_eq!(fast, want, "case {case} k {k}");
+                    assert_eq!(fast, want, "case {case} k {k} hint {h}");
                 }
             }
         }
+        // A ticker named twice left a floor that was too high: ticker 1 was passed over.
+        let mut twice = vec![3, 3];
+        select_top_small_k(&mut [0.1, 0.2, 0.0, 0.3], 2, &mut twice);
+        assert_eq!(twice, [3, 1]);
     }
 
     #[test]
