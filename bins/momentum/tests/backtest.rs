@@ -279,6 +279,33 @@ fn a_malformed_params_yaml_is_one_line_naming_file_and_place() {
     assert!(!dir.path().join("reports").exists());
 }
 
+/// A price file that is missing, not Parquet, or a ragged CSV stops the run with one line that
+/// names the file and gives the cause once (the data crate's errors used to repeat their cause
+/// in the printed chain).
+#[test]
+fn an_unreadable_price_file_is_one_line_with_its_cause_once() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("bad.parquet"), "not parquet").unwrap();
+    std::fs::write(
+        dir.path().join("ragged.csv"),
+        "date,ticker,close\n2024-01-02,A,1\n2024-01-03,A\n",
+    )
+    .unwrap();
+    for (file, cause) in [
+        ("missing.csv", "No such file or directory"),
+        ("bad.parquet", "Invalid Parquet file"),
+        ("ragged.csv", "found record with 2 fields"),
+    ] {
+        let out = momentum(dir.path(), &["backtest", "--prices", file]);
+        assert_eq!(out.status.code(), Some(1), "{file}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+        assert!(err.contains(file), "{err}");
+        assert_eq!(err.matches(cause).count(), 1, "{err}");
+        assert!(!dir.path().join("reports").exists());
+    }
+}
+
 /// The reports and the candidate are replaced together or not at all: when the last of them
 /// cannot be written, the earlier ones of the failed run are not left in place either.
 #[test]

@@ -8,12 +8,14 @@ use chrono::NaiveDate;
 ///
 /// Each variant names what it is about (file, ticker, line or date, field) so the one-line
 /// message is enough to find the bad input. No variant ever carries the API key: API errors keep
-/// the server's message and the request's ticker only.
+/// the server's message and the request's ticker only. A variant that wraps another error names
+/// only its file in its own message and returns the cause from `source()`, so a report that
+/// prints the chain (`{:#}` of `anyhow`) says each part once.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DataError {
     /// Reading, writing or renaming a file failed.
-    #[error("{}: {source}", path.display())]
+    #[error("{}", path.display())]
     Io {
         /// The file or directory involved.
         path: PathBuf,
@@ -23,7 +25,7 @@ pub enum DataError {
     },
 
     /// The CSV reader failed (bad quoting, ragged row, invalid UTF-8).
-    #[error("{origin}: {source}")]
+    #[error("{origin}")]
     Csv {
         /// The input file.
         origin: String,
@@ -171,7 +173,7 @@ pub enum DataError {
     },
 
     /// A Parquet file could not be read or written.
-    #[error("{}: {source}", path.display())]
+    #[error("{}", path.display())]
     Parquet {
         /// The file.
         path: PathBuf,
@@ -181,7 +183,7 @@ pub enum DataError {
     },
 
     /// An Arrow batch could not be built or read.
-    #[error("{}: {source}", path.display())]
+    #[error("{}", path.display())]
     Arrow {
         /// The file.
         path: PathBuf,
@@ -202,7 +204,7 @@ pub enum DataError {
     },
 
     /// A manifest could not be encoded or decoded.
-    #[error("{}: {source}", path.display())]
+    #[error("{}", path.display())]
     Json {
         /// The file.
         path: PathBuf,

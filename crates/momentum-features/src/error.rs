@@ -88,6 +88,9 @@ pub enum FeaturesError {
         #[source]
         source: arrow_schema::ArrowError,
     },
+    /// The all-or-nothing write of a file failed (its temporary file, the rename).
+    #[error(transparent)]
+    Data(#[from] momentum_data::DataError),
     /// The Parquet file is not a panel in the layout this crate writes.
     #[error("{path} is not a momentum panel: {reason}")]
     Layout {

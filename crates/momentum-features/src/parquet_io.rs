@@ -5,10 +5,11 @@
 //! panel order. Null is a missing price. File key-value metadata carries
 //! `momentum.panel.layout` and, when known, `momentum.data.digest` (the digest of the price
 //! table the panel was built from), so later stages can report the data lineage. ZSTD
-//! compressed. Written atomically: a temporary file in the same directory, then a rename.
+//! compressed. Written atomically ([`momentum_data::write_atomic`]): a temporary file in the
+//! same directory, then a rename.
 
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use arrow_array::{Array, ArrayRef, Date32Array, Float64Array, RecordBatch};
@@ -46,17 +47,10 @@ pub struct StoredPanel {
 /// Writes `panel` to `path` atomically in the wide layout (see the module docs), creating the
 /// parent directory.
 pub fn write_panel(path: &Path, panel: &PricePanel, data_digest: Option<&str>) -> Result<()> {
-    let io = |source| FeaturesError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
     let pq = |source| FeaturesError::Parquet {
         path: path.to_path_buf(),
         source,
     };
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(io)?;
-    }
     if panel.tickers().iter().any(|t| t == "date") {
         return Err(FeaturesError::Layout {
             path: path.to_path_buf(),
@@ -94,27 +88,12 @@ pub fn write_panel(path: &Path, panel: &PricePanel, data_digest: Option<&str>) -
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
         .set_key_value_metadata(Some(kv))
         .build();
-    let tmp = temp_path(path);
-    let result = (|| {
-        let file = File::create(&tmp).map_err(io)?;
+    momentum_data::write_atomic(path, |file| {
         let mut writer = ArrowWriter::try_new(file, schema, Some(props)).map_err(pq)?;
         writer.write(&batch).map_err(pq)?;
-        let file = writer.into_inner().map_err(pq)?;
-        file.sync_all().map_err(io)?;
-        std::fs::rename(&tmp, path).map_err(io)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
-}
-
-fn temp_path(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
+        writer.close().map_err(pq)?;
+        Ok(())
+    })
 }
 
 trait CeDays {
