@@ -229,7 +229,7 @@ fn lifecycle(uri: Option<&str>) -> tempfile::TempDir {
     );
     fails(
         momentum(root, uri, &["monitor", "--mean-return-alpha", "1.5"]),
-        "invalid monitor.mean_return_alpha",
+        "invalid --mean-return-alpha 1.5: must be in (0, 1)",
     );
     assert!(
         report["live"].as_array().unwrap().len() >= 5,
@@ -238,6 +238,32 @@ fn lifecycle(uri: Option<&str>) -> tempfile::TempDir {
     );
     assert!(report["retrain_recommended"].is_boolean());
     dir
+}
+
+/// Monitor settings out of range stop the run before any file is read (the directory has no
+/// prices and no picks), named by the flag that set them or by their key in params.yaml.
+#[test]
+fn monitor_settings_are_checked_first_and_named_where_they_came_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    fails(
+        momentum(root, None, &["monitor", "--ks-alpha", "2"]),
+        "error: invalid --ks-alpha 2: must be in (0, 1)",
+    );
+    fails(
+        momentum(root, None, &["monitor", "--train-fraction", "0"]),
+        "error: invalid --train-fraction 0: must be in (0, 1)",
+    );
+    std::fs::write(root.join("params.yaml"), "monitor:\n  recent_days: 1\n").unwrap();
+    fails(
+        momentum(root, None, &["monitor"]),
+        "error: invalid monitor.recent_days in params.yaml: must be at least 2",
+    );
+    // A flag in range replaces the bad value of params.yaml: the next problem is the prices.
+    fails(
+        momentum(root, None, &["monitor", "--recent-days", "21"]),
+        "cannot read the prices",
+    );
 }
 
 #[test]

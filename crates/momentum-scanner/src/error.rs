@@ -22,9 +22,10 @@ pub enum ScanError {
     #[error("no price data to scan")]
     NoData,
     /// A monitor setting outside its range.
-    #[error("invalid monitor.{name}: {reason}")]
+    #[error("invalid {name}: {reason}")]
     InvalidSetting {
-        /// The setting (as under `monitor:` in params.yaml).
+        /// The setting, as its key in params.yaml (`monitor.ks_alpha`,
+        /// `backtest.train_fraction`).
         name: &'static str,
         /// Its range.
         reason: &'static str,

@@ -50,21 +50,29 @@ impl MonitorSettings {
         let probability = |p: f64| p > 0.0 && p < 1.0;
         let checks = [
             (
-                "psi_threshold",
+                "monitor.psi_threshold",
                 self.psi_threshold.is_finite() && self.psi_threshold > 0.0,
                 "must be a finite number > 0",
             ),
-            ("ks_alpha", probability(self.ks_alpha), "must be in (0, 1)"),
             (
-                "mean_return_alpha",
+                "monitor.ks_alpha",
+                probability(self.ks_alpha),
+                "must be in (0, 1)",
+            ),
+            (
+                "monitor.mean_return_alpha",
                 probability(self.mean_return_alpha),
                 "must be in (0, 1)",
             ),
-            ("recent_days", self.recent_days >= 2, "must be at least 2"),
             (
-                "train_fraction",
+                "monitor.recent_days",
+                self.recent_days >= 2,
+                "must be at least 2",
+            ),
+            (
+                "backtest.train_fraction",
                 probability(self.train_fraction),
-                "must be in (0, 1) (backtest.train_fraction)",
+                "must be in (0, 1)",
             ),
         ];
         match checks.into_iter().find(|(_, ok, _)| !ok) {

@@ -189,20 +189,17 @@ fn a_foreign_model_in_the_history_and_bad_monitor_settings_are_clear_errors() {
     let history = [scan(&panel, 1, params, "1").unwrap()];
     type Spoil = fn(&mut MonitorSettings);
     let bad: [(&str, Spoil); 5] = [
-        ("psi_threshold", |s| s.psi_threshold = f64::NAN),
-        ("ks_alpha", |s| s.ks_alpha = 1.0),
-        ("mean_return_alpha", |s| s.mean_return_alpha = 0.0),
-        ("recent_days", |s| s.recent_days = 0),
-        ("train_fraction", |s| s.train_fraction = 1.5),
+        ("monitor.psi_threshold", |s| s.psi_threshold = f64::NAN),
+        ("monitor.ks_alpha", |s| s.ks_alpha = 1.0),
+        ("monitor.mean_return_alpha", |s| s.mean_return_alpha = 0.0),
+        ("monitor.recent_days", |s| s.recent_days = 0),
+        ("backtest.train_fraction", |s| s.train_fraction = 1.5),
     ];
     for (name, spoil) in bad {
         let mut s = settings();
         spoil(&mut s);
         let err = monitor(&panel, &history, &s).unwrap_err().to_string();
-        assert!(
-            err.starts_with(&format!("invalid monitor.{name}:")),
-            "{err}"
-        );
+        assert!(err.starts_with(&format!("invalid {name}:")), "{err}");
     }
 }
 

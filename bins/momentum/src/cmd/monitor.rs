@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use momentum_features::PricePanel;
+use momentum_scanner::ScanError;
 use momentum_scanner::history::read_history;
 use momentum_scanner::monitor::{MonitorSettings, monitor};
 use momentum_tracking::RunSpec;
@@ -87,6 +88,18 @@ pub struct Args {
 }
 
 pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
+    let settings = MonitorSettings {
+        psi_threshold: args.psi_threshold.unwrap_or(config.monitor.psi_threshold),
+        ks_alpha: args.ks_alpha.unwrap_or(config.monitor.ks_alpha),
+        mean_return_alpha: args
+            .mean_return_alpha
+            .unwrap_or(config.monitor.mean_return_alpha),
+        recent_days: args.recent_days.unwrap_or(config.monitor.recent_days),
+        train_fraction: args
+            .train_fraction
+            .unwrap_or(config.backtest.train_fraction),
+    };
+    check_settings(&settings, &args)?;
     let prices_path = args.prices.unwrap_or_else(|| config.data.out.clone());
     let history_path = args.history.unwrap_or_else(|| config.scan.history.clone());
     let table = momentum_data::read_parquet(&prices_path).with_context(|| {
@@ -111,17 +124,6 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
         None => table,
     };
     let panel = PricePanel::from_table(&table)?;
-    let settings = MonitorSettings {
-        psi_threshold: args.psi_threshold.unwrap_or(config.monitor.psi_threshold),
-        ks_alpha: args.ks_alpha.unwrap_or(config.monitor.ks_alpha),
-        mean_return_alpha: args
-            .mean_return_alpha
-            .unwrap_or(config.monitor.mean_return_alpha),
-        recent_days: args.recent_days.unwrap_or(config.monitor.recent_days),
-        train_fraction: args
-            .train_fraction
-            .unwrap_or(config.backtest.train_fraction),
-    };
     let report = monitor(&panel, &history, &settings)
         .with_context(|| format!("cannot monitor the picks in {}", history_path.display()))?;
 
@@ -178,4 +180,28 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(EXIT_RETRAIN));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Checks the settings before any file is read. A value out of range is named by its flag when
+/// a flag set it, else by its key in params.yaml.
+fn check_settings(settings: &MonitorSettings, args: &Args) -> anyhow::Result<()> {
+    let Err(err) = settings.validate() else {
+        return Ok(());
+    };
+    let ScanError::InvalidSetting { name, reason } = err else {
+        return Err(err.into());
+    };
+    let setting = name.rsplit('.').next().unwrap_or(name);
+    let flag_value = match setting {
+        "psi_threshold" => args.psi_threshold.map(|v| v.to_string()),
+        "ks_alpha" => args.ks_alpha.map(|v| v.to_string()),
+        "mean_return_alpha" => args.mean_return_alpha.map(|v| v.to_string()),
+        "recent_days" => args.recent_days.map(|v| v.to_string()),
+        "train_fraction" => args.train_fraction.map(|v| v.to_string()),
+        _ => None,
+    };
+    match flag_value {
+        Some(value) => anyhow::bail!("invalid --{} {value}: {reason}", setting.replace('_', "-")),
+        None => anyhow::bail!("invalid {name} in params.yaml: {reason}"),
+    }
 }
