@@ -102,7 +102,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Runs(args) => cmd::runs::run(args, &config),
         Command::Promote(args) => cmd::promote::run(args, &config, params_path),
         Command::Scan(args) => cmd::scan::run(args, &config),
-        Command::Monitor(args) => cmd::monitor::run(args, &config),
+        Command::Monitor(args) => cmd::monitor::run(args, &config, params_path),
     }
 }
 

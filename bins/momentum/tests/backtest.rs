@@ -279,13 +279,14 @@ fn a_malformed_params_yaml_is_one_line_naming_file_and_place() {
     assert!(!dir.path().join("reports").exists());
 }
 
-/// A price file that is missing, not Parquet, or a ragged CSV stops the run with one line that
-/// names the file and gives the cause once (the data crate's errors used to repeat their cause
-/// in the printed chain).
+/// A price file that is missing, not Parquet, a directory, or a ragged CSV stops the run with
+/// one line that names the file and gives the cause once (the data crate's errors used to
+/// repeat their cause in the printed chain, and the parquet crate repeats a wrapped I/O error).
 #[test]
 fn an_unreadable_price_file_is_one_line_with_its_cause_once() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("bad.parquet"), "not parquet").unwrap();
+    std::fs::create_dir(dir.path().join("dir.parquet")).unwrap();
     std::fs::write(
         dir.path().join("ragged.csv"),
         "date,ticker,close\n2024-01-02,A,1\n2024-01-03,A\n",
@@ -294,6 +295,7 @@ fn an_unreadable_price_file_is_one_line_with_its_cause_once() {
     for (file, cause) in [
         ("missing.csv", "No such file or directory"),
         ("bad.parquet", "Invalid Parquet file"),
+        ("dir.parquet", "Is a directory"),
         ("ragged.csv", "found record with 2 fields"),
     ] {
         let out = momentum(dir.path(), &["backtest", "--prices", file]);

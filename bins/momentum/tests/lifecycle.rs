@@ -246,24 +246,47 @@ fn lifecycle(uri: Option<&str>) -> tempfile::TempDir {
 fn monitor_settings_are_checked_first_and_named_where_they_came_from() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    fails(
-        momentum(root, None, &["monitor", "--ks-alpha", "2"]),
-        "error: invalid --ks-alpha 2: must be in (0, 1)",
-    );
-    fails(
-        momentum(root, None, &["monitor", "--train-fraction", "0"]),
-        "error: invalid --train-fraction 0: must be in (0, 1)",
-    );
-    std::fs::write(root.join("params.yaml"), "monitor:\n  recent_days: 1\n").unwrap();
-    fails(
-        momentum(root, None, &["monitor"]),
-        "error: invalid monitor.recent_days in params.yaml: must be at least 2",
-    );
-    // A flag in range replaces the bad value of params.yaml: the next problem is the prices.
-    fails(
-        momentum(root, None, &["monitor", "--recent-days", "21"]),
-        "cannot read the prices",
-    );
+    std::fs::write(root.join("alt.yaml"), "monitor:\n  ks_alpha: 1.5\n").unwrap();
+    let bad_days = "monitor:\n  recent_days: 1\n";
+    // (params.yaml, arguments, message)
+    let cases: [(Option<&str>, &[&str], &str); 5] = [
+        (
+            None,
+            &["monitor", "--ks-alpha", "2"],
+            "error: invalid --ks-alpha 2: must be in (0, 1)",
+        ),
+        (
+            None,
+            &["monitor", "--train-fraction", "0"],
+            "error: invalid --train-fraction 0: must be in (0, 1)",
+        ),
+        (
+            Some(bad_days),
+            &["monitor"],
+            "error: invalid monitor.recent_days in params.yaml: must be at least 2",
+        ),
+        (
+            Some(bad_days),
+            &["--params", "alt.yaml", "monitor"],
+            "error: invalid monitor.ks_alpha in alt.yaml: must be in (0, 1)",
+        ),
+        // A flag in range replaces the bad value of params.yaml: the next problem is the
+        // prices.
+        (
+            Some(bad_days),
+            &["monitor", "--recent-days", "21"],
+            "cannot read the prices",
+        ),
+    ];
+    for (params, args, message) in cases {
+        match params {
+            Some(text) => std::fs::write(root.join("params.yaml"), text).unwrap(),
+            None => {
+                let _ = std::fs::remove_file(root.join("params.yaml"));
+            }
+        }
+        fails(momentum(root, None, args), message);
+    }
 }
 
 #[test]

@@ -188,10 +188,7 @@ impl FinancialDatasetsClient {
             .user_agent(concat!("momentum-data/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|err| {
-                DataError::Http(format!(
-                    "cannot build the HTTP client: {}",
-                    err.without_url()
-                ))
+                DataError::Http(format!("cannot build the HTTP client: {}", describe(err)))
             })?;
         let interval = Duration::from_secs(60) / config.requests_per_minute;
         Ok(Self {
@@ -329,10 +326,7 @@ impl FinancialDatasetsClient {
             .header(reqwest::header::ACCEPT, "application/json")
             .build()
             .map_err(|err| {
-                DataError::Http(format!(
-                    "{ticker}: cannot build request: {}",
-                    err.without_url()
-                ))
+                DataError::Http(format!("{ticker}: cannot build request: {}", describe(err)))
             })?;
         let mut attempt: u32 = 0;
         loop {
@@ -354,15 +348,12 @@ impl FinancialDatasetsClient {
                     let body = match response.text().await {
                         Ok(body) => body,
                         Err(err) if is_transient(&err) => {
-                            let last = format!("reading the body of {url}: {}", err.without_url());
+                            let last = format!("reading the body of {url}: {}", describe(err));
                             self.retry_or_give_up(ticker, attempt, last, None).await?;
                             continue;
                         }
                         Err(err) => {
-                            return Err(DataError::Http(format!(
-                                "{ticker}: {}",
-                                err.without_url()
-                            )));
+                            return Err(DataError::Http(format!("{ticker}: {}", describe(err))));
                         }
                     };
                     if status.is_success() {
@@ -394,12 +385,12 @@ impl FinancialDatasetsClient {
                     let what = if err.is_timeout() {
                         format!("timed out after {:?}", self.config.timeout)
                     } else {
-                        err.without_url().to_string()
+                        describe(err)
                     };
                     (format!("{what} ({url})"), None)
                 }
                 Err(err) => {
-                    return Err(DataError::Http(format!("{ticker}: {}", err.without_url())));
+                    return Err(DataError::Http(format!("{ticker}: {}", describe(err))));
                 }
             };
             self.retry_or_give_up(ticker, attempt, last, server_wait)
@@ -438,6 +429,20 @@ impl FinancialDatasetsClient {
         tokio::time::sleep(wait).await;
         Ok(())
     }
+}
+
+/// A request error and its causes, without its URL: reqwest's own message stops at the first
+/// cause ("error sending request"), so "Connection refused" or a DNS or TLS failure would not
+/// show. The callers name the URL themselves where it helps.
+fn describe(err: reqwest::Error) -> String {
+    let err = err.without_url();
+    let mut text = err.to_string();
+    let mut cause = std::error::Error::source(&err);
+    while let Some(next) = cause {
+        text = format!("{text}: {next}");
+        cause = next.source();
+    }
+    text
 }
 
 fn is_transient(err: &reqwest::Error) -> bool {

@@ -57,8 +57,8 @@ pub use financialdatasets::{
 pub use nydate::{is_us_daylight_time, new_york_date};
 pub use source::{Source, load_local, plan_requests};
 pub use store::{
-    DIGEST_ALGORITHM, Manifest, TICKERS_METADATA_KEY, digest, manifest_path, price_schema,
-    read_manifest, read_parquet, write_manifest, write_parquet,
+    DIGEST_ALGORITHM, Manifest, TICKERS_METADATA_KEY, digest, manifest_path, parquet_io_failure,
+    price_schema, read_manifest, read_parquet, write_manifest, write_parquet,
 };
 pub use table::{PriceRow, PriceTable};
 pub use validate::{Selected, Selection, merge, select, validate};

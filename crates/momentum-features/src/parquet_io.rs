@@ -47,10 +47,7 @@ pub struct StoredPanel {
 /// Writes `panel` to `path` atomically in the wide layout (see the module docs), creating the
 /// parent directory.
 pub fn write_panel(path: &Path, panel: &PricePanel, data_digest: Option<&str>) -> Result<()> {
-    let pq = |source| FeaturesError::Parquet {
-        path: path.to_path_buf(),
-        source,
-    };
+    let pq = |err| parquet_error(path, err);
     if panel.tickers().iter().any(|t| t == "date") {
         return Err(FeaturesError::Layout {
             path: path.to_path_buf(),
@@ -112,10 +109,7 @@ pub fn read_panel(path: &Path) -> Result<StoredPanel> {
         path: path.to_path_buf(),
         reason,
     };
-    let pq = |source| FeaturesError::Parquet {
-        path: path.to_path_buf(),
-        source,
-    };
+    let pq = |err| parquet_error(path, err);
     let file = File::open(path).map_err(|source| FeaturesError::Io {
         path: path.to_path_buf(),
         source,
@@ -182,6 +176,22 @@ pub fn read_panel(path: &Path) -> Result<StoredPanel> {
     let close = Array2::from_shape_fn((t_len, n), |(t, i)| cols[i][t]);
     let panel = PricePanel::new(dates, tickers, close).map_err(|e| layout(e.to_string()))?;
     Ok(StoredPanel { panel, data_digest })
+}
+
+/// A Parquet error of `path`: [`FeaturesError::Io`] for an I/O failure the parquet crate
+/// wrapped ([`momentum_data::parquet_io_failure`]: its message would repeat the cause), else
+/// [`FeaturesError::Parquet`].
+fn parquet_error(path: &Path, err: parquet::errors::ParquetError) -> FeaturesError {
+    match momentum_data::parquet_io_failure(err) {
+        Ok(source) => FeaturesError::Io {
+            path: path.to_path_buf(),
+            source,
+        },
+        Err(source) => FeaturesError::Parquet {
+            path: path.to_path_buf(),
+            source,
+        },
+    }
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ use arrow_array::{
 };
 use arrow_schema::{DataType, Field, Schema};
 use chrono::NaiveDate;
+use momentum_data::DataError;
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
@@ -45,20 +46,28 @@ fn schema() -> Schema {
 ///
 /// # Errors
 /// [`ScanError::CorruptHistory`] naming the file and what is wrong when it is not a picks
-/// history (unreadable Parquet, a missing or mistyped column, a null where none is allowed).
+/// history (unreadable Parquet, a missing or mistyped column, a null where none is allowed);
+/// [`ScanError::Data`] when it cannot be read at all (a directory, no permission).
 pub fn read_history(path: &Path) -> Result<Vec<Picks>, ScanError> {
     let corrupt = |reason: String| ScanError::CorruptHistory {
         path: path.into(),
         reason,
     };
+    let unreadable = |source| DataError::Io {
+        path: path.into(),
+        source,
+    };
     let file = match File::open(path) {
         Ok(file) => file,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(err) => return Err(corrupt(err.to_string())),
+        Err(err) => return Err(unreadable(err).into()),
     };
     let reader = ParquetRecordBatchReaderBuilder::try_new(file)
         .and_then(|builder| builder.build())
-        .map_err(|err| corrupt(err.to_string()))?;
+        .map_err(|err| match momentum_data::parquet_io_failure(err) {
+            Ok(io) => ScanError::from(unreadable(io)),
+            Err(err) => corrupt(err.to_string()),
+        })?;
     let expected = schema();
     let mut scans: BTreeMap<NaiveDate, Picks> = BTreeMap::new();
     for batch in reader {

@@ -1,7 +1,7 @@
 //! `momentum monitor`: the live record of past picks against the backtest's promise, and
 //! feature drift. The statistics live in `momentum-scanner`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -87,7 +87,7 @@ pub struct Args {
     train_fraction: Option<f64>,
 }
 
-pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
+pub fn run(args: Args, config: &Config, params_path: &Path) -> anyhow::Result<ExitCode> {
     let settings = MonitorSettings {
         psi_threshold: args.psi_threshold.unwrap_or(config.monitor.psi_threshold),
         ks_alpha: args.ks_alpha.unwrap_or(config.monitor.ks_alpha),
@@ -99,7 +99,7 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
             .train_fraction
             .unwrap_or(config.backtest.train_fraction),
     };
-    check_settings(&settings, &args)?;
+    check_settings(&settings, &args, params_path)?;
     let prices_path = args.prices.unwrap_or_else(|| config.data.out.clone());
     let history_path = args.history.unwrap_or_else(|| config.scan.history.clone());
     let table = momentum_data::read_parquet(&prices_path).with_context(|| {
@@ -183,8 +183,12 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
 }
 
 /// Checks the settings before any file is read. A value out of range is named by its flag when
-/// a flag set it, else by its key in params.yaml.
-fn check_settings(settings: &MonitorSettings, args: &Args) -> anyhow::Result<()> {
+/// a flag set it, else by its key in the params file.
+fn check_settings(
+    settings: &MonitorSettings,
+    args: &Args,
+    params_path: &Path,
+) -> anyhow::Result<()> {
     let Err(err) = settings.validate() else {
         return Ok(());
     };
@@ -202,6 +206,6 @@ fn check_settings(settings: &MonitorSettings, args: &Args) -> anyhow::Result<()>
     };
     match flag_value {
         Some(value) => anyhow::bail!("invalid --{} {value}: {reason}", setting.replace('_', "-")),
-        None => anyhow::bail!("invalid {name} in params.yaml: {reason}"),
+        None => anyhow::bail!("invalid {name} in {}: {reason}", params_path.display()),
     }
 }

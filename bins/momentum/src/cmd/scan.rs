@@ -133,7 +133,8 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
     let history = args.history.unwrap_or_else(|| config.scan.history.clone());
     // The history goes first: it is the output that can refuse (a corrupt file), and a rerun
     // for the same day replaces its entry, so nothing is left half-written either way.
-    append_history(&history, &picks)?;
+    append_history(&history, &picks)
+        .with_context(|| format!("cannot add the picks to {}", history.display()))?;
     write_json(&out, &picks)?;
     write_csv(&csv, &picks)?;
 

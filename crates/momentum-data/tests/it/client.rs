@@ -360,6 +360,46 @@ async fn a_response_slower_than_the_timeout_is_retried_then_reported() {
     assert_no_key(&err, &logs);
 }
 
+/// Nothing listening: retried, then reported with the cause ("Connection refused"), which
+/// reqwest's own message leaves out ("error sending request").
+#[tokio::test]
+async fn a_refused_connection_is_retried_then_reported_with_its_cause() {
+    let (logs, _guard) = Logs::capture();
+    // A port that was free a moment ago: bound, read, released.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = ClientConfig {
+        base_url: format!("http://127.0.0.1:{port}"),
+        timeout: Duration::from_millis(500),
+        max_retries: 1,
+        base_backoff: Duration::from_millis(1),
+        max_backoff: Duration::from_millis(10),
+        requests_per_minute: 60_000,
+        ..ClientConfig::new(KEY)
+    };
+    let client = FinancialDatasetsClient::new(config).unwrap();
+    let err = client
+        .fetch_prices("AAPL", d("2025-06-02"), d("2025-06-06"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, DataError::RetriesExhausted { attempts: 2, .. }),
+        "{err:?}"
+    );
+    let shown = err.to_string();
+    assert!(shown.contains("Connection refused"), "{shown}");
+    assert_eq!(shown.lines().count(), 1, "{shown}");
+    assert!(
+        logs.text().contains("Connection refused"),
+        "{}",
+        logs.text()
+    );
+    assert_no_key(&err, &logs);
+}
+
 #[tokio::test]
 async fn a_next_page_url_that_repeats_is_stopped() {
     let server = MockServer::start().await;
