@@ -106,7 +106,7 @@ pub enum Error {
     Http {
         /// The URL, without credentials.
         url: String,
-        /// The underlying error.
+        /// The underlying error, without its URL (`url` names it once).
         #[source]
         source: reqwest::Error,
     },

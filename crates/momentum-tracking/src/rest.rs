@@ -212,7 +212,7 @@ impl RestClient {
             .build()
             .map_err(|e| Error::Http {
                 url: base.to_string(),
-                source: e,
+                source: e.without_url(),
             })?;
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -733,7 +733,7 @@ impl Inner {
                         None => {
                             return Err(Error::Http {
                                 url: url.to_string(),
-                                source: e,
+                                source: e.without_url(),
                             });
                         }
                     }
@@ -747,7 +747,7 @@ impl Inner {
                     .map(|b| b.to_vec())
                     .map_err(|e| Error::Http {
                         url: url.to_string(),
-                        source: e,
+                        source: e.without_url(),
                     });
             }
             let retryable = match status.as_u16() {

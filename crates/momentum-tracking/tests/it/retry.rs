@@ -103,5 +103,14 @@ fn a_server_that_is_down_costs_a_warning_not_a_failure() {
     let grid = tracker.log_grid("e", RunSpec::new("p"), children).unwrap();
     assert!(grid.remote.is_none());
     assert_eq!(tracker.unsynced().unwrap().len(), 6);
-    assert!(matches!(tracker.sync(), Err(Error::Http { .. })));
+    let err = tracker.sync().unwrap_err();
+    assert!(matches!(err, Error::Http { .. }), "{err}");
+    // The URL once (the request's own error leaves it out), and the cause.
+    let shown = err.chain();
+    assert_eq!(
+        shown.matches(&format!("127.0.0.1:{port}")).count(),
+        1,
+        "{shown}"
+    );
+    assert!(shown.contains("Connection refused"), "{shown}");
 }
