@@ -297,18 +297,10 @@ pub fn run_grid(
         let at = |list: &[usize], x| list.binary_search(&x).unwrap_or_else(|_| unreachable!());
         (at(&holdings, p.holding), at(&ks, p.top_k))
     };
-    let mut groups: Vec<(usize, usize)> = Vec::new();
-    let mut start = 0;
-    while start < combos.len() {
-        let (l, sk) = (combos[start].lookback, combos[start].skip);
-        let stop = start
-            + combos[start..]
-                .iter()
-                .take_while(|p| p.lookback == l && p.skip == sk)
-                .count();
-        groups.push((start, stop));
-        start = stop;
-    }
+    // The combinations of one (lookback, skip), consecutive in grid order.
+    let groups: Vec<&[StrategyParams]> = combos
+        .chunk_by(|a, b| (a.lookback, a.skip) == (b.lookback, b.skip))
+        .collect();
     // One task per group: rank its table, simulate the train and test windows side by side
     // (`join`), work out the group's metrics. Each group is a task of its own (`with_max_len`):
     // rayon's default split hands each worker a few long runs of groups that no one else can
@@ -340,8 +332,8 @@ pub fn run_grid(
     let finished: Vec<(Vec<ComboResult>, Vec<[f64; 2]>)> = groups
         .par_iter()
         .with_max_len(1)
-        .map(|&(start, stop)| {
-            let p = combos[start];
+        .map(|group| {
+            let p = group[0];
             let table = match tables.take() {
                 Some(mut table) => {
                     table.rebuild(panel, p.lookback, p.skip, width)?;
@@ -357,9 +349,9 @@ pub fn run_grid(
                 },
             );
             tables.give(table);
-            let mut results = Vec::with_capacity(stop - start);
+            let mut results = Vec::with_capacity(group.len());
             let mut block_sums = Vec::new();
-            for p in &combos[start..stop] {
+            for p in *group {
                 let (h, k) = run_of(p);
                 let at = train.at(h, k);
                 results.push(ComboResult {
@@ -369,7 +361,7 @@ pub fn run_grid(
                 });
                 block_sums.extend(train.blocks_of(at));
             }
-            progress(stop - start);
+            progress(group.len());
             Ok((results, block_sums))
         })
         .collect::<Result<_>>()?;

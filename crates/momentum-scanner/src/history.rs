@@ -53,19 +53,15 @@ pub fn read_history(path: &Path) -> Result<Vec<Picks>, ScanError> {
         path: path.into(),
         reason,
     };
-    let unreadable = |source| DataError::Io {
-        path: path.into(),
-        source,
-    };
     let file = match File::open(path) {
         Ok(file) => file,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(err) => return Err(unreadable(err).into()),
+        Err(err) => return Err(DataError::io(path, err).into()),
     };
     let reader = ParquetRecordBatchReaderBuilder::try_new(file)
         .and_then(|builder| builder.build())
         .map_err(|err| match momentum_data::parquet_io_failure(err) {
-            Ok(io) => ScanError::from(unreadable(io)),
+            Ok(io) => ScanError::from(DataError::io(path, io)),
             Err(err) => corrupt(err.to_string()),
         })?;
     let expected = schema();
