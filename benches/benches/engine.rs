@@ -61,7 +61,7 @@ fn bench_grid(c: &mut Criterion) {
         spec.top_k = vec![3, 5, 7, 9];
     }
     let options = sample_options(&panel);
-    let combos = spec.combinations().unwrap().0.len() as u64;
+    let combos = spec.combinations(options.cost_bps).unwrap().0.len() as u64;
     let mut group = c.benchmark_group("grid");
     group.throughput(Throughput::Elements(combos));
     group.sample_size(10);

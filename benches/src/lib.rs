@@ -25,7 +25,6 @@ pub fn sample_grid() -> GridSpec {
         skip: vec![0],
         holding: (1..=60).collect(),
         top_k: vec![3, 5, 7],
-        cost_bps: 10.0,
     }
 }
 
@@ -37,6 +36,7 @@ pub fn sample_options(panel: &PricePanel) -> GridOptions {
         test: Some(test),
         objective: Objective::Sharpe,
         pbo_blocks: 16,
+        cost_bps: 10.0,
     }
 }
 

@@ -1,23 +1,21 @@
 //! `momentum`: the command-line front of the momentum workspace.
 //!
-//! A thin binary in the manner of ripgrep: it parses flags, reads `params.yaml`, wires the
-//! library crates together and decides exit codes in one place. Domain logic lives in
-//! `momentum-data`, `momentum-features`, `momentum-engine`, `momentum-tracking` and
-//! `momentum-scanner`.
+//! A thin binary in the manner of ripgrep: it parses flags, reads `params.yaml` into
+//! `momentum_lifecycle::Settings`, lets flags override them, calls the library and prints, and
+//! decides exit codes in one place. The lifecycle lives in `momentum-lifecycle`, on top of
+//! `momentum-data`, `momentum-features`, `momentum-engine`, `momentum-scanner` and
+//! `momentum-tracking`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-mod chart;
 mod cmd;
-mod config;
-mod output;
+mod overrides;
 mod progress;
-mod tracking;
 
-use config::Config;
+use momentum_lifecycle::Settings;
 
 const AFTER_HELP: &str = "\
 Environment:
@@ -93,17 +91,23 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let explicit = cli.params != std::path::Path::new("params.yaml");
-    let config = Config::load(&cli.params, explicit)?;
-    let params_path = cli.params.as_path();
+    let params = cli.params.as_path();
+    let settings = Settings::load(params, explicit)
+        .map_err(|err| overrides::Overrides::default().explain(err.into(), params))?;
     match cli.command {
-        Command::Fetch(args) => cmd::fetch::run(args, &config),
-        Command::Features(args) => cmd::features::run(args, &config),
-        Command::Backtest(args) => cmd::backtest::run(args, &config),
-        Command::Runs(args) => cmd::runs::run(args, &config),
-        Command::Promote(args) => cmd::promote::run(args, &config, params_path),
-        Command::Scan(args) => cmd::scan::run(args, &config),
-        Command::Monitor(args) => cmd::monitor::run(args, &config, params_path),
+        Command::Fetch(args) => cmd::fetch::run(args, &settings, params),
+        Command::Features(args) => cmd::features::run(args, &settings),
+        Command::Backtest(args) => cmd::backtest::run(args, &settings, params),
+        Command::Runs(args) => cmd::runs::run(args, &settings),
+        Command::Promote(args) => cmd::promote::run(args, &settings, params),
+        Command::Scan(args) => cmd::scan::run(args, &settings),
+        Command::Monitor(args) => cmd::monitor::run(args, &settings, params),
     }
+}
+
+/// The current time, RFC 3339 in UTC to the second: when a candidate was written or promoted.
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 /// Logs go to stderr so stdout stays clean for tables and JSON.

@@ -249,7 +249,7 @@ fn invalid_parameters_fail_naming_the_parameter() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("cost_bps") && err.contains("below 5000"),
+        err.contains("invalid --cost-bps 5000: ") && err.contains("below 5000"),
         "{err}"
     );
 }

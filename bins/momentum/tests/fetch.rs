@@ -197,7 +197,7 @@ fn a_missing_ticker_fails_and_leaves_the_previous_files_byte_identical() {
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("--tickers: ticker AAPL is listed twice"),
+        stderr.contains("invalid --tickers AAPL,msft,aapl: ticker AAPL is listed twice"),
         "{stderr}"
     );
     assert_eq!(

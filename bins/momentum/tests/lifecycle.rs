@@ -275,7 +275,7 @@ fn monitor_settings_are_checked_first_and_named_where_they_came_from() {
         (
             Some(bad_days),
             &["monitor", "--recent-days", "21"],
-            "cannot read the prices",
+            "cannot read prices: data/raw/prices.parquet: No such file",
         ),
     ];
     for (params, args, message) in cases {
@@ -412,7 +412,7 @@ fn each_failing_gate_rejects_and_leaves_params_untouched() {
     std::fs::write(&candidate_path, serde_json::to_vec(&candidate).unwrap()).unwrap();
     fails(
         momentum(root, None, &["promote"]),
-        "no number at /windows/test/strategy/max_drawdown",
+        "not a candidate model (at windows.test.strategy): missing field `max_drawdown`",
     );
     assert_eq!(std::fs::read(&params).unwrap(), before);
 

@@ -7,7 +7,7 @@ use crate::error::Result;
 use crate::metrics::{Metrics, Runs};
 use crate::params::{StrategyParams, Window};
 use crate::select::RankTable;
-use crate::sim::{BuyAll, Prices, Recorder, Scratch, Selection, simulate};
+use crate::sim::{BuyAll, Prices, Ranking, Recorder, Scratch, simulate};
 
 /// What a trade log row did to a ticker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -149,7 +149,7 @@ pub(crate) fn run_recorded(
 
 /// One simulated size `k` of `sel`, rebalanced every `holding` days, with its curve and trade
 /// log (trades by day, then ticker).
-fn record<S: Selection>(
+fn record<S: Ranking>(
     panel: &PricePanel,
     sel: &S,
     (holding, k): (usize, usize),

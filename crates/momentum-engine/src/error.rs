@@ -39,12 +39,35 @@ pub enum EngineError {
         /// The name given.
         name: String,
     },
+    /// A window name other than `train`, `test` and `full`.
+    #[error("unknown window {name:?} (expected train, test or full)")]
+    UnknownWindow {
+        /// The name given.
+        name: String,
+    },
     /// No valid combination is left in the grid.
     #[error("the grid is empty: {reason}")]
     EmptyGrid {
         /// Why.
         reason: String,
     },
+    /// The panel has too few days or no ticker to backtest.
+    #[error("the panel has {days} days and {tickers} tickers: nothing to backtest")]
+    EmptyPanel {
+        /// Days in the panel.
+        days: usize,
+        /// Tickers in the panel.
+        tickers: usize,
+    },
+    /// The grid rows, equity curves or trade log were asked of an experiment read from JSON,
+    /// which keeps only the summary.
+    #[error(
+        "the experiment has no recorded runs: its grid rows, equity curves and trade log are not in metrics.json"
+    )]
+    NotRecorded,
+    /// Writing a report failed.
+    #[error("cannot write the report")]
+    Io(#[from] std::io::Error),
     /// A feature computation failed.
     #[error(transparent)]
     Features(#[from] momentum_features::FeaturesError),

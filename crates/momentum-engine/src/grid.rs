@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::backtest::run_recorded;
 use crate::error::{EngineError, Result};
+use crate::experiment::SelectionJson;
 use crate::metrics::{DAYS_PER_YEAR, Metrics, Runs};
 use crate::params::{Objective, StrategyParams, Window};
 use crate::select::RankTable;
@@ -18,8 +19,10 @@ use crate::stats::{
     probabilistic_sharpe_ratio, probability_of_backtest_overfitting, variance_ddof0,
 };
 
-/// The parameter lists whose cartesian product is searched, and the one cost.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// The parameter lists whose cartesian product is searched: the `backtest.grid` block of
+/// `params.yaml`, key for key (a key it does not know is an error).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct GridSpec {
     /// Lookbacks `L`.
     pub lookback: Vec<usize>,
@@ -29,19 +32,46 @@ pub struct GridSpec {
     pub holding: Vec<usize>,
     /// Portfolio sizes `K`.
     pub top_k: Vec<usize>,
-    /// Cost in basis points, the same for every combination.
-    pub cost_bps: f64,
+}
+
+impl Default for GridSpec {
+    /// The committed `params.yaml` grid: 4 lookbacks, 2 skips, 3 holding periods, 2 sizes.
+    fn default() -> Self {
+        Self {
+            lookback: vec![20, 60, 120, 250],
+            skip: vec![0, 10],
+            holding: vec![5, 20, 60],
+            top_k: vec![3, 5],
+        }
+    }
 }
 
 impl GridSpec {
+    /// The grid of one combination (`--no-grid`).
+    pub fn single(params: &StrategyParams) -> Self {
+        Self {
+            lookback: vec![params.lookback],
+            skip: vec![params.skip],
+            holding: vec![params.holding],
+            top_k: vec![params.top_k],
+        }
+    }
+
+    /// The number of combinations before any is left out, saturating.
+    pub fn size(&self) -> usize {
+        [&self.lookback, &self.skip, &self.holding, &self.top_k]
+            .iter()
+            .fold(1usize, |n, list| n.saturating_mul(list.len()))
+    }
+
     /// The combinations in grid order (lookback, then skip, holding, top_k, each in list
-    /// order) and how many were left out because `skip >= lookback`.
+    /// order), each with `cost_bps`, and how many were left out because `skip >= lookback`.
     ///
     /// # Errors
     /// [`EngineError::EmptyGrid`] when a list is empty or nothing valid is left;
     /// [`EngineError::InvalidParameter`] for a value that is invalid in every combination
     /// (lookback 0, holding 0, top_k 0, a bad cost).
-    pub fn combinations(&self) -> Result<(Vec<StrategyParams>, usize)> {
+    pub fn combinations(&self, cost_bps: f64) -> Result<(Vec<StrategyParams>, usize)> {
         for (name, list) in [
             ("lookback", &self.lookback),
             ("skip", &self.skip),
@@ -78,7 +108,7 @@ impl GridSpec {
                             skip,
                             holding,
                             top_k,
-                            cost_bps: self.cost_bps,
+                            cost_bps,
                         };
                         if lookback > 0 && skip >= lookback {
                             dropped += 1;
@@ -110,6 +140,8 @@ pub struct GridOptions {
     pub objective: Objective,
     /// CSCV blocks `S` for PBO (even, default 16).
     pub pbo_blocks: usize,
+    /// One-way cost in basis points, the same for every combination.
+    pub cost_bps: f64,
 }
 
 /// One combination's results.
@@ -124,7 +156,12 @@ pub struct ComboResult {
 }
 
 /// The selection statistics of the grid's winner (per-period, i.e. daily, Sharpe ratios).
+///
+/// Its JSON is the `selection` object of `metrics.json` (`sharpe` as `sharpe_daily`, `n` as
+/// `returns`, `sr0` as `sr0_daily`, PBO as `pbo`, `pbo_splits`, `pbo_blocks`,
+/// `pbo_block_len`, `dropped` as `dropped_combinations`; the CSCV logits are not written).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(into = "SelectionJson", from = "SelectionJson")]
 pub struct SelectionStats {
     /// The objective maximised.
     pub objective: Objective,
@@ -148,6 +185,8 @@ pub struct SelectionStats {
     pub dsr: f64,
     /// PBO by CSCV, `None` when it cannot be computed (one trial, too few days).
     pub pbo: Option<Pbo>,
+    /// Combinations of the grid left out because `skip >= lookback` (not trials).
+    pub dropped: usize,
 }
 
 /// Everything the grid search found.
@@ -157,8 +196,6 @@ pub struct GridOutcome {
     pub combos: Vec<ComboResult>,
     /// Index in `combos` of the selected combination.
     pub best: usize,
-    /// Combinations left out because `skip >= lookback`.
-    pub dropped: usize,
     /// Selection statistics of the winner.
     pub selection: SelectionStats,
 }
@@ -253,7 +290,7 @@ pub fn run_grid(
     options: &GridOptions,
     progress: &(dyn Fn(usize) + Sync),
 ) -> Result<GridRun> {
-    let (combos, dropped) = spec.combinations()?;
+    let (combos, dropped) = spec.combinations(options.cost_bps)?;
     let days = panel.n_days();
     let s = options.pbo_blocks;
     if s < 2 || !s.is_multiple_of(2) || s > 24 {
@@ -319,7 +356,7 @@ pub fn run_grid(
                 prices,
                 table,
                 (&holdings, &ks),
-                spec.cost_bps,
+                options.cost_bps,
                 (window.start.max(lookback), window.end),
                 blocks,
                 &mut runs,
@@ -402,7 +439,6 @@ pub fn grid_search(
     Ok(GridOutcome {
         combos: run.combos,
         best,
-        dropped: run.dropped,
         selection,
     })
 }
@@ -449,6 +485,7 @@ pub fn selection_statistics(
             &trial_sharpes,
         ),
         pbo,
+        dropped: run.dropped,
     })
 }
 
@@ -521,19 +558,20 @@ mod tests {
             skip: vec![0],
             holding,
             top_k,
-            cost_bps: 10.0,
         };
-        let err = spec(vec![5, 20, 5], vec![3]).combinations().unwrap_err();
+        let err = spec(vec![5, 20, 5], vec![3])
+            .combinations(10.0)
+            .unwrap_err();
         assert_eq!(
             err.to_string(),
             "invalid holding = 5: listed twice in the grid"
         );
-        let err = spec(vec![5], vec![3, 7, 7]).combinations().unwrap_err();
+        let err = spec(vec![5], vec![3, 7, 7]).combinations(10.0).unwrap_err();
         assert_eq!(
             err.to_string(),
             "invalid top_k = 7: listed twice in the grid"
         );
-        let (combos, dropped) = spec(vec![20, 5], vec![7, 3]).combinations().unwrap();
+        let (combos, dropped) = spec(vec![20, 5], vec![7, 3]).combinations(10.0).unwrap();
         assert_eq!((combos.len(), dropped), (8, 0));
     }
 
@@ -558,7 +596,6 @@ mod tests {
                 skip: vec![0, 2],
                 holding: vec![9, 1, 4, 200],
                 top_k,
-                cost_bps: 25.0,
             };
             let options = GridOptions {
                 train: Window { start: 0, end: 104 },
@@ -568,9 +605,10 @@ mod tests {
                 }),
                 objective: Objective::Sharpe,
                 pbo_blocks: 4,
+                cost_bps: 25.0,
             };
             let run = run_grid(&panel, &spec, &options, &|_| {}).expect("grid");
-            let (combos, _) = spec.combinations().expect("combinations");
+            let (combos, _) = spec.combinations(options.cost_bps).expect("combinations");
             assert_eq!(run.combos.len(), combos.len());
             for (got, p) in run.combos.iter().zip(&combos) {
                 assert_eq!(got.params, *p);

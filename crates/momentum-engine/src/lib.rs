@@ -9,6 +9,7 @@
 //! | [`select_top_k`], [`RankTable`] | top-k with the tie rule (shared with the scanner), ranks per lookback |
 //! | [`backtest()`], [`baseline`] | one recorded run: [`Metrics`], equity curve, [`Trade`] log |
 //! | [`grid_search`], [`run_grid`] | all combinations in parallel (rayon), deterministic, with [`SelectionStats`] |
+//! | [`ExperimentSpec`], [`run_experiment`], [`Experiment`] | one backtest invocation, from a panel to `metrics.json`, `grid.csv`, `trades.csv`, `equity_curve.csv` |
 //! | [`probabilistic_sharpe_ratio`], [`deflated_sharpe_ratio`], [`probability_of_backtest_overfitting`] | is the winner luck? |
 //! | [`EngineError`] | the crate's error |
 //!
@@ -28,6 +29,7 @@
 
 mod backtest;
 mod error;
+mod experiment;
 mod grid;
 mod lanes;
 mod metrics;
@@ -38,6 +40,10 @@ mod stats;
 
 pub use backtest::{Action, BacktestResult, Trade, backtest, baseline};
 pub use error::{EngineError, Result};
+pub use experiment::{
+    ChainedCurve, CurvePoint, DataLineage, Experiment, ExperimentSpec, WindowName, WindowReport,
+    WindowRuns, run_experiment, write_canonical_json,
+};
 pub use grid::{
     ComboResult, GridOptions, GridOutcome, GridRun, GridSpec, SelectionStats, grid_search,
     run_grid, select_best, selection_statistics,
@@ -45,6 +51,8 @@ pub use grid::{
 pub use metrics::{DAYS_PER_YEAR, Metrics};
 pub use params::{MAX_COST_BPS, Objective, StrategyParams, Window, split, train_days};
 pub use select::{RankTable, select_top_k, select_top_k_into};
+// The types a caller of the engine needs, so it can depend on this crate alone.
+pub use momentum_features::{FeaturesError, PricePanel};
 pub use stats::{
     BlockSums, EULER_GAMMA, Moments, Pbo, deflated_sharpe_ratio, expected_max_sharpe, moments,
     probabilistic_sharpe_ratio, probability_of_backtest_overfitting, variance_ddof0,

@@ -7,29 +7,38 @@ use crate::lanes::{F64x2, Mask2};
 /// Trading days per year used for every annualisation.
 pub const DAYS_PER_YEAR: f64 = 252.0;
 
-/// The metrics of one run over one window, with exactly the spec's names.
+/// The metrics of one run over one window, with exactly the spec's names. In JSON a metric
+/// that could not be computed (NaN) is `null`, and `null` reads back as NaN.
 ///
 /// `n` below is the number of daily returns, `end - t0`; `r` the daily returns
 /// `r_u = V_u / V_(u-1) - 1`, `u = t0+1..=end`; `V` the equity curve from day `t0` (post-trade).
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 pub struct Metrics {
     /// `V_end - 1`.
+    #[serde(deserialize_with = "crate::experiment::nan_if_null")]
     pub total_roi: f64,
     /// `V_end^(252/n) - 1`; `-1` when `V_end <= 0`.
+    #[serde(deserialize_with = "crate::experiment::nan_if_null")]
     pub cagr: f64,
     /// `std(r, ddof=1) * sqrt(252)`; 0 when `n < 2`.
+    #[serde(deserialize_with = "crate::experiment::nan_if_null")]
     pub volatility: f64,
     /// `mean(r) / std(r, ddof=1) * sqrt(252)`; 0 when the std is 0 or `n < 2`.
+    #[serde(deserialize_with = "crate::experiment::nan_if_null")]
     pub sharpe: f64,
     /// `mean(r) / sqrt(mean(min(r, 0)^2)) * sqrt(252)`; 0 when the denominator is 0.
+    #[serde(deserialize_with = "crate::experiment::nan_if_null")]
     pub sortino: f64,
     /// `max_u (1 - V_u / max_(s<=u) V_s)` over the curve from day `t0`; in `[0, 1]`.
+    #[serde(deserialize_with = "crate::experiment::nan_if_null")]
     pub max_drawdown: f64,
     /// `cagr / max_drawdown`; 0 when `max_drawdown` is 0.
+    #[serde(deserialize_with = "crate::experiment::nan_if_null")]
     pub calmar: f64,
     /// Entries plus exits over all rebalances (the final liquidation is not counted).
     pub num_trades: u64,
     /// Sum of rebalance turnovers divided by `n / 252` (annualised).
+    #[serde(deserialize_with = "crate::experiment::nan_if_null")]
     pub turnover: f64,
 }
 

@@ -45,7 +45,7 @@ pub fn select_top_k_into(scores: &[f64], k: usize, out: &mut Vec<usize>) {
     out.sort_unstable_by(|&a, &b| rank_order(scores, a, b));
 }
 
-/// [`momentum_features::scores_unchecked`] without a branch per ticker (so it vectorises):
+/// [`momentum_features::momentum_scores`] without a branch per ticker (so it vectorises):
 /// the same `P[t-S, i] / P[t-L, i] - 1` when all three prices are finite and positive, NaN
 /// otherwise, for the closes of a [`PricePanel`] (NaN or finite). The caller guarantees
 /// `lookback <= t < T` and `skip < lookback`.
@@ -458,15 +458,26 @@ mod tests {
             }
         }
         let m = close.len();
-        let mut flat = vec![0.0; 3 * m];
-        for (i, &(p, a, b)) in close.iter().enumerate() {
-            flat[i] = b;
-            flat[m + i] = a;
-            flat[2 * m + i] = p;
-        }
+        // Day 0 holds P[t-L], day 1 P[t-S], day 2 P[t]: t = 2, lookback 2, skip 1.
+        let rows = [
+            close.iter().map(|c| c.2).collect::<Vec<_>>(),
+            close.iter().map(|c| c.1).collect(),
+            close.iter().map(|c| c.0).collect(),
+        ];
+        let flat: Vec<f64> = rows.concat();
+        let dates = (1..=3)
+            .map(|d| chrono::NaiveDate::from_ymd_opt(2024, 1, d).expect("a date"))
+            .collect();
+        let tickers = (0..m).map(|i| format!("T{i}")).collect();
+        let panel = PricePanel::new(
+            dates,
+            tickers,
+            ndarray::Array2::from_shape_vec((3, m), flat).expect("3 rows"),
+        )
+        .expect("a panel");
         let (mut want, mut got) = (vec![0.0; m], vec![0.0; m]);
-        momentum_features::scores_unchecked(&flat, m, 2, 2, 1, &mut want);
-        scores_branch_free(&flat, m, 2, 2, 1, &mut got);
+        momentum_features::momentum_scores(&panel, 2, 2, 1, &mut want).expect("scores");
+        scores_branch_free(panel.close_flat(), m, 2, 2, 1, &mut got);
         for (w, g) in want.iter().zip(&got) {
             assert!(
                 w.to_bits() == g.to_bits() || (w.is_nan() && g.is_nan()),

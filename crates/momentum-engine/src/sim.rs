@@ -41,7 +41,7 @@ use crate::select::{NOT_RANKED, RankTable};
 use momentum_features::PricePanel;
 
 /// Where the tickers to hold on a rebalance day come from.
-pub(crate) trait Selection {
+pub(crate) trait Ranking {
     /// The selected tickers of day `t`, at most `k`, best first, and `1 / P[t, i]` of each.
     fn top(&self, t: usize, k: usize) -> (&[u32], &[f64]);
     /// The place of every ticker in the row of day `t` (0 for the best), [`NOT_RANKED`]
@@ -49,7 +49,7 @@ pub(crate) trait Selection {
     fn places(&self, t: usize) -> &[u32];
 }
 
-impl Selection for RankTable {
+impl Ranking for RankTable {
     #[inline]
     fn top(&self, t: usize, k: usize) -> (&[u32], &[f64]) {
         self.top_with_inverse(t, k)
@@ -89,7 +89,7 @@ impl BuyAll {
     }
 }
 
-impl Selection for BuyAll {
+impl Ranking for BuyAll {
     fn top(&self, _t: usize, k: usize) -> (&[u32], &[f64]) {
         let m = k.min(self.tickers.len());
         (&self.tickers[..m], &self.inverse[..m])
@@ -312,7 +312,7 @@ impl Scratch {
 /// `sel.top(t, k)` must be the first `min(k, eligible)` of one ranked row for every
 /// `k <= max(ks)`.
 #[expect(clippy::too_many_arguments, reason = "the hot loop takes plain values")]
-pub(crate) fn simulate<S: Selection, R: Recorder>(
+pub(crate) fn simulate<S: Ranking, R: Recorder>(
     prices: Prices<'_>,
     sel: &S,
     (holdings, ks): (&[usize], &[usize]),
@@ -478,7 +478,7 @@ impl<S> Copy for Inputs<'_, S> {}
 /// for every `K` as far as the longest, then hands each period its summaries. `BLOCKS`:
 /// whether the window has CSCV blocks (the walks without them keep no block sums).
 #[inline]
-fn walk<S: Selection, R: Recorder, const BLOCKS: bool>(
+fn walk<S: Ranking, R: Recorder, const BLOCKS: bool>(
     inputs: Inputs<'_, S>,
     t: usize,
     runs: &mut Runs,
@@ -570,7 +570,7 @@ fn walk_pair<const BLOCKS: bool>(g: usize, len: usize, s: &mut Scratch) {
 /// sums and blocks, its drawdown, and the next period's starting value. `held` is the ranked
 /// row held since `t`, with `1 / P[t, i]` of each of its tickers.
 #[inline]
-fn settle<S: Selection, R: Recorder>(
+fn settle<S: Ranking, R: Recorder>(
     inputs: Inputs<'_, S>,
     (t, (held, inv)): (usize, (&[u32], &[f64])),
     runs: &mut Runs,
@@ -618,7 +618,7 @@ fn settle<S: Selection, R: Recorder>(
             let held = (held, inv, cols);
             positive = drifts(prices, day, held, sel.places(day), (x, place));
         }
-        let trade = Trade {
+        let trade = RebalanceDay {
             held,
             new,
             x,
@@ -794,7 +794,7 @@ fn settle_literally(
 }
 
 /// A rebalance at the end of a period: what every `K` needs of it.
-struct Trade<'a> {
+struct RebalanceDay<'a> {
     /// The ranked row held since the period's start.
     held: &'a [u32],
     /// The ranked row of the rebalance day.
@@ -813,7 +813,7 @@ struct Trade<'a> {
     day: usize,
 }
 
-impl Trade<'_> {
+impl RebalanceDay<'_> {
     /// Trades two sizes from their drifted holdings (`m` positions each, worth `v_pre`, `S =
     /// c_end`) to equal weights in their prefixes of the new row (spec rules 4, 6 and 8): the
     /// turnover and the number of entries and exits of each lane.
@@ -895,7 +895,7 @@ impl Trade<'_> {
     }
 }
 
-/// [`Trade::pair`] for the lanes in `slow` (`rebalance`: the new row's length, the target
+/// [`RebalanceDay::pair`] for the lanes in `slow` (`rebalance`: the new row's length, the target
 /// weights, the drifts and places): a size that holds cash (all pre-trade weights
 /// are 0, the turnover is exactly 1.0 when it buys), or one with a weight that is 0 (a held
 /// price or the value is 0 or below): a dropped position is an exit only with a weight

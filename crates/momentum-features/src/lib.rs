@@ -36,6 +36,3 @@ pub use momentum::{is_valid, momentum_score, momentum_scores, validate_lookback_
 pub use panel::PricePanel;
 pub use parquet_io::{DIGEST_KEY, LAYOUT, LAYOUT_KEY, StoredPanel, read_panel, write_panel};
 pub use returns::{log_returns, simple_returns, trailing_volatility};
-
-#[doc(hidden)]
-pub use momentum::scores_unchecked;

@@ -66,7 +66,7 @@ pub fn momentum_scores(
 
 /// [`momentum_scores`] without the argument checks, on a row-major close slice (`t * n + i`).
 /// The caller guarantees `lookback <= t < T`, `skip < lookback` and `out.len() == n`.
-pub fn scores_unchecked(
+pub(crate) fn scores_unchecked(
     close: &[f64],
     n: usize,
     t: usize,

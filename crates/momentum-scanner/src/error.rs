@@ -4,23 +4,76 @@ use std::path::PathBuf;
 
 use chrono::NaiveDate;
 
-/// Everything that can go wrong while promoting, scanning or monitoring.
+/// Everything that can go wrong while handling a model, promoting, scanning or monitoring.
 #[derive(Debug, thiserror::Error)]
 pub enum ScanError {
     /// `params.yaml` could not be parsed or has no top-level mapping.
-    #[error("cannot edit {what}: {reason}")]
+    #[error("cannot edit params.yaml production block: {reason}")]
     ParamsEdit {
-        /// The file or block being edited.
-        what: String,
-        /// Why the edit failed.
+        /// Why the edit failed (the YAML editor's message).
         reason: String,
     },
     /// A model parameter is out of the spec's range (the engine's check).
     #[error("model: {0}")]
-    InvalidModel(momentum_engine::EngineError),
+    InvalidModel(#[source] momentum_engine::EngineError),
+    /// A candidate file is not valid JSON or lacks a field.
+    #[error("not a candidate model (at {path})")]
+    Candidate {
+        /// Where in the file: a dotted path such as `windows.test.strategy`, `.` for the root.
+        path: String,
+        /// The JSON error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A JSON file of another kind of model.
+    #[error("a model of kind {kind:?}, not momentum-xs")]
+    NotAModel {
+        /// The `kind` it has.
+        kind: String,
+    },
+    /// A candidate was needed (its evaluation), a registered model was given.
+    #[error("the model is registered, not a candidate: it carries no evaluation")]
+    NotACandidate,
+    /// A registered model was needed (a version), a candidate was given.
+    #[error("the model is a candidate: it has no registry version yet (run `momentum promote`)")]
+    NotRegistered,
+    /// The candidate was evaluated without an out-of-sample window.
+    #[error(
+        "no out-of-sample `test` window (was it backtested with --no-split?): the gates need one"
+    )]
+    NoTestWindow,
+    /// A registry version's tag is missing or malformed.
+    #[error("registry version {version}: tag {key}: {reason}")]
+    RegistryTag {
+        /// The version.
+        version: String,
+        /// The tag.
+        key: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The production block has a version but lacks a parameter.
+    #[error(
+        "the production block of params.yaml has a version but no {key} (run `momentum promote`)"
+    )]
+    IncompleteProduction {
+        /// The missing key.
+        key: &'static str,
+    },
     /// The price panel has no days.
     #[error("no price data to scan")]
     NoData,
+    /// The prices lack tickers of the model's universe.
+    #[error("the model's tickers {} are missing from {origin}", tickers.join(", "))]
+    MissingTickers {
+        /// The tickers missing.
+        tickers: Vec<String>,
+        /// The prices (a file).
+        origin: String,
+    },
+    /// The panel handed to a scan is not the model's universe in its order.
+    #[error("the panel's tickers are not the model's universe in its order (see keep_universe)")]
+    UniverseMismatch,
     /// A monitor setting outside its range.
     #[error("invalid {name}: {reason}")]
     InvalidSetting {
@@ -59,14 +112,18 @@ pub enum ScanError {
         /// What is wrong.
         reason: String,
     },
-    /// Writing an output failed; the previous file is untouched.
-    #[error("cannot write {}: {reason}", path.display())]
-    Write {
-        /// The output file.
+    /// Writing the picks history failed; the previous file is untouched.
+    #[error("cannot write {}", path.display())]
+    HistoryWrite {
+        /// The history file.
         path: PathBuf,
-        /// Why.
-        reason: String,
+        /// Why (Arrow or Parquet).
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// Encoding a model or report failed.
+    #[error(transparent)]
+    Engine(#[from] momentum_engine::EngineError),
     /// A features computation failed.
     #[error(transparent)]
     Features(#[from] momentum_features::FeaturesError),

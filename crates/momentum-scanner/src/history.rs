@@ -22,7 +22,9 @@ use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::ScanError;
-use crate::scan::{ModelParams, Pick, Picks};
+use momentum_engine::StrategyParams;
+
+use crate::scan::{Pick, Picks};
 
 fn schema() -> Schema {
     let int = |name| Field::new(name, DataType::Int64, false);
@@ -103,15 +105,16 @@ pub fn read_history(path: &Path) -> Result<Vec<Picks>, ScanError> {
             let date = as_of
                 .value_as_date(row)
                 .ok_or_else(|| corrupt(format!("invalid as_of in row {row}")))?;
-            let params = ModelParams {
+            let params = StrategyParams {
                 lookback: usize_at(ints[0], row, "lookback")?,
                 skip: usize_at(ints[1], row, "skip")?,
                 holding: usize_at(ints[2], row, "holding")?,
                 top_k: usize_at(ints[3], row, "top_k")?,
+                cost_bps: 0.0,
             };
             params
                 .validate()
-                .map_err(|err| corrupt(format!("row {row}: {err}")))?;
+                .map_err(|err| corrupt(format!("row {row}: model: {err}")))?;
             let entry = scans.entry(date).or_insert_with(|| Picks {
                 model_version: version.value(row).to_owned(),
                 params,
@@ -194,19 +197,19 @@ fn write_history(path: &Path, scans: &[Picks]) -> Result<(), ScanError> {
         float(|p| p.last_close),
     ];
     let schema = Arc::new(schema());
-    let write_error = |reason: String| ScanError::Write {
+    let write_error = |source: Box<dyn std::error::Error + Send + Sync>| ScanError::HistoryWrite {
         path: path.into(),
-        reason,
+        source,
     };
-    let batch = RecordBatch::try_new(schema.clone(), columns)
-        .map_err(|err| write_error(err.to_string()))?;
+    let batch =
+        RecordBatch::try_new(schema.clone(), columns).map_err(|err| write_error(err.into()))?;
     momentum_data::write_atomic(path, |file: &mut File| {
         let mut writer =
-            ArrowWriter::try_new(file, schema, None).map_err(|err| write_error(err.to_string()))?;
+            ArrowWriter::try_new(file, schema, None).map_err(|err| write_error(err.into()))?;
         writer
             .write(&batch)
-            .map_err(|err| write_error(err.to_string()))?;
-        writer.close().map_err(|err| write_error(err.to_string()))?;
+            .map_err(|err| write_error(err.into()))?;
+        writer.close().map_err(|err| write_error(err.into()))?;
         Ok(())
     })
 }

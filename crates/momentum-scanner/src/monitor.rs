@@ -18,15 +18,19 @@
 use chrono::NaiveDate;
 use momentum_engine::Window;
 use momentum_features::{PricePanel, is_valid, momentum_scores};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use statrs::distribution::{ContinuousCDF, Normal};
 
 use crate::ScanError;
 use crate::drift::{kolmogorov_smirnov, mean_shortfall_test, population_stability_index};
-use crate::scan::{ModelParams, Picks};
+use momentum_engine::StrategyParams;
 
-/// Thresholds of the monitor (`params.yaml` `monitor`).
-#[derive(Debug, Clone, Copy, PartialEq)]
+use crate::scan::{Picks, scored_params};
+
+/// Thresholds of the monitor: the `monitor` block of `params.yaml`, key for key (an unknown
+/// key is an error when it is deserialised).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct MonitorSettings {
     /// PSI above this is drift (0.25 is the customary "significant shift").
     pub psi_threshold: f64,
@@ -36,8 +40,18 @@ pub struct MonitorSettings {
     pub mean_return_alpha: f64,
     /// Trading days at the end of the panel whose scores are compared with the train window.
     pub recent_days: usize,
-    /// Train fraction of the backtest, which fixes the reference window of the drift checks.
-    pub train_fraction: f64,
+}
+
+impl Default for MonitorSettings {
+    /// The committed `params.yaml`: PSI 0.25, KS 0.01, 5 % tests, 63 recent days.
+    fn default() -> Self {
+        Self {
+            psi_threshold: 0.25,
+            ks_alpha: 0.01,
+            mean_return_alpha: 0.05,
+            recent_days: 63,
+        }
+    }
 }
 
 impl MonitorSettings {
@@ -68,11 +82,6 @@ impl MonitorSettings {
                 "monitor.recent_days",
                 self.recent_days >= 2,
                 "must be at least 2",
-            ),
-            (
-                "backtest.train_fraction",
-                probability(self.train_fraction),
-                "must be in (0, 1)",
             ),
         ];
         match checks.into_iter().find(|(_, ok, _)| !ok) {
@@ -119,8 +128,9 @@ pub struct MonitorReport {
     pub as_of: NaiveDate,
     /// Model version monitored (of the latest scan).
     pub model_version: String,
-    /// Its parameters.
-    pub params: ModelParams,
+    /// Its parameters (as the scans recorded them: no cost).
+    #[serde(with = "scored_params")]
+    pub params: StrategyParams,
     /// Realised, non-overlapping periods.
     pub live: Vec<LivePeriod>,
     /// Mean basket return per period (`None` without periods).
@@ -141,13 +151,16 @@ pub struct MonitorReport {
     pub reasons: Vec<String>,
 }
 
-/// Builds the monitor report for the latest model in `history` on `panel`.
+/// Builds the monitor report for the latest model in `history` on `panel`. `train_fraction`
+/// is the backtest's (`backtest.train_fraction`): its train window is the drift checks'
+/// reference.
 ///
 /// The promise is empty (and the return checks say "not enough data") when the days before the
 /// first scan are too few for the lookback.
 ///
 /// # Errors
-/// [`ScanError::InvalidSetting`] for a setting out of range ([`MonitorSettings::validate`]),
+/// [`ScanError::InvalidSetting`] for a setting out of range ([`MonitorSettings::validate`],
+/// and `train_fraction` in `(0, 1)`),
 /// [`ScanError::NoHistory`] when there is no scan to monitor, [`ScanError::InvalidModel`] for
 /// the latest model's parameters out of range, [`ScanError::NoData`] for an empty panel,
 /// [`ScanError::MissingTicker`] when a picked ticker is not priced on its scan day.
@@ -155,11 +168,18 @@ pub fn monitor(
     panel: &PricePanel,
     history: &[Picks],
     settings: &MonitorSettings,
+    train_fraction: f64,
 ) -> Result<MonitorReport, ScanError> {
     settings.validate()?;
+    if !(train_fraction > 0.0 && train_fraction < 1.0) {
+        return Err(ScanError::InvalidSetting {
+            name: "backtest.train_fraction",
+            reason: "must be in (0, 1)",
+        });
+    }
     let latest = history.last().ok_or(ScanError::NoHistory)?;
     let params = latest.params;
-    params.validate()?;
+    params.validate().map_err(ScanError::InvalidModel)?;
     let scans: Vec<&Picks> = history
         .iter()
         .filter(|scan| scan.params == params)
@@ -180,7 +200,7 @@ pub fn monitor(
         mean_return_check(&live_returns, promised_mean, settings.mean_return_alpha),
         sharpe_check(&live_returns, promised_sharpe, settings.mean_return_alpha),
     ];
-    checks.extend(drift_checks(panel, params, settings));
+    checks.extend(drift_checks(panel, params, settings, train_fraction));
     let reasons: Vec<String> = checks
         .iter()
         .filter(|c| c.breached)
@@ -272,9 +292,12 @@ fn live_periods(
 
 /// Holding-period returns of the backtest (no costs) on days `0..=end`, or none when the window
 /// is too short for the lookback.
-fn promised_returns(panel: &PricePanel, params: ModelParams, end: usize) -> Vec<f64> {
-    let strategy = params.strategy();
-    let Ok(run) = momentum_engine::backtest(panel, &strategy, Window { start: 0, end }) else {
+fn promised_returns(panel: &PricePanel, params: StrategyParams, end: usize) -> Vec<f64> {
+    let gross = StrategyParams {
+        cost_bps: 0.0,
+        ..params
+    };
+    let Ok(run) = momentum_engine::backtest(panel, &gross, Window { start: 0, end }) else {
         return Vec::new();
     };
     run.equity
@@ -356,9 +379,14 @@ fn sharpe_check(live: &[f64], promised: Option<f64>, alpha: f64) -> Check {
     }
 }
 
-fn drift_checks(panel: &PricePanel, params: ModelParams, settings: &MonitorSettings) -> Vec<Check> {
+fn drift_checks(
+    panel: &PricePanel,
+    params: StrategyParams,
+    settings: &MonitorSettings,
+    train_fraction: f64,
+) -> Vec<Check> {
     let days = panel.n_days();
-    let train_end = momentum_engine::train_days(days, settings.train_fraction);
+    let train_end = momentum_engine::train_days(days, train_fraction);
     let recent_start = days
         .saturating_sub(settings.recent_days)
         .max(params.lookback);
@@ -412,7 +440,7 @@ fn drift_checks(panel: &PricePanel, params: ModelParams, settings: &MonitorSetti
 /// takes days `L - S` apart so that no two scores of a ticker share a window.
 fn pooled_scores(
     panel: &PricePanel,
-    params: ModelParams,
+    params: StrategyParams,
     days: std::ops::Range<usize>,
     step: usize,
 ) -> Vec<f64> {

@@ -1,17 +1,18 @@
-//! Promotion gates and the `production` block of `params.yaml`.
+//! Promotion gates: whether a candidate may become the production model.
 //!
 //! A candidate becomes the production model only when every gate passes. The gates read the
 //! out-of-sample (test window) numbers, because the train window is where the grid search chose
 //! the candidate and is optimistic by construction.
 
-use std::str::FromStr;
-
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::ScanError;
+use crate::model::{Model, test_window};
 
-/// Thresholds a candidate must meet (`params.yaml` `promotion`).
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// Thresholds a candidate must meet: the `promotion` block of `params.yaml`, key for key (an
+/// unknown key is an error when it is deserialised).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Gates {
     /// Minimum out-of-sample `total_roi` (0.20 = +20 %).
     pub min_roi: f64,
@@ -19,6 +20,17 @@ pub struct Gates {
     pub min_dsr: f64,
     /// Maximum out-of-sample `max_drawdown` (0.60 = a 60 % peak-to-trough loss).
     pub max_drawdown: f64,
+}
+
+impl Default for Gates {
+    /// The committed `params.yaml`: +20 %, DSR 0.5, drawdown 60 %.
+    fn default() -> Self {
+        Self {
+            min_roi: 0.20,
+            min_dsr: 0.50,
+            max_drawdown: 0.60,
+        }
+    }
 }
 
 /// The candidate's numbers the gates look at.
@@ -32,6 +44,23 @@ pub struct GateInputs {
     pub dsr: f64,
     /// Strategy `max_drawdown` on the test window.
     pub test_max_drawdown: f64,
+}
+
+impl GateInputs {
+    /// The numbers of a candidate (a metric that could not be computed is NaN and fails).
+    ///
+    /// # Errors
+    /// [`ScanError::NotACandidate`] for a registered model; [`ScanError::NoTestWindow`] when
+    /// the candidate was backtested without a split.
+    pub fn of(candidate: &Model) -> Result<Self, ScanError> {
+        let test = test_window(candidate)?;
+        Ok(Self {
+            test_roi: test.strategy.total_roi,
+            test_baseline_roi: test.baseline.total_roi,
+            dsr: candidate.experiment()?.selection.dsr,
+            test_max_drawdown: test.strategy.max_drawdown,
+        })
+    }
 }
 
 /// One gate's verdict, printed by `momentum promote` and logged to tracking.
@@ -84,157 +113,9 @@ pub fn evaluate(gates: &Gates, inputs: &GateInputs) -> Vec<GateResult> {
     ]
 }
 
-/// The `production` block of `params.yaml`: what `momentum scan` serves.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ProductionModel {
-    /// Registry version of the model (e.g. `"3"`).
-    pub version: String,
-    /// Lookback `L` in trading days.
-    pub lookback: usize,
-    /// Skip `S` in trading days.
-    pub skip: usize,
-    /// Holding period `H` in trading days.
-    pub holding: usize,
-    /// Number of tickers held.
-    pub top_k: usize,
-    /// One-way cost in basis points the model was validated with.
-    pub cost_bps: f64,
-    /// The universe the model was trained on, in order.
-    pub tickers: Vec<String>,
-    /// Digest of the price data the model was trained on.
-    pub data_digest: String,
-    /// When it was promoted (RFC 3339, UTC).
-    pub promoted_at: String,
-}
-
-impl ProductionModel {
-    /// The parameters the scan and the monitor use.
-    pub fn params(&self) -> crate::scan::ModelParams {
-        crate::scan::ModelParams {
-            lookback: self.lookback,
-            skip: self.skip,
-            holding: self.holding,
-            top_k: self.top_k,
-        }
-    }
-}
-
-/// Returns `yaml` with the top-level `production` mapping set to `model`, everything else kept
-/// byte for byte (comments, order, blank lines). The block is created when missing.
-pub fn set_production_block(yaml: &str, model: &ProductionModel) -> Result<String, ScanError> {
-    let edit_error = |reason: String| ScanError::ParamsEdit {
-        what: "params.yaml production block".into(),
-        reason,
-    };
-    // A missing or empty params.yaml (nothing but comments) gets the block as its first key.
-    let blank = yaml.lines().all(|line| {
-        let line = line.trim();
-        line.is_empty() || line.starts_with('#') || line == "---"
-    });
-    let seeded;
-    let yaml = if blank {
-        let gap = if yaml.is_empty() || yaml.ends_with('\n') {
-            ""
-        } else {
-            "\n"
-        };
-        seeded = format!("{yaml}{gap}production:\n  version: null\n");
-        seeded.as_str()
-    } else {
-        yaml
-    };
-    let doc = yaml_edit::Document::from_str(yaml).map_err(|err| edit_error(err.to_string()))?;
-    let root = doc
-        .as_mapping()
-        .ok_or_else(|| edit_error("the file is not a mapping".into()))?;
-    let block = match root.get_mapping("production") {
-        Some(block) => block,
-        None => {
-            root.set(
-                "production",
-                yaml_edit::Document::from_str("version: null\n")
-                    .map_err(|err| edit_error(err.to_string()))?
-                    .as_mapping()
-                    .ok_or_else(|| edit_error("internal block".into()))?,
-            );
-            root.get_mapping("production")
-                .ok_or_else(|| edit_error("cannot create the block".into()))?
-        }
-    };
-    block.set("version", model.version.as_str());
-    block.set("lookback", model.lookback as i64);
-    block.set("skip", model.skip as i64);
-    block.set("holding", model.holding as i64);
-    block.set("top_k", model.top_k as i64);
-    block.set("cost_bps", model.cost_bps);
-    let tickers: Vec<yaml_edit::YamlValue> = model
-        .tickers
-        .iter()
-        .map(|t| yaml_edit::YamlValue::from(t.as_str()))
-        .collect();
-    block.set("tickers", tickers);
-    block.set("data_digest", model.data_digest.as_str());
-    // Quoted: a bare RFC 3339 time is a YAML timestamp, which DVC cannot hash as a param.
-    block.set(
-        "promoted_at",
-        yaml_edit::ScalarValue::single_quoted(model.promoted_at.as_str()),
-    );
-    Ok(doc.to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const PARAMS: &str = "# top comment\ndata:\n  source: sample  # inline\n\n# Written by promote.\nproduction:\n  version: null\n  lookback: null\n  skip: null\n  holding: null\n  top_k: null\n  cost_bps: null\n  tickers: []\n  data_digest: null\n  promoted_at: null\n\ntracking:\n  uri: \"\"\n# trailing comment\n";
-
-    fn model() -> ProductionModel {
-        ProductionModel {
-            version: "3".into(),
-            lookback: 120,
-            skip: 20,
-            holding: 5,
-            top_k: 3,
-            cost_bps: 10.0,
-            tickers: vec!["AAPL".into(), "MSFT".into()],
-            data_digest: "abc123".into(),
-            promoted_at: "2026-11-27T00:00:00Z".into(),
-        }
-    }
-
-    #[test]
-    fn only_the_production_block_changes() {
-        let out = set_production_block(PARAMS, &model()).unwrap();
-        println!("{out}");
-        let again = set_production_block(&out, &model()).unwrap();
-        assert_eq!(again, out);
-        let before_block = PARAMS.split("production:").next().unwrap();
-        assert!(out.starts_with(before_block), "{out}");
-        assert!(
-            out.ends_with("\ntracking:\n  uri: \"\"\n# trailing comment\n"),
-            "{out}"
-        );
-        assert!(out.contains("  lookback: 120\n"), "{out}");
-        assert!(
-            out.contains("  promoted_at: '2026-11-27T00:00:00Z'\n"),
-            "{out}"
-        );
-        assert!(
-            out.contains("  version: '3'\n") || out.contains("  version: \"3\"\n"),
-            "{out}"
-        );
-    }
-
-    #[test]
-    fn a_missing_or_comment_only_params_yaml_gets_the_block() {
-        for (text, kept) in [("", ""), ("# just a comment", "# just a comment\n")] {
-            let out = set_production_block(text, &model()).unwrap();
-            assert!(out.starts_with(&format!("{kept}production:\n")), "{out}");
-            assert!(out.contains("  lookback: 120\n"), "{out}");
-            let again = set_production_block(&out, &model()).unwrap();
-            assert_eq!(again, out);
-        }
-    }
 
     #[test]
     fn gates_fail_on_nan_and_on_each_threshold() {
@@ -260,5 +141,35 @@ mod tests {
             .map(|g| g.gate)
             .collect();
         assert_eq!(failed, ["min_dsr"]);
+        for (spoilt, gate) in [
+            (
+                GateInputs {
+                    test_roi: 0.19,
+                    ..good
+                },
+                "min_roi",
+            ),
+            (
+                GateInputs {
+                    test_baseline_roi: 0.25,
+                    ..good
+                },
+                "beats_buy_and_hold",
+            ),
+            (
+                GateInputs {
+                    test_max_drawdown: 0.31,
+                    ..good
+                },
+                "max_drawdown",
+            ),
+        ] {
+            let failed: Vec<_> = evaluate(&gates, &spoilt)
+                .into_iter()
+                .filter(|g| !g.passed)
+                .map(|g| g.gate)
+                .collect();
+            assert_eq!(failed, [gate]);
+        }
     }
 }

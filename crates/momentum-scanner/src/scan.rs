@@ -5,46 +5,13 @@
 //! day, so a scan on day `t` picks exactly what the backtest would have bought on day `t`.
 
 use chrono::NaiveDate;
+use momentum_data::{PriceTable, Selection, select};
 use momentum_engine::StrategyParams;
 use momentum_features::PricePanel;
 use serde::{Deserialize, Serialize};
 
 use crate::ScanError;
-
-/// The parameters of a production model that matter for scoring and holding.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ModelParams {
-    /// Lookback `L` in trading days.
-    pub lookback: usize,
-    /// Skip `S` in trading days.
-    pub skip: usize,
-    /// Holding period `H` in trading days (used by monitoring, not by the scan itself).
-    pub holding: usize,
-    /// Number of tickers to hold.
-    pub top_k: usize,
-}
-
-impl ModelParams {
-    /// The ranges the spec gives the parameters (`lookback > skip >= 0`, `holding >= 1`,
-    /// `top_k >= 1`), checked by the engine's own [`StrategyParams::validate`].
-    ///
-    /// # Errors
-    /// [`ScanError::InvalidModel`] naming the first parameter out of range.
-    pub fn validate(&self) -> Result<(), ScanError> {
-        self.strategy().validate().map_err(ScanError::InvalidModel)
-    }
-
-    /// The engine's parameters of this model, without costs.
-    pub fn strategy(&self) -> StrategyParams {
-        StrategyParams {
-            lookback: self.lookback,
-            skip: self.skip,
-            holding: self.holding,
-            top_k: self.top_k,
-            cost_bps: 0.0,
-        }
-    }
-}
+use crate::model::Model;
 
 /// One ticker's line in the scan.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -67,11 +34,12 @@ pub struct Pick {
 /// The result of a scan: the model, the day, and every ticker ranked.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Picks {
-    /// Registry version of the model that produced the picks.
+    /// Registry version of the model that produced the picks (empty for a candidate).
     pub model_version: String,
-    /// The model's parameters.
-    #[serde(flatten)]
-    pub params: ModelParams,
+    /// The model's parameters. The picks record lookback, skip, holding and top_k; a scan
+    /// does not trade, so `cost_bps` is 0.
+    #[serde(flatten, with = "scored_params")]
+    pub params: StrategyParams,
     /// The trading day the scores are computed on (its close is the decision point).
     pub as_of: NaiveDate,
     /// Eligible tickers by rank, then the ineligible ones in universe order.
@@ -88,21 +56,60 @@ impl Picks {
     }
 }
 
-/// Scores every ticker of `panel` on day index `t` and selects the model's top k.
+/// `table` kept to `universe`, every date, in the universe's order: what a scan ranks (and what
+/// the monitor watches) are the tickers the model was selected on ([`Model::universe`]),
+/// whatever else the price file holds. Align the result with [`PricePanel::from_table`] before
+/// [`scan`]: other tickers' days would otherwise add rows to the panel.
 ///
+/// # Errors
+/// [`ScanError::MissingTickers`] listing the tickers of `universe` that `table` lacks
+/// (`origin` names the table).
+pub fn keep_universe(
+    table: &PriceTable,
+    universe: &[String],
+    origin: &str,
+) -> Result<PriceTable, ScanError> {
+    let missing: Vec<String> = universe
+        .iter()
+        .filter(|t| !table.tickers.contains(t))
+        .cloned()
+        .collect();
+    if !missing.is_empty() {
+        return Err(ScanError::MissingTickers {
+            tickers: missing,
+            origin: origin.to_owned(),
+        });
+    }
+    let kept = Selection {
+        tickers: universe.to_vec(),
+        start: NaiveDate::MIN,
+        end: NaiveDate::MAX,
+        allow_missing: false,
+    };
+    Ok(select(table, &kept, origin)?.table)
+}
+
+/// Scores every ticker of `panel` on day index `t` with `model` and selects its top k: what
+/// the backtest buys on a rebalance day `t`.
+///
+/// The panel's tickers must be the model's universe in its order ([`keep_universe`]), so the
+/// ranks and the tie rule (equal scores go to the ticker listed first) are the backtest's.
 /// Only prices on days `t`, `t - skip` and `t - lookback` are read, so rows after `t` (if the
 /// panel has any) cannot leak into the picks.
 ///
 /// # Errors
+/// [`ScanError::UniverseMismatch`] when the panel's tickers are not the model's universe;
 /// [`ScanError::TooShort`] when `t < lookback` (no price `L` days back);
-/// [`ScanError::InvalidModel`] for parameters out of range ([`ModelParams::validate`]).
-pub fn scan(
-    panel: &PricePanel,
-    t: usize,
-    params: ModelParams,
-    model_version: &str,
-) -> Result<Picks, ScanError> {
-    params.validate()?;
+/// [`ScanError::InvalidModel`] for parameters out of range.
+pub fn scan(panel: &PricePanel, t: usize, model: &Model) -> Result<Picks, ScanError> {
+    if panel.tickers() != model.universe.as_slice() {
+        return Err(ScanError::UniverseMismatch);
+    }
+    let params = StrategyParams {
+        cost_bps: 0.0,
+        ..model.params
+    };
+    params.validate().map_err(ScanError::InvalidModel)?;
     let as_of = *panel.dates().get(t).ok_or(ScanError::NoData)?;
     if t < params.lookback {
         return Err(ScanError::TooShort {
@@ -145,9 +152,45 @@ pub fn scan(
             .map(|i| line(i, None)),
     );
     Ok(Picks {
-        model_version: model_version.to_owned(),
+        model_version: model.version().unwrap_or_default().to_owned(),
         params,
         as_of,
         picks,
     })
+}
+
+/// The parameters a scan records: lookback, skip, holding and top_k (no cost: a scan does not
+/// trade), in that order, in `picks.json`, `monitor.json` and the history.
+pub(crate) mod scored_params {
+    use momentum_engine::StrategyParams;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Serialize, Deserialize)]
+    struct Scored {
+        lookback: usize,
+        skip: usize,
+        holding: usize,
+        top_k: usize,
+    }
+
+    pub(crate) fn serialize<S: Serializer>(p: &StrategyParams, s: S) -> Result<S::Ok, S::Error> {
+        Scored {
+            lookback: p.lookback,
+            skip: p.skip,
+            holding: p.holding,
+            top_k: p.top_k,
+        }
+        .serialize(s)
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<StrategyParams, D::Error> {
+        let s = Scored::deserialize(d)?;
+        Ok(StrategyParams {
+            lookback: s.lookback,
+            skip: s.skip,
+            holding: s.holding,
+            top_k: s.top_k,
+            cost_bps: 0.0,
+        })
+    }
 }

@@ -3,10 +3,11 @@
 use chrono::NaiveDate;
 use momentum_engine::{EngineError, StrategyParams, Window, backtest};
 use momentum_features::PricePanel;
-use momentum_scanner::ScanError;
 use momentum_scanner::history::{append_history, read_history};
+use momentum_scanner::model::{Registration, Stage};
 use momentum_scanner::monitor::{MonitorSettings, monitor};
-use momentum_scanner::scan::{ModelParams, scan};
+use momentum_scanner::scan::scan;
+use momentum_scanner::{Model, ScanError};
 
 fn sample_panel() -> PricePanel {
     let table = momentum_data::load_sample().expect("embedded sample loads");
@@ -29,7 +30,8 @@ fn scan_picks_equal_the_backtest_holdings_on_several_sample_dates() {
             end: 6000,
         };
         let run = backtest(&panel, &strategy, window).expect("backtest runs");
-        let params = ModelParams {
+        let params = StrategyParams {
+            cost_bps: 0.0,
             lookback,
             skip,
             holding,
@@ -44,7 +46,7 @@ fn scan_picks_equal_the_backtest_holdings_on_several_sample_dates() {
                 .map(|trade| panel.tickers()[trade.ticker].as_str())
                 .collect();
             held.sort_unstable();
-            let picks = scan(&panel, day, params, "test").expect("scan runs");
+            let picks = scan(&panel, day, &model(&panel, params, "test")).expect("scan runs");
             let mut picked: Vec<&str> = picks.selected().collect();
             picked.sort_unstable();
             assert_eq!(
@@ -59,12 +61,26 @@ fn scan_picks_equal_the_backtest_holdings_on_several_sample_dates() {
     }
 }
 
+/// The registered model `version` of `params` on the tickers of `panel`.
+fn model(panel: &PricePanel, params: StrategyParams, version: &str) -> Model {
+    Model {
+        params,
+        universe: panel.tickers().to_vec(),
+        data_digest: None,
+        stage: Stage::Registered(Registration {
+            version: version.into(),
+            promoted_at: "2024-01-01T00:00:00Z".into(),
+        }),
+    }
+}
+
 fn date(day: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(2024, 1, day).unwrap()
 }
 
 /// The model most tiny-panel tests scan with: one day of lookback, the best ticker, held 2 days.
-const ONE_DAY_MODEL: ModelParams = ModelParams {
+const ONE_DAY_MODEL: StrategyParams = StrategyParams {
+    cost_bps: 0.0,
     lookback: 1,
     skip: 0,
     holding: 2,
@@ -91,14 +107,15 @@ fn tiny_panel() -> PricePanel {
 #[test]
 fn scan_ranks_every_ticker_and_leaves_ineligible_ones_unranked() {
     let panel = tiny_panel();
-    let params = ModelParams {
+    let params = StrategyParams {
+        cost_bps: 0.0,
         lookback: 1,
         skip: 0,
         holding: 2,
         top_k: 2,
     };
     // Day 1: A 11/10-1 = 0.1, B 9/10-1 = -0.1, C 10/10-1 = 0: A then C.
-    let picks = scan(&panel, 1, params, "7").unwrap();
+    let picks = scan(&panel, 1, &model(&panel, params, "7")).unwrap();
     let order: Vec<(&str, Option<usize>, bool)> = picks
         .picks
         .iter()
@@ -114,19 +131,15 @@ fn scan_ranks_every_ticker_and_leaves_ineligible_ones_unranked() {
     );
     assert_eq!(picks.picks[0].target_weight, 0.5);
     // Day 2: C has no price, so it is not eligible.
-    let picks = scan(&panel, 2, params, "7").unwrap();
+    let picks = scan(&panel, 2, &model(&panel, params, "7")).unwrap();
     let c = picks.picks.iter().find(|p| p.ticker == "C").unwrap();
     assert_eq!((c.rank, c.score, c.last_close), (None, None, None));
+    let longer = StrategyParams {
+        lookback: 2,
+        ..params
+    };
     assert!(matches!(
-        scan(
-            &panel,
-            0,
-            ModelParams {
-                lookback: 2,
-                ..params
-            },
-            "7"
-        ),
+        scan(&panel, 0, &model(&panel, longer, "7")),
         Err(ScanError::TooShort { .. })
     ));
 }
@@ -137,8 +150,8 @@ fn history_is_idempotent_per_as_of_date_and_round_trips() {
     let path = dir.path().join("predictions/picks.parquet");
     let panel = tiny_panel();
     let params = ONE_DAY_MODEL;
-    let day1 = scan(&panel, 1, params, "1").unwrap();
-    let day3 = scan(&panel, 3, params, "1").unwrap();
+    let day1 = scan(&panel, 1, &model(&panel, params, "1")).unwrap();
+    let day3 = scan(&panel, 3, &model(&panel, params, "1")).unwrap();
     append_history(&path, &day3).unwrap();
     append_history(&path, &day1).unwrap();
     append_history(&path, &day1).unwrap();
@@ -152,7 +165,7 @@ fn a_corrupt_history_is_a_clear_error_and_is_left_alone() {
     let path = dir.path().join("picks.parquet");
     std::fs::write(&path, b"not parquet").unwrap();
     let panel = tiny_panel();
-    let picks = scan(&panel, 1, ONE_DAY_MODEL, "1").unwrap();
+    let picks = scan(&panel, 1, &model(&panel, ONE_DAY_MODEL, "1")).unwrap();
     let err = append_history(&path, &picks).unwrap_err();
     assert!(matches!(err, ScanError::CorruptHistory { .. }), "{err}");
     assert!(err.to_string().contains("picks.parquet"), "{err}");
@@ -167,7 +180,7 @@ fn a_foreign_model_in_the_history_and_bad_monitor_settings_are_clear_errors() {
     let path = dir.path().join("picks.parquet");
     let panel = tiny_panel();
     let params = ONE_DAY_MODEL;
-    let mut picks = scan(&panel, 1, params, "1").unwrap();
+    let mut picks = scan(&panel, 1, &model(&panel, params, "1")).unwrap();
     picks.params.skip = 1;
     append_history(&path, &picks).unwrap();
     let err = read_history(&path).unwrap_err().to_string();
@@ -177,7 +190,7 @@ fn a_foreign_model_in_the_history_and_bad_monitor_settings_are_clear_errors() {
         "{err}"
     );
     // The library call refuses the same model handed to it directly.
-    let err = monitor(&panel, &[picks], &settings()).unwrap_err();
+    let err = monitor(&panel, &[picks], &settings(), 0.7).unwrap_err();
     assert!(
         matches!(
             err,
@@ -186,20 +199,26 @@ fn a_foreign_model_in_the_history_and_bad_monitor_settings_are_clear_errors() {
         "{err}"
     );
 
-    let history = [scan(&panel, 1, params, "1").unwrap()];
+    let history = [scan(&panel, 1, &model(&panel, params, "1")).unwrap()];
     type Spoil = fn(&mut MonitorSettings);
-    let bad: [(&str, Spoil); 5] = [
+    let bad: [(&str, Spoil); 4] = [
         ("monitor.psi_threshold", |s| s.psi_threshold = f64::NAN),
         ("monitor.ks_alpha", |s| s.ks_alpha = 1.0),
         ("monitor.mean_return_alpha", |s| s.mean_return_alpha = 0.0),
         ("monitor.recent_days", |s| s.recent_days = 0),
-        ("backtest.train_fraction", |s| s.train_fraction = 1.5),
     ];
     for (name, spoil) in bad {
         let mut s = settings();
         spoil(&mut s);
-        let err = monitor(&panel, &history, &s).unwrap_err().to_string();
+        let err = monitor(&panel, &history, &s, 0.7).unwrap_err().to_string();
         assert!(err.starts_with(&format!("invalid {name}:")), "{err}");
+    }
+    for fraction in [0.0, 1.5, f64::NAN] {
+        let err = monitor(&panel, &history, &settings(), fraction).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid backtest.train_fraction: must be in (0, 1)"
+        );
     }
 }
 
@@ -209,7 +228,6 @@ fn settings() -> MonitorSettings {
         ks_alpha: 0.01,
         mean_return_alpha: 0.05,
         recent_days: 63,
-        train_fraction: 0.7,
     }
 }
 
@@ -221,11 +239,11 @@ fn live_returns_match_a_hand_computation() {
     // Buy and hold of the three tickers priced on day 1: (13/11 + 9/9 + 10/10) / 3 - 1.
     // A scan on day 2 overlaps the first period and does not count; day 3 exits on day 5.
     let history = vec![
-        scan(&panel, 1, params, "1").unwrap(),
-        scan(&panel, 2, params, "1").unwrap(),
-        scan(&panel, 3, params, "1").unwrap(),
+        scan(&panel, 1, &model(&panel, params, "1")).unwrap(),
+        scan(&panel, 2, &model(&panel, params, "1")).unwrap(),
+        scan(&panel, 3, &model(&panel, params, "1")).unwrap(),
     ];
-    let report = monitor(&panel, &history, &settings()).unwrap();
+    let report = monitor(&panel, &history, &settings(), 0.7).unwrap();
     assert_eq!(report.live.len(), 2);
     assert!((report.live[0].basket_return - (13.0 / 11.0 - 1.0)).abs() < 1e-15);
     assert!(
@@ -281,15 +299,16 @@ fn synthetic_panel(
 
 #[test]
 fn stable_scores_raise_no_drift_and_a_regime_change_does() {
-    let params = ModelParams {
+    let params = StrategyParams {
+        cost_bps: 0.0,
         lookback: 20,
         skip: 0,
         holding: 5,
         top_k: 3,
     };
     let stable = synthetic_panel(1500, 12, usize::MAX, 0.0, 0.0);
-    let history = vec![scan(&stable, 1499, params, "1").unwrap()];
-    let report = monitor(&stable, &history, &settings()).unwrap();
+    let history = vec![scan(&stable, 1499, &model(&stable, params, "1")).unwrap()];
+    let report = monitor(&stable, &history, &settings(), 0.7).unwrap();
     let check = |name| {
         report
             .checks
@@ -304,8 +323,8 @@ fn stable_scores_raise_no_drift_and_a_regime_change_does() {
 
     // The last 100 days move four times as much with a strong trend: scores shift far up.
     let shifted = synthetic_panel(1500, 12, 1400, 0.08, 0.02);
-    let history = vec![scan(&shifted, 1499, params, "1").unwrap()];
-    let report = monitor(&shifted, &history, &settings()).unwrap();
+    let history = vec![scan(&shifted, 1499, &model(&shifted, params, "1")).unwrap()];
+    let report = monitor(&shifted, &history, &settings(), 0.7).unwrap();
     let breached: Vec<&str> = report
         .checks
         .iter()
@@ -325,7 +344,8 @@ fn live_returns_far_below_the_promise_recommend_retraining() {
     // Trending up for 1,000 days (the backtest promises gains), then every ticker falls 1 % a
     // day: the picks scanned in the fall lose money period after period.
     let panel = synthetic_panel(1300, 12, 1000, 0.002, -0.01);
-    let params = ModelParams {
+    let params = StrategyParams {
+        cost_bps: 0.0,
         lookback: 20,
         skip: 0,
         holding: 5,
@@ -333,9 +353,9 @@ fn live_returns_far_below_the_promise_recommend_retraining() {
     };
     let history: Vec<_> = (1000..1290)
         .step_by(5)
-        .map(|t| scan(&panel, t, params, "1").unwrap())
+        .map(|t| scan(&panel, t, &model(&panel, params, "1")).unwrap())
         .collect();
-    let report = monitor(&panel, &history, &settings()).unwrap();
+    let report = monitor(&panel, &history, &settings(), 0.7).unwrap();
     let mean_check = report
         .checks
         .iter()

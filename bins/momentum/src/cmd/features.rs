@@ -1,13 +1,9 @@
 //! `momentum features`: build the aligned date x ticker close panel and cache it as Parquet.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
-use momentum_data::PriceTable;
-use momentum_features::{PricePanel, write_panel};
-
-use crate::config::Config;
+use momentum_lifecycle::{Settings, build_features};
 
 /// Build the aligned close panel (dates x tickers) from the cached prices.
 ///
@@ -29,15 +25,10 @@ pub struct Args {
     pub out: Option<PathBuf>,
 }
 
-pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
-    let prices = args.prices.unwrap_or_else(|| config.data.out.clone());
-    let out = args.out.unwrap_or_else(|| config.features.panel.clone());
-    let table = read_prices(&prices)?;
-    let digest = momentum_data::digest(&table);
-    let panel = PricePanel::from_table(&table)
-        .with_context(|| format!("cannot align the prices of {}", prices.display()))?;
-    write_panel(&out, &panel, Some(&digest))
-        .with_context(|| format!("cannot write the panel {}", out.display()))?;
+pub fn run(args: Args, settings: &Settings) -> anyhow::Result<ExitCode> {
+    let prices = args.prices.unwrap_or_else(|| settings.data.out.clone());
+    let out = args.out.unwrap_or_else(|| settings.features.panel.clone());
+    let (panel, digest) = build_features(&prices, &out)?;
     tracing::info!(
         "wrote {} ({} days x {} tickers, {} prices, digest {})",
         out.display(),
@@ -47,17 +38,4 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
         &digest[..digest.len().min(12)]
     );
     Ok(ExitCode::SUCCESS)
-}
-
-/// Reads a price file by its extension: Parquet (long layout) or CSV (wide or long, gzip ok).
-pub fn read_prices(path: &Path) -> anyhow::Result<PriceTable> {
-    let is_parquet = path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("parquet"));
-    let table = if is_parquet {
-        momentum_data::read_parquet(path)
-    } else {
-        momentum_data::read_csv(path)
-    };
-    table.with_context(|| format!("cannot read prices from {}", path.display()))
 }

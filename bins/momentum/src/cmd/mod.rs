@@ -1,10 +1,10 @@
-//! One module per subcommand: its clap `Args` and a `run` that wires the library crates.
+//! One module per subcommand: its clap `Args` and a `run` that merges the flags into the
+//! settings, calls `momentum-lifecycle` and prints.
 
 pub mod backtest;
 pub mod features;
 pub mod fetch;
 pub mod monitor;
-pub mod production;
 pub mod promote;
 pub mod runs;
 pub mod scan;

@@ -1,21 +1,16 @@
 //! `momentum monitor`: the live record of past picks against the backtest's promise, and
-//! feature drift. The statistics live in `momentum-scanner`.
+//! feature drift ([`momentum_lifecycle::run_monitor`]).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::Context;
-use momentum_features::PricePanel;
-use momentum_scanner::ScanError;
-use momentum_scanner::history::read_history;
-use momentum_scanner::monitor::{MonitorSettings, monitor};
-use momentum_tracking::RunSpec;
+use momentum_lifecycle::track::{git_commit, open_tracker, track_monitor};
+use momentum_lifecycle::{MonitorRequest, Settings, run_monitor};
 
-use crate::cmd::production::universe_only;
-use crate::config::Config;
+use crate::overrides::Overrides;
 
 /// Exit code when `--fail-on-drift` is given and retraining is recommended.
-pub const EXIT_RETRAIN: u8 = 4;
+const EXIT_RETRAIN: u8 = 4;
 
 const AFTER_HELP: &str = "\
 For every scan in the picks history whose holding period has elapsed (non-overlapping periods
@@ -87,48 +82,50 @@ pub struct Args {
     train_fraction: Option<f64>,
 }
 
-pub fn run(args: Args, config: &Config, params_path: &Path) -> anyhow::Result<ExitCode> {
-    let settings = MonitorSettings {
-        psi_threshold: args.psi_threshold.unwrap_or(config.monitor.psi_threshold),
-        ks_alpha: args.ks_alpha.unwrap_or(config.monitor.ks_alpha),
-        mean_return_alpha: args
-            .mean_return_alpha
-            .unwrap_or(config.monitor.mean_return_alpha),
-        recent_days: args.recent_days.unwrap_or(config.monitor.recent_days),
-        train_fraction: args
-            .train_fraction
-            .unwrap_or(config.backtest.train_fraction),
+pub fn run(args: Args, settings: &Settings, params: &Path) -> anyhow::Result<ExitCode> {
+    let mut request = MonitorRequest {
+        prices: args.prices.unwrap_or_else(|| settings.data.out.clone()),
+        history: args
+            .history
+            .unwrap_or_else(|| settings.scan.history.clone()),
+        out: args.out,
+        settings: settings.monitor,
+        // Without a split (`null`) there is no train window to compare with: refused as out of range.
+        train_fraction: settings.backtest.train_fraction.unwrap_or(f64::NAN),
     };
-    check_settings(&settings, &args, params_path)?;
-    let prices_path = args.prices.unwrap_or_else(|| config.data.out.clone());
-    let history_path = args.history.unwrap_or_else(|| config.scan.history.clone());
-    let table = momentum_data::read_parquet(&prices_path).with_context(|| {
-        format!(
-            "cannot read the prices {} (run `momentum fetch`)",
-            prices_path.display()
-        )
-    })?;
-    let history = read_history(&history_path)?;
-    // The latest scan lists its model's whole universe: the drift checks compare the scores of
-    // those tickers only, not of others the price file may hold (as `scan` ranks only them).
-    let table = match history.last() {
-        Some(latest) => {
-            let listed: Vec<String> = table
-                .tickers
-                .iter()
-                .filter(|t| latest.picks.iter().any(|p| &p.ticker == *t))
-                .cloned()
-                .collect();
-            universe_only(&table, &listed, &prices_path)?
-        }
-        None => table,
-    };
-    let panel = PricePanel::from_table(&table)?;
-    let report = monitor(&panel, &history, &settings)
-        .with_context(|| format!("cannot monitor the picks in {}", history_path.display()))?;
-
-    crate::output::write_json(&args.out, &report)?;
-
+    let mut flags = Overrides::default();
+    let thresholds = &mut request.settings;
+    flags.set(
+        &mut thresholds.recent_days,
+        args.recent_days,
+        "monitor.recent_days",
+        "--recent-days",
+    );
+    flags.set(
+        &mut thresholds.psi_threshold,
+        args.psi_threshold,
+        "monitor.psi_threshold",
+        "--psi-threshold",
+    );
+    flags.set(
+        &mut thresholds.ks_alpha,
+        args.ks_alpha,
+        "monitor.ks_alpha",
+        "--ks-alpha",
+    );
+    flags.set(
+        &mut thresholds.mean_return_alpha,
+        args.mean_return_alpha,
+        "monitor.mean_return_alpha",
+        "--mean-return-alpha",
+    );
+    flags.set(
+        &mut request.train_fraction,
+        args.train_fraction,
+        "backtest.train_fraction",
+        "--train-fraction",
+    );
+    let report = run_monitor(&request).map_err(|err| flags.explain(err, params))?;
     for check in &report.checks {
         let value = check
             .value
@@ -147,65 +144,13 @@ pub fn run(args: Args, config: &Config, params_path: &Path) -> anyhow::Result<Ex
         } else {
             "no"
         },
-        args.out.display()
+        request.out.display()
     );
-
-    let tracker = crate::tracking::open(config, "monitor")?;
-    let mut spec = RunSpec::new(format!("monitor-{}", report.as_of))
-        .tag("momentum.kind", "monitor")
-        .tag("momentum.model_version", &report.model_version)
-        .tag(
-            "retrain_recommended",
-            report.retrain_recommended.to_string(),
-        )
-        .param("as_of", report.as_of)
-        .metric("live_periods", report.live.len() as f64)
-        .metric(
-            "retrain_recommended",
-            f64::from(u8::from(report.retrain_recommended)),
-        )
-        .artifact(&args.out);
-    for check in &report.checks {
-        if let Some(value) = check.value {
-            spec = spec.metric(check.name, value);
-        }
-    }
-    if let Some(mean) = report.live_mean_return {
-        spec = spec.metric("live_mean_return", mean);
-    }
-    tracker.log_run(&config.tracking.experiment, &spec, None)?;
-
+    let tracker = open_tracker(settings, "monitor", git_commit())?;
+    track_monitor(&tracker, settings, &report, &request.out)?;
     if args.fail_on_drift && report.retrain_recommended {
         eprintln!("retraining recommended: {}", report.reasons.join("; "));
         return Ok(ExitCode::from(EXIT_RETRAIN));
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Checks the settings before any file is read. A value out of range is named by its flag when
-/// a flag set it, else by its key in the params file.
-fn check_settings(
-    settings: &MonitorSettings,
-    args: &Args,
-    params_path: &Path,
-) -> anyhow::Result<()> {
-    let Err(err) = settings.validate() else {
-        return Ok(());
-    };
-    let ScanError::InvalidSetting { name, reason } = err else {
-        return Err(err.into());
-    };
-    let setting = name.rsplit('.').next().unwrap_or(name);
-    let flag_value = match setting {
-        "psi_threshold" => args.psi_threshold.map(|v| v.to_string()),
-        "ks_alpha" => args.ks_alpha.map(|v| v.to_string()),
-        "mean_return_alpha" => args.mean_return_alpha.map(|v| v.to_string()),
-        "recent_days" => args.recent_days.map(|v| v.to_string()),
-        "train_fraction" => args.train_fraction.map(|v| v.to_string()),
-        _ => None,
-    };
-    match flag_value {
-        Some(value) => anyhow::bail!("invalid --{} {value}: {reason}", setting.replace('_', "-")),
-        None => anyhow::bail!("invalid {name} in {}: {reason}", params_path.display()),
-    }
 }

@@ -12,7 +12,7 @@ use anyhow::{Context, bail};
 use clap::{Args as ClapArgs, Subcommand};
 use momentum_tracking::{Cmp, Filter, Run, RunQuery, Tracker};
 
-use crate::config::Config;
+use momentum_lifecycle::Settings;
 
 /// Inspect, compare and sync tracked runs.
 ///
@@ -67,7 +67,7 @@ enum RunsCommand {
 }
 
 #[derive(Debug, Clone, ClapArgs)]
-struct Selection {
+struct RunFilter {
     /// Read from the tracking server instead of the local store.
     #[arg(long)]
     remote: bool,
@@ -102,7 +102,7 @@ struct Selection {
 #[derive(Debug, ClapArgs)]
 struct ListArgs {
     #[command(flatten)]
-    select: Selection,
+    select: RunFilter,
 }
 
 #[derive(Debug, ClapArgs)]
@@ -121,7 +121,7 @@ struct CompareArgs {
     runs: Vec<String>,
 
     #[command(flatten)]
-    select: Selection,
+    select: RunFilter,
 
     /// Only these params (comma-separated; default: all that differ between the runs).
     #[arg(long, value_delimiter = ',', value_name = "KEYS")]
@@ -139,19 +139,19 @@ struct SyncArgs {
     dry_run: bool,
 }
 
-pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
+pub fn run(args: Args, settings: &Settings) -> anyhow::Result<ExitCode> {
     let store = args
         .store
         .clone()
-        .unwrap_or_else(|| config.tracking.store.clone());
+        .unwrap_or_else(|| settings.tracking.store.clone());
     let uri = args
         .uri
         .clone()
-        .unwrap_or_else(|| momentum_tracking::resolve_tracking_uri(&config.tracking.uri));
+        .unwrap_or_else(|| momentum_tracking::resolve_tracking_uri(&settings.tracking.uri));
     let experiment = args
         .experiment
         .clone()
-        .unwrap_or_else(|| config.tracking.experiment.clone());
+        .unwrap_or_else(|| settings.tracking.experiment.clone());
     let tracker = Tracker::open(&store, &uri)
         .with_context(|| format!("cannot open the run store {}", store.display()))?;
     match args.command {
@@ -216,7 +216,7 @@ fn resolve(tracker: &Tracker, id: &str, all: &[Run]) -> anyhow::Result<String> {
     }
 }
 
-fn select(tracker: &Tracker, experiment: &str, s: &Selection) -> anyhow::Result<Vec<Run>> {
+fn select(tracker: &Tracker, experiment: &str, s: &RunFilter) -> anyhow::Result<Vec<Run>> {
     let mut query = RunQuery::new(experiment);
     for f in &s.filters {
         query = query.filter(parse_filter(f)?);
@@ -252,7 +252,7 @@ fn select(tracker: &Tracker, experiment: &str, s: &Selection) -> anyhow::Result<
     }
 }
 
-fn list(tracker: &Tracker, experiment: &str, s: &Selection) -> anyhow::Result<ExitCode> {
+fn list(tracker: &Tracker, experiment: &str, s: &RunFilter) -> anyhow::Result<ExitCode> {
     let runs = select(tracker, experiment, s)?;
     let children = count_children(tracker, s.remote, &runs)?;
     let mut header = vec!["RUN", "NAME", "STATUS", "STARTED (UTC)", "CHILDREN"];

@@ -78,13 +78,13 @@ proptest! {
             skip: vec![0, 1],
             holding: vec![1, 3, 7],
             top_k: vec![1, 2, 4],
-            cost_bps: 5.0,
         };
         let options = GridOptions {
             train: Window { start: 0, end: 55 },
             test: Some(Window { start: 56, end: 79 }),
             objective: Objective::Sharpe,
             pbo_blocks: 4,
+            cost_bps: 5.0,
         };
         let run = |threads| {
             rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap()

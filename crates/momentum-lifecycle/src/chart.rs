@@ -6,8 +6,8 @@
 use std::path::Path;
 use std::sync::Once;
 
-use anyhow::Context;
 use chrono::NaiveDate;
+use momentum_engine::{ChainedCurve, CurvePoint};
 use plotters::prelude::*;
 use plotters::style::{FontStyle, register_font};
 
@@ -26,31 +26,26 @@ fn register_fonts() {
     });
 }
 
-/// Draws `points` (date, strategy, baseline, window name) into a PNG at `path`. The image is
-/// rendered to a temporary file in the same directory and renamed over `path`, so readers
-/// never see a partial chart. `split` marks where the test window starts.
-pub fn write_equity_chart(
+/// Draws the chained curve into a PNG at `path`. The image is rendered to a temporary file in
+/// the same directory and renamed over `path`, so readers never see a partial chart; the
+/// split, if any, is marked where the test window starts.
+pub(crate) fn write_equity_chart(
     path: &Path,
     title: &str,
-    points: &[(NaiveDate, f64, f64, &'static str)],
-    split: Option<NaiveDate>,
-) -> anyhow::Result<()> {
-    anyhow::ensure!(points.len() >= 2, "an equity chart needs at least two days");
-    register_fonts();
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    curve: &ChainedCurve,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    if curve.points.len() < 2 {
+        return Err("an equity chart needs at least two days".into());
     }
+    register_fonts();
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let tmp = path.with_file_name(format!(".{name}.{}.tmp.png", std::process::id()));
-    let drawn = draw(&tmp, title, points, split)
-        .map_err(|e| anyhow::anyhow!("{e}"))
-        .with_context(|| format!("cannot draw {}", path.display()))
-        .and_then(|()| {
-            std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
-        });
+    let drawn = draw(&tmp, title, &curve.points, curve.split)
+        .map_err(|e| e.to_string().into())
+        .and_then(|()| std::fs::rename(&tmp, path).map_err(Into::into));
     if drawn.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
@@ -70,7 +65,7 @@ fn day_label(x: &i32) -> String {
 fn draw(
     file: &Path,
     title: &str,
-    points: &[(NaiveDate, f64, f64, &'static str)],
+    points: &[CurvePoint],
     split: Option<NaiveDate>,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let root = BitMapBackend::new(file, (WIDTH, HEIGHT)).into_drawing_area();
@@ -78,10 +73,13 @@ fn draw(
     let root = root.titled(title, ("sans-serif", 26).into_font())?;
     let (top, bottom) = root.split_vertically(HEIGHT * 62 / 100);
     let (first, last) = (
-        day_number(points[0].0),
-        day_number(points[points.len() - 1].0),
+        day_number(points[0].date),
+        day_number(points[points.len() - 1].date),
     );
-    let values = points.iter().flat_map(|p| [p.1, p.2]).filter(|v| *v > 0.0);
+    let values = points
+        .iter()
+        .flat_map(|p| [p.strategy, p.baseline])
+        .filter(|v| *v > 0.0);
     let (lo, hi) = values.fold((f64::MAX, f64::MIN), |(a, b), v| (a.min(v), b.max(v)));
     let (lo, hi) = if lo < hi {
         (lo * 0.9, hi * 1.1)
@@ -107,14 +105,14 @@ fn draw(
     let orange = RGBColor(255, 127, 14);
     chart
         .draw_series(LineSeries::new(
-            points.iter().map(|p| (day_number(p.0), p.1)),
+            points.iter().map(|p| (day_number(p.date), p.strategy)),
             blue.stroke_width(2),
         ))?
         .label("momentum strategy")
         .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], blue.stroke_width(2)));
     chart
         .draw_series(LineSeries::new(
-            points.iter().map(|p| (day_number(p.0), p.2)),
+            points.iter().map(|p| (day_number(p.date), p.baseline)),
             orange.stroke_width(2),
         ))?
         .label("buy and hold (equal weight)")
@@ -136,19 +134,19 @@ fn draw(
         .label_font(("sans-serif", 14))
         .draw()?;
 
-    let drawdown = |sel: fn(&(NaiveDate, f64, f64, &'static str)) -> f64| {
+    let drawdown = |sel: fn(&CurvePoint) -> f64| {
         let mut peak = f64::MIN;
         points
             .iter()
             .map(|p| {
                 let v = sel(p);
                 peak = peak.max(v);
-                (day_number(p.0), -(1.0 - v / peak) * 100.0)
+                (day_number(p.date), -(1.0 - v / peak) * 100.0)
             })
             .collect::<Vec<_>>()
     };
-    let dd_s = drawdown(|p| p.1);
-    let dd_b = drawdown(|p| p.2);
+    let dd_s = drawdown(|p| p.strategy);
+    let dd_b = drawdown(|p| p.baseline);
     let worst = dd_s
         .iter()
         .chain(&dd_b)

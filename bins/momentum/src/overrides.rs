@@ -1,0 +1,68 @@
+//! Flags over `params.yaml`: each flag that replaces a setting is recorded under the setting's
+//! key, so an error the library reports about that key names the flag instead.
+
+use std::fmt::Display;
+use std::path::Path;
+
+use momentum_lifecycle::{LifecycleError, SettingsError};
+
+/// The settings a command's flags replaced.
+#[derive(Debug, Default)]
+pub struct Overrides {
+    /// `(key, flag, value as typed)`.
+    applied: Vec<(&'static str, &'static str, String)>,
+}
+
+impl Overrides {
+    /// Sets `target` (the setting at `key`) from `flag` when the flag was given.
+    pub fn set<T: Display>(
+        &mut self,
+        target: &mut T,
+        value: Option<T>,
+        key: &'static str,
+        flag: &'static str,
+    ) {
+        if let Some(value) = value {
+            self.applied.push((key, flag, value.to_string()));
+            *target = value;
+        }
+    }
+
+    /// Sets the list at `key` from `flag` when the flag was given.
+    pub fn set_list<T: Display>(
+        &mut self,
+        target: &mut Vec<T>,
+        value: Option<Vec<T>>,
+        key: &'static str,
+        flag: &'static str,
+    ) {
+        if let Some(list) = value {
+            let text = list.iter().map(ToString::to_string).collect::<Vec<_>>();
+            self.applied.push((key, flag, text.join(",")));
+            *target = list;
+        }
+    }
+
+    /// Records that `flag` set `key` (to `value`) by other means.
+    pub fn record(&mut self, key: &'static str, flag: &'static str, value: impl Display) {
+        self.applied.push((key, flag, value.to_string()));
+    }
+
+    /// `err` with a setting named where its value came from: `invalid --ks-alpha 2: ...` when
+    /// a flag set it, `invalid monitor.ks_alpha in alt.yaml: ...` when the params file did.
+    pub fn explain(&self, err: LifecycleError, params: &Path) -> anyhow::Error {
+        let LifecycleError::Settings(SettingsError::Invalid { key, value, reason }) = &err else {
+            return err.into();
+        };
+        match self.applied.iter().rev().find(|(k, _, _)| k == key) {
+            Some((_, flag, given)) => anyhow::anyhow!("invalid {flag} {given}: {reason}"),
+            None => {
+                let value = value
+                    .as_ref()
+                    .map(|v| format!(" = {v}"))
+                    .unwrap_or_default();
+                anyhow::anyhow!("invalid {key}{value} in {}: {reason}", params.display())
+            }
+        }
+    }
+}

@@ -1,0 +1,571 @@
+//! One backtest invocation as a value: what to run ([`ExperimentSpec`], the `backtest` block of
+//! `params.yaml`), what it produced ([`Experiment`]), and the files that encode it.
+//!
+//! [`run_experiment`] goes from a price panel and a spec to an [`Experiment`] in one call: the
+//! grid search on the train window (or the whole panel), the winner recorded on every window
+//! beside buy and hold, and the selection statistics. The experiment's JSON (`serde`) is
+//! `reports/metrics.json`; [`Experiment::write_metrics_json`] writes it canonically (keys
+//! sorted, two-space indent, final newline), and the `write_*_csv` methods write `grid.csv`,
+//! `trades.csv` and `equity_curve.csv`. Those three need what a run recorded (the grid's rows,
+//! the equity curves, the trade log), which `metrics.json` does not carry: an experiment read
+//! back from JSON has the summary only, and the writers then fail with
+//! [`EngineError::NotRecorded`].
+
+use std::collections::BTreeMap;
+use std::fmt::{self, Write as _};
+use std::io::Write;
+
+use chrono::NaiveDate;
+use momentum_features::PricePanel;
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::backtest::{BacktestResult, backtest, baseline};
+use crate::error::{EngineError, Result};
+use crate::grid::{ComboResult, GridOptions, GridSpec, SelectionStats, grid_search};
+use crate::metrics::Metrics;
+use crate::params::{Objective, StrategyParams, Window, split};
+use crate::stats::Pbo;
+
+/// What one backtest invocation runs: the `backtest` block of `params.yaml`, key for key (an
+/// unknown key is an error when it is deserialised).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ExperimentSpec {
+    /// Fraction of the days in the train window, in `(0, 1)`; `None` evaluates the whole panel
+    /// as one window (`full`), with no out-of-sample test.
+    pub train_fraction: Option<f64>,
+    /// What the grid maximises on the train window.
+    pub objective: Objective,
+    /// One-way cost in basis points, `0 <= c < 5000`.
+    pub cost_bps: f64,
+    /// CSCV blocks for PBO: even, 2 to 24.
+    pub pbo_blocks: usize,
+    /// The parameter lists searched.
+    pub grid: GridSpec,
+}
+
+impl Default for ExperimentSpec {
+    /// The committed `params.yaml`: 70 % train, Sharpe, 10 bps, 16 blocks, the default grid.
+    fn default() -> Self {
+        Self {
+            train_fraction: Some(0.7),
+            objective: Objective::Sharpe,
+            cost_bps: 10.0,
+            pbo_blocks: 16,
+            grid: GridSpec::default(),
+        }
+    }
+}
+
+impl ExperimentSpec {
+    /// The evaluation windows on a panel of `days` days: `train` and `test`, or `full`.
+    ///
+    /// # Errors
+    /// [`EngineError::InvalidParameter`] (`train_fraction`) as [`split`].
+    pub fn windows(&self, days: usize) -> Result<Vec<(WindowName, Window)>> {
+        Ok(match self.train_fraction {
+            Some(fraction) => {
+                let (train, test) = split(days, fraction)?;
+                vec![(WindowName::Train, train), (WindowName::Test, test)]
+            }
+            None => vec![(WindowName::Full, Window::full(days))],
+        })
+    }
+}
+
+/// The name of an evaluation window, as `metrics.json` and the CSV files spell it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WindowName {
+    /// Where the grid selects (the first `floor(f * T)` days).
+    Train,
+    /// Out of sample: the days after the train window.
+    Test,
+    /// The whole panel, when there is no split.
+    Full,
+}
+
+impl WindowName {
+    /// `train`, `test` or `full`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Train => "train",
+            Self::Test => "test",
+            Self::Full => "full",
+        }
+    }
+}
+
+impl std::str::FromStr for WindowName {
+    type Err = EngineError;
+
+    fn from_str(name: &str) -> Result<Self> {
+        match name {
+            "train" => Ok(Self::Train),
+            "test" => Ok(Self::Test),
+            "full" => Ok(Self::Full),
+            other => Err(EngineError::UnknownWindow {
+                name: other.to_owned(),
+            }),
+        }
+    }
+}
+
+impl fmt::Display for WindowName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// Where the prices came from and what they cover (the `data` object of `metrics.json`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DataLineage {
+    /// Content digest of the price table behind the panel, when known.
+    pub digest: Option<String>,
+    /// Number of tickers.
+    pub tickers: usize,
+    /// Number of trading days.
+    pub days: usize,
+    /// First date of the panel.
+    pub start: NaiveDate,
+    /// Last date of the panel.
+    pub end: NaiveDate,
+    /// The tickers in panel order.
+    pub universe: Vec<String>,
+}
+
+impl DataLineage {
+    /// The lineage of `panel` (at least one day), with the digest of the prices behind it.
+    pub fn of(panel: &PricePanel, digest: Option<String>) -> Self {
+        let dates = panel.dates();
+        Self {
+            digest,
+            tickers: panel.n_tickers(),
+            days: panel.n_days(),
+            start: dates[0],
+            end: dates[dates.len() - 1],
+            universe: panel.tickers().to_vec(),
+        }
+    }
+}
+
+/// One evaluation window: its days and the metrics of the selected strategy and of buy and
+/// hold over them (a `windows.<name>` object of `metrics.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WindowReport {
+    /// First date of the window.
+    pub start: NaiveDate,
+    /// Last date of the window.
+    pub end: NaiveDate,
+    /// The first rebalance `t0 = max(start, lookback)`.
+    pub first_rebalance: NaiveDate,
+    /// Trading days in the window.
+    pub days: usize,
+    /// Daily returns behind the metrics (`end - t0`).
+    pub returns: usize,
+    /// The selected strategy.
+    pub strategy: Metrics,
+    /// Equal-weight buy and hold from `t0`.
+    pub baseline: Metrics,
+    /// The recorded runs (equity curves, trade log); not in `metrics.json`.
+    #[serde(skip)]
+    pub runs: Option<WindowRuns>,
+}
+
+/// The recorded runs behind a [`WindowReport`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct WindowRuns {
+    /// The selected strategy.
+    pub strategy: BacktestResult,
+    /// Buy and hold over the same days.
+    pub baseline: BacktestResult,
+}
+
+/// Everything one backtest invocation produced: the selected parameters, the data lineage,
+/// the windows with strategy and baseline metrics, the selection statistics, and (from
+/// [`run_experiment`], not from JSON) every grid row, the equity curves and the trade log.
+///
+/// Its JSON is `reports/metrics.json`: `params`, `data`, `windows` (by name), `selection`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Experiment {
+    /// The selected combination.
+    pub params: StrategyParams,
+    /// The prices the experiment ran on.
+    pub data: DataLineage,
+    /// `train` and `test`, or `full`.
+    pub windows: BTreeMap<WindowName, WindowReport>,
+    /// Is the winner luck? PSR, DSR and PBO of the selection.
+    pub selection: SelectionStats,
+    /// One row per combination, in grid order; not in `metrics.json` (see `grid.csv`).
+    #[serde(skip)]
+    pub grid: Vec<ComboResult>,
+    /// Index of the selected combination in `grid`.
+    #[serde(skip)]
+    pub grid_rank: usize,
+    /// The panel's dates, which the recorded runs' day indices refer to.
+    #[serde(skip)]
+    pub dates: Vec<NaiveDate>,
+}
+
+/// One day of the chained equity curves ([`Experiment::chained_curve`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CurvePoint {
+    /// The day.
+    pub date: NaiveDate,
+    /// The strategy's value.
+    pub strategy: f64,
+    /// Buy and hold's value.
+    pub baseline: f64,
+    /// The window the day belongs to.
+    pub window: WindowName,
+}
+
+/// The equity curves of every window end to end: each later window is chained onto the value
+/// the previous one ended with, so a chart reads as one history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChainedCurve {
+    /// One point per recorded day, windows in order.
+    pub points: Vec<CurvePoint>,
+    /// The first rebalance of the second window, if any (where a chart marks the split).
+    pub split: Option<NaiveDate>,
+}
+
+/// The metric columns of `grid.csv`, in order.
+const METRIC_NAMES: [&str; 9] = [
+    "total_roi",
+    "cagr",
+    "volatility",
+    "sharpe",
+    "sortino",
+    "max_drawdown",
+    "calmar",
+    "num_trades",
+    "turnover",
+];
+
+impl Experiment {
+    /// The selected combination's grid row.
+    ///
+    /// # Errors
+    /// [`EngineError::NotRecorded`] for an experiment read from JSON.
+    pub fn best(&self) -> Result<&ComboResult> {
+        self.grid
+            .get(self.grid_rank)
+            .ok_or(EngineError::NotRecorded)
+    }
+
+    /// Writes `metrics.json`: the experiment's JSON with its keys sorted, pretty-printed, and a
+    /// final newline. NaN (a metric that could not be computed) is written as `null`.
+    ///
+    /// # Errors
+    /// [`EngineError::Io`] when writing fails.
+    pub fn write_metrics_json(&self, out: impl Write) -> Result<()> {
+        write_canonical_json(out, self)
+    }
+
+    /// Writes `grid.csv`: one row per combination in grid order, its params, whether it was
+    /// selected, and its train and test metrics (test cells empty without a test window).
+    ///
+    /// # Errors
+    /// [`EngineError::NotRecorded`] for an experiment read from JSON; [`EngineError::Io`].
+    pub fn write_grid_csv(&self, mut out: impl Write) -> Result<()> {
+        if self.grid.is_empty() {
+            return Err(EngineError::NotRecorded);
+        }
+        let mut text = String::from("lookback,skip,holding,top_k,cost_bps,selected");
+        for prefix in ["train", "test"] {
+            for m in METRIC_NAMES {
+                let _ = write!(text, ",{prefix}_{m}");
+            }
+        }
+        text.push('\n');
+        for (i, c) in self.grid.iter().enumerate() {
+            let p = c.params;
+            let _ = writeln!(
+                text,
+                "{},{},{},{},{},{},{},{}",
+                p.lookback,
+                p.skip,
+                p.holding,
+                p.top_k,
+                p.cost_bps,
+                u8::from(i == self.grid_rank),
+                metric_cells(Some(&c.train)),
+                metric_cells(c.test.as_ref()),
+            );
+        }
+        out.write_all(text.as_bytes())?;
+        Ok(())
+    }
+
+    /// Writes `trades.csv`: every trade of the selected strategy, window by window.
+    ///
+    /// # Errors
+    /// [`EngineError::NotRecorded`] for an experiment read from JSON; [`EngineError::Io`].
+    pub fn write_trades_csv(&self, mut out: impl Write) -> Result<()> {
+        let mut text = String::from("window,date,ticker,action,weight_before,weight_after,price\n");
+        for (name, runs) in self.recorded()? {
+            for t in &runs.strategy.trades {
+                let _ = writeln!(
+                    text,
+                    "{name},{},{},{},{},{},{}",
+                    self.dates[t.day],
+                    self.data.universe[t.ticker],
+                    t.action.as_str(),
+                    t.weight_before,
+                    t.weight_after,
+                    t.price
+                );
+            }
+        }
+        out.write_all(text.as_bytes())?;
+        Ok(())
+    }
+
+    /// Writes `equity_curve.csv`: the per-window equity curves as the metrics see them, each
+    /// from 1.0 before its first trade.
+    ///
+    /// # Errors
+    /// [`EngineError::NotRecorded`] for an experiment read from JSON; [`EngineError::Io`].
+    pub fn write_equity_csv(&self, mut out: impl Write) -> Result<()> {
+        let mut text = String::from("date,strategy,baseline,window\n");
+        for (name, runs) in self.recorded()? {
+            let curves = runs.strategy.equity.iter().zip(&runs.baseline.equity);
+            for (k, (s, b)) in curves.enumerate() {
+                let _ = writeln!(text, "{},{s},{b},{name}", self.dates[runs.strategy.day(k)]);
+            }
+        }
+        out.write_all(text.as_bytes())?;
+        Ok(())
+    }
+
+    /// The equity curves of every window end to end (see [`ChainedCurve`]).
+    ///
+    /// # Errors
+    /// [`EngineError::NotRecorded`] for an experiment read from JSON.
+    pub fn chained_curve(&self) -> Result<ChainedCurve> {
+        let mut points = Vec::new();
+        let (mut ks, mut kb) = (1.0, 1.0);
+        let mut split = None;
+        for (j, (window, runs)) in self.recorded()?.into_iter().enumerate() {
+            let (strategy, baseline) = (&runs.strategy, &runs.baseline);
+            if j == 1 {
+                split = Some(self.dates[strategy.t0]);
+            }
+            for (k, (s, b)) in strategy.equity.iter().zip(&baseline.equity).enumerate() {
+                points.push(CurvePoint {
+                    date: self.dates[strategy.day(k)],
+                    strategy: ks * s,
+                    baseline: kb * b,
+                    window,
+                });
+            }
+            ks *= strategy.equity.last().copied().unwrap_or(1.0);
+            kb *= baseline.equity.last().copied().unwrap_or(1.0);
+        }
+        Ok(ChainedCurve { points, split })
+    }
+
+    /// Each window's recorded runs, in window order.
+    fn recorded(&self) -> Result<Vec<(WindowName, &WindowRuns)>> {
+        self.windows
+            .iter()
+            .map(|(name, report)| {
+                Ok((*name, report.runs.as_ref().ok_or(EngineError::NotRecorded)?))
+            })
+            .collect()
+    }
+}
+
+/// `value`'s JSON with its keys sorted (through `serde_json::Value`, whose maps are ordered),
+/// two-space indented, with a final newline: the one encoding of the report files, so equal
+/// values give equal bytes.
+///
+/// # Errors
+/// [`EngineError::Io`] when writing fails or `value` has no JSON form.
+pub fn write_canonical_json<T: Serialize + ?Sized>(mut out: impl Write, value: &T) -> Result<()> {
+    let value = serde_json::to_value(value).map_err(std::io::Error::other)?;
+    serde_json::to_writer_pretty(&mut out, &value).map_err(std::io::Error::other)?;
+    out.write_all(b"\n")?;
+    Ok(())
+}
+
+fn metric_cells(m: Option<&Metrics>) -> String {
+    match m {
+        None => ",".repeat(METRIC_NAMES.len() - 1),
+        Some(m) => format!(
+            "{},{},{},{},{},{},{},{},{}",
+            m.total_roi,
+            m.cagr,
+            m.volatility,
+            m.sharpe,
+            m.sortino,
+            m.max_drawdown,
+            m.calmar,
+            m.num_trades,
+            m.turnover
+        ),
+    }
+}
+
+/// Runs one backtest invocation on `panel`: the grid of `spec` on the train window (or the
+/// whole panel without a split), the winner and buy and hold recorded on every window, and the
+/// selection statistics. `data_digest` is the content digest of the prices behind the panel,
+/// recorded as lineage. `progress(k)` is called as groups of `k` combinations finish. Uses the
+/// current rayon pool; the result is identical for any thread count.
+///
+/// A grid of one combination (`--no-grid`) is validated first, so a bad parameter is an
+/// error naming it rather than an empty grid.
+///
+/// # Errors
+/// [`EngineError::EmptyPanel`] for a panel of fewer than two days or no ticker; otherwise as
+/// [`split`], [`GridSpec::combinations`], [`grid_search`] and [`backtest()`].
+pub fn run_experiment(
+    panel: &PricePanel,
+    spec: &ExperimentSpec,
+    data_digest: Option<String>,
+    progress: &(dyn Fn(usize) + Sync),
+) -> Result<Experiment> {
+    let days = panel.n_days();
+    if days < 2 || panel.n_tickers() == 0 {
+        return Err(EngineError::EmptyPanel {
+            days,
+            tickers: panel.n_tickers(),
+        });
+    }
+    let windows = spec.windows(days)?;
+    if spec.grid.size() == 1 {
+        let grid = &spec.grid;
+        StrategyParams {
+            lookback: grid.lookback[0],
+            skip: grid.skip[0],
+            holding: grid.holding[0],
+            top_k: grid.top_k[0],
+            cost_bps: spec.cost_bps,
+        }
+        .validate()?;
+    }
+    let options = GridOptions {
+        train: windows[0].1,
+        test: windows.get(1).map(|(_, window)| *window),
+        objective: spec.objective,
+        pbo_blocks: spec.pbo_blocks,
+        cost_bps: spec.cost_bps,
+    };
+    let outcome = grid_search(panel, &spec.grid, &options, progress)?;
+    let params = outcome.best().params;
+    let dates = panel.dates();
+    let mut reports = BTreeMap::new();
+    for (name, window) in windows {
+        let strategy = backtest(panel, &params, window)?;
+        let baseline = baseline(panel, &params, window)?;
+        reports.insert(
+            name,
+            WindowReport {
+                start: dates[window.start],
+                end: dates[window.end],
+                first_rebalance: dates[strategy.t0],
+                days: window.end - window.start + 1,
+                returns: strategy.equity.len() - 1,
+                strategy: strategy.metrics,
+                baseline: baseline.metrics,
+                runs: Some(WindowRuns { strategy, baseline }),
+            },
+        );
+    }
+    Ok(Experiment {
+        params,
+        data: DataLineage::of(panel, data_digest),
+        windows: reports,
+        selection: outcome.selection,
+        grid: outcome.combos,
+        grid_rank: outcome.best,
+        dates: dates.to_vec(),
+    })
+}
+
+/// The `selection` object of `metrics.json`: [`SelectionStats`] under the names the reports
+/// have always used, PBO spread over four keys (its logits are not written, and a decoded
+/// experiment has none).
+#[derive(Serialize, Deserialize)]
+pub(crate) struct SelectionJson {
+    objective: Objective,
+    trials: usize,
+    #[serde(deserialize_with = "nan_if_null")]
+    psr: f64,
+    #[serde(deserialize_with = "nan_if_null")]
+    dsr: f64,
+    pbo: Option<f64>,
+    #[serde(deserialize_with = "nan_if_null")]
+    sharpe_daily: f64,
+    #[serde(deserialize_with = "nan_if_null")]
+    sr0_daily: f64,
+    #[serde(deserialize_with = "nan_if_null")]
+    sharpe_variance: f64,
+    returns: usize,
+    #[serde(deserialize_with = "nan_if_null")]
+    skewness: f64,
+    #[serde(deserialize_with = "nan_if_null")]
+    kurtosis: f64,
+    pbo_splits: Option<usize>,
+    pbo_blocks: Option<usize>,
+    pbo_block_len: Option<usize>,
+    dropped_combinations: usize,
+}
+
+impl From<SelectionStats> for SelectionJson {
+    fn from(s: SelectionStats) -> Self {
+        Self {
+            objective: s.objective,
+            trials: s.trials,
+            psr: s.psr,
+            dsr: s.dsr,
+            pbo: s.pbo.as_ref().map(|p| p.pbo),
+            sharpe_daily: s.sharpe,
+            sr0_daily: s.sr0,
+            sharpe_variance: s.sharpe_variance,
+            returns: s.n,
+            skewness: s.skewness,
+            kurtosis: s.kurtosis,
+            pbo_splits: s.pbo.as_ref().map(|p| p.splits),
+            pbo_blocks: s.pbo.as_ref().map(|p| p.blocks),
+            pbo_block_len: s.pbo.as_ref().map(|p| p.block_len),
+            dropped_combinations: s.dropped,
+        }
+    }
+}
+
+impl From<SelectionJson> for SelectionStats {
+    fn from(s: SelectionJson) -> Self {
+        let pbo = match (s.pbo, s.pbo_splits, s.pbo_blocks, s.pbo_block_len) {
+            (Some(pbo), Some(splits), Some(blocks), Some(block_len)) => Some(Pbo {
+                pbo,
+                splits,
+                blocks,
+                block_len,
+                logits: Vec::new(),
+            }),
+            _ => None,
+        };
+        Self {
+            objective: s.objective,
+            trials: s.trials,
+            sharpe: s.sharpe_daily,
+            n: s.returns,
+            skewness: s.skewness,
+            kurtosis: s.kurtosis,
+            psr: s.psr,
+            sr0: s.sr0_daily,
+            sharpe_variance: s.sharpe_variance,
+            dsr: s.dsr,
+            pbo,
+            dropped: s.dropped_combinations,
+        }
+    }
+}
+
+/// A number that JSON may hold as `null`: serde_json writes NaN (a metric that could not be
+/// computed) as `null`, and reading it back gives NaN again.
+pub(crate) fn nan_if_null<'de, D: Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(deserializer)?.unwrap_or(f64::NAN))
+}

@@ -1,0 +1,234 @@
+//! Features and backtest: align prices into a panel, run the experiment, and write its reports
+//! and the candidate model together.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use momentum_data::{PriceTable, write_atomic, write_together};
+use momentum_engine::{Experiment, ExperimentSpec, PricePanel, run_experiment};
+use momentum_features::{read_panel, write_panel};
+use momentum_scanner::Model;
+use momentum_scanner::model::CodeVersion;
+
+use crate::chart::write_equity_chart;
+use crate::error::{LifecycleError, Result};
+use crate::progress::Progress;
+use crate::settings::{Settings, SettingsError};
+
+/// Reads a price file by its extension: Parquet (long layout) or CSV (wide or long, gzip ok).
+///
+/// # Errors
+/// [`LifecycleError::Prices`] naming the file.
+pub fn read_prices(path: &Path) -> Result<PriceTable> {
+    let is_parquet = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("parquet"));
+    let table = if is_parquet {
+        momentum_data::read_parquet(path)
+    } else {
+        momentum_data::read_csv(path)
+    };
+    table.map_err(|source| LifecycleError::Prices {
+        path: path.into(),
+        source,
+    })
+}
+
+/// The aligned panel of a price file and the digest of its prices.
+///
+/// # Errors
+/// As [`read_prices`]; [`LifecycleError::Align`] when the prices do not align.
+pub fn panel_of_prices(path: &Path) -> Result<(PricePanel, String)> {
+    let table = read_prices(path)?;
+    let digest = momentum_data::digest(&table);
+    let panel = PricePanel::from_table(&table).map_err(|source| LifecycleError::Align {
+        path: path.into(),
+        source,
+    })?;
+    Ok((panel, digest))
+}
+
+/// `momentum features`: aligns the prices of `prices` and writes the panel to `out` with the
+/// prices' digest in its metadata.
+///
+/// # Errors
+/// As [`panel_of_prices`]; [`LifecycleError::Write`].
+pub fn build_features(prices: &Path, out: &Path) -> Result<(PricePanel, String)> {
+    let (panel, digest) = panel_of_prices(prices)?;
+    write_panel(out, &panel, Some(&digest)).map_err(|err| LifecycleError::write(out, err))?;
+    Ok((panel, digest))
+}
+
+/// Where a backtest reads its prices.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PanelSource {
+    /// A price file (CSV or Parquet), aligned on the fly.
+    Prices(PathBuf),
+    /// A panel written by [`build_features`].
+    Panel(PathBuf),
+    /// `features.panel` when it exists, else the price cache `data.out`.
+    Default,
+}
+
+/// The panel to backtest and the digest of its prices, when known.
+///
+/// # Errors
+/// [`LifecycleError::NoInput`] when the default panel and price cache are both missing; the
+/// read errors of the file.
+pub fn load_panel(
+    source: &PanelSource,
+    settings: &Settings,
+) -> Result<(PricePanel, Option<String>)> {
+    let from_prices =
+        |path: &Path| panel_of_prices(path).map(|(panel, digest)| (panel, Some(digest)));
+    let from_panel = |path: &Path| {
+        let stored = read_panel(path).map_err(|source| LifecycleError::Panel {
+            path: path.into(),
+            source,
+        })?;
+        Ok((stored.panel, stored.data_digest))
+    };
+    match source {
+        PanelSource::Prices(path) => from_prices(path),
+        PanelSource::Panel(path) => from_panel(path),
+        PanelSource::Default => {
+            let panel = &settings.features.panel;
+            let prices = &settings.data.out;
+            if panel.exists() {
+                from_panel(panel)
+            } else if prices.exists() {
+                tracing::info!(
+                    "{} not found; aligning {} directly",
+                    panel.display(),
+                    prices.display()
+                );
+                from_prices(prices)
+            } else {
+                Err(LifecycleError::NoInput {
+                    panel: panel.clone(),
+                    prices: prices.clone(),
+                })
+            }
+        }
+    }
+}
+
+/// Where a backtest writes: the reports directory and the candidate model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BacktestFiles {
+    /// `metrics.json`, `grid.csv`, `trades.csv`, `equity_curve.csv`, `equity_curve.png`.
+    pub reports: PathBuf,
+    /// The candidate model (`models/candidate.json`).
+    pub model: PathBuf,
+}
+
+impl BacktestFiles {
+    /// Every file, in the order they are written: the five reports, then the model.
+    pub fn paths(&self) -> [PathBuf; 6] {
+        let reports = &self.reports;
+        [
+            reports.join("metrics.json"),
+            reports.join("grid.csv"),
+            reports.join("trades.csv"),
+            reports.join("equity_curve.csv"),
+            reports.join("equity_curve.png"),
+            self.model.clone(),
+        ]
+    }
+}
+
+/// What one backtest computed and wrote.
+#[derive(Debug, Clone)]
+pub struct Backtest {
+    /// The experiment.
+    pub experiment: Experiment,
+    /// The candidate model it selected.
+    pub candidate: Model,
+    /// sha256 of the candidate file's bytes (how `promote` finds this run).
+    pub candidate_sha256: String,
+    /// Every file written ([`BacktestFiles::paths`]).
+    pub files: [PathBuf; 6],
+}
+
+/// Runs the experiment `spec` on `panel` and writes its reports and the candidate together:
+/// all of them or none are replaced. `code` and `created_at` go into the candidate (leave the
+/// commit and the time out for byte-identical files). Uses the current rayon pool.
+///
+/// # Errors
+/// [`SettingsError::Invalid`] naming the `backtest` key of a parameter the engine refuses;
+/// other engine errors (a window too short for a lookback, an empty panel);
+/// [`LifecycleError::Write`] naming the file that could not be written.
+pub fn backtest(
+    panel: &PricePanel,
+    data_digest: Option<String>,
+    spec: &ExperimentSpec,
+    candidate: (CodeVersion, Option<String>),
+    files: &BacktestFiles,
+    progress: &dyn Progress,
+) -> Result<Backtest> {
+    if let Ok(total) = spec.grid.combinations(spec.cost_bps).map(|(c, _)| c.len()) {
+        progress.start("grid", total as u64);
+    }
+    let experiment = run_experiment(panel, spec, data_digest, &|k| {
+        progress.advance(k as u64, None)
+    });
+    progress.finish();
+    let experiment = experiment.map_err(|err| match SettingsError::from_engine(err) {
+        Ok(named) => LifecycleError::Settings(named),
+        Err(other) => LifecycleError::Engine(other),
+    })?;
+    if experiment.selection.dropped > 0 {
+        tracing::warn!(
+            "left out {} combinations with skip >= lookback",
+            experiment.selection.dropped
+        );
+    }
+    let (code, created_at) = candidate;
+    let model = Model::candidate(experiment.clone(), code, created_at);
+    let mut candidate_bytes = Vec::new();
+    model.write_candidate_json(&mut candidate_bytes)?;
+    let paths = files.paths();
+    let curve = experiment.chained_curve()?;
+    let p = experiment.params;
+    let title = format!(
+        "Momentum L={} S={} H={} K={} ({} bps) vs buy and hold",
+        p.lookback, p.skip, p.holding, p.top_k, p.cost_bps
+    );
+    let written = write_together(&paths, |staged| -> Result<()> {
+        let write = |index: usize, encode: &dyn Fn(&mut std::fs::File) -> Result<()>| {
+            let path = &staged[index];
+            write_atomic(path, |file| encode(file)).map_err(|err| relabel(err, &paths[index]))
+        };
+        write(0, &|file| Ok(experiment.write_metrics_json(file)?))?;
+        write(1, &|file| Ok(experiment.write_grid_csv(file)?))?;
+        write(2, &|file| Ok(experiment.write_trades_csv(file)?))?;
+        write(3, &|file| Ok(experiment.write_equity_csv(file)?))?;
+        write_equity_chart(&staged[4], &title, &curve)
+            .map_err(|err| LifecycleError::write(&paths[4], err))?;
+        write(5, &|file| {
+            file.write_all(&candidate_bytes)
+                .map_err(|err| LifecycleError::write(&paths[5], err))
+        })
+    });
+    written?;
+    Ok(Backtest {
+        experiment,
+        candidate: model,
+        candidate_sha256: sha256_hex(&candidate_bytes),
+        files: paths,
+    })
+}
+
+/// A failed write of a staged file, named by the file it was to replace.
+fn relabel(err: LifecycleError, target: &Path) -> LifecycleError {
+    match err {
+        LifecycleError::Write { source, .. } => LifecycleError::write(target, source),
+        other => LifecycleError::write(target, other),
+    }
+}
+
+/// Hex sha256 of a file's bytes, as `sha256sum` prints it.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}

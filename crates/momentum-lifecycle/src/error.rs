@@ -1,0 +1,232 @@
+//! The one error type of the lifecycle crate.
+
+use std::path::PathBuf;
+
+use chrono::NaiveDate;
+
+use crate::settings::SettingsError;
+
+/// Everything a lifecycle step can fail on. File errors name the file; the cause is kept as
+/// `source()`.
+#[derive(Debug, thiserror::Error)]
+pub enum LifecycleError {
+    /// A setting is unreadable or out of range.
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    /// A price file cannot be read (the cause names it).
+    #[error("cannot read prices")]
+    Prices {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: momentum_data::DataError,
+    },
+    /// A panel file cannot be read (the cause names it).
+    #[error("cannot read the panel")]
+    Panel {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: momentum_features::FeaturesError,
+    },
+    /// The prices of a file do not align into a panel.
+    #[error("cannot align the prices of {}", path.display())]
+    Align {
+        /// The price file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: momentum_features::FeaturesError,
+    },
+    /// The backtest has neither a panel nor prices to read.
+    #[error(
+        "no input: neither {} nor {} exists (run `momentum fetch && momentum features`, or pass \
+         --prices PATH)",
+        panel.display(),
+        prices.display()
+    )]
+    NoInput {
+        /// The panel looked for.
+        panel: PathBuf,
+        /// The price cache looked for.
+        prices: PathBuf,
+    },
+    /// A file cannot be read.
+    #[error("cannot read {}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// An output cannot be written; the previous file (or set of files) is untouched.
+    #[error("cannot write {}", path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A candidate file is not a candidate.
+    #[error("candidate {}", path.display())]
+    Candidate {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: momentum_scanner::ScanError,
+    },
+    /// No model has been promoted yet.
+    #[error(
+        "no production model yet: params.yaml production block is empty (run `momentum backtest` \
+         then `momentum promote`)"
+    )]
+    NoProduction,
+    /// The registry has no champion.
+    #[error(
+        "no production model yet: registered model {name} has no `champion` alias (run \
+         `momentum promote`)"
+    )]
+    NoChampion {
+        /// The registered model.
+        name: String,
+    },
+    /// A rollback was asked for before any promotion.
+    #[error("nothing to roll back: {name} has no `champion` alias")]
+    NothingToRollBack {
+        /// The registered model.
+        name: String,
+    },
+    /// The champion is the first version.
+    #[error("nothing to roll back to: {name} version {version} was the first production model")]
+    FirstVersion {
+        /// The registered model.
+        name: String,
+        /// The champion's version.
+        version: String,
+    },
+    /// The version the champion replaced is gone from the registry.
+    #[error("{name} version {previous} (before {current}) is not in the registry")]
+    MissingVersion {
+        /// The registered model.
+        name: String,
+        /// The version looked for.
+        previous: String,
+        /// The champion's version.
+        current: String,
+    },
+    /// The run that wrote a candidate is not tracked.
+    #[error(
+        "the backtest run that wrote this candidate is not in the tracking store {} (experiment \
+         {experiment}): rerun `momentum backtest`",
+        store.display()
+    )]
+    CandidateRunMissing {
+        /// The local store.
+        store: PathBuf,
+        /// The experiment searched.
+        experiment: String,
+    },
+    /// The newest price is too old to score on.
+    #[error(
+        "stale prices: the newest date in {} is {last}, {age} days before {today} (limit \
+         scan.max_staleness_days = {max_days}); run `momentum fetch --update` or `momentum scan \
+         --refresh`",
+        path.display()
+    )]
+    Stale {
+        /// The price file.
+        path: PathBuf,
+        /// Its newest date.
+        last: NaiveDate,
+        /// Calendar days from it to `today`.
+        age: i64,
+        /// The reference date.
+        today: NaiveDate,
+        /// The limit.
+        max_days: i64,
+    },
+    /// The as-of date of a scan is not a day of the prices.
+    #[error("as-of date {as_of} is not a trading day of {} ({first} to {last})", path.display())]
+    NotATradingDay {
+        /// The date asked for.
+        as_of: NaiveDate,
+        /// The price file.
+        path: PathBuf,
+        /// Its first date.
+        first: NaiveDate,
+        /// Its last date.
+        last: NaiveDate,
+    },
+    /// The picks history cannot take the picks.
+    #[error("cannot add the picks to {}", path.display())]
+    History {
+        /// The history file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: momentum_scanner::ScanError,
+    },
+    /// The monitor cannot judge the picks.
+    #[error("cannot monitor the picks in {}", path.display())]
+    Monitor {
+        /// The history file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: momentum_scanner::ScanError,
+    },
+    /// The financialdatasets source was asked for without tickers.
+    #[error("the financialdatasets source needs tickers: set data.tickers (or pass them to fetch)")]
+    NeedTickers,
+    /// The refresh before a scan failed.
+    #[error("refreshing the price cache")]
+    Refresh(#[source] Box<LifecycleError>),
+    /// The async runtime for the price API cannot start.
+    #[error("cannot start the async runtime")]
+    Runtime(#[source] std::io::Error),
+    /// The run store cannot be opened.
+    #[error("cannot open the tracking store {}", path.display())]
+    Store {
+        /// The store.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: momentum_tracking::Error,
+    },
+    /// Tracking or the registry failed.
+    #[error(transparent)]
+    Tracking(#[from] momentum_tracking::Error),
+    /// The data crate refused.
+    #[error(transparent)]
+    Data(#[from] momentum_data::DataError),
+    /// The features crate refused.
+    #[error(transparent)]
+    Features(#[from] momentum_features::FeaturesError),
+    /// The engine refused.
+    #[error(transparent)]
+    Engine(#[from] momentum_engine::EngineError),
+    /// The scanner refused.
+    #[error(transparent)]
+    Scan(#[from] momentum_scanner::ScanError),
+}
+
+/// Result alias of this crate.
+pub type Result<T, E = LifecycleError> = std::result::Result<T, E>;
+
+impl LifecycleError {
+    /// A write of `path` that failed for `source`.
+    pub(crate) fn write(
+        path: impl Into<PathBuf>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Self::Write {
+            path: path.into(),
+            source: source.into(),
+        }
+    }
+}

@@ -1,0 +1,304 @@
+//! Fetch: load or download daily prices, validate them, and cache them as Parquet beside a
+//! lineage manifest (the `data` block of `params.yaml`).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use momentum_data::{
+    ClientConfig, FinancialDatasetsClient, Manifest, PriceTable, SAMPLE_ORIGIN, Selection, Source,
+    load_local, manifest_path, merge, plan_requests, read_parquet, select, write_manifest,
+    write_parquet, write_together,
+};
+
+use crate::error::{LifecycleError, Result};
+use crate::progress::Progress;
+use crate::settings::{DataSettings, SettingsError};
+
+/// What one fetch does: the `data` block of `params.yaml` with any overrides applied.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FetchPlan {
+    /// Where the prices come from.
+    pub source: Source,
+    /// The input file of the csv and parquet sources.
+    pub path: PathBuf,
+    /// Tickers in universe order (upper-cased, blanks dropped); empty: every ticker the source
+    /// has (or, with `update`, the cached universe).
+    pub tickers: Vec<String>,
+    /// First date kept.
+    pub start: NaiveDate,
+    /// Last date kept.
+    pub end: NaiveDate,
+    /// Whether `start` and `end` are the settings' own: rows they leave out of the input get a
+    /// warning (rows left out by a bound the caller chose were asked for).
+    pub warn_left_out: [bool; 2],
+    /// The Parquet file to write; its manifest goes beside it.
+    pub out: PathBuf,
+    /// Merge into the existing `out`: the API is asked only for days after the cache.
+    pub update: bool,
+    /// Drop requested tickers without prices instead of failing.
+    pub allow_missing: bool,
+    /// Client-side API rate limit.
+    pub requests_per_minute: u32,
+    /// Tickers downloaded at the same time.
+    pub concurrency: usize,
+}
+
+impl FetchPlan {
+    /// The plan of the `data` settings as they are.
+    pub fn new(data: &DataSettings) -> Self {
+        Self {
+            source: data.source,
+            path: data.path.clone(),
+            tickers: data.tickers.clone(),
+            start: data.start,
+            end: data.end,
+            warn_left_out: [true, true],
+            out: data.out.clone(),
+            update: false,
+            allow_missing: data.allow_missing,
+            requests_per_minute: data.requests_per_minute,
+            concurrency: data.concurrency,
+        }
+    }
+
+    /// The tickers as they will be requested: trimmed, upper-cased, blanks dropped.
+    ///
+    /// # Errors
+    /// [`SettingsError::Invalid`] (`data.tickers`) for a ticker listed twice: it would be
+    /// fetched twice from the API (twice the quota, and rows that then fail validation as
+    /// duplicate dates).
+    pub fn normalized_tickers(&self) -> Result<Vec<String>> {
+        let tickers: Vec<String> = self
+            .tickers
+            .iter()
+            .map(|t| t.trim().to_uppercase())
+            .filter(|t| !t.is_empty())
+            .collect();
+        if let Some(twice) = tickers
+            .iter()
+            .enumerate()
+            .find_map(|(i, t)| tickers[..i].contains(t).then_some(t))
+        {
+            return Err(SettingsError::Invalid {
+                key: "data.tickers".into(),
+                value: Some(self.tickers.join(",")),
+                reason: format!("ticker {twice} is listed twice"),
+            }
+            .into());
+        }
+        Ok(tickers)
+    }
+
+    /// What errors and the manifest call the input.
+    fn origin(&self, base_url: Option<&str>) -> String {
+        match self.source {
+            Source::Sample => SAMPLE_ORIGIN.into(),
+            Source::Csv | Source::Parquet => self.path.display().to_string(),
+            Source::FinancialDatasets => base_url.unwrap_or("financialdatasets").into(),
+        }
+    }
+}
+
+/// Loads or downloads, merges with the cache for an update, selects, validates, then writes
+/// the Parquet file and its manifest together (a failure leaves both as they were).
+///
+/// # Errors
+/// [`SettingsError::Invalid`] for `start > end` or a ticker listed twice; the data crate's
+/// errors naming the file, ticker or date; [`LifecycleError::NeedTickers`] for the API without
+/// tickers; [`LifecycleError::Write`].
+pub fn fetch(plan: &FetchPlan, progress: Arc<dyn Progress>) -> Result<Manifest> {
+    if plan.start > plan.end {
+        return Err(SettingsError::Invalid {
+            key: "data.start".into(),
+            value: Some(plan.start.to_string()),
+            reason: format!("after the end {}", plan.end),
+        }
+        .into());
+    }
+    let tickers = plan.normalized_tickers()?;
+    let cached = if plan.update {
+        load_cache(&plan.out)?
+    } else {
+        None
+    };
+    // An update only adds days: the window grows to keep every cached row (a cache fetched with
+    // an end of today runs past data.end and must not shrink), and a ticker new to the cache is
+    // asked for the same days as the others.
+    let (mut start, mut end) = (plan.start, plan.end);
+    if let Some((first, last)) = cached.as_ref().and_then(PriceTable::date_range) {
+        start = start.min(first);
+        end = end.max(last);
+    }
+    let (fresh, origin) = match plan.source {
+        Source::FinancialDatasets => {
+            fetch_api(plan, &tickers, (start, end), cached.as_ref(), progress)?
+        }
+        local => (load_local(local, &plan.path)?, plan.origin(None)),
+    };
+    let combined = match &cached {
+        Some(cached) => merge(cached, &fresh),
+        None => fresh,
+    };
+    // An update without tickers refreshes what is cached, whichever source: reloading the whole
+    // sample must not widen a universe the cache was built with.
+    let tickers = match (&cached, tickers.is_empty()) {
+        (Some(cached), true) => cached.tickers.clone(),
+        _ => tickers,
+    };
+    let selection = Selection {
+        tickers,
+        start,
+        end,
+        allow_missing: plan.allow_missing,
+    };
+    let selected = select(&combined, &selection, &origin)?;
+    warn_left_out(&combined, &selected.table, plan, (start, end), &origin);
+    if !selected.dropped.is_empty() {
+        tracing::warn!(
+            "dropped {} ticker(s) without prices between {} and {}: {}",
+            selected.dropped.len(),
+            start,
+            end,
+            selected.dropped.join(", ")
+        );
+    }
+
+    let table = &selected.table;
+    let manifest = Manifest::describe(
+        plan.source.as_str(),
+        &origin,
+        &plan.out,
+        table,
+        &selected.dropped,
+        (start, end),
+        cached.is_some(),
+    );
+    // The prices and their manifest are replaced together: an earlier fetch's manifest would
+    // describe other data (and its source decides whether scan checks staleness).
+    let files = [plan.out.clone(), manifest_path(&plan.out)];
+    write_together(&files, |staged| {
+        write_parquet(&staged[0], table)?;
+        write_manifest(&staged[1], &manifest)
+    })?;
+    Ok(manifest)
+}
+
+/// An update of the price cache with the `data` settings, the window extended to `today` when
+/// `data.end` is earlier: the refresh a scan runs before scoring today's universe.
+///
+/// # Errors
+/// [`LifecycleError::Refresh`] with the fetch's error as its cause.
+pub fn refresh(
+    data: &DataSettings,
+    today: NaiveDate,
+    progress: Arc<dyn Progress>,
+) -> Result<Manifest> {
+    let mut plan = FetchPlan::new(data);
+    plan.update = true;
+    if plan.end < today {
+        tracing::info!("refresh: extending data.end {} to today, {today}", plan.end);
+        plan.end = today;
+    }
+    let manifest = fetch(&plan, progress).map_err(|err| LifecycleError::Refresh(Box::new(err)))?;
+    tracing::info!(
+        "refreshed {}: {} tickers, {} rows, {} to {}",
+        plan.out.display(),
+        manifest.tickers.len(),
+        manifest.rows,
+        manifest.start,
+        manifest.end
+    );
+    Ok(manifest)
+}
+
+/// Warns about the rows of the kept tickers that a bound of the window taken from the settings
+/// left out: a default `data.end` silently cutting a longer file would look like missing data
+/// later.
+fn warn_left_out(
+    loaded: &PriceTable,
+    kept: &PriceTable,
+    plan: &FetchPlan,
+    (start, end): (NaiveDate, NaiveDate),
+    origin: &str,
+) {
+    // A ticker's rows are sorted by date: the ones outside the window are at its two ends.
+    let (mut before, mut after) = (0, 0);
+    for ticker in &kept.tickers {
+        let rows = loaded.rows_of(ticker);
+        before += rows.partition_point(|row| row.date < start);
+        after += rows.len() - rows.partition_point(|row| row.date <= end);
+    }
+    let [start_default, end_default] = plan.warn_left_out;
+    if start_default && before > 0 {
+        tracing::warn!(
+            "{origin}: {before} rows before {start} left out by params.yaml data.start (--start to keep them)"
+        );
+    }
+    if end_default && after > 0 {
+        tracing::warn!(
+            "{origin}: {after} rows after {end} left out by params.yaml data.end (--end to keep them)"
+        );
+    }
+}
+
+fn load_cache(out: &Path) -> Result<Option<PriceTable>> {
+    if !out.exists() {
+        tracing::info!(
+            "update: no cache at {} yet, fetching the whole window",
+            out.display()
+        );
+        return Ok(None);
+    }
+    let table = read_parquet(out).map_err(|source| LifecycleError::Prices {
+        path: out.into(),
+        source,
+    })?;
+    tracing::info!(
+        "update: {} rows of {} tickers cached in {}",
+        table.rows.len(),
+        table.tickers.len(),
+        out.display()
+    );
+    Ok(Some(table))
+}
+
+fn fetch_api(
+    plan: &FetchPlan,
+    tickers: &[String],
+    (start, end): (NaiveDate, NaiveDate),
+    cached: Option<&PriceTable>,
+    progress: Arc<dyn Progress>,
+) -> Result<(PriceTable, String)> {
+    let tickers = match (tickers.is_empty(), cached) {
+        (false, _) => tickers.to_vec(),
+        (true, Some(cached)) => cached.tickers.clone(),
+        (true, None) => return Err(LifecycleError::NeedTickers),
+    };
+    let client_config = ClientConfig {
+        requests_per_minute: plan.requests_per_minute,
+        concurrency: plan.concurrency,
+        ..ClientConfig::from_env()?
+    };
+    let origin = plan.origin(Some(&client_config.base_url));
+    let client = FinancialDatasetsClient::new(client_config)?;
+    let requests = plan_requests(&tickers, start, end, cached);
+    tracing::info!(
+        "requesting {} of {} tickers from {origin} ({} skipped: cache is up to date)",
+        requests.len(),
+        tickers.len(),
+        tickers.len() - requests.len()
+    );
+    progress.start("fetch", requests.len() as u64);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(LifecycleError::Runtime)?;
+    let done = progress.clone();
+    let fetched = runtime.block_on(client.fetch_many(&requests, move |ticker| {
+        done.advance(1, Some(ticker));
+    }));
+    progress.finish();
+    let rows = fetched?.into_iter().flat_map(|(_, rows)| rows).collect();
+    Ok((PriceTable::from_rows(tickers, rows), origin))
+}

@@ -1,0 +1,61 @@
+//! The momentum lifecycle as library calls: what each `momentum` command does, without the
+//! command line.
+//!
+//! It sits on top of every other crate (data -> features -> engine -> scanner, and tracking)
+//! and owns the steps that tie them together: the typed `params.yaml` ([`Settings`]), fetching
+//! prices ([`fetch()`]), the panel ([`build_features`]), the backtest that writes its reports and
+//! the candidate model together ([`backtest()`]), promotion through the gates into the registry
+//! and `params.yaml` ([`judge`], [`register`], [`rollback`]), the daily scan ([`run_scan`]),
+//! the monitor ([`run_monitor`]), and what each of them records in tracking ([`track`]).
+//!
+//! | item | what |
+//! |---|---|
+//! | [`Settings`], [`SettingsError`] | `params.yaml`, parsed once; unknown keys and bad values named by their key |
+//! | [`FetchPlan`], [`fetch()`], [`refresh`] | the price cache and its manifest |
+//! | [`PanelSource`], [`load_panel`], [`build_features`] | the aligned panel and its data digest |
+//! | [`BacktestFiles`], [`backtest()`], [`Backtest`] | the experiment, its reports and the candidate, written all or nothing |
+//! | [`judge`], [`register`], [`rollback`], [`load_production`] | the gates, the registry's `champion`, the production block |
+//! | [`ScanRequest`], [`run_scan`], [`MonitorRequest`], [`run_monitor`] | picks and the live record |
+//! | [`track`] | the runs each step logs |
+//! | [`Progress`] | how long steps report progress |
+//! | [`LifecycleError`] | the crate's error |
+//!
+//! ```no_run
+//! use std::path::Path;
+//! use momentum_lifecycle::{BacktestFiles, PanelSource, Settings, Silent, backtest, load_panel};
+//! use momentum_scanner::model::CodeVersion;
+//! let settings = Settings::load(Path::new("params.yaml"), false)?;
+//! let (panel, digest) = load_panel(&PanelSource::Default, &settings)?;
+//! let files = BacktestFiles { reports: "reports".into(), model: "models/candidate.json".into() };
+//! let code = CodeVersion { version: "0.1.0".into(), git_commit: None };
+//! let run = backtest(&panel, digest, &settings.backtest, (code, None), &files, &Silent)?;
+//! println!("selected {:?}", run.experiment.params);
+//! # Ok::<(), momentum_lifecycle::LifecycleError>(())
+//! ```
+#![warn(missing_docs)]
+
+mod backtest;
+mod chart;
+mod error;
+mod fetch;
+mod progress;
+mod promote;
+mod serve;
+mod settings;
+pub mod track;
+
+pub use backtest::{
+    Backtest, BacktestFiles, PanelSource, backtest, build_features, load_panel, panel_of_prices,
+    read_prices, sha256_hex,
+};
+pub use error::{LifecycleError, Result};
+pub use fetch::{FetchPlan, fetch, refresh};
+pub use progress::{Progress, Silent};
+pub use promote::{
+    CHAMPION, ProductionSource, Promotion, Rollback, Verdict, champion, judge, load_production,
+    register, rollback,
+};
+pub use serve::{MonitorRequest, ScanRequest, run_monitor, run_scan};
+pub use settings::{
+    DataSettings, FeaturesSettings, ScanSettings, Settings, SettingsError, TrackingSettings,
+};

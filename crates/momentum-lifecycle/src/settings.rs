@@ -1,0 +1,432 @@
+//! `params.yaml` as typed settings, parsed once.
+//!
+//! Each block is the type of the crate that uses it, so a parameter has one form from the file
+//! to the code that reads it: `backtest` is the engine's [`ExperimentSpec`], `promotion` the
+//! scanner's [`Gates`], `production` the [`ProductionBlock`] encoding of a
+//! [`momentum_scanner::Model`], `monitor` the scanner's [`MonitorSettings`]. Every block has
+//! defaults, so the file (or any key) may be absent; an unknown or misspelt key is an error
+//! naming its path (`backtest.grid.top_kk: unknown field ...`).
+//!
+//! Validation names the key ([`SettingsError::Invalid`]); a caller that took a value from
+//! elsewhere (a command-line flag) maps the key to its own name when it reports the error.
+
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use momentum_data::Source;
+use momentum_engine::{EngineError, ExperimentSpec};
+use momentum_scanner::ScanError;
+use momentum_scanner::model::ProductionBlock;
+use momentum_scanner::monitor::MonitorSettings;
+use momentum_scanner::promotion::Gates;
+use serde::{Deserialize, Deserializer};
+
+/// The whole `params.yaml`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Where prices come from (`momentum fetch`).
+    pub data: DataSettings,
+    /// Where the aligned panel goes (`momentum features`).
+    pub features: FeaturesSettings,
+    /// The experiment (`momentum backtest`).
+    pub backtest: ExperimentSpec,
+    /// The promotion gates (`momentum promote`).
+    pub promotion: Gates,
+    /// The production model, as `momentum promote` writes it.
+    pub production: ProductionBlock,
+    /// The run store and the tracking server.
+    pub tracking: TrackingSettings,
+    /// The daily scan.
+    pub scan: ScanSettings,
+    /// The monitor's thresholds.
+    pub monitor: MonitorSettings,
+}
+
+/// The `data` block.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DataSettings {
+    /// `sample`, `csv`, `parquet` or `financialdatasets`.
+    #[serde(deserialize_with = "from_str")]
+    pub source: Source,
+    /// Input file of the csv and parquet sources (empty: none).
+    pub path: PathBuf,
+    /// Tickers in universe order; empty: every ticker the source has.
+    pub tickers: Vec<String>,
+    /// First date kept.
+    pub start: NaiveDate,
+    /// Last date kept.
+    pub end: NaiveDate,
+    /// The price cache (Parquet); its manifest goes beside it.
+    pub out: PathBuf,
+    /// Drop requested tickers without prices instead of failing.
+    pub allow_missing: bool,
+    /// Client-side API rate limit.
+    pub requests_per_minute: u32,
+    /// Tickers downloaded at the same time.
+    pub concurrency: usize,
+}
+
+impl Default for DataSettings {
+    fn default() -> Self {
+        Self {
+            source: Source::Sample,
+            path: PathBuf::new(),
+            tickers: Vec::new(),
+            start: NaiveDate::from_ymd_opt(1990, 1, 1).expect("a valid date"),
+            end: NaiveDate::from_ymd_opt(2022, 12, 31).expect("a valid date"),
+            out: PathBuf::from("data/raw/prices.parquet"),
+            allow_missing: false,
+            requests_per_minute: 60,
+            concurrency: 4,
+        }
+    }
+}
+
+/// The `features` block.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FeaturesSettings {
+    /// The aligned panel (Parquet).
+    pub panel: PathBuf,
+}
+
+impl Default for FeaturesSettings {
+    fn default() -> Self {
+        Self {
+            panel: PathBuf::from("data/features/panel.parquet"),
+        }
+    }
+}
+
+/// The `tracking` block.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrackingSettings {
+    /// Empty: the local store only; `http(s)://...`: an MLflow server too
+    /// (`MLFLOW_TRACKING_URI` overrides it). Never holds credentials.
+    pub uri: String,
+    /// The local run store.
+    pub store: PathBuf,
+    /// The experiment runs go to.
+    pub experiment: String,
+    /// The registered model's name.
+    pub model_name: String,
+    /// Grid runs pushed to a server during a backtest (best first); `None`: all.
+    pub remote_children: Option<usize>,
+}
+
+impl Default for TrackingSettings {
+    fn default() -> Self {
+        Self {
+            uri: String::new(),
+            store: PathBuf::from("mlruns"),
+            experiment: "momentum".into(),
+            model_name: "momentum-xs".into(),
+            remote_children: Some(500),
+        }
+    }
+}
+
+/// The `scan` block.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ScanSettings {
+    /// Refuse to score when the newest price is older than this many calendar days.
+    pub max_staleness_days: i64,
+    /// The picks JSON; the CSV goes beside it.
+    pub picks: PathBuf,
+    /// The picks history (Parquet).
+    pub history: PathBuf,
+}
+
+impl Default for ScanSettings {
+    fn default() -> Self {
+        Self {
+            max_staleness_days: 7,
+            picks: PathBuf::from("reports/picks.json"),
+            history: PathBuf::from("data/predictions/picks.parquet"),
+        }
+    }
+}
+
+/// What is wrong with the settings.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// The file exists (or was named) but cannot be read.
+    #[error("cannot read {}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not valid YAML for the schema: the key path and the parser's message (with
+    /// its line and column).
+    #[error("invalid {}: {key}: {source}", path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// Where in the schema (`backtest.grid.lookback[1]`), `.` for the root.
+        key: String,
+        /// The parser's error.
+        #[source]
+        source: serde_saphyr::Error,
+    },
+    /// A value out of its range, named by its key.
+    #[error("invalid {key}{}: {reason}", value.as_ref().map(|v| format!(" = {v}")).unwrap_or_default())]
+    Invalid {
+        /// The key, e.g. `backtest.cost_bps`.
+        key: String,
+        /// The value, where it helps.
+        value: Option<String>,
+        /// What the range is.
+        reason: String,
+    },
+}
+
+impl SettingsError {
+    /// A value out of range at `key`.
+    pub fn invalid(key: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self::Invalid {
+            key: key.into(),
+            value: None,
+            reason: reason.into(),
+        }
+    }
+
+    /// The engine's refusal of an experiment parameter, named by its key in `params.yaml`
+    /// (`cost_bps` is `backtest.cost_bps`, `top_k` is `backtest.grid.top_k`); other errors
+    /// are returned as they are.
+    pub fn from_engine(err: EngineError) -> Result<Self, EngineError> {
+        match err {
+            EngineError::InvalidParameter {
+                name,
+                value,
+                reason,
+            } => {
+                let key = match name {
+                    "lookback" | "skip" | "holding" | "top_k" => format!("backtest.grid.{name}"),
+                    other => format!("backtest.{other}"),
+                };
+                Ok(Self::Invalid {
+                    key,
+                    value: Some(value),
+                    reason: reason.into(),
+                })
+            }
+            other => Err(other),
+        }
+    }
+
+    /// A monitor setting out of range, named by its key.
+    pub fn from_scan(err: ScanError) -> Result<Self, ScanError> {
+        match err {
+            ScanError::InvalidSetting { name, reason } => Ok(Self::invalid(name, reason)),
+            other => Err(other),
+        }
+    }
+}
+
+impl Settings {
+    /// Reads `path`. A missing file is an error only when `required` (the user named it); the
+    /// default `params.yaml` may be absent, and then every default applies.
+    ///
+    /// # Errors
+    /// [`SettingsError::Read`], [`SettingsError::Parse`] naming the key, or
+    /// [`SettingsError::Invalid`] for credentials in `tracking.uri`.
+    pub fn load(path: &Path, required: bool) -> Result<Self, SettingsError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound && !required => {
+                return Ok(Self::default());
+            }
+            Err(source) => {
+                return Err(SettingsError::Read {
+                    path: path.into(),
+                    source,
+                });
+            }
+        };
+        Self::parse(&text, path)
+    }
+
+    /// Parses the text of a params file (`path` names it in errors).
+    ///
+    /// # Errors
+    /// As [`Settings::load`].
+    pub fn parse(text: &str, path: &Path) -> Result<Self, SettingsError> {
+        // Without the source snippet the parser's message is one line ("line 3 column 20:
+        // invalid u64"), as every error of the CLI is.
+        let options = serde_saphyr::options! { with_snippet: false };
+        let mut key = String::from(".");
+        let parsed = serde_saphyr::with_deserializer_from_str_with_options(text, options, |de| {
+            serde_path_to_error::deserialize(de).map_err(|err| {
+                key = err.path().to_string();
+                err.into_inner()
+            })
+        });
+        let settings: Self = parsed.map_err(|source| SettingsError::Parse {
+            path: path.into(),
+            key,
+            source,
+        })?;
+        settings.check_tracking_uri()?;
+        Ok(settings)
+    }
+
+    /// params.yaml is committed and attached to every backtest run as an artifact, so a
+    /// password in it would be readable by everyone who can read the runs. Any `@` is refused:
+    /// a password may hold `/` or `@`, and a tracking URI needs neither.
+    fn check_tracking_uri(&self) -> Result<(), SettingsError> {
+        if self.tracking.uri.contains('@') {
+            return Err(SettingsError::invalid(
+                "tracking.uri",
+                "must not hold credentials (they would be uploaded with every run's \
+                 params.yaml); set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD, or \
+                 MLFLOW_TRACKING_TOKEN",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A field read through its `FromStr` (the data crate's [`Source`] names).
+fn from_str<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    let text = String::deserialize(deserializer)?;
+    text.parse().map_err(serde::de::Error::custom)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Settings, SettingsError> {
+        Settings::parse(text, Path::new("params.yaml"))
+    }
+
+    #[test]
+    fn the_committed_params_file_parses_with_its_grid_and_model() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../params.yaml");
+        let settings = Settings::load(&path, true).expect("params.yaml parses");
+        assert_eq!(settings.data.source, Source::Sample);
+        assert_eq!(settings.backtest.grid.lookback, vec![20, 60, 120, 250]);
+        assert_eq!(settings.backtest.grid.top_k, vec![3, 5]);
+        assert_eq!(settings.backtest.train_fraction, Some(0.7));
+        // The committed production model is the one promoted from the sample.
+        let model = settings.production.model().unwrap().expect("a model");
+        assert_eq!(model.universe.len(), 20);
+        assert_eq!(model.params.lookback, 250);
+    }
+
+    #[test]
+    fn an_unknown_key_is_an_error_naming_its_path_and_the_known_keys() {
+        let err = parse("backtest:\n  grid:\n    top_kk: [3]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("invalid params.yaml: backtest.grid.top_kk: unknown field `top_kk`"),
+            "{err}"
+        );
+        assert!(
+            err.contains("expected one of lookback, skip, holding, top_k"),
+            "{err}"
+        );
+        let err = parse("backtest:\n  cost_bsp: 5\n").unwrap_err().to_string();
+        assert!(err.contains("backtest.cost_bsp"), "{err}");
+        let err = parse("monitor:\n  recent_dayz: 5\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("monitor.recent_dayz"), "{err}");
+        let err = parse("production:\n  versoin: '1'\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("production.versoin"), "{err}");
+    }
+
+    #[test]
+    fn a_malformed_value_names_its_key_line_and_column() {
+        let err = parse("backtest:\n  grid:\n    lookback: [20, x]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("backtest.grid.lookback[1]"), "{err}");
+        assert!(err.contains("line 3, column 20"), "{err}");
+        let err = parse("data:\n  source: ftp\n").unwrap_err().to_string();
+        assert!(err.contains("data.source") && err.contains("ftp"), "{err}");
+        let err = parse("data:\n  start: 2020-13-01\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("data.start"), "{err}");
+        let err = parse("backtest:\n  objective: sharp\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("backtest.objective") && err.contains("sharpe"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn credentials_in_the_tracking_uri_are_refused_without_echoing_them() {
+        for uri in [
+            "http://bob:s3cret@127.0.0.1:5000",
+            "bob:s3cret@host:5000/x",
+            "http://bob:s3/cret@host",
+        ] {
+            let err = parse(&format!("tracking:\n  uri: \"{uri}\"\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.starts_with("invalid tracking.uri: must not hold credentials"),
+                "{err}"
+            );
+            assert!(!err.contains("s3") && !err.contains("cret"), "{err}");
+        }
+        assert!(parse("tracking:\n  uri: \"http://127.0.0.1:5000/prefix\"\n").is_ok());
+    }
+
+    #[test]
+    fn a_missing_default_file_gives_defaults_but_a_named_one_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("params.yaml");
+        assert_eq!(Settings::load(&path, false).unwrap(), Settings::default());
+        let err = Settings::load(&path, true).unwrap_err();
+        assert!(matches!(err, SettingsError::Read { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_train_fraction_of_null_means_no_split() {
+        let settings = parse("backtest:\n  train_fraction: null\n").unwrap();
+        assert_eq!(settings.backtest.train_fraction, None);
+    }
+
+    #[test]
+    fn engine_parameters_are_named_by_their_keys() {
+        let err = EngineError::InvalidParameter {
+            name: "top_k",
+            value: "0".into(),
+            reason: "must be at least 1",
+        };
+        let named = SettingsError::from_engine(err).unwrap();
+        assert_eq!(
+            named.to_string(),
+            "invalid backtest.grid.top_k = 0: must be at least 1"
+        );
+        let err = EngineError::InvalidParameter {
+            name: "cost_bps",
+            value: "5000".into(),
+            reason: "must be below 5000",
+        };
+        let named = SettingsError::from_engine(err).unwrap();
+        assert!(
+            matches!(named, SettingsError::Invalid { ref key, .. } if key == "backtest.cost_bps")
+        );
+    }
+}

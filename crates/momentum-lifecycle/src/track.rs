@@ -1,0 +1,237 @@
+//! What each lifecycle step records in tracking: the backtest as a parent run with one child
+//! per grid combination, a scan, a monitor report.
+
+use std::path::Path;
+
+use momentum_engine::Metrics;
+use momentum_scanner::monitor::MonitorReport;
+use momentum_scanner::scan::Picks;
+use momentum_tracking::{DatasetInput, GridLog, RunContext, RunSpec, Tracker};
+
+use crate::backtest::Backtest;
+use crate::error::{LifecycleError, Result};
+use crate::settings::Settings;
+
+/// Tag of the backtest run that wrote a candidate: the sha256 of the candidate file's bytes,
+/// which is how `promote` finds the run to register as the model version's source.
+pub const CANDIDATE_SHA256_TAG: &str = "momentum.candidate_sha256";
+
+/// Opens the local store (and the server, when `MLFLOW_TRACKING_URI` or `tracking.uri` names
+/// one) for the runs of `command`, which carry the command, the user and `git_commit`.
+///
+/// # Errors
+/// [`LifecycleError::Store`] naming the store.
+pub fn open_tracker(
+    settings: &Settings,
+    command: &str,
+    git_commit: Option<String>,
+) -> Result<Tracker> {
+    let tracking = &settings.tracking;
+    let mut context = RunContext::from_env(&format!("momentum {command}"));
+    context.git_commit = git_commit;
+    let tracker = Tracker::open_with_env(&tracking.store, &tracking.uri).map_err(|source| {
+        LifecycleError::Store {
+            path: tracking.store.clone(),
+            source,
+        }
+    })?;
+    Ok(tracker
+        .with_context(context)
+        .with_remote_child_limit(tracking.remote_children))
+}
+
+/// `git rev-parse HEAD` of the working directory, when it is a git checkout.
+pub fn git_commit() -> Option<String> {
+    let output = std::process::Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    let commit = String::from_utf8(output.stdout).ok()?.trim().to_owned();
+    (output.status.success() && !commit.is_empty()).then_some(commit)
+}
+
+/// Logs a backtest: a parent run with the selected parameters, the data digest as a dataset
+/// input, every metric and the written files (and `params_file`, when it exists) as artifacts,
+/// and one child run per grid combination with its parameters and train/test metrics, best by
+/// the objective first (a server that only gets the first `tracking.remote_children` right
+/// away gets the ones worth looking at).
+///
+/// # Errors
+/// The tracker's errors.
+pub fn track_backtest(
+    tracker: &Tracker,
+    settings: &Settings,
+    run: &Backtest,
+    params_file: &Path,
+) -> Result<GridLog> {
+    let experiment = &run.experiment;
+    let best = experiment.params;
+    let selection = &experiment.selection;
+    let mut parent = RunSpec::new(format!(
+        "backtest L{}-S{}-H{}-K{}",
+        best.lookback, best.skip, best.holding, best.top_k
+    ))
+    .tag("momentum.kind", "backtest")
+    .tag(CANDIDATE_SHA256_TAG, &run.candidate_sha256)
+    .note(format!(
+        "Grid of {} combinations selected by train {}; PSR {:.3}, DSR {:.3}.",
+        experiment.grid.len(),
+        selection.objective,
+        selection.psr,
+        selection.dsr
+    ));
+    parent = strategy_params(parent, &best)
+        .param("cost_bps", best.cost_bps)
+        .param("objective", selection.objective)
+        .param("trials", selection.trials)
+        .param("tickers", experiment.data.tickers)
+        .metric("psr", selection.psr)
+        .metric("dsr", selection.dsr);
+    if let Some(pbo) = &selection.pbo {
+        parent = parent.metric("pbo", pbo.pbo);
+    }
+    if let Some(digest) = &experiment.data.digest {
+        parent = parent.input(
+            DatasetInput::from_sha256("prices", digest, &settings.data.out.display().to_string())
+                .with_context("training"),
+        );
+    }
+    for (name, window) in &experiment.windows {
+        parent = metric_group(parent, &format!("{name}_"), &window.strategy);
+        parent = metric_group(parent, &format!("{name}_baseline_"), &window.baseline);
+    }
+    for file in &run.files {
+        parent = parent.artifact(file);
+    }
+    if params_file.exists() {
+        parent = parent.artifact(params_file);
+    }
+    let grid = &experiment.grid;
+    let mut order: Vec<usize> = (0..grid.len()).collect();
+    let score = |i: usize| {
+        let value = selection.objective.value(&grid[i].train);
+        if value.is_nan() {
+            f64::NEG_INFINITY
+        } else {
+            value
+        }
+    };
+    order.sort_by(|&a, &b| score(b).total_cmp(&score(a)).then(a.cmp(&b)));
+    let children = order
+        .into_iter()
+        .map(|i| {
+            let combo = &grid[i];
+            let p = combo.params;
+            let mut child = RunSpec::new(format!(
+                "L{}-S{}-H{}-K{}",
+                p.lookback, p.skip, p.holding, p.top_k
+            ))
+            .tag("momentum.kind", "grid");
+            child = strategy_params(child, &p).param("cost_bps", p.cost_bps);
+            child = metric_group(child, "train_", &combo.train);
+            if let Some(test) = &combo.test {
+                child = metric_group(child, "test_", test);
+            }
+            child
+        })
+        .collect();
+    let logged = tracker.log_grid(&settings.tracking.experiment, parent, children)?;
+    tracing::info!(
+        "tracked run {} with {} grid runs in {}",
+        logged.parent_run_id,
+        logged.child_run_ids.len(),
+        settings.tracking.store.display()
+    );
+    Ok(logged)
+}
+
+/// Logs a scan: the model's parameters and version, the picks, the files written.
+///
+/// # Errors
+/// The tracker's errors.
+pub fn track_scan(
+    tracker: &Tracker,
+    settings: &Settings,
+    picks: &Picks,
+    files: &[&Path],
+) -> Result<()> {
+    let selected: Vec<&str> = picks.selected().collect();
+    let mut spec = RunSpec::new(format!("scan-{}", picks.as_of))
+        .tag("momentum.kind", "scan")
+        .tag("momentum.model_version", &picks.model_version);
+    spec = strategy_params(spec, &picks.params)
+        .param("as_of", picks.as_of)
+        .param("picks", selected.join(","))
+        .metric("selected", selected.len() as f64);
+    for file in files {
+        spec = spec.artifact(file);
+    }
+    tracker.log_run(&settings.tracking.experiment, &spec, None)?;
+    Ok(())
+}
+
+/// Logs a monitor report: each check's value, the verdict, the report file.
+///
+/// # Errors
+/// The tracker's errors.
+pub fn track_monitor(
+    tracker: &Tracker,
+    settings: &Settings,
+    report: &MonitorReport,
+    file: &Path,
+) -> Result<()> {
+    let mut spec = RunSpec::new(format!("monitor-{}", report.as_of))
+        .tag("momentum.kind", "monitor")
+        .tag("momentum.model_version", &report.model_version)
+        .tag(
+            "retrain_recommended",
+            report.retrain_recommended.to_string(),
+        )
+        .param("as_of", report.as_of)
+        .metric("live_periods", report.live.len() as f64)
+        .metric(
+            "retrain_recommended",
+            f64::from(u8::from(report.retrain_recommended)),
+        )
+        .artifact(file);
+    for check in &report.checks {
+        if let Some(value) = check.value {
+            spec = spec.metric(check.name, value);
+        }
+    }
+    if let Some(mean) = report.live_mean_return {
+        spec = spec.metric("live_mean_return", mean);
+    }
+    tracker.log_run(&settings.tracking.experiment, &spec, None)?;
+    Ok(())
+}
+
+/// Adds lookback, skip, holding and top_k as params.
+fn strategy_params(spec: RunSpec, p: &momentum_engine::StrategyParams) -> RunSpec {
+    spec.param("lookback", p.lookback)
+        .param("skip", p.skip)
+        .param("holding", p.holding)
+        .param("top_k", p.top_k)
+}
+
+/// Adds every finite metric of `m` under `prefix` (e.g. `train_sharpe`); one that could not
+/// be computed is left out, as `metrics.json` writes it `null`.
+fn metric_group(spec: RunSpec, prefix: &str, m: &Metrics) -> RunSpec {
+    [
+        ("total_roi", m.total_roi),
+        ("cagr", m.cagr),
+        ("volatility", m.volatility),
+        ("sharpe", m.sharpe),
+        ("sortino", m.sortino),
+        ("max_drawdown", m.max_drawdown),
+        ("calmar", m.calmar),
+        ("num_trades", m.num_trades as f64),
+        ("turnover", m.turnover),
+    ]
+    .into_iter()
+    .filter(|(_, value)| value.is_finite())
+    .fold(spec, |spec, (name, value)| {
+        spec.metric(format!("{prefix}{name}"), value)
+    })
+}
