@@ -4,7 +4,7 @@ use reqwest::Method;
 use serde::Deserialize;
 
 use super::transport::{Body, Inner};
-use crate::error::{Error, Result};
+use crate::error::{Result, TrackingError};
 
 impl Inner {
     pub(super) async fn list_artifacts(&self, run_id: &str) -> Result<Vec<String>> {
@@ -40,7 +40,7 @@ impl Inner {
     pub(super) fn artifact_segments(run_id: &str, artifact_uri: &str, rel: &str) -> Result<String> {
         let root = artifact_uri
             .strip_prefix("mlflow-artifacts:")
-            .ok_or_else(|| Error::UnsupportedArtifactUri {
+            .ok_or_else(|| TrackingError::UnsupportedArtifactUri {
                 run_id: run_id.to_string(),
                 uri: artifact_uri.to_string(),
             })?;

@@ -1,12 +1,12 @@
 //! MLflow's search filter grammar: the typed [`Filter`]s it can express, quoted so a value
 //! cannot change the query.
 
-use crate::error::{Error, Result};
+use crate::error::{Result, TrackingError};
 use crate::model::{Cmp, Filter, TAG_PARENT_RUN_ID};
 
 fn quote(value: &str) -> Result<String> {
     if value.contains('\'') {
-        return Err(Error::InvalidName {
+        return Err(TrackingError::InvalidName {
             what: "filter value",
             name: value.into(),
             reason: "single quotes are not supported",
@@ -17,7 +17,7 @@ fn quote(value: &str) -> Result<String> {
 
 pub(super) fn ident(kind: &str, key: &str) -> Result<String> {
     if key.contains('`') {
-        return Err(Error::InvalidKey {
+        return Err(TrackingError::InvalidKey {
             key: key.into(),
             reason: "backquotes are not supported in filters",
         });

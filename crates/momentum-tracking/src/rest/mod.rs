@@ -34,7 +34,7 @@ use std::time::Duration;
 use reqwest::{Method, Url};
 use serde_json::json;
 
-use crate::error::{Error, Result};
+use crate::error::{Result, TrackingError};
 use crate::model::{MetricPoint, ModelVersion, RemoteRecord, Run, RunQuery};
 
 pub(crate) use push::PushJob;
@@ -161,9 +161,9 @@ pub struct RestClient {
 /// Normalises a tracking URI: checks the scheme, removes credentials and a trailing `/`.
 /// Returns the URL and the credentials found in it.
 pub fn normalize_uri(uri: &str) -> Result<(Url, Option<(String, String)>)> {
-    let mut url = Url::parse(uri.trim()).map_err(|_| Error::UnsupportedUri(redact(uri)))?;
+    let mut url = Url::parse(uri.trim()).map_err(|_| TrackingError::UnsupportedUri(redact(uri)))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(Error::UnsupportedUri(redact(uri)));
+        return Err(TrackingError::UnsupportedUri(redact(uri)));
     }
     let creds = (!url.username().is_empty()).then(|| {
         (
@@ -207,7 +207,7 @@ impl RestClient {
             config.timeout,
             reqwest::redirect::Policy::default(),
         )
-        .map_err(|e| Error::Http {
+        .map_err(|e| TrackingError::Http {
             url: base.to_string(),
             source: e.without_url(),
         })?;
@@ -215,7 +215,7 @@ impl RestClient {
             .worker_threads(2)
             .enable_all()
             .build()
-            .map_err(Error::Runtime)?;
+            .map_err(TrackingError::Runtime)?;
         Ok(RestClient {
             inner: Inner {
                 http,

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::transport::{Body, Inner};
 use super::wire::{ApiRun, ApiRunInfo, kvs, metric_json};
-use crate::error::{Error, Result};
+use crate::error::{Result, TrackingError};
 use crate::model::{RemoteRecord, Run, RunStatus, TAG_LOCAL_RUN_ID, TAG_PARENT_RUN_ID, TAG_USER};
 
 /// Most metrics in one `runs/log-batch` call.
@@ -160,7 +160,7 @@ impl Inner {
         for (rel, path) in &job.artifacts {
             let bytes = tokio::fs::read(path)
                 .await
-                .map_err(|e| Error::io(path, e))?;
+                .map_err(|e| TrackingError::io(path, e))?;
             self.put_artifact(&remote_id, &artifact_uri, rel, bytes)
                 .await?;
         }
@@ -195,13 +195,13 @@ impl Inner {
                 if down.load(Ordering::Relaxed) {
                     return (
                         i,
-                        Err(Error::Unreachable {
+                        Err(TrackingError::Unreachable {
                             url: client.base.to_string(),
                         }),
                     );
                 }
                 let result = client.push(job).await;
-                if matches!(result, Err(Error::Http { .. })) {
+                if matches!(result, Err(TrackingError::Http { .. })) {
                     down.store(true, Ordering::Relaxed);
                 }
                 (i, result)
@@ -217,7 +217,7 @@ impl Inner {
         out.into_iter()
             .map(|r| {
                 r.unwrap_or_else(|| {
-                    Err(Error::Decode {
+                    Err(TrackingError::Decode {
                         url: self.base.to_string(),
                         reason: "push task panicked".into(),
                     })

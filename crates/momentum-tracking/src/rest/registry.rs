@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::transport::{Body, Inner};
 use super::wire::{ApiModelVersion, kvs};
-use crate::error::{Error, Result};
+use crate::error::{Result, TrackingError};
 use crate::model::ModelVersion;
 
 impl Inner {
@@ -23,7 +23,7 @@ impl Inner {
             .await
         {
             Ok(_) => Ok(()),
-            Err(Error::Api {
+            Err(TrackingError::Api {
                 code: Some(code), ..
             }) if code == "RESOURCE_ALREADY_EXISTS" => Ok(()),
             Err(e) => Err(e),
@@ -42,7 +42,7 @@ impl Inner {
         let v = self
             .call(Method::POST, "model-versions/create", Body::Json(body))
             .await
-            .map_err(|e| e.not_found_as(|| Error::ModelNotFound(name.to_string())))?;
+            .map_err(|e| e.not_found_as(|| TrackingError::ModelNotFound(name.to_string())))?;
         let mv: ApiModelVersion = self.decode("model-versions/create", v, "model_version")?;
         Ok(mv.into())
     }
@@ -62,8 +62,8 @@ impl Inner {
                     self.decode("registered-models/alias", v, "model_version")?;
                 Ok(Some(mv.into()))
             }
-            Err(e) if e.is_not_found() => Err(Error::ModelNotFound(name.to_string())),
-            Err(Error::Api {
+            Err(e) if e.is_not_found() => Err(TrackingError::ModelNotFound(name.to_string())),
+            Err(TrackingError::Api {
                 status: 400,
                 code: Some(code),
                 ..
@@ -90,7 +90,7 @@ impl Inner {
                 Body::None,
             )
             .await
-            .map_err(|e| e.not_found_as(|| Error::ModelNotFound(name.to_string())))?;
+            .map_err(|e| e.not_found_as(|| TrackingError::ModelNotFound(name.to_string())))?;
         let model = v.get("registered_model").cloned().unwrap_or_default();
         let aliases: Vec<Alias> =
             serde_json::from_value(model.get("aliases").cloned().unwrap_or(json!([])))

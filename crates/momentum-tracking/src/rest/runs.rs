@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use super::filter::{filter_string, ident};
 use super::transport::{Body, Inner};
 use super::wire::{ApiMetric, ApiRun, ApiRunInfo, ServerExperiment};
-use crate::error::{Error, Result};
+use crate::error::{Result, TrackingError};
 use crate::model::{MetricPoint, OrderBy, Run, RunQuery};
 
 impl Inner {
@@ -31,13 +31,13 @@ impl Inner {
                 .await
             {
                 Ok(v) => self.decode("experiments/create", v, "experiment_id")?,
-                Err(Error::Api {
+                Err(TrackingError::Api {
                     code: Some(code), ..
                 }) if code == "RESOURCE_ALREADY_EXISTS" => self
                     .experiment_by_name(name)
                     .await?
                     .map(|e| e.experiment_id)
-                    .ok_or_else(|| Error::Decode {
+                    .ok_or_else(|| TrackingError::Decode {
                         url: self.base.to_string(),
                         reason: format!("experiment {name:?} vanished"),
                     })?,
@@ -77,7 +77,7 @@ impl Inner {
         let run = self
             .api_run(run_id)
             .await
-            .map_err(|e| e.not_found_as(|| Error::RunNotFound(run_id.to_string())))?;
+            .map_err(|e| e.not_found_as(|| TrackingError::RunNotFound(run_id.to_string())))?;
         Ok(run.into_run())
     }
 

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::Auth;
-use crate::error::{Error, Result};
+use crate::error::{Result, TrackingError};
 
 /// The async client behind [`super::RestClient`]: cheap to clone (clones share the connection
 /// pool and the experiment id cache).
@@ -92,7 +92,7 @@ impl Inner {
                             continue;
                         }
                         None => {
-                            return Err(Error::Http {
+                            return Err(TrackingError::Http {
                                 url: url.to_string(),
                                 source: e.without_url(),
                             });
@@ -106,7 +106,7 @@ impl Inner {
                     .bytes()
                     .await
                     .map(|b| b.to_vec())
-                    .map_err(|e| Error::Http {
+                    .map_err(|e| TrackingError::Http {
                         url: url.to_string(),
                         source: e.without_url(),
                     });
@@ -145,7 +145,7 @@ impl Inner {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(json!({}));
         }
-        serde_json::from_slice(&bytes).map_err(|e| Error::Decode {
+        serde_json::from_slice(&bytes).map_err(|e| TrackingError::Decode {
             url: self.url(&["api/2.0/mlflow", endpoint]).to_string(),
             reason: e.to_string(),
         })
@@ -158,7 +158,7 @@ impl Inner {
         field: &str,
     ) -> Result<T> {
         let inner = value.get(field).cloned().unwrap_or(Value::Null);
-        serde_json::from_value(inner).map_err(|e| Error::Decode {
+        serde_json::from_value(inner).map_err(|e| TrackingError::Decode {
             url: self.url(&["api/2.0/mlflow", endpoint]).to_string(),
             reason: format!("field {field:?}: {e}"),
         })
@@ -193,14 +193,14 @@ impl Inner {
     }
 }
 
-fn api_error(url: &Url, status: StatusCode, text: &str) -> Error {
+fn api_error(url: &Url, status: StatusCode, text: &str) -> TrackingError {
     #[derive(Deserialize)]
     struct Body {
         error_code: Option<String>,
         message: Option<String>,
     }
     match serde_json::from_str::<Body>(text) {
-        Ok(b) if b.error_code.is_some() || b.message.is_some() => Error::Api {
+        Ok(b) if b.error_code.is_some() || b.message.is_some() => TrackingError::Api {
             url: url.to_string(),
             status: status.as_u16(),
             code: b.error_code,
@@ -221,7 +221,7 @@ fn api_error(url: &Url, status: StatusCode, text: &str) -> Error {
                     .unwrap_or("no body")
                     .to_lowercase();
             }
-            Error::Api {
+            TrackingError::Api {
                 url: url.to_string(),
                 status: status.as_u16(),
                 code: None,
@@ -271,7 +271,7 @@ mod tests {
             r#"{"error_code":"INVALID_PARAMETER_VALUE","message":"bad"}"#,
         );
         assert!(
-            matches!(e, Error::Api { status: 400, code: Some(ref c), .. } if c == "INVALID_PARAMETER_VALUE")
+            matches!(e, TrackingError::Api { status: 400, code: Some(ref c), .. } if c == "INVALID_PARAMETER_VALUE")
         );
     }
 }
