@@ -24,6 +24,7 @@ use tokio::time::Instant;
 
 use crate::error::{DataError, Result};
 use crate::nydate::new_york_date;
+use crate::source::FetchRequest;
 use crate::table::PriceRow;
 
 /// The public API's base URL.
@@ -122,17 +123,6 @@ impl fmt::Debug for ClientConfig {
             .field("max_pages", &self.max_pages)
             .finish()
     }
-}
-
-/// One ticker's request: `ticker` from `start` to `end`, both inclusive.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FetchRequest {
-    /// Upper-case ticker.
-    pub ticker: String,
-    /// First date (inclusive).
-    pub start: NaiveDate,
-    /// Last date (inclusive).
-    pub end: NaiveDate,
 }
 
 /// Async client for `GET {base}/prices/`; cheap to clone (clones share the connection pool and
