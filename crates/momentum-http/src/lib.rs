@@ -7,14 +7,14 @@
 //! its settings' defaults, and its error type.
 //!
 //! # Contents
-//! - [`client`]: a `reqwest::Client` on rustls with ring's crypto provider
+//! - [`client()`]: a `reqwest::Client` on rustls with ring's crypto provider
 //!   ([`install_crypto_provider`]), with the caller's timeout, redirect policy and user agent.
 //! - [`RetryPolicy`]: how many retries, exponential backoff with equal jitter
 //!   ([`RetryPolicy::backoff`]), a cap on a server's wait, and the one decision
 //!   [`RetryPolicy::retry_in`]: wait this long and retry, or give up. [`retry_after`] reads a
 //!   response's `Retry-After` seconds.
 //! - [`describe`]: a request error with its causes but without its URL ("Connection refused"
-//!   is a cause reqwest's own message leaves out); [`chain`] for any error.
+//!   is a cause reqwest's own message leaves out); [`chain()`] for any error.
 //!
 //! Retries are written here rather than taken from `reqwest-retry`, which does not honour
 //! `Retry-After` and would change the client type.

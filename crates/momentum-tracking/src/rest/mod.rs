@@ -260,7 +260,7 @@ impl RestClient {
     }
 
     /// Runs of `query.experiment` (none when the experiment does not exist). The typed filters
-    /// are translated to MLflow's grammar; the ones it cannot express ([`Filter::TopLevel`])
+    /// are translated to MLflow's grammar; the ones it cannot express ([`Filter::TopLevel`](crate::Filter::TopLevel))
     /// are applied to the results.
     pub fn search_runs(&self, query: &RunQuery) -> Result<Vec<Run>> {
         self.rt.block_on(self.inner.search_runs(query))
@@ -341,7 +341,7 @@ impl RestClient {
         self.rt.block_on(self.inner.list_versions(name))
     }
 
-    /// Remote runs of an experiment carrying the [`TAG_LOCAL_RUN_ID`] tag, by local id.
+    /// Remote runs of an experiment carrying the [`TAG_LOCAL_RUN_ID`](crate::model::TAG_LOCAL_RUN_ID) tag, by local id.
     pub(crate) fn pushed_runs(&self, experiment_id: &str) -> Result<HashMap<String, RemoteRecord>> {
         self.rt.block_on(self.inner.pushed_runs(experiment_id))
     }
