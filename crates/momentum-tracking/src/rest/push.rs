@@ -34,7 +34,7 @@ pub(crate) struct PushJob {
 }
 
 /// Splits params, metrics and tags into `runs/log-batch` bodies within the server's limits.
-pub(crate) fn batches(
+fn batches(
     params: Vec<Value>,
     metrics: Vec<Value>,
     tags: Vec<Value>,
