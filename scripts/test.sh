@@ -31,6 +31,17 @@ cargo fmt --all --check
 step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "library crates without the network stack: no tokio/reqwest/rustls/hyper/parquet/arrow in momentum-engine --no-default-features"
+deps=$(cargo tree -p momentum-engine -e normal --no-default-features --locked --prefix none)
+heavy=$(awk '{print $1}' <<<"$deps" | grep -E '(^|-)(tokio|reqwest|rustls|hyper|parquet|arrow)(-|$)' | sort -u || true)
+if [[ -n "$heavy" ]]; then
+  echo "error: momentum-engine without default features depends on: ${heavy//$'\n'/ }" >&2
+  echo "  (a [workspace.dependencies] entry or a member turned on a default feature; see docs/dependencies.md)" >&2
+  exit 1
+fi
+cargo check -p momentum-engine --no-default-features --locked --quiet
+cargo check -p momentum-data --no-default-features --locked --quiet
+
 step "unit and integration tests (nextest)"
 cargo nextest run --workspace --locked --no-fail-fast
 

@@ -173,6 +173,7 @@ pub enum DataError {
     },
 
     /// A Parquet file could not be read or written.
+    #[cfg(feature = "parquet")]
     #[error("{}", path.display())]
     Parquet {
         /// The file.
@@ -183,6 +184,7 @@ pub enum DataError {
     },
 
     /// An Arrow batch could not be built or read.
+    #[cfg(feature = "parquet")]
     #[error("{}", path.display())]
     Arrow {
         /// The file.

@@ -7,7 +7,8 @@
 //! not followed). Retry policy: 429 (after `Retry-After`, else the seconds in `detail`, else
 //! backoff), 5xx, timeouts and connection errors are retried up to `max_retries` times;
 //! 400/401/402, any other 4xx and a 3xx fail at once with the API's message; 404 means "no
-//! data".
+//! data". The retry mechanism (backoff, the cap on a server's wait, reading `Retry-After`) and
+//! the HTTP client set-up are `momentum-http`'s; what is retried, and how, is decided here.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -15,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use rand::Rng;
+use momentum_http::{RetryPolicy, describe};
 use reqwest::StatusCode;
 use serde::Deserialize;
 use tokio::sync::{Mutex, Semaphore};
@@ -23,6 +24,7 @@ use tokio::time::Instant;
 
 use crate::error::{DataError, Result};
 use crate::nydate::new_york_date;
+use crate::source::FetchRequest;
 use crate::table::PriceRow;
 
 /// The public API's base URL.
@@ -43,7 +45,8 @@ pub struct ClientConfig {
     pub timeout: Duration,
     /// Retries after the first attempt for 429, 5xx, timeouts and connection errors.
     pub max_retries: u32,
-    /// First backoff step; attempt `n` waits a random time in `[b*2^n/2, b*2^n]`.
+    /// First backoff step; retry `n` (from 0) waits a random time in `[d/2, d]`,
+    /// `d = min(base_backoff * 2^n, max_backoff)`.
     pub base_backoff: Duration,
     /// Cap on one backoff wait (a server's `Retry-After` is honoured up to `max_retry_after`).
     pub max_backoff: Duration,
@@ -72,6 +75,16 @@ impl ClientConfig {
             requests_per_minute: 60,
             concurrency: 4,
             max_pages: 1000,
+        }
+    }
+
+    /// The retry settings as the shared mechanism takes them.
+    fn retry_policy(&self) -> RetryPolicy {
+        RetryPolicy {
+            max_retries: self.max_retries,
+            base_delay: self.base_backoff,
+            max_delay: self.max_backoff,
+            max_retry_after: self.max_retry_after,
         }
     }
 
@@ -110,17 +123,6 @@ impl fmt::Debug for ClientConfig {
             .field("max_pages", &self.max_pages)
             .finish()
     }
-}
-
-/// One ticker's request: `ticker` from `start` to `end`, both inclusive.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FetchRequest {
-    /// Upper-case ticker.
-    pub ticker: String,
-    /// First date (inclusive).
-    pub start: NaiveDate,
-    /// Last date (inclusive).
-    pub end: NaiveDate,
 }
 
 /// Async client for `GET {base}/prices/`; cheap to clone (clones share the connection pool and
@@ -177,19 +179,16 @@ impl FinancialDatasetsClient {
                 ),
             });
         };
-        // reqwest is built without a default provider (ring builds far faster than aws-lc);
-        // an Err only means another part of the process installed one first.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
-            .timeout(config.timeout)
+        let http = momentum_http::client(
+            concat!("momentum-data/", env!("CARGO_PKG_VERSION")),
+            config.timeout,
             // The API does not redirect, and reqwest would carry `X-API-KEY` along to wherever a
             // redirect points: a 3xx is an error instead.
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("momentum-data/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|err| {
-                DataError::Http(format!("cannot build the HTTP client: {}", describe(err)))
-            })?;
+            reqwest::redirect::Policy::none(),
+        )
+        .map_err(|err| {
+            DataError::Http(format!("cannot build the HTTP client: {}", describe(err)))
+        })?;
         let interval = Duration::from_secs(60) / config.requests_per_minute;
         Ok(Self {
             http,
@@ -339,12 +338,7 @@ impl FinancialDatasetsClient {
             let (last, server_wait) = match self.http.execute(copy).await {
                 Ok(response) => {
                     let status = response.status();
-                    let retry_after = response
-                        .headers()
-                        .get(reqwest::header::RETRY_AFTER)
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.trim().parse::<u64>().ok())
-                        .map(Duration::from_secs);
+                    let retry_after = momentum_http::retry_after(response.headers());
                     let body = match response.text().await {
                         Ok(body) => body,
                         Err(err) if is_transient(&err) => {
@@ -405,20 +399,17 @@ impl FinancialDatasetsClient {
         last: String,
         server_wait: Option<Duration>,
     ) -> Result<()> {
-        if attempt > self.config.max_retries {
+        // `attempt` counts requests made, so `attempt - 1` retries are behind us.
+        let Some(wait) = self
+            .config
+            .retry_policy()
+            .retry_in(attempt - 1, server_wait)
+        else {
             return Err(DataError::RetriesExhausted {
                 ticker: ticker.into(),
                 attempts: attempt,
                 last,
             });
-        }
-        let wait = match server_wait {
-            Some(wait) => wait.min(self.config.max_retry_after),
-            None => backoff(
-                self.config.base_backoff,
-                self.config.max_backoff,
-                attempt - 1,
-            ),
         };
         tracing::warn!(
             ticker,
@@ -431,33 +422,8 @@ impl FinancialDatasetsClient {
     }
 }
 
-/// A request error and its causes, without its URL: reqwest's own message stops at the first
-/// cause ("error sending request"), so "Connection refused" or a DNS or TLS failure would not
-/// show. The callers name the URL themselves where it helps.
-fn describe(err: reqwest::Error) -> String {
-    let err = err.without_url();
-    let mut text = err.to_string();
-    let mut cause = std::error::Error::source(&err);
-    while let Some(next) = cause {
-        text = format!("{text}: {next}");
-        cause = next.source();
-    }
-    text
-}
-
 fn is_transient(err: &reqwest::Error) -> bool {
     err.is_timeout() || err.is_connect() || err.is_request() || err.is_body()
-}
-
-/// Exponential backoff with "equal jitter": a random wait in `[d/2, d]` with
-/// `d = min(base * 2^retry, cap)`, so concurrent clients spread out but never retry at once.
-fn backoff(base: Duration, cap: Duration, retry: u32) -> Duration {
-    let full = base
-        .saturating_mul(2u32.saturating_pow(retry.min(20)))
-        .min(cap);
-    let half = full / 2;
-    let jitter = rand::rng().random_range(0..=half.as_micros().min(u128::from(u64::MAX)) as u64);
-    half + Duration::from_micros(jitter)
 }
 
 /// The seconds in a DRF throttle message: `"Request was throttled. Expected available in 39
@@ -688,23 +654,6 @@ mod tests {
             "<html> <head><title>502 Bad Gateway</title></head> </html>"
         );
         assert_eq!(error_message(&"x ".repeat(300)).len(), 200);
-    }
-
-    #[test]
-    fn backoff_doubles_within_jitter_and_is_capped() {
-        let base = Duration::from_millis(100);
-        let cap = Duration::from_millis(1000);
-        for _ in 0..50 {
-            let first = backoff(base, cap, 0);
-            assert!(
-                first >= Duration::from_millis(50) && first <= base,
-                "{first:?}"
-            );
-            let third = backoff(base, cap, 2);
-            assert!(third >= Duration::from_millis(200) && third <= Duration::from_millis(400));
-            let late = backoff(base, cap, 30);
-            assert!(late >= Duration::from_millis(500) && late <= cap);
-        }
     }
 
     #[test]

@@ -35,14 +35,24 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! # Features
+//! - `http` (default): the Financial Datasets client (tokio, reqwest, `momentum-http`).
+//! - `parquet` (default): Parquet read/write of the price table (arrow, parquet).
+//!
+//! Without them the crate still reads the sample and CSV files, validates, selects, merges,
+//! digests, writes manifests and writes files atomically.
 #![warn(missing_docs)]
 
 mod atomic;
 mod csvfile;
 mod error;
+#[cfg(feature = "http")]
 mod financialdatasets;
+mod manifest;
 mod nydate;
 mod source;
+#[cfg(feature = "parquet")]
 mod store;
 mod table;
 mod validate;
@@ -50,15 +60,19 @@ mod validate;
 pub use atomic::{write_atomic, write_together};
 pub use csvfile::{SAMPLE_ORIGIN, load_sample, load_sample_index, parse_csv, read_csv};
 pub use error::{DataError, Result};
+#[cfg(feature = "http")]
 pub use financialdatasets::{
-    API_KEY_ENV, BASE_URL_ENV, ClientConfig, DEFAULT_BASE_URL, FetchRequest,
-    FinancialDatasetsClient, detail_seconds,
+    API_KEY_ENV, BASE_URL_ENV, ClientConfig, DEFAULT_BASE_URL, FinancialDatasetsClient,
+    detail_seconds,
+};
+pub use manifest::{
+    DIGEST_ALGORITHM, Manifest, digest, manifest_path, read_manifest, write_manifest,
 };
 pub use nydate::{is_us_daylight_time, new_york_date};
-pub use source::{Source, load_local, plan_requests};
+pub use source::{FetchRequest, Source, load_local, plan_requests};
+#[cfg(feature = "parquet")]
 pub use store::{
-    DIGEST_ALGORITHM, Manifest, TICKERS_METADATA_KEY, digest, manifest_path, parquet_io_failure,
-    price_schema, read_manifest, read_parquet, write_manifest, write_parquet,
+    TICKERS_METADATA_KEY, parquet_io_failure, price_schema, read_parquet, write_parquet,
 };
 pub use table::{PriceRow, PriceTable};
 pub use validate::{Selected, Selection, merge, select, validate};

@@ -8,7 +8,7 @@ use chrono::{Duration, NaiveDate};
 
 use crate::csvfile::{load_sample, read_csv};
 use crate::error::{DataError, Result};
-use crate::financialdatasets::FetchRequest;
+#[cfg(feature = "parquet")]
 use crate::store::read_parquet;
 use crate::table::PriceTable;
 
@@ -72,7 +72,19 @@ impl FromStr for Source {
     }
 }
 
-/// Loads a local source: the sample (ignores `path`), or the CSV/Parquet file at `path`.
+/// One ticker's request to the price API: `ticker` from `start` to `end`, both inclusive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchRequest {
+    /// Upper-case ticker.
+    pub ticker: String,
+    /// First date (inclusive).
+    pub start: NaiveDate,
+    /// Last date (inclusive).
+    pub end: NaiveDate,
+}
+
+/// Loads a local source: the sample (ignores `path`), or the CSV/Parquet file at `path` (Parquet
+/// with the `parquet` feature only).
 /// The API is async and goes through [`FinancialDatasetsClient`](crate::FinancialDatasetsClient).
 pub fn load_local(source: Source, path: &Path) -> Result<PriceTable> {
     let need_path = || {
@@ -88,7 +100,13 @@ pub fn load_local(source: Source, path: &Path) -> Result<PriceTable> {
     match source {
         Source::Sample => load_sample(),
         Source::Csv => need_path().and_then(|()| read_csv(path)),
+        #[cfg(feature = "parquet")]
         Source::Parquet => need_path().and_then(|()| read_parquet(path)),
+        #[cfg(not(feature = "parquet"))]
+        Source::Parquet => Err(DataError::InvalidSetting {
+            name: "source",
+            reason: "parquet input needs momentum-data's `parquet` feature".into(),
+        }),
         Source::FinancialDatasets => Err(DataError::InvalidSetting {
             name: "source",
             reason: "financialdatasets is fetched over HTTP, not loaded from a file".into(),

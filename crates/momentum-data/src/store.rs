@@ -1,23 +1,20 @@
-//! The Parquet cache, its content digest and the lineage manifest.
+//! The Parquet cache of a price table (feature `parquet`); its digest and manifest are in
+//! `manifest.rs`.
 
-use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Date32Type, Float32Type, Float64Type, Int32Type, Int64Type};
 use arrow_array::{Array, ArrayRef, Date32Array, Float64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema};
-use chrono::{Datelike, NaiveDate};
+use chrono::NaiveDate;
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::errors::ParquetError;
 use parquet::file::properties::WriterProperties;
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::atomic::write_atomic;
 use crate::error::{DataError, Result};
@@ -290,188 +287,9 @@ fn numbers(
     Ok(values)
 }
 
-/// The content digest of a table: lowercase hex SHA-256 of a canonical text encoding of its
-/// universe and rows, so the same data gives the same digest whatever the file's bytes,
-/// compression or writer version.
-///
-/// Encoding (UTF-8, `\n` line ends): a first line `tickers:` followed by the universe joined
-/// with `,`; then one line per row, in table order (universe order, then date):
-/// `ticker,YYYY-MM-DD,open,high,low,close,volume`, numbers written as the shortest decimal that
-/// parses back to the same `f64` (Rust's `Display`: `0.264`, `169`, `35423294`), a missing value
-/// as an empty field. For example a one-row table `AAA` on 2024-01-02 with close 1.5 encodes as
-/// `"tickers:AAA\nAAA,2024-01-02,,,,1.5,\n"`.
-pub fn digest(table: &PriceTable) -> String {
-    use std::fmt::Write as _;
-    let mut hasher = Sha256::new();
-    hasher.update(format!("tickers:{}\n", table.tickers.join(",")).as_bytes());
-    // Formatting straight into one reused buffer, hashed in 64 KiB chunks, keeps this cheap
-    // even in unoptimised builds (166k rows for the sample).
-    let mut buffer = String::with_capacity(1 << 16);
-    let optional = |buffer: &mut String, value: Option<f64>| {
-        if let Some(value) = value {
-            let _ = write!(buffer, "{value}");
-        }
-    };
-    for row in &table.rows {
-        let (y, m, d) = (row.date.year(), row.date.month(), row.date.day());
-        let _ = write!(buffer, "{},{y:04}-{m:02}-{d:02},", row.ticker);
-        optional(&mut buffer, row.open);
-        buffer.push(',');
-        optional(&mut buffer, row.high);
-        buffer.push(',');
-        optional(&mut buffer, row.low);
-        let _ = write!(buffer, ",{},", row.close);
-        optional(&mut buffer, row.volume);
-        buffer.push('\n');
-        if buffer.len() >= 1 << 16 {
-            hasher.update(buffer.as_bytes());
-            buffer.clear();
-        }
-    }
-    hasher.update(buffer.as_bytes());
-    hex::encode(hasher.finalize())
-}
-
-/// The lineage record written beside the Parquet file.
-///
-/// It holds nothing that changes between two runs over the same data (no timestamp, no host),
-/// so DVC and `git diff` see a change only when the data or the request changed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Manifest {
-    /// Provider name: `sample`, `csv`, `parquet` or `financialdatasets`.
-    pub source: String,
-    /// Input file for `csv`/`parquet`, the base URL for the API, the embedded file for `sample`.
-    pub input: String,
-    /// The Parquet file this manifest describes (file name only, it sits in the same directory).
-    pub file: String,
-    /// Universe in order.
-    pub tickers: Vec<String>,
-    /// Requested tickers dropped for having no rows (`--allow-missing`).
-    pub dropped: Vec<String>,
-    /// Requested window, inclusive.
-    pub requested_start: NaiveDate,
-    /// Requested window, inclusive.
-    pub requested_end: NaiveDate,
-    /// First date present.
-    pub start: NaiveDate,
-    /// Last date present.
-    pub end: NaiveDate,
-    /// Total rows.
-    pub rows: usize,
-    /// Rows of each ticker (JSON object with sorted keys).
-    pub rows_per_ticker: BTreeMap<String, usize>,
-    /// [`digest`] of the table.
-    pub digest: String,
-    /// How the digest was computed, so a future encoding change is detectable.
-    pub digest_algorithm: String,
-    /// Whether this run merged into an existing cache (`--update`).
-    pub updated: bool,
-    /// `momentum-data <version>`.
-    pub tool: String,
-}
-
-/// The name of the digest encoding in [`Manifest::digest_algorithm`].
-pub const DIGEST_ALGORITHM: &str = "sha256:momentum-prices-v1";
-
-/// Where the manifest of a Parquet file lives: the extension replaced by `manifest.json`
-/// (`data/raw/prices.parquet` -> `data/raw/prices.manifest.json`; `prices` ->
-/// `prices.manifest.json`).
-pub fn manifest_path(parquet_path: &Path) -> PathBuf {
-    parquet_path.with_extension("manifest.json")
-}
-
-impl Manifest {
-    /// Describes a written (non-empty, validated) `table`.
-    ///
-    /// # Panics
-    /// When `table` has no rows; validated tables always have some.
-    pub fn describe(
-        source: &str,
-        input: &str,
-        parquet_path: &Path,
-        table: &PriceTable,
-        dropped: &[String],
-        requested: (NaiveDate, NaiveDate),
-        updated: bool,
-    ) -> Self {
-        let (start, end) = table.date_range().expect("a validated table has rows");
-        Self {
-            source: source.into(),
-            input: input.into(),
-            file: parquet_path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            tickers: table.tickers.clone(),
-            dropped: dropped.to_vec(),
-            requested_start: requested.0,
-            requested_end: requested.1,
-            start,
-            end,
-            rows: table.rows.len(),
-            rows_per_ticker: table.rows_per_ticker().into_iter().collect(),
-            digest: digest(table),
-            digest_algorithm: DIGEST_ALGORITHM.into(),
-            updated,
-            tool: format!("momentum-data {}", env!("CARGO_PKG_VERSION")),
-        }
-    }
-}
-
-/// Writes `manifest` as pretty JSON, atomically.
-pub fn write_manifest(path: &Path, manifest: &Manifest) -> Result<()> {
-    let mut json = serde_json::to_vec_pretty(manifest).map_err(|source| DataError::Json {
-        path: path.into(),
-        source,
-    })?;
-    json.push(b'\n');
-    write_atomic(path, |file: &mut File| {
-        file.write_all(&json)
-            .map_err(|err| DataError::io(path, err))
-    })
-}
-
-/// Reads a manifest written by [`write_manifest`].
-pub fn read_manifest(path: &Path) -> Result<Manifest> {
-    let bytes = std::fs::read(path).map_err(|err| DataError::io(path, err))?;
-    serde_json::from_slice(&bytes).map_err(|source| DataError::Json {
-        path: path.into(),
-        source,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn row(ticker: &str, date: &str, close: f64) -> PriceRow {
-        PriceRow::close_only(ticker, date.parse().unwrap(), close)
-    }
-
-    #[test]
-    fn digest_matches_sha256sum_of_the_documented_encoding() {
-        let table = PriceTable {
-            tickers: vec!["AAA".into()],
-            rows: vec![row("AAA", "2024-01-02", 1.5)],
-        };
-        // printf 'tickers:AAA\nAAA,2024-01-02,,,,1.5,\n' | sha256sum
-        assert_eq!(
-            digest(&table),
-            "3a025da6a18ed2a79e37cef72a6961ad821a9f976ed6ec20456c6903083fff92"
-        );
-    }
-
-    #[test]
-    fn manifest_path_replaces_the_extension() {
-        assert_eq!(
-            manifest_path(Path::new("data/raw/prices.parquet")),
-            Path::new("data/raw/prices.manifest.json")
-        );
-        assert_eq!(
-            manifest_path(Path::new("prices")),
-            Path::new("prices.manifest.json")
-        );
-    }
 
     #[test]
     fn a_date32_beyond_the_calendar_is_an_error_naming_file_and_row() {

@@ -57,3 +57,7 @@ pub use stats::{
     BlockSums, EULER_GAMMA, Moments, Pbo, deflated_sharpe_ratio, expected_max_sharpe, moments,
     probabilistic_sharpe_ratio, probability_of_backtest_overfitting, variance_ddof0,
 };
+
+// The panel file, for callers that read the features stage's output through the engine.
+#[cfg(feature = "parquet")]
+pub use momentum_features::{StoredPanel, read_panel, write_panel};

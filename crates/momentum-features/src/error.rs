@@ -71,6 +71,7 @@ pub enum FeaturesError {
         source: std::io::Error,
     },
     /// Parquet encoding or decoding failed.
+    #[cfg(feature = "parquet")]
     #[error("parquet error in {path}")]
     Parquet {
         /// The file.
@@ -80,6 +81,7 @@ pub enum FeaturesError {
         source: parquet::errors::ParquetError,
     },
     /// Arrow array construction failed.
+    #[cfg(feature = "parquet")]
     #[error("arrow error in {path}")]
     Arrow {
         /// The file.

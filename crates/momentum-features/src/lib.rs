@@ -10,7 +10,7 @@
 //! | [`momentum_scores`] / [`momentum_score`] | `P[t-S]/P[t-L] - 1` with the spec's eligibility |
 //! | [`simple_returns`] / [`log_returns`] | daily return matrices |
 //! | [`trailing_volatility`] | sample std of the last `window` daily returns |
-//! | [`write_panel`] / [`read_panel`] | `data/features/panel.parquet` (wide layout, digest in metadata) |
+//! | [`write_panel`] / [`read_panel`] | `data/features/panel.parquet` (wide layout, digest in metadata; feature `parquet`, on by default) |
 //! | [`FeaturesError`] | the crate's error |
 //!
 //! ```
@@ -28,11 +28,13 @@
 mod error;
 mod momentum;
 mod panel;
+#[cfg(feature = "parquet")]
 mod parquet_io;
 mod returns;
 
 pub use error::{FeaturesError, Result};
 pub use momentum::{is_valid, momentum_score, momentum_scores, validate_lookback_skip};
 pub use panel::PricePanel;
+#[cfg(feature = "parquet")]
 pub use parquet_io::{DIGEST_KEY, LAYOUT, LAYOUT_KEY, StoredPanel, read_panel, write_panel};
 pub use returns::{log_returns, simple_returns, trailing_volatility};

@@ -196,11 +196,11 @@ pub enum LifecycleError {
         path: PathBuf,
         /// Why.
         #[source]
-        source: momentum_tracking::Error,
+        source: momentum_tracking::TrackingError,
     },
     /// Tracking or the registry failed.
     #[error(transparent)]
-    Tracking(#[from] momentum_tracking::Error),
+    Tracking(#[from] momentum_tracking::TrackingError),
     /// The data crate refused.
     #[error(transparent)]
     Data(#[from] momentum_data::DataError),

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 /// Everything that can go wrong while tracking. Messages are lowercase and name the run, key,
 /// path or URL involved; URLs never carry credentials.
 #[derive(Debug, thiserror::Error)]
-pub enum Error {
+pub enum TrackingError {
     /// A file or directory of the local store could not be read or written.
     #[error("cannot access {path}")]
     Io {
@@ -162,17 +162,10 @@ pub enum Error {
     NoRemote,
 }
 
-impl Error {
+impl TrackingError {
     /// The message and every cause, on one line (`a: b: c`).
     pub fn chain(&self) -> String {
-        let mut text = self.to_string();
-        let mut source = std::error::Error::source(self);
-        while let Some(cause) = source {
-            text.push_str(": ");
-            text.push_str(&cause.to_string());
-            source = cause.source();
-        }
-        text
+        momentum_http::chain(self)
     }
 
     /// True for MLflow's answer "does not exist" (RESOURCE_DOES_NOT_EXIST), or a run, model or
@@ -180,25 +173,27 @@ impl Error {
     /// in the URI, a proxy's page) is not: it would pass a misconfigured server off as empty.
     pub fn is_not_found(&self) -> bool {
         match self {
-            Error::Api { code, .. } => code.as_deref() == Some("RESOURCE_DOES_NOT_EXIST"),
-            Error::RunNotFound(_) | Error::ModelNotFound(_) | Error::VersionNotFound { .. } => true,
+            TrackingError::Api { code, .. } => code.as_deref() == Some("RESOURCE_DOES_NOT_EXIST"),
+            TrackingError::RunNotFound(_)
+            | TrackingError::ModelNotFound(_)
+            | TrackingError::VersionNotFound { .. } => true,
             _ => false,
         }
     }
 
     /// `missing()` in place of a "does not exist" answer ([`Self::is_not_found`]), `self`
     /// otherwise: a 404 from the server becomes the error that names what is missing.
-    pub(crate) fn not_found_as(self, missing: impl FnOnce() -> Error) -> Error {
+    pub(crate) fn not_found_as(self, missing: impl FnOnce() -> TrackingError) -> TrackingError {
         if self.is_not_found() { missing() } else { self }
     }
 
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io {
+        TrackingError::Io {
             path: path.into(),
             source,
         }
     }
 }
 
-/// `Result` with this crate's [`Error`].
-pub type Result<T, E = Error> = std::result::Result<T, E>;
+/// `Result` with this crate's [`TrackingError`].
+pub type Result<T, E = TrackingError> = std::result::Result<T, E>;

@@ -19,7 +19,7 @@
 //!   strings, Basic/Bearer auth, retries with backoff, artifacts through the server's proxy,
 //!   searches, registry.
 //! - [`model`]: the shared data types and the validation MLflow does not do itself.
-//! - [`Error`]: the one error type.
+//! - [`TrackingError`]: the one error type.
 //!
 //! # Example
 //! ```
@@ -36,7 +36,7 @@
 //! let best = tracker.search_runs(&RunQuery::new("momentum").order_by_metric("train_sharpe", true).limit(1))?;
 //! assert_eq!(best[0].params["lookback"], "60");
 //! assert_eq!(grid.child_run_ids.len(), 2);
-//! # Ok::<(), momentum_tracking::Error>(())
+//! # Ok::<(), momentum_tracking::TrackingError>(())
 //! ```
 #![warn(missing_docs)]
 
@@ -46,7 +46,7 @@ pub mod model;
 mod rest;
 mod tracker;
 
-pub use error::{Error, Result};
+pub use error::{Result, TrackingError};
 pub use local::{Listing, LocalStore, NewRun, SkippedRun};
 pub use model::{
     ArtifactFile, Cmp, DatasetInput, Experiment, Filter, Metric, MetricPoint, ModelVersion,

@@ -28,7 +28,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
-use crate::error::{Error, Result};
+use crate::error::{Result, TrackingError};
 use crate::model::{
     DatasetInput, Experiment, MetricPoint, ModelVersion, RemoteRecord, Run, RunQuery, RunStatus,
     validate_alias, validate_input, validate_name, validate_param, validate_tag,
@@ -118,7 +118,7 @@ impl LocalStore {
         let root = root.into();
         for sub in ["experiments", "runs", "models", ".staging"] {
             let dir = root.join(sub);
-            fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+            fs::create_dir_all(&dir).map_err(|e| TrackingError::io(&dir, e))?;
         }
         Ok(LocalStore {
             root,
@@ -163,8 +163,8 @@ impl LocalStore {
     pub fn experiments(&self) -> Result<Vec<Experiment>> {
         let dir = self.root.join("experiments");
         let mut out = Vec::new();
-        for entry in fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))? {
-            let path = entry.map_err(|e| Error::io(&dir, e))?.path();
+        for entry in fs::read_dir(&dir).map_err(|e| TrackingError::io(&dir, e))? {
+            let path = entry.map_err(|e| TrackingError::io(&dir, e))?.path();
             if path.extension().is_some_and(|x| x == "json")
                 && let Ok(Some(exp)) = read_json_opt::<Experiment>(&path)
             {
@@ -193,9 +193,9 @@ impl LocalStore {
         let exp = self.experiment(&new.experiment, now)?;
         let staging = self.root.join(".staging").join(&new.run_id);
         if staging.exists() {
-            fs::remove_dir_all(&staging).map_err(|e| Error::io(&staging, e))?;
+            fs::remove_dir_all(&staging).map_err(|e| TrackingError::io(&staging, e))?;
         }
-        fs::create_dir_all(&staging).map_err(|e| Error::io(&staging, e))?;
+        fs::create_dir_all(&staging).map_err(|e| TrackingError::io(&staging, e))?;
         let meta = RunMeta {
             run_id: new.run_id.clone(),
             experiment_id: exp.id,
@@ -216,7 +216,7 @@ impl LocalStore {
         }
         write_json(&staging.join(RUN_FILE), &meta)?;
         let final_dir = self.run_dir(&new.run_id);
-        fs::rename(&staging, &final_dir).map_err(|e| Error::io(&final_dir, e))?;
+        fs::rename(&staging, &final_dir).map_err(|e| TrackingError::io(&final_dir, e))?;
         Ok(())
     }
 
@@ -224,7 +224,7 @@ impl LocalStore {
     pub fn get_run(&self, run_id: &str) -> Result<Run> {
         let dir = self.run_dir(run_id);
         if !dir.join(RUN_FILE).exists() || run_id.is_empty() || run_id.contains(['/', '\\', '.']) {
-            return Err(Error::RunNotFound(run_id.to_string()));
+            return Err(TrackingError::RunNotFound(run_id.to_string()));
         }
         read_run(&dir)
     }
@@ -233,8 +233,8 @@ impl LocalStore {
     pub fn list_runs(&self) -> Result<Listing> {
         let dir = self.root.join("runs");
         let mut names = Vec::new();
-        for entry in fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))? {
-            let entry = entry.map_err(|e| Error::io(&dir, e))?;
+        for entry in fs::read_dir(&dir).map_err(|e| TrackingError::io(&dir, e))? {
+            let entry = entry.map_err(|e| TrackingError::io(&dir, e))?;
             let name = entry.file_name().to_string_lossy().into_owned();
             if !name.starts_with('.') && entry.path().is_dir() {
                 names.push(name);
@@ -273,7 +273,7 @@ impl LocalStore {
         for (k, v) in params {
             validate_param(k, v)?;
             if !seen.insert(k) {
-                return Err(Error::DuplicateParam {
+                return Err(TrackingError::DuplicateParam {
                     run_id: run_id.into(),
                     key: k.clone(),
                 });
@@ -285,7 +285,7 @@ impl LocalStore {
         for (k, v) in params {
             match current.get(k) {
                 Some(old) if old != v => {
-                    return Err(Error::ParamChanged {
+                    return Err(TrackingError::ParamChanged {
                         run_id: run_id.into(),
                         key: k.clone(),
                         old: old.clone(),
@@ -358,7 +358,7 @@ impl LocalStore {
     pub fn log_artifact_bytes(&self, run_id: &str, dest: &str, bytes: &[u8]) -> Result<()> {
         let target = artifact_target(&self.existing(run_id)?.join("artifacts"), dest)?;
         if let Some(parent) = target.parent() {
-            fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+            fs::create_dir_all(parent).map_err(|e| TrackingError::io(parent, e))?;
         }
         write_atomic(&target, bytes)
     }
@@ -401,7 +401,7 @@ impl LocalStore {
     fn existing(&self, run_id: &str) -> Result<PathBuf> {
         let dir = self.run_dir(run_id);
         if run_id.is_empty() || run_id.contains(['/', '\\', '.']) || !dir.join(RUN_FILE).is_file() {
-            return Err(Error::RunNotFound(run_id.to_string()));
+            return Err(TrackingError::RunNotFound(run_id.to_string()));
         }
         Ok(dir)
     }
@@ -415,7 +415,7 @@ impl LocalStore {
 
     fn model(&self, name: &str) -> Result<ModelFile> {
         let path = self.model_path(name)?;
-        read_json_opt(&path)?.ok_or_else(|| Error::ModelNotFound(name.to_string()))
+        read_json_opt(&path)?.ok_or_else(|| TrackingError::ModelNotFound(name.to_string()))
     }
 
     /// Creates the registered model when missing (get-or-create).
@@ -447,7 +447,7 @@ impl LocalStore {
         let _g = self.guard();
         let path = self.model_path(name)?;
         let mut model: ModelFile =
-            read_json_opt(&path)?.ok_or_else(|| Error::ModelNotFound(name.into()))?;
+            read_json_opt(&path)?.ok_or_else(|| TrackingError::ModelNotFound(name.into()))?;
         let next = model
             .versions
             .iter()
@@ -476,9 +476,9 @@ impl LocalStore {
         let _g = self.guard();
         let path = self.model_path(name)?;
         let mut model: ModelFile =
-            read_json_opt(&path)?.ok_or_else(|| Error::ModelNotFound(name.into()))?;
+            read_json_opt(&path)?.ok_or_else(|| TrackingError::ModelNotFound(name.into()))?;
         if !model.versions.iter().any(|v| v.version == version) {
-            return Err(Error::VersionNotFound {
+            return Err(TrackingError::VersionNotFound {
                 name: name.into(),
                 version: version.into(),
             });
@@ -492,7 +492,7 @@ impl LocalStore {
         let _g = self.guard();
         let path = self.model_path(name)?;
         let mut model: ModelFile =
-            read_json_opt(&path)?.ok_or_else(|| Error::ModelNotFound(name.into()))?;
+            read_json_opt(&path)?.ok_or_else(|| TrackingError::ModelNotFound(name.into()))?;
         if model.aliases.remove(alias).is_some() {
             write_json(&path, &model)?;
         }
@@ -564,8 +564,8 @@ fn read_run(dir: &Path) -> Result<Run> {
 }
 
 fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T> {
-    let bytes = fs::read(path).map_err(|e| Error::io(path, e))?;
-    serde_json::from_slice(&bytes).map_err(|e| Error::Json {
+    let bytes = fs::read(path).map_err(|e| TrackingError::io(path, e))?;
+    serde_json::from_slice(&bytes).map_err(|e| TrackingError::Json {
         path: path.to_path_buf(),
         source: e,
     })
@@ -575,17 +575,17 @@ fn read_json_opt<T: DeserializeOwned>(path: &Path) -> Result<Option<T>> {
     match fs::read(path) {
         Ok(bytes) => serde_json::from_slice(&bytes)
             .map(Some)
-            .map_err(|e| Error::Json {
+            .map_err(|e| TrackingError::Json {
                 path: path.to_path_buf(),
                 source: e,
             }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Error::io(path, e)),
+        Err(e) => Err(TrackingError::io(path, e)),
     }
 }
 
 fn write_json<T: Serialize + ?Sized>(path: &Path, value: &T) -> Result<()> {
-    let bytes = serde_json::to_vec_pretty(value).map_err(|e| Error::Json {
+    let bytes = serde_json::to_vec_pretty(value).map_err(|e| TrackingError::Json {
         path: path.to_path_buf(),
         source: e,
     })?;
@@ -607,19 +607,19 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     // A write that fails part way (a full disk) must not leave its temp file behind.
     if let Err(e) = fs::write(&tmp, bytes) {
         let _ = fs::remove_file(&tmp);
-        return Err(Error::io(path, e));
+        return Err(TrackingError::io(path, e));
     }
     fs::rename(&tmp, path).map_err(|e| {
         let _ = fs::remove_file(&tmp);
-        Error::io(path, e)
+        TrackingError::io(path, e)
     })
 }
 
 fn copy_file(src: &Path, target: &Path) -> Result<()> {
     if let Some(parent) = target.parent() {
-        fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+        fs::create_dir_all(parent).map_err(|e| TrackingError::io(parent, e))?;
     }
-    let bytes = fs::read(src).map_err(|e| Error::io(src, e))?;
+    let bytes = fs::read(src).map_err(|e| TrackingError::io(src, e))?;
     write_atomic(target, &bytes)
 }
 
@@ -631,14 +631,14 @@ fn artifact_target(root: &Path, rel: &str) -> Result<PathBuf> {
             .iter()
             .any(|p| p.is_empty() || *p == "." || *p == ".." || p.contains('\\'))
     {
-        return Err(Error::InvalidArtifactPath(rel.to_string()));
+        return Err(TrackingError::InvalidArtifactPath(rel.to_string()));
     }
     Ok(parts.iter().fold(root.to_path_buf(), |acc, p| acc.join(p)))
 }
 
 fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<()> {
-    for entry in fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
-        let path = entry.map_err(|e| Error::io(dir, e))?.path();
+    for entry in fs::read_dir(dir).map_err(|e| TrackingError::io(dir, e))? {
+        let path = entry.map_err(|e| TrackingError::io(dir, e))?.path();
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -735,14 +735,14 @@ mod tests {
         let err = store
             .log_params(&run.run_id, &[("lookback".into(), "40".into())])
             .unwrap_err();
-        assert!(matches!(err, Error::ParamChanged { .. }), "{err}");
+        assert!(matches!(err, TrackingError::ParamChanged { .. }), "{err}");
         let err = store
             .log_params(&run.run_id, &[("big".into(), "x".repeat(6001))])
             .unwrap_err();
-        assert!(matches!(err, Error::ValueTooLong { .. }), "{err}");
+        assert!(matches!(err, TrackingError::ValueTooLong { .. }), "{err}");
         assert!(matches!(
             store.log_params("nope", &[]),
-            Err(Error::RunNotFound(_))
+            Err(TrackingError::RunNotFound(_))
         ));
     }
 
@@ -793,7 +793,7 @@ mod tests {
         assert_eq!(store.list_runs().unwrap().runs.len(), 2);
         assert!(matches!(
             store.get_run("0123456789abcdef0123456789abcdef"),
-            Err(Error::Json { .. })
+            Err(TrackingError::Json { .. })
         ));
     }
 
@@ -831,7 +831,7 @@ mod tests {
         store.create_run(&b, 1).unwrap();
         assert!(matches!(
             store.list_versions("m"),
-            Err(Error::ModelNotFound(_))
+            Err(TrackingError::ModelNotFound(_))
         ));
         store.create_registered_model("m", 1).unwrap();
         store.create_registered_model("m", 1).unwrap();

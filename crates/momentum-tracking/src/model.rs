@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::{Result, TrackingError};
 
 /// Longest param/metric/tag key MLflow accepts.
 pub const MAX_KEY_LEN: usize = 250;
@@ -82,7 +82,7 @@ impl fmt::Display for RunStatus {
 }
 
 impl FromStr for RunStatus {
-    type Err = Error;
+    type Err = TrackingError;
     fn from_str(s: &str) -> Result<Self> {
         Ok(match s.to_ascii_uppercase().as_str() {
             "RUNNING" => RunStatus::Running,
@@ -90,7 +90,7 @@ impl FromStr for RunStatus {
             "FINISHED" => RunStatus::Finished,
             "FAILED" => RunStatus::Failed,
             "KILLED" => RunStatus::Killed,
-            _ => return Err(Error::InvalidStatus(s.to_string())),
+            _ => return Err(TrackingError::InvalidStatus(s.to_string())),
         })
     }
 }
@@ -495,7 +495,7 @@ pub struct ModelVersion {
 /// such as `a//b` or `a/`, so a run holding one could never be pushed).
 pub fn validate_key(key: &str) -> Result<()> {
     let bad = |reason| {
-        Err(Error::InvalidKey {
+        Err(TrackingError::InvalidKey {
             key: key.to_string(),
             reason,
         })
@@ -540,7 +540,7 @@ pub fn validate_tag(key: &str, value: &str) -> Result<()> {
 /// Checks a dataset input (digest ≤ 36, name ≤ 500 characters).
 pub fn validate_input(input: &DatasetInput) -> Result<()> {
     if input.name.is_empty() {
-        return Err(Error::InvalidName {
+        return Err(TrackingError::InvalidName {
             what: "dataset name",
             name: String::new(),
             reason: "empty",
@@ -553,7 +553,7 @@ pub fn validate_input(input: &DatasetInput) -> Result<()> {
 fn check_len(what: &'static str, key: &str, value: &str, max: usize) -> Result<()> {
     let len = value.chars().count();
     if len > max {
-        return Err(Error::ValueTooLong {
+        return Err(TrackingError::ValueTooLong {
             what,
             key: key.to_string(),
             len,
@@ -567,7 +567,7 @@ fn check_len(what: &'static str, key: &str, value: &str, max: usize) -> Result<(
 /// `[A-Za-z0-9_-. ]` (so it is also a safe file name locally).
 pub fn validate_name(what: &'static str, name: &str) -> Result<()> {
     let bad = |reason| {
-        Err(Error::InvalidName {
+        Err(TrackingError::InvalidName {
             what,
             name: name.to_string(),
             reason,
@@ -592,7 +592,7 @@ pub fn validate_name(what: &'static str, name: &str) -> Result<()> {
 /// Checks a registry alias: letters, digits, `_` and `-`; not `latest`, not `v<digits>`.
 pub fn validate_alias(alias: &str) -> Result<()> {
     let bad = |reason| {
-        Err(Error::InvalidName {
+        Err(TrackingError::InvalidName {
             what: "alias",
             name: alias.to_string(),
             reason,
@@ -724,7 +724,7 @@ mod tests {
         );
         assert!(matches!(
             "DONE".parse::<RunStatus>(),
-            Err(Error::InvalidStatus(_))
+            Err(TrackingError::InvalidStatus(_))
         ));
     }
 

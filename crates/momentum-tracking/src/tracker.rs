@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::error::{Error, Result};
+use crate::error::{Result, TrackingError};
 use crate::local::{Listing, LocalStore, NewRun};
 use crate::model::{
     ArtifactFile, DatasetInput, Experiment, Metric, MetricPoint, ModelVersion, RemoteRecord, Run,
@@ -172,7 +172,7 @@ pub struct SyncReport {
     /// Runs that were already complete there.
     pub up_to_date: usize,
     /// Runs that failed, with the error (they stay unsynced for the next `sync`).
-    pub failed: Vec<(String, Error)>,
+    pub failed: Vec<(String, TrackingError)>,
 }
 
 /// What [`Tracker::log_grid`] wrote.
@@ -317,7 +317,7 @@ impl Tracker {
         let mut params = BTreeMap::new();
         for (k, v) in &spec.params {
             if params.insert(k.clone(), v.clone()).is_some() {
-                return Err(Error::DuplicateParam {
+                return Err(TrackingError::DuplicateParam {
                     run_id,
                     key: k.clone(),
                 });
@@ -580,7 +580,7 @@ impl Tracker {
     /// the runs whose records the server cannot back (its experiment is missing or newer than
     /// the push: a new database at the same URI).
     pub fn unsynced(&self) -> Result<Vec<Run>> {
-        let remote = self.remote.as_ref().ok_or(Error::NoRemote)?;
+        let remote = self.remote.as_ref().ok_or(TrackingError::NoRemote)?;
         let uri = remote.uri();
         let mut runs = self.local.list_runs()?.runs;
         forget_lost_records(remote, &mut runs);
@@ -595,7 +595,7 @@ impl Tracker {
     /// the server (recorded locally, or found there by its `momentum.localRunId` tag) is
     /// completed, never created twice.
     pub fn sync(&self) -> Result<SyncReport> {
-        let remote = self.remote.as_ref().ok_or(Error::NoRemote)?;
+        let remote = self.remote.as_ref().ok_or(TrackingError::NoRemote)?;
         let all = self.local.list_runs()?.runs.len();
         let pending = self.unsynced()?;
         let mut report = self.push_runs(remote, pending, true)?;
@@ -623,11 +623,12 @@ impl Tracker {
                         report.uri,
                         err.chain()
                     );
-                    if report
-                        .failed
-                        .iter()
-                        .any(|(_, e)| matches!(e, Error::Http { .. } | Error::Unreachable { .. }))
-                    {
+                    if report.failed.iter().any(|(_, e)| {
+                        matches!(
+                            e,
+                            TrackingError::Http { .. } | TrackingError::Unreachable { .. }
+                        )
+                    }) {
                         self.remote_down.store(true, Ordering::Relaxed);
                     }
                 }
@@ -734,7 +735,7 @@ impl Tracker {
                         None => {
                             report.failed.push((
                                 run.run_id.clone(),
-                                Error::ParentNotPushed {
+                                TrackingError::ParentNotPushed {
                                     run_id: run.run_id.clone(),
                                     parent: p.clone(),
                                 },
@@ -744,9 +745,10 @@ impl Tracker {
                     },
                 };
                 if unreachable {
-                    report
-                        .failed
-                        .push((run.run_id.clone(), Error::Unreachable { url: uri.clone() }));
+                    report.failed.push((
+                        run.run_id.clone(),
+                        TrackingError::Unreachable { url: uri.clone() },
+                    ));
                     continue;
                 }
                 let artifacts = self
@@ -787,8 +789,10 @@ impl Tracker {
                         report.pushed.push(id);
                     }
                     Err(err) => {
-                        unreachable |=
-                            matches!(err, Error::Http { .. } | Error::Unreachable { .. });
+                        unreachable |= matches!(
+                            err,
+                            TrackingError::Http { .. } | TrackingError::Unreachable { .. }
+                        );
                         report.failed.push((id, err));
                     }
                 }
@@ -852,7 +856,7 @@ impl Tracker {
                             .remotes
                             .get(remote.uri())
                             .cloned()
-                            .ok_or_else(|| Error::RunNotFound(run_id.to_string()))?
+                            .ok_or_else(|| TrackingError::RunNotFound(run_id.to_string()))?
                     }
                 };
                 let mut tags = tags.clone();
@@ -1036,7 +1040,7 @@ mod tests {
             kids.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(),
             ["c4", "c3", "c2", "c1", "c0"]
         );
-        assert!(matches!(tracker.sync(), Err(Error::NoRemote)));
+        assert!(matches!(tracker.sync(), Err(TrackingError::NoRemote)));
     }
 
     #[test]
@@ -1069,7 +1073,7 @@ mod tests {
         bad.context = None;
         assert!(matches!(
             tracker.log_input(&child, bad),
-            Err(Error::ValueTooLong { .. })
+            Err(TrackingError::ValueTooLong { .. })
         ));
         tracker.end_run(&child, RunStatus::Finished).unwrap();
         tracker.end_run(&parent, RunStatus::Finished).unwrap();

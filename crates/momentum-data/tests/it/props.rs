@@ -2,7 +2,9 @@
 //! merging is idempotent and fresh rows win.
 
 use chrono::{Duration, NaiveDate};
-use momentum_data::{PriceRow, PriceTable, digest, merge, read_parquet, validate, write_parquet};
+use momentum_data::{PriceRow, PriceTable, digest, merge};
+#[cfg(feature = "parquet")]
+use momentum_data::{read_parquet, validate, write_parquet};
 use proptest::prelude::*;
 
 fn price() -> impl Strategy<Value = f64> {
@@ -50,6 +52,7 @@ fn table() -> impl Strategy<Value = PriceTable> {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(48))]
 
+    #[cfg(feature = "parquet")]
     #[test]
     fn parquet_round_trip_is_exact(table in table()) {
         prop_assume!(!table.rows.is_empty());

@@ -11,8 +11,8 @@ use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
 
 use momentum_tracking::{
-    Auth, Cmp, DatasetInput, Error, Filter, RestClient, RunQuery, RunSpec, RunStatus, Tracker,
-    model::TAG_LOCAL_RUN_ID,
+    Auth, Cmp, DatasetInput, Filter, RestClient, RunQuery, RunSpec, RunStatus, Tracker,
+    TrackingError, model::TAG_LOCAL_RUN_ID,
 };
 use support::{ADMIN_PASSWORD, Server};
 
@@ -292,11 +292,11 @@ fn registry_versions_and_aliases(t: &Tracker) {
     t.delete_alias("momentum-xs", "challenger").unwrap();
     assert!(matches!(
         t.list_versions("no-such-model"),
-        Err(Error::ModelNotFound(_))
+        Err(TrackingError::ModelNotFound(_))
     ));
     assert!(matches!(
         t.get_version_by_alias("no-such-model", "champion"),
-        Err(Error::ModelNotFound(_))
+        Err(TrackingError::ModelNotFound(_))
     ));
     assert!(t.set_alias("momentum-xs", "latest", "1").is_err());
 }
@@ -310,17 +310,17 @@ fn client_side_validation(t: &Tracker, remote: &RestClient) {
         )
         .unwrap_err();
     assert!(
-        matches!(err, Error::ValueTooLong { max: 6000, .. }),
+        matches!(err, TrackingError::ValueTooLong { max: 6000, .. }),
         "{err}"
     );
     let err = t
         .log_run("validation", &RunSpec::new("bad").metric("a b?", 1.0), None)
         .unwrap_err();
-    assert!(matches!(err, Error::InvalidKey { .. }), "{err}");
+    assert!(matches!(err, TrackingError::InvalidKey { .. }), "{err}");
     let err = remote
         .get_run("0000000000000000000000000000dead")
         .unwrap_err();
-    assert!(matches!(err, Error::RunNotFound(_)), "{err}");
+    assert!(matches!(err, TrackingError::RunNotFound(_)), "{err}");
 }
 
 fn a_child_limit_defers_the_rest_of_a_grid_to_sync(dir: &std::path::Path, server: &Server) {
@@ -442,7 +442,7 @@ fn basic_auth_server() {
         assert!(
             matches!(
                 err,
-                Error::Api {
+                TrackingError::Api {
                     status: 401,
                     code: None,
                     ..

@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use momentum_tracking::{Auth, Error, RestClient, RestConfig, RetryPolicy, RunSpec, Tracker};
+use momentum_tracking::{
+    Auth, RestClient, RestConfig, RetryPolicy, RunSpec, Tracker, TrackingError,
+};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -84,7 +86,7 @@ fn transient_errors_are_retried_and_creates_are_not_duplicated() {
     let report = tracker.sync().unwrap();
     let (_, err) = &report.failed[0];
     assert!(
-        matches!(err, Error::Api { status: 500, code: None, message, .. } if message == "internal error"),
+        matches!(err, TrackingError::Api { status: 500, code: None, message, .. } if message == "internal error"),
         "{err}"
     );
 }
@@ -104,7 +106,7 @@ fn a_server_that_is_down_costs_a_warning_not_a_failure() {
     assert!(grid.remote.is_none());
     assert_eq!(tracker.unsynced().unwrap().len(), 6);
     let err = tracker.sync().unwrap_err();
-    assert!(matches!(err, Error::Http { .. }), "{err}");
+    assert!(matches!(err, TrackingError::Http { .. }), "{err}");
     // The URL once (the request's own error leaves it out), and the cause.
     let shown = err.chain();
     assert_eq!(

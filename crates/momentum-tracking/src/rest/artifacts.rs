@@ -1,0 +1,84 @@
+//! Run artifacts through the server's proxy (`mlflow-artifacts:/` URIs only).
+
+use reqwest::Method;
+use serde::Deserialize;
+
+use super::transport::{Body, Inner};
+use crate::error::{Result, TrackingError};
+
+impl Inner {
+    pub(super) async fn list_artifacts(&self, run_id: &str) -> Result<Vec<String>> {
+        #[derive(Deserialize)]
+        struct F {
+            path: String,
+            #[serde(default)]
+            is_dir: bool,
+        }
+        let mut out = Vec::new();
+        let mut dirs = vec![String::new()];
+        while let Some(dir) = dirs.pop() {
+            let mut q = vec![("run_id", run_id.to_string())];
+            if !dir.is_empty() {
+                q.push(("path", dir));
+            }
+            let v = self
+                .call_q(Method::GET, "artifacts/list", &q, Body::None)
+                .await?;
+            let files: Option<Vec<F>> = self.decode("artifacts/list", v, "files")?;
+            for f in files.unwrap_or_default() {
+                if f.is_dir {
+                    dirs.push(f.path)
+                } else {
+                    out.push(f.path)
+                }
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    pub(super) fn artifact_segments(run_id: &str, artifact_uri: &str, rel: &str) -> Result<String> {
+        let root = artifact_uri
+            .strip_prefix("mlflow-artifacts:")
+            .ok_or_else(|| TrackingError::UnsupportedArtifactUri {
+                run_id: run_id.to_string(),
+                uri: artifact_uri.to_string(),
+            })?;
+        let root = root.trim_start_matches('/').trim_end_matches('/');
+        Ok(format!("{root}/{rel}"))
+    }
+
+    pub(super) async fn put_artifact(
+        &self,
+        run_id: &str,
+        artifact_uri: &str,
+        rel: &str,
+        bytes: Vec<u8>,
+    ) -> Result<()> {
+        let path = Self::artifact_segments(run_id, artifact_uri, rel)?;
+        self.send(
+            Method::PUT,
+            &["api/2.0/mlflow-artifacts/artifacts", &path],
+            &[],
+            Body::Bytes(bytes),
+        )
+        .await
+        .map(drop)
+    }
+
+    pub(super) async fn get_artifact(
+        &self,
+        run_id: &str,
+        artifact_uri: &str,
+        rel: &str,
+    ) -> Result<Vec<u8>> {
+        let path = Self::artifact_segments(run_id, artifact_uri, rel)?;
+        self.send(
+            Method::GET,
+            &["api/2.0/mlflow-artifacts/artifacts", &path],
+            &[],
+            Body::None,
+        )
+        .await
+    }
+}

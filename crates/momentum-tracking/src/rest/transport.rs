@@ -1,0 +1,277 @@
+//! One request to the server: URL, authentication, body, the retry loop and what counts as
+//! retryable here, and the error an answer becomes.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use reqwest::{Method, StatusCode, Url};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::Auth;
+use crate::error::{Result, TrackingError};
+
+/// The async client behind [`super::RestClient`]: cheap to clone (clones share the connection
+/// pool and the experiment id cache).
+#[derive(Debug, Clone)]
+pub(crate) struct Inner {
+    pub(super) http: reqwest::Client,
+    pub(super) base: Url,
+    pub(super) auth: Auth,
+    pub(super) retry: momentum_http::RetryPolicy,
+    pub(super) experiments: Arc<Mutex<HashMap<String, String>>>,
+}
+
+/// A request body.
+pub(super) enum Body {
+    /// No body.
+    None,
+    /// A JSON document.
+    Json(Value),
+    /// Raw bytes (an artifact).
+    Bytes(Vec<u8>),
+}
+
+impl Inner {
+    pub(super) fn url(&self, segments: &[&str]) -> Url {
+        let mut url = self.base.clone();
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty();
+            for s in segments {
+                for part in s.split('/') {
+                    path.push(part);
+                }
+            }
+        }
+        url
+    }
+
+    /// Sends with retries; returns the body of a 2xx answer.
+    pub(super) async fn send(
+        &self,
+        method: Method,
+        segments: &[&str],
+        query: &[(&str, String)],
+        body: Body,
+    ) -> Result<Vec<u8>> {
+        let url = self.url(segments);
+        // A retried runs/create or model-versions/create whose first attempt did reach the
+        // server would create a second run or version: those are only retried when the server
+        // cannot have processed the request (no connection, 429, 503).
+        let creates_duplicates = segments
+            .last()
+            .is_some_and(|s| matches!(*s, "runs/create" | "model-versions/create"));
+        let mut attempt = 0u32;
+        loop {
+            let mut req = self.http.request(method.clone(), url.clone());
+            if !query.is_empty() {
+                req = req.query(query);
+            }
+            req = match &self.auth {
+                Auth::None => req,
+                Auth::Basic { username, password } => req.basic_auth(username, Some(password)),
+                Auth::Bearer(token) => req.bearer_auth(token),
+            };
+            req = match &body {
+                Body::None => req,
+                Body::Json(v) => req.json(v),
+                Body::Bytes(b) => req.body(b.clone()),
+            };
+            let resp = match req.send().await {
+                Ok(resp) => resp,
+                Err(e) => {
+                    // A timeout is not retried: a server that hung for the whole timeout
+                    // would make a best-effort push stall the pipeline for minutes.
+                    let transient = e.is_connect()
+                        || (!creates_duplicates && !e.is_timeout() && e.is_request());
+                    match self.retry.retry_in(attempt, None).filter(|_| transient) {
+                        Some(delay) => {
+                            tracing::debug!("{url}: {e}; retrying in {delay:?}");
+                            tokio::time::sleep(delay).await;
+                            attempt += 1;
+                            continue;
+                        }
+                        None => {
+                            return Err(TrackingError::Http {
+                                url: url.to_string(),
+                                source: e.without_url(),
+                            });
+                        }
+                    }
+                }
+            };
+            let status = resp.status();
+            if status.is_success() {
+                return resp
+                    .bytes()
+                    .await
+                    .map(|b| b.to_vec())
+                    .map_err(|e| TrackingError::Http {
+                        url: url.to_string(),
+                        source: e.without_url(),
+                    });
+            }
+            let retryable = match status.as_u16() {
+                429 | 503 => true,
+                408 | 500 | 502 | 504 => !creates_duplicates,
+                _ => false,
+            };
+            let after = momentum_http::retry_after(resp.headers());
+            if retryable && let Some(delay) = self.retry.retry_in(attempt, after) {
+                tracing::debug!("{url}: {status}; retrying in {delay:?}");
+                tokio::time::sleep(delay).await;
+                attempt += 1;
+                continue;
+            }
+            let text = resp.text().await.unwrap_or_default();
+            return Err(api_error(&url, status, &text));
+        }
+    }
+
+    pub(super) async fn call(&self, method: Method, endpoint: &str, body: Body) -> Result<Value> {
+        self.call_q(method, endpoint, &[], body).await
+    }
+
+    pub(super) async fn call_q(
+        &self,
+        method: Method,
+        endpoint: &str,
+        query: &[(&str, String)],
+        body: Body,
+    ) -> Result<Value> {
+        let bytes = self
+            .send(method, &["api/2.0/mlflow", endpoint], query, body)
+            .await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(json!({}));
+        }
+        serde_json::from_slice(&bytes).map_err(|e| TrackingError::Decode {
+            url: self.url(&["api/2.0/mlflow", endpoint]).to_string(),
+            reason: e.to_string(),
+        })
+    }
+
+    pub(super) fn decode<T: serde::de::DeserializeOwned>(
+        &self,
+        endpoint: &str,
+        value: Value,
+        field: &str,
+    ) -> Result<T> {
+        let inner = value.get(field).cloned().unwrap_or(Value::Null);
+        serde_json::from_value(inner).map_err(|e| TrackingError::Decode {
+            url: self.url(&["api/2.0/mlflow", endpoint]).to_string(),
+            reason: format!("field {field:?}: {e}"),
+        })
+    }
+
+    /// Follows `next_page_token` through every page of a GET listing and concatenates the
+    /// `field` arrays (a page without the field contributes nothing).
+    pub(super) async fn get_all_pages<T: serde::de::DeserializeOwned>(
+        &self,
+        endpoint: &str,
+        query: &[(&str, String)],
+        field: &str,
+    ) -> Result<Vec<T>> {
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let mut q = query.to_vec();
+            if let Some(t) = &token {
+                q.push(("page_token", t.clone()));
+            }
+            let v = self.call_q(Method::GET, endpoint, &q, Body::None).await?;
+            token = v
+                .get("next_page_token")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            let page: Option<Vec<T>> = self.decode(endpoint, v, field)?;
+            out.extend(page.unwrap_or_default());
+            if token.is_none() {
+                return Ok(out);
+            }
+        }
+    }
+}
+
+fn api_error(url: &Url, status: StatusCode, text: &str) -> TrackingError {
+    #[derive(Deserialize)]
+    struct Body {
+        error_code: Option<String>,
+        message: Option<String>,
+    }
+    match serde_json::from_str::<Body>(text) {
+        Ok(b) if b.error_code.is_some() || b.message.is_some() => TrackingError::Api {
+            url: url.to_string(),
+            status: status.as_u16(),
+            code: b.error_code,
+            message: b.message.unwrap_or_default(),
+        },
+        _ => {
+            // One line: an HTML page's lines and indentation become single spaces.
+            let mut message: String = text
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+                .chars()
+                .take(300)
+                .collect();
+            if message.is_empty() {
+                message = status
+                    .canonical_reason()
+                    .unwrap_or("no body")
+                    .to_lowercase();
+            }
+            TrackingError::Api {
+                url: url.to_string(),
+                status: status.as_u16(),
+                code: None,
+                message,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn non_json_errors_keep_their_text() {
+        let url = Url::parse("http://127.0.0.1:1/x").unwrap();
+        let e = api_error(
+            &url,
+            StatusCode::UNAUTHORIZED,
+            "<html>You are not authenticated</html>",
+        );
+        assert!(
+            e.to_string().contains("401") && e.to_string().contains("not authenticated"),
+            "{e}"
+        );
+        // A 404 page of a wrong path prefix is an error of its own, on one line, not "missing".
+        let e = api_error(
+            &url,
+            StatusCode::NOT_FOUND,
+            "<!doctype html>\n<html>\n  <title>404 Not Found</title>\n</html>\n",
+        );
+        assert!(!e.is_not_found(), "{e}");
+        assert!(
+            e.to_string()
+                .contains("<!doctype html> <html> <title>404 Not Found</title> </html>"),
+            "{e}"
+        );
+        let e = api_error(
+            &url,
+            StatusCode::NOT_FOUND,
+            r#"{"error_code":"RESOURCE_DOES_NOT_EXIST","message":"Could not find experiment"}"#,
+        );
+        assert!(e.is_not_found(), "{e}");
+        let e = api_error(
+            &url,
+            StatusCode::BAD_REQUEST,
+            r#"{"error_code":"INVALID_PARAMETER_VALUE","message":"bad"}"#,
+        );
+        assert!(
+            matches!(e, TrackingError::Api { status: 400, code: Some(ref c), .. } if c == "INVALID_PARAMETER_VALUE")
+        );
+    }
+}
