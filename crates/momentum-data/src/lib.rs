@@ -10,7 +10,7 @@
 //!   [`load_sample_index`] as a benchmark), CSV files ([`read_csv`], [`parse_csv`]), Parquet
 //!   files ([`read_parquet`]) and the Financial Datasets API ([`FinancialDatasetsClient`],
 //!   configured by [`ClientConfig`]). [`load_local`] dispatches the file-based ones.
-//! - **Validation and selection**: [`validate()`], [`select`] with [`Selection`] (universe, window,
+//! - **Validation and selection**: [`validate()`], [`select`] with [`UniverseWindow`] (universe, window,
 //!   `allow_missing`), and [`merge`] plus [`plan_requests`] for incremental `--update`s.
 //! - **Storage**: [`write_parquet`] / [`read_parquet`] ([`price_schema`]), [`Manifest`],
 //!   [`write_manifest`], [`read_manifest`], [`manifest_path`], [`digest`], and the all-or-nothing
@@ -21,10 +21,10 @@
 //! # Example
 //! ```
 //! # fn main() -> Result<(), momentum_data::DataError> {
-//! use momentum_data::{load_sample, select, Selection};
+//! use momentum_data::{load_sample, select, UniverseWindow};
 //! let sample = load_sample()?;
 //! assert_eq!(sample.tickers.len(), 20);
-//! let window = Selection {
+//! let window = UniverseWindow {
 //!     tickers: vec!["MSFT".into(), "AAPL".into()],
 //!     start: "2022-01-01".parse().unwrap(),
 //!     end: "2022-12-31".parse().unwrap(),
@@ -75,4 +75,4 @@ pub use store::{
     TICKERS_METADATA_KEY, parquet_io_failure, price_schema, read_parquet, write_parquet,
 };
 pub use table::{PriceRow, PriceTable};
-pub use validate::{Selected, Selection, merge, select, validate};
+pub use validate::{Selected, UniverseWindow, merge, select, validate};

@@ -119,7 +119,7 @@ fn check_values(row: &PriceRow, origin: &str) -> Result<()> {
 /// What to keep of a loaded table: the universe, the inclusive date window and whether a
 /// requested ticker without rows may be dropped.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Selection {
+pub struct UniverseWindow {
     /// Requested tickers in the wanted order; empty means every ticker of the table, in its order.
     pub tickers: Vec<String>,
     /// First date kept (inclusive).
@@ -139,23 +139,23 @@ pub struct Selected {
     pub dropped: Vec<String>,
 }
 
-/// Restricts `table` to `selection` and validates the result.
+/// Restricts `table` to the universe and window `wanted` and validates the result.
 ///
 /// A requested ticker with no row in the window fails with [`DataError::MissingTickers`]
 /// (naming all of them) unless `allow_missing`, which drops them from the universe and lists
 /// them in [`Selected::dropped`]. An empty result is [`DataError::EmptyUniverse`].
-pub fn select(table: &PriceTable, selection: &Selection, origin: &str) -> Result<Selected> {
-    if selection.start > selection.end {
+pub fn select(table: &PriceTable, wanted: &UniverseWindow, origin: &str) -> Result<Selected> {
+    if wanted.start > wanted.end {
         return Err(DataError::InvalidWindow {
-            start: selection.start,
-            end: selection.end,
+            start: wanted.start,
+            end: wanted.end,
         });
     }
-    let wanted: Vec<String> = if selection.tickers.is_empty() {
+    let requested: Vec<String> = if wanted.tickers.is_empty() {
         table.tickers.clone()
     } else {
         let mut seen = HashSet::new();
-        selection
+        wanted
             .tickers
             .iter()
             .filter(|t| seen.insert(t.as_str()))
@@ -165,11 +165,11 @@ pub fn select(table: &PriceTable, selection: &Selection, origin: &str) -> Result
     let mut kept = Vec::new();
     let mut tickers = Vec::new();
     let mut dropped = Vec::new();
-    for ticker in &wanted {
+    for ticker in &requested {
         let rows: Vec<PriceRow> = table
             .rows_of(ticker)
             .iter()
-            .filter(|row| row.date >= selection.start && row.date <= selection.end)
+            .filter(|row| row.date >= wanted.start && row.date <= wanted.end)
             .cloned()
             .collect();
         if rows.is_empty() {
@@ -179,12 +179,12 @@ pub fn select(table: &PriceTable, selection: &Selection, origin: &str) -> Result
             kept.extend(rows);
         }
     }
-    if !dropped.is_empty() && !selection.allow_missing {
+    if !dropped.is_empty() && !wanted.allow_missing {
         return Err(DataError::MissingTickers {
             origin: origin.into(),
             tickers: dropped,
-            start: selection.start,
-            end: selection.end,
+            start: wanted.start,
+            end: wanted.end,
         });
     }
     let table = PriceTable {
@@ -319,7 +319,7 @@ mod tests {
             row("AAA", "2024-01-03", 2.0),
             row("BBB", "2024-01-02", 3.0),
         ]);
-        let mut sel = Selection {
+        let mut sel = UniverseWindow {
             tickers: vec!["BBB".into(), "AAA".into()],
             start: d("2024-01-03"),
             end: d("2024-12-31"),

@@ -30,7 +30,7 @@ pub fn read_prices(path: &Path) -> Result<PriceTable> {
     };
     table.map_err(|source| LifecycleError::Prices {
         path: path.into(),
-        source,
+        source: Box::new(source),
     })
 }
 
@@ -43,7 +43,7 @@ pub fn panel_of_prices(path: &Path) -> Result<(PricePanel, String)> {
     let digest = momentum_data::digest(&table);
     let panel = PricePanel::from_table(&table).map_err(|source| LifecycleError::Align {
         path: path.into(),
-        source,
+        source: Box::new(source),
     })?;
     Ok((panel, digest))
 }
@@ -84,7 +84,7 @@ pub fn load_panel(
     let from_panel = |path: &Path| {
         let stored = read_panel(path).map_err(|source| LifecycleError::Panel {
             path: path.into(),
-            source,
+            source: Box::new(source),
         })?;
         Ok((stored.panel, stored.data_digest))
     };

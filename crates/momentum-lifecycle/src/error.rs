@@ -20,7 +20,7 @@ pub enum LifecycleError {
         path: PathBuf,
         /// Why.
         #[source]
-        source: momentum_data::DataError,
+        source: Box<momentum_data::DataError>,
     },
     /// A panel file cannot be read (the cause names it).
     #[error("cannot read the panel")]
@@ -29,7 +29,7 @@ pub enum LifecycleError {
         path: PathBuf,
         /// Why.
         #[source]
-        source: momentum_features::FeaturesError,
+        source: Box<momentum_features::FeaturesError>,
     },
     /// The prices of a file do not align into a panel.
     #[error("cannot align the prices of {}", path.display())]
@@ -38,7 +38,7 @@ pub enum LifecycleError {
         path: PathBuf,
         /// Why.
         #[source]
-        source: momentum_features::FeaturesError,
+        source: Box<momentum_features::FeaturesError>,
     },
     /// The backtest has neither a panel nor prices to read.
     #[error(
@@ -78,7 +78,7 @@ pub enum LifecycleError {
         path: PathBuf,
         /// Why.
         #[source]
-        source: momentum_scanner::ScanError,
+        source: Box<momentum_scanner::ScanError>,
     },
     /// No model has been promoted yet.
     #[error(
@@ -169,7 +169,7 @@ pub enum LifecycleError {
         path: PathBuf,
         /// Why.
         #[source]
-        source: momentum_scanner::ScanError,
+        source: Box<momentum_scanner::ScanError>,
     },
     /// The monitor cannot judge the picks.
     #[error("cannot monitor the picks in {}", path.display())]
@@ -178,7 +178,7 @@ pub enum LifecycleError {
         path: PathBuf,
         /// Why.
         #[source]
-        source: momentum_scanner::ScanError,
+        source: Box<momentum_scanner::ScanError>,
     },
     /// The financialdatasets source was asked for without tickers.
     #[error("the financialdatasets source needs tickers: set data.tickers (or pass them to fetch)")]
@@ -196,7 +196,7 @@ pub enum LifecycleError {
         path: PathBuf,
         /// Why.
         #[source]
-        source: momentum_tracking::TrackingError,
+        source: Box<momentum_tracking::TrackingError>,
     },
     /// Tracking or the registry failed.
     #[error(transparent)]

@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 use momentum_data::{
-    ClientConfig, FinancialDatasetsClient, Manifest, PriceTable, SAMPLE_ORIGIN, Selection, Source,
-    load_local, manifest_path, merge, plan_requests, read_parquet, select, write_manifest,
-    write_parquet, write_together,
+    ClientConfig, FinancialDatasetsClient, Manifest, PriceTable, SAMPLE_ORIGIN, Source,
+    UniverseWindow, load_local, manifest_path, merge, plan_requests, read_parquet, select,
+    write_manifest, write_parquet, write_together,
 };
 
 use crate::error::{LifecycleError, Result};
@@ -146,13 +146,13 @@ pub fn fetch(plan: &FetchPlan, progress: Arc<dyn Progress>) -> Result<Manifest> 
         (Some(cached), true) => cached.tickers.clone(),
         _ => tickers,
     };
-    let selection = Selection {
+    let wanted = UniverseWindow {
         tickers,
         start,
         end,
         allow_missing: plan.allow_missing,
     };
-    let selected = select(&combined, &selection, &origin)?;
+    let selected = select(&combined, &wanted, &origin)?;
     warn_left_out(&combined, &selected.table, plan, (start, end), &origin);
     if !selected.dropped.is_empty() {
         tracing::warn!(
@@ -252,7 +252,7 @@ fn load_cache(out: &Path) -> Result<Option<PriceTable>> {
     }
     let table = read_parquet(out).map_err(|source| LifecycleError::Prices {
         path: out.into(),
-        source,
+        source: Box::new(source),
     })?;
     tracing::info!(
         "update: {} rows of {} tickers cached in {}",

@@ -46,7 +46,7 @@ pub fn judge(path: &Path, gates: &Gates) -> Result<Verdict> {
     })?;
     let candidate_error = |source| LifecycleError::Candidate {
         path: path.into(),
-        source,
+        source: Box::new(source),
     };
     let candidate = Model::from_candidate_json(&bytes).map_err(candidate_error)?;
     let inputs = GateInputs::of(&candidate).map_err(candidate_error)?;

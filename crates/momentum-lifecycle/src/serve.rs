@@ -73,7 +73,7 @@ pub fn run_scan(model: &Model, request: &ScanRequest) -> Result<Picks> {
     let picks = scan(&panel, day, model)?;
     append_history(&request.history, &picks).map_err(|source| LifecycleError::History {
         path: request.history.clone(),
-        source,
+        source: Box::new(source),
     })?;
     write_json(&request.out, &picks)?;
     write_text(&request.csv(), &picks_csv(&picks))?;
@@ -84,7 +84,7 @@ pub fn run_scan(model: &Model, request: &ScanRequest) -> Result<Picks> {
 fn read_price_cache(path: &Path) -> Result<PriceTable> {
     momentum_data::read_parquet(path).map_err(|source| LifecycleError::Prices {
         path: path.into(),
-        source,
+        source: Box::new(source),
     })
 }
 
@@ -195,7 +195,7 @@ pub fn run_monitor(request: &MonitorRequest) -> Result<MonitorReport> {
         monitor(&panel, &history, &request.settings, request.train_fraction).map_err(|source| {
             LifecycleError::Monitor {
                 path: request.history.clone(),
-                source,
+                source: Box::new(source),
             }
         })?;
     write_json(&request.out, &report)?;

@@ -173,7 +173,7 @@ pub enum SettingsError {
         key: String,
         /// The parser's error.
         #[source]
-        source: serde_saphyr::Error,
+        source: Box<serde_saphyr::Error>,
     },
     /// A value out of its range, named by its key.
     #[error("invalid {key}{}: {reason}", value.as_ref().map(|v| format!(" = {v}")).unwrap_or_default())]
@@ -271,7 +271,7 @@ impl Settings {
         let settings: Self = parsed.map_err(|source| SettingsError::Parse {
             path: path.into(),
             key,
-            source,
+            source: Box::new(source),
         })?;
         settings.check_tracking_uri()?;
         Ok(settings)

@@ -32,7 +32,7 @@ pub fn open_tracker(
     let tracker = Tracker::open_with_env(&tracking.store, &tracking.uri).map_err(|source| {
         LifecycleError::Store {
             path: tracking.store.clone(),
-            source,
+            source: Box::new(source),
         }
     })?;
     Ok(tracker

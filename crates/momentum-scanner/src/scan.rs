@@ -5,7 +5,7 @@
 //! day, so a scan on day `t` picks exactly what the backtest would have bought on day `t`.
 
 use chrono::NaiveDate;
-use momentum_data::{PriceTable, Selection, select};
+use momentum_data::{PriceTable, UniverseWindow, select};
 use momentum_engine::StrategyParams;
 use momentum_features::PricePanel;
 use serde::{Deserialize, Serialize};
@@ -80,7 +80,7 @@ pub fn keep_universe(
             origin: origin.to_owned(),
         });
     }
-    let kept = Selection {
+    let kept = UniverseWindow {
         tickers: universe.to_vec(),
         start: NaiveDate::MIN,
         end: NaiveDate::MAX,

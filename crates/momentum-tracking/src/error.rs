@@ -79,6 +79,14 @@ pub enum TrackingError {
         /// The key.
         key: String,
     },
+    /// A run filter that does not parse.
+    #[error("filter {text:?}: {reason}")]
+    InvalidFilter {
+        /// The condition as written.
+        text: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// No run with this id in the store or on the server.
     #[error("run {0} not found")]
     RunNotFound(String),

@@ -53,7 +53,7 @@ pub use model::{
     OrderBy, RemoteRecord, Run, RunQuery, RunStatus,
 };
 pub use rest::{
-    Auth, MAX_BATCH_METRICS, MAX_BATCH_PARAMS, MAX_BATCH_TAGS, MAX_BATCH_TOTAL, RestClient,
-    RestConfig, RetryPolicy, normalize_uri,
+    Auth, DEFAULT_RETRY, MAX_BATCH_METRICS, MAX_BATCH_PARAMS, MAX_BATCH_TAGS, MAX_BATCH_TOTAL,
+    RestClient, RestConfig, RetryPolicy, normalize_uri,
 };
 pub use tracker::{Clock, GridLog, RunContext, RunSpec, SyncReport, Tracker, resolve_tracking_uri};

@@ -344,6 +344,68 @@ pub enum Filter {
     TopLevel,
 }
 
+impl FromStr for Filter {
+    type Err = TrackingError;
+
+    /// Parses a condition as a user writes it: `metrics.KEY OP NUMBER`, `params.KEY OP VALUE`,
+    /// `tags.KEY OP VALUE` or `status=STATUS`, with OP one of `= != < <= > >=` (quotes around
+    /// the value are dropped).
+    ///
+    /// ```
+    /// use momentum_tracking::{Cmp, Filter};
+    /// let filter: Filter = "metrics.sharpe>=0.5".parse()?;
+    /// assert_eq!(filter, Filter::Metric("sharpe".into(), Cmp::Ge, 0.5));
+    /// # Ok::<(), momentum_tracking::TrackingError>(())
+    /// ```
+    fn from_str(text: &str) -> Result<Self> {
+        const OPS: [(&str, Cmp); 6] = [
+            (">=", Cmp::Ge),
+            ("<=", Cmp::Le),
+            ("!=", Cmp::Ne),
+            ("=", Cmp::Eq),
+            (">", Cmp::Gt),
+            ("<", Cmp::Lt),
+        ];
+        let invalid = |reason: String| TrackingError::InvalidFilter {
+            text: text.to_owned(),
+            reason,
+        };
+        let (pos, op, cmp) = OPS
+            .iter()
+            .filter_map(|(op, cmp)| text.find(op).map(|pos| (pos, *op, *cmp)))
+            .min_by_key(|(pos, op, _)| (*pos, std::cmp::Reverse(op.len())))
+            .ok_or_else(|| invalid("no operator (= != < <= > >=)".into()))?;
+        let (lhs, rhs) = (
+            text[..pos].trim(),
+            text[pos + op.len()..].trim().trim_matches(['\'', '"']),
+        );
+        if lhs.eq_ignore_ascii_case("status") || lhs == "attributes.status" {
+            if cmp != Cmp::Eq {
+                return Err(invalid("status only supports =".into()));
+            }
+            return Ok(Filter::Status(rhs.parse()?));
+        }
+        let (kind, key) = lhs.split_once('.').ok_or_else(|| {
+            invalid("expected metrics.KEY, params.KEY, tags.KEY or status".into())
+        })?;
+        Ok(match kind {
+            "metrics" | "metric" => {
+                let value: f64 = rhs
+                    .parse()
+                    .map_err(|_| invalid(format!("{rhs:?} is not a number")))?;
+                Filter::Metric(key.into(), cmp, value)
+            }
+            "params" | "param" => Filter::Param(key.into(), cmp, rhs.into()),
+            "tags" | "tag" => Filter::Tag(key.into(), cmp, rhs.into()),
+            other => {
+                return Err(invalid(format!(
+                    "unknown kind {other:?} (metrics, params, tags, status)"
+                )));
+            }
+        })
+    }
+}
+
 impl Filter {
     /// True when `run` satisfies the condition.
     pub fn matches(&self, run: &Run) -> bool {
@@ -686,6 +748,34 @@ pub mod f64_lenient {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn filters_parse_as_users_write_them() {
+        let parse = |text: &str| text.parse::<Filter>();
+        assert_eq!(
+            parse("metrics.sharpe>=0.5").unwrap(),
+            Filter::Metric("sharpe".into(), Cmp::Ge, 0.5)
+        );
+        assert_eq!(
+            parse("params.lookback = '20'").unwrap(),
+            Filter::Param("lookback".into(), Cmp::Eq, "20".into())
+        );
+        assert_eq!(
+            parse("tags.stage!=grid").unwrap(),
+            Filter::Tag("stage".into(), Cmp::Ne, "grid".into())
+        );
+        assert_eq!(
+            parse("status=finished").unwrap(),
+            Filter::Status(RunStatus::Finished)
+        );
+        assert_eq!(
+            parse("metrics.sharpe>abc").unwrap_err().to_string(),
+            "filter \"metrics.sharpe>abc\": \"abc\" is not a number"
+        );
+        assert!(parse("sharpe").is_err());
+        assert!(parse("foo.x=1").is_err());
+        assert!(parse("status>FINISHED").is_err());
+    }
+
     use super::*;
 
     #[test]

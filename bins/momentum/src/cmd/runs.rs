@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{Args as ClapArgs, Subcommand};
-use momentum_tracking::{Cmp, Filter, Run, RunQuery, Tracker};
+use momentum_tracking::{Filter, Run, RunQuery, Tracker};
 
 use momentum_lifecycle::Settings;
 
@@ -162,47 +162,6 @@ pub fn run(args: Args, settings: &Settings) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Parses `metrics.sharpe>0.5`, `params.lookback=20`, `tags.stage!=grid`, `status=FINISHED`.
-fn parse_filter(text: &str) -> anyhow::Result<Filter> {
-    const OPS: [(&str, Cmp); 6] = [
-        (">=", Cmp::Ge),
-        ("<=", Cmp::Le),
-        ("!=", Cmp::Ne),
-        ("=", Cmp::Eq),
-        (">", Cmp::Gt),
-        ("<", Cmp::Lt),
-    ];
-    let (pos, op, cmp) = OPS
-        .iter()
-        .filter_map(|(op, cmp)| text.find(op).map(|pos| (pos, *op, *cmp)))
-        .min_by_key(|(pos, op, _)| (*pos, std::cmp::Reverse(op.len())))
-        .with_context(|| format!("filter {text:?} has no operator (= != < <= > >=)"))?;
-    let (lhs, rhs) = (
-        text[..pos].trim(),
-        text[pos + op.len()..].trim().trim_matches(['\'', '"']),
-    );
-    if lhs.eq_ignore_ascii_case("status") || lhs == "attributes.status" {
-        if cmp != Cmp::Eq {
-            bail!("filter {text:?}: status only supports =");
-        }
-        return Ok(Filter::Status(rhs.parse()?));
-    }
-    let (kind, key) = lhs.split_once('.').with_context(|| {
-        format!("filter {text:?}: expected metrics.KEY, params.KEY, tags.KEY or status")
-    })?;
-    Ok(match kind {
-        "metrics" | "metric" => {
-            let value: f64 = rhs
-                .parse()
-                .with_context(|| format!("filter {text:?}: {rhs:?} is not a number"))?;
-            Filter::Metric(key.into(), cmp, value)
-        }
-        "params" | "param" => Filter::Param(key.into(), cmp, rhs.into()),
-        "tags" | "tag" => Filter::Tag(key.into(), cmp, rhs.into()),
-        other => bail!("filter {text:?}: unknown kind {other:?} (metrics, params, tags, status)"),
-    })
-}
-
 /// Resolves a run id or unique prefix of a local run.
 fn resolve(tracker: &Tracker, id: &str, all: &[Run]) -> anyhow::Result<String> {
     if tracker.get_run(id).is_ok() {
@@ -219,7 +178,7 @@ fn resolve(tracker: &Tracker, id: &str, all: &[Run]) -> anyhow::Result<String> {
 fn select(tracker: &Tracker, experiment: &str, s: &RunFilter) -> anyhow::Result<Vec<Run>> {
     let mut query = RunQuery::new(experiment);
     for f in &s.filters {
-        query = query.filter(parse_filter(f)?);
+        query = query.filter(f.parse()?);
     }
     if s.top_level {
         query = query.filter(Filter::TopLevel);
@@ -706,30 +665,6 @@ fn print_table(header: &[String], rows: &[Vec<String>]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use momentum_tracking::RunStatus;
-
-    #[test]
-    fn filters_parse() {
-        assert_eq!(
-            parse_filter("metrics.sharpe>=0.5").unwrap(),
-            Filter::Metric("sharpe".into(), Cmp::Ge, 0.5)
-        );
-        assert_eq!(
-            parse_filter("params.lookback = '20'").unwrap(),
-            Filter::Param("lookback".into(), Cmp::Eq, "20".into())
-        );
-        assert_eq!(
-            parse_filter("tags.stage!=grid").unwrap(),
-            Filter::Tag("stage".into(), Cmp::Ne, "grid".into())
-        );
-        assert_eq!(
-            parse_filter("status=finished").unwrap(),
-            Filter::Status(RunStatus::Finished)
-        );
-        assert!(parse_filter("metrics.sharpe>abc").is_err());
-        assert!(parse_filter("sharpe").is_err());
-        assert!(parse_filter("foo.x=1").is_err());
-    }
 
     #[test]
     fn numbers_are_readable() {

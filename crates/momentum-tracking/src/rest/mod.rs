@@ -31,6 +31,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use momentum_http::RetryPolicy;
+
 use reqwest::{Method, Url};
 use serde_json::json;
 
@@ -85,41 +87,14 @@ impl Auth {
     }
 }
 
-/// Retries on transient failures.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryPolicy {
-    /// Retries after the first attempt (0: no retry).
-    pub max_retries: u32,
-    /// Delay before the first retry; doubled each time. Each wait is a random time between
-    /// half of the delay and all of it, so clients that failed together spread out.
-    pub base_delay: Duration,
-    /// Cap on one delay (also on `Retry-After`).
-    pub max_delay: Duration,
-}
-
-impl RetryPolicy {
-    /// These settings as the shared retry mechanism takes them (`Retry-After` capped at
-    /// `max_delay`).
-    fn shared(self) -> momentum_http::RetryPolicy {
-        momentum_http::RetryPolicy {
-            max_retries: self.max_retries,
-            base_delay: self.base_delay,
-            max_delay: self.max_delay,
-            max_retry_after: self.max_delay,
-        }
-    }
-}
-
-impl Default for RetryPolicy {
-    /// 5 retries from 250 ms, at most 10 s apart.
-    fn default() -> Self {
-        RetryPolicy {
-            max_retries: 5,
-            base_delay: Duration::from_millis(250),
-            max_delay: Duration::from_secs(10),
-        }
-    }
-}
+/// The tracking client's retries: 5 retries from 250 ms, at most 10 s apart, a server's
+/// `Retry-After` honoured up to 10 s.
+pub const DEFAULT_RETRY: RetryPolicy = RetryPolicy {
+    max_retries: 5,
+    base_delay: Duration::from_millis(250),
+    max_delay: Duration::from_secs(10),
+    max_retry_after: Duration::from_secs(10),
+};
 
 /// Settings of a [`RestClient`].
 #[derive(Debug, Clone)]
@@ -137,13 +112,13 @@ pub struct RestConfig {
 }
 
 impl RestConfig {
-    /// Defaults for `uri`: auth from the environment, default retries, 30 s timeout,
+    /// Defaults for `uri`: auth from the environment, [`DEFAULT_RETRY`], 30 s timeout,
     /// concurrency 8.
     pub fn new(uri: impl Into<String>) -> Self {
         RestConfig {
             uri: uri.into(),
             auth: Auth::from_env(),
-            retry: RetryPolicy::default(),
+            retry: DEFAULT_RETRY,
             timeout: Duration::from_secs(30),
             concurrency: 8,
         }
@@ -221,7 +196,7 @@ impl RestClient {
                 http,
                 base,
                 auth,
-                retry: config.retry.shared(),
+                retry: config.retry,
                 experiments: Arc::default(),
             },
             rt,

@@ -15,6 +15,7 @@ fn config(uri: &str) -> RestConfig {
             max_retries: 3,
             base_delay: Duration::from_millis(1),
             max_delay: Duration::from_millis(5),
+            max_retry_after: Duration::from_millis(5),
         },
         ..RestConfig::new(uri)
     }

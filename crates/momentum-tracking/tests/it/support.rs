@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use momentum_tracking::{Auth, RestClient, RestConfig, RetryPolicy};
+use momentum_tracking::{Auth, DEFAULT_RETRY, RestClient, RestConfig, RetryPolicy};
 
 /// The `mlflow` executable: `$MOMENTUM_MLFLOW`, else `<workspace>/.venv/bin/mlflow`.
 /// Panics (the tests fail, never skip) when it is missing.
@@ -127,7 +127,7 @@ impl Server {
         let probe = RestClient::new(RestConfig {
             retry: RetryPolicy {
                 max_retries: 0,
-                ..RetryPolicy::default()
+                ..DEFAULT_RETRY
             },
             timeout: Duration::from_secs(5),
             auth: Auth::None,
@@ -196,6 +196,7 @@ impl Server {
                 max_retries: 2,
                 base_delay: Duration::from_millis(20),
                 max_delay: Duration::from_millis(200),
+                max_retry_after: Duration::from_millis(200),
             },
             timeout: Duration::from_secs(30),
             ..RestConfig::new(&self.uri)
