@@ -218,20 +218,9 @@ fn strategy_params(spec: RunSpec, p: &momentum_engine::StrategyParams) -> RunSpe
 /// Adds every finite metric of `m` under `prefix` (e.g. `train_sharpe`); one that could not
 /// be computed is left out, as `metrics.json` writes it `null`.
 fn metric_group(spec: RunSpec, prefix: &str, m: &Metrics) -> RunSpec {
-    [
-        ("total_roi", m.total_roi),
-        ("cagr", m.cagr),
-        ("volatility", m.volatility),
-        ("sharpe", m.sharpe),
-        ("sortino", m.sortino),
-        ("max_drawdown", m.max_drawdown),
-        ("calmar", m.calmar),
-        ("num_trades", m.num_trades as f64),
-        ("turnover", m.turnover),
-    ]
-    .into_iter()
-    .filter(|(_, value)| value.is_finite())
-    .fold(spec, |spec, (name, value)| {
-        spec.metric(format!("{prefix}{name}"), value)
-    })
+    Metrics::NAMES
+        .into_iter()
+        .zip(m.values())
+        .filter(|(_, value)| value.is_finite())
+        .fold(spec, |spec, (name, value)| spec.metric(format!("{prefix}{name}"), value))
 }
