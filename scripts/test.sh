@@ -48,6 +48,17 @@ cargo nextest run --workspace --locked --no-fail-fast
 step "doctests"
 cargo test --workspace --locked --doc
 
+step "examples: build and run each (crates/*/examples)"
+for example in crates/*/examples/*.rs; do
+  [[ -e "$example" ]] || continue
+  crate=$(basename "$(dirname "$(dirname "$example")")")
+  name=$(basename "$example" .rs)
+  if ! cargo run --locked -q -p "$crate" --example "$name" >/dev/null; then
+    echo "error: example $name of $crate failed ($example)" >&2
+    exit 1
+  fi
+done
+
 step "rustdoc -D warnings, private items included (their links are checked too)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --document-private-items --locked --quiet
 

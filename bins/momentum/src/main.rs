@@ -78,6 +78,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    quiet_on_broken_pipe();
     let cli = Cli::parse();
     init_logging(cli.verbose, cli.quiet);
     match run(cli) {
@@ -108,6 +109,25 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 /// The current time, RFC 3339 in UTC to the second: when a candidate was written or promoted.
 fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// `momentum runs list | head -1`: when the reader of stdout goes away, printing panics with a
+/// broken pipe (Rust ignores SIGPIPE); end quietly with exit 0 instead, as ripgrep does. Every
+/// other panic is reported as usual.
+fn quiet_on_broken_pipe() {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if message.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        report(info);
+    }));
 }
 
 /// Logs go to stderr so stdout stays clean for tables and JSON.

@@ -62,6 +62,29 @@ where
 ///
 /// # Errors
 /// `write`'s error, or [`DataError::Io`] naming the file that could not be reserved or renamed.
+///
+/// # Example
+/// ```
+/// use std::path::PathBuf;
+/// use momentum_data::{DataError, write_together};
+/// let dir = tempfile::tempdir().unwrap();
+/// let targets: Vec<PathBuf> = ["report.json", "model.json"].map(|f| dir.path().join(f)).to_vec();
+/// write_together(&targets, |staged| -> Result<(), DataError> {
+///     for (path, text) in staged.iter().zip(["{\"roi\": 0.5}\n", "{\"lookback\": 60}\n"]) {
+///         std::fs::write(path, text).map_err(|err| DataError::io(path, err))?;
+///     }
+///     Ok(())
+/// })?;
+/// assert_eq!(std::fs::read_to_string(&targets[1]).unwrap(), "{\"lookback\": 60}\n");
+/// // A failing writer replaces nothing.
+/// let failed = write_together(&targets, |staged| -> Result<(), DataError> {
+///     std::fs::write(&staged[0], "half done").map_err(|err| DataError::io(&staged[0], err))?;
+///     Err(DataError::io(&staged[1], std::io::Error::other("disk full")))
+/// });
+/// assert!(failed.is_err());
+/// assert_eq!(std::fs::read_to_string(&targets[0]).unwrap(), "{\"roi\": 0.5}\n");
+/// # Ok::<(), DataError>(())
+/// ```
 pub fn write_together<E, F>(targets: &[PathBuf], write: F) -> Result<(), E>
 where
     E: From<DataError>,

@@ -17,6 +17,15 @@ pub const SAMPLE_ORIGIN: &str = "sample:sp500_prices.csv.gz";
 
 /// The embedded sample: daily adjusted closes of 20 S&P 500 stocks, 1990-01-02 to 2022-12-28
 /// (8313 days each, closes only), in the file's alphabetical column order.
+///
+/// # Example
+/// ```
+/// let sample = momentum_data::load_sample()?;
+/// assert_eq!(sample.tickers.len(), 20);
+/// assert_eq!(sample.rows_of("AAPL").len(), 8313);
+/// assert_eq!(sample.date_range(), Some(("1990-01-02".parse()?, "2022-12-28".parse()?)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn load_sample() -> Result<PriceTable> {
     parse_csv(
         &gunzip_if_needed(SAMPLE_PRICES, SAMPLE_ORIGIN)?,
@@ -33,6 +42,17 @@ pub fn load_sample_index() -> Result<PriceTable> {
 
 /// Reads a price CSV, gzip-compressed (detected by its magic bytes, whatever the extension) or
 /// plain, and validates it (see [`parse_csv`] for the layouts).
+///
+/// # Example
+/// ```
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("prices.csv");
+/// std::fs::write(&path, "date,MSFT,AAPL\n2024-01-03,370.6,184.25\n2024-01-02,370.87,185.64\n")?;
+/// let table = momentum_data::read_csv(&path)?;
+/// assert_eq!(table.tickers, ["MSFT", "AAPL"]);
+/// assert_eq!(table.rows_of("AAPL")[0].close, 185.64); // sorted by date
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn read_csv(path: &Path) -> Result<PriceTable> {
     let bytes = std::fs::read(path).map_err(|err| DataError::io(path, err))?;
     let origin = path.display().to_string();
@@ -62,6 +82,21 @@ fn gunzip_if_needed(bytes: &[u8], origin: &str) -> Result<Vec<u8>> {
 /// In both layouts an empty price cell means "no bar": the row is skipped for that ticker. Dates
 /// are `YYYY-MM-DD`; rows may come in any date order (they are sorted), but a repeated
 /// `(ticker, date)` is an error. Tickers are trimmed and upper-cased.
+///
+/// # Example
+/// ```
+/// use momentum_data::{DataError, parse_csv};
+/// // Long layout, any column order; an empty close is no bar.
+/// let long = b"ticker,date,close,volume\nxom,2024-01-02,100.5,17000000\nXOM,2024-01-03,,\n";
+/// let table = parse_csv(long, "inline")?;
+/// assert_eq!(table.tickers, ["XOM"]);
+/// assert_eq!(table.rows.len(), 1);
+/// assert_eq!(table.rows[0].volume, Some(17e6));
+/// // A bad price is an error naming the input, the ticker and the date.
+/// let err = parse_csv(b"date,XOM\n2024-01-02,-1\n", "inline").unwrap_err();
+/// assert!(matches!(err, DataError::NonPositivePrice { .. }), "{err}");
+/// # Ok::<(), DataError>(())
+/// ```
 pub fn parse_csv(text: &[u8], origin: &str) -> Result<PriceTable> {
     let csv_err = |source| DataError::Csv {
         origin: origin.into(),

@@ -127,6 +127,26 @@ impl fmt::Debug for ClientConfig {
 
 /// Async client for `GET {base}/prices/`; cheap to clone (clones share the connection pool and
 /// the rate limiter).
+///
+/// # Example
+/// Needs the network and an API key, so it is only compiled here.
+/// ```no_run
+/// use momentum_data::{
+///     ClientConfig, FinancialDatasetsClient, PriceTable, plan_requests, validate,
+/// };
+/// # #[tokio::main]
+/// # async fn main() -> Result<(), momentum_data::DataError> {
+/// let client = FinancialDatasetsClient::new(ClientConfig::from_env()?)?;
+/// let tickers = vec!["AAPL".to_string(), "MSFT".to_string()];
+/// let (start, end) = ("2024-01-01".parse().unwrap(), "2024-06-30".parse().unwrap());
+/// let requests = plan_requests(&tickers, start, end, None);
+/// let fetched = client.fetch_many(&requests, |ticker| eprintln!("{ticker} done")).await?;
+/// let rows = fetched.into_iter().flat_map(|(_, rows)| rows).collect();
+/// let table = PriceTable::from_rows(tickers, rows);
+/// validate(&table, "financialdatasets")?;
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct FinancialDatasetsClient {
     http: reqwest::Client,

@@ -23,6 +23,17 @@ use crate::table::PriceTable;
 /// parses back to the same `f64` (Rust's `Display`: `0.264`, `169`, `35423294`), a missing value
 /// as an empty field. For example a one-row table `AAA` on 2024-01-02 with close 1.5 encodes as
 /// `"tickers:AAA\nAAA,2024-01-02,,,,1.5,\n"`.
+///
+/// # Example
+/// ```
+/// use momentum_data::{PriceRow, PriceTable, digest};
+/// let table = PriceTable::from_rows(
+///     vec!["AAA".into()],
+///     vec![PriceRow::close_only("AAA", "2024-01-02".parse().unwrap(), 1.5)],
+/// );
+/// // printf 'tickers:AAA\nAAA,2024-01-02,,,,1.5,\n' | sha256sum
+/// assert_eq!(digest(&table), "3a025da6a18ed2a79e37cef72a6961ad821a9f976ed6ec20456c6903083fff92");
+/// ```
 pub fn digest(table: &PriceTable) -> String {
     use std::fmt::Write as _;
     let mut hasher = Sha256::new();
@@ -59,6 +70,25 @@ pub fn digest(table: &PriceTable) -> String {
 ///
 /// It holds nothing that changes between two runs over the same data (no timestamp, no host),
 /// so DVC and `git diff` see a change only when the data or the request changed.
+///
+/// # Example
+/// ```
+/// use momentum_data::{
+///     Manifest, digest, load_sample, manifest_path, read_manifest, write_manifest,
+/// };
+/// let dir = tempfile::tempdir().unwrap();
+/// let sample = load_sample()?;
+/// let parquet = dir.path().join("prices.parquet");
+/// let requested = ("1990-01-01".parse().unwrap(), "2022-12-31".parse().unwrap());
+/// let input = momentum_data::SAMPLE_ORIGIN;
+/// let manifest = Manifest::describe("sample", input, &parquet, &sample, &[], requested, false);
+/// assert_eq!((manifest.file.as_str(), manifest.rows), ("prices.parquet", 166_260));
+/// assert_eq!(manifest.digest, digest(&sample));
+/// let path = manifest_path(&parquet); // prices.manifest.json
+/// write_manifest(&path, &manifest)?;
+/// assert_eq!(read_manifest(&path)?, manifest);
+/// # Ok::<(), momentum_data::DataError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
     /// Provider name: `sample`, `csv`, `parquet` or `financialdatasets`.

@@ -18,6 +18,20 @@
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc, Weekday};
 
 /// The America/New_York calendar date of `instant`.
+///
+/// # Example
+/// ```
+/// use chrono::{DateTime, NaiveDate};
+/// // Midnight in New York, stamped in UTC: 05:00 in winter, 04:00 in summer.
+/// let winter: DateTime<chrono::Utc> = "2024-01-02T05:00:00Z".parse()?;
+/// let summer: DateTime<chrono::Utc> = "2024-07-01T04:00:00Z".parse()?;
+/// assert_eq!(momentum_data::new_york_date(winter), NaiveDate::from_ymd_opt(2024, 1, 2).unwrap());
+/// assert_eq!(momentum_data::new_york_date(summer), NaiveDate::from_ymd_opt(2024, 7, 1).unwrap());
+/// // One hour earlier is still the previous day in New York.
+/// let late: DateTime<chrono::Utc> = "2024-01-02T04:59:59Z".parse()?;
+/// assert_eq!(momentum_data::new_york_date(late), NaiveDate::from_ymd_opt(2024, 1, 1).unwrap());
+/// # Ok::<(), chrono::ParseError>(())
+/// ```
 pub fn new_york_date(instant: DateTime<Utc>) -> NaiveDate {
     let offset = if is_us_daylight_time(instant) { -4 } else { -5 };
     (instant + Duration::hours(offset)).date_naive()

@@ -86,6 +86,17 @@ pub struct FetchRequest {
 /// Loads a local source: the sample (ignores `path`), or the CSV/Parquet file at `path` (Parquet
 /// with the `parquet` feature only).
 /// The API is async and goes through [`FinancialDatasetsClient`](crate::FinancialDatasetsClient).
+///
+/// # Example
+/// ```
+/// use std::path::Path;
+/// use momentum_data::{Source, load_local};
+/// let sample = load_local("sample".parse()?, Path::new(""))?;
+/// assert_eq!(sample.tickers.len(), 20);
+/// // A file source needs a path.
+/// assert!(load_local(Source::Csv, Path::new("")).is_err());
+/// # Ok::<(), momentum_data::DataError>(())
+/// ```
 pub fn load_local(source: Source, path: &Path) -> Result<PriceTable> {
     let need_path = || {
         if path.as_os_str().is_empty() {
@@ -120,6 +131,22 @@ pub fn load_local(source: Source, path: &Path) -> Result<PriceTable> {
 ///
 /// The API rejects `start_date == end_date` with a 400, so a one-day request is widened to
 /// start one day earlier (the repeated day merges away).
+///
+/// # Example
+/// ```
+/// use chrono::NaiveDate;
+/// use momentum_data::{PriceRow, PriceTable, plan_requests};
+/// let d = |day| NaiveDate::from_ymd_opt(2024, 1, day).unwrap();
+/// let cached = PriceTable::from_rows(
+///     vec!["AAA".into()],
+///     vec![PriceRow::close_only("AAA", d(5), 10.0)],
+/// );
+/// let tickers = vec!["AAA".to_string(), "BBB".to_string()];
+/// let plan = plan_requests(&tickers, d(1), d(10), Some(&cached));
+/// // AAA resumes after its last cached day; BBB, not cached, gets the whole window.
+/// assert_eq!((plan[0].ticker.as_str(), plan[0].start, plan[0].end), ("AAA", d(6), d(10)));
+/// assert_eq!((plan[1].ticker.as_str(), plan[1].start, plan[1].end), ("BBB", d(1), d(10)));
+/// ```
 pub fn plan_requests(
     tickers: &[String],
     start: NaiveDate,

@@ -41,6 +41,25 @@ pub fn price_schema() -> Schema {
 /// Validates `table` and writes it atomically as one zstd-compressed Parquet file in the long
 /// layout of [`price_schema`], rows in table order (ticker in universe order, then date).
 /// On any error the previous file at `path`, if any, is left as it was.
+///
+/// # Example
+/// ```
+/// use momentum_data::{UniverseWindow, digest, load_sample, read_parquet, select, write_parquet};
+/// let dir = tempfile::tempdir().unwrap();
+/// let wanted = UniverseWindow {
+///     tickers: vec!["MSFT".into(), "AAPL".into()],
+///     start: "2022-01-01".parse().unwrap(),
+///     end: "2022-12-31".parse().unwrap(),
+///     allow_missing: false,
+/// };
+/// let table = select(&load_sample()?, &wanted, "sample")?.table;
+/// let path = dir.path().join("raw/prices.parquet");
+/// write_parquet(&path, &table)?;
+/// let back = read_parquet(&path)?;
+/// assert_eq!(back, table); // the universe order too
+/// assert_eq!(digest(&back), digest(&table));
+/// # Ok::<(), momentum_data::DataError>(())
+/// ```
 pub fn write_parquet(path: &Path, table: &PriceTable) -> Result<()> {
     validate(table, &path.display().to_string())?;
     let tickers_json = serde_json::to_string(&table.tickers).map_err(|source| DataError::Json {
@@ -135,6 +154,8 @@ fn parquet_error(path: &Path, err: ParquetError) -> DataError {
 /// int32. A null close means "no bar" and the row is skipped; a null ticker or date is an
 /// error. The universe comes from the [`TICKERS_METADATA_KEY`] metadata when present, else
 /// from the order tickers first appear.
+///
+/// A round trip is shown at [`write_parquet`].
 pub fn read_parquet(path: &Path) -> Result<PriceTable> {
     let parquet = |source| parquet_error(path, source);
     let schema_err = |column: &str, reason: String| DataError::Schema {

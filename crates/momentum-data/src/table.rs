@@ -52,6 +52,25 @@ impl PriceTable {
     /// Builds a table from rows in any order: rows are stably sorted by the position of their
     /// ticker in `tickers`, then by date. Rows whose ticker is not in `tickers` go last, where
     /// [`validate`](crate::validate()) reports them.
+    ///
+    /// # Example
+    /// ```
+    /// use chrono::NaiveDate;
+    /// use momentum_data::{PriceRow, PriceTable};
+    /// let d = |day| NaiveDate::from_ymd_opt(2024, 1, day).unwrap();
+    /// let table = PriceTable::from_rows(
+    ///     vec!["MSFT".into(), "AAPL".into()],
+    ///     vec![
+    ///         PriceRow::close_only("AAPL", d(3), 184.25),
+    ///         PriceRow::close_only("MSFT", d(3), 370.6),
+    ///         PriceRow::close_only("AAPL", d(2), 185.64),
+    ///     ],
+    /// );
+    /// let order: Vec<(&str, NaiveDate)> =
+    ///     table.rows.iter().map(|r| (r.ticker.as_str(), r.date)).collect();
+    /// assert_eq!(order, [("MSFT", d(3)), ("AAPL", d(2)), ("AAPL", d(3))]);
+    /// assert_eq!(table.last_date("AAPL"), Some(d(3)));
+    /// ```
     pub fn from_rows(tickers: Vec<String>, mut rows: Vec<PriceRow>) -> Self {
         let position: std::collections::HashMap<&str, usize> = tickers
             .iter()

@@ -22,6 +22,19 @@ use crate::table::{PriceRow, PriceTable};
 /// A ticker without rows is allowed here (a wide CSV column may be empty);
 /// [`select`] is where a requested ticker without rows becomes an error.
 /// Gaps between dates are allowed: markets close.
+///
+/// # Example
+/// ```
+/// use momentum_data::{DataError, PriceRow, PriceTable, validate};
+/// let date = "2024-01-02".parse().unwrap();
+/// let one = |close| {
+///     PriceTable::from_rows(vec!["AAA".into()], vec![PriceRow::close_only("AAA", date, close)])
+/// };
+/// validate(&one(10.0), "inline")?;
+/// let bad = one(f64::NAN);
+/// assert!(matches!(validate(&bad, "inline"), Err(DataError::InvalidValue { .. })));
+/// # Ok::<(), DataError>(())
+/// ```
 pub fn validate(table: &PriceTable, origin: &str) -> Result<()> {
     if table.tickers.is_empty() || table.rows.is_empty() {
         return Err(DataError::EmptyUniverse {
@@ -144,6 +157,27 @@ pub struct Selected {
 /// A requested ticker with no row in the window fails with [`DataError::MissingTickers`]
 /// (naming all of them) unless `allow_missing`, which drops them from the universe and lists
 /// them in [`Selected::dropped`]. An empty result is [`DataError::EmptyUniverse`].
+///
+/// # Example
+/// ```
+/// use momentum_data::{UniverseWindow, load_sample, select};
+/// let sample = load_sample()?;
+/// let wanted = UniverseWindow {
+///     tickers: vec!["XOM".into(), "NOPE".into()],
+///     start: "2022-12-01".parse().unwrap(),
+///     end: "2022-12-31".parse().unwrap(),
+///     allow_missing: true,
+/// };
+/// let selected = select(&sample, &wanted, "sample")?;
+/// assert_eq!(selected.table.tickers, ["XOM"]);
+/// assert_eq!(selected.dropped, ["NOPE"]);
+/// assert_eq!(selected.table.rows.len(), 19); // the sample ends on 2022-12-28
+/// // Without allow_missing the missing ticker is an error naming it.
+/// let strict = UniverseWindow { allow_missing: false, ..wanted };
+/// let err = select(&sample, &strict, "sample").unwrap_err();
+/// assert!(err.to_string().contains("NOPE"), "{err}");
+/// # Ok::<(), momentum_data::DataError>(())
+/// ```
 pub fn select(table: &PriceTable, wanted: &UniverseWindow, origin: &str) -> Result<Selected> {
     if wanted.start > wanted.end {
         return Err(DataError::InvalidWindow {
@@ -200,6 +234,29 @@ pub fn select(table: &PriceTable, wanted: &UniverseWindow, origin: &str) -> Resu
 /// The universe is the cached tickers in their order followed by new tickers in `fresh`'s
 /// order. Where both have a `(ticker, date)`, the fresh row wins: a provider may revise a recent
 /// bar (late volume, corrected close). The result is sorted like any [`PriceTable`].
+///
+/// # Example
+/// ```
+/// use chrono::NaiveDate;
+/// use momentum_data::{PriceRow, PriceTable, merge};
+/// let d = |day| NaiveDate::from_ymd_opt(2024, 1, day).unwrap();
+/// let cached = PriceTable::from_rows(
+///     vec!["AAA".into()],
+///     vec![PriceRow::close_only("AAA", d(2), 10.0), PriceRow::close_only("AAA", d(3), 11.0)],
+/// );
+/// let fresh = PriceTable::from_rows(
+///     vec!["BBB".into(), "AAA".into()],
+///     vec![
+///         PriceRow::close_only("AAA", d(3), 11.5),
+///         PriceRow::close_only("AAA", d(4), 12.0),
+///         PriceRow::close_only("BBB", d(4), 5.0),
+///     ],
+/// );
+/// let merged = merge(&cached, &fresh);
+/// assert_eq!(merged.tickers, ["AAA", "BBB"]);
+/// let closes: Vec<f64> = merged.rows_of("AAA").iter().map(|r| r.close).collect();
+/// assert_eq!(closes, [10.0, 11.5, 12.0]); // the fresh bar of day 3 wins
+/// ```
 pub fn merge(cached: &PriceTable, fresh: &PriceTable) -> PriceTable {
     let mut tickers = cached.tickers.clone();
     for ticker in &fresh.tickers {

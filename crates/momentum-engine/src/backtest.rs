@@ -190,6 +190,25 @@ fn record<S: Ranking>(
 ///
 /// # Errors
 /// As [`backtest`].
+///
+/// # Examples
+///
+/// ```
+/// use momentum_engine::{PricePanel, StrategyParams, Window, baseline};
+///
+/// let dates = (1..=6).map(|d| chrono::NaiveDate::from_ymd_opt(2024, 1, d).unwrap()).collect();
+/// let close = ndarray::array![[10.0, 20.0], [11.0, 20.0], [12.0, 20.0], [13.0, 21.0], [15.0, 22.0], [18.0, 24.0]];
+/// let panel = PricePanel::new(dates, vec!["A".into(), "B".into()], close)?;
+/// let params = StrategyParams { lookback: 2, skip: 0, holding: 1, top_k: 1, cost_bps: 10.0 };
+/// let run = baseline(&panel, &params, Window::full(panel.n_days()))?;
+/// // Bought on day 2 (t0 = lookback) at 10 bps, half in A (12 to 18), half in B (20 to 24).
+/// assert_eq!(run.t0, 2);
+/// let held = 0.5 * 18.0 / 12.0 + 0.5 * 24.0 / 20.0;
+/// assert!((run.metrics.total_roi - (0.999 * held - 1.0)).abs() < 1e-12);
+/// assert_eq!(run.trades.len(), 2);
+/// assert_eq!(run.equity.len(), 4);
+/// # Ok::<(), momentum_engine::EngineError>(())
+/// ```
 pub fn baseline(
     panel: &PricePanel,
     params: &StrategyParams,

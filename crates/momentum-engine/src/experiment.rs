@@ -24,10 +24,26 @@ use crate::error::{EngineError, Result};
 use crate::grid::{ComboResult, GridOptions, GridSpec, SelectionStats, grid_search};
 use crate::metrics::Metrics;
 use crate::params::{Objective, StrategyParams, Window, split};
-use crate::stats::Pbo;
+use crate::stats::{BlockSums, Pbo};
 
 /// What one backtest invocation runs: the `backtest` block of `params.yaml`, key for key (an
 /// unknown key is an error when it is deserialised).
+///
+/// A key left out takes its [`Default`] value (the committed `params.yaml`):
+///
+/// ```
+/// use momentum_engine::{ExperimentSpec, Objective};
+///
+/// let spec: ExperimentSpec = serde_json::from_str(r#"{"objective": "calmar", "pbo_blocks": 8}"#)?;
+/// assert_eq!(spec.objective, Objective::Calmar);
+/// assert_eq!(spec.pbo_blocks, 8);
+/// assert_eq!(spec.train_fraction, Some(0.7));
+/// assert_eq!(spec.grid.size(), 48);
+///
+/// let typo = serde_json::from_str::<ExperimentSpec>(r#"{"grid": {"top_kk": [1]}}"#);
+/// assert!(typo.unwrap_err().to_string().contains("top_kk"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ExperimentSpec {
@@ -205,6 +221,9 @@ pub struct Experiment {
     /// The panel's dates, which the recorded runs' day indices refer to.
     #[serde(skip)]
     pub dates: Vec<NaiveDate>,
+    /// The grid's per-block train return sums behind PBO, in grid order; `None` without PBO.
+    #[serde(skip)]
+    pub blocks: Option<BlockSums>,
 }
 
 /// One day of the chained equity curves ([`Experiment::chained_curve`]).
@@ -229,19 +248,6 @@ pub struct ChainedCurve {
     /// The first rebalance of the second window, if any (where a chart marks the split).
     pub split: Option<NaiveDate>,
 }
-
-/// The metric columns of `grid.csv`, in order.
-const METRIC_NAMES: [&str; 9] = [
-    "total_roi",
-    "cagr",
-    "volatility",
-    "sharpe",
-    "sortino",
-    "max_drawdown",
-    "calmar",
-    "num_trades",
-    "turnover",
-];
 
 impl Experiment {
     /// The selected combination's grid row.
@@ -274,7 +280,7 @@ impl Experiment {
         }
         let mut text = String::from("lookback,skip,holding,top_k,cost_bps,selected");
         for prefix in ["train", "test"] {
-            for m in METRIC_NAMES {
+            for m in Metrics::NAMES {
                 let _ = write!(text, ",{prefix}_{m}");
             }
         }
@@ -390,21 +396,17 @@ pub fn write_canonical_json<T: Serialize + ?Sized>(mut out: impl Write, value: &
     Ok(())
 }
 
+/// One window's cells of a `grid.csv` row: the metrics in [`Metrics::NAMES`] order, or empty
+/// cells without that window.
 fn metric_cells(m: Option<&Metrics>) -> String {
     match m {
-        None => ",".repeat(METRIC_NAMES.len() - 1),
-        Some(m) => format!(
-            "{},{},{},{},{},{},{},{},{}",
-            m.total_roi,
-            m.cagr,
-            m.volatility,
-            m.sharpe,
-            m.sortino,
-            m.max_drawdown,
-            m.calmar,
-            m.num_trades,
-            m.turnover
-        ),
+        None => ",".repeat(Metrics::NAMES.len() - 1),
+        Some(m) => m
+            .values()
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(","),
     }
 }
 
@@ -420,6 +422,54 @@ fn metric_cells(m: Option<&Metrics>) -> String {
 /// # Errors
 /// [`EngineError::EmptyPanel`] for a panel of fewer than two days or no ticker; otherwise as
 /// [`split`], [`GridSpec::combinations`], [`grid_search`] and [`backtest()`].
+///
+/// # Examples
+///
+/// Forty days on which `A` climbs by 1 a day from 10 and `B` stays at 10, split in half, with
+/// a grid of two lookbacks:
+///
+/// ```
+/// use momentum_engine::{ExperimentSpec, GridSpec, Objective, PricePanel, WindowName};
+/// use momentum_engine::run_experiment;
+///
+/// let start = chrono::NaiveDate::from_ymd_opt(2024, 1, 1).unwrap();
+/// let dates = (0..40).map(|d| start + chrono::Days::new(d)).collect();
+/// let close = ndarray::Array2::from_shape_fn((40, 2), |(t, i)| {
+///     if i == 0 { 10.0 + t as f64 } else { 10.0 }
+/// });
+/// let panel = PricePanel::new(dates, vec!["A".into(), "B".into()], close)?;
+/// let spec = ExperimentSpec {
+///     train_fraction: Some(0.5),
+///     objective: Objective::TotalRoi,
+///     cost_bps: 0.0,
+///     pbo_blocks: 2,
+///     grid: GridSpec { lookback: vec![2, 3], skip: vec![0], holding: vec![2], top_k: vec![1] },
+/// };
+/// let experiment = run_experiment(&panel, &spec, None, &|_| {})?;
+///
+/// // Both combinations always hold A; on the train window (days 0 to 19) lookback 2 buys it a
+/// // day earlier, at 12 rather than 13, and wins: 29 / 12.
+/// assert_eq!(experiment.params.lookback, 2);
+/// assert_eq!(experiment.selection.trials, 2);
+/// let train = &experiment.windows[&WindowName::Train];
+/// assert!((train.strategy.total_roi - (29.0 / 12.0 - 1.0)).abs() < 1e-12);
+/// // Out of sample (days 20 to 39) A goes from 30 to 49; buy and hold has half in B.
+/// let test = &experiment.windows[&WindowName::Test];
+/// assert_eq!((test.days, test.returns), (20, 19));
+/// assert!((test.strategy.total_roi - 19.0 / 30.0).abs() < 1e-12);
+/// assert!((test.baseline.total_roi - 19.0 / 60.0).abs() < 1e-12);
+///
+/// // `reports/metrics.json`, here into memory.
+/// let mut json = Vec::new();
+/// experiment.write_metrics_json(&mut json)?;
+/// let metrics: serde_json::Value = serde_json::from_slice(&json)?;
+/// assert_eq!(metrics["params"]["lookback"], 2);
+/// assert_eq!(metrics["selection"]["trials"], 2);
+/// assert_eq!(metrics["selection"]["pbo_blocks"], 2);
+/// assert_eq!(metrics["data"]["universe"], serde_json::json!(["A", "B"]));
+/// assert!(json.ends_with(b"}\n"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn run_experiment(
     panel: &PricePanel,
     spec: &ExperimentSpec,
@@ -481,6 +531,7 @@ pub fn run_experiment(
         grid: outcome.combos,
         grid_rank: outcome.best,
         dates: dates.to_vec(),
+        blocks: outcome.blocks,
     })
 }
 

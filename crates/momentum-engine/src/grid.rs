@@ -71,6 +71,29 @@ impl GridSpec {
     /// [`EngineError::EmptyGrid`] when a list is empty or nothing valid is left;
     /// [`EngineError::InvalidParameter`] for a value that is invalid in every combination
     /// (lookback 0, holding 0, top_k 0, a bad cost).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use momentum_engine::{EngineError, GridSpec};
+    ///
+    /// let grid = GridSpec { lookback: vec![2, 5], skip: vec![0, 2], holding: vec![5], top_k: vec![1] };
+    /// let (combos, dropped) = grid.combinations(10.0)?;
+    /// // (lookback 2, skip 2) is left out: the skip must be shorter than the lookback.
+    /// let pairs: Vec<_> = combos.iter().map(|p| (p.lookback, p.skip)).collect();
+    /// assert_eq!(pairs, [(2, 0), (5, 0), (5, 2)]);
+    /// assert_eq!(dropped, 1);
+    /// assert!(combos.iter().all(|p| p.holding == 5 && p.top_k == 1 && p.cost_bps == 10.0));
+    ///
+    /// let twice = GridSpec { lookback: vec![5, 5], ..grid.clone() };
+    /// assert!(matches!(
+    ///     twice.combinations(10.0),
+    ///     Err(EngineError::InvalidParameter { name: "lookback", .. })
+    /// ));
+    /// let empty = GridSpec { top_k: vec![], ..grid };
+    /// assert!(matches!(empty.combinations(10.0), Err(EngineError::EmptyGrid { .. })));
+    /// # Ok::<(), momentum_engine::EngineError>(())
+    /// ```
     pub fn combinations(&self, cost_bps: f64) -> Result<(Vec<StrategyParams>, usize)> {
         for (name, list) in [
             ("lookback", &self.lookback),
@@ -198,6 +221,8 @@ pub struct GridOutcome {
     pub best: usize,
     /// Selection statistics of the winner.
     pub selection: SelectionStats,
+    /// The per-block return sums PBO was computed from (see [`GridRun::blocks`]).
+    pub blocks: Option<BlockSums>,
 }
 
 impl GridOutcome {
@@ -208,6 +233,19 @@ impl GridOutcome {
 }
 
 /// Index of the best value of `objective` (NaN counts as worst; ties go to the lower index).
+///
+/// ```
+/// use momentum_engine::{ComboResult, Metrics, Objective, StrategyParams, select_best};
+///
+/// let params = StrategyParams { lookback: 20, skip: 0, holding: 5, top_k: 3, cost_bps: 10.0 };
+/// let combo = |sharpe| ComboResult {
+///     params,
+///     train: Metrics { sharpe, ..Metrics::default() },
+///     test: None,
+/// };
+/// let combos = [combo(f64::NAN), combo(1.2), combo(0.4), combo(1.2)];
+/// assert_eq!(select_best(&combos, Objective::Sharpe), 1);
+/// ```
 pub fn select_best(combos: &[ComboResult], objective: Objective) -> usize {
     let mut best: Option<(usize, f64)> = None;
     for (i, c) in combos.iter().enumerate() {
@@ -427,6 +465,40 @@ pub fn run_grid(
 ///
 /// # Errors
 /// As [`run_grid`].
+///
+/// # Examples
+///
+/// Ten days on which `A` climbs by 1 a day from 10 and `B` stays at 10; one `(lookback, skip)`
+/// is left out, two portfolio sizes are tried on the whole panel:
+///
+/// ```
+/// use momentum_engine::{GridOptions, GridSpec, Objective, PricePanel, Window, grid_search};
+///
+/// let start = chrono::NaiveDate::from_ymd_opt(2024, 1, 1).unwrap();
+/// let dates = (0..10).map(|d| start + chrono::Days::new(d)).collect();
+/// let close = ndarray::Array2::from_shape_fn((10, 2), |(t, i)| {
+///     if i == 0 { 10.0 + t as f64 } else { 10.0 }
+/// });
+/// let panel = PricePanel::new(dates, vec!["A".into(), "B".into()], close)?;
+/// let grid = GridSpec { lookback: vec![2], skip: vec![0, 2], holding: vec![10], top_k: vec![1, 2] };
+/// let options = GridOptions {
+///     train: Window::full(panel.n_days()),
+///     test: None,
+///     objective: Objective::TotalRoi,
+///     pbo_blocks: 2,
+///     cost_bps: 0.0,
+/// };
+/// let outcome = grid_search(&panel, &grid, &options, &|_| {})?;
+/// // From day 2 to day 9, top_k 1 holds A (12 to 19); top_k 2 holds half A, half B.
+/// assert_eq!(outcome.combos.len(), 2);
+/// assert!((outcome.combos[0].train.total_roi - 7.0 / 12.0).abs() < 1e-12);
+/// assert!((outcome.combos[1].train.total_roi - 7.0 / 24.0).abs() < 1e-12);
+/// assert_eq!(outcome.best, 0);
+/// assert_eq!(outcome.best().params.top_k, 1);
+/// assert!(outcome.best().test.is_none());
+/// assert_eq!((outcome.selection.trials, outcome.selection.dropped), (2, 2));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn grid_search(
     panel: &PricePanel,
     spec: &GridSpec,
@@ -440,6 +512,7 @@ pub fn grid_search(
         combos: run.combos,
         best,
         selection,
+        blocks: run.blocks,
     })
 }
 

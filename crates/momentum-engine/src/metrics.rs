@@ -42,6 +42,38 @@ pub struct Metrics {
     pub turnover: f64,
 }
 
+impl Metrics {
+    /// The metrics' names, in the order of [`Metrics::values`] (and of `grid.csv`'s columns).
+    pub const NAMES: [&'static str; 9] = [
+        "total_roi",
+        "cagr",
+        "volatility",
+        "sharpe",
+        "sortino",
+        "max_drawdown",
+        "calmar",
+        "num_trades",
+        "turnover",
+    ];
+
+    /// Every metric in the order of [`Metrics::NAMES`] (`num_trades` as a float, exact far
+    /// beyond any count of trades).
+    #[expect(clippy::cast_precision_loss, reason = "trade counts are far below 2^52")]
+    pub fn values(&self) -> [f64; 9] {
+        [
+            self.total_roi,
+            self.cagr,
+            self.volatility,
+            self.sharpe,
+            self.sortino,
+            self.max_drawdown,
+            self.calmar,
+            self.num_trades as f64,
+            self.turnover,
+        ]
+    }
+}
+
 /// How far below the drawdown record a day's bound must stay to skip its division: far above
 /// the few units of 2^-52 by which the bound and the day's drawdown can round apart.
 const MARGIN: f64 = 1e-12;

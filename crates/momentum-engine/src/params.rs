@@ -28,6 +28,28 @@ pub struct StrategyParams {
 
 impl StrategyParams {
     /// Checks every parameter's domain; the error names the first bad one.
+    ///
+    /// # Errors
+    /// [`EngineError::InvalidParameter`] naming the first parameter out of its domain.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use momentum_engine::{EngineError, StrategyParams};
+    ///
+    /// let params = StrategyParams { lookback: 60, skip: 10, holding: 20, top_k: 5, cost_bps: 10.0 };
+    /// assert!(params.validate().is_ok());
+    /// let no_score = StrategyParams { skip: 60, ..params };
+    /// assert!(matches!(
+    ///     no_score.validate(),
+    ///     Err(EngineError::InvalidParameter { name: "skip", .. })
+    /// ));
+    /// let ruinous = StrategyParams { cost_bps: 5000.0, ..params };
+    /// assert!(matches!(
+    ///     ruinous.validate(),
+    ///     Err(EngineError::InvalidParameter { name: "cost_bps", .. })
+    /// ));
+    /// ```
     pub fn validate(&self) -> Result<()> {
         let bad = |name, value: String, reason| {
             Err(EngineError::InvalidParameter {
@@ -97,6 +119,22 @@ impl Window {
 
     /// The first rebalance day `t0 = max(start, lookback)`; an error when `t0 >= end`
     /// ("window too short for lookback").
+    ///
+    /// # Errors
+    /// [`EngineError::WindowTooShort`] when `t0 >= end`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use momentum_engine::{EngineError, Window};
+    ///
+    /// let window = Window { start: 0, end: 5 };
+    /// assert_eq!(window.first_rebalance(4)?, 4);
+    /// assert!(matches!(window.first_rebalance(5), Err(EngineError::WindowTooShort { .. })));
+    /// // A test window after the train window starts on its own first day.
+    /// assert_eq!(Window { start: 10, end: 20 }.first_rebalance(4)?, 10);
+    /// # Ok::<(), EngineError>(())
+    /// ```
     pub fn first_rebalance(&self, lookback: usize) -> Result<usize> {
         let t0 = self.start.max(lookback);
         if t0 >= self.end {
@@ -117,6 +155,15 @@ impl Window {
 /// product within four units of rounding of an integer is taken as that integer (the error of
 /// `f * T` is at most one unit), so the cut is the floor of the decimal product. `f` outside
 /// `[0, 1]` is [`split`]'s to reject; the result is then clamped to `[0, T]`.
+///
+/// ```
+/// use momentum_engine::train_days;
+///
+/// assert_eq!(0.7 * 90.0, 62.99999999999999);
+/// assert_eq!(train_days(90, 0.7), 63);
+/// // A product that is not an integer takes its floor.
+/// assert_eq!(train_days(10, 0.75), 7);
+/// ```
 #[expect(
     clippy::cast_precision_loss,
     clippy::cast_possible_truncation,
@@ -140,6 +187,24 @@ pub fn train_days(days: usize, train_fraction: f64) -> usize {
 /// # Errors
 /// [`EngineError::InvalidParameter`] (`train_fraction`) unless `0 < f < 1` and both windows
 /// hold at least one day.
+///
+/// # Examples
+///
+/// ```
+/// use momentum_engine::{EngineError, Window, split};
+///
+/// let (train, test) = split(10, 0.7)?;
+/// assert_eq!(train, Window { start: 0, end: 6 });
+/// assert_eq!(test, Window { start: 7, end: 9 });
+///
+/// assert!(matches!(
+///     split(10, 1.0),
+///     Err(EngineError::InvalidParameter { name: "train_fraction", .. })
+/// ));
+/// // 0.05 of 10 days leaves the train window empty.
+/// assert!(split(10, 0.05).is_err());
+/// # Ok::<(), EngineError>(())
+/// ```
 pub fn split(days: usize, train_fraction: f64) -> Result<(Window, Window)> {
     let cut = train_days(days, train_fraction);
     if !(train_fraction > 0.0 && train_fraction < 1.0) || cut == 0 || cut >= days {
@@ -162,6 +227,21 @@ pub fn split(days: usize, train_fraction: f64) -> Result<(Window, Window)> {
 }
 
 /// What the grid search maximises on the train window.
+///
+/// It parses from, and displays as, its name in `params.yaml`:
+///
+/// ```
+/// use momentum_engine::{EngineError, Objective};
+///
+/// assert_eq!("total_roi".parse::<Objective>()?, Objective::TotalRoi);
+/// assert_eq!(Objective::default(), Objective::Sharpe);
+/// assert_eq!(Objective::Calmar.to_string(), "calmar");
+/// assert!(matches!(
+///     "roi".parse::<Objective>(),
+///     Err(EngineError::UnknownObjective { name }) if name == "roi"
+/// ));
+/// # Ok::<(), EngineError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Objective {

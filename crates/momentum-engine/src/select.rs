@@ -23,6 +23,16 @@ fn rank_order(scores: &[f64], a: usize, b: usize) -> Ordering {
 /// `scores[i]` is NaN for an ineligible ticker (as [`momentum_features::momentum_scores`]
 /// writes it). Equal scores go to the lower index. Fewer than `k` eligible: all of them; none:
 /// empty.
+///
+/// ```
+/// use momentum_engine::select_top_k;
+///
+/// let scores = [0.1, f64::NAN, 0.3, 0.1];
+/// // Ticker 0 and ticker 3 tie: the lower index goes first. Ticker 1 is not eligible.
+/// assert_eq!(select_top_k(&scores, 2), [2, 0]);
+/// assert_eq!(select_top_k(&scores, 10), [2, 0, 3]);
+/// assert!(select_top_k(&[f64::NAN], 1).is_empty());
+/// ```
 pub fn select_top_k(scores: &[f64], k: usize) -> Vec<usize> {
     let mut out = Vec::with_capacity(k.min(scores.len()));
     select_top_k_into(scores, k, &mut out);
@@ -211,6 +221,34 @@ pub(crate) const NOT_RANKED: u32 = u32::MAX;
 impl RankTable {
     /// Ranks every day `t` in `[lookback, T)` (earlier rows are empty), in parallel over days
     /// on the current rayon pool; the result does not depend on the number of threads.
+    ///
+    /// # Errors
+    /// [`crate::EngineError::Features`] unless `lookback >= 1` and `skip < lookback`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use momentum_engine::{PricePanel, RankTable};
+    ///
+    /// let dates = (1..=4).map(|d| chrono::NaiveDate::from_ymd_opt(2024, 1, d).unwrap()).collect();
+    /// let nan = f64::NAN;
+    /// let close = ndarray::array![
+    ///     [10.0, 10.0, nan],
+    ///     [11.0, 10.0, 5.0],
+    ///     [12.0, 15.0, 5.0],
+    ///     [13.0, 9.0, 6.0],
+    /// ];
+    /// let panel = PricePanel::new(dates, vec!["A".into(), "B".into(), "C".into()], close)?;
+    /// let table = RankTable::build(&panel, 2, 0, 2)?;
+    /// // Days before the lookback have no ranks.
+    /// assert!(table.top(1, 2).is_empty());
+    /// // Day 2: B +50 %, A +20 %; C had no price two days before, so it is not eligible.
+    /// assert_eq!(table.top(2, 2), [1, 0]);
+    /// // Day 3: C +20 % (6 / 5), A +18 % (13 / 11), B -10 %.
+    /// assert_eq!(table.top(3, 2), [2, 0]);
+    /// assert_eq!(table.top(3, 1), [2]);
+    /// # Ok::<(), momentum_engine::EngineError>(())
+    /// ```
     pub fn build(panel: &PricePanel, lookback: usize, skip: usize, width: usize) -> Result<Self> {
         let mut table = Self {
             lookback,

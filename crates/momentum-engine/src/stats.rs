@@ -36,6 +36,22 @@ pub struct Moments {
 ///
 /// Skewness and kurtosis use the population (biased, ddof = 0) central moments, as Bailey and
 /// Lopez de Prado do; both are NaN when `m2` is 0.
+///
+/// ```
+/// use momentum_engine::moments;
+///
+/// // Mean 0.01, each return 0.01 away from it.
+/// let m = moments(&[0.02, 0.0, 0.02, 0.0]);
+/// assert_eq!(m.n, 4);
+/// assert!((m.mean - 0.01).abs() < 1e-15);
+/// // std with ddof 1: sqrt(4 * 0.01^2 / 3).
+/// assert!((m.std - 0.01 * (4.0_f64 / 3.0).sqrt()).abs() < 1e-15);
+/// assert!((m.sharpe - 3.0_f64.sqrt() / 2.0).abs() < 1e-12);
+/// // Symmetric (skewness 0), two-valued (kurtosis 1, its minimum).
+/// assert!(m.skewness.abs() < 1e-9);
+/// assert!((m.kurtosis - 1.0).abs() < 1e-9);
+/// assert!(moments(&[0.01, 0.01]).skewness.is_nan());
+/// ```
 #[expect(
     clippy::cast_precision_loss,
     reason = "series lengths are far below 2^52"
@@ -75,6 +91,18 @@ pub fn moments(r: &[f64]) -> Moments {
 /// `PSR(SR*) = Phi( (SR - SR*) * sqrt(n - 1) / sqrt(1 - g3*SR + (g4 - 1)/4 * SR^2) )`.
 ///
 /// NaN when `n < 2` or the term under the root is not positive.
+///
+/// ```
+/// use momentum_engine::probabilistic_sharpe_ratio;
+///
+/// // An observed Sharpe of 0 over 101 normal returns (skewness 0, kurtosis 3) against a
+/// // benchmark of -0.1: z = 0.1 * sqrt(100) / 1 = 1, and Phi(1) = 0.8413...
+/// let psr = probabilistic_sharpe_ratio(0.0, -0.1, 101, 0.0, 3.0);
+/// assert!((psr - 0.841_344_746_068_543).abs() < 1e-9);
+/// // Observed exactly at the benchmark: a coin toss.
+/// assert_eq!(probabilistic_sharpe_ratio(0.1, 0.1, 101, 0.0, 3.0), 0.5);
+/// assert!(probabilistic_sharpe_ratio(0.1, 0.0, 1, 0.0, 3.0).is_nan());
+/// ```
 ///
 /// # References
 /// Bailey, D. H. and Lopez de Prado, M. (2012), "The Sharpe Ratio Efficient Frontier",
@@ -129,6 +157,24 @@ pub fn expected_max_sharpe(var_trials: f64, trials: usize) -> f64 {
 /// `trial_sharpes` are the per-period Sharpe ratios of all `N` trials on the selection
 /// window; `Var[SR_trials]` is their population variance (ddof = 0: the `N` trials are the
 /// whole set tried, not a sample of it).
+///
+/// ```
+/// use momentum_engine::{
+///     deflated_sharpe_ratio, expected_max_sharpe, probabilistic_sharpe_ratio, variance_ddof0,
+/// };
+///
+/// let (sr, n, skewness, kurtosis) = (0.1, 253, 0.0, 3.0);
+/// // One trial: nothing was selected, and the DSR is PSR(0).
+/// let psr0 = probabilistic_sharpe_ratio(sr, 0.0, n, skewness, kurtosis);
+/// assert_eq!(deflated_sharpe_ratio(sr, n, skewness, kurtosis, &[sr]), psr0);
+/// // The best of four trials is held to the Sharpe ratio luck alone would have reached.
+/// let trials = [0.1, -0.05, 0.02, 0.04];
+/// let sr0 = expected_max_sharpe(variance_ddof0(&trials), trials.len());
+/// assert!(sr0 > 0.0);
+/// let dsr = deflated_sharpe_ratio(sr, n, skewness, kurtosis, &trials);
+/// assert_eq!(dsr, probabilistic_sharpe_ratio(sr, sr0, n, skewness, kurtosis));
+/// assert!(dsr < psr0);
+/// ```
 ///
 /// # References
 /// Bailey, D. H. and Lopez de Prado, M. (2014), "The Deflated Sharpe Ratio", Journal of
@@ -274,6 +320,32 @@ fn logit(oos: &[f64], best: usize) -> f64 {
 ///
 /// Returns `None` when fewer than 2 combinations, `S` odd or `< 2`, or fewer than 2 returns
 /// per half.
+///
+/// # Examples
+///
+/// Two combinations over 8 days in 2 blocks of 4: each is good in one block and bad in the
+/// other, so whichever half is in-sample, its winner is the out-of-sample loser.
+///
+/// ```
+/// use momentum_engine::{BlockSums, probability_of_backtest_overfitting};
+///
+/// let good = [0.01, 0.02, 0.01, 0.02];
+/// let bad = [-0.01, -0.02, -0.01, -0.02];
+/// let returns = vec![[good, bad].concat(), [bad, good].concat()];
+/// let sums = BlockSums::from_returns(&returns, 2);
+/// assert_eq!((sums.blocks, sums.block_len, sums.combinations()), (2, 4, 2));
+/// let pbo = probability_of_backtest_overfitting(&sums).unwrap();
+/// assert_eq!((pbo.splits, pbo.pbo), (2, 1.0));
+/// // The winner ranks 1 of 2 out of sample: w = 1 / 3, logit ln(1/2).
+/// assert!(pbo.logits.iter().all(|l| (l + 2f64.ln()).abs() < 1e-12));
+///
+/// // The first combination good in both blocks: it wins and ranks first out of sample.
+/// let returns = vec![[good, good].concat(), [bad, bad].concat()];
+/// let pbo = probability_of_backtest_overfitting(&BlockSums::from_returns(&returns, 2)).unwrap();
+/// assert_eq!(pbo.pbo, 0.0);
+/// // An odd number of blocks: no CSCV.
+/// assert!(probability_of_backtest_overfitting(&BlockSums::from_returns(&returns, 3)).is_none());
+/// ```
 ///
 /// # References
 /// Bailey, D. H., Borwein, J., Lopez de Prado, M. and Zhu, Q. J. (2017), "The Probability of

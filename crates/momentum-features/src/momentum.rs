@@ -31,6 +31,26 @@ pub fn validate_lookback_skip(lookback: usize, skip: usize) -> Result<()> {
 /// # Errors
 /// [`FeaturesError::InvalidParameter`] when `lookback == 0`, `skip >= lookback`, `t < lookback`
 /// or `t` is past the panel; [`FeaturesError::BufferLength`] when `out` is not `N` long.
+///
+/// # Example
+/// ```
+/// use momentum_features::{PricePanel, momentum_scores};
+/// let dates = (1..=4).map(|d| chrono::NaiveDate::from_ymd_opt(2024, 1, d).unwrap()).collect();
+/// let close = ndarray::array![
+///     [10.0, 5.0, 8.0],
+///     [11.0, 5.5, f64::NAN],
+///     [12.0, 4.0, 8.0],
+///     [9.0, 4.5, 8.0],
+/// ];
+/// let panel = PricePanel::new(dates, vec!["A".into(), "B".into(), "C".into()], close)?;
+/// // On day 3 with L = 3 and S = 1: P[2] / P[0] - 1, skipping the last day's move.
+/// let mut scores = [0.0; 3];
+/// momentum_scores(&panel, 3, 3, 1, &mut scores)?;
+/// assert_eq!(scores[..2], [12.0 / 10.0 - 1.0, 4.0 / 5.0 - 1.0]);
+/// assert_eq!(scores[2], 0.0); // C's missing day 1 is not one of the three days read
+/// assert!(momentum_scores(&panel, 2, 3, 1, &mut scores).is_err()); // no price 3 days back
+/// # Ok::<(), momentum_features::FeaturesError>(())
+/// ```
 pub fn momentum_scores(
     panel: &PricePanel,
     t: usize,
@@ -95,6 +115,17 @@ pub fn is_valid(p: f64) -> bool {
 
 /// The momentum score of one ticker on day `t`, or `None` when it is not eligible (see
 /// [`momentum_scores`]).
+///
+/// # Example
+/// ```
+/// use momentum_features::{PricePanel, momentum_score};
+/// let dates = (1..=3).map(|d| chrono::NaiveDate::from_ymd_opt(2024, 1, d).unwrap()).collect();
+/// let close = ndarray::array![[10.0, f64::NAN], [11.0, 5.0], [12.0, 6.0]];
+/// let panel = PricePanel::new(dates, vec!["A".into(), "B".into()], close)?;
+/// assert_eq!(momentum_score(&panel, 2, 0, 2, 0)?, Some(12.0 / 10.0 - 1.0));
+/// assert_eq!(momentum_score(&panel, 2, 1, 2, 0)?, None); // B has no price 2 days back
+/// # Ok::<(), momentum_features::FeaturesError>(())
+/// ```
 pub fn momentum_score(
     panel: &PricePanel,
     t: usize,

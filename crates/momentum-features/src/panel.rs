@@ -15,6 +15,20 @@ use crate::error::{FeaturesError, Result};
 /// closes the panel keeps the *carried* price: the last finite close of ticker `i` on or before
 /// day `t` (NaN before its first price), which is what a held position is valued at when its
 /// price is missing.
+///
+/// # Example
+/// ```
+/// use momentum_features::PricePanel;
+/// let dates = (2..=4).map(|d| chrono::NaiveDate::from_ymd_opt(2024, 1, d).unwrap()).collect();
+/// // B has no price on the second day.
+/// let close = ndarray::array![[10.0, 5.0], [11.0, f64::NAN], [12.0, 6.0]];
+/// let panel = PricePanel::new(dates, vec!["A".into(), "B".into()], close)?;
+/// assert_eq!((panel.n_days(), panel.n_tickers(), panel.count_prices()), (3, 2, 5));
+/// assert!(panel.price(1, 1).is_nan());
+/// assert_eq!(panel.carried()[[1, 1]], 5.0); // valued at its last price
+/// assert_eq!(panel.close_row(2), [12.0, 6.0]);
+/// # Ok::<(), momentum_features::FeaturesError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct PricePanel {
     dates: Vec<NaiveDate>,
@@ -28,6 +42,21 @@ pub struct PricePanel {
 impl PricePanel {
     /// Builds a panel from its parts, checking the shape, that dates strictly ascend and that
     /// tickers are unique. Non-finite prices become NaN.
+    ///
+    /// # Example
+    /// ```
+    /// use momentum_features::{FeaturesError, PricePanel};
+    /// let day = |d| chrono::NaiveDate::from_ymd_opt(2024, 1, d).unwrap();
+    /// let dates = vec![day(2), day(3)];
+    /// let tickers = vec!["A".to_string(), "B".to_string()];
+    /// let close = ndarray::Array2::from_elem((2, 2), 1.0);
+    /// let panel = PricePanel::new(dates.clone(), tickers.clone(), close)?;
+    /// assert_eq!(panel.tickers(), ["A", "B"]);
+    /// // Three rows for two dates is a shape error.
+    /// let err = PricePanel::new(dates, tickers, ndarray::Array2::zeros((3, 2))).unwrap_err();
+    /// assert!(matches!(err, FeaturesError::Shape { rows: 3, dates: 2, .. }));
+    /// # Ok::<(), FeaturesError>(())
+    /// ```
     pub fn new(dates: Vec<NaiveDate>, tickers: Vec<String>, close: Array2<f64>) -> Result<Self> {
         let (rows, cols) = close.dim();
         if rows != dates.len() || cols != tickers.len() {
@@ -69,6 +98,16 @@ impl PricePanel {
 
     /// Aligns a long [`PriceTable`]: the dates are the sorted union of all rows' dates, the
     /// tickers are `table.tickers` in order (a ticker without rows gives an all-NaN column).
+    ///
+    /// # Example
+    /// ```
+    /// use momentum_features::PricePanel;
+    /// let table = momentum_data::load_sample()?;
+    /// let panel = PricePanel::from_table(&table)?;
+    /// assert_eq!((panel.n_days(), panel.n_tickers()), (8313, 20));
+    /// assert_eq!(panel.tickers(), table.tickers.as_slice());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn from_table(table: &PriceTable) -> Result<Self> {
         let mut dates: Vec<NaiveDate> = table.rows.iter().map(|r| r.date).collect();
         dates.sort_unstable();
@@ -104,6 +143,17 @@ impl PricePanel {
     }
 
     /// The rows on or after `start` (all tickers kept, even those without a price left).
+    ///
+    /// # Example
+    /// ```
+    /// use chrono::NaiveDate;
+    /// use momentum_features::PricePanel;
+    /// let panel = PricePanel::from_table(&momentum_data::load_sample()?)?;
+    /// let recent = panel.since(NaiveDate::from_ymd_opt(2022, 12, 1).unwrap());
+    /// assert_eq!(recent.n_days(), 19);
+    /// assert_eq!(recent.dates()[0], NaiveDate::from_ymd_opt(2022, 12, 1).unwrap());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn since(&self, start: NaiveDate) -> Self {
         let from = self.dates.partition_point(|d| *d < start);
         let close = self

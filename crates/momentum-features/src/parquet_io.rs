@@ -46,6 +46,23 @@ pub struct StoredPanel {
 
 /// Writes `panel` to `path` atomically in the wide layout (see the module docs), creating the
 /// parent directory.
+///
+/// # Example
+/// ```
+/// use momentum_features::{PricePanel, read_panel, write_panel};
+/// let dir = tempfile::tempdir().unwrap();
+/// let dates = (2..=3).map(|d| chrono::NaiveDate::from_ymd_opt(2024, 1, d).unwrap()).collect();
+/// let close = ndarray::array![[10.0, f64::NAN], [11.0, 5.0]];
+/// let panel = PricePanel::new(dates, vec!["A".into(), "B".into()], close)?;
+/// let path = dir.path().join("features/panel.parquet");
+/// write_panel(&path, &panel, Some("e982afe2"))?;
+/// let stored = read_panel(&path)?;
+/// assert_eq!(stored.panel.dates(), panel.dates());
+/// assert_eq!(stored.panel.close_row(1), [11.0, 5.0]);
+/// assert!(stored.panel.price(0, 1).is_nan()); // stored as null, read back as NaN
+/// assert_eq!(stored.data_digest.as_deref(), Some("e982afe2"));
+/// # Ok::<(), momentum_features::FeaturesError>(())
+/// ```
 pub fn write_panel(path: &Path, panel: &PricePanel, data_digest: Option<&str>) -> Result<()> {
     let pq = |err| parquet_error(path, err);
     if panel.tickers().iter().any(|t| t == "date") {
@@ -104,6 +121,8 @@ impl CeDays for NaiveDate {
 }
 
 /// Reads a panel written by [`write_panel`].
+///
+/// A round trip is shown at [`write_panel`].
 pub fn read_panel(path: &Path) -> Result<StoredPanel> {
     let layout = |reason: String| FeaturesError::Layout {
         path: path.to_path_buf(),

@@ -8,6 +8,19 @@ use crate::panel::PricePanel;
 
 /// Simple daily returns `r[t, i] = P[t, i] / P[t-1, i] - 1`; NaN on day 0 and wherever either
 /// price is missing or not positive (no carrying across gaps).
+///
+/// # Example
+/// ```
+/// use momentum_features::{PricePanel, log_returns, simple_returns};
+/// let dates = (1..=3).map(|d| chrono::NaiveDate::from_ymd_opt(2024, 1, d).unwrap()).collect();
+/// let close = ndarray::array![[10.0], [11.0], [f64::NAN]];
+/// let panel = PricePanel::new(dates, vec!["A".into()], close)?;
+/// let r = simple_returns(&panel);
+/// assert!(r[[0, 0]].is_nan() && r[[2, 0]].is_nan()); // no day before day 0, no price on day 2
+/// assert!((r[[1, 0]] - 0.1).abs() < 1e-12);
+/// assert!((log_returns(&panel)[[1, 0]] - 1.1_f64.ln()).abs() < 1e-12);
+/// # Ok::<(), momentum_features::FeaturesError>(())
+/// ```
 pub fn simple_returns(panel: &PricePanel) -> Array2<f64> {
     map_pairs(panel, |a, b| b / a - 1.0)
 }
@@ -39,6 +52,20 @@ fn map_pairs(panel: &PricePanel, f: impl Fn(f64, f64) -> f64) -> Array2<f64> {
 /// # Errors
 /// [`FeaturesError::InvalidParameter`] when `window < 2` or `t < window` or `t` is past the panel;
 /// [`FeaturesError::BufferLength`] when `out` is not `N` long.
+///
+/// # Example
+/// ```
+/// use momentum_features::{PricePanel, trailing_volatility};
+/// let dates = (1..=4).map(|d| chrono::NaiveDate::from_ymd_opt(2024, 1, d).unwrap()).collect();
+/// // A alternates +10 % and -10 %; B rises 1 % a day.
+/// let close = ndarray::array![[100.0, 100.0], [110.0, 101.0], [99.0, 102.01], [108.9, 103.0301]];
+/// let panel = PricePanel::new(dates, vec!["A".into(), "B".into()], close)?;
+/// let mut vol = [0.0; 2];
+/// trailing_volatility(&panel, 3, 2, &mut vol)?; // the returns of days 2 and 3: -10 % and +10 %
+/// assert!((vol[0] - 0.2 / 2f64.sqrt()).abs() < 1e-12);
+/// assert!(vol[1].abs() < 1e-12);
+/// # Ok::<(), momentum_features::FeaturesError>(())
+/// ```
 pub fn trailing_volatility(
     panel: &PricePanel,
     t: usize,

@@ -3,6 +3,26 @@
 use std::error::Error;
 
 /// `err`'s message followed by each of its causes (`source()`), on one line: `a: b: c`.
+///
+/// # Example
+/// ```
+/// use std::error::Error;
+/// #[derive(Debug)]
+/// struct ReadParams(std::io::Error);
+/// impl std::fmt::Display for ReadParams {
+///     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+///         f.write_str("cannot read params.yaml")
+///     }
+/// }
+/// impl Error for ReadParams {
+///     fn source(&self) -> Option<&(dyn Error + 'static)> {
+///         Some(&self.0)
+///     }
+/// }
+/// let err = ReadParams(std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"));
+/// assert_eq!(err.to_string(), "cannot read params.yaml");
+/// assert_eq!(momentum_http::chain(&err), "cannot read params.yaml: no such file");
+/// ```
 pub fn chain(err: &(dyn Error + 'static)) -> String {
     let mut text = err.to_string();
     let mut cause = err.source();
@@ -17,6 +37,26 @@ pub fn chain(err: &(dyn Error + 'static)) -> String {
 /// A request error and its causes, without its URL: reqwest's own message stops at the first
 /// cause ("error sending request"), so "Connection refused" or a DNS or TLS failure would not
 /// show. The callers name the URL themselves where it helps (once, and without its query).
+///
+/// # Example
+/// A refused connection on 127.0.0.1 says so, without the URL (and its query):
+/// ```
+/// # let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+/// # runtime.block_on(async {
+/// let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port(); // now closed
+/// let http = momentum_http::client(
+///     "momentum-doc",
+///     std::time::Duration::from_secs(5),
+///     reqwest::redirect::Policy::none(),
+/// )?;
+/// let err = http.get(format!("http://127.0.0.1:{port}/?key=secret")).send().await.unwrap_err();
+/// let text = momentum_http::describe(err);
+/// assert!(text.contains("Connection refused"), "{text}");
+/// assert!(!text.contains("secret"), "{text}");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })
+/// # .unwrap();
+/// ```
 pub fn describe(err: reqwest::Error) -> String {
     chain(&err.without_url())
 }

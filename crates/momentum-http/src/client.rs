@@ -5,6 +5,15 @@ use std::time::Duration;
 /// Installs rustls' ring crypto provider as the process default, once. reqwest is built without
 /// a provider (ring builds far faster than aws-lc) and panics on `Client::new()` without one;
 /// a second call, or a provider another part of the process installed first, is fine.
+///
+/// # Example
+/// ```
+/// // Before building a reqwest client by hand (momentum_http::client() calls this itself).
+/// momentum_http::install_crypto_provider();
+/// momentum_http::install_crypto_provider(); // a second call is harmless
+/// let http = reqwest::Client::builder().build();
+/// assert!(http.is_ok());
+/// ```
 pub fn install_crypto_provider() {
     // An Err only means a provider was already installed.
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -15,6 +24,19 @@ pub fn install_crypto_provider() {
 ///
 /// # Errors
 /// reqwest's, when the client cannot be built (its TLS back end failed to initialise).
+///
+/// # Example
+/// ```
+/// use std::time::Duration;
+/// let http = momentum_http::client(
+///     concat!("momentum/", env!("CARGO_PKG_VERSION")),
+///     Duration::from_secs(30),
+///     reqwest::redirect::Policy::limited(5),
+/// )?;
+/// let request = http.get("https://example.invalid/prices/").build()?; // built, not sent
+/// assert_eq!(request.method(), reqwest::Method::GET);
+/// # Ok::<(), reqwest::Error>(())
+/// ```
 pub fn client(
     user_agent: &str,
     timeout: Duration,

@@ -25,6 +25,38 @@ impl RetryPolicy {
     /// made: `Some(wait)` to retry after `wait`, `None` to give up (`retries >= max_retries`).
     /// The wait is what the server asked for (`server_wait`, at most `max_retry_after`), else
     /// [`RetryPolicy::backoff`]`(retries)`.
+    ///
+    /// # Example
+    /// A retry loop around any fallible call, here one that fails twice with a 503:
+    /// ```
+    /// use std::time::Duration;
+    /// use momentum_http::RetryPolicy;
+    /// let policy = RetryPolicy {
+    ///     max_retries: 3,
+    ///     base_delay: Duration::from_millis(1),
+    ///     max_delay: Duration::from_millis(4),
+    ///     max_retry_after: Duration::from_secs(5),
+    /// };
+    /// let mut attempts = 0;
+    /// let mut call = || {
+    ///     attempts += 1;
+    ///     if attempts < 3 { Err(503) } else { Ok("prices") }
+    /// };
+    /// let mut retries = 0;
+    /// let body = loop {
+    ///     match call() {
+    ///         Ok(body) => break Ok(body),
+    ///         Err(status) => match policy.retry_in(retries, None) {
+    ///             Some(wait) => {
+    ///                 retries += 1;
+    ///                 std::thread::sleep(wait);
+    ///             }
+    ///             None => break Err(status),
+    ///         },
+    ///     }
+    /// };
+    /// assert_eq!((body, retries), (Ok("prices"), 2));
+    /// ```
     pub fn retry_in(&self, retries: u32, server_wait: Option<Duration>) -> Option<Duration> {
         if retries >= self.max_retries {
             return None;
@@ -38,6 +70,22 @@ impl RetryPolicy {
     /// The backoff before retry number `retry + 1`: a random wait in `[d/2, d]` ([`equal_jitter`])
     /// with `d = min(base_delay * 2^retry, max_delay)`, so clients that failed together spread
     /// out, yet none retries at once.
+    ///
+    /// # Example
+    /// ```
+    /// use std::time::Duration;
+    /// use momentum_http::RetryPolicy;
+    /// let policy = RetryPolicy {
+    ///     max_retries: 5,
+    ///     base_delay: Duration::from_millis(100),
+    ///     max_delay: Duration::from_millis(1000),
+    ///     max_retry_after: Duration::from_secs(30),
+    /// };
+    /// let ceilings: Vec<u128> = (0..5).map(|retry| policy.ceiling(retry).as_millis()).collect();
+    /// assert_eq!(ceilings, [100, 200, 400, 800, 1000]);
+    /// let wait = policy.backoff(2);
+    /// assert!(wait >= Duration::from_millis(200) && wait <= Duration::from_millis(400));
+    /// ```
     pub fn backoff(&self, retry: u32) -> Duration {
         equal_jitter(self.ceiling(retry), &mut rand::rng())
     }
@@ -52,6 +100,16 @@ impl RetryPolicy {
 
 /// "Equal jitter": half of `full` plus a random part of the other half, so a wait in
 /// `[full/2, full]` (microsecond steps).
+///
+/// # Example
+/// ```
+/// use std::time::Duration;
+/// use rand::SeedableRng;
+/// let mut rng = rand::rngs::StdRng::seed_from_u64(7); // reproducible waits in a test
+/// let wait = momentum_http::equal_jitter(Duration::from_secs(2), &mut rng);
+/// assert!(wait >= Duration::from_secs(1) && wait <= Duration::from_secs(2));
+/// assert_eq!(momentum_http::equal_jitter(Duration::ZERO, &mut rng), Duration::ZERO);
+/// ```
 pub fn equal_jitter(full: Duration, rng: &mut impl Rng) -> Duration {
     let half = full / 2;
     let span = u64::try_from(half.as_micros()).unwrap_or(u64::MAX);
@@ -60,6 +118,16 @@ pub fn equal_jitter(full: Duration, rng: &mut impl Rng) -> Duration {
 
 /// The wait a response's `Retry-After` header asks for, in whole seconds (`Retry-After: 39`).
 /// `None` when the header is missing or not a number of seconds (an HTTP date is not read).
+///
+/// # Example
+/// ```
+/// use std::time::Duration;
+/// use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
+/// let mut headers = HeaderMap::new();
+/// assert_eq!(momentum_http::retry_after(&headers), None);
+/// headers.insert(RETRY_AFTER, HeaderValue::from_static("39"));
+/// assert_eq!(momentum_http::retry_after(&headers), Some(Duration::from_secs(39)));
+/// ```
 pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     headers
         .get(reqwest::header::RETRY_AFTER)?

@@ -53,6 +53,32 @@ pub fn panel_of_prices(path: &Path) -> Result<(PricePanel, String)> {
 ///
 /// # Errors
 /// As [`panel_of_prices`]; [`LifecycleError::Write`].
+///
+/// # Examples
+///
+/// The panel of a wide CSV, written and read back as a backtest finds it:
+///
+/// ```
+/// use momentum_lifecycle::{PanelSource, Settings, build_features, load_panel};
+///
+/// let dir = tempfile::tempdir()?;
+/// let prices = dir.path().join("prices.csv");
+/// std::fs::write(&prices, "date,XOM,CVX\n2024-01-02,100.0,150.0\n2024-01-03,101.5,\n")?;
+/// let out = dir.path().join("features/panel.parquet");
+/// let (panel, digest) = build_features(&prices, &out)?;
+/// assert_eq!(panel.tickers(), ["XOM", "CVX"]);
+/// assert_eq!(panel.n_days(), 2);
+/// // CVX has no close on the second day.
+/// assert!(panel.close()[[1, 1]].is_nan());
+///
+/// let (stored, stored_digest) = load_panel(&PanelSource::Panel(out), &Settings::default())?;
+/// assert_eq!((stored.tickers(), stored.dates()), (panel.tickers(), panel.dates()));
+/// // A missing close is carried forward to value a position (row by row).
+/// let carried: Vec<f64> = stored.carried().iter().copied().collect();
+/// assert_eq!(carried, [100.0, 150.0, 101.5, 150.0]);
+/// assert_eq!(stored_digest, Some(digest));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn build_features(prices: &Path, out: &Path) -> Result<(PricePanel, String)> {
     let (panel, digest) = panel_of_prices(prices)?;
     write_panel(out, &panel, Some(&digest)).map_err(|err| LifecycleError::write(out, err))?;
@@ -124,6 +150,17 @@ pub struct BacktestFiles {
 
 impl BacktestFiles {
     /// Every file, in the order they are written: the five reports, then the model.
+    ///
+    /// ```
+    /// use std::path::PathBuf;
+    /// use momentum_lifecycle::BacktestFiles;
+    ///
+    /// let files = BacktestFiles { reports: "reports".into(), model: "models/candidate.json".into() };
+    /// let paths = files.paths();
+    /// assert_eq!(paths[0], PathBuf::from("reports/metrics.json"));
+    /// assert_eq!(paths[4], PathBuf::from("reports/equity_curve.png"));
+    /// assert_eq!(paths[5], files.model);
+    /// ```
     pub fn paths(&self) -> [PathBuf; 6] {
         let reports = &self.reports;
         [
@@ -228,6 +265,13 @@ fn relabel(err: LifecycleError, target: &Path) -> LifecycleError {
 }
 
 /// Hex sha256 of a file's bytes, as `sha256sum` prints it.
+///
+/// ```
+/// assert_eq!(
+///     momentum_lifecycle::sha256_hex(b"abc"),
+///     "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+/// );
+/// ```
 pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(bytes))

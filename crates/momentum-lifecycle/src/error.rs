@@ -183,6 +183,31 @@ pub enum LifecycleError {
     /// The financialdatasets source was asked for without tickers.
     #[error("the financialdatasets source needs tickers: set data.tickers (or pass them to fetch)")]
     NeedTickers,
+    /// A grid condition or column that does not parse or does not exist.
+    #[error("grid condition `{token}`: {reason}")]
+    GridQuery {
+        /// The offending token.
+        token: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A grid table file that cannot be read.
+    #[error("{} is not a readable grid table: {reason}", path.display())]
+    GridFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A run's grid table cannot be read.
+    #[error("run {run_id}: cannot read its grid table")]
+    RunGrid {
+        /// The run.
+        run_id: String,
+        /// Why.
+        #[source]
+        source: Box<LifecycleError>,
+    },
     /// The refresh before a scan failed.
     #[error("refreshing the price cache")]
     Refresh(#[source] Box<LifecycleError>),

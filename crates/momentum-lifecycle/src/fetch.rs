@@ -46,6 +46,22 @@ pub struct FetchPlan {
 
 impl FetchPlan {
     /// The plan of the `data` settings as they are.
+    ///
+    /// ```
+    /// use std::path::Path;
+    /// use momentum_lifecycle::{FetchPlan, Settings};
+    ///
+    /// let text = "data:\n  source: csv\n  path: prices.csv\n  tickers: [aapl, ' msft ', '']\n";
+    /// let settings = Settings::parse(text, Path::new("params.yaml"))?;
+    /// let plan = FetchPlan::new(&settings.data);
+    /// assert_eq!(plan.path, Path::new("prices.csv"));
+    /// assert_eq!(plan.out, Path::new("data/raw/prices.parquet"));
+    /// assert!(!plan.update);
+    /// // Overrides (the command line's) go on top.
+    /// let plan = FetchPlan { update: true, ..plan };
+    /// assert_eq!(plan.normalized_tickers()?, ["AAPL", "MSFT"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(data: &DataSettings) -> Self {
         Self {
             source: data.source,
@@ -68,6 +84,21 @@ impl FetchPlan {
     /// [`SettingsError::Invalid`] (`data.tickers`) for a ticker listed twice: it would be
     /// fetched twice from the API (twice the quota, and rows that then fail validation as
     /// duplicate dates).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use momentum_lifecycle::{DataSettings, FetchPlan};
+    ///
+    /// let mut plan = FetchPlan::new(&DataSettings::default());
+    /// plan.tickers = vec![" xom".into(), "".into(), "CVX ".into()];
+    /// assert_eq!(plan.normalized_tickers()?, ["XOM", "CVX"]);
+    ///
+    /// plan.tickers = vec!["xom".into(), "XOM".into()];
+    /// let err = plan.normalized_tickers().unwrap_err();
+    /// assert_eq!(err.to_string(), "invalid data.tickers = xom,XOM: ticker XOM is listed twice");
+    /// # Ok::<(), momentum_lifecycle::LifecycleError>(())
+    /// ```
     pub fn normalized_tickers(&self) -> Result<Vec<String>> {
         let tickers: Vec<String> = self
             .tickers
@@ -107,6 +138,36 @@ impl FetchPlan {
 /// [`SettingsError::Invalid`] for `start > end` or a ticker listed twice; the data crate's
 /// errors naming the file, ticker or date; [`LifecycleError::NeedTickers`] for the API without
 /// tickers; [`LifecycleError::Write`].
+///
+/// # Examples
+///
+/// December 2022 of one ticker of the embedded sample, cached in a temporary directory:
+///
+/// ```
+/// use std::sync::Arc;
+/// use momentum_data::{Source, manifest_path};
+/// use momentum_lifecycle::{DataSettings, FetchPlan, Silent, fetch, read_prices};
+///
+/// let dir = tempfile::tempdir()?;
+/// let plan = FetchPlan {
+///     source: Source::Sample,
+///     tickers: vec!["xom".into()],
+///     start: "2022-12-01".parse()?,
+///     end: "2022-12-31".parse()?,
+///     out: dir.path().join("raw/prices.parquet"),
+///     ..FetchPlan::new(&DataSettings::default())
+/// };
+/// let manifest = fetch(&plan, Arc::new(Silent))?;
+/// assert_eq!(manifest.source, "sample");
+/// assert_eq!(manifest.tickers, ["XOM"]);
+/// // The sample ends on 2022-12-28.
+/// assert_eq!((manifest.rows, manifest.end.to_string()), (19, "2022-12-28".to_string()));
+/// assert!(manifest_path(&plan.out).exists());
+/// let cached = read_prices(&plan.out)?;
+/// assert_eq!(cached.rows.len(), 19);
+/// assert_eq!(momentum_data::digest(&cached), manifest.digest);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn fetch(plan: &FetchPlan, progress: Arc<dyn Progress>) -> Result<Manifest> {
     if plan.start > plan.end {
         return Err(SettingsError::Invalid {

@@ -16,6 +16,7 @@
 //! | [`BacktestFiles`], [`backtest()`], [`Backtest`] | the experiment, its reports and the candidate, written all or nothing |
 //! | [`judge`], [`register`], [`rollback`], [`load_production`] | the gates, the registry's `champion`, the production block |
 //! | [`ScanRequest`], [`run_scan`], [`MonitorRequest`], [`run_monitor`] | picks and the live record |
+//! | [`GridTable`], [`GridFilter`] | the whole grid as one table (`grid.parquet`), queried with `test_sharpe > 1 and top_k = 5` |
 //! | [`track`] | the runs each step logs |
 //! | [`Progress`] | how long steps report progress |
 //! | [`LifecycleError`] | the crate's error |
@@ -38,6 +39,7 @@ mod backtest;
 mod chart;
 mod error;
 mod fetch;
+mod grid_table;
 mod progress;
 mod promote;
 mod serve;
@@ -50,6 +52,9 @@ pub use backtest::{
 };
 pub use error::{LifecycleError, Result};
 pub use fetch::{FetchPlan, fetch, refresh};
+pub use grid_table::{
+    Condition, GRID_ARTIFACT, GRID_TOP_ARTIFACT, GRID_TOP_ROWS, GridFilter, GridTable, Op,
+};
 pub use progress::{Progress, Silent};
 pub use promote::{
     CHAMPION, ProductionSource, Promotion, Rollback, Verdict, champion, judge, load_production,

@@ -39,6 +39,57 @@ impl Verdict {
 /// # Errors
 /// [`LifecycleError::Read`]; [`LifecycleError::Candidate`] for a file that is not a candidate
 /// or has no test window.
+///
+/// # Examples
+///
+/// A backtest on forty days on which `A` climbs by 1 a day from 10 and `B` stays at 10 writes
+/// the candidate, which is then judged:
+///
+/// ```
+/// use momentum_data::{PriceRow, PriceTable};
+/// use momentum_engine::{ExperimentSpec, GridSpec, Objective, PricePanel};
+/// use momentum_lifecycle::{BacktestFiles, Silent, backtest, judge, sha256_hex};
+/// use momentum_scanner::model::CodeVersion;
+/// use momentum_scanner::promotion::Gates;
+///
+/// let start = chrono::NaiveDate::from_ymd_opt(2024, 1, 1).unwrap();
+/// let mut rows = Vec::new();
+/// for t in 0..40 {
+///     let date = start + chrono::Days::new(t);
+///     rows.push(PriceRow::close_only("A", date, 10.0 + t as f64));
+///     rows.push(PriceRow::close_only("B", date, 10.0));
+/// }
+/// let panel = PricePanel::from_table(&PriceTable::from_rows(vec!["A".into(), "B".into()], rows))?;
+/// let spec = ExperimentSpec {
+///     train_fraction: Some(0.5),
+///     objective: Objective::TotalRoi,
+///     cost_bps: 0.0,
+///     pbo_blocks: 2,
+///     grid: GridSpec { lookback: vec![2, 3], skip: vec![0], holding: vec![2], top_k: vec![1] },
+/// };
+/// let dir = tempfile::tempdir()?;
+/// let files = BacktestFiles {
+///     reports: dir.path().join("reports"),
+///     model: dir.path().join("models/candidate.json"),
+/// };
+/// let code = CodeVersion { version: "0.1.0".into(), git_commit: None };
+/// let run = backtest(&panel, None, &spec, (code, None), &files, &Silent)?;
+/// assert!(run.files.iter().all(|path| path.exists()));
+///
+/// let verdict = judge(&files.model, &Gates::default())?;
+/// assert_eq!(verdict.sha256, run.candidate_sha256);
+/// assert_eq!(verdict.sha256, sha256_hex(&std::fs::read(&files.model)?));
+/// assert_eq!(verdict.candidate.params.lookback, 2);
+/// // Out of sample (days 20 to 39) A goes from 30 to 49 without a fall; buy and hold has
+/// // half in B.
+/// let gate = |name| verdict.gates.iter().find(|g| g.gate == name).unwrap();
+/// assert!((gate("min_roi").value - 19.0 / 30.0).abs() < 1e-12);
+/// assert!((gate("beats_buy_and_hold").threshold - 19.0 / 60.0).abs() < 1e-12);
+/// assert_eq!(gate("max_drawdown").value, 0.0);
+/// assert!(gate("min_roi").passed && gate("beats_buy_and_hold").passed);
+/// assert_eq!(verdict.passed(), verdict.gates.iter().all(|g| g.passed));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn judge(path: &Path, gates: &Gates) -> Result<Verdict> {
     let bytes = std::fs::read(path).map_err(|source| LifecycleError::Read {
         path: path.into(),

@@ -35,6 +35,22 @@ pub struct ScanRequest {
 
 impl ScanRequest {
     /// The CSV written beside the picks JSON.
+    ///
+    /// ```
+    /// use std::path::Path;
+    /// use momentum_lifecycle::ScanRequest;
+    ///
+    /// let today = chrono::NaiveDate::from_ymd_opt(2024, 1, 5).unwrap();
+    /// let request = ScanRequest {
+    ///     prices: "data/raw/prices.parquet".into(),
+    ///     as_of: None,
+    ///     today,
+    ///     max_staleness_days: 7,
+    ///     out: "reports/picks.json".into(),
+    ///     history: "data/predictions/picks.parquet".into(),
+    /// };
+    /// assert_eq!(request.csv(), Path::new("reports/picks.csv"));
+    /// ```
     pub fn csv(&self) -> PathBuf {
         self.out.with_extension("csv")
     }
@@ -48,6 +64,61 @@ impl ScanRequest {
 /// A price file that cannot be read, a model ticker missing from it, stale prices
 /// ([`LifecycleError::Stale`]; the embedded sample is historical and exempt), an as-of date
 /// that is not a trading day, too little history for the lookback, a write failure.
+///
+/// # Examples
+///
+/// ```
+/// use momentum_data::{PriceRow, PriceTable, write_parquet};
+/// use momentum_lifecycle::{LifecycleError, ScanRequest, run_scan};
+/// use momentum_scanner::history::read_history;
+/// use momentum_scanner::model::ProductionBlock;
+///
+/// let d = |day| chrono::NaiveDate::from_ymd_opt(2024, 1, day).unwrap();
+/// let mut rows = Vec::new();
+/// for (ticker, closes) in [("UP", [10.0, 11.0, 12.0]), ("DOWN", [20.0, 19.0, 18.0]), ("XYZ", [5.0, 9.0, 20.0])] {
+///     for (day, close) in (2..).zip(closes) {
+///         rows.push(PriceRow::close_only(ticker, d(day), close));
+///     }
+/// }
+/// let table = PriceTable::from_rows(vec!["UP".into(), "DOWN".into(), "XYZ".into()], rows);
+/// let dir = tempfile::tempdir()?;
+/// let prices = dir.path().join("prices.parquet");
+/// write_parquet(&prices, &table)?;
+///
+/// // The production model ranks UP and DOWN only: XYZ is not in its universe.
+/// let model = ProductionBlock {
+///     version: Some("1".into()),
+///     lookback: Some(2),
+///     skip: Some(0),
+///     holding: Some(5),
+///     top_k: Some(1),
+///     tickers: vec!["UP".into(), "DOWN".into()],
+///     ..ProductionBlock::default()
+/// }
+/// .model()?
+/// .expect("a promoted model");
+/// let request = ScanRequest {
+///     prices,
+///     as_of: None,
+///     today: d(5),
+///     max_staleness_days: 7,
+///     out: dir.path().join("picks.json"),
+///     history: dir.path().join("history.parquet"),
+/// };
+/// let picks = run_scan(&model, &request)?;
+/// // The last day, 2024-01-04: UP 12 / 10, DOWN 18 / 20.
+/// assert_eq!(picks.as_of, d(4));
+/// assert_eq!(picks.selected().collect::<Vec<_>>(), ["UP"]);
+/// assert_eq!(picks.model_version, "1");
+/// assert_eq!(read_history(&request.history)?, [picks]);
+/// let csv = std::fs::read_to_string(request.csv())?;
+/// assert!(csv.starts_with("as_of,rank,ticker,score,selected,target_weight,last_close\n2024-01-04,1,UP,"));
+///
+/// // A month later the same prices are stale.
+/// let late = ScanRequest { today: d(31), ..request };
+/// assert!(matches!(run_scan(&model, &late), Err(LifecycleError::Stale { age: 27, .. })));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn run_scan(model: &Model, request: &ScanRequest) -> Result<Picks> {
     let table = read_price_cache(&request.prices)?;
     let origin = request.prices.display().to_string();
@@ -149,6 +220,31 @@ impl MonitorRequest {
     ///
     /// # Errors
     /// [`SettingsError::Invalid`] naming the key of the first setting out of range.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use momentum_lifecycle::MonitorRequest;
+    /// use momentum_scanner::monitor::MonitorSettings;
+    ///
+    /// let request = MonitorRequest {
+    ///     prices: "data/raw/prices.parquet".into(),
+    ///     history: "data/predictions/picks.parquet".into(),
+    ///     out: "reports/monitor.json".into(),
+    ///     settings: MonitorSettings::default(),
+    ///     train_fraction: 0.7,
+    /// };
+    /// assert!(request.validate().is_ok());
+    /// let no_split = MonitorRequest { train_fraction: 1.0, ..request.clone() };
+    /// let err = no_split.validate().unwrap_err();
+    /// assert_eq!(err.to_string(), "invalid backtest.train_fraction: must be in (0, 1)");
+    /// let too_few = MonitorRequest {
+    ///     settings: MonitorSettings { recent_days: 1, ..MonitorSettings::default() },
+    ///     ..request
+    /// };
+    /// let err = too_few.validate().unwrap_err();
+    /// assert_eq!(err.to_string(), "invalid monitor.recent_days: must be at least 2");
+    /// ```
     pub fn validate(&self) -> Result<()> {
         let probability = self.train_fraction > 0.0 && self.train_fraction < 1.0;
         let checked = self.settings.validate().and_then(|()| {
@@ -174,6 +270,69 @@ impl MonitorRequest {
 ///
 /// # Errors
 /// As [`MonitorRequest::validate`], then the files' and the statistics' errors.
+///
+/// # Examples
+///
+/// Two scans of a model that always holds `UP` (which climbs by 1 a day from 10; `DOWN` stays
+/// at 20), each held for two days:
+///
+/// ```
+/// use momentum_data::{PriceRow, PriceTable, write_parquet};
+/// use momentum_lifecycle::{MonitorRequest, ScanRequest, run_monitor, run_scan};
+/// use momentum_scanner::model::ProductionBlock;
+/// use momentum_scanner::monitor::MonitorSettings;
+///
+/// let d = |day| chrono::NaiveDate::from_ymd_opt(2024, 1, day).unwrap();
+/// let mut rows = Vec::new();
+/// for t in 0..10 {
+///     rows.push(PriceRow::close_only("UP", d(t + 1), 10.0 + f64::from(t)));
+///     rows.push(PriceRow::close_only("DOWN", d(t + 1), 20.0));
+/// }
+/// let dir = tempfile::tempdir()?;
+/// let prices = dir.path().join("prices.parquet");
+/// write_parquet(&prices, &PriceTable::from_rows(vec!["UP".into(), "DOWN".into()], rows))?;
+/// let model = ProductionBlock {
+///     version: Some("1".into()),
+///     lookback: Some(2),
+///     skip: Some(0),
+///     holding: Some(2),
+///     top_k: Some(1),
+///     tickers: vec!["UP".into(), "DOWN".into()],
+///     ..ProductionBlock::default()
+/// }
+/// .model()?
+/// .expect("a promoted model");
+/// let history = dir.path().join("history.parquet");
+/// for as_of in [d(5), d(7)] {
+///     let scan = ScanRequest {
+///         prices: prices.clone(),
+///         as_of: Some(as_of),
+///         today: d(10),
+///         max_staleness_days: 7,
+///         out: dir.path().join("picks.json"),
+///         history: history.clone(),
+///     };
+///     run_scan(&model, &scan)?;
+/// }
+/// let request = MonitorRequest {
+///     prices,
+///     history,
+///     out: dir.path().join("monitor.json"),
+///     settings: MonitorSettings::default(),
+///     train_fraction: 0.5,
+/// };
+/// let report = run_monitor(&request)?;
+/// assert_eq!(report.model_version, "1");
+/// assert_eq!(report.as_of, d(10));
+/// // Held 14 -> 16 from January 5, then 16 -> 18 from January 7; buy and hold has half in DOWN.
+/// let live: Vec<_> = report.live.iter().map(|p| (p.as_of, p.exit, p.tickers.clone())).collect();
+/// assert_eq!(live, [(d(5), d(7), vec!["UP".to_string()]), (d(7), d(9), vec!["UP".to_string()])]);
+/// assert!((report.live[0].basket_return - 2.0 / 14.0).abs() < 1e-12);
+/// assert!((report.live[0].baseline_return - 1.0 / 14.0).abs() < 1e-12);
+/// assert!((report.live[1].basket_return - 2.0 / 16.0).abs() < 1e-12);
+/// assert!(request.out.exists());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn run_monitor(request: &MonitorRequest) -> Result<MonitorReport> {
     request.validate()?;
     let table = read_price_cache(&request.prices)?;

@@ -113,8 +113,9 @@ pub struct TrackingSettings {
     pub experiment: String,
     /// The registered model's name.
     pub model_name: String,
-    /// Grid runs pushed to a server during a backtest (best first); `None`: all.
-    pub remote_children: Option<usize>,
+    /// Child runs of a backtest: the best combinations by the objective (0: none). The whole
+    /// grid is the parent run's `grid.parquet` artifact.
+    pub children: usize,
 }
 
 impl Default for TrackingSettings {
@@ -124,7 +125,7 @@ impl Default for TrackingSettings {
             store: PathBuf::from("mlruns"),
             experiment: "momentum".into(),
             model_name: "momentum-xs".into(),
-            remote_children: Some(500),
+            children: 20,
         }
     }
 }
@@ -200,6 +201,28 @@ impl SettingsError {
     /// The engine's refusal of an experiment parameter, named by its key in `params.yaml`
     /// (`cost_bps` is `backtest.cost_bps`, `top_k` is `backtest.grid.top_k`); other errors
     /// are returned as they are.
+    ///
+    /// # Errors
+    /// `err` itself when it is not [`EngineError::InvalidParameter`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use momentum_engine::{EngineError, GridSpec, split};
+    /// use momentum_lifecycle::SettingsError;
+    ///
+    /// let grid = GridSpec { lookback: vec![20], skip: vec![0], holding: vec![5], top_k: vec![0] };
+    /// let refused = grid.combinations(10.0).unwrap_err();
+    /// let named = SettingsError::from_engine(refused).unwrap();
+    /// assert_eq!(named.to_string(), "invalid backtest.grid.top_k = 0: must be at least 1");
+    ///
+    /// let named = SettingsError::from_engine(split(100, 1.0).unwrap_err()).unwrap();
+    /// assert!(matches!(&named, SettingsError::Invalid { key, .. } if key == "backtest.train_fraction"));
+    ///
+    /// // Not a parameter: handed back.
+    /// let other = EngineError::EmptyPanel { days: 0, tickers: 0 };
+    /// assert!(matches!(SettingsError::from_engine(other), Err(EngineError::EmptyPanel { .. })));
+    /// ```
     pub fn from_engine(err: EngineError) -> Result<Self, EngineError> {
         match err {
             EngineError::InvalidParameter {
@@ -237,6 +260,26 @@ impl Settings {
     /// # Errors
     /// [`SettingsError::Read`], [`SettingsError::Parse`] naming the key, or
     /// [`SettingsError::Invalid`] for credentials in `tracking.uri`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use momentum_lifecycle::{Settings, SettingsError};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("params.yaml");
+    /// // The default file may be missing; a file the user named may not.
+    /// assert_eq!(Settings::load(&path, false)?, Settings::default());
+    /// assert!(matches!(Settings::load(&path, true), Err(SettingsError::Read { .. })));
+    ///
+    /// std::fs::write(&path, "# Settings.\npromotion:\n  min_roi: 0.1\n")?;
+    /// assert_eq!(Settings::load(&path, true)?.promotion.min_roi, 0.1);
+    /// // Credentials do not belong in a committed file.
+    /// std::fs::write(&path, "tracking:\n  uri: http://bob:secret@localhost:5000\n")?;
+    /// let err = Settings::load(&path, true).unwrap_err();
+    /// assert!(err.to_string().starts_with("invalid tracking.uri: must not hold credentials"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn load(path: &Path, required: bool) -> Result<Self, SettingsError> {
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
@@ -257,6 +300,33 @@ impl Settings {
     ///
     /// # Errors
     /// As [`Settings::load`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::path::Path;
+    /// use momentum_engine::Objective;
+    /// use momentum_lifecycle::{Settings, SettingsError};
+    ///
+    /// let text = "backtest:\n  objective: sortino\n  cost_bps: 5\nmonitor:\n  recent_days: 21\n";
+    /// let settings = Settings::parse(text, Path::new("params.yaml"))?;
+    /// assert_eq!(settings.backtest.objective, Objective::Sortino);
+    /// assert_eq!(settings.backtest.cost_bps, 5.0);
+    /// assert_eq!(settings.monitor.recent_days, 21);
+    /// // A key left out keeps its default.
+    /// assert_eq!(settings.backtest.train_fraction, Some(0.7));
+    /// assert_eq!(settings.backtest.grid.top_k, [3, 5]);
+    /// assert_eq!(settings.production.model()?, None);
+    ///
+    /// // A misspelt key is an error naming its path.
+    /// let typo = "backtest:\n  grid:\n    top_kk: [3]\n";
+    /// let err = Settings::parse(typo, Path::new("params.yaml")).unwrap_err();
+    /// assert!(matches!(&err, SettingsError::Parse { key, .. } if key == "backtest.grid.top_kk"));
+    /// assert!(err.to_string().starts_with(
+    ///     "invalid params.yaml: backtest.grid.top_kk: unknown field `top_kk`"
+    /// ));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn parse(text: &str, path: &Path) -> Result<Self, SettingsError> {
         // Without the source snippet the parser's message is one line ("line 3 column 20:
         // invalid u64"), as every error of the CLI is.

@@ -10,7 +10,12 @@ use momentum_tracking::{DatasetInput, GridLog, RunContext, RunSpec, Tracker};
 
 use crate::backtest::Backtest;
 use crate::error::{LifecycleError, Result};
+use crate::grid_table::{GRID_ARTIFACT, GRID_TOP_ARTIFACT, GRID_TOP_ROWS, GridTable};
 use crate::settings::Settings;
+
+/// Tag of a backtest run: how many combinations its grid holds (all of them are in its
+/// [`GRID_ARTIFACT`]; the best `tracking.children` are child runs).
+pub const GRID_COMBINATIONS_TAG: &str = "momentum.grid_combinations";
 
 /// Tag of the backtest run that wrote a candidate: the sha256 of the candidate file's bytes,
 /// which is how `promote` finds the run to register as the model version's source.
@@ -35,9 +40,7 @@ pub fn open_tracker(
             source: Box::new(source),
         }
     })?;
-    Ok(tracker
-        .with_context(context)
-        .with_remote_child_limit(tracking.remote_children))
+    Ok(tracker.with_context(context))
 }
 
 /// `git rev-parse HEAD` of the working directory, when it is a git checkout.
@@ -52,13 +55,14 @@ pub fn git_commit() -> Option<String> {
 }
 
 /// Logs a backtest: a parent run with the selected parameters, the data digest as a dataset
-/// input, every metric and the written files (and `params_file`, when it exists) as artifacts,
-/// and one child run per grid combination with its parameters and train/test metrics, best by
-/// the objective first (a server that only gets the first `tracking.remote_children` right
-/// away gets the ones worth looking at).
+/// input, every metric, the written files but `grid.csv` (and `params_file`, when it exists),
+/// and the whole grid as [`GRID_ARTIFACT`] with its best [`GRID_TOP_ROWS`] rows as
+/// [`GRID_TOP_ARTIFACT`] (a table the MLflow UI shows); and one child run for each of the best
+/// `tracking.children` combinations by the objective, with its parameters and train/test
+/// metrics. The same runs go to the local store and the server.
 ///
 /// # Errors
-/// The tracker's errors.
+/// The tracker's errors; [`LifecycleError::Write`] when the grid table cannot be staged.
 pub fn track_backtest(
     tracker: &Tracker,
     settings: &Settings,
@@ -68,15 +72,18 @@ pub fn track_backtest(
     let experiment = &run.experiment;
     let best = experiment.params;
     let selection = &experiment.selection;
+    let grid = &experiment.grid;
     let mut parent = RunSpec::new(format!(
         "backtest L{}-S{}-H{}-K{}",
         best.lookback, best.skip, best.holding, best.top_k
     ))
     .tag("momentum.kind", "backtest")
     .tag(CANDIDATE_SHA256_TAG, &run.candidate_sha256)
+    .tag(GRID_COMBINATIONS_TAG, grid.len().to_string())
     .note(format!(
-        "Grid of {} combinations selected by train {}; PSR {:.3}, DSR {:.3}.",
-        experiment.grid.len(),
+        "Grid of {} combinations selected by train {}; PSR {:.3}, DSR {:.3}. The whole grid is \
+         the artifact {GRID_ARTIFACT}, its best rows {GRID_TOP_ARTIFACT}.",
+        grid.len(),
         selection.objective,
         selection.psr,
         selection.dsr
@@ -101,13 +108,27 @@ pub fn track_backtest(
         parent = metric_group(parent, &format!("{name}_"), &window.strategy);
         parent = metric_group(parent, &format!("{name}_baseline_"), &window.baseline);
     }
-    for file in &run.files {
+    // grid.csv is the grid's form for DVC and people; the run carries the table instead.
+    for file in run.files.iter().filter(|f| !f.ends_with("grid.csv")) {
         parent = parent.artifact(file);
     }
     if params_file.exists() {
         parent = parent.artifact(params_file);
     }
-    let grid = &experiment.grid;
+    let staging = Staging::new()?;
+    let table = GridTable::of(experiment)?;
+    let table_file = staging.path(GRID_ARTIFACT);
+    table.write_parquet(&table_file)?;
+    let objective_column = format!("train_{}", selection.objective.as_str());
+    let top = table.query(None, Some(&objective_column), false, Some(GRID_TOP_ROWS))?;
+    let top_file = staging.path(GRID_TOP_ARTIFACT);
+    let mut csv = Vec::new();
+    top.write_csv(&mut csv)
+        .map_err(|err| LifecycleError::write(&top_file, err))?;
+    std::fs::write(&top_file, csv).map_err(|err| LifecycleError::write(&top_file, err))?;
+    parent = parent.artifact(&table_file).artifact(&top_file);
+
+    // Best by the objective first (NaN last, ties in grid order).
     let mut order: Vec<usize> = (0..grid.len()).collect();
     let score = |i: usize| {
         let value = selection.objective.value(&grid[i].train);
@@ -120,6 +141,7 @@ pub fn track_backtest(
     order.sort_by(|&a, &b| score(b).total_cmp(&score(a)).then(a.cmp(&b)));
     let children = order
         .into_iter()
+        .take(settings.tracking.children)
         .map(|i| {
             let combo = &grid[i];
             let p = combo.params;
@@ -138,12 +160,79 @@ pub fn track_backtest(
         .collect();
     let logged = tracker.log_grid(&settings.tracking.experiment, parent, children)?;
     tracing::info!(
-        "tracked run {} with {} grid runs in {}",
+        "tracked run {} ({} combinations in {GRID_ARTIFACT}, {} child runs) in {}",
         logged.parent_run_id,
+        grid.len(),
         logged.child_run_ids.len(),
         settings.tracking.store.display()
     );
     Ok(logged)
+}
+
+/// The grid table of a backtest run, from the local store or (`remote`) the server; `None` for
+/// a run without one (another kind of run, or the older layout whose combinations are all
+/// child runs).
+///
+/// # Errors
+/// [`LifecycleError::RunGrid`] naming the run when its table cannot be read (corrupt,
+/// truncated); the tracker's errors.
+pub fn grid_of_run(tracker: &Tracker, run_id: &str, remote: bool) -> Result<Option<GridTable>> {
+    let in_run = |source: LifecycleError| LifecycleError::RunGrid {
+        run_id: run_id.to_owned(),
+        source: Box::new(source),
+    };
+    if remote {
+        let server = tracker
+            .remote()
+            .ok_or(momentum_tracking::TrackingError::NoRemote)?;
+        if !server
+            .list_artifacts(run_id)?
+            .iter()
+            .any(|a| a == GRID_ARTIFACT)
+        {
+            return Ok(None);
+        }
+        let bytes = server.download_artifact(run_id, GRID_ARTIFACT)?;
+        let staging = Staging::new()?;
+        let file = staging.path(GRID_ARTIFACT);
+        std::fs::write(&file, bytes).map_err(|err| LifecycleError::write(&file, err))?;
+        return GridTable::read_parquet(&file).map(Some).map_err(in_run);
+    }
+    let store = tracker.store();
+    if !store
+        .list_artifacts(run_id)?
+        .iter()
+        .any(|a| a == GRID_ARTIFACT)
+    {
+        return Ok(None);
+    }
+    let file = store.artifact_path(run_id, GRID_ARTIFACT)?;
+    GridTable::read_parquet(&file).map(Some).map_err(in_run)
+}
+
+/// A directory of its own under the system's temp directory for the files a run is logged
+/// with, removed when dropped (the tracker copies artifacts into its store).
+struct Staging(std::path::PathBuf);
+
+impl Staging {
+    fn new() -> Result<Self> {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let dir = std::env::temp_dir().join(format!("momentum-run-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&dir).map_err(|err| LifecycleError::write(&dir, err))?;
+        Ok(Self(dir))
+    }
+
+    fn path(&self, name: &str) -> std::path::PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// Logs a scan: the model's parameters and version, the picks, the files written.
@@ -222,5 +311,7 @@ fn metric_group(spec: RunSpec, prefix: &str, m: &Metrics) -> RunSpec {
         .into_iter()
         .zip(m.values())
         .filter(|(_, value)| value.is_finite())
-        .fold(spec, |spec, (name, value)| spec.metric(format!("{prefix}{name}"), value))
+        .fold(spec, |spec, (name, value)| {
+            spec.metric(format!("{prefix}{name}"), value)
+        })
 }

@@ -14,6 +14,21 @@ use statrs::distribution::{ContinuousCDF, StudentsT};
 /// < 0.1 stable, 0.1-0.25 moderate shift, > 0.25 significant shift. Non-finite values are
 /// ignored; `None` when either sample has no finite value.
 ///
+/// ```
+/// use momentum_scanner::drift::population_stability_index;
+///
+/// // The reference 0..=99 puts ten values in each decile bin (shares 0.1).
+/// let reference: Vec<f64> = (0..100).map(f64::from).collect();
+/// assert!(population_stability_index(&reference, &reference).unwrap().abs() < 1e-12);
+/// // Everything above the last decile: share 1 in the last bin, 1e-4 (the floor) elsewhere.
+/// let shifted: Vec<f64> = (0..100).map(|x| f64::from(x) + 1000.0).collect();
+/// let want = (1.0 - 0.1) * 10f64.ln() + 9.0 * (1e-4 - 0.1) * 1e-3f64.ln();
+/// let psi = population_stability_index(&reference, &shifted).unwrap();
+/// assert!((psi - want).abs() < 1e-12);
+/// assert!(psi > 0.25); // a significant shift
+/// assert_eq!(population_stability_index(&reference, &[f64::NAN]), None);
+/// ```
+///
 /// # References
 /// Siddiqi, N. (2006). *Credit Risk Scorecards*, Wiley, ch. 8 (the characteristic stability index).
 pub fn population_stability_index(expected: &[f64], actual: &[f64]) -> Option<f64> {
@@ -61,6 +76,22 @@ pub struct KsTest {
 /// `n_e = m n / (m + n)`, `lambda = (sqrt(n_e) + 0.12 + 0.11 / sqrt(n_e)) * D`,
 /// `p = 2 sum_{k>=1} (-1)^(k-1) exp(-2 k^2 lambda^2)` (clamped to [0, 1]). `None` when either
 /// sample is empty.
+///
+/// ```
+/// use momentum_scanner::drift::kolmogorov_smirnov;
+///
+/// // The empirical CDFs are furthest apart at 3: 3/5 of `a` is at or below it, none of `b`.
+/// let a = [1.0, 2.0, 3.0, 4.0, 5.0];
+/// let b = [4.0, 5.0, 6.0, 7.0, 8.0];
+/// let test = kolmogorov_smirnov(&a, &b).unwrap();
+/// assert!((test.statistic - 0.6).abs() < 1e-15);
+/// // n_e = 5 * 5 / 10 = 2.5, lambda = (sqrt(2.5) + 0.12 + 0.11 / sqrt(2.5)) * 0.6 = 1.0624...
+/// assert!((test.p_value - 0.208_984_830_575_167_17).abs() < 1e-12);
+///
+/// let same = kolmogorov_smirnov(&a, &a).unwrap();
+/// assert_eq!((same.statistic, same.p_value), (0.0, 1.0));
+/// assert!(kolmogorov_smirnov(&a, &[]).is_none());
+/// ```
 ///
 /// # References
 /// Press et al., *Numerical Recipes* (3rd ed.), section 14.3.3; Stephens, M. A. (1970), JRSS B 32.
@@ -123,6 +154,21 @@ pub struct MeanShortfallTest {
 ///
 /// `None` with fewer than 2 values; with zero spread the statistic is `-inf`, `0` or `+inf` by
 /// the sign of `mean - promised` and the p-value 0, 0.5 or 1.
+///
+/// ```
+/// use momentum_scanner::drift::mean_shortfall_test;
+///
+/// // Mean -0.005 against a promised 0.01, s^2 = 0.0005 / 3:
+/// // t = -0.015 / sqrt(0.0005 / 3 / 4) = -2.3238, P(T_3 <= t) = 0.0514.
+/// let test = mean_shortfall_test(&[-0.02, 0.0, 0.01, -0.01], 0.01).unwrap();
+/// assert!((test.t_statistic + 2.323_790_007_724_45).abs() < 1e-12);
+/// assert!((test.p_value - 0.051_364_039_429_199_5).abs() < 1e-9);
+///
+/// // No spread: the sign of the shortfall decides.
+/// let flat = mean_shortfall_test(&[0.01, 0.01], 0.02).unwrap();
+/// assert_eq!((flat.t_statistic, flat.p_value), (f64::NEG_INFINITY, 0.0));
+/// assert!(mean_shortfall_test(&[0.01], 0.0).is_none());
+/// ```
 pub fn mean_shortfall_test(live: &[f64], promised: f64) -> Option<MeanShortfallTest> {
     let n = live.len();
     if n < 2 {

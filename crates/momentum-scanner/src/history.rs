@@ -142,6 +142,45 @@ pub fn read_history(path: &Path) -> Result<Vec<Picks>, ScanError> {
 
 /// Adds `picks` to the history at `path`, replacing an earlier scan of the same as-of date so a
 /// rerun does not duplicate it. The file is rewritten atomically.
+///
+/// # Errors
+/// As [`read_history`] for the history already there; [`ScanError::HistoryWrite`] or
+/// [`ScanError::Data`] when the file cannot be written.
+///
+/// # Examples
+///
+/// ```
+/// use momentum_engine::{PricePanel, StrategyParams};
+/// use momentum_scanner::Model;
+/// use momentum_scanner::history::{append_history, read_history};
+/// use momentum_scanner::model::{Registration, Stage};
+/// use momentum_scanner::scan::scan;
+///
+/// let dates = (1..=4).map(|d| chrono::NaiveDate::from_ymd_opt(2024, 1, d).unwrap()).collect();
+/// let close = ndarray::array![[10.0, 20.0], [11.0, 19.0], [12.0, 18.0], [12.0, 21.0]];
+/// let panel = PricePanel::new(dates, vec!["UP".into(), "DOWN".into()], close)?;
+/// let model = Model {
+///     params: StrategyParams { lookback: 2, skip: 0, holding: 5, top_k: 1, cost_bps: 0.0 },
+///     universe: panel.tickers().to_vec(),
+///     data_digest: None,
+///     stage: Stage::Registered(Registration { version: "1".into(), promoted_at: String::new() }),
+/// };
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("picks_history.parquet");
+/// // No file yet: an empty history.
+/// assert!(read_history(&path)?.is_empty());
+///
+/// let day2 = scan(&panel, 2, &model)?; // UP 12 / 10, DOWN 18 / 20
+/// let day3 = scan(&panel, 3, &model)?; // UP 12 / 11, DOWN 21 / 19
+/// append_history(&path, &day3)?;
+/// append_history(&path, &day2)?;
+/// append_history(&path, &day2)?; // a rerun replaces the scan of its day
+/// let history = read_history(&path)?;
+/// assert_eq!(history, [day2, day3]);
+/// assert_eq!(history[0].selected().collect::<Vec<_>>(), ["UP"]);
+/// assert_eq!(history[1].selected().collect::<Vec<_>>(), ["DOWN"]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn append_history(path: &Path, picks: &Picks) -> Result<(), ScanError> {
     let mut scans = read_history(path)?;
     scans.retain(|scan| scan.as_of != picks.as_of);

@@ -166,6 +166,47 @@ impl Model {
     /// # Errors
     /// [`ScanError::Candidate`] naming the first field that is missing or malformed;
     /// [`ScanError::NotAModel`] for a `kind` other than [`MODEL_KIND`].
+    ///
+    /// # Examples
+    ///
+    /// The candidate of an experiment, written and read back:
+    ///
+    /// ```
+    /// use momentum_engine::{ExperimentSpec, GridSpec, Objective, PricePanel, run_experiment};
+    /// use momentum_scanner::Model;
+    /// use momentum_scanner::model::CodeVersion;
+    ///
+    /// // Forty days: A climbs by 1 a day from 10, B stays at 10; half of them out of sample.
+    /// let start = chrono::NaiveDate::from_ymd_opt(2024, 1, 1).unwrap();
+    /// let dates = (0..40).map(|d| start + chrono::Days::new(d)).collect();
+    /// let close = ndarray::Array2::from_shape_fn((40, 2), |(t, i)| {
+    ///     if i == 0 { 10.0 + t as f64 } else { 10.0 }
+    /// });
+    /// let panel = PricePanel::new(dates, vec!["A".into(), "B".into()], close)?;
+    /// let spec = ExperimentSpec {
+    ///     train_fraction: Some(0.5),
+    ///     objective: Objective::TotalRoi,
+    ///     cost_bps: 0.0,
+    ///     pbo_blocks: 2,
+    ///     grid: GridSpec { lookback: vec![2, 3], skip: vec![0], holding: vec![2], top_k: vec![1] },
+    /// };
+    /// let experiment = run_experiment(&panel, &spec, None, &|_| {})?;
+    /// let code = CodeVersion { version: "0.1.0".into(), git_commit: None };
+    /// let candidate = Model::candidate(experiment, code, None);
+    /// let mut file = Vec::new();
+    /// candidate.write_candidate_json(&mut file)?;
+    /// let read = Model::from_candidate_json(&file)?;
+    /// assert_eq!(read.params, candidate.params);
+    /// assert_eq!(read.universe, ["A", "B"]);
+    /// // The summary only: the grid rows and the recorded runs are not in the file.
+    /// assert!(read.experiment()?.grid.is_empty());
+    /// let (written, original) = (&read.experiment()?.selection, &candidate.experiment()?.selection);
+    /// assert_eq!((written.trials, written.dsr), (original.trials, original.dsr));
+    ///
+    /// let err = Model::from_candidate_json(br#"{"kind": "momentum-xs"}"#).unwrap_err();
+    /// assert!(err.to_string().starts_with("not a candidate model"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn from_candidate_json(bytes: &[u8]) -> Result<Self, ScanError> {
         let mut json = serde_json::Deserializer::from_slice(bytes);
         let file: CandidateFile =
@@ -189,6 +230,7 @@ impl Model {
             grid: Vec::new(),
             grid_rank: file.grid_rank,
             dates: Vec::new(),
+            blocks: None,
         };
         Ok(Self::candidate(experiment, file.code, file.created_at))
     }
@@ -198,6 +240,36 @@ impl Model {
     ///
     /// # Errors
     /// [`ScanError::NotRegistered`] for a candidate (it has no promotion time).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use momentum_scanner::Model;
+    /// use momentum_scanner::model::PREVIOUS_CHAMPION_TAG;
+    ///
+    /// # use momentum_engine::StrategyParams;
+    /// # use momentum_scanner::model::{Registration, Stage};
+    /// let model = Model {
+    ///     params: StrategyParams { lookback: 120, skip: 20, holding: 5, top_k: 3, cost_bps: 10.0 },
+    ///     universe: vec!["AAPL".into(), "MSFT".into()],
+    ///     data_digest: Some("abc123".into()),
+    ///     stage: Stage::Registered(Registration {
+    ///         version: "3".into(),
+    ///         promoted_at: "2026-11-27T00:00:00Z".into(),
+    ///     }),
+    /// };
+    /// // Version 3 replaced version 2.
+    /// let tags = model.registry_tags(Some("2"))?;
+    /// assert_eq!(tags["lookback"], "120");
+    /// assert_eq!(tags["cost_bps"], "10");
+    /// assert_eq!(tags["tickers"], "AAPL,MSFT");
+    /// assert_eq!(tags["promoted_at"], "2026-11-27T00:00:00Z");
+    /// assert_eq!(tags[PREVIOUS_CHAMPION_TAG], "2");
+    /// // The registry holds the version number itself.
+    /// assert!(!tags.contains_key("version"));
+    /// assert_eq!(Model::from_registry_tags("3", &tags)?, model);
+    /// # Ok::<(), momentum_scanner::ScanError>(())
+    /// ```
     pub fn registry_tags(
         &self,
         previous: Option<&str>,
@@ -230,6 +302,40 @@ impl Model {
     /// # Errors
     /// [`ScanError::RegistryTag`] naming a missing or malformed tag;
     /// [`ScanError::InvalidModel`] for parameters out of the spec's ranges.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use momentum_scanner::{Model, ScanError};
+    ///
+    /// # use momentum_engine::StrategyParams;
+    /// # use momentum_scanner::model::{Registration, Stage};
+    /// let model = Model {
+    ///     params: StrategyParams { lookback: 120, skip: 20, holding: 5, top_k: 3, cost_bps: 10.0 },
+    ///     universe: vec!["AAPL".into(), "MSFT".into()],
+    ///     data_digest: Some("abc123".into()),
+    ///     stage: Stage::Registered(Registration {
+    ///         version: "3".into(),
+    ///         promoted_at: "2026-11-27T00:00:00Z".into(),
+    ///     }),
+    /// };
+    /// let mut tags = model.registry_tags(None)?;
+    /// assert_eq!(Model::from_registry_tags("3", &tags)?, model);
+    ///
+    /// tags.insert("top_k".into(), "three".into());
+    /// let err = Model::from_registry_tags("3", &tags).unwrap_err();
+    /// assert!(matches!(err, ScanError::RegistryTag { key: "top_k", .. }));
+    /// assert!(err.to_string().starts_with("registry version 3: tag top_k: \"three\": "));
+    /// tags.remove("top_k");
+    /// let err = Model::from_registry_tags("3", &tags).unwrap_err();
+    /// assert!(err.to_string().contains("tag top_k: missing"));
+    /// // Tags that decode but break the spec: skip must be below lookback.
+    /// tags.insert("top_k".into(), "3".into());
+    /// tags.insert("skip".into(), "120".into());
+    /// let err = Model::from_registry_tags("3", &tags).unwrap_err();
+    /// assert!(matches!(err, ScanError::InvalidModel(_)));
+    /// # Ok::<(), ScanError>(())
+    /// ```
     pub fn from_registry_tags(
         version: &str,
         tags: &BTreeMap<String, String>,
@@ -326,6 +432,34 @@ impl ProductionBlock {
     /// # Errors
     /// [`ScanError::IncompleteProduction`] naming the first field missing from a block that
     /// has a version; [`ScanError::InvalidModel`] for parameters out of range.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use momentum_scanner::ScanError;
+    /// use momentum_scanner::model::ProductionBlock;
+    ///
+    /// // Before the first promotion every field is null.
+    /// assert_eq!(ProductionBlock::default().model()?, None);
+    ///
+    /// let block = ProductionBlock {
+    ///     version: Some("2".into()),
+    ///     lookback: Some(60),
+    ///     skip: Some(10),
+    ///     holding: Some(20),
+    ///     top_k: Some(5),
+    ///     tickers: vec!["AAPL".into(), "MSFT".into()],
+    ///     ..ProductionBlock::default()
+    /// };
+    /// let model = block.model()?.expect("a promoted model");
+    /// assert_eq!(model.version(), Some("2"));
+    /// assert_eq!((model.params.lookback, model.params.top_k), (60, 5));
+    /// assert_eq!(model.universe, ["AAPL", "MSFT"]);
+    ///
+    /// let no_skip = ProductionBlock { skip: None, ..block };
+    /// assert!(matches!(no_skip.model(), Err(ScanError::IncompleteProduction { key: "skip" })));
+    /// # Ok::<(), ScanError>(())
+    /// ```
     pub fn model(&self) -> Result<Option<Model>, ScanError> {
         let Some(version) = &self.version else {
             return Ok(None);
@@ -357,6 +491,44 @@ impl ProductionBlock {
 /// # Errors
 /// [`ScanError::NotRegistered`] for a candidate; [`ScanError::ParamsEdit`] when `yaml` is not
 /// a YAML mapping.
+///
+/// # Examples
+///
+/// The block written, then read back with [`ProductionBlock::model`]:
+///
+/// ```
+/// use momentum_scanner::Model;
+/// use momentum_scanner::model::{ProductionBlock, set_production_block};
+///
+/// # use momentum_engine::StrategyParams;
+/// # use momentum_scanner::model::{Registration, Stage};
+/// let model = Model {
+///     params: StrategyParams { lookback: 120, skip: 20, holding: 5, top_k: 3, cost_bps: 10.0 },
+///     universe: vec!["AAPL".into(), "MSFT".into()],
+///     data_digest: Some("abc123".into()),
+///     stage: Stage::Registered(Registration {
+///         version: "3".into(),
+///         promoted_at: "2026-11-27T00:00:00Z".into(),
+///     }),
+/// };
+/// let params_yaml = "# Settings.\nbacktest:\n  cost_bps: 10.0  # one way\n\nproduction:\n  version: null\n";
+/// let written = set_production_block(params_yaml, &model)?;
+/// // What is outside the block is kept as it was.
+/// assert!(written.starts_with("# Settings.\nbacktest:\n  cost_bps: 10.0  # one way\n\nproduction:\n"));
+/// assert!(written.contains("  lookback: 120\n"));
+/// // Quoted, so that YAML reads a string rather than a timestamp.
+/// assert!(written.contains("  promoted_at: '2026-11-27T00:00:00Z'\n"));
+/// // Setting it again changes nothing.
+/// assert_eq!(set_production_block(&written, &model)?, written);
+///
+/// #[derive(serde::Deserialize)]
+/// struct ParamsFile {
+///     production: ProductionBlock,
+/// }
+/// let file: ParamsFile = serde_saphyr::from_str(&written)?;
+/// assert_eq!(file.production.model()?, Some(model));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn set_production_block(yaml: &str, model: &Model) -> Result<String, ScanError> {
     let Stage::Registered(registration) = &model.stage else {
         return Err(ScanError::NotRegistered);

@@ -60,6 +60,20 @@ impl MonitorSettings {
     ///
     /// # Errors
     /// [`ScanError::InvalidSetting`] naming the first setting out of range.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use momentum_scanner::ScanError;
+    /// use momentum_scanner::monitor::MonitorSettings;
+    ///
+    /// assert!(MonitorSettings::default().validate().is_ok());
+    /// // At ks_alpha 1.0 almost every p-value would read as drift. The first bad setting is named.
+    /// let settings = MonitorSettings { ks_alpha: 1.0, recent_days: 1, ..MonitorSettings::default() };
+    /// let err = settings.validate().unwrap_err();
+    /// assert!(matches!(err, ScanError::InvalidSetting { name: "monitor.ks_alpha", .. }));
+    /// assert_eq!(err.to_string(), "invalid monitor.ks_alpha: must be in (0, 1)");
+    /// ```
     pub fn validate(&self) -> Result<(), ScanError> {
         let probability = |p: f64| p > 0.0 && p < 1.0;
         let checks = [

@@ -52,6 +52,45 @@ impl GateInputs {
     /// # Errors
     /// [`ScanError::NotACandidate`] for a registered model; [`ScanError::NoTestWindow`] when
     /// the candidate was backtested without a split.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use momentum_engine::{ExperimentSpec, GridSpec, Objective, PricePanel, run_experiment};
+    /// use momentum_scanner::model::CodeVersion;
+    /// use momentum_scanner::promotion::GateInputs;
+    /// use momentum_scanner::{Model, ScanError};
+    ///
+    /// // Forty days: A climbs by 1 a day from 10, B stays at 10; half of them out of sample.
+    /// let start = chrono::NaiveDate::from_ymd_opt(2024, 1, 1).unwrap();
+    /// let dates = (0..40).map(|d| start + chrono::Days::new(d)).collect();
+    /// let close = ndarray::Array2::from_shape_fn((40, 2), |(t, i)| {
+    ///     if i == 0 { 10.0 + t as f64 } else { 10.0 }
+    /// });
+    /// let panel = PricePanel::new(dates, vec!["A".into(), "B".into()], close)?;
+    /// let spec = ExperimentSpec {
+    ///     train_fraction: Some(0.5),
+    ///     objective: Objective::TotalRoi,
+    ///     cost_bps: 0.0,
+    ///     pbo_blocks: 2,
+    ///     grid: GridSpec { lookback: vec![2, 3], skip: vec![0], holding: vec![2], top_k: vec![1] },
+    /// };
+    /// let experiment = run_experiment(&panel, &spec, None, &|_| {})?;
+    /// let code = CodeVersion { version: "0.1.0".into(), git_commit: None };
+    /// let candidate = Model::candidate(experiment, code, None);
+    ///
+    /// let inputs = GateInputs::of(&candidate)?;
+    /// // Out of sample (days 20 to 39) A goes from 30 to 49 and never falls; buy and hold
+    /// // has half in B.
+    /// assert!((inputs.test_roi - 19.0 / 30.0).abs() < 1e-12);
+    /// assert!((inputs.test_baseline_roi - 19.0 / 60.0).abs() < 1e-12);
+    /// assert_eq!(inputs.test_max_drawdown, 0.0);
+    /// assert_eq!(inputs.dsr, candidate.experiment()?.selection.dsr);
+    ///
+    /// let registered = candidate.registered("1", "2024-02-10T00:00:00Z");
+    /// assert!(matches!(GateInputs::of(&registered), Err(ScanError::NotACandidate)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn of(candidate: &Model) -> Result<Self, ScanError> {
         let test = test_window(candidate)?;
         Ok(Self {
@@ -79,6 +118,39 @@ pub struct GateResult {
 }
 
 /// Applies every gate; the candidate is promotable when all of them pass.
+///
+/// ```
+/// use momentum_scanner::promotion::{GateInputs, Gates, evaluate};
+///
+/// // +35 % out of sample, but buy and hold made +40 %.
+/// let inputs = GateInputs {
+///     test_roi: 0.35,
+///     test_baseline_roi: 0.40,
+///     dsr: 0.93,
+///     test_max_drawdown: 0.18,
+/// };
+/// let results = evaluate(&Gates::default(), &inputs);
+/// let verdicts: Vec<_> = results.iter().map(|g| (g.gate, g.rule, g.passed)).collect();
+/// assert_eq!(
+///     verdicts,
+///     [
+///         ("min_roi", ">=", true),
+///         ("beats_buy_and_hold", ">", false),
+///         ("min_dsr", ">=", true),
+///         ("max_drawdown", "<=", true),
+///     ]
+/// );
+/// assert!(!results.iter().all(|g| g.passed));
+///
+/// // A metric that could not be computed (NaN) fails its gate.
+/// let nan = GateInputs { test_baseline_roi: 0.10, dsr: f64::NAN, ..inputs };
+/// let failed: Vec<_> = evaluate(&Gates::default(), &nan)
+///     .into_iter()
+///     .filter(|g| !g.passed)
+///     .map(|g| g.gate)
+///     .collect();
+/// assert_eq!(failed, ["min_dsr"]);
+/// ```
 pub fn evaluate(gates: &Gates, inputs: &GateInputs) -> Vec<GateResult> {
     // Comparisons are written so that a NaN value fails: `NaN >= x` is false.
     vec![

@@ -64,6 +64,40 @@ impl Picks {
 /// # Errors
 /// [`ScanError::MissingTickers`] listing the tickers of `universe` that `table` lacks
 /// (`origin` names the table).
+///
+/// # Examples
+///
+/// ```
+/// use momentum_data::{PriceRow, PriceTable};
+/// use momentum_engine::PricePanel;
+/// use momentum_scanner::ScanError;
+/// use momentum_scanner::scan::keep_universe;
+///
+/// let d = |day| chrono::NaiveDate::from_ymd_opt(2024, 1, day).unwrap();
+/// let table = PriceTable::from_rows(
+///     vec!["AAA".into(), "BBB".into(), "CCC".into()],
+///     vec![
+///         PriceRow::close_only("AAA", d(2), 10.0),
+///         PriceRow::close_only("BBB", d(2), 20.0),
+///         PriceRow::close_only("BBB", d(4), 21.0),
+///         PriceRow::close_only("CCC", d(3), 30.0),
+///     ],
+/// );
+/// // The model's universe, in its order: BBB is not in it, nor is its day 4.
+/// let universe = vec!["CCC".to_string(), "AAA".to_string()];
+/// let kept = keep_universe(&table, &universe, "prices.parquet")?;
+/// assert_eq!(kept.tickers, universe);
+/// assert_eq!(kept.rows.len(), 2);
+/// let panel = PricePanel::from_table(&kept)?;
+/// assert_eq!(panel.tickers(), universe);
+/// assert_eq!(panel.dates(), [d(2), d(3)]);
+///
+/// let wanted = ["AAA".to_string(), "ZZZ".to_string()];
+/// let err = keep_universe(&table, &wanted, "prices.parquet").unwrap_err();
+/// assert!(matches!(&err, ScanError::MissingTickers { tickers, .. } if tickers == &["ZZZ"]));
+/// assert_eq!(err.to_string(), "the model's tickers ZZZ are missing from prices.parquet");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn keep_universe(
     table: &PriceTable,
     universe: &[String],
@@ -101,6 +135,37 @@ pub fn keep_universe(
 /// [`ScanError::UniverseMismatch`] when the panel's tickers are not the model's universe;
 /// [`ScanError::TooShort`] when `t < lookback` (no price `L` days back);
 /// [`ScanError::InvalidModel`] for parameters out of range.
+///
+/// # Examples
+///
+/// ```
+/// use momentum_engine::{PricePanel, StrategyParams};
+/// use momentum_scanner::model::{Registration, Stage};
+/// use momentum_scanner::scan::scan;
+/// use momentum_scanner::{Model, ScanError};
+///
+/// let dates = (1..=3).map(|d| chrono::NaiveDate::from_ymd_opt(2024, 1, d).unwrap()).collect();
+/// let close = ndarray::array![[10.0, 20.0, f64::NAN], [11.0, 21.0, 5.0], [12.0, 22.0, 6.0]];
+/// let panel = PricePanel::new(dates, vec!["A".into(), "B".into(), "C".into()], close)?;
+/// let model = Model {
+///     params: StrategyParams { lookback: 2, skip: 0, holding: 5, top_k: 2, cost_bps: 10.0 },
+///     universe: vec!["A".into(), "B".into(), "C".into()],
+///     data_digest: None,
+///     stage: Stage::Registered(Registration { version: "4".into(), promoted_at: String::new() }),
+/// };
+/// let picks = scan(&panel, 2, &model)?;
+/// assert_eq!(picks.model_version, "4");
+/// assert_eq!(picks.params.cost_bps, 0.0); // a scan does not trade
+/// // A +20 % (12 / 10), B +10 % (22 / 20); C has no price two days back.
+/// let lines: Vec<_> = picks.picks.iter().map(|p| (p.ticker.as_str(), p.rank, p.target_weight)).collect();
+/// assert_eq!(lines, [("A", Some(1), 0.5), ("B", Some(2), 0.5), ("C", None, 0.0)]);
+/// assert!((picks.picks[0].score.unwrap() - 0.2).abs() < 1e-12);
+/// assert_eq!((picks.picks[2].score, picks.picks[2].last_close), (None, Some(6.0)));
+///
+/// // Day 1 has no price two days back.
+/// assert!(matches!(scan(&panel, 1, &model), Err(ScanError::TooShort { lookback: 2, .. })));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn scan(panel: &PricePanel, t: usize, model: &Model) -> Result<Picks, ScanError> {
     if panel.tickers() != model.universe.as_slice() {
         return Err(ScanError::UniverseMismatch);

@@ -104,6 +104,16 @@ struct ModelFile {
 
 /// The on-disk run store. Cheap to clone by path; safe to share between threads (writes to
 /// existing runs are serialised by an internal lock).
+///
+/// # Example
+/// ```
+/// use momentum_tracking::LocalStore;
+/// # let dir = tempfile::tempdir().unwrap();
+/// let store = LocalStore::open(dir.path().join("mlruns"))?;
+/// assert!(store.root().join("runs").is_dir());
+/// assert!(store.list_runs()?.runs.is_empty());
+/// # Ok::<(), momentum_tracking::TrackingError>(())
+/// ```
 #[derive(Debug)]
 pub struct LocalStore {
     root: PathBuf,

@@ -327,6 +327,21 @@ impl Cmp {
 
 /// One condition of a [`RunQuery`] (all conditions must hold). A typed subset of MLflow's
 /// search grammar that both backends evaluate the same way.
+///
+/// # Example
+/// ```
+/// use momentum_tracking::{Cmp, Filter, RunSpec, Tracker};
+/// # let dir = tempfile::tempdir().unwrap();
+/// let tracker = Tracker::open(dir.path().join("mlruns"), "")?;
+/// let spec = RunSpec::new("lb60").param("lookback", 60).metric("sharpe", 1.2);
+/// let run = tracker.get_run(&tracker.log_run("momentum", &spec, None)?)?;
+/// assert!(Filter::Metric("sharpe".into(), Cmp::Gt, 1.0).matches(&run));
+/// assert!(Filter::TopLevel.matches(&run));
+/// // Params compare as strings, as MLflow does: "60" < "7".
+/// assert!(Filter::Param("lookback".into(), Cmp::Lt, "7".into()).matches(&run));
+/// assert!(!Filter::Metric("sortino".into(), Cmp::Gt, 0.0).matches(&run)); // no such metric
+/// # Ok::<(), momentum_tracking::TrackingError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub enum Filter {
     /// The run's latest value of a metric; a run without the metric does not match.
@@ -447,6 +462,22 @@ pub enum OrderBy {
 
 /// A run search: conditions, order and a limit. Ties are broken by run id so the order is
 /// deterministic.
+///
+/// # Example
+/// ```
+/// use momentum_tracking::{Cmp, Filter, RunQuery, RunStatus};
+/// // The five best finished top-level runs by test Sharpe, with lookback 60.
+/// let query = RunQuery::new("momentum")
+///     .filter(Filter::TopLevel)
+///     .filter(Filter::Status(RunStatus::Finished))
+///     .filter("params.lookback = '60'".parse()?)
+///     .order_by_metric("test_sharpe", true)
+///     .limit(5);
+/// assert_eq!(query.filters[2], Filter::Param("lookback".into(), Cmp::Eq, "60".into()));
+/// assert_eq!(query.max_results, Some(5));
+/// # Ok::<(), momentum_tracking::TrackingError>(())
+/// ```
+/// [`Tracker::search_runs`](crate::Tracker::search_runs) runs one on the local store.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunQuery {
     /// Experiment name.

@@ -233,6 +233,25 @@ impl Tracker {
 
     /// `uri` empty: local only; `http(s)://...`: mirror to that server (auth from the
     /// `MLFLOW_TRACKING_*` environment variables); anything else is an error.
+    ///
+    /// # Example
+    /// A run logged step by step in a local store:
+    /// ```
+    /// use momentum_tracking::{RunStatus, Tracker};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let tracker = Tracker::open(dir.path().join("mlruns"), "")?;
+    /// let run_id = tracker.start_run("momentum", "walk-forward", None, &[])?;
+    /// tracker.log_param(&run_id, "lookback", 60)?;
+    /// for (fold, sharpe) in [0.8, 1.1, 0.9].into_iter().enumerate() {
+    ///     tracker.log_metric(&run_id, "sharpe", sharpe, fold as i64, None)?;
+    /// }
+    /// tracker.end_run(&run_id, RunStatus::Finished)?;
+    /// let run = tracker.get_run(&run_id)?;
+    /// assert_eq!(run.status, RunStatus::Finished);
+    /// assert_eq!(run.metric("sharpe"), Some(0.9)); // the latest step
+    /// assert_eq!(run.metrics["sharpe"].len(), 3);
+    /// # Ok::<(), momentum_tracking::TrackingError>(())
+    /// ```
     pub fn open(store: impl Into<PathBuf>, uri: &str) -> Result<Self> {
         if uri.trim().is_empty() {
             Tracker::local(store)
@@ -489,6 +508,23 @@ impl Tracker {
 
     /// Writes a complete run in one atomic step (and pushes it, best effort). Returns its
     /// local id.
+    ///
+    /// # Example
+    /// ```
+    /// use momentum_tracking::{RunSpec, Tracker};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let tracker = Tracker::open(dir.path().join("mlruns"), "")?;
+    /// let scan = RunSpec::new("scan 2022-12-28")
+    ///     .param("model_version", "1")
+    ///     .metric("picks", 5.0)
+    ///     .tag("momentum.stage", "scan")
+    ///     .note("The production model's picks on the last day of the sample.");
+    /// let run_id = tracker.log_run("momentum", &scan, None)?;
+    /// let run = tracker.get_run(&run_id)?;
+    /// assert_eq!(run.params["model_version"], "1");
+    /// assert_eq!(run.tags["momentum.stage"], "scan");
+    /// # Ok::<(), momentum_tracking::TrackingError>(())
+    /// ```
     pub fn log_run(
         &self,
         experiment: &str,
@@ -510,6 +546,21 @@ impl Tracker {
     /// children in parallel, each child as one runs/create + log-batch + runs/update, plus
     /// one PUT per artifact). A failing server is reported in [`GridLog::remote`] and a
     /// warning; the runs stay local and unsynced.
+    ///
+    /// # Example
+    /// ```
+    /// use momentum_tracking::{Filter, RunQuery, RunSpec, Tracker};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let tracker = Tracker::open(dir.path().join("mlruns"), "")?;
+    /// let children = [20, 60, 120]
+    ///     .map(|lookback| RunSpec::new(format!("L{lookback}")).param("lookback", lookback))
+    ///     .to_vec();
+    /// let grid = tracker.log_grid("momentum", RunSpec::new("backtest"), children)?;
+    /// assert!(grid.remote.is_none()); // no server configured
+    /// let query = RunQuery::new("momentum").filter(Filter::ParentRunId(grid.parent_run_id.clone()));
+    /// assert_eq!(tracker.search_runs(&query)?.len(), 3);
+    /// # Ok::<(), momentum_tracking::TrackingError>(())
+    /// ```
     pub fn log_grid(
         &self,
         experiment: &str,
@@ -565,6 +616,23 @@ impl Tracker {
     }
 
     /// Local runs matching `query`.
+    ///
+    /// # Example
+    /// ```
+    /// use momentum_tracking::{Cmp, Filter, RunQuery, RunSpec, Tracker};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let tracker = Tracker::open(dir.path().join("mlruns"), "")?;
+    /// for (top_k, roi) in [(3, 0.42), (5, 0.35), (10, 0.18)] {
+    ///     let spec = RunSpec::new(format!("K{top_k}")).param("top_k", top_k).metric("test_roi", roi);
+    ///     tracker.log_run("momentum", &spec, None)?;
+    /// }
+    /// let query = RunQuery::new("momentum")
+    ///     .filter(Filter::Metric("test_roi".into(), Cmp::Ge, 0.2))
+    ///     .order_by_metric("test_roi", false); // ascending
+    /// let names: Vec<String> = tracker.search_runs(&query)?.into_iter().map(|r| r.name).collect();
+    /// assert_eq!(names, ["K5", "K3"]);
+    /// # Ok::<(), momentum_tracking::TrackingError>(())
+    /// ```
     pub fn search_runs(&self, query: &RunQuery) -> Result<Vec<Run>> {
         self.local.search_runs(query)
     }
@@ -594,6 +662,21 @@ impl Tracker {
     /// tags, inputs, artifacts, parent links and final status. Idempotent: a run already on
     /// the server (recorded locally, or found there by its `momentum.localRunId` tag) is
     /// completed, never created twice.
+    ///
+    /// # Example
+    /// Needs a running MLflow server, so it is only compiled here.
+    /// ```no_run
+    /// use momentum_tracking::Tracker;
+    /// let tracker = Tracker::open("mlruns", "http://127.0.0.1:5000")?;
+    /// let report = tracker.sync()?;
+    /// println!(
+    ///     "{} runs pushed, {} up to date, {} failed",
+    ///     report.pushed.len(),
+    ///     report.up_to_date,
+    ///     report.failed.len()
+    /// );
+    /// # Ok::<(), momentum_tracking::TrackingError>(())
+    /// ```
     pub fn sync(&self) -> Result<SyncReport> {
         let remote = self.remote.as_ref().ok_or(TrackingError::NoRemote)?;
         let all = self.local.list_runs()?.runs.len();
@@ -816,6 +899,28 @@ impl Tracker {
     /// error if that fails: a registry entry must point at a run the server has) and the
     /// version carries the `momentum.localRunId` tag. The returned version's `run_id` is the
     /// local id.
+    ///
+    /// # Example
+    /// The registry of the local store:
+    /// ```
+    /// use std::collections::BTreeMap;
+    /// use momentum_tracking::{RunSpec, Tracker};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let tracker = Tracker::open(dir.path().join("mlruns"), "")?;
+    /// let run_id = tracker.log_run("momentum", &RunSpec::new("backtest"), None)?;
+    /// tracker.create_registered_model("momentum-xs")?;
+    /// let tags = BTreeMap::from([("lookback".to_string(), "250".to_string())]);
+    /// let v1 = tracker.create_model_version("momentum-xs", &run_id, "model", "first", &tags)?;
+    /// assert_eq!(v1.version, "1");
+    /// assert_eq!(v1.source, format!("runs:/{run_id}/model"));
+    /// tracker.set_alias("momentum-xs", "champion", &v1.version)?;
+    /// let champion = tracker.get_version_by_alias("momentum-xs", "champion")?.expect("set");
+    /// assert_eq!((champion.version.as_str(), champion.tags["lookback"].as_str()), ("1", "250"));
+    /// tracker.delete_alias("momentum-xs", "champion")?;
+    /// assert!(tracker.get_version_by_alias("momentum-xs", "champion")?.is_none());
+    /// assert_eq!(tracker.list_versions("momentum-xs")?.len(), 1);
+    /// # Ok::<(), momentum_tracking::TrackingError>(())
+    /// ```
     pub fn create_model_version(
         &self,
         name: &str,

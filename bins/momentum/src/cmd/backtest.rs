@@ -120,6 +120,11 @@ pub struct Args {
     #[arg(long)]
     pub no_track: bool,
 
+    /// Child runs: the best N combinations by the objective; the whole grid is the parent
+    /// run's grid.parquet [default: tracking.children].
+    #[arg(long, value_name = "N", conflicts_with = "no_track")]
+    pub children: Option<usize>,
+
     /// Directory of the reports.
     #[arg(
         long,
@@ -246,8 +251,12 @@ pub fn run(args: Args, settings: &Settings, params: &Path) -> anyhow::Result<Exi
     )
     .map_err(|err| flags.explain(err, params))?;
     if !args.no_track {
-        let tracker = open_tracker(settings, "backtest", git_commit())?;
-        track_backtest(&tracker, settings, &run, params)?;
+        let mut settings = settings.clone();
+        if let Some(children) = args.children {
+            settings.tracking.children = children;
+        }
+        let tracker = open_tracker(&settings, "backtest", git_commit())?;
+        track_backtest(&tracker, &settings, &run, params)?;
     }
     let experiment = &run.experiment;
     let p = experiment.params;

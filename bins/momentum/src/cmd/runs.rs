@@ -12,7 +12,8 @@ use anyhow::{Context, bail};
 use clap::{Args as ClapArgs, Subcommand};
 use momentum_tracking::{Filter, Run, RunQuery, Tracker};
 
-use momentum_lifecycle::Settings;
+use momentum_lifecycle::track::{GRID_COMBINATIONS_TAG, grid_of_run};
+use momentum_lifecycle::{GRID_ARTIFACT, GridFilter, GridTable, Settings};
 
 /// Inspect, compare and sync tracked runs.
 ///
@@ -130,6 +131,31 @@ struct CompareArgs {
     /// Only these metrics (comma-separated; default: all).
     #[arg(long, value_delimiter = ',', value_name = "KEYS")]
     show_metrics: Vec<String>,
+
+    /// With one backtest run: only the grid rows where all conditions hold, e.g.
+    /// 'test_sharpe > 1 and top_k = 5' (COLUMN OP NUMBER joined by `and`, OP one of
+    /// = != < <= > >=; a missing value satisfies none).
+    #[arg(long = "where", value_name = "CONDITIONS")]
+    where_: Option<String>,
+
+    /// With one backtest run: at most N grid rows (after sorting).
+    #[arg(long, value_name = "N")]
+    top: Option<usize>,
+
+    /// With one backtest run: how to print the grid rows.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+}
+
+/// How `runs compare RUN` prints a grid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Format {
+    /// Aligned columns.
+    Table,
+    /// Comma-separated, with a header.
+    Csv,
+    /// An array of objects keyed by column.
+    Json,
 }
 
 #[derive(Debug, ClapArgs)]
@@ -312,15 +338,22 @@ fn show(tracker: &Tracker, a: &ShowArgs) -> anyhow::Result<ExitCode> {
     if let Some(p) = &run.parent_run_id {
         println!("parent     {p}");
     }
+    if let Some(combinations) = run.tags.get(GRID_COMBINATIONS_TAG) {
+        println!(
+            "grid       {combinations} combinations in {GRID_ARTIFACT} (`momentum runs compare {}`)",
+            short(&run.run_id)
+        );
+    }
     if !a.remote {
-        let children = tracker
+        let children: Vec<String> = tracker
             .list_runs()?
             .runs
-            .iter()
+            .into_iter()
             .filter(|r| r.parent_run_id.as_ref() == Some(&run.run_id))
-            .count();
-        if children > 0 {
-            println!("children   {children}");
+            .map(|r| r.name)
+            .collect();
+        if !children.is_empty() {
+            println!("children   {} ({})", children.len(), children.join(", "));
         }
     }
     section(
@@ -395,6 +428,17 @@ fn show(tracker: &Tracker, a: &ShowArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn compare(tracker: &Tracker, experiment: &str, a: &CompareArgs) -> anyhow::Result<ExitCode> {
+    if let [one] = a.runs.as_slice() {
+        let remote = a.select.remote;
+        let id = if remote {
+            one.clone()
+        } else {
+            resolve(tracker, one, &tracker.list_runs()?.runs)?
+        };
+        if let Some(table) = grid_of_run(tracker, &id, remote)? {
+            return compare_grid(&table, &id, a);
+        }
+    }
     let mut select_args = a.select.clone();
     let runs = if !a.runs.is_empty() {
         if a.select.remote {
@@ -514,6 +558,47 @@ fn compare(tracker: &Tracker, experiment: &str, a: &CompareArgs) -> anyhow::Resu
         source(tracker, a.select.remote)
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Prints the grid rows of one backtest run: filtered, sorted, cut and formatted as asked.
+fn compare_grid(table: &GridTable, run_id: &str, a: &CompareArgs) -> anyhow::Result<ExitCode> {
+    let filter: Option<GridFilter> = a.where_.as_deref().map(str::parse).transpose()?;
+    let rows = table.query(
+        filter.as_ref(),
+        a.select.sort.as_deref(),
+        a.select.asc,
+        a.top,
+    )?;
+    match a.format {
+        Format::Table => {
+            let cells: Vec<Vec<String>> = rows
+                .rows()
+                .iter()
+                .map(|row| row.iter().map(|&v| grid_cell(v)).collect())
+                .collect();
+            print_table(rows.columns(), &cells);
+        }
+        Format::Csv => rows.write_csv(std::io::stdout().lock())?,
+        Format::Json => rows.write_json(std::io::stdout().lock())?,
+    }
+    eprintln!(
+        "{} of {} combinations of run {} ({GRID_ARTIFACT})",
+        rows.rows().len(),
+        table.rows().len(),
+        short(run_id)
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A grid cell: `-` when missing, whole numbers (parameters, counts) as they are.
+fn grid_cell(v: f64) -> String {
+    if v.is_nan() {
+        "-".into()
+    } else if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{v}")
+    } else {
+        number(v)
+    }
 }
 
 fn sync(tracker: &Tracker, a: &SyncArgs) -> anyhow::Result<ExitCode> {

@@ -1,0 +1,490 @@
+//! The whole grid of a backtest as one table: `grid.parquet`, an artifact of the backtest's
+//! parent run, readable by pyarrow, polars and DuckDB.
+//!
+//! Layout (`momentum.grid.layout = v1` in the file's key-value metadata): one row per
+//! combination in grid order; `lookback`, `skip`, `holding`, `top_k` (Int64), `cost_bps`
+//! (Float64), `selected` (Int64, 1 for the winner), `train_<metric>` and `test_<metric>` for
+//! every metric of `Metrics::NAMES` (Float64, `train_num_trades`/`test_num_trades` Int64; null
+//! where there is no test window or a metric could not be computed), then, when PBO could be
+//! computed, `block_<b>_sum` and `block_<b>_sumsq` (Float64): the sums of the combination's
+//! daily train returns and of their squares in CSCV block `b`, all CSCV needs to recompute the
+//! PBO. ZSTD compressed.
+//!
+//! [`GridFilter`] is the condition language of `momentum runs compare --where`:
+//! `test_sharpe > 1 and top_k = 5`.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float64Type, Int64Type};
+use arrow_array::{Array, ArrayRef, Float64Array, Int64Array, RecordBatch};
+use arrow_schema::{DataType, Field, Schema};
+use momentum_engine::{Experiment, Metrics};
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::metadata::KeyValue;
+use parquet::file::properties::WriterProperties;
+
+use crate::error::{LifecycleError, Result};
+
+/// The artifact name of the grid table in a backtest's parent run.
+pub const GRID_ARTIFACT: &str = "grid.parquet";
+/// The artifact name of the grid's best rows as CSV, which the MLflow UI shows as a table.
+pub const GRID_TOP_ARTIFACT: &str = "grid_top.csv";
+/// How many rows [`GRID_TOP_ARTIFACT`] holds.
+pub const GRID_TOP_ROWS: usize = 100;
+
+const LAYOUT_KEY: &str = "momentum.grid.layout";
+const LAYOUT: &str = "v1";
+
+/// Every combination of a grid, one row each; every cell a number (NaN where a value is
+/// missing). Columns are named as in the file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GridTable {
+    columns: Vec<String>,
+    rows: Vec<Vec<f64>>,
+}
+
+/// Columns stored as integers.
+fn is_integer(column: &str) -> bool {
+    matches!(
+        column,
+        "lookback"
+            | "skip"
+            | "holding"
+            | "top_k"
+            | "selected"
+            | "train_num_trades"
+            | "test_num_trades"
+    )
+}
+
+impl GridTable {
+    /// The grid of a recorded experiment.
+    ///
+    /// # Errors
+    /// [`momentum_engine::EngineError::NotRecorded`] for an experiment read from JSON.
+    pub fn of(experiment: &Experiment) -> Result<Self> {
+        if experiment.grid.is_empty() {
+            return Err(momentum_engine::EngineError::NotRecorded.into());
+        }
+        let mut columns: Vec<String> = [
+            "lookback", "skip", "holding", "top_k", "cost_bps", "selected",
+        ]
+        .map(String::from)
+        .to_vec();
+        for window in ["train", "test"] {
+            columns.extend(Metrics::NAMES.iter().map(|m| format!("{window}_{m}")));
+        }
+        let blocks = experiment.blocks.as_ref();
+        if let Some(blocks) = blocks {
+            for b in 0..blocks.blocks {
+                columns.push(format!("block_{b}_sum"));
+                columns.push(format!("block_{b}_sumsq"));
+            }
+        }
+        let rows = experiment
+            .grid
+            .iter()
+            .enumerate()
+            .map(|(i, combo)| {
+                let p = combo.params;
+                #[expect(clippy::cast_precision_loss, reason = "parameters are small integers")]
+                let mut row = vec![
+                    p.lookback as f64,
+                    p.skip as f64,
+                    p.holding as f64,
+                    p.top_k as f64,
+                    p.cost_bps,
+                    f64::from(u8::from(i == experiment.grid_rank)),
+                ];
+                row.extend(combo.train.values());
+                row.extend(combo.test.map_or([f64::NAN; 9], |m| m.values()));
+                if let Some(blocks) = blocks {
+                    let sums = &blocks.sums[i * blocks.blocks..(i + 1) * blocks.blocks];
+                    row.extend(sums.iter().flatten());
+                }
+                row
+            })
+            .collect();
+        Ok(Self { columns, rows })
+    }
+
+    /// The column names.
+    pub fn columns(&self) -> &[String] {
+        &self.columns
+    }
+
+    /// The rows, in grid order unless reordered.
+    pub fn rows(&self) -> &[Vec<f64>] {
+        &self.rows
+    }
+
+    /// The index of `name`.
+    pub fn column(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c == name)
+    }
+
+    /// The rows that satisfy `filter`, sorted by `sort` (largest first unless `ascending`;
+    /// NaN last; ties keep grid order), at most `top` of them.
+    ///
+    /// # Errors
+    /// [`LifecycleError::GridQuery`] naming a column the table does not have.
+    pub fn query(
+        &self,
+        filter: Option<&GridFilter>,
+        sort: Option<&str>,
+        ascending: bool,
+        top: Option<usize>,
+    ) -> Result<Self> {
+        let conditions = match filter {
+            Some(filter) => filter
+                .conditions
+                .iter()
+                .map(|c| Ok((self.known(&c.column)?, c.op, c.value)))
+                .collect::<Result<Vec<_>>>()?,
+            None => Vec::new(),
+        };
+        let mut rows: Vec<&Vec<f64>> = self
+            .rows
+            .iter()
+            .filter(|row| {
+                conditions
+                    .iter()
+                    .all(|&(i, op, value)| op.holds(row[i], value))
+            })
+            .collect();
+        if let Some(sort) = sort {
+            let i = self.known(sort)?;
+            rows.sort_by(|a, b| match (a[i].is_nan(), b[i].is_nan()) {
+                (true, true) => std::cmp::Ordering::Equal,
+                (true, false) => std::cmp::Ordering::Greater,
+                (false, true) => std::cmp::Ordering::Less,
+                _ if ascending => a[i].total_cmp(&b[i]),
+                _ => b[i].total_cmp(&a[i]),
+            });
+        }
+        rows.truncate(top.unwrap_or(usize::MAX));
+        Ok(Self {
+            columns: self.columns.clone(),
+            rows: rows.into_iter().cloned().collect(),
+        })
+    }
+
+    fn known(&self, name: &str) -> Result<usize> {
+        self.column(name).ok_or_else(|| LifecycleError::GridQuery {
+            token: name.to_owned(),
+            reason: format!("no such column (columns: {})", self.column_summary()),
+        })
+    }
+
+    /// The column names for a message: the per-block sums as one range.
+    fn column_summary(&self) -> String {
+        let (blocks, named): (Vec<&String>, Vec<&String>) =
+            self.columns.iter().partition(|c| c.starts_with("block_"));
+        let mut text = named
+            .iter()
+            .map(|c| c.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        if let (Some(first), Some(last)) = (blocks.first(), blocks.last()) {
+            text.push_str(&format!(", {first} .. {last}"));
+        }
+        text
+    }
+
+    /// Writes the table as CSV: a header, then one line per row (integers without a
+    /// fraction, missing values empty).
+    ///
+    /// # Errors
+    /// The writer's I/O error.
+    pub fn write_csv(&self, mut out: impl Write) -> std::io::Result<()> {
+        writeln!(out, "{}", self.columns.join(","))?;
+        for row in &self.rows {
+            let cells: Vec<String> = row.iter().map(|v| cell(*v)).collect();
+            writeln!(out, "{}", cells.join(","))?;
+        }
+        Ok(())
+    }
+
+    /// Writes the rows as a JSON array of objects whose keys are the columns in table order
+    /// (missing values `null`, integer columns as integers), one object per line.
+    ///
+    /// # Errors
+    /// The writer's I/O error.
+    pub fn write_json(&self, mut out: impl Write) -> std::io::Result<()> {
+        let keys: Vec<String> = self
+            .columns
+            .iter()
+            .map(|c| serde_json::Value::from(c.as_str()).to_string())
+            .collect();
+        writeln!(out, "[")?;
+        for (r, row) in self.rows.iter().enumerate() {
+            let fields: Vec<String> = keys
+                .iter()
+                .zip(&self.columns)
+                .zip(row)
+                .map(|((key, name), &v)| {
+                    let value = if v.is_nan() {
+                        "null".to_owned()
+                    } else if is_integer(name) {
+                        format!("{v}")
+                    } else {
+                        serde_json::Value::from(v).to_string()
+                    };
+                    format!("{key}: {value}")
+                })
+                .collect();
+            let comma = if r + 1 < self.rows.len() { "," } else { "" };
+            writeln!(out, "  {{{}}}{comma}", fields.join(", "))?;
+        }
+        writeln!(out, "]")
+    }
+
+    /// Writes the table to `path` as Parquet (see the module docs), atomically.
+    ///
+    /// # Errors
+    /// [`LifecycleError::Write`] naming the file.
+    pub fn write_parquet(&self, path: &Path) -> Result<()> {
+        let fail = |err: Box<dyn std::error::Error + Send + Sync>| LifecycleError::write(path, err);
+        let fields: Vec<Field> = self
+            .columns
+            .iter()
+            .map(|c| {
+                let kind = if is_integer(c) {
+                    DataType::Int64
+                } else {
+                    DataType::Float64
+                };
+                Field::new(c, kind, true)
+            })
+            .collect();
+        let schema = Arc::new(Schema::new(fields));
+        let arrays: Vec<ArrayRef> = self
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let values = self.rows.iter().map(|row| row[i]);
+                if is_integer(c) {
+                    #[expect(clippy::cast_possible_truncation, reason = "stored as integers")]
+                    let ints: Int64Array =
+                        values.map(|v| (!v.is_nan()).then_some(v as i64)).collect();
+                    Arc::new(ints) as ArrayRef
+                } else {
+                    let floats: Float64Array = values.map(|v| (!v.is_nan()).then_some(v)).collect();
+                    Arc::new(floats) as ArrayRef
+                }
+            })
+            .collect();
+        let batch = RecordBatch::try_new(schema.clone(), arrays).map_err(|e| fail(e.into()))?;
+        let properties = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(ZstdLevel::default()))
+            .set_key_value_metadata(Some(vec![KeyValue::new(
+                LAYOUT_KEY.into(),
+                LAYOUT.to_owned(),
+            )]))
+            .build();
+        momentum_data::write_atomic(path, |file: &mut File| {
+            let mut writer =
+                ArrowWriter::try_new(file, schema, Some(properties)).map_err(|e| fail(e.into()))?;
+            writer.write(&batch).map_err(|e| fail(e.into()))?;
+            writer.close().map_err(|e| fail(e.into()))?;
+            Ok(())
+        })
+    }
+
+    /// Reads a table written by [`GridTable::write_parquet`].
+    ///
+    /// # Errors
+    /// [`LifecycleError::GridFile`] naming the file and what is wrong (not Parquet, truncated,
+    /// another layout, a column of another type).
+    pub fn read_parquet(path: &Path) -> Result<Self> {
+        let bad = |reason: String| LifecycleError::GridFile {
+            path: path.into(),
+            reason,
+        };
+        let file = File::open(path).map_err(|source| LifecycleError::Read {
+            path: path.into(),
+            source,
+        })?;
+        let builder =
+            ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| bad(e.to_string()))?;
+        let layout = builder
+            .metadata()
+            .file_metadata()
+            .key_value_metadata()
+            .and_then(|kv| kv.iter().find(|k| k.key == LAYOUT_KEY))
+            .and_then(|k| k.value.clone());
+        if layout.as_deref() != Some(LAYOUT) {
+            return Err(bad(format!(
+                "not a momentum grid table (no {LAYOUT_KEY} = {LAYOUT})"
+            )));
+        }
+        let columns: Vec<String> = builder
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        let reader = builder.build().map_err(|e| bad(e.to_string()))?;
+        let mut rows = Vec::new();
+        for batch in reader {
+            let batch = batch.map_err(|e| bad(e.to_string()))?;
+            let start = rows.len();
+            rows.resize(start + batch.num_rows(), vec![f64::NAN; columns.len()]);
+            for (i, column) in batch.columns().iter().enumerate() {
+                let name = &columns[i];
+                for r in 0..batch.num_rows() {
+                    if column.is_null(r) {
+                        continue;
+                    }
+                    rows[start + r][i] = match column.data_type() {
+                        #[expect(clippy::cast_precision_loss, reason = "small integers")]
+                        DataType::Int64 => column.as_primitive::<Int64Type>().value(r) as f64,
+                        DataType::Float64 => column.as_primitive::<Float64Type>().value(r),
+                        other => return Err(bad(format!("column {name} is {other}"))),
+                    };
+                }
+            }
+        }
+        Ok(Self { columns, rows })
+    }
+}
+
+fn cell(v: f64) -> String {
+    if v.is_nan() {
+        String::new()
+    } else {
+        v.to_string()
+    }
+}
+
+/// A comparison of [`GridFilter`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// `=` or `==`.
+    Eq,
+    /// `!=`.
+    Ne,
+    /// `<`.
+    Lt,
+    /// `<=`.
+    Le,
+    /// `>`.
+    Gt,
+    /// `>=`.
+    Ge,
+}
+
+impl Op {
+    /// Whether `cell op value` holds; a missing cell (NaN) never does.
+    pub fn holds(self, cell: f64, value: f64) -> bool {
+        match self {
+            Self::Eq => cell == value,
+            Self::Ne => !cell.is_nan() && cell != value,
+            Self::Lt => cell < value,
+            Self::Le => cell <= value,
+            Self::Gt => cell > value,
+            Self::Ge => cell >= value,
+        }
+    }
+}
+
+/// One `column op number` of a [`GridFilter`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Condition {
+    /// The column.
+    pub column: String,
+    /// The comparison.
+    pub op: Op,
+    /// The number.
+    pub value: f64,
+}
+
+/// Conditions on grid rows, all of which must hold: `COLUMN OP NUMBER`, joined by `and`, OP one
+/// of `= == != < <= > >=`, e.g. `test_sharpe > 1 and top_k = 5`. A missing value (no test
+/// window) satisfies no condition.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct GridFilter {
+    /// The conditions.
+    pub conditions: Vec<Condition>,
+}
+
+impl FromStr for GridFilter {
+    type Err = LifecycleError;
+
+    fn from_str(text: &str) -> Result<Self> {
+        let bad = |token: &str, reason: &str| LifecycleError::GridQuery {
+            token: token.to_owned(),
+            reason: reason.to_owned(),
+        };
+        let mut conditions = Vec::new();
+        for part in split_and(text) {
+            let part = part.trim();
+            if part.is_empty() {
+                return Err(bad(
+                    text.trim(),
+                    "empty condition (expected COLUMN OP NUMBER, joined by and)",
+                ));
+            }
+            let at = part
+                .find(['<', '>', '=', '!'])
+                .ok_or_else(|| bad(part, "no comparison (= != < <= > >=)"))?;
+            let (column, rest) = part.split_at(at);
+            let column = column.trim();
+            if column.is_empty()
+                || !column
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_')
+            {
+                return Err(bad(column, "expected a column name"));
+            }
+            let op_len = rest
+                .chars()
+                .take_while(|c| matches!(c, '<' | '>' | '=' | '!'))
+                .count();
+            let (op, number) = rest.split_at(op_len);
+            let op = match op {
+                "=" | "==" => Op::Eq,
+                "!=" => Op::Ne,
+                "<" => Op::Lt,
+                "<=" => Op::Le,
+                ">" => Op::Gt,
+                ">=" => Op::Ge,
+                other => return Err(bad(other, "unknown comparison (= != < <= > >=)")),
+            };
+            let number = number.trim();
+            let value: f64 = number
+                .parse()
+                .map_err(|_| bad(number, "expected a number"))?;
+            conditions.push(Condition {
+                column: column.to_owned(),
+                op,
+                value,
+            });
+        }
+        Ok(Self { conditions })
+    }
+}
+
+/// `text` split at the word `and` (any case, between spaces).
+fn split_and(text: &str) -> Vec<&str> {
+    let lower = text.to_ascii_lowercase();
+    let mut parts = Vec::new();
+    let mut start = 0;
+    let mut search = 0;
+    while let Some(found) = lower[search..].find(" and ") {
+        let at = search + found;
+        parts.push(&text[start..at]);
+        start = at + 5;
+        search = start;
+    }
+    parts.push(&text[start..]);
+    parts
+}
