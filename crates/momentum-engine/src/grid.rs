@@ -22,7 +22,7 @@ use crate::stats::{
 /// The parameter lists whose cartesian product is searched: the `backtest.grid` block of
 /// `params.yaml`, key for key (a key it does not know is an error).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct GridSpec {
     /// Lookbacks `L`.
     pub lookback: Vec<usize>,

@@ -58,7 +58,10 @@ impl Metrics {
 
     /// Every metric in the order of [`Metrics::NAMES`] (`num_trades` as a float, exact far
     /// beyond any count of trades).
-    #[expect(clippy::cast_precision_loss, reason = "trade counts are far below 2^52")]
+    #[expect(
+        clippy::cast_precision_loss,
+        reason = "trade counts are far below 2^52"
+    )]
     pub fn values(&self) -> [f64; 9] {
         [
             self.total_roi,

@@ -93,6 +93,8 @@ impl ScanRequest {
 ///     holding: Some(5),
 ///     top_k: Some(1),
 ///     tickers: vec!["UP".into(), "DOWN".into()],
+///     cost_bps: Some(10.0),
+///     promoted_at: Some("2026-12-01T00:00:00Z".into()),
 ///     ..ProductionBlock::default()
 /// }
 /// .model()?
@@ -120,6 +122,13 @@ impl ScanRequest {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn run_scan(model: &Model, request: &ScanRequest) -> Result<Picks> {
+    if request.csv() == request.out {
+        return Err(SettingsError::invalid(
+            "scan.picks",
+            "must not end in .csv: the CSV is written beside the JSON",
+        )
+        .into());
+    }
     let table = read_price_cache(&request.prices)?;
     let origin = request.prices.display().to_string();
     // In the model's order too: the ranks and the tie rule are then the backtest's.
@@ -298,6 +307,8 @@ impl MonitorRequest {
 ///     holding: Some(2),
 ///     top_k: Some(1),
 ///     tickers: vec!["UP".into(), "DOWN".into()],
+///     cost_bps: Some(10.0),
+///     promoted_at: Some("2026-12-01T00:00:00Z".into()),
 ///     ..ProductionBlock::default()
 /// }
 /// .model()?

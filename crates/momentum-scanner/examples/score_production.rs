@@ -21,6 +21,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         top_k: Some(5),
         cost_bps: Some(10.0),
         tickers: table.tickers.clone(),
+        promoted_at: Some("2026-12-01T00:00:00Z".into()),
         ..ProductionBlock::default()
     };
     let model = block.model()?.ok_or("the block has no version")?;

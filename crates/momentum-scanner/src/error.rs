@@ -71,6 +71,9 @@ pub enum ScanError {
         /// The prices (a file).
         origin: String,
     },
+    /// A model without tickers.
+    #[error("the model has no tickers to score")]
+    EmptyUniverse,
     /// The panel handed to a scan is not the model's universe in its order.
     #[error("the panel's tickers are not the model's universe in its order (see keep_universe)")]
     UniverseMismatch,

@@ -30,6 +30,8 @@
 //!     holding: Some(5),
 //!     top_k: Some(1),
 //!     tickers: vec!["UP".into(), "DOWN".into()],
+//!     cost_bps: Some(10.0),
+//!     promoted_at: Some("2026-12-01T00:00:00Z".into()),
 //!     ..ProductionBlock::default()
 //! };
 //! let model = block.model()?.expect("a promoted model");

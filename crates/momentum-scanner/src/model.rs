@@ -448,7 +448,9 @@ impl ProductionBlock {
     ///     skip: Some(10),
     ///     holding: Some(20),
     ///     top_k: Some(5),
+    ///     cost_bps: Some(10.0),
     ///     tickers: vec!["AAPL".into(), "MSFT".into()],
+    ///     promoted_at: Some("2026-12-01T00:00:00Z".into()),
     ///     ..ProductionBlock::default()
     /// };
     /// let model = block.model()?.expect("a promoted model");
@@ -470,8 +472,11 @@ impl ProductionBlock {
             skip: self.skip.ok_or_else(|| missing("skip"))?,
             holding: self.holding.ok_or_else(|| missing("holding"))?,
             top_k: self.top_k.ok_or_else(|| missing("top_k"))?,
-            cost_bps: self.cost_bps.unwrap_or(0.0),
+            cost_bps: self.cost_bps.ok_or_else(|| missing("cost_bps"))?,
         };
+        if self.tickers.is_empty() {
+            return Err(missing("tickers"));
+        }
         params.validate().map_err(ScanError::InvalidModel)?;
         Ok(Some(Model {
             params,
@@ -479,7 +484,10 @@ impl ProductionBlock {
             data_digest: self.data_digest.clone().filter(|d| !d.is_empty()),
             stage: Stage::Registered(Registration {
                 version: version.clone(),
-                promoted_at: self.promoted_at.clone().unwrap_or_default(),
+                promoted_at: self
+                    .promoted_at
+                    .clone()
+                    .ok_or_else(|| missing("promoted_at"))?,
             }),
         }))
     }
@@ -675,6 +683,8 @@ mod tests {
         let partial = ProductionBlock {
             version: Some("2".into()),
             lookback: Some(10),
+            cost_bps: Some(10.0),
+            promoted_at: Some("2026-12-01T00:00:00Z".into()),
             ..ProductionBlock::default()
         };
         assert_eq!(

@@ -194,6 +194,9 @@ pub fn monitor(
     let latest = history.last().ok_or(ScanError::NoHistory)?;
     let params = latest.params;
     params.validate().map_err(ScanError::InvalidModel)?;
+    if panel.n_days() == 0 {
+        return Err(ScanError::NoData);
+    }
     let scans: Vec<&Picks> = history
         .iter()
         .filter(|scan| scan.params == params)

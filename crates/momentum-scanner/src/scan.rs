@@ -62,8 +62,8 @@ impl Picks {
 /// [`scan`]: other tickers' days would otherwise add rows to the panel.
 ///
 /// # Errors
-/// [`ScanError::MissingTickers`] listing the tickers of `universe` that `table` lacks
-/// (`origin` names the table).
+/// [`ScanError::EmptyUniverse`] for an empty `universe`; [`ScanError::MissingTickers`]
+/// listing the tickers of `universe` that `table` lacks (`origin` names the table).
 ///
 /// # Examples
 ///
@@ -103,6 +103,10 @@ pub fn keep_universe(
     universe: &[String],
     origin: &str,
 ) -> Result<PriceTable, ScanError> {
+    // The data crate reads an empty list as "every ticker": a model always names its universe.
+    if universe.is_empty() {
+        return Err(ScanError::EmptyUniverse);
+    }
     let missing: Vec<String> = universe
         .iter()
         .filter(|t| !table.tickers.contains(t))

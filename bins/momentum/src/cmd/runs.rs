@@ -438,6 +438,18 @@ fn compare(tracker: &Tracker, experiment: &str, a: &CompareArgs) -> anyhow::Resu
         if let Some(table) = grid_of_run(tracker, &id, remote)? {
             return compare_grid(&table, &id, a);
         }
+        // A backtest of the older layout: its combinations are its child runs.
+        let children = RunQuery::new(experiment).filter(Filter::ParentRunId(id.clone()));
+        if !remote && !tracker.search_runs(&children)?.is_empty() {
+            let mut of_children = a.select.clone();
+            of_children.parent = Some(id);
+            return compare_runs(
+                tracker,
+                experiment,
+                a,
+                select(tracker, experiment, &of_children)?,
+            );
+        }
     }
     let mut select_args = a.select.clone();
     let runs = if !a.runs.is_empty() {
@@ -484,6 +496,16 @@ fn compare(tracker: &Tracker, experiment: &str, a: &CompareArgs) -> anyhow::Resu
         }
         select(tracker, experiment, &select_args)?
     };
+    compare_runs(tracker, experiment, a, runs)
+}
+
+/// Prints `runs` side by side: one row per run, the params that differ and the metrics.
+fn compare_runs(
+    tracker: &Tracker,
+    experiment: &str,
+    a: &CompareArgs,
+    runs: Vec<Run>,
+) -> anyhow::Result<ExitCode> {
     if runs.is_empty() {
         eprintln!(
             "no runs to compare in experiment {experiment:?} ({})",
