@@ -330,7 +330,8 @@ fn the_lifecycle_runs_on_the_sample_with_a_real_mlflow_server() {
     assert_eq!(champion.version, "1");
     let runs = client.search_runs(&RunQuery::new("momentum")).unwrap();
     let names: Vec<String> = runs.iter().map(|r| r.name.clone()).collect();
-    // The backtest's parent run, its children (one per grid combination) and its artifacts.
+    // The backtest's parent run, its children (the grid is smaller than tracking.children: one
+    // per combination) and its artifacts, the grid as one table among them.
     let parent = runs
         .iter()
         .find(|r| r.name.starts_with("backtest") && r.parent_run_id.is_none())
@@ -343,7 +344,8 @@ fn the_lifecycle_runs_on_the_sample_with_a_real_mlflow_server() {
     let artifacts = client.list_artifacts(&parent.run_id).unwrap();
     for file in [
         "metrics.json",
-        "grid.csv",
+        "grid.parquet",
+        "grid_top.csv",
         "trades.csv",
         "equity_curve.png",
         "candidate.json",

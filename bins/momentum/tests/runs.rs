@@ -1,4 +1,5 @@
-//! `momentum runs` end to end: the real binary on a local store, then `sync` against a real
+//! `momentum runs` end to end: the real binary on a local store written in the layout before
+//! `grid.parquet` (a parent with one child run per combination), then `sync` against a real
 //! MLflow server (started by the tracking crate's test support).
 
 #[path = "../../../crates/momentum-tracking/tests/it/support.rs"]
@@ -88,6 +89,25 @@ fn list_show_compare_and_sync() {
         compare.lines().nth(1).unwrap().contains("1.3000"),
         "{compare}"
     );
+
+    // A backtest of the layout before grid.parquet (one child run per combination, no table):
+    // compare RUN compares its children.
+    let old_layout = stdout(&momentum(
+        dir.path(),
+        &[
+            "runs",
+            "compare",
+            &grid.parent_run_id[..8],
+            "--sort",
+            "train_sharpe",
+        ],
+    ));
+    let names: Vec<&str> = old_layout
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().nth(1).unwrap())
+        .collect();
+    assert_eq!(names, ["lb60", "lb120", "lb20"], "{old_layout}");
 
     let filtered = stdout(&momentum(
         dir.path(),

@@ -26,9 +26,10 @@ use arrow_schema::{DataType, Field, Schema};
 use momentum_engine::{Experiment, Metrics};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use parquet::basic::{Compression, ZstdLevel};
+use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
+use parquet::schema::types::ColumnPath;
 
 use crate::error::{LifecycleError, Result};
 
@@ -283,8 +284,17 @@ impl GridTable {
             })
             .collect();
         let batch = RecordBatch::try_new(schema.clone(), arrays).map_err(|e| fail(e.into()))?;
-        let properties = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(ZstdLevel::default()))
+        // Floats of many distinct values: byte-stream-split groups their bytes by position,
+        // which ZSTD compresses far better than the plain or dictionary encodings.
+        let mut properties =
+            WriterProperties::builder().set_compression(Compression::ZSTD(ZstdLevel::default()));
+        for column in self.columns.iter().filter(|c| !is_integer(c)) {
+            let path = ColumnPath::from(column.as_str());
+            properties = properties
+                .set_column_dictionary_enabled(path.clone(), false)
+                .set_column_encoding(path, Encoding::BYTE_STREAM_SPLIT);
+        }
+        let properties = properties
             .set_key_value_metadata(Some(vec![KeyValue::new(
                 LAYOUT_KEY.into(),
                 LAYOUT.to_owned(),
@@ -426,7 +436,7 @@ impl FromStr for GridFilter {
         };
         let mut conditions = Vec::new();
         for part in split_and(text) {
-            let part = part.trim();
+            let part = part.as_str();
             if part.is_empty() {
                 return Err(bad(
                     text.trim(),
@@ -473,18 +483,128 @@ impl FromStr for GridFilter {
     }
 }
 
-/// `text` split at the word `and` (any case, between spaces).
-fn split_and(text: &str) -> Vec<&str> {
-    let lower = text.to_ascii_lowercase();
-    let mut parts = Vec::new();
-    let mut start = 0;
-    let mut search = 0;
-    while let Some(found) = lower[search..].find(" and ") {
-        let at = search + found;
-        parts.push(&text[start..at]);
-        start = at + 5;
-        search = start;
+/// The conditions of `text`: its words grouped between the words `and` (any case).
+fn split_and(text: &str) -> Vec<String> {
+    let mut parts = vec![Vec::new()];
+    for word in text.split_whitespace() {
+        if word.eq_ignore_ascii_case("and") {
+            parts.push(Vec::new());
+        } else if let Some(part) = parts.last_mut() {
+            part.push(word);
+        }
     }
-    parts.push(&text[start..]);
-    parts
+    parts.into_iter().map(|words| words.join(" ")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Three combinations; the second has no test window.
+    fn table() -> GridTable {
+        GridTable {
+            columns: ["lookback", "top_k", "test_sharpe", "train_num_trades"]
+                .map(String::from)
+                .to_vec(),
+            rows: vec![
+                vec![20.0, 5.0, 1.5, 10.0],
+                vec![60.0, 5.0, f64::NAN, 12.0],
+                vec![120.0, 3.0, 0.25, 7.0],
+            ],
+        }
+    }
+
+    fn csv(table: &GridTable) -> String {
+        let mut out = Vec::new();
+        table.write_csv(&mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn conditions_parse_and_name_the_bad_token() {
+        let filter: GridFilter = "test_sharpe > 1 and top_k = 5".parse().unwrap();
+        assert_eq!(
+            filter.conditions,
+            [
+                Condition {
+                    column: "test_sharpe".into(),
+                    op: Op::Gt,
+                    value: 1.0
+                },
+                Condition {
+                    column: "top_k".into(),
+                    op: Op::Eq,
+                    value: 5.0
+                }
+            ]
+        );
+        let filter: GridFilter = "lookback>=-2.5 AND top_k!=3".parse().unwrap();
+        assert_eq!(filter.conditions[0].op, Op::Ge);
+        assert_eq!(filter.conditions[0].value, -2.5);
+        assert_eq!(filter.conditions[1].op, Op::Ne);
+        for (text, token) in [
+            ("top_k >> 1", "`>>`"),
+            ("test_sharpe > x", "`x`"),
+            ("> 1", "``"),
+            ("top_k = 5 and", "`top_k = 5 and`"),
+            ("top_k", "`top_k`"),
+        ] {
+            let err = text.parse::<GridFilter>().unwrap_err().to_string();
+            assert!(
+                err.starts_with(&format!("grid condition {token}: ")),
+                "{text}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_query_filters_sorts_with_missing_values_last_and_cuts() {
+        let table = table();
+        let sharpe = table.query(None, Some("test_sharpe"), false, None).unwrap();
+        assert_eq!(
+            csv(&sharpe),
+            "lookback,top_k,test_sharpe,train_num_trades\n20,5,1.5,10\n120,3,0.25,7\n60,5,,12\n"
+        );
+        let ascending = table
+            .query(None, Some("test_sharpe"), true, Some(2))
+            .unwrap();
+        assert_eq!(ascending.rows()[0][0], 120.0);
+        assert_eq!(ascending.rows().len(), 2);
+        // A missing value satisfies no condition, not even `!=`.
+        let filter: GridFilter = "top_k = 5 and test_sharpe != 0".parse().unwrap();
+        let kept = table.query(Some(&filter), None, false, None).unwrap();
+        assert_eq!(kept.rows().len(), 1);
+        let err = table
+            .query(Some(&"test_sharp > 1".parse().unwrap()), None, false, None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("grid condition `test_sharp`: no such column"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_parquet_file_round_trips_and_a_broken_one_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(GRID_ARTIFACT);
+        let table = table();
+        table.write_parquet(&path).unwrap();
+        let read = GridTable::read_parquet(&path).unwrap();
+        assert_eq!(read.columns(), table.columns());
+        assert_eq!(csv(&read), csv(&table));
+        let mut json = Vec::new();
+        read.write_json(&mut json).unwrap();
+        let value: serde_json::Value = serde_json::from_slice(&json).unwrap();
+        assert_eq!(value[1]["test_sharpe"], serde_json::Value::Null);
+        assert_eq!(value[2]["train_num_trades"], 7);
+        // Truncated: the footer is gone.
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+        let err = GridTable::read_parquet(&path).unwrap_err().to_string();
+        assert!(
+            err.contains(GRID_ARTIFACT) && err.contains("is not a readable grid table"),
+            "{err}"
+        );
+    }
 }

@@ -55,7 +55,8 @@ pub fn git_commit() -> Option<String> {
 }
 
 /// Logs a backtest: a parent run with the selected parameters, the data digest as a dataset
-/// input, every metric, the written files but `grid.csv` (and `params_file`, when it exists),
+/// input, every metric, the written files but `grid.csv` and `equity_curve.csv` (and
+/// `params_file`, when it exists),
 /// and the whole grid as [`GRID_ARTIFACT`] with its best [`GRID_TOP_ROWS`] rows as
 /// [`GRID_TOP_ARTIFACT`] (a table the MLflow UI shows); and one child run for each of the best
 /// `tracking.children` combinations by the objective, with its parameters and train/test
@@ -108,8 +109,13 @@ pub fn track_backtest(
         parent = metric_group(parent, &format!("{name}_"), &window.strategy);
         parent = metric_group(parent, &format!("{name}_baseline_"), &window.baseline);
     }
-    // grid.csv is the grid's form for DVC and people; the run carries the table instead.
-    for file in run.files.iter().filter(|f| !f.ends_with("grid.csv")) {
+    // grid.csv is the grid's form for DVC and people, the run carries the table instead; the
+    // equity curves are in the PNG (and `equity_curve.csv` stays a DVC plot).
+    for file in run
+        .files
+        .iter()
+        .filter(|f| !f.ends_with("grid.csv") && !f.ends_with("equity_curve.csv"))
+    {
         parent = parent.artifact(file);
     }
     if params_file.exists() {

@@ -54,9 +54,8 @@ fn an_experiment_is_its_metrics_json_and_writes_its_files() {
     experiment.write_metrics_json(&mut json).unwrap();
     let text = String::from_utf8(json).unwrap();
     let value: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let keys = |v: &serde_json::Value| -> Vec<String> {
-        v.as_object().unwrap().keys().cloned().collect()
-    };
+    let keys =
+        |v: &serde_json::Value| -> Vec<String> { v.as_object().unwrap().keys().cloned().collect() };
     assert_eq!(keys(&value), ["data", "params", "selection", "windows"]);
     assert_eq!(
         keys(&value["data"]),
@@ -64,7 +63,15 @@ fn an_experiment_is_its_metrics_json_and_writes_its_files() {
     );
     assert_eq!(
         keys(&value["windows"]["full"]),
-        ["baseline", "days", "end", "first_rebalance", "returns", "start", "strategy"]
+        [
+            "baseline",
+            "days",
+            "end",
+            "first_rebalance",
+            "returns",
+            "start",
+            "strategy"
+        ]
     );
     assert_eq!(
         keys(&value["selection"]),
@@ -121,7 +128,10 @@ fn an_experiment_is_its_metrics_json_and_writes_its_files() {
     experiment.write_equity_csv(&mut equity).unwrap();
     let equity = String::from_utf8(equity).unwrap();
     assert_eq!(equity.lines().count(), 1 + 4, "{equity}");
-    assert!(equity.lines().nth(4).unwrap().starts_with("2024-01-06,"), "{equity}");
+    assert!(
+        equity.lines().nth(4).unwrap().starts_with("2024-01-06,"),
+        "{equity}"
+    );
 }
 
 #[test]
@@ -142,7 +152,10 @@ fn a_single_combination_names_its_bad_parameter_and_an_empty_panel_is_refused() 
     let mut bad = spec();
     bad.grid.skip = vec![2];
     let err = run_experiment(&panel(), &bad, None, &|_| {}).unwrap_err();
-    assert_eq!(err.to_string(), "invalid skip = 2: must be smaller than lookback");
+    assert_eq!(
+        err.to_string(),
+        "invalid skip = 2: must be smaller than lookback"
+    );
     let one_day = PricePanel::new(
         vec![chrono::NaiveDate::from_ymd_opt(2024, 1, 1).unwrap()],
         vec!["A".into()],
@@ -150,5 +163,14 @@ fn a_single_combination_names_its_bad_parameter_and_an_empty_panel_is_refused() 
     )
     .unwrap();
     let err = run_experiment(&one_day, &spec(), None, &|_| {}).unwrap_err();
-    assert!(matches!(err, EngineError::EmptyPanel { days: 1, tickers: 1 }), "{err}");
+    assert!(
+        matches!(
+            err,
+            EngineError::EmptyPanel {
+                days: 1,
+                tickers: 1
+            }
+        ),
+        "{err}"
+    );
 }

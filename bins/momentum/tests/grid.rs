@@ -1,0 +1,298 @@
+//! Tracking a grid: the whole grid as the parent run's `grid.parquet`, the best combinations as
+//! child runs, `runs compare RUN` over every combination, bad queries and a broken table, and
+//! the push to a real MLflow server after an outage.
+
+#[path = "../../../crates/momentum-tracking/tests/it/support.rs"]
+#[allow(dead_code)]
+mod support;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use momentum_tracking::{RestClient, RunQuery};
+
+fn momentum(cwd: &Path, uri: Option<&str>, args: &[&str]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_momentum"));
+    command
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("MLFLOW_TRACKING_USERNAME")
+        .env_remove("MLFLOW_TRACKING_PASSWORD")
+        .env_remove("MLFLOW_TRACKING_TOKEN")
+        .env("RUST_LOG", "warn");
+    match uri {
+        Some(uri) => command.env("MLFLOW_TRACKING_URI", uri),
+        None => command.env_remove("MLFLOW_TRACKING_URI"),
+    };
+    command.output().expect("momentum runs")
+}
+
+fn ok(out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "failed ({:?}):\n{}\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// One line on stderr, exit 1, containing `message`.
+fn fails(out: Output, message: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains(message), "{stderr}");
+}
+
+/// A project on the sample with the committed params.yaml (its 48-combination grid), the
+/// prices and the panel; no backtest yet.
+fn project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../params.yaml");
+    std::fs::copy(committed, dir.path().join("params.yaml")).unwrap();
+    ok(momentum(dir.path(), None, &["fetch"]));
+    ok(momentum(dir.path(), None, &["features"]));
+    dir
+}
+
+/// The id of the only top-level run in the local store.
+fn parent_id(root: &Path) -> String {
+    let list = ok(momentum(root, None, &["runs", "list", "--top-level"]));
+    let rows: Vec<&str> = list.lines().skip(1).collect();
+    assert_eq!(rows.len(), 1, "{list}");
+    rows[0].split_whitespace().next().unwrap().to_owned()
+}
+
+/// `reports/grid.csv` (the engine's own writer) as rows of cells by column name.
+fn grid_csv(root: &Path) -> (Vec<String>, Vec<Vec<String>>) {
+    let text = std::fs::read_to_string(root.join("reports/grid.csv")).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap().split(',').map(String::from).collect();
+    let rows = lines
+        .map(|l| l.split(',').map(String::from).collect())
+        .collect();
+    (header, rows)
+}
+
+#[test]
+fn the_grid_is_one_artifact_and_the_best_combinations_are_child_runs() {
+    let dir = project();
+    let root = dir.path();
+    ok(momentum(root, None, &["backtest"]));
+    let parent = parent_id(root);
+    let show = ok(momentum(root, None, &["runs", "show", &parent]));
+    assert!(
+        show.contains("grid       48 combinations in grid.parquet"),
+        "{show}"
+    );
+    assert!(show.contains("children   20 ("), "{show}");
+    for artifact in [
+        "grid.parquet",
+        "grid_top.csv",
+        "metrics.json",
+        "trades.csv",
+        "equity_curve.png",
+        "candidate.json",
+        "params.yaml",
+    ] {
+        assert!(
+            show.contains(&format!("\n  {artifact}\n")),
+            "{artifact} in {show}"
+        );
+    }
+    assert!(!show.contains("  grid.csv"), "{show}");
+
+    // Every combination is in the table: the rows with top_k 5 and a test Sharpe above 0.5,
+    // best first, are those of grid.csv filtered and sorted here.
+    let (header, rows) = grid_csv(root);
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let mut want: Vec<&Vec<String>> = rows
+        .iter()
+        .filter(|r| r[col("top_k")] == "5" && r[col("test_sharpe")].parse::<f64>().unwrap() > 0.5)
+        .collect();
+    want.sort_by(|a, b| {
+        let v = |r: &Vec<String>| r[col("test_sharpe")].parse::<f64>().unwrap();
+        v(b).total_cmp(&v(a))
+    });
+    let got = ok(momentum(
+        root,
+        None,
+        &[
+            "runs",
+            "compare",
+            &parent,
+            "--where",
+            "top_k = 5 and test_sharpe > 0.5",
+            "--sort",
+            "test_sharpe",
+            "--format",
+            "csv",
+        ],
+    ));
+    let mut lines = got.lines();
+    let got_header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let got_rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert!(!want.is_empty());
+    assert_eq!(got_rows.len(), want.len(), "{got}");
+    for (g, w) in got_rows.iter().zip(&want) {
+        for name in [
+            "lookback",
+            "skip",
+            "holding",
+            "top_k",
+            "test_sharpe",
+            "train_total_roi",
+        ] {
+            let at = got_header.iter().position(|h| *h == name).unwrap();
+            assert_eq!(g[at], w[col(name)], "{name} in {got}");
+        }
+    }
+    // The selected combination is the one grid.csv marks.
+    let selected = ok(momentum(
+        root,
+        None,
+        &[
+            "runs",
+            "compare",
+            &parent,
+            "--where",
+            "selected = 1",
+            "--format",
+            "json",
+        ],
+    ));
+    let selected: serde_json::Value = serde_json::from_str(&selected).unwrap();
+    let winner = rows.iter().find(|r| r[col("selected")] == "1").unwrap();
+    assert_eq!(selected.as_array().unwrap().len(), 1);
+    assert_eq!(
+        selected[0]["lookback"].to_string(),
+        winner[col("lookback")],
+        "{selected}"
+    );
+    let top = ok(momentum(
+        root,
+        None,
+        &["runs", "compare", &parent, "--top", "3"],
+    ));
+    assert_eq!(top.lines().count(), 4, "{top}");
+
+    // The number of child runs is a setting (and a flag); a small grid gets one child each.
+    std::fs::remove_dir_all(root.join("mlruns")).unwrap();
+    ok(momentum(root, None, &["backtest", "--children", "100"]));
+    let show = ok(momentum(root, None, &["runs", "show", &parent_id(root)]));
+    assert!(show.contains("children   48 ("), "{show}");
+    std::fs::remove_dir_all(root.join("mlruns")).unwrap();
+    ok(momentum(root, None, &["backtest", "--children", "0"]));
+    let list = ok(momentum(root, None, &["runs", "list"]));
+    assert_eq!(list.lines().count(), 2, "only the parent: {list}");
+}
+
+#[test]
+fn bad_queries_and_a_broken_table_are_one_line_naming_them() {
+    let dir = project();
+    let root = dir.path();
+    ok(momentum(root, None, &["backtest", "--children", "2"]));
+    let parent = parent_id(root);
+    let compare = |condition: &str| {
+        momentum(
+            root,
+            None,
+            &["runs", "compare", &parent, "--where", condition],
+        )
+    };
+    fails(
+        compare("test_sharp > 1"),
+        "grid condition `test_sharp`: no such column",
+    );
+    fails(
+        compare("top_k >> 1"),
+        "grid condition `>>`: unknown comparison",
+    );
+    fails(
+        compare("test_sharpe > high"),
+        "grid condition `high`: expected a number",
+    );
+    fails(
+        momentum(root, None, &["runs", "compare", &parent, "--sort", "sharp"]),
+        "grid condition `sharp`: no such column",
+    );
+
+    // A truncated table: compare names the run and the file; listing still works.
+    let artifact = root
+        .join("mlruns/runs")
+        .read_dir()
+        .unwrap()
+        .map(|e| e.unwrap().path().join("artifacts/grid.parquet"))
+        .find(|p| p.exists())
+        .unwrap();
+    let bytes = std::fs::read(&artifact).unwrap();
+    std::fs::write(&artifact, &bytes[..bytes.len() / 3]).unwrap();
+    let out = momentum(root, None, &["runs", "compare", &parent]);
+    fails(out, "is not a readable grid table");
+    let out = momentum(root, None, &["runs", "compare", &parent]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&parent[..8]) && stderr.contains("grid.parquet"),
+        "{stderr}"
+    );
+    let list = ok(momentum(root, None, &["runs", "list"]));
+    assert_eq!(list.lines().count(), 4, "{list}");
+}
+
+/// The server is down during the backtest: the run is complete locally; `runs sync` pushes
+/// it, children and artifacts, once; the server's copy of the grid reads like the local one.
+#[test]
+fn a_grid_tracked_during_an_outage_reaches_the_server_once() {
+    let dir = project();
+    let root = dir.path();
+    // A port nothing listens on: the server is down.
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port())
+    };
+    ok(momentum(root, Some(&closed), &["backtest"]));
+    let server = support::Server::start(&root.join("server"), false, false);
+    let uri = server.uri.clone();
+    let parent = parent_id(root);
+    let first = ok(momentum(root, Some(&uri), &["runs", "sync"]));
+    assert!(first.contains("pushed 21 run(s)"), "{first}");
+    let again = ok(momentum(root, Some(&uri), &["runs", "sync"]));
+    assert!(
+        again.contains("pushed 0 run(s)") && again.contains("21 already there"),
+        "{again}"
+    );
+
+    let client = RestClient::new(server.client_config(momentum_tracking::Auth::None)).unwrap();
+    let runs = client.search_runs(&RunQuery::new("momentum")).unwrap();
+    assert_eq!(runs.len(), 21);
+    let remote_parent = runs
+        .iter()
+        .find(|r| r.parent_run_id.is_none())
+        .expect("the parent on the server");
+    let artifacts = client.list_artifacts(&remote_parent.run_id).unwrap();
+    assert!(
+        artifacts.iter().any(|a| a == "grid.parquet"),
+        "{artifacts:?}"
+    );
+    let local = ok(momentum(
+        root,
+        None,
+        &["runs", "compare", &parent, "--format", "csv"],
+    ));
+    let remote = ok(momentum(
+        root,
+        Some(&uri),
+        &[
+            "runs",
+            "compare",
+            &remote_parent.run_id,
+            "--remote",
+            "--format",
+            "csv",
+        ],
+    ));
+    assert_eq!(remote, local);
+    assert_eq!(local.lines().count(), 49);
+}
