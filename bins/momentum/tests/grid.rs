@@ -2,49 +2,17 @@
 //! child runs, `runs compare RUN` over every combination, bad queries and a broken table, and
 //! the push to a real MLflow server after an outage.
 
+mod common;
+
 #[path = "../../../crates/momentum-tracking/tests/it/support.rs"]
 #[allow(dead_code)]
 mod support;
 
 use std::path::Path;
-use std::process::{Command, Output};
+
+use common::{fails, momentum, ok};
 
 use momentum_tracking::{RestClient, RunQuery};
-
-fn momentum(cwd: &Path, uri: Option<&str>, args: &[&str]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_momentum"));
-    command
-        .args(args)
-        .current_dir(cwd)
-        .env_remove("MLFLOW_TRACKING_USERNAME")
-        .env_remove("MLFLOW_TRACKING_PASSWORD")
-        .env_remove("MLFLOW_TRACKING_TOKEN")
-        .env("RUST_LOG", "warn");
-    match uri {
-        Some(uri) => command.env("MLFLOW_TRACKING_URI", uri),
-        None => command.env_remove("MLFLOW_TRACKING_URI"),
-    };
-    command.output().expect("momentum runs")
-}
-
-fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "failed ({:?}):\n{}\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&out.stdout)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// One line on stderr, exit 1, containing `message`.
-fn fails(out: Output, message: &str) {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
-    assert!(stderr.contains(message), "{stderr}");
-}
 
 /// A project on the sample with the committed params.yaml (its 48-combination grid), the
 /// prices and the panel; no backtest yet.

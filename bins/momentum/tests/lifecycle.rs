@@ -3,12 +3,16 @@
 //! and with a real MLflow server; plus the promotion gates, dry run and rollback, and the
 //! serving commands' bad-input errors.
 
+mod common;
+
 #[path = "../../../crates/momentum-tracking/tests/it/support.rs"]
 #[allow(dead_code)]
 mod support;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
+
+use common::{fails, momentum, ok};
 
 use momentum_tracking::{Auth, RestClient, RunQuery};
 use serde_json::Value;
@@ -24,40 +28,6 @@ const GRID: &[&str] = &[
     "--grid-top-k",
     "5",
 ];
-
-fn momentum(cwd: &Path, uri: Option<&str>, args: &[&str]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_momentum"));
-    command
-        .args(args)
-        .current_dir(cwd)
-        .env_remove("MLFLOW_TRACKING_USERNAME")
-        .env_remove("MLFLOW_TRACKING_PASSWORD")
-        .env_remove("MLFLOW_TRACKING_TOKEN")
-        .env("RUST_LOG", "warn");
-    match uri {
-        Some(uri) => command.env("MLFLOW_TRACKING_URI", uri),
-        None => command.env_remove("MLFLOW_TRACKING_URI"),
-    };
-    command.output().expect("momentum runs")
-}
-
-fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "failed ({:?}):\n{}\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&out.stdout)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// Asserts the exit code 1 of a refused command and a message on stderr.
-fn fails(out: Output, message: &str) {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains(message), "{stderr}");
-}
 
 /// Asserts that `promote` rejected the candidate (exit 3) with `gate` printed as failing.
 fn rejected_by(out: Output, gate: &str) {

@@ -24,6 +24,7 @@ use arrow_array::types::{Float64Type, Int64Type};
 use arrow_array::{Array, ArrayRef, Float64Array, Int64Array, RecordBatch};
 use arrow_schema::{DataType, Field, Schema};
 use momentum_engine::{Experiment, Metrics};
+use momentum_tracking::Cmp;
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::{Compression, Encoding, ZstdLevel};
@@ -154,10 +155,11 @@ impl GridTable {
         let mut rows: Vec<&Vec<f64>> = self
             .rows
             .iter()
+            // A missing cell (NaN) satisfies no condition, `!=` included.
             .filter(|row| {
                 conditions
                     .iter()
-                    .all(|&(i, op, value)| op.holds(row[i], value))
+                    .all(|&(i, op, value)| !row[i].is_nan() && op.holds(&row[i], &value))
             })
             .collect();
         if let Some(sort) = sort {
@@ -375,44 +377,13 @@ fn cell(v: f64) -> String {
     }
 }
 
-/// A comparison of [`GridFilter`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Op {
-    /// `=` or `==`.
-    Eq,
-    /// `!=`.
-    Ne,
-    /// `<`.
-    Lt,
-    /// `<=`.
-    Le,
-    /// `>`.
-    Gt,
-    /// `>=`.
-    Ge,
-}
-
-impl Op {
-    /// Whether `cell op value` holds; a missing cell (NaN) never does.
-    pub fn holds(self, cell: f64, value: f64) -> bool {
-        match self {
-            Self::Eq => cell == value,
-            Self::Ne => !cell.is_nan() && cell != value,
-            Self::Lt => cell < value,
-            Self::Le => cell <= value,
-            Self::Gt => cell > value,
-            Self::Ge => cell >= value,
-        }
-    }
-}
-
 /// One `column op number` of a [`GridFilter`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Condition {
     /// The column.
     pub column: String,
     /// The comparison.
-    pub op: Op,
+    pub op: Cmp,
     /// The number.
     pub value: f64,
 }
@@ -460,15 +431,9 @@ impl FromStr for GridFilter {
                 .take_while(|c| matches!(c, '<' | '>' | '=' | '!'))
                 .count();
             let (op, number) = rest.split_at(op_len);
-            let op = match op {
-                "=" | "==" => Op::Eq,
-                "!=" => Op::Ne,
-                "<" => Op::Lt,
-                "<=" => Op::Le,
-                ">" => Op::Gt,
-                ">=" => Op::Ge,
-                other => return Err(bad(other, "unknown comparison (= != < <= > >=)")),
-            };
+            let op: Cmp = op
+                .parse()
+                .map_err(|_| bad(op, "unknown comparison (= != < <= > >=)"))?;
             let number = number.trim();
             let value: f64 = number
                 .parse()
@@ -528,20 +493,20 @@ mod tests {
             [
                 Condition {
                     column: "test_sharpe".into(),
-                    op: Op::Gt,
+                    op: Cmp::Gt,
                     value: 1.0
                 },
                 Condition {
                     column: "top_k".into(),
-                    op: Op::Eq,
+                    op: Cmp::Eq,
                     value: 5.0
                 }
             ]
         );
         let filter: GridFilter = "lookback>=-2.5 AND top_k!=3".parse().unwrap();
-        assert_eq!(filter.conditions[0].op, Op::Ge);
+        assert_eq!(filter.conditions[0].op, Cmp::Ge);
         assert_eq!(filter.conditions[0].value, -2.5);
-        assert_eq!(filter.conditions[1].op, Op::Ne);
+        assert_eq!(filter.conditions[1].op, Cmp::Ne);
         for (text, token) in [
             ("top_k >> 1", "`>>`"),
             ("test_sharpe > x", "`x`"),

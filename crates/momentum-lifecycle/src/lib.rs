@@ -53,7 +53,7 @@ pub use backtest::{
 pub use error::{LifecycleError, Result};
 pub use fetch::{FetchPlan, fetch, refresh};
 pub use grid_table::{
-    Condition, GRID_ARTIFACT, GRID_TOP_ARTIFACT, GRID_TOP_ROWS, GridFilter, GridTable, Op,
+    Condition, GRID_ARTIFACT, GRID_TOP_ARTIFACT, GRID_TOP_ROWS, GridFilter, GridTable,
 };
 pub use progress::{Progress, Silent};
 pub use promote::{

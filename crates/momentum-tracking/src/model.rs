@@ -300,6 +300,28 @@ pub enum Cmp {
     Ge,
 }
 
+impl FromStr for Cmp {
+    type Err = TrackingError;
+
+    /// `=` (or `==`), `!=`, `<`, `<=`, `>`, `>=`.
+    fn from_str(op: &str) -> Result<Self> {
+        Ok(match op {
+            "=" | "==" => Cmp::Eq,
+            "!=" => Cmp::Ne,
+            "<" => Cmp::Lt,
+            "<=" => Cmp::Le,
+            ">" => Cmp::Gt,
+            ">=" => Cmp::Ge,
+            other => {
+                return Err(TrackingError::InvalidFilter {
+                    text: other.to_owned(),
+                    reason: "unknown comparison (= != < <= > >=)".into(),
+                });
+            }
+        })
+    }
+}
+
 impl Cmp {
     /// The MLflow search operator.
     pub fn as_str(self) -> &'static str {
@@ -313,7 +335,8 @@ impl Cmp {
         }
     }
 
-    fn holds<T: PartialOrd + ?Sized>(self, left: &T, right: &T) -> bool {
+    /// Whether `left OP right` holds.
+    pub fn holds<T: PartialOrd + ?Sized>(self, left: &T, right: &T) -> bool {
         match self {
             Cmp::Eq => left == right,
             Cmp::Ne => left != right,
