@@ -83,6 +83,8 @@ fn main() -> ExitCode {
     init_logging(cli.verbose, cli.quiet);
     match run(cli) {
         Ok(code) => code,
+        // The reader of stdout went away (`| head`): nothing left to say.
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err:#}");
             ExitCode::FAILURE
@@ -109,6 +111,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 /// The current time, RFC 3339 in UTC to the second: when a candidate was written or promoted.
 fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 /// `momentum runs list | head -1`: when the reader of stdout goes away, printing panics with a

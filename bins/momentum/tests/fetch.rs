@@ -665,3 +665,41 @@ pq.write_table(t, 'py.parquet')";
         assert!(shown.contains(line), "{line} not in {shown}");
     }
 }
+
+#[path = "common/mod.rs"]
+#[allow(dead_code)]
+mod common;
+
+/// A price API whose answer never ends: the body is cut at the client's limit, the fetch fails
+/// with one line naming the ticker, the URL and the limit, and nothing is written.
+#[test]
+fn an_endless_api_body_is_cut_at_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = common::endless_server();
+    let out = Command::new(env!("CARGO_BIN_EXE_momentum"))
+        .current_dir(dir.path())
+        .args([
+            "fetch",
+            "--source",
+            "financialdatasets",
+            "--tickers",
+            "MSFT",
+        ])
+        .args(["--start", "2025-03-03", "--end", "2025-03-14"])
+        .env("FINANCIAL_DATASETS_API_KEY", KEY)
+        .env("FINANCIAL_DATASETS_BASE_URL", &base)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("MSFT: ")
+            && stderr.contains(&base)
+            && stderr.contains("larger than the limit of 64 MiB"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(KEY));
+    assert!(!dir.path().join("data").exists(), "nothing written");
+}

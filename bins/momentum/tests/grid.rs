@@ -2,6 +2,7 @@
 //! child runs, `runs compare RUN` over every combination, bad queries and a broken table, and
 //! the push to a real MLflow server after an outage.
 
+#[allow(dead_code)]
 mod common;
 
 #[path = "../../../crates/momentum-tracking/tests/it/support.rs"]
@@ -187,6 +188,29 @@ fn bad_queries_and_a_broken_table_are_one_line_naming_them() {
         "grid condition `sharp`: no such column",
     );
 
+    // A reader that goes away (`| head -1`) ends the command quietly with exit 0.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_momentum"))
+        .args(["runs", "compare", &parent, "--format", "csv"])
+        .current_dir(root)
+        .env_remove("MLFLOW_TRACKING_URI")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
     // A truncated table: compare names the run and the file; listing still works.
     let artifact = root
         .join("mlruns/runs")
@@ -209,8 +233,9 @@ fn bad_queries_and_a_broken_table_are_one_line_naming_them() {
     assert_eq!(list.lines().count(), 4, "{list}");
 }
 
-/// The server is down during the backtest: the run is complete locally; `runs sync` pushes
-/// it, children and artifacts, once; the server's copy of the grid reads like the local one.
+/// The server is down during a backtest of the 9,000-combination sample grid: the run is
+/// complete locally; `runs sync` pushes it, its 20 children and artifacts, once; the server's
+/// copy of the grid reads like the local one.
 #[test]
 fn a_grid_tracked_during_an_outage_reaches_the_server_once() {
     let dir = project();
@@ -220,7 +245,22 @@ fn a_grid_tracked_during_an_outage_reaches_the_server_once() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port())
     };
-    ok(momentum(root, Some(&closed), &["backtest"]));
+    // The 9,000-combination sample grid: lookback 5..250 step 5, holding 1..60, top_k 3, 5, 7.
+    let lookbacks: Vec<String> = (5..=250).step_by(5).map(|l| l.to_string()).collect();
+    let holdings: Vec<String> = (1..=60).map(|h| h.to_string()).collect();
+    let (lookbacks, holdings) = (lookbacks.join(","), holdings.join(","));
+    let grid = [
+        "backtest",
+        "--grid-lookback",
+        &lookbacks,
+        "--grid-skip",
+        "0",
+        "--grid-holding",
+        &holdings,
+        "--grid-top-k",
+        "3,5,7",
+    ];
+    ok(momentum(root, Some(&closed), &grid));
     let server = support::Server::start(&root.join("server"), false, false);
     let uri = server.uri.clone();
     let parent = parent_id(root);
@@ -262,5 +302,5 @@ fn a_grid_tracked_during_an_outage_reaches_the_server_once() {
         ],
     ));
     assert_eq!(remote, local);
-    assert_eq!(local.lines().count(), 49);
+    assert_eq!(local.lines().count(), 1 + 9000);
 }

@@ -3,6 +3,7 @@
 //! and with a real MLflow server; plus the promotion gates, dry run and rollback, and the
 //! serving commands' bad-input errors.
 
+#[allow(dead_code)]
 mod common;
 
 #[path = "../../../crates/momentum-tracking/tests/it/support.rs"]

@@ -175,3 +175,23 @@ fn list_show_compare_and_sync() {
         "{synced}"
     );
 }
+
+#[path = "common/mod.rs"]
+#[allow(dead_code)]
+mod common;
+
+/// A tracking server whose answer never ends: `runs list --remote` fails with one line naming
+/// the URL and the limit instead of growing until the allocator aborts.
+#[test]
+fn an_endless_server_body_is_cut_at_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let uri = common::endless_server();
+    let out = common::momentum(dir.path(), Some(&uri), &["runs", "list", "--remote"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains(&uri) && stderr.contains("larger than the limit of 256 MiB"),
+        "{stderr}"
+    );
+}

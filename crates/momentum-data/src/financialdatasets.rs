@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use momentum_http::{RetryPolicy, describe};
+use momentum_http::{BodyError, RetryPolicy, describe, read_body};
 use reqwest::StatusCode;
 use serde::Deserialize;
 use tokio::sync::{Mutex, Semaphore};
@@ -58,11 +58,15 @@ pub struct ClientConfig {
     pub concurrency: usize,
     /// Pages followed for one ticker before giving up (a loop guard).
     pub max_pages: usize,
+    /// Largest response body read, in bytes: a longer one (a server that never stops sending)
+    /// fails the ticker instead of exhausting memory.
+    pub max_body_bytes: usize,
 }
 
 impl ClientConfig {
     /// Defaults for the public API with `api_key`: 30 s timeout, 4 retries from 1 s backoff
-    /// (capped at 60 s), 60 requests/minute, 4 tickers at a time, 1000 pages.
+    /// (capped at 60 s), 60 requests/minute, 4 tickers at a time, 1000 pages, bodies of at most
+    /// 64 MiB.
     pub fn new(api_key: impl Into<String>) -> Self {
         Self {
             base_url: DEFAULT_BASE_URL.into(),
@@ -75,6 +79,7 @@ impl ClientConfig {
             requests_per_minute: 60,
             concurrency: 4,
             max_pages: 1000,
+            max_body_bytes: momentum_http::DEFAULT_MAX_BODY,
         }
     }
 
@@ -121,6 +126,7 @@ impl fmt::Debug for ClientConfig {
             .field("requests_per_minute", &self.requests_per_minute)
             .field("concurrency", &self.concurrency)
             .field("max_pages", &self.max_pages)
+            .field("max_body_bytes", &self.max_body_bytes)
             .finish()
     }
 }
@@ -359,15 +365,18 @@ impl FinancialDatasetsClient {
                 Ok(response) => {
                     let status = response.status();
                     let retry_after = momentum_http::retry_after(response.headers());
-                    let body = match response.text().await {
-                        Ok(body) => body,
-                        Err(err) if is_transient(&err) => {
+                    let body = match read_body(response, self.config.max_body_bytes).await {
+                        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+                        Err(BodyError::Read(err)) if is_transient(&err) => {
                             let last = format!("reading the body of {url}: {}", describe(err));
                             self.retry_or_give_up(ticker, attempt, last, None).await?;
                             continue;
                         }
-                        Err(err) => {
+                        Err(BodyError::Read(err)) => {
                             return Err(DataError::Http(format!("{ticker}: {}", describe(err))));
+                        }
+                        Err(too_large) => {
+                            return Err(DataError::Http(format!("{ticker}: {url}: {too_large}")));
                         }
                     };
                     if status.is_success() {

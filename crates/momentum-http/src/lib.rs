@@ -38,10 +38,12 @@
 //! ```
 #![warn(missing_docs)]
 
+mod body;
 mod chain;
 mod client;
 mod retry;
 
+pub use body::{BodyError, DEFAULT_MAX_BODY, read_body};
 pub use chain::{chain, describe};
 pub use client::{client, install_crypto_provider};
 pub use retry::{RetryPolicy, equal_jitter, retry_after};

@@ -118,6 +118,15 @@ pub enum TrackingError {
         #[source]
         source: reqwest::Error,
     },
+    /// A response body longer than the client's `max_body_bytes`.
+    #[error("response of {url}")]
+    Body {
+        /// The URL, without credentials.
+        url: String,
+        /// The cap that was passed.
+        #[source]
+        source: momentum_http::BodyError,
+    },
     /// The server answered with an error status.
     #[error("{url} answered {status}{}: {message}", code.as_deref().map(|c| format!(" {c}")).unwrap_or_default())]
     Api {

@@ -30,6 +30,8 @@ use momentum_lifecycle::{GRID_ARTIFACT, GridFilter, GridTable, Settings};
     momentum runs compare --sort train_sharpe --limit 20\n  \
     momentum runs compare --filter 'params.lookback=60' --filter 'metrics.train_sharpe>0.5'\n  \
     momentum runs show 3f2a9c\n  \
+    momentum runs compare 3f2a9c --where 'test_sharpe > 1 and top_k = 5' --sort test_sharpe --top 10\n  \
+    momentum runs compare 3f2a9c --format csv > grid.csv\n  \
     MLFLOW_TRACKING_URI=http://127.0.0.1:5000 momentum runs sync")]
 pub struct Args {
     #[command(subcommand)]
@@ -57,10 +59,12 @@ enum RunsCommand {
     List(ListArgs),
     /// Show one run: params, metrics, tags, dataset inputs, artifacts, sync state.
     Show(ShowArgs),
-    /// Compare runs side by side: one row per run, one column per param and metric.
+    /// Compare runs side by side, or every combination of one backtest's grid.
     ///
-    /// Without run ids or --parent, compares the children of the newest top-level run that
-    /// has children (the latest grid search).
+    /// With one backtest run id: one row per grid combination, read from the run's
+    /// grid.parquet artifact (--where, --sort, --top, --format). With several runs: one row
+    /// per run, one column per param and metric. Without run ids or --parent, compares the
+    /// children of the newest top-level run that has children (the latest grid search).
     Compare(CompareArgs),
     /// Push local runs the tracking server has not fully received (data, artifacts, parent
     /// links, final status). Safe to repeat: nothing is created twice.

@@ -109,10 +109,14 @@ pub struct RestConfig {
     pub timeout: Duration,
     /// Parallel requests when pushing many runs.
     pub concurrency: usize,
+    /// Largest response body read, in bytes (an artifact download included): a longer one (a
+    /// server that never stops sending) fails the request instead of exhausting memory.
+    pub max_body_bytes: usize,
 }
 
 impl RestConfig {
-    /// Defaults for `uri`: auth from the environment, [`DEFAULT_RETRY`], 30 s timeout,
+    /// Defaults for `uri`: auth from the environment, [`DEFAULT_RETRY`], bodies of at most
+    /// 256 MiB, 30 s timeout,
     /// concurrency 8.
     pub fn new(uri: impl Into<String>) -> Self {
         RestConfig {
@@ -121,6 +125,7 @@ impl RestConfig {
             retry: DEFAULT_RETRY,
             timeout: Duration::from_secs(30),
             concurrency: 8,
+            max_body_bytes: 4 * momentum_http::DEFAULT_MAX_BODY,
         }
     }
 }
@@ -197,6 +202,7 @@ impl RestClient {
                 base,
                 auth,
                 retry: config.retry,
+                max_body_bytes: config.max_body_bytes,
                 experiments: Arc::default(),
             },
             rt,

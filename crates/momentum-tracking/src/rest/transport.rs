@@ -19,6 +19,7 @@ pub(crate) struct Inner {
     pub(super) base: Url,
     pub(super) auth: Auth,
     pub(super) retry: momentum_http::RetryPolicy,
+    pub(super) max_body_bytes: usize,
     pub(super) experiments: Arc<Mutex<HashMap<String, String>>>,
 }
 
@@ -102,13 +103,17 @@ impl Inner {
             };
             let status = resp.status();
             if status.is_success() {
-                return resp
-                    .bytes()
+                return momentum_http::read_body(resp, self.max_body_bytes)
                     .await
-                    .map(|b| b.to_vec())
-                    .map_err(|e| TrackingError::Http {
-                        url: url.to_string(),
-                        source: e.without_url(),
+                    .map_err(|err| match err {
+                        momentum_http::BodyError::Read(e) => TrackingError::Http {
+                            url: url.to_string(),
+                            source: e.without_url(),
+                        },
+                        too_large => TrackingError::Body {
+                            url: url.to_string(),
+                            source: too_large,
+                        },
                     });
             }
             let retryable = match status.as_u16() {

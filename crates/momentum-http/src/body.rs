@@ -1,0 +1,140 @@
+//! Response bodies read with a size cap: a server that answers with an endless body (or a
+//! huge one) ends the request with an error instead of growing the process until it aborts.
+
+/// The cap both clients apply unless told otherwise: 64 MiB, far above a page of prices or an
+/// MLflow answer, far below what would hurt the machine.
+pub const DEFAULT_MAX_BODY: usize = 64 << 20;
+
+/// Why a body could not be read.
+#[derive(Debug)]
+pub enum BodyError {
+    /// The body is longer than the cap (announced by `Content-Length` or found while reading).
+    TooLarge {
+        /// The cap, in bytes.
+        limit: usize,
+    },
+    /// The connection failed while reading.
+    Read(reqwest::Error),
+}
+
+impl std::fmt::Display for BodyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::TooLarge { limit } => write!(
+                f,
+                "the response body is larger than the limit of {} (raise it with the client's max_body_bytes)",
+                size(*limit)
+            ),
+            Self::Read(_) => f.write_str("reading the response body failed"),
+        }
+    }
+}
+
+impl std::error::Error for BodyError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::TooLarge { .. } => None,
+            Self::Read(err) => Some(err),
+        }
+    }
+}
+
+/// `bytes` for a message: whole MiB when it is some, else bytes.
+fn size(bytes: usize) -> String {
+    if bytes >= 1 << 20 && bytes.is_multiple_of(1 << 20) {
+        format!("{} MiB", bytes >> 20)
+    } else {
+        format!("{bytes} bytes")
+    }
+}
+
+/// Reads the body of `response`, at most `limit` bytes of it. A `Content-Length` above the
+/// limit is refused before anything is read; otherwise the body is read chunk by chunk and
+/// refused as soon as it passes the limit, so at most `limit` bytes (plus one chunk) are ever
+/// held.
+///
+/// # Errors
+/// [`BodyError::TooLarge`], or [`BodyError::Read`] when the connection fails.
+///
+/// # Example
+/// ```no_run
+/// # async fn demo(client: reqwest::Client) -> Result<(), Box<dyn std::error::Error>> {
+/// let response = client.get("http://127.0.0.1:5000/health").send().await?;
+/// let body = momentum_http::read_body(response, momentum_http::DEFAULT_MAX_BODY).await?;
+/// # let _ = body;
+/// # Ok(())
+/// # }
+/// ```
+pub async fn read_body(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<Vec<u8>, BodyError> {
+    let announced = response.content_length().unwrap_or(0);
+    if usize::try_from(announced).map_or(true, |n| n > limit) {
+        return Err(BodyError::TooLarge { limit });
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(BodyError::Read)? {
+        if body.len() + chunk.len() > limit {
+            return Err(BodyError::TooLarge { limit });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{BufRead, BufReader, Write};
+    use std::net::TcpListener;
+
+    use super::*;
+
+    /// A server on 127.0.0.1 that answers one request with 200 and a chunked body that never
+    /// ends (it stops when the client hangs up, or after 1 GiB).
+    fn endless_server() -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                line.clear();
+            }
+            let mut stream = stream;
+            let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n";
+            if stream.write_all(head.as_bytes()).is_err() {
+                return;
+            }
+            let chunk = format!("{:x}\r\n{}\r\n", 64 << 10, "7".repeat(64 << 10));
+            for _ in 0..(1 << 14) {
+                if stream.write_all(chunk.as_bytes()).is_err() {
+                    return;
+                }
+            }
+        });
+        format!("http://{addr}/endless")
+    }
+
+    #[tokio::test]
+    async fn an_endless_body_is_cut_at_the_limit() {
+        let url = endless_server();
+        let client = crate::client(
+            "test",
+            std::time::Duration::from_secs(30),
+            reqwest::redirect::Policy::none(),
+        )
+        .unwrap();
+        let response = client.get(&url).send().await.unwrap();
+        let err = read_body(response, 1 << 20).await.unwrap_err();
+        assert!(
+            matches!(err, BodyError::TooLarge { limit } if limit == 1 << 20),
+            "{err}"
+        );
+        assert_eq!(
+            err.to_string(),
+            "the response body is larger than the limit of 1 MiB (raise it with the client's max_body_bytes)"
+        );
+    }
+}
