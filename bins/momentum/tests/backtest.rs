@@ -348,3 +348,55 @@ fn a_failed_write_leaves_every_previous_report() {
         "the reports of the failed run stay out"
     );
 }
+
+/// A grid of 9.9 million combinations is refused before any work, with its size, the limit,
+/// and an estimate of its memory and time; nothing is written. The limit is a setting and a
+/// flag.
+#[test]
+fn a_huge_grid_is_refused_with_an_estimate() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("prices.csv"), WIDE).unwrap();
+    let lookbacks: Vec<String> = (1..=1000).map(|v| v.to_string()).collect();
+    let holdings: Vec<String> = (1..=100).map(|v| v.to_string()).collect();
+    let sizes: Vec<String> = (1..=99).map(|v| v.to_string()).collect();
+    let (lookbacks, holdings, sizes) = (lookbacks.join(","), holdings.join(","), sizes.join(","));
+    let huge = [
+        "backtest",
+        "--no-track",
+        "--prices",
+        "prices.csv",
+        "--grid-lookback",
+        &lookbacks,
+        "--grid-skip",
+        "0",
+        "--grid-holding",
+        &holdings,
+        "--grid-top-k",
+        &sizes,
+    ];
+    let out = momentum(dir.path(), &huge);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("invalid backtest.max_combinations = 2000000")
+            && err.contains("the grid has 9900000 combinations, more than the limit of 2000000")
+            && err.contains(" MB of results and 198 s on two threads"),
+        "{err}"
+    );
+    assert!(!dir.path().join("reports").exists());
+    let small = [
+        &PLAIN_RUN_ON_WIDE[..],
+        &["--lookback", "2", "--holding", "1", "--top-k", "1"],
+    ]
+    .concat();
+    let out = momentum(
+        dir.path(),
+        &[&small[..], &["--max-combinations", "0"]].concat(),
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("invalid --max-combinations 0: the grid has 1 combinations"),
+        "{err}"
+    );
+}

@@ -76,6 +76,17 @@ pub enum DataError {
         line: u64,
     },
 
+    /// A ticker holds a control character (named by position: echoing it could drive a
+    /// terminal).
+    #[error("{origin}: ticker number {position} holds the control character U+{code:04X}")]
+    ControlCharacter {
+        /// The file or source.
+        origin: String,
+        /// 1-based position of the ticker in the universe.
+        position: usize,
+        /// The character's code point.
+        code: u32,
+    },
     /// The same ticker appears twice in the universe (e.g. two CSV columns with one name).
     #[error("{origin}: ticker {ticker} appears more than once")]
     DuplicateTicker {

@@ -42,7 +42,16 @@ pub fn validate(table: &PriceTable, origin: &str) -> Result<()> {
         });
     }
     let mut seen = HashSet::new();
-    for ticker in &table.tickers {
+    for (position, ticker) in table.tickers.iter().enumerate() {
+        // A control character (an escape sequence, a newline) would reach terminals and
+        // report files; the ticker is named by its position, not echoed.
+        if let Some(control) = ticker.chars().find(|c| c.is_control()) {
+            return Err(DataError::ControlCharacter {
+                origin: origin.into(),
+                position: position + 1,
+                code: u32::from(control),
+            });
+        }
         if !seen.insert(ticker.as_str()) {
             return Err(DataError::DuplicateTicker {
                 origin: origin.into(),
@@ -281,6 +290,22 @@ mod tests {
 
     fn table(rows: Vec<PriceRow>) -> PriceTable {
         PriceTable::from_rows(vec!["AAA".into(), "BBB".into()], rows)
+    }
+
+    #[test]
+    fn a_ticker_with_a_control_character_is_named_by_position_not_echoed() {
+        let table = PriceTable::from_rows(
+            vec!["AAA".into(), "B\u{1b}[31mB".into()],
+            vec![
+                row("AAA", "2024-01-02", 1.0),
+                row("B\u{1b}[31mB", "2024-01-02", 1.0),
+            ],
+        );
+        let err = validate(&table, "prices.csv").unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "prices.csv: ticker number 2 holds the control character U+001B"
+        );
     }
 
     fn d(s: &str) -> NaiveDate {

@@ -51,6 +51,21 @@ pub enum EngineError {
         /// Why.
         reason: String,
     },
+    /// The grid is larger than the limit; nothing was run.
+    #[error(
+        "the grid has {combinations} combinations, more than the limit of {limit} (about \
+         {megabytes} MB of results and {seconds} s on two threads); raise max_combinations to run it"
+    )]
+    GridTooLarge {
+        /// Combinations in the grid.
+        combinations: usize,
+        /// The limit.
+        limit: usize,
+        /// Estimated memory of the results.
+        megabytes: usize,
+        /// Estimated time at 50,000 combinations a second.
+        seconds: usize,
+    },
     /// The panel has too few days or no ticker to backtest.
     #[error("the panel has {days} days and {tickers} tickers: nothing to backtest")]
     EmptyPanel {

@@ -58,6 +58,9 @@ pub struct ExperimentSpec {
     pub pbo_blocks: usize,
     /// The parameter lists searched.
     pub grid: GridSpec,
+    /// The largest grid run: a larger one is refused before any work, with an estimate of its
+    /// memory and time, instead of growing until the allocator aborts.
+    pub max_combinations: usize,
 }
 
 impl Default for ExperimentSpec {
@@ -69,11 +72,38 @@ impl Default for ExperimentSpec {
             cost_bps: 10.0,
             pbo_blocks: 16,
             grid: GridSpec::default(),
+            max_combinations: DEFAULT_MAX_COMBINATIONS,
         }
     }
 }
 
+/// The default [`ExperimentSpec::max_combinations`]: two million, about a gigabyte of results.
+pub const DEFAULT_MAX_COMBINATIONS: usize = 2_000_000;
+
+/// Grid combinations a second on two threads of this project's reference machine (the sample
+/// grid's benchmark, `docs/performance.md`): what the size check's time estimate assumes.
+const COMBINATIONS_PER_SECOND: usize = 50_000;
+
 impl ExperimentSpec {
+    /// Refuses a grid of more than `max_combinations` combinations before any work.
+    ///
+    /// # Errors
+    /// [`EngineError::GridTooLarge`] with the grid's size, the limit, and an estimate of the
+    /// memory its results take and of its time.
+    pub fn check_size(&self) -> Result<()> {
+        let combinations = self.grid.size();
+        if combinations <= self.max_combinations {
+            return Ok(());
+        }
+        let per_combination = std::mem::size_of::<ComboResult>() + 16 * self.pbo_blocks;
+        Err(EngineError::GridTooLarge {
+            combinations,
+            limit: self.max_combinations,
+            megabytes: combinations.saturating_mul(per_combination) >> 20,
+            seconds: combinations / COMBINATIONS_PER_SECOND,
+        })
+    }
+
     /// The evaluation windows on a panel of `days` days: `train` and `test`, or `full`.
     ///
     /// # Errors
@@ -304,27 +334,40 @@ impl Experiment {
         Ok(())
     }
 
-    /// Writes `trades.csv`: every trade of the selected strategy, window by window.
+    /// Writes `trades.csv`: every trade of the selected strategy, window by window, through the
+    /// `csv` writer (a field is quoted where it needs to be) with tickers made
+    /// [`spreadsheet_text`].
     ///
     /// # Errors
     /// [`EngineError::NotRecorded`] for an experiment read from JSON; [`EngineError::Io`].
-    pub fn write_trades_csv(&self, mut out: impl Write) -> Result<()> {
-        let mut text = String::from("window,date,ticker,action,weight_before,weight_after,price\n");
+    pub fn write_trades_csv(&self, out: impl Write) -> Result<()> {
+        let mut csv = csv::Writer::from_writer(out);
+        let io = |err: csv::Error| EngineError::Io(err.into());
+        csv.write_record([
+            "window",
+            "date",
+            "ticker",
+            "action",
+            "weight_before",
+            "weight_after",
+            "price",
+        ])
+        .map_err(io)?;
         for (name, runs) in self.recorded()? {
             for t in &runs.strategy.trades {
-                let _ = writeln!(
-                    text,
-                    "{name},{},{},{},{},{},{}",
-                    self.dates[t.day],
-                    self.data.universe[t.ticker],
+                csv.write_record([
+                    name.as_str(),
+                    &self.dates[t.day].to_string(),
+                    &spreadsheet_text(&self.data.universe[t.ticker]),
                     t.action.as_str(),
-                    t.weight_before,
-                    t.weight_after,
-                    t.price
-                );
+                    &t.weight_before.to_string(),
+                    &t.weight_after.to_string(),
+                    &t.price.to_string(),
+                ])
+                .map_err(io)?;
             }
         }
-        out.write_all(text.as_bytes())?;
+        csv.flush()?;
         Ok(())
     }
 
@@ -398,6 +441,26 @@ pub fn write_canonical_json<T: Serialize + ?Sized>(mut out: impl Write, value: &
 
 /// One window's cells of a `grid.csv` row: the metrics in [`Metrics::NAMES`] order, or empty
 /// cells without that window.
+/// A text cell of a CSV file meant for spreadsheets: one that starts with `=`, `+`, `-`, `@`,
+/// a tab or a carriage return would be read as a formula (CSV injection), so it gets a leading
+/// `'`, which spreadsheets show as text; any other cell is as it is. Numbers are not text
+/// cells (a negative number keeps its sign).
+///
+/// ```
+/// use momentum_engine::spreadsheet_text;
+/// assert_eq!(spreadsheet_text("AAPL"), "AAPL");
+/// assert_eq!(spreadsheet_text("BRK-B"), "BRK-B");
+/// assert_eq!(spreadsheet_text("=HYPERLINK(1)"), "'=HYPERLINK(1)");
+/// assert_eq!(spreadsheet_text("-2+3"), "'-2+3");
+/// ```
+pub fn spreadsheet_text(cell: &str) -> std::borrow::Cow<'_, str> {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        std::borrow::Cow::Owned(format!("'{cell}"))
+    } else {
+        std::borrow::Cow::Borrowed(cell)
+    }
+}
+
 fn metric_cells(m: Option<&Metrics>) -> String {
     match m {
         None => ",".repeat(Metrics::NAMES.len() - 1),
@@ -444,6 +507,7 @@ fn metric_cells(m: Option<&Metrics>) -> String {
 ///     cost_bps: 0.0,
 ///     pbo_blocks: 2,
 ///     grid: GridSpec { lookback: vec![2, 3], skip: vec![0], holding: vec![2], top_k: vec![1] },
+///     max_combinations: 100,
 /// };
 /// let experiment = run_experiment(&panel, &spec, None, &|_| {})?;
 ///
@@ -483,6 +547,7 @@ pub fn run_experiment(
             tickers: panel.n_tickers(),
         });
     }
+    spec.check_size()?;
     let windows = spec.windows(days)?;
     if spec.grid.size() == 1 {
         let grid = &spec.grid;

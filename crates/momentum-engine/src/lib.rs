@@ -41,8 +41,8 @@ mod stats;
 pub use backtest::{Action, BacktestResult, Trade, backtest, baseline};
 pub use error::{EngineError, Result};
 pub use experiment::{
-    ChainedCurve, CurvePoint, DataLineage, Experiment, ExperimentSpec, WindowName, WindowReport,
-    WindowRuns, run_experiment, write_canonical_json,
+    ChainedCurve, CurvePoint, DEFAULT_MAX_COMBINATIONS, DataLineage, Experiment, ExperimentSpec,
+    WindowName, WindowReport, WindowRuns, run_experiment, spreadsheet_text, write_canonical_json,
 };
 pub use grid::{
     ComboResult, GridOptions, GridOutcome, GridRun, GridSpec, SelectionStats, grid_search,

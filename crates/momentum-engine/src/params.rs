@@ -61,6 +61,17 @@ impl StrategyParams {
         if self.lookback == 0 {
             return bad("lookback", self.lookback.to_string(), "must be at least 1");
         }
+        // Parameters are stored as signed 64-bit integers (Parquet, YAML, registry tags).
+        for (name, value) in [
+            ("lookback", self.lookback),
+            ("skip", self.skip),
+            ("holding", self.holding),
+            ("top_k", self.top_k),
+        ] {
+            if i64::try_from(value).is_err() {
+                return bad(name, value.to_string(), "must be at most 2^63 - 1");
+            }
+        }
         if self.skip >= self.lookback {
             return bad(
                 "skip",

@@ -1,12 +1,11 @@
 //! Scan and monitor: the production model's picks for one day, and its live record against the
 //! backtest's promise.
 
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 use momentum_data::PriceTable;
-use momentum_engine::PricePanel;
+use momentum_engine::{PricePanel, spreadsheet_text};
 use momentum_scanner::Model;
 use momentum_scanner::history::{append_history, read_history};
 use momentum_scanner::monitor::{MonitorReport, MonitorSettings, monitor};
@@ -189,24 +188,41 @@ fn check_staleness(request: &ScanRequest, last: NaiveDate) -> Result<()> {
     Ok(())
 }
 
-/// `reports/picks.csv`: one line per ticker, ranked first.
+/// `reports/picks.csv`: one line per ticker, ranked first, through the `csv` writer (a field is
+/// quoted where it needs to be), tickers made [`spreadsheet_text`].
 fn picks_csv(picks: &Picks) -> String {
     let optional = |value: Option<f64>| value.map(|v| v.to_string()).unwrap_or_default();
-    let mut text = String::from("as_of,rank,ticker,score,selected,target_weight,last_close\n");
+    let mut csv = csv::Writer::from_writer(Vec::new());
+    let header = [
+        "as_of",
+        "rank",
+        "ticker",
+        "score",
+        "selected",
+        "target_weight",
+        "last_close",
+    ];
+    // Writing into a Vec cannot fail.
+    let write = |csv: &mut csv::Writer<Vec<u8>>, record: &[&str]| {
+        csv.write_record(record).expect("writing to memory");
+    };
+    write(&mut csv, &header);
     for pick in &picks.picks {
-        let _ = writeln!(
-            text,
-            "{},{},{},{},{},{},{}",
-            picks.as_of,
-            pick.rank.map(|r| r.to_string()).unwrap_or_default(),
-            pick.ticker,
-            optional(pick.score),
-            pick.selected,
-            pick.target_weight,
-            optional(pick.last_close)
+        write(
+            &mut csv,
+            &[
+                &picks.as_of.to_string(),
+                &pick.rank.map(|r| r.to_string()).unwrap_or_default(),
+                &spreadsheet_text(&pick.ticker),
+                &optional(pick.score),
+                &pick.selected.to_string(),
+                &pick.target_weight.to_string(),
+                &optional(pick.last_close),
+            ],
         );
     }
-    text
+    let bytes = csv.into_inner().expect("writing to memory");
+    String::from_utf8(bytes).expect("the cells are UTF-8")
 }
 
 /// What one monitor run reads and writes.
@@ -378,4 +394,55 @@ fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
         serde_json::to_string_pretty(value).map_err(|err| LifecycleError::write(path, err))?;
     text.push('\n');
     write_text(path, &text)
+}
+
+#[cfg(test)]
+mod tests {
+    use momentum_engine::StrategyParams;
+    use momentum_scanner::scan::Pick;
+
+    use super::*;
+
+    #[test]
+    fn picks_csv_quotes_what_needs_it_and_neutralises_formulas() {
+        let pick = |ticker: &str, rank| Pick {
+            rank: Some(rank),
+            ticker: ticker.into(),
+            score: Some(-0.25),
+            selected: rank == 1,
+            target_weight: if rank == 1 { 1.0 } else { 0.0 },
+            last_close: None,
+        };
+        let picks = Picks {
+            model_version: "1".into(),
+            params: StrategyParams {
+                lookback: 2,
+                skip: 0,
+                holding: 1,
+                top_k: 1,
+                cost_bps: 0.0,
+            },
+            as_of: NaiveDate::from_ymd_opt(2024, 1, 2).unwrap(),
+            picks: vec![
+                pick("=cmd|' /C calc'!A0", 1),
+                pick("A,\"B\"\nC", 2),
+                pick("MSFT", 3),
+            ],
+        };
+        let text = picks_csv(&picks);
+        assert!(
+            text.ends_with("\n2024-01-02,3,MSFT,-0.25,false,0,\n"),
+            "{text}"
+        );
+        let mut reader = csv::Reader::from_reader(text.as_bytes());
+        let tickers: Vec<String> = reader
+            .records()
+            .map(|r| {
+                let r = r.unwrap();
+                assert_eq!(r.len(), 7);
+                r[2].to_owned()
+            })
+            .collect();
+        assert_eq!(tickers, ["'=cmd|' /C calc'!A0", "A,\"B\"\nC", "MSFT"]);
+    }
 }

@@ -224,23 +224,28 @@ impl SettingsError {
     /// assert!(matches!(SettingsError::from_engine(other), Err(EngineError::EmptyPanel { .. })));
     /// ```
     pub fn from_engine(err: EngineError) -> Result<Self, EngineError> {
-        match err {
+        match &err {
             EngineError::InvalidParameter {
                 name,
                 value,
                 reason,
             } => {
-                let key = match name {
+                let key = match *name {
                     "lookback" | "skip" | "holding" | "top_k" => format!("backtest.grid.{name}"),
                     other => format!("backtest.{other}"),
                 };
                 Ok(Self::Invalid {
                     key,
-                    value: Some(value),
-                    reason: reason.into(),
+                    value: Some(value.clone()),
+                    reason: (*reason).into(),
                 })
             }
-            other => Err(other),
+            EngineError::GridTooLarge { limit, .. } => Ok(Self::Invalid {
+                key: "backtest.max_combinations".into(),
+                value: Some(limit.to_string()),
+                reason: err.to_string(),
+            }),
+            _ => Err(err),
         }
     }
 

@@ -257,7 +257,8 @@ pub fn track_scan(
         .tag("momentum.model_version", &picks.model_version);
     spec = strategy_params(spec, &picks.params)
         .param("as_of", picks.as_of)
-        .param("picks", selected.join(","))
+        // MLflow takes a param of at most 6,000 characters; the whole list is in the artifacts.
+        .param("picks", shorten(&selected.join(","), 1000))
         .metric("selected", selected.len() as f64);
     for file in files {
         spec = spec.artifact(file);
@@ -302,6 +303,16 @@ pub fn track_monitor(
     Ok(())
 }
 
+/// `text` cut to at most `max` characters, with what was left out counted.
+fn shorten(text: &str, max: usize) -> String {
+    let count = text.chars().count();
+    if count <= max {
+        return text.to_owned();
+    }
+    let kept: String = text.chars().take(max - 20).collect();
+    format!("{kept}... ({} more chars)", count - (max - 20))
+}
+
 /// Adds lookback, skip, holding and top_k as params.
 fn strategy_params(spec: RunSpec, p: &momentum_engine::StrategyParams) -> RunSpec {
     spec.param("lookback", p.lookback)
@@ -320,4 +331,16 @@ fn metric_group(spec: RunSpec, prefix: &str, m: &Metrics) -> RunSpec {
         .fold(spec, |spec, (name, value)| {
             spec.metric(format!("{prefix}{name}"), value)
         })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_long_param_is_cut_and_counted() {
+        assert_eq!(super::shorten("AAPL,MSFT", 1000), "AAPL,MSFT");
+        let long = "X,".repeat(3000);
+        let short = super::shorten(&long, 1000);
+        assert_eq!(short.chars().count(), 980 + "... (5020 more chars)".len());
+        assert!(short.ends_with("... (5020 more chars)"), "{short}");
+    }
 }

@@ -197,7 +197,8 @@ fn write_history(path: &Path, scans: &[Picks]) -> Result<(), ScanError> {
     let int = |get: fn(&Picks, &Pick) -> Option<usize>| -> ArrayRef {
         Arc::new(
             rows.iter()
-                .map(|(s, p)| get(s, p).map(|v| v as i64))
+                // Parameters are validated to fit an i64, ranks are at most the universe.
+                .map(|(s, p)| get(s, p).map(|v| i64::try_from(v).unwrap_or(i64::MAX)))
                 .collect::<Int64Array>(),
         )
     };

@@ -217,6 +217,7 @@ impl Model {
         if file.kind != MODEL_KIND {
             return Err(ScanError::NotAModel { kind: file.kind });
         }
+        file.params.validate().map_err(ScanError::InvalidModel)?;
         let windows = file
             .windows
             .into_iter()
@@ -578,11 +579,14 @@ pub fn set_production_block(yaml: &str, model: &Model) -> Result<String, ScanErr
         }
     };
     let p = &model.params;
+    p.validate().map_err(ScanError::InvalidModel)?;
+    // Validated: every parameter fits an i64.
+    let int = |value: usize| i64::try_from(value).unwrap_or(i64::MAX);
     block.set("version", registration.version.as_str());
-    block.set("lookback", p.lookback as i64);
-    block.set("skip", p.skip as i64);
-    block.set("holding", p.holding as i64);
-    block.set("top_k", p.top_k as i64);
+    block.set("lookback", int(p.lookback));
+    block.set("skip", int(p.skip));
+    block.set("holding", int(p.holding));
+    block.set("top_k", int(p.top_k));
     block.set("cost_bps", p.cost_bps);
     let tickers: Vec<yaml_edit::YamlValue> = model
         .universe
@@ -691,6 +695,31 @@ mod tests {
             partial.model().unwrap_err().to_string(),
             "the production block of params.yaml has a version but no skip (run `momentum promote`)"
         );
+    }
+
+    #[test]
+    fn a_parameter_beyond_an_i64_is_refused_not_wrapped() {
+        let block = ProductionBlock {
+            version: Some("4".into()),
+            lookback: Some(60),
+            skip: Some(0),
+            holding: Some(usize::MAX),
+            top_k: Some(5),
+            cost_bps: Some(10.0),
+            tickers: vec!["AAPL".into()],
+            data_digest: None,
+            promoted_at: Some("2026-12-01T00:00:00Z".into()),
+        };
+        assert_eq!(
+            block.model().unwrap_err().to_string(),
+            "model: invalid holding = 18446744073709551615: must be at most 2^63 - 1"
+        );
+        let mut huge = model();
+        huge.params.top_k = usize::MAX;
+        assert!(matches!(
+            set_production_block(PARAMS, &huge),
+            Err(ScanError::InvalidModel(_))
+        ));
     }
 
     #[test]

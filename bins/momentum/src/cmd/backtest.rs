@@ -106,6 +106,11 @@ pub struct Args {
     #[arg(long, value_name = "K", requires = "no_grid")]
     pub top_k: Option<usize>,
 
+    /// Largest grid run; a larger one is refused at once with an estimate of its memory and
+    /// time [default: backtest.max_combinations, 2000000].
+    #[arg(long, value_name = "N")]
+    pub max_combinations: Option<usize>,
+
     /// Worker threads for the grid [default: all cores].
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
@@ -168,6 +173,12 @@ pub fn run(args: Args, settings: &Settings, params: &Path) -> anyhow::Result<Exi
         args.pbo_blocks,
         "backtest.pbo_blocks",
         "--pbo-blocks",
+    );
+    flags.set(
+        &mut spec.max_combinations,
+        args.max_combinations,
+        "backtest.max_combinations",
+        "--max-combinations",
     );
     if args.no_split {
         spec.train_fraction = None;

@@ -35,6 +35,7 @@ fn spec() -> ExperimentSpec {
             holding: vec![2],
             top_k: vec![1],
         },
+        max_combinations: 10,
     }
 }
 
@@ -173,4 +174,41 @@ fn a_single_combination_names_its_bad_parameter_and_an_empty_panel_is_refused() 
         ),
         "{err}"
     );
+}
+
+proptest::proptest! {
+    /// Whatever the tickers hold (commas, quotes, line breaks, formula starts), trades.csv
+    /// reads back as rows of seven fields whose ticker is the spreadsheet-safe form of the
+    /// universe's.
+    #[test]
+    fn trades_csv_reads_back_whatever_the_tickers(
+        a in "[ -~\n\"]{1,12}",
+        b in "[=+@,\"a-z-]{1,12}",
+    ) {
+        proptest::prop_assume!(a != b);
+        let dates = (1..=6)
+            .map(|d| chrono::NaiveDate::from_ymd_opt(2024, 1, d).unwrap())
+            .collect();
+        let close = ndarray::array![
+            [10.0, 10.0], [11.0, 9.0], [12.0, 9.0], [12.0, 9.5], [9.0, 13.0], [14.0, 9.0]
+        ];
+        let panel = PricePanel::new(dates, vec![a.clone(), b.clone()], close).unwrap();
+        let experiment = run_experiment(&panel, &spec(), None, &|_| {}).unwrap();
+        let mut out = Vec::new();
+        experiment.write_trades_csv(&mut out).unwrap();
+        let mut reader = csv::Reader::from_reader(out.as_slice());
+        let mut rows = 0;
+        for record in reader.records() {
+            let record = record.unwrap();
+            proptest::prop_assert_eq!(record.len(), 7);
+            let ticker = &record[2];
+            proptest::prop_assert!(
+                ticker == momentum_engine::spreadsheet_text(&a)
+                    || ticker == momentum_engine::spreadsheet_text(&b),
+                "{ticker:?}"
+            );
+            rows += 1;
+        }
+        proptest::prop_assert!(rows >= 2, "buys on day 2 and a switch on day 4");
+    }
 }
