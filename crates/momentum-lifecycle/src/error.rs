@@ -131,6 +131,17 @@ pub enum LifecycleError {
         /// The experiment searched.
         experiment: String,
     },
+    /// The run that wrote a candidate did not finish (killed, failed, or still running).
+    #[error(
+        "the backtest run {run_id} that wrote this candidate is {status}, not FINISHED (was it \
+         killed?): rerun `momentum backtest`"
+    )]
+    CandidateRunUnfinished {
+        /// The run.
+        run_id: String,
+        /// Its status.
+        status: String,
+    },
     /// The newest price is too old to score on.
     #[error(
         "stale prices: the newest date in {} is {last}, {age} days before {today} (limit \

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use momentum_scanner::Model;
 use momentum_scanner::model::{PREVIOUS_CHAMPION_TAG, set_production_block};
 use momentum_scanner::promotion::{GateInputs, GateResult, Gates, evaluate};
-use momentum_tracking::{Cmp, Filter, ModelVersion, RunQuery, Tracker};
+use momentum_tracking::{Cmp, Filter, ModelVersion, RunQuery, RunStatus, Tracker};
 
 use crate::backtest::sha256_hex;
 use crate::error::{LifecycleError, Result};
@@ -66,6 +66,7 @@ impl Verdict {
 ///     cost_bps: 0.0,
 ///     pbo_blocks: 2,
 ///     grid: GridSpec { lookback: vec![2, 3], skip: vec![0], holding: vec![2], top_k: vec![1] },
+///     max_combinations: 100,
 /// };
 /// let dir = tempfile::tempdir()?;
 /// let files = BacktestFiles {
@@ -125,7 +126,8 @@ pub struct Promotion {
 /// promotion time (RFC 3339, UTC). If `params_file` cannot be written the alias goes back.
 ///
 /// # Errors
-/// [`LifecycleError::CandidateRunMissing`] when no tracked run wrote this candidate; the
+/// [`LifecycleError::CandidateRunMissing`] when no tracked run wrote this candidate,
+/// [`LifecycleError::CandidateRunUnfinished`] when none of those that did finished; the
 /// registry's errors; [`LifecycleError::Read`], a YAML edit error or
 /// [`LifecycleError::Write`] for `params_file`, checked before the registry is touched.
 pub fn register(
@@ -281,13 +283,22 @@ fn candidate_run(tracker: &Tracker, settings: &Settings, sha256: &str) -> Result
         sha256.into(),
     ));
     let runs = tracker.search_runs(&query)?;
-    let run = runs
-        .first()
-        .ok_or_else(|| LifecycleError::CandidateRunMissing {
+    // A backtest killed while it logged leaves its run RUNNING with part of its children: a
+    // candidate is registered only from a run that finished (an identical one may exist, as
+    // with --reproducible, where the same candidate is written again).
+    if let Some(finished) = runs.iter().find(|r| r.status == RunStatus::Finished) {
+        return Ok(finished.run_id.clone());
+    }
+    match runs.first() {
+        Some(unfinished) => Err(LifecycleError::CandidateRunUnfinished {
+            run_id: unfinished.run_id.clone(),
+            status: unfinished.status.to_string(),
+        }),
+        None => Err(LifecycleError::CandidateRunMissing {
             store: tracking.store.clone(),
             experiment: tracking.experiment.clone(),
-        })?;
-    Ok(run.run_id.clone())
+        }),
+    }
 }
 
 /// The params file's text with its production block set to `model` (a missing file is empty).

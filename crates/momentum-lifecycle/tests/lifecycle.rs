@@ -186,3 +186,58 @@ fn a_scan_of_stale_prices_writes_nothing() {
     );
     assert!(!request.out.exists() && !request.history.exists());
 }
+
+/// A backtest killed while it logged leaves its run RUNNING: its candidate is not promoted
+/// from it (the error names the run and its status); once a finished run wrote the same
+/// candidate (a rerun with --reproducible writes the same bytes), that one is registered.
+#[test]
+fn a_candidate_is_registered_only_from_a_finished_run() {
+    use momentum_lifecycle::track::CANDIDATE_SHA256_TAG;
+    use momentum_tracking::{RunSpec, RunStatus};
+
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let params_file = root.join("params.yaml");
+    let settings = settings_in(root);
+    let table = momentum_data::load_sample().unwrap();
+    let panel = PricePanel::from_table(&table).unwrap();
+    let files = BacktestFiles {
+        reports: root.join("reports"),
+        model: root.join("models/candidate.json"),
+    };
+    let code = CodeVersion {
+        version: "test".into(),
+        git_commit: None,
+    };
+    let run = backtest(
+        &panel,
+        None,
+        &settings.backtest,
+        (code, None),
+        &files,
+        &Silent,
+    )
+    .unwrap();
+    let tracker = open_tracker(&settings, "test", None).unwrap();
+    let killed = RunSpec::new("backtest (killed)")
+        .tag(CANDIDATE_SHA256_TAG, &run.candidate_sha256)
+        .status(RunStatus::Running);
+    let killed_id = tracker
+        .log_run(&settings.tracking.experiment, &killed, None)
+        .unwrap();
+    let verdict = judge(&files.model, &settings.promotion).unwrap();
+    let when = "2026-12-05T00:00:00Z";
+    let err = register(&tracker, &settings, &verdict, &params_file, when)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(&format!("backtest run {killed_id}"))
+            && err.contains("is RUNNING, not FINISHED"),
+        "{err}"
+    );
+    assert!(!params_file.exists(), "nothing written");
+
+    let logged = track_backtest(&tracker, &settings, &run, &params_file).unwrap();
+    let promotion = register(&tracker, &settings, &verdict, &params_file, when).unwrap();
+    assert_eq!(promotion.source_run, logged.parent_run_id);
+}

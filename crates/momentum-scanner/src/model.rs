@@ -189,6 +189,7 @@ impl Model {
     ///     cost_bps: 0.0,
     ///     pbo_blocks: 2,
     ///     grid: GridSpec { lookback: vec![2, 3], skip: vec![0], holding: vec![2], top_k: vec![1] },
+    ///     max_combinations: 100,
     /// };
     /// let experiment = run_experiment(&panel, &spec, None, &|_| {})?;
     /// let code = CodeVersion { version: "0.1.0".into(), git_commit: None };
