@@ -181,7 +181,7 @@ fn bad_queries_and_a_broken_table_are_one_line_naming_them() {
     );
     fails(
         compare("test_sharpe > high"),
-        "grid condition `high`: expected a number",
+        "grid condition `high`: expected a finite number",
     );
     fails(
         momentum(root, None, &["runs", "compare", &parent, "--sort", "sharp"]),

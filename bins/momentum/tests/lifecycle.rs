@@ -246,7 +246,7 @@ fn monitor_settings_are_checked_first_and_named_where_they_came_from() {
         (
             Some(bad_days),
             &["monitor", "--recent-days", "21"],
-            "cannot read prices: data/raw/prices.parquet: No such file",
+            "cannot read the prices data/raw/prices.parquet (run `momentum fetch`)",
         ),
     ];
     for (params, args, message) in cases {

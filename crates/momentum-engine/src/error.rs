@@ -54,7 +54,7 @@ pub enum EngineError {
     /// The grid is larger than the limit; nothing was run.
     #[error(
         "the grid has {combinations} combinations, more than the limit of {limit} (about \
-         {megabytes} MB of results and {seconds} s on two threads); raise max_combinations to run it"
+         {megabytes} MB of results and {seconds} s on two threads)"
     )]
     GridTooLarge {
         /// Combinations in the grid.

@@ -203,6 +203,8 @@ pub fn backtest(
     files: &BacktestFiles,
     progress: &dyn Progress,
 ) -> Result<Backtest> {
+    // Before the combinations are listed: a refused grid costs nothing.
+    spec.check_size().map_err(LifecycleError::GridTooLarge)?;
     if let Ok(total) = spec.grid.combinations(spec.cost_bps).map(|(c, _)| c.len()) {
         progress.start("grid", total as u64);
     }
@@ -214,6 +216,13 @@ pub fn backtest(
         Ok(named) => LifecycleError::Settings(named),
         Err(other) => LifecycleError::Engine(other),
     })?;
+    let universe = panel.n_tickers();
+    if let Some(k) = spec.grid.top_k.iter().find(|&&k| k > universe) {
+        tracing::warn!(
+            "backtest.grid.top_k {k} is larger than the universe of {universe} tickers: the \
+             portfolio holds all of them"
+        );
+    }
     if experiment.selection.dropped > 0 {
         tracing::warn!(
             "left out {} combinations with skip >= lookback",

@@ -53,6 +53,33 @@ pub enum LifecycleError {
         /// The price cache looked for.
         prices: PathBuf,
     },
+    /// The candidate file cannot be read.
+    #[error("cannot read the candidate {} (run `momentum backtest`)", path.display())]
+    NoCandidate {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The price cache cannot be read.
+    #[error("cannot read the prices {} (run `momentum fetch`)", path.display())]
+    NoPrices {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: Box<momentum_data::DataError>,
+    },
+    /// None of the latest scan's tickers is in the prices.
+    #[error("none of the tickers of the latest scan in the picks history is in {}", path.display())]
+    NoScannedTicker {
+        /// The price file.
+        path: PathBuf,
+    },
+    /// A grid above `backtest.max_combinations`.
+    #[error("grid refused before any work (backtest.max_combinations)")]
+    GridTooLarge(#[source] momentum_engine::EngineError),
     /// A file cannot be read.
     #[error("cannot read {}", path.display())]
     Read {
@@ -203,12 +230,13 @@ pub enum LifecycleError {
         reason: String,
     },
     /// A grid table file that cannot be read.
-    #[error("{} is not a readable grid table: {reason}", path.display())]
+    #[error("{} is not a readable grid table", path.display())]
     GridFile {
         /// The file.
         path: PathBuf,
         /// What is wrong.
-        reason: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// A run's grid table cannot be read.
     #[error("run {run_id}: cannot read its grid table")]

@@ -170,12 +170,22 @@ impl FetchPlan {
 /// ```
 pub fn fetch(plan: &FetchPlan, progress: Arc<dyn Progress>) -> Result<Manifest> {
     if plan.start > plan.end {
-        return Err(SettingsError::Invalid {
-            key: "data.start".into(),
-            value: Some(plan.start.to_string()),
-            reason: format!("after the end {}", plan.end),
-        }
-        .into());
+        // Named by the bound the caller set (the other is the settings').
+        let [_, end_from_settings] = plan.warn_left_out;
+        let invalid = if end_from_settings {
+            SettingsError::Invalid {
+                key: "data.start".into(),
+                value: Some(plan.start.to_string()),
+                reason: format!("after the end {}", plan.end),
+            }
+        } else {
+            SettingsError::Invalid {
+                key: "data.end".into(),
+                value: Some(plan.end.to_string()),
+                reason: format!("before the start {}", plan.start),
+            }
+        };
+        return Err(invalid.into());
     }
     let tickers = plan.normalized_tickers()?;
     let cached = if plan.update {

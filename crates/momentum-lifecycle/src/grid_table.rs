@@ -317,16 +317,15 @@ impl GridTable {
     /// [`LifecycleError::GridFile`] naming the file and what is wrong (not Parquet, truncated,
     /// another layout, a column of another type).
     pub fn read_parquet(path: &Path) -> Result<Self> {
-        let bad = |reason: String| LifecycleError::GridFile {
+        let bad = |source: Box<dyn std::error::Error + Send + Sync>| LifecycleError::GridFile {
             path: path.into(),
-            reason,
+            source,
         };
         let file = File::open(path).map_err(|source| LifecycleError::Read {
             path: path.into(),
             source,
         })?;
-        let builder =
-            ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| bad(e.to_string()))?;
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| bad(e.into()))?;
         let layout = builder
             .metadata()
             .file_metadata()
@@ -336,7 +335,8 @@ impl GridTable {
         if layout.as_deref() != Some(LAYOUT) {
             return Err(bad(format!(
                 "not a momentum grid table (no {LAYOUT_KEY} = {LAYOUT})"
-            )));
+            )
+            .into()));
         }
         let columns: Vec<String> = builder
             .schema()
@@ -344,10 +344,10 @@ impl GridTable {
             .iter()
             .map(|f| f.name().clone())
             .collect();
-        let reader = builder.build().map_err(|e| bad(e.to_string()))?;
+        let reader = builder.build().map_err(|e| bad(e.into()))?;
         let mut rows = Vec::new();
         for batch in reader {
-            let batch = batch.map_err(|e| bad(e.to_string()))?;
+            let batch = batch.map_err(|e| bad(e.into()))?;
             let start = rows.len();
             rows.resize(start + batch.num_rows(), vec![f64::NAN; columns.len()]);
             for (i, column) in batch.columns().iter().enumerate() {
@@ -360,7 +360,7 @@ impl GridTable {
                         #[expect(clippy::cast_precision_loss, reason = "small integers")]
                         DataType::Int64 => column.as_primitive::<Int64Type>().value(r) as f64,
                         DataType::Float64 => column.as_primitive::<Float64Type>().value(r),
-                        other => return Err(bad(format!("column {name} is {other}"))),
+                        other => return Err(bad(format!("column {name} is {other}").into())),
                     };
                 }
             }
@@ -419,10 +419,12 @@ impl FromStr for GridFilter {
                 .ok_or_else(|| bad(part, "no comparison (= != < <= > >=)"))?;
             let (column, rest) = part.split_at(at);
             let column = column.trim();
-            if column.is_empty()
-                || !column
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_')
+            if column.is_empty() {
+                return Err(bad(part, "expected a column name before the comparison"));
+            }
+            if !column
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_')
             {
                 return Err(bad(column, "expected a column name"));
             }
@@ -435,9 +437,14 @@ impl FromStr for GridFilter {
                 .parse()
                 .map_err(|_| bad(op, "unknown comparison (= != < <= > >=)"))?;
             let number = number.trim();
+            if number.is_empty() {
+                return Err(bad(part, "expected a number after the comparison"));
+            }
             let value: f64 = number
                 .parse()
-                .map_err(|_| bad(number, "expected a number"))?;
+                .ok()
+                .filter(|v: &f64| v.is_finite())
+                .ok_or_else(|| bad(number, "expected a finite number"))?;
             conditions.push(Condition {
                 column: column.to_owned(),
                 op,
@@ -510,7 +517,9 @@ mod tests {
         for (text, token) in [
             ("top_k >> 1", "`>>`"),
             ("test_sharpe > x", "`x`"),
-            ("> 1", "``"),
+            ("test_sharpe > nan", "`nan`"),
+            ("test_sharpe >", "`test_sharpe >`"),
+            ("> 1", "`> 1`"),
             ("top_k = 5 and", "`top_k = 5 and`"),
             ("top_k", "`top_k`"),
         ] {

@@ -92,7 +92,7 @@ impl Verdict {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn judge(path: &Path, gates: &Gates) -> Result<Verdict> {
-    let bytes = std::fs::read(path).map_err(|source| LifecycleError::Read {
+    let bytes = std::fs::read(path).map_err(|source| LifecycleError::NoCandidate {
         path: path.into(),
         source,
     })?;

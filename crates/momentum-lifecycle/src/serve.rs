@@ -161,7 +161,7 @@ pub fn run_scan(model: &Model, request: &ScanRequest) -> Result<Picks> {
 
 /// Reads the price cache, with the command that writes it in the error.
 fn read_price_cache(path: &Path) -> Result<PriceTable> {
-    momentum_data::read_parquet(path).map_err(|source| LifecycleError::Prices {
+    momentum_data::read_parquet(path).map_err(|source| LifecycleError::NoPrices {
         path: path.into(),
         source: Box::new(source),
     })
@@ -372,6 +372,11 @@ pub fn run_monitor(request: &MonitorRequest) -> Result<MonitorReport> {
                 .filter(|t| latest.picks.iter().any(|p| &p.ticker == *t))
                 .cloned()
                 .collect();
+            if universe.is_empty() {
+                return Err(LifecycleError::NoScannedTicker {
+                    path: request.prices.clone(),
+                });
+            }
             keep_universe(&table, &universe, &request.prices.display().to_string())?
         }
         None => table,

@@ -116,6 +116,9 @@ pub struct TrackingSettings {
     /// Child runs of a backtest: the best combinations by the objective (0: none). The whole
     /// grid is the parent run's `grid.parquet` artifact.
     pub children: usize,
+    /// The key of the layout before `grid.parquet` (grid runs pushed at once); read so that
+    /// older params files still parse, and otherwise ignored with a warning.
+    pub remote_children: Option<usize>,
 }
 
 impl Default for TrackingSettings {
@@ -126,6 +129,7 @@ impl Default for TrackingSettings {
             experiment: "momentum".into(),
             model_name: "momentum-xs".into(),
             children: 20,
+            remote_children: None,
         }
     }
 }
@@ -240,11 +244,6 @@ impl SettingsError {
                     reason: (*reason).into(),
                 })
             }
-            EngineError::GridTooLarge { limit, .. } => Ok(Self::Invalid {
-                key: "backtest.max_combinations".into(),
-                value: Some(limit.to_string()),
-                reason: err.to_string(),
-            }),
             _ => Err(err),
         }
     }
@@ -349,6 +348,13 @@ impl Settings {
             source: Box::new(source),
         })?;
         settings.check_tracking_uri()?;
+        if settings.tracking.remote_children.is_some() {
+            tracing::warn!(
+                "{}: tracking.remote_children is ignored: a backtest logs its best \
+                 tracking.children combinations as child runs and the whole grid as grid.parquet",
+                path.display()
+            );
+        }
         Ok(settings)
     }
 

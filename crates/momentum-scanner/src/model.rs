@@ -68,9 +68,19 @@ pub struct Candidate {
 pub struct CodeVersion {
     /// The package version.
     pub version: String,
-    /// The git commit of the working directory, when known and wanted.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub git_commit: Option<String>,
+    /// The git commit of the working directory: `None` leaves it out (a reproducible file),
+    /// `Some(None)` writes `null` (not a git checkout), `Some(Some(commit))` the commit.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub git_commit: Option<Option<String>>,
+}
+
+/// A field that is there, `null` included (`Some(None)`); a missing one is `None` by default.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
 }
 
 /// A registered model version.

@@ -59,7 +59,7 @@ pub struct Args {
     /// What the grid maximises on the train window: sharpe, total_roi, sortino or calmar
     /// [default: backtest.objective].
     #[arg(long, value_name = "NAME")]
-    pub objective: Option<Objective>,
+    pub objective: Option<String>,
 
     /// One-way cost in basis points per unit of traded notional, 0 to below 5000
     /// [default: backtest.cost_bps].
@@ -156,9 +156,10 @@ pub fn run(args: Args, settings: &Settings, params: &Path) -> anyhow::Result<Exi
     }
     let mut spec = settings.backtest.clone();
     let mut flags = Overrides::default();
+    let objective: Option<Objective> = args.objective.as_deref().map(str::parse).transpose()?;
     flags.set(
         &mut spec.objective,
-        args.objective,
+        objective,
         "backtest.objective",
         "--objective",
     );
@@ -241,11 +242,8 @@ pub fn run(args: Args, settings: &Settings, params: &Path) -> anyhow::Result<Exi
     let (panel, digest) = load_panel(&source, settings)?;
     let code = CodeVersion {
         version: env!("CARGO_PKG_VERSION").to_owned(),
-        git_commit: if args.reproducible {
-            None
-        } else {
-            git_commit()
-        },
+        // Left out of a reproducible file; `null` outside a git checkout.
+        git_commit: (!args.reproducible).then(git_commit),
     };
     let created_at = (!args.reproducible).then(crate::now);
     let files = BacktestFiles {

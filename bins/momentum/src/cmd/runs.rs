@@ -356,8 +356,12 @@ fn show(tracker: &Tracker, a: &ShowArgs) -> anyhow::Result<ExitCode> {
             .filter(|r| r.parent_run_id.as_ref() == Some(&run.run_id))
             .map(|r| r.name)
             .collect();
-        if !children.is_empty() {
-            println!("children   {} ({})", children.len(), children.join(", "));
+        // Named when they are a backtest's best few, counted when a grid of the older layout
+        // made one per combination.
+        match children.len() {
+            0 => {}
+            n if n <= 50 => println!("children   {n} ({})", children.join(", ")),
+            n => println!("children   {n}"),
         }
     }
     section(
@@ -442,6 +446,7 @@ fn compare(tracker: &Tracker, experiment: &str, a: &CompareArgs) -> anyhow::Resu
         if let Some(table) = grid_of_run(tracker, &id, remote)? {
             return compare_grid(&table, &id, a);
         }
+        grid_flags_unused(a)?;
         // A backtest of the older layout: its combinations are its child runs.
         let children = RunQuery::new(experiment).filter(Filter::ParentRunId(id.clone()));
         if !remote && !tracker.search_runs(&children)?.is_empty() {
@@ -455,6 +460,7 @@ fn compare(tracker: &Tracker, experiment: &str, a: &CompareArgs) -> anyhow::Resu
             );
         }
     }
+    grid_flags_unused(a)?;
     let mut select_args = a.select.clone();
     let runs = if !a.runs.is_empty() {
         if a.select.remote {
@@ -584,6 +590,17 @@ fn compare_runs(
         source(tracker, a.select.remote)
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--where`, `--top` and `--format` read a grid table: refused where there is none.
+fn grid_flags_unused(a: &CompareArgs) -> anyhow::Result<()> {
+    if a.where_.is_some() || a.top.is_some() || a.format != Format::Table {
+        bail!(
+            "--where, --top and --format apply to one backtest run with a grid table \
+             ({GRID_ARTIFACT}); compare runs with --filter, --limit and --sort instead"
+        );
+    }
+    Ok(())
 }
 
 /// Prints the grid rows of one backtest run: filtered, sorted, cut and formatted as asked.
