@@ -39,6 +39,8 @@ where
     E: From<DataError>,
     F: FnOnce(&mut File) -> Result<(), E>,
 {
+    let target = resolved(path);
+    let path = target.as_path();
     let dir = created_parent(path)?;
     let temp = TempFile::create(&dir, path)?;
     let mut file = temp
@@ -90,9 +92,10 @@ where
     E: From<DataError>,
     F: FnOnce(&[PathBuf]) -> Result<(), E>,
 {
+    let targets: Vec<PathBuf> = targets.iter().map(|t| resolved(t)).collect();
     let mut staged = Vec::with_capacity(targets.len());
     let mut dirs = Vec::new();
-    for target in targets {
+    for target in &targets {
         let dir = created_parent(target)?;
         staged.push(TempFile::create(&dir, target)?);
         if !dirs.contains(&dir) {
@@ -101,7 +104,7 @@ where
     }
     let paths: Vec<PathBuf> = staged.iter().map(|temp| temp.path.clone()).collect();
     write(&paths)?;
-    for (temp, target) in staged.into_iter().zip(targets) {
+    for (temp, target) in staged.into_iter().zip(&targets) {
         temp.persist(target)?;
     }
     for dir in &dirs {
@@ -112,6 +115,42 @@ where
 
 /// The directory of `path` (`.` for a bare name), created when missing; a failure names
 /// `path`, the file that cannot be written.
+/// The file a write replaces: a symbolic link's target (the link stays a link and the file it
+/// points at gets the new content), else `path` itself.
+fn resolved(path: &Path) -> PathBuf {
+    let is_link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+    if is_link && let Ok(target) = std::fs::canonicalize(path) {
+        return target;
+    }
+    path.to_path_buf()
+}
+
+/// Removes the temporary files that writers of `target` left in `dir` when they were killed
+/// (named `.{name}.tmp-{pid}-{n}` with a `pid` that no longer runs). Linux only: elsewhere
+/// there is no cheap way to tell a live writer from a dead one, and the files stay.
+fn remove_stale_temps(dir: &Path, name: &str) {
+    if !cfg!(target_os = "linux") {
+        return;
+    }
+    let prefix = format!(".{name}.tmp-");
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let Some(rest) = file_name.to_str().and_then(|n| n.strip_prefix(&prefix)) else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        let alive = pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists();
+        if !alive {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
 fn created_parent(path: &Path) -> Result<PathBuf, DataError> {
     let dir = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
@@ -143,6 +182,7 @@ impl TempFile {
         let name = target
             .file_name()
             .map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
+        remove_stale_temps(dir, &name);
         loop {
             let n = COUNTER.fetch_add(1, Ordering::Relaxed);
             let path = dir.join(format!(".{name}.tmp-{}-{n}", std::process::id()));
@@ -161,6 +201,11 @@ impl TempFile {
     }
 
     fn persist(mut self, target: &Path) -> Result<(), DataError> {
+        // The replaced file's permissions carry over (a 0600 file stays 0600).
+        if let Ok(existing) = std::fs::metadata(target) {
+            std::fs::set_permissions(&self.path, existing.permissions())
+                .map_err(|err| DataError::io(&self.path, err))?;
+        }
         std::fs::rename(&self.path, target).map_err(|err| DataError::io(target, err))?;
         self.persisted = true;
         Ok(())
@@ -177,6 +222,35 @@ impl Drop for TempFile {
 
 #[cfg(test)]
 mod tests {
+
+    #[cfg(unix)]
+    #[test]
+    fn a_write_follows_a_symlink_keeps_the_mode_and_clears_a_dead_writers_temp() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real.yaml");
+        let link = dir.path().join("params.yaml");
+        std::fs::write(&real, "old").unwrap();
+        std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o600)).unwrap();
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        // A writer killed mid-write left its temp file; its pid runs no more.
+        let stale = dir.path().join(".real.yaml.tmp-999999999-0");
+        std::fs::write(&stale, "partial").unwrap();
+        write_atomic::<DataError, _>(&link, |f| {
+            f.write_all(b"new").map_err(|e| DataError::io("x", e))
+        })
+        .unwrap();
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(std::fs::read_to_string(&real).unwrap(), "new");
+        let mode = std::fs::metadata(&real).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert!(!stale.exists(), "the dead writer's temp file is gone");
+    }
     use std::io::Write;
 
     use super::*;

@@ -54,9 +54,76 @@ pub fn load_sample_index() -> Result<PriceTable> {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn read_csv(path: &Path) -> Result<PriceTable> {
-    let bytes = std::fs::read(path).map_err(|err| DataError::io(path, err))?;
+    read_csv_with_limits(path, &InputLimits::default())
+}
+
+/// How much a price file may hold, decompressed: what keeps a small file that inflates to
+/// gigabytes (a gzip bomb) or a line without end from taking the machine's memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InputLimits {
+    /// Bytes of the file's text, after decompression (default 1 GiB).
+    pub max_bytes: usize,
+    /// Bytes of one line (default 1 MiB).
+    pub max_line: usize,
+}
+
+impl Default for InputLimits {
+    fn default() -> Self {
+        Self {
+            max_bytes: 1 << 30,
+            max_line: 1 << 20,
+        }
+    }
+}
+
+/// [`read_csv`] with other [`InputLimits`].
+///
+/// # Errors
+/// As [`read_csv`], and [`DataError::InputTooLarge`] naming the file, the limit and, for a
+/// line, its number.
+pub fn read_csv_with_limits(path: &Path, limits: &InputLimits) -> Result<PriceTable> {
     let origin = path.display().to_string();
-    parse_csv(&gunzip_if_needed(&bytes, &origin)?, &origin)
+    let file = std::fs::File::open(path).map_err(|err| DataError::io(path, err))?;
+    let mut head = Vec::new();
+    let mut file = std::io::BufReader::new(file);
+    // Read one byte more than the limit: that byte says the limit was passed.
+    let cap = limits.max_bytes as u64 + 1;
+    (&mut file)
+        .take(2)
+        .read_to_end(&mut head)
+        .map_err(|err| DataError::io(path, err))?;
+    let rest = std::io::Read::chain(head.as_slice(), file);
+    let mut text = Vec::new();
+    let read = if head.starts_with(&[0x1f, 0x8b]) {
+        flate2::read::MultiGzDecoder::new(rest)
+            .take(cap)
+            .read_to_end(&mut text)
+    } else {
+        rest.take(cap).read_to_end(&mut text)
+    };
+    read.map_err(|err| DataError::io(path, err))?;
+    let too_large = |what: String| DataError::InputTooLarge {
+        origin: origin.clone(),
+        what,
+    };
+    if text.len() > limits.max_bytes {
+        return Err(too_large(format!(
+            "more than {} bytes of text (InputLimits::max_bytes)",
+            limits.max_bytes
+        )));
+    }
+    if let Some((line, _)) = text
+        .split(|&b| b == b'\n')
+        .enumerate()
+        .find(|(_, line)| line.len() > limits.max_line)
+    {
+        return Err(too_large(format!(
+            "line {} is longer than {} bytes (InputLimits::max_line)",
+            line + 1,
+            limits.max_line
+        )));
+    }
+    parse_csv(&text, &origin)
 }
 
 fn gunzip_if_needed(bytes: &[u8], origin: &str) -> Result<Vec<u8>> {

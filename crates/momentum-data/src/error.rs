@@ -76,6 +76,14 @@ pub enum DataError {
         line: u64,
     },
 
+    /// A price file past its [`crate::InputLimits`]: nothing more of it is read.
+    #[error("{origin}: {what}")]
+    InputTooLarge {
+        /// The file.
+        origin: String,
+        /// Which limit, and its value.
+        what: String,
+    },
     /// A ticker holds a control character (named by position: echoing it could drive a
     /// terminal).
     #[error("{origin}: ticker number {position} holds the control character U+{code:04X}")]

@@ -58,7 +58,10 @@ mod table;
 mod validate;
 
 pub use atomic::{write_atomic, write_together};
-pub use csvfile::{SAMPLE_ORIGIN, load_sample, load_sample_index, parse_csv, read_csv};
+pub use csvfile::{
+    InputLimits, SAMPLE_ORIGIN, load_sample, load_sample_index, parse_csv, read_csv,
+    read_csv_with_limits,
+};
 pub use error::{DataError, Result};
 #[cfg(feature = "http")]
 pub use financialdatasets::{

@@ -256,3 +256,48 @@ fn a_parquet_without_the_long_layout_is_rejected() {
     let missing = dir.path().join("missing.parquet");
     assert!(matches!(read_parquet(&missing), Err(DataError::Io { .. })));
 }
+
+/// A gzip bomb (64 KiB on disk, 64 MiB of valid rows inside) and a line without end are
+/// refused at their limit, naming the file and the limit, without inflating the rest.
+#[test]
+fn a_gzip_bomb_and_an_endless_line_stop_at_their_limits() {
+    let dir = tempfile::tempdir().unwrap();
+    let bomb = dir.path().join("bomb.csv.gz");
+    let mut gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(&bomb).unwrap(),
+        flate2::Compression::best(),
+    );
+    gz.write_all(b"date,A\n").unwrap();
+    let row = b"2024-01-02,1\n".repeat(1 << 16);
+    for _ in 0..80 {
+        gz.write_all(&row).unwrap();
+    }
+    gz.finish().unwrap();
+    assert!(std::fs::metadata(&bomb).unwrap().len() < 256 << 10);
+    let limits = momentum_data::InputLimits {
+        max_bytes: 4 << 20,
+        max_line: 1 << 10,
+    };
+    let err = momentum_data::read_csv_with_limits(&bomb, &limits)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        format!(
+            "{}: more than 4194304 bytes of text (InputLimits::max_bytes)",
+            bomb.display()
+        )
+    );
+    let long = write(
+        dir.path(),
+        "long.csv",
+        &format!("date,A\n2024-01-02,{}\n", "1".repeat(4096)),
+    );
+    let err = momentum_data::read_csv_with_limits(&long, &limits)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.ends_with("long.csv: line 2 is longer than 1024 bytes (InputLimits::max_line)"),
+        "{err}"
+    );
+}
