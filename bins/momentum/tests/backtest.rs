@@ -349,6 +349,10 @@ fn a_failed_write_leaves_every_previous_report() {
     );
 }
 
+#[path = "common/mod.rs"]
+#[allow(dead_code)]
+mod common;
+
 /// A grid of 9.9 million combinations is refused before any work, with its size, the limit,
 /// and an estimate of its memory and time; nothing is written. The limit is a setting and a
 /// flag.
@@ -356,24 +360,9 @@ fn a_failed_write_leaves_every_previous_report() {
 fn a_huge_grid_is_refused_with_an_estimate() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("prices.csv"), WIDE).unwrap();
-    let lookbacks: Vec<String> = (1..=1000).map(|v| v.to_string()).collect();
-    let holdings: Vec<String> = (1..=100).map(|v| v.to_string()).collect();
-    let sizes: Vec<String> = (1..=99).map(|v| v.to_string()).collect();
-    let (lookbacks, holdings, sizes) = (lookbacks.join(","), holdings.join(","), sizes.join(","));
-    let huge = [
-        "backtest",
-        "--no-track",
-        "--prices",
-        "prices.csv",
-        "--grid-lookback",
-        &lookbacks,
-        "--grid-skip",
-        "0",
-        "--grid-holding",
-        &holdings,
-        "--grid-top-k",
-        &sizes,
-    ];
+    let grid = common::grid_flags(1..=1000, [0], 1..=100, 1..=99);
+    let mut huge = vec!["backtest", "--no-track", "--prices", "prices.csv"];
+    huge.extend(grid.iter().map(String::as_str));
     let out = momentum(dir.path(), &huge);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);

@@ -246,20 +246,9 @@ fn a_grid_tracked_during_an_outage_reaches_the_server_once() {
         format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port())
     };
     // The 9,000-combination sample grid: lookback 5..250 step 5, holding 1..60, top_k 3, 5, 7.
-    let lookbacks: Vec<String> = (5..=250).step_by(5).map(|l| l.to_string()).collect();
-    let holdings: Vec<String> = (1..=60).map(|h| h.to_string()).collect();
-    let (lookbacks, holdings) = (lookbacks.join(","), holdings.join(","));
-    let grid = [
-        "backtest",
-        "--grid-lookback",
-        &lookbacks,
-        "--grid-skip",
-        "0",
-        "--grid-holding",
-        &holdings,
-        "--grid-top-k",
-        "3,5,7",
-    ];
+    let flags = common::grid_flags((5..=250).step_by(5), [0], 1..=60, [3, 5, 7]);
+    let mut grid = vec!["backtest"];
+    grid.extend(flags.iter().map(String::as_str));
     ok(momentum(root, Some(&closed), &grid));
     let server = support::Server::start(&root.join("server"), false, false);
     let uri = server.uri.clone();

@@ -32,6 +32,25 @@ fn settings_in(dir: &Path) -> Settings {
     settings
 }
 
+/// The files a backtest under `root` writes.
+fn files_in(root: &Path) -> BacktestFiles {
+    BacktestFiles {
+        reports: root.join("reports"),
+        model: root.join("models/candidate.json"),
+    }
+}
+
+/// The code version a test's candidate records (no git commit: a reproducible file).
+fn test_code() -> (CodeVersion, Option<String>) {
+    (
+        CodeVersion {
+            version: "test".into(),
+            git_commit: None,
+        },
+        None,
+    )
+}
+
 #[test]
 fn backtest_promote_and_scan_through_the_library() {
     let dir = tempfile::tempdir().unwrap();
@@ -46,19 +65,12 @@ fn backtest_promote_and_scan_through_the_library() {
     let digest = momentum_data::digest(&table);
 
     // Backtest: the experiment, its reports and the candidate, written together.
-    let files = BacktestFiles {
-        reports: root.join("reports"),
-        model: root.join("models/candidate.json"),
-    };
-    let code = CodeVersion {
-        version: "test".into(),
-        git_commit: None,
-    };
+    let files = files_in(root);
     let run = backtest(
         &panel,
         Some(digest.clone()),
         &settings.backtest,
-        (code, None),
+        test_code(),
         &files,
         &Silent,
     )
@@ -201,19 +213,12 @@ fn a_candidate_is_registered_only_from_a_finished_run() {
     let settings = settings_in(root);
     let table = momentum_data::load_sample().unwrap();
     let panel = PricePanel::from_table(&table).unwrap();
-    let files = BacktestFiles {
-        reports: root.join("reports"),
-        model: root.join("models/candidate.json"),
-    };
-    let code = CodeVersion {
-        version: "test".into(),
-        git_commit: None,
-    };
+    let files = files_in(root);
     let run = backtest(
         &panel,
         None,
         &settings.backtest,
-        (code, None),
+        test_code(),
         &files,
         &Silent,
     )

@@ -75,3 +75,25 @@ pub fn endless_server() -> String {
     });
     format!("http://{addr}")
 }
+
+/// `--grid-lookback L --grid-skip S --grid-holding H --grid-top-k K` for the given lists.
+pub fn grid_flags(
+    lookback: impl IntoIterator<Item = usize>,
+    skip: impl IntoIterator<Item = usize>,
+    holding: impl IntoIterator<Item = usize>,
+    top_k: impl IntoIterator<Item = usize>,
+) -> Vec<String> {
+    let list = |values: &mut dyn Iterator<Item = usize>| {
+        values.map(|v| v.to_string()).collect::<Vec<_>>().join(",")
+    };
+    vec![
+        "--grid-lookback".into(),
+        list(&mut lookback.into_iter()),
+        "--grid-skip".into(),
+        list(&mut skip.into_iter()),
+        "--grid-holding".into(),
+        list(&mut holding.into_iter()),
+        "--grid-top-k".into(),
+        list(&mut top_k.into_iter()),
+    ]
+}
