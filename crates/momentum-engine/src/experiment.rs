@@ -290,6 +290,38 @@ impl Experiment {
             .ok_or(EngineError::NotRecorded)
     }
 
+    /// The experiment without what a run recorded (grid rows, equity curves, trade log, dates,
+    /// block sums): what `metrics.json` and a candidate file hold, and what reading them gives.
+    #[must_use]
+    pub fn summary(&self) -> Self {
+        Self {
+            params: self.params,
+            data: self.data.clone(),
+            windows: self
+                .windows
+                .iter()
+                .map(|(name, w)| {
+                    let without_runs = WindowReport {
+                        start: w.start,
+                        end: w.end,
+                        first_rebalance: w.first_rebalance,
+                        days: w.days,
+                        returns: w.returns,
+                        strategy: w.strategy,
+                        baseline: w.baseline,
+                        runs: None,
+                    };
+                    (*name, without_runs)
+                })
+                .collect(),
+            selection: self.selection.clone(),
+            grid: Vec::new(),
+            grid_rank: self.grid_rank,
+            dates: Vec::new(),
+            blocks: None,
+        }
+    }
+
     /// Writes `metrics.json`: the experiment's JSON with its keys sorted, pretty-printed, and a
     /// final newline. NaN (a metric that could not be computed) is written as `null`.
     ///

@@ -47,14 +47,22 @@ impl Default for GridSpec {
 }
 
 impl GridSpec {
-    /// The grid of one combination (`--no-grid`).
-    pub fn single(params: &StrategyParams) -> Self {
-        Self {
-            lookback: vec![params.lookback],
-            skip: vec![params.skip],
-            holding: vec![params.holding],
-            top_k: vec![params.top_k],
-        }
+    /// The number of combinations [`GridSpec::combinations`] lists (those with
+    /// `skip < lookback`), counted without listing them, saturating.
+    pub fn runnable(&self) -> usize {
+        let pairs = self
+            .lookback
+            .iter()
+            .map(|&lookback| {
+                self.skip
+                    .iter()
+                    .filter(|&&skip| lookback == 0 || skip < lookback)
+                    .count()
+            })
+            .fold(0usize, usize::saturating_add);
+        pairs
+            .saturating_mul(self.holding.len())
+            .saturating_mul(self.top_k.len())
     }
 
     /// The number of combinations before any is left out, saturating.
@@ -622,6 +630,25 @@ mod tests {
             .map(f64::to_bits)
         };
         floats(a) == floats(b) && a.num_trades == b.num_trades
+    }
+
+    #[test]
+    fn the_runnable_count_is_the_number_of_combinations_listed() {
+        let spec = GridSpec {
+            lookback: vec![0, 3, 10],
+            skip: vec![0, 2, 5],
+            holding: vec![1, 4],
+            top_k: vec![1, 2, 3],
+        };
+        // lookback 0 keeps every skip (the combination is refused as invalid, not dropped);
+        // lookback 3 keeps skips 0 and 2; lookback 10 keeps all three: 8 pairs x 2 x 3.
+        assert_eq!(spec.runnable(), 48);
+        let listed = GridSpec {
+            lookback: vec![3, 10],
+            ..spec.clone()
+        };
+        let (combos, dropped) = listed.combinations(10.0).unwrap();
+        assert_eq!((listed.runnable(), dropped), (combos.len(), 6));
     }
 
     #[test]

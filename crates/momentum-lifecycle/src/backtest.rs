@@ -205,9 +205,7 @@ pub fn backtest(
 ) -> Result<Backtest> {
     // Before the combinations are listed: a refused grid costs nothing.
     spec.check_size().map_err(LifecycleError::GridTooLarge)?;
-    if let Ok(total) = spec.grid.combinations(spec.cost_bps).map(|(c, _)| c.len()) {
-        progress.start("grid", total as u64);
-    }
+    progress.start("grid", spec.grid.runnable() as u64);
     let experiment = run_experiment(panel, spec, data_digest, &|k| {
         progress.advance(k as u64, None)
     });
@@ -230,7 +228,7 @@ pub fn backtest(
         );
     }
     let (code, created_at) = candidate;
-    let model = Model::candidate(experiment.clone(), code, created_at);
+    let model = Model::candidate(experiment.summary(), code, created_at);
     let mut candidate_bytes = Vec::new();
     model.write_candidate_json(&mut candidate_bytes)?;
     let paths = files.paths();

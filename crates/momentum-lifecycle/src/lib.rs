@@ -39,6 +39,7 @@ mod backtest;
 mod chart;
 mod error;
 mod fetch;
+mod files;
 mod grid_table;
 mod progress;
 mod promote;

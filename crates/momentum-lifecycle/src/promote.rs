@@ -1,7 +1,7 @@
 //! Promote, roll back, and load the production model: the registry's `champion` alias and the
 //! `production` block of `params.yaml` kept in agreement.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use momentum_scanner::Model;
 use momentum_scanner::model::{PREVIOUS_CHAMPION_TAG, set_production_block};
@@ -10,6 +10,7 @@ use momentum_tracking::{Cmp, Filter, ModelVersion, RunQuery, RunStatus, Tracker}
 
 use crate::backtest::sha256_hex;
 use crate::error::{LifecycleError, Result};
+use crate::files::write_text;
 use crate::settings::Settings;
 use crate::track::CANDIDATE_SHA256_TAG;
 
@@ -319,13 +320,4 @@ fn production_text(params_file: &Path, model: &Model) -> Result<String> {
 fn write_production(params_file: &Path, model: &Model) -> Result<()> {
     let text = production_text(params_file, model)?;
     write_text(params_file, &text)
-}
-
-/// Replaces `path` with `text` atomically.
-pub(crate) fn write_text(path: &Path, text: &str) -> Result<()> {
-    let target: PathBuf = path.into();
-    momentum_data::write_atomic(path, |file| {
-        std::io::Write::write_all(file, text.as_bytes())
-            .map_err(|err| LifecycleError::write(&target, err))
-    })
 }

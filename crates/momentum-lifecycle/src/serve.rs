@@ -12,7 +12,7 @@ use momentum_scanner::monitor::{MonitorReport, MonitorSettings, monitor};
 use momentum_scanner::scan::{Picks, keep_universe, scan};
 
 use crate::error::{LifecycleError, Result};
-use crate::promote::write_text;
+use crate::files::{write_json, write_text};
 use crate::settings::SettingsError;
 
 /// What one scan reads and writes.
@@ -271,17 +271,7 @@ impl MonitorRequest {
     /// assert_eq!(err.to_string(), "invalid monitor.recent_days: must be at least 2");
     /// ```
     pub fn validate(&self) -> Result<()> {
-        let probability = self.train_fraction > 0.0 && self.train_fraction < 1.0;
-        let checked = self.settings.validate().and_then(|()| {
-            if probability {
-                Ok(())
-            } else {
-                Err(momentum_scanner::ScanError::InvalidSetting {
-                    name: "backtest.train_fraction",
-                    reason: "must be in (0, 1)",
-                })
-            }
-        });
+        let checked = self.settings.validate_with(self.train_fraction);
         checked.map_err(|err| match SettingsError::from_scan(err) {
             Ok(named) => LifecycleError::Settings(named),
             Err(other) => LifecycleError::Scan(other),
@@ -391,14 +381,6 @@ pub fn run_monitor(request: &MonitorRequest) -> Result<MonitorReport> {
         })?;
     write_json(&request.out, &report)?;
     Ok(report)
-}
-
-/// Writes `value` as pretty JSON in its fields' order with a final newline, atomically.
-fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
-    let mut text =
-        serde_json::to_string_pretty(value).map_err(|err| LifecycleError::write(path, err))?;
-    text.push('\n');
-    write_text(path, &text)
 }
 
 #[cfg(test)]

@@ -55,6 +55,22 @@ impl Default for MonitorSettings {
 }
 
 impl MonitorSettings {
+    /// [`MonitorSettings::validate`], and the backtest's train fraction (the drift checks'
+    /// reference window) in `(0, 1)`: every setting [`monitor`] reads.
+    ///
+    /// # Errors
+    /// [`ScanError::InvalidSetting`] naming the first setting out of range.
+    pub fn validate_with(&self, train_fraction: f64) -> Result<(), ScanError> {
+        self.validate()?;
+        if !(train_fraction > 0.0 && train_fraction < 1.0) {
+            return Err(ScanError::InvalidSetting {
+                name: "backtest.train_fraction",
+                reason: "must be in (0, 1)",
+            });
+        }
+        Ok(())
+    }
+
     /// Every setting in its range: a threshold that cannot be crossed (or is always crossed)
     /// would make a report that looks like a verdict.
     ///
@@ -184,13 +200,7 @@ pub fn monitor(
     settings: &MonitorSettings,
     train_fraction: f64,
 ) -> Result<MonitorReport, ScanError> {
-    settings.validate()?;
-    if !(train_fraction > 0.0 && train_fraction < 1.0) {
-        return Err(ScanError::InvalidSetting {
-            name: "backtest.train_fraction",
-            reason: "must be in (0, 1)",
-        });
-    }
+    settings.validate_with(train_fraction)?;
     let latest = history.last().ok_or(ScanError::NoHistory)?;
     let params = latest.params;
     params.validate().map_err(ScanError::InvalidModel)?;
