@@ -33,17 +33,7 @@ fn read_json(path: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
-const METRICS: [&str; 9] = [
-    "total_roi",
-    "cagr",
-    "volatility",
-    "sharpe",
-    "sortino",
-    "max_drawdown",
-    "calmar",
-    "num_trades",
-    "turnover",
-];
+const METRICS: [&str; 9] = momentum_engine::Metrics::NAMES;
 
 fn assert_metrics(m: &Value) {
     let obj = m.as_object().unwrap();

@@ -9,18 +9,8 @@ use std::process::Command;
 
 use serde_json::Value;
 
-/// The spec's metrics, in the order the Python script prints them.
-const METRICS: [&str; 9] = [
-    "total_roi",
-    "cagr",
-    "volatility",
-    "sharpe",
-    "sortino",
-    "max_drawdown",
-    "calmar",
-    "num_trades",
-    "turnover",
-];
+/// The spec's metrics, in the order the Python script prints them (the engine's own order).
+const METRICS: [&str; 9] = momentum_engine::Metrics::NAMES;
 
 fn sample() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/sample/sp500_prices.csv.gz")
