@@ -103,7 +103,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Backtest(args) => cmd::backtest::run(args, &settings, params),
         Command::Runs(args) => cmd::runs::run(args, &settings),
         Command::Promote(args) => cmd::promote::run(args, &settings, params),
-        Command::Scan(args) => cmd::scan::run(args, &settings),
+        Command::Scan(args) => cmd::scan::run(args, &settings, params),
         Command::Monitor(args) => cmd::monitor::run(args, &settings, params),
     }
 }

@@ -13,7 +13,7 @@ mod support;
 use std::path::Path;
 use std::process::Output;
 
-use common::{fails, momentum, ok};
+use common::{command, fails, momentum, ok};
 
 use momentum_tracking::{Auth, RestClient, RunQuery};
 use serde_json::Value;
@@ -416,6 +416,127 @@ fn each_failing_gate_rejects_and_leaves_params_untouched() {
     assert!(err.contains("params.yaml"), "{err}");
     assert!(nothing_registered());
     assert_eq!(std::fs::read_to_string(&params).unwrap(), hand_edited);
+}
+
+/// The version of the production block of `params.yaml` in `root`.
+fn params_version(root: &Path) -> String {
+    let text = std::fs::read_to_string(root.join("params.yaml")).unwrap();
+    let (_, block, _) = split_production(&text);
+    let line = block
+        .lines()
+        .find_map(|l| l.strip_prefix("  version: "))
+        .expect("a version line");
+    line.trim_matches('\'').to_owned()
+}
+
+/// The model version of the picks a successful `momentum ARGS` wrote.
+fn scanned_version(root: &Path, args: &[&str]) -> String {
+    ok(momentum(root, None, args));
+    json(&root.join("reports/picks.json"))["model_version"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn a_promotion_or_rollback_killed_between_any_two_steps_is_detected_and_undone() {
+    use momentum_lifecycle::{CRASH_AT_ENV, CRASH_POINTS, journal_path};
+    use std::os::unix::process::ExitStatusExt;
+
+    /// What a kill at a point leaves: both stores on the old version, both on the new one, or
+    /// the alias ahead of params.yaml (which scan refuses until `promote --rollback`).
+    #[derive(Debug, PartialEq)]
+    enum Left {
+        BothOld,
+        BothNew,
+        AliasAhead,
+    }
+    let expected = [
+        ("promote:journal-written", Left::BothOld),
+        ("promote:model-created", Left::BothOld),
+        ("promote:version-created", Left::BothOld),
+        ("promote:alias-moved", Left::AliasAhead),
+        ("promote:params-written", Left::BothNew),
+        ("rollback:journal-written", Left::BothOld),
+        ("rollback:alias-moved", Left::AliasAhead),
+        ("rollback:params-written", Left::BothNew),
+    ];
+    assert_eq!(
+        expected.iter().map(|(point, _)| *point).collect::<Vec<_>>(),
+        CRASH_POINTS,
+        "every crash point is tested"
+    );
+
+    let dir = project(None);
+    let root = dir.path();
+    ok(momentum(root, None, &["promote"]));
+    for (point, left) in expected {
+        let args: &[&str] = if point.starts_with("rollback:") {
+            // Something to roll back to.
+            ok(momentum(root, None, &["promote"]));
+            &["promote", "--rollback"]
+        } else {
+            &["promote"]
+        };
+        let before = params_version(root);
+        let out = command(root, None, args)
+            .env(CRASH_AT_ENV, point)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.signal(), Some(6), "{point}: aborted");
+        assert!(journal_path(&root.join("params.yaml")).exists(), "{point}");
+        let after = params_version(root);
+        match left {
+            Left::BothOld | Left::BothNew => {
+                assert_eq!(after == before, left == Left::BothOld, "{point}");
+                assert_eq!(scanned_version(root, &["scan"]), after, "{point}");
+                assert_eq!(
+                    scanned_version(root, &["scan", "--from-registry"]),
+                    after,
+                    "{point}"
+                );
+            }
+            Left::AliasAhead => {
+                assert_eq!(after, before, "{point}: params.yaml is written last");
+                let message = format!("put `champion` back on version {before}");
+                fails(momentum(root, None, &["scan"]), &message);
+                fails(momentum(root, None, &["scan", "--from-registry"]), &message);
+                let out = ok(momentum(root, None, &["promote", "--rollback"]));
+                assert!(out.contains("undid an interrupted"), "{point}: {out}");
+                assert_eq!(params_version(root), before, "{point}");
+                assert_eq!(scanned_version(root, &["scan"]), before, "{point}");
+                assert_eq!(
+                    scanned_version(root, &["scan", "--from-registry"]),
+                    before,
+                    "{point}"
+                );
+                assert!(!journal_path(&root.join("params.yaml")).exists());
+            }
+        }
+    }
+
+    // Without a journal a difference is a promotion awaiting review (or a reverted
+    // params.yaml): each source serves its own version, with a warning, and --rollback steps
+    // the champion back to where params.yaml is.
+    ok(momentum(root, None, &["promote"]));
+    assert!(!journal_path(&root.join("params.yaml")).exists());
+    let reviewed = std::fs::read(root.join("params.yaml")).unwrap();
+    let old = params_version(root);
+    ok(momentum(root, None, &["promote"]));
+    let new = params_version(root);
+    std::fs::write(root.join("params.yaml"), &reviewed).unwrap();
+    for (args, version) in [(&["scan"][..], &old), (&["scan", "--from-registry"], &new)] {
+        let out = momentum(root, None, args);
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(stderr.contains("not merged yet"), "{stderr}");
+        assert_eq!(&scanned_version(root, args), version);
+    }
+    let out = ok(momentum(root, None, &["promote", "--rollback"]));
+    assert!(
+        out.contains(&format!("version {old} is `champion` again")),
+        "{out}"
+    );
+    assert_eq!(scanned_version(root, &["scan", "--from-registry"]), old);
 }
 
 #[test]

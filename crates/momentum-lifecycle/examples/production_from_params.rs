@@ -8,15 +8,17 @@
 use std::path::Path;
 
 use momentum_engine::PricePanel;
+use momentum_lifecycle::track::open_tracker;
 use momentum_lifecycle::{ProductionSource, Settings, load_production};
 use momentum_scanner::scan::{keep_universe, scan};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let params = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../params.yaml");
     let settings = Settings::load(&params, true)?;
-    // The production block; `ProductionSource::Registry` would read the champion instead.
-    let model = load_production(&settings, ProductionSource::Params, || {
-        unreachable!("the params block needs no registry")
+    // The production block, checked against the registry's `champion` as `momentum scan`
+    // does; `ProductionSource::Registry` would read the champion instead.
+    let model = load_production(&settings, &params, ProductionSource::Params, || {
+        open_tracker(&settings, "example", None)
     })?;
     let p = model.params;
     println!(

@@ -122,6 +122,32 @@ pub enum LifecycleError {
         /// The registered model.
         name: String,
     },
+    /// The production block and the registry's champion name different versions and the
+    /// journal is there: a promotion or rollback was killed between its two writes.
+    #[error(
+        "{}: the production block is {} but `champion` of {name} is version {champion}: a \
+         promotion or rollback was interrupted ({} is left); run `momentum promote --rollback` \
+         to {}",
+        path.display(),
+        params_version.as_ref().map_or("empty".to_owned(), |v| format!("version {v}")),
+        journal.display(),
+        params_version.as_ref().map_or(
+            "remove the `champion` alias".to_owned(),
+            |v| format!("put `champion` back on version {v}")
+        )
+    )]
+    ProductionMismatch {
+        /// The params file.
+        path: PathBuf,
+        /// The registered model.
+        name: String,
+        /// The version of the production block; `None` when it is empty.
+        params_version: Option<String>,
+        /// The version `champion` points at.
+        champion: String,
+        /// The journal of the interrupted step.
+        journal: PathBuf,
+    },
     /// A rollback was asked for before any promotion.
     #[error("nothing to roll back: {name} has no `champion` alias")]
     NothingToRollBack {

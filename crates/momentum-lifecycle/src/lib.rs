@@ -58,8 +58,8 @@ pub use grid_table::{
 };
 pub use progress::{Progress, Silent};
 pub use promote::{
-    CHAMPION, ProductionSource, Promotion, Rollback, Verdict, champion, judge, load_production,
-    register, rollback,
+    CHAMPION, CRASH_AT_ENV, CRASH_POINTS, ProductionSource, Promotion, Rollback, Verdict, champion,
+    journal_path, judge, load_production, register, rollback,
 };
 pub use serve::{MonitorRequest, ScanRequest, run_monitor, run_scan};
 pub use settings::{

@@ -1,7 +1,29 @@
 //! Promote, roll back, and load the production model: the registry's `champion` alias and the
 //! `production` block of `params.yaml` kept in agreement.
+//!
+//! The two live in different stores, so no step can change both at once. A promotion or
+//! rollback therefore
+//! 1. writes a journal file beside `params.yaml` ([`journal_path`]: `params.yaml.promoting`),
+//! 2. moves the alias (after registering the new version, for a promotion),
+//! 3. rewrites `params.yaml`,
+//! 4. removes the journal.
+//!
+//! A process killed between 2 and 3 leaves `params.yaml` on the last state both agreed on,
+//! the alias ahead of it, and the journal. [`load_production`] (behind `momentum scan`)
+//! compares the two: while they differ and the journal is there, it refuses to serve either,
+//! naming `momentum promote --rollback`; [`rollback`] then puts the alias back on the version
+//! of `params.yaml`, which restores the state before the interrupted step. Killed anywhere
+//! else, both stores agree (a journal left behind is removed by the next promotion or
+//! rollback), and a version registered but never aliased is left as it is: nothing reads it.
+//!
+//! Without a journal a difference is not a crash but the normal state of a promotion awaiting
+//! review (the weekly job moves the alias, then opens a pull request with the new block), or
+//! an alias moved by hand: `scan` serves what it was asked for with a warning.
+//!
+//! For the tests of this, `MOMENTUM_CRASH_AT=<point>` aborts the process at a named point
+//! between two steps ([`CRASH_POINTS`]).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use momentum_scanner::Model;
 use momentum_scanner::model::{PREVIOUS_CHAMPION_TAG, set_production_block};
@@ -16,6 +38,64 @@ use crate::track::CANDIDATE_SHA256_TAG;
 
 /// The registry alias of the production model.
 pub const CHAMPION: &str = "champion";
+
+/// The environment variable that makes promotion or rollback abort at a point (a test hook).
+pub const CRASH_AT_ENV: &str = "MOMENTUM_CRASH_AT";
+
+/// Every point between two steps of a promotion or rollback where [`CRASH_AT_ENV`] can abort
+/// the process, in the order the steps run.
+pub const CRASH_POINTS: [&str; 8] = [
+    "promote:journal-written",
+    "promote:model-created",
+    "promote:version-created",
+    "promote:alias-moved",
+    "promote:params-written",
+    "rollback:journal-written",
+    "rollback:alias-moved",
+    "rollback:params-written",
+];
+
+/// The journal of a promotion or rollback of `params_file` in progress (see the module docs):
+/// `params.yaml.promoting` beside `params.yaml`.
+pub fn journal_path(params_file: &Path) -> PathBuf {
+    let mut name = params_file.file_name().unwrap_or_default().to_owned();
+    name.push(".promoting");
+    params_file.with_file_name(name)
+}
+
+/// Writes the journal before the first change to the registry.
+fn begin(params_file: &Path, action: &str) -> Result<()> {
+    let text = format!(
+        "{action} of {} in progress (process {}); if no `momentum promote` is running, it was \
+         interrupted: `momentum promote --rollback` restores the state before it\n",
+        params_file.display(),
+        std::process::id()
+    );
+    write_text(&journal_path(params_file), &text)
+}
+
+/// Removes the journal once both stores agree again.
+fn end(params_file: &Path) -> Result<()> {
+    let journal = journal_path(params_file);
+    match std::fs::remove_file(&journal) {
+        Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
+            Err(LifecycleError::write(&journal, err))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Aborts the process, as `kill -9` would (no destructor, no cleanup), when [`CRASH_AT_ENV`]
+/// names `point`; the crash-consistency tests inject a kill between every two steps with it.
+fn crash_point(point: &str) {
+    debug_assert!(
+        CRASH_POINTS.contains(&point),
+        "unlisted crash point {point}"
+    );
+    if std::env::var_os(CRASH_AT_ENV).is_some_and(|at| at == point) {
+        std::process::abort();
+    }
+}
 
 /// A candidate read from its file and judged by the gates.
 #[derive(Debug, Clone)]
@@ -148,7 +228,12 @@ pub fn register(
     )?;
     let previous = champion(tracker, name)?;
     let previous_version = previous.as_ref().map(|v| v.version.clone());
+    // A promotion from an interrupted state would record the wrong previous champion.
+    check_agreement(settings, params_file, previous.as_ref())?;
+    begin(params_file, "promotion")?;
+    crash_point("promote:journal-written");
     tracker.create_registered_model(name)?;
+    crash_point("promote:model-created");
     let candidate = &verdict.candidate;
     let p = candidate.params;
     let description = format!(
@@ -165,18 +250,23 @@ pub fn register(
         .registered("", promoted_at)
         .registry_tags(previous_version.as_deref())?;
     let version = tracker.create_model_version(name, &source_run, "model", &description, &tags)?;
+    crash_point("promote:version-created");
     let model = candidate
         .clone()
         .registered(version.version.clone(), promoted_at);
     tracker.set_alias(name, CHAMPION, &version.version)?;
+    crash_point("promote:alias-moved");
     if let Err(err) = write_production(params_file, &model) {
         // Keep the registry and params.yaml in agreement: undo the alias move.
         match &previous_version {
             Some(previous) => tracker.set_alias(name, CHAMPION, previous)?,
             None => tracker.delete_alias(name, CHAMPION)?,
         }
+        end(params_file)?;
         return Err(err);
     }
+    crash_point("promote:params-written");
+    end(params_file)?;
     Ok(Promotion {
         model,
         source_run,
@@ -189,12 +279,19 @@ pub fn register(
 pub struct Rollback {
     /// The version that was `champion`.
     pub from: String,
-    /// The version that is `champion` again.
-    pub to: String,
+    /// The version that is `champion` again; `None` when the alias was removed (an
+    /// interrupted first promotion).
+    pub to: Option<String>,
+    /// Whether this undid an interrupted promotion or rollback (the alias put back on the
+    /// version of `params.yaml`) rather than stepping back one version.
+    pub interrupted: bool,
 }
 
 /// Moves `champion` and the production block of `params_file` back to the version the current
-/// champion replaced.
+/// champion replaced. After an interrupted promotion or rollback (the journal is there and the
+/// two disagree; see the module docs) only the alias moves: back to the version of
+/// `params_file`, or off the model when its production block is empty, which restores the
+/// state before the interrupted step.
 ///
 /// # Errors
 /// [`LifecycleError::NothingToRollBack`], [`LifecycleError::FirstVersion`],
@@ -203,6 +300,20 @@ pub fn rollback(tracker: &Tracker, settings: &Settings, params_file: &Path) -> R
     let name = &settings.tracking.model_name;
     let current = champion(tracker, name)?
         .ok_or_else(|| LifecycleError::NothingToRollBack { name: name.clone() })?;
+    let in_params = settings.production.model()?;
+    let params_version = in_params.as_ref().and_then(Model::version);
+    if params_version != Some(current.version.as_str()) && journal_path(params_file).exists() {
+        match params_version {
+            Some(version) => tracker.set_alias(name, CHAMPION, version)?,
+            None => tracker.delete_alias(name, CHAMPION)?,
+        }
+        end(params_file)?;
+        return Ok(Rollback {
+            from: current.version,
+            to: params_version.map(str::to_owned),
+            interrupted: true,
+        });
+    }
     let Some(previous_version) = current.tags.get(PREVIOUS_CHAMPION_TAG) else {
         return Err(LifecycleError::FirstVersion {
             name: name.clone(),
@@ -221,11 +332,17 @@ pub fn rollback(tracker: &Tracker, settings: &Settings, params_file: &Path) -> R
     let model = Model::from_registry_tags(&previous.version, &previous.tags)?;
     // Check that params.yaml can be rewritten before touching the registry.
     let text = production_text(params_file, &model)?;
+    begin(params_file, "rollback")?;
+    crash_point("rollback:journal-written");
     tracker.set_alias(name, CHAMPION, &previous.version)?;
+    crash_point("rollback:alias-moved");
     write_text(params_file, &text)?;
+    crash_point("rollback:params-written");
+    end(params_file)?;
     Ok(Rollback {
         from: current.version,
-        to: previous.version,
+        to: Some(previous.version),
+        interrupted: false,
     })
 }
 
@@ -238,29 +355,89 @@ pub enum ProductionSource {
     Registry,
 }
 
-/// The production model from the settings' production block or the registry's champion.
+/// The production model from the settings' production block or the registry's champion,
+/// after checking that the two agree (see the module docs). `params_file` is where `settings`
+/// were read from; `registry` opens the tracker.
+///
+/// With [`ProductionSource::Params`] a registry that cannot be reached (a tracking server that
+/// is down) is a warning, not an error: the production block alone is enough to serve. A
+/// registry without a champion agrees with any block (a block written by hand); with
+/// [`ProductionSource::Registry`] an empty block agrees with any champion (a deployment that
+/// serves from the registry alone).
 ///
 /// # Errors
 /// [`LifecycleError::NoProduction`] or [`LifecycleError::NoChampion`] before the first
-/// promotion; a malformed block or tag.
+/// promotion; [`LifecycleError::ProductionMismatch`] when a promotion or rollback was
+/// interrupted; a malformed block or tag.
 pub fn load_production(
     settings: &Settings,
+    params_file: &Path,
     source: ProductionSource,
     registry: impl FnOnce() -> Result<Tracker>,
 ) -> Result<Model> {
+    let name = &settings.tracking.model_name;
+    let in_params = settings.production.model()?;
     match source {
-        ProductionSource::Params => settings
-            .production
-            .model()?
-            .ok_or(LifecycleError::NoProduction),
+        ProductionSource::Params => {
+            let model = in_params.ok_or(LifecycleError::NoProduction)?;
+            match registry().and_then(|tracker| champion(&tracker, name)) {
+                Ok(current) => check_agreement(settings, params_file, current.as_ref())?,
+                Err(err) => tracing::warn!(
+                    "could not compare the production block with the registry's `{CHAMPION}`: \
+                     {}",
+                    momentum_http::chain(&err)
+                ),
+            }
+            Ok(model)
+        }
         ProductionSource::Registry => {
             let tracker = registry()?;
-            let name = &settings.tracking.model_name;
             let version = champion(&tracker, name)?
                 .ok_or_else(|| LifecycleError::NoChampion { name: name.clone() })?;
+            if in_params.is_some() {
+                check_agreement(settings, params_file, Some(&version))?;
+            }
             Ok(Model::from_registry_tags(&version.version, &version.tags)?)
         }
     }
+}
+
+/// Refuses when the registry has a champion other than the version of the production block
+/// and the journal says a promotion or rollback was interrupted; warns when it has one without
+/// the journal (see the module docs).
+fn check_agreement(
+    settings: &Settings,
+    params_file: &Path,
+    current: Option<&ModelVersion>,
+) -> Result<()> {
+    let Some(current) = current else {
+        return Ok(());
+    };
+    let in_params = settings.production.model()?;
+    let params_version = in_params.as_ref().and_then(Model::version);
+    if params_version == Some(current.version.as_str()) {
+        return Ok(());
+    }
+    let name = &settings.tracking.model_name;
+    let journal = journal_path(params_file);
+    if journal.exists() {
+        return Err(LifecycleError::ProductionMismatch {
+            path: params_file.into(),
+            name: name.clone(),
+            params_version: params_version.map(str::to_owned),
+            champion: current.version.clone(),
+            journal,
+        });
+    }
+    tracing::warn!(
+        "{}: the production block is {} but `{CHAMPION}` of {name} is version {}: a promotion \
+         whose params.yaml change is not merged yet, or an alias moved by hand (`momentum \
+         promote --rollback` returns both to the champion's previous version)",
+        params_file.display(),
+        params_version.map_or("empty".to_owned(), |v| format!("version {v}")),
+        current.version
+    );
+    Ok(())
 }
 
 /// The current champion; `None` when the model or its alias does not exist yet.

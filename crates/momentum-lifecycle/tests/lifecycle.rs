@@ -132,7 +132,13 @@ fn backtest_promote_and_scan_through_the_library() {
         .expect("a production model");
     assert_eq!(from_params, promotion.model);
     let registry = || open_tracker(&settings, "test", None);
-    let from_registry = load_production(&settings, ProductionSource::Registry, registry).unwrap();
+    let from_registry = load_production(
+        &settings,
+        &params_file,
+        ProductionSource::Registry,
+        registry,
+    )
+    .unwrap();
     assert_eq!(from_registry, promotion.model);
 
     // Scan on the last day: the model's top k by the spec's score P[t-S] / P[t-L] - 1,

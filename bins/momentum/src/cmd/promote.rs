@@ -24,7 +24,10 @@ production block of params.yaml (comments and everything else stay byte for byte
 On fail: changes nothing.
 
 --rollback moves `champion` and the production block back to the version the current champion
-replaced. --dry-run prints the verdict and changes nothing.
+replaced. When the two disagree (a promotion or rollback was killed between moving the alias
+and writing params.yaml; `scan` refuses to run then), --rollback moves only `champion`, back to
+the version of params.yaml: the state before the interrupted step.
+--dry-run prints the verdict and changes nothing.
 
 Exit codes:
   0  promoted (or, with --dry-run, would be promoted; with --rollback, rolled back)
@@ -70,10 +73,24 @@ pub fn run(args: Args, settings: &Settings, params: &Path) -> anyhow::Result<Exi
     if args.rollback {
         let tracker = open_tracker(settings, "promote", git_commit())?;
         let done = rollback(&tracker, settings, params)?;
-        println!(
-            "rolled back: {name} version {} is `{CHAMPION}` again (was {})",
-            done.to, done.from
-        );
+        match (&done.to, done.interrupted) {
+            (Some(to), false) => println!(
+                "rolled back: {name} version {to} is `{CHAMPION}` again (was {})",
+                done.from
+            ),
+            (Some(to), true) => println!(
+                "undid an interrupted promotion or rollback: {name} version {to} is `{CHAMPION}` \
+                 again, as in {} (was {})",
+                params.display(),
+                done.from
+            ),
+            (None, _) => println!(
+                "undid an interrupted first promotion: `{CHAMPION}` removed from {name} version \
+                 {} ({} has no production model)",
+                done.from,
+                params.display()
+            ),
+        }
         return Ok(ExitCode::SUCCESS);
     }
     let mut gates = settings.promotion;

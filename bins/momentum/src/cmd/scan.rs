@@ -1,7 +1,7 @@
 //! `momentum scan`: the production model's picks for one day ([`momentum_lifecycle::run_scan`]),
 //! scored with the same feature and selection code as the backtest.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -27,7 +27,9 @@ for the same as-of date replaces that day). Logs a `scan-<date>` run to tracking
 
 Fails, writing nothing, when there is no production model, a model ticker is missing from the
 prices, or the newest price is older than scan.max_staleness_days (not checked for the
-embedded historical sample).
+embedded historical sample); and when the production block and the registry's `champion` name
+different versions (a promotion or rollback was killed half-way: `momentum promote --rollback`
+restores the state before it).
 
 Examples:
   momentum scan
@@ -72,13 +74,13 @@ pub struct Args {
     history: Option<PathBuf>,
 }
 
-pub fn run(args: Args, settings: &Settings) -> anyhow::Result<ExitCode> {
+pub fn run(args: Args, settings: &Settings, params: &Path) -> anyhow::Result<ExitCode> {
     let source = if args.from_registry {
         ProductionSource::Registry
     } else {
         ProductionSource::Params
     };
-    let model = load_production(settings, source, || {
+    let model = load_production(settings, params, source, || {
         open_tracker(settings, "registry", git_commit())
     })?;
     let today = chrono::Utc::now().date_naive();

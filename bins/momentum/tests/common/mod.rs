@@ -7,6 +7,11 @@ use std::process::{Command, Output};
 /// Runs `momentum ARGS` in `cwd`, tracking to `uri` when given (credentials of the caller's
 /// environment removed), with warnings only on stderr.
 pub fn momentum(cwd: &Path, uri: Option<&str>, args: &[&str]) -> Output {
+    command(cwd, uri, args).output().expect("momentum runs")
+}
+
+/// The command [`momentum`] runs, to add to before running it.
+pub fn command(cwd: &Path, uri: Option<&str>, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_momentum"));
     command
         .args(args)
@@ -19,7 +24,7 @@ pub fn momentum(cwd: &Path, uri: Option<&str>, args: &[&str]) -> Output {
         Some(uri) => command.env("MLFLOW_TRACKING_URI", uri),
         None => command.env_remove("MLFLOW_TRACKING_URI"),
     };
-    command.output().expect("momentum runs")
+    command
 }
 
 /// The stdout of a command that succeeded (its output on failure).
