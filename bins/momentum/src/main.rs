@@ -14,6 +14,7 @@ use clap::{Parser, Subcommand};
 mod cmd;
 mod overrides;
 mod progress;
+mod terminal;
 
 use momentum_lifecycle::Settings;
 
@@ -86,7 +87,7 @@ fn main() -> ExitCode {
         // The reader of stdout went away (`| head`): nothing left to say.
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", terminal::one_line(&format!("{err:#}")));
             ExitCode::FAILURE
         }
     }

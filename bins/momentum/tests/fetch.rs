@@ -259,6 +259,90 @@ fn a_bad_csv_fails_with_its_line_and_leaves_the_previous_files() {
 }
 
 #[test]
+fn implausible_prices_are_named_by_ticker_and_date_and_refused_with_strict_prices() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("odd.csv"),
+        "Date,AAA,BBB\n2024-01-02,10,2\n2024-01-03,60,2\n2024-01-04,61,1e308\n",
+    )
+    .unwrap();
+    let fetch = |extra: &[&str]| {
+        let mut args = vec![
+            "fetch",
+            "--source",
+            "csv",
+            "--path",
+            "odd.csv",
+            "--start",
+            "2024-01-01",
+            "--end",
+            "2024-12-31",
+        ];
+        args.extend_from_slice(extra);
+        momentum(dir.path(), &args)
+    };
+    // Kept, with a warning for each: a 6x move, a price above 1e9 (and its jump).
+    let out = fetch(&[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for warning in [
+        "odd.csv: implausible price: AAA 2024-01-03: close 60 rose 6.0x from 10 on 2024-01-02 \
+         (more than 5x in one day)",
+        "odd.csv: implausible price: BBB 2024-01-04: close 1e308 is above 1e9",
+    ] {
+        assert!(stderr.contains(warning), "{warning} in\n{stderr}");
+    }
+    assert_eq!(stderr.matches("implausible price:").count(), 3, "{stderr}");
+    assert_eq!(
+        read_parquet(&dir.path().join("data/raw/prices.parquet"))
+            .unwrap()
+            .rows
+            .len(),
+        6
+    );
+
+    // Refused, naming the first, with nothing written.
+    let out = fetch(&["--strict-prices", "--out", "strict.parquet"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains(
+            "odd.csv: implausible price: AAA 2024-01-03: close 60 rose 6.0x from 10 on \
+             2024-01-02 (more than 5x in one day) (and 2 more); refused by --strict-prices"
+        ),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("strict.parquet").exists());
+
+    // The bounds come from params.yaml, checked before any work.
+    std::fs::write(
+        dir.path().join("params.yaml"),
+        "data:\n  max_daily_jump: 7\n  strict_prices: true\n",
+    )
+    .unwrap();
+    let out = fetch(&["--out", "strict.parquet"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("implausible price: BBB 2024-01-04: close 1e308 is above 1e9 (and 1 more)"),
+        "{stderr}"
+    );
+    std::fs::write(
+        dir.path().join("params.yaml"),
+        "data:\n  max_daily_jump: 0.5\n",
+    )
+    .unwrap();
+    let out = fetch(&[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "invalid data.max_daily_jump = 0.5 in params.yaml: must be a finite factor above 1"
+        ),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn update_on_a_local_source_reloads_and_merges() {
     let dir = tempfile::tempdir().unwrap();
     let first = [

@@ -195,3 +195,29 @@ fn an_endless_server_body_is_cut_at_the_limit() {
         "{stderr}"
     );
 }
+
+#[test]
+fn text_from_the_store_reaches_the_terminal_with_control_characters_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let tracker = Tracker::local(dir.path().join("mlruns")).unwrap();
+    let spec = RunSpec::new("evil\x1b]0;owned\x07")
+        .param("lookback", "2\x1b[31m")
+        .metric("sharpe", 1.0);
+    let run_id = tracker.log_run("momentum", &spec, None).unwrap();
+
+    for args in [&["runs", "list"][..], &["runs", "show", &run_id]] {
+        let out = stdout(&momentum(dir.path(), args));
+        assert!(!out.contains(['\x1b', '\x07']), "{args:?}: {out:?}");
+        assert!(out.contains("evil\\u{1b}]0;owned\\u{7}"), "{args:?}: {out}");
+    }
+    let out = stdout(&momentum(dir.path(), &["runs", "show", &run_id]));
+    assert!(out.contains("2\\u{1b}[31m"), "{out}");
+
+    // The error line too: a run id from the command line is echoed escaped, on one line.
+    let out = momentum(dir.path(), &["runs", "show", "nope\x1b[2J\nmore"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(!stderr.contains('\x1b'), "{stderr:?}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("nope\\u{1b}[2J\\u{a}more"), "{stderr}");
+}

@@ -11,7 +11,8 @@
 //!   files ([`read_parquet`]) and the Financial Datasets API ([`FinancialDatasetsClient`],
 //!   configured by [`ClientConfig`]). [`load_local`] dispatches the file-based ones.
 //! - **Validation and selection**: [`validate()`], [`select`] with [`UniverseWindow`] (universe, window,
-//!   `allow_missing`), and [`merge`] plus [`plan_requests`] for incremental `--update`s.
+//!   `allow_missing`), and [`merge`] plus [`plan_requests`] for incremental `--update`s;
+//!   [`implausible_prices`] finds valid prices outside a [`PlausibleRange`].
 //! - **Storage**: [`write_parquet`] / [`read_parquet`] ([`price_schema`]), [`Manifest`],
 //!   [`write_manifest`], [`read_manifest`], [`manifest_path`], [`digest`], and the all-or-nothing
 //!   [`write_atomic`] that every writer here (and the binary's reports) goes through.
@@ -51,6 +52,7 @@ mod error;
 mod financialdatasets;
 mod manifest;
 mod nydate;
+mod plausible;
 mod source;
 #[cfg(feature = "parquet")]
 mod store;
@@ -72,6 +74,7 @@ pub use manifest::{
     DIGEST_ALGORITHM, Manifest, digest, manifest_path, read_manifest, write_manifest,
 };
 pub use nydate::{is_us_daylight_time, new_york_date};
+pub use plausible::{Implausibility, ImplausiblePrice, PlausibleRange, implausible_prices};
 pub use source::{FetchRequest, Source, load_local, plan_requests};
 #[cfg(feature = "parquet")]
 pub use store::{

@@ -107,6 +107,20 @@ pub enum LifecycleError {
         #[source]
         source: Box<momentum_scanner::ScanError>,
     },
+    /// An implausible price with `data.strict_prices`.
+    #[error(
+        "{origin}: implausible price: {first}{}; refused by --strict-prices (data.strict_prices): \
+         correct the data, or widen data.max_price / data.max_daily_jump",
+        if *more > 0 { format!(" (and {more} more)") } else { String::new() }
+    )]
+    ImplausiblePrice {
+        /// The input.
+        origin: String,
+        /// The first implausible price in row order.
+        first: Box<momentum_data::ImplausiblePrice>,
+        /// How many more there are.
+        more: usize,
+    },
     /// No model has been promoted yet.
     #[error(
         "no production model yet: params.yaml production block is empty (run `momentum backtest` \

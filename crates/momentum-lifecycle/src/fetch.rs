@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 use momentum_data::{
-    ClientConfig, FinancialDatasetsClient, Manifest, PriceTable, SAMPLE_ORIGIN, Source,
-    UniverseWindow, load_local, manifest_path, merge, plan_requests, read_parquet, select,
-    write_manifest, write_parquet, write_together,
+    ClientConfig, FinancialDatasetsClient, ImplausiblePrice, Manifest, PlausibleRange, PriceTable,
+    SAMPLE_ORIGIN, Source, UniverseWindow, implausible_prices, load_local, manifest_path, merge,
+    plan_requests, read_parquet, select, write_manifest, write_parquet, write_together,
 };
 
 use crate::error::{LifecycleError, Result};
@@ -42,6 +42,10 @@ pub struct FetchPlan {
     pub requests_per_minute: u32,
     /// Tickers downloaded at the same time.
     pub concurrency: usize,
+    /// Prices outside it get a warning naming ticker and date.
+    pub plausible: PlausibleRange,
+    /// Refuse an implausible price instead of warning.
+    pub strict_prices: bool,
 }
 
 impl FetchPlan {
@@ -75,6 +79,11 @@ impl FetchPlan {
             allow_missing: data.allow_missing,
             requests_per_minute: data.requests_per_minute,
             concurrency: data.concurrency,
+            plausible: PlausibleRange {
+                max_price: data.max_price,
+                max_daily_jump: data.max_daily_jump,
+            },
+            strict_prices: data.strict_prices,
         }
     }
 
@@ -119,6 +128,37 @@ impl FetchPlan {
             .into());
         }
         Ok(tickers)
+    }
+
+    /// Both bounds must be numbers that leave room for a price and its move.
+    fn check_plausible_range(&self) -> Result<()> {
+        let PlausibleRange {
+            max_price,
+            max_daily_jump,
+        } = self.plausible;
+        let invalid = |key: &str, value: f64, reason: &str| {
+            Err(SettingsError::Invalid {
+                key: key.into(),
+                value: Some(value.to_string()),
+                reason: reason.into(),
+            }
+            .into())
+        };
+        if !(max_price.is_finite() && max_price > 0.0) {
+            return invalid(
+                "data.max_price",
+                max_price,
+                "must be a finite price above 0",
+            );
+        }
+        if !(max_daily_jump.is_finite() && max_daily_jump > 1.0) {
+            return invalid(
+                "data.max_daily_jump",
+                max_daily_jump,
+                "must be a finite factor above 1",
+            );
+        }
+        Ok(())
     }
 
     /// What errors and the manifest call the input.
@@ -188,6 +228,7 @@ pub fn fetch(plan: &FetchPlan, progress: Arc<dyn Progress>) -> Result<Manifest> 
         return Err(invalid.into());
     }
     let tickers = plan.normalized_tickers()?;
+    plan.check_plausible_range()?;
     let cached = if plan.update {
         load_cache(&plan.out)?
     } else {
@@ -236,6 +277,7 @@ pub fn fetch(plan: &FetchPlan, progress: Arc<dyn Progress>) -> Result<Manifest> 
     }
 
     let table = &selected.table;
+    check_plausible(plan, table, cached.as_ref(), &origin)?;
     let manifest = Manifest::describe(
         plan.source.as_str(),
         &origin,
@@ -253,6 +295,50 @@ pub fn fetch(plan: &FetchPlan, progress: Arc<dyn Progress>) -> Result<Manifest> 
         write_manifest(&staged[1], &manifest)
     })?;
     Ok(manifest)
+}
+
+/// Implausible prices that are new in `table` (an update does not report the cached rows
+/// again): warnings naming ticker and date, or with `strict_prices` an error naming the first.
+fn check_plausible(
+    plan: &FetchPlan,
+    table: &PriceTable,
+    cached: Option<&PriceTable>,
+    origin: &str,
+) -> Result<()> {
+    /// Enough to point at the problem without flooding the log.
+    const SHOWN: usize = 10;
+    let is_new = |found: &ImplausiblePrice| {
+        cached
+            .and_then(|cached| cached.last_date(&found.ticker))
+            .is_none_or(|last| found.date > last)
+    };
+    let mut found: Vec<ImplausiblePrice> = implausible_prices(table, &plan.plausible)
+        .into_iter()
+        .filter(is_new)
+        .collect();
+    if found.is_empty() {
+        return Ok(());
+    }
+    if plan.strict_prices {
+        return Err(LifecycleError::ImplausiblePrice {
+            origin: origin.into(),
+            more: found.len() - 1,
+            first: Box::new(found.swap_remove(0)),
+        });
+    }
+    for price in found.iter().take(SHOWN) {
+        tracing::warn!(
+            "{origin}: implausible price: {price} (kept; data.max_price and \
+             data.max_daily_jump set the bounds, --strict-prices refuses)"
+        );
+    }
+    if found.len() > SHOWN {
+        tracing::warn!(
+            "{origin}: {} more implausible prices not shown",
+            found.len() - SHOWN
+        );
+    }
+    Ok(())
 }
 
 /// An update of the price cache with the `data` settings, the window extended to `today` when

@@ -13,7 +13,7 @@
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
-use momentum_data::Source;
+use momentum_data::{PlausibleRange, Source};
 use momentum_engine::{EngineError, ExperimentSpec};
 use momentum_scanner::ScanError;
 use momentum_scanner::model::ProductionBlock;
@@ -66,6 +66,12 @@ pub struct DataSettings {
     pub requests_per_minute: u32,
     /// Tickers downloaded at the same time.
     pub concurrency: usize,
+    /// Prices above this are implausible (a warning, or refused with `strict_prices`).
+    pub max_price: f64,
+    /// A close that moves by more than this factor from the previous close is implausible.
+    pub max_daily_jump: f64,
+    /// Refuse implausible prices instead of warning.
+    pub strict_prices: bool,
 }
 
 impl Default for DataSettings {
@@ -80,6 +86,9 @@ impl Default for DataSettings {
             allow_missing: false,
             requests_per_minute: 60,
             concurrency: 4,
+            max_price: PlausibleRange::default().max_price,
+            max_daily_jump: PlausibleRange::default().max_daily_jump,
+            strict_prices: false,
         }
     }
 }

@@ -11,6 +11,7 @@ use momentum_lifecycle::{FetchPlan, Settings, fetch};
 
 use crate::overrides::Overrides;
 use crate::progress::Bar;
+use crate::terminal::say;
 
 const AFTER_HELP: &str = "\
 Every flag overrides the matching data.* key of params.yaml. Prices are validated (dates,
@@ -96,6 +97,12 @@ pub struct Args {
     /// Tickers downloaded at the same time [params: data.concurrency]
     #[arg(long, value_name = "N")]
     concurrency: Option<usize>,
+
+    /// Refuse implausible prices (above data.max_price, default 1e9, or a close moving more
+    /// than data.max_daily_jump times, default 5, in one day) instead of warning about each
+    /// [params: data.strict_prices]
+    #[arg(long)]
+    strict_prices: bool,
 }
 
 fn parse_source(text: &str) -> Result<Source, String> {
@@ -131,8 +138,9 @@ pub fn run(args: Args, settings: &Settings, params: &Path) -> anyhow::Result<Exi
     }
     plan.update = args.update;
     plan.allow_missing |= args.allow_missing;
+    plan.strict_prices |= args.strict_prices;
     let manifest = fetch(&plan, Arc::new(Bar::new())).map_err(|err| flags.explain(err, params))?;
-    println!(
+    say!(
         "wrote {} ({} tickers, {} rows, {} to {}, digest {}) and {}",
         plan.out.display(),
         manifest.tickers.len(),

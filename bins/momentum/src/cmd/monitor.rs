@@ -8,6 +8,7 @@ use momentum_lifecycle::track::{git_commit, open_tracker, track_monitor};
 use momentum_lifecycle::{MonitorRequest, Settings, run_monitor};
 
 use crate::overrides::Overrides;
+use crate::terminal::say;
 
 /// Exit code when `--fail-on-drift` is given and retraining is recommended.
 const EXIT_RETRAIN: u8 = 4;
@@ -131,12 +132,15 @@ pub fn run(args: Args, settings: &Settings, params: &Path) -> anyhow::Result<Exi
             .value
             .map_or_else(|| "n/a".to_owned(), |v| format!("{v:.4}"));
         let verdict = if check.breached { "BREACHED" } else { "ok" };
-        println!(
+        say!(
             "{:<12} {:>10} threshold {:>8.4}  {verdict:<8} {}",
-            check.name, value, check.threshold, check.detail
+            check.name,
+            value,
+            check.threshold,
+            check.detail
         );
     }
-    println!(
+    say!(
         "{} live period(s); retrain recommended: {} (wrote {})",
         report.live.len(),
         if report.retrain_recommended {

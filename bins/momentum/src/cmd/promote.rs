@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use crate::terminal::say;
 use momentum_lifecycle::track::{git_commit, open_tracker};
 use momentum_lifecycle::{CHAMPION, Settings, judge, register, rollback};
 
@@ -74,17 +75,17 @@ pub fn run(args: Args, settings: &Settings, params: &Path) -> anyhow::Result<Exi
         let tracker = open_tracker(settings, "promote", git_commit())?;
         let done = rollback(&tracker, settings, params)?;
         match (&done.to, done.interrupted) {
-            (Some(to), false) => println!(
+            (Some(to), false) => say!(
                 "rolled back: {name} version {to} is `{CHAMPION}` again (was {})",
                 done.from
             ),
-            (Some(to), true) => println!(
+            (Some(to), true) => say!(
                 "undid an interrupted promotion or rollback: {name} version {to} is `{CHAMPION}` \
                  again, as in {} (was {})",
                 params.display(),
                 done.from
             ),
-            (None, _) => println!(
+            (None, _) => say!(
                 "undid an interrupted first promotion: `{CHAMPION}` removed from {name} version \
                  {} ({} has no production model)",
                 done.from,
@@ -104,28 +105,34 @@ pub fn run(args: Args, settings: &Settings, params: &Path) -> anyhow::Result<Exi
         }
     }
     let verdict = judge(&args.candidate, &gates)?;
-    println!(
+    say!(
         "{:<20} {:>10} {:>4} {:>10}  verdict",
-        "gate", "value", "", "threshold"
+        "gate",
+        "value",
+        "",
+        "threshold"
     );
     for gate in &verdict.gates {
         let passed = if gate.passed { "pass" } else { "FAIL" };
-        println!(
+        say!(
             "{:<20} {:>10.4} {:>4} {:>10.4}  {passed}",
-            gate.gate, gate.value, gate.rule, gate.threshold
+            gate.gate,
+            gate.value,
+            gate.rule,
+            gate.threshold
         );
     }
     if !verdict.passed() {
-        println!("rejected: the candidate stays a candidate; nothing changed");
+        say!("rejected: the candidate stays a candidate; nothing changed");
         return Ok(ExitCode::from(EXIT_REJECTED));
     }
     if args.dry_run {
-        println!("dry run: the candidate would be promoted; nothing changed");
+        say!("dry run: the candidate would be promoted; nothing changed");
         return Ok(ExitCode::SUCCESS);
     }
     let tracker = open_tracker(settings, "promote", git_commit())?;
     let promotion = register(&tracker, settings, &verdict, params, &crate::now())?;
-    println!(
+    say!(
         "promoted: {name} version {} is `{CHAMPION}` (source run {}); {} production block updated",
         promotion.model.version().unwrap_or_default(),
         promotion.source_run,

@@ -12,6 +12,7 @@ use anyhow::{Context, bail};
 use clap::{Args as ClapArgs, Subcommand};
 use momentum_tracking::{Filter, Run, RunQuery, Tracker};
 
+use crate::terminal::say;
 use momentum_lifecycle::track::{GRID_COMBINATIONS_TAG, grid_of_run};
 use momentum_lifecycle::{GRID_ARTIFACT, GridFilter, GridTable, Settings};
 
@@ -331,19 +332,19 @@ fn show(tracker: &Tracker, a: &ShowArgs) -> anyhow::Result<ExitCode> {
         let id = resolve(tracker, &a.run, &tracker.list_runs()?.runs)?;
         tracker.get_run(&id)?
     };
-    println!("run        {}", run.run_id);
-    println!("name       {}", run.name);
+    say!("run        {}", run.run_id);
+    say!("name       {}", run.name);
     if !run.experiment.is_empty() {
-        println!("experiment {}", run.experiment);
+        say!("experiment {}", run.experiment);
     }
-    println!("status     {}", run.status);
-    println!("started    {}", timestamp(run.start_time));
-    println!("ended      {}", run.end_time.map_or("-".into(), timestamp));
+    say!("status     {}", run.status);
+    say!("started    {}", timestamp(run.start_time));
+    say!("ended      {}", run.end_time.map_or("-".into(), timestamp));
     if let Some(p) = &run.parent_run_id {
-        println!("parent     {p}");
+        say!("parent     {p}");
     }
     if let Some(combinations) = run.tags.get(GRID_COMBINATIONS_TAG) {
-        println!(
+        say!(
             "grid       {combinations} combinations in {GRID_ARTIFACT} (`momentum runs compare {}`)",
             short(&run.run_id)
         );
@@ -360,8 +361,8 @@ fn show(tracker: &Tracker, a: &ShowArgs) -> anyhow::Result<ExitCode> {
         // made one per combination.
         match children.len() {
             0 => {}
-            n if n <= 50 => println!("children   {n} ({})", children.join(", ")),
-            n => println!("children   {n}"),
+            n if n <= 50 => say!("children   {n} ({})", children.join(", ")),
+            n => say!("children   {n}"),
         }
     }
     section(
@@ -664,7 +665,7 @@ fn sync(tracker: &Tracker, a: &SyncArgs) -> anyhow::Result<ExitCode> {
             } else {
                 "new"
             };
-            println!("{}  {:<8} {}", run.run_id, state, run.name);
+            say!("{}  {:<8} {}", run.run_id, state, run.name);
         }
         eprintln!(
             "{} of {} local run(s) to push to {}",
@@ -680,7 +681,7 @@ fn sync(tracker: &Tracker, a: &SyncArgs) -> anyhow::Result<ExitCode> {
     for (run, err) in &report.failed {
         eprintln!("error: run {run}: {}", err.chain());
     }
-    println!(
+    say!(
         "pushed {} run(s) to {}; {} already there; {} failed",
         report.pushed.len(),
         report.uri,
@@ -730,7 +731,7 @@ fn section(title: &str, rows: Vec<Vec<String>>) {
     if rows.is_empty() {
         return;
     }
-    println!("\n{title}:");
+    say!("\n{title}:");
     let widths = widths(&[], &rows);
     for row in rows {
         let cells: Vec<String> = row
@@ -738,7 +739,7 @@ fn section(title: &str, rows: Vec<Vec<String>>) {
             .enumerate()
             .map(|(i, c)| format!("{c:<w$}", w = widths[i]))
             .collect();
-        println!("  {}", cells.join("  ").trim_end());
+        say!("  {}", cells.join("  ").trim_end());
     }
 }
 
@@ -784,9 +785,9 @@ fn print_table(header: &[String], rows: &[Vec<String>]) {
             .collect();
         cells.join("  ").trim_end().to_string()
     };
-    println!("{}", fmt_row(header));
+    say!("{}", fmt_row(header));
     for row in rows {
-        println!("{}", fmt_row(row));
+        say!("{}", fmt_row(row));
     }
 }
 

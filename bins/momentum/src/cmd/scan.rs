@@ -12,6 +12,7 @@ use momentum_lifecycle::{
 };
 
 use crate::progress::Bar;
+use crate::terminal::say;
 
 const AFTER_HELP: &str = "\
 The model is the production block of params.yaml (written by `momentum promote`), or with
@@ -101,7 +102,7 @@ pub fn run(args: Args, settings: &Settings, params: &Path) -> anyhow::Result<Exi
     };
     let picks = run_scan(&model, &request)?;
     let csv = request.csv();
-    println!(
+    say!(
         "{}: model v{} picks {} (wrote {}, {}, {})",
         picks.as_of,
         picks.model_version,
