@@ -432,4 +432,56 @@ mod tests {
             .collect();
         assert_eq!(tickers, ["'=cmd|' /C calc'!A0", "A,\"B\"\nC", "MSFT"]);
     }
+
+    proptest::proptest! {
+        /// Any printable-or-line-break tickers and any values: picks.csv reads back as one row
+        /// of seven fields per pick, each value exactly (Rust prints the shortest decimal that
+        /// parses back to the same f64) and each ticker in its spreadsheet-safe form.
+        #[test]
+        fn picks_csv_reads_back_whatever_the_tickers_and_values(
+            rows in proptest::collection::vec(
+                (
+                    "[ -~\n\r]{1,10}",
+                    proptest::option::of(proptest::num::f64::NORMAL | proptest::num::f64::ZERO),
+                    proptest::option::of(1e-6f64..1e9),
+                    0.0f64..=1.0,
+                ),
+                1..6,
+            ),
+        ) {
+            let picks = Picks {
+                model_version: "7".into(),
+                params: StrategyParams { lookback: 2, skip: 0, holding: 1, top_k: 1, cost_bps: 0.0 },
+                as_of: NaiveDate::from_ymd_opt(2024, 1, 2).unwrap(),
+                picks: rows
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (ticker, score, close, weight))| Pick {
+                        rank: score.map(|_| i + 1),
+                        ticker: ticker.clone(),
+                        score: *score,
+                        selected: i == 0,
+                        target_weight: *weight,
+                        last_close: *close,
+                    })
+                    .collect(),
+            };
+            let text = picks_csv(&picks);
+            let mut reader = csv::Reader::from_reader(text.as_bytes());
+            let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+            proptest::prop_assert_eq!(records.len(), picks.picks.len());
+            let number = |field: &str| (!field.is_empty()).then(|| field.parse::<f64>().unwrap());
+            for (record, pick) in records.iter().zip(&picks.picks) {
+                proptest::prop_assert_eq!(record.len(), 7);
+                proptest::prop_assert_eq!(&record[0], "2024-01-02");
+                proptest::prop_assert_eq!(record[1].parse().ok(), pick.rank);
+                let ticker = spreadsheet_text(&pick.ticker);
+                proptest::prop_assert_eq!(&record[2], ticker.as_ref());
+                proptest::prop_assert_eq!(number(&record[3]), pick.score);
+                proptest::prop_assert_eq!(&record[4], pick.selected.to_string());
+                proptest::prop_assert_eq!(number(&record[5]), Some(pick.target_weight));
+                proptest::prop_assert_eq!(number(&record[6]), pick.last_close);
+            }
+        }
+    }
 }
