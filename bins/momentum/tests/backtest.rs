@@ -378,4 +378,25 @@ fn a_huge_grid_is_refused_with_an_estimate() {
         err.contains("the grid has 1 combinations, more than the limit of 0"),
         "{err}"
     );
+
+    // Raising the limit past what the machine can hold is refused too, before any work,
+    // instead of ending in an allocation failure: 99 billion combinations at 2,000 bytes each
+    // are about 180 TB.
+    let grid = common::grid_flags(1..=1000, 0..100, 1..=1000, 1..=990);
+    let mut beyond = vec!["backtest", "--no-track", "--prices", "prices.csv"];
+    beyond.extend(grid.iter().map(String::as_str));
+    beyond.extend(["--max-combinations", "100000000000"]);
+    // (Listing that grid would take ~2 TB: an exit code of 1 says it was refused first.)
+    let out = momentum(dir.path(), &beyond);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(
+        err.contains(
+            "grid refused before any work: its 99000000000 combinations need about 188827514 MB \
+             of memory, more than the"
+        ),
+        "{err}"
+    );
+    assert!(!dir.path().join("reports").exists());
 }

@@ -77,8 +77,15 @@ impl Default for ExperimentSpec {
     }
 }
 
-/// The default [`ExperimentSpec::max_combinations`]: two million, about a gigabyte of results.
+/// The default [`ExperimentSpec::max_combinations`]: two million, about 4 GB at
+/// [`GRID_BYTES_PER_COMBINATION`].
 pub const DEFAULT_MAX_COMBINATIONS: usize = 2_000_000;
+
+/// Peak memory per grid combination of a tracked `momentum backtest`: its results, the
+/// block sums behind PBO, the grid table written for tracking and their transient copies.
+/// Measured as the slope of peak RSS between a 20,000- and a 100,000-combination grid on the
+/// sample (`scripts/grid-memory.sh`, `docs/performance.md`), rounded up.
+pub const GRID_BYTES_PER_COMBINATION: usize = 2_000;
 
 /// Grid combinations a second on two threads of this project's reference machine (the sample
 /// grid's benchmark, `docs/performance.md`): what the size check's time estimate assumes.
@@ -95,13 +102,18 @@ impl ExperimentSpec {
         if combinations <= self.max_combinations {
             return Ok(());
         }
-        let per_combination = std::mem::size_of::<ComboResult>() + 16 * self.pbo_blocks;
         Err(EngineError::GridTooLarge {
             combinations,
             limit: self.max_combinations,
-            megabytes: combinations.saturating_mul(per_combination) >> 20,
+            megabytes: self.estimated_bytes() >> 20,
             seconds: combinations / COMBINATIONS_PER_SECOND,
         })
+    }
+
+    /// The peak memory the grid is expected to take: [`GRID_BYTES_PER_COMBINATION`] per
+    /// combination.
+    pub fn estimated_bytes(&self) -> usize {
+        self.grid.size().saturating_mul(GRID_BYTES_PER_COMBINATION)
     }
 
     /// The evaluation windows on a panel of `days` days: `train` and `test`, or `full`.
@@ -336,33 +348,36 @@ impl Experiment {
     ///
     /// # Errors
     /// [`EngineError::NotRecorded`] for an experiment read from JSON; [`EngineError::Io`].
-    pub fn write_grid_csv(&self, mut out: impl Write) -> Result<()> {
+    pub fn write_grid_csv(&self, out: impl Write) -> Result<()> {
         if self.grid.is_empty() {
             return Err(EngineError::NotRecorded);
         }
-        let mut text = String::from("lookback,skip,holding,top_k,cost_bps,selected");
+        // Row by row through a buffer: the text of a large grid is never held whole.
+        let mut out = std::io::BufWriter::new(out);
+        out.write_all(b"lookback,skip,holding,top_k,cost_bps,selected")?;
         for prefix in ["train", "test"] {
             for m in Metrics::NAMES {
-                let _ = write!(text, ",{prefix}_{m}");
+                write!(out, ",{prefix}_{m}")?;
             }
         }
-        text.push('\n');
+        out.write_all(b"\n")?;
         for (i, c) in self.grid.iter().enumerate() {
             let p = c.params;
-            let _ = writeln!(
-                text,
-                "{},{},{},{},{},{},{},{}",
+            write!(
+                out,
+                "{},{},{},{},{},{}",
                 p.lookback,
                 p.skip,
                 p.holding,
                 p.top_k,
                 p.cost_bps,
                 u8::from(i == self.grid_rank),
-                metric_cells(Some(&c.train)),
-                metric_cells(c.test.as_ref()),
-            );
+            )?;
+            write_metric_cells(&mut out, Some(&c.train))?;
+            write_metric_cells(&mut out, c.test.as_ref())?;
+            out.write_all(b"\n")?;
         }
-        out.write_all(text.as_bytes())?;
+        out.flush()?;
         Ok(())
     }
 
@@ -493,15 +508,11 @@ pub fn spreadsheet_text(cell: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-fn metric_cells(m: Option<&Metrics>) -> String {
+/// `,v1,v2,...`: one cell per metric, each preceded by its comma (empty cells for `None`).
+fn write_metric_cells(out: &mut impl Write, m: Option<&Metrics>) -> std::io::Result<()> {
     match m {
-        None => ",".repeat(Metrics::NAMES.len() - 1),
-        Some(m) => m
-            .values()
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(","),
+        None => out.write_all(",".repeat(Metrics::NAMES.len()).as_bytes()),
+        Some(m) => m.values().iter().try_for_each(|v| write!(out, ",{v}")),
     }
 }
 

@@ -42,7 +42,8 @@ pub use backtest::{Action, BacktestResult, Trade, backtest, baseline};
 pub use error::{EngineError, Result};
 pub use experiment::{
     ChainedCurve, CurvePoint, DEFAULT_MAX_COMBINATIONS, DataLineage, Experiment, ExperimentSpec,
-    WindowName, WindowReport, WindowRuns, run_experiment, spreadsheet_text, write_canonical_json,
+    GRID_BYTES_PER_COMBINATION, WindowName, WindowReport, WindowRuns, run_experiment,
+    spreadsheet_text, write_canonical_json,
 };
 pub use grid::{
     ComboResult, GridOptions, GridOutcome, GridRun, GridSpec, SelectionStats, grid_search,

@@ -205,6 +205,7 @@ pub fn backtest(
 ) -> Result<Backtest> {
     // Before the combinations are listed: a refused grid costs nothing.
     spec.check_size().map_err(LifecycleError::GridTooLarge)?;
+    check_memory(spec, available_memory())?;
     progress.start("grid", spec.grid.runnable() as u64);
     let experiment = run_experiment(panel, spec, data_digest, &|k| {
         progress.advance(k as u64, None)
@@ -282,4 +283,33 @@ fn relabel(err: LifecycleError, target: &Path) -> LifecycleError {
 pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// Refuses a grid whose estimated peak memory ([`ExperimentSpec::estimated_bytes`]) is above
+/// `available` bytes, before any work: raising `backtest.max_combinations` must never mean an
+/// allocation failure half-way. `None` (memory unknown) lets it run.
+fn check_memory(spec: &ExperimentSpec, available: Option<u64>) -> Result<()> {
+    let needed = spec.estimated_bytes() as u64;
+    match available {
+        Some(available) if needed > available => Err(LifecycleError::GridMemory {
+            combinations: spec.grid.size(),
+            needed_mb: needed >> 20,
+            available_mb: available >> 20,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// `MemAvailable` of `/proc/meminfo` (Linux): what can be allocated without swapping.
+fn available_memory() -> Option<u64> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let kib = meminfo
+        .lines()
+        .find_map(|line| line.strip_prefix("MemAvailable:"))?
+        .trim()
+        .strip_suffix("kB")?
+        .trim()
+        .parse::<u64>()
+        .ok()?;
+    kib.checked_mul(1024)
 }

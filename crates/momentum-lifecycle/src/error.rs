@@ -80,6 +80,20 @@ pub enum LifecycleError {
     /// A grid above `backtest.max_combinations`.
     #[error("grid refused before any work (backtest.max_combinations)")]
     GridTooLarge(#[source] momentum_engine::EngineError),
+    /// A grid whose estimated memory is above what the machine has available.
+    #[error(
+        "grid refused before any work: its {combinations} combinations need about \
+         {needed_mb} MB of memory, more than the {available_mb} MB available (make \
+         backtest.grid smaller, or free memory)"
+    )]
+    GridMemory {
+        /// Combinations in the grid.
+        combinations: usize,
+        /// The estimate.
+        needed_mb: u64,
+        /// `MemAvailable` when it was checked.
+        available_mb: u64,
+    },
     /// A file cannot be read.
     #[error("cannot read {}", path.display())]
     Read {
