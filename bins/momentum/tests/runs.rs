@@ -1,6 +1,7 @@
 //! `momentum runs` end to end: the real binary on a local store written in the layout before
 //! `grid.parquet` (a parent with one child run per combination), then `sync` against a real
-//! MLflow server (started by the tracking crate's test support).
+//! MLflow server (started by the tracking crate's test support); and the runs of a backtest
+//! killed while it tracks.
 
 #[path = "../../../crates/momentum-tracking/tests/it/support.rs"]
 #[allow(dead_code)]
@@ -220,4 +221,125 @@ fn text_from_the_store_reaches_the_terminal_with_control_characters_escaped() {
     assert!(!stderr.contains('\x1b'), "{stderr:?}");
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
     assert!(stderr.contains("nope\\u{1b}[2J\\u{a}more"), "{stderr}");
+}
+
+/// The parent run of the backtest writing to `runs` (a run folder appears whole, the parent
+/// before its children): its id and `run.json`. Polls every millisecond; panics when the
+/// backtest exits first or nothing appears within two minutes.
+fn parent_run(runs: &Path, backtest: &mut std::process::Child) -> (String, serde_json::Value) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        for entry in std::fs::read_dir(runs).into_iter().flatten().flatten() {
+            let Ok(bytes) = std::fs::read(entry.path().join("run.json")) else {
+                continue;
+            };
+            let meta: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+            if meta["parent_run_id"].is_null() {
+                return (entry.file_name().to_string_lossy().into_owned(), meta);
+            }
+        }
+        if let Some(status) = backtest.try_wait().unwrap() {
+            panic!("the backtest exited ({status}) before its parent run appeared");
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no parent run within 2 minutes"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
+
+/// `kill -9` of a backtest while it logs its child runs: the next command that opens the store
+/// marks the parent KILLED (with an end time) and removes what the dead process staged,
+/// `promote` refuses the candidate it wrote naming the status, and `runs sync` pushes the run
+/// once, KILLED, and nothing the second time.
+#[test]
+fn a_backtest_killed_while_it_tracks_is_marked_killed_and_synced_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let sample =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/sample/sp500_prices.csv.gz");
+    // 840 combinations, each a child run: writing them takes a few hundred milliseconds, long
+    // enough to be caught at it, while the few lookbacks keep the backtest itself short. Its
+    // winner passes promote's gates, so promote gets as far as looking for the run.
+    let grid = common::grid_flags([120, 250], [20], (20..=60).step_by(2), 1..=20);
+    let mut backtest = Command::new(env!("CARGO_BIN_EXE_momentum"))
+        .args(["backtest", "--prices", sample.to_str().unwrap()])
+        .args(["--pbo-blocks", "2", "--threads", "2", "--children", "1000"])
+        .args(&grid)
+        .current_dir(root)
+        .env_remove("MLFLOW_TRACKING_URI")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let runs = root.join("mlruns/runs");
+    let (parent, meta) = parent_run(&runs, &mut backtest);
+    assert_eq!(
+        meta["status"], "RUNNING",
+        "the backtest finished tracking before it was caught: make the grid larger"
+    );
+    backtest.kill().unwrap(); // SIGKILL
+    backtest.wait().unwrap();
+    let run_json = || -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(runs.join(&parent).join("run.json")).unwrap())
+            .unwrap()
+    };
+    let meta = run_json();
+    assert_eq!(meta["status"], "RUNNING", "{meta}");
+    assert_eq!(meta["owner"]["pid"], backtest.id(), "{meta}");
+
+    let list = common::ok(common::momentum(
+        root,
+        None,
+        &["runs", "list", "--top-level"],
+    ));
+    let line = list
+        .lines()
+        .find(|l| l.starts_with(&parent[..8]))
+        .unwrap_or_else(|| panic!("{list}"));
+    assert!(line.contains(" KILLED "), "{list}");
+    let meta = run_json();
+    let (start, end) = (meta["start_time"].as_i64(), meta["end_time"].as_i64());
+    assert!(
+        end.is_some_and(|end| Some(end) >= start) && meta["owner"].is_null(),
+        "{meta}"
+    );
+    let staged: Vec<_> = std::fs::read_dir(root.join("mlruns/.staging"))
+        .unwrap()
+        .collect();
+    assert!(staged.is_empty(), "{staged:?}");
+    let local = std::fs::read_dir(&runs).unwrap().count();
+    assert!(
+        local <= 840,
+        "the kill came after all 840 children were written ({local} runs)"
+    );
+
+    common::fails(
+        common::momentum(root, None, &["promote"]),
+        &format!("the backtest run {parent} that wrote this candidate is KILLED, not FINISHED"),
+    );
+
+    let server = support::Server::start(&root.join("server"), false, false);
+    let uri = Some(server.uri.as_str());
+    let first = common::ok(common::momentum(root, uri, &["runs", "sync"]));
+    assert!(
+        first.contains(&format!("pushed {local} run(s)")) && first.contains("0 failed"),
+        "{first}"
+    );
+    let second = common::ok(common::momentum(root, uri, &["runs", "sync"]));
+    assert!(
+        second.contains("pushed 0 run(s)") && second.contains(&format!("{local} already there")),
+        "{second}"
+    );
+    let remote = common::ok(common::momentum(
+        root,
+        uri,
+        &["runs", "list", "--remote", "--top-level"],
+    ));
+    let parents: Vec<&str> = remote.lines().skip(1).collect();
+    assert!(
+        parents.len() == 1 && parents[0].contains(" KILLED "),
+        "{remote}"
+    );
 }

@@ -461,7 +461,8 @@ fn candidate_run(tracker: &Tracker, settings: &Settings, sha256: &str) -> Result
         sha256.into(),
     ));
     let runs = tracker.search_runs(&query)?;
-    // A backtest killed while it logged leaves its run RUNNING with part of its children: a
+    // A backtest killed while it logged leaves its run with part of its children (KILLED once
+    // the store is opened again, RUNNING while it still logs, or when another host wrote it): a
     // candidate is registered only from a run that finished (an identical one may exist, as
     // with --reproducible, where the same candidate is written again).
     if let Some(finished) = runs.iter().find(|r| r.status == RunStatus::Finished) {

@@ -205,9 +205,10 @@ fn a_scan_of_stale_prices_writes_nothing() {
     assert!(!request.out.exists() && !request.history.exists());
 }
 
-/// A backtest killed while it logged leaves its run RUNNING: its candidate is not promoted
-/// from it (the error names the run and its status); once a finished run wrote the same
-/// candidate (a rerun with --reproducible writes the same bytes), that one is registered.
+/// A backtest that has not finished logging (still RUNNING here; a killed one is KILLED, as
+/// `bins/momentum/tests/runs.rs` checks): its candidate is not promoted from it (the error names
+/// the run and its status); once a finished run wrote the same candidate (a rerun with
+/// --reproducible writes the same bytes), that one is registered.
 #[test]
 fn a_candidate_is_registered_only_from_a_finished_run() {
     use momentum_lifecycle::track::CANDIDATE_SHA256_TAG;

@@ -14,7 +14,9 @@
 //!   ([`RunQuery`], [`Filter`]), [`Tracker::sync`], and the model registry
 //!   ([`Tracker::create_model_version`], [`Tracker::set_alias`],
 //!   [`Tracker::get_version_by_alias`], [`Tracker::list_versions`]).
-//! - [`LocalStore`]: the on-disk layout (documented in its module), crash-safe listing.
+//! - [`LocalStore`]: the on-disk layout (documented in its module), crash-safe listing; on
+//!   open, the RUNNING runs of processes that died are marked KILLED and their half-written
+//!   staging folders removed.
 //! - [`RestClient`]: MLflow's REST API: batching within the server limits, NaN/Inf as
 //!   strings, Basic/Bearer auth, retries with backoff, artifacts through the server's proxy,
 //!   searches, registry.
@@ -43,6 +45,7 @@
 mod error;
 mod local;
 pub mod model;
+mod owner;
 mod rest;
 mod tracker;
 

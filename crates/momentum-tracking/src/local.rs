@@ -3,7 +3,8 @@
 //! ```text
 //! mlruns/
 //!   experiments/<id>.json         {"id","name","creation_time"}; id = first 16 hex of sha256(name)
-//!   runs/<run_id>/run.json        identity and lifecycle: experiment, name, status, times, parent
+//!   runs/<run_id>/run.json        identity and lifecycle: experiment, name, status, times, parent,
+//!                                 and while RUNNING its owner {"pid","host","start_ticks"}
 //!   runs/<run_id>/params.json     {"key": "value"}
 //!   runs/<run_id>/metrics.json    {"key": [{"value","timestamp","step"}]}  (NaN/Inf as strings)
 //!   runs/<run_id>/tags.json       {"key": "value"}
@@ -11,7 +12,7 @@
 //!   runs/<run_id>/remotes.json    {"<tracking uri>": {"run_id","artifact_uri","complete","pushed_at"}}
 //!   runs/<run_id>/artifacts/...   copied files
 //!   models/<name>.json            registered model: versions and aliases
-//!   .staging/                     runs being created (renamed into runs/ when complete)
+//!   .staging/<run_id>.<owner tag> runs being created (renamed into runs/ when complete)
 //! ```
 //!
 //! Every file is written to a temporary name in the same directory and renamed over the
@@ -19,6 +20,26 @@
 //! assembled under `.staging/` and renamed into `runs/` in one step. A run folder whose
 //! `run.json` is missing or unreadable (a crash of an older writer, a hand edit) is reported in
 //! [`Listing::skipped`] and left out; it never breaks the listing of the other runs.
+//!
+//! # Runs whose process died
+//!
+//! A RUNNING run records its owner, the process that created it (or last set it RUNNING): pid,
+//! host name and process start time (`owner.rs`); the owner is dropped when the run
+//! ends. A staging folder carries its owner in its name, `<run_id>.<pid>.<start_ticks>.<host>`,
+//! which exists from the folder's first moment. [`LocalStore::open`] then
+//! - marks a RUNNING run whose owner is dead KILLED (MLflow's status for a run stopped before
+//!   it ended), with its folder's last modification time (the last write of one of its files,
+//!   every write renaming a file into the folder) as its end time, and warns. With that final
+//!   status, `sync` pushes the run once more and then counts it as complete;
+//! - removes a staging folder whose owner is dead: a writer killed while it assembled a run.
+//!
+//! An owner is dead only when it ran on this host and its process is gone (or its pid now
+//! belongs to a process started at another time), so a run or staging folder that a live
+//! process (in another terminal, say) is writing is never touched, nor one of another host
+//! sharing the store. Runs and staging folders without an owner (written before owners were
+//! recorded, or off Linux, where none is) are left as they are. A store that cannot be written
+//! keeps its dead runs RUNNING, with a warning. The check runs on open only: a process that
+//! keeps a store open for long does not see the deaths that happen meanwhile.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -33,6 +54,7 @@ use crate::model::{
     DatasetInput, Experiment, MetricPoint, ModelVersion, RemoteRecord, Run, RunQuery, RunStatus,
     validate_alias, validate_input, validate_name, validate_param, validate_tag,
 };
+use crate::owner::Owner;
 
 /// A run folder that could not be read, with the reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,6 +113,9 @@ struct RunMeta {
     start_time: i64,
     end_time: Option<i64>,
     parent_run_id: Option<String>,
+    /// The process logging a RUNNING run; absent in files written before owners were recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    owner: Option<Owner>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -123,17 +148,105 @@ pub struct LocalStore {
 const RUN_FILE: &str = "run.json";
 
 impl LocalStore {
-    /// Opens (creating if needed) a store rooted at `root`.
+    /// Opens (creating if needed) a store rooted at `root`, marks the RUNNING runs of dead
+    /// processes KILLED and removes the staging folders of dead writers (see the module docs).
     pub fn open(root: impl Into<PathBuf>) -> Result<Self> {
         let root = root.into();
         for sub in ["experiments", "runs", "models", ".staging"] {
             let dir = root.join(sub);
             fs::create_dir_all(&dir).map_err(|e| TrackingError::io(&dir, e))?;
         }
-        Ok(LocalStore {
+        let store = LocalStore {
             root,
             lock: Mutex::new(()),
-        })
+        };
+        if let Some(me) = Owner::current() {
+            store.end_dead_runs(me)?;
+            store.remove_dead_staging(me)?;
+        }
+        Ok(store)
+    }
+
+    /// Marks KILLED every RUNNING run whose owner is dead; its end time is the folder's last
+    /// modification time. Unreadable runs are left to [`LocalStore::list_runs`] to report.
+    fn end_dead_runs(&self, me: &Owner) -> Result<()> {
+        for dir in self.run_dirs()? {
+            let path = dir.join(RUN_FILE);
+            let Ok(mut meta) = read_json::<RunMeta>(&path) else {
+                continue;
+            };
+            if meta.status != RunStatus::Running {
+                continue;
+            }
+            let Some(owner) = meta.owner.take_if(|o| o.is_dead(me)) else {
+                continue;
+            };
+            let modified = fs::metadata(&dir)
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .and_then(|d| i64::try_from(d.as_millis()).ok());
+            meta.status = RunStatus::Killed;
+            meta.end_time = Some(modified.unwrap_or(meta.start_time).max(meta.start_time));
+            match write_json(&path, &meta) {
+                Ok(()) => tracing::warn!(
+                    "run {} ({}) was RUNNING but its process {} on {} is gone: marked KILLED",
+                    meta.run_id,
+                    meta.name,
+                    owner.pid,
+                    owner.host
+                ),
+                Err(err) => tracing::warn!(
+                    "run {} ({}) was RUNNING but its process {} on {} is gone; cannot mark it KILLED: {}",
+                    meta.run_id,
+                    meta.name,
+                    owner.pid,
+                    owner.host,
+                    err.chain()
+                ),
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes the staging folders whose owner (in the name) is dead.
+    fn remove_dead_staging(&self, me: &Owner) -> Result<()> {
+        let staging = self.root.join(".staging");
+        for entry in fs::read_dir(&staging).map_err(|e| TrackingError::io(&staging, e))? {
+            let entry = entry.map_err(|e| TrackingError::io(&staging, e))?;
+            let name = entry.file_name();
+            let Some((_, tag)) = name.to_str().and_then(|n| n.split_once('.')) else {
+                continue;
+            };
+            if Owner::from_tag(tag).is_some_and(|o| o.is_dead(me)) {
+                let path = entry.path();
+                match fs::remove_dir_all(&path) {
+                    Ok(()) => tracing::debug!("removed {} of a dead writer", path.display()),
+                    // Another process opening the store removed it first.
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => tracing::warn!(
+                        "cannot remove {} of a dead writer: {}",
+                        path.display(),
+                        TrackingError::io(&path, e).chain()
+                    ),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The run folders under `runs/`, by name.
+    fn run_dirs(&self) -> Result<Vec<PathBuf>> {
+        let dir = self.root.join("runs");
+        let mut dirs = Vec::new();
+        for entry in fs::read_dir(&dir).map_err(|e| TrackingError::io(&dir, e))? {
+            let entry = entry.map_err(|e| TrackingError::io(&dir, e))?;
+            if !entry.file_name().to_string_lossy().starts_with('.') && entry.path().is_dir() {
+                dirs.push(entry.path());
+            }
+        }
+        dirs.sort();
+        Ok(dirs)
     }
 
     /// The root directory.
@@ -201,7 +314,11 @@ impl LocalStore {
             validate_input(input)?;
         }
         let exp = self.experiment(&new.experiment, now)?;
-        let staging = self.root.join(".staging").join(&new.run_id);
+        let owner = Owner::current();
+        let staging = self.root.join(".staging").join(match owner {
+            Some(owner) => format!("{}.{}", new.run_id, owner.tag()),
+            None => new.run_id.clone(),
+        });
         if staging.exists() {
             fs::remove_dir_all(&staging).map_err(|e| TrackingError::io(&staging, e))?;
         }
@@ -215,6 +332,7 @@ impl LocalStore {
             start_time: new.start_time,
             end_time: new.end_time,
             parent_run_id: new.parent_run_id.clone(),
+            owner: owner.filter(|_| new.status == RunStatus::Running).cloned(),
         };
         write_json(&staging.join("params.json"), &new.params)?;
         write_json(&staging.join("metrics.json"), &new.metrics)?;
@@ -241,19 +359,8 @@ impl LocalStore {
 
     /// Every readable run; unreadable folders go to [`Listing::skipped`] (and a warning).
     pub fn list_runs(&self) -> Result<Listing> {
-        let dir = self.root.join("runs");
-        let mut names = Vec::new();
-        for entry in fs::read_dir(&dir).map_err(|e| TrackingError::io(&dir, e))? {
-            let entry = entry.map_err(|e| TrackingError::io(&dir, e))?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if !name.starts_with('.') && entry.path().is_dir() {
-                names.push(name);
-            }
-        }
-        names.sort();
         let mut listing = Listing::default();
-        for name in names {
-            let path = dir.join(&name);
+        for path in self.run_dirs()? {
             match read_run(&path) {
                 Ok(run) => listing.runs.push(run),
                 Err(err) => {
@@ -389,13 +496,17 @@ impl LocalStore {
         artifact_target(&self.existing(run_id)?.join("artifacts"), rel)
     }
 
-    /// Sets the status (and end time, for a terminal status).
+    /// Sets the status (and end time, for a terminal status). RUNNING makes this process the
+    /// run's owner; any other status drops the owner.
     pub fn set_status(&self, run_id: &str, status: RunStatus, end_time: Option<i64>) -> Result<()> {
         let _g = self.guard();
         let path = self.existing(run_id)?.join(RUN_FILE);
         let mut meta: RunMeta = read_json(&path)?;
         meta.status = status;
         meta.end_time = end_time;
+        meta.owner = Owner::current()
+            .filter(|_| status == RunStatus::Running)
+            .cloned();
         write_json(&path, &meta)
     }
 
@@ -805,6 +916,140 @@ mod tests {
             store.get_run("0123456789abcdef0123456789abcdef"),
             Err(TrackingError::Json { .. })
         ));
+    }
+
+    /// Creates a RUNNING run (owned by this process) and gives it `owner` instead.
+    #[cfg(target_os = "linux")]
+    fn running_run_of(store: &LocalStore, owner: &Owner) -> String {
+        let mut run = new_run("exp", "backtest", 1.0);
+        run.status = RunStatus::Running;
+        run.end_time = None;
+        store.create_run(&run, 1).unwrap();
+        let path = store.run_dir(&run.run_id).join(RUN_FILE);
+        let mut meta: serde_json::Value = read_json(&path).unwrap();
+        meta["owner"] = serde_json::to_value(owner).unwrap();
+        write_json(&path, &meta).unwrap();
+        run.run_id
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_run_whose_process_died_is_killed_on_open_and_a_live_one_is_left_running() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::open(dir.path()).unwrap();
+        let me = Owner::current().expect("/proc is readable");
+        let dead = Owner {
+            pid: crate::owner::exited_pid(),
+            ..me.clone()
+        };
+        let killed = running_run_of(&store, &dead);
+        let live = running_run_of(&store, me);
+        let elsewhere = running_run_of(
+            &store,
+            &Owner {
+                host: format!("{}-elsewhere", me.host),
+                ..dead.clone()
+            },
+        );
+        let last_write =
+            std::time::UNIX_EPOCH + std::time::Duration::from_millis(1_700_000_123_456);
+        fs::File::open(store.run_dir(&killed))
+            .unwrap()
+            .set_modified(last_write)
+            .unwrap();
+        assert_eq!(store.get_run(&killed).unwrap().status, RunStatus::Running);
+
+        let store = LocalStore::open(dir.path()).unwrap();
+        let run = store.get_run(&killed).unwrap();
+        assert_eq!(run.status, RunStatus::Killed);
+        assert_eq!(
+            run.end_time,
+            Some(1_700_000_123_456),
+            "the folder's last write"
+        );
+        let meta: RunMeta = read_json(&store.run_dir(&killed).join(RUN_FILE)).unwrap();
+        assert_eq!(meta.owner, None, "an ended run has no owner");
+        for running in [&live, &elsewhere] {
+            let run = store.get_run(running).unwrap();
+            assert_eq!((run.status, run.end_time), (RunStatus::Running, None));
+        }
+        let meta: RunMeta = read_json(&store.run_dir(&live).join(RUN_FILE)).unwrap();
+        assert_eq!(meta.owner.as_ref(), Some(me));
+
+        // Ending a run drops its owner; setting it RUNNING again makes this process the owner.
+        store
+            .set_status(&live, RunStatus::Finished, Some(5))
+            .unwrap();
+        let meta: RunMeta = read_json(&store.run_dir(&live).join(RUN_FILE)).unwrap();
+        assert_eq!((meta.status, meta.owner), (RunStatus::Finished, None));
+        store.set_status(&killed, RunStatus::Running, None).unwrap();
+        let meta: RunMeta = read_json(&store.run_dir(&killed).join(RUN_FILE)).unwrap();
+        assert_eq!(meta.owner.as_ref(), Some(me));
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn only_the_staging_folders_of_dead_writers_are_removed_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::open(dir.path()).unwrap();
+        let me = Owner::current().expect("/proc is readable");
+        let dead = Owner {
+            pid: crate::owner::exited_pid(),
+            ..me.clone()
+        };
+        let reused = Owner {
+            start_ticks: me.start_ticks + 1,
+            ..me.clone()
+        };
+        let elsewhere = Owner {
+            host: "elsewhere.example.com".into(),
+            ..dead.clone()
+        };
+        let staging = dir.path().join(".staging");
+        let folder = |owner: Option<&Owner>| {
+            let name = match owner {
+                Some(owner) => format!("{}.{}", new_run_id(), owner.tag()),
+                None => new_run_id(),
+            };
+            let path = staging.join(name);
+            fs::create_dir_all(path.join("artifacts")).unwrap();
+            fs::write(path.join("params.json"), b"{}").unwrap();
+            path
+        };
+        let (dead, reused) = (folder(Some(&dead)), folder(Some(&reused)));
+        let kept = [folder(Some(me)), folder(Some(&elsewhere)), folder(None)];
+
+        drop(store);
+        let store = LocalStore::open(dir.path()).unwrap();
+        assert!(!dead.exists() && !reused.exists());
+        for path in &kept {
+            assert!(path.is_dir(), "{} kept", path.display());
+        }
+        // This process's own staging folders are named for it and vanish into runs/.
+        store.create_run(&new_run("exp", "r", 1.0), 1).unwrap();
+        assert_eq!(fs::read_dir(&staging).unwrap().count(), kept.len());
+    }
+
+    #[test]
+    fn a_run_json_written_before_owners_reads_and_is_left_as_it_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let run_dir = dir.path().join("runs/0123456789abcdef0123456789abcdef");
+        fs::create_dir_all(&run_dir).unwrap();
+        let old = br#"{
+  "run_id": "0123456789abcdef0123456789abcdef",
+  "experiment_id": "446be308664e1964",
+  "experiment": "momentum",
+  "name": "backtest",
+  "status": "RUNNING",
+  "start_time": 1000,
+  "end_time": null,
+  "parent_run_id": null
+}"#;
+        fs::write(run_dir.join(RUN_FILE), old).unwrap();
+        let store = LocalStore::open(dir.path()).unwrap();
+        let run = store.get_run("0123456789abcdef0123456789abcdef").unwrap();
+        assert_eq!((run.status, run.end_time), (RunStatus::Running, None));
+        assert_eq!(fs::read(run_dir.join(RUN_FILE)).unwrap(), old);
     }
 
     #[test]
