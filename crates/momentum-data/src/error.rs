@@ -292,6 +292,15 @@ pub enum DataError {
     Http(String),
 }
 
+impl From<momentum_files::FileError> for DataError {
+    fn from(err: momentum_files::FileError) -> Self {
+        Self::Io {
+            path: err.path,
+            source: err.source,
+        }
+    }
+}
+
 impl DataError {
     /// [`DataError::Io`] of `path`.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {

@@ -105,3 +105,10 @@ pub enum FeaturesError {
 
 /// Result alias of this crate.
 pub type Result<T, E = FeaturesError> = std::result::Result<T, E>;
+
+/// A failed atomic write is an I/O error naming its file, as the data crate reports it.
+impl From<momentum_files::FileError> for FeaturesError {
+    fn from(err: momentum_files::FileError) -> Self {
+        Self::Data(err.into())
+    }
+}

@@ -348,3 +348,10 @@ impl LifecycleError {
         }
     }
 }
+
+/// A failed atomic write is an I/O error naming its file, as the data crate reports it.
+impl From<momentum_files::FileError> for LifecycleError {
+    fn from(err: momentum_files::FileError) -> Self {
+        Self::Data(err.into())
+    }
+}

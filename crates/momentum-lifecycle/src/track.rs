@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use momentum_engine::Metrics;
+use momentum_files::Owner;
 use momentum_scanner::monitor::MonitorReport;
 use momentum_scanner::scan::Picks;
 use momentum_tracking::{DatasetInput, GridLog, RunContext, RunSpec, Tracker};
@@ -217,21 +218,50 @@ pub fn grid_of_run(tracker: &Tracker, run_id: &str, remote: bool) -> Result<Opti
 }
 
 /// A directory of its own under the system's temp directory for the files a run is logged
-/// with, removed when dropped (the tracker copies artifacts into its store).
+/// with, removed when dropped (the tracker copies artifacts into its store). Its name carries
+/// its process's [`Owner`] tag, so that the next one removes the directories of killed
+/// processes, which never reached the drop.
 struct Staging(std::path::PathBuf);
+
+const STAGING_PREFIX: &str = "momentum-run-";
 
 impl Staging {
     fn new() -> Result<Self> {
+        let temp = std::env::temp_dir();
+        let owner = Owner::current();
+        if let Some(me) = owner {
+            remove_dead_stagings(&temp, me);
+        }
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos());
-        let dir = std::env::temp_dir().join(format!("momentum-run-{}-{nanos}", std::process::id()));
+        let tag = owner.map_or_else(|| std::process::id().to_string(), Owner::tag);
+        let dir = temp.join(format!("{STAGING_PREFIX}{tag}-{nanos}"));
         std::fs::create_dir_all(&dir).map_err(|err| LifecycleError::write(&dir, err))?;
         Ok(Self(dir))
     }
 
     fn path(&self, name: &str) -> std::path::PathBuf {
         self.0.join(name)
+    }
+}
+
+/// Removes the staging directories in `temp` whose owner died (best effort: one that cannot
+/// be removed stays).
+fn remove_dead_stagings(temp: &std::path::Path, me: &Owner) {
+    let Ok(entries) = std::fs::read_dir(temp) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let owner = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(STAGING_PREFIX))
+            .and_then(|rest| rest.rsplit_once('-'))
+            .and_then(|(tag, _)| Owner::from_tag(tag));
+        if owner.is_some_and(|owner| owner.is_dead(me)) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
     }
 }
 
@@ -342,5 +372,29 @@ mod tests {
         let short = super::shorten(&long, 1000);
         assert_eq!(short.chars().count(), 980 + "... (5020 more chars)".len());
         assert!(short.ends_with("... (5020 more chars)"), "{short}");
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_staging_directory_of_a_dead_process_is_removed_and_a_live_ones_kept() {
+        use momentum_files::Owner;
+        let temp = tempfile::tempdir().unwrap();
+        let me = Owner::current().expect("/proc is readable");
+        // The same pid started at another time: a process that died and whose pid was reused.
+        let dead = Owner {
+            start_ticks: me.start_ticks + 1,
+            ..me.clone()
+        };
+        let dir = |owner: &Owner, n: u32| {
+            temp.path()
+                .join(format!("momentum-run-{}-{n}", owner.tag()))
+        };
+        let other = temp.path().join("momentum-run-unrelated");
+        for path in [dir(&dead, 1), dir(me, 2), other.clone()] {
+            std::fs::create_dir_all(path.join("sub")).unwrap();
+        }
+        super::remove_dead_stagings(temp.path(), me);
+        assert!(!dir(&dead, 1).exists());
+        assert!(dir(me, 2).exists() && other.exists());
     }
 }

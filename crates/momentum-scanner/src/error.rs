@@ -134,3 +134,10 @@ pub enum ScanError {
     #[error(transparent)]
     Data(#[from] momentum_data::DataError),
 }
+
+/// A failed atomic write is an I/O error naming its file, as the data crate reports it.
+impl From<momentum_files::FileError> for ScanError {
+    fn from(err: momentum_files::FileError) -> Self {
+        Self::Data(err.into())
+    }
+}

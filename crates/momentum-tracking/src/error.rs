@@ -214,3 +214,12 @@ impl TrackingError {
 
 /// `Result` with this crate's [`TrackingError`].
 pub type Result<T, E = TrackingError> = std::result::Result<T, E>;
+
+impl From<momentum_files::FileError> for TrackingError {
+    fn from(err: momentum_files::FileError) -> Self {
+        Self::Io {
+            path: err.path,
+            source: err.source,
+        }
+    }
+}

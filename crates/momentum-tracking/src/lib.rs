@@ -45,7 +45,6 @@
 mod error;
 mod local;
 pub mod model;
-mod owner;
 mod rest;
 mod tracker;
 

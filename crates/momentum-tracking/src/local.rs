@@ -24,7 +24,7 @@
 //! # Runs whose process died
 //!
 //! A RUNNING run records its owner, the process that created it (or last set it RUNNING): pid,
-//! host name and process start time (`owner.rs`); the owner is dropped when the run
+//! host name and process start time ([`momentum_files::Owner`]); the owner is dropped when the run
 //! ends. A staging folder carries its owner in its name, `<run_id>.<pid>.<start_ticks>.<host>`,
 //! which exists from the folder's first moment. [`LocalStore::open`] then
 //! - marks a RUNNING run whose owner is dead KILLED (MLflow's status for a run stopped before
@@ -45,7 +45,6 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
@@ -54,7 +53,7 @@ use crate::model::{
     DatasetInput, Experiment, MetricPoint, ModelVersion, RemoteRecord, Run, RunQuery, RunStatus,
     validate_alias, validate_input, validate_name, validate_param, validate_tag,
 };
-use crate::owner::Owner;
+use momentum_files::Owner;
 
 /// A run folder that could not be read, with the reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -713,27 +712,10 @@ fn write_json<T: Serialize + ?Sized>(path: &Path, value: &T) -> Result<()> {
     write_atomic(path, &bytes)
 }
 
-/// Writes `bytes` to a temporary file next to `path`, then renames it over `path`.
+/// Replaces `path` with `bytes` atomically ([`momentum_files::write_atomic_unsynced`]: the
+/// store's many small files are not synced one by one).
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(
-        ".{name}.tmp-{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    // A write that fails part way (a full disk) must not leave its temp file behind.
-    if let Err(e) = fs::write(&tmp, bytes) {
-        let _ = fs::remove_file(&tmp);
-        return Err(TrackingError::io(path, e));
-    }
-    fs::rename(&tmp, path).map_err(|e| {
-        let _ = fs::remove_file(&tmp);
-        TrackingError::io(path, e)
-    })
+    Ok(momentum_files::write_atomic_unsynced(path, bytes)?)
 }
 
 fn copy_file(src: &Path, target: &Path) -> Result<()> {
@@ -784,6 +766,15 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<()> {
 mod tests {
     use super::*;
     use crate::model::{Filter, RunQuery, new_run_id};
+
+    /// The pid of a process that ran and was reaped: a dead owner.
+    #[cfg(target_os = "linux")]
+    fn exited_pid() -> u32 {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        pid
+    }
 
     fn new_run(exp: &str, name: &str, sharpe: f64) -> NewRun {
         NewRun {
@@ -939,7 +930,7 @@ mod tests {
         let store = LocalStore::open(dir.path()).unwrap();
         let me = Owner::current().expect("/proc is readable");
         let dead = Owner {
-            pid: crate::owner::exited_pid(),
+            pid: exited_pid(),
             ..me.clone()
         };
         let killed = running_run_of(&store, &dead);
@@ -994,7 +985,7 @@ mod tests {
         let store = LocalStore::open(dir.path()).unwrap();
         let me = Owner::current().expect("/proc is readable");
         let dead = Owner {
-            pid: crate::owner::exited_pid(),
+            pid: exited_pid(),
             ..me.clone()
         };
         let reused = Owner {

@@ -1,5 +1,6 @@
-//! Which process writes a run, and whether it still lives: how the local store tells a run
-//! that is being logged from one whose process was killed.
+//! Which process writes something, and whether it still lives: how a writer tells the
+//! debris of a killed process (a temporary file, a run left RUNNING, a staging folder) from
+//! work in progress.
 //!
 //! An [`Owner`] is a process named by its host, its pid and its start time (field 22 of
 //! `/proc/<pid>/stat`, clock ticks after boot). The start time guards against pid reuse: a new
@@ -14,9 +15,9 @@
 
 use serde::{Deserialize, Serialize};
 
-/// The process that created a RUNNING run or a staging folder.
+/// A process: the writer of a file, a RUNNING run or a staging folder.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct Owner {
+pub struct Owner {
     /// Process id.
     pub pid: u32,
     /// Host name (`/proc/sys/kernel/hostname`).

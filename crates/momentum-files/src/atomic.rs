@@ -1,0 +1,334 @@
+//! All-or-nothing file writes.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::FileError;
+use crate::owner::Owner;
+
+/// Writes `path` through `write` so that readers see either the old file or the complete new
+/// one, never a partial file.
+///
+/// `write` gets a fresh temporary file in the same directory as `path` (so the final `rename`
+/// does not cross file systems). When it returns `Ok`, the file is flushed to disk (`fsync`) and
+/// renamed over `path`, then the directory is synced so the rename survives a crash. When it
+/// returns `Err` or panics, the temporary file is removed and `path` is untouched. Missing
+/// parent directories are created.
+///
+/// The error type is the caller's, so a binary can use `anyhow::Error` and a library its own
+/// enum; I/O failures of the helper itself arrive as [`FileError`] converted with `From`.
+///
+/// ```
+/// # fn main() -> Result<(), momentum_files::FileError> {
+/// use std::io::Write;
+/// use momentum_files::FileError;
+/// let dir = std::env::temp_dir().join(format!("momentum-doc-{}", std::process::id()));
+/// let path = dir.join("report.txt");
+/// momentum_files::write_atomic(&path, |file| {
+///     file.write_all(b"hello\n").map_err(|err| FileError::io(&path, err))
+/// })?;
+/// assert_eq!(std::fs::read_to_string(&path).unwrap(), "hello\n");
+/// # std::fs::remove_dir_all(&dir).unwrap();
+/// # Ok(())
+/// # }
+/// ```
+pub fn write_atomic<E, F>(path: &Path, write: F) -> Result<(), E>
+where
+    E: From<FileError>,
+    F: FnOnce(&mut File) -> Result<(), E>,
+{
+    replace(path, write, Durability::Synced)
+}
+
+/// [`write_atomic`] of `bytes` without the two `fsync`s: readers still see the old file or
+/// the new one, and a killed writer still leaves the old file, but a power failure may lose
+/// the write. For stores of many small files (the tracking store writes about a hundred for
+/// one backtest), where an `fsync` of about 5 ms each (measured on this project's machine)
+/// would double the time of a tracked backtest.
+///
+/// # Errors
+/// A [`FileError`] naming the file that could not be written or renamed.
+pub fn write_atomic_unsynced(path: &Path, bytes: &[u8]) -> Result<(), FileError> {
+    replace(
+        path,
+        |file| std::io::Write::write_all(file, bytes).map_err(|err| FileError::io(path, err)),
+        Durability::Unsynced,
+    )
+}
+
+/// Whether a replacement waits for the disk.
+#[derive(Clone, Copy, PartialEq)]
+enum Durability {
+    Synced,
+    Unsynced,
+}
+
+fn replace<E, F>(path: &Path, write: F, durability: Durability) -> Result<(), E>
+where
+    E: From<FileError>,
+    F: FnOnce(&mut File) -> Result<(), E>,
+{
+    let target = resolved(path);
+    let path = target.as_path();
+    let dir = created_parent(path)?;
+    let temp = TempFile::create(&dir, path)?;
+    let mut file = temp
+        .file
+        .try_clone()
+        .map_err(|err| FileError::io(&temp.path, err))?;
+    write(&mut file)?;
+    if durability == Durability::Synced {
+        file.sync_all()
+            .map_err(|err| FileError::io(&temp.path, err))?;
+    }
+    drop(file);
+    temp.persist(path)?;
+    if durability == Durability::Synced {
+        sync_dir(&dir);
+    }
+    Ok(())
+}
+
+/// Replaces several files as one: `write` gets a reserved temporary path beside each target
+/// (an empty file, which the writer replaces, atomically or not), and only when it has written
+/// them all are they renamed over their targets. An error or a panic in `write` leaves every
+/// previous file as it was and no temporary file behind; only a rename failing among the last
+/// steps could leave a mix. Missing parent directories are created.
+///
+/// # Errors
+/// `write`'s error, or a [`FileError`] naming the file that could not be reserved or renamed.
+///
+/// # Example
+/// ```
+/// use std::path::PathBuf;
+/// use momentum_files::{FileError, write_together};
+/// let dir = tempfile::tempdir().unwrap();
+/// let targets: Vec<PathBuf> = ["report.json", "model.json"].map(|f| dir.path().join(f)).to_vec();
+/// write_together(&targets, |staged| -> Result<(), FileError> {
+///     for (path, text) in staged.iter().zip(["{\"roi\": 0.5}\n", "{\"lookback\": 60}\n"]) {
+///         std::fs::write(path, text).map_err(|err| FileError::io(path, err))?;
+///     }
+///     Ok(())
+/// })?;
+/// assert_eq!(std::fs::read_to_string(&targets[1]).unwrap(), "{\"lookback\": 60}\n");
+/// // A failing writer replaces nothing.
+/// let failed = write_together(&targets, |staged| -> Result<(), FileError> {
+///     std::fs::write(&staged[0], "half done").map_err(|err| FileError::io(&staged[0], err))?;
+///     Err(FileError::io(&staged[1], std::io::Error::other("disk full")))
+/// });
+/// assert!(failed.is_err());
+/// assert_eq!(std::fs::read_to_string(&targets[0]).unwrap(), "{\"roi\": 0.5}\n");
+/// # Ok::<(), FileError>(())
+/// ```
+pub fn write_together<E, F>(targets: &[PathBuf], write: F) -> Result<(), E>
+where
+    E: From<FileError>,
+    F: FnOnce(&[PathBuf]) -> Result<(), E>,
+{
+    let targets: Vec<PathBuf> = targets.iter().map(|t| resolved(t)).collect();
+    let mut staged = Vec::with_capacity(targets.len());
+    let mut dirs = Vec::new();
+    for target in &targets {
+        let dir = created_parent(target)?;
+        staged.push(TempFile::create(&dir, target)?);
+        if !dirs.contains(&dir) {
+            dirs.push(dir);
+        }
+    }
+    let paths: Vec<PathBuf> = staged.iter().map(|temp| temp.path.clone()).collect();
+    write(&paths)?;
+    for (temp, target) in staged.into_iter().zip(&targets) {
+        temp.persist(target)?;
+    }
+    for dir in &dirs {
+        sync_dir(dir);
+    }
+    Ok(())
+}
+
+/// The directory of `path` (`.` for a bare name), created when missing; a failure names
+/// `path`, the file that cannot be written.
+/// The file a write replaces: a symbolic link's target (the link stays a link and the file it
+/// points at gets the new content), else `path` itself.
+fn resolved(path: &Path) -> PathBuf {
+    let is_link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+    if is_link && let Ok(target) = std::fs::canonicalize(path) {
+        return target;
+    }
+    path.to_path_buf()
+}
+
+/// Removes the temporary files that writers of `target` left in `dir` when they were killed:
+/// named `.{name}.tmp-{owner}-{n}` with an [`Owner`] tag that [`Owner::is_dead`] judges dead
+/// (its pid gone, or reused by a process started later). Temporary files of live writers,
+/// of other hosts, and of an unknown form stay; off Linux no owner is known and all stay.
+fn remove_stale_temps(dir: &Path, name: &str) {
+    let Some(me) = Owner::current() else {
+        return;
+    };
+    let prefix = format!(".{name}.tmp-");
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let Some(rest) = file_name.to_str().and_then(|n| n.strip_prefix(&prefix)) else {
+            continue;
+        };
+        let owner = rest
+            .rsplit_once('-')
+            .and_then(|(tag, _)| Owner::from_tag(tag));
+        if owner.is_some_and(|owner| owner.is_dead(me)) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// This process as temporary file names carry it: its [`Owner`] tag, or its pid alone where
+/// no owner is known.
+fn writer_tag() -> String {
+    Owner::current().map_or_else(|| std::process::id().to_string(), Owner::tag)
+}
+
+fn created_parent(path: &Path) -> Result<PathBuf, FileError> {
+    let dir = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&dir).map_err(|err| FileError::io(path, err))?;
+    Ok(dir)
+}
+
+/// Without syncing the directory a rename may be lost on power failure; some file systems
+/// refuse to open a directory for syncing, which only weakens durability, so it is ignored.
+fn sync_dir(dir: &Path) {
+    if let Ok(handle) = File::open(dir) {
+        let _ = handle.sync_all();
+    }
+}
+
+/// A temporary file removed on drop unless persisted, so an error or a panic in the writer
+/// leaves no debris.
+struct TempFile {
+    path: PathBuf,
+    file: File,
+    persisted: bool,
+}
+
+impl TempFile {
+    fn create(dir: &Path, target: &Path) -> Result<Self, FileError> {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let name = target
+            .file_name()
+            .map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
+        remove_stale_temps(dir, &name);
+        loop {
+            let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+            let path = dir.join(format!(".{name}.tmp-{}-{n}", writer_tag()));
+            match File::options().write(true).create_new(true).open(&path) {
+                Ok(file) => {
+                    return Ok(Self {
+                        path,
+                        file,
+                        persisted: false,
+                    });
+                }
+                Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(err) => return Err(FileError::io(path, err)),
+            }
+        }
+    }
+
+    fn persist(mut self, target: &Path) -> Result<(), FileError> {
+        // The replaced file's permissions carry over (a 0600 file stays 0600).
+        if let Ok(existing) = std::fs::metadata(target) {
+            std::fs::set_permissions(&self.path, existing.permissions())
+                .map_err(|err| FileError::io(&self.path, err))?;
+        }
+        std::fs::rename(&self.path, target).map_err(|err| FileError::io(target, err))?;
+        self.persisted = true;
+        Ok(())
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if !self.persisted {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_write_follows_a_symlink_keeps_the_mode_and_clears_a_dead_writers_temp() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real.yaml");
+        let link = dir.path().join("params.yaml");
+        std::fs::write(&real, "old").unwrap();
+        std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o600)).unwrap();
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        // A writer killed mid-write left its temp file; its process runs no more. A live
+        // writer's temp (this process's) stays.
+        let me = Owner::current().expect("/proc is readable");
+        let dead = Owner {
+            pid: crate::owner::exited_pid(),
+            ..me.clone()
+        };
+        let stale = dir.path().join(format!(".real.yaml.tmp-{}-0", dead.tag()));
+        let live = dir.path().join(format!(".real.yaml.tmp-{}-99", me.tag()));
+        std::fs::write(&stale, "partial").unwrap();
+        std::fs::write(&live, "in progress").unwrap();
+        write_atomic::<FileError, _>(&link, |f| {
+            f.write_all(b"new").map_err(|e| FileError::io("x", e))
+        })
+        .unwrap();
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(std::fs::read_to_string(&real).unwrap(), "new");
+        let mode = std::fs::metadata(&real).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert!(!stale.exists(), "the dead writer's temp file is gone");
+        assert!(live.exists(), "a live writer's temp file stays");
+    }
+
+    #[test]
+    fn a_failed_or_panicking_write_keeps_the_old_file_and_leaves_no_temp() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub").join("out.txt");
+        write_atomic::<FileError, _>(&path, |f| {
+            f.write_all(b"old").map_err(|e| FileError::io("x", e))
+        })
+        .unwrap();
+        let failed = write_atomic::<FileError, _>(&path, |f| {
+            f.write_all(b"partial").map_err(|e| FileError::io("x", e))?;
+            Err(FileError::io(
+                "x",
+                std::io::Error::other("the writer failed"),
+            ))
+        });
+        assert!(failed.is_err());
+        let panicked = std::panic::catch_unwind(|| {
+            let _ = write_atomic::<FileError, _>(&path, |_| panic!("writer panicked"));
+        });
+        assert!(panicked.is_err());
+        assert_eq!(std::fs::read(&path).unwrap(), b"old");
+        let names: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(names, vec!["out.txt"]);
+    }
+}
