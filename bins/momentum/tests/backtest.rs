@@ -400,3 +400,97 @@ fn a_huge_grid_is_refused_with_an_estimate() {
     );
     assert!(!dir.path().join("reports").exists());
 }
+
+/// `--start`/`--end` (and `backtest.start`/`end`) set the evaluation window; a bad one is one
+/// line naming the flag or key, and nothing is written.
+#[test]
+fn the_evaluation_window_comes_from_flags_or_params_and_bad_ones_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("prices.csv"), WIDE).unwrap();
+    let run = |extra: &[&str]| {
+        let args = [&PLAIN_RUN_ON_WIDE[..], &FITTING[..], &["--no-track"], extra].concat();
+        momentum(dir.path(), &args)
+    };
+    // Saturday the 6th opens the window on Monday the 8th (day 4): t0 = max(4, 2) = 4, the only
+    // rebalance before the last day. Scored from day 2, before the window: A 14/12 - 1 beats
+    // B 16/18 - 1 (C has no price on day 2). A is bought at 14, paying the default 10 bps on a
+    // turnover of 1, and held to 16.
+    let out = run(&["--start", "2024-01-06"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let metrics: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("reports/metrics.json")).unwrap())
+            .unwrap();
+    let full = &metrics["windows"]["full"];
+    assert_eq!(
+        (full["start"].as_str(), full["end"].as_str()),
+        (Some("2024-01-08"), Some("2024-01-10"))
+    );
+    let roi = full["strategy"]["total_roi"].as_f64().unwrap();
+    assert!((roi - (0.999 * 16.0 / 14.0 - 1.0)).abs() < 1e-12, "{roi}");
+    let written = std::fs::read(dir.path().join("reports/metrics.json")).unwrap();
+
+    for (extra, message) in [
+        (
+            &["--start", "2024-01-09", "--end", "2024-01-03"][..],
+            "invalid --start 2024-01-09: is after the end of the evaluation window",
+        ),
+        (
+            &["--start", "2025-01-01"],
+            "no trading day between 2025-01-01 and 2024-01-10: the data runs from 2024-01-02 to \
+             2024-01-10",
+        ),
+        (
+            &["--start", "2024-01-10"],
+            "the window from 2024-01-10 to 2024-01-10 is too short for lookback 2",
+        ),
+    ] {
+        let out = run(extra);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_ne!(out.status.code(), Some(0), "{extra:?}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{extra:?}: {stderr}");
+        assert!(stderr.contains(message), "{extra:?}: {stderr}");
+        assert_eq!(
+            std::fs::read(dir.path().join("reports/metrics.json")).unwrap(),
+            written,
+            "nothing written"
+        );
+    }
+
+    // Not a date: a usage error of clap's (exit 2) naming the flag.
+    let out = run(&["--end", "2024-13-01"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("'2024-13-01' for '--end <YYYY-MM-DD>'"));
+
+    // From params.yaml, named by its key; an empty value is the whole panel.
+    std::fs::write(
+        dir.path().join("params.yaml"),
+        "backtest:\n  start: \"2024-01-09\"\n  end: \"2024-01-03\"\n",
+    )
+    .unwrap();
+    let out = run(&[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("invalid backtest.start = 2024-01-09 in params.yaml: is after the end"),
+        "{stderr}"
+    );
+    std::fs::write(
+        dir.path().join("params.yaml"),
+        "backtest:\n  start: \"\"\n  end: \"\"\n",
+    )
+    .unwrap();
+    assert!(run(&[]).status.success());
+    std::fs::write(
+        dir.path().join("params.yaml"),
+        "backtest:\n  start: someday\n",
+    )
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&run(&[]).stderr).into_owned();
+    assert!(
+        stderr.contains("backtest.start") && stderr.contains("\"someday\" is not a date"),
+        "{stderr}"
+    );
+}

@@ -16,12 +16,17 @@ fn sample() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/sample/sp500_prices.csv.gz")
 }
 
-fn python_metrics(params: [&str; 5]) -> Vec<f64> {
+/// Lookback, skip, holding, top_k, cost in bps, and the evaluation window's start and end
+/// dates ("" for the panel's first or last day).
+type Case = [&'static str; 7];
+
+fn python_metrics(params: Case) -> Vec<f64> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/spec_reference.py");
     let out = Command::new("python3")
         .arg(script)
-        .args(params)
+        .args(&params[..5])
         .arg(sample())
+        .args(&params[5..])
         .output()
         .expect("python3 runs (it is on every machine this project builds on)");
     assert!(
@@ -36,7 +41,7 @@ fn python_metrics(params: [&str; 5]) -> Vec<f64> {
         .collect()
 }
 
-fn engine_metrics(params: [&str; 5]) -> Vec<f64> {
+fn engine_metrics(params: Case) -> Vec<f64> {
     let dir = tempfile::tempdir().unwrap();
     let sample = sample();
     let out = Command::new(env!("CARGO_BIN_EXE_momentum"))
@@ -58,6 +63,12 @@ fn engine_metrics(params: [&str; 5]) -> Vec<f64> {
             params[2],
         ])
         .args(["--top-k", params[3], "--cost-bps", params[4]])
+        .args(
+            [("--start", params[5]), ("--end", params[6])]
+                .iter()
+                .filter(|(_, date)| !date.is_empty())
+                .flat_map(|(flag, date)| [*flag, *date]),
+        )
         .output()
         .unwrap();
     assert!(
@@ -82,9 +93,13 @@ fn engine_metrics(params: [&str; 5]) -> Vec<f64> {
 #[test]
 fn the_engine_equals_an_independent_python_implementation_on_the_sample() {
     for params in [
-        ["250", "20", "60", "5", "10"],
-        ["20", "0", "1", "3", "0"],
-        ["120", "5", "21", "7", "25"],
+        ["250", "20", "60", "5", "10", "", ""],
+        ["20", "0", "1", "3", "0", "", ""],
+        ["120", "5", "21", "7", "25", "", ""],
+        // An evaluation window: June 2003 (a Sunday: the window opens on Monday the 2nd) to
+        // 2009, the scores of its first days from May's prices.
+        ["20", "0", "7", "5", "10", "2003-06-01", "2009-12-31"],
+        ["250", "20", "60", "5", "10", "2000-01-01", ""],
     ] {
         let expected = python_metrics(params);
         let got = engine_metrics(params);

@@ -33,6 +33,33 @@ pub enum EngineError {
         /// Last day index (inclusive).
         end: usize,
     },
+    /// The evaluation window holds no trading day of the panel.
+    #[error(
+        "no trading day between {start} and {end}: the data runs from {data_first} to {data_last}"
+    )]
+    NoDayInWindow {
+        /// The window's first date asked for (the data's first when none was).
+        start: chrono::NaiveDate,
+        /// The window's last date asked for (the data's last when none was).
+        end: chrono::NaiveDate,
+        /// The panel's first day.
+        data_first: chrono::NaiveDate,
+        /// The panel's last day.
+        data_last: chrono::NaiveDate,
+    },
+    /// [`EngineError::WindowTooShort`] of an experiment, named by the window's dates.
+    #[error(
+        "the window from {start} to {end} is too short for lookback {lookback}: its first \
+         rebalance, max(start, lookback), is not before its last day"
+    )]
+    LookbackBeyondWindow {
+        /// The lookback.
+        lookback: usize,
+        /// The window's first day.
+        start: chrono::NaiveDate,
+        /// The window's last day.
+        end: chrono::NaiveDate,
+    },
     /// The objective name is not one of `sharpe`, `total_roi`, `sortino`, `calmar`.
     #[error("unknown objective {name:?} (expected sharpe, total_roi, sortino or calmar)")]
     UnknownObjective {

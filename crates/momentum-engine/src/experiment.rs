@@ -61,6 +61,21 @@ pub struct ExperimentSpec {
     /// The largest grid run: a larger one is refused before any work, with an estimate of its
     /// memory and time, instead of growing until the allocator aborts.
     pub max_combinations: usize,
+    /// The evaluation window's first day: the first trading day on or after this date; `None`
+    /// (or an empty string in `params.yaml`) for the panel's first day. Prices before it still
+    /// feed the scores: the first rebalance is `t0 = max(start, lookback)`.
+    #[serde(
+        deserialize_with = "optional_date",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub start: Option<NaiveDate>,
+    /// The evaluation window's last day: the last trading day on or before this date; `None`
+    /// (or empty) for the panel's last day.
+    #[serde(
+        deserialize_with = "optional_date",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub end: Option<NaiveDate>,
 }
 
 impl Default for ExperimentSpec {
@@ -73,7 +88,26 @@ impl Default for ExperimentSpec {
             pbo_blocks: 16,
             grid: GridSpec::default(),
             max_combinations: DEFAULT_MAX_COMBINATIONS,
+            start: None,
+            end: None,
         }
+    }
+}
+
+/// A date, with `null` and `""` as `None` (an empty `backtest.start` means "from the first
+/// day").
+fn optional_date<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<NaiveDate>, D::Error> {
+    match Option::<String>::deserialize(deserializer)?
+        .as_deref()
+        .map(str::trim)
+    {
+        None | Some("") => Ok(None),
+        Some(text) => text
+            .parse()
+            .map(Some)
+            .map_err(|_| serde::de::Error::custom(format!("{text:?} is not a date (YYYY-MM-DD)"))),
     }
 }
 
@@ -116,17 +150,86 @@ impl ExperimentSpec {
         self.grid.size().saturating_mul(GRID_BYTES_PER_COMBINATION)
     }
 
-    /// The evaluation windows on a panel of `days` days: `train` and `test`, or `full`.
+    /// The evaluation window `[start, end]` on a panel with these `dates` (ascending): from
+    /// the first day on or after [`ExperimentSpec::start`] to the last day on or before
+    /// [`ExperimentSpec::end`], the whole panel by default.
     ///
     /// # Errors
-    /// [`EngineError::InvalidParameter`] (`train_fraction`) as [`split`].
-    pub fn windows(&self, days: usize) -> Result<Vec<(WindowName, Window)>> {
+    /// [`EngineError::InvalidParameter`] (`start`) when `start` is after `end`;
+    /// [`EngineError::NoDayInWindow`] when no trading day falls between them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use chrono::NaiveDate;
+    /// use momentum_engine::{ExperimentSpec, Window};
+    ///
+    /// let day = |d| NaiveDate::from_ymd_opt(2024, 1, d).unwrap();
+    /// let dates = [day(2), day(3), day(4), day(5), day(8), day(9)];
+    /// // The 6th and 7th are a weekend: the window starts on the 8th and ends on the 5th...
+    /// let spec = ExperimentSpec { start: Some(day(6)), end: None, ..Default::default() };
+    /// assert_eq!(spec.evaluation_window(&dates)?, Window { start: 4, end: 5 });
+    /// let spec = ExperimentSpec { start: Some(day(1)), end: Some(day(7)), ..Default::default() };
+    /// assert_eq!(spec.evaluation_window(&dates)?, Window { start: 0, end: 3 });
+    /// // ...and a weekend alone holds no trading day.
+    /// let spec = ExperimentSpec { start: Some(day(6)), end: Some(day(7)), ..Default::default() };
+    /// assert!(spec.evaluation_window(&dates).is_err());
+    /// # Ok::<(), momentum_engine::EngineError>(())
+    /// ```
+    pub fn evaluation_window(&self, dates: &[NaiveDate]) -> Result<Window> {
+        if let (Some(start), Some(end)) = (self.start, self.end)
+            && start > end
+        {
+            return Err(EngineError::InvalidParameter {
+                name: "start",
+                value: start.to_string(),
+                reason: "is after the end of the evaluation window",
+            });
+        }
+        let first = self
+            .start
+            .map_or(0, |start| dates.partition_point(|d| *d < start));
+        let after = self
+            .end
+            .map_or(dates.len(), |end| dates.partition_point(|d| *d <= end));
+        match (dates.first(), dates.last()) {
+            (Some(&data_first), Some(&data_last)) if first >= after => {
+                Err(EngineError::NoDayInWindow {
+                    start: self.start.unwrap_or(data_first),
+                    end: self.end.unwrap_or(data_last),
+                    data_first,
+                    data_last,
+                })
+            }
+            _ => Ok(Window {
+                start: first,
+                end: after.saturating_sub(1),
+            }),
+        }
+    }
+
+    /// The windows evaluated on a panel with these `dates`: `train` and `test` (the
+    /// [`ExperimentSpec::evaluation_window`] cut by `train_fraction` of its days), or `full`
+    /// (the whole evaluation window).
+    ///
+    /// # Errors
+    /// As [`ExperimentSpec::evaluation_window`]; [`EngineError::InvalidParameter`]
+    /// (`train_fraction`) as [`split`].
+    pub fn windows(&self, dates: &[NaiveDate]) -> Result<Vec<(WindowName, Window)>> {
+        let evaluated = self.evaluation_window(dates)?;
         Ok(match self.train_fraction {
             Some(fraction) => {
-                let (train, test) = split(days, fraction)?;
-                vec![(WindowName::Train, train), (WindowName::Test, test)]
+                let (train, test) = split(evaluated.end - evaluated.start + 1, fraction)?;
+                let shifted = |w: Window| Window {
+                    start: w.start + evaluated.start,
+                    end: w.end + evaluated.start,
+                };
+                vec![
+                    (WindowName::Train, shifted(train)),
+                    (WindowName::Test, shifted(test)),
+                ]
             }
-            None => vec![(WindowName::Full, Window::full(days))],
+            None => vec![(WindowName::Full, evaluated)],
         })
     }
 }
@@ -551,6 +654,7 @@ fn write_metric_cells(out: &mut impl Write, m: Option<&Metrics>) -> std::io::Res
 ///     pbo_blocks: 2,
 ///     grid: GridSpec { lookback: vec![2, 3], skip: vec![0], holding: vec![2], top_k: vec![1] },
 ///     max_combinations: 100,
+///     ..Default::default()
 /// };
 /// let experiment = run_experiment(&panel, &spec, None, &|_| {})?;
 ///
@@ -591,7 +695,21 @@ pub fn run_experiment(
         });
     }
     spec.check_size()?;
-    let windows = spec.windows(days)?;
+    let dates = panel.dates();
+    let windows = spec.windows(dates)?;
+    // A window too short for a lookback is named by its dates, not by day indices.
+    let dated = |err| match err {
+        EngineError::WindowTooShort {
+            lookback,
+            start,
+            end,
+        } => EngineError::LookbackBeyondWindow {
+            lookback,
+            start: dates[start],
+            end: dates[end],
+        },
+        other => other,
+    };
     if spec.grid.size() == 1 {
         let grid = &spec.grid;
         StrategyParams {
@@ -610,13 +728,12 @@ pub fn run_experiment(
         pbo_blocks: spec.pbo_blocks,
         cost_bps: spec.cost_bps,
     };
-    let outcome = grid_search(panel, &spec.grid, &options, progress)?;
+    let outcome = grid_search(panel, &spec.grid, &options, progress).map_err(dated)?;
     let params = outcome.best().params;
-    let dates = panel.dates();
     let mut reports = BTreeMap::new();
     for (name, window) in windows {
-        let strategy = backtest(panel, &params, window)?;
-        let baseline = baseline(panel, &params, window)?;
+        let strategy = backtest(panel, &params, window).map_err(dated)?;
+        let baseline = baseline(panel, &params, window).map_err(dated)?;
         reports.insert(
             name,
             WindowReport {

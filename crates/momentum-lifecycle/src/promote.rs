@@ -148,6 +148,7 @@ impl Verdict {
 ///     pbo_blocks: 2,
 ///     grid: GridSpec { lookback: vec![2, 3], skip: vec![0], holding: vec![2], top_k: vec![1] },
 ///     max_combinations: 100,
+///     ..Default::default()
 /// };
 /// let dir = tempfile::tempdir()?;
 /// let files = BacktestFiles {

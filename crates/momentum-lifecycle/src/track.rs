@@ -107,6 +107,10 @@ pub fn track_backtest(
         );
     }
     for (name, window) in &experiment.windows {
+        // The evaluation window and its split, as dates (`backtest.start`/`end` cut the panel).
+        parent = parent
+            .param(format!("{name}_start"), window.start)
+            .param(format!("{name}_end"), window.end);
         parent = metric_group(parent, &format!("{name}_"), &window.strategy);
         parent = metric_group(parent, &format!("{name}_baseline_"), &window.baseline);
     }

@@ -75,6 +75,7 @@ impl GateInputs {
     ///     pbo_blocks: 2,
     ///     grid: GridSpec { lookback: vec![2, 3], skip: vec![0], holding: vec![2], top_k: vec![1] },
     ///     max_combinations: 100,
+    ///     ..Default::default()
     /// };
     /// let experiment = run_experiment(&panel, &spec, None, &|_| {})?;
     /// let code = CodeVersion { version: "0.1.0".into(), git_commit: None };

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
+use chrono::NaiveDate;
 use momentum_engine::{GridSpec, Objective};
 use momentum_lifecycle::track::{git_commit, open_tracker, track_backtest};
 use momentum_lifecycle::{BacktestFiles, PanelSource, Settings, backtest, load_panel};
@@ -31,7 +32,14 @@ Outputs (each written atomically):
 Examples:
   momentum backtest
   momentum backtest --grid-lookback 20,60,120 --grid-skip 0 --grid-holding 5,20 --grid-top-k 3,5
-  momentum backtest --no-grid --no-split --prices prices.csv --lookback 120 --holding 20 --top-k 5";
+  momentum backtest --no-grid --no-split --prices prices.csv --lookback 120 --holding 20 --top-k 5
+  momentum backtest --no-grid --no-split --start 2003-06-01 --end 2009-12-31 --lookback 20 \
+      --holding 7 --top-k 5     # these parameters over this period, scores from earlier prices
+
+The evaluation window [--start, --end] is the spec's [start, end]: the first trading day on or
+after --start to the last on or before --end. Prices before it feed the scores (the first
+rebalance is max(start, lookback)), so the answer differs from cutting the data. With the
+split, train_fraction cuts the window's days.";
 
 /// Grid-search the strategy on the train window and validate the winner out of sample.
 ///
@@ -55,6 +63,16 @@ pub struct Args {
     /// Evaluate on the whole panel (window `full`), no train/test split.
     #[arg(long)]
     pub no_split: bool,
+
+    /// First day of the evaluation window: the first trading day on or after it; earlier
+    /// prices still feed the scores [default: backtest.start, empty = the panel's first day]
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub start: Option<NaiveDate>,
+
+    /// Last day of the evaluation window: the last trading day on or before it
+    /// [default: backtest.end, empty = the panel's last day]
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub end: Option<NaiveDate>,
 
     /// What the grid maximises on the train window: sharpe, total_roi, sortino or calmar
     /// [default: backtest.objective].
@@ -181,6 +199,15 @@ pub fn run(args: Args, settings: &Settings, params: &Path) -> anyhow::Result<Exi
         "backtest.max_combinations",
         "--max-combinations",
     );
+    for (bound, flag_value, key, flag) in [
+        (&mut spec.start, args.start, "backtest.start", "--start"),
+        (&mut spec.end, args.end, "backtest.end", "--end"),
+    ] {
+        if let Some(date) = flag_value {
+            flags.record(key, flag, date);
+            *bound = Some(date);
+        }
+    }
     if args.no_split {
         spec.train_fraction = None;
     } else if let Some(fraction) = args.train_fraction {

@@ -1,19 +1,25 @@
 """An independent, plain-Python implementation of strategy-spec.md (standard library only), the
 second implementation the engine is checked against on the real sample (tests/reference.rs).
-Written from the spec alone, as a plain day loop. Usage: spec_reference.py L S H K COST_BPS WIDE_CSV_GZ
-Prints the whole-window metrics in the spec's order: total_roi cagr volatility sharpe sortino
+Written from the spec alone, as a plain day loop.
+Usage: spec_reference.py L S H K COST_BPS WIDE_CSV_GZ [START END]
+START and END (YYYY-MM-DD, either may be "") give the evaluation window: the first trading day on
+or after START to the last on or before END; the days before START still feed the scores.
+Prints the window's metrics in the spec's order: total_roi cagr volatility sharpe sortino
 max_drawdown calmar num_trades turnover."""
 import csv, gzip, math, sys
 
 L, S, H, K, C = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
 path = sys.argv[6]
+first_date, last_date = (sys.argv[7:9] + ["", ""])[:2]
 with gzip.open(path, "rt") as f:
     rows = list(csv.reader(f))
 tickers = rows[0][1:]
 P = [[float(x) if x not in ("", "nan") else math.nan for x in r[1:]] for r in rows[1:]]
 T, N = len(P), len(tickers)
 ok = lambda p: math.isfinite(p) and p > 0
-start, end = 0, T - 1
+dates = [r[0] for r in rows[1:]]  # ISO dates compare as strings
+start = next(t for t in range(T) if not first_date or dates[t] >= first_date)
+end = max(t for t in range(T) if not last_date or dates[t] <= last_date)
 t0 = max(start, L)
 # carried prices
 carried = [row[:] for row in P]

@@ -36,6 +36,7 @@ fn spec() -> ExperimentSpec {
             top_k: vec![1],
         },
         max_combinations: 10,
+        ..Default::default()
     }
 }
 
@@ -211,4 +212,98 @@ proptest::proptest! {
         }
         proptest::prop_assert!(rows >= 2, "buys on day 2 and a switch on day 4");
     }
+}
+
+/// The evaluation window on eight trading days (Monday 1 January 2024 to Wednesday the 10th,
+/// the weekend of the 6th and 7th missing): A climbs 10, 11, ..., 17; B jumps from 10 to 20 on
+/// day 1 and stays. L = 2, S = 0, one rebalance (H = 10), K = 1, no cost, no split.
+#[test]
+fn the_evaluation_window_uses_earlier_prices_for_its_scores_and_snaps_to_trading_days() {
+    let day = |d| chrono::NaiveDate::from_ymd_opt(2024, 1, d).unwrap();
+    let dates: Vec<_> = [1, 2, 3, 4, 5, 8, 9, 10].map(day).to_vec();
+    let close = ndarray::Array2::from_shape_fn((8, 2), |(t, i)| match (t, i) {
+        (t, 0) => 10.0 + t as f64,
+        (0, 1) => 10.0,
+        _ => 20.0,
+    });
+    let panel = PricePanel::new(dates.clone(), vec!["A".into(), "B".into()], close).unwrap();
+    let spec = |start: Option<u32>, end: Option<u32>| ExperimentSpec {
+        grid: GridSpec {
+            lookback: vec![2],
+            skip: vec![0],
+            holding: vec![10],
+            top_k: vec![1],
+        },
+        start: start.map(day),
+        end: end.map(day),
+        ..spec()
+    };
+    let full = |spec: &ExperimentSpec| {
+        let experiment = run_experiment(&panel, spec, None, &|_| {}).unwrap();
+        experiment.windows[&WindowName::Full].clone()
+    };
+
+    // The whole panel: t0 = 2 (the 3rd); B's score 20/10 - 1 beats A's 12/10 - 1: B, flat.
+    assert_eq!(full(&spec(None, None)).strategy.total_roi, 0.0);
+
+    // From Saturday the 6th: the window opens on Monday the 8th (day 5), t0 = max(5, 2) = 5,
+    // scored from days 3 and 5 (before the window): A 15/13 - 1 beats B 0; A bought at 15
+    // and held to 17.
+    let window = full(&spec(Some(6), None));
+    assert_eq!((window.start, window.end), (day(8), day(10)));
+    assert_eq!(window.first_rebalance, day(8));
+    assert_eq!((window.days, window.returns), (3, 2));
+    assert!((window.strategy.total_roi - (17.0 / 15.0 - 1.0)).abs() < 1e-15);
+    // Cutting the data at the 8th instead leaves no price before it: too short for L = 2.
+    let cut = PricePanel::new(
+        dates[5..].to_vec(),
+        vec!["A".into(), "B".into()],
+        panel.close().slice(ndarray::s![5.., ..]).to_owned(),
+    )
+    .unwrap();
+    assert!(run_experiment(&cut, &spec(None, None), None, &|_| {}).is_err());
+
+    // To Tuesday the 9th: A sold on the last day at 16.
+    let window = full(&spec(Some(6), Some(9)));
+    assert_eq!((window.start, window.end), (day(8), day(9)));
+    assert!((window.strategy.total_roi - (16.0 / 15.0 - 1.0)).abs() < 1e-15);
+    // Buy and hold on the same days: half in A (15 to 16), half in B (flat).
+    assert!((window.baseline.total_roi - (0.5 * 16.0 / 15.0 + 0.5 - 1.0)).abs() < 1e-15);
+
+    // With a split, train_fraction cuts the window's days: 7 days from the 2nd, 3 to train.
+    let split = ExperimentSpec {
+        train_fraction: Some(0.5),
+        ..spec(Some(2), None)
+    };
+    let experiment = run_experiment(&panel, &split, None, &|_| {}).unwrap();
+    let train = &experiment.windows[&WindowName::Train];
+    let test = &experiment.windows[&WindowName::Test];
+    assert_eq!((train.start, train.end), (day(2), day(4)));
+    assert_eq!((test.start, test.end), (day(5), day(10)));
+
+    // Errors name the dates.
+    let run = |spec: &ExperimentSpec| {
+        run_experiment(&panel, spec, None, &|_| {})
+            .unwrap_err()
+            .to_string()
+    };
+    assert_eq!(
+        run(&spec(Some(6), Some(7))),
+        "no trading day between 2024-01-06 and 2024-01-07: the data runs from 2024-01-01 to \
+         2024-01-10"
+    );
+    assert_eq!(
+        run(&spec(Some(11), None)),
+        "no trading day between 2024-01-11 and 2024-01-10: the data runs from 2024-01-01 to \
+         2024-01-10"
+    );
+    assert!(matches!(
+        run_experiment(&panel, &spec(Some(9), Some(8)), None, &|_| {}),
+        Err(EngineError::InvalidParameter { name: "start", .. })
+    ));
+    assert_eq!(
+        run(&spec(Some(10), None)),
+        "the window from 2024-01-10 to 2024-01-10 is too short for lookback 2: its first \
+         rebalance, max(start, lookback), is not before its last day"
+    );
 }
