@@ -445,7 +445,7 @@ fn the_evaluation_window_comes_from_flags_or_params_and_bad_ones_are_named() {
         ),
         (
             &["--start", "2024-01-10"],
-            "the window from 2024-01-10 to 2024-01-10 is too short for lookback 2",
+            "window too short for lookback 2: from 2024-01-10 to 2024-01-10",
         ),
     ] {
         let out = run(extra);

@@ -13,8 +13,9 @@
 //! - **Validation and selection**: [`validate()`], [`select`] with [`UniverseWindow`] (universe, window,
 //!   `allow_missing`), and [`merge`] plus [`plan_requests`] for incremental `--update`s;
 //!   [`implausible_prices`] finds valid prices outside a [`PlausibleRange`].
-//! - **Storage**: [`write_parquet`] / [`read_parquet`] ([`price_schema`]), [`Manifest`],
-//!   [`write_manifest`], [`read_manifest`], [`manifest_path`], [`digest`], and the all-or-nothing
+//! - **Storage**: [`write_parquet`] / [`read_parquet`] ([`price_schema`]), [`TickerStream`] (the
+//!   same file one ticker at a time), [`Manifest`], [`write_manifest`], [`read_manifest`],
+//!   [`manifest_path`], [`digest`] ([`TableDigest`] as the rows go by), and the all-or-nothing
 //!   [`write_atomic`] that every writer here (and the binary's reports) goes through.
 //! - **Dates**: [`new_york_date`], the trading date of an API timestamp.
 //! - **Errors**: [`DataError`], one variant per failure, each naming its file, ticker, line or date.
@@ -71,14 +72,15 @@ pub use financialdatasets::{
     detail_seconds,
 };
 pub use manifest::{
-    DIGEST_ALGORITHM, Manifest, digest, manifest_path, read_manifest, write_manifest,
+    DIGEST_ALGORITHM, Manifest, TableDigest, digest, manifest_path, read_manifest, write_manifest,
 };
 pub use nydate::{is_us_daylight_time, new_york_date};
 pub use plausible::{Implausibility, ImplausiblePrice, PlausibleRange, implausible_prices};
 pub use source::{FetchRequest, Source, load_local, plan_requests};
 #[cfg(feature = "parquet")]
 pub use store::{
-    TICKERS_METADATA_KEY, parquet_io_failure, price_schema, read_parquet, write_parquet,
+    TICKERS_METADATA_KEY, TickerStream, parquet_io_failure, price_schema, read_parquet,
+    write_parquet,
 };
 pub use table::{PriceRow, PriceTable};
 pub use validate::{Selected, UniverseWindow, merge, select, validate};

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 
 use crate::atomic::write_atomic;
 use crate::error::{DataError, Result};
-use crate::table::PriceTable;
+use crate::table::{PriceRow, PriceTable};
 
 /// The content digest of a table: lowercase hex SHA-256 of a canonical text encoding of its
 /// universe and rows, so the same data gives the same digest whatever the file's bytes,
@@ -35,35 +35,75 @@ use crate::table::PriceTable;
 /// assert_eq!(digest(&table), "3a025da6a18ed2a79e37cef72a6961ad821a9f976ed6ec20456c6903083fff92");
 /// ```
 pub fn digest(table: &PriceTable) -> String {
-    use std::fmt::Write as _;
-    let mut hasher = Sha256::new();
-    hasher.update(format!("tickers:{}\n", table.tickers.join(",")).as_bytes());
-    // Formatting straight into one reused buffer, hashed in 64 KiB chunks, keeps this cheap
-    // even in unoptimised builds (166k rows for the sample).
-    let mut buffer = String::with_capacity(1 << 16);
-    let optional = |buffer: &mut String, value: Option<f64>| {
-        if let Some(value) = value {
-            let _ = write!(buffer, "{value}");
-        }
-    };
-    for row in &table.rows {
-        let (y, m, d) = (row.date.year(), row.date.month(), row.date.day());
-        let _ = write!(buffer, "{},{y:04}-{m:02}-{d:02},", row.ticker);
-        optional(&mut buffer, row.open);
-        buffer.push(',');
-        optional(&mut buffer, row.high);
-        buffer.push(',');
-        optional(&mut buffer, row.low);
-        let _ = write!(buffer, ",{},", row.close);
-        optional(&mut buffer, row.volume);
-        buffer.push('\n');
-        if buffer.len() >= 1 << 16 {
-            hasher.update(buffer.as_bytes());
-            buffer.clear();
+    let mut digest = TableDigest::new(&table.tickers);
+    digest.push(&table.rows);
+    digest.finish()
+}
+
+/// [`digest`] computed as the rows go by, for a reader that never holds the whole table
+/// ([`TickerStream`](crate::TickerStream)): the universe first, then the rows in table order.
+///
+/// # Example
+/// ```
+/// use momentum_data::{PriceRow, PriceTable, TableDigest, digest};
+/// let date = "2024-01-02".parse().unwrap();
+/// let rows = vec![PriceRow::close_only("AAA", date, 1.5)];
+/// let mut streamed = TableDigest::new(&["AAA".to_string()]);
+/// streamed.push(&rows);
+/// let table = PriceTable::from_rows(vec!["AAA".into()], rows);
+/// assert_eq!(streamed.finish(), digest(&table));
+/// ```
+#[derive(Debug, Clone)]
+pub struct TableDigest {
+    hasher: Sha256,
+    buffer: String,
+}
+
+impl TableDigest {
+    /// Starts the encoding with the universe line.
+    pub fn new(tickers: &[String]) -> Self {
+        let mut hasher = Sha256::new();
+        hasher.update(format!("tickers:{}\n", tickers.join(",")).as_bytes());
+        // Formatting straight into one reused buffer, hashed in 64 KiB chunks, keeps this cheap
+        // even in unoptimised builds (166k rows for the sample).
+        Self {
+            hasher,
+            buffer: String::with_capacity(1 << 16),
         }
     }
-    hasher.update(buffer.as_bytes());
-    hex::encode(hasher.finalize())
+
+    /// Adds rows, in table order.
+    pub fn push(&mut self, rows: &[PriceRow]) {
+        use std::fmt::Write as _;
+        let optional = |buffer: &mut String, value: Option<f64>| {
+            if let Some(value) = value {
+                let _ = write!(buffer, "{value}");
+            }
+        };
+        let buffer = &mut self.buffer;
+        for row in rows {
+            let (y, m, d) = (row.date.year(), row.date.month(), row.date.day());
+            let _ = write!(buffer, "{},{y:04}-{m:02}-{d:02},", row.ticker);
+            optional(buffer, row.open);
+            buffer.push(',');
+            optional(buffer, row.high);
+            buffer.push(',');
+            optional(buffer, row.low);
+            let _ = write!(buffer, ",{},", row.close);
+            optional(buffer, row.volume);
+            buffer.push('\n');
+            if buffer.len() >= 1 << 16 {
+                self.hasher.update(buffer.as_bytes());
+                buffer.clear();
+            }
+        }
+    }
+
+    /// The lowercase hex digest of everything pushed.
+    pub fn finish(mut self) -> String {
+        self.hasher.update(self.buffer.as_bytes());
+        hex::encode(self.hasher.finalize())
+    }
 }
 
 /// The lineage record written beside the Parquet file.
@@ -196,7 +236,6 @@ pub fn read_manifest(path: &Path) -> Result<Manifest> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::table::PriceRow;
 
     fn row(ticker: &str, date: &str, close: f64) -> PriceRow {
         PriceRow::close_only(ticker, date.parse().unwrap(), close)

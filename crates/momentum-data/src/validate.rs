@@ -41,24 +41,7 @@ pub fn validate(table: &PriceTable, origin: &str) -> Result<()> {
             origin: origin.into(),
         });
     }
-    let mut seen = HashSet::new();
-    for (position, ticker) in table.tickers.iter().enumerate() {
-        // A control character (an escape sequence, a newline) would reach terminals and
-        // report files; the ticker is named by its position, not echoed.
-        if let Some(control) = ticker.chars().find(|c| c.is_control()) {
-            return Err(DataError::ControlCharacter {
-                origin: origin.into(),
-                position: position + 1,
-                code: u32::from(control),
-            });
-        }
-        if !seen.insert(ticker.as_str()) {
-            return Err(DataError::DuplicateTicker {
-                origin: origin.into(),
-                ticker: ticker.clone(),
-            });
-        }
-    }
+    let seen = check_universe(&table.tickers, origin)?;
     let mut rank = 0usize;
     let mut previous: Option<&PriceRow> = None;
     for row in &table.rows {
@@ -94,6 +77,30 @@ pub fn validate(table: &PriceTable, origin: &str) -> Result<()> {
         previous = Some(row);
     }
     Ok(())
+}
+
+/// Rule 2 of [`validate`] (and no control character in a ticker): the universe's tickers as a
+/// set, for the row checks.
+pub(crate) fn check_universe<'a>(tickers: &'a [String], origin: &str) -> Result<HashSet<&'a str>> {
+    let mut seen = HashSet::new();
+    for (position, ticker) in tickers.iter().enumerate() {
+        // A control character (an escape sequence, a newline) would reach terminals and
+        // report files; the ticker is named by its position, not echoed.
+        if let Some(control) = ticker.chars().find(|c| c.is_control()) {
+            return Err(DataError::ControlCharacter {
+                origin: origin.into(),
+                position: position + 1,
+                code: u32::from(control),
+            });
+        }
+        if !seen.insert(ticker.as_str()) {
+            return Err(DataError::DuplicateTicker {
+                origin: origin.into(),
+                ticker: ticker.clone(),
+            });
+        }
+    }
+    Ok(seen)
 }
 
 fn check_values(row: &PriceRow, origin: &str) -> Result<()> {

@@ -49,8 +49,8 @@ pub enum EngineError {
     },
     /// [`EngineError::WindowTooShort`] of an experiment, named by the window's dates.
     #[error(
-        "the window from {start} to {end} is too short for lookback {lookback}: its first \
-         rebalance, max(start, lookback), is not before its last day"
+        "window too short for lookback {lookback}: from {start} to {end}, the first \
+         rebalance max(start, lookback) is not before the last day"
     )]
     LookbackBeyondWindow {
         /// The lookback.

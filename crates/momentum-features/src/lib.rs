@@ -34,7 +34,7 @@ mod returns;
 
 pub use error::{FeaturesError, Result};
 pub use momentum::{is_valid, momentum_score, momentum_scores, validate_lookback_skip};
-pub use panel::PricePanel;
+pub use panel::{PanelBuilder, PricePanel};
 #[cfg(feature = "parquet")]
 pub use parquet_io::{DIGEST_KEY, LAYOUT, LAYOUT_KEY, StoredPanel, read_panel, write_panel};
 pub use returns::{log_returns, simple_returns, trailing_volatility};

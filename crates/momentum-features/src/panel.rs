@@ -1,6 +1,7 @@
 //! The aligned close-price panel: dates x tickers, NaN where a ticker has no price.
 
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use chrono::NaiveDate;
 use momentum_data::PriceTable;
@@ -29,14 +30,24 @@ use crate::error::{FeaturesError, Result};
 /// assert_eq!(panel.close_row(2), [12.0, 6.0]);
 /// # Ok::<(), momentum_features::FeaturesError>(())
 /// ```
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct PricePanel {
     dates: Vec<NaiveDate>,
     tickers: Vec<String>,
     close: Array2<f64>,
-    carried: Array2<f64>,
+    /// Computed on first use, as is `carried_by_ticker`: each is the size of `close`, and
+    /// `features` and `scan` never read them.
+    carried: OnceLock<Array2<f64>>,
     /// `carried` transposed (ticker-major), for loops that walk one ticker through time.
-    carried_by_ticker: Vec<f64>,
+    carried_by_ticker: OnceLock<Vec<f64>>,
+}
+
+/// The carried prices follow from the closes, so equal closes make equal panels (computed or
+/// not).
+impl PartialEq for PricePanel {
+    fn eq(&self, other: &Self) -> bool {
+        self.dates == other.dates && self.tickers == other.tickers && self.close == other.close
+    }
 }
 
 impl PricePanel {
@@ -76,23 +87,19 @@ impl PricePanel {
                 return Err(FeaturesError::DuplicateTicker { ticker: t.clone() });
             }
         }
-        let mut close = close.as_standard_layout().into_owned();
+        // An array already in standard layout is kept, not copied: it may be the whole panel.
+        let mut close = if close.is_standard_layout() {
+            close
+        } else {
+            close.as_standard_layout().into_owned()
+        };
         close.mapv_inplace(|p| if p.is_finite() { p } else { f64::NAN });
-        let mut carried = close.clone();
-        for t in 1..rows {
-            for i in 0..cols {
-                if carried[[t, i]].is_nan() {
-                    carried[[t, i]] = carried[[t - 1, i]];
-                }
-            }
-        }
-        let carried_by_ticker = carried.t().iter().copied().collect();
         Ok(Self {
             dates,
             tickers,
             close,
-            carried,
-            carried_by_ticker,
+            carried: OnceLock::new(),
+            carried_by_ticker: OnceLock::new(),
         })
     }
 
@@ -109,17 +116,13 @@ impl PricePanel {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn from_table(table: &PriceTable) -> Result<Self> {
-        let mut dates: Vec<NaiveDate> = table.rows.iter().map(|r| r.date).collect();
-        dates.sort_unstable();
-        dates.dedup();
         let mut col_of = HashMap::with_capacity(table.tickers.len());
         for (i, t) in table.tickers.iter().enumerate() {
             if col_of.insert(t.as_str(), i).is_some() {
                 return Err(FeaturesError::DuplicateTicker { ticker: t.clone() });
             }
         }
-        let mut close = Array2::from_elem((dates.len(), table.tickers.len()), f64::NAN);
-        let mut filled = Array2::from_elem((dates.len(), table.tickers.len()), false);
+        let mut series = vec![(Vec::new(), Vec::new()); table.tickers.len()];
         for row in &table.rows {
             let i =
                 *col_of
@@ -127,19 +130,14 @@ impl PricePanel {
                     .ok_or_else(|| FeaturesError::UnknownTicker {
                         ticker: row.ticker.clone(),
                     })?;
-            let t = dates
-                .binary_search(&row.date)
-                .expect("every row date is in the union");
-            if filled[[t, i]] {
-                return Err(FeaturesError::DuplicatePrice {
-                    ticker: row.ticker.clone(),
-                    date: row.date,
-                });
-            }
-            filled[[t, i]] = true;
-            close[[t, i]] = row.close;
+            series[i].0.push(row.date);
+            series[i].1.push(row.close);
         }
-        Self::new(dates, table.tickers.clone(), close)
+        let mut builder = PanelBuilder::default();
+        for (ticker, (dates, closes)) in table.tickers.iter().zip(series) {
+            builder.push_series(ticker.clone(), dates, closes);
+        }
+        builder.finish()
     }
 
     /// The rows on or after `start` (all tickers kept, even those without a price left).
@@ -191,7 +189,21 @@ impl PricePanel {
 
     /// Carried closes: the last finite close on or before each day (NaN before the first).
     pub fn carried(&self) -> ArrayView2<'_, f64> {
-        self.carried.view()
+        self.carried_array().view()
+    }
+
+    fn carried_array(&self) -> &Array2<f64> {
+        self.carried.get_or_init(|| {
+            let mut carried = self.close.clone();
+            for t in 1..self.n_days() {
+                for i in 0..self.n_tickers() {
+                    if carried[[t, i]].is_nan() {
+                        carried[[t, i]] = carried[[t - 1, i]];
+                    }
+                }
+            }
+            carried
+        })
     }
 
     /// Close of ticker `i` on day `t` (NaN when missing).
@@ -214,19 +226,89 @@ impl PricePanel {
 
     /// All carried closes, row-major (`t * N + i`).
     pub fn carried_flat(&self) -> &[f64] {
-        self.carried
+        self.carried_array()
             .as_slice()
             .expect("panel arrays are in standard layout")
     }
 
     /// All carried closes, ticker-major (`i * T + t`): one ticker's history is contiguous.
     pub fn carried_by_ticker_flat(&self) -> &[f64] {
-        &self.carried_by_ticker
+        self.carried_by_ticker
+            .get_or_init(|| self.carried_array().t().iter().copied().collect())
     }
 
     /// Number of finite prices in the panel.
     pub fn count_prices(&self) -> usize {
         self.close.iter().filter(|p| p.is_finite()).count()
+    }
+}
+
+/// Builds a [`PricePanel`] from one close series per ticker, pushed in universe order: what a
+/// reader that goes through a price file one ticker at a time
+/// ([`momentum_data::TickerStream`]) aligns without a row table. The dates are the sorted union
+/// of all series' dates.
+///
+/// # Example
+/// ```
+/// use momentum_features::PanelBuilder;
+/// let day = |d| chrono::NaiveDate::from_ymd_opt(2024, 1, d).unwrap();
+/// let mut builder = PanelBuilder::default();
+/// builder.push_series("B".into(), vec![day(2), day(4)], vec![10.0, 11.0]);
+/// builder.push_series("A".into(), vec![day(3)], vec![5.0]);
+/// let panel = builder.finish()?;
+/// assert_eq!(panel.dates(), [day(2), day(3), day(4)]);
+/// assert_eq!(panel.tickers(), ["B", "A"]);
+/// assert!(panel.price(1, 0).is_nan());
+/// # Ok::<(), momentum_features::FeaturesError>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct PanelBuilder {
+    tickers: Vec<String>,
+    series: Vec<(Vec<NaiveDate>, Vec<f64>)>,
+}
+
+impl PanelBuilder {
+    /// Adds the next ticker's closes on `dates` (any order; `closes[k]` is on `dates[k]`).
+    ///
+    /// # Panics
+    /// When `dates` and `closes` differ in length.
+    pub fn push_series(&mut self, ticker: String, dates: Vec<NaiveDate>, closes: Vec<f64>) {
+        assert_eq!(dates.len(), closes.len(), "one close per date");
+        self.tickers.push(ticker);
+        self.series.push((dates, closes));
+    }
+
+    /// The aligned panel; each series is freed once copied in.
+    ///
+    /// # Errors
+    /// [`FeaturesError::DuplicatePrice`] for a date twice in one series,
+    /// [`FeaturesError::DuplicateTicker`] for a ticker pushed twice.
+    pub fn finish(self) -> Result<PricePanel> {
+        let mut dates: Vec<NaiveDate> = Vec::new();
+        for (series, _) in &self.series {
+            dates.extend(series);
+            dates.sort_unstable();
+            dates.dedup();
+        }
+        let mut close = Array2::from_elem((dates.len(), self.tickers.len()), f64::NAN);
+        let mut filled = vec![false; dates.len()];
+        for (i, (ticker, (days, closes))) in self.tickers.iter().zip(self.series).enumerate() {
+            filled.fill(false);
+            for (date, price) in days.into_iter().zip(closes) {
+                let t = dates
+                    .binary_search(&date)
+                    .expect("every series date is in the union");
+                if filled[t] {
+                    return Err(FeaturesError::DuplicatePrice {
+                        ticker: ticker.clone(),
+                        date,
+                    });
+                }
+                filled[t] = true;
+                close[[t, i]] = price;
+            }
+        }
+        PricePanel::new(dates, self.tickers, close)
     }
 }
 

@@ -32,6 +32,10 @@ pub const LAYOUT: &str = "wide/v1";
 /// Metadata key of the price table's digest.
 pub const DIGEST_KEY: &str = "momentum.data.digest";
 
+/// Days per Arrow batch handed to the writer: a multiple of the writer's 1024-row mini-batches,
+/// so the pages, and the file, are the same as for one batch of the whole panel.
+const BATCH_DAYS: usize = 1024;
+
 /// Days from 0001-01-01 (CE day 1) to 1970-01-01.
 const EPOCH_CE_DAYS: i32 = 719_163;
 
@@ -79,21 +83,27 @@ pub fn write_panel(path: &Path, panel: &PricePanel, data_digest: Option<&str>) -
             .map(|t| Field::new(t, DataType::Float64, true)),
     );
     let schema = Arc::new(Schema::new(fields));
-    let dates: Date32Array = panel
-        .dates()
-        .iter()
-        .map(|d| Some(d.num_days_from_ce_checked() - EPOCH_CE_DAYS))
-        .collect();
-    let mut columns: Vec<ArrayRef> = vec![Arc::new(dates)];
-    for col in panel.close().columns() {
-        let arr: Float64Array = col.iter().map(|p| p.is_finite().then_some(*p)).collect();
-        columns.push(Arc::new(arr));
-    }
-    let batch =
-        RecordBatch::try_new(schema.clone(), columns).map_err(|source| FeaturesError::Arrow {
-            path: path.to_path_buf(),
-            source,
-        })?;
+    let arrow = |source| FeaturesError::Arrow {
+        path: path.to_path_buf(),
+        source,
+    };
+    // Arrow copies of the panel are made a few days at a time: the writer encodes each batch
+    // into the one row group as it comes, so the file's bytes are those of a single batch.
+    let close = panel.close();
+    let batches = (0..panel.n_days()).step_by(BATCH_DAYS).map(|from| {
+        let days = from..(from + BATCH_DAYS).min(panel.n_days());
+        let dates: Date32Array = panel.dates()[days.clone()]
+            .iter()
+            .map(|d| Some(d.num_days_from_ce_checked() - EPOCH_CE_DAYS))
+            .collect();
+        let mut columns: Vec<ArrayRef> = vec![Arc::new(dates)];
+        let rows = close.slice(ndarray::s![days, ..]);
+        for col in rows.columns() {
+            let arr: Float64Array = col.iter().map(|p| p.is_finite().then_some(*p)).collect();
+            columns.push(Arc::new(arr));
+        }
+        RecordBatch::try_new(schema.clone(), columns).map_err(arrow)
+    });
     let mut kv = vec![KeyValue::new(LAYOUT_KEY.to_owned(), LAYOUT.to_owned())];
     if let Some(d) = data_digest {
         kv.push(KeyValue::new(DIGEST_KEY.to_owned(), d.to_owned()));
@@ -103,8 +113,10 @@ pub fn write_panel(path: &Path, panel: &PricePanel, data_digest: Option<&str>) -
         .set_key_value_metadata(Some(kv))
         .build();
     momentum_data::write_atomic(path, |file| {
-        let mut writer = ArrowWriter::try_new(file, schema, Some(props)).map_err(pq)?;
-        writer.write(&batch).map_err(pq)?;
+        let mut writer = ArrowWriter::try_new(file, schema.clone(), Some(props)).map_err(pq)?;
+        for batch in batches {
+            writer.write(&batch?).map_err(pq)?;
+        }
         writer.close().map_err(pq)?;
         Ok(())
     })

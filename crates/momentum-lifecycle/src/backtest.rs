@@ -4,9 +4,10 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use momentum_data::{PriceTable, write_atomic, write_together};
+use chrono::NaiveDate;
+use momentum_data::{PriceTable, TableDigest, TickerStream, write_atomic, write_together};
 use momentum_engine::{Experiment, ExperimentSpec, PricePanel, run_experiment};
-use momentum_features::{read_panel, write_panel};
+use momentum_features::{PanelBuilder, read_panel, write_panel};
 use momentum_scanner::Model;
 use momentum_scanner::model::CodeVersion;
 
@@ -20,10 +21,7 @@ use crate::settings::{Settings, SettingsError};
 /// # Errors
 /// [`LifecycleError::Prices`] naming the file.
 pub fn read_prices(path: &Path) -> Result<PriceTable> {
-    let is_parquet = path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("parquet"));
-    let table = if is_parquet {
+    let table = if is_parquet(path) {
         momentum_data::read_parquet(path)
     } else {
         momentum_data::read_csv(path)
@@ -36,16 +34,113 @@ pub fn read_prices(path: &Path) -> Result<PriceTable> {
 
 /// The aligned panel of a price file and the digest of its prices.
 ///
+/// A Parquet file is read one ticker at a time ([`momentum_data::TickerStream`]): the row
+/// table of a large universe is many times the panel's size.
+///
 /// # Errors
 /// As [`read_prices`]; [`LifecycleError::Align`] when the prices do not align.
 pub fn panel_of_prices(path: &Path) -> Result<(PricePanel, String)> {
-    let table = read_prices(path)?;
-    let digest = momentum_data::digest(&table);
-    let panel = PricePanel::from_table(&table).map_err(|source| LifecycleError::Align {
+    let align = |source| LifecycleError::Align {
         path: path.into(),
         source: Box::new(source),
-    })?;
+    };
+    if is_parquet(path) {
+        let closes = stream_closes(path, <[String]>::to_vec, true).map_err(|source| {
+            LifecycleError::Prices {
+                path: path.into(),
+                source: Box::new(source),
+            }
+        })?;
+        let digest = closes.digest.clone().expect("asked for");
+        return Ok((closes.panel().map_err(align)?, digest));
+    }
+    let table = read_prices(path)?;
+    let digest = momentum_data::digest(&table);
+    let panel = PricePanel::from_table(&table).map_err(align)?;
     Ok((panel, digest))
+}
+
+fn is_parquet(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("parquet"))
+}
+
+/// One ticker's dates and its closes on them.
+pub(crate) type Series = (Vec<NaiveDate>, Vec<f64>);
+
+/// Closes of a Parquet price file, read one ticker at a time ([`TickerStream`]).
+#[derive(Debug)]
+pub(crate) struct StreamedCloses {
+    /// The file's universe.
+    pub(crate) universe: Vec<String>,
+    /// Each ticker asked for, with its dates and closes (`None` when the file lacks it).
+    pub(crate) kept: Vec<(String, Option<Series>)>,
+    /// The digest of all the file's prices, when asked for.
+    pub(crate) digest: Option<String>,
+}
+
+impl StreamedCloses {
+    /// The kept tickers without a price: a panel would have an empty column for them.
+    pub(crate) fn without_rows(&self) -> Vec<String> {
+        let empty =
+            |series: &Option<Series>| series.as_ref().is_some_and(|(dates, _)| dates.is_empty());
+        self.kept
+            .iter()
+            .filter(|(_, series)| empty(series))
+            .map(|(ticker, _)| ticker.clone())
+            .collect()
+    }
+
+    /// The panel of the kept tickers the file has, in the kept order.
+    pub(crate) fn panel(self) -> Result<PricePanel, momentum_features::FeaturesError> {
+        let mut builder = PanelBuilder::default();
+        for (ticker, series) in self.kept {
+            if let Some((dates, closes)) = series {
+                builder.push_series(ticker, dates, closes);
+            }
+        }
+        builder.finish()
+    }
+}
+
+/// Reads the Parquet price file `path` one ticker at a time, keeping the closes of the tickers
+/// `keep` picks from its universe (in the order `keep` returns them), and the digest of every
+/// price in it when `with_digest`. The file is validated as [`momentum_data::read_parquet`]
+/// validates it, whatever is kept.
+pub(crate) fn stream_closes(
+    path: &Path,
+    keep: impl FnOnce(&[String]) -> Vec<String>,
+    with_digest: bool,
+) -> Result<StreamedCloses, momentum_data::DataError> {
+    let stream = TickerStream::open(path)?;
+    let universe = stream.tickers().to_vec();
+    let kept_tickers = keep(&universe);
+    let mut slot_of = vec![None; universe.len()];
+    let mut kept: Vec<(String, Option<Series>)> = Vec::new();
+    for ticker in kept_tickers {
+        let position = universe.iter().position(|t| *t == ticker);
+        if let Some(i) = position {
+            slot_of[i] = Some(kept.len());
+        }
+        kept.push((ticker, position.map(|_| (Vec::new(), Vec::new()))));
+    }
+    let mut digest = with_digest.then(|| TableDigest::new(&universe));
+    stream.for_each(|i, rows| {
+        if let Some(digest) = &mut digest {
+            digest.push(rows);
+        }
+        if let Some(slot) = slot_of[i] {
+            kept[slot].1 = Some((
+                rows.iter().map(|row| row.date).collect(),
+                rows.iter().map(|row| row.close).collect(),
+            ));
+        }
+    })?;
+    Ok(StreamedCloses {
+        universe,
+        kept,
+        digest: digest.map(TableDigest::finish),
+    })
 }
 
 /// `momentum features`: aligns the prices of `prices` and writes the panel to `out` with the

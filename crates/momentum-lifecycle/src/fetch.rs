@@ -7,8 +7,9 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use momentum_data::{
     ClientConfig, FinancialDatasetsClient, ImplausiblePrice, Manifest, PlausibleRange, PriceTable,
-    SAMPLE_ORIGIN, Source, UniverseWindow, implausible_prices, load_local, manifest_path, merge,
-    plan_requests, read_parquet, select, write_manifest, write_parquet, write_together,
+    SAMPLE_ORIGIN, Selected, Source, UniverseWindow, implausible_prices, load_local, manifest_path,
+    merge, plan_requests, read_parquet, select, validate, write_manifest, write_parquet,
+    write_together,
 };
 
 use crate::error::{LifecycleError, Result};
@@ -264,8 +265,18 @@ pub fn fetch(plan: &FetchPlan, progress: Arc<dyn Progress>) -> Result<Manifest> 
         end,
         allow_missing: plan.allow_missing,
     };
-    let selected = select(&combined, &wanted, &origin)?;
-    warn_left_out(&combined, &selected.table, plan, (start, end), &origin);
+    let selected = if keeps_everything(&combined, &wanted) {
+        // What `select` returns, without its copy of every row (the table's largest cost).
+        validate(&combined, &origin)?;
+        Selected {
+            table: combined,
+            dropped: Vec::new(),
+        }
+    } else {
+        let selected = select(&combined, &wanted, &origin)?;
+        warn_left_out(&combined, &selected.table, plan, (start, end), &origin);
+        selected
+    };
     if !selected.dropped.is_empty() {
         tracing::warn!(
             "dropped {} ticker(s) without prices between {} and {}: {}",
@@ -367,6 +378,16 @@ pub fn refresh(
         manifest.end
     );
     Ok(manifest)
+}
+
+/// Whether `wanted` keeps every row of `table` in its order (no row is then left out).
+fn keeps_everything(table: &PriceTable, wanted: &UniverseWindow) -> bool {
+    let same_universe = wanted.tickers.is_empty() || wanted.tickers == table.tickers;
+    same_universe
+        && table.rows_per_ticker().iter().all(|(_, rows)| *rows > 0)
+        && table
+            .date_range()
+            .is_some_and(|(first, last)| wanted.start <= first && last <= wanted.end)
 }
 
 /// Warns about the rows of the kept tickers that a bound of the window taken from the settings

@@ -4,13 +4,13 @@
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
-use momentum_data::PriceTable;
 use momentum_engine::{PricePanel, spreadsheet_text};
 use momentum_scanner::Model;
 use momentum_scanner::history::{append_history, read_history};
 use momentum_scanner::monitor::{MonitorReport, MonitorSettings, monitor};
-use momentum_scanner::scan::{Picks, keep_universe, scan};
+use momentum_scanner::scan::{Picks, check_universe, scan};
 
+use crate::backtest::{StreamedCloses, stream_closes};
 use crate::error::{LifecycleError, Result};
 use crate::files::{write_json, write_text};
 use crate::settings::SettingsError;
@@ -128,11 +128,11 @@ pub fn run_scan(model: &Model, request: &ScanRequest) -> Result<Picks> {
         )
         .into());
     }
-    let table = read_price_cache(&request.prices)?;
-    let origin = request.prices.display().to_string();
     // In the model's order too: the ranks and the tie rule are then the backtest's.
-    let table = keep_universe(&table, &model.universe, &origin)?;
-    let panel = PricePanel::from_table(&table)?;
+    let closes = read_price_cache(&request.prices, |_| model.universe.clone())?;
+    let origin = request.prices.display().to_string();
+    check_universe(&closes.universe, &model.universe, &origin)?;
+    let panel = universe_panel(closes, &origin)?;
     let dates = panel.dates();
     let (Some(&first), Some(&last)) = (dates.first(), dates.last()) else {
         return Err(momentum_scanner::ScanError::NoData.into());
@@ -159,12 +159,33 @@ pub fn run_scan(model: &Model, request: &ScanRequest) -> Result<Picks> {
     Ok(picks)
 }
 
-/// Reads the price cache, with the command that writes it in the error.
-fn read_price_cache(path: &Path) -> Result<PriceTable> {
-    momentum_data::read_parquet(path).map_err(|source| LifecycleError::NoPrices {
+/// Reads the closes of the tickers `keep` picks from the price cache one ticker at a time (as
+/// [`keep_universe`](momentum_scanner::scan::keep_universe) would keep them, without holding
+/// the file's row table), with the command that writes the file in the error.
+fn read_price_cache(
+    path: &Path,
+    keep: impl FnOnce(&[String]) -> Vec<String>,
+) -> Result<StreamedCloses> {
+    stream_closes(path, keep, false).map_err(|source| LifecycleError::NoPrices {
         path: path.into(),
         source: Box::new(source),
     })
+}
+
+/// The panel of the kept tickers, every one of which the file has; one without a price is the
+/// error [`keep_universe`](momentum_scanner::scan::keep_universe) gives.
+fn universe_panel(closes: StreamedCloses, origin: &str) -> Result<PricePanel> {
+    let without_rows = closes.without_rows();
+    if !without_rows.is_empty() {
+        let missing = momentum_data::DataError::MissingTickers {
+            origin: origin.into(),
+            tickers: without_rows,
+            start: NaiveDate::MIN,
+            end: NaiveDate::MAX,
+        };
+        return Err(momentum_scanner::ScanError::from(missing).into());
+    }
+    Ok(closes.panel()?)
 }
 
 /// Live data must be fresh; the embedded sample is historical by design and is exempt.
@@ -352,26 +373,25 @@ impl MonitorRequest {
 /// ```
 pub fn run_monitor(request: &MonitorRequest) -> Result<MonitorReport> {
     request.validate()?;
-    let table = read_price_cache(&request.prices)?;
+    // The history is read first: it says which tickers' prices to keep.
     let history = read_history(&request.history)?;
-    let table = match history.last() {
-        Some(latest) => {
-            let universe: Vec<String> = table
-                .tickers
-                .iter()
-                .filter(|t| latest.picks.iter().any(|p| &p.ticker == *t))
-                .cloned()
-                .collect();
-            if universe.is_empty() {
-                return Err(LifecycleError::NoScannedTicker {
-                    path: request.prices.clone(),
-                });
-            }
-            keep_universe(&table, &universe, &request.prices.display().to_string())?
-        }
-        None => table,
+    let closes = read_price_cache(&request.prices, |tickers| match history.last() {
+        Some(latest) => tickers
+            .iter()
+            .filter(|t| latest.picks.iter().any(|p| &p.ticker == *t))
+            .cloned()
+            .collect(),
+        None => tickers.to_vec(),
+    })?;
+    let panel = if history.is_empty() {
+        closes.panel()?
+    } else if closes.kept.is_empty() {
+        return Err(LifecycleError::NoScannedTicker {
+            path: request.prices.clone(),
+        });
+    } else {
+        universe_panel(closes, &request.prices.display().to_string())?
     };
-    let panel = PricePanel::from_table(&table)?;
     let report =
         monitor(&panel, &history, &request.settings, request.train_fraction).map_err(|source| {
             LifecycleError::Monitor {

@@ -103,13 +103,34 @@ pub fn keep_universe(
     universe: &[String],
     origin: &str,
 ) -> Result<PriceTable, ScanError> {
+    check_universe(&table.tickers, universe, origin)?;
+    let kept = UniverseWindow {
+        tickers: universe.to_vec(),
+        start: NaiveDate::MIN,
+        end: NaiveDate::MAX,
+        allow_missing: false,
+    };
+    Ok(select(table, &kept, origin)?.table)
+}
+
+/// The checks of [`keep_universe`] on the tickers a price file has (`available`), for a reader
+/// that does not hold the file's table.
+///
+/// # Errors
+/// [`ScanError::EmptyUniverse`] for an empty `universe`; [`ScanError::MissingTickers`]
+/// listing the tickers of `universe` not in `available` (`origin` names the file).
+pub fn check_universe(
+    available: &[String],
+    universe: &[String],
+    origin: &str,
+) -> Result<(), ScanError> {
     // The data crate reads an empty list as "every ticker": a model always names its universe.
     if universe.is_empty() {
         return Err(ScanError::EmptyUniverse);
     }
     let missing: Vec<String> = universe
         .iter()
-        .filter(|t| !table.tickers.contains(t))
+        .filter(|t| !available.contains(t))
         .cloned()
         .collect();
     if !missing.is_empty() {
@@ -118,13 +139,7 @@ pub fn keep_universe(
             origin: origin.to_owned(),
         });
     }
-    let kept = UniverseWindow {
-        tickers: universe.to_vec(),
-        start: NaiveDate::MIN,
-        end: NaiveDate::MAX,
-        allow_missing: false,
-    };
-    Ok(select(table, &kept, origin)?.table)
+    Ok(())
 }
 
 /// Scores every ticker of `panel` on day index `t` with `model` and selects its top k: what

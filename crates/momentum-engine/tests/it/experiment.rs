@@ -303,7 +303,7 @@ fn the_evaluation_window_uses_earlier_prices_for_its_scores_and_snaps_to_trading
     ));
     assert_eq!(
         run(&spec(Some(10), None)),
-        "the window from 2024-01-10 to 2024-01-10 is too short for lookback 2: its first \
-         rebalance, max(start, lookback), is not before its last day"
+        "window too short for lookback 2: from 2024-01-10 to 2024-01-10, the first rebalance \
+         max(start, lookback) is not before the last day"
     );
 }
