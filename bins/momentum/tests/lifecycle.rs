@@ -358,6 +358,7 @@ fn each_failing_gate_rejects_and_leaves_params_untouched() {
         (vec!["--min-roi", "1000"], "min_roi"),
         (vec!["--min-dsr", "1.5"], "min_dsr"),
         (vec!["--max-drawdown", "0.01"], "max_drawdown"),
+        (vec!["--max-pbo=-0.01"], "max_pbo"),
     ] {
         let mut args = vec!["promote"];
         args.extend(flags);
@@ -365,8 +366,27 @@ fn each_failing_gate_rejects_and_leaves_params_untouched() {
         assert_eq!(std::fs::read(&params).unwrap(), before);
     }
 
-    // A candidate that does not beat buy and hold out of sample.
+    // A selection without a PBO (a train window too short for CSCV) fails the gate, unless
+    // params.yaml turns it off.
     let candidate_path = root.join("models/candidate.json");
+    let original = std::fs::read(&candidate_path).unwrap();
+    let mut candidate = json(&candidate_path);
+    candidate["selection"]["pbo"] = Value::Null;
+    std::fs::write(&candidate_path, serde_json::to_vec(&candidate).unwrap()).unwrap();
+    rejected_by(momentum(root, None, &["promote", "--dry-run"]), "max_pbo");
+    let text = String::from_utf8(before.clone()).unwrap();
+    assert!(text.contains("\n  max_pbo: 0.50\n"));
+    std::fs::write(
+        &params,
+        text.replace("\n  max_pbo: 0.50\n", "\n  max_pbo: null\n"),
+    )
+    .unwrap();
+    let out = ok(momentum(root, None, &["promote", "--dry-run"]));
+    assert!(!out.contains("max_pbo"), "{out}");
+    std::fs::write(&params, &before).unwrap();
+    std::fs::write(&candidate_path, &original).unwrap();
+
+    // A candidate that does not beat buy and hold out of sample.
     let mut candidate = json(&candidate_path);
     candidate["windows"]["test"]["baseline"]["total_roi"] = Value::from(1e9);
     std::fs::write(&candidate_path, serde_json::to_vec(&candidate).unwrap()).unwrap();

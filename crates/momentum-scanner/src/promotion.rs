@@ -20,15 +20,20 @@ pub struct Gates {
     pub min_dsr: f64,
     /// Maximum out-of-sample `max_drawdown` (0.60 = a 60 % peak-to-trough loss).
     pub max_drawdown: f64,
+    /// Maximum Probability of Backtest Overfitting of the selection; `None` (`null`) disables
+    /// the gate.
+    pub max_pbo: Option<f64>,
 }
 
 impl Default for Gates {
-    /// The committed `params.yaml`: +20 %, DSR 0.5, drawdown 60 %.
+    /// The committed `params.yaml`: +20 %, DSR 0.5, drawdown 60 %, PBO 0.5 (`docs/serving.md`
+    /// says why).
     fn default() -> Self {
         Self {
             min_roi: 0.20,
             min_dsr: 0.50,
             max_drawdown: 0.60,
+            max_pbo: Some(0.50),
         }
     }
 }
@@ -44,6 +49,9 @@ pub struct GateInputs {
     pub dsr: f64,
     /// Strategy `max_drawdown` on the test window.
     pub test_max_drawdown: f64,
+    /// Probability of Backtest Overfitting of the grid; NaN when the train window was too
+    /// short for CSCV.
+    pub pbo: f64,
 }
 
 impl GateInputs {
@@ -95,11 +103,13 @@ impl GateInputs {
     /// ```
     pub fn of(candidate: &Model) -> Result<Self, ScanError> {
         let test = test_window(candidate)?;
+        let selection = &candidate.experiment()?.selection;
         Ok(Self {
             test_roi: test.strategy.total_roi,
             test_baseline_roi: test.baseline.total_roi,
-            dsr: candidate.experiment()?.selection.dsr,
+            dsr: selection.dsr,
             test_max_drawdown: test.strategy.max_drawdown,
+            pbo: selection.pbo.as_ref().map_or(f64::NAN, |pbo| pbo.pbo),
         })
     }
 }
@@ -119,7 +129,8 @@ pub struct GateResult {
     pub passed: bool,
 }
 
-/// Applies every gate; the candidate is promotable when all of them pass.
+/// Applies every gate (`max_pbo` unless disabled); the candidate is promotable when all of
+/// them pass.
 ///
 /// ```
 /// use momentum_scanner::promotion::{GateInputs, Gates, evaluate};
@@ -130,6 +141,7 @@ pub struct GateResult {
 ///     test_baseline_roi: 0.40,
 ///     dsr: 0.93,
 ///     test_max_drawdown: 0.18,
+///     pbo: 0.25,
 /// };
 /// let results = evaluate(&Gates::default(), &inputs);
 /// let verdicts: Vec<_> = results.iter().map(|g| (g.gate, g.rule, g.passed)).collect();
@@ -140,6 +152,7 @@ pub struct GateResult {
 ///         ("beats_buy_and_hold", ">", false),
 ///         ("min_dsr", ">=", true),
 ///         ("max_drawdown", "<=", true),
+///         ("max_pbo", "<=", true),
 ///     ]
 /// );
 /// assert!(!results.iter().all(|g| g.passed));
@@ -152,10 +165,17 @@ pub struct GateResult {
 ///     .map(|g| g.gate)
 ///     .collect();
 /// assert_eq!(failed, ["min_dsr"]);
+///
+/// // A selection that keeps its rank out of sample no better than a coin fails max_pbo;
+/// // `None` disables the gate.
+/// let coin = GateInputs { pbo: 0.62, ..inputs };
+/// assert!(!evaluate(&Gates::default(), &coin).iter().find(|g| g.gate == "max_pbo").unwrap().passed);
+/// let without = Gates { max_pbo: None, ..Gates::default() };
+/// assert!(evaluate(&without, &coin).iter().all(|g| g.gate != "max_pbo"));
 /// ```
 pub fn evaluate(gates: &Gates, inputs: &GateInputs) -> Vec<GateResult> {
     // Comparisons are written so that a NaN value fails: `NaN >= x` is false.
-    vec![
+    let mut results = vec![
         GateResult {
             gate: "min_roi",
             value: inputs.test_roi,
@@ -184,7 +204,17 @@ pub fn evaluate(gates: &Gates, inputs: &GateInputs) -> Vec<GateResult> {
             rule: "<=",
             passed: inputs.test_max_drawdown <= gates.max_drawdown,
         },
-    ]
+    ];
+    if let Some(max_pbo) = gates.max_pbo {
+        results.push(GateResult {
+            gate: "max_pbo",
+            value: inputs.pbo,
+            threshold: max_pbo,
+            rule: "<=",
+            passed: inputs.pbo <= max_pbo,
+        });
+    }
+    results
 }
 
 #[cfg(test)]
@@ -197,12 +227,14 @@ mod tests {
             min_roi: 0.2,
             min_dsr: 0.5,
             max_drawdown: 0.3,
+            max_pbo: Some(0.4),
         };
         let good = GateInputs {
             test_roi: 0.25,
             test_baseline_roi: 0.1,
             dsr: 0.9,
             test_max_drawdown: 0.2,
+            pbo: 0.4,
         };
         assert!(evaluate(&gates, &good).iter().all(|g| g.passed));
         let nan = GateInputs {
@@ -236,6 +268,14 @@ mod tests {
                     ..good
                 },
                 "max_drawdown",
+            ),
+            (GateInputs { pbo: 0.41, ..good }, "max_pbo"),
+            (
+                GateInputs {
+                    pbo: f64::NAN,
+                    ..good
+                },
+                "max_pbo",
             ),
         ] {
             let failed: Vec<_> = evaluate(&gates, &spoilt)

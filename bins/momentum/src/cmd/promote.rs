@@ -17,6 +17,8 @@ Gates (all must pass; each threshold from params.yaml promotion, or its flag):
   beats_buy_and_hold  out-of-sample total_roi > buy and hold's total_roi on the same days
   min_dsr             Deflated Sharpe Ratio of the grid's winner >= --min-dsr (default 0.50)
   max_drawdown        out-of-sample max_drawdown <= --max-drawdown (default 0.60)
+  max_pbo             Probability of Backtest Overfitting of the grid's selection <= --max-pbo
+                      (default 0.50; `max_pbo: null` in params.yaml turns the gate off)
 A metric that could not be computed (null in the candidate) fails its gate.
 
 On pass: registers a new version of the model (tracking.model_name) whose source is the
@@ -60,12 +62,17 @@ pub struct Args {
     #[arg(long, value_name = "X")]
     max_drawdown: Option<f64>,
 
+    /// Maximum Probability of Backtest Overfitting of the selection [params:
+    /// promotion.max_pbo]
+    #[arg(long, value_name = "P")]
+    max_pbo: Option<f64>,
+
     /// Print the verdict, change nothing
     #[arg(long)]
     dry_run: bool,
 
     /// Move production and `champion` back to the previous version
-    #[arg(long, conflicts_with_all = ["dry_run", "min_roi", "min_dsr", "max_drawdown"])]
+    #[arg(long, conflicts_with_all = ["dry_run", "min_roi", "min_dsr", "max_drawdown", "max_pbo"])]
     rollback: bool,
 }
 
@@ -103,6 +110,9 @@ pub fn run(args: Args, settings: &Settings, params: &Path) -> anyhow::Result<Exi
         if let Some(value) = flag {
             *gate = value;
         }
+    }
+    if let Some(max_pbo) = args.max_pbo {
+        gates.max_pbo = Some(max_pbo);
     }
     let verdict = judge(&args.candidate, &gates)?;
     say!(
