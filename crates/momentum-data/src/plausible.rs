@@ -132,13 +132,7 @@ pub fn implausible_prices(table: &PriceTable, range: &PlausibleRange) -> Vec<Imp
                 why,
             })
         };
-        let prices = [
-            ("open", row.open),
-            ("high", row.high),
-            ("low", row.low),
-            ("close", Some(row.close)),
-        ];
-        for (field, value) in prices {
+        for (field, value) in row.prices() {
             if let Some(value) = value.filter(|v| *v > range.max_price) {
                 flag(Implausibility::AboveMax {
                     field,

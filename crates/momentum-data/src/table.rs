@@ -23,6 +23,16 @@ pub struct PriceRow {
 }
 
 impl PriceRow {
+    /// The price fields by name: `open`, `high`, `low` (each when present) and `close`.
+    pub fn prices(&self) -> [(&'static str, Option<f64>); 4] {
+        [
+            ("open", self.open),
+            ("high", self.high),
+            ("low", self.low),
+            ("close", Some(self.close)),
+        ]
+    }
+
     /// A bar with only a close, as the wide CSV layout and the embedded sample carry.
     pub fn close_only(ticker: impl Into<String>, date: NaiveDate, close: f64) -> Self {
         Self {

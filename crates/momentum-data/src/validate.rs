@@ -104,13 +104,7 @@ pub(crate) fn check_universe<'a>(tickers: &'a [String], origin: &str) -> Result<
 }
 
 fn check_values(row: &PriceRow, origin: &str) -> Result<()> {
-    let prices = [
-        ("open", row.open),
-        ("high", row.high),
-        ("low", row.low),
-        ("close", Some(row.close)),
-    ];
-    for (field, value) in prices {
+    for (field, value) in row.prices() {
         let Some(value) = value else { continue };
         if !value.is_finite() {
             return Err(DataError::InvalidValue {

@@ -923,16 +923,23 @@ mod tests {
         run.run_id
     }
 
+    /// This process, and a process on this host that has exited.
     #[cfg(target_os = "linux")]
-    #[test]
-    fn a_run_whose_process_died_is_killed_on_open_and_a_live_one_is_left_running() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = LocalStore::open(dir.path()).unwrap();
+    fn me_and_a_dead_owner() -> (&'static Owner, Owner) {
         let me = Owner::current().expect("/proc is readable");
         let dead = Owner {
             pid: exited_pid(),
             ..me.clone()
         };
+        (me, dead)
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_run_whose_process_died_is_killed_on_open_and_a_live_one_is_left_running() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::open(dir.path()).unwrap();
+        let (me, dead) = me_and_a_dead_owner();
         let killed = running_run_of(&store, &dead);
         let live = running_run_of(&store, me);
         let elsewhere = running_run_of(
@@ -983,11 +990,7 @@ mod tests {
     fn only_the_staging_folders_of_dead_writers_are_removed_on_open() {
         let dir = tempfile::tempdir().unwrap();
         let store = LocalStore::open(dir.path()).unwrap();
-        let me = Owner::current().expect("/proc is readable");
-        let dead = Owner {
-            pid: exited_pid(),
-            ..me.clone()
-        };
+        let (me, dead) = me_and_a_dead_owner();
         let reused = Owner {
             start_ticks: me.start_ticks + 1,
             ..me.clone()
