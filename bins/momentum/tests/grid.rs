@@ -293,3 +293,103 @@ fn a_grid_tracked_during_an_outage_reaches_the_server_once() {
     assert_eq!(remote, local);
     assert_eq!(local.lines().count(), 1 + 9000);
 }
+
+fn metrics_json(path: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+/// A walk-forward over the sample from 1995 with the committed 48-combination grid: 5-year
+/// train windows, 1,500-day test windows (four folds). Each fold's test metrics are those of a
+/// plain backtest of the fold's winner over the fold's days, the analysis is the same on one
+/// thread and on two, and a bad schedule is named by its flag.
+#[test]
+fn each_walk_forward_fold_is_the_plain_backtest_of_its_winner_over_its_days() {
+    let dir = project();
+    let root = dir.path();
+    let schedule = [
+        "--no-track",
+        "--validation",
+        "walk-forward",
+        "--start",
+        "1995-01-01",
+        "--wf-train-days",
+        "1260",
+        "--wf-test-days",
+        "1500",
+    ];
+    ok(momentum(
+        root,
+        None,
+        &[&["backtest", "--threads", "1"][..], &schedule].concat(),
+    ));
+    let analysis = metrics_json(&root.join("reports/metrics.json"))["walk_forward"].clone();
+    let folds = analysis["folds"].as_array().unwrap();
+    assert_eq!(folds.len(), 4, "{analysis}");
+    let csv = std::fs::read_to_string(root.join("reports/walk_forward.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + folds.len(), "{csv}");
+    for fold in folds {
+        let text = |key: &str| fold[key].as_str().unwrap().to_owned();
+        let param = |key: &str| fold["params"][key].to_string();
+        let args = [
+            "backtest",
+            "--no-track",
+            "--no-grid",
+            "--no-split",
+            "--start",
+            &text("test_start"),
+            "--end",
+            &text("test_end"),
+            "--lookback",
+            &param("lookback"),
+            "--skip",
+            &param("skip"),
+            "--holding",
+            &param("holding"),
+            "--top-k",
+            &param("top_k"),
+            "--reports",
+            "fold",
+            "--model",
+            "fold/candidate.json",
+        ];
+        ok(momentum(root, None, &args));
+        let plain = metrics_json(&root.join("fold/metrics.json"));
+        assert_eq!(plain["windows"]["full"]["strategy"], fold["test"], "{fold}");
+        assert_eq!(
+            plain["windows"]["full"]["first_rebalance"],
+            fold["test_start"]
+        );
+    }
+
+    ok(momentum(
+        root,
+        None,
+        &[&["backtest", "--threads", "2"][..], &schedule].concat(),
+    ));
+    let again = metrics_json(&root.join("reports/metrics.json"))["walk_forward"].clone();
+    assert_eq!(again, analysis, "the same with 1 and 2 threads");
+
+    let bad = |extra: &[&str]| {
+        let args = [
+            &["backtest", "--no-track", "--validation", "walk-forward"][..],
+            extra,
+        ]
+        .concat();
+        momentum(root, None, &args)
+    };
+    fails(
+        bad(&["--wf-train-days", "200", "--wf-test-days", "100"]),
+        "invalid --wf-train-days 200: must be at least the grid's largest lookback + 2 days",
+    );
+    fails(
+        bad(&["--wf-train-days", "1260", "--wf-test-days", "0"]),
+        "invalid --wf-test-days 0",
+    );
+    fails(
+        bad(&[]),
+        "a walk-forward needs --wf-train-days and --wf-test-days",
+    );
+    // A backtest without the analysis removes the earlier one's file.
+    ok(momentum(root, None, &["backtest", "--no-track"]));
+    assert!(!root.join("reports/walk_forward.csv").exists());
+}

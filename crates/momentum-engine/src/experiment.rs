@@ -25,6 +25,7 @@ use crate::grid::{ComboResult, GridOptions, GridSpec, SelectionStats, grid_searc
 use crate::metrics::Metrics;
 use crate::params::{Objective, StrategyParams, Window, split};
 use crate::stats::{BlockSums, Pbo};
+use crate::walk_forward::{WalkForward, WalkForwardSpec, walk_forward};
 
 /// What one backtest invocation runs: the `backtest` block of `params.yaml`, key for key (an
 /// unknown key is an error when it is deserialised).
@@ -76,6 +77,10 @@ pub struct ExperimentSpec {
         skip_serializing_if = "Option::is_none"
     )]
     pub end: Option<NaiveDate>,
+    /// A walk-forward analysis of the grid over the evaluation window, reported beside the
+    /// split (`None`, the default: none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub walk_forward: Option<WalkForwardSpec>,
 }
 
 impl Default for ExperimentSpec {
@@ -90,6 +95,7 @@ impl Default for ExperimentSpec {
             max_combinations: DEFAULT_MAX_COMBINATIONS,
             start: None,
             end: None,
+            walk_forward: None,
         }
     }
 }
@@ -369,6 +375,9 @@ pub struct Experiment {
     /// The grid's per-block train return sums behind PBO, in grid order; `None` without PBO.
     #[serde(skip)]
     pub blocks: Option<BlockSums>,
+    /// The walk-forward analysis, when the spec asked for one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub walk_forward: Option<WalkForward>,
 }
 
 /// One day of the chained equity curves ([`Experiment::chained_curve`]).
@@ -434,6 +443,10 @@ impl Experiment {
             grid_rank: self.grid_rank,
             dates: Vec::new(),
             blocks: None,
+            walk_forward: self.walk_forward.as_ref().map(|analysis| WalkForward {
+                curve: Vec::new(),
+                ..analysis.clone()
+            }),
         }
     }
 
@@ -478,6 +491,45 @@ impl Experiment {
             )?;
             write_metric_cells(&mut out, Some(&c.train))?;
             write_metric_cells(&mut out, c.test.as_ref())?;
+            out.write_all(b"\n")?;
+        }
+        out.flush()?;
+        Ok(())
+    }
+
+    /// Writes `walk_forward.csv`: one row per fold, its train and test windows, the
+    /// parameters selected, their train objective and their test metrics.
+    ///
+    /// # Errors
+    /// [`EngineError::NotRecorded`] without a walk-forward analysis; [`EngineError::Io`].
+    pub fn write_walk_forward_csv(&self, out: impl Write) -> Result<()> {
+        let analysis = self.walk_forward.as_ref().ok_or(EngineError::NotRecorded)?;
+        let mut out = std::io::BufWriter::new(out);
+        out.write_all(
+            b"fold,train_start,train_end,test_start,test_end,lookback,skip,holding,top_k,\
+              cost_bps,train_objective",
+        )?;
+        for m in Metrics::NAMES {
+            write!(out, ",test_{m}")?;
+        }
+        out.write_all(b"\n")?;
+        for (k, fold) in analysis.folds.iter().enumerate() {
+            let p = fold.params;
+            write!(
+                out,
+                "{k},{},{},{},{},{},{},{},{},{},{}",
+                fold.train_start,
+                fold.train_end,
+                fold.test_start,
+                fold.test_end,
+                p.lookback,
+                p.skip,
+                p.holding,
+                p.top_k,
+                p.cost_bps,
+                fold.train_objective
+            )?;
+            write_metric_cells(&mut out, Some(&fold.test))?;
             out.write_all(b"\n")?;
         }
         out.flush()?;
@@ -748,6 +800,14 @@ pub fn run_experiment(
             },
         );
     }
+    let walk_forward = spec
+        .walk_forward
+        .map(|schedule| {
+            let evaluated = spec.evaluation_window(dates)?;
+            let grid = (&spec.grid, spec.objective, spec.cost_bps);
+            walk_forward(panel, grid, schedule, evaluated, progress).map_err(dated)
+        })
+        .transpose()?;
     Ok(Experiment {
         params,
         data: DataLineage::of(panel, data_digest),
@@ -757,6 +817,7 @@ pub fn run_experiment(
         grid_rank: outcome.best,
         dates: dates.to_vec(),
         blocks: outcome.blocks,
+        walk_forward,
     })
 }
 

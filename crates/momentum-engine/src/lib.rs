@@ -37,6 +37,7 @@ mod params;
 mod select;
 mod sim;
 mod stats;
+mod walk_forward;
 
 pub use backtest::{Action, BacktestResult, Trade, backtest, baseline};
 pub use error::{EngineError, Result};
@@ -62,3 +63,4 @@ pub use stats::{
 // The panel file, for callers that read the features stage's output through the engine.
 #[cfg(feature = "parquet")]
 pub use momentum_features::{StoredPanel, read_panel, write_panel};
+pub use walk_forward::{Fold, WalkForward, WalkForwardSpec, walk_forward};

@@ -316,6 +316,34 @@ pub(crate) fn max(a: f64, b: f64) -> f64 {
     if a > b { a } else { b }
 }
 
+/// The spec's metrics of an equity curve (post-trade values, one a day, the first on the first
+/// rebalance, relative to 1.0 before it) with `trades` entries and exits and a sum of
+/// rebalance turnovers `turnover_sum`: what [`crate::backtest()`] reports, for a curve made
+/// some other way (the stitched walk-forward curve).
+pub(crate) fn curve_metrics(curve: &[f64], turnover_sum: f64, trades: u64) -> Metrics {
+    let Some((&first, rest)) = curve.split_first() else {
+        return Metrics::default();
+    };
+    #[expect(
+        clippy::cast_precision_loss,
+        reason = "a count of trades far below 2^52"
+    )]
+    let mut run = RunPair::start(
+        F64x2::splat(first),
+        F64x2::splat(turnover_sum),
+        F64x2::splat(trades as f64),
+    );
+    let mut previous = first;
+    for &v in rest {
+        let r = v / previous - 1.0;
+        run.add(0, [r, r * r, r.min(0.0).powi(2)]);
+        run.day_drawdown(0, v);
+        previous = v;
+    }
+    run.v = F64x2::splat(previous);
+    run.finish(0, rest.len())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -267,6 +267,12 @@ impl BacktestFiles {
             self.model.clone(),
         ]
     }
+
+    /// `walk_forward.csv` beside the reports, written when the spec asks for a walk-forward
+    /// analysis (and removed otherwise, so that no earlier analysis is taken for this one's).
+    pub fn walk_forward_csv(&self) -> PathBuf {
+        self.reports.join("walk_forward.csv")
+    }
 }
 
 /// What one backtest computed and wrote.
@@ -278,8 +284,9 @@ pub struct Backtest {
     pub candidate: Model,
     /// sha256 of the candidate file's bytes (how `promote` finds this run).
     pub candidate_sha256: String,
-    /// Every file written ([`BacktestFiles::paths`]).
-    pub files: [PathBuf; 6],
+    /// Every file written ([`BacktestFiles::paths`], then
+    /// [`BacktestFiles::walk_forward_csv`] when there is a walk-forward analysis).
+    pub files: Vec<PathBuf>,
 }
 
 /// Runs the experiment `spec` on `panel` and writes its reports and the candidate together:
@@ -301,7 +308,14 @@ pub fn backtest(
     // Before the combinations are listed: a refused grid costs nothing.
     spec.check_size().map_err(LifecycleError::GridTooLarge)?;
     check_memory(spec, available_memory())?;
-    progress.start("grid", spec.grid.runnable() as u64);
+    // The walk-forward's folds each run the grid again (the engine reports a bad schedule).
+    let folds = spec.walk_forward.map_or(0, |schedule| {
+        let max_lookback = spec.grid.lookback.iter().copied().max().unwrap_or(0);
+        spec.evaluation_window(panel.dates())
+            .and_then(|evaluated| schedule.folds(evaluated, max_lookback))
+            .map_or(0, |folds| folds.len())
+    });
+    progress.start("grid", (spec.grid.runnable() * (1 + folds)) as u64);
     let experiment = run_experiment(panel, spec, data_digest, &|k| {
         progress.advance(k as u64, None)
     });
@@ -327,7 +341,10 @@ pub fn backtest(
     let model = Model::candidate(experiment.summary(), code, created_at);
     let mut candidate_bytes = Vec::new();
     model.write_candidate_json(&mut candidate_bytes)?;
-    let paths = files.paths();
+    let mut paths = files.paths().to_vec();
+    if experiment.walk_forward.is_some() {
+        paths.push(files.walk_forward_csv());
+    }
     let curve = experiment.chained_curve()?;
     let p = experiment.params;
     let title = format!(
@@ -348,9 +365,22 @@ pub fn backtest(
         write(5, &|file| {
             file.write_all(&candidate_bytes)
                 .map_err(|err| LifecycleError::write(&paths[5], err))
-        })
+        })?;
+        if paths.len() > 6 {
+            write(6, &|file| Ok(experiment.write_walk_forward_csv(file)?))?;
+        }
+        Ok(())
     });
     written?;
+    if experiment.walk_forward.is_none() {
+        let stale = files.walk_forward_csv();
+        match std::fs::remove_file(&stale) {
+            Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
+                return Err(LifecycleError::write(&stale, err));
+            }
+            _ => {}
+        }
+    }
     Ok(Backtest {
         experiment,
         candidate: model,

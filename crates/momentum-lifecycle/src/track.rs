@@ -114,6 +114,14 @@ pub fn track_backtest(
         parent = metric_group(parent, &format!("{name}_"), &window.strategy);
         parent = metric_group(parent, &format!("{name}_baseline_"), &window.baseline);
     }
+    if let Some(analysis) = &experiment.walk_forward {
+        // The stitched out-of-sample result, comparable across runs like the windows'.
+        parent = metric_group(parent, "walk_forward_", &analysis.stitched)
+            .param("walk_forward_train_days", analysis.spec.train_days)
+            .param("walk_forward_test_days", analysis.spec.test_days)
+            .param("walk_forward_anchored", analysis.spec.anchored)
+            .param("walk_forward_folds", analysis.folds.len());
+    }
     // grid.csv is the grid's form for DVC and people, the run carries the table instead; the
     // equity curves are in the PNG (and `equity_curve.csv` stays a DVC plot).
     for file in run

@@ -244,6 +244,8 @@ impl Model {
             grid_rank: file.grid_rank,
             dates: Vec::new(),
             blocks: None,
+            // The candidate file does not carry the walk-forward analysis (metrics.json does).
+            walk_forward: None,
         };
         Ok(Self::candidate(experiment, file.code, file.created_at))
     }

@@ -35,11 +35,19 @@ Examples:
   momentum backtest --no-grid --no-split --prices prices.csv --lookback 120 --holding 20 --top-k 5
   momentum backtest --no-grid --no-split --start 2003-06-01 --end 2009-12-31 --lookback 20 \
       --holding 7 --top-k 5     # these parameters over this period, scores from earlier prices
+  momentum backtest --validation walk-forward --start 1995-01-01 --wf-train-days 1260 \
+      --wf-test-days 252        # reselect every year on the last five, traded out of sample
 
 The evaluation window [--start, --end] is the spec's [start, end]: the first trading day on or
 after --start to the last on or before --end. Prices before it feed the scores (the first
 rebalance is max(start, lookback)), so the answer differs from cutting the data. With the
-split, train_fraction cuts the window's days.";
+split, train_fraction cuts the window's days.
+
+A walk-forward analysis (--validation walk-forward, or backtest.walk_forward in params.yaml)
+runs the grid on a moving train window (--wf-train-days, or every day from the start with
+--wf-anchored) and trades each fold's winner on the --wf-test-days after it; the folds are
+written to REPORTS/walk_forward.csv and metrics.json (walk_forward), their stitched curve's
+metrics are printed and tracked (walk_forward_*). The split's candidate is unchanged.";
 
 /// Grid-search the strategy on the train window and validate the winner out of sample.
 ///
@@ -63,6 +71,25 @@ pub struct Args {
     /// Evaluate on the whole panel (window `full`), no train/test split.
     #[arg(long)]
     pub no_split: bool,
+
+    /// `walk-forward` adds a walk-forward analysis to the split (folds of --wf-train-days
+    /// selecting, --wf-test-days trading); `split` runs the split alone
+    /// [default: walk-forward when backtest.walk_forward is set]
+    #[arg(long, value_name = "KIND", value_parser = ["split", "walk-forward"])]
+    pub validation: Option<String>,
+
+    /// Trading days each walk-forward fold selects on [params: backtest.walk_forward.train_days]
+    #[arg(long, value_name = "N")]
+    pub wf_train_days: Option<usize>,
+
+    /// Trading days each walk-forward fold trades [params: backtest.walk_forward.test_days]
+    #[arg(long, value_name = "M")]
+    pub wf_test_days: Option<usize>,
+
+    /// Walk-forward folds select on every day from the window's start (an expanding train
+    /// window) [params: backtest.walk_forward.anchored]
+    #[arg(long)]
+    pub wf_anchored: bool,
 
     /// First day of the evaluation window: the first trading day on or after it; earlier
     /// prices still feed the scores [default: backtest.start, empty = the panel's first day]
@@ -208,6 +235,7 @@ pub fn run(args: Args, settings: &Settings, params: &Path) -> anyhow::Result<Exi
             *bound = Some(date);
         }
     }
+    set_walk_forward(&mut spec, &args, &mut flags)?;
     if args.no_split {
         spec.train_fraction = None;
     } else if let Some(fraction) = args.train_fraction {
@@ -329,8 +357,86 @@ pub fn run(args: Args, settings: &Settings, params: &Path) -> anyhow::Result<Exi
             .as_ref()
             .map_or_else(|| "n/a".to_owned(), |p| format!("{:.3}", p.pbo))
     );
+    if let Some(analysis) = &experiment.walk_forward {
+        let (first, last) = (
+            &analysis.folds[0],
+            &analysis.folds[analysis.folds.len() - 1],
+        );
+        let stitched = &analysis.stitched;
+        eprintln!(
+            "walk-forward: {} folds, out of sample {} to {}: total_roi {:>8.3} sharpe {:>6.3} \
+             max_drawdown {:.3} (reselected every {} days on {}{} days)",
+            analysis.folds.len(),
+            first.test_start,
+            last.test_end,
+            stitched.total_roi,
+            stitched.sharpe,
+            stitched.max_drawdown,
+            analysis.spec.test_days,
+            if analysis.spec.anchored {
+                "at least "
+            } else {
+                ""
+            },
+            analysis.spec.train_days,
+        );
+    }
     for f in &run.files {
         eprintln!("wrote {}", f.display());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The walk-forward schedule: `--validation split` turns it off; `--validation walk-forward`
+/// or any `--wf-*` flag turns it on, each flag over its `backtest.walk_forward` key.
+fn set_walk_forward(
+    spec: &mut momentum_engine::ExperimentSpec,
+    args: &Args,
+    flags: &mut Overrides,
+) -> anyhow::Result<()> {
+    let asked = args.validation.as_deref() == Some("walk-forward")
+        || args.wf_train_days.is_some()
+        || args.wf_test_days.is_some()
+        || args.wf_anchored;
+    if args.validation.as_deref() == Some("split") {
+        if asked {
+            bail!("--validation split takes no --wf-* flag");
+        }
+        spec.walk_forward = None;
+        return Ok(());
+    }
+    if !asked {
+        return Ok(());
+    }
+    let (Some(train_days), Some(test_days)) = (
+        args.wf_train_days
+            .or(spec.walk_forward.map(|wf| wf.train_days)),
+        args.wf_test_days
+            .or(spec.walk_forward.map(|wf| wf.test_days)),
+    ) else {
+        bail!(
+            "a walk-forward needs --wf-train-days and --wf-test-days (or \
+             backtest.walk_forward.train_days and test_days)"
+        );
+    };
+    let mut schedule = momentum_engine::WalkForwardSpec {
+        train_days,
+        test_days,
+        anchored: spec.walk_forward.is_some_and(|wf| wf.anchored),
+    };
+    flags.set(
+        &mut schedule.train_days,
+        args.wf_train_days,
+        "backtest.walk_forward.train_days",
+        "--wf-train-days",
+    );
+    flags.set(
+        &mut schedule.test_days,
+        args.wf_test_days,
+        "backtest.walk_forward.test_days",
+        "--wf-test-days",
+    );
+    schedule.anchored |= args.wf_anchored;
+    spec.walk_forward = Some(schedule);
+    Ok(())
 }

@@ -307,3 +307,113 @@ fn the_evaluation_window_uses_earlier_prices_for_its_scores_and_snaps_to_trading
          max(start, lookback) is not before the last day"
     );
 }
+
+/// A two-fold walk-forward worked out by hand: A climbs 10, 11, ..., 16 over seven days, B
+/// stays at 10; one combination (L = 1, S = 0, a holding longer than any fold, K = 1) at
+/// 10 bps; 3 train days, 2 test days.
+#[test]
+fn a_two_fold_walk_forward_chains_its_folds_and_pays_each_switch() {
+    use momentum_engine::WalkForwardSpec;
+    let day = |d| chrono::NaiveDate::from_ymd_opt(2024, 1, d).unwrap();
+    let close = ndarray::Array2::from_shape_fn(
+        (7, 2),
+        |(t, i)| {
+            if i == 0 { 10.0 + t as f64 } else { 10.0 }
+        },
+    );
+    let panel = PricePanel::new(
+        (1..=7).map(day).collect(),
+        vec!["A".into(), "B".into()],
+        close,
+    )
+    .unwrap();
+    let spec = ExperimentSpec {
+        train_fraction: None,
+        objective: Objective::TotalRoi,
+        cost_bps: 10.0,
+        grid: GridSpec {
+            lookback: vec![1],
+            skip: vec![0],
+            holding: vec![10],
+            top_k: vec![1],
+        },
+        walk_forward: Some(WalkForwardSpec {
+            train_days: 3,
+            test_days: 2,
+            anchored: false,
+        }),
+        ..spec()
+    };
+    let experiment = run_experiment(&panel, &spec, None, &|_| {}).unwrap();
+    let analysis = experiment.walk_forward.as_ref().expect("asked for");
+    let fee = 0.999;
+
+    // Fold 0 trains on days 0-2 and trades days 3-5; fold 1 trains on days 2-4 and trades
+    // days 5-6 (cut at the panel's end). Each buys A (its only positive score) from cash.
+    let windows: Vec<_> = analysis
+        .folds
+        .iter()
+        .map(|f| (f.train_start, f.train_end, f.test_start, f.test_end))
+        .collect();
+    assert_eq!(
+        windows,
+        [
+            (day(1), day(3), day(4), day(6)),
+            (day(3), day(5), day(6), day(7))
+        ]
+    );
+    // Fold 0's train run: A bought at 11 on day 1, worth 12 on day 2.
+    assert!((analysis.folds[0].train_objective - (fee * 12.0 / 11.0 - 1.0)).abs() < 1e-15);
+    assert!((analysis.folds[0].test.total_roi - (fee * 15.0 / 13.0 - 1.0)).abs() < 1e-15);
+    assert!((analysis.folds[1].test.total_roi - (fee * 16.0 / 15.0 - 1.0)).abs() < 1e-15);
+
+    // Stitched: days 3 to 6, the switch on day 5 pays a second purchase.
+    let curve: Vec<f64> = analysis.curve.iter().map(|(_, v)| *v).collect();
+    let want = [
+        fee,
+        fee * 14.0 / 13.0,
+        fee * 15.0 / 13.0 * fee,
+        fee * 15.0 / 13.0 * fee * 16.0 / 15.0,
+    ];
+    assert_eq!(curve.len(), want.len());
+    for (got, want) in curve.iter().zip(want) {
+        assert!((got - want).abs() < 1e-14, "{curve:?}");
+    }
+    let stitched = &analysis.stitched;
+    assert!((stitched.total_roi - (fee * fee * 16.0 / 13.0 - 1.0)).abs() < 1e-14);
+    let returns: Vec<f64> = want.windows(2).map(|w| w[1] / w[0] - 1.0).collect();
+    let mean = returns.iter().sum::<f64>() / 3.0;
+    let sd = (returns.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / 2.0).sqrt();
+    assert!((stitched.sharpe - mean / sd * 252f64.sqrt()).abs() < 1e-9);
+    assert_eq!((stitched.num_trades, stitched.max_drawdown), (2, 0.0));
+    // Two purchases of turnover 1 over 3 returns, annualised.
+    assert!((stitched.turnover - 2.0 / (3.0 / 252.0)).abs() < 1e-9);
+
+    // In metrics.json, without the curve.
+    let mut json = Vec::new();
+    experiment.write_metrics_json(&mut json).unwrap();
+    let metrics: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    assert_eq!(
+        metrics["walk_forward"]["folds"].as_array().unwrap().len(),
+        2
+    );
+    assert_eq!(metrics["walk_forward"]["spec"]["train_days"], 3);
+    assert!(metrics["walk_forward"].get("curve").is_none());
+
+    // A train window that cannot hold the lookback and a rebalance is refused, by its key.
+    let short = ExperimentSpec {
+        walk_forward: Some(WalkForwardSpec {
+            train_days: 2,
+            test_days: 2,
+            anchored: false,
+        }),
+        ..spec.clone()
+    };
+    assert!(matches!(
+        run_experiment(&panel, &short, None, &|_| {}),
+        Err(EngineError::InvalidParameter {
+            name: "walk_forward.train_days",
+            ..
+        })
+    ));
+}
