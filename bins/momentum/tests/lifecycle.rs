@@ -436,6 +436,34 @@ fn each_failing_gate_rejects_and_leaves_params_untouched() {
     assert!(err.contains("params.yaml"), "{err}");
     assert!(nothing_registered());
     assert_eq!(std::fs::read_to_string(&params).unwrap(), hand_edited);
+
+    // A candidate whose backtest ran a walk-forward is also held to its out-of-sample Sharpe.
+    std::fs::write(&params, &before).unwrap();
+    let mut args = vec![
+        "backtest",
+        "--validation",
+        "walk-forward",
+        "--wf-train-days",
+        "1260",
+        "--wf-test-days",
+        "1260",
+    ];
+    args.extend_from_slice(GRID);
+    ok(momentum(root, None, &args));
+    let out = momentum(root, None, &["promote", "--dry-run"]);
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table.lines().any(|l| l.starts_with("min_oos_sharpe")),
+        "{table}"
+    );
+    rejected_by(
+        momentum(
+            root,
+            None,
+            &["promote", "--dry-run", "--min-oos-sharpe", "100"],
+        ),
+        "min_oos_sharpe",
+    );
 }
 
 /// The version of the production block of `params.yaml` in `root`.

@@ -17,7 +17,7 @@ use std::io::Write;
 use std::str::FromStr;
 
 use momentum_engine::{
-    DataLineage, Experiment, SelectionStats, StrategyParams, WindowName, WindowReport,
+    DataLineage, Experiment, SelectionStats, StrategyParams, WalkForward, WindowName, WindowReport,
     write_canonical_json,
 };
 use serde::{Deserialize, Serialize};
@@ -167,6 +167,7 @@ impl Model {
             grid_rank: experiment.grid_rank,
             code: candidate.code.clone(),
             created_at: candidate.created_at.clone(),
+            walk_forward: experiment.walk_forward.clone(),
         };
         Ok(write_canonical_json(out, &file)?)
     }
@@ -244,8 +245,7 @@ impl Model {
             grid_rank: file.grid_rank,
             dates: Vec::new(),
             blocks: None,
-            // The candidate file does not carry the walk-forward analysis (metrics.json does).
-            walk_forward: None,
+            walk_forward: file.walk_forward,
         };
         Ok(Self::candidate(experiment, file.code, file.created_at))
     }
@@ -414,6 +414,10 @@ struct CandidateFile {
     code: CodeVersion,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     created_at: Option<String>,
+    /// The walk-forward analysis, when the backtest ran one (its out-of-sample Sharpe ratio
+    /// is a promotion gate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    walk_forward: Option<WalkForward>,
 }
 
 /// The `production` block of `params.yaml` as `momentum promote` writes it: every field `null`

@@ -23,17 +23,21 @@ pub struct Gates {
     /// Maximum Probability of Backtest Overfitting of the selection; `None` (`null`) disables
     /// the gate.
     pub max_pbo: Option<f64>,
+    /// Minimum out-of-sample Sharpe ratio of the walk-forward analysis (its stitched curve),
+    /// applied when the candidate carries one; `None` (`null`) disables the gate.
+    pub min_oos_sharpe: Option<f64>,
 }
 
 impl Default for Gates {
-    /// The committed `params.yaml`: +20 %, DSR 0.5, drawdown 60 %, PBO 0.5 (`docs/serving.md`
-    /// says why).
+    /// The committed `params.yaml`: +20 %, DSR 0.5, drawdown 60 %, PBO 0.5, walk-forward
+    /// Sharpe 0.5 (`docs/serving.md` says why).
     fn default() -> Self {
         Self {
             min_roi: 0.20,
             min_dsr: 0.50,
             max_drawdown: 0.60,
             max_pbo: Some(0.50),
+            min_oos_sharpe: Some(0.50),
         }
     }
 }
@@ -52,6 +56,8 @@ pub struct GateInputs {
     /// Probability of Backtest Overfitting of the grid; NaN when the train window was too
     /// short for CSCV.
     pub pbo: f64,
+    /// The walk-forward's stitched out-of-sample Sharpe ratio, when the backtest ran one.
+    pub oos_sharpe: Option<f64>,
 }
 
 impl GateInputs {
@@ -110,6 +116,11 @@ impl GateInputs {
             dsr: selection.dsr,
             test_max_drawdown: test.strategy.max_drawdown,
             pbo: selection.pbo.as_ref().map_or(f64::NAN, |pbo| pbo.pbo),
+            oos_sharpe: candidate
+                .experiment()?
+                .walk_forward
+                .as_ref()
+                .map(|analysis| analysis.stitched.sharpe),
         })
     }
 }
@@ -129,8 +140,8 @@ pub struct GateResult {
     pub passed: bool,
 }
 
-/// Applies every gate (`max_pbo` unless disabled); the candidate is promotable when all of
-/// them pass.
+/// Applies every gate (`max_pbo` and `min_oos_sharpe` unless disabled, the latter only to a
+/// candidate with a walk-forward analysis); the candidate is promotable when all of them pass.
 ///
 /// ```
 /// use momentum_scanner::promotion::{GateInputs, Gates, evaluate};
@@ -142,6 +153,7 @@ pub struct GateResult {
 ///     dsr: 0.93,
 ///     test_max_drawdown: 0.18,
 ///     pbo: 0.25,
+///     oos_sharpe: None,
 /// };
 /// let results = evaluate(&Gates::default(), &inputs);
 /// let verdicts: Vec<_> = results.iter().map(|g| (g.gate, g.rule, g.passed)).collect();
@@ -214,6 +226,15 @@ pub fn evaluate(gates: &Gates, inputs: &GateInputs) -> Vec<GateResult> {
             passed: inputs.pbo <= max_pbo,
         });
     }
+    if let (Some(min), Some(sharpe)) = (gates.min_oos_sharpe, inputs.oos_sharpe) {
+        results.push(GateResult {
+            gate: "min_oos_sharpe",
+            value: sharpe,
+            threshold: min,
+            rule: ">=",
+            passed: sharpe >= min,
+        });
+    }
     results
 }
 
@@ -228,6 +249,7 @@ mod tests {
             min_dsr: 0.5,
             max_drawdown: 0.3,
             max_pbo: Some(0.4),
+            min_oos_sharpe: Some(0.5),
         };
         let good = GateInputs {
             test_roi: 0.25,
@@ -235,6 +257,7 @@ mod tests {
             dsr: 0.9,
             test_max_drawdown: 0.2,
             pbo: 0.4,
+            oos_sharpe: Some(0.5),
         };
         assert!(evaluate(&gates, &good).iter().all(|g| g.passed));
         let nan = GateInputs {
@@ -272,6 +295,13 @@ mod tests {
             (GateInputs { pbo: 0.41, ..good }, "max_pbo"),
             (
                 GateInputs {
+                    oos_sharpe: Some(0.49),
+                    ..good
+                },
+                "min_oos_sharpe",
+            ),
+            (
+                GateInputs {
                     pbo: f64::NAN,
                     ..good
                 },
@@ -285,5 +315,38 @@ mod tests {
                 .collect();
             assert_eq!(failed, [gate]);
         }
+    }
+
+    #[test]
+    fn the_out_of_sample_sharpe_gate_applies_only_to_a_candidate_with_a_walk_forward() {
+        let inputs = GateInputs {
+            test_roi: 0.25,
+            test_baseline_roi: 0.1,
+            dsr: 0.9,
+            test_max_drawdown: 0.2,
+            pbo: 0.3,
+            oos_sharpe: None,
+        };
+        let names = |inputs: &GateInputs| -> Vec<&str> {
+            evaluate(&Gates::default(), inputs)
+                .iter()
+                .map(|g| g.gate)
+                .collect()
+        };
+        assert!(!names(&inputs).contains(&"min_oos_sharpe"));
+        let with = GateInputs {
+            oos_sharpe: Some(0.7),
+            ..inputs
+        };
+        assert_eq!(names(&with).last(), Some(&"min_oos_sharpe"));
+        let off = Gates {
+            min_oos_sharpe: None,
+            ..Gates::default()
+        };
+        assert!(
+            evaluate(&off, &with)
+                .iter()
+                .all(|g| g.gate != "min_oos_sharpe")
+        );
     }
 }

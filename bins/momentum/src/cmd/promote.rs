@@ -19,6 +19,9 @@ Gates (all must pass; each threshold from params.yaml promotion, or its flag):
   max_drawdown        out-of-sample max_drawdown <= --max-drawdown (default 0.60)
   max_pbo             Probability of Backtest Overfitting of the grid's selection <= --max-pbo
                       (default 0.50; `max_pbo: null` in params.yaml turns the gate off)
+  min_oos_sharpe      the walk-forward's stitched out-of-sample Sharpe >= --min-oos-sharpe
+                      (default 0.50), for a candidate whose backtest ran a walk-forward
+                      (`min_oos_sharpe: null` turns the gate off)
 A metric that could not be computed (null in the candidate) fails its gate.
 
 On pass: registers a new version of the model (tracking.model_name) whose source is the
@@ -67,12 +70,17 @@ pub struct Args {
     #[arg(long, value_name = "P")]
     max_pbo: Option<f64>,
 
+    /// Minimum out-of-sample Sharpe ratio of the walk-forward [params:
+    /// promotion.min_oos_sharpe]
+    #[arg(long, value_name = "X")]
+    min_oos_sharpe: Option<f64>,
+
     /// Print the verdict, change nothing
     #[arg(long)]
     dry_run: bool,
 
     /// Move production and `champion` back to the previous version
-    #[arg(long, conflicts_with_all = ["dry_run", "min_roi", "min_dsr", "max_drawdown", "max_pbo"])]
+    #[arg(long, conflicts_with_all = ["dry_run", "min_roi", "min_dsr", "max_drawdown", "max_pbo", "min_oos_sharpe"])]
     rollback: bool,
 }
 
@@ -111,8 +119,13 @@ pub fn run(args: Args, settings: &Settings, params: &Path) -> anyhow::Result<Exi
             *gate = value;
         }
     }
-    if let Some(max_pbo) = args.max_pbo {
-        gates.max_pbo = Some(max_pbo);
+    for (gate, flag) in [
+        (&mut gates.max_pbo, args.max_pbo),
+        (&mut gates.min_oos_sharpe, args.min_oos_sharpe),
+    ] {
+        if flag.is_some() {
+            *gate = flag;
+        }
     }
     let verdict = judge(&args.candidate, &gates)?;
     say!(
