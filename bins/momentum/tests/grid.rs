@@ -327,6 +327,8 @@ fn each_walk_forward_fold_is_the_plain_backtest_of_its_winner_over_its_days() {
     assert_eq!(folds.len(), 4, "{analysis}");
     let csv = std::fs::read_to_string(root.join("reports/walk_forward.csv")).unwrap();
     assert_eq!(csv.lines().count(), 1 + folds.len(), "{csv}");
+    let png = std::fs::read(root.join("reports/walk_forward.png")).unwrap();
+    assert!(png.starts_with(b"\x89PNG"), "the stitched curve's chart");
     for fold in folds {
         let text = |key: &str| fold[key].as_str().unwrap().to_owned();
         let param = |key: &str| fold["params"][key].to_string();
@@ -392,4 +394,5 @@ fn each_walk_forward_fold_is_the_plain_backtest_of_its_winner_over_its_days() {
     // A backtest without the analysis removes the earlier one's file.
     ok(momentum(root, None, &["backtest", "--no-track"]));
     assert!(!root.join("reports/walk_forward.csv").exists());
+    assert!(!root.join("reports/walk_forward.png").exists());
 }

@@ -26,8 +26,9 @@ use chrono::NaiveDate;
 use momentum_features::PricePanel;
 use serde::{Deserialize, Serialize};
 
-use crate::backtest::backtest;
+use crate::backtest::{backtest, baseline};
 use crate::error::{EngineError, Result};
+use crate::experiment::{CurvePoint, WindowName};
 use crate::grid::{GridOptions, GridSpec, run_grid, select_best};
 use crate::metrics::{DAYS_PER_YEAR, Metrics, curve_metrics};
 use crate::params::{Objective, StrategyParams, Window};
@@ -73,10 +74,13 @@ pub struct WalkForward {
     pub folds: Vec<Fold>,
     /// The metrics of the stitched out-of-sample curve.
     pub stitched: Metrics,
-    /// The stitched curve: a date and a value for every day from the first fold's test start
-    /// to the last fold's test end; not in `metrics.json`.
+    /// Equal-weight buy and hold over the same days (from the first fold's test start).
+    pub baseline: Metrics,
+    /// The stitched curve beside buy and hold, a point for every day from the first fold's
+    /// test start to the last fold's test end (all out of sample: window `test`); not in
+    /// `metrics.json`.
     #[serde(skip)]
-    pub curve: Vec<(NaiveDate, f64)>,
+    pub curve: Vec<CurvePoint>,
 }
 
 impl WalkForwardSpec {
@@ -171,7 +175,9 @@ pub fn walk_forward(
     let mut folds = Vec::new();
     let mut curve: Vec<(NaiveDate, f64)> = Vec::new();
     let (mut trades, mut turnover_sum) = (0, 0.0);
-    for (train, test) in spec.folds(evaluated, max_lookback)? {
+    let schedule = spec.folds(evaluated, max_lookback)?;
+    let (stitched_start, stitched_end) = (schedule[0].1.start, schedule[schedule.len() - 1].1.end);
+    for (train, test) in schedule {
         let options = GridOptions {
             train,
             test: None,
@@ -209,10 +215,28 @@ pub fn walk_forward(
         });
     }
     let values: Vec<f64> = curve.iter().map(|(_, v)| *v).collect();
+    let stitched_days = Window {
+        start: stitched_start,
+        end: stitched_end,
+    };
+    // Buy and hold's first trade is on the stitched curve's first day: any lookback of the
+    // grid is before it.
+    let held = baseline(panel, &folds[0].params, stitched_days)?;
+    let curve = curve
+        .into_iter()
+        .zip(&held.equity)
+        .map(|((date, strategy), &baseline)| CurvePoint {
+            date,
+            strategy,
+            baseline,
+            window: WindowName::Test,
+        })
+        .collect();
     Ok(WalkForward {
         spec,
         folds,
         stitched: curve_metrics(&values, turnover_sum, trades),
+        baseline: held.metrics,
         curve,
     })
 }

@@ -11,7 +11,7 @@ use momentum_features::{PanelBuilder, read_panel, write_panel};
 use momentum_scanner::Model;
 use momentum_scanner::model::CodeVersion;
 
-use crate::chart::write_equity_chart;
+use crate::chart::{Marks, write_equity_chart};
 use crate::error::{LifecycleError, Result};
 use crate::progress::Progress;
 use crate::settings::{Settings, SettingsError};
@@ -268,10 +268,14 @@ impl BacktestFiles {
         ]
     }
 
-    /// `walk_forward.csv` beside the reports, written when the spec asks for a walk-forward
-    /// analysis (and removed otherwise, so that no earlier analysis is taken for this one's).
-    pub fn walk_forward_csv(&self) -> PathBuf {
-        self.reports.join("walk_forward.csv")
+    /// `walk_forward.csv` and `walk_forward.png` beside the reports, written when the spec
+    /// asks for a walk-forward analysis (and removed otherwise, so that no earlier analysis is
+    /// taken for this one's).
+    pub fn walk_forward_paths(&self) -> [PathBuf; 2] {
+        [
+            self.reports.join("walk_forward.csv"),
+            self.reports.join("walk_forward.png"),
+        ]
     }
 }
 
@@ -285,7 +289,7 @@ pub struct Backtest {
     /// sha256 of the candidate file's bytes (how `promote` finds this run).
     pub candidate_sha256: String,
     /// Every file written ([`BacktestFiles::paths`], then
-    /// [`BacktestFiles::walk_forward_csv`] when there is a walk-forward analysis).
+    /// [`BacktestFiles::walk_forward_paths`] when there is a walk-forward analysis).
     pub files: Vec<PathBuf>,
 }
 
@@ -343,7 +347,7 @@ pub fn backtest(
     model.write_candidate_json(&mut candidate_bytes)?;
     let mut paths = files.paths().to_vec();
     if experiment.walk_forward.is_some() {
-        paths.push(files.walk_forward_csv());
+        paths.extend(files.walk_forward_paths());
     }
     let curve = experiment.chained_curve()?;
     let p = experiment.params;
@@ -360,25 +364,42 @@ pub fn backtest(
         write(1, &|file| Ok(experiment.write_grid_csv(file)?))?;
         write(2, &|file| Ok(experiment.write_trades_csv(file)?))?;
         write(3, &|file| Ok(experiment.write_equity_csv(file)?))?;
-        write_equity_chart(&staged[4], &title, &curve)
+        write_equity_chart(&staged[4], &title, &curve.points, &Marks::split(&curve))
             .map_err(|err| LifecycleError::write(&paths[4], err))?;
         write(5, &|file| {
             file.write_all(&candidate_bytes)
                 .map_err(|err| LifecycleError::write(&paths[5], err))
         })?;
-        if paths.len() > 6 {
+        if let Some(analysis) = &experiment.walk_forward {
             write(6, &|file| Ok(experiment.write_walk_forward_csv(file)?))?;
+            let switches: Vec<NaiveDate> =
+                analysis.folds[1..].iter().map(|f| f.test_start).collect();
+            let spec = analysis.spec;
+            let title = format!(
+                "Walk-forward: re-selected every {} days on {}{} days, out of sample, vs buy and \
+                 hold",
+                spec.test_days,
+                if spec.anchored { "at least " } else { "" },
+                spec.train_days
+            );
+            let marks = Marks {
+                label: "parameters re-selected",
+                days: &switches,
+            };
+            write_equity_chart(&staged[7], &title, &analysis.curve, &marks)
+                .map_err(|err| LifecycleError::write(&paths[7], err))?;
         }
         Ok(())
     });
     written?;
     if experiment.walk_forward.is_none() {
-        let stale = files.walk_forward_csv();
-        match std::fs::remove_file(&stale) {
-            Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
-                return Err(LifecycleError::write(&stale, err));
+        for stale in files.walk_forward_paths() {
+            match std::fs::remove_file(&stale) {
+                Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(LifecycleError::write(&stale, err));
+                }
+                _ => {}
             }
-            _ => {}
         }
     }
     Ok(Backtest {

@@ -26,15 +26,33 @@ fn register_fonts() {
     });
 }
 
-/// Draws the chained curve into a PNG at `path`. The image is rendered to a temporary file in
-/// the same directory and renamed over `path`, so readers never see a partial chart; the
-/// split, if any, is marked where the test window starts.
+/// Vertical lines on a chart: their legend and their days (the split, or the walk-forward's
+/// parameter switches).
+pub(crate) struct Marks<'a> {
+    pub(crate) label: &'a str,
+    pub(crate) days: &'a [NaiveDate],
+}
+
+impl<'a> Marks<'a> {
+    /// The split of a chained curve, where the test window starts (none without a split).
+    pub(crate) fn split(curve: &'a ChainedCurve) -> Self {
+        Self {
+            label: "train | test",
+            days: curve.split.as_slice(),
+        }
+    }
+}
+
+/// Draws the curves into a PNG at `path`, `marks` as vertical lines. The image is rendered to
+/// a temporary file in the same directory and renamed over `path`, so readers never see a
+/// partial chart.
 pub(crate) fn write_equity_chart(
     path: &Path,
     title: &str,
-    curve: &ChainedCurve,
+    points: &[CurvePoint],
+    marks: &Marks<'_>,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    if curve.points.len() < 2 {
+    if points.len() < 2 {
         return Err("an equity chart needs at least two days".into());
     }
     register_fonts();
@@ -43,7 +61,7 @@ pub(crate) fn write_equity_chart(
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let tmp = path.with_file_name(format!(".{name}.{}.tmp.png", std::process::id()));
-    let drawn = draw(&tmp, title, &curve.points, curve.split)
+    let drawn = draw(&tmp, title, points, marks)
         .map_err(|e| e.to_string().into())
         .and_then(|()| std::fs::rename(&tmp, path).map_err(Into::into));
     if drawn.is_err() {
@@ -66,7 +84,7 @@ fn draw(
     file: &Path,
     title: &str,
     points: &[CurvePoint],
-    split: Option<NaiveDate>,
+    marks: &Marks<'_>,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let root = BitMapBackend::new(file, (WIDTH, HEIGHT)).into_drawing_area();
     root.fill(&WHITE)?;
@@ -117,14 +135,16 @@ fn draw(
         ))?
         .label("buy and hold (equal weight)")
         .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], orange.stroke_width(2)));
-    if let Some(d) = split {
-        chart
-            .draw_series(LineSeries::new(
-                vec![(day_number(d), lo), (day_number(d), hi)],
-                BLACK.mix(0.5),
-            ))?
-            .label("train | test")
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK.mix(0.5)));
+    for (i, &d) in marks.days.iter().enumerate() {
+        let line = chart.draw_series(LineSeries::new(
+            vec![(day_number(d), lo), (day_number(d), hi)],
+            BLACK.mix(0.5),
+        ))?;
+        // One legend entry for all the lines.
+        if i == 0 {
+            line.label(marks.label)
+                .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK.mix(0.5)));
+        }
     }
     chart
         .configure_series_labels()

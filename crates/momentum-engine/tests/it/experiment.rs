@@ -368,7 +368,7 @@ fn a_two_fold_walk_forward_chains_its_folds_and_pays_each_switch() {
     assert!((analysis.folds[1].test.total_roi - (fee * 16.0 / 15.0 - 1.0)).abs() < 1e-15);
 
     // Stitched: days 3 to 6, the switch on day 5 pays a second purchase.
-    let curve: Vec<f64> = analysis.curve.iter().map(|(_, v)| *v).collect();
+    let curve: Vec<f64> = analysis.curve.iter().map(|p| p.strategy).collect();
     let want = [
         fee,
         fee * 14.0 / 13.0,
@@ -388,6 +388,8 @@ fn a_two_fold_walk_forward_chains_its_folds_and_pays_each_switch() {
     assert_eq!((stitched.num_trades, stitched.max_drawdown), (2, 0.0));
     // Two purchases of turnover 1 over 3 returns, annualised.
     assert!((stitched.turnover - 2.0 / (3.0 / 252.0)).abs() < 1e-9);
+    // Buy and hold over the same days: half in A from 13 to 16, half in B, after 10 bps.
+    assert!((analysis.baseline.total_roi - fee * (0.5 * 16.0 / 13.0 + 0.5) + 1.0).abs() < 1e-14);
 
     // In metrics.json, without the curve.
     let mut json = Vec::new();
