@@ -207,11 +207,16 @@ for window in ("train", "test"):
 for key in ("objective", "trials", "psr", "dsr", "pbo"):
     if key not in m.get("selection", {}):
         errors.append(f"selection.{key}")
+# The walk-forward's stitched result, compared across experiments like the split's.
+for side in ("stitched", "baseline"):
+    for key in ("total_roi", "sharpe", "max_drawdown"):
+        if key not in m.get("walk_forward", {}).get(side, {}):
+            errors.append(f"walk_forward.{side}.{key}")
 if errors:
     print("missing metrics: " + ", ".join(errors), file=sys.stderr)
     sys.exit(1)
 w = m["windows"]["test"]["strategy"]
-print(f"metrics ok: test sharpe {w['sharpe']}, test total_roi {w['total_roi']}, dsr {m['selection']['dsr']}", file=sys.stderr)
+print(f"metrics ok: test sharpe {w['sharpe']}, test total_roi {w['total_roi']}, dsr {m['selection']['dsr']}, walk-forward sharpe {m['walk_forward']['stitched']['sharpe']}", file=sys.stderr)
 EOF
 
 say "4b. dvc plots show --json"
