@@ -387,6 +387,17 @@ fn each_walk_forward_fold_is_the_plain_backtest_of_its_winner_over_its_days() {
         bad(&["--wf-train-days", "1260", "--wf-test-days", "0"]),
         "invalid --wf-test-days 0",
     );
+    // Without a schedule in params.yaml, the flags must give one.
+    let params = root.join("params.yaml");
+    let committed = std::fs::read_to_string(&params).unwrap();
+    let schedule_block =
+        "  walk_forward:\n    train_days: 1260\n    test_days: 252\n    anchored: false\n";
+    assert!(committed.contains(schedule_block));
+    std::fs::write(
+        &params,
+        committed.replace(schedule_block, "  walk_forward: null\n"),
+    )
+    .unwrap();
     fails(
         bad(&[]),
         "a walk-forward needs --wf-train-days and --wf-test-days",
