@@ -337,7 +337,6 @@ pub fn run_grid(
     progress: &(dyn Fn(usize) + Sync),
 ) -> Result<GridRun> {
     let (combos, dropped) = spec.combinations(options.cost_bps)?;
-    let days = panel.n_days();
     let s = options.pbo_blocks;
     if s < 2 || !s.is_multiple_of(2) || s > 24 {
         return Err(EngineError::InvalidParameter {
@@ -346,36 +345,76 @@ pub fn run_grid(
             reason: "must be even and in 2..=24",
         });
     }
-    options.train.validate(days)?;
-    if let Some(test) = options.test {
+    let train = options.train;
+    // CSCV uses the train days every combination has a return on: (max t0, end].
+    let cscv = |max_t0: usize| {
+        let block_len = (train.end - max_t0) / s;
+        let first = train.end + 1 - s * block_len;
+        let starts = (0..s).map(|j| first + j * block_len);
+        Ok((
+            if block_len > 0 {
+                starts.collect()
+            } else {
+                Vec::new()
+            },
+            block_len,
+        ))
+    };
+    let windows = (train, options.test);
+    let (results, block_sums, block_len) =
+        simulate_grid(panel, (&combos, options.cost_bps), windows, cscv, progress)?;
+    let blocks = (block_len > 0).then_some(BlockSums {
+        blocks: s,
+        block_len,
+        sums: block_sums,
+    });
+    Ok(GridRun {
+        combos: results,
+        dropped,
+        blocks,
+    })
+}
+
+/// The simulation behind [`run_grid`]: every combination of a grid (`combos` in grid order,
+/// each at `cost_bps`) on the `train` window and the `test` window if any, with the
+/// `[sum r, sum r^2]` of its train returns over the blocks whose first days `blocks(max t0)`
+/// gives (ascending, after `max t0`, the largest first rebalance of the combinations; empty for
+/// none) beside a `plan` of the caller's: the results in grid order, the block sums combination
+/// by combination (`sums[c * blocks + b]`) and the plan. Validates the windows and every
+/// combination's first rebalance before `blocks` is asked.
+pub(crate) fn simulate_grid<Plan>(
+    panel: &PricePanel,
+    (combos, cost_bps): (&[StrategyParams], f64),
+    (train, test): (Window, Option<Window>),
+    blocks: impl FnOnce(usize) -> Result<(Vec<usize>, Plan)>,
+    progress: &(dyn Fn(usize) + Sync),
+) -> Result<(Vec<ComboResult>, Vec<[f64; 2]>, Plan)> {
+    let days = panel.n_days();
+    train.validate(days)?;
+    if let Some(test) = test {
         test.validate(days)?;
     }
     let mut max_t0 = 0;
-    for p in &combos {
-        max_t0 = max_t0.max(options.train.first_rebalance(p.lookback)?);
-        if let Some(test) = options.test {
+    for p in combos {
+        max_t0 = max_t0.max(train.first_rebalance(p.lookback)?);
+        if let Some(test) = test {
             test.first_rebalance(p.lookback)?;
         }
     }
-    // CSCV uses the train days every combination has a return on: (max t0, end].
-    let common = options.train.end - max_t0;
-    let block_len = common / s;
-    let cscv = (block_len > 0).then(|| Blocks {
-        first: options.train.end + 1 - s * block_len,
-        len: block_len,
-        count: s,
-    });
+    let (starts, plan) = blocks(max_t0)?;
+    let train_blocks = (!starts.is_empty()).then_some(Blocks { starts: &starts });
 
     let n = panel.n_tickers();
     let prices = Prices::new(panel);
     // One simulation per (lookback, skip) and window runs every holding period and top_k of
-    // the grid (`sim` shares the work between them; `combinations` refused repeated values).
-    let ascending = |list: &[usize]| {
-        let mut values = list.to_vec();
+    // the grid (`sim` shares the work between them): the values of each list, ascending.
+    let ascending = |of: fn(&StrategyParams) -> usize| {
+        let mut values: Vec<usize> = combos.iter().map(of).collect();
         values.sort_unstable();
+        values.dedup();
         values
     };
-    let (holdings, ks) = (ascending(&spec.holding), ascending(&spec.top_k));
+    let (holdings, ks) = (ascending(|p| p.holding), ascending(|p| p.top_k));
     let run_of = |p: &StrategyParams| {
         let at = |list: &[usize], x| list.binary_search(&x).unwrap_or_else(|_| unreachable!());
         (at(&holdings, p.holding), at(&ks, p.top_k))
@@ -395,14 +434,14 @@ pub fn run_grid(
     let width = ks[ks.len() - 1];
     let (tables, scratches) = (Spares::<RankTable>::per_thread(), Spares::per_thread());
     let simulate_window =
-        |table: &RankTable, lookback: usize, (window, blocks): (Window, Option<Blocks>)| {
+        |table: &RankTable, lookback: usize, (window, blocks): (Window, Option<Blocks<'_>>)| {
             let mut scratch = scratches.take().unwrap_or_else(|| Scratch::new(n));
             let mut runs = Runs::default();
             simulate(
                 prices,
                 table,
                 (&holdings, &ks),
-                options.cost_bps,
+                cost_bps,
                 (window.start.max(lookback), window.end),
                 blocks,
                 &mut runs,
@@ -425,9 +464,9 @@ pub fn run_grid(
                 None => RankTable::build(panel, p.lookback, p.skip, width)?,
             };
             let (train, test) = rayon::join(
-                || simulate_window(&table, p.lookback, (options.train, cscv)),
+                || simulate_window(&table, p.lookback, (train, train_blocks)),
                 || {
-                    let test = options.test?;
+                    let test = test?;
                     Some(simulate_window(&table, p.lookback, (test, None)))
                 },
             );
@@ -454,17 +493,7 @@ pub fn run_grid(
         results.extend(group_results);
         block_sums.extend(group_sums);
     }
-
-    let blocks = cscv.map(|b| BlockSums {
-        blocks: b.count,
-        block_len: b.len,
-        sums: block_sums,
-    });
-    Ok(GridRun {
-        combos: results,
-        dropped,
-        blocks,
-    })
+    Ok((results, block_sums, plan))
 }
 
 /// Runs the grid ([`run_grid`]), selects the best combination by `options.objective` on the

@@ -11,6 +11,7 @@
 //! | [`grid_search`], [`run_grid`] | all combinations in parallel (rayon), deterministic, with [`SelectionStats`] |
 //! | [`ExperimentSpec`], [`run_experiment`], [`Experiment`] | one backtest invocation, from a panel to `metrics.json`, `grid.csv`, `trades.csv`, `equity_curve.csv` |
 //! | [`probabilistic_sharpe_ratio`], [`deflated_sharpe_ratio`], [`probability_of_backtest_overfitting`] | is the winner luck? |
+//! | [`walk_forward`], [`cpcv`] | the selection validated out of sample: walk-forward folds, combinatorial purged cross-validation |
 //! | [`EngineError`] | the crate's error |
 //!
 //! ```
@@ -28,6 +29,7 @@
 #![warn(missing_docs)]
 
 mod backtest;
+mod cpcv;
 mod error;
 mod experiment;
 mod grid;
@@ -40,6 +42,7 @@ mod stats;
 mod walk_forward;
 
 pub use backtest::{Action, BacktestResult, Trade, backtest, baseline};
+pub use cpcv::{Cpcv, CpcvSpec, CpcvSplit, MAX_CPCV_SPLITS, PathSummary, cpcv};
 pub use error::{EngineError, Result};
 pub use experiment::{
     ChainedCurve, CurvePoint, DEFAULT_MAX_COMBINATIONS, DataLineage, Experiment, ExperimentSpec,

@@ -145,30 +145,35 @@ impl<'a> Prices<'a> {
     }
 }
 
-/// The CSCV blocks of a window: `count` blocks of `len` days, the first starting on `first`.
+/// The blocks of a window whose return sums are kept (CSCV's equal blocks, CPCV's groups cut
+/// at their purge): block `j` runs from its first day `starts[j]` to the day before the next
+/// one's, the last to the window's end. `starts` ascend strictly, the first after the window's
+/// `t0`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Blocks {
-    pub(crate) first: usize,
-    pub(crate) len: usize,
-    pub(crate) count: usize,
+pub(crate) struct Blocks<'a> {
+    pub(crate) starts: &'a [usize],
 }
 
 /// The block of a day before the first block.
 pub(crate) const NO_BLOCK: usize = usize::MAX;
 
-impl Blocks {
+impl Blocks<'_> {
+    /// The number of blocks.
+    fn count(self) -> usize {
+        self.starts.len()
+    }
+
     /// The block of day `u`, [`NO_BLOCK`] before the first.
     fn of(self, u: usize) -> usize {
-        if u < self.first {
-            NO_BLOCK
-        } else {
-            (u - self.first) / self.len
-        }
+        self.starts
+            .partition_point(|&start| start <= u)
+            .checked_sub(1)
+            .unwrap_or(NO_BLOCK)
     }
 
     /// The first day of block `j`.
     fn start(self, j: usize) -> usize {
-        self.first + j * self.len
+        self.starts[j]
     }
 }
 
@@ -318,7 +323,7 @@ pub(crate) fn simulate<S: Ranking, R: Recorder>(
     (holdings, ks): (&[usize], &[usize]),
     cost_bps: f64,
     (t0, end): (usize, usize),
-    blocks: Option<Blocks>,
+    blocks: Option<Blocks<'_>>,
     runs: &mut Runs,
     rec: &mut R,
     s: &mut Scratch,
@@ -380,13 +385,13 @@ pub(crate) fn simulate<S: Ranking, R: Recorder>(
     let pairs = s.pairs.len();
     s.taken.resize(pairs * s.stride, Running::new());
     s.closed.resize(
-        blocks.map_or(0, |b| b.count) * pairs,
+        blocks.map_or(0, |b| b.count()) * pairs,
         [F64x2::splat(0.0); 2],
     );
     runs.reset(
         (holdings.len(), &started),
         span,
-        blocks.map_or(0, |b| b.count),
+        blocks.map_or(0, |b| b.count()),
     );
     if R::ACTIVE {
         let m = ks[0].min(first.len());
@@ -435,13 +440,13 @@ pub(crate) fn simulate<S: Ranking, R: Recorder>(
         s.starts.clear();
         if let Some(b) = blocks {
             // Blocks are counted as the days go by: no division per walk.
-            while next_block < b.count && b.start(next_block) <= t + 1 {
+            while next_block < b.count() && b.start(next_block) <= t + 1 {
                 next_block += 1;
             }
             s.first_block = next_block.checked_sub(1).unwrap_or(NO_BLOCK);
             let last = t + s.due[s.due.len() - 1].0;
             let mut j = next_block;
-            while j < b.count && b.start(j) <= last {
+            while j < b.count() && b.start(j) <= last {
                 s.starts.push((b.start(j) - t, j));
                 j += 1;
             }
@@ -462,7 +467,7 @@ struct Inputs<'a, S> {
     ks: &'a [usize],
     cost: f64,
     end: usize,
-    blocks: Option<Blocks>,
+    blocks: Option<Blocks<'a>>,
 }
 
 // By hand: a derive would ask `S: Copy`, but only a reference to `S` is copied.
@@ -775,7 +780,7 @@ fn settle_literally(
     (w, a, curve): (usize, f64, &[f64]),
     v_post: f64,
     t: usize,
-    blocks: Option<Blocks>,
+    blocks: Option<Blocks<'_>>,
 ) {
     let mut before = run.v.lane(w);
     let days = &curve[1..curve.len() - 1];

@@ -293,6 +293,12 @@ fn sharpe_pair([s1, s2]: [F64x2; 2], count: usize) -> F64x2 {
     mean.div(var.sqrt()).keep(var.gt(F64x2::splat(0.0)))
 }
 
+/// The per-period Sharpe ratio of `count >= 2` returns from their `[sum r, sum r^2]`, exactly
+/// as CSCV computes it ([`sharpe_pair`] in one lane), for CPCV's splits and paths.
+pub(crate) fn sharpe_of_sums(sums: [f64; 2], count: usize) -> f64 {
+    sharpe_pair(sums.map(F64x2::splat), count).lo()
+}
+
 /// The logit of the relative rank of `oos[best]` among `oos` (ascending, mid-rank for ties):
 /// `rank = 1 + #{worse} + #{equal others} / 2`, `w = rank / (N + 1)`, `ln(w / (1 - w))`.
 #[expect(clippy::cast_precision_loss, reason = "counts are far below 2^52")]

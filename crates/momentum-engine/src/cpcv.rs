@@ -1,0 +1,704 @@
+//! Combinatorial purged cross-validation (CPCV) of the grid search: the grid's selection
+//! repeated on every way of holding out `K` of `N` groups of days, its out-of-sample pieces
+//! assembled into `phi = K / N * C(N, K)` complete backtest paths (Lopez de Prado 2018, ch. 12).
+//!
+//! Over an evaluation window `[s, e]`:
+//! - every combination runs once over the window, as the grid does; the days every
+//!   combination has a return on, `(max t0, e]`, are cut into `N` equal contiguous groups of
+//!   `g` days (the earliest `(e - max t0) mod N` days are left out, as CSCV leaves them out);
+//! - each of the `C(N, K)` splits (in lexicographic order of its test groups) tests `K` groups;
+//!   its train days are the other groups' days except, after each test group, the first
+//!   `P + E` days: the *purge* `P`, the grid's largest holding period (those days may hold a
+//!   position bought on a test day), then the *embargo* `E` (`embargo_days`). Days before a
+//!   test group are kept: a day's return reads no later price;
+//! - each split selects the combination with the best Sharpe ratio on its train days (ties
+//!   to the earlier combination), whatever the grid's objective: the per-block sums of `r` and
+//!   `r^2` give it exactly, as they give CSCV's;
+//! - path `j` takes, for every group, the selected combination of the `j`-th split (in split
+//!   order) that tests that group; its out-of-sample Sharpe ratio is that of the `N * g` returns
+//!   so assembled.
+//!
+//! The simulation keeps, per combination, the sums of each group's first `P + E` days and of the
+//! rest: `2N` blocks of exact sums, so every split's train and test sums are exact (no day is
+//! rounded to a block) in `32 N` bytes a combination. `docs/strategy.md` ("Combinatorial purged
+//! cross-validation") justifies the purge and works an example by hand.
+//!
+//! # References
+//! Lopez de Prado, M. (2018), *Advances in Financial Machine Learning*, Wiley: section 7.4
+//! (purging and embargo) and chapter 12 (CPCV, the number of paths and their assembly).
+
+use std::io::Write;
+
+use chrono::NaiveDate;
+use momentum_features::PricePanel;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{EngineError, Result};
+use crate::grid::{GridSpec, simulate_grid};
+use crate::metrics::DAYS_PER_YEAR;
+use crate::params::{Objective, StrategyParams, Window};
+use crate::stats::sharpe_of_sums;
+
+/// The most splits `C(N, K)` accepted: those of PBO's default CSCV, `C(16, 8)`. Each split
+/// sums every combination's train blocks, so the count bounds the work after the simulation.
+pub const MAX_CPCV_SPLITS: usize = 12_870;
+
+/// The `backtest.cpcv` block of `params.yaml`: `N` groups, `K` of them tested per split, and
+/// the embargo after each test group.
+///
+/// ```
+/// use momentum_engine::CpcvSpec;
+///
+/// let spec: CpcvSpec = serde_json::from_str(r#"{"embargo_days": 5}"#)?;
+/// assert_eq!(spec, CpcvSpec { groups: 10, test_groups: 2, embargo_days: 5 });
+/// // 45 splits assemble 9 paths.
+/// assert_eq!((spec.splits(), spec.paths()), (45, 9));
+/// assert!(serde_json::from_str::<CpcvSpec>(r#"{"group": 6}"#).is_err());
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CpcvSpec {
+    /// Groups `N >= 2` the days are cut into (default 10).
+    pub groups: usize,
+    /// Groups `1 <= K < N` tested in each split (default 2).
+    pub test_groups: usize,
+    /// Train days `E` dropped after each test group's purge (default 0).
+    pub embargo_days: usize,
+}
+
+impl Default for CpcvSpec {
+    /// `N = 10`, `K = 2`, no embargo: 45 splits, 9 paths.
+    fn default() -> Self {
+        Self {
+            groups: 10,
+            test_groups: 2,
+            embargo_days: 0,
+        }
+    }
+}
+
+impl CpcvSpec {
+    /// The number of splits `C(N, K)`, saturating.
+    pub fn splits(&self) -> usize {
+        binomial(self.groups, self.test_groups)
+    }
+
+    /// The number of paths `phi = K / N * C(N, K) = C(N - 1, K - 1)`: how many splits test each
+    /// group. Saturating; 0 for `N` or `K` of 0.
+    pub fn paths(&self) -> usize {
+        match (self.groups.checked_sub(1), self.test_groups.checked_sub(1)) {
+            (Some(n), Some(k)) => binomial(n, k),
+            _ => 0,
+        }
+    }
+
+    /// Checks what does not depend on the window: `N >= 2`, `1 <= K < N`, at most
+    /// [`MAX_CPCV_SPLITS`] splits.
+    ///
+    /// # Errors
+    /// [`EngineError::InvalidParameter`] naming `cpcv.groups` or `cpcv.test_groups`.
+    pub fn validate(&self) -> Result<()> {
+        let (n, k) = (self.groups, self.test_groups);
+        let invalid = |name, value: usize, reason| {
+            Err(EngineError::InvalidParameter {
+                name,
+                value: value.to_string(),
+                reason,
+            })
+        };
+        if n < 2 {
+            return invalid("cpcv.groups", n, "must be at least 2");
+        }
+        if k == 0 {
+            return invalid("cpcv.test_groups", k, "must be at least 1");
+        }
+        if k >= n {
+            return invalid("cpcv.test_groups", k, "must be fewer than cpcv.groups");
+        }
+        if self.splits() > MAX_CPCV_SPLITS {
+            return invalid(
+                "cpcv.test_groups",
+                k,
+                "gives more than 12870 splits C(groups, test_groups)",
+            );
+        }
+        Ok(())
+    }
+
+    /// The groups of the days `(max_t0, end]` with the purge `purge` (the grid's largest
+    /// holding period).
+    fn layout(&self, (max_t0, end): (usize, usize), purge: usize) -> Result<Layout> {
+        let group_days = (end - max_t0) / self.groups;
+        if self.embargo_days > group_days {
+            return Err(EngineError::InvalidParameter {
+                name: "cpcv.embargo_days",
+                value: self.embargo_days.to_string(),
+                reason: "is longer than a group of the evaluation window",
+            });
+        }
+        let cut = purge + self.embargo_days;
+        // Two days past the purge and embargo keep a Sharpe ratio in every train group.
+        if group_days < cut + 2 {
+            return Err(EngineError::InvalidParameter {
+                name: "cpcv.groups",
+                value: self.groups.to_string(),
+                reason: "leaves groups too short for the evaluation window: each needs the \
+                         grid's largest holding + embargo_days + 2 days",
+            });
+        }
+        Ok(Layout {
+            first: end + 1 - self.groups * group_days,
+            group_days,
+            cut,
+            groups: self.groups,
+        })
+    }
+}
+
+/// `C(n, k)`, saturating at `usize::MAX`.
+fn binomial(n: usize, k: usize) -> usize {
+    if k > n {
+        return 0;
+    }
+    // C(n, i) grows with i up to n / 2, and each step divides exactly.
+    let mut c: u128 = 1;
+    for i in 0..k.min(n - k) {
+        c = c * (n - i) as u128 / (i as u128 + 1);
+        if c > usize::MAX as u128 {
+            return usize::MAX;
+        }
+    }
+    usize::try_from(c).unwrap_or(usize::MAX)
+}
+
+/// Where the groups lie: group `j` is the `group_days` days from `first + j * group_days`,
+/// cut into its first `cut` days (block `2j`, purged and embargoed after a test group) and the
+/// rest (block `2j + 1`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Layout {
+    first: usize,
+    group_days: usize,
+    cut: usize,
+    groups: usize,
+}
+
+impl Layout {
+    /// The first day of every block.
+    fn starts(&self) -> Vec<usize> {
+        (0..self.groups)
+            .flat_map(|j| {
+                let start = self.first + j * self.group_days;
+                [start, start + self.cut]
+            })
+            .collect()
+    }
+
+    /// The days of block `b`.
+    fn block_days(&self, b: usize) -> usize {
+        if b.is_multiple_of(2) {
+            self.cut
+        } else {
+            self.group_days - self.cut
+        }
+    }
+}
+
+/// One split: its test groups, what it selected on its train days, and how that did on them
+/// and on its test groups.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CpcvSplit {
+    /// The groups tested (ascending, 0 for the earliest).
+    pub test_groups: Vec<usize>,
+    /// The path each test group's returns go to, in the order of `test_groups`.
+    pub paths: Vec<usize>,
+    /// Index of the selected combination in grid order (a row of `grid.csv`).
+    pub combination: usize,
+    /// Its parameters.
+    pub params: StrategyParams,
+    /// Train days of the split (after the purge and embargo).
+    pub train_days: usize,
+    /// Annualised Sharpe ratio of the selection on the train days.
+    pub train_sharpe: f64,
+    /// Annualised Sharpe ratio of the selection on the test groups' days together.
+    pub test_sharpe: f64,
+}
+
+/// Mean, spread and quantiles of the paths' Sharpe ratios.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct PathSummary {
+    /// Arithmetic mean.
+    pub mean: f64,
+    /// Standard deviation with ddof = 1 (0 for fewer than 2 paths).
+    pub std: f64,
+    /// 5 % quantile.
+    pub q05: f64,
+    /// 25 % quantile.
+    pub q25: f64,
+    /// Median.
+    pub q50: f64,
+    /// 75 % quantile.
+    pub q75: f64,
+    /// 95 % quantile.
+    pub q95: f64,
+    /// Share of the values below 0.
+    pub below_zero: f64,
+}
+
+impl PathSummary {
+    /// The summary of `values` (at least one, none NaN). Quantiles interpolate linearly
+    /// between order statistics (Hyndman and Fan's type 7, the default of R, NumPy and
+    /// pandas): with the values sorted `x_0 <= ... <= x_(n-1)` and `h = (n - 1) p`,
+    /// `Q(p) = x_floor(h) + (h - floor(h)) (x_(floor(h) + 1) - x_floor(h))`.
+    ///
+    /// ```
+    /// use momentum_engine::PathSummary;
+    ///
+    /// let s = PathSummary::of(&[0.4, -0.2, 1.0, 0.0, 0.6]);
+    /// // Sorted -0.2, 0, 0.4, 0.6, 1.0; h = 4p.
+    /// assert!((s.mean - 0.36).abs() < 1e-15);
+    /// assert_eq!((s.q25, s.q50, s.q75), (0.0, 0.4, 0.6));
+    /// // h = 0.2: -0.2 + 0.2 * (0 - -0.2); h = 3.8: 0.6 + 0.8 * (1.0 - 0.6).
+    /// assert!((s.q05 - -0.16).abs() < 1e-15 && (s.q95 - 0.92).abs() < 1e-15);
+    /// assert_eq!(s.below_zero, 0.2);
+    /// ```
+    #[expect(clippy::cast_precision_loss, reason = "path counts are far below 2^52")]
+    pub fn of(values: &[f64]) -> Self {
+        let mut sorted = values.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        let n = sorted.len() as f64;
+        let mean = sorted.iter().sum::<f64>() / n;
+        let std = if sorted.len() < 2 {
+            0.0
+        } else {
+            (sorted.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (n - 1.0)).sqrt()
+        };
+        let quantile = |p: f64| {
+            let h = (n - 1.0) * p;
+            #[expect(
+                clippy::cast_possible_truncation,
+                clippy::cast_sign_loss,
+                reason = "0 <= h <= n - 1"
+            )]
+            let i = h.floor() as usize;
+            let next = sorted[(i + 1).min(sorted.len() - 1)];
+            sorted[i] + (h - h.floor()) * (next - sorted[i])
+        };
+        Self {
+            mean,
+            std,
+            q05: quantile(0.05),
+            q25: quantile(0.25),
+            q50: quantile(0.5),
+            q75: quantile(0.75),
+            q95: quantile(0.95),
+            below_zero: sorted.iter().filter(|&&x| x < 0.0).count() as f64 / n,
+        }
+    }
+}
+
+/// A combinatorial purged cross-validation of the grid: its schedule, the paths' Sharpe
+/// ratios and their summary, and every split (see the module docs).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Cpcv {
+    /// `N`, `K` and the embargo.
+    pub spec: CpcvSpec,
+    /// The grid search's objective, for the record: the splits select by the Sharpe ratio
+    /// whatever it is (the only objective the block sums give exactly).
+    pub objective: Objective,
+    /// Combinations the splits choose from.
+    pub trials: usize,
+    /// First day of the first group.
+    pub first_day: NaiveDate,
+    /// Last day of the last group (the evaluation window's last day).
+    pub last_day: NaiveDate,
+    /// Days (daily returns) per group `g`.
+    pub group_days: usize,
+    /// Train days purged after each test group before the embargo: the grid's largest
+    /// holding period.
+    pub purge_days: usize,
+    /// Annualised out-of-sample Sharpe ratio of each path, path by path.
+    pub path_sharpes: Vec<f64>,
+    /// Their summary.
+    pub paths: PathSummary,
+    /// Every split in order; not in `metrics.json` (see [`Cpcv::write_csv`]).
+    #[serde(skip)]
+    pub splits: Vec<CpcvSplit>,
+}
+
+impl Cpcv {
+    /// Writes `cpcv.csv`: one row per split in split order, its test groups and their paths
+    /// (space-separated), the selected combination's grid index and parameters, its train days,
+    /// and its train and test Sharpe ratios (annualised).
+    ///
+    /// # Errors
+    /// [`EngineError::NotRecorded`] for a result read from JSON (no splits);
+    /// [`EngineError::Io`].
+    pub fn write_csv(&self, out: impl Write) -> Result<()> {
+        if self.splits.is_empty() {
+            return Err(EngineError::NotRecorded);
+        }
+        let mut out = std::io::BufWriter::new(out);
+        out.write_all(
+            b"split,test_groups,paths,combination,lookback,skip,holding,top_k,cost_bps,\
+              train_days,train_sharpe,test_sharpe\n",
+        )?;
+        let spaced = |list: &[usize]| {
+            list.iter()
+                .map(usize::to_string)
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        for (i, split) in self.splits.iter().enumerate() {
+            let p = split.params;
+            writeln!(
+                out,
+                "{i},{},{},{},{},{},{},{},{},{},{},{}",
+                spaced(&split.test_groups),
+                spaced(&split.paths),
+                split.combination,
+                p.lookback,
+                p.skip,
+                p.holding,
+                p.top_k,
+                p.cost_bps,
+                split.train_days,
+                split.train_sharpe,
+                split.test_sharpe,
+            )?;
+        }
+        out.flush()?;
+        Ok(())
+    }
+}
+
+/// Runs the combinatorial purged cross-validation of `grid` over `evaluated` (see the module
+/// docs); `progress(k)` as the grid's. One simulation of every combination over the window
+/// (as [`crate::run_grid`]'s train window, with `2N` blocks), then the splits in parallel. Uses
+/// the current rayon pool; identical for any thread count.
+///
+/// # Errors
+/// [`CpcvSpec::validate`]; as [`crate::run_grid`] for the grid and the window;
+/// [`EngineError::InvalidParameter`] naming `cpcv.embargo_days` for an embargo longer than a
+/// group and `cpcv.groups` for groups shorter than the largest holding period + the embargo +
+/// 2 days.
+///
+/// # Examples
+///
+/// Two tickers that take turns to rise for 10 days each; lookbacks 1 and 10 tried over 102
+/// days in 4 groups of 25:
+///
+/// ```
+/// use momentum_engine::{CpcvSpec, GridSpec, Objective, PricePanel, Window, cpcv};
+///
+/// let start = chrono::NaiveDate::from_ymd_opt(2024, 1, 1).unwrap();
+/// let dates = (0..112).map(|d| start + chrono::Days::new(d)).collect();
+/// let mut close = ndarray::Array2::zeros((112, 2));
+/// let mut price = [10.0, 10.0];
+/// for t in 0..112 {
+///     for (i, p) in price.iter_mut().enumerate() {
+///         *p *= if i == (t / 10) % 2 { 1.01 } else { 0.999 };
+///         close[[t, i]] = *p;
+///     }
+/// }
+/// let panel = PricePanel::new(dates, vec!["A".into(), "B".into()], close)?;
+/// let grid = GridSpec { lookback: vec![1, 10], skip: vec![0], holding: vec![1], top_k: vec![1] };
+/// let spec = CpcvSpec { groups: 4, test_groups: 2, embargo_days: 1 };
+/// let result = cpcv(&panel, (&grid, Objective::Sharpe, 0.0), spec, Window::full(112), &|_| {})?;
+/// // max t0 = 10: days 11..=111 hold 101 returns; 4 groups of 25 from day 12.
+/// assert_eq!((result.group_days, result.purge_days, result.trials), (25, 1, 2));
+/// assert_eq!(result.first_day, start + chrono::Days::new(12));
+/// assert_eq!((result.splits.len(), result.path_sharpes.len()), (6, 3));
+/// // Yesterday's winner keeps rising 9 days in 10: lookback 1 wins every split.
+/// assert!(result.splits.iter().all(|s| s.params.lookback == 1 && s.test_sharpe > 0.0));
+/// assert_eq!(result.paths.below_zero, 0.0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn cpcv(
+    panel: &PricePanel,
+    (grid, objective, cost_bps): (&GridSpec, Objective, f64),
+    spec: CpcvSpec,
+    evaluated: Window,
+    progress: &(dyn Fn(usize) + Sync),
+) -> Result<Cpcv> {
+    spec.validate()?;
+    let (combos, _) = grid.combinations(cost_bps)?;
+    let purge = combos.iter().map(|p| p.holding).max().unwrap_or(0);
+    let (_, sums, layout) = simulate_grid(
+        panel,
+        (&combos, cost_bps),
+        (evaluated, None),
+        |max_t0| {
+            let layout = spec.layout((max_t0, evaluated.end), purge)?;
+            Ok((layout.starts(), layout))
+        },
+        progress,
+    )?;
+    let (splits, path_sharpes) = evaluate(&sums, &layout, spec.test_groups, &combos);
+    let dates = panel.dates();
+    Ok(Cpcv {
+        spec,
+        objective,
+        trials: combos.len(),
+        first_day: dates[layout.first],
+        last_day: dates[evaluated.end],
+        group_days: layout.group_days,
+        purge_days: purge,
+        paths: PathSummary::of(&path_sharpes),
+        path_sharpes,
+        splits,
+    })
+}
+
+/// The `C(N, K)` splits of `layout` (`K = test_groups`) and the annualised Sharpe ratio of each
+/// path, from the block sums of every combination of `combos` (`sums[c * 2N + b]`). Sums run
+/// in block order.
+fn evaluate(
+    sums: &[[f64; 2]],
+    layout: &Layout,
+    test_groups: usize,
+    combos: &[StrategyParams],
+) -> (Vec<CpcvSplit>, Vec<f64>) {
+    let n = layout.groups;
+    let blocks = 2 * n;
+    let annual = DAYS_PER_YEAR.sqrt();
+    let add = |a: [f64; 2], b: [f64; 2]| [a[0] + b[0], a[1] + b[1]];
+    // A group's sums: its head, then its tail.
+    let group = |c: usize, j: usize| add(sums[c * blocks + 2 * j], sums[c * blocks + 2 * j + 1]);
+    let tests = test_sets(n, test_groups);
+    let mut splits: Vec<CpcvSplit> = tests
+        .par_iter()
+        .map(|test| {
+            let tested = |j: usize| test.contains(&j);
+            // A train group keeps its head unless a test group comes just before it.
+            let train: Vec<usize> = (0..n)
+                .filter(|&j| !tested(j))
+                .flat_map(|j| {
+                    let head = (j == 0 || !tested(j - 1)).then_some(2 * j);
+                    head.into_iter().chain([2 * j + 1])
+                })
+                .collect();
+            let train_days = train.iter().map(|&b| layout.block_days(b)).sum();
+            let mut best = (0, f64::NEG_INFINITY);
+            for c in 0..combos.len() {
+                let total = train
+                    .iter()
+                    .fold([0.0; 2], |acc, &b| add(acc, sums[c * blocks + b]));
+                let sharpe = sharpe_of_sums(total, train_days);
+                if sharpe > best.1 {
+                    best = (c, sharpe);
+                }
+            }
+            let (c, train_sharpe) = best;
+            let tested_sums = test.iter().fold([0.0; 2], |acc, &j| add(acc, group(c, j)));
+            let test_days = test.len() * layout.group_days;
+            CpcvSplit {
+                test_groups: test.clone(),
+                paths: Vec::with_capacity(test.len()),
+                combination: c,
+                params: combos[c],
+                train_days,
+                train_sharpe: train_sharpe * annual,
+                test_sharpe: sharpe_of_sums(tested_sums, test_days) * annual,
+            }
+        })
+        .collect();
+    // Path `p` takes group `j` from the `p`-th split that tests `j`.
+    let mut seen = vec![0; n];
+    let mut sources: Vec<Vec<usize>> = Vec::new();
+    for (i, split) in splits.iter_mut().enumerate() {
+        for &j in &split.test_groups {
+            let p = seen[j];
+            seen[j] += 1;
+            if sources.len() <= p {
+                sources.push(vec![0; n]);
+            }
+            sources[p][j] = i;
+            split.paths.push(p);
+        }
+    }
+    let path_days = n * layout.group_days;
+    let path_sharpes = sources
+        .iter()
+        .map(|source| {
+            let total = (0..n).fold([0.0; 2], |acc, j| {
+                add(acc, group(splits[source[j]].combination, j))
+            });
+            sharpe_of_sums(total, path_days) * annual
+        })
+        .collect();
+    (splits, path_sharpes)
+}
+
+/// Every set of `k` of the groups `0..n`, in lexicographic order.
+fn test_sets(n: usize, k: usize) -> Vec<Vec<usize>> {
+    let mut sets = Vec::new();
+    let mut set: Vec<usize> = (0..k).collect();
+    loop {
+        sets.push(set.clone());
+        // The last position that can still move right, then everything after it packed
+        // behind it.
+        let Some(i) = (0..k).rev().find(|&i| set[i] < n - k + i) else {
+            return sets;
+        };
+        set[i] += 1;
+        for m in i + 1..k {
+            set[m] = set[m - 1] + 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Combination `c` of a test grid: lookback `c + 1`.
+    fn labelled(c: usize) -> StrategyParams {
+        StrategyParams {
+            lookback: c + 1,
+            skip: 0,
+            holding: 1,
+            top_k: 1,
+            cost_bps: 0.0,
+        }
+    }
+
+    #[test]
+    fn test_sets_are_every_choice_in_lexicographic_order() {
+        let sets = test_sets(4, 2);
+        assert_eq!(
+            sets,
+            [[0, 1], [0, 2], [0, 3], [1, 2], [1, 3], [2, 3]].map(Vec::from)
+        );
+        for (n, k) in [(10, 2), (6, 3), (5, 1), (7, 6), (16, 8)] {
+            let spec = CpcvSpec {
+                groups: n,
+                test_groups: k,
+                embargo_days: 0,
+            };
+            let sets = test_sets(n, k);
+            assert_eq!(sets.len(), spec.splits(), "{n} {k}");
+            assert!(sets.windows(2).all(|w| w[0] < w[1]));
+            // Each group is tested phi times.
+            for j in 0..n {
+                let tested = sets.iter().filter(|s| s.contains(&j)).count();
+                assert_eq!(tested, spec.paths(), "{n} {k} group {j}");
+            }
+        }
+        assert_eq!(binomial(16, 8), MAX_CPCV_SPLITS);
+        assert_eq!(binomial(200, 100), usize::MAX);
+    }
+
+    #[test]
+    fn paths_are_assembled_as_in_the_book() {
+        // Lopez de Prado (2018), figure 12.1 (N = 6, K = 2, splits S1..S15, 5 paths): "path 2
+        // is the result of combining forecasts from (G1, S2), (G2, S6), (G3, S6), (G4, S7),
+        // (G5, S8) and (G6, S9)". Zero-based here: path 1 from splits 1, 5, 5, 6, 7, 8.
+        let layout = Layout {
+            first: 0,
+            group_days: 3,
+            cut: 1,
+            groups: 6,
+        };
+        let (splits, paths) = evaluate(&[[0.0, 0.0]; 12], &layout, 2, &[labelled(0)]);
+        assert_eq!((splits.len(), paths.len()), (15, 5));
+        let mut path_1 = vec![usize::MAX; 6];
+        for (i, split) in splits.iter().enumerate() {
+            for (&j, &p) in split.test_groups.iter().zip(&split.paths) {
+                if p == 1 {
+                    path_1[j] = i;
+                }
+            }
+        }
+        assert_eq!(path_1, [1, 5, 5, 6, 7, 8]);
+    }
+
+    /// Three combinations' daily returns over 4 groups of 4 days: `A` has a large gain on the
+    /// first two days of group 2, `B` is best on the days after them, `C` is steadier.
+    const RETURNS: [[f64; 16]; 3] = [
+        [
+            0.02, 0.0, 0.02, 0.0, 0.02, 0.0, 0.02, 0.0, 0.06, 0.04, -0.01, 0.01, -0.01, 0.01,
+            -0.01, 0.01,
+        ],
+        [
+            -0.01, 0.01, -0.01, 0.01, 0.0, 0.02, -0.02, 0.02, -0.02, 0.0, 0.03, 0.01, 0.02, 0.0,
+            0.02, 0.0,
+        ],
+        [
+            0.005, 0.005, 0.005, 0.005, 0.01, -0.01, 0.01, -0.01, 0.01, 0.01, 0.0, 0.0, 0.01,
+            -0.01, 0.015, -0.005,
+        ],
+    ];
+
+    /// The block sums of [`RETURNS`] with the first `cut` days of each group in a block.
+    fn hand_case(cut: usize) -> (Vec<[f64; 2]>, Layout) {
+        let layout = Layout {
+            first: 0,
+            group_days: 4,
+            cut,
+            groups: 4,
+        };
+        let mut starts = layout.starts();
+        starts.push(16);
+        let sums = RETURNS
+            .iter()
+            .flat_map(|r| {
+                starts.windows(2).map(|w| {
+                    let days = &r[w[0]..w[1]];
+                    [days.iter().sum(), days.iter().map(|x| x * x).sum()]
+                })
+            })
+            .collect();
+        (sums, layout)
+    }
+
+    #[test]
+    fn a_hand_worked_case_with_its_purge_and_embargo() {
+        // docs/strategy.md works this case out. Numbers from a straightforward python3
+        // implementation that lists each split's train days and takes mean / stdev * sqrt(252)
+        // of them (`statistics`), independent of the blocks.
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-9 * b.abs().max(1.0);
+        // Purge 1 and embargo 1: two days dropped after each test group.
+        let (sums, layout) = hand_case(2);
+        let (splits, paths) = evaluate(&sums, &layout, 2, &[0, 1, 2].map(labelled));
+        let want = [
+            // (test, paths, selected, train days, train Sharpe, test Sharpe)
+            ([0, 1], [0, 0], 1, 6, 17.477257950106065, 2.6670026670040006),
+            ([0, 2], [1, 0], 0, 4, 6.148170459575759, 12.002499739637575),
+            ([0, 3], [2, 0], 0, 6, 12.175191748701419, 6.640783086353597),
+            ([1, 2], [1, 1], 2, 6, 12.549900398011134, 4.47721504346782),
+            ([1, 3], [2, 1], 2, 6, 20.4939015319192, 1.8141236937208558),
+            ([2, 3], [2, 2], 0, 8, 14.849242404917499, 7.783117824941562),
+        ];
+        for (got, (test, path, best, days, train, test_sharpe)) in splits.iter().zip(want) {
+            assert_eq!(got.test_groups, test);
+            assert_eq!(got.paths, path);
+            assert_eq!((got.combination, got.train_days), (best, days), "{test:?}");
+            assert!(close(got.train_sharpe, train), "{test:?} {got:?}");
+            assert!(close(got.test_sharpe, test_sharpe), "{test:?} {got:?}");
+        }
+        for (got, want) in
+            paths
+                .iter()
+                .zip([5.719400183720183, 6.845977571310222, 7.079098555864042])
+        {
+            assert!(close(*got, want), "{got} {want}");
+        }
+
+        // Without the embargo (one day dropped), split {1, 2} trains on day 13 as well and
+        // selects A, which changes path 1.
+        let (sums, layout) = hand_case(1);
+        let (splits, paths) = evaluate(&sums, &layout, 2, &[0, 1, 2].map(labelled));
+        assert_eq!((splits[3].combination, splits[3].train_days), (0, 7));
+        assert!(close(splits[3].train_sharpe, 10.190493307301361));
+        assert!(close(paths[1], 10.13068933617021), "{paths:?}");
+        // Without the purge as well, split {0, 1} trains on A's gains of days 8 and 9 and
+        // selects A instead of B.
+        let (sums, layout) = hand_case(0);
+        let (splits, paths) = evaluate(&sums, &layout, 2, &[0, 1, 2].map(labelled));
+        assert_eq!((splits[0].combination, splits[0].train_days), (0, 8));
+        assert!(close(splits[0].train_sharpe, 7.783117824941562));
+        assert!(close(paths[0], 7.29448143869456), "{paths:?}");
+    }
+}
