@@ -212,6 +212,9 @@ for side in ("stitched", "baseline"):
     for key in ("total_roi", "sharpe", "max_drawdown"):
         if key not in m.get("walk_forward", {}).get(side, {}):
             errors.append(f"walk_forward.{side}.{key}")
+for key in ("mean", "std", "q05", "q50", "q95", "below_zero"):
+    if key not in m.get("cpcv", {}).get("paths", {}):
+        errors.append(f"cpcv.paths.{key}")
 if errors:
     print("missing metrics: " + ", ".join(errors), file=sys.stderr)
     sys.exit(1)

@@ -71,7 +71,8 @@ struct Cli {
 enum Command {
     Fetch(cmd::fetch::Args),
     Features(cmd::features::Args),
-    Backtest(cmd::backtest::Args),
+    // Boxed: its many flags make it several times the size of the other commands' arguments.
+    Backtest(Box<cmd::backtest::Args>),
     Runs(cmd::runs::Args),
     Promote(cmd::promote::Args),
     Scan(cmd::scan::Args),
@@ -101,7 +102,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Fetch(args) => cmd::fetch::run(args, &settings, params),
         Command::Features(args) => cmd::features::run(args, &settings),
-        Command::Backtest(args) => cmd::backtest::run(args, &settings, params),
+        Command::Backtest(args) => cmd::backtest::run(*args, &settings, params),
         Command::Runs(args) => cmd::runs::run(args, &settings),
         Command::Promote(args) => cmd::promote::run(args, &settings, params),
         Command::Scan(args) => cmd::scan::run(args, &settings, params),

@@ -407,3 +407,57 @@ fn each_walk_forward_fold_is_the_plain_backtest_of_its_winner_over_its_days() {
     assert!(!root.join("reports/walk_forward.csv").exists());
     assert!(!root.join("reports/walk_forward.png").exists());
 }
+
+/// A combinatorial purged cross-validation on the sample (10 groups, 2 test groups: 45 splits,
+/// 9 paths) is in metrics.json and cpcv.csv, the same on one thread and on two; a bad one is
+/// named by its flag, and a backtest without it removes the earlier file.
+#[test]
+fn a_cpcv_is_reported_the_same_on_any_thread_count_and_bad_ones_are_named() {
+    let dir = project();
+    let root = dir.path();
+    let run = |extra: &[&str]| {
+        let args = [
+            &["backtest", "--no-track", "--validation", "cpcv"][..],
+            extra,
+        ]
+        .concat();
+        momentum(root, None, &args)
+    };
+    ok(run(&["--threads", "1", "--embargo-days", "5"]));
+    let validation = metrics_json(&root.join("reports/metrics.json"))["cpcv"].clone();
+    assert_eq!(
+        validation["path_sharpes"].as_array().unwrap().len(),
+        9,
+        "{validation}"
+    );
+    assert_eq!(validation["spec"]["embargo_days"], 5);
+    let below = validation["paths"]["below_zero"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&below));
+    let csv = std::fs::read_to_string(root.join("reports/cpcv.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 45, "{csv}");
+    ok(run(&["--threads", "2", "--embargo-days", "5"]));
+    assert_eq!(
+        metrics_json(&root.join("reports/metrics.json"))["cpcv"],
+        validation,
+        "the same with 1 and 2 threads"
+    );
+
+    fails(
+        run(&["--cpcv-groups", "4", "--cpcv-test-groups", "4"]),
+        "invalid --cpcv-test-groups 4",
+    );
+    fails(
+        run(&["--embargo-days", "100000"]),
+        "invalid --embargo-days 100000",
+    );
+    fails(
+        momentum(root, None, &["backtest", "--validation", "split,cpcv"]),
+        "--validation split runs the split alone",
+    );
+    ok(momentum(
+        root,
+        None,
+        &["backtest", "--no-track", "--validation", "split"],
+    ));
+    assert!(!root.join("reports/cpcv.csv").exists());
+}

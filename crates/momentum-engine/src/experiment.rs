@@ -20,6 +20,7 @@ use momentum_features::PricePanel;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::backtest::{BacktestResult, backtest, baseline};
+use crate::cpcv::{Cpcv, CpcvSpec, cpcv};
 use crate::error::{EngineError, Result};
 use crate::grid::{ComboResult, GridOptions, GridSpec, SelectionStats, grid_search};
 use crate::metrics::Metrics;
@@ -81,6 +82,10 @@ pub struct ExperimentSpec {
     /// split (`None`, the default: none).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub walk_forward: Option<WalkForwardSpec>,
+    /// A combinatorial purged cross-validation of the grid over the evaluation window,
+    /// reported beside the split (`None`, the default: none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpcv: Option<CpcvSpec>,
 }
 
 impl Default for ExperimentSpec {
@@ -96,6 +101,7 @@ impl Default for ExperimentSpec {
             start: None,
             end: None,
             walk_forward: None,
+            cpcv: None,
         }
     }
 }
@@ -378,6 +384,9 @@ pub struct Experiment {
     /// The walk-forward analysis, when the spec asked for one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub walk_forward: Option<WalkForward>,
+    /// The combinatorial purged cross-validation, when the spec asked for one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpcv: Option<Cpcv>,
 }
 
 /// One day of the chained equity curves ([`Experiment::chained_curve`]).
@@ -446,6 +455,10 @@ impl Experiment {
             walk_forward: self.walk_forward.as_ref().map(|analysis| WalkForward {
                 curve: Vec::new(),
                 ..analysis.clone()
+            }),
+            cpcv: self.cpcv.as_ref().map(|validation| Cpcv {
+                splits: Vec::new(),
+                ..validation.clone()
             }),
         }
     }
@@ -800,13 +813,15 @@ pub fn run_experiment(
             },
         );
     }
+    let evaluated = spec.evaluation_window(dates)?;
+    let grid = (&spec.grid, spec.objective, spec.cost_bps);
     let walk_forward = spec
         .walk_forward
-        .map(|schedule| {
-            let evaluated = spec.evaluation_window(dates)?;
-            let grid = (&spec.grid, spec.objective, spec.cost_bps);
-            walk_forward(panel, grid, schedule, evaluated, progress).map_err(dated)
-        })
+        .map(|schedule| walk_forward(panel, grid, schedule, evaluated, progress).map_err(dated))
+        .transpose()?;
+    let cpcv = spec
+        .cpcv
+        .map(|groups| cpcv(panel, grid, groups, evaluated, progress).map_err(dated))
         .transpose()?;
     Ok(Experiment {
         params,
@@ -818,6 +833,7 @@ pub fn run_experiment(
         dates: dates.to_vec(),
         blocks: outcome.blocks,
         walk_forward,
+        cpcv,
     })
 }
 

@@ -277,6 +277,12 @@ impl BacktestFiles {
             self.reports.join("walk_forward.png"),
         ]
     }
+
+    /// `cpcv.csv` beside the reports, written when the spec asks for a combinatorial purged
+    /// cross-validation (and removed otherwise).
+    pub fn cpcv_csv(&self) -> PathBuf {
+        self.reports.join("cpcv.csv")
+    }
 }
 
 /// What one backtest computed and wrote.
@@ -289,7 +295,8 @@ pub struct Backtest {
     /// sha256 of the candidate file's bytes (how `promote` finds this run).
     pub candidate_sha256: String,
     /// Every file written ([`BacktestFiles::paths`], then
-    /// [`BacktestFiles::walk_forward_paths`] when there is a walk-forward analysis).
+    /// [`BacktestFiles::walk_forward_paths`] when there is a walk-forward analysis, then
+    /// [`BacktestFiles::cpcv_csv`] when there is a CPCV).
     pub files: Vec<PathBuf>,
 }
 
@@ -319,7 +326,9 @@ pub fn backtest(
             .and_then(|evaluated| schedule.folds(evaluated, max_lookback))
             .map_or(0, |folds| folds.len())
     });
-    progress.start("grid", (spec.grid.runnable() * (1 + folds)) as u64);
+    // The CPCV runs the grid once more, over the whole evaluation window.
+    let grids = 1 + folds + usize::from(spec.cpcv.is_some());
+    progress.start("grid", (spec.grid.runnable() * grids) as u64);
     let experiment = run_experiment(panel, spec, data_digest, &|k| {
         progress.advance(k as u64, None)
     });
@@ -346,8 +355,14 @@ pub fn backtest(
     let mut candidate_bytes = Vec::new();
     model.write_candidate_json(&mut candidate_bytes)?;
     let mut paths = files.paths().to_vec();
-    if experiment.walk_forward.is_some() {
-        paths.extend(files.walk_forward_paths());
+    let mut stale = Vec::new();
+    match experiment.walk_forward {
+        Some(_) => paths.extend(files.walk_forward_paths()),
+        None => stale.extend(files.walk_forward_paths()),
+    }
+    match experiment.cpcv {
+        Some(_) => paths.push(files.cpcv_csv()),
+        None => stale.push(files.cpcv_csv()),
     }
     let curve = experiment.chained_curve()?;
     let p = experiment.params;
@@ -389,17 +404,19 @@ pub fn backtest(
             write_equity_chart(&staged[7], &title, &analysis.curve, &marks)
                 .map_err(|err| LifecycleError::write(&paths[7], err))?;
         }
+        if let Some(validation) = &experiment.cpcv {
+            write(paths.len() - 1, &|file| Ok(validation.write_csv(file)?))?;
+        }
         Ok(())
     });
     written?;
-    if experiment.walk_forward.is_none() {
-        for stale in files.walk_forward_paths() {
-            match std::fs::remove_file(&stale) {
-                Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
-                    return Err(LifecycleError::write(&stale, err));
-                }
-                _ => {}
+    // An analysis this backtest did not run must not be read as its own.
+    for path in stale {
+        match std::fs::remove_file(&path) {
+            Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
+                return Err(LifecycleError::write(&path, err));
             }
+            _ => {}
         }
     }
     Ok(Backtest {

@@ -122,6 +122,25 @@ pub fn track_backtest(
             .param("walk_forward_anchored", analysis.spec.anchored)
             .param("walk_forward_folds", analysis.folds.len());
     }
+    if let Some(validation) = &experiment.cpcv {
+        let paths = &validation.paths;
+        parent = parent
+            .param("cpcv_groups", validation.spec.groups)
+            .param("cpcv_test_groups", validation.spec.test_groups)
+            .param("cpcv_embargo_days", validation.spec.embargo_days);
+        for (name, value) in [
+            ("mean", paths.mean),
+            ("std", paths.std),
+            ("q05", paths.q05),
+            ("q25", paths.q25),
+            ("q50", paths.q50),
+            ("q75", paths.q75),
+            ("q95", paths.q95),
+            ("below_zero", paths.below_zero),
+        ] {
+            parent = parent.metric(format!("cpcv_sharpe_{name}"), value);
+        }
+    }
     // grid.csv is the grid's form for DVC and people, the run carries the table instead; the
     // equity curves are in the PNG (and `equity_curve.csv` stays a DVC plot).
     for file in run

@@ -17,8 +17,8 @@ use std::io::Write;
 use std::str::FromStr;
 
 use momentum_engine::{
-    DataLineage, Experiment, SelectionStats, StrategyParams, WalkForward, WindowName, WindowReport,
-    write_canonical_json,
+    Cpcv, DataLineage, Experiment, SelectionStats, StrategyParams, WalkForward, WindowName,
+    WindowReport, write_canonical_json,
 };
 use serde::{Deserialize, Serialize};
 
@@ -168,6 +168,7 @@ impl Model {
             code: candidate.code.clone(),
             created_at: candidate.created_at.clone(),
             walk_forward: experiment.walk_forward.clone(),
+            cpcv: experiment.cpcv.clone(),
         };
         Ok(write_canonical_json(out, &file)?)
     }
@@ -246,6 +247,7 @@ impl Model {
             dates: Vec::new(),
             blocks: None,
             walk_forward: file.walk_forward,
+            cpcv: file.cpcv,
         };
         Ok(Self::candidate(experiment, file.code, file.created_at))
     }
@@ -418,6 +420,10 @@ struct CandidateFile {
     /// is a promotion gate).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     walk_forward: Option<WalkForward>,
+    /// The combinatorial purged cross-validation, when the backtest ran one (its paths'
+    /// out-of-sample Sharpe is a promotion gate too).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    cpcv: Option<Cpcv>,
 }
 
 /// The `production` block of `params.yaml` as `momentum promote` writes it: every field `null`

@@ -23,8 +23,9 @@ pub struct Gates {
     /// Maximum Probability of Backtest Overfitting of the selection; `None` (`null`) disables
     /// the gate.
     pub max_pbo: Option<f64>,
-    /// Minimum out-of-sample Sharpe ratio of the walk-forward analysis (its stitched curve),
-    /// applied when the candidate carries one; `None` (`null`) disables the gate.
+    /// Minimum out-of-sample Sharpe ratio of the walk-forward (its stitched curve) and of the
+    /// combinatorial purged cross-validation (its paths' mean), each applied when the
+    /// candidate carries it; `None` (`null`) disables the gate.
     pub min_oos_sharpe: Option<f64>,
 }
 
@@ -56,7 +57,8 @@ pub struct GateInputs {
     /// Probability of Backtest Overfitting of the grid; NaN when the train window was too
     /// short for CSCV.
     pub pbo: f64,
-    /// The walk-forward's stitched out-of-sample Sharpe ratio, when the backtest ran one.
+    /// The lower of the walk-forward's stitched out-of-sample Sharpe ratio and the CPCV
+    /// paths' mean Sharpe ratio, of those the backtest ran (`None`: neither).
     pub oos_sharpe: Option<f64>,
 }
 
@@ -116,11 +118,16 @@ impl GateInputs {
             dsr: selection.dsr,
             test_max_drawdown: test.strategy.max_drawdown,
             pbo: selection.pbo.as_ref().map_or(f64::NAN, |pbo| pbo.pbo),
-            oos_sharpe: candidate
-                .experiment()?
-                .walk_forward
-                .as_ref()
-                .map(|analysis| analysis.stitched.sharpe),
+            oos_sharpe: {
+                let experiment = candidate.experiment()?;
+                let stitched = experiment.walk_forward.as_ref().map(|a| a.stitched.sharpe);
+                let paths = experiment.cpcv.as_ref().map(|c| c.paths.mean);
+                // The stricter of the two (a NaN fails either way).
+                stitched
+                    .into_iter()
+                    .chain(paths)
+                    .reduce(|a, b| if b < a || b.is_nan() { b } else { a })
+            },
         })
     }
 }
@@ -141,7 +148,7 @@ pub struct GateResult {
 }
 
 /// Applies every gate (`max_pbo` and `min_oos_sharpe` unless disabled, the latter only to a
-/// candidate with a walk-forward analysis); the candidate is promotable when all of them pass.
+/// candidate with a walk-forward or a CPCV); the candidate is promotable when all of them pass.
 ///
 /// ```
 /// use momentum_scanner::promotion::{GateInputs, Gates, evaluate};

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use chrono::NaiveDate;
-use momentum_engine::{GridSpec, Objective};
+use momentum_engine::{ExperimentSpec, GridSpec, Objective};
 use momentum_lifecycle::track::{git_commit, open_tracker, track_backtest};
 use momentum_lifecycle::{BacktestFiles, PanelSource, Settings, backtest, load_panel};
 use momentum_scanner::model::CodeVersion;
@@ -37,6 +37,7 @@ Examples:
       --holding 7 --top-k 5     # these parameters over this period, scores from earlier prices
   momentum backtest --validation walk-forward --start 1995-01-01 --wf-train-days 1260 \
       --wf-test-days 252        # reselect every year on the last five, traded out of sample
+  momentum backtest --validation walk-forward,cpcv --cpcv-groups 10 --cpcv-test-groups 2
 
 The evaluation window [--start, --end] is the spec's [start, end]: the first trading day on or
 after --start to the last on or before --end. Prices before it feed the scores (the first
@@ -47,7 +48,13 @@ A walk-forward analysis (--validation walk-forward, or backtest.walk_forward in 
 runs the grid on a moving train window (--wf-train-days, or every day from the start with
 --wf-anchored) and trades each fold's winner on the --wf-test-days after it; the folds are
 written to REPORTS/walk_forward.csv and metrics.json (walk_forward), their stitched curve's
-metrics are printed and tracked (walk_forward_*). The split's candidate is unchanged.";
+metrics are printed and tracked (walk_forward_*). A combinatorial purged cross-validation
+(--validation cpcv, or backtest.cpcv: --cpcv-groups N, --cpcv-test-groups K, --embargo-days E)
+selects on every choice of K of N groups as test (the rest, purged of the largest holding period
+and E more days after each test group, as train) and reports the out-of-sample Sharpe ratio of
+its K/N * C(N, K) paths: REPORTS/cpcv.csv, metrics.json (cpcv), tracked cpcv_sharpe_*. The
+split's candidate is unchanged; a candidate carries both analyses, and `momentum promote` holds
+it to their out-of-sample Sharpe (promotion.min_oos_sharpe).";
 
 /// Grid-search the strategy on the train window and validate the winner out of sample.
 ///
@@ -72,11 +79,17 @@ pub struct Args {
     #[arg(long)]
     pub no_split: bool,
 
-    /// `walk-forward` adds a walk-forward analysis to the split (folds of --wf-train-days
-    /// selecting, --wf-test-days trading); `split` runs the split alone
-    /// [default: walk-forward when backtest.walk_forward is set]
-    #[arg(long, value_name = "KIND", value_parser = ["split", "walk-forward"])]
-    pub validation: Option<String>,
+    /// What validates the grid beside the train/test split, comma-separated: `walk-forward`
+    /// (folds of --wf-train-days selecting, --wf-test-days trading), `cpcv` (combinatorial
+    /// purged cross-validation); `split` alone runs neither [default: those set in
+    /// backtest.walk_forward and backtest.cpcv]
+    #[arg(
+        long,
+        value_name = "KINDS",
+        value_delimiter = ',',
+        value_parser = ["split", "walk-forward", "cpcv"]
+    )]
+    pub validation: Vec<String>,
 
     /// Trading days each walk-forward fold selects on [params: backtest.walk_forward.train_days]
     #[arg(long, value_name = "N")]
@@ -90,6 +103,19 @@ pub struct Args {
     /// window) [params: backtest.walk_forward.anchored]
     #[arg(long)]
     pub wf_anchored: bool,
+
+    /// CPCV groups N [params: backtest.cpcv.groups, default 10]
+    #[arg(long, value_name = "N")]
+    pub cpcv_groups: Option<usize>,
+
+    /// CPCV test groups K per split [params: backtest.cpcv.test_groups, default 2]
+    #[arg(long, value_name = "K")]
+    pub cpcv_test_groups: Option<usize>,
+
+    /// CPCV embargo: train days dropped after each test group, beyond the purge of the largest
+    /// holding period [params: backtest.cpcv.embargo_days, default 0]
+    #[arg(long, value_name = "E")]
+    pub embargo_days: Option<usize>,
 
     /// First day of the evaluation window: the first trading day on or after it; earlier
     /// prices still feed the scores [default: backtest.start, empty = the panel's first day]
@@ -235,7 +261,7 @@ pub fn run(args: Args, settings: &Settings, params: &Path) -> anyhow::Result<Exi
             *bound = Some(date);
         }
     }
-    set_walk_forward(&mut spec, &args, &mut flags)?;
+    set_validation(&mut spec, &args, &mut flags)?;
     if args.no_split {
         spec.train_fraction = None;
     } else if let Some(fraction) = args.train_fraction {
@@ -381,33 +407,88 @@ pub fn run(args: Args, settings: &Settings, params: &Path) -> anyhow::Result<Exi
             analysis.spec.train_days,
         );
     }
+    if let Some(validation) = &experiment.cpcv {
+        let paths = &validation.paths;
+        eprintln!(
+            "cpcv: {} splits of {} groups, {} paths: out-of-sample sharpe mean {:.3} std {:.3}, \
+             5-95 % [{:.3}, {:.3}], {:.0} % of paths below 0",
+            validation.spec.splits(),
+            validation.spec.groups,
+            validation.path_sharpes.len(),
+            paths.mean,
+            paths.std,
+            paths.q05,
+            paths.q95,
+            paths.below_zero * 100.0
+        );
+    }
     for f in &run.files {
         eprintln!("wrote {}", f.display());
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// The walk-forward schedule: `--validation split` turns it off; `--validation walk-forward`
-/// or any `--wf-*` flag turns it on, each flag over its `backtest.walk_forward` key.
-fn set_walk_forward(
-    spec: &mut momentum_engine::ExperimentSpec,
+/// The analyses beside the split: `--validation split` turns both off; `--validation
+/// walk-forward` or any `--wf-*` flag turns the walk-forward on, `--validation cpcv` or any
+/// `--cpcv-*`/`--embargo-days` flag the CPCV, each flag over its `backtest` key.
+fn set_validation(
+    spec: &mut ExperimentSpec,
     args: &Args,
     flags: &mut Overrides,
 ) -> anyhow::Result<()> {
-    let asked = args.validation.as_deref() == Some("walk-forward")
+    let kinds = &args.validation;
+    let walk = kinds.iter().any(|k| k == "walk-forward")
         || args.wf_train_days.is_some()
         || args.wf_test_days.is_some()
         || args.wf_anchored;
-    if args.validation.as_deref() == Some("split") {
-        if asked {
-            bail!("--validation split takes no --wf-* flag");
+    let groups = kinds.iter().any(|k| k == "cpcv")
+        || args.cpcv_groups.is_some()
+        || args.cpcv_test_groups.is_some()
+        || args.embargo_days.is_some();
+    if kinds.iter().any(|k| k == "split") {
+        if walk || groups {
+            bail!(
+                "--validation split runs the split alone: it takes no other kind and no --wf-*, --cpcv-* or --embargo-days flag"
+            );
         }
         spec.walk_forward = None;
+        spec.cpcv = None;
         return Ok(());
     }
-    if !asked {
-        return Ok(());
+    if walk {
+        set_walk_forward(spec, args, flags)?;
     }
+    if groups {
+        let mut schedule = spec.cpcv.unwrap_or_default();
+        flags.set(
+            &mut schedule.groups,
+            args.cpcv_groups,
+            "backtest.cpcv.groups",
+            "--cpcv-groups",
+        );
+        flags.set(
+            &mut schedule.test_groups,
+            args.cpcv_test_groups,
+            "backtest.cpcv.test_groups",
+            "--cpcv-test-groups",
+        );
+        flags.set(
+            &mut schedule.embargo_days,
+            args.embargo_days,
+            "backtest.cpcv.embargo_days",
+            "--embargo-days",
+        );
+        spec.cpcv = Some(schedule);
+    }
+    Ok(())
+}
+
+/// The walk-forward schedule from its flags over `backtest.walk_forward`.
+fn set_walk_forward(
+    spec: &mut ExperimentSpec,
+    args: &Args,
+    flags: &mut Overrides,
+) -> anyhow::Result<()> {
     let (Some(train_days), Some(test_days)) = (
         args.wf_train_days
             .or(spec.walk_forward.map(|wf| wf.train_days)),
