@@ -10,14 +10,8 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-unset MLFLOW_TRACKING_URI
-cargo build --release --locked -q -p momentum
-bin="$(realpath "${CARGO_TARGET_DIR:-target}/release/momentum")"
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-cd "$work"
-"$bin" -q fetch >/dev/null
-"$bin" -q features >/dev/null
+# shellcheck source=scripts/sample-scratch.sh
+. scripts/sample-scratch.sh
 
 holding=$(seq -s, 2 2 100) top_k=$(seq -s, 1 1 20)
 peak_kib() { # lookbacks

@@ -25,26 +25,9 @@ while getopts "t:r:u:h" opt; do
   esac
 done
 
-unset MLFLOW_TRACKING_URI
-cargo build --release --locked -q -p momentum
-bin="${CARGO_TARGET_DIR:-target}/release/momentum"
-bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-cd "$work"
-"$bin" -q fetch >/dev/null
-"$bin" -q features
-grid=(--grid-lookback "$(seq -s, 5 5 250)" --grid-skip 0 --grid-holding "$(seq -s, 1 60)"
-  --grid-top-k 3,5,7 --threads "$threads" --reproducible)
-
-seconds() { # command... -> wall seconds on stdout
-  local start end
-  start=$(date +%s.%N)
-  "$@" >/dev/null 2>&1
-  end=$(date +%s.%N)
-  echo "$end - $start" | bc -l
-}
-median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# shellcheck source=scripts/sample-scratch.sh
+. scripts/sample-scratch.sh
+grid=("${sample_grid[@]}" --threads "$threads" --reproducible)
 
 : >untracked.txt
 : >tracked.txt
@@ -64,9 +47,9 @@ tracked=$(median <tracked.txt)
 printf 'rounds %d, %d threads, 9,000 combinations\n' "$rounds" "$threads"
 printf 'backtest --no-track  median %.3f s  (%s)\n' "$untracked" "$(tr '\n' ' ' <untracked.txt)"
 printf 'backtest (tracked)   median %.3f s  (%s)\n' "$tracked" "$(tr '\n' ' ' <tracked.txt)"
-printf 'ratio of medians     %.3f\n' "$(echo "$tracked / $untracked" | bc -l)"
+printf 'ratio of medians     %.3f\n' "$(awk -v a="$untracked" -v b="$tracked" 'BEGIN { print b / a }')"
 printf 'mlruns/ after one tracked run: %d bytes (%.2f MB), %d files\n' "$bytes" \
-  "$(echo "$bytes / 1000000" | bc -l)" "$(find mlruns -type f | wc -l)"
+  "$(awk -v b="$bytes" 'BEGIN { print b / 1000000 }')" "$(find mlruns -type f | wc -l)"
 if [ -n "$uri" ]; then
   printf 'push to %s: %.2f s\n' "$uri" \
     "$(MLFLOW_TRACKING_URI=$uri seconds "$bin" runs sync)"

@@ -20,36 +20,20 @@ while getopts "t:r:h" opt; do
   esac
 done
 
-unset MLFLOW_TRACKING_URI
-cargo build --release --locked -q -p momentum
-bin="$(realpath "${CARGO_TARGET_DIR:-target}/release/momentum")"
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-cd "$work"
-"$bin" -q fetch >/dev/null
-"$bin" -q features >/dev/null
-
-grid=(--grid-lookback "$(seq -s, 5 5 250)" --grid-skip 0 --grid-holding "$(seq -s, 1 60)"
-  --grid-top-k 3,5,7 --threads "$threads" --no-track)
+# shellcheck source=scripts/sample-scratch.sh
+. scripts/sample-scratch.sh
+grid=("${sample_grid[@]}" --threads "$threads" --no-track)
 split=(--validation split)
 walk=(--validation walk-forward --start 1995-01-01 --wf-train-days 1260 --wf-test-days 252)
-seconds() { # args...
-  local start end
-  start=$(date +%s.%N)
-  "$bin" -q backtest "${grid[@]}" "$@" >/dev/null 2>&1
-  end=$(date +%s.%N)
-  awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f\n", b - a }'
-}
-median() { sort -n | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 : >split.txt
 : >walk.txt
 for ((i = 0; i < rounds; i++)); do
   if ((i % 2 == 0)); then
-    seconds "${split[@]}" >>split.txt
-    seconds "${walk[@]}" >>walk.txt
+    seconds "$bin" -q backtest "${grid[@]}" "${split[@]}" >>split.txt
+    seconds "$bin" -q backtest "${grid[@]}" "${walk[@]}" >>walk.txt
   else
-    seconds "${walk[@]}" >>walk.txt
-    seconds "${split[@]}" >>split.txt
+    seconds "$bin" -q backtest "${grid[@]}" "${walk[@]}" >>walk.txt
+    seconds "$bin" -q backtest "${grid[@]}" "${split[@]}" >>split.txt
   fi
 done
 s=$(median <split.txt)

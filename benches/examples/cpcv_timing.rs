@@ -27,8 +27,15 @@ fn main() {
     let grid = sample_grid();
     let split = sample_options(&panel);
     let full = Window::full(panel.n_days());
-    let whole = GridOptions { train: full, test: None, ..split };
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+    let whole = GridOptions {
+        train: full,
+        test: None,
+        ..split
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap();
     pool.install(|| {
         let (b, m, run) = time(runs, || run_grid(&panel, &grid, &split, &|_| {}).unwrap());
         println!("run_grid train+test (16 blocks): best {b:.3} s, median {m:.3} s ({} combos)", run.combos.len());
@@ -45,5 +52,9 @@ fn main() {
             );
         }
     });
-    println!("{} days x {} tickers, {threads} threads, {runs} runs", panel.n_days(), panel.n_tickers());
+    println!(
+        "{} days x {} tickers, {threads} threads, {runs} runs",
+        panel.n_days(),
+        panel.n_tickers()
+    );
 }
