@@ -11,7 +11,7 @@
 //! | [`grid_search`], [`run_grid`] | all combinations in parallel (rayon), deterministic, with [`SelectionStats`] |
 //! | [`ExperimentSpec`], [`run_experiment`], [`Experiment`] | one backtest invocation, from a panel to `metrics.json`, `grid.csv`, `trades.csv`, `equity_curve.csv` |
 //! | [`probabilistic_sharpe_ratio`], [`deflated_sharpe_ratio`], [`probability_of_backtest_overfitting`] | is the winner luck? |
-//! | [`walk_forward`], [`cpcv`] | the selection validated out of sample: walk-forward folds, combinatorial purged cross-validation |
+//! | [`walk_forward()`], [`cpcv()`] | the selection validated out of sample: walk-forward folds, combinatorial purged cross-validation |
 //! | [`EngineError`] | the crate's error |
 //!
 //! ```
