@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::FileError;
-use crate::owner::Owner;
+use crate::owner::{dead_owned, owned_name};
 
 /// Writes `path` through `write` so that readers see either the old file or the complete new
 /// one, never a partial file.
@@ -159,36 +159,13 @@ fn resolved(path: &Path) -> PathBuf {
     path.to_path_buf()
 }
 
-/// Removes the temporary files that writers of `target` left in `dir` when they were killed:
-/// named `.{name}.tmp-{owner}-{n}` with an [`Owner`] tag that [`Owner::is_dead`] judges dead
-/// (its pid gone, or reused by a process started later). Temporary files of live writers,
-/// of other hosts, and of an unknown form stay; off Linux no owner is known and all stay.
+/// Removes the temporary files that writers of `target` left in `dir` when they were killed
+/// ([`dead_owned`] with the prefix `.{name}.tmp-`): a pid reused by a later process is not
+/// the writer; off Linux they stay.
 fn remove_stale_temps(dir: &Path, name: &str) {
-    let Some(me) = Owner::current() else {
-        return;
-    };
-    let prefix = format!(".{name}.tmp-");
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let file_name = entry.file_name();
-        let Some(rest) = file_name.to_str().and_then(|n| n.strip_prefix(&prefix)) else {
-            continue;
-        };
-        let owner = rest
-            .rsplit_once('-')
-            .and_then(|(tag, _)| Owner::from_tag(tag));
-        if owner.is_some_and(|owner| owner.is_dead(me)) {
-            let _ = std::fs::remove_file(entry.path());
-        }
+    for stale in dead_owned(dir, &format!(".{name}.tmp-")) {
+        let _ = std::fs::remove_file(stale);
     }
-}
-
-/// This process as temporary file names carry it: its [`Owner`] tag, or its pid alone where
-/// no owner is known.
-fn writer_tag() -> String {
-    Owner::current().map_or_else(|| std::process::id().to_string(), Owner::tag)
 }
 
 fn created_parent(path: &Path) -> Result<PathBuf, FileError> {
@@ -225,7 +202,7 @@ impl TempFile {
         remove_stale_temps(dir, &name);
         loop {
             let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-            let path = dir.join(format!(".{name}.tmp-{}-{n}", writer_tag()));
+            let path = dir.join(format!("{}{n}", owned_name(&format!(".{name}.tmp-"))));
             match File::options().write(true).create_new(true).open(&path) {
                 Ok(file) => {
                     return Ok(Self {
@@ -265,6 +242,7 @@ mod tests {
     use std::io::Write;
 
     use super::*;
+    use crate::owner::Owner;
 
     #[cfg(target_os = "linux")]
     #[test]

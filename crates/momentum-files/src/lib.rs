@@ -8,7 +8,8 @@
 //!   killed writer of the same file left are removed. [`write_atomic_unsynced`] does the same
 //!   without waiting for the disk, for stores of many small files.
 //! - [`Owner`]: a process named by its host, pid and start time, and whether it still runs
-//!   (the tracking store marks the runs of a dead owner KILLED with it).
+//!   (the tracking store marks the runs of a dead owner KILLED with it); [`owned_name`] and
+//!   [`dead_owned`] name files and folders after their writer and find a dead writer's.
 //! - [`FileError`]: an I/O failure naming its file.
 #![warn(missing_docs)]
 
@@ -18,7 +19,7 @@ mod owner;
 use std::path::PathBuf;
 
 pub use atomic::{write_atomic, write_atomic_unsynced, write_together};
-pub use owner::Owner;
+pub use owner::{Owner, dead_owned, owned_name};
 
 /// An I/O failure of a write, naming the file or directory it was about.
 #[derive(Debug, thiserror::Error)]

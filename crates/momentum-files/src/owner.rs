@@ -13,6 +13,8 @@
 //! Linux only: elsewhere there is no `/proc` to read the start time from, so no owner is
 //! recorded and nothing is ever found dead.
 
+use std::path::{Path, PathBuf};
+
 use serde::{Deserialize, Serialize};
 
 /// A process: the writer of a file, a RUNNING run or a staging folder.
@@ -72,6 +74,36 @@ impl Owner {
             start_ticks: start.parse().ok()?,
         })
     }
+}
+
+/// `{prefix}{tag}-`: the start of a name that carries its writer, this process's
+/// [`Owner::tag`] (its pid alone where no owner is known); the caller appends a suffix that
+/// tells its own names apart.
+pub fn owned_name(prefix: &str) -> String {
+    let tag = Owner::current().map_or_else(|| std::process::id().to_string(), Owner::tag);
+    format!("{prefix}{tag}-")
+}
+
+/// The entries of `dir` named by [`owned_name`] with `prefix` whose owner is dead, as
+/// [`Owner::is_dead`] judges from this process: debris of killed writers. Entries of live
+/// writers, of other hosts and of another form are not listed; off Linux none are.
+pub fn dead_owned(dir: &Path, prefix: &str) -> Vec<PathBuf> {
+    let (Some(me), Ok(entries)) = (Owner::current(), std::fs::read_dir(dir)) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter(|entry| {
+            let name = entry.file_name();
+            let owner = name
+                .to_str()
+                .and_then(|n| n.strip_prefix(prefix))
+                .and_then(|rest| rest.rsplit_once('-'))
+                .and_then(|(tag, _)| Owner::from_tag(tag));
+            owner.is_some_and(|owner| owner.is_dead(me))
+        })
+        .map(|entry| entry.path())
+        .collect()
 }
 
 /// The host as a tag writes it. Hosts are always compared in this form, so that the owner of a

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use momentum_engine::Metrics;
-use momentum_files::Owner;
+use momentum_files::{dead_owned, owned_name};
 use momentum_scanner::monitor::MonitorReport;
 use momentum_scanner::scan::Picks;
 use momentum_tracking::{DatasetInput, GridLog, RunContext, RunSpec, Tracker};
@@ -250,7 +250,7 @@ pub fn grid_of_run(tracker: &Tracker, run_id: &str, remote: bool) -> Result<Opti
 
 /// A directory of its own under the system's temp directory for the files a run is logged
 /// with, removed when dropped (the tracker copies artifacts into its store). Its name carries
-/// its process's [`Owner`] tag, so that the next one removes the directories of killed
+/// its process's [`momentum_files::Owner`] tag ([`owned_name`]), so that the next one removes the directories of killed
 /// processes, which never reached the drop.
 struct Staging(std::path::PathBuf);
 
@@ -259,15 +259,11 @@ const STAGING_PREFIX: &str = "momentum-run-";
 impl Staging {
     fn new() -> Result<Self> {
         let temp = std::env::temp_dir();
-        let owner = Owner::current();
-        if let Some(me) = owner {
-            remove_dead_stagings(&temp, me);
-        }
+        remove_dead_stagings(&temp);
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos());
-        let tag = owner.map_or_else(|| std::process::id().to_string(), Owner::tag);
-        let dir = temp.join(format!("{STAGING_PREFIX}{tag}-{nanos}"));
+        let dir = temp.join(format!("{}{nanos}", owned_name(STAGING_PREFIX)));
         std::fs::create_dir_all(&dir).map_err(|err| LifecycleError::write(&dir, err))?;
         Ok(Self(dir))
     }
@@ -279,20 +275,9 @@ impl Staging {
 
 /// Removes the staging directories in `temp` whose owner died (best effort: one that cannot
 /// be removed stays).
-fn remove_dead_stagings(temp: &std::path::Path, me: &Owner) {
-    let Ok(entries) = std::fs::read_dir(temp) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let owner = name
-            .to_str()
-            .and_then(|n| n.strip_prefix(STAGING_PREFIX))
-            .and_then(|rest| rest.rsplit_once('-'))
-            .and_then(|(tag, _)| Owner::from_tag(tag));
-        if owner.is_some_and(|owner| owner.is_dead(me)) {
-            let _ = std::fs::remove_dir_all(entry.path());
-        }
+fn remove_dead_stagings(temp: &Path) {
+    for stale in dead_owned(temp, STAGING_PREFIX) {
+        let _ = std::fs::remove_dir_all(stale);
     }
 }
 
@@ -424,7 +409,7 @@ mod tests {
         for path in [dir(&dead, 1), dir(me, 2), other.clone()] {
             std::fs::create_dir_all(path.join("sub")).unwrap();
         }
-        super::remove_dead_stagings(temp.path(), me);
+        super::remove_dead_stagings(temp.path());
         assert!(!dir(&dead, 1).exists());
         assert!(dir(me, 2).exists() && other.exists());
     }
