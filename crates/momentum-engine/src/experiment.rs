@@ -220,15 +220,12 @@ impl ExperimentSpec {
         }
     }
 
-    /// The windows evaluated on a panel with these `dates`: `train` and `test` (the
-    /// [`ExperimentSpec::evaluation_window`] cut by `train_fraction` of its days), or `full`
-    /// (the whole evaluation window).
+    /// The windows of an evaluation window ([`ExperimentSpec::evaluation_window`]): `train`
+    /// and `test` (`evaluated` cut by `train_fraction` of its days), or `full` (all of it).
     ///
     /// # Errors
-    /// As [`ExperimentSpec::evaluation_window`]; [`EngineError::InvalidParameter`]
-    /// (`train_fraction`) as [`split`].
-    pub fn windows(&self, dates: &[NaiveDate]) -> Result<Vec<(WindowName, Window)>> {
-        let evaluated = self.evaluation_window(dates)?;
+    /// [`EngineError::InvalidParameter`] (`train_fraction`) as [`split`].
+    pub fn windows(&self, evaluated: Window) -> Result<Vec<(WindowName, Window)>> {
         Ok(match self.train_fraction {
             Some(fraction) => {
                 let (train, test) = split(evaluated.end - evaluated.start + 1, fraction)?;
@@ -243,6 +240,18 @@ impl ExperimentSpec {
             }
             None => vec![(WindowName::Full, evaluated)],
         })
+    }
+
+    /// How many times an experiment on a panel with these `dates` runs the grid: once for the
+    /// split, once per walk-forward fold, once for the CPCV (what a progress bar counts). A
+    /// schedule that fails counts no fold: running the experiment reports its error.
+    pub fn grid_passes(&self, dates: &[NaiveDate]) -> usize {
+        let folds = self.walk_forward.map_or(0, |schedule| {
+            self.evaluation_window(dates)
+                .and_then(|evaluated| schedule.folds(evaluated, self.grid.max_lookback()))
+                .map_or(0, |folds| folds.len())
+        });
+        1 + folds + usize::from(self.cpcv.is_some())
     }
 }
 
@@ -485,9 +494,7 @@ impl Experiment {
         let mut out = std::io::BufWriter::new(out);
         out.write_all(b"lookback,skip,holding,top_k,cost_bps,selected")?;
         for prefix in ["train", "test"] {
-            for m in Metrics::NAMES {
-                write!(out, ",{prefix}_{m}")?;
-            }
+            write_metric_names(&mut out, prefix)?;
         }
         out.write_all(b"\n")?;
         for (i, c) in self.grid.iter().enumerate() {
@@ -522,9 +529,7 @@ impl Experiment {
             b"fold,train_start,train_end,test_start,test_end,lookback,skip,holding,top_k,\
               cost_bps,train_objective",
         )?;
-        for m in Metrics::NAMES {
-            write!(out, ",test_{m}")?;
-        }
+        write_metric_names(&mut out, "test")?;
         out.write_all(b"\n")?;
         for (k, fold) in analysis.folds.iter().enumerate() {
             let p = fold.params;
@@ -676,6 +681,13 @@ pub fn spreadsheet_text(cell: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// `,{prefix}_total_roi,...`: the header cells of [`write_metric_cells`].
+fn write_metric_names(out: &mut impl Write, prefix: &str) -> std::io::Result<()> {
+    Metrics::NAMES
+        .iter()
+        .try_for_each(|m| write!(out, ",{prefix}_{m}"))
+}
+
 /// `,v1,v2,...`: one cell per metric, each preceded by its comma (empty cells for `None`).
 fn write_metric_cells(out: &mut impl Write, m: Option<&Metrics>) -> std::io::Result<()> {
     match m {
@@ -761,7 +773,8 @@ pub fn run_experiment(
     }
     spec.check_size()?;
     let dates = panel.dates();
-    let windows = spec.windows(dates)?;
+    let evaluated = spec.evaluation_window(dates)?;
+    let windows = spec.windows(evaluated)?;
     // A window too short for a lookback is named by its dates, not by day indices.
     let dated = |err| match err {
         EngineError::WindowTooShort {
@@ -813,7 +826,6 @@ pub fn run_experiment(
             },
         );
     }
-    let evaluated = spec.evaluation_window(dates)?;
     let grid = (&spec.grid, spec.objective, spec.cost_bps);
     let walk_forward = spec
         .walk_forward

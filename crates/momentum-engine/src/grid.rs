@@ -65,6 +65,11 @@ impl GridSpec {
             .saturating_mul(self.top_k.len())
     }
 
+    /// The largest lookback listed (0 for none): the history every combination needs.
+    pub fn max_lookback(&self) -> usize {
+        self.lookback.iter().copied().max().unwrap_or(0)
+    }
+
     /// The number of combinations before any is left out, saturating.
     pub fn size(&self) -> usize {
         [&self.lookback, &self.skip, &self.holding, &self.top_k]

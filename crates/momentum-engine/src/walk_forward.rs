@@ -170,12 +170,11 @@ pub fn walk_forward(
     evaluated: Window,
     progress: &(dyn Fn(usize) + Sync),
 ) -> Result<WalkForward> {
-    let max_lookback = grid.lookback.iter().copied().max().unwrap_or(0);
     let dates = panel.dates();
     let mut folds = Vec::new();
     let mut curve: Vec<(NaiveDate, f64)> = Vec::new();
     let (mut trades, mut turnover_sum) = (0, 0.0);
-    let schedule = spec.folds(evaluated, max_lookback)?;
+    let schedule = spec.folds(evaluated, grid.max_lookback())?;
     let (stitched_start, stitched_end) = (schedule[0].1.start, schedule[schedule.len() - 1].1.end);
     for (train, test) in schedule {
         let options = GridOptions {

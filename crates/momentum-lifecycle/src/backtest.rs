@@ -319,16 +319,8 @@ pub fn backtest(
     // Before the combinations are listed: a refused grid costs nothing.
     spec.check_size().map_err(LifecycleError::GridTooLarge)?;
     check_memory(spec, available_memory())?;
-    // The walk-forward's folds each run the grid again (the engine reports a bad schedule).
-    let folds = spec.walk_forward.map_or(0, |schedule| {
-        let max_lookback = spec.grid.lookback.iter().copied().max().unwrap_or(0);
-        spec.evaluation_window(panel.dates())
-            .and_then(|evaluated| schedule.folds(evaluated, max_lookback))
-            .map_or(0, |folds| folds.len())
-    });
-    // The CPCV runs the grid once more, over the whole evaluation window.
-    let grids = 1 + folds + usize::from(spec.cpcv.is_some());
-    progress.start("grid", (spec.grid.runnable() * grids) as u64);
+    let passes = spec.grid_passes(panel.dates());
+    progress.start("grid", (spec.grid.runnable() * passes) as u64);
     let experiment = run_experiment(panel, spec, data_digest, &|k| {
         progress.advance(k as u64, None)
     });
