@@ -348,10 +348,13 @@ pub fn backtest(
     model.write_candidate_json(&mut candidate_bytes)?;
     let mut paths = files.paths().to_vec();
     let mut stale = Vec::new();
+    // Where each analysis's files go in `paths` (and `staged`), when it ran.
+    let walk_at = paths.len();
     match experiment.walk_forward {
         Some(_) => paths.extend(files.walk_forward_paths()),
         None => stale.extend(files.walk_forward_paths()),
     }
+    let cpcv_at = paths.len();
     match experiment.cpcv {
         Some(_) => paths.push(files.cpcv_csv()),
         None => stale.push(files.cpcv_csv()),
@@ -378,7 +381,10 @@ pub fn backtest(
                 .map_err(|err| LifecycleError::write(&paths[5], err))
         })?;
         if let Some(analysis) = &experiment.walk_forward {
-            write(6, &|file| Ok(experiment.write_walk_forward_csv(file)?))?;
+            write(
+                walk_at,
+                &|file| Ok(experiment.write_walk_forward_csv(file)?),
+            )?;
             let switches: Vec<NaiveDate> =
                 analysis.folds[1..].iter().map(|f| f.test_start).collect();
             let spec = analysis.spec;
@@ -393,11 +399,11 @@ pub fn backtest(
                 label: "parameters re-selected",
                 days: &switches,
             };
-            write_equity_chart(&staged[7], &title, &analysis.curve, &marks)
-                .map_err(|err| LifecycleError::write(&paths[7], err))?;
+            write_equity_chart(&staged[walk_at + 1], &title, &analysis.curve, &marks)
+                .map_err(|err| LifecycleError::write(&paths[walk_at + 1], err))?;
         }
         if let Some(validation) = &experiment.cpcv {
-            write(paths.len() - 1, &|file| Ok(validation.write_csv(file)?))?;
+            write(cpcv_at, &|file| Ok(validation.write_csv(file)?))?;
         }
         Ok(())
     });

@@ -230,7 +230,12 @@ pub fn register(
     let previous = champion(tracker, name)?;
     let previous_version = previous.as_ref().map(|v| v.version.clone());
     // A promotion from an interrupted state would record the wrong previous champion.
-    check_agreement(settings, params_file, previous.as_ref())?;
+    let in_params = settings.production.model()?;
+    check_agreement(
+        settings,
+        (params_file, in_params.as_ref()),
+        previous.as_ref(),
+    )?;
     begin(params_file, "promotion")?;
     crash_point("promote:journal-written");
     tracker.create_registered_model(name)?;
@@ -382,7 +387,9 @@ pub fn load_production(
         ProductionSource::Params => {
             let model = in_params.ok_or(LifecycleError::NoProduction)?;
             match registry().and_then(|tracker| champion(&tracker, name)) {
-                Ok(current) => check_agreement(settings, params_file, current.as_ref())?,
+                Ok(current) => {
+                    check_agreement(settings, (params_file, Some(&model)), current.as_ref())?;
+                }
                 Err(err) => tracing::warn!(
                     "could not compare the production block with the registry's `{CHAMPION}`: \
                      {}",
@@ -396,7 +403,7 @@ pub fn load_production(
             let version = champion(&tracker, name)?
                 .ok_or_else(|| LifecycleError::NoChampion { name: name.clone() })?;
             if in_params.is_some() {
-                check_agreement(settings, params_file, Some(&version))?;
+                check_agreement(settings, (params_file, in_params.as_ref()), Some(&version))?;
             }
             Ok(Model::from_registry_tags(&version.version, &version.tags)?)
         }
@@ -408,14 +415,13 @@ pub fn load_production(
 /// the journal (see the module docs).
 fn check_agreement(
     settings: &Settings,
-    params_file: &Path,
+    (params_file, in_params): (&Path, Option<&Model>),
     current: Option<&ModelVersion>,
 ) -> Result<()> {
     let Some(current) = current else {
         return Ok(());
     };
-    let in_params = settings.production.model()?;
-    let params_version = in_params.as_ref().and_then(Model::version);
+    let params_version = in_params.and_then(Model::version);
     if params_version == Some(current.version.as_str()) {
         return Ok(());
     }
