@@ -121,11 +121,9 @@ impl Recorder for NoRecord {
     fn trade(&mut self, _t: usize, _ticker: usize, _before: f64, _after: f64, _price: f64) {}
 }
 
-/// The closes a run reads, missing prices carried (`PricePanel::carried_*`).
+/// The closes a run reads, missing prices carried (`PricePanel::carried_by_ticker_flat`).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Prices<'a> {
-    /// Day-major, `rows[t * n + i]`: the trade log's prices.
-    rows: &'a [f64],
     /// Ticker-major, `by_ticker[i * days + t]`: the walks read columns.
     by_ticker: &'a [f64],
     /// Tickers.
@@ -137,11 +135,15 @@ pub(crate) struct Prices<'a> {
 impl<'a> Prices<'a> {
     pub(crate) fn new(panel: &'a PricePanel) -> Self {
         Self {
-            rows: panel.carried_flat(),
             by_ticker: panel.carried_by_ticker_flat(),
             n: panel.n_tickers(),
             days: panel.n_days(),
         }
+    }
+
+    /// The carried close of ticker `i` on day `t`: a trade log's price.
+    fn at(self, t: usize, i: usize) -> f64 {
+        self.by_ticker[i * self.days + t]
     }
 }
 
@@ -397,7 +399,7 @@ pub(crate) fn simulate<S: Ranking, R: Recorder>(
         let m = ks[0].min(first.len());
         for &i in &first[..m] {
             let i = i as usize;
-            rec.trade(t0, i, 0.0, s.targets[m], prices.rows[t0 * prices.n + i]);
+            rec.trade(t0, i, 0.0, s.targets[m], prices.at(t0, i));
         }
         rec.value(runs.pairs[0].v.lo());
     }
@@ -886,16 +888,15 @@ impl RebalanceDay<'_> {
             0.0
         };
         let held = &self.held[..m_old];
-        let n = self.prices.n;
-        let row = &self.prices.rows[self.day * n..(self.day + 1) * n];
+        let price = |i: usize| self.prices.at(self.day, i);
         for ((&place, &drift), &i) in self.place.iter().zip(self.x).zip(held) {
             let i = i as usize;
             let after = if place < m_new_f64 { target } else { 0.0 };
-            rec.trade(self.day, i, drift * inv_s, after, row[i]);
+            rec.trade(self.day, i, drift * inv_s, after, price(i));
         }
         for &i in self.new[..m_new].iter().filter(|&&i| !held.contains(&i)) {
             let i = i as usize;
-            rec.trade(self.day, i, 0.0, target, row[i]);
+            rec.trade(self.day, i, 0.0, target, price(i));
         }
     }
 }

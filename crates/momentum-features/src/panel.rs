@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 
 use chrono::NaiveDate;
 use momentum_data::PriceTable;
-use ndarray::{Array2, ArrayView2};
+use ndarray::{Array2, ArrayView2, ShapeBuilder};
 
 use crate::error::{FeaturesError, Result};
 
@@ -35,10 +35,9 @@ pub struct PricePanel {
     dates: Vec<NaiveDate>,
     tickers: Vec<String>,
     close: Array2<f64>,
-    /// Computed on first use, as is `carried_by_ticker`: each is the size of `close`, and
-    /// `features` and `scan` never read them.
-    carried: OnceLock<Array2<f64>>,
-    /// `carried` transposed (ticker-major), for loops that walk one ticker through time.
+    /// The carried closes, ticker-major (`i * T + t`), computed on first use: the size of
+    /// `close`, which `features` and `scan` never read. One copy serves both the simulation's
+    /// walks through one ticker's history and the day-by-ticker view of [`PricePanel::carried`].
     carried_by_ticker: OnceLock<Vec<f64>>,
 }
 
@@ -98,7 +97,6 @@ impl PricePanel {
             dates,
             tickers,
             close,
-            carried: OnceLock::new(),
             carried_by_ticker: OnceLock::new(),
         })
     }
@@ -187,23 +185,12 @@ impl PricePanel {
         self.close.view()
     }
 
-    /// Carried closes: the last finite close on or before each day (NaN before the first).
+    /// Carried closes: the last finite close on or before each day (NaN before the first),
+    /// indexed `[[t, i]]` like [`PricePanel::close`] (a strided view of the ticker-major copy).
     pub fn carried(&self) -> ArrayView2<'_, f64> {
-        self.carried_array().view()
-    }
-
-    fn carried_array(&self) -> &Array2<f64> {
-        self.carried.get_or_init(|| {
-            let mut carried = self.close.clone();
-            for t in 1..self.n_days() {
-                for i in 0..self.n_tickers() {
-                    if carried[[t, i]].is_nan() {
-                        carried[[t, i]] = carried[[t - 1, i]];
-                    }
-                }
-            }
-            carried
-        })
+        let (days, n) = self.close.dim();
+        ArrayView2::from_shape((days, n).strides((1, days)), self.carried_by_ticker_flat())
+            .expect("the ticker-major copy holds days * tickers prices")
     }
 
     /// Close of ticker `i` on day `t` (NaN when missing).
@@ -224,17 +211,22 @@ impl PricePanel {
             .expect("panel arrays are in standard layout")
     }
 
-    /// All carried closes, row-major (`t * N + i`).
-    pub fn carried_flat(&self) -> &[f64] {
-        self.carried_array()
-            .as_slice()
-            .expect("panel arrays are in standard layout")
-    }
-
     /// All carried closes, ticker-major (`i * T + t`): one ticker's history is contiguous.
     pub fn carried_by_ticker_flat(&self) -> &[f64] {
-        self.carried_by_ticker
-            .get_or_init(|| self.carried_array().t().iter().copied().collect())
+        self.carried_by_ticker.get_or_init(|| {
+            let days = self.n_days();
+            let mut carried = Vec::with_capacity(days * self.n_tickers());
+            for column in self.close.columns() {
+                let mut last = f64::NAN;
+                carried.extend(column.iter().map(|&p| {
+                    if !p.is_nan() {
+                        last = p;
+                    }
+                    last
+                }));
+            }
+            carried
+        })
     }
 
     /// Number of finite prices in the panel.

@@ -211,6 +211,9 @@ pub fn monitor(
         .iter()
         .filter(|scan| scan.params == params)
         .collect();
+    // The drift checks go first: their pooled scores (millions at index scale) are freed
+    // before the backtest and the live record build the carried prices.
+    let drift = drift_checks(panel, params, settings, train_fraction);
     let live = live_periods(panel, &scans, params.holding)?;
     let live_returns: Vec<f64> = live.iter().map(|p| p.basket_return).collect();
 
@@ -227,7 +230,7 @@ pub fn monitor(
         mean_return_check(&live_returns, promised_mean, settings.mean_return_alpha),
         sharpe_check(&live_returns, promised_sharpe, settings.mean_return_alpha),
     ];
-    checks.extend(drift_checks(panel, params, settings, train_fraction));
+    checks.extend(drift);
     let reasons: Vec<String> = checks
         .iter()
         .filter(|c| c.breached)
@@ -420,15 +423,16 @@ fn drift_checks(
     let reference = pooled_scores(panel, params, params.lookback..train_end, 1);
     let recent = pooled_scores(panel, params, recent_start..days, 1);
     let psi = population_stability_index(&reference, &recent);
-    let spacing = params.lookback - params.skip;
-    let reference_spaced = pooled_scores(panel, params, params.lookback..train_end, spacing);
-    let recent_spaced = pooled_scores(panel, params, recent_start..days, spacing);
-    let ks = kolmogorov_smirnov(&reference_spaced, &recent_spaced);
     let sizes = format!(
         "{} recent scores against {} from the train window",
         recent.len(),
         reference.len()
     );
+    drop(reference);
+    let spacing = params.lookback - params.skip;
+    let reference_spaced = pooled_scores(panel, params, params.lookback..train_end, spacing);
+    let recent_spaced = pooled_scores(panel, params, recent_start..days, spacing);
+    let ks = kolmogorov_smirnov(&reference_spaced, &recent_spaced);
     let spaced_sizes = format!(
         "{} recent scores against {} from the train window, days {spacing} apart",
         recent_spaced.len(),
@@ -472,7 +476,9 @@ fn pooled_scores(
     step: usize,
 ) -> Vec<f64> {
     let mut row = vec![f64::NAN; panel.n_tickers()];
-    let mut pooled = Vec::new();
+    // At most one score per ticker and day taken: reserved once, instead of a doubling that
+    // can hold twice the scores.
+    let mut pooled = Vec::with_capacity(days.len().div_ceil(step) * panel.n_tickers());
     for t in days.rev().step_by(step) {
         if momentum_scores(panel, t, params.lookback, params.skip, &mut row).is_ok() {
             pooled.extend(row.iter().copied().filter(|s| s.is_finite()));
