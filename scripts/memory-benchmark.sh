@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Peak memory of the serving path at S&P 500 scale (issue #26, item 8): a deterministic synthetic
-# wide price CSV of TICKERS tickers x DAYS trading days (default 500 x 6,300, about 28 MB) goes
+# wide price CSV of TICKERS tickers x DAYS trading days (default 500 x 6,300, about 27 MB) goes
 # through `momentum fetch --source csv`, `features`, four historical `scan --as-of`s, a final
 # `scan` and `monitor` in a scratch directory, with a production model over the whole universe
 # written into its params.yaml. Each command's peak resident set size comes from
@@ -18,12 +18,15 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 tickers=${MEMORY_BENCH_TICKERS:-500}
 days=${MEMORY_BENCH_DAYS:-6300}
+target=${CARGO_TARGET_DIR:-target}
 if [[ -z ${MOMENTUM_BIN:-} ]]; then
   cargo build --release --locked -q -p momentum
-  MOMENTUM_BIN=${CARGO_TARGET_DIR:-target}/release/momentum
+  MOMENTUM_BIN=$target/release/momentum
 fi
 bin=$(cd "$(dirname "$MOMENTUM_BIN")" && pwd)/$(basename "$MOMENTUM_BIN")
 [[ -x $bin ]] || { echo "memory-benchmark: no binary at $bin" >&2; exit 2; }
+cargo build --profile bench --locked -q -p momentum-benches --example synthetic_universe
+generator=$(cd "$target/release/examples" && pwd)/synthetic_universe
 
 unset MLFLOW_TRACKING_URI
 work=$(mktemp -d)
@@ -34,42 +37,12 @@ else
 fi
 cd "$work"
 
-# Wide layout (date, then one close column per ticker), weekdays from 2000-01-03. Each ticker is
-# a random walk with uniform daily returns of +-2% around its own drift, from a Park-Miller
-# generator: integer arithmetic exact in awk's doubles, so every awk writes the same bytes.
-# Every 25th ticker is listed late (empty cells before its first day), as index members are.
-awk -v n="$tickers" -v days="$days" '
-BEGIN {
-  seed = 20260101
-  printf "date"
-  for (i = 0; i < n; i++) {
-    printf ",S%03d", i
-    price[i] = 20 + (i * 37) % 200
-    drift[i] = ((i % 7) - 3) * 0.0001
-    first[i] = (i % 25 == 0) ? 1000 + 2 * i : 0
-  }
-  printf "\n"
-  split("31 28 31 30 31 30 31 31 30 31 30 31", month_days, " ")
-  y = 2000; m = 1; d = 3; dow = 0  # a Monday
-  for (t = 0; t < days; ) {
-    if (dow < 5) {
-      printf "%04d-%02d-%02d", y, m, d
-      for (i = 0; i < n; i++) {
-        seed = (seed * 16807) % 2147483647
-        price[i] *= 1 + drift[i] + (seed / 2147483647 - 0.5) * 0.04
-        if (t >= first[i]) printf ",%.4f", price[i]; else printf ","
-      }
-      printf "\n"
-      dates[t++] = sprintf("%04d-%02d-%02d", y, m, d)
-    }
-    dow = (dow + 1) % 7
-    leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
-    if (++d > month_days[m] + (m == 2 && leap)) { d = 1; if (++m > 12) { m = 1; y++ } }
-  }
-  # The as-of dates of the historical scans: every 20 trading days before the last.
-  for (k = 4; k >= 1; k--) print dates[days - 1 - 20 * k] > "as_of.txt"
-  print dates[days - 1] > "last.txt"
-}' >prices.csv
+# The synthetic universe of the scale benchmarks (benches/src/synthetic.rs): one close column
+# per ticker, some listed late, some delisted, a few days missing. The as-of dates of the
+# historical scans are every 20 trading days before the last.
+"$generator" prices.csv "$tickers" "$days"
+awk -F, 'NR > 1 { date[NR - 1] = $1 }
+  END { n = NR - 1; for (k = 4; k >= 1; k--) print date[n - 20 * k] >"as_of.txt"; print date[n] >"last.txt" }' prices.csv
 
 {
   cat <<'YAML'

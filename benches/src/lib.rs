@@ -4,6 +4,8 @@
 //! (and `docs/performance.md`) uses the same ones.
 #![warn(missing_docs)]
 
+pub mod synthetic;
+
 use chrono::NaiveDate;
 use momentum_engine::{GridOptions, GridSpec, Objective, split};
 use momentum_features::PricePanel;

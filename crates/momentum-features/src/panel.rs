@@ -1,6 +1,7 @@
 //! The aligned close-price panel: dates x tickers, NaN where a ticker has no price.
 
 use std::collections::HashMap;
+use std::ops::Range;
 use std::sync::OnceLock;
 
 use chrono::NaiveDate;
@@ -80,12 +81,7 @@ impl PricePanel {
         if let Some(w) = dates.windows(2).find(|w| w[1] <= w[0]) {
             return Err(FeaturesError::UnsortedDates { date: w[1] });
         }
-        let mut seen = HashMap::with_capacity(tickers.len());
-        for t in &tickers {
-            if seen.insert(t.as_str(), ()).is_some() {
-                return Err(FeaturesError::DuplicateTicker { ticker: t.clone() });
-            }
-        }
+        check_unique(&tickers)?;
         // An array already in standard layout is kept, not copied: it may be the whole panel.
         let mut close = if close.is_standard_layout() {
             close
@@ -114,13 +110,15 @@ impl PricePanel {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn from_table(table: &PriceTable) -> Result<Self> {
-        let mut col_of = HashMap::with_capacity(table.tickers.len());
-        for (i, t) in table.tickers.iter().enumerate() {
-            if col_of.insert(t.as_str(), i).is_some() {
-                return Err(FeaturesError::DuplicateTicker { ticker: t.clone() });
-            }
-        }
-        let mut series = vec![(Vec::new(), Vec::new()); table.tickers.len()];
+        let mut builder = PanelBuilder::new(table.tickers.clone())?;
+        let col_of: HashMap<&str, usize> = table
+            .tickers
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.as_str(), i))
+            .collect();
+        // The rows in column order (stable: a ticker's rows keep their order).
+        let mut rows: Vec<(usize, &momentum_data::PriceRow)> = Vec::with_capacity(table.rows.len());
         for row in &table.rows {
             let i =
                 *col_of
@@ -128,12 +126,14 @@ impl PricePanel {
                     .ok_or_else(|| FeaturesError::UnknownTicker {
                         ticker: row.ticker.clone(),
                     })?;
-            series[i].0.push(row.date);
-            series[i].1.push(row.close);
+            rows.push((i, row));
         }
-        let mut builder = PanelBuilder::default();
-        for (ticker, (dates, closes)) in table.tickers.iter().zip(series) {
-            builder.push_series(ticker.clone(), dates, closes);
+        rows.sort_by_key(|&(i, _)| i);
+        for column in rows.chunk_by(|a, b| a.0 == b.0) {
+            builder.set_series(
+                column[0].0,
+                column.iter().map(|(_, row)| (row.date, row.close)),
+            );
         }
         builder.finish()
     }
@@ -235,58 +235,91 @@ impl PricePanel {
     }
 }
 
-/// Builds a [`PricePanel`] from one close series per ticker, pushed in universe order: what a
-/// reader that goes through a price file one ticker at a time
-/// ([`momentum_data::TickerStream`]) aligns without a row table. The dates are the sorted union
-/// of all series' dates.
+/// Builds a [`PricePanel`] from one close series per ticker: what a reader that goes through a
+/// price file one ticker at a time ([`momentum_data::TickerStream`]) aligns without a row
+/// table. The columns are fixed up front; each gets its series once, in any order. The dates
+/// are the sorted union of all series' dates.
+///
+/// The series are kept end to end in one buffer per field, not in one allocation per ticker:
+/// hundreds of small long-lived blocks would stay interleaved with the reader's freed ones, and
+/// the allocator could not give that memory back once the panel is built.
 ///
 /// # Example
 /// ```
 /// use momentum_features::PanelBuilder;
 /// let day = |d| chrono::NaiveDate::from_ymd_opt(2024, 1, d).unwrap();
-/// let mut builder = PanelBuilder::default();
-/// builder.push_series("B".into(), vec![day(2), day(4)], vec![10.0, 11.0]);
-/// builder.push_series("A".into(), vec![day(3)], vec![5.0]);
+/// let mut builder = PanelBuilder::new(vec!["B".into(), "A".into(), "EMPTY".into()])?;
+/// builder.set_series(1, [(day(3), 5.0)]);
+/// builder.set_series(0, [(day(2), 10.0), (day(4), 11.0)]);
 /// let panel = builder.finish()?;
 /// assert_eq!(panel.dates(), [day(2), day(3), day(4)]);
-/// assert_eq!(panel.tickers(), ["B", "A"]);
+/// assert_eq!(panel.tickers(), ["B", "A", "EMPTY"]);
 /// assert!(panel.price(1, 0).is_nan());
+/// assert!(panel.price(0, 2).is_nan()); // a column without a series is empty
 /// # Ok::<(), momentum_features::FeaturesError>(())
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct PanelBuilder {
     tickers: Vec<String>,
-    series: Vec<(Vec<NaiveDate>, Vec<f64>)>,
+    /// Every series' dates, end to end.
+    dates: Vec<NaiveDate>,
+    /// Every series' closes, end to end (`closes[k]` is on `dates[k]`).
+    closes: Vec<f64>,
+    /// Column `i`'s series: `dates[spans[i].clone()]`; empty until set.
+    spans: Vec<Range<usize>>,
 }
 
 impl PanelBuilder {
-    /// Adds the next ticker's closes on `dates` (any order; `closes[k]` is on `dates[k]`).
-    ///
-    /// # Panics
-    /// When `dates` and `closes` differ in length.
-    pub fn push_series(&mut self, ticker: String, dates: Vec<NaiveDate>, closes: Vec<f64>) {
-        assert_eq!(dates.len(), closes.len(), "one close per date");
-        self.tickers.push(ticker);
-        self.series.push((dates, closes));
-    }
-
-    /// The aligned panel; each series is freed once copied in.
+    /// A builder of a panel with these columns, in this order, all empty.
     ///
     /// # Errors
-    /// [`FeaturesError::DuplicatePrice`] for a date twice in one series,
-    /// [`FeaturesError::DuplicateTicker`] for a ticker pushed twice.
+    /// [`FeaturesError::DuplicateTicker`] for a ticker named twice.
+    pub fn new(tickers: Vec<String>) -> Result<Self> {
+        check_unique(&tickers)?;
+        let spans = vec![0..0; tickers.len()];
+        Ok(Self {
+            tickers,
+            dates: Vec::new(),
+            closes: Vec::new(),
+            spans,
+        })
+    }
+
+    /// Gives column `column` its closes, as `(date, close)` pairs in any order.
+    ///
+    /// # Panics
+    /// When `column` is out of range or already has a series.
+    pub fn set_series(
+        &mut self,
+        column: usize,
+        series: impl IntoIterator<Item = (NaiveDate, f64)>,
+    ) {
+        assert!(self.spans[column].is_empty(), "one series per column");
+        let start = self.dates.len();
+        for (date, close) in series {
+            self.dates.push(date);
+            self.closes.push(close);
+        }
+        self.spans[column] = start..self.dates.len();
+    }
+
+    /// The aligned panel.
+    ///
+    /// # Errors
+    /// [`FeaturesError::DuplicatePrice`] for a date twice in one series.
     pub fn finish(self) -> Result<PricePanel> {
         let mut dates: Vec<NaiveDate> = Vec::new();
-        for (series, _) in &self.series {
-            dates.extend(series);
+        for span in &self.spans {
+            dates.extend(&self.dates[span.clone()]);
             dates.sort_unstable();
             dates.dedup();
         }
         let mut close = Array2::from_elem((dates.len(), self.tickers.len()), f64::NAN);
         let mut filled = vec![false; dates.len()];
-        for (i, (ticker, (days, closes))) in self.tickers.iter().zip(self.series).enumerate() {
+        for (i, (ticker, span)) in self.tickers.iter().zip(&self.spans).enumerate() {
             filled.fill(false);
-            for (date, price) in days.into_iter().zip(closes) {
+            for k in span.clone() {
+                let date = self.dates[k];
                 let t = dates
                     .binary_search(&date)
                     .expect("every series date is in the union");
@@ -297,11 +330,22 @@ impl PanelBuilder {
                     });
                 }
                 filled[t] = true;
-                close[[t, i]] = price;
+                close[[t, i]] = self.closes[k];
             }
         }
         PricePanel::new(dates, self.tickers, close)
     }
+}
+
+/// [`FeaturesError::DuplicateTicker`] for the first ticker named twice.
+fn check_unique(tickers: &[String]) -> Result<()> {
+    let mut seen = HashMap::with_capacity(tickers.len());
+    for t in tickers {
+        if seen.insert(t.as_str(), ()).is_some() {
+            return Err(FeaturesError::DuplicateTicker { ticker: t.clone() });
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -65,41 +65,24 @@ fn is_parquet(path: &Path) -> bool {
         .is_some_and(|e| e.eq_ignore_ascii_case("parquet"))
 }
 
-/// One ticker's dates and its closes on them.
-pub(crate) type Series = (Vec<NaiveDate>, Vec<f64>);
-
-/// Closes of a Parquet price file, read one ticker at a time ([`TickerStream`]).
-#[derive(Debug)]
+/// What [`stream_closes`] kept of a price file.
 pub(crate) struct StreamedCloses {
     /// The file's universe.
     pub(crate) universe: Vec<String>,
-    /// Each ticker asked for, with its dates and closes (`None` when the file lacks it).
-    pub(crate) kept: Vec<(String, Option<Series>)>,
+    /// Every ticker asked for, in the order asked (those the file lacks too).
+    pub(crate) kept: Vec<String>,
+    /// The kept tickers the file has, in the order asked, with their closes.
+    builder: PanelBuilder,
+    /// The kept tickers the file has without a price.
+    pub(crate) without_rows: Vec<String>,
     /// The digest of all the file's prices, when asked for.
     pub(crate) digest: Option<String>,
 }
 
 impl StreamedCloses {
-    /// The kept tickers without a price: a panel would have an empty column for them.
-    pub(crate) fn without_rows(&self) -> Vec<String> {
-        let empty =
-            |series: &Option<Series>| series.as_ref().is_some_and(|(dates, _)| dates.is_empty());
-        self.kept
-            .iter()
-            .filter(|(_, series)| empty(series))
-            .map(|(ticker, _)| ticker.clone())
-            .collect()
-    }
-
     /// The panel of the kept tickers the file has, in the kept order.
     pub(crate) fn panel(self) -> Result<PricePanel, momentum_features::FeaturesError> {
-        let mut builder = PanelBuilder::default();
-        for (ticker, series) in self.kept {
-            if let Some((dates, closes)) = series {
-                builder.push_series(ticker, dates, closes);
-            }
-        }
-        builder.finish()
+        self.builder.finish()
     }
 }
 
@@ -114,31 +97,36 @@ pub(crate) fn stream_closes(
 ) -> Result<StreamedCloses, momentum_data::DataError> {
     let stream = TickerStream::open(path)?;
     let universe = stream.tickers().to_vec();
-    let kept_tickers = keep(&universe);
-    let mut slot_of = vec![None; universe.len()];
-    let mut kept: Vec<(String, Option<Series>)> = Vec::new();
-    for ticker in kept_tickers {
-        let position = universe.iter().position(|t| *t == ticker);
-        if let Some(i) = position {
-            slot_of[i] = Some(kept.len());
+    let kept = keep(&universe);
+    let mut column_of = vec![None; universe.len()];
+    let mut columns = Vec::new();
+    for ticker in &kept {
+        // A ticker asked for twice gets one column.
+        let position = universe.iter().position(|t| t == ticker);
+        if let Some(i) = position.filter(|&i| column_of[i].is_none()) {
+            column_of[i] = Some(columns.len());
+            columns.push(ticker.clone());
         }
-        kept.push((ticker, position.map(|_| (Vec::new(), Vec::new()))));
     }
+    let mut builder = PanelBuilder::new(columns).expect("one column per ticker");
+    let mut without_rows = Vec::new();
     let mut digest = with_digest.then(|| TableDigest::new(&universe));
     stream.for_each(|i, rows| {
         if let Some(digest) = &mut digest {
             digest.push(rows);
         }
-        if let Some(slot) = slot_of[i] {
-            kept[slot].1 = Some((
-                rows.iter().map(|row| row.date).collect(),
-                rows.iter().map(|row| row.close).collect(),
-            ));
+        if let Some(column) = column_of[i] {
+            if rows.is_empty() {
+                without_rows.push(universe[i].clone());
+            }
+            builder.set_series(column, rows.iter().map(|row| (row.date, row.close)));
         }
     })?;
     Ok(StreamedCloses {
         universe,
         kept,
+        builder,
+        without_rows,
         digest: digest.map(TableDigest::finish),
     })
 }

@@ -175,11 +175,10 @@ fn read_price_cache(
 /// The panel of the kept tickers, every one of which the file has; one without a price is the
 /// error [`keep_universe`](momentum_scanner::scan::keep_universe) gives.
 fn universe_panel(closes: StreamedCloses, origin: &str) -> Result<PricePanel> {
-    let without_rows = closes.without_rows();
-    if !without_rows.is_empty() {
+    if !closes.without_rows.is_empty() {
         let missing = momentum_data::DataError::MissingTickers {
             origin: origin.into(),
-            tickers: without_rows,
+            tickers: closes.without_rows,
             start: NaiveDate::MIN,
             end: NaiveDate::MAX,
         };

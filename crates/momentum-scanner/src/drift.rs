@@ -3,6 +3,8 @@
 //! One statistic per function, each with its formula and degenerate cases, so `monitor` can put
 //! every number, its threshold and its verdict side by side in `reports/monitor.json`.
 
+use std::borrow::Cow;
+
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
 /// Population Stability Index of `actual` against the `expected` (reference) sample.
@@ -196,10 +198,16 @@ pub fn mean_shortfall_test(live: &[f64], promised: f64) -> Option<MeanShortfallT
     })
 }
 
-fn finite_sorted(values: &[f64]) -> Vec<f64> {
+/// The finite values in ascending order: borrowed when they already are (a caller with
+/// millions of values sorts them in place first instead of having them copied here).
+fn finite_sorted(values: &[f64]) -> Cow<'_, [f64]> {
+    let ascending = values.is_sorted_by(|a, b| a.total_cmp(b).is_le());
+    if ascending && values.iter().all(|v| v.is_finite()) {
+        return Cow::Borrowed(values);
+    }
     let mut out: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
     out.sort_by(f64::total_cmp);
-    out
+    Cow::Owned(out)
 }
 
 /// Linear-interpolation quantile (numpy's default, "type 7") of a sorted, non-empty sample.

@@ -463,7 +463,8 @@ fn drift_checks(
 }
 
 /// Every eligible ticker's score on the days of `days` taken `step` apart, counted back from
-/// the range's last day (the features crate's code path).
+/// the range's last day (the features crate's code path), in ascending order: the drift
+/// statistics sort their samples, and sorted here in place they are not copied there.
 ///
 /// PSI is descriptive and pools every day. The KS test needs close to independent samples:
 /// scores of consecutive days share almost all of their return window, so pooling every day
@@ -484,5 +485,6 @@ fn pooled_scores(
             pooled.extend(row.iter().copied().filter(|s| s.is_finite()));
         }
     }
+    pooled.sort_by(f64::total_cmp);
     pooled
 }

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# The whole `momentum backtest` at S&P 500 scale on one machine (issue #21, item 6): a
+# deterministic synthetic universe (`benches/src/synthetic.rs`: 500 tickers x 6,300 trading days,
+# 20 % listed late, 10 % delisted, 0.2 % of days missing) goes through `fetch --source csv` and
+# `features`, then `backtest --no-track` with a 10,000-combination grid and the selection
+# statistics (PSR, DSR, PBO over 16 CSCV blocks) runs RUNS times. Prints each run's wall time and
+# peak RSS and their medians. Targets: under 30 s and under 2 GB.
+#
+# usage: scripts/scale-benchmark.sh [RUNS]         (default 3)
+#   MOMENTUM_BIN           the binary to measure (default: cargo build --release)
+#   SCALE_BENCH_VALIDATION the --validation kinds (default split; e.g. split,walk-forward,cpcv)
+#   SCALE_BENCH_THREADS    --threads (default: every core)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+runs=${1:-3}
+target=${CARGO_TARGET_DIR:-target}
+cargo build --release --locked -q -p momentum
+cargo build --profile bench --locked -q -p momentum-benches --example synthetic_universe
+bin=$(cd "$(dirname "${MOMENTUM_BIN:-$target/release/momentum}")" && pwd)/$(basename "${MOMENTUM_BIN:-momentum}")
+generator=$(cd "$target/release/examples" && pwd)/synthetic_universe
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cd "$work"
+"$generator" prices.csv
+cat >params.yaml <<'YAML'
+data:
+  source: csv
+  path: prices.csv
+  tickers: []
+  start: "1990-01-01"
+  end: "2099-12-31"
+  out: data/raw/prices.parquet
+tracking:
+  uri: ""
+  store: mlruns
+YAML
+"$bin" -q fetch >/dev/null
+"$bin" -q features >/dev/null
+
+# 10 lookbacks x 5 skips x 20 holding periods x 10 portfolio sizes = 10,000 combinations.
+grid=(--grid-lookback 20,40,60,90,120,150,180,210,250,300 --grid-skip 0,5,10,15,20
+  --grid-holding 1,2,3,4,5,6,7,8,9,10,12,14,16,18,20,25,30,40,50,60
+  --grid-top-k 5,10,15,20,25,30,40,50,75,100)
+threads=()
+[[ -n ${SCALE_BENCH_THREADS:-} ]] && threads=(--threads "$SCALE_BENCH_THREADS")
+printf 'universe: %s; grid: 10,000 combinations; validation: %s\n' \
+  "$(head -1 prices.csv | tr ',' '\n' | tail -n +2 | wc -l) tickers x $(($(wc -l <prices.csv) - 1)) days" \
+  "${SCALE_BENCH_VALIDATION:-split}"
+times=()
+peaks=()
+for ((run = 1; run <= runs; run++)); do
+  /usr/bin/time -f '%e %M' -o usage.txt "$bin" -q backtest --no-track \
+    --validation "${SCALE_BENCH_VALIDATION:-split}" "${grid[@]}" "${threads[@]}" >/dev/null
+  read -r seconds kib <usage.txt
+  times+=("$seconds")
+  peaks+=("$kib")
+  printf 'run %d: %6.2f s, peak RSS %7.1f MB\n' "$run" "$seconds" "$(echo "$kib * 1024 / 1000000" | bc -l)"
+done
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+printf 'median: %.2f s, peak RSS %.1f MB (targets: 30 s, 2,000 MB)\n' "$(median "${times[@]}")" \
+  "$(echo "$(median "${peaks[@]}") * 1024 / 1000000" | bc -l)"
