@@ -342,8 +342,9 @@ pub struct BootstrapTest {
     pub ci_low: f64,
     /// Upper end, `delta + critical_value * se`.
     pub ci_high: f64,
-    /// `(#{m : |delta*_m - delta| / se*_m >= |delta| / se} + 1) / (M + 1)` (Remark 3.2). When
-    /// `(M + 1)` is a multiple of 20, `p_value <= 0.05` exactly when 0 is outside the interval.
+    /// `(#{m : |delta*_m - delta| / se*_m >= |delta| / se} + 1) / (M + 1)` (Remark 3.2).
+    /// `p_value <= 0.05` exactly when 0 is outside the interval: both say that at most
+    /// `floor((M + 1) / 20) - 1` replications reach `|delta| / se`.
     pub p_value: f64,
 }
 

@@ -675,7 +675,8 @@ fn the_bootstrap_interval_covers_a_true_difference_of_zero_about_95_percent_of_t
             let ab = compare(&champion, &challenger, &spec(5, 499, seed)).unwrap();
             covered += usize::from(ab.bootstrap.ci_low <= 0.0 && 0.0 <= ab.bootstrap.ci_high);
             hac_accepted += usize::from(ab.hac.p_value > 0.05);
-            // With M + 1 = 500 a multiple of 20, the interval and the p-value decide alike.
+            // The interval and the p-value decide alike: both ask whether at most
+            // floor(500 / 20) - 1 = 24 replications reach |delta| / se.
             assert_eq!(
                 ab.bootstrap.p_value <= 0.05,
                 !(ab.bootstrap.ci_low <= 0.0 && 0.0 <= ab.bootstrap.ci_high),
