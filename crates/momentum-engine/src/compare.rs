@@ -97,8 +97,10 @@ impl fmt::Display for Arm {
 }
 
 /// How to compare: the Newey-West lag and the bootstrap's block length, replications and seed.
+///
+/// Read from a settings file, a missing key takes its [`Default`] value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct ComparisonSpec {
     /// Newey-West lag `L` of the HAC and Diebold-Mariano tests; `None` for
     /// [`newey_west_lag`]`(T)`. Must be below `T`.
@@ -419,14 +421,15 @@ pub fn compare(champion: &[f64], challenger: &[f64], spec: &ComparisonSpec) -> R
         }
     };
     let delta = moments.delta();
+    let hac = sharpe_difference_hac(&pair, spec.lag)?;
     Ok(Comparison {
         days: pair.days(),
         champion: arm(0),
         challenger: arm(1),
         delta,
         delta_annualised: delta * sqrt_year,
-        hac: sharpe_difference_hac(&pair, spec.lag)?,
-        bootstrap: sharpe_difference_bootstrap(&pair, spec)?,
+        hac,
+        bootstrap: bootstrap_studentized_by(&pair, spec, &hac)?,
         diebold_mariano: diebold_mariano(&pair, spec.lag)?,
     })
 }
@@ -557,6 +560,16 @@ pub fn sharpe_difference_bootstrap(
     pair: &PairedReturns<'_>,
     spec: &ComparisonSpec,
 ) -> Result<BootstrapTest> {
+    let hac = sharpe_difference_hac(pair, spec.lag)?;
+    bootstrap_studentized_by(pair, spec, &hac)
+}
+
+/// [`sharpe_difference_bootstrap`] with the original statistic's HAC test already computed.
+fn bootstrap_studentized_by(
+    pair: &PairedReturns<'_>,
+    spec: &ComparisonSpec,
+    hac: &HacTest,
+) -> Result<BootstrapTest> {
     let days = pair.days();
     let (block_len, replications) = (spec.block_len, spec.replications);
     if block_len == 0 || days / block_len < 2 {
@@ -573,7 +586,6 @@ pub fn sharpe_difference_bootstrap(
             reason: "must be at least 19 for a 95 % interval",
         });
     }
-    let hac = sharpe_difference_hac(pair, spec.lag)?;
     let delta = pair.moments().delta();
     let blocks = Blocks::new(pair, block_len);
     let studentized: Vec<f64> = (0..replications)

@@ -151,8 +151,9 @@ pub enum EngineError {
     },
     /// A test statistic's standard error is 0, so the statistic is undefined.
     #[error(
-        "the {test} test has a standard error of 0: the challenger's returns are the champion's \
-         (or the champion's plus a constant), so there is no difference to test"
+        "the {test} test has a standard error of 0: the difference between the challenger's and \
+         the champion's returns does not vary (identical series, or a constant apart), so there \
+         is nothing to test"
     )]
     ZeroStandardError {
         /// `hac` or `diebold_mariano`.

@@ -616,6 +616,21 @@ fn the_bootstrap_is_the_same_on_one_and_two_threads() {
 }
 
 #[test]
+fn a_spec_read_from_settings_defaults_missing_keys_and_refuses_unknown_ones() {
+    let spec: ComparisonSpec = serde_json::from_str(r#"{"replications": 999, "lag": 3}"#).unwrap();
+    assert_eq!(
+        spec,
+        ComparisonSpec {
+            lag: Some(3),
+            replications: 999,
+            ..ComparisonSpec::default()
+        }
+    );
+    assert_eq!((spec.block_len, spec.seed), (5, 0));
+    assert!(serde_json::from_str::<ComparisonSpec>(r#"{"block": 5}"#).is_err());
+}
+
+#[test]
 fn the_result_serialises_with_the_issue_field_names() {
     let ab = compare(&CHAMPION, &CHALLENGER, &spec(5, 199, 7)).unwrap();
     let json = serde_json::to_value(ab).unwrap();
