@@ -545,12 +545,19 @@ pub fn diebold_mariano(pair: &PairedReturns<'_>, lag: Option<usize>) -> Result<D
 /// `block_len` of 0 or above `T / 2` (fewer than two blocks leave `Psi* = 0`), or fewer than
 /// [`MIN_REPLICATIONS`] replications.
 ///
-/// # Deviations from the paper
-/// The paper studentizes the original statistic with a prewhitened kernel estimate (their
-/// code: Parzen/QS kernels of Andrews and Monahan 1992); this uses the Bartlett estimate of
-/// section 3.1, so the HAC test and the bootstrap share one `se`. When `b` does not divide
-/// `T`, the paper assumes it does; here the resample is `l b < T` days long, as in the
-/// authors' own code.
+/// # Deviations from the paper and the authors' R code
+/// - The original statistic is studentized by the Newey-West (Bartlett, fixed lag rule)
+///   estimate of section 3.1, so the HAC test and the bootstrap share one `se`; the authors'
+///   code uses a prewhitened Parzen-kernel estimate (Andrews and Monahan 1992 prewhitening,
+///   Andrews 1991 automatic bandwidth, a `T / (T - 4)` factor).
+/// - The paper assumes `b` divides `T`. Otherwise the resample here, as in the authors' code,
+///   is `l b < T` days long; `se*` then divides by `l b`, where their code divides by `T`
+///   (the same when `b` divides `T`).
+/// - `delta` uses the moments divided by `T` everywhere, as the paper's formulas do; the
+///   authors' code takes the point estimate with `sd` (divided by `T - 1`).
+/// - The paper's data-driven choice of `b` (its calibration algorithm) is not implemented.
+/// - The paper's interval uses the "1 - alpha quantile" of the `s_m`; here it is the exact
+///   order statistic above, and a replication with `se* = 0` counts as `+inf`.
 ///
 /// # References
 /// Ledoit, O. and Wolf, M. (2008), "Robust performance hypothesis testing with the Sharpe
