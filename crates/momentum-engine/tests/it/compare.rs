@@ -12,8 +12,6 @@ use momentum_engine::{
     sharpe_difference_bootstrap, sharpe_difference_hac,
 };
 
-use crate::close_to;
-
 // Printed by ab_reference.py: 120 days of a champion and a challenger with a common factor,
 // AR(1) noise (phi 0.4 and 0.2) and different means, from SplitMix64 + Box-Muller, rounded to
 // 8 decimals.
@@ -23,8 +21,13 @@ const CHAMPION: [f64; 120] = [0.00853703, 0.01482932, 0.00715743, -0.01633104, -
 const CHALLENGER: [f64; 120] = [0.00392656, 0.00950782, 0.00106092, -0.00700497, -0.0041216, -0.01609966, 0.01146359, 0.00759728, 0.01279038, -0.01208114, 0.01188584, -0.00831209, 0.00088026, 0.00781629, -0.00325746, 0.00662965, -0.00991624, 0.00447849, 0.00733379, -0.00680096, 0.01535898, 4.277e-05, 0.00633939, -0.02115003, -0.0087432, 0.03025544, 0.02183618, -0.02331488, -0.01441294, 0.01242274, -0.01887111, -0.00731387, 0.00932616, 0.00098962, -0.00684028, 0.01728439, 0.02230788, 0.00431043, 0.01491686, 0.00232076, 0.01243885, -0.00658389, -0.00488997, -0.0021343, 0.00175845, -0.00854062, -0.00935438, 0.01630592, -0.00444044, 0.00529083, -0.01927056, 0.00523654, 0.01191067, 0.01681607, 0.00311489, -0.00230796, 0.00656387, -0.00424408, 0.00099253, -0.00382934, 0.00672886, -0.00944827, -0.00726255, 0.01066022, -0.00374036, 0.00629206, -0.0206172, -0.01663582, 0.00095311, -0.00710963, -0.01492643, 2.23e-05, 0.00772185, -0.00949277, 0.02115744, 0.01114051, 0.00476349, -0.03105677, -0.0039662, 0.01931707, 0.02000871, 0.0128211, 0.00507018, 0.00164636, 0.01214156, 0.01203726, -0.01138762, -0.01162357, -0.01366047, -0.00521697, -0.00764808, 0.01635523, 0.02065578, -0.00894227, 0.03067211, 0.01801324, 0.00535372, -0.00139034, -0.00515411, -0.00448163, -0.01085969, 0.00339914, -0.00603551, 0.01030486, -0.000772, -0.00635873, -0.0027074, 0.00439843, 0.00225595, 0.01220087, 0.00992406, 0.00447976, -0.00404326, 0.00756343, 0.01044529, -0.02094444, 0.01248477, 0.01671314, 0.01590247, 0.01908436];
 
 /// Relative tolerance against the reference: both sides evaluate the same formulas in a
-/// different order, so they agree to rounding (about 1e-14), far inside this.
-const TOL: f64 = 1e-10;
+/// different order and agree to rounding (below 1e-15 on every value here).
+const TOL: f64 = 1e-12;
+
+/// Relative tolerance of normal p-values: statrs's `erfc` (behind `Phi`) and Python's
+/// `math.erfc` differ by up to 1e-10 relative for arguments near 0.5 (measured: 9.8e-11 at
+/// p = 0.44); in the tails they agree to 1e-15.
+const P_TOL: f64 = 2e-10;
 
 fn pair() -> PairedReturns<'static> {
     PairedReturns::new(&CHAMPION, &CHALLENGER).unwrap()
@@ -40,8 +43,13 @@ fn spec(block_len: usize, replications: usize, seed: u64) -> ComparisonSpec {
 }
 
 fn assert_close(what: &str, got: f64, want: f64) {
+    let tolerance = if what.ends_with("p_value") {
+        P_TOL
+    } else {
+        TOL
+    };
     assert!(
-        close_to(got, want, TOL),
+        (got - want).abs() <= tolerance * want.abs(),
         "{what}: got {got:e}, want {want:e}"
     );
 }
