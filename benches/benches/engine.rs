@@ -12,6 +12,10 @@
 //!   DSR and PBO over C(16, 8) = 12,870 CSCV splits).
 //! - `pbo/sample_9000/2_threads`: PBO alone, from the block sums of that grid (computed outside
 //!   the timer).
+//! - `compare/2520_days_5000_reps/2_threads`: [`momentum_engine::compare`] of two sample
+//!   strategies' last ten years of daily returns (2,520 days): the HAC test, 5,000
+//!   studentized circular block bootstrap replications (block 5) on a 2-thread pool, and the
+//!   Diebold-Mariano test (issue #23; target under 1 s).
 //! - `scoring/one_day_5000_tickers`: `momentum_scores` + `select_top_k(50)` for one day of a
 //!   5,000-ticker universe (what `momentum scan` does).
 //!
@@ -25,10 +29,10 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use momentum_benches::{large_panel, sample_grid, sample_options, sample_panel};
+use momentum_benches::{ab_pair, large_panel, sample_grid, sample_options, sample_panel};
 use momentum_engine::{
-    StrategyParams, Window, backtest, grid_search, probability_of_backtest_overfitting, run_grid,
-    select_top_k_into,
+    ComparisonSpec, StrategyParams, Window, backtest, compare, grid_search,
+    probability_of_backtest_overfitting, run_grid, select_top_k_into,
 };
 use momentum_features::momentum_scores;
 
@@ -114,6 +118,23 @@ fn bench_grid(c: &mut Criterion) {
     group.finish();
 }
 
+fn bench_compare(c: &mut Criterion) {
+    let (champion, challenger) = ab_pair(&sample_panel());
+    let spec = ComparisonSpec::default();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
+    let mut group = c.benchmark_group("compare");
+    group.sample_size(20);
+    group.bench_function("2520_days_5000_reps/2_threads", |b| {
+        b.iter(|| {
+            pool.install(|| compare(black_box(&champion), black_box(&challenger), &spec).unwrap())
+        });
+    });
+    group.finish();
+}
+
 fn bench_scoring(c: &mut Criterion) {
     let panel = large_panel(300, 5000);
     let t = panel.n_days() - 1;
@@ -128,5 +149,11 @@ fn bench_scoring(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, bench_backtest, bench_grid, bench_scoring);
+criterion_group!(
+    benches,
+    bench_backtest,
+    bench_grid,
+    bench_compare,
+    bench_scoring
+);
 criterion_main!(benches);

@@ -7,7 +7,7 @@
 pub mod synthetic;
 
 use chrono::NaiveDate;
-use momentum_engine::{GridOptions, GridSpec, Objective, split};
+use momentum_engine::{GridOptions, GridSpec, Objective, StrategyParams, Window, backtest, split};
 use momentum_features::PricePanel;
 
 /// The embedded sample (20 S&P 500 stocks) from 1995-01-01 on.
@@ -40,6 +40,29 @@ pub fn sample_options(panel: &PricePanel) -> GridOptions {
         pbo_blocks: 16,
         cost_bps: 10.0,
     }
+}
+
+/// Days of the A/B comparison workload: ten years of daily returns.
+pub const AB_DAYS: usize = 2520;
+
+/// The A/B comparison's input (issue #23): the daily returns, over the sample's last
+/// [`AB_DAYS`] days, of a champion (lookback 120, holding 20, top 5) and a challenger
+/// (lookback 250, holding 20, top 5), both at 10 bps.
+pub fn ab_pair(panel: &PricePanel) -> (Vec<f64>, Vec<f64>) {
+    let returns = |lookback| {
+        let params = StrategyParams {
+            lookback,
+            skip: 0,
+            holding: 20,
+            top_k: 5,
+            cost_bps: 10.0,
+        };
+        let run =
+            backtest(panel, &params, Window::full(panel.n_days())).expect("the sample backtests");
+        let r = run.returns();
+        r[r.len() - AB_DAYS..].to_vec()
+    };
+    (returns(120), returns(250))
 }
 
 /// A synthetic universe of `n` tickers over `days` days (deterministic random walks, 2 %

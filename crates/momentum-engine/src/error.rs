@@ -107,6 +107,58 @@ pub enum EngineError {
         "the experiment has no recorded runs: its grid rows, equity curves and trade log are not in metrics.json"
     )]
     NotRecorded,
+    /// The champion's and the challenger's return series differ in length.
+    #[error(
+        "the champion has {champion} daily returns and the challenger {challenger}: the series must be aligned"
+    )]
+    SeriesLengthMismatch {
+        /// Returns of the champion.
+        champion: usize,
+        /// Returns of the challenger.
+        challenger: usize,
+    },
+    /// Too few days to compare.
+    #[error("{days} daily returns are too few to compare: at least {minimum} are needed")]
+    TooFewDays {
+        /// Days given.
+        days: usize,
+        /// The minimum.
+        minimum: usize,
+    },
+    /// A return is NaN or infinite.
+    #[error("the {arm}'s return on day {day} (0-based) is {value}, not a finite number")]
+    NonFiniteReturn {
+        /// Which series.
+        arm: crate::compare::Arm,
+        /// Its index, 0-based.
+        day: usize,
+        /// The value.
+        value: f64,
+    },
+    /// A return series has no variance, so no Sharpe ratio.
+    #[error("the {arm}'s returns are constant: a series without variance has no Sharpe ratio")]
+    ConstantSeries {
+        /// Which series.
+        arm: crate::compare::Arm,
+    },
+    /// The Newey-West lag is not below the number of days.
+    #[error("the Newey-West lag {lag} must be below the number of days, {days}")]
+    LagTooLong {
+        /// The lag.
+        lag: usize,
+        /// Days in each series.
+        days: usize,
+    },
+    /// A test statistic's standard error is 0, so the statistic is undefined.
+    #[error(
+        "the {test} test has a standard error of 0: the difference between the challenger's and \
+         the champion's returns does not vary (identical series, or a constant apart), so there \
+         is nothing to test"
+    )]
+    ZeroStandardError {
+        /// `hac` or `diebold_mariano`.
+        test: &'static str,
+    },
     /// Writing a report failed.
     #[error("cannot write the report")]
     Io(#[from] std::io::Error),

@@ -11,6 +11,7 @@
 //! | [`grid_search`], [`run_grid`] | all combinations in parallel (rayon), deterministic, with [`SelectionStats`] |
 //! | [`ExperimentSpec`], [`run_experiment`], [`Experiment`] | one backtest invocation, from a panel to `metrics.json`, `grid.csv`, `trades.csv`, `equity_curve.csv` |
 //! | [`probabilistic_sharpe_ratio`], [`deflated_sharpe_ratio`], [`probability_of_backtest_overfitting`] | is the winner luck? |
+//! | [`compare()`], [`sharpe_difference_hac`], [`sharpe_difference_bootstrap`], [`diebold_mariano`] | champion against challenger: is the difference of Sharpe ratios or mean returns real? |
 //! | [`walk_forward()`], [`cpcv()`] | the selection validated out of sample: walk-forward folds, combinatorial purged cross-validation |
 //! | [`EngineError`] | the crate's error |
 //!
@@ -29,6 +30,7 @@
 #![warn(missing_docs)]
 
 mod backtest;
+mod compare;
 mod cpcv;
 mod error;
 mod experiment;
@@ -42,6 +44,11 @@ mod stats;
 mod walk_forward;
 
 pub use backtest::{Action, BacktestResult, Trade, backtest, baseline};
+pub use compare::{
+    Arm, ArmSharpe, BootstrapTest, Comparison, ComparisonSpec, DEFAULT_BLOCK_LEN,
+    DEFAULT_REPLICATIONS, DieboldMariano, HacTest, MIN_REPLICATIONS, PairedReturns, compare,
+    diebold_mariano, newey_west_lag, sharpe_difference_bootstrap, sharpe_difference_hac,
+};
 pub use cpcv::{Cpcv, CpcvSpec, CpcvSplit, MAX_CPCV_SPLITS, PathSummary, cpcv};
 pub use error::{EngineError, Result};
 pub use experiment::{

@@ -11,7 +11,8 @@ use crate::lanes::F64x2;
 /// The Euler-Mascheroni constant as the spec writes it.
 pub const EULER_GAMMA: f64 = 0.577_215_664_9;
 
-fn std_normal() -> Normal {
+/// The standard normal distribution, for `Phi` and `Phi^-1`.
+pub(crate) fn std_normal() -> Normal {
     Normal::new(0.0, 1.0).expect("the standard normal is valid")
 }
 

@@ -2,6 +2,7 @@
 //! slow reference implementation compared on random panels, properties, and the selection
 //! statistics pinned against independently computed numbers.
 
+mod compare;
 mod cpcv;
 mod experiment;
 mod hand;
