@@ -27,7 +27,8 @@ Environment:
   RUST_LOG                     log filter (e.g. debug); logs go to stderr
 
 Exit codes: 0 success, 1 error (one line on stderr naming the file, field or ticker), 2 usage;
-promote: 3 rejected by a gate; monitor --fail-on-drift: 4 retraining recommended.
+promote: 3 rejected by a gate; monitor --fail-on-drift: 4 retraining recommended;
+ab --fail-on-promote: 5 the challenger should replace the champion.
 
 `momentum <command> --help` describes each command, its files and its params.yaml keys.";
 
@@ -77,6 +78,7 @@ enum Command {
     Promote(cmd::promote::Args),
     Scan(cmd::scan::Args),
     Monitor(cmd::monitor::Args),
+    Ab(cmd::ab::Args),
 }
 
 fn main() -> ExitCode {
@@ -107,6 +109,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Promote(args) => cmd::promote::run(args, &settings, params),
         Command::Scan(args) => cmd::scan::run(args, &settings, params),
         Command::Monitor(args) => cmd::monitor::run(args, &settings, params),
+        Command::Ab(args) => cmd::ab::run(args, &settings, params),
     }
 }
 

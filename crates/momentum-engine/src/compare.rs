@@ -77,22 +77,52 @@ pub const DEFAULT_REPLICATIONS: usize = 5000;
 /// replication, so `M + 1 >= 20`.
 pub const MIN_REPLICATIONS: usize = 19;
 
-/// Which of the two series.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Which of the two models: the one in production (the registry alias `champion`, series 1)
+/// or the one that runs beside it in shadow (`challenger`, series 2). Champion sorts first.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Arm {
     /// The model in production, series 1.
+    #[default]
     Champion,
-    /// The candidate, series 2.
+    /// The model in shadow, series 2.
     Challenger,
+}
+
+impl Arm {
+    /// Both, champion first.
+    pub const BOTH: [Arm; 2] = [Arm::Champion, Arm::Challenger];
+
+    /// The registry alias: `champion` or `challenger`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Arm::Champion => "champion",
+            Arm::Challenger => "challenger",
+        }
+    }
+}
+
+impl std::str::FromStr for Arm {
+    type Err = EngineError;
+
+    fn from_str(name: &str) -> Result<Self> {
+        match name {
+            "champion" => Ok(Arm::Champion),
+            "challenger" => Ok(Arm::Challenger),
+            _ => Err(EngineError::InvalidParameter {
+                name: "alias",
+                value: name.to_owned(),
+                reason: "must be champion or challenger",
+            }),
+        }
+    }
 }
 
 impl fmt::Display for Arm {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Arm::Champion => "champion",
-            Arm::Challenger => "challenger",
-        })
+        f.write_str(self.as_str())
     }
 }
 

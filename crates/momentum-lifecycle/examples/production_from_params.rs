@@ -7,9 +7,10 @@
 
 use std::path::Path;
 
+use momentum_engine::Arm;
 use momentum_engine::PricePanel;
 use momentum_lifecycle::track::open_tracker;
-use momentum_lifecycle::{ProductionSource, Settings, load_production};
+use momentum_lifecycle::{ProductionSource, Settings, load_model};
 use momentum_scanner::scan::{keep_universe, scan};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -17,9 +18,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let settings = Settings::load(&params, true)?;
     // The production block, checked against the registry's `champion` as `momentum scan`
     // does; `ProductionSource::Registry` would read the champion instead.
-    let model = load_production(&settings, &params, ProductionSource::Params, || {
-        open_tracker(&settings, "example", None)
-    })?;
+    let model = load_model(
+        &settings,
+        &params,
+        (Arm::Champion, ProductionSource::Params),
+        || open_tracker(&settings, "example", None),
+    )?;
     let p = model.params;
     println!(
         "production model {} from {}: L={} S={} H={} K={}, {} tickers",

@@ -1,4 +1,5 @@
-//! The equity chart: strategy vs buy and hold on a log scale, with a drawdown panel below.
+//! The charts: strategy vs buy and hold on a log scale with a drawdown panel below, and the
+//! champion against the challenger with their rolling Sharpe difference below.
 //!
 //! Drawn with `plotters` into a PNG; text uses the DejaVu Sans font embedded in the binary
 //! (registered once with `plotters::style::register_font`), so no system font is needed.
@@ -7,7 +8,8 @@ use std::path::Path;
 use std::sync::Once;
 
 use chrono::NaiveDate;
-use momentum_engine::{ChainedCurve, CurvePoint};
+use momentum_engine::{ChainedCurve, CurvePoint, DAYS_PER_YEAR};
+use momentum_scanner::ab::Paired;
 use plotters::prelude::*;
 use plotters::style::{FontStyle, register_font};
 
@@ -55,19 +57,151 @@ pub(crate) fn write_equity_chart(
     if points.len() < 2 {
         return Err("an equity chart needs at least two days".into());
     }
+    render(path, |file| draw(file, title, points, marks))
+}
+
+/// Renders a PNG with `draw` into a temporary file beside `path` (its directory created when
+/// missing), then renames it over `path`.
+fn render(
+    path: &Path,
+    draw: impl FnOnce(&Path) -> Result<(), Box<dyn std::error::Error>>,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     register_fonts();
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let tmp = path.with_file_name(format!(".{name}.{}.tmp.png", std::process::id()));
-    let drawn = draw(&tmp, title, points, marks)
+    let drawn = draw(&tmp)
         .map_err(|e| e.to_string().into())
         .and_then(|()| std::fs::rename(&tmp, path).map_err(Into::into));
     if drawn.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
     drawn
+}
+
+/// Trading days in the rolling window of the A/B chart's Sharpe difference: a quarter.
+const ROLLING_DAYS: usize = 63;
+
+/// The A/B chart (`reports/ab.png`): both books' growth of 1 on a log scale, and below it the
+/// annualised Sharpe ratio of the challenger minus the champion's over the last 63 days.
+/// Rendered as [`write_equity_chart`] is (a temporary file renamed over `path`).
+pub(crate) fn write_ab_chart(
+    path: &Path,
+    paired: &Paired,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    if paired.dates.len() < 2 {
+        return Err("an A/B chart needs at least two days".into());
+    }
+    render(path, |file| draw_ab(file, paired))
+}
+
+fn draw_ab(file: &Path, paired: &Paired) -> Result<(), Box<dyn std::error::Error>> {
+    let root = BitMapBackend::new(file, (WIDTH, HEIGHT)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let root = root.titled(
+        "champion vs challenger: daily returns on common days",
+        ("sans-serif", 26).into_font(),
+    )?;
+    let (top, bottom) = root.split_vertically(HEIGHT * 62 / 100);
+    let days: Vec<i32> = paired.dates.iter().map(|d| day_number(*d)).collect();
+    let (first, last) = (days[0], days[days.len() - 1]);
+    let growth = |returns: &[f64]| {
+        let mut value = 1.0;
+        returns
+            .iter()
+            .map(|r| {
+                value *= 1.0 + r;
+                value
+            })
+            .collect::<Vec<f64>>()
+    };
+    let (champion, challenger) = (growth(&paired.champion), growth(&paired.challenger));
+    let (lo, hi) = champion
+        .iter()
+        .chain(&challenger)
+        .filter(|v| **v > 0.0)
+        .fold((1.0f64, 1.0f64), |(a, b), &v| (a.min(v), b.max(v)));
+    let mut chart = ChartBuilder::on(&top)
+        .margin(12)
+        .x_label_area_size(30)
+        .y_label_area_size(70)
+        .build_cartesian_2d(first..last, (lo * 0.95..hi * 1.05).log_scale())?;
+    chart
+        .configure_mesh()
+        .y_desc("growth of 1 (log scale)")
+        .x_labels(10)
+        .x_label_formatter(&day_label)
+        .y_label_formatter(&|v| format!("{v:.2}"))
+        .label_style(("sans-serif", 14))
+        .axis_desc_style(("sans-serif", 16))
+        .draw()?;
+    // Blue and orange: told apart by people with the common colour-vision deficiencies.
+    let blue = RGBColor(31, 119, 180);
+    let orange = RGBColor(255, 127, 14);
+    for (values, colour, label) in [
+        (&champion, blue, "champion"),
+        (&challenger, orange, "challenger"),
+    ] {
+        chart
+            .draw_series(LineSeries::new(
+                days.iter().copied().zip(values.iter().copied()),
+                colour.stroke_width(2),
+            ))?
+            .label(label)
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2))
+            });
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 14))
+        .draw()?;
+
+    let sharpe = |returns: &[f64]| {
+        #[expect(clippy::cast_precision_loss, reason = "a window of 63 days")]
+        let n = returns.len() as f64;
+        let mean = returns.iter().sum::<f64>() / n;
+        let sd = (returns.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / n).sqrt();
+        mean / sd * DAYS_PER_YEAR.sqrt()
+    };
+    let rolling: Vec<(i32, f64)> = (ROLLING_DAYS..=paired.dates.len())
+        .map(|end| {
+            let span = end - ROLLING_DAYS..end;
+            let difference =
+                sharpe(&paired.challenger[span.clone()]) - sharpe(&paired.champion[span]);
+            (days[end - 1], difference)
+        })
+        .filter(|(_, d)| d.is_finite())
+        .collect();
+    let bound = rolling.iter().map(|(_, d)| d.abs()).fold(1.0f64, f64::max);
+    let mut diff = ChartBuilder::on(&bottom)
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(70)
+        .build_cartesian_2d(first..last, -bound * 1.05..bound * 1.05)?;
+    diff.configure_mesh()
+        .y_desc("63-day Sharpe, challenger - champion (annualised)")
+        .x_desc("date")
+        .x_labels(10)
+        .x_label_formatter(&day_label)
+        .label_style(("sans-serif", 14))
+        .axis_desc_style(("sans-serif", 14))
+        .draw()?;
+    diff.draw_series(LineSeries::new(
+        vec![(first, 0.0), (last, 0.0)],
+        BLACK.mix(0.5),
+    ))?;
+    diff.draw_series(LineSeries::new(rolling, blue.stroke_width(1)))?;
+    root.present()?;
+    Ok(())
 }
 
 fn day_number(d: NaiveDate) -> i32 {

@@ -150,31 +150,81 @@ pub enum LifecycleError {
         /// The registered model.
         name: String,
     },
-    /// The production block and the registry's champion name different versions and the
-    /// journal is there: a promotion or rollback was killed between its two writes.
+    /// `promote --from-challenger` without a comparison that decided for the challenger.
+    #[error("not swapping champion and challenger ({}): {reason}", path.display())]
+    SwapRefused {
+        /// The comparison file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// `momentum ab --source backtest` without the two models.
     #[error(
-        "{}: the production block is {} but `champion` of {name} is version {champion}: a \
-         promotion or rollback was interrupted ({} is left); run `momentum promote --rollback` \
-         to {}",
+        "a backtest comparison needs a champion and a challenger (params.yaml production and challenger blocks)"
+    )]
+    NoModelsToBacktest,
+    /// The backtest comparison's window has fewer than two days of prices.
+    #[error(
+        "{}: fewer than two days of prices from {} to {}",
         path.display(),
+        start.map_or("the first day".to_owned(), |d| d.to_string()),
+        end.map_or("the last day".to_owned(), |d| d.to_string())
+    )]
+    AbWindow {
+        /// The price file.
+        path: PathBuf,
+        /// The first day asked for.
+        start: Option<chrono::NaiveDate>,
+        /// The last day asked for.
+        end: Option<chrono::NaiveDate>,
+    },
+    /// A returns file for `momentum ab --returns` that cannot be used.
+    #[error("returns file {}: {reason}", path.display())]
+    ReturnsFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, naming the line or column.
+        reason: String,
+    },
+    /// A challenger was asked for and there is none.
+    #[error(
+        "no challenger: {} has an empty challenger block and {name} no `challenger` alias (run \
+         `momentum promote --alias challenger`)",
+        path.display()
+    )]
+    NoChallenger {
+        /// The params file.
+        path: PathBuf,
+        /// The registered model.
+        name: String,
+    },
+    /// A block of params.yaml and its registry alias name different versions and the journal
+    /// ([`crate::journal_path`]) is there: a promotion, swap or rollback was killed between its
+    /// writes.
+    #[error(
+        "{}: the {} block is {} but `{arm}` of {name} {}: a promotion or rollback was \
+         interrupted ({} is left); run `momentum promote --rollback` to {}",
+        path.display(),
+        momentum_scanner::model::params_block(*arm),
         params_version.as_ref().map_or("empty".to_owned(), |v| format!("version {v}")),
-        journal.display(),
+        aliased.as_ref().map_or("is not set".to_owned(), |v| format!("is version {v}")),
+        crate::journal_path(path).display(),
         params_version.as_ref().map_or(
-            "remove the `champion` alias".to_owned(),
-            |v| format!("put `champion` back on version {v}")
+            format!("remove the `{arm}` alias"),
+            |v| format!("put `{arm}` back on version {v}")
         )
     )]
     ProductionMismatch {
         /// The params file.
         path: PathBuf,
+        /// Whose block and alias differ.
+        arm: momentum_engine::Arm,
         /// The registered model.
         name: String,
         /// The version of the production block; `None` when it is empty.
         params_version: Option<String>,
-        /// The version `champion` points at.
-        champion: String,
-        /// The journal of the interrupted step.
-        journal: PathBuf,
+        /// The version the alias points at; `None` when it is not set.
+        aliased: Option<String>,
     },
     /// A rollback was asked for before any promotion.
     #[error("nothing to roll back: {name} has no `champion` alias")]

@@ -35,6 +35,7 @@
 //! ```
 #![warn(missing_docs)]
 
+mod ab;
 mod backtest;
 mod chart;
 mod error;
@@ -47,6 +48,7 @@ mod serve;
 mod settings;
 pub mod track;
 
+pub use ab::{AbRequest, AbSource, run_ab};
 pub use backtest::{
     Backtest, BacktestFiles, PanelSource, backtest, build_features, load_panel, panel_of_prices,
     read_prices, sha256_hex,
@@ -58,8 +60,9 @@ pub use grid_table::{
 };
 pub use progress::{Progress, Silent};
 pub use promote::{
-    CHAMPION, CRASH_AT_ENV, CRASH_POINTS, ProductionSource, Promotion, Rollback, Verdict, champion,
-    journal_path, judge, load_production, register, rollback,
+    ARCHIVED_TAG, CHAMPION, CRASH_AT_ENV, CRASH_POINTS, ProductionSource, Promotion, Rollback,
+    Swap, Verdict, aliased, journal_path, judge, load_model, promote_challenger, register,
+    retire_challenger, rollback,
 };
 pub use serve::{MonitorRequest, ScanRequest, run_monitor, run_scan};
 pub use settings::{

@@ -1,5 +1,6 @@
 //! Promote, roll back, and load the production model: the registry's `champion` alias and the
-//! `production` block of `params.yaml` kept in agreement.
+//! `production` block of `params.yaml` kept in agreement, and in the same way the `challenger`
+//! alias and the `challenger` block of the model that runs beside it in shadow.
 //!
 //! The two live in different stores, so no step can change both at once. A promotion or
 //! rollback therefore
@@ -25,8 +26,12 @@
 
 use std::path::{Path, PathBuf};
 
+use momentum_engine::Arm;
 use momentum_scanner::Model;
-use momentum_scanner::model::{PREVIOUS_CHAMPION_TAG, set_production_block};
+use momentum_scanner::ab::Decision;
+use momentum_scanner::model::{
+    PREVIOUS_CHAMPION_TAG, clear_model_block, params_block, set_model_block,
+};
 use momentum_scanner::promotion::{GateInputs, GateResult, Gates, evaluate};
 use momentum_tracking::{Cmp, Filter, ModelVersion, RunQuery, RunStatus, Tracker};
 
@@ -37,14 +42,14 @@ use crate::settings::Settings;
 use crate::track::CANDIDATE_SHA256_TAG;
 
 /// The registry alias of the production model.
-pub const CHAMPION: &str = "champion";
+pub const CHAMPION: &str = Arm::Champion.as_str();
 
 /// The environment variable that makes promotion or rollback abort at a point (a test hook).
 pub const CRASH_AT_ENV: &str = "MOMENTUM_CRASH_AT";
 
 /// Every point between two steps of a promotion or rollback where [`CRASH_AT_ENV`] can abort
 /// the process, in the order the steps run.
-pub const CRASH_POINTS: [&str; 8] = [
+pub const CRASH_POINTS: [&str; 14] = [
     "promote:journal-written",
     "promote:model-created",
     "promote:version-created",
@@ -53,6 +58,12 @@ pub const CRASH_POINTS: [&str; 8] = [
     "rollback:journal-written",
     "rollback:alias-moved",
     "rollback:params-written",
+    "swap:journal-written",
+    "swap:champion-moved",
+    "swap:challenger-removed",
+    "swap:params-written",
+    "retire:journal-written",
+    "retire:alias-removed",
 ];
 
 /// The journal of a promotion or rollback of `params_file` in progress (see the module docs):
@@ -194,18 +205,22 @@ pub fn judge(path: &Path, gates: &Gates) -> Result<Verdict> {
 /// What a promotion did.
 #[derive(Debug, Clone)]
 pub struct Promotion {
+    /// The alias it was registered under.
+    pub arm: Arm,
     /// The model as registered (its version and promotion time).
     pub model: Model,
     /// The backtest run registered as the version's source.
     pub source_run: String,
-    /// The version it replaced as `champion`, if any.
+    /// The version it replaced under the alias, if any.
     pub previous: Option<String>,
 }
 
-/// Registers a passing candidate: a new version of `tracking.model_name` whose source is the
-/// backtest run that wrote it, the `champion` alias moved to it, and only the production block
-/// of `params_file` rewritten (comments and everything else kept). `promoted_at` is the
-/// promotion time (RFC 3339, UTC). If `params_file` cannot be written the alias goes back.
+/// Registers a passing candidate under the alias of `arm`: a new version of
+/// `tracking.model_name` whose source is the backtest run that wrote it, the alias (`champion`
+/// or `challenger`) moved to it, and only the block of `arm` in `params_file` (`production` or
+/// `challenger`) rewritten (comments and everything else kept). `promoted_at` is the promotion
+/// time (RFC 3339, UTC). If `params_file` cannot be written the alias goes back. A champion's
+/// version records the champion it replaced (where `--rollback` returns to).
 ///
 /// # Errors
 /// [`LifecycleError::CandidateRunMissing`] when no tracked run wrote this candidate,
@@ -217,22 +232,24 @@ pub fn register(
     settings: &Settings,
     verdict: &Verdict,
     params_file: &Path,
-    promoted_at: &str,
+    (arm, promoted_at): (Arm, &str),
 ) -> Result<Promotion> {
     let source_run = candidate_run(tracker, settings, &verdict.sha256)?;
     let name = &settings.tracking.model_name;
     // Check that params.yaml can be rewritten before touching the registry (the edit does not
     // depend on the version number the registry hands out).
-    production_text(
+    model_text(
         params_file,
+        arm,
         &verdict.candidate.clone().registered("0", promoted_at),
     )?;
-    let previous = champion(tracker, name)?;
+    let previous = aliased(tracker, name, arm)?;
     let previous_version = previous.as_ref().map(|v| v.version.clone());
     // A promotion from an interrupted state would record the wrong previous champion.
-    let in_params = settings.production.model()?;
+    let in_params = settings.block(arm).model()?;
     check_agreement(
         settings,
+        arm,
         (params_file, in_params.as_ref()),
         previous.as_ref(),
     )?;
@@ -251,22 +268,25 @@ pub fn register(
         candidate.data_digest.as_deref().unwrap_or_default()
     );
     // The tags do not depend on the version number either.
+    let replaced_champion = previous_version.as_deref().filter(|_| arm == Arm::Champion);
     let tags = candidate
         .clone()
         .registered("", promoted_at)
-        .registry_tags(previous_version.as_deref())?;
+        .registry_tags(replaced_champion)?;
     let version = tracker.create_model_version(name, &source_run, "model", &description, &tags)?;
     crash_point("promote:version-created");
     let model = candidate
         .clone()
         .registered(version.version.clone(), promoted_at);
-    tracker.set_alias(name, CHAMPION, &version.version)?;
+    tracker.set_alias(name, arm.as_str(), &version.version)?;
     crash_point("promote:alias-moved");
-    if let Err(err) = write_production(params_file, &model) {
+    if let Err(err) =
+        model_text(params_file, arm, &model).and_then(|text| write_text(params_file, &text))
+    {
         // Keep the registry and params.yaml in agreement: undo the alias move.
         match &previous_version {
-            Some(previous) => tracker.set_alias(name, CHAMPION, previous)?,
-            None => tracker.delete_alias(name, CHAMPION)?,
+            Some(previous) => tracker.set_alias(name, arm.as_str(), previous)?,
+            None => tracker.delete_alias(name, arm.as_str())?,
         }
         end(params_file)?;
         return Err(err);
@@ -274,6 +294,7 @@ pub fn register(
     crash_point("promote:params-written");
     end(params_file)?;
     Ok(Promotion {
+        arm,
         model,
         source_run,
         previous: previous_version,
@@ -283,10 +304,13 @@ pub fn register(
 /// What a rollback did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rollback {
-    /// The version that was `champion`.
+    /// The alias that moved: `champion`, or `challenger` after an interrupted promotion of a
+    /// challenger.
+    pub arm: Arm,
+    /// The version that had the alias (empty when an interrupted step had removed it).
     pub from: String,
-    /// The version that is `champion` again; `None` when the alias was removed (an
-    /// interrupted first promotion).
+    /// The version that has it again; `None` when the alias was removed (an interrupted first
+    /// promotion).
     pub to: Option<String>,
     /// Whether this undid an interrupted promotion or rollback (the alias put back on the
     /// version of `params.yaml`) rather than stepping back one version.
@@ -294,32 +318,44 @@ pub struct Rollback {
 }
 
 /// Moves `champion` and the production block of `params_file` back to the version the current
-/// champion replaced. After an interrupted promotion or rollback (the journal is there and the
-/// two disagree; see the module docs) only the alias moves: back to the version of
-/// `params_file`, or off the model when its production block is empty, which restores the
-/// state before the interrupted step.
+/// champion replaced. After an interrupted promotion or rollback (the journal is there and an
+/// alias disagrees with its block; see the module docs) only that alias moves: back to the
+/// version of its block, or off the model when the block is empty, which restores the state
+/// before the interrupted step.
 ///
 /// # Errors
 /// [`LifecycleError::NothingToRollBack`], [`LifecycleError::FirstVersion`],
 /// [`LifecycleError::MissingVersion`]; the registry's errors; the params file's.
 pub fn rollback(tracker: &Tracker, settings: &Settings, params_file: &Path) -> Result<Rollback> {
     let name = &settings.tracking.model_name;
-    let current = champion(tracker, name)?
-        .ok_or_else(|| LifecycleError::NothingToRollBack { name: name.clone() })?;
-    let in_params = settings.production.model()?;
-    let params_version = in_params.as_ref().and_then(Model::version);
-    if params_version != Some(current.version.as_str()) && journal_path(params_file).exists() {
-        match params_version {
-            Some(version) => tracker.set_alias(name, CHAMPION, version)?,
-            None => tracker.delete_alias(name, CHAMPION)?,
+    if journal_path(params_file).exists() {
+        // Every alias goes back to the version of its block; the first one moved is reported.
+        let mut undone = None;
+        for arm in Arm::BOTH {
+            let current = aliased(tracker, name, arm)?.map(|v| v.version);
+            let in_params = settings.block(arm).model()?;
+            let params_version = in_params.as_ref().and_then(Model::version);
+            if current.as_deref() == params_version {
+                continue;
+            }
+            match params_version {
+                Some(version) => tracker.set_alias(name, arm.as_str(), version)?,
+                None => tracker.delete_alias(name, arm.as_str())?,
+            }
+            undone.get_or_insert(Rollback {
+                arm,
+                from: current.unwrap_or_default(),
+                to: params_version.map(str::to_owned),
+                interrupted: true,
+            });
         }
-        end(params_file)?;
-        return Ok(Rollback {
-            from: current.version,
-            to: params_version.map(str::to_owned),
-            interrupted: true,
-        });
+        if let Some(undone) = undone {
+            end(params_file)?;
+            return Ok(undone);
+        }
     }
+    let current = aliased(tracker, name, Arm::Champion)?
+        .ok_or_else(|| LifecycleError::NothingToRollBack { name: name.clone() })?;
     let Some(previous_version) = current.tags.get(PREVIOUS_CHAMPION_TAG) else {
         return Err(LifecycleError::FirstVersion {
             name: name.clone(),
@@ -337,7 +373,7 @@ pub fn rollback(tracker: &Tracker, settings: &Settings, params_file: &Path) -> R
         })?;
     let model = Model::from_registry_tags(&previous.version, &previous.tags)?;
     // Check that params.yaml can be rewritten before touching the registry.
-    let text = production_text(params_file, &model)?;
+    let text = model_text(params_file, Arm::Champion, &model)?;
     begin(params_file, "rollback")?;
     crash_point("rollback:journal-written");
     tracker.set_alias(name, CHAMPION, &previous.version)?;
@@ -346,53 +382,222 @@ pub fn rollback(tracker: &Tracker, settings: &Settings, params_file: &Path) -> R
     crash_point("rollback:params-written");
     end(params_file)?;
     Ok(Rollback {
+        arm: Arm::Champion,
         from: current.version,
         to: Some(previous.version),
         interrupted: false,
     })
 }
 
-/// Where `scan` and `monitor` take the production model from.
+/// The registry tag that marks a version no longer served (a replaced champion, a retired
+/// challenger).
+pub const ARCHIVED_TAG: &str = "archived";
+
+/// What a swap of champion and challenger did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Swap {
+    /// The version that is `champion` now (the challenger before).
+    pub champion: String,
+    /// The version that was `champion`, now tagged [`ARCHIVED_TAG`].
+    pub archived: String,
+}
+
+/// The part of `reports/ab.json` a swap checks: the decision and the versions it compared.
+#[derive(Debug, serde::Deserialize)]
+struct RecordedComparison {
+    decision: Decision,
+    reason: String,
+    champion: RecordedArm,
+    challenger: RecordedArm,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct RecordedArm {
+    version: String,
+}
+
+/// Makes the challenger the champion when the comparison in `ab_report` (`reports/ab.json`,
+/// written by `momentum ab`) decided `promote_challenger` for the two versions that hold the
+/// aliases now: the old champion's version is tagged [`ARCHIVED_TAG`], the challenger's records
+/// it as the champion it replaced (so `--rollback` returns to it), `champion` moves to it,
+/// `challenger` is removed, and params.yaml's production block becomes the challenger's while
+/// its challenger block is emptied, in one write. Journaled as a promotion is.
+///
+/// # Errors
+/// [`LifecycleError::SwapRefused`] naming the reason (no comparison, another decision, a
+/// comparison of other versions); [`LifecycleError::NoChallenger`]; the registry's and the
+/// params file's.
+pub fn promote_challenger(
+    tracker: &Tracker,
+    settings: &Settings,
+    params_file: &Path,
+    ab_report: &Path,
+) -> Result<Swap> {
+    let name = &settings.tracking.model_name;
+    let no_challenger = || LifecycleError::NoChallenger {
+        path: params_file.into(),
+        name: name.clone(),
+    };
+    let challenger = settings.challenger.model()?.ok_or_else(no_challenger)?;
+    let champion = settings
+        .production
+        .model()?
+        .ok_or(LifecycleError::NoProduction)?;
+    for (arm, model) in [(Arm::Champion, &champion), (Arm::Challenger, &challenger)] {
+        let current = aliased(tracker, name, arm)?;
+        check_agreement(settings, arm, (params_file, Some(model)), current.as_ref())?;
+    }
+    let refused = |reason: String| LifecycleError::SwapRefused {
+        path: ab_report.into(),
+        reason,
+    };
+    let bytes = std::fs::read(ab_report).map_err(|err| {
+        refused(format!(
+            "no comparison to decide on ({err}): run `momentum ab`"
+        ))
+    })?;
+    let recorded: RecordedComparison = serde_json::from_slice(&bytes)
+        .map_err(|err| refused(format!("not a comparison written by `momentum ab`: {err}")))?;
+    let (champion_version, challenger_version) = (
+        champion.version().unwrap_or_default(),
+        challenger.version().unwrap_or_default(),
+    );
+    if (
+        recorded.champion.version.as_str(),
+        recorded.challenger.version.as_str(),
+    ) != (champion_version, challenger_version)
+    {
+        return Err(refused(format!(
+            "it compares champion {} with challenger {}, not the current {champion_version} \
+             and {challenger_version}: run `momentum ab` again",
+            recorded.champion.version, recorded.challenger.version
+        )));
+    }
+    if recorded.decision != Decision::PromoteChallenger {
+        return Err(refused(format!(
+            "the decision is {}: {}",
+            recorded.decision.as_str(),
+            recorded.reason
+        )));
+    }
+    let text = read_params(params_file)?;
+    let text = set_model_block(&text, Arm::Champion, &challenger)
+        .and_then(|text| clear_model_block(&text, Arm::Challenger))
+        .map_err(|err| LifecycleError::write(params_file, err))?;
+    begin(params_file, "swap of champion and challenger")?;
+    crash_point("swap:journal-written");
+    // Where a later --rollback returns to; harmless while the version is not champion.
+    tracker.set_version_tag(
+        name,
+        challenger_version,
+        PREVIOUS_CHAMPION_TAG,
+        champion_version,
+    )?;
+    tracker.set_alias(name, CHAMPION, challenger_version)?;
+    crash_point("swap:champion-moved");
+    tracker.delete_alias(name, Arm::Challenger.as_str())?;
+    crash_point("swap:challenger-removed");
+    write_text(params_file, &text)?;
+    // Archived once it is no longer served: an interrupted swap rolled back leaves it as it was.
+    tracker.set_version_tag(name, champion_version, ARCHIVED_TAG, "true")?;
+    crash_point("swap:params-written");
+    end(params_file)?;
+    Ok(Swap {
+        champion: challenger_version.to_owned(),
+        archived: champion_version.to_owned(),
+    })
+}
+
+/// Retires the challenger: its version is tagged [`ARCHIVED_TAG`], the `challenger` alias
+/// removed and the challenger block of params.yaml emptied. Returns the retired version.
+///
+/// # Errors
+/// [`LifecycleError::NoChallenger`]; the registry's and the params file's.
+pub fn retire_challenger(
+    tracker: &Tracker,
+    settings: &Settings,
+    params_file: &Path,
+) -> Result<String> {
+    let name = &settings.tracking.model_name;
+    let challenger = settings
+        .challenger
+        .model()?
+        .ok_or_else(|| LifecycleError::NoChallenger {
+            path: params_file.into(),
+            name: name.clone(),
+        })?;
+    let current = aliased(tracker, name, Arm::Challenger)?;
+    check_agreement(
+        settings,
+        Arm::Challenger,
+        (params_file, Some(&challenger)),
+        current.as_ref(),
+    )?;
+    let version = challenger.version().unwrap_or_default();
+    let text = clear_model_block(&read_params(params_file)?, Arm::Challenger)
+        .map_err(|err| LifecycleError::write(params_file, err))?;
+    begin(params_file, "retirement of the challenger")?;
+    crash_point("retire:journal-written");
+    tracker.delete_alias(name, Arm::Challenger.as_str())?;
+    crash_point("retire:alias-removed");
+    write_text(params_file, &text)?;
+    tracker.set_version_tag(name, version, ARCHIVED_TAG, "true")?;
+    end(params_file)?;
+    Ok(version.to_owned())
+}
+
+/// Where `scan` and `monitor` take a model from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProductionSource {
-    /// The `production` block of params.yaml.
+    /// The block of params.yaml (`production` or `challenger`).
     Params,
-    /// The registry version behind the `champion` alias.
+    /// The registry version behind the alias (`champion` or `challenger`).
     Registry,
 }
 
-/// The production model from the settings' production block or the registry's champion,
-/// after checking that the two agree (see the module docs). `params_file` is where `settings`
-/// were read from; `registry` opens the tracker.
+/// The model of `arm` from its settings block or the registry's alias, after checking that the
+/// two agree (see the module docs). `params_file` is where `settings` were read from;
+/// `registry` opens the tracker.
 ///
 /// With [`ProductionSource::Params`] a registry that cannot be reached (a tracking server that
-/// is down) is a warning, not an error: the production block alone is enough to serve. A
-/// registry without a champion agrees with any block (a block written by hand); with
-/// [`ProductionSource::Registry`] an empty block agrees with any champion (a deployment that
-/// serves from the registry alone).
+/// is down) is a warning, not an error: the block alone is enough to serve. A registry without
+/// the alias agrees with any block (a block written by hand); with
+/// [`ProductionSource::Registry`] an empty block agrees with any aliased version (a deployment
+/// that serves from the registry alone).
 ///
 /// # Errors
 /// [`LifecycleError::NoProduction`] or [`LifecycleError::NoChampion`] before the first
-/// promotion; [`LifecycleError::ProductionMismatch`] when a promotion or rollback was
-/// interrupted; a malformed block or tag.
-pub fn load_production(
+/// promotion (of a challenger: [`LifecycleError::NoChallenger`]);
+/// [`LifecycleError::ProductionMismatch`] when a promotion or rollback was interrupted; a
+/// malformed block or tag.
+pub fn load_model(
     settings: &Settings,
     params_file: &Path,
-    source: ProductionSource,
+    (arm, source): (Arm, ProductionSource),
     registry: impl FnOnce() -> Result<Tracker>,
 ) -> Result<Model> {
     let name = &settings.tracking.model_name;
-    let in_params = settings.production.model()?;
+    let in_params = settings.block(arm).model()?;
+    let none_yet = || match arm {
+        Arm::Champion => match source {
+            ProductionSource::Params => LifecycleError::NoProduction,
+            ProductionSource::Registry => LifecycleError::NoChampion { name: name.clone() },
+        },
+        Arm::Challenger => LifecycleError::NoChallenger {
+            path: params_file.into(),
+            name: name.clone(),
+        },
+    };
     match source {
         ProductionSource::Params => {
-            let model = in_params.ok_or(LifecycleError::NoProduction)?;
-            match registry().and_then(|tracker| champion(&tracker, name)) {
+            let model = in_params.ok_or_else(none_yet)?;
+            match registry().and_then(|tracker| aliased(&tracker, name, arm)) {
                 Ok(current) => {
-                    check_agreement(settings, (params_file, Some(&model)), current.as_ref())?;
+                    check_agreement(settings, arm, (params_file, Some(&model)), current.as_ref())?;
                 }
                 Err(err) => tracing::warn!(
-                    "could not compare the production block with the registry's `{CHAMPION}`: \
-                     {}",
+                    "could not compare the {} block with the registry's `{arm}`: {}",
+                    params_block(arm),
                     momentum_http::chain(&err)
                 ),
             }
@@ -400,59 +605,73 @@ pub fn load_production(
         }
         ProductionSource::Registry => {
             let tracker = registry()?;
-            let version = champion(&tracker, name)?
-                .ok_or_else(|| LifecycleError::NoChampion { name: name.clone() })?;
+            let version = aliased(&tracker, name, arm)?;
             if in_params.is_some() {
-                check_agreement(settings, (params_file, in_params.as_ref()), Some(&version))?;
+                check_agreement(
+                    settings,
+                    arm,
+                    (params_file, in_params.as_ref()),
+                    version.as_ref(),
+                )?;
             }
+            let version = version.ok_or_else(none_yet)?;
             Ok(Model::from_registry_tags(&version.version, &version.tags)?)
         }
     }
 }
 
-/// Refuses when the registry has a champion other than the version of the production block
-/// and the journal says a promotion or rollback was interrupted; warns when it has one without
+/// Refuses when the registry's alias of `arm` names another version than the block of `arm`
+/// and the journal says a promotion or rollback was interrupted; warns when it does without
 /// the journal (see the module docs).
 fn check_agreement(
     settings: &Settings,
+    arm: Arm,
     (params_file, in_params): (&Path, Option<&Model>),
     current: Option<&ModelVersion>,
 ) -> Result<()> {
-    let Some(current) = current else {
-        return Ok(());
-    };
     let params_version = in_params.and_then(Model::version);
-    if params_version == Some(current.version.as_str()) {
+    let aliased_version = current.map(|v| v.version.as_str());
+    let journal = journal_path(params_file);
+    let agree = match aliased_version {
+        Some(version) => params_version == Some(version),
+        // Without the alias any block agrees (one written by hand), unless a step that
+        // removes the alias was interrupted.
+        None => params_version.is_none() || !journal.exists(),
+    };
+    if agree {
         return Ok(());
     }
     let name = &settings.tracking.model_name;
-    let journal = journal_path(params_file);
     if journal.exists() {
         return Err(LifecycleError::ProductionMismatch {
             path: params_file.into(),
+            arm,
             name: name.clone(),
             params_version: params_version.map(str::to_owned),
-            champion: current.version.clone(),
-            journal,
+            aliased: aliased_version.map(str::to_owned),
         });
     }
+    let Some(current) = current else {
+        return Ok(());
+    };
     tracing::warn!(
-        "{}: the production block is {} but `{CHAMPION}` of {name} is version {}: a promotion \
-         whose params.yaml change is not merged yet, or an alias moved by hand (`momentum \
-         promote --rollback` returns both to the champion's previous version)",
+        "{}: the {} block is {} but `{arm}` of {name} is version {}: a promotion whose \
+         params.yaml change is not merged yet, or an alias moved by hand",
         params_file.display(),
+        params_block(arm),
         params_version.map_or("empty".to_owned(), |v| format!("version {v}")),
         current.version
     );
     Ok(())
 }
 
-/// The current champion; `None` when the model or its alias does not exist yet.
+/// The version the alias of `arm` points at; `None` when the model or the alias does not exist
+/// yet.
 ///
 /// # Errors
 /// The registry's errors other than "not found".
-pub fn champion(tracker: &Tracker, name: &str) -> Result<Option<ModelVersion>> {
-    match tracker.get_version_by_alias(name, CHAMPION) {
+pub fn aliased(tracker: &Tracker, name: &str, arm: Arm) -> Result<Option<ModelVersion>> {
+    match tracker.get_version_by_alias(name, arm.as_str()) {
         Ok(version) => Ok(version),
         Err(err) if err.is_not_found() => Ok(None),
         Err(err) => Err(err.into()),
@@ -487,22 +706,20 @@ fn candidate_run(tracker: &Tracker, settings: &Settings, sha256: &str) -> Result
     }
 }
 
-/// The params file's text with its production block set to `model` (a missing file is empty).
-fn production_text(params_file: &Path, model: &Model) -> Result<String> {
-    let text = match std::fs::read_to_string(params_file) {
-        Ok(text) => text,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(source) => {
-            return Err(LifecycleError::Read {
-                path: params_file.into(),
-                source,
-            });
-        }
-    };
-    set_production_block(&text, model).map_err(|err| LifecycleError::write(params_file, err))
+/// The params file's text with the block of `arm` set to `model` (a missing file is empty).
+fn model_text(params_file: &Path, arm: Arm, model: &Model) -> Result<String> {
+    let text = read_params(params_file)?;
+    set_model_block(&text, arm, model).map_err(|err| LifecycleError::write(params_file, err))
 }
 
-fn write_production(params_file: &Path, model: &Model) -> Result<()> {
-    let text = production_text(params_file, model)?;
-    write_text(params_file, &text)
+/// The params file's text; a missing file is empty.
+fn read_params(params_file: &Path) -> Result<String> {
+    match std::fs::read_to_string(params_file) {
+        Ok(text) => Ok(text),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+        Err(source) => Err(LifecycleError::Read {
+            path: params_file.into(),
+            source,
+        }),
+    }
 }

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
-use momentum_engine::{PricePanel, spreadsheet_text};
+use momentum_engine::{Arm, PricePanel, spreadsheet_text};
 use momentum_scanner::Model;
 use momentum_scanner::history::{append_history, read_history};
 use momentum_scanner::monitor::{MonitorReport, MonitorSettings, monitor};
@@ -13,7 +13,7 @@ use momentum_scanner::scan::{Picks, check_universe, scan};
 use crate::backtest::{StreamedCloses, stream_closes};
 use crate::error::{LifecycleError, Result};
 use crate::files::{write_json, write_text};
-use crate::settings::SettingsError;
+use crate::settings::{SettingsError, setting_check};
 
 /// What one scan reads and writes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,9 +55,12 @@ impl ScanRequest {
     }
 }
 
-/// Scores the model's universe on one day and writes the picks: the history first (it is the
-/// output that can refuse, a corrupt file; a rerun for the same day replaces its entry), then
-/// the JSON and the CSV, each atomically.
+/// Scores the champion's universe on one day and, when there is one, the challenger's in
+/// shadow, then writes: the history first with both scans (it is the output that can refuse, a
+/// corrupt file; a rerun for the same day replaces its entries), then the champion's picks as
+/// the JSON and the CSV, each atomically. The challenger's picks go to the history only, marked
+/// with its alias: they are never the production picks. Nothing is written unless both scans
+/// succeed.
 ///
 /// # Errors
 /// A price file that cannot be read, a model ticker missing from it, stale prices
@@ -106,7 +109,8 @@ impl ScanRequest {
 ///     out: dir.path().join("picks.json"),
 ///     history: dir.path().join("history.parquet"),
 /// };
-/// let picks = run_scan(&model, &request)?;
+/// let (picks, shadow) = run_scan(&model, None, &request)?;
+/// assert!(shadow.is_none());
 /// // The last day, 2024-01-04: UP 12 / 10, DOWN 18 / 20.
 /// assert_eq!(picks.as_of, d(4));
 /// assert_eq!(picks.selected().collect::<Vec<_>>(), ["UP"]);
@@ -117,10 +121,14 @@ impl ScanRequest {
 ///
 /// // A month later the same prices are stale.
 /// let late = ScanRequest { today: d(31), ..request };
-/// assert!(matches!(run_scan(&model, &late), Err(LifecycleError::Stale { age: 27, .. })));
+/// assert!(matches!(run_scan(&model, None, &late), Err(LifecycleError::Stale { age: 27, .. })));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub fn run_scan(model: &Model, request: &ScanRequest) -> Result<Picks> {
+pub fn run_scan(
+    champion: &Model,
+    challenger: Option<&Model>,
+    request: &ScanRequest,
+) -> Result<(Picks, Option<Picks>)> {
     if request.csv() == request.out {
         return Err(SettingsError::invalid(
             "scan.picks",
@@ -128,6 +136,29 @@ pub fn run_scan(model: &Model, request: &ScanRequest) -> Result<Picks> {
         )
         .into());
     }
+    let picks = scan_day(champion, request)?;
+    let shadow = challenger
+        .map(|model| {
+            scan_day(model, request).map(|picks| Picks {
+                alias: Arm::Challenger,
+                ..picks
+            })
+        })
+        .transpose()?;
+    let scans: Vec<Picks> = std::iter::once(picks.clone())
+        .chain(shadow.clone())
+        .collect();
+    append_history(&request.history, &scans).map_err(|source| LifecycleError::History {
+        path: request.history.clone(),
+        source: Box::new(source),
+    })?;
+    write_json(&request.out, &picks)?;
+    write_text(&request.csv(), &picks_csv(&picks))?;
+    Ok((picks, shadow))
+}
+
+/// The picks of `model` on the request's day, on its universe's prices.
+fn scan_day(model: &Model, request: &ScanRequest) -> Result<Picks> {
     // In the model's order too: the ranks and the tie rule are then the backtest's.
     let closes = read_price_cache(&request.prices, |_| model.universe.clone())?;
     let origin = request.prices.display().to_string();
@@ -149,20 +180,13 @@ pub fn run_scan(model: &Model, request: &ScanRequest) -> Result<Picks> {
             })?,
         None => panel.n_days() - 1,
     };
-    let picks = scan(&panel, day, model)?;
-    append_history(&request.history, &picks).map_err(|source| LifecycleError::History {
-        path: request.history.clone(),
-        source: Box::new(source),
-    })?;
-    write_json(&request.out, &picks)?;
-    write_text(&request.csv(), &picks_csv(&picks))?;
-    Ok(picks)
+    Ok(scan(&panel, day, model)?)
 }
 
 /// Reads the closes of the tickers `keep` picks from the price cache one ticker at a time (as
 /// [`keep_universe`](momentum_scanner::scan::keep_universe) would keep them, without holding
 /// the file's row table), with the command that writes the file in the error.
-fn read_price_cache(
+pub(crate) fn read_price_cache(
     path: &Path,
     keep: impl FnOnce(&[String]) -> Vec<String>,
 ) -> Result<StreamedCloses> {
@@ -291,11 +315,9 @@ impl MonitorRequest {
     /// assert_eq!(err.to_string(), "invalid monitor.recent_days: must be at least 2");
     /// ```
     pub fn validate(&self) -> Result<()> {
-        let checked = self.settings.validate_with(self.train_fraction);
-        checked.map_err(|err| match SettingsError::from_scan(err) {
-            Ok(named) => LifecycleError::Settings(named),
-            Err(other) => LifecycleError::Scan(other),
-        })
+        self.settings
+            .validate_with(self.train_fraction)
+            .map_err(setting_check)
     }
 }
 
@@ -372,8 +394,10 @@ impl MonitorRequest {
 /// ```
 pub fn run_monitor(request: &MonitorRequest) -> Result<MonitorReport> {
     request.validate()?;
-    // The history is read first: it says which tickers' prices to keep.
-    let history = read_history(&request.history)?;
+    // The history is read first: it says which tickers' prices to keep. The monitor watches
+    // the production model: the challenger's shadow scans are `momentum ab`'s.
+    let mut history = read_history(&request.history)?;
+    history.retain(|scan| scan.alias == Arm::Champion);
     let closes = read_price_cache(&request.prices, |tickers| match history.last() {
         Some(latest) => tickers
             .iter()
@@ -420,6 +444,7 @@ mod tests {
             last_close: None,
         };
         let picks = Picks {
+            alias: Arm::Champion,
             model_version: "1".into(),
             params: StrategyParams {
                 lookback: 2,
@@ -469,6 +494,7 @@ mod tests {
             ),
         ) {
             let picks = Picks {
+                alias: Arm::Champion,
                 model_version: "7".into(),
                 params: StrategyParams { lookback: 2, skip: 0, holding: 1, top_k: 1, cost_bps: 0.0 },
                 as_of: NaiveDate::from_ymd_opt(2024, 1, 2).unwrap(),

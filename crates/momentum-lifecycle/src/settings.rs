@@ -2,8 +2,9 @@
 //!
 //! Each block is the type of the crate that uses it, so a parameter has one form from the file
 //! to the code that reads it: `backtest` is the engine's [`ExperimentSpec`], `promotion` the
-//! scanner's [`Gates`], `production` the [`ProductionBlock`] encoding of a
-//! [`momentum_scanner::Model`], `monitor` the scanner's [`MonitorSettings`]. Every block has
+//! scanner's [`Gates`], `production` and `challenger` the [`ProductionBlock`] encoding of a
+//! [`momentum_scanner::Model`], `monitor` the scanner's [`MonitorSettings`], `ab` its
+//! [`AbSettings`]. Every block has
 //! defaults, so the file (or any key) may be absent; an unknown or misspelt key is an error
 //! naming its path (`backtest.grid.top_kk: unknown field ...`).
 //!
@@ -14,8 +15,10 @@ use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 use momentum_data::{PlausibleRange, Source};
+use momentum_engine::Arm;
 use momentum_engine::{EngineError, ExperimentSpec};
 use momentum_scanner::ScanError;
+use momentum_scanner::ab::AbSettings;
 use momentum_scanner::model::ProductionBlock;
 use momentum_scanner::monitor::MonitorSettings;
 use momentum_scanner::promotion::Gates;
@@ -33,8 +36,13 @@ pub struct Settings {
     pub backtest: ExperimentSpec,
     /// The promotion gates (`momentum promote`).
     pub promotion: Gates,
-    /// The production model, as `momentum promote` writes it.
+    /// The production model (the champion), as `momentum promote` writes it.
     pub production: ProductionBlock,
+    /// The model scanned beside it in shadow, as `momentum promote --alias challenger` writes
+    /// it; empty when there is none.
+    pub challenger: ProductionBlock,
+    /// The champion-challenger comparison (`momentum ab`).
+    pub ab: AbSettings,
     /// The run store and the tracking server.
     pub tracking: TrackingSettings,
     /// The daily scan.
@@ -266,7 +274,25 @@ impl SettingsError {
     }
 }
 
+/// A scanner's check of its settings as the lifecycle reports it: a setting out of range as
+/// [`SettingsError::Invalid`] (so the binary can name the flag that set it), anything else as
+/// it is.
+pub(crate) fn setting_check(err: ScanError) -> crate::LifecycleError {
+    match SettingsError::from_scan(err) {
+        Ok(named) => crate::LifecycleError::Settings(named),
+        Err(other) => crate::LifecycleError::Scan(other),
+    }
+}
+
 impl Settings {
+    /// The block of `arm`: `production` for the champion, `challenger` for the challenger.
+    pub fn block(&self, arm: Arm) -> &ProductionBlock {
+        match arm {
+            Arm::Champion => &self.production,
+            Arm::Challenger => &self.challenger,
+        }
+    }
+
     /// Reads `path`. A missing file is an error only when `required` (the user named it); the
     /// default `params.yaml` may be absent, and then every default applies.
     ///

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use momentum_engine::Metrics;
 use momentum_files::{dead_owned, owned_name};
+use momentum_scanner::ab::AbReport;
 use momentum_scanner::monitor::MonitorReport;
 use momentum_scanner::scan::Picks;
 use momentum_tracking::{DatasetInput, GridLog, RunContext, RunSpec, Tracker};
@@ -307,6 +308,51 @@ pub fn track_scan(
         .param("picks", shorten(&selected.join(","), 1000))
         .metric("selected", selected.len() as f64);
     for file in files {
+        spec = spec.artifact(file);
+    }
+    tracker.log_run(&settings.tracking.experiment, &spec, None)?;
+    Ok(())
+}
+
+/// Logs a champion-challenger comparison: both versions, the statistics, the decision, the
+/// report and its chart.
+///
+/// # Errors
+/// The tracker's errors.
+pub fn track_ab(
+    tracker: &Tracker,
+    settings: &Settings,
+    report: &AbReport,
+    files: &[&Path],
+) -> Result<()> {
+    let end = report
+        .end
+        .map_or_else(|| "none".to_owned(), |d| d.to_string());
+    let mut spec = RunSpec::new(format!("ab-{}-{end}", report.source))
+        .tag("momentum.kind", "ab")
+        .tag("momentum.champion_version", &report.champion.version)
+        .tag("momentum.challenger_version", &report.challenger.version)
+        .tag("decision", report.decision.as_str())
+        .param("source", report.source)
+        .param("alpha", settings.ab.alpha)
+        .param("min_days", settings.ab.min_days)
+        .metric("days_compared", report.days_compared as f64);
+    if let Some(comparison) = &report.comparison {
+        spec = spec
+            .metric("champion_sharpe", comparison.champion.sharpe_annualised)
+            .metric("challenger_sharpe", comparison.challenger.sharpe_annualised)
+            .metric("delta_sharpe", comparison.delta_annualised)
+            .metric("hac_p_value", comparison.hac.p_value)
+            .metric("bootstrap_p_value", comparison.bootstrap.p_value)
+            .metric(
+                "diebold_mariano_p_value",
+                comparison.diebold_mariano.p_value,
+            );
+    }
+    if let Some(overlap) = report.mean_overlap {
+        spec = spec.metric("mean_overlap", overlap);
+    }
+    for file in files.iter().filter(|file| file.exists()) {
         spec = spec.artifact(file);
     }
     tracker.log_run(&settings.tracking.experiment, &spec, None)?;

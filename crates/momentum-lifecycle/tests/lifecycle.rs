@@ -5,11 +5,11 @@
 use std::path::Path;
 
 use chrono::NaiveDate;
-use momentum_engine::{GridSpec, PricePanel, WindowName};
+use momentum_engine::{Arm, GridSpec, PricePanel, WindowName};
 use momentum_lifecycle::track::{open_tracker, track_backtest};
 use momentum_lifecycle::{
-    BacktestFiles, ProductionSource, ScanRequest, Settings, Silent, backtest, judge,
-    load_production, register, run_scan,
+    BacktestFiles, ProductionSource, ScanRequest, Settings, Silent, backtest, judge, load_model,
+    register, run_scan,
 };
 use momentum_scanner::Model;
 use momentum_scanner::model::CodeVersion;
@@ -112,7 +112,7 @@ fn backtest_promote_and_scan_through_the_library() {
         &settings,
         &verdict,
         &params_file,
-        "2026-12-05T00:00:00Z",
+        (Arm::Champion, "2026-12-05T00:00:00Z"),
     )
     .unwrap();
     assert_eq!(promotion.model.version(), Some("1"));
@@ -132,10 +132,10 @@ fn backtest_promote_and_scan_through_the_library() {
         .expect("a production model");
     assert_eq!(from_params, promotion.model);
     let registry = || open_tracker(&settings, "test", None);
-    let from_registry = load_production(
+    let from_registry = load_model(
         &settings,
         &params_file,
-        ProductionSource::Registry,
+        (Arm::Champion, ProductionSource::Registry),
         registry,
     )
     .unwrap();
@@ -151,7 +151,7 @@ fn backtest_promote_and_scan_through_the_library() {
         out: settings.scan.picks.clone(),
         history: settings.scan.history.clone(),
     };
-    let picks = run_scan(&from_params, &request).unwrap();
+    let (picks, _) = run_scan(&from_params, None, &request).unwrap();
     let p = from_params.params;
     let t = panel.n_days() - 1;
     let mut scored: Vec<(f64, &str)> = (0..panel.n_tickers())
@@ -196,7 +196,7 @@ fn a_scan_of_stale_prices_writes_nothing() {
         out: settings.scan.picks.clone(),
         history: settings.scan.history.clone(),
     };
-    let err = run_scan(&model, &request).unwrap_err().to_string();
+    let err = run_scan(&model, None, &request).unwrap_err().to_string();
     assert!(
         err.starts_with("stale prices: the newest date in ")
             && err.contains("prices.parquet is 2022-12-28, 35 days before 2023-02-01"),
@@ -239,9 +239,15 @@ fn a_candidate_is_registered_only_from_a_finished_run() {
         .unwrap();
     let verdict = judge(&files.model, &settings.promotion).unwrap();
     let when = "2026-12-05T00:00:00Z";
-    let err = register(&tracker, &settings, &verdict, &params_file, when)
-        .unwrap_err()
-        .to_string();
+    let err = register(
+        &tracker,
+        &settings,
+        &verdict,
+        &params_file,
+        (Arm::Champion, when),
+    )
+    .unwrap_err()
+    .to_string();
     assert!(
         err.contains(&format!("backtest run {killed_id}"))
             && err.contains("is RUNNING, not FINISHED"),
@@ -250,6 +256,335 @@ fn a_candidate_is_registered_only_from_a_finished_run() {
     assert!(!params_file.exists(), "nothing written");
 
     let logged = track_backtest(&tracker, &settings, &run, &params_file).unwrap();
-    let promotion = register(&tracker, &settings, &verdict, &params_file, when).unwrap();
+    let promotion = register(
+        &tracker,
+        &settings,
+        &verdict,
+        &params_file,
+        (Arm::Champion, when),
+    )
+    .unwrap();
     assert_eq!(promotion.source_run, logged.parent_run_id);
+}
+
+/// The challenger's life through the library: registered beside the champion, scanned in
+/// shadow, compared, refused promotion on an undecided comparison, swapped in on a decided one
+/// (the old champion archived, `--rollback` returning to it), and retired.
+#[test]
+fn a_challenger_is_scanned_in_shadow_compared_swapped_in_and_retired() {
+    use momentum_lifecycle::{
+        ARCHIVED_TAG, AbRequest, AbSource, LifecycleError, aliased, promote_challenger,
+        retire_challenger, rollback, run_ab,
+    };
+    use momentum_scanner::ab::AbSettings;
+
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let params_file = root.join("params.yaml");
+    std::fs::write(&params_file, "# written by the test\n").unwrap();
+    let mut settings = settings_in(root);
+    settings.promotion.max_pbo = None;
+    settings.promotion.min_dsr = 0.0;
+    let table = momentum_data::load_sample().unwrap();
+    momentum_data::write_parquet(&settings.data.out, &table).unwrap();
+    let panel = PricePanel::from_table(&table).unwrap();
+    let tracker = open_tracker(&settings, "test", None).unwrap();
+    // Two candidates, lookback 120 and 250, each backtested, tracked and registered.
+    let promote = |lookback: usize, arm: Arm| {
+        let mut spec = settings.backtest.clone();
+        spec.grid.lookback = vec![lookback];
+        let files = files_in(&root.join(format!("lookback{lookback}")));
+        let run = backtest(&panel, None, &spec, test_code(), &files, &Silent).unwrap();
+        track_backtest(&tracker, &settings, &run, &params_file).unwrap();
+        let verdict = judge(&files.model, &settings.promotion).unwrap();
+        let current = Settings::load(&params_file, true).unwrap();
+        let current = Settings {
+            tracking: settings.tracking.clone(),
+            ..current
+        };
+        register(
+            &tracker,
+            &current,
+            &verdict,
+            &params_file,
+            (arm, "2026-12-05T00:00:00Z"),
+        )
+        .unwrap()
+        .model
+    };
+    let champion = promote(120, Arm::Champion);
+    let challenger = promote(250, Arm::Challenger);
+    assert_eq!(
+        (champion.version(), challenger.version()),
+        (Some("1"), Some("2"))
+    );
+    let reread = || {
+        let mut read = Settings::load(&params_file, true).unwrap();
+        read.tracking = settings.tracking.clone();
+        read
+    };
+    assert_eq!(
+        reread().challenger.model().unwrap(),
+        Some(challenger.clone())
+    );
+    assert_eq!(reread().production.model().unwrap(), Some(champion.clone()));
+
+    // Two scans: the champion's picks are published, the challenger's recorded beside them.
+    for as_of in [
+        NaiveDate::from_ymd_opt(2022, 12, 1).unwrap(),
+        NaiveDate::from_ymd_opt(2022, 12, 28).unwrap(),
+    ] {
+        let request = ScanRequest {
+            prices: settings.data.out.clone(),
+            as_of: Some(as_of),
+            today: NaiveDate::from_ymd_opt(2022, 12, 30).unwrap(),
+            max_staleness_days: 7,
+            out: settings.scan.picks.clone(),
+            history: settings.scan.history.clone(),
+        };
+        let (picks, shadow) = run_scan(&champion, Some(&challenger), &request).unwrap();
+        let shadow = shadow.expect("a challenger scan");
+        assert_eq!(
+            (picks.alias, shadow.alias),
+            (Arm::Champion, Arm::Challenger)
+        );
+        assert_eq!(shadow.params.lookback, 250);
+        let published: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&request.out).unwrap()).unwrap();
+        assert_eq!(published["model_version"], "1");
+        assert!(published.get("alias").is_none());
+    }
+    let history = momentum_scanner::history::read_history(&settings.scan.history).unwrap();
+    let aliases: Vec<Arm> = history.iter().map(|scan| scan.alias).collect();
+    assert_eq!(
+        aliases,
+        [
+            Arm::Champion,
+            Arm::Challenger,
+            Arm::Champion,
+            Arm::Challenger
+        ]
+    );
+
+    // The live record is 18 days: too few for a decision.
+    let request = |source| AbRequest {
+        source,
+        prices: settings.data.out.clone(),
+        history: settings.scan.history.clone(),
+        settings: AbSettings {
+            reps: 199,
+            ..AbSettings::default()
+        },
+        out: root.join("reports/ab.json"),
+    };
+    let live = run_ab(None, &request(AbSource::Live)).unwrap();
+    assert_eq!(live.source, "live");
+    assert_eq!(live.decision.as_str(), "inconclusive");
+    assert_eq!(live.days_compared, 18);
+    assert!(
+        live.reason.contains("fewer than ab.min_days"),
+        "{}",
+        live.reason
+    );
+
+    // Both backtested over the same days: each book is the engine's backtest of its model.
+    let window = AbSource::Backtest {
+        start: NaiveDate::from_ymd_opt(2015, 1, 1),
+        end: NaiveDate::from_ymd_opt(2022, 12, 28),
+    };
+    let report = run_ab(Some((&champion, &challenger)), &request(window)).unwrap();
+    let comparison = report.comparison.as_ref().unwrap();
+    let first = panel
+        .dates()
+        .partition_point(|d| *d < NaiveDate::from_ymd_opt(2015, 1, 1).unwrap());
+    let window = momentum_engine::Window {
+        start: first,
+        end: panel.n_days() - 1,
+    };
+    for (model, side) in [
+        (&champion, &comparison.champion),
+        (&challenger, &comparison.challenger),
+    ] {
+        let run = momentum_engine::backtest(&panel, &model.params, window).unwrap();
+        let returns = run.returns();
+        let mean = returns.iter().sum::<f64>() / returns.len() as f64;
+        assert!((side.mean - mean).abs() < 1e-15, "{} vs {mean}", side.mean);
+    }
+    assert!(root.join("reports/ab.png").exists());
+
+    // The comparison on file did not decide for the challenger: no swap.
+    let ab_json = root.join("reports/ab.json");
+    let verdict = report.decision.as_str();
+    if verdict != "promote_challenger" {
+        let err = promote_challenger(&tracker, &reread(), &params_file, &ab_json).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains(&format!("the decision is {verdict}")),
+            "{err}"
+        );
+    }
+    // A comparison of other versions is refused too.
+    let decided = |champion: &str, challenger: &str| {
+        let text = format!(
+            r#"{{"decision": "promote_challenger", "reason": "by hand", "champion": {{"version": "{champion}"}}, "challenger": {{"version": "{challenger}"}}}}"#
+        );
+        std::fs::write(&ab_json, text).unwrap();
+    };
+    decided("1", "7");
+    let err = promote_challenger(&tracker, &reread(), &params_file, &ab_json).unwrap_err();
+    assert!(matches!(err, LifecycleError::SwapRefused { .. }), "{err}");
+    assert!(err.to_string().contains("not the current 1 and 2"), "{err}");
+
+    // Decided: the challenger becomes the champion, the old champion is archived.
+    decided("1", "2");
+    let swap = promote_challenger(&tracker, &reread(), &params_file, &ab_json).unwrap();
+    assert_eq!((swap.champion.as_str(), swap.archived.as_str()), ("2", "1"));
+    let after = reread();
+    assert_eq!(
+        after.production.model().unwrap().unwrap().params.lookback,
+        250
+    );
+    assert_eq!(after.challenger.model().unwrap(), None);
+    let name = &settings.tracking.model_name;
+    assert_eq!(
+        aliased(&tracker, name, Arm::Champion)
+            .unwrap()
+            .unwrap()
+            .version,
+        "2"
+    );
+    assert!(aliased(&tracker, name, Arm::Challenger).unwrap().is_none());
+    let versions = tracker.list_versions(name).unwrap();
+    assert_eq!(
+        versions[0].tags.get(ARCHIVED_TAG).map(String::as_str),
+        Some("true")
+    );
+    // --rollback returns to the champion the swap replaced.
+    let back = rollback(&tracker, &after, &params_file).unwrap();
+    assert_eq!((back.from.as_str(), back.to.as_deref()), ("2", Some("1")));
+    assert_eq!(
+        reread()
+            .production
+            .model()
+            .unwrap()
+            .unwrap()
+            .params
+            .lookback,
+        120
+    );
+
+    // A new challenger, retired: archived, its alias and block gone.
+    let third = promote(250, Arm::Challenger);
+    assert_eq!(third.version(), Some("3"));
+    assert_eq!(
+        retire_challenger(&tracker, &reread(), &params_file).unwrap(),
+        "3"
+    );
+    assert_eq!(reread().challenger.model().unwrap(), None);
+    assert!(aliased(&tracker, name, Arm::Challenger).unwrap().is_none());
+    let versions = tracker.list_versions(name).unwrap();
+    assert_eq!(
+        versions[2].tags.get(ARCHIVED_TAG).map(String::as_str),
+        Some("true")
+    );
+    assert!(matches!(
+        retire_challenger(&tracker, &reread(), &params_file),
+        Err(LifecycleError::NoChallenger { .. })
+    ));
+}
+
+/// A returns file is compared as it is; a bad one is named by line or column and nothing is
+/// written.
+#[test]
+fn a_returns_file_is_compared_and_a_bad_one_is_named() {
+    use momentum_lifecycle::{AbRequest, AbSource, run_ab};
+    use momentum_scanner::ab::AbSettings;
+
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let request = |file: &str, text: &str| {
+        let path = root.join(file);
+        std::fs::write(&path, text).unwrap();
+        AbRequest {
+            source: AbSource::Returns(path),
+            prices: root.join("unused.parquet"),
+            history: root.join("unused-history.parquet"),
+            settings: AbSettings {
+                reps: 199,
+                min_days: 100,
+                ..AbSettings::default()
+            },
+            out: root.join(format!("{file}.json")),
+        }
+    };
+    // 200 days; the challenger earns 0.3 % a day more on the same noise.
+    let start = NaiveDate::from_ymd_opt(2020, 1, 1).unwrap();
+    let mut text = String::from("date,champion,challenger\n");
+    let mut state = 7u64;
+    for day in 0..200 {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1);
+        let r = ((state >> 11) as f64 / (1u64 << 53) as f64 - 0.5) * 0.02;
+        text.push_str(&format!(
+            "{},{r},{}\n",
+            start + chrono::Days::new(day),
+            r + 0.003
+        ));
+    }
+    let good = request("good.csv", &text);
+    let report = run_ab(None, &good).unwrap();
+    assert_eq!((report.source, report.days_compared), ("returns", 200));
+    assert_eq!(
+        report.decision.as_str(),
+        "promote_challenger",
+        "{}",
+        report.reason
+    );
+    let written: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&good.out).unwrap()).unwrap();
+    assert_eq!(written["decision"], "promote_challenger");
+    assert_eq!(written["comparison"]["hac"]["lag"], 4);
+    assert!(good.chart().exists());
+
+    for (file, text, message) in [
+        (
+            "no-column.csv",
+            "date,champion\n2020-01-01,0.01\n",
+            "missing column challenger",
+        ),
+        (
+            "nan.csv",
+            "date,champion,challenger\n2020-01-01,0.01,0.02\n2020-01-02,NaN,0.01\n",
+            "line 3: champion return NaN is not a finite return above -1",
+        ),
+        (
+            "empty.csv",
+            "date,champion,challenger\n2020-01-01,0.01,\n",
+            "line 2: no challenger",
+        ),
+        (
+            "twice.csv",
+            "date,champion,challenger\n2020-01-01,0.01,0.02\n2020-01-01,0.0,0.0\n",
+            "line 3: date 2020-01-01 is a duplicate",
+        ),
+        (
+            "unsorted.csv",
+            "date,champion,challenger\n2020-01-02,0.01,0.02\n2020-01-01,0.0,0.0\n",
+            "line 3: date 2020-01-01 is out of order",
+        ),
+        (
+            "word.csv",
+            "date,champion,challenger\n2020-01-01,abc,0.02\n",
+            "line 2: champion: invalid float literal",
+        ),
+    ] {
+        let bad = request(file, text);
+        let err = run_ab(None, &bad).unwrap_err().to_string();
+        assert!(
+            err.starts_with("returns file ") && err.contains(file) && err.contains(message),
+            "{err}"
+        );
+        assert!(!bad.out.exists() && !bad.chart().exists(), "{file}");
+    }
 }

@@ -99,6 +99,15 @@ pub enum ScanError {
     /// There is no scan to monitor yet.
     #[error("no picks history yet: run `momentum scan` first")]
     NoHistory,
+    /// The history has no scan of one of the two models.
+    #[error(
+        "the picks history has no scan of the {arm} yet: `momentum scan` records one for each \
+         model in params.yaml (production and challenger); or compare with --source backtest"
+    )]
+    NoArmHistory {
+        /// The model without scans.
+        arm: momentum_engine::Arm,
+    },
     /// A model's ticker has no usable price.
     #[error("ticker {ticker} of the model has no price on {as_of}")]
     MissingTicker {

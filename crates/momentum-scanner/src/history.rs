@@ -22,7 +22,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::ScanError;
-use momentum_engine::StrategyParams;
+use momentum_engine::{Arm, StrategyParams};
 
 use crate::scan::{Pick, Picks};
 
@@ -41,8 +41,13 @@ fn schema() -> Schema {
         Field::new("selected", DataType::Boolean, false),
         Field::new("target_weight", DataType::Float64, false),
         Field::new("last_close", DataType::Float64, true),
+        Field::new(ALIAS_COLUMN, DataType::Utf8, false),
     ])
 }
+
+/// The column naming the model of a row: `champion` or `challenger` ([`Arm`]). A history
+/// written before challengers existed has no such column: all its rows are the champion's.
+const ALIAS_COLUMN: &str = "alias";
 
 /// Reads the history at `path`; a missing file is an empty history.
 ///
@@ -67,13 +72,16 @@ pub fn read_history(path: &Path) -> Result<Vec<Picks>, ScanError> {
             Err(err) => corrupt(err.to_string()),
         })?;
     let expected = schema();
-    let mut scans: BTreeMap<NaiveDate, Picks> = BTreeMap::new();
+    let mut scans: BTreeMap<(NaiveDate, Arm), Picks> = BTreeMap::new();
     for batch in reader {
         let batch = batch.map_err(|err| corrupt(err.to_string()))?;
         for field in expected.fields() {
-            let column = batch
-                .column_by_name(field.name())
-                .ok_or_else(|| corrupt(format!("missing column {}", field.name())))?;
+            let Some(column) = batch.column_by_name(field.name()) else {
+                if field.name() == ALIAS_COLUMN {
+                    continue;
+                }
+                return Err(corrupt(format!("missing column {}", field.name())));
+            };
             if column.data_type() != field.data_type() {
                 return Err(corrupt(format!(
                     "column {} is {}, expected {}",
@@ -97,6 +105,9 @@ pub fn read_history(path: &Path) -> Result<Vec<Picks>, ScanError> {
         let selected = col("selected").as_boolean();
         let weight = col("target_weight").as_primitive::<Float64Type>();
         let close = col("last_close").as_primitive::<Float64Type>();
+        let alias = batch
+            .column_by_name(ALIAS_COLUMN)
+            .map(|column| column.as_string::<i32>());
         let usize_at = |array: &arrow_array::Int64Array, row: usize, name: &str| {
             usize::try_from(array.value(row))
                 .map_err(|_| corrupt(format!("negative {name} in row {row}")))
@@ -115,7 +126,15 @@ pub fn read_history(path: &Path) -> Result<Vec<Picks>, ScanError> {
             params
                 .validate()
                 .map_err(|err| corrupt(format!("row {row}: model: {err}")))?;
-            let entry = scans.entry(date).or_insert_with(|| Picks {
+            let arm = match alias {
+                Some(alias) => alias
+                    .value(row)
+                    .parse::<Arm>()
+                    .map_err(|err| corrupt(format!("row {row}: {err}")))?,
+                None => Arm::Champion,
+            };
+            let entry = scans.entry((date, arm)).or_insert_with(|| Picks {
+                alias: arm,
                 model_version: version.value(row).to_owned(),
                 params,
                 as_of: date,
@@ -140,8 +159,9 @@ pub fn read_history(path: &Path) -> Result<Vec<Picks>, ScanError> {
     Ok(scans.into_values().collect())
 }
 
-/// Adds `picks` to the history at `path`, replacing an earlier scan of the same as-of date so a
-/// rerun does not duplicate it. The file is rewritten atomically.
+/// Adds the scans `new` to the history at `path`, each replacing an earlier scan of the same
+/// as-of date and model ([`Picks::alias`]) so a rerun does not duplicate it. Scans are kept by date, the
+/// champion's before the challenger's. The file is rewritten atomically.
 ///
 /// # Errors
 /// As [`read_history`] for the history already there; [`ScanError::HistoryWrite`] or
@@ -172,20 +192,23 @@ pub fn read_history(path: &Path) -> Result<Vec<Picks>, ScanError> {
 ///
 /// let day2 = scan(&panel, 2, &model)?; // UP 12 / 10, DOWN 18 / 20
 /// let day3 = scan(&panel, 3, &model)?; // UP 12 / 11, DOWN 21 / 19
-/// append_history(&path, &day3)?;
-/// append_history(&path, &day2)?;
-/// append_history(&path, &day2)?; // a rerun replaces the scan of its day
+/// append_history(&path, &[day3.clone()])?;
+/// append_history(&path, &[day2.clone()])?;
+/// append_history(&path, &[day2.clone()])?; // a rerun replaces the scan of its day
 /// let history = read_history(&path)?;
 /// assert_eq!(history, [day2, day3]);
 /// assert_eq!(history[0].selected().collect::<Vec<_>>(), ["UP"]);
 /// assert_eq!(history[1].selected().collect::<Vec<_>>(), ["DOWN"]);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub fn append_history(path: &Path, picks: &Picks) -> Result<(), ScanError> {
+pub fn append_history(path: &Path, new: &[Picks]) -> Result<(), ScanError> {
     let mut scans = read_history(path)?;
-    scans.retain(|scan| scan.as_of != picks.as_of);
-    scans.push(picks.clone());
-    scans.sort_by_key(|scan| scan.as_of);
+    scans.retain(|scan| {
+        !new.iter()
+            .any(|picks| (scan.as_of, scan.alias) == (picks.as_of, picks.alias))
+    });
+    scans.extend_from_slice(new);
+    scans.sort_by_key(|scan| (scan.as_of, scan.alias));
     write_history(path, &scans)
 }
 
@@ -235,6 +258,11 @@ fn write_history(path: &Path, scans: &[Picks]) -> Result<(), ScanError> {
         ),
         float(|p| Some(p.target_weight)),
         float(|p| p.last_close),
+        Arc::new(
+            rows.iter()
+                .map(|(s, _)| Some(s.alias.as_str()))
+                .collect::<StringArray>(),
+        ),
     ];
     let schema = Arc::new(schema());
     let write_error = |source: Box<dyn std::error::Error + Send + Sync>| ScanError::HistoryWrite {

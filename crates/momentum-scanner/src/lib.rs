@@ -13,6 +13,7 @@
 //! | [`history`] | the picks history Parquet file, idempotent per as-of date |
 //! | [`monitor`] | [`monitor::monitor`]: live record against the backtest's promise, feature drift |
 //! | [`drift`] | the statistics: PSI, two-sample Kolmogorov-Smirnov, a one-sided t test |
+//! | [`ab`] | champion against challenger: each model's daily book returns (live or backtest) and the decision from their comparison |
 //! | [`ScanError`] | the crate's error |
 //!
 //! ```
@@ -41,6 +42,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod ab;
 pub mod drift;
 mod error;
 pub mod history;

@@ -9,7 +9,7 @@
 //! | encoding | read | write |
 //! |---|---|---|
 //! | `models/candidate.json` | [`Model::from_candidate_json`] | [`Model::write_candidate_json`] |
-//! | the `production` block of `params.yaml` | [`ProductionBlock::model`] | [`set_production_block`] |
+//! | the `production` (or `challenger`) block of `params.yaml` | [`ProductionBlock::model`] | [`set_model_block`], [`clear_model_block`] |
 //! | the registry version's tags | [`Model::from_registry_tags`] | [`Model::registry_tags`] |
 
 use std::collections::BTreeMap;
@@ -17,7 +17,7 @@ use std::io::Write;
 use std::str::FromStr;
 
 use momentum_engine::{
-    Cpcv, DataLineage, Experiment, SelectionStats, StrategyParams, WalkForward, WindowName,
+    Arm, Cpcv, DataLineage, Experiment, SelectionStats, StrategyParams, WalkForward, WindowName,
     WindowReport, write_canonical_json,
 };
 use serde::{Deserialize, Serialize};
@@ -518,8 +518,9 @@ impl ProductionBlock {
     }
 }
 
-/// Returns `yaml` with the top-level `production` mapping set to `model`, everything else kept
-/// byte for byte (comments, order, blank lines). The block is created when missing.
+/// Returns `yaml` with the top-level block of `arm` ([`params_block`]: `production` or
+/// `challenger`) set to `model`, everything else kept byte for byte (comments, order, blank
+/// lines). The block is created when missing.
 ///
 /// # Errors
 /// [`ScanError::NotRegistered`] for a candidate; [`ScanError::ParamsEdit`] when `yaml` is not
@@ -531,7 +532,8 @@ impl ProductionBlock {
 ///
 /// ```
 /// use momentum_scanner::Model;
-/// use momentum_scanner::model::{ProductionBlock, set_production_block};
+/// use momentum_engine::Arm;
+/// use momentum_scanner::model::{ProductionBlock, set_model_block};
 ///
 /// # use momentum_engine::StrategyParams;
 /// # use momentum_scanner::model::{Registration, Stage};
@@ -545,14 +547,14 @@ impl ProductionBlock {
 ///     }),
 /// };
 /// let params_yaml = "# Settings.\nbacktest:\n  cost_bps: 10.0  # one way\n\nproduction:\n  version: null\n";
-/// let written = set_production_block(params_yaml, &model)?;
+/// let written = set_model_block(params_yaml, Arm::Champion, &model)?;
 /// // What is outside the block is kept as it was.
 /// assert!(written.starts_with("# Settings.\nbacktest:\n  cost_bps: 10.0  # one way\n\nproduction:\n"));
 /// assert!(written.contains("  lookback: 120\n"));
 /// // Quoted, so that YAML reads a string rather than a timestamp.
 /// assert!(written.contains("  promoted_at: '2026-11-27T00:00:00Z'\n"));
 /// // Setting it again changes nothing.
-/// assert_eq!(set_production_block(&written, &model)?, written);
+/// assert_eq!(set_model_block(&written, Arm::Champion, &model)?, written);
 ///
 /// #[derive(serde::Deserialize)]
 /// struct ParamsFile {
@@ -562,10 +564,89 @@ impl ProductionBlock {
 /// assert_eq!(file.production.model()?, Some(model));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub fn set_production_block(yaml: &str, model: &Model) -> Result<String, ScanError> {
+pub fn set_model_block(yaml: &str, arm: Arm, model: &Model) -> Result<String, ScanError> {
     let Stage::Registered(registration) = &model.stage else {
         return Err(ScanError::NotRegistered);
     };
+    let p = &model.params;
+    p.validate().map_err(ScanError::InvalidModel)?;
+    // Validated: every parameter fits an i64.
+    let int = |value: usize| i64::try_from(value).unwrap_or(i64::MAX);
+    edit_block(yaml, params_block(arm), |block| {
+        block.set("version", registration.version.as_str());
+        block.set("lookback", int(p.lookback));
+        block.set("skip", int(p.skip));
+        block.set("holding", int(p.holding));
+        block.set("top_k", int(p.top_k));
+        block.set("cost_bps", p.cost_bps);
+        let tickers: Vec<yaml_edit::YamlValue> = model
+            .universe
+            .iter()
+            .map(|t| yaml_edit::YamlValue::from(t.as_str()))
+            .collect();
+        block.set("tickers", tickers);
+        block.set(
+            "data_digest",
+            model.data_digest.as_deref().unwrap_or_default(),
+        );
+        // Quoted: a bare RFC 3339 time is a YAML timestamp, which DVC cannot hash as a param.
+        block.set(
+            "promoted_at",
+            yaml_edit::ScalarValue::single_quoted(registration.promoted_at.as_str()),
+        );
+    })
+}
+
+/// Returns `yaml` with the top-level block of `arm` emptied (every field `null`, no tickers),
+/// as before its first promotion: what retiring a challenger leaves.
+///
+/// # Errors
+/// [`ScanError::ParamsEdit`] when `yaml` is not a YAML mapping.
+///
+/// ```
+/// use momentum_engine::Arm;
+/// use momentum_scanner::model::clear_model_block;
+///
+/// let yaml = "challenger:\n  version: '4'\n  lookback: 60\n  tickers:\n  - AAPL\n";
+/// let cleared = clear_model_block(yaml, Arm::Challenger)?;
+/// assert!(cleared.contains("  version: null\n") && cleared.contains("  lookback: null\n"));
+/// assert!(cleared.contains("  tickers: []"));
+/// # Ok::<(), momentum_scanner::ScanError>(())
+/// ```
+pub fn clear_model_block(yaml: &str, arm: Arm) -> Result<String, ScanError> {
+    edit_block(yaml, params_block(arm), |block| {
+        for key in [
+            "version",
+            "lookback",
+            "skip",
+            "holding",
+            "top_k",
+            "cost_bps",
+            "data_digest",
+            "promoted_at",
+        ] {
+            block.set(key, yaml_edit::ScalarValue::null());
+        }
+        block.set("tickers", Vec::<yaml_edit::YamlValue>::new());
+    })
+}
+
+/// The top-level key of `params.yaml` that holds the model of `arm`: `production` for the
+/// champion, `challenger` for the challenger.
+pub const fn params_block(arm: Arm) -> &'static str {
+    match arm {
+        Arm::Champion => "production",
+        Arm::Challenger => "challenger",
+    }
+}
+
+/// `yaml` with the top-level mapping `name` (created when missing) changed by `fill`, the rest
+/// byte for byte.
+fn edit_block(
+    yaml: &str,
+    name: &str,
+    fill: impl FnOnce(&yaml_edit::Mapping),
+) -> Result<String, ScanError> {
     let edit_error = |reason: String| ScanError::ParamsEdit { reason };
     // A missing or empty params.yaml (nothing but comments) gets the block as its first key.
     let blank = yaml.lines().all(|line| {
@@ -579,7 +660,7 @@ pub fn set_production_block(yaml: &str, model: &Model) -> Result<String, ScanErr
         } else {
             "\n"
         };
-        seeded = format!("{yaml}{gap}production:\n  version: null\n");
+        seeded = format!("{yaml}{gap}{name}:\n  version: null\n");
         seeded.as_str()
     } else {
         yaml
@@ -588,45 +669,21 @@ pub fn set_production_block(yaml: &str, model: &Model) -> Result<String, ScanErr
     let root = doc
         .as_mapping()
         .ok_or_else(|| edit_error("the file is not a mapping".into()))?;
-    let block = match root.get_mapping("production") {
+    let block = match root.get_mapping(name) {
         Some(block) => block,
         None => {
             root.set(
-                "production",
+                name,
                 yaml_edit::Document::from_str("version: null\n")
                     .map_err(|err| edit_error(err.to_string()))?
                     .as_mapping()
                     .ok_or_else(|| edit_error("internal block".into()))?,
             );
-            root.get_mapping("production")
+            root.get_mapping(name)
                 .ok_or_else(|| edit_error("cannot create the block".into()))?
         }
     };
-    let p = &model.params;
-    p.validate().map_err(ScanError::InvalidModel)?;
-    // Validated: every parameter fits an i64.
-    let int = |value: usize| i64::try_from(value).unwrap_or(i64::MAX);
-    block.set("version", registration.version.as_str());
-    block.set("lookback", int(p.lookback));
-    block.set("skip", int(p.skip));
-    block.set("holding", int(p.holding));
-    block.set("top_k", int(p.top_k));
-    block.set("cost_bps", p.cost_bps);
-    let tickers: Vec<yaml_edit::YamlValue> = model
-        .universe
-        .iter()
-        .map(|t| yaml_edit::YamlValue::from(t.as_str()))
-        .collect();
-    block.set("tickers", tickers);
-    block.set(
-        "data_digest",
-        model.data_digest.as_deref().unwrap_or_default(),
-    );
-    // Quoted: a bare RFC 3339 time is a YAML timestamp, which DVC cannot hash as a param.
-    block.set(
-        "promoted_at",
-        yaml_edit::ScalarValue::single_quoted(registration.promoted_at.as_str()),
-    );
+    fill(&block);
     Ok(doc.to_string())
 }
 
@@ -665,8 +722,8 @@ mod tests {
 
     #[test]
     fn only_the_production_block_changes() {
-        let out = set_production_block(PARAMS, &model()).unwrap();
-        let again = set_production_block(&out, &model()).unwrap();
+        let out = set_model_block(PARAMS, Arm::Champion, &model()).unwrap();
+        let again = set_model_block(&out, Arm::Champion, &model()).unwrap();
         assert_eq!(again, out);
         let before_block = PARAMS.split("production:").next().unwrap();
         assert!(out.starts_with(before_block), "{out}");
@@ -688,17 +745,17 @@ mod tests {
     #[test]
     fn a_missing_or_comment_only_params_yaml_gets_the_block() {
         for (text, kept) in [("", ""), ("# just a comment", "# just a comment\n")] {
-            let out = set_production_block(text, &model()).unwrap();
+            let out = set_model_block(text, Arm::Champion, &model()).unwrap();
             assert!(out.starts_with(&format!("{kept}production:\n")), "{out}");
             assert!(out.contains("  lookback: 120\n"), "{out}");
-            let again = set_production_block(&out, &model()).unwrap();
+            let again = set_model_block(&out, Arm::Champion, &model()).unwrap();
             assert_eq!(again, out);
         }
     }
 
     #[test]
     fn the_production_block_round_trips_through_yaml() {
-        let text = set_production_block(PARAMS, &model()).unwrap();
+        let text = set_model_block(PARAMS, Arm::Champion, &model()).unwrap();
         #[derive(Deserialize)]
         struct File {
             production: ProductionBlock,
@@ -741,7 +798,7 @@ mod tests {
         let mut huge = model();
         huge.params.top_k = usize::MAX;
         assert!(matches!(
-            set_production_block(PARAMS, &huge),
+            set_model_block(PARAMS, Arm::Champion, &huge),
             Err(ScanError::InvalidModel(_))
         ));
     }

@@ -6,7 +6,7 @@
 
 use chrono::NaiveDate;
 use momentum_data::{PriceTable, UniverseWindow, select};
-use momentum_engine::StrategyParams;
+use momentum_engine::{Arm, StrategyParams};
 use momentum_features::PricePanel;
 use serde::{Deserialize, Serialize};
 
@@ -34,6 +34,10 @@ pub struct Pick {
 /// The result of a scan: the model, the day, and every ticker ranked.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Picks {
+    /// Which model scanned: the champion's picks are the production picks, the challenger's
+    /// are recorded in shadow. Written only for the challenger (absent means champion).
+    #[serde(default, skip_serializing_if = "is_champion")]
+    pub alias: Arm,
     /// Registry version of the model that produced the picks (empty for a candidate).
     pub model_version: String,
     /// The model's parameters. The picks record lookback, skip, holding and top_k; a scan
@@ -44,6 +48,10 @@ pub struct Picks {
     pub as_of: NaiveDate,
     /// Eligible tickers by rank, then the ineligible ones in universe order.
     pub picks: Vec<Pick>,
+}
+
+fn is_champion(arm: &Arm) -> bool {
+    *arm == Arm::Champion
 }
 
 impl Picks {
@@ -236,6 +244,7 @@ pub fn scan(panel: &PricePanel, t: usize, model: &Model) -> Result<Picks, ScanEr
             .map(|i| line(i, None)),
     );
     Ok(Picks {
+        alias: Arm::Champion,
         model_version: model.version().unwrap_or_default().to_owned(),
         params,
         as_of,

@@ -152,9 +152,9 @@ fn history_is_idempotent_per_as_of_date_and_round_trips() {
     let params = ONE_DAY_MODEL;
     let day1 = scan(&panel, 1, &model(&panel, params, "1")).unwrap();
     let day3 = scan(&panel, 3, &model(&panel, params, "1")).unwrap();
-    append_history(&path, &day3).unwrap();
-    append_history(&path, &day1).unwrap();
-    append_history(&path, &day1).unwrap();
+    append_history(&path, std::slice::from_ref(&day3)).unwrap();
+    append_history(&path, std::slice::from_ref(&day1)).unwrap();
+    append_history(&path, std::slice::from_ref(&day1)).unwrap();
     let history = read_history(&path).unwrap();
     assert_eq!(history, vec![day1, day3]);
 }
@@ -166,7 +166,7 @@ fn a_corrupt_history_is_a_clear_error_and_is_left_alone() {
     std::fs::write(&path, b"not parquet").unwrap();
     let panel = tiny_panel();
     let picks = scan(&panel, 1, &model(&panel, ONE_DAY_MODEL, "1")).unwrap();
-    let err = append_history(&path, &picks).unwrap_err();
+    let err = append_history(&path, std::slice::from_ref(&picks)).unwrap_err();
     assert!(matches!(err, ScanError::CorruptHistory { .. }), "{err}");
     assert!(err.to_string().contains("picks.parquet"), "{err}");
     assert_eq!(std::fs::read(&path).unwrap(), b"not parquet");
@@ -182,7 +182,7 @@ fn a_foreign_model_in_the_history_and_bad_monitor_settings_are_clear_errors() {
     let params = ONE_DAY_MODEL;
     let mut picks = scan(&panel, 1, &model(&panel, params, "1")).unwrap();
     picks.params.skip = 1;
-    append_history(&path, &picks).unwrap();
+    append_history(&path, std::slice::from_ref(&picks)).unwrap();
     let err = read_history(&path).unwrap_err().to_string();
     assert!(
         err.contains("picks.parquet")

@@ -607,6 +607,24 @@ impl LocalStore {
         write_json(&path, &model)
     }
 
+    /// Sets tag `key` of a model version to `value` (overwriting it).
+    pub fn set_version_tag(&self, name: &str, version: &str, key: &str, value: &str) -> Result<()> {
+        let _g = self.guard();
+        let path = self.model_path(name)?;
+        let mut model: ModelFile =
+            read_json_opt(&path)?.ok_or_else(|| TrackingError::ModelNotFound(name.into()))?;
+        let entry = model
+            .versions
+            .iter_mut()
+            .find(|v| v.version == version)
+            .ok_or_else(|| TrackingError::VersionNotFound {
+                name: name.into(),
+                version: version.into(),
+            })?;
+        entry.tags.insert(key.to_owned(), value.to_owned());
+        write_json(&path, &model)
+    }
+
     /// Removes an alias (a missing alias is not an error).
     pub fn delete_alias(&self, name: &str, alias: &str) -> Result<()> {
         let _g = self.guard();

@@ -987,6 +987,14 @@ impl Tracker {
         }
     }
 
+    /// Sets tag `key` of version `version` of model `name` to `value`.
+    pub fn set_version_tag(&self, name: &str, version: &str, key: &str, value: &str) -> Result<()> {
+        match &self.remote {
+            Some(remote) => remote.set_version_tag(name, version, key, value),
+            None => self.local.set_version_tag(name, version, key, value),
+        }
+    }
+
     /// Removes an alias (not an error when it is not set).
     pub fn delete_alias(&self, name: &str, alias: &str) -> Result<()> {
         match &self.remote {

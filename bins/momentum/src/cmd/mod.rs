@@ -1,6 +1,7 @@
 //! One module per subcommand: its clap `Args` and a `run` that merges the flags into the
 //! settings, calls `momentum-lifecycle` and prints.
 
+pub mod ab;
 pub mod backtest;
 pub mod features;
 pub mod fetch;

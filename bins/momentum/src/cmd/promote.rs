@@ -1,12 +1,18 @@
-//! `momentum promote`: gate the candidate model, then register it and make it production
-//! ([`momentum_lifecycle::judge`], [`momentum_lifecycle::register`]).
+//! `momentum promote`: gate the candidate model, then register it and make it production or the
+//! challenger ([`momentum_lifecycle::judge`], [`momentum_lifecycle::register`]); swap or retire
+//! the challenger ([`momentum_lifecycle::promote_challenger`],
+//! [`momentum_lifecycle::retire_challenger`]); roll back.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use crate::terminal::say;
+use momentum_engine::Arm;
 use momentum_lifecycle::track::{git_commit, open_tracker};
-use momentum_lifecycle::{CHAMPION, Settings, judge, register, rollback};
+use momentum_lifecycle::{
+    ARCHIVED_TAG, CHAMPION, Settings, judge, promote_challenger, register, retire_challenger,
+    rollback,
+};
 
 /// Exit code of a candidate that failed a gate (nothing was changed).
 const EXIT_REJECTED: u8 = 3;
@@ -26,13 +32,23 @@ A metric that could not be computed (null in the candidate) fails its gate.
 
 On pass: registers a new version of the model (tracking.model_name) whose source is the
 backtest run that wrote the candidate, moves the `champion` alias to it, and rewrites only the
-production block of params.yaml (comments and everything else stay byte for byte).
+production block of params.yaml (comments and everything else stay byte for byte). With
+--alias challenger the version gets the `challenger` alias and params.yaml's challenger block
+instead: `momentum scan` then scores it in shadow beside the champion (its picks go to the
+history, never to the production picks) and `momentum ab` compares the two.
 On fail: changes nothing.
 
+--from-challenger makes the challenger the champion when reports/ab.json (`momentum ab`) decided
+promote_challenger for the two current versions (refused otherwise, with the reason): the old
+champion's version is tagged `archived`, `champion` moves to the challenger's version and
+`challenger` is removed; params.yaml's production block becomes the challenger's and its
+challenger block is emptied. --retire-challenger tags the challenger `archived`, removes its
+alias and empties its block.
+
 --rollback moves `champion` and the production block back to the version the current champion
-replaced. When the two disagree (a promotion or rollback was killed between moving the alias
-and writing params.yaml; `scan` refuses to run then), --rollback moves only `champion`, back to
-the version of params.yaml: the state before the interrupted step.
+replaced. When an alias and its block disagree (a promotion, swap or rollback was killed
+between moving the alias and writing params.yaml; `scan` refuses to run then), --rollback moves
+only the alias, back to the version of params.yaml: the state before the interrupted step.
 --dry-run prints the verdict and changes nothing.
 
 Exit codes:
@@ -43,6 +59,9 @@ Exit codes:
 Examples:
   momentum promote
   momentum promote --dry-run --min-roi 0.5
+  momentum promote --alias challenger     # run beside the champion in shadow first
+  momentum ab && momentum promote --from-challenger
+  momentum promote --retire-challenger
   momentum promote --rollback";
 
 /// Promote the candidate model to production when it passes the gates.
@@ -79,9 +98,39 @@ pub struct Args {
     #[arg(long)]
     dry_run: bool,
 
+    /// Register the candidate as the champion (production) or as the challenger (shadow)
+    #[arg(long, value_enum, default_value_t = AliasArg::Champion)]
+    alias: AliasArg,
+
     /// Move production and `champion` back to the previous version
-    #[arg(long, conflicts_with_all = ["dry_run", "min_roi", "min_dsr", "max_drawdown", "max_pbo", "min_oos_sharpe"])]
+    #[arg(long, conflicts_with_all = ["dry_run", "min_roi", "min_dsr", "max_drawdown", "max_pbo", "min_oos_sharpe", "alias"])]
     rollback: bool,
+
+    /// Make the challenger the champion, as reports/ab.json decided
+    #[arg(long, conflicts_with_all = ["rollback", "retire_challenger", "dry_run", "min_roi", "min_dsr", "max_drawdown", "max_pbo", "min_oos_sharpe", "alias"])]
+    from_challenger: bool,
+
+    /// The comparison --from-challenger acts on
+    #[arg(
+        long,
+        value_name = "PATH",
+        default_value = "reports/ab.json",
+        requires = "from_challenger"
+    )]
+    ab_report: PathBuf,
+
+    /// Archive the challenger: remove its alias and empty its block
+    #[arg(long, conflicts_with_all = ["rollback", "dry_run", "min_roi", "min_dsr", "max_drawdown", "max_pbo", "min_oos_sharpe", "alias"])]
+    retire_challenger: bool,
+}
+
+/// `--alias`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum AliasArg {
+    /// The production model
+    Champion,
+    /// The model scanned beside it in shadow
+    Challenger,
 }
 
 pub fn run(args: Args, settings: &Settings, params: &Path) -> anyhow::Result<ExitCode> {
@@ -89,24 +138,47 @@ pub fn run(args: Args, settings: &Settings, params: &Path) -> anyhow::Result<Exi
     if args.rollback {
         let tracker = open_tracker(settings, "promote", git_commit())?;
         let done = rollback(&tracker, settings, params)?;
+        let alias = done.arm;
         match (&done.to, done.interrupted) {
             (Some(to), false) => say!(
                 "rolled back: {name} version {to} is `{CHAMPION}` again (was {})",
                 done.from
             ),
             (Some(to), true) => say!(
-                "undid an interrupted promotion or rollback: {name} version {to} is `{CHAMPION}` \
-                 again, as in {} (was {})",
+                "undid an interrupted step: {name} version {to} is `{alias}` again, as in {} \
+                 (was {})",
                 params.display(),
                 done.from
             ),
             (None, _) => say!(
-                "undid an interrupted first promotion: `{CHAMPION}` removed from {name} version \
-                 {} ({} has no production model)",
+                "undid an interrupted step: `{alias}` removed from {name} version {} ({} has \
+                 no {alias})",
                 done.from,
                 params.display()
             ),
         }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.from_challenger {
+        let tracker = open_tracker(settings, "promote", git_commit())?;
+        let swap = promote_challenger(&tracker, settings, params, &args.ab_report)?;
+        say!(
+            "promoted the challenger: {name} version {} is `{CHAMPION}`; version {} is tagged \
+             `{ARCHIVED_TAG}`; {} updated",
+            swap.champion,
+            swap.archived,
+            params.display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.retire_challenger {
+        let tracker = open_tracker(settings, "promote", git_commit())?;
+        let version = retire_challenger(&tracker, settings, params)?;
+        say!(
+            "retired the challenger: {name} version {version} is tagged `{ARCHIVED_TAG}`; {} \
+             has no challenger",
+            params.display()
+        );
         return Ok(ExitCode::SUCCESS);
     }
     let mut gates = settings.promotion;
@@ -154,12 +226,17 @@ pub fn run(args: Args, settings: &Settings, params: &Path) -> anyhow::Result<Exi
         return Ok(ExitCode::SUCCESS);
     }
     let tracker = open_tracker(settings, "promote", git_commit())?;
-    let promotion = register(&tracker, settings, &verdict, params, &crate::now())?;
+    let arm = match args.alias {
+        AliasArg::Champion => Arm::Champion,
+        AliasArg::Challenger => Arm::Challenger,
+    };
+    let promotion = register(&tracker, settings, &verdict, params, (arm, &crate::now()))?;
     say!(
-        "promoted: {name} version {} is `{CHAMPION}` (source run {}); {} production block updated",
+        "promoted: {name} version {} is `{arm}` (source run {}); {} {} block updated",
         promotion.model.version().unwrap_or_default(),
         promotion.source_run,
-        params.display()
+        params.display(),
+        momentum_scanner::model::params_block(arm)
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -6,9 +6,10 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use chrono::NaiveDate;
+use momentum_engine::Arm;
 use momentum_lifecycle::track::{git_commit, open_tracker, track_scan};
 use momentum_lifecycle::{
-    ProductionSource, ScanRequest, Settings, load_production, refresh, run_scan,
+    LifecycleError, ProductionSource, ScanRequest, Settings, load_model, refresh, run_scan,
 };
 
 use crate::progress::Bar;
@@ -25,6 +26,11 @@ backtest buys on a rebalance day.
 Writes (atomically): --out (reports/picks.json), the same list as CSV beside it
 (reports/picks.csv), and appends to the picks history (data/predictions/picks.parquet; a rerun
 for the same as-of date replaces that day). Logs a `scan-<date>` run to tracking.
+
+A challenger (params.yaml challenger block, or with --from-registry the `challenger` alias;
+`momentum promote --alias challenger` writes both) is scored too, in shadow: its picks are
+added to the history with alias `challenger` and never written as the production picks.
+`momentum ab` compares the two.
 
 Fails, writing nothing, when there is no production model, a model ticker is missing from the
 prices, or the newest price is older than scan.max_staleness_days (not checked for the
@@ -81,9 +87,14 @@ pub fn run(args: Args, settings: &Settings, params: &Path) -> anyhow::Result<Exi
     } else {
         ProductionSource::Params
     };
-    let model = load_production(settings, params, source, || {
-        open_tracker(settings, "registry", git_commit())
-    })?;
+    let registry = || open_tracker(settings, "registry", git_commit());
+    let model = load_model(settings, params, (Arm::Champion, source), registry)?;
+    // The challenger runs in shadow when params.yaml (or, --from-registry, the registry) has one.
+    let challenger = match load_model(settings, params, (Arm::Challenger, source), registry) {
+        Ok(challenger) => Some(challenger),
+        Err(LifecycleError::NoChallenger { .. }) => None,
+        Err(err) => return Err(err.into()),
+    };
     let today = chrono::Utc::now().date_naive();
     if args.refresh {
         refresh(&settings.data, today, Arc::new(Bar::new()))?;
@@ -100,7 +111,7 @@ pub fn run(args: Args, settings: &Settings, params: &Path) -> anyhow::Result<Exi
             .history
             .unwrap_or_else(|| settings.scan.history.clone()),
     };
-    let picks = run_scan(&model, &request)?;
+    let (picks, shadow) = run_scan(&model, challenger.as_ref(), &request)?;
     let csv = request.csv();
     say!(
         "{}: model v{} picks {} (wrote {}, {}, {})",
@@ -111,6 +122,15 @@ pub fn run(args: Args, settings: &Settings, params: &Path) -> anyhow::Result<Exi
         csv.display(),
         request.history.display()
     );
+    if let Some(shadow) = &shadow {
+        say!(
+            "{}: challenger v{} would pick {} (in shadow: recorded in {} only)",
+            shadow.as_of,
+            shadow.model_version,
+            shadow.selected().collect::<Vec<_>>().join(", "),
+            request.history.display()
+        );
+    }
     let tracker = open_tracker(settings, "scan", git_commit())?;
     track_scan(&tracker, settings, &picks, &[&request.out, &csv])?;
     Ok(ExitCode::SUCCESS)

@@ -299,6 +299,17 @@ impl RestClient {
             .map(drop)
     }
 
+    /// Sets tag `key` of a model version to `value` (MLflow overwrites an existing tag).
+    pub fn set_version_tag(&self, name: &str, version: &str, key: &str, value: &str) -> Result<()> {
+        let body = json!({"name": name, "version": version, "key": key, "value": value});
+        self.rt
+            .block_on(
+                self.inner
+                    .call(Method::POST, "model-versions/set-tag", Body::Json(body)),
+            )
+            .map(drop)
+    }
+
     /// Removes an alias (no error when it is not set).
     pub fn delete_alias(&self, name: &str, alias: &str) -> Result<()> {
         let body = json!({"name": name, "alias": alias});

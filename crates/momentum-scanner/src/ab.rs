@@ -1,0 +1,664 @@
+//! Champion against challenger: the daily returns of each model's book, and the decision
+//! `momentum ab` takes from their comparison ([`momentum_engine::compare`]).
+//!
+//! * **Live books** ([`live_book`]). From the picks history: each model's scans, thinned to
+//!   non-overlapping holding periods as the monitor thins them (a scan counts when it is at
+//!   least `H` trading days after the previous counted one). A counted scan enters its selected
+//!   tickers at their target weights at the as-of close (the rest of the book in cash) and holds
+//!   them `H` days; the book's value on day `u` of the period is
+//!   `cash + sum_i w_i * P[u, i] / P[t, i]` (a missing later price carried), and its daily
+//!   return `V_u / V_(u-1) - 1`. Over a period the daily returns compound to the monitor's
+//!   basket return. Days between a period's end and the next counted scan have no book and no
+//!   return. Gross of costs, like the monitor's record.
+//! * **Backtest books** ([`backtest_book`]): the engine's backtest of each model on the same
+//!   prices and window, net of each model's cost, its daily returns from the first rebalance.
+//! * **Turnover**: as the spec defines it for the backtest, the sum over rebalances of
+//!   `sum_i |w_target_i - w_pre_i|` (drifted weights before the trade; 0 for a book in cash)
+//!   divided by `n / 252` for `n` daily returns.
+//! * **Decision** ([`decide`]): fewer than `ab.min_days` common days is `inconclusive`. Then the
+//!   challenger is promoted only when both the HAC test and the studentized bootstrap reject
+//!   `delta = 0` at `ab.alpha` with `delta > 0`; when both reject it with `delta < 0` the
+//!   champion is kept because it is better; otherwise the difference is not established and the
+//!   decision is `inconclusive` (the champion stays, as it would anyway). Requiring both tests
+//!   makes a promotion rarer than either test alone would.
+
+use chrono::NaiveDate;
+use momentum_engine::{
+    Arm, Comparison, ComparisonSpec, DAYS_PER_YEAR, StrategyParams, Window, backtest,
+};
+use momentum_features::{PricePanel, is_valid};
+use serde::{Deserialize, Serialize};
+
+use crate::ScanError;
+use crate::model::Model;
+use crate::scan::Picks;
+
+/// The `ab` block of `params.yaml`: the decision's thresholds and the comparison's settings.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AbSettings {
+    /// Significance level of the tests behind the decision.
+    pub alpha: f64,
+    /// Common days below which the decision is `inconclusive`.
+    pub min_days: usize,
+    /// Newey-West lag of the HAC and Diebold-Mariano tests; `null`: `floor(4 (T/100)^(2/9))`.
+    pub hac_lag: Option<usize>,
+    /// Block length of the circular block bootstrap, in days.
+    pub block: usize,
+    /// Bootstrap replications.
+    pub reps: usize,
+    /// Bootstrap seed: the same seed gives the same interval and p-value.
+    pub seed: u64,
+}
+
+impl Default for AbSettings {
+    /// The committed `params.yaml`: 5 %, half a year of days, the automatic lag, blocks of 5,
+    /// 5,000 replications, seed 0.
+    fn default() -> Self {
+        let spec = ComparisonSpec::default();
+        Self {
+            alpha: 0.05,
+            min_days: 126,
+            hac_lag: spec.lag,
+            block: spec.block_len,
+            reps: spec.replications,
+            seed: spec.seed,
+        }
+    }
+}
+
+impl AbSettings {
+    /// The engine's comparison settings.
+    pub fn comparison(&self) -> ComparisonSpec {
+        ComparisonSpec {
+            lag: self.hac_lag,
+            block_len: self.block,
+            replications: self.reps,
+            seed: self.seed,
+        }
+    }
+
+    /// `alpha` in `(0, 1)` and `min_days` at least 2 (the comparison's own checks name `block`
+    /// and `reps`).
+    ///
+    /// # Errors
+    /// [`ScanError::InvalidSetting`] naming the setting.
+    pub fn validate(&self) -> Result<(), ScanError> {
+        if !(self.alpha > 0.0 && self.alpha < 1.0) {
+            return Err(ScanError::InvalidSetting {
+                name: "ab.alpha",
+                reason: "must be in (0, 1)",
+            });
+        }
+        if self.min_days < 2 {
+            return Err(ScanError::InvalidSetting {
+                name: "ab.min_days",
+                reason: "must be at least 2",
+            });
+        }
+        Ok(())
+    }
+}
+
+/// What the comparison says to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    /// The challenger's Sharpe ratio is significantly higher.
+    PromoteChallenger,
+    /// The champion's Sharpe ratio is significantly higher.
+    KeepChampion,
+    /// Too few days, or a difference the tests do not establish.
+    Inconclusive,
+}
+
+impl Decision {
+    /// Its name in `ab.json`: `promote_challenger`, `keep_champion` or `inconclusive`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Decision::PromoteChallenger => "promote_challenger",
+            Decision::KeepChampion => "keep_champion",
+            Decision::Inconclusive => "inconclusive",
+        }
+    }
+}
+
+/// One model's side of `reports/ab.json`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ArmReport {
+    /// Its registry version (the column name for a returns file).
+    pub version: String,
+    /// Its parameters (`None` for a returns file).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub params: Option<StrategyParams>,
+    /// Days with a return.
+    pub days: usize,
+    /// Annualised turnover (`None` when unknown or without a return).
+    pub turnover: Option<f64>,
+}
+
+/// `reports/ab.json`: what was compared, the statistics and the decision.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AbReport {
+    /// `live`, `backtest` or `returns`.
+    pub source: &'static str,
+    /// The production model.
+    pub champion: ArmReport,
+    /// The model in shadow.
+    pub challenger: ArmReport,
+    /// The first common day (`None` without one).
+    pub start: Option<NaiveDate>,
+    /// The last common day.
+    pub end: Option<NaiveDate>,
+    /// Days both have a return on: the comparison's `T`.
+    pub days_compared: usize,
+    /// [`mean_overlap`] of the two models' picks (live only).
+    pub mean_overlap: Option<f64>,
+    /// The statistics; `None` when there were too few days to compute them.
+    pub comparison: Option<Comparison>,
+    /// The decision.
+    pub decision: Decision,
+    /// Why, in words.
+    pub reason: String,
+}
+
+impl AbReport {
+    /// Compares the two books on their common days and decides.
+    ///
+    /// # Errors
+    /// [`ScanError::Engine`] for a comparison that cannot be computed on at least
+    /// `ab.min_days` days (a constant series, a lag or block too long); below that the
+    /// decision is `inconclusive` whatever the statistics.
+    pub fn of(
+        source: &'static str,
+        (champion, challenger): (&Book, &Book),
+        mean_overlap: Option<f64>,
+        settings: &AbSettings,
+    ) -> Result<Self, ScanError> {
+        settings.validate()?;
+        let paired = Paired::of(champion, challenger);
+        let days = paired.dates.len();
+        let computed =
+            momentum_engine::compare(&paired.champion, &paired.challenger, &settings.comparison());
+        let comparison = match computed {
+            Ok(comparison) => Some(comparison),
+            Err(_) if days < settings.min_days => None,
+            Err(err) => return Err(err.into()),
+        };
+        let (decision, reason) = decide(comparison.as_ref(), days, settings);
+        let side = |book: &Book| ArmReport {
+            version: book.version.clone(),
+            params: book.params,
+            days: book.returns.len(),
+            turnover: book.turnover.is_finite().then_some(book.turnover),
+        };
+        Ok(Self {
+            source,
+            champion: side(champion),
+            challenger: side(challenger),
+            start: paired.dates.first().copied(),
+            end: paired.dates.last().copied(),
+            days_compared: days,
+            mean_overlap,
+            comparison,
+            decision,
+            reason,
+        })
+    }
+}
+
+/// One model's book: its daily returns on the days it held something.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Book {
+    /// Which model.
+    pub arm: Arm,
+    /// Its registry version.
+    pub version: String,
+    /// Its parameters (`None` for returns read from a file).
+    pub params: Option<StrategyParams>,
+    /// The day of each return.
+    pub dates: Vec<NaiveDate>,
+    /// Daily simple returns.
+    pub returns: Vec<f64>,
+    /// Annualised turnover (see the module docs); NaN without a return.
+    pub turnover: f64,
+}
+
+/// The live book of the latest model of `arm` in `history` (its scans with the same version
+/// and parameters) on `panel`, as the module docs describe.
+///
+/// # Errors
+/// [`ScanError::NoHistory`] for an empty history, [`ScanError::NoArmHistory`] when it has no
+/// scan of `arm`; [`ScanError::MissingTicker`]
+/// when a selected ticker is not in the panel or has no price on its scan day.
+pub fn live_book(panel: &PricePanel, history: &[Picks], arm: Arm) -> Result<Book, ScanError> {
+    if history.is_empty() {
+        return Err(ScanError::NoHistory);
+    }
+    let latest = history
+        .iter()
+        .rfind(|scan| scan.alias == arm)
+        .ok_or(ScanError::NoArmHistory { arm })?;
+    let params = latest.params;
+    let holding = params.holding;
+    let last = panel.n_days().saturating_sub(1);
+    let carried = panel.carried();
+    let mut book = Book {
+        arm,
+        version: latest.model_version.clone(),
+        params: Some(params),
+        dates: Vec::new(),
+        returns: Vec::new(),
+        turnover: f64::NAN,
+    };
+    let mut turnover = 0.0;
+    // The book held since the previous counted scan: its entry day and (ticker, weight) pairs.
+    let mut held: Option<(usize, Vec<(usize, f64)>)> = None;
+    let mut next_allowed = 0;
+    let scans = history.iter().filter(|scan| {
+        scan.alias == arm && scan.params == params && scan.model_version == latest.model_version
+    });
+    for scan in scans {
+        let Ok(t) = panel.dates().binary_search(&scan.as_of) else {
+            tracing::warn!(as_of = %scan.as_of, %arm, "scan date is not in the price data; skipped");
+            continue;
+        };
+        if t < next_allowed || t >= last {
+            continue;
+        }
+        next_allowed = t + holding;
+        let mut targets = Vec::new();
+        for pick in scan.picks.iter().filter(|p| p.selected) {
+            let missing = || ScanError::MissingTicker {
+                ticker: pick.ticker.clone(),
+                as_of: scan.as_of,
+            };
+            let i = panel
+                .tickers()
+                .iter()
+                .position(|name| *name == pick.ticker)
+                .ok_or_else(missing)?;
+            if !is_valid(panel.price(t, i)) {
+                return Err(missing());
+            }
+            targets.push((i, pick.target_weight));
+        }
+        // The drifted weights before the trade: those of a book still held on day t.
+        let before: Vec<(usize, f64)> = match &held {
+            Some((entry, positions)) if entry + holding >= t => {
+                let value = value_on(panel, (*entry, positions), t);
+                positions
+                    .iter()
+                    .map(|&(i, w)| (i, w * carried[[t, i]] / panel.price(*entry, i) / value))
+                    .collect()
+            }
+            _ => Vec::new(),
+        };
+        let weight = |book: &[(usize, f64)], i: usize| {
+            book.iter()
+                .filter(|&&(j, _)| j == i)
+                .map(|&(_, w)| w)
+                .sum::<f64>()
+        };
+        let mut tickers: Vec<usize> = targets.iter().chain(&before).map(|&(i, _)| i).collect();
+        tickers.sort_unstable();
+        tickers.dedup();
+        turnover += tickers
+            .iter()
+            .map(|&i| (weight(&targets, i) - weight(&before, i)).abs())
+            .sum::<f64>();
+        let mut previous = 1.0;
+        for u in t + 1..=(t + holding).min(last) {
+            let value = value_on(panel, (t, &targets), u);
+            book.dates.push(panel.dates()[u]);
+            book.returns.push(value / previous - 1.0);
+            previous = value;
+        }
+        held = Some((t, targets));
+    }
+    if !book.returns.is_empty() {
+        #[expect(clippy::cast_precision_loss, reason = "day counts are small")]
+        let years = book.returns.len() as f64 / DAYS_PER_YEAR;
+        book.turnover = turnover / years;
+    }
+    Ok(book)
+}
+
+/// The value on day `u` of one unit invested on day `entry` in `positions` (the rest in cash).
+fn value_on(panel: &PricePanel, (entry, positions): (usize, &[(usize, f64)]), u: usize) -> f64 {
+    let carried = panel.carried();
+    let invested: f64 = positions.iter().map(|&(_, w)| w).sum();
+    let held: f64 = positions
+        .iter()
+        .map(|&(i, w)| w * carried[[u, i]] / panel.price(entry, i))
+        .sum();
+    (1.0 - invested) + held
+}
+
+/// The backtest book of `model` on `panel` (the model's universe, in its order) over `window`:
+/// its daily returns net of its cost, from the first rebalance.
+///
+/// # Errors
+/// The engine's, for a window too short for the lookback or parameters out of range.
+pub fn backtest_book(
+    panel: &PricePanel,
+    model: &Model,
+    arm: Arm,
+    window: Window,
+) -> Result<Book, ScanError> {
+    let run = backtest(panel, &model.params, window)?;
+    Ok(Book {
+        arm,
+        version: model.version().unwrap_or_default().to_owned(),
+        params: Some(model.params),
+        dates: panel.dates()[run.t0 + 1..=window.end].to_vec(),
+        returns: run.returns(),
+        turnover: run.metrics.turnover,
+    })
+}
+
+/// The two books' returns on the days both have one, in date order.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Paired {
+    /// The common days.
+    pub dates: Vec<NaiveDate>,
+    /// The champion's returns on them.
+    pub champion: Vec<f64>,
+    /// The challenger's returns on them.
+    pub challenger: Vec<f64>,
+}
+
+impl Paired {
+    /// The days both books have a return on (each book's dates ascend).
+    pub fn of(champion: &Book, challenger: &Book) -> Self {
+        let mut paired = Self::default();
+        let (mut a, mut b) = (0, 0);
+        while a < champion.dates.len() && b < challenger.dates.len() {
+            match champion.dates[a].cmp(&challenger.dates[b]) {
+                std::cmp::Ordering::Less => a += 1,
+                std::cmp::Ordering::Greater => b += 1,
+                std::cmp::Ordering::Equal => {
+                    paired.dates.push(champion.dates[a]);
+                    paired.champion.push(champion.returns[a]);
+                    paired.challenger.push(challenger.returns[b]);
+                    a += 1;
+                    b += 1;
+                }
+            }
+        }
+        paired
+    }
+}
+
+/// The mean, over the days both models scanned, of the share of the larger selection that
+/// both selected (`|A n B| / max(|A|, |B|)`; a day on which neither selected anything is
+/// left out); `None` without such a day.
+pub fn mean_overlap(history: &[Picks]) -> Option<f64> {
+    let mut shares = Vec::new();
+    for champion in history.iter().filter(|s| s.alias == Arm::Champion) {
+        let Some(challenger) = history
+            .iter()
+            .find(|s| s.alias == Arm::Challenger && s.as_of == champion.as_of)
+        else {
+            continue;
+        };
+        let a: Vec<&str> = champion.selected().collect();
+        let b: Vec<&str> = challenger.selected().collect();
+        let larger = a.len().max(b.len());
+        if larger > 0 {
+            let both = a.iter().filter(|t| b.contains(t)).count();
+            #[expect(clippy::cast_precision_loss, reason = "ticker counts are small")]
+            shares.push(both as f64 / larger as f64);
+        }
+    }
+    #[expect(clippy::cast_precision_loss, reason = "day counts are small")]
+    let mean = shares.iter().sum::<f64>() / shares.len() as f64;
+    (!shares.is_empty()).then_some(mean)
+}
+
+/// The decision for `days` common days and their comparison (`None` when it could not be
+/// computed on too few days), with its reason in words; see the module docs for the rule.
+pub fn decide(
+    comparison: Option<&Comparison>,
+    days: usize,
+    settings: &AbSettings,
+) -> (Decision, String) {
+    let alpha = settings.alpha;
+    let comparison = match comparison {
+        Some(comparison) if days >= settings.min_days => comparison,
+        _ => {
+            return (
+                Decision::Inconclusive,
+                format!(
+                    "{days} common days, fewer than ab.min_days = {}",
+                    settings.min_days
+                ),
+            );
+        }
+    };
+    let (hac, boot) = (comparison.hac.p_value, comparison.bootstrap.p_value);
+    let both = hac < alpha && boot < alpha;
+    let delta = comparison.delta_annualised;
+    let tests = format!("HAC p = {hac:.4}, bootstrap p = {boot:.4}, alpha = {alpha}");
+    if both && delta > 0.0 {
+        (
+            Decision::PromoteChallenger,
+            format!("the challenger's Sharpe ratio is higher by {delta:.3} a year ({tests})"),
+        )
+    } else if both && delta < 0.0 {
+        (
+            Decision::KeepChampion,
+            format!(
+                "the champion's Sharpe ratio is higher by {:.3} a year ({tests})",
+                -delta
+            ),
+        )
+    } else {
+        (
+            Decision::Inconclusive,
+            format!("a difference of {delta:.3} a year that the tests do not establish ({tests})"),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scan::Pick;
+
+    fn day(d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2024, 1, d).unwrap()
+    }
+
+    /// Six days of A, B (missing on the fifth day) and C.
+    fn panel() -> PricePanel {
+        let close = ndarray::array![
+            [10.0, 20.0, 5.0],
+            [11.0, 19.0, 5.0],
+            [12.0, 18.0, 5.0],
+            [12.0, 21.0, 5.0],
+            [13.0, f64::NAN, 5.0],
+            [14.0, 22.0, 5.0],
+        ];
+        let tickers = ["A", "B", "C"].map(String::from).to_vec();
+        PricePanel::new((1..=6).map(day).collect(), tickers, close).unwrap()
+    }
+
+    const PARAMS: StrategyParams = StrategyParams {
+        lookback: 1,
+        skip: 0,
+        holding: 2,
+        top_k: 1,
+        cost_bps: 0.0,
+    };
+
+    /// A scan of `arm` on day `t` (0-based) that selects `ticker` alone.
+    fn scan(arm: Arm, t: u32, ticker: &str) -> Picks {
+        Picks {
+            alias: arm,
+            model_version: if arm == Arm::Champion { "1" } else { "2" }.into(),
+            params: PARAMS,
+            as_of: day(t + 1),
+            picks: vec![Pick {
+                rank: Some(1),
+                ticker: ticker.into(),
+                score: Some(0.1),
+                selected: true,
+                target_weight: 1.0,
+                last_close: None,
+            }],
+        }
+    }
+
+    #[test]
+    fn a_live_book_holds_each_counted_scan_for_its_period_and_carries_missing_prices() {
+        let history = [
+            scan(Arm::Champion, 0, "A"),
+            scan(Arm::Challenger, 0, "A"),
+            // Within the first holding period: not counted.
+            scan(Arm::Champion, 1, "C"),
+            scan(Arm::Champion, 2, "B"),
+            scan(Arm::Challenger, 2, "C"),
+            scan(Arm::Champion, 4, "A"),
+        ];
+        let book = live_book(&panel(), &history, Arm::Champion).unwrap();
+        assert_eq!((book.version.as_str(), book.params), ("1", Some(PARAMS)));
+        assert_eq!(book.dates, (2..=6).map(day).collect::<Vec<_>>());
+        // A from 10: 11, 12. B from 18: 21, then 21 carried over the missing day. A from 13: 14.
+        let want = [
+            11.0 / 10.0 - 1.0,
+            (12.0 / 10.0) / (11.0 / 10.0) - 1.0,
+            21.0 / 18.0 - 1.0,
+            0.0,
+            14.0 / 13.0 - 1.0,
+        ];
+        for (got, want) in book.returns.iter().zip(want) {
+            assert!((got - want).abs() < 1e-15, "{got} vs {want}");
+        }
+        assert_eq!(book.returns.len(), 5);
+        // Turnover: 1 (buy A), 2 (A out, B in), 2 (B out, A in) over 5 days, annualised.
+        assert!((book.turnover - 5.0 / (5.0 / 252.0)).abs() < 1e-9);
+        // The first period's returns compound to the monitor's basket return, 12 / 10 - 1.
+        let period: f64 = book.returns[..2].iter().map(|r| 1.0 + r).product();
+        assert!((period - 1.2).abs() < 1e-15);
+
+        // The challenger holds A, then C from day 3 to the end of its period.
+        let shadow = live_book(&panel(), &history, Arm::Challenger).unwrap();
+        assert_eq!(shadow.dates, (2..=5).map(day).collect::<Vec<_>>());
+        assert_eq!(shadow.returns[2..], [0.0, 0.0]);
+        let paired = Paired::of(&book, &shadow);
+        assert_eq!(paired.dates, (2..=5).map(day).collect::<Vec<_>>());
+        assert_eq!(paired.champion, book.returns[..4]);
+        // On day 1 both selected A, on day 3 B against C.
+        assert_eq!(mean_overlap(&history), Some(0.5));
+    }
+
+    #[test]
+    fn a_book_needs_scans_and_priced_picks() {
+        let champion_only = [scan(Arm::Champion, 0, "A")];
+        assert!(matches!(
+            live_book(&panel(), &champion_only, Arm::Challenger),
+            Err(ScanError::NoArmHistory {
+                arm: Arm::Challenger
+            })
+        ));
+        // B has no price on day 5: it cannot be bought then.
+        let unpriced = [scan(Arm::Champion, 4, "B")];
+        assert!(matches!(
+            live_book(&panel(), &unpriced, Arm::Champion),
+            Err(ScanError::MissingTicker { ticker, .. }) if ticker == "B"
+        ));
+        assert_eq!(mean_overlap(&champion_only), None);
+    }
+
+    /// A book of `returns` on consecutive days.
+    fn book(arm: Arm, returns: Vec<f64>) -> Book {
+        let start = NaiveDate::from_ymd_opt(2020, 1, 1).unwrap();
+        Book {
+            arm,
+            version: arm.as_str().into(),
+            params: None,
+            dates: (0..returns.len() as u64)
+                .map(|d| start + chrono::Days::new(d))
+                .collect(),
+            returns,
+            turnover: f64::NAN,
+        }
+    }
+
+    /// Deterministic noise in about [-0.01, 0.01].
+    fn noise(n: usize, seed: u64) -> Vec<f64> {
+        let mut state = seed;
+        (0..n)
+            .map(|_| {
+                state = state
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1);
+                ((state >> 11) as f64 / (1u64 << 53) as f64 - 0.5) * 0.02
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_decision_needs_enough_days_and_both_tests() {
+        let settings = AbSettings {
+            reps: 499,
+            ..AbSettings::default()
+        };
+        let base = noise(300, 1);
+        let better: Vec<f64> = base.iter().map(|r| r + 0.003).collect();
+        let decided = |champion: &[f64], challenger: &[f64], settings: &AbSettings| {
+            let books = (
+                book(Arm::Champion, champion.to_vec()),
+                book(Arm::Challenger, challenger.to_vec()),
+            );
+            AbReport::of("returns", (&books.0, &books.1), None, settings).unwrap()
+        };
+        let report = decided(&base, &better, &settings);
+        assert_eq!(
+            report.decision,
+            Decision::PromoteChallenger,
+            "{}",
+            report.reason
+        );
+        let comparison = report.comparison.as_ref().unwrap();
+        assert!(comparison.hac.p_value < 0.05 && comparison.bootstrap.p_value < 0.05);
+        assert_eq!(report.days_compared, 300);
+        assert_eq!(
+            decided(&better, &base, &settings).decision,
+            Decision::KeepChampion
+        );
+        // Two unrelated series with the same mean: no established difference.
+        let other = noise(300, 2);
+        let report = decided(&base, &other, &settings);
+        assert_eq!(report.decision, Decision::Inconclusive, "{}", report.reason);
+        assert!(report.reason.contains("do not establish"));
+        // Too few days: inconclusive whatever the numbers.
+        let strict = AbSettings {
+            min_days: 301,
+            ..settings
+        };
+        let report = decided(&base, &better, &strict);
+        assert_eq!(report.decision, Decision::Inconclusive);
+        assert_eq!(
+            report.reason,
+            "300 common days, fewer than ab.min_days = 301"
+        );
+        // A constant series on enough days is an error that says so.
+        let flat = vec![0.001; 300];
+        let books = (book(Arm::Champion, flat), book(Arm::Challenger, better));
+        let err = AbReport::of("returns", (&books.0, &books.1), None, &settings).unwrap_err();
+        assert!(err.to_string().contains("champion"), "{err}");
+        let bad = AbSettings {
+            alpha: 1.0,
+            ..settings
+        };
+        assert!(matches!(
+            bad.validate(),
+            Err(ScanError::InvalidSetting {
+                name: "ab.alpha",
+                ..
+            })
+        ));
+    }
+}
