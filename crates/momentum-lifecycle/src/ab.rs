@@ -183,7 +183,7 @@ fn read_returns(path: &Path) -> Result<(Book, Book)> {
         (column("date")?, column("champion")?, column("challenger")?);
     let book = |arm: Arm| Book {
         arm,
-        version: arm.as_str().to_owned(),
+        version: String::new(),
         params: None,
         dates: Vec::new(),
         returns: Vec::new(),

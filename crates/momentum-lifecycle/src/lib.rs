@@ -14,7 +14,8 @@
 //! | [`FetchPlan`], [`fetch()`], [`refresh`] | the price cache and its manifest |
 //! | [`PanelSource`], [`load_panel`], [`build_features`] | the aligned panel and its data digest |
 //! | [`BacktestFiles`], [`backtest()`], [`Backtest`] | the experiment, its reports and the candidate, written all or nothing |
-//! | [`judge`], [`register`], [`rollback`], [`load_production`] | the gates, the registry's `champion`, the production block |
+//! | [`judge`], [`register`], [`rollback`], [`load_model`], [`promote_challenger`], [`retire_challenger`] | the gates, the registry's `champion` and `challenger`, their blocks of params.yaml |
+//! | [`AbRequest`], [`run_ab`] | the champion against the challenger: `reports/ab.json` and its decision |
 //! | [`ScanRequest`], [`run_scan`], [`MonitorRequest`], [`run_monitor`] | picks and the live record |
 //! | [`GridTable`], [`GridFilter`] | the whole grid as one table (`grid.parquet`), queried with `test_sharpe > 1 and top_k = 5` |
 //! | [`track`] | the runs each step logs |

@@ -10,12 +10,18 @@
 //! 4. removes the journal.
 //!
 //! A process killed between 2 and 3 leaves `params.yaml` on the last state both agreed on,
-//! the alias ahead of it, and the journal. [`load_production`] (behind `momentum scan`)
+//! the alias ahead of it, and the journal. [`load_model`] (behind `momentum scan`)
 //! compares the two: while they differ and the journal is there, it refuses to serve either,
 //! naming `momentum promote --rollback`; [`rollback`] then puts the alias back on the version
 //! of `params.yaml`, which restores the state before the interrupted step. Killed anywhere
 //! else, both stores agree (a journal left behind is removed by the next promotion or
 //! rollback), and a version registered but never aliased is left as it is: nothing reads it.
+//!
+//! The same journal covers the challenger's steps: registering one (`--alias challenger`),
+//! swapping it in (`--from-challenger`: both aliases move, then one write of both blocks) and
+//! retiring it (its alias removed, then its block emptied). While the journal is there an alias
+//! that is missing or names another version than its block is refused the same way, and
+//! [`rollback`] puts every alias back on the version of its block.
 //!
 //! Without a journal a difference is not a crash but the normal state of a promotion awaiting
 //! review (the weekly job moves the alias, then opens a pull request with the new block), or

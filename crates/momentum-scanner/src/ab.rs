@@ -126,7 +126,7 @@ impl Decision {
 /// One model's side of `reports/ab.json`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ArmReport {
-    /// Its registry version (the column name for a returns file).
+    /// Its registry version (empty for a returns file).
     pub version: String,
     /// Its parameters (`None` for a returns file).
     #[serde(skip_serializing_if = "Option::is_none")]

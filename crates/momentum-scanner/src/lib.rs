@@ -10,7 +10,7 @@
 //! | [`model`] | [`Model`]: the candidate and the registered model as one type with a [`model::Stage`]; its encodings (`candidate.json`, the `production` block of `params.yaml`, registry tags) |
 //! | [`promotion`] | the gates ([`promotion::Gates`], [`promotion::evaluate`]) a candidate must pass |
 //! | [`scan`] | [`scan::scan`]: score and rank a day with the features crate's scores and the engine's top-k selection, the backtest's own code path |
-//! | [`history`] | the picks history Parquet file, idempotent per as-of date |
+//! | [`history`] | the picks history Parquet file, idempotent per as-of date and model (champion, or challenger in shadow) |
 //! | [`monitor`] | [`monitor::monitor`]: live record against the backtest's promise, feature drift |
 //! | [`drift`] | the statistics: PSI, two-sample Kolmogorov-Smirnov, a one-sided t test |
 //! | [`ab`] | champion against challenger: each model's daily book returns (live or backtest) and the decision from their comparison |

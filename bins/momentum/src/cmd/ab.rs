@@ -159,12 +159,17 @@ pub fn run(args: Args, settings: &Settings, params: &Path) -> anyhow::Result<Exi
     };
     let report = run_ab(models.as_ref().map(|(a, b)| (a, b)), &request)
         .map_err(|err| flags.explain(err, params))?;
+    // "champion v3", or "champion" for a returns file.
+    let label = |arm: Arm, version: &str| match version {
+        "" => arm.to_string(),
+        version => format!("{arm} v{version}"),
+    };
     if let Some(c) = &report.comparison {
         say!(
-            "champion v{} Sharpe {:.3}, challenger v{} Sharpe {:.3} (annualised) over {} days",
-            report.champion.version,
+            "{} Sharpe {:.3}, {} Sharpe {:.3} (annualised) over {} days",
+            label(Arm::Champion, &report.champion.version),
             c.champion.sharpe_annualised,
-            report.challenger.version,
+            label(Arm::Challenger, &report.challenger.version),
             c.challenger.sharpe_annualised,
             report.days_compared
         );
