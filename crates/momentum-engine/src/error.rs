@@ -107,6 +107,14 @@ pub enum EngineError {
         "the experiment has no recorded runs: its grid rows, equity curves and trade log are not in metrics.json"
     )]
     NotRecorded,
+    /// A line of an `equity_curve.csv` being read back is not `date,strategy,baseline,window`.
+    #[error("equity curve line {line}: {reason}")]
+    EquityCsv {
+        /// 1-based line number (the header is line 1).
+        line: u64,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// Writing a report failed.
     #[error("cannot write the report")]
     Io(#[from] std::io::Error),
