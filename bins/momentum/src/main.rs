@@ -77,6 +77,7 @@ enum Command {
     Promote(cmd::promote::Args),
     Scan(cmd::scan::Args),
     Monitor(cmd::monitor::Args),
+    Report(cmd::report::Args),
 }
 
 fn main() -> ExitCode {
@@ -107,6 +108,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Promote(args) => cmd::promote::run(args, &settings, params),
         Command::Scan(args) => cmd::scan::run(args, &settings, params),
         Command::Monitor(args) => cmd::monitor::run(args, &settings, params),
+        Command::Report(args) => cmd::report::run(args, &settings),
     }
 }
 

@@ -194,7 +194,7 @@ pub fn run(args: Args, settings: &Settings) -> anyhow::Result<ExitCode> {
 }
 
 /// Resolves a run id or unique prefix of a local run.
-fn resolve(tracker: &Tracker, id: &str, all: &[Run]) -> anyhow::Result<String> {
+pub(crate) fn resolve(tracker: &Tracker, id: &str, all: &[Run]) -> anyhow::Result<String> {
     if tracker.get_run(id).is_ok() {
         return Ok(id.to_string());
     }
