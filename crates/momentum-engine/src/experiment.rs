@@ -447,7 +447,10 @@ impl ChainedCurve {
         let mut points = Vec::new();
         for record in reader.records() {
             let record = record.map_err(|err| {
-                bad(err.position().map_or(0, csv::Position::line), err.to_string())
+                bad(
+                    err.position().map_or(0, csv::Position::line),
+                    err.to_string(),
+                )
             })?;
             let line = record.position().map_or(0, csv::Position::line);
             let number = |i: usize| {

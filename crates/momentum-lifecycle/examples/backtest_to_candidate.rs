@@ -56,7 +56,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         git_commit: None,
     };
     let report = ReportContext::default();
-    let run = backtest(&panel, digest, &spec, (code, None), &files, &report, &Silent)?;
+    let run = backtest(
+        &panel,
+        digest,
+        &spec,
+        (code, None),
+        &files,
+        &report,
+        &Silent,
+    )?;
     println!(
         "{} days x {} tickers, {} combinations: selected {:?}",
         panel.n_days(),

@@ -129,10 +129,12 @@ impl GridTable {
                 reason: "no such column in the grid table".to_owned(),
             })
         };
-        let params = ["lookback", "skip", "holding", "top_k", "cost_bps", "selected"]
-            .map(|name| at(name))
-            .into_iter()
-            .collect::<Result<Vec<_>>>()?;
+        let params = [
+            "lookback", "skip", "holding", "top_k", "cost_bps", "selected",
+        ]
+        .map(|name| at(name))
+        .into_iter()
+        .collect::<Result<Vec<_>>>()?;
         let metrics_at = |window: &str| {
             Metrics::NAMES
                 .map(|m| at(&format!("{window}_{m}")))

@@ -108,7 +108,10 @@ fn backtest_promote_and_scan_through_the_library() {
     let written = std::fs::read_to_string(files.reports.join(REPORT_FILE)).unwrap();
     assert!(written.contains("momentum backtest."));
     assert!(
-        again.replace(&format!("tracked run {id} (local store)"), "momentum backtest") == written,
+        again.replace(
+            &format!("tracked run {id} (local store)"),
+            "momentum backtest"
+        ) == written,
         "the run's report differs from the backtest's"
     );
 

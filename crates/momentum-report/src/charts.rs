@@ -11,7 +11,7 @@ use momentum_engine::{ChainedCurve, ComboResult, Metrics};
 
 use crate::colour::{BASELINE, MISSING, STRATEGY, scale_position, viridis};
 use crate::series::{Histogram, daily_returns, drawdown, rolling};
-use crate::svg::{Axis, Plot, Svg, nice_ticks};
+use crate::svg::{Axis, Plot, Svg, format_tick, nice_ticks};
 
 /// Trading days in the rolling window: one year.
 pub(crate) const ROLLING_DAYS: usize = 252;
@@ -65,8 +65,10 @@ fn mark_split(plot: &mut Plot, curve: &ChainedCurve) {
         let x = plot.px(day_number(split));
         let (_, top, _, bottom) = plot.area();
         plot.svg.line((x, top), (x, bottom), "split");
-        plot.svg.text((x + 4.0, top + 12.0), "start", "note", "test \u{2192}");
-        plot.svg.text((x - 4.0, top + 12.0), "end", "note", "\u{2190} train");
+        plot.svg
+            .text((x + 4.0, top + 12.0), "start", "note", "test \u{2192}");
+        plot.svg
+            .text((x - 4.0, top + 12.0), "end", "note", "\u{2190} train");
     }
 }
 
@@ -86,15 +88,26 @@ pub(crate) fn equity(curve: &ChainedCurve) -> String {
         Axis::log(lo * 0.9, hi * 1.1, "value of 1 invested (log scale)"),
     );
     let log_safe = |v: f64| if v > 0.0 { v } else { f64::NAN };
-    let strategy = plot.path(points.iter().map(|p| (day_number(p.date), log_safe(p.strategy))));
-    let baseline = plot.path(points.iter().map(|p| (day_number(p.date), log_safe(p.baseline))));
+    let strategy = plot.path(
+        points
+            .iter()
+            .map(|p| (day_number(p.date), log_safe(p.strategy))),
+    );
+    let baseline = plot.path(
+        points
+            .iter()
+            .map(|p| (day_number(p.date), log_safe(p.baseline))),
+    );
     plot.svg.polyline(&baseline, BASELINE, 1.5);
     plot.svg.polyline(&strategy, STRATEGY, 1.8);
     mark_split(&mut plot, curve);
-    plot.legend(&[
-        (STRATEGY, "momentum strategy"),
-        (BASELINE, "buy and hold (equal weight)"),
-    ]);
+    plot.legend(
+        &[
+            (STRATEGY, "momentum strategy"),
+            (BASELINE, "buy and hold (equal weight)"),
+        ],
+        false,
+    );
     plot.finish()
 }
 
@@ -114,11 +127,14 @@ pub(crate) fn underwater(curve: &ChainedCurve) -> String {
         "Underwater: drawdown from the running peak",
         260.0,
         date_axis(points[0].date, points[points.len() - 1].date),
-        Axis::linear((worst * 1.05 * 100.0, 0.0), 5, "drawdown (%)", &|v| {
-            format!("{v}")
-        }),
+        Axis::linear((worst * 1.05 * 100.0, 0.0), 5, "drawdown (%)"),
     );
-    let mut area = plot.path(dates.iter().copied().zip(strategy.iter().map(|d| d * 100.0)));
+    let mut area = plot.path(
+        dates
+            .iter()
+            .copied()
+            .zip(strategy.iter().map(|d| d * 100.0)),
+    );
     let line = area.clone();
     let (left, _, right, _) = plot.area();
     let zero = plot.py(0.0);
@@ -126,13 +142,21 @@ pub(crate) fn underwater(curve: &ChainedCurve) -> String {
     area.insert(0, (area.first().map_or(left, |p| p.0), zero));
     plot.svg.polygon(&area, STRATEGY, 0.3);
     plot.svg.polyline(&line, STRATEGY, 1.2);
-    let baseline = plot.path(dates.iter().copied().zip(baseline.iter().map(|d| d * 100.0)));
+    let baseline = plot.path(
+        dates
+            .iter()
+            .copied()
+            .zip(baseline.iter().map(|d| d * 100.0)),
+    );
     plot.svg.polyline(&baseline, BASELINE, 1.2);
     mark_split(&mut plot, curve);
-    plot.legend(&[
-        (STRATEGY, "momentum strategy"),
-        (BASELINE, "buy and hold (equal weight)"),
-    ]);
+    plot.legend(
+        &[
+            (STRATEGY, "momentum strategy"),
+            (BASELINE, "buy and hold (equal weight)"),
+        ],
+        true,
+    );
     plot.finish()
 }
 
@@ -156,25 +180,31 @@ pub(crate) fn rolling_charts(curve: &ChainedCurve) -> Option<(String, String)> {
     let chart = |title: &str, label: &str, pick: fn(&(f64, f64)) -> f64, scale: f64| {
         let values = s.iter().chain(&b).map(|v| pick(v) * scale);
         let range = padded_range(values, 0.05).unwrap_or((0.0, 1.0));
-        let mut plot = Plot::new(title, 260.0, axis.clone(), Axis::linear(range, 5, label, &|v| {
-            format!("{v}")
-        }));
+        let mut plot = Plot::new(title, 260.0, axis.clone(), Axis::linear(range, 5, label));
         if range.0 < 0.0 && range.1 > 0.0 {
             let (left, _, right, _) = plot.area();
             let zero = plot.py(0.0);
             plot.svg.line((left, zero), (right, zero), "zero");
         }
         let line_of = |series: &[(f64, f64)]| {
-            plot.path(dates.iter().copied().zip(series.iter().map(|v| pick(v) * scale)))
+            plot.path(
+                dates
+                    .iter()
+                    .copied()
+                    .zip(series.iter().map(|v| pick(v) * scale)),
+            )
         };
         let (ls, lb) = (line_of(&s), line_of(&b));
         plot.svg.polyline(&lb, BASELINE, 1.2);
         plot.svg.polyline(&ls, STRATEGY, 1.5);
         mark_split(&mut plot, curve);
-        plot.legend(&[
-            (STRATEGY, "momentum strategy"),
-            (BASELINE, "buy and hold (equal weight)"),
-        ]);
+        plot.legend(
+            &[
+                (STRATEGY, "momentum strategy"),
+                (BASELINE, "buy and hold (equal weight)"),
+            ],
+            true,
+        );
         plot.finish()
     };
     Some((
@@ -206,10 +236,8 @@ pub(crate) fn distribution(curve: &ChainedCurve) -> Option<String> {
     let mut plot = Plot::new(
         "Daily returns of the strategy against a normal distribution",
         280.0,
-        Axis::linear((h.lo * 100.0, hi * 100.0), 8, "daily return (%)", &|v| {
-            format!("{v}")
-        }),
-        Axis::linear((0.0, peak), 5, "trading days per bin", &|v| format!("{v}")),
+        Axis::linear((h.lo * 100.0, hi * 100.0), 8, "daily return (%)"),
+        Axis::linear((0.0, peak), 5, "trading days per bin"),
     );
     let bottom = plot.py(0.0);
     for (i, &count) in h.counts.iter().enumerate() {
@@ -218,7 +246,12 @@ pub(crate) fn distribution(curve: &ChainedCurve) -> Option<String> {
         #[expect(clippy::cast_precision_loss, reason = "counts of days")]
         let y = plot.py(count as f64);
         let (a, b) = (plot.px(x0 * 100.0), plot.px((x0 + h.width) * 100.0));
-        plot.svg.rect((a, y), (b - a, bottom - y), STRATEGY, " fill-opacity=\"0.55\"");
+        plot.svg.rect(
+            (a, y),
+            (b - a, bottom - y),
+            STRATEGY,
+            " fill-opacity=\"0.55\"",
+        );
     }
     let normal: Vec<(f64, f64)> = (0..=240)
         .map(|k| {
@@ -228,10 +261,13 @@ pub(crate) fn distribution(curve: &ChainedCurve) -> Option<String> {
         .collect();
     let normal = plot.path(normal);
     plot.svg.polyline(&normal, "#000000", 1.5);
-    plot.legend(&[
-        (STRATEGY, "strategy's daily returns"),
-        ("#000000", "normal, same mean and std"),
-    ]);
+    plot.legend(
+        &[
+            (STRATEGY, "strategy's daily returns"),
+            ("#000000", "normal, same mean and std"),
+        ],
+        false,
+    );
     let (_, top_px, right, _) = plot.area();
     plot.svg.text(
         (right - 8.0, top_px + 14.0),
@@ -418,7 +454,11 @@ impl<'a> GridMaps<'a> {
             "axis",
             "lookback L (trading days)",
         );
-        svg.vertical_text((14.0, (top + bottom) / 2.0), "axis", "holding H (trading days)");
+        svg.vertical_text(
+            (14.0, (top + bottom) / 2.0),
+            "axis",
+            "holding H (trading days)",
+        );
         svg.finish()
     }
 
@@ -426,7 +466,12 @@ impl<'a> GridMaps<'a> {
     /// Sharpe ratio, the grey of "n/a" and the selected cell's outline.
     pub(crate) fn legend(&self) -> String {
         let (lo, hi) = self.range;
-        let mut svg = Svg::new(440.0, 70.0, "Colour scale: Sharpe ratio (annualised)", "chart legend-bar");
+        let mut svg = Svg::new(
+            440.0,
+            70.0,
+            "Colour scale: Sharpe ratio (annualised)",
+            "chart legend-bar",
+        );
         let (x0, x1, y) = (20.0, 300.0, 30.0);
         for k in 0..LEVELS {
             #[expect(clippy::cast_precision_loss, reason = "64 levels")]
@@ -440,12 +485,22 @@ impl<'a> GridMaps<'a> {
         for v in nice_ticks(lo, hi, 4) {
             let x = x0 + (x1 - x0) * scale_position(v, self.range);
             svg.line((x, y + 14.0), (x, y + 18.0), "tickmark");
-            svg.text((x, y + 30.0), "middle", "tick", &format!("{v}"));
+            svg.text((x, y + 30.0), "middle", "tick", &format_tick(v));
         }
         svg.rect((318.0, y), (14.0, 14.0), MISSING, "");
         svg.text((336.0, y + 11.0), "start", "legend", "n/a");
-        svg.rect((370.0, y), (14.0, 14.0), "none", " class=\"selected-outer\"");
-        svg.rect((370.0, y), (14.0, 14.0), "none", " class=\"selected-inner\"");
+        svg.rect(
+            (370.0, y),
+            (14.0, 14.0),
+            "none",
+            " class=\"selected-outer\"",
+        );
+        svg.rect(
+            (370.0, y),
+            (14.0, 14.0),
+            "none",
+            " class=\"selected-inner\"",
+        );
         svg.text((388.0, y + 11.0), "start", "legend", "selected");
         svg.finish()
     }
@@ -464,8 +519,8 @@ impl<'a> GridMaps<'a> {
         let mut plot = Plot::new(
             "Train against test Sharpe ratio, every combination",
             420.0,
-            Axis::linear(range, 6, "train Sharpe ratio (annualised)", &|v| format!("{v}")),
-            Axis::linear(range, 6, "test Sharpe ratio (annualised)", &|v| format!("{v}")),
+            Axis::linear(range, 6, "train Sharpe ratio (annualised)"),
+            Axis::linear(range, 6, "test Sharpe ratio (annualised)"),
         );
         let (a, b) = (plot.px(range.0), plot.px(range.1));
         let (ya, yb) = (plot.py(range.0), plot.py(range.1));
@@ -487,13 +542,18 @@ impl<'a> GridMaps<'a> {
             && y.is_finite()
         {
             let p = (plot.px(x), plot.py(y));
-            plot.svg.circle(p, 6.0, "#d55e00", " stroke=\"#000\" stroke-width=\"1.5\"");
-            plot.svg.text((p.0 + 9.0, p.1 - 6.0), "start", "note", "selected");
+            plot.svg
+                .circle(p, 6.0, "#d55e00", " stroke=\"#000\" stroke-width=\"1.5\"");
+            plot.svg
+                .text((p.0 + 9.0, p.1 - 6.0), "start", "note", "selected");
         }
-        plot.legend(&[
-            (STRATEGY, "a combination"),
-            ("#d55e00", "the selected combination"),
-        ]);
+        plot.legend(
+            &[
+                (STRATEGY, "a combination"),
+                ("#d55e00", "the selected combination"),
+            ],
+            false,
+        );
         let (_, _, right, bottom) = plot.area();
         plot.svg.text(
             (right - 8.0, bottom - 8.0),

@@ -49,7 +49,11 @@ pub(crate) fn scale_position(value: f64, (lo, hi): (f64, f64)) -> f64 {
     if !value.is_finite() {
         return f64::NAN;
     }
-    if hi > lo { (value - lo) / (hi - lo) } else { 0.5 }
+    if hi > lo {
+        (value - lo) / (hi - lo)
+    } else {
+        0.5
+    }
 }
 
 /// The background of a return `r`: white at 0, deepening to blue for a gain and to orange for

@@ -128,3 +128,167 @@ pub struct MonitorCheck {
 pub fn render(report: &Report<'_>) -> String {
     page::render(report)
 }
+
+#[cfg(test)]
+mod tests {
+    use momentum_engine::{
+        ChainedCurve, Experiment, ExperimentSpec, GridSpec, PricePanel, WindowName, run_experiment,
+    };
+
+    use super::*;
+
+    /// 400 days of three tickers that wander differently; a grid of eight combinations.
+    fn experiment(grid: GridSpec, train_fraction: Option<f64>) -> (Experiment, ChainedCurve) {
+        let start = NaiveDate::from_ymd_opt(2020, 1, 1).unwrap();
+        let dates = (0..400).map(|d| start + chrono::Days::new(d)).collect();
+        let close = ndarray::Array2::from_shape_fn((400, 3), |(t, i)| {
+            let t = t as f64;
+            100.0 * (1.0 + 0.001 * (i as f64 + 1.0) * t)
+                + 5.0 * ((t * (0.1 + 0.05 * i as f64)).sin())
+        });
+        let panel =
+            PricePanel::new(dates, vec!["A".into(), "B".into(), "C".into()], close).unwrap();
+        let spec = ExperimentSpec {
+            train_fraction,
+            pbo_blocks: 4,
+            grid,
+            ..Default::default()
+        };
+        let experiment = run_experiment(&panel, &spec, None, &|_| {}).unwrap();
+        let curve = experiment.chained_curve().unwrap();
+        (experiment, curve)
+    }
+
+    fn grid() -> GridSpec {
+        GridSpec {
+            lookback: vec![5, 10],
+            skip: vec![0],
+            holding: vec![5, 10],
+            top_k: vec![1, 2],
+        }
+    }
+
+    fn html(experiment: &Experiment, curve: &ChainedCurve) -> String {
+        render(&Report {
+            experiment,
+            curve,
+            gates: None,
+            live: Some(Live::default()),
+            origin: "a test".into(),
+        })
+    }
+
+    #[test]
+    fn every_section_and_chart_is_there_and_nothing_is_fetched() {
+        let (experiment, curve) = experiment(grid(), Some(0.7));
+        let page = html(&experiment, &curve);
+        for id in SECTIONS {
+            assert!(page.contains(&format!("<section id=\"{id}\">")), "{id}");
+        }
+        for chart in [
+            "equity",
+            "underwater",
+            "monthly",
+            "rolling-sharpe",
+            "rolling-volatility",
+            "distribution",
+            "heatmap-legend",
+            "train-vs-test",
+        ] {
+            assert!(page.contains(&format!("data-chart=\"{chart}\"")), "{chart}");
+        }
+        // Two (top_k, skip) pairs of a train and a test map.
+        assert_eq!(page.matches("data-chart=\"heatmap\"").count(), 2);
+        assert_eq!(page.matches("<svg class=\"chart heatmap\"").count(), 4);
+        // Self-contained: no script, no link, no URL of any scheme.
+        for forbidden in ["<script", "<link", "src=", "url(", "http:", "https:", "//"] {
+            assert!(!page.contains(forbidden), "{forbidden}");
+        }
+        // The same report is the same bytes.
+        assert_eq!(page, html(&experiment, &curve));
+    }
+
+    #[test]
+    fn a_metric_that_could_not_be_computed_reads_n_a_and_is_grey() {
+        let (mut experiment, curve) = experiment(grid(), Some(0.7));
+        experiment.grid[0].train.sharpe = f64::NAN;
+        experiment.selection.psr = f64::NAN;
+        experiment
+            .windows
+            .get_mut(&WindowName::Test)
+            .unwrap()
+            .strategy
+            .sharpe = f64::NAN;
+        let page = html(&experiment, &curve);
+        assert!(!page.to_lowercase().contains("nan"), "NaN printed");
+        assert!(page.contains("<tr><td>PSR</td><td>n/a</td>"));
+        // The test row: total return, CAGR, then the missing Sharpe.
+        assert!(page.contains("</td><td>n/a</td><td>"));
+        // The missing train cell is drawn in the "n/a" grey, which the legend names.
+        assert!(page.contains(&format!("<path fill=\"{}\" d=\"M", colour::MISSING)));
+        assert!(page.contains(">n/a</text>"));
+    }
+
+    #[test]
+    fn a_single_combination_and_no_split_say_what_is_missing() {
+        let one = GridSpec {
+            lookback: vec![10],
+            skip: vec![0],
+            holding: vec![5],
+            top_k: vec![1],
+        };
+        let (experiment, curve) = experiment(one, None);
+        let page = html(&experiment, &curve);
+        assert!(page.contains("No grid: this backtest evaluated one combination (--no-grid)"));
+        assert!(!page.contains("data-chart=\"heatmap\""));
+        assert!(page.contains("full (no split)"));
+        assert!(page.contains("Not judged: the gates hold the candidate to its test window"));
+
+        let (experiment, curve) = super::tests::experiment(grid(), None);
+        let page = html(&experiment, &curve);
+        assert!(page.contains("No test window (--no-split)"));
+        assert_eq!(page.matches("<svg class=\"chart heatmap\"").count(), 2);
+
+        let mut unrecorded = experiment.clone();
+        unrecorded.grid.clear();
+        let page = html(&unrecorded, &curve);
+        assert!(page.contains("the run recorded no grid table"));
+    }
+
+    #[test]
+    fn the_live_side_shows_the_picks_and_the_monitor_or_says_why_not() {
+        let (experiment, curve) = experiment(grid(), Some(0.7));
+        let left_out = render(&Report {
+            experiment: &experiment,
+            curve: &curve,
+            gates: None,
+            live: None,
+            origin: "a test".into(),
+        });
+        assert!(left_out.contains("Left out of this report (--report-no-live)"));
+        let monitor: MonitorStatus = serde_json::from_str(
+            r#"{"as_of": "2022-12-28", "model_version": "3", "retrain_recommended": true,
+                "live": [], "checks": [{"name": "psi", "value": 0.31, "threshold": 0.25,
+                "breached": true, "detail": "scores <shifted>"}]}"#,
+        )
+        .unwrap();
+        let page = render(&Report {
+            experiment: &experiment,
+            curve: &curve,
+            gates: None,
+            live: Some(Live {
+                picks: None,
+                monitor: Some(monitor),
+            }),
+            origin: "a test".into(),
+        });
+        assert!(page.contains("No picks: <code>momentum scan</code>"));
+        assert!(page.contains("retraining recommended"));
+        assert!(
+            page.contains(
+                "<td>psi</td><td>0.310</td><td>0.250</td><td class=\"fail\">breached</td>"
+            )
+        );
+        assert!(page.contains("scores &lt;shifted&gt;"));
+    }
+}

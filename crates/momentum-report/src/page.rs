@@ -15,7 +15,14 @@ use crate::{Live, MonitorStatus};
 
 /// Every section's id, in page order: what a DOM check looks for.
 pub const SECTIONS: [&str; 8] = [
-    "summary", "equity", "monthly", "rolling", "distribution", "grid", "costs", "live",
+    "summary",
+    "equity",
+    "monthly",
+    "rolling",
+    "distribution",
+    "grid",
+    "costs",
+    "live",
 ];
 
 const STYLE: &str = "\
@@ -27,7 +34,7 @@ h3{font-size:1em;margin:1em 0 .3em}p{margin:.4em 0}.sub{color:#555}\
 nav{font-size:.9em;margin:.6em 0}nav a{margin-right:.8em;color:#0060a0}\
 .scroll{overflow-x:auto}table{border-collapse:collapse;margin:.4em 0;font-variant-numeric:tabular-nums}\
 th,td{padding:3px 7px;border-bottom:1px solid #e3e3e3;text-align:right;white-space:nowrap}\
-th:first-child,td:first-child{text-align:left}thead th{border-bottom:2px solid #999}\
+th:first-child,td:first-child{text-align:left}thead th{border-bottom:2px solid #999}td[rowspan]{vertical-align:top;text-align:left}tr.baseline td{color:#555}th.left{text-align:left}\
 td.reading{text-align:left;white-space:normal;min-width:16em}\
 .pass{color:#005a9c;font-weight:600}.fail{color:#b34700;font-weight:600}\
 table.months td{min-width:2.6em}\
@@ -39,7 +46,7 @@ svg .grid{stroke:#e6e6e6;stroke-width:1}svg .frame{stroke:#888;stroke-width:1}\
 svg .split{stroke:#333;stroke-width:1.2;stroke-dasharray:5 4}svg .zero{stroke:#777;stroke-width:1}\
 svg .tickmark{stroke:#444}svg .dots{stroke-width:5;stroke-linecap:round;stroke-opacity:.35;fill:none}\
 svg .selected-outer{stroke:#000;stroke-width:3.5}svg .selected-inner{stroke:#fff;stroke-width:1.5}\
-.pair{display:flex;flex-wrap:wrap;gap:0 16px}.pair>svg.chart{flex:1 1 380px;width:auto;min-width:0;max-width:100%}\
+svg.legend-bar{max-width:440px}.pair{display:flex;flex-wrap:wrap;gap:0 16px}.pair>svg.chart{flex:1 1 380px;width:auto;min-width:0;max-width:100%}\
 .muted{color:#666;font-style:italic}";
 
 /// The page of `report`.
@@ -151,39 +158,45 @@ fn summary(out: &mut String, report: &Report<'_>) {
     );
     out.push_str(
         "<h3>Strategy against buy and hold</h3><div class=\"scroll\"><table><thead><tr>\
-         <th rowspan=\"2\">window</th><th rowspan=\"2\">period</th><th colspan=\"5\">momentum \
-         strategy</th><th colspan=\"5\">buy and hold (equal weight)</th></tr><tr>",
+         <th>window</th><th>period</th><th>series</th><th>total return</th><th>CAGR</th>\
+         <th>Sharpe</th><th>max drawdown</th><th>volatility</th></tr></thead><tbody>",
     );
-    for _ in 0..2 {
-        out.push_str(
-            "<th>total return</th><th>CAGR</th><th>Sharpe</th><th>max drawdown</th>\
-             <th>volatility</th>",
-        );
-    }
-    out.push_str("</tr></thead><tbody>");
-    for (name, w) in &e.windows {
-        let label = match name {
-            WindowName::Train => "train (in sample)",
-            WindowName::Test => "test (out of sample)",
-            WindowName::Full => "full (no split)",
-        };
-        let _ = write!(out, "<tr><td>{label}</td><td>{} to {}</td>", w.start, w.end);
-        metric_cells(out, &w.strategy);
-        metric_cells(out, &w.baseline);
-        out.push_str("</tr>");
-    }
+    let mut rows: Vec<(String, String, &Metrics, &Metrics)> = e
+        .windows
+        .iter()
+        .map(|(name, w)| {
+            let label = match name {
+                WindowName::Train => "train (in sample)",
+                WindowName::Test => "test (out of sample)",
+                WindowName::Full => "full (no split)",
+            };
+            (
+                label.to_owned(),
+                format!("{} to {}", w.start, w.end),
+                &w.strategy,
+                &w.baseline,
+            )
+        })
+        .collect();
     if let Some(wf) = &e.walk_forward
         && let (Some(first), Some(last)) = (wf.folds.first(), wf.folds.last())
     {
+        rows.push((
+            format!("walk-forward, {} folds (out of sample)", wf.folds.len()),
+            format!("{} to {}", first.test_start, last.test_end),
+            &wf.stitched,
+            &wf.baseline,
+        ));
+    }
+    for (label, period, strategy, baseline) in rows {
         let _ = write!(
             out,
-            "<tr><td>walk-forward, {} folds (out of sample)</td><td>{} to {}</td>",
-            wf.folds.len(),
-            first.test_start,
-            last.test_end
+            "<tr><td rowspan=\"2\">{label}</td><td rowspan=\"2\">{period}</td>\
+             <td>strategy</td>"
         );
-        metric_cells(out, &wf.stitched);
-        metric_cells(out, &wf.baseline);
+        metric_cells(out, strategy);
+        out.push_str("</tr><tr class=\"baseline\"><td>buy and hold</td>");
+        metric_cells(out, baseline);
         out.push_str("</tr>");
     }
     out.push_str("</tbody></table></div>\n");
@@ -206,7 +219,7 @@ fn summary(out: &mut String, report: &Report<'_>) {
     }
     out.push_str(
         "<h3>Is the winner luck?</h3><div class=\"scroll\"><table><thead><tr><th>statistic\
-         </th><th>value</th><th>what it says</th></tr></thead><tbody>",
+         </th><th>value</th><th class=\"left\">what it says</th></tr></thead><tbody>",
     );
     for (name, value, reading) in readings(report) {
         let _ = write!(
@@ -324,7 +337,10 @@ fn gate_table(out: &mut String, gates: &[GateResult]) {
 }
 
 fn figure(out: &mut String, name: &str, svg: &str) {
-    let _ = write!(out, "<figure data-chart=\"{name}\" style=\"margin:0\">{svg}</figure>\n");
+    let _ = write!(
+        out,
+        "<figure data-chart=\"{name}\" style=\"margin:0\">{svg}</figure>\n"
+    );
 }
 
 fn curves(out: &mut String, report: &Report<'_>) {
@@ -346,7 +362,11 @@ fn curves(out: &mut String, report: &Report<'_>) {
         out.push_str(short);
     }
     out.push_str("</section>\n");
-    section(out, "rolling", "Rolling one-year Sharpe ratio and volatility");
+    section(
+        out,
+        "rolling",
+        "Rolling one-year Sharpe ratio and volatility",
+    );
     match charts::rolling_charts(curve).filter(|_| enough) {
         Some((sharpe, volatility)) => {
             figure(out, "rolling-sharpe", &sharpe);
@@ -361,9 +381,9 @@ fn curves(out: &mut String, report: &Report<'_>) {
     section(out, "distribution", "Distribution of daily returns");
     match charts::distribution(curve).filter(|_| enough) {
         Some(svg) => figure(out, "distribution", &svg),
-        None => out.push_str(
-            "<p class=\"muted\">n/a: fewer than two distinct daily returns.</p>\n",
-        ),
+        None => {
+            out.push_str("<p class=\"muted\">n/a: fewer than two distinct daily returns.</p>\n")
+        }
     }
     out.push_str("</section>\n");
 }
@@ -514,7 +534,7 @@ fn live(out: &mut String, live: Option<&Live>) {
     };
     match &live.picks {
         None => out.push_str(
-            "<p class=\"muted\">No picks: `momentum scan` has not written its file.</p>\n",
+            "<p class=\"muted\">No picks: <code>momentum scan</code> has not written its file.</p>\n",
         ),
         Some(picks) => {
             let p = picks.params;
@@ -550,8 +570,8 @@ fn live(out: &mut String, live: Option<&Live>) {
     }
     match &live.monitor {
         None => out.push_str(
-            "<p class=\"muted\">No monitor status: `momentum monitor` has not written its \
-             file.</p>\n",
+            "<p class=\"muted\">No monitor status: <code>momentum monitor</code> has not \
+             written its file.</p>\n",
         ),
         Some(m) => monitor(out, m),
     }
@@ -563,7 +583,7 @@ fn monitor(out: &mut String, m: &MonitorStatus) {
         out,
         "<h3>Monitor as of {}</h3><p>Model version {}: {}</p><div class=\"scroll\"><table>\
          <thead><tr><th>check</th><th>value</th><th>threshold</th><th>result</th>\
-         <th>detail</th></tr></thead><tbody>",
+         <th class=\"left\">detail</th></tr></thead><tbody>",
         m.as_of,
         escape(&m.model_version),
         if m.retrain_recommended {

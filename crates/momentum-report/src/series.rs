@@ -96,7 +96,11 @@ pub(crate) fn rolling(returns: &[f64], window: usize) -> Vec<(f64, f64)> {
             let mean = sum / n;
             // Below the rounding of the sums (constant returns) the spread is 0.
             let spread = sumsq - n * mean * mean;
-            let spread = if spread > 64.0 * f64::EPSILON * sumsq { spread } else { 0.0 };
+            let spread = if spread > 64.0 * f64::EPSILON * sumsq {
+                spread
+            } else {
+                0.0
+            };
             let std = (spread / (n - 1.0)).sqrt();
             let sharpe = if std > 0.0 { mean / std * year } else { 0.0 };
             (sharpe, std * year)
@@ -234,14 +238,19 @@ mod tests {
 
     #[test]
     fn rolling_sums_agree_with_recomputing_each_window() {
-        let returns: Vec<f64> = (0..600).map(|i| ((i * 37 % 101) as f64 - 50.0) * 1e-4).collect();
+        let returns: Vec<f64> = (0..600)
+            .map(|i| ((i * 37 % 101) as f64 - 50.0) * 1e-4)
+            .collect();
         let fast = rolling(&returns, 252);
         for (j, (sharpe, vol)) in fast.iter().enumerate() {
             let part = &returns[j..j + 252];
             let mean = part.iter().sum::<f64>() / 252.0;
             let std = (part.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / 251.0).sqrt();
             assert!((vol - std * 252f64.sqrt()).abs() < 1e-12, "day {j}");
-            assert!((sharpe - mean / std * 252f64.sqrt()).abs() < 1e-9, "day {j}");
+            assert!(
+                (sharpe - mean / std * 252f64.sqrt()).abs() < 1e-9,
+                "day {j}"
+            );
         }
     }
 

@@ -138,13 +138,8 @@ pub(crate) struct Axis {
 }
 
 impl Axis {
-    /// A linear axis over `[lo, hi]` with about `count` round ticks formatted by `format`.
-    pub(crate) fn linear(
-        (lo, hi): (f64, f64),
-        count: usize,
-        label: &str,
-        format: &dyn Fn(f64) -> String,
-    ) -> Self {
+    /// A linear axis over `[lo, hi]` with about `count` round ticks.
+    pub(crate) fn linear((lo, hi): (f64, f64), count: usize, label: &str) -> Self {
         let (lo, hi) = if lo < hi {
             (lo, hi)
         } else {
@@ -152,7 +147,7 @@ impl Axis {
         };
         let ticks = nice_ticks(lo, hi, count)
             .into_iter()
-            .map(|v| (v, format(v)))
+            .map(|v| (v, format_tick(v)))
             .collect();
         Self {
             lo,
@@ -240,10 +235,16 @@ fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
         .collect()
 }
 
-/// A tick value without trailing zeros: `0.5`, `2`, `1000`.
-fn format_tick(value: f64) -> String {
-    let text = format!("{value:.3}");
-    text.trim_end_matches('0').trim_end_matches('.').to_owned()
+/// A tick value to four decimals without trailing zeros: `0.5`, `2`, `1000` (and `0.6`
+/// for the `0.6000000000000001` that adding steps gives).
+pub(crate) fn format_tick(value: f64) -> String {
+    let text = format!("{value:.4}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    if text == "-0" {
+        "0".to_owned()
+    } else {
+        text.to_owned()
+    }
 }
 
 /// The plotting area inside an SVG: margins left for the axes, and the two axes.
@@ -292,8 +293,12 @@ impl Plot {
         );
         let x_label = plot.x.label.clone();
         let y_label = plot.y.label.clone();
-        plot.svg
-            .text(((left + right) / 2.0, height - 8.0), "middle", "axis", &x_label);
+        plot.svg.text(
+            ((left + right) / 2.0, height - 8.0),
+            "middle",
+            "axis",
+            &x_label,
+        );
         plot.svg
             .vertical_text((16.0, (top + bottom) / 2.0), "axis", &y_label);
         plot
@@ -325,12 +330,25 @@ impl Plot {
         )
     }
 
-    /// A legend entry per `(colour, label)` in the plot's top-left corner.
-    pub(crate) fn legend(&mut self, entries: &[(&str, &str)]) {
-        let (left, top, ..) = self.area();
+    /// A legend entry per `(colour, label)` in the plot's top-left corner, or its bottom-left
+    /// one (`at_bottom`: where a drawdown chart has room).
+    pub(crate) fn legend(&mut self, entries: &[(&str, &str)], at_bottom: bool) {
+        let (left, top, _, bottom) = self.area();
+        #[expect(clippy::cast_precision_loss, reason = "a few entries")]
+        let first = if at_bottom {
+            bottom - 6.0 - 16.0 * (entries.len() - 1) as f64
+        } else {
+            top + 14.0
+        };
+        self.svg.rect(
+            (left + 4.0, first - 13.0),
+            (200.0, 16.0 * entries.len() as f64 + 4.0),
+            "#ffffff",
+            " fill-opacity=\"0.85\"",
+        );
         for (i, (colour, label)) in entries.iter().enumerate() {
             #[expect(clippy::cast_precision_loss, reason = "a few entries")]
-            let y = top + 14.0 + 16.0 * i as f64;
+            let y = first + 16.0 * i as f64;
             self.svg.rect(
                 (left + 8.0, y - 9.0),
                 (14.0, 10.0),
@@ -356,8 +374,14 @@ pub(crate) fn thin(points: impl IntoIterator<Item = (f64, f64)>) -> Vec<(f64, f6
         if column.is_empty() {
             return;
         }
-        let lowest = column.iter().copied().fold(column[0], |a, b| if b.1 > a.1 { b } else { a });
-        let highest = column.iter().copied().fold(column[0], |a, b| if b.1 < a.1 { b } else { a });
+        let lowest = column
+            .iter()
+            .copied()
+            .fold(column[0], |a, b| if b.1 > a.1 { b } else { a });
+        let highest = column
+            .iter()
+            .copied()
+            .fold(column[0], |a, b| if b.1 < a.1 { b } else { a });
         let (first, last) = (column[0], column[column.len() - 1]);
         let mut keep = vec![first];
         // Keep the extremes in the order they came.
@@ -392,21 +416,32 @@ mod tests {
 
     #[test]
     fn special_characters_are_escaped() {
-        assert_eq!(escape("a<b & \"c\" > 'd'"), "a&lt;b &amp; &quot;c&quot; &gt; &#39;d&#39;");
+        assert_eq!(
+            escape("a<b & \"c\" > 'd'"),
+            "a&lt;b &amp; &quot;c&quot; &gt; &#39;d&#39;"
+        );
     }
 
     #[test]
     fn ticks_are_round_values_inside_the_range() {
-        assert_eq!(nice_ticks(0.0, 1.0, 5), [0.0, 0.2, 0.4, 0.6000000000000001, 0.8, 1.0]);
+        assert_eq!(
+            nice_ticks(0.0, 1.0, 5),
+            [0.0, 0.2, 0.4, 0.6000000000000001, 0.8, 1.0]
+        );
         // 11.1 / 5 = 2.22 rounds up to a step of 2.5; 11.1 / 4 = 2.775 to a step of 5.
         assert_eq!(nice_ticks(-3.2, 7.9, 5), [-2.5, 0.0, 2.5, 5.0, 7.5]);
         assert_eq!(nice_ticks(-3.2, 7.9, 4), [0.0, 5.0]);
         assert_eq!(nice_ticks(1.0, 1.0, 4), Vec::<f64>::new());
         assert_eq!(nice_ticks(f64::NAN, 1.0, 4), Vec::<f64>::new());
         assert_eq!(log_ticks(0.8, 30.0), [1.0, 2.0, 5.0, 10.0, 20.0]);
-        assert_eq!(log_ticks(0.5, 20_000.0), [1.0, 10.0, 100.0, 1000.0, 10_000.0]);
+        assert_eq!(
+            log_ticks(0.5, 20_000.0),
+            [1.0, 10.0, 100.0, 1000.0, 10_000.0]
+        );
         assert_eq!(format_tick(0.5), "0.5");
         assert_eq!(format_tick(1000.0), "1000");
+        assert_eq!(format_tick(0.6000000000000001), "0.6");
+        assert_eq!(format_tick(-0.00001), "0");
     }
 
     #[test]
@@ -414,14 +449,21 @@ mod tests {
         let axis = Axis::log(1.0, 100.0, "x");
         assert!((axis.fraction(10.0) - 0.5).abs() < 1e-12);
         assert!((axis.fraction(100.0) - 1.0).abs() < 1e-12);
-        let linear = Axis::linear((-1.0, 3.0), 4, "y", &|v| format!("{v}"));
+        let linear = Axis::linear((-1.0, 3.0), 4, "y");
         assert!((linear.fraction(0.0) - 0.25).abs() < 1e-12);
     }
 
     #[test]
     fn thinning_keeps_first_extremes_and_last_of_each_column() {
         // Column 0 holds five points, column 5 one.
-        let points = [(0.0, 5.0), (0.1, 9.0), (0.2, 1.0), (0.3, 4.0), (0.4, 6.0), (5.0, 2.0)];
+        let points = [
+            (0.0, 5.0),
+            (0.1, 9.0),
+            (0.2, 1.0),
+            (0.3, 4.0),
+            (0.4, 6.0),
+            (5.0, 2.0),
+        ];
         assert_eq!(
             thin(points),
             [(0.0, 5.0), (0.1, 9.0), (0.2, 1.0), (0.4, 6.0), (5.0, 2.0)]

@@ -443,7 +443,10 @@ fn equity_curve_csv_reads_back_as_the_chained_curve() {
 
     let bad = "date,strategy,baseline,window\n2024-01-02,1.0,1.0,train\n2024-01-03,x,1.0,train\n";
     let err = momentum_engine::ChainedCurve::read_equity_csv(bad.as_bytes()).unwrap_err();
-    assert_eq!(err.to_string(), "equity curve line 3: \"x\" is not a number");
+    assert_eq!(
+        err.to_string(),
+        "equity curve line 3: \"x\" is not a number"
+    );
     let err = momentum_engine::ChainedCurve::read_equity_csv("day,value\n".as_bytes()).unwrap_err();
     assert_eq!(
         err.to_string(),
