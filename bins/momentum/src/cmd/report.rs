@@ -124,7 +124,7 @@ pub fn run(args: Args, settings: &Settings) -> anyhow::Result<ExitCode> {
     let context = args.live.context(settings)?;
     let html = report_of_run(&tracker, &id, args.remote, &context)?;
     write_report(&args.out, &html)?;
-    eprintln!(
+    println!(
         "wrote {} ({} KB) for run {id}",
         args.out.display(),
         html.len().div_ceil(1024)
