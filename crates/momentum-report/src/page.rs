@@ -38,7 +38,7 @@ th:first-child,td:first-child{text-align:left}thead th{border-bottom:2px solid #
 td.reading{text-align:left;white-space:normal;min-width:16em}\
 .pass{color:#005a9c;font-weight:600}.fail{color:#b34700;font-weight:600}\
 table.months td{min-width:2.6em}\
-svg.chart{width:100%;height:auto;display:block;margin:.3em 0 1em}\
+figure{margin:0;overflow-x:auto}svg.chart{width:100%;min-width:520px;height:auto;display:block;margin:.3em 0 1em}svg.chart.heatmap,svg.chart.legend-bar{min-width:330px}\
 svg text{font-family:system-ui,'DejaVu Sans',sans-serif;fill:#1a1a1a}\
 svg .ct{font-size:15px;font-weight:600}svg .tick{font-size:11px;fill:#444}svg .axis{font-size:12.5px}\
 svg .legend,svg .note{font-size:11.5px}svg .cell{font-size:11px}svg .cell.light{fill:#fff}\
@@ -337,10 +337,7 @@ fn gate_table(out: &mut String, gates: &[GateResult]) {
 }
 
 fn figure(out: &mut String, name: &str, svg: &str) {
-    let _ = write!(
-        out,
-        "<figure data-chart=\"{name}\" style=\"margin:0\">{svg}</figure>\n"
-    );
+    let _ = write!(out, "<figure data-chart=\"{name}\">{svg}</figure>\n");
 }
 
 fn curves(out: &mut String, report: &Report<'_>) {

@@ -258,8 +258,9 @@ pub(crate) struct Plot {
     bottom: f64,
 }
 
-/// Width of every chart, in SVG user units (pixels at 100 %).
-pub(crate) const WIDTH: f64 = 900.0;
+/// Width of every line chart, in SVG user units (pixels at 100 %): narrow enough that its
+/// text stays readable when a phone shows it at its smallest (520 px, scrolled sideways).
+pub(crate) const WIDTH: f64 = 640.0;
 
 impl Plot {
     /// A `height`-unit chart titled `title`, with its frame, grid lines, ticks and the axes'
