@@ -7,8 +7,8 @@
 #   (c) checks the file references nothing outside itself (no script, link, src, url(), @import
 #       or http(s) URL) and is under 3 MB;
 # and the same for a --no-grid backtest, whose grid section must say there is no grid.
-# Installs Chromium from Debian's packages when it is missing (as root: apt-get update, then
-# apt-get install chromium).
+# Installs Chromium from Debian's packages when no browser is found (as root: apt-get update,
+# then apt-get install chromium).
 #
 #   scripts/report-browser-test.sh
 #   REPORT_SCREENSHOTS=DIR scripts/report-browser-test.sh   # keep the screenshots and reports in DIR
@@ -18,17 +18,24 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 keep=${REPORT_SCREENSHOTS:+$(mkdir -p "$REPORT_SCREENSHOTS" && realpath "$REPORT_SCREENSHOTS")}
 
-if ! command -v chromium >/dev/null 2>&1; then
+# Debian's chromium (installed here when missing, as root); GitHub's Ubuntu runners have
+# google-chrome instead. CHROMIUM=PATH picks another.
+browser=${CHROMIUM:-}
+for candidate in chromium google-chrome; do
+  [[ -z $browser ]] && command -v "$candidate" >/dev/null 2>&1 && browser=$candidate
+done
+if [[ -z $browser ]]; then
   if [[ $(id -u) -ne 0 ]]; then
-    echo "error: chromium is not installed (as root: apt-get update && apt-get install -y chromium)" >&2
+    echo "error: no chromium (as root: apt-get update && apt-get install -y chromium; or set CHROMIUM)" >&2
     exit 1
   fi
   echo "report-browser-test: installing chromium from Debian's packages" >&2
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq chromium >/dev/null
+  browser=chromium
 fi
-chromium --version >&2
+"$browser" --version 2>/dev/null >&2
 
 SAMPLE_PROFILE=debug
 # shellcheck source=scripts/sample-scratch.sh
@@ -36,7 +43,7 @@ SAMPLE_PROFILE=debug
 
 browse() {
   # Root in a container needs --no-sandbox; no GPU in CI. Chromium's D-Bus complaints go away.
-  chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --no-first-run \
+  "$browser" --headless --no-sandbox --disable-gpu --hide-scrollbars --no-first-run \
     --disable-extensions "$@" 2>/dev/null
 }
 
