@@ -132,7 +132,7 @@ impl GridTable {
         let params = [
             "lookback", "skip", "holding", "top_k", "cost_bps", "selected",
         ]
-        .map(|name| at(name))
+        .map(&at)
         .into_iter()
         .collect::<Result<Vec<_>>>()?;
         let metrics_at = |window: &str| {

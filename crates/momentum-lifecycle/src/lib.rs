@@ -32,7 +32,7 @@
 //! let (panel, digest) = load_panel(&PanelSource::Default, &settings)?;
 //! let files = BacktestFiles { reports: "reports".into(), model: "models/candidate.json".into() };
 //! let code = CodeVersion { version: "0.1.0".into(), git_commit: None };
-//! let report = ReportContext { gates: settings.promotion.clone(), live: None };
+//! let report = ReportContext { gates: settings.promotion, live: None };
 //! let run = backtest(&panel, digest, &settings.backtest, (code, None), &files, &report, &Silent)?;
 //! println!("selected {:?}", run.experiment.params);
 //! # Ok::<(), momentum_lifecycle::LifecycleError>(())

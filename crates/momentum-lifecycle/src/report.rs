@@ -147,6 +147,7 @@ pub fn report_of_run(
         .combos()
         .map_err(|err| artifact(crate::GRID_ARTIFACT, err.into()))?;
     experiment.grid = grid;
+    // A table without a selected row marks no cell (no index is out of range in the maps).
     experiment.grid_rank = selected.unwrap_or(usize::MAX);
     let candidate = Model::candidate(
         experiment.summary(),

@@ -384,7 +384,10 @@ impl<'a> GridMaps<'a> {
                 } else {
                     (position.clamp(0.0, 1.0) * (LEVELS - 1) as f64).round() as usize
                 };
-                let _ = write!(by_level[level], "M{x:.1} {y:.1}h{cw:.1}v{ch:.1}h-{cw:.1}z");
+                // Half a unit over the next cells: neighbours overlap instead of leaving an
+                // anti-aliased seam between them.
+                let (w, h) = (cw + 0.5, ch + 0.5);
+                let _ = write!(by_level[level], "M{x:.1} {y:.1}h{w:.1}v{h:.1}h-{w:.1}z");
                 if show_values {
                     let text = if sharpe.is_finite() {
                         format!("{sharpe:.2}")
@@ -429,8 +432,12 @@ impl<'a> GridMaps<'a> {
             if let (Some(li), Some(hi)) = (li, hi) {
                 #[expect(clippy::cast_precision_loss, reason = "grid axes are short")]
                 let (x, y) = (left + cw * li as f64, top + ch * hi as f64);
-                svg.rect((x, y), (cw, ch), "none", " class=\"selected-outer\"");
-                svg.rect((x, y), (cw, ch), "none", " class=\"selected-inner\"");
+                // At least 12 units square around the cell, so a mark on a tiny cell of a
+                // large grid is seen.
+                let (w, h) = (cw.max(12.0), ch.max(12.0));
+                let corner = (x + (cw - w) / 2.0, y + (ch - h) / 2.0);
+                svg.rect(corner, (w, h), "none", " class=\"selected-outer\"");
+                svg.rect(corner, (w, h), "none", " class=\"selected-inner\"");
             }
         }
         let every = |n: usize, most: usize| n.div_ceil(most).max(1);

@@ -34,7 +34,7 @@ h3{font-size:1em;margin:1em 0 .3em}p{margin:.4em 0}.sub{color:#555}\
 nav{font-size:.9em;margin:.6em 0}nav a{margin-right:.8em;color:#0060a0}\
 .scroll{overflow-x:auto}table{border-collapse:collapse;margin:.4em 0;font-variant-numeric:tabular-nums}\
 th,td{padding:3px 7px;border-bottom:1px solid #e3e3e3;text-align:right;white-space:nowrap}\
-th:first-child,td:first-child{text-align:left}thead th{border-bottom:2px solid #999}td[rowspan]{vertical-align:top;text-align:left}tr.baseline td{color:#555}th.left{text-align:left}\
+th:first-child,td:first-child{text-align:left}thead th{border-bottom:2px solid #999}td[rowspan]{vertical-align:top;text-align:left;white-space:normal}tr.baseline td{color:#555}th.left{text-align:left}\
 td.reading{text-align:left;white-space:normal;min-width:16em}\
 .pass{color:#005a9c;font-weight:600}.fail{color:#b34700;font-weight:600}\
 table.months td{min-width:2.6em}\
@@ -116,7 +116,7 @@ pub(crate) fn pct(v: f64) -> String {
 }
 
 fn section(out: &mut String, id: &str, heading: &str) {
-    let _ = write!(out, "<section id=\"{id}\"><h2>{heading}</h2>\n");
+    let _ = writeln!(out, "<section id=\"{id}\"><h2>{heading}</h2>");
 }
 
 fn metric_cells(out: &mut String, m: &Metrics) {
@@ -136,13 +136,13 @@ fn summary(out: &mut String, report: &Report<'_>) {
     let p = e.params;
     let s = &e.selection;
     section(out, "summary", "Summary");
-    let _ = write!(
+    let _ = writeln!(
         out,
         "<h3>Selected parameters</h3><div class=\"scroll\"><table><thead><tr><th>lookback L\
          </th><th>skip S</th><th>holding H</th><th>top_k K</th><th>cost (bps)</th>\
          <th>objective</th><th>combinations tried</th></tr></thead><tbody><tr><td>{}</td>\
          <td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>train {}</td><td>{}{}</td></tr>\
-         </tbody></table></div>\n",
+         </tbody></table></div>",
         p.lookback,
         p.skip,
         p.holding,
@@ -202,11 +202,11 @@ fn summary(out: &mut String, report: &Report<'_>) {
     out.push_str("</tbody></table></div>\n");
     if let Some(cpcv) = &e.cpcv {
         let paths = &cpcv.paths;
-        let _ = write!(
+        let _ = writeln!(
             out,
             "<p>Combinatorial purged cross-validation: {} out-of-sample paths ({} groups, {} \
              tested at a time): Sharpe ratio mean {} (std {}), 5&ndash;95 % range {} to {}, \
-             {} of the paths below 0.</p>\n",
+             {} of the paths below 0.</p>",
             cpcv.path_sharpes.len(),
             cpcv.spec.groups,
             cpcv.spec.test_groups,
@@ -337,7 +337,7 @@ fn gate_table(out: &mut String, gates: &[GateResult]) {
 }
 
 fn figure(out: &mut String, name: &str, svg: &str) {
-    let _ = write!(out, "<figure data-chart=\"{name}\">{svg}</figure>\n");
+    let _ = writeln!(out, "<figure data-chart=\"{name}\">{svg}</figure>");
 }
 
 fn curves(out: &mut String, report: &Report<'_>) {
@@ -453,15 +453,15 @@ fn grid(out: &mut String, report: &Report<'_>) {
         ),
         n => {
             let maps = GridMaps::new(&e.grid, Some(e.grid_rank));
-            let _ = write!(
+            let _ = writeln!(
                 out,
                 "<p>Sharpe ratio of each of the {n} combinations, train on the left and test \
                  on the right, one pair per portfolio size and skip; the selected combination \
                  is outlined. A winner on a broad plateau of similar colours is robust; a \
-                 lonely bright cell is the mark of overfitting.</p>\n"
+                 lonely bright cell is the mark of overfitting.</p>"
             );
             figure(out, "heatmap-legend", &maps.legend());
-            for panel in maps.panels().collect::<Vec<_>>() {
+            for panel in maps.panels() {
                 let _ = write!(
                     out,
                     "<h3>top_k = {}, skip = {}</h3><div class=\"pair\" data-chart=\"heatmap\">",

@@ -64,7 +64,7 @@ impl LiveArgs {
             Some(files.read()?)
         };
         Ok(ReportContext {
-            gates: settings.promotion.clone(),
+            gates: settings.promotion,
             live,
         })
     }
