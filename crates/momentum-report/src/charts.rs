@@ -72,6 +72,20 @@ fn mark_split(plot: &mut Plot, curve: &ChainedCurve) {
     }
 }
 
+/// The legend of the two curves every time chart draws.
+const CURVES: [(&str, &str); 2] = [
+    (STRATEGY, "momentum strategy"),
+    (BASELINE, "buy and hold (equal weight)"),
+];
+
+/// A time chart finished: the train/test split marked, the two curves' legend (at the bottom
+/// when `legend_at_bottom`), the closed `<svg>`.
+fn finish_curves(mut plot: Plot, curve: &ChainedCurve, legend_at_bottom: bool) -> String {
+    mark_split(&mut plot, curve);
+    plot.legend(&CURVES, legend_at_bottom);
+    plot.finish()
+}
+
 /// Strategy and buy and hold from 1, on a log scale, with the train/test split.
 pub(crate) fn equity(curve: &ChainedCurve) -> String {
     let points = &curve.points;
@@ -100,15 +114,7 @@ pub(crate) fn equity(curve: &ChainedCurve) -> String {
     );
     plot.svg.polyline(&baseline, BASELINE, 1.5);
     plot.svg.polyline(&strategy, STRATEGY, 1.8);
-    mark_split(&mut plot, curve);
-    plot.legend(
-        &[
-            (STRATEGY, "momentum strategy"),
-            (BASELINE, "buy and hold (equal weight)"),
-        ],
-        false,
-    );
-    plot.finish()
+    finish_curves(plot, curve, false)
 }
 
 /// How far each curve is below its running peak, in percent.
@@ -149,15 +155,7 @@ pub(crate) fn underwater(curve: &ChainedCurve) -> String {
             .zip(baseline.iter().map(|d| d * 100.0)),
     );
     plot.svg.polyline(&baseline, BASELINE, 1.2);
-    mark_split(&mut plot, curve);
-    plot.legend(
-        &[
-            (STRATEGY, "momentum strategy"),
-            (BASELINE, "buy and hold (equal weight)"),
-        ],
-        true,
-    );
-    plot.finish()
+    finish_curves(plot, curve, true)
 }
 
 /// Rolling one-year Sharpe ratio and volatility of both curves; `None` when the curve is
@@ -197,15 +195,7 @@ pub(crate) fn rolling_charts(curve: &ChainedCurve) -> Option<(String, String)> {
         let (ls, lb) = (line_of(&s), line_of(&b));
         plot.svg.polyline(&lb, BASELINE, 1.2);
         plot.svg.polyline(&ls, STRATEGY, 1.5);
-        mark_split(&mut plot, curve);
-        plot.legend(
-            &[
-                (STRATEGY, "momentum strategy"),
-                (BASELINE, "buy and hold (equal weight)"),
-            ],
-            true,
-        );
-        plot.finish()
+        finish_curves(plot, curve, true)
     };
     Some((
         chart(

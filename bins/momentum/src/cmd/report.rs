@@ -5,11 +5,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
 use momentum_lifecycle::{LiveFiles, ReportContext, Settings, report_of_run, write_report};
-use momentum_tracking::Tracker;
 
-use crate::cmd::runs::resolve;
+use crate::cmd::runs::{open_store, resolve};
 
 const AFTER_HELP: &str = "\
 The report is one self-contained HTML file (inline SVG charts and CSS, no script, no external
@@ -103,16 +101,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args, settings: &Settings) -> anyhow::Result<ExitCode> {
-    let store = args
-        .store
-        .clone()
-        .unwrap_or_else(|| settings.tracking.store.clone());
-    let uri = args
-        .uri
-        .clone()
-        .unwrap_or_else(|| momentum_tracking::resolve_tracking_uri(&settings.tracking.uri));
-    let tracker = Tracker::open(&store, &uri)
-        .with_context(|| format!("cannot open the run store {}", store.display()))?;
+    let tracker = open_store(args.store.clone(), args.uri.clone(), settings)?;
     if args.remote && tracker.remote().is_none() {
         anyhow::bail!("--remote needs a tracking server (--uri or MLFLOW_TRACKING_URI)");
     }
