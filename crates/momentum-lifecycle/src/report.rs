@@ -177,3 +177,33 @@ pub fn write_report(path: &Path, html: &str) -> Result<()> {
             .map_err(|err| LifecycleError::write(path, err))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn live_files_that_are_missing_are_none_and_a_corrupt_one_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = LiveFiles {
+            picks: dir.path().join("picks.json"),
+            monitor: dir.path().join("monitor.json"),
+        };
+        let live = files.read().unwrap();
+        assert!(live.picks.is_none() && live.monitor.is_none());
+
+        std::fs::write(
+            &files.monitor,
+            r#"{"as_of": "2022-12-28", "model_version": "1", "retrain_recommended": false,
+                "checks": [], "reasons": []}"#,
+        )
+        .unwrap();
+        let live = files.read().unwrap();
+        assert_eq!(live.monitor.unwrap().model_version, "1");
+
+        std::fs::write(&files.picks, "{\"broken\":").unwrap();
+        let err = files.read().unwrap_err();
+        assert!(matches!(&err, LifecycleError::Read { path, .. } if *path == files.picks));
+        assert_eq!(err.to_string(), format!("cannot read {}", files.picks.display()));
+    }
+}
