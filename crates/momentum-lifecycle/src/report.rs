@@ -204,6 +204,9 @@ mod tests {
         std::fs::write(&files.picks, "{\"broken\":").unwrap();
         let err = files.read().unwrap_err();
         assert!(matches!(&err, LifecycleError::Read { path, .. } if *path == files.picks));
-        assert_eq!(err.to_string(), format!("cannot read {}", files.picks.display()));
+        assert_eq!(
+            err.to_string(),
+            format!("cannot read {}", files.picks.display())
+        );
     }
 }

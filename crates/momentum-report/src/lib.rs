@@ -256,6 +256,55 @@ mod tests {
     }
 
     #[test]
+    fn the_report_of_a_9000_combination_grid_over_32_years_is_under_3_mb() {
+        use momentum_engine::{ComboResult, CurvePoint, StrategyParams};
+        // The sample grid (lookback 5..=250 step 5, holding 1..=60, top_k 3, 5, 7) with
+        // made-up metrics, and a curve of 8,000 days: the size is the grid's and the days'.
+        let (mut experiment, _) = experiment(grid(), Some(0.7));
+        experiment.grid.clear();
+        for top_k in [3, 5, 7] {
+            for lookback in (5..=250).step_by(5) {
+                for holding in 1..=60 {
+                    let mut train = experiment.windows[&WindowName::Train].strategy;
+                    train.sharpe = (lookback * holding % 97) as f64 / 60.0;
+                    let mut test = train;
+                    test.sharpe = (lookback + holding * top_k) as f64 % 83.0 / 60.0;
+                    experiment.grid.push(ComboResult {
+                        params: StrategyParams {
+                            lookback,
+                            skip: 0,
+                            holding,
+                            top_k,
+                            cost_bps: 10.0,
+                        },
+                        train,
+                        test: Some(test),
+                    });
+                }
+            }
+        }
+        experiment.grid_rank = 4321;
+        let start = NaiveDate::from_ymd_opt(1990, 1, 1).unwrap();
+        let points = (0..8000u32).map(|d| {
+            let t = f64::from(d);
+            CurvePoint {
+                date: start + chrono::Days::new(u64::from(d)),
+                strategy: (t * 4e-4).exp() * (1.0 + 0.05 * (t / 37.0).sin()),
+                baseline: (t * 3e-4).exp() * (1.0 + 0.04 * (t / 53.0).cos()),
+                window: if d < 5600 {
+                    WindowName::Train
+                } else {
+                    WindowName::Test
+                },
+            }
+        });
+        let curve = ChainedCurve::chain(points);
+        let page = html(&experiment, &curve);
+        assert_eq!(page.matches("<svg class=\"chart heatmap\"").count(), 6);
+        assert!(page.len() < 3 * 1024 * 1024, "{} bytes", page.len());
+    }
+
+    #[test]
     fn the_live_side_shows_the_picks_and_the_monitor_or_says_why_not() {
         let (experiment, curve) = experiment(grid(), Some(0.7));
         let left_out = render(&Report {
