@@ -18,8 +18,8 @@ use crate::track::{grid_of_run, run_artifact};
 /// The report's file name, in the reports directory and among a backtest run's artifacts.
 pub const REPORT_FILE: &str = "report.html";
 
-/// The artifacts of a backtest run a report is drawn from (the grid table is the fourth,
-/// [`crate::GRID_ARTIFACT`]).
+/// The artifacts of a backtest run a report is drawn from as bytes (the third, the grid table
+/// [`crate::GRID_ARTIFACT`], is read as a table by [`grid_of_run`]).
 const RUN_ARTIFACTS: [&str; 2] = ["metrics.json", "equity_curve.csv"];
 
 /// What a report shows beside a backtest's own results: the promotion gates it is judged by
