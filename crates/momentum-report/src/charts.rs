@@ -65,10 +65,11 @@ fn mark_split(plot: &mut Plot, curve: &ChainedCurve) {
         let x = plot.px(day_number(split));
         let (_, top, _, bottom) = plot.area();
         plot.svg.line((x, top), (x, bottom), "split");
+        // At the foot of the line: the top is where equity ends and drawdowns start.
         plot.svg
-            .text((x + 4.0, top + 12.0), "start", "note", "test \u{2192}");
+            .text((x + 4.0, bottom - 6.0), "start", "note", "test \u{2192}");
         plot.svg
-            .text((x - 4.0, top + 12.0), "end", "note", "\u{2190} train");
+            .text((x - 4.0, bottom - 6.0), "end", "note", "\u{2190} train");
     }
 }
 
@@ -78,11 +79,11 @@ const CURVES: [(&str, &str); 2] = [
     (BASELINE, "buy and hold (equal weight)"),
 ];
 
-/// A time chart finished: the train/test split marked, the two curves' legend (at the bottom
-/// when `legend_at_bottom`), the closed `<svg>`.
-fn finish_curves(mut plot: Plot, curve: &ChainedCurve, legend_at_bottom: bool) -> String {
+/// A time chart finished: the train/test split marked, the two curves' legend, the closed
+/// `<svg>`.
+fn finish_curves(mut plot: Plot, curve: &ChainedCurve) -> String {
     mark_split(&mut plot, curve);
-    plot.legend(&CURVES, legend_at_bottom);
+    plot.legend(&CURVES);
     plot.finish()
 }
 
@@ -97,7 +98,7 @@ pub(crate) fn equity(curve: &ChainedCurve) -> String {
     let (lo, hi) = positive.fold((f64::INFINITY, 0.0f64), |(a, b), v| (a.min(v), b.max(v)));
     let mut plot = Plot::new(
         "Equity: strategy vs buy and hold (log scale)",
-        360.0,
+        380.0,
         date_axis(first, last),
         Axis::log(lo * 0.9, hi * 1.1, "value of 1 invested (log scale)"),
     );
@@ -114,7 +115,7 @@ pub(crate) fn equity(curve: &ChainedCurve) -> String {
     );
     plot.svg.polyline(&baseline, BASELINE, 1.5);
     plot.svg.polyline(&strategy, STRATEGY, 1.8);
-    finish_curves(plot, curve, false)
+    finish_curves(plot, curve)
 }
 
 /// How far each curve is below its running peak, in percent.
@@ -131,7 +132,7 @@ pub(crate) fn underwater(curve: &ChainedCurve) -> String {
         .fold(-0.01f64, f64::min);
     let mut plot = Plot::new(
         "Underwater: drawdown from the running peak",
-        260.0,
+        280.0,
         date_axis(points[0].date, points[points.len() - 1].date),
         Axis::linear((worst * 1.05 * 100.0, 0.0), 5, "drawdown (%)"),
     );
@@ -155,7 +156,7 @@ pub(crate) fn underwater(curve: &ChainedCurve) -> String {
             .zip(baseline.iter().map(|d| d * 100.0)),
     );
     plot.svg.polyline(&baseline, BASELINE, 1.2);
-    finish_curves(plot, curve, true)
+    finish_curves(plot, curve)
 }
 
 /// Rolling one-year Sharpe ratio and volatility of both curves; `None` when the curve is
@@ -178,7 +179,7 @@ pub(crate) fn rolling_charts(curve: &ChainedCurve) -> Option<(String, String)> {
     let chart = |title: &str, label: &str, pick: fn(&(f64, f64)) -> f64, scale: f64| {
         let values = s.iter().chain(&b).map(|v| pick(v) * scale);
         let range = padded_range(values, 0.05).unwrap_or((0.0, 1.0));
-        let mut plot = Plot::new(title, 260.0, axis.clone(), Axis::linear(range, 5, label));
+        let mut plot = Plot::new(title, 280.0, axis.clone(), Axis::linear(range, 5, label));
         if range.0 < 0.0 && range.1 > 0.0 {
             let (left, _, right, _) = plot.area();
             let zero = plot.py(0.0);
@@ -195,7 +196,7 @@ pub(crate) fn rolling_charts(curve: &ChainedCurve) -> Option<(String, String)> {
         let (ls, lb) = (line_of(&s), line_of(&b));
         plot.svg.polyline(&lb, BASELINE, 1.2);
         plot.svg.polyline(&ls, STRATEGY, 1.5);
-        finish_curves(plot, curve, true)
+        finish_curves(plot, curve)
     };
     Some((
         chart(
@@ -225,7 +226,7 @@ pub(crate) fn distribution(curve: &ChainedCurve) -> Option<String> {
     let hi = h.lo + h.width * h.counts.len() as f64;
     let mut plot = Plot::new(
         "Daily returns of the strategy against a normal distribution",
-        280.0,
+        300.0,
         Axis::linear((h.lo * 100.0, hi * 100.0), 8, "daily return (%)"),
         Axis::linear((0.0, peak), 5, "trading days per bin"),
     );
@@ -251,13 +252,10 @@ pub(crate) fn distribution(curve: &ChainedCurve) -> Option<String> {
         .collect();
     let normal = plot.path(normal);
     plot.svg.polyline(&normal, "#000000", 1.5);
-    plot.legend(
-        &[
-            (STRATEGY, "strategy's daily returns"),
-            ("#000000", "normal, same mean and std"),
-        ],
-        false,
-    );
+    plot.legend(&[
+        (STRATEGY, "strategy's daily returns"),
+        ("#000000", "normal, same mean and std"),
+    ]);
     let (_, top_px, right, _) = plot.area();
     plot.svg.text(
         (right - 8.0, top_px + 14.0),
@@ -515,7 +513,7 @@ impl<'a> GridMaps<'a> {
         let range = padded_range(both, 0.05).unwrap_or((0.0, 1.0));
         let mut plot = Plot::new(
             "Train against test Sharpe ratio, every combination",
-            420.0,
+            440.0,
             Axis::linear(range, 6, "train Sharpe ratio (annualised)"),
             Axis::linear(range, 6, "test Sharpe ratio (annualised)"),
         );
@@ -544,13 +542,10 @@ impl<'a> GridMaps<'a> {
             plot.svg
                 .text((p.0 + 9.0, p.1 - 6.0), "start", "note", "selected");
         }
-        plot.legend(
-            &[
-                (STRATEGY, "a combination"),
-                ("#d55e00", "the selected combination"),
-            ],
-            false,
-        );
+        plot.legend(&[
+            (STRATEGY, "a combination"),
+            ("#d55e00", "the selected combination"),
+        ]);
         let (_, _, right, bottom) = plot.area();
         plot.svg.text(
             (right - 8.0, bottom - 8.0),

@@ -266,7 +266,7 @@ impl Plot {
     /// A `height`-unit chart titled `title`, with its frame, grid lines, ticks and the axes'
     /// titles drawn.
     pub(crate) fn new(title: &str, height: f64, x: Axis, y: Axis) -> Self {
-        let (left, top, right, bottom) = (72.0, 34.0, WIDTH - 16.0, height - 46.0);
+        let (left, top, right, bottom) = (72.0, 50.0, WIDTH - 16.0, height - 46.0);
         let mut plot = Self {
             svg: Svg::new(WIDTH, height, title, "chart"),
             x,
@@ -331,32 +331,22 @@ impl Plot {
         )
     }
 
-    /// A legend entry per `(colour, label)` in the plot's top-left corner, or its bottom-left
-    /// one (`at_bottom`: where a drawdown chart has room).
-    pub(crate) fn legend(&mut self, entries: &[(&str, &str)], at_bottom: bool) {
-        let (left, top, _, bottom) = self.area();
-        #[expect(clippy::cast_precision_loss, reason = "a few entries")]
-        let first = if at_bottom {
-            bottom - 6.0 - 16.0 * (entries.len() - 1) as f64
-        } else {
-            top + 14.0
-        };
-        self.svg.rect(
-            (left + 4.0, first - 13.0),
-            (200.0, 16.0 * entries.len() as f64 + 4.0),
-            "#ffffff",
-            " fill-opacity=\"0.85\"",
-        );
-        for (i, (colour, label)) in entries.iter().enumerate() {
-            #[expect(clippy::cast_precision_loss, reason = "a few entries")]
-            let y = first + 16.0 * i as f64;
+    /// A legend entry per `(colour, label)` in one row between the title and the plotting
+    /// area, where it never hides a line.
+    pub(crate) fn legend(&mut self, entries: &[(&str, &str)]) {
+        let (mut x, y) = (self.left, self.top - 10.0);
+        for (colour, label) in entries {
             self.svg.rect(
-                (left + 8.0, y - 9.0),
+                (x, y - 9.0),
                 (14.0, 10.0),
                 colour,
                 " stroke=\"#333\" stroke-width=\"0.5\"",
             );
-            self.svg.text((left + 28.0, y), "start", "legend", label);
+            self.svg.text((x + 18.0, y), "start", "legend", label);
+            // About 6.5 units a character at the legend's 11.5 px.
+            #[expect(clippy::cast_precision_loss, reason = "a short label")]
+            let width = 6.5 * label.chars().count() as f64;
+            x += 18.0 + width + 18.0;
         }
     }
 
