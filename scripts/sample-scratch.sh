@@ -1,12 +1,18 @@
 # Sourced by the measurement scripts (tracking-overhead.sh, grid-memory.sh,
-# walk-forward-timing.sh) from the repository root: builds the release binary ($bin), makes a
+# walk-forward-timing.sh) and report-browser-test.sh from the repository root: builds the
+# binary ($bin; release, or the debug build with SAMPLE_PROFILE=debug), makes a
 # scratch directory with the embedded sample's prices and panel, changes into it and removes it
 # on exit. Also defines the 9,000-combination sample grid's flags ($sample_grid: lookback 5..250
 # step 5, skip 0, holding 1..60, top_k 3,5,7), `seconds CMD...` (a command's wall time, its
 # output discarded) and `median` (of the numbers on stdin).
 unset MLFLOW_TRACKING_URI
-cargo build --release --locked -q -p momentum
-bin="$(realpath "${CARGO_TARGET_DIR:-target}/release/momentum")"
+profile=${SAMPLE_PROFILE:-release}
+if [[ $profile == release ]]; then
+  cargo build --release --locked -q -p momentum
+else
+  cargo build --locked -q -p momentum
+fi
+bin="$(realpath "${CARGO_TARGET_DIR:-target}/$profile/momentum")"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"

@@ -2,7 +2,8 @@
 # The whole test suite, as CI runs it: installs what the tests need (a Python venv with the pinned
 # MLflow and DVC, the linters), then formatting, lints, unit and integration tests (the MLflow
 # tests start their own servers on 127.0.0.1), doctests, docs, a quick benchmark pass, the ops
-# linters and the DVC pipeline test. Stops at the first failure.
+# linters, the report in headless Chromium (installed from Debian's packages when missing) and
+# the DVC pipeline test. Stops at the first failure.
 #
 #   scripts/test.sh              everything
 #   MOMENTUM_VENV=DIR            where the Python venv lives (default .venv)
@@ -67,6 +68,9 @@ cargo test -p momentum-benches --benches --locked
 
 step "ops linters: hadolint, workflow and compose schemas, actionlint, Dockerfile build steps"
 scripts/lint-ops.sh
+
+step "the HTML report in headless Chromium: screenshots not blank, every section and chart in the DOM, nothing external"
+scripts/report-browser-test.sh
 
 step "DVC pipeline in a fresh clone: repro, status, lock, metrics, exp run, failing stage"
 scripts/dvc-pipeline-test.sh

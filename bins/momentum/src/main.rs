@@ -79,6 +79,7 @@ enum Command {
     Scan(cmd::scan::Args),
     Monitor(cmd::monitor::Args),
     Ab(cmd::ab::Args),
+    Report(cmd::report::Args),
 }
 
 fn main() -> ExitCode {
@@ -110,6 +111,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Scan(args) => cmd::scan::run(args, &settings, params),
         Command::Monitor(args) => cmd::monitor::run(args, &settings, params),
         Command::Ab(args) => cmd::ab::run(args, &settings, params),
+        Command::Report(args) => cmd::report::run(args, &settings),
     }
 }
 

@@ -287,6 +287,57 @@ fn the_lifecycle_runs_on_the_sample_with_the_local_store() {
         Some(1),
         "version 1 was the first: nothing before it"
     );
+
+    // The backtest's report drawn again from its tracked run, now with the picks and the
+    // monitor the later commands wrote; a run of another kind names what it lacks.
+    let part_of = |page: &str, from: &str| page[page.find(from).unwrap()..].to_owned();
+    let run_named = |prefix: &str| {
+        std::fs::read_dir(root.join("mlruns/runs"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|run| {
+                json(&run.join("run.json"))["name"]
+                    .as_str()
+                    .is_some_and(|n| n.starts_with(prefix))
+            })
+            .map(|run| run.file_name().unwrap().to_string_lossy().into_owned())
+            .unwrap()
+    };
+    let backtest = run_named("backtest");
+    let out = ok(momentum(
+        root,
+        None,
+        &["report", &backtest[..8], "--out", "again.html"],
+    ));
+    assert!(out.contains("again.html"), "{out}");
+    let again = std::fs::read_to_string(root.join("again.html")).unwrap();
+    let written = std::fs::read_to_string(root.join("reports/report.html")).unwrap();
+    let part = |page: &str| {
+        let (start, end) = (
+            page.find("<section id=\"summary\">"),
+            page.find("<section id=\"live\">"),
+        );
+        page[start.unwrap()..end.unwrap()].to_owned()
+    };
+    assert!(
+        part(&again) == part(&written),
+        "the run's report differs from the backtest's"
+    );
+    assert!(written.contains("No picks: <code>momentum scan</code> has not written its file."));
+    let live = part_of(&again, "<section id=\"live\">");
+    assert!(
+        live.contains("<h3>Picks as of ") && live.contains("<h3>Monitor as of "),
+        "{live}"
+    );
+    let scan = run_named("scan");
+    fails(
+        momentum(root, None, &["report", &scan]),
+        &format!("run {scan} has no metrics.json, equity_curve.csv, grid.parquet artifact"),
+    );
+    fails(
+        momentum(root, None, &["report", "0123456789abcdef"]),
+        "run 0123456789abcdef not found",
+    );
 }
 
 #[test]
@@ -319,6 +370,8 @@ fn the_lifecycle_runs_on_the_sample_with_a_real_mlflow_server() {
         "grid_top.csv",
         "trades.csv",
         "equity_curve.png",
+        "equity_curve.csv",
+        "report.html",
         "candidate.json",
     ] {
         assert!(
@@ -339,6 +392,34 @@ fn the_lifecycle_runs_on_the_sample_with_a_real_mlflow_server() {
         chart,
         std::fs::read(dir.path().join("reports/equity_curve.png")).unwrap()
     );
+    // `momentum report --remote` draws the report again from the server's artifacts.
+    let out = ok(momentum(
+        dir.path(),
+        Some(&server.uri),
+        &[
+            "report",
+            "--remote",
+            &parent.run_id,
+            "--out",
+            "from-server.html",
+            "--report-no-live",
+        ],
+    ));
+    assert!(out.contains("from-server.html"), "{out}");
+    let from_server = std::fs::read_to_string(dir.path().join("from-server.html")).unwrap();
+    let written = std::fs::read_to_string(dir.path().join("reports/report.html")).unwrap();
+    let grid = |page: &str| {
+        page[page.find("<section id=\"grid\">").unwrap()..]
+            .split("<section id=\"costs\">")
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    assert!(
+        grid(&from_server) == grid(&written),
+        "the server's grid section differs"
+    );
+    assert!(from_server.contains(&format!("tracked run {} (server)", parent.run_id)));
     assert_eq!(
         parent.params["lookback"],
         json(&dir.path().join("models/candidate.json"))["params"]["lookback"].to_string()

@@ -159,6 +159,14 @@ pub enum EngineError {
         /// `hac` or `diebold_mariano`.
         test: &'static str,
     },
+    /// A line of an `equity_curve.csv` being read back is not `date,strategy,baseline,window`.
+    #[error("equity curve line {line}: {reason}")]
+    EquityCsv {
+        /// 1-based line number (the header is line 1).
+        line: u64,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// Writing a report failed.
     #[error("cannot write the report")]
     Io(#[from] std::io::Error),

@@ -421,6 +421,106 @@ pub struct ChainedCurve {
     pub split: Option<NaiveDate>,
 }
 
+impl ChainedCurve {
+    /// Reads an `equity_curve.csv` ([`Experiment::write_equity_csv`]) back, chained
+    /// ([`ChainedCurve::chain`]).
+    ///
+    /// # Errors
+    /// [`EngineError::EquityCsv`] naming the line of a header other than
+    /// `date,strategy,baseline,window`, or of a bad date, number or window name.
+    pub fn read_equity_csv(input: impl std::io::Read) -> Result<Self> {
+        let mut reader = csv::Reader::from_reader(input);
+        let bad = |line: u64, reason: String| EngineError::EquityCsv { line, reason };
+        let header = reader
+            .headers()
+            .map_err(|err| bad(1, err.to_string()))?
+            .clone();
+        if header.iter().collect::<Vec<_>>() != ["date", "strategy", "baseline", "window"] {
+            return Err(bad(
+                1,
+                format!(
+                    "header {:?} is not date,strategy,baseline,window",
+                    header.iter().collect::<Vec<_>>().join(",")
+                ),
+            ));
+        }
+        let mut points = Vec::new();
+        for record in reader.records() {
+            let record = record.map_err(|err| {
+                bad(
+                    err.position().map_or(0, csv::Position::line),
+                    err.to_string(),
+                )
+            })?;
+            let line = record.position().map_or(0, csv::Position::line);
+            let number = |i: usize| {
+                record[i]
+                    .parse::<f64>()
+                    .map_err(|_| bad(line, format!("{:?} is not a number", &record[i])))
+            };
+            points.push(CurvePoint {
+                date: record[0]
+                    .parse()
+                    .map_err(|_| bad(line, format!("{:?} is not a date", &record[0])))?,
+                strategy: number(1)?,
+                baseline: number(2)?,
+                window: record[3]
+                    .parse()
+                    .map_err(|err: EngineError| bad(line, err.to_string()))?,
+            });
+        }
+        Ok(Self::chain(points))
+    }
+
+    /// The windows' curves, each starting from its own 1.0 as `equity_curve.csv` holds them
+    /// (points in window order, a window's points together), chained end to end: each later
+    /// window is scaled by the values the windows before it ended with. The split is the
+    /// first day of the second window.
+    ///
+    /// ```
+    /// use chrono::NaiveDate;
+    /// use momentum_engine::{ChainedCurve, CurvePoint, WindowName};
+    ///
+    /// let day = |d| NaiveDate::from_ymd_opt(2024, 1, d).unwrap();
+    /// let point = |d, strategy, baseline, window| CurvePoint { date: day(d), strategy, baseline, window };
+    /// let curve = ChainedCurve::chain([
+    ///     point(1, 1.0, 1.0, WindowName::Train),
+    ///     point(2, 2.0, 1.5, WindowName::Train),
+    ///     point(3, 1.0, 1.0, WindowName::Test),
+    ///     point(4, 0.5, 1.2, WindowName::Test),
+    /// ]);
+    /// // The test window goes on from 2.0 and 1.5: 2.0 * 0.5 and 1.5 * 1.2.
+    /// assert_eq!(curve.points[3].strategy, 1.0);
+    /// assert!((curve.points[3].baseline - 1.8).abs() < 1e-12);
+    /// assert_eq!(curve.split, Some(day(3)));
+    /// ```
+    pub fn chain(points: impl IntoIterator<Item = CurvePoint>) -> Self {
+        let mut chained: Vec<CurvePoint> = Vec::new();
+        let (mut ks, mut kb) = (1.0, 1.0);
+        let mut last: Option<CurvePoint> = None;
+        let mut split = None;
+        for p in points {
+            if let Some(previous) = last
+                && previous.window != p.window
+            {
+                ks *= previous.strategy;
+                kb *= previous.baseline;
+                split = split.or(Some(p.date));
+            }
+            last = Some(p);
+            chained.push(CurvePoint {
+                strategy: ks * p.strategy,
+                baseline: kb * p.baseline,
+                ..p
+            });
+        }
+        Self {
+            points: chained,
+            split,
+        }
+    }
+}
+
 impl Experiment {
     /// The selected combination's grid row.
     ///
@@ -614,25 +714,18 @@ impl Experiment {
     /// [`EngineError::NotRecorded`] for an experiment read from JSON.
     pub fn chained_curve(&self) -> Result<ChainedCurve> {
         let mut points = Vec::new();
-        let (mut ks, mut kb) = (1.0, 1.0);
-        let mut split = None;
-        for (j, (window, runs)) in self.recorded()?.into_iter().enumerate() {
+        for (window, runs) in self.recorded()? {
             let (strategy, baseline) = (&runs.strategy, &runs.baseline);
-            if j == 1 {
-                split = Some(self.dates[strategy.t0]);
-            }
             for (k, (s, b)) in strategy.equity.iter().zip(&baseline.equity).enumerate() {
                 points.push(CurvePoint {
                     date: self.dates[strategy.day(k)],
-                    strategy: ks * s,
-                    baseline: kb * b,
+                    strategy: *s,
+                    baseline: *b,
                     window,
                 });
             }
-            ks *= strategy.equity.last().copied().unwrap_or(1.0);
-            kb *= baseline.equity.last().copied().unwrap_or(1.0);
         }
-        Ok(ChainedCurve { points, split })
+        Ok(ChainedCurve::chain(points))
     }
 
     /// Each window's recorded runs, in window order.

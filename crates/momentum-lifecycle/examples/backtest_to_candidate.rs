@@ -10,7 +10,7 @@ use chrono::NaiveDate;
 use momentum_data::{UniverseWindow, select};
 use momentum_engine::{ExperimentSpec, GridSpec};
 use momentum_lifecycle::{
-    BacktestFiles, PanelSource, Settings, Silent, backtest, judge, load_panel,
+    BacktestFiles, PanelSource, ReportContext, Settings, Silent, backtest, judge, load_panel,
 };
 use momentum_scanner::model::CodeVersion;
 
@@ -55,7 +55,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         version: env!("CARGO_PKG_VERSION").into(),
         git_commit: None,
     };
-    let run = backtest(&panel, digest, &spec, (code, None), &files, &Silent)?;
+    let report = ReportContext::default();
+    let run = backtest(
+        &panel,
+        digest,
+        &spec,
+        (code, None),
+        &files,
+        &report,
+        &Silent,
+    )?;
     println!(
         "{} days x {} tickers, {} combinations: selected {:?}",
         panel.n_days(),

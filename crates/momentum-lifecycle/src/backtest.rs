@@ -14,6 +14,7 @@ use momentum_scanner::model::CodeVersion;
 use crate::chart::{Marks, write_equity_chart};
 use crate::error::{LifecycleError, Result};
 use crate::progress::Progress;
+use crate::report::{REPORT_FILE, ReportContext, render_report};
 use crate::settings::{Settings, SettingsError};
 
 /// Reads a price file by its extension: Parquet (long layout) or CSV (wide or long, gzip ok).
@@ -225,14 +226,15 @@ pub fn load_panel(
 /// Where a backtest writes: the reports directory and the candidate model.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BacktestFiles {
-    /// `metrics.json`, `grid.csv`, `trades.csv`, `equity_curve.csv`, `equity_curve.png`.
+    /// `metrics.json`, `grid.csv`, `trades.csv`, `equity_curve.csv`, `equity_curve.png`,
+    /// `report.html`.
     pub reports: PathBuf,
     /// The candidate model (`models/candidate.json`).
     pub model: PathBuf,
 }
 
 impl BacktestFiles {
-    /// Every file, in the order they are written: the five reports, then the model.
+    /// Every file, in the order they are written: the six reports, then the model.
     ///
     /// ```
     /// use std::path::PathBuf;
@@ -242,9 +244,10 @@ impl BacktestFiles {
     /// let paths = files.paths();
     /// assert_eq!(paths[0], PathBuf::from("reports/metrics.json"));
     /// assert_eq!(paths[4], PathBuf::from("reports/equity_curve.png"));
-    /// assert_eq!(paths[5], files.model);
+    /// assert_eq!(paths[5], PathBuf::from("reports/report.html"));
+    /// assert_eq!(paths[6], files.model);
     /// ```
-    pub fn paths(&self) -> [PathBuf; 6] {
+    pub fn paths(&self) -> [PathBuf; 7] {
         let reports = &self.reports;
         [
             reports.join("metrics.json"),
@@ -252,6 +255,7 @@ impl BacktestFiles {
             reports.join("trades.csv"),
             reports.join("equity_curve.csv"),
             reports.join("equity_curve.png"),
+            reports.join(REPORT_FILE),
             self.model.clone(),
         ]
     }
@@ -290,7 +294,8 @@ pub struct Backtest {
 
 /// Runs the experiment `spec` on `panel` and writes its reports and the candidate together:
 /// all of them or none are replaced. `code` and `created_at` go into the candidate (leave the
-/// commit and the time out for byte-identical files). Uses the current rayon pool.
+/// commit and the time out for byte-identical files). The tear sheet `report.html` judges the
+/// candidate by `report`'s gates and shows its live side. Uses the current rayon pool.
 ///
 /// # Errors
 /// [`SettingsError::Invalid`] naming the `backtest` key of a parameter the engine refuses;
@@ -302,6 +307,7 @@ pub fn backtest(
     spec: &ExperimentSpec,
     candidate: (CodeVersion, Option<String>),
     files: &BacktestFiles,
+    report: &ReportContext,
     progress: &dyn Progress,
 ) -> Result<Backtest> {
     // Before the combinations are listed: a refused grid costs nothing.
@@ -353,6 +359,7 @@ pub fn backtest(
         "Momentum L={} S={} H={} K={} ({} bps) vs buy and hold",
         p.lookback, p.skip, p.holding, p.top_k, p.cost_bps
     );
+    let html = render_report(&experiment, &curve, &model, report, "momentum backtest")?;
     let written = write_together(&paths, |staged| -> Result<()> {
         let write = |index: usize, encode: &dyn Fn(&mut std::fs::File) -> Result<()>| {
             let path = &staged[index];
@@ -365,8 +372,12 @@ pub fn backtest(
         write_equity_chart(&staged[4], &title, &curve.points, &Marks::split(&curve))
             .map_err(|err| LifecycleError::write(&paths[4], err))?;
         write(5, &|file| {
-            file.write_all(&candidate_bytes)
+            file.write_all(html.as_bytes())
                 .map_err(|err| LifecycleError::write(&paths[5], err))
+        })?;
+        write(6, &|file| {
+            file.write_all(&candidate_bytes)
+                .map_err(|err| LifecycleError::write(&paths[6], err))
         })?;
         if let Some(analysis) = &experiment.walk_forward {
             write(

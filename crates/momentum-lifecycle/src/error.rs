@@ -351,6 +351,28 @@ pub enum LifecycleError {
         #[source]
         source: Box<LifecycleError>,
     },
+    /// A tracked run lacks artifacts a report is drawn from.
+    #[error(
+        "run {run_id} has no {missing} artifact: not a backtest run, or logged before reports \
+         were (rerun `momentum backtest`)"
+    )]
+    RunArtifacts {
+        /// The run.
+        run_id: String,
+        /// The missing artifacts, comma-separated.
+        missing: String,
+    },
+    /// An artifact of a tracked run cannot be read as what its writer writes.
+    #[error("run {run_id}: cannot read its artifact {name}")]
+    RunArtifact {
+        /// The run.
+        run_id: String,
+        /// The artifact.
+        name: String,
+        /// Why.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// The refresh before a scan failed.
     #[error("refreshing the price cache")]
     Refresh(#[source] Box<LifecycleError>),

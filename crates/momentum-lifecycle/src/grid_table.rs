@@ -23,7 +23,7 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int64Type};
 use arrow_array::{Array, ArrayRef, Float64Array, Int64Array, RecordBatch};
 use arrow_schema::{DataType, Field, Schema};
-use momentum_engine::{Experiment, Metrics};
+use momentum_engine::{ComboResult, Experiment, Metrics, StrategyParams};
 use momentum_tracking::Cmp;
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -115,6 +115,79 @@ impl GridTable {
             })
             .collect();
         Ok(Self { columns, rows })
+    }
+
+    /// The grid's rows as the engine's results (parameters, train and test metrics; no test
+    /// metrics where every `test_` cell is empty), in table order, and the selected row.
+    ///
+    /// # Errors
+    /// [`LifecycleError::GridQuery`] naming a column the table lacks.
+    pub fn combos(&self) -> Result<(Vec<ComboResult>, Option<usize>)> {
+        let at = |name: &str| {
+            self.column(name).ok_or_else(|| LifecycleError::GridQuery {
+                token: name.to_owned(),
+                reason: "no such column in the grid table".to_owned(),
+            })
+        };
+        let params = [
+            "lookback", "skip", "holding", "top_k", "cost_bps", "selected",
+        ]
+        .map(&at)
+        .into_iter()
+        .collect::<Result<Vec<_>>>()?;
+        let metrics_at = |window: &str| {
+            Metrics::NAMES
+                .map(|m| at(&format!("{window}_{m}")))
+                .into_iter()
+                .collect::<Result<Vec<_>>>()
+        };
+        let (train, test) = (metrics_at("train")?, metrics_at("test")?);
+        let metrics = |row: &[f64], columns: &[usize]| {
+            let v: Vec<f64> = columns.iter().map(|&c| row[c]).collect();
+            #[expect(
+                clippy::cast_possible_truncation,
+                clippy::cast_sign_loss,
+                reason = "a count of trades, written from a u64"
+            )]
+            let num_trades = if v[7].is_finite() { v[7] as u64 } else { 0 };
+            Metrics {
+                total_roi: v[0],
+                cagr: v[1],
+                volatility: v[2],
+                sharpe: v[3],
+                sortino: v[4],
+                max_drawdown: v[5],
+                calmar: v[6],
+                num_trades,
+                turnover: v[8],
+            }
+        };
+        #[expect(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "parameters are small non-negative integers"
+        )]
+        let whole = |v: f64| v as usize;
+        let combos = self
+            .rows
+            .iter()
+            .map(|row| ComboResult {
+                params: StrategyParams {
+                    lookback: whole(row[params[0]]),
+                    skip: whole(row[params[1]]),
+                    holding: whole(row[params[2]]),
+                    top_k: whole(row[params[3]]),
+                    cost_bps: row[params[4]],
+                },
+                train: metrics(row, &train),
+                test: test
+                    .iter()
+                    .any(|&c| !row[c].is_nan())
+                    .then(|| metrics(row, &test)),
+            })
+            .collect();
+        let selected = self.rows.iter().position(|row| row[params[5]] == 1.0);
+        Ok((combos, selected))
     }
 
     /// The column names.

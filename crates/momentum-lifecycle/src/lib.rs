@@ -17,6 +17,7 @@
 //! | [`judge`], [`register`], [`rollback`], [`load_model`], [`promote_challenger`], [`retire_challenger`] | the gates, the registry's `champion` and `challenger`, their blocks of params.yaml |
 //! | [`AbRequest`], [`run_ab`] | the champion against the challenger: `reports/ab.json` and its decision |
 //! | [`ScanRequest`], [`run_scan`], [`MonitorRequest`], [`run_monitor`] | picks and the live record |
+//! | [`ReportContext`], [`LiveFiles`], [`report_of_run`], [`write_report`] | the tear sheet `report.html`, of a backtest or of a tracked run |
 //! | [`GridTable`], [`GridFilter`] | the whole grid as one table (`grid.parquet`), queried with `test_sharpe > 1 and top_k = 5` |
 //! | [`track`] | the runs each step logs |
 //! | [`Progress`] | how long steps report progress |
@@ -24,13 +25,16 @@
 //!
 //! ```no_run
 //! use std::path::Path;
-//! use momentum_lifecycle::{BacktestFiles, PanelSource, Settings, Silent, backtest, load_panel};
+//! use momentum_lifecycle::{
+//!     BacktestFiles, PanelSource, ReportContext, Settings, Silent, backtest, load_panel,
+//! };
 //! use momentum_scanner::model::CodeVersion;
 //! let settings = Settings::load(Path::new("params.yaml"), false)?;
 //! let (panel, digest) = load_panel(&PanelSource::Default, &settings)?;
 //! let files = BacktestFiles { reports: "reports".into(), model: "models/candidate.json".into() };
 //! let code = CodeVersion { version: "0.1.0".into(), git_commit: None };
-//! let run = backtest(&panel, digest, &settings.backtest, (code, None), &files, &Silent)?;
+//! let report = ReportContext { gates: settings.promotion, live: None };
+//! let run = backtest(&panel, digest, &settings.backtest, (code, None), &files, &report, &Silent)?;
 //! println!("selected {:?}", run.experiment.params);
 //! # Ok::<(), momentum_lifecycle::LifecycleError>(())
 //! ```
@@ -45,6 +49,7 @@ mod files;
 mod grid_table;
 mod progress;
 mod promote;
+mod report;
 mod serve;
 mod settings;
 pub mod track;
@@ -65,6 +70,7 @@ pub use promote::{
     Swap, Verdict, aliased, journal_path, judge, load_model, promote_challenger, register,
     retire_challenger, rollback,
 };
+pub use report::{LiveFiles, REPORT_FILE, ReportContext, report_of_run, write_report};
 pub use serve::{MonitorRequest, ScanRequest, run_monitor, run_scan};
 pub use settings::{
     DataSettings, FeaturesSettings, ScanSettings, Settings, SettingsError, TrackingSettings,

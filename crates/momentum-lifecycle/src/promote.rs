@@ -146,7 +146,7 @@ impl Verdict {
 /// ```
 /// use momentum_data::{PriceRow, PriceTable};
 /// use momentum_engine::{ExperimentSpec, GridSpec, Objective, PricePanel};
-/// use momentum_lifecycle::{BacktestFiles, Silent, backtest, judge, sha256_hex};
+/// use momentum_lifecycle::{BacktestFiles, ReportContext, Silent, backtest, judge, sha256_hex};
 /// use momentum_scanner::model::CodeVersion;
 /// use momentum_scanner::promotion::Gates;
 ///
@@ -173,7 +173,8 @@ impl Verdict {
 ///     model: dir.path().join("models/candidate.json"),
 /// };
 /// let code = CodeVersion { version: "0.1.0".into(), git_commit: None };
-/// let run = backtest(&panel, None, &spec, (code, None), &files, &Silent)?;
+/// let report = ReportContext::default();
+/// let run = backtest(&panel, None, &spec, (code, None), &files, &report, &Silent)?;
 /// assert!(run.files.iter().all(|path| path.exists()));
 ///
 /// let verdict = judge(&files.model, &Gates::default())?;

@@ -57,7 +57,8 @@ pub fn git_commit() -> Option<String> {
 }
 
 /// Logs a backtest: a parent run with the selected parameters, the data digest as a dataset
-/// input, every metric, the written files but `grid.csv` and `equity_curve.csv` (and
+/// input, every metric, the written files but `grid.csv` (the report `report.html` and the
+/// `equity_curve.csv` that `momentum report` draws it again from among them; and
 /// `params_file`, when it exists),
 /// and the whole grid as [`GRID_ARTIFACT`] with its best [`GRID_TOP_ROWS`] rows as
 /// [`GRID_TOP_ARTIFACT`] (a table the MLflow UI shows); and one child run for each of the best
@@ -142,13 +143,8 @@ pub fn track_backtest(
             parent = parent.metric(format!("cpcv_sharpe_{name}"), value);
         }
     }
-    // grid.csv is the grid's form for DVC and people, the run carries the table instead; the
-    // equity curves are in the PNG (and `equity_curve.csv` stays a DVC plot).
-    for file in run
-        .files
-        .iter()
-        .filter(|f| !f.ends_with("grid.csv") && !f.ends_with("equity_curve.csv"))
-    {
+    // grid.csv is the grid's form for DVC and people, the run carries the table instead.
+    for file in run.files.iter().filter(|f| !f.ends_with("grid.csv")) {
         parent = parent.artifact(file);
     }
     if params_file.exists() {
@@ -220,33 +216,56 @@ pub fn grid_of_run(tracker: &Tracker, run_id: &str, remote: bool) -> Result<Opti
         run_id: run_id.to_owned(),
         source: Box::new(source),
     };
+    if !has_artifact(tracker, run_id, remote, GRID_ARTIFACT)? {
+        return Ok(None);
+    }
     if remote {
-        let server = tracker
-            .remote()
-            .ok_or(momentum_tracking::TrackingError::NoRemote)?;
-        if !server
-            .list_artifacts(run_id)?
-            .iter()
-            .any(|a| a == GRID_ARTIFACT)
-        {
-            return Ok(None);
-        }
-        let bytes = server.download_artifact(run_id, GRID_ARTIFACT)?;
+        let bytes = remote_of(tracker)?.download_artifact(run_id, GRID_ARTIFACT)?;
         let staging = Staging::new()?;
         let file = staging.path(GRID_ARTIFACT);
         std::fs::write(&file, bytes).map_err(|err| LifecycleError::write(&file, err))?;
         return GridTable::read_parquet(&file).map(Some).map_err(in_run);
     }
-    let store = tracker.store();
-    if !store
-        .list_artifacts(run_id)?
-        .iter()
-        .any(|a| a == GRID_ARTIFACT)
-    {
+    let file = tracker.store().artifact_path(run_id, GRID_ARTIFACT)?;
+    GridTable::read_parquet(&file).map(Some).map_err(in_run)
+}
+
+/// The bytes of the artifact `name` of a run, from the local store or (`remote`) the server;
+/// `None` when the run has no such artifact.
+///
+/// # Errors
+/// The tracker's errors; [`LifecycleError::Read`] for a local artifact that cannot be read.
+pub fn run_artifact(
+    tracker: &Tracker,
+    run_id: &str,
+    remote: bool,
+    name: &str,
+) -> Result<Option<Vec<u8>>> {
+    if !has_artifact(tracker, run_id, remote, name)? {
         return Ok(None);
     }
-    let file = store.artifact_path(run_id, GRID_ARTIFACT)?;
-    GridTable::read_parquet(&file).map(Some).map_err(in_run)
+    if remote {
+        return Ok(Some(remote_of(tracker)?.download_artifact(run_id, name)?));
+    }
+    let path = tracker.store().artifact_path(run_id, name)?;
+    std::fs::read(&path)
+        .map(Some)
+        .map_err(|source| LifecycleError::Read { path, source })
+}
+
+fn remote_of(tracker: &Tracker) -> Result<&momentum_tracking::RestClient> {
+    Ok(tracker
+        .remote()
+        .ok_or(momentum_tracking::TrackingError::NoRemote)?)
+}
+
+fn has_artifact(tracker: &Tracker, run_id: &str, remote: bool, name: &str) -> Result<bool> {
+    let listed = if remote {
+        remote_of(tracker)?.list_artifacts(run_id)?
+    } else {
+        tracker.store().list_artifacts(run_id)?
+    };
+    Ok(listed.iter().any(|a| a == name))
 }
 
 /// A directory of its own under the system's temp directory for the files a run is logged

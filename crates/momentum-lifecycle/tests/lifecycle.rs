@@ -8,8 +8,8 @@ use chrono::NaiveDate;
 use momentum_engine::{Arm, GridSpec, PricePanel, WindowName};
 use momentum_lifecycle::track::{open_tracker, track_backtest};
 use momentum_lifecycle::{
-    BacktestFiles, ProductionSource, ScanRequest, Settings, Silent, backtest, judge, load_model,
-    register, run_scan,
+    BacktestFiles, ProductionSource, REPORT_FILE, ReportContext, ScanRequest, Settings, Silent,
+    backtest, judge, load_model, register, report_of_run, run_scan,
 };
 use momentum_scanner::Model;
 use momentum_scanner::model::CodeVersion;
@@ -72,6 +72,7 @@ fn backtest_promote_and_scan_through_the_library() {
         &settings.backtest,
         test_code(),
         &files,
+        &ReportContext::default(),
         &Silent,
     )
     .unwrap();
@@ -100,6 +101,19 @@ fn backtest_promote_and_scan_through_the_library() {
     let tracker = open_tracker(&settings, "test", None).unwrap();
     let logged = track_backtest(&tracker, &settings, &run, &params_file).unwrap();
     assert_eq!(logged.child_run_ids.len(), 2);
+    // The tracked run draws the same report again from its artifacts, byte for byte but for
+    // where it says it comes from.
+    let id = &logged.parent_run_id;
+    let again = report_of_run(&tracker, id, false, &ReportContext::default()).unwrap();
+    let written = std::fs::read_to_string(files.reports.join(REPORT_FILE)).unwrap();
+    assert!(written.contains("momentum backtest."));
+    assert!(
+        again.replace(
+            &format!("tracked run {id} (local store)"),
+            "momentum backtest"
+        ) == written,
+        "the run's report differs from the backtest's"
+    );
 
     // Promote: the gates read the test window of the candidate file.
     let verdict = judge(&files.model, &settings.promotion).unwrap();
@@ -227,6 +241,7 @@ fn a_candidate_is_registered_only_from_a_finished_run() {
         &settings.backtest,
         test_code(),
         &files,
+        &ReportContext::default(),
         &Silent,
     )
     .unwrap();
@@ -237,6 +252,15 @@ fn a_candidate_is_registered_only_from_a_finished_run() {
     let killed_id = tracker
         .log_run(&settings.tracking.experiment, &killed, None)
         .unwrap();
+    // A run without the artifacts of a report: all of them named.
+    let err = report_of_run(&tracker, &killed_id, false, &ReportContext::default()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "run {killed_id} has no metrics.json, equity_curve.csv, grid.parquet artifact: not a \
+             backtest run, or logged before reports were (rerun `momentum backtest`)"
+        )
+    );
     let verdict = judge(&files.model, &settings.promotion).unwrap();
     let when = "2026-12-05T00:00:00Z";
     let err = register(
@@ -294,7 +318,16 @@ fn a_challenger_is_scanned_in_shadow_compared_swapped_in_and_retired() {
         let mut spec = settings.backtest.clone();
         spec.grid.lookback = vec![lookback];
         let files = files_in(&root.join(format!("lookback{lookback}")));
-        let run = backtest(&panel, None, &spec, test_code(), &files, &Silent).unwrap();
+        let run = backtest(
+            &panel,
+            None,
+            &spec,
+            test_code(),
+            &files,
+            &ReportContext::default(),
+            &Silent,
+        )
+        .unwrap();
         track_backtest(&tracker, &settings, &run, &params_file).unwrap();
         let verdict = judge(&files.model, &settings.promotion).unwrap();
         let current = Settings::load(&params_file, true).unwrap();

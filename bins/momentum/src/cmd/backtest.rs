@@ -11,6 +11,7 @@ use momentum_lifecycle::track::{git_commit, open_tracker, track_backtest};
 use momentum_lifecycle::{BacktestFiles, PanelSource, Settings, backtest, load_panel};
 use momentum_scanner::model::CodeVersion;
 
+use crate::cmd::report::LiveArgs;
 use crate::overrides::Overrides;
 use crate::progress::Bar;
 
@@ -27,6 +28,10 @@ Outputs (each written atomically):
   REPORTS/trades.csv        per-rebalance trade log of the selected strategy
   REPORTS/equity_curve.csv  date, strategy, baseline, window
   REPORTS/equity_curve.png  strategy vs buy and hold, with a drawdown panel
+  REPORTS/report.html       the tear sheet: one self-contained HTML page (summary, PSR/DSR/PBO
+                            read in words, gates, equity, drawdown, monthly returns, rolling
+                            Sharpe, return distribution, grid heatmaps, train vs test, costs,
+                            latest picks and monitor status; see `momentum report --help`)
   MODEL                     the candidate model (models/candidate.json)
 
 Examples:
@@ -213,6 +218,9 @@ pub struct Args {
     /// Where to write the candidate model.
     #[arg(long, value_name = "PATH", default_value = "models/candidate.json")]
     pub model: PathBuf,
+
+    #[command(flatten)]
+    pub live: LiveArgs,
 }
 
 pub fn run(args: Args, settings: &Settings, params: &Path) -> anyhow::Result<ExitCode> {
@@ -327,6 +335,7 @@ pub fn run(args: Args, settings: &Settings, params: &Path) -> anyhow::Result<Exi
         git_commit: (!args.reproducible).then(git_commit),
     };
     let created_at = (!args.reproducible).then(crate::now);
+    let report = args.live.context(settings)?;
     let files = BacktestFiles {
         reports: args.reports,
         model: args.model,
@@ -337,6 +346,7 @@ pub fn run(args: Args, settings: &Settings, params: &Path) -> anyhow::Result<Exi
         &spec,
         (code, created_at),
         &files,
+        &report,
         &Bar::new(),
     )
     .map_err(|err| flags.explain(err, params))?;

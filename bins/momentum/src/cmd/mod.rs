@@ -7,5 +7,6 @@ pub mod features;
 pub mod fetch;
 pub mod monitor;
 pub mod promote;
+pub mod report;
 pub mod runs;
 pub mod scan;

@@ -171,20 +171,11 @@ struct SyncArgs {
 }
 
 pub fn run(args: Args, settings: &Settings) -> anyhow::Result<ExitCode> {
-    let store = args
-        .store
-        .clone()
-        .unwrap_or_else(|| settings.tracking.store.clone());
-    let uri = args
-        .uri
-        .clone()
-        .unwrap_or_else(|| momentum_tracking::resolve_tracking_uri(&settings.tracking.uri));
     let experiment = args
         .experiment
         .clone()
         .unwrap_or_else(|| settings.tracking.experiment.clone());
-    let tracker = Tracker::open(&store, &uri)
-        .with_context(|| format!("cannot open the run store {}", store.display()))?;
+    let tracker = open_store(args.store.clone(), args.uri.clone(), settings)?;
     match args.command {
         RunsCommand::List(a) => list(&tracker, &experiment, &a.select),
         RunsCommand::Show(a) => show(&tracker, &a),
@@ -193,8 +184,22 @@ pub fn run(args: Args, settings: &Settings) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// The run store `--store` (else `tracking.store`) with the server `--uri` (else
+/// `MLFLOW_TRACKING_URI`, else `tracking.uri`), as `runs` and `report` read runs.
+pub(crate) fn open_store(
+    store: Option<PathBuf>,
+    uri: Option<String>,
+    settings: &Settings,
+) -> anyhow::Result<Tracker> {
+    let store = store.unwrap_or_else(|| settings.tracking.store.clone());
+    let uri =
+        uri.unwrap_or_else(|| momentum_tracking::resolve_tracking_uri(&settings.tracking.uri));
+    Tracker::open(&store, &uri)
+        .with_context(|| format!("cannot open the run store {}", store.display()))
+}
+
 /// Resolves a run id or unique prefix of a local run.
-fn resolve(tracker: &Tracker, id: &str, all: &[Run]) -> anyhow::Result<String> {
+pub(crate) fn resolve(tracker: &Tracker, id: &str, all: &[Run]) -> anyhow::Result<String> {
     if tracker.get_run(id).is_ok() {
         return Ok(id.to_string());
     }
