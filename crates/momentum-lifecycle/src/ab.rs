@@ -5,10 +5,10 @@
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
-use momentum_engine::{Arm, Window};
+use momentum_engine::{Arm, PricePanel, Window};
 use momentum_scanner::Model;
 use momentum_scanner::ab::{
-    AbReport, AbSettings, Book, Paired, backtest_book, live_book, mean_overlap,
+    AbReport, AbSettings, Book, Paired, backtest_book, live_book, mean_overlap, scanned_overlap,
 };
 use momentum_scanner::history::read_history;
 
@@ -101,17 +101,23 @@ pub fn run_ab(models: Option<(&Model, &Model)>, request: &AbRequest) -> Result<A
         }
         AbSource::Backtest { start, end } => {
             let (champion, challenger) = models.ok_or(LifecycleError::NoModelsToBacktest)?;
-            let book = |model: &Model, arm: Arm| -> Result<Book> {
+            // Each model on its own universe, in its order, as its backtest and scans saw it.
+            let panel_of = |model: &Model| -> Result<PricePanel> {
                 let closes = read_price_cache(&request.prices, |_| model.universe.clone())?;
-                let panel = closes.panel()?;
-                let window = window_of(panel.dates(), (*start, *end), &request.prices)?;
-                Ok(backtest_book(&panel, model, arm, window)?)
+                Ok(closes.panel()?)
             };
-            (
-                book(champion, Arm::Champion)?,
-                book(challenger, Arm::Challenger)?,
-                None,
-            )
+            let book = |panel: &PricePanel, model: &Model, arm: Arm| -> Result<Book> {
+                let window = window_of(panel.dates(), (*start, *end), &request.prices)?;
+                Ok(backtest_book(panel, model, arm, window)?)
+            };
+            let panels = (panel_of(champion)?, panel_of(challenger)?);
+            let books = (
+                book(&panels.0, champion, Arm::Champion)?,
+                book(&panels.1, challenger, Arm::Challenger)?,
+            );
+            let days = Paired::of(&books.0, &books.1).dates;
+            let overlap = scanned_overlap(&days, (&panels.0, champion), (&panels.1, challenger))?;
+            (books.0, books.1, overlap)
         }
         AbSource::Returns(path) => {
             let (champion, challenger) = read_returns(path)?;

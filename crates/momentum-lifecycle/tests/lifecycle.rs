@@ -444,6 +444,9 @@ fn a_challenger_is_scanned_in_shadow_compared_swapped_in_and_retired() {
         assert!((side.mean - mean).abs() < 1e-15, "{} vs {mean}", side.mean);
     }
     assert!(root.join("reports/ab.png").exists());
+    // What each would have picked on each common day: sometimes the same, never all the same.
+    let overlap = report.mean_overlap.expect("an overlap of the daily picks");
+    assert!(overlap > 0.0 && overlap < 1.0, "{overlap}");
 
     // The comparison on file did not decide for the challenger: no swap.
     let ab_json = root.join("reports/ab.json");

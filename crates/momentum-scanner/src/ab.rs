@@ -152,7 +152,8 @@ pub struct AbReport {
     pub end: Option<NaiveDate>,
     /// Days both have a return on: the comparison's `T`.
     pub days_compared: usize,
-    /// [`mean_overlap`] of the two models' picks (live only).
+    /// The mean overlap of the two models' picks: [`mean_overlap`] of their scans (live),
+    /// [`scanned_overlap`] on the common days (backtest); `None` for a returns file.
     pub mean_overlap: Option<f64>,
     /// The statistics; `None` when there were too few days to compute them.
     pub comparison: Option<Comparison>,
@@ -390,30 +391,65 @@ impl Paired {
     }
 }
 
-/// The mean, over the days both models scanned, of the share of the larger selection that
-/// both selected (`|A n B| / max(|A|, |B|)`; a day on which neither selected anything is
-/// left out); `None` without such a day.
+/// The share of the larger of two selections that both hold (`|A n B| / max(|A|, |B|)`);
+/// `None` when neither selected anything.
+pub fn picks_overlap(a: &Picks, b: &Picks) -> Option<f64> {
+    let (a, b): (Vec<&str>, Vec<&str>) = (a.selected().collect(), b.selected().collect());
+    let larger = a.len().max(b.len());
+    let both = a.iter().filter(|t| b.contains(t)).count();
+    #[expect(clippy::cast_precision_loss, reason = "ticker counts are small")]
+    let share = both as f64 / larger as f64;
+    (larger > 0).then_some(share)
+}
+
+/// The mean of [`picks_overlap`] over the days both models scanned in `history`; `None`
+/// without such a day.
 pub fn mean_overlap(history: &[Picks]) -> Option<f64> {
-    let mut shares = Vec::new();
-    for champion in history.iter().filter(|s| s.alias == Arm::Champion) {
-        let Some(challenger) = history
-            .iter()
-            .find(|s| s.alias == Arm::Challenger && s.as_of == champion.as_of)
-        else {
+    let shares = history
+        .iter()
+        .filter(|s| s.alias == Arm::Champion)
+        .filter_map(|champion| {
+            let challenger = history
+                .iter()
+                .find(|s| s.alias == Arm::Challenger && s.as_of == champion.as_of)?;
+            picks_overlap(champion, challenger)
+        });
+    mean(shares)
+}
+
+/// The mean of [`picks_overlap`] of what each model would have picked on each of `days` (a
+/// backtest comparison's common days), each model scanning its own panel.
+///
+/// # Errors
+/// [`crate::scan::scan`]'s, for a model whose panel is not its universe.
+pub fn scanned_overlap(
+    days: &[NaiveDate],
+    (champion_panel, champion): (&PricePanel, &Model),
+    (challenger_panel, challenger): (&PricePanel, &Model),
+) -> Result<Option<f64>, ScanError> {
+    let mut shares = Vec::with_capacity(days.len());
+    for day in days {
+        let at = |panel: &PricePanel| panel.dates().binary_search(day).ok();
+        let (Some(a), Some(b)) = (at(champion_panel), at(challenger_panel)) else {
             continue;
         };
-        let a: Vec<&str> = champion.selected().collect();
-        let b: Vec<&str> = challenger.selected().collect();
-        let larger = a.len().max(b.len());
-        if larger > 0 {
-            let both = a.iter().filter(|t| b.contains(t)).count();
-            #[expect(clippy::cast_precision_loss, reason = "ticker counts are small")]
-            shares.push(both as f64 / larger as f64);
-        }
+        let picks = (
+            crate::scan::scan(champion_panel, a, champion)?,
+            crate::scan::scan(challenger_panel, b, challenger)?,
+        );
+        shares.extend(picks_overlap(&picks.0, &picks.1));
     }
+    Ok(mean(shares))
+}
+
+/// The mean of `values`; `None` for none.
+fn mean(values: impl IntoIterator<Item = f64>) -> Option<f64> {
+    let (sum, count) = values
+        .into_iter()
+        .fold((0.0, 0usize), |(sum, count), v| (sum + v, count + 1));
     #[expect(clippy::cast_precision_loss, reason = "day counts are small")]
-    let mean = shares.iter().sum::<f64>() / shares.len() as f64;
-    (!shares.is_empty()).then_some(mean)
+    let mean = sum / count as f64;
+    (count > 0).then_some(mean)
 }
 
 /// The decision for `days` common days and their comparison (`None` when it could not be
@@ -551,6 +587,37 @@ mod tests {
         assert_eq!(paired.champion, book.returns[..4]);
         // On day 1 both selected A, on day 3 B against C.
         assert_eq!(mean_overlap(&history), Some(0.5));
+    }
+
+    #[test]
+    fn each_period_of_a_live_book_compounds_to_the_monitors_basket_return() {
+        let history = [
+            scan(Arm::Champion, 0, "A"),
+            scan(Arm::Champion, 2, "B"),
+            scan(Arm::Champion, 4, "A"),
+        ];
+        let settings = crate::monitor::MonitorSettings {
+            recent_days: 2,
+            ..Default::default()
+        };
+        let report = crate::monitor::monitor(&panel(), &history, &settings, 0.5).unwrap();
+        let book = live_book(&panel(), &history, Arm::Champion).unwrap();
+        // The monitor counts complete periods only: days 1 to 3 and 3 to 5.
+        assert_eq!(report.live.len(), 2);
+        for period in &report.live {
+            let compounded: f64 = book
+                .dates
+                .iter()
+                .zip(&book.returns)
+                .filter(|(day, _)| **day > period.as_of && **day <= period.exit)
+                .map(|(_, r)| 1.0 + r)
+                .product();
+            let basket = period.basket_return;
+            assert!(
+                (compounded - 1.0 - basket).abs() < 1e-15,
+                "{compounded} vs {basket}"
+            );
+        }
     }
 
     #[test]
