@@ -371,7 +371,7 @@ impl MonitorRequest {
 ///         out: dir.path().join("picks.json"),
 ///         history: history.clone(),
 ///     };
-///     run_scan(&model, &scan)?;
+///     run_scan(&model, None, &scan)?;
 /// }
 /// let request = MonitorRequest {
 ///     prices,
