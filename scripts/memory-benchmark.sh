@@ -25,8 +25,8 @@ if [[ -z ${MOMENTUM_BIN:-} ]]; then
 fi
 bin=$(cd "$(dirname "$MOMENTUM_BIN")" && pwd)/$(basename "$MOMENTUM_BIN")
 [[ -x $bin ]] || { echo "memory-benchmark: no binary at $bin" >&2; exit 2; }
-cargo build --profile bench --locked -q -p momentum-benches --example synthetic_universe
-generator=$(cd "$target/release/examples" && pwd)/synthetic_universe
+# shellcheck source=scripts/synthetic-scratch.sh
+source scripts/synthetic-scratch.sh
 
 unset MLFLOW_TRACKING_URI
 work=$(mktemp -d)
@@ -40,19 +40,12 @@ cd "$work"
 # The synthetic universe of the scale benchmarks (benches/src/synthetic.rs): one close column
 # per ticker, some listed late, some delisted, a few days missing. The as-of dates of the
 # historical scans are every 20 trading days before the last.
-"$generator" prices.csv "$tickers" "$days"
+synthetic_universe "$tickers" "$days"
 awk -F, 'NR > 1 { date[NR - 1] = $1 }
   END { n = NR - 1; for (k = 4; k >= 1; k--) print date[n - 20 * k] >"as_of.txt"; print date[n] >"last.txt" }' prices.csv
 
 {
   cat <<'YAML'
-data:
-  source: csv
-  path: prices.csv
-  tickers: []
-  start: "1990-01-01"
-  end: "2099-12-31"
-  out: data/raw/prices.parquet
 production:
   version: '1'
   lookback: 250
@@ -66,13 +59,10 @@ YAML
   cat <<'YAML'
   data_digest: null
   promoted_at: '2026-01-01T00:00:00Z'
-tracking:
-  uri: ""
-  store: mlruns
 scan:
   max_staleness_days: 7
 YAML
-} >params.yaml
+} >>params.yaml
 
 today=$(cat last.txt)
 peaks=()

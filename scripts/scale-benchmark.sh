@@ -16,26 +16,14 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 runs=${1:-3}
 target=${CARGO_TARGET_DIR:-target}
 cargo build --release --locked -q -p momentum
-cargo build --profile bench --locked -q -p momentum-benches --example synthetic_universe
 bin=$(cd "$(dirname "${MOMENTUM_BIN:-$target/release/momentum}")" && pwd)/$(basename "${MOMENTUM_BIN:-momentum}")
-generator=$(cd "$target/release/examples" && pwd)/synthetic_universe
 
+# shellcheck source=scripts/synthetic-scratch.sh
+source scripts/synthetic-scratch.sh
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
-"$generator" prices.csv
-cat >params.yaml <<'YAML'
-data:
-  source: csv
-  path: prices.csv
-  tickers: []
-  start: "1990-01-01"
-  end: "2099-12-31"
-  out: data/raw/prices.parquet
-tracking:
-  uri: ""
-  store: mlruns
-YAML
+synthetic_universe 500 6300
 "$bin" -q fetch >/dev/null
 "$bin" -q features >/dev/null
 

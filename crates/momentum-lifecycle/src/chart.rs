@@ -100,6 +100,49 @@ pub(crate) fn write_ab_chart(
     render(path, |file| draw_ab(file, paired))
 }
 
+/// The first series' colour; with [`ORANGE`], told apart by people with the common
+/// colour-vision deficiencies.
+const BLUE: RGBColor = RGBColor(31, 119, 180);
+
+/// The second series' colour.
+const ORANGE: RGBColor = RGBColor(255, 127, 14);
+
+/// The upper panel of a chart: days from `first` to `last` across, `lo..hi` on a log scale
+/// up, with a mesh labelled by month and `y_desc`.
+#[expect(
+    clippy::type_complexity,
+    reason = "plotters' chart type, spelt out once"
+)]
+fn log_panel<'a, 'b>(
+    area: &'a DrawingArea<BitMapBackend<'b>, plotters::coord::Shift>,
+    (first, last): (i32, i32),
+    (lo, hi): (f64, f64),
+    y_desc: &str,
+) -> Result<
+    ChartContext<
+        'a,
+        BitMapBackend<'b>,
+        Cartesian2d<plotters::coord::types::RangedCoordi32, LogCoord<f64>>,
+    >,
+    Box<dyn std::error::Error>,
+> {
+    let mut chart = ChartBuilder::on(area)
+        .margin(12)
+        .x_label_area_size(30)
+        .y_label_area_size(70)
+        .build_cartesian_2d(first..last, (lo..hi).log_scale())?;
+    chart
+        .configure_mesh()
+        .y_desc(y_desc)
+        .x_labels(10)
+        .x_label_formatter(&day_label)
+        .y_label_formatter(&|v| format!("{v:.2}"))
+        .label_style(("sans-serif", 14))
+        .axis_desc_style(("sans-serif", 16))
+        .draw()?;
+    Ok(chart)
+}
+
 fn draw_ab(file: &Path, paired: &Paired) -> Result<(), Box<dyn std::error::Error>> {
     let root = BitMapBackend::new(file, (WIDTH, HEIGHT)).into_drawing_area();
     root.fill(&WHITE)?;
@@ -126,23 +169,13 @@ fn draw_ab(file: &Path, paired: &Paired) -> Result<(), Box<dyn std::error::Error
         .chain(&challenger)
         .filter(|v| **v > 0.0)
         .fold((1.0f64, 1.0f64), |(a, b), &v| (a.min(v), b.max(v)));
-    let mut chart = ChartBuilder::on(&top)
-        .margin(12)
-        .x_label_area_size(30)
-        .y_label_area_size(70)
-        .build_cartesian_2d(first..last, (lo * 0.95..hi * 1.05).log_scale())?;
-    chart
-        .configure_mesh()
-        .y_desc("growth of 1 (log scale)")
-        .x_labels(10)
-        .x_label_formatter(&day_label)
-        .y_label_formatter(&|v| format!("{v:.2}"))
-        .label_style(("sans-serif", 14))
-        .axis_desc_style(("sans-serif", 16))
-        .draw()?;
-    // Blue and orange: told apart by people with the common colour-vision deficiencies.
-    let blue = RGBColor(31, 119, 180);
-    let orange = RGBColor(255, 127, 14);
+    let mut chart = log_panel(
+        &top,
+        (first, last),
+        (lo * 0.95, hi * 1.05),
+        "growth of 1 (log scale)",
+    )?;
+    let (blue, orange) = (BLUE, ORANGE);
     for (values, colour, label) in [
         (&champion, blue, "champion"),
         (&challenger, orange, "challenger"),
@@ -239,22 +272,13 @@ fn draw(
         (0.5, 2.0)
     };
 
-    let mut chart = ChartBuilder::on(&top)
-        .margin(12)
-        .x_label_area_size(30)
-        .y_label_area_size(70)
-        .build_cartesian_2d(first..last, (lo..hi).log_scale())?;
-    chart
-        .configure_mesh()
-        .y_desc("equity (log scale, start = 1)")
-        .x_labels(10)
-        .x_label_formatter(&day_label)
-        .y_label_formatter(&|v| format!("{v:.2}"))
-        .label_style(("sans-serif", 14))
-        .axis_desc_style(("sans-serif", 16))
-        .draw()?;
-    let blue = RGBColor(31, 119, 180);
-    let orange = RGBColor(255, 127, 14);
+    let mut chart = log_panel(
+        &top,
+        (first, last),
+        (lo, hi),
+        "equity (log scale, start = 1)",
+    )?;
+    let (blue, orange) = (BLUE, ORANGE);
     chart
         .draw_series(LineSeries::new(
             points.iter().map(|p| (day_number(p.date), p.strategy)),
