@@ -819,6 +819,20 @@ fn a_challenger_runs_in_shadow_and_replaces_the_champion_only_on_a_decision() {
         momentum(root, None, &["promote", "--from-challenger"]),
         "the decision is inconclusive",
     );
+    // The comparison is a tracked run, with its decision and both versions as tags.
+    let runs = ok(momentum(
+        root,
+        None,
+        &[
+            "runs",
+            "list",
+            "-f",
+            "tags.momentum.kind = ab",
+            "-f",
+            "tags.decision = inconclusive",
+        ],
+    ));
+    assert!(runs.contains("ab-live-2022-12-28"), "{runs}");
     // The same candidate twice: identical books, whose difference no test can judge.
     let out = momentum(
         root,

@@ -97,7 +97,20 @@ pub fn run_ab(models: Option<(&Model, &Model)>, request: &AbRequest) -> Result<A
                 live_book(&panel, &history, Arm::Champion)?,
                 live_book(&panel, &history, Arm::Challenger)?,
             );
-            (books.0, books.1, mean_overlap(&history))
+            // The overlap of the two versions compared, not of earlier ones.
+            let compared: Vec<_> = history
+                .into_iter()
+                .filter(|scan| {
+                    let book = if scan.alias == Arm::Champion {
+                        &books.0
+                    } else {
+                        &books.1
+                    };
+                    scan.model_version == book.version
+                })
+                .collect();
+            let overlap = mean_overlap(&compared);
+            (books.0, books.1, overlap)
         }
         AbSource::Backtest { start, end } => {
             let (champion, challenger) = models.ok_or(LifecycleError::NoModelsToBacktest)?;
