@@ -164,7 +164,8 @@ if [[ $update_lock == 1 ]]; then
   cp dvc.lock "$work/run1.lock"
   dvc repro -f >/dev/null 2>&1 || die "dvc repro -f failed"
   cmp -s dvc.lock "$work/run1.lock" || { lock_diff "$work/run1.lock" dvc.lock; die "two runs wrote different outputs (listed above): an output is not deterministic (a timestamp, a git commit or run id, unordered iteration?)"; }
-  git add -A && git commit -q -m "reproduced dvc.lock"
+  # Nothing to commit when the lock was already current.
+  git add -A && { git diff --cached --quiet || git commit -q -m "reproduced dvc.lock"; }
   cp dvc.lock "$work/committed.lock"
   had_lock=1
 fi
