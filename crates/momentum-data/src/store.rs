@@ -8,7 +8,7 @@ use std::sync::Arc;
 use arrow_array::builder::{ArrayBuilder, Date32Builder, Float64Builder, StringBuilder};
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Date32Type, Float32Type, Float64Type, Int32Type, Int64Type};
-use arrow_array::{Array, ArrayRef, RecordBatch, new_null_array};
+use arrow_array::{Array, ArrayRef, Float64Array, RecordBatch};
 use arrow_schema::{DataType, Field, Schema};
 use chrono::NaiveDate;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -91,15 +91,19 @@ fn write_table(
     let mut written = 0;
     let mut writer =
         ArrowWriter::try_new(out, schema.clone(), Some(props.clone())).map_err(parquet)?;
-    let mut batch = BatchBuilder::default();
+    let rows = table.len();
+    let mut batch = BatchBuilder::new(cut.min(rows));
     for (ticker, series) in table.series() {
         for bar in series.bars() {
             batch.push(ticker, &bar);
             if batch.len() == cut {
                 written += cut;
                 cut = rows_to_next_cut(&props, written);
-                let full = batch.finish(&schema, path)?;
-                writer.write(&full).map_err(parquet)?;
+                let next = BatchBuilder::new(cut.min(rows - written));
+                let full = std::mem::replace(&mut batch, next);
+                writer
+                    .write(&full.finish(&schema, path)?)
+                    .map_err(parquet)?;
             }
         }
     }
@@ -153,32 +157,43 @@ fn rows_to_next_cut(props: &WriterProperties, written: usize) -> usize {
 }
 
 /// The columns of one batch of [`price_schema`] rows, filled bar by bar.
-#[derive(Default)]
 struct BatchBuilder {
+    /// The rows the batch is meant to hold: its columns are allocated for them at once (the
+    /// capacity a batch does not fill is never touched), not grown and copied on the way.
+    capacity: usize,
     ticker: StringBuilder,
     date: Date32Builder,
     close: Float64Builder,
-    /// `open`, `high`, `low` and `volume`, each from the first bar of the batch that has one:
-    /// a column that no bar has is a null array, whose zeroed memory is never touched.
+    /// `open`, `high`, `low` and `volume`, each from the first bar of the batch that has one.
     optional: [Option<Float64Builder>; 4],
 }
 
 impl BatchBuilder {
+    /// Room for the tickers of `capacity` rows at up to this many bytes each, before growing.
+    const TICKER_BYTES: usize = 16;
+
+    fn new(capacity: usize) -> Self {
+        Self {
+            capacity,
+            ticker: StringBuilder::with_capacity(capacity, capacity * Self::TICKER_BYTES),
+            date: Date32Builder::with_capacity(capacity),
+            close: Float64Builder::with_capacity(capacity),
+            optional: [None, None, None, None],
+        }
+    }
+
     fn len(&self) -> usize {
         self.date.len()
     }
 
     fn push(&mut self, ticker: &str, bar: &Bar) {
         let before = self.len();
-        for (column, value) in self
-            .optional
-            .iter_mut()
-            .zip([bar.open, bar.high, bar.low, bar.volume])
-        {
+        let values = [bar.open, bar.high, bar.low, bar.volume];
+        for (column, value) in self.optional.iter_mut().zip(values) {
             match (column, value) {
                 (Some(column), value) => column.append_option(value),
                 (column @ None, Some(value)) => {
-                    let mut values = Float64Builder::with_capacity(before + 1);
+                    let mut values = Float64Builder::with_capacity(self.capacity.max(before + 1));
                     values.append_nulls(before);
                     values.append_value(value);
                     *column = Some(values);
@@ -191,14 +206,16 @@ impl BatchBuilder {
         self.close.append_value(bar.close);
     }
 
-    /// The rows pushed since the last batch, as a batch; the builder starts empty again.
-    fn finish(&mut self, schema: &Arc<Schema>, path: &Path) -> Result<RecordBatch> {
-        let len = self.len();
-        let [open, high, low, volume] =
-            self.optional.each_mut().map(|column| match column.take() {
-                Some(mut values) => Arc::new(values.finish()) as ArrayRef,
-                None => new_null_array(&DataType::Float64, len),
-            });
+    /// The rows pushed, as a batch.
+    fn finish(mut self, schema: &Arc<Schema>, path: &Path) -> Result<RecordBatch> {
+        // The optional columns that no bar of the batch has share one null array. Its values
+        // are zeroed pages from the system that nothing writes or reads (the writer skips null
+        // slots); `new_null_array` would zero them by hand, 5 MB a batch in memory.
+        let nulls: ArrayRef = Arc::new(Float64Array::new_null(self.len()));
+        let [open, high, low, volume] = self.optional.map(|column| match column {
+            Some(mut values) => Arc::new(values.finish()) as ArrayRef,
+            None => nulls.clone(),
+        });
         let columns: Vec<ArrayRef> = vec![
             Arc::new(self.ticker.finish()),
             Arc::new(self.date.finish()),
@@ -771,7 +788,7 @@ mod tests {
 
     /// `table` handed to the writer `rows` at a time (all of it for `usize::MAX`).
     fn written_in_slices(table: &PriceTable, rows: usize) -> Vec<u8> {
-        let mut builder = BatchBuilder::default();
+        let mut builder = BatchBuilder::new(table.len());
         for (ticker, series) in table.series() {
             series.bars().for_each(|bar| builder.push(ticker, &bar));
         }

@@ -38,35 +38,22 @@ impl PriceRow {
     }
 
     fn new(ticker: String, bar: Bar) -> Self {
-        let Bar {
-            date,
-            open,
-            high,
-            low,
-            close,
-            volume,
-        } = bar;
         Self {
             ticker,
-            date,
-            open,
-            high,
-            low,
-            close,
-            volume,
+            date: bar.date,
+            open: bar.open,
+            high: bar.high,
+            low: bar.low,
+            close: bar.close,
+            volume: bar.volume,
         }
     }
 
     /// The row without its ticker.
     pub(crate) fn bar(&self) -> Bar {
-        Bar {
-            date: self.date,
-            open: self.open,
-            high: self.high,
-            low: self.low,
-            close: self.close,
-            volume: self.volume,
-        }
+        let mut bar = Bar::close_only(self.date, self.close);
+        (bar.open, bar.high, bar.low, bar.volume) = (self.open, self.high, self.low, self.volume);
+        bar
     }
 }
 
@@ -192,7 +179,17 @@ impl Series {
         (0..self.len()).map(|i| self.bar(i))
     }
 
-    fn push(&mut self, bar: Bar) {
+    /// An empty series with room for `bars` bars of dates and closes.
+    pub(crate) fn with_capacity(bars: usize) -> Self {
+        Self {
+            dates: Vec::with_capacity(bars),
+            closes: Vec::with_capacity(bars),
+            ..Self::default()
+        }
+    }
+
+    /// Adds a bar after the others (the caller keeps the dates in order).
+    pub(crate) fn push(&mut self, bar: Bar) {
         let i = self.len();
         self.dates.push(bar.date);
         self.closes.push(bar.close);
