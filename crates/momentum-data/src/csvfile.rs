@@ -175,16 +175,31 @@ impl<R: Read> Limited<R> {
         }
     }
 
+    /// Reads the next bytes of the input into `buf` and measures them: how many (0 at the end),
+    /// `None` when the input failed (the failure is kept).
+    fn fill(&mut self, buf: &mut [u8]) -> Option<usize> {
+        loop {
+            match self.inner.read(buf) {
+                Ok(n) => {
+                    self.measure(&buf[..n]);
+                    return Some(n);
+                }
+                Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(err) => {
+                    self.failure = Some(err);
+                    return None;
+                }
+            }
+        }
+    }
+
     /// Reads the rest of the input up to the byte limit, for a failure or limit that a read of
     /// the whole text would have met before parsing.
     fn drain(&mut self) {
         let mut buffer = vec![0; 1 << 16];
         while self.failure.is_none() && self.bytes <= self.limits.max_bytes {
-            match self.inner.read(&mut buffer) {
-                Ok(0) => break,
-                Ok(n) => self.measure(&buffer[..n]),
-                Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(err) => self.failure = Some(err),
+            if matches!(self.fill(&mut buffer), None | Some(0)) {
+                break;
             }
         }
     }
@@ -196,16 +211,9 @@ impl<R: Read> Read for Limited<R> {
         if self.stopped() {
             return Err(stop());
         }
-        match self.inner.read(buf) {
-            Ok(n) => {
-                self.measure(&buf[..n]);
-                if self.stopped() { Err(stop()) } else { Ok(n) }
-            }
-            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => Err(err),
-            Err(err) => {
-                self.failure = Some(err);
-                Err(stop())
-            }
+        match self.fill(buf) {
+            Some(n) if !self.stopped() => Ok(n),
+            _ => Err(stop()),
         }
     }
 }
@@ -509,6 +517,30 @@ mod tests {
         assert!(matches!(err, Err(DataError::InvalidNumber { line: 2, .. })));
         let fine: &[u8] = b"date,A\n2024-01-02,1\n";
         assert_eq!(read_input(fine, "in.csv", &LIMITS).unwrap().len(), 1);
+    }
+
+    /// Text whose every other read is interrupted (a signal), as a pipe's may be.
+    struct Interrupted<'a>(&'a [u8], bool);
+
+    impl Read for Interrupted<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            self.1 = !self.1;
+            if self.1 {
+                return Err(std::io::ErrorKind::Interrupted.into());
+            }
+            let n = buf.len().min(self.0.len()).min(5);
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn an_interrupted_read_is_retried() {
+        let text = b"date,A,B\n2024-01-02,1,2\n2024-01-03,3,\n";
+        let table = read_input(Interrupted(text, false), "in.csv", &LIMITS).unwrap();
+        assert_eq!(table, parse_csv(text, "in.csv").unwrap());
+        assert_eq!(table.len(), 3);
     }
 
     #[test]
