@@ -58,8 +58,8 @@ fn the_default_fetch_writes_the_sample_and_a_stable_manifest() {
     let parquet = dir.path().join("data/raw/prices.parquet");
     let manifest_file = dir.path().join("data/raw/prices.manifest.json");
     let table = read_parquet(&parquet).unwrap();
-    assert_eq!(table.tickers.len(), 20);
-    assert_eq!(table.rows.len(), 20 * 8313);
+    assert_eq!(table.tickers().len(), 20);
+    assert_eq!(table.len(), 20 * 8313);
     assert!(table.rows_per_ticker().iter().all(|(_, n)| *n == 8313));
 
     let m = manifest(&manifest_file);
@@ -104,19 +104,20 @@ fn flags_pick_tickers_window_and_output() {
     let out = momentum(dir.path(), &args);
     assert!(out.status.success(), "{}", text(&out));
     let table = read_parquet(&dir.path().join("two.parquet")).unwrap();
-    assert_eq!(table.tickers, ["MSFT", "AAPL"]);
+    assert_eq!(table.tickers(), ["MSFT", "AAPL"]);
     // `zcat sp500_prices.csv.gz | grep -c '^2022-'` = 249 days.
     assert_eq!(
         table.rows_per_ticker(),
         [("MSFT".to_string(), 249), ("AAPL".to_string(), 249)]
     );
     // 2022-01-03: MSFT 330.092, AAPL 180.434; 2022-12-28: MSFT 233.434.
+    let rows: Vec<_> = table.rows().collect();
     assert_eq!(
-        (table.rows[0].date.to_string(), table.rows[0].close),
+        (rows[0].date.to_string(), rows[0].close),
         ("2022-01-03".into(), 330.092)
     );
-    assert_eq!(table.rows[248].close, 233.434);
-    assert_eq!(table.rows[249].close, 180.434);
+    assert_eq!(rows[248].close, 233.434);
+    assert_eq!(rows[249].close, 180.434);
     assert!(dir.path().join("two.manifest.json").exists());
 }
 
@@ -131,7 +132,7 @@ fn params_yaml_sets_defaults_and_flags_override_it() {
     let out = momentum(dir.path(), &["fetch"]);
     assert!(out.status.success(), "{}", text(&out));
     let table = read_parquet(&dir.path().join("ko.parquet")).unwrap();
-    assert_eq!(table.tickers, ["KO"]);
+    assert_eq!(table.tickers(), ["KO"]);
     let out = momentum(
         dir.path(),
         &["fetch", "--tickers", "PG", "--out", "pg.parquet"],
@@ -140,7 +141,7 @@ fn params_yaml_sets_defaults_and_flags_override_it() {
     assert_eq!(
         read_parquet(&dir.path().join("pg.parquet"))
             .unwrap()
-            .tickers,
+            .tickers(),
         ["PG"]
     );
 }
@@ -236,7 +237,7 @@ fn a_bad_csv_fails_with_its_line_and_leaves_the_previous_files() {
     assert!(out.status.success(), "{}", text(&out));
     let parquet = dir.path().join("data/raw/prices.parquet");
     let before = std::fs::read(&parquet).unwrap();
-    assert_eq!(read_parquet(&parquet).unwrap().rows.len(), 4);
+    assert_eq!(read_parquet(&parquet).unwrap().len(), 4);
 
     let out = momentum(dir.path(), &args("bad.csv"));
     assert!(!out.status.success());
@@ -296,7 +297,6 @@ fn implausible_prices_are_named_by_ticker_and_date_and_refused_with_strict_price
     assert_eq!(
         read_parquet(&dir.path().join("data/raw/prices.parquet"))
             .unwrap()
-            .rows
             .len(),
         6
     );
@@ -398,7 +398,6 @@ fn the_default_window_warns_what_it_leaves_out_and_an_update_never_shrinks_the_c
     let rows = |dir: &Path| {
         read_parquet(&dir.join("data/raw/prices.parquet"))
             .unwrap()
-            .rows
             .len()
     };
 
@@ -559,8 +558,8 @@ fn the_api_source_fetches_pages_then_updates_only_new_days() {
     );
     let parquet: PathBuf = dir.path().join("data/raw/prices.parquet");
     let table = read_parquet(&parquet).unwrap();
-    assert_eq!(table.rows.len(), 10, "6 bars on page 1 + 4 on page 2");
-    assert_eq!(table.rows[9].close, 388.56);
+    assert_eq!(table.len(), 10, "6 bars on page 1 + 4 on page 2");
+    assert_eq!(table.rows().nth(9).unwrap().close, 388.56);
     let m = manifest(&dir.path().join("data/raw/prices.manifest.json"));
     assert_eq!(
         (m.source.as_str(), m.input.as_str()),
@@ -721,14 +720,13 @@ pq.write_table(t, 'py.parquet')";
     assert!(out.status.success(), "{}", text(&out));
     let back = read_parquet(&dir.path().join("back.parquet")).unwrap();
     assert_eq!(
-        back.tickers,
+        back.tickers(),
         ["ZZ", "AA"],
         "first-appearance order without our metadata"
     );
     let summary: Vec<(String, String, f64, Option<f64>)> = back
-        .rows
-        .iter()
-        .map(|r| (r.ticker.clone(), r.date.to_string(), r.close, r.volume))
+        .rows()
+        .map(|r| (r.ticker, r.date.to_string(), r.close, r.volume))
         .collect();
     assert_eq!(
         summary,

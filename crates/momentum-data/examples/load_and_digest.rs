@@ -16,8 +16,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (first, last) = sample.date_range().ok_or("the sample is empty")?;
     println!(
         "sample: {} tickers, {} rows, {first} to {last}",
-        sample.tickers.len(),
-        sample.rows.len()
+        sample.tickers().len(),
+        sample.len()
     );
 
     let requested = (
@@ -32,7 +32,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let selected = select(&sample, &window, "sample")?;
     let table = selected.table;
-    println!("selected: {:?}, {} rows", table.tickers, table.rows.len());
+    println!("selected: {:?}, {} rows", table.tickers(), table.len());
     println!("digest:   {}", digest(&table));
 
     let dir = tempfile::tempdir()?;
@@ -64,7 +64,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     println!(
         "read back: {} rows, {} to {}, digest matches the manifest ({})",
-        back.rows.len(),
+        back.len(),
         recorded.start,
         recorded.end,
         recorded.digest_algorithm

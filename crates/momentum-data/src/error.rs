@@ -145,8 +145,8 @@ pub enum DataError {
         value: f64,
     },
 
-    /// Rows are not grouped by ticker in universe order with ascending dates, or name a ticker
-    /// outside the universe (only tables built in code can get here: readers sort).
+    /// A row names a ticker outside the universe (only tables built in code can get here: the
+    /// readers add every ticker they meet to the universe).
     #[error("{origin}: {ticker} on {date}: {reason}")]
     Unsorted {
         /// The input.

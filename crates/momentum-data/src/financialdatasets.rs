@@ -147,7 +147,7 @@ impl fmt::Debug for ClientConfig {
 /// let (start, end) = ("2024-01-01".parse().unwrap(), "2024-06-30".parse().unwrap());
 /// let requests = plan_requests(&tickers, start, end, None);
 /// let fetched = client.fetch_many(&requests, |ticker| eprintln!("{ticker} done")).await?;
-/// let rows = fetched.into_iter().flat_map(|(_, rows)| rows).collect();
+/// let rows = fetched.into_iter().flat_map(|(_, rows)| rows);
 /// let table = PriceTable::from_rows(tickers, rows);
 /// validate(&table, "financialdatasets")?;
 /// # Ok(())

@@ -1,9 +1,11 @@
 //! Daily price ingestion for momentum: every provider, one validated table, one Parquet cache.
 //!
 //! This crate owns the first stage of the pipeline. It turns a price source into a
-//! [`PriceTable`] (long layout: one [`PriceRow`] per ticker and trading day, sorted by ticker in
-//! universe order then date), checks it with [`validate()`], and caches it as Parquet beside a
-//! lineage [`Manifest`] whose [`digest`] identifies the data independently of the file bytes.
+//! [`PriceTable`] (long layout: one bar per ticker and trading day, ordered by ticker in universe
+//! order then date, stored by column as one [`Series`] per ticker), checks it with
+//! [`validate()`], and caches it as Parquet beside a lineage [`Manifest`] whose [`digest`]
+//! identifies the data independently of the file bytes. A [`PriceRow`] is one bar with its
+//! ticker: what providers hand over and [`TickerStream`] visits.
 //!
 //! # Contents
 //! - **Providers** ([`Source`]): the embedded sample ([`load_sample`], plus the index
@@ -25,7 +27,7 @@
 //! # fn main() -> Result<(), momentum_data::DataError> {
 //! use momentum_data::{load_sample, select, UniverseWindow};
 //! let sample = load_sample()?;
-//! assert_eq!(sample.tickers.len(), 20);
+//! assert_eq!(sample.tickers().len(), 20);
 //! let window = UniverseWindow {
 //!     tickers: vec!["MSFT".into(), "AAPL".into()],
 //!     start: "2022-01-01".parse().unwrap(),
@@ -33,7 +35,7 @@
 //!     allow_missing: false,
 //! };
 //! let picked = select(&sample, &window, "sample")?;
-//! assert_eq!(picked.table.tickers, ["MSFT", "AAPL"]);
+//! assert_eq!(picked.table.tickers(), ["MSFT", "AAPL"]);
 //! # Ok(())
 //! # }
 //! ```
@@ -82,5 +84,5 @@ pub use store::{
     TICKERS_METADATA_KEY, TickerStream, parquet_io_failure, price_schema, read_parquet,
     write_parquet,
 };
-pub use table::{PriceRow, PriceTable};
+pub use table::{PriceRow, PriceTable, Series};
 pub use validate::{Selected, UniverseWindow, merge, select, validate};

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 
 use crate::atomic::write_atomic;
 use crate::error::{DataError, Result};
-use crate::table::{PriceRow, PriceTable};
+use crate::table::{Bar, PriceRow, PriceTable};
 
 /// The content digest of a table: lowercase hex SHA-256 of a canonical text encoding of its
 /// universe and rows, so the same data gives the same digest whatever the file's bytes,
@@ -35,8 +35,12 @@ use crate::table::{PriceRow, PriceTable};
 /// assert_eq!(digest(&table), "3a025da6a18ed2a79e37cef72a6961ad821a9f976ed6ec20456c6903083fff92");
 /// ```
 pub fn digest(table: &PriceTable) -> String {
-    let mut digest = TableDigest::new(&table.tickers);
-    digest.push(&table.rows);
+    let mut digest = TableDigest::new(table.tickers());
+    for (ticker, series) in table.series() {
+        for bar in series.bars() {
+            digest.push_bar(ticker, &bar);
+        }
+    }
     digest.finish()
 }
 
@@ -74,6 +78,12 @@ impl TableDigest {
 
     /// Adds rows, in table order.
     pub fn push(&mut self, rows: &[PriceRow]) {
+        for row in rows {
+            self.push_bar(&row.ticker, &row.bar());
+        }
+    }
+
+    fn push_bar(&mut self, ticker: &str, bar: &Bar) {
         use std::fmt::Write as _;
         let optional = |buffer: &mut String, value: Option<f64>| {
             if let Some(value) = value {
@@ -81,21 +91,19 @@ impl TableDigest {
             }
         };
         let buffer = &mut self.buffer;
-        for row in rows {
-            let (y, m, d) = (row.date.year(), row.date.month(), row.date.day());
-            let _ = write!(buffer, "{},{y:04}-{m:02}-{d:02},", row.ticker);
-            optional(buffer, row.open);
-            buffer.push(',');
-            optional(buffer, row.high);
-            buffer.push(',');
-            optional(buffer, row.low);
-            let _ = write!(buffer, ",{},", row.close);
-            optional(buffer, row.volume);
-            buffer.push('\n');
-            if buffer.len() >= 1 << 16 {
-                self.hasher.update(buffer.as_bytes());
-                buffer.clear();
-            }
+        let (y, m, d) = (bar.date.year(), bar.date.month(), bar.date.day());
+        let _ = write!(buffer, "{ticker},{y:04}-{m:02}-{d:02},");
+        optional(buffer, bar.open);
+        buffer.push(',');
+        optional(buffer, bar.high);
+        buffer.push(',');
+        optional(buffer, bar.low);
+        let _ = write!(buffer, ",{},", bar.close);
+        optional(buffer, bar.volume);
+        buffer.push('\n');
+        if buffer.len() >= 1 << 16 {
+            self.hasher.update(buffer.as_bytes());
+            buffer.clear();
         }
     }
 
@@ -195,13 +203,13 @@ impl Manifest {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default(),
-            tickers: table.tickers.clone(),
+            tickers: table.tickers().to_vec(),
             dropped: dropped.to_vec(),
             requested_start: requested.0,
             requested_end: requested.1,
             start,
             end,
-            rows: table.rows.len(),
+            rows: table.len(),
             rows_per_ticker: table.rows_per_ticker().into_iter().collect(),
             digest: digest(table),
             digest_algorithm: DIGEST_ALGORITHM.into(),
@@ -243,15 +251,33 @@ mod tests {
 
     #[test]
     fn digest_matches_sha256sum_of_the_documented_encoding() {
-        let table = PriceTable {
-            tickers: vec!["AAA".into()],
-            rows: vec![row("AAA", "2024-01-02", 1.5)],
-        };
+        let table = PriceTable::from_rows(vec!["AAA".into()], vec![row("AAA", "2024-01-02", 1.5)]);
         // printf 'tickers:AAA\nAAA,2024-01-02,,,,1.5,\n' | sha256sum
         assert_eq!(
             digest(&table),
             "3a025da6a18ed2a79e37cef72a6961ad821a9f976ed6ec20456c6903083fff92"
         );
+    }
+
+    #[test]
+    fn the_digest_encodes_every_field_present_in_table_order() {
+        let mut full = row("BBB", "2024-01-03", 1.5);
+        (full.open, full.high, full.low, full.volume) =
+            (Some(1.0), Some(2.0), Some(0.5), Some(1e8));
+        let rows = vec![
+            full,
+            row("AAA", "2024-01-02", 3.0),
+            row("BBB", "2024-01-02", 4.0),
+        ];
+        let table = PriceTable::from_rows(vec!["BBB".into(), "AAA".into()], rows);
+        let text = "tickers:BBB,AAA\n\
+                    BBB,2024-01-02,,,,4,\n\
+                    BBB,2024-01-03,1,2,0.5,1.5,100000000\n\
+                    AAA,2024-01-02,,,,3,\n";
+        assert_eq!(digest(&table), hex::encode(Sha256::digest(text)));
+        let mut streamed = TableDigest::new(table.tickers());
+        streamed.push(&table.rows().collect::<Vec<_>>());
+        assert_eq!(streamed.finish(), digest(&table));
     }
 
     #[test]

@@ -123,38 +123,38 @@ impl fmt::Display for ImplausiblePrice {
 /// ```
 pub fn implausible_prices(table: &PriceTable, range: &PlausibleRange) -> Vec<ImplausiblePrice> {
     let mut found = Vec::new();
-    let mut previous: Option<(&str, NaiveDate, f64)> = None;
-    for row in &table.rows {
-        let mut flag = |why| {
-            found.push(ImplausiblePrice {
-                ticker: row.ticker.clone(),
-                date: row.date,
-                why,
-            })
-        };
-        for (field, value) in row.prices() {
-            if let Some(value) = value.filter(|v| *v > range.max_price) {
-                flag(Implausibility::AboveMax {
-                    field,
-                    value,
-                    max: range.max_price,
-                });
+    for (ticker, series) in table.series() {
+        let mut previous: Option<(NaiveDate, f64)> = None;
+        for bar in series.bars() {
+            let mut flag = |why| {
+                found.push(ImplausiblePrice {
+                    ticker: ticker.into(),
+                    date: bar.date,
+                    why,
+                })
+            };
+            for (field, value) in bar.prices() {
+                if let Some(value) = value.filter(|v| *v > range.max_price) {
+                    flag(Implausibility::AboveMax {
+                        field,
+                        value,
+                        max: range.max_price,
+                    });
+                }
             }
-        }
-        if let Some((_, previous_date, previous)) =
-            previous.filter(|(ticker, ..)| *ticker == row.ticker)
-        {
-            let factor = row.close / previous;
-            if factor > range.max_daily_jump || factor * range.max_daily_jump < 1.0 {
-                flag(Implausibility::Jump {
-                    previous_date,
-                    previous,
-                    close: row.close,
-                    max_factor: range.max_daily_jump,
-                });
+            if let Some((previous_date, previous)) = previous {
+                let factor = bar.close / previous;
+                if factor > range.max_daily_jump || factor * range.max_daily_jump < 1.0 {
+                    flag(Implausibility::Jump {
+                        previous_date,
+                        previous,
+                        close: bar.close,
+                        max_factor: range.max_daily_jump,
+                    });
+                }
             }
+            previous = Some((bar.date, bar.close));
         }
-        previous = Some((&row.ticker, row.date, row.close));
     }
     found
 }

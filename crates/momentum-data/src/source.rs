@@ -92,7 +92,7 @@ pub struct FetchRequest {
 /// use std::path::Path;
 /// use momentum_data::{Source, load_local};
 /// let sample = load_local("sample".parse()?, Path::new(""))?;
-/// assert_eq!(sample.tickers.len(), 20);
+/// assert_eq!(sample.tickers().len(), 20);
 /// // A file source needs a path.
 /// assert!(load_local(Source::Csv, Path::new("")).is_err());
 /// # Ok::<(), momentum_data::DataError>(())

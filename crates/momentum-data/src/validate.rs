@@ -1,11 +1,11 @@
 //! Validation every load goes through, the universe/window selection, and the `--update` merge.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 
 use chrono::NaiveDate;
 
 use crate::error::{DataError, Result};
-use crate::table::{PriceRow, PriceTable};
+use crate::table::{Bar, PriceTable, Series};
 
 /// Checks a table against the invariants every consumer relies on; `origin` (a file name or a
 /// source name) prefixes the error.
@@ -13,11 +13,14 @@ use crate::table::{PriceRow, PriceTable};
 /// Rules, checked in this order:
 /// 1. at least one ticker and one row ([`DataError::EmptyUniverse`]);
 /// 2. no ticker twice in `tickers` ([`DataError::DuplicateTicker`]);
-/// 3. rows grouped by ticker in `tickers` order, ascending dates, no foreign ticker
-///    ([`DataError::Unsorted`]); no `(ticker, date)` twice ([`DataError::DuplicateRow`]);
+/// 3. no `(ticker, date)` twice ([`DataError::DuplicateRow`]);
 /// 4. `close` and, when present, `open`/`high`/`low` finite and `> 0`
 ///    ([`DataError::InvalidValue`] for NaN/inf, [`DataError::NonPositivePrice`] otherwise);
 ///    `volume`, when present, finite and `>= 0`.
+///
+/// Then a row that [`PriceTable::from_rows`] was given for a ticker outside the universe
+/// ([`DataError::Unsorted`]). A table's rows are in order by construction: grouped by ticker in
+/// universe order, ascending dates.
 ///
 /// A ticker without rows is allowed here (a wide CSV column may be empty);
 /// [`select`] is where a requested ticker without rows becomes an error.
@@ -36,52 +39,28 @@ use crate::table::{PriceRow, PriceTable};
 /// # Ok::<(), DataError>(())
 /// ```
 pub fn validate(table: &PriceTable, origin: &str) -> Result<()> {
-    if table.tickers.is_empty() || table.rows.is_empty() {
+    if table.tickers().is_empty() || (table.is_empty() && table.unlisted().is_none()) {
         return Err(DataError::EmptyUniverse {
             origin: origin.into(),
         });
     }
-    let seen = check_universe(&table.tickers, origin)?;
-    let mut rank = 0usize;
-    let mut previous: Option<&PriceRow> = None;
-    for row in &table.rows {
-        let unsorted = |reason| DataError::Unsorted {
-            origin: origin.into(),
-            ticker: row.ticker.clone(),
-            date: row.date,
-            reason,
-        };
-        while rank < table.tickers.len() && table.tickers[rank] != row.ticker {
-            rank += 1;
-        }
-        if rank == table.tickers.len() {
-            return Err(if seen.contains(row.ticker.as_str()) {
-                unsorted("rows are not grouped by ticker in universe order")
-            } else {
-                unsorted("ticker is not in the universe")
-            });
-        }
-        if let Some(prev) = previous.filter(|prev| prev.ticker == row.ticker) {
-            if prev.date == row.date {
-                return Err(DataError::DuplicateRow {
-                    origin: origin.into(),
-                    ticker: row.ticker.clone(),
-                    date: row.date,
-                });
-            }
-            if prev.date > row.date {
-                return Err(unsorted("dates are not ascending"));
-            }
-        }
-        check_values(row, origin)?;
-        previous = Some(row);
+    check_universe(table.tickers(), origin)?;
+    for (ticker, series) in table.series() {
+        check_bars(ticker, series.bars(), origin)?;
     }
-    Ok(())
+    match table.unlisted() {
+        Some((ticker, date)) => Err(DataError::Unsorted {
+            origin: origin.into(),
+            ticker: ticker.into(),
+            date,
+            reason: "ticker is not in the universe",
+        }),
+        None => Ok(()),
+    }
 }
 
-/// Rule 2 of [`validate`] (and no control character in a ticker): the universe's tickers as a
-/// set, for the row checks.
-pub(crate) fn check_universe<'a>(tickers: &'a [String], origin: &str) -> Result<HashSet<&'a str>> {
+/// Rule 2 of [`validate`] (and no control character in a ticker).
+pub(crate) fn check_universe(tickers: &[String], origin: &str) -> Result<()> {
     let mut seen = HashSet::new();
     for (position, ticker) in tickers.iter().enumerate() {
         // A control character (an escape sequence, a newline) would reach terminals and
@@ -100,17 +79,38 @@ pub(crate) fn check_universe<'a>(tickers: &'a [String], origin: &str) -> Result<
             });
         }
     }
-    Ok(seen)
+    Ok(())
 }
 
-fn check_values(row: &PriceRow, origin: &str) -> Result<()> {
-    for (field, value) in row.prices() {
+/// Rules 3 and 4 of [`validate`] on the bars of one ticker, in ascending date order.
+pub(crate) fn check_bars(
+    ticker: &str,
+    bars: impl IntoIterator<Item = Bar>,
+    origin: &str,
+) -> Result<()> {
+    let mut previous: Option<NaiveDate> = None;
+    for bar in bars {
+        if previous == Some(bar.date) {
+            return Err(DataError::DuplicateRow {
+                origin: origin.into(),
+                ticker: ticker.into(),
+                date: bar.date,
+            });
+        }
+        check_values(ticker, &bar, origin)?;
+        previous = Some(bar.date);
+    }
+    Ok(())
+}
+
+fn check_values(ticker: &str, bar: &Bar, origin: &str) -> Result<()> {
+    for (field, value) in bar.prices() {
         let Some(value) = value else { continue };
         if !value.is_finite() {
             return Err(DataError::InvalidValue {
                 origin: origin.into(),
-                ticker: row.ticker.clone(),
-                date: row.date,
+                ticker: ticker.into(),
+                date: bar.date,
                 field,
                 value,
             });
@@ -118,20 +118,20 @@ fn check_values(row: &PriceRow, origin: &str) -> Result<()> {
         if value <= 0.0 {
             return Err(DataError::NonPositivePrice {
                 origin: origin.into(),
-                ticker: row.ticker.clone(),
-                date: row.date,
+                ticker: ticker.into(),
+                date: bar.date,
                 field,
                 value,
             });
         }
     }
-    if let Some(volume) = row.volume
+    if let Some(volume) = bar.volume
         && (!volume.is_finite() || volume < 0.0)
     {
         return Err(DataError::InvalidValue {
             origin: origin.into(),
-            ticker: row.ticker.clone(),
-            date: row.date,
+            ticker: ticker.into(),
+            date: bar.date,
             field: "volume",
             value: volume,
         });
@@ -179,9 +179,9 @@ pub struct Selected {
 ///     allow_missing: true,
 /// };
 /// let selected = select(&sample, &wanted, "sample")?;
-/// assert_eq!(selected.table.tickers, ["XOM"]);
+/// assert_eq!(selected.table.tickers(), ["XOM"]);
 /// assert_eq!(selected.dropped, ["NOPE"]);
-/// assert_eq!(selected.table.rows.len(), 19); // the sample ends on 2022-12-28
+/// assert_eq!(selected.table.len(), 19); // the sample ends on 2022-12-28
 /// // Without allow_missing the missing ticker is an error naming it.
 /// let strict = UniverseWindow { allow_missing: false, ..wanted };
 /// let err = select(&sample, &strict, "sample").unwrap_err();
@@ -196,7 +196,7 @@ pub fn select(table: &PriceTable, wanted: &UniverseWindow, origin: &str) -> Resu
         });
     }
     let requested: Vec<String> = if wanted.tickers.is_empty() {
-        table.tickers.clone()
+        table.tickers().to_vec()
     } else {
         let mut seen = HashSet::new();
         wanted
@@ -210,17 +210,12 @@ pub fn select(table: &PriceTable, wanted: &UniverseWindow, origin: &str) -> Resu
     let mut tickers = Vec::new();
     let mut dropped = Vec::new();
     for ticker in &requested {
-        let rows: Vec<PriceRow> = table
-            .rows_of(ticker)
-            .iter()
-            .filter(|row| row.date >= wanted.start && row.date <= wanted.end)
-            .cloned()
-            .collect();
-        if rows.is_empty() {
+        let series = table.rows_of(ticker).window(wanted.start, wanted.end);
+        if series.is_empty() {
             dropped.push(ticker.clone());
         } else {
             tickers.push(ticker.clone());
-            kept.extend(rows);
+            kept.push(series);
         }
     }
     if !dropped.is_empty() && !wanted.allow_missing {
@@ -231,10 +226,7 @@ pub fn select(table: &PriceTable, wanted: &UniverseWindow, origin: &str) -> Resu
             end: wanted.end,
         });
     }
-    let table = PriceTable {
-        tickers,
-        rows: kept,
-    };
+    let table = PriceTable::from_series(tickers, kept);
     validate(&table, origin)?;
     Ok(Selected { table, dropped })
 }
@@ -263,27 +255,27 @@ pub fn select(table: &PriceTable, wanted: &UniverseWindow, origin: &str) -> Resu
 ///     ],
 /// );
 /// let merged = merge(&cached, &fresh);
-/// assert_eq!(merged.tickers, ["AAA", "BBB"]);
-/// let closes: Vec<f64> = merged.rows_of("AAA").iter().map(|r| r.close).collect();
-/// assert_eq!(closes, [10.0, 11.5, 12.0]); // the fresh bar of day 3 wins
+/// assert_eq!(merged.tickers(), ["AAA", "BBB"]);
+/// assert_eq!(merged.rows_of("AAA").closes(), [10.0, 11.5, 12.0]); // the fresh bar of day 3 wins
 /// ```
 pub fn merge(cached: &PriceTable, fresh: &PriceTable) -> PriceTable {
-    let mut tickers = cached.tickers.clone();
-    for ticker in &fresh.tickers {
+    let mut tickers = cached.tickers().to_vec();
+    for ticker in fresh.tickers() {
         if !tickers.contains(ticker) {
             tickers.push(ticker.clone());
         }
     }
-    let mut by_key: BTreeMap<(String, NaiveDate), PriceRow> = BTreeMap::new();
-    for row in cached.rows.iter().chain(&fresh.rows) {
-        by_key.insert((row.ticker.clone(), row.date), row.clone());
-    }
-    PriceTable::from_rows(tickers, by_key.into_values().collect())
+    let series = tickers
+        .iter()
+        .map(|ticker| Series::merged(cached.rows_of(ticker), fresh.rows_of(ticker)))
+        .collect();
+    PriceTable::from_series(tickers, series)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::table::PriceRow;
 
     fn row(ticker: &str, date: &str, close: f64) -> PriceRow {
         PriceRow::close_only(ticker, date.parse().unwrap(), close)
@@ -324,10 +316,7 @@ mod tests {
 
     #[test]
     fn each_rule_gives_its_variant() {
-        let empty = PriceTable {
-            tickers: vec!["AAA".into()],
-            rows: vec![],
-        };
+        let empty = PriceTable::from_rows(vec!["AAA".into()], vec![]);
         assert!(matches!(
             validate(&empty, "t"),
             Err(DataError::EmptyUniverse { .. })
@@ -367,28 +356,33 @@ mod tests {
             })
         ));
 
-        let unsorted = PriceTable {
-            tickers: vec!["AAA".into()],
-            rows: vec![row("AAA", "2024-01-03", 1.0), row("AAA", "2024-01-02", 1.0)],
-        };
+        // A foreign row is reported after the universe's rows, however they came.
+        let foreign = PriceTable::from_rows(
+            vec!["AAA".into()],
+            vec![row("ZZZ", "2024-01-02", 1.0), row("AAA", "2024-01-03", 1.0)],
+        );
+        let err = validate(&foreign, "t").unwrap_err();
+        assert!(matches!(err, DataError::Unsorted { .. }), "{err}");
+        assert_eq!(
+            err.to_string(),
+            "t: ZZZ on 2024-01-02: ticker is not in the universe"
+        );
+        let foreign_and_bad = PriceTable::from_rows(
+            vec!["AAA".into()],
+            vec![
+                row("ZZZ", "2024-01-02", 1.0),
+                row("AAA", "2024-01-03", -1.0),
+            ],
+        );
         assert!(matches!(
-            validate(&unsorted, "t"),
-            Err(DataError::Unsorted { .. })
+            validate(&foreign_and_bad, "t"),
+            Err(DataError::NonPositivePrice { .. })
         ));
 
-        let foreign = PriceTable {
-            tickers: vec!["AAA".into()],
-            rows: vec![row("ZZZ", "2024-01-02", 1.0)],
-        };
-        assert!(matches!(
-            validate(&foreign, "t"),
-            Err(DataError::Unsorted { .. })
-        ));
-
-        let twice = PriceTable {
-            tickers: vec!["AAA".into(), "AAA".into()],
-            rows: vec![row("AAA", "2024-01-02", 1.0)],
-        };
+        let twice = PriceTable::from_rows(
+            vec!["AAA".into(), "AAA".into()],
+            vec![row("AAA", "2024-01-02", 1.0)],
+        );
         assert!(matches!(
             validate(&twice, "t"),
             Err(DataError::DuplicateTicker { .. })
@@ -417,17 +411,17 @@ mod tests {
         sel.allow_missing = true;
         let kept = select(&t, &sel, "sample").unwrap();
         assert_eq!(kept.dropped, vec!["BBB".to_string()]);
-        assert_eq!(kept.table.tickers, vec!["AAA".to_string()]);
-        assert_eq!(kept.table.rows, vec![row("AAA", "2024-01-03", 2.0)]);
+        assert_eq!(kept.table.tickers(), ["AAA"]);
+        assert_eq!(
+            kept.table.rows().collect::<Vec<_>>(),
+            [row("AAA", "2024-01-03", 2.0)]
+        );
 
         sel.tickers = vec!["BBB".into(), "AAA".into()];
         sel.start = d("2024-01-01");
         let both = select(&t, &sel, "sample").unwrap();
-        assert_eq!(
-            both.table.tickers,
-            vec!["BBB".to_string(), "AAA".to_string()]
-        );
-        assert_eq!(both.table.rows[0].ticker, "BBB");
+        assert_eq!(both.table.tickers(), ["BBB", "AAA"]);
+        assert_eq!(both.table.rows().next().unwrap().ticker, "BBB");
 
         sel.start = d("2025-01-01");
         sel.end = d("2024-01-01");
@@ -452,9 +446,9 @@ mod tests {
             ],
         );
         let merged = merge(&cached, &fresh);
-        assert_eq!(merged.tickers, vec!["AAA", "BBB", "CCC"]);
-        let closes: Vec<f64> = merged.rows.iter().map(|r| r.close).collect();
-        assert_eq!(closes, vec![1.0, 2.5, 3.0, 9.0]);
+        assert_eq!(merged.tickers(), ["AAA", "BBB", "CCC"]);
+        let closes: Vec<f64> = merged.rows().map(|r| r.close).collect();
+        assert_eq!(closes, [1.0, 2.5, 3.0, 9.0]);
         validate(&merged, "merged").unwrap();
     }
 }

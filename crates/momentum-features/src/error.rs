@@ -29,12 +29,6 @@ pub enum FeaturesError {
         /// The repeated ticker.
         ticker: String,
     },
-    /// A price row names a ticker that is not in the table's universe.
-    #[error("price row for ticker {ticker} which is not in the universe")]
-    UnknownTicker {
-        /// The unknown ticker.
-        ticker: String,
-    },
     /// Two price rows for the same ticker and date.
     #[error("two prices for ticker {ticker} on {date}")]
     DuplicatePrice {

@@ -98,7 +98,7 @@ impl PricePanel {
     }
 
     /// Aligns a long [`PriceTable`]: the dates are the sorted union of all rows' dates, the
-    /// tickers are `table.tickers` in order (a ticker without rows gives an all-NaN column).
+    /// tickers are `table.tickers()` in order (a ticker without rows gives an all-NaN column).
     ///
     /// # Example
     /// ```
@@ -106,34 +106,14 @@ impl PricePanel {
     /// let table = momentum_data::load_sample()?;
     /// let panel = PricePanel::from_table(&table)?;
     /// assert_eq!((panel.n_days(), panel.n_tickers()), (8313, 20));
-    /// assert_eq!(panel.tickers(), table.tickers.as_slice());
+    /// assert_eq!(panel.tickers(), table.tickers());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn from_table(table: &PriceTable) -> Result<Self> {
-        let mut builder = PanelBuilder::new(table.tickers.clone())?;
-        let col_of: HashMap<&str, usize> = table
-            .tickers
-            .iter()
-            .enumerate()
-            .map(|(i, t)| (t.as_str(), i))
-            .collect();
-        // The rows in column order (stable: a ticker's rows keep their order).
-        let mut rows: Vec<(usize, &momentum_data::PriceRow)> = Vec::with_capacity(table.rows.len());
-        for row in &table.rows {
-            let i =
-                *col_of
-                    .get(row.ticker.as_str())
-                    .ok_or_else(|| FeaturesError::UnknownTicker {
-                        ticker: row.ticker.clone(),
-                    })?;
-            rows.push((i, row));
-        }
-        rows.sort_by_key(|&(i, _)| i);
-        for column in rows.chunk_by(|a, b| a.0 == b.0) {
-            builder.set_series(
-                column[0].0,
-                column.iter().map(|(_, row)| (row.date, row.close)),
-            );
+        let mut builder = PanelBuilder::new(table.tickers().to_vec())?;
+        for (column, (_, series)) in table.series().enumerate() {
+            let closes = series.closes().iter().copied();
+            builder.set_series(column, series.dates().iter().copied().zip(closes));
         }
         builder.finish()
     }
@@ -363,10 +343,10 @@ mod tests {
 
     #[test]
     fn aligns_on_the_union_of_dates_with_nan_and_keeps_the_universe_order() {
-        let table = PriceTable {
-            tickers: vec!["B".into(), "A".into(), "EMPTY".into()],
-            rows: vec![row("B", 2, 10.0), row("B", 4, 11.0), row("A", 3, 5.0)],
-        };
+        let table = PriceTable::from_rows(
+            vec!["B".into(), "A".into(), "EMPTY".into()],
+            vec![row("B", 2, 10.0), row("B", 4, 11.0), row("A", 3, 5.0)],
+        );
         let p = PricePanel::from_table(&table).unwrap();
         assert_eq!(p.dates(), &[d(2), d(3), d(4)]);
         assert_eq!(p.tickers(), &["B", "A", "EMPTY"]);
@@ -379,19 +359,9 @@ mod tests {
     }
 
     #[test]
-    fn rejects_unknown_tickers_duplicates_and_unsorted_dates() {
-        let table = PriceTable {
-            tickers: vec!["A".into()],
-            rows: vec![row("Z", 2, 1.0)],
-        };
-        assert!(matches!(
-            PricePanel::from_table(&table),
-            Err(FeaturesError::UnknownTicker { ticker }) if ticker == "Z"
-        ));
-        let table = PriceTable {
-            tickers: vec!["A".into()],
-            rows: vec![row("A", 2, 1.0), row("A", 2, 2.0)],
-        };
+    fn rejects_duplicates_and_unsorted_dates() {
+        let table =
+            PriceTable::from_rows(vec!["A".into()], vec![row("A", 2, 1.0), row("A", 2, 2.0)]);
         assert!(matches!(
             PricePanel::from_table(&table),
             Err(FeaturesError::DuplicatePrice { .. })

@@ -29,7 +29,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let table = select(&sample, &window, "sample")?.table;
     let mut csv = String::from("date,ticker,close\n");
-    for row in &table.rows {
+    for row in table.rows() {
         csv.push_str(&format!("{},{},{}\n", row.date, row.ticker, row.close));
     }
     let prices = dir.path().join("prices.csv");

@@ -205,7 +205,7 @@ impl FetchPlan {
 /// assert_eq!((manifest.rows, manifest.end.to_string()), (19, "2022-12-28".to_string()));
 /// assert!(manifest_path(&plan.out).exists());
 /// let cached = read_prices(&plan.out)?;
-/// assert_eq!(cached.rows.len(), 19);
+/// assert_eq!(cached.len(), 19);
 /// assert_eq!(momentum_data::digest(&cached), manifest.digest);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -256,7 +256,7 @@ pub fn fetch(plan: &FetchPlan, progress: Arc<dyn Progress>) -> Result<Manifest> 
     // An update without tickers refreshes what is cached, whichever source: reloading the whole
     // sample must not widen a universe the cache was built with.
     let tickers = match (&cached, tickers.is_empty()) {
-        (Some(cached), true) => cached.tickers.clone(),
+        (Some(cached), true) => cached.tickers().to_vec(),
         _ => tickers,
     };
     let wanted = UniverseWindow {
@@ -382,7 +382,7 @@ pub fn refresh(
 
 /// Whether `wanted` keeps every row of `table` in its order (no row is then left out).
 fn keeps_everything(table: &PriceTable, wanted: &UniverseWindow) -> bool {
-    let same_universe = wanted.tickers.is_empty() || wanted.tickers == table.tickers;
+    let same_universe = wanted.tickers.is_empty() || wanted.tickers == table.tickers();
     same_universe
         && table.rows_per_ticker().iter().all(|(_, rows)| *rows > 0)
         && table
@@ -402,10 +402,10 @@ fn warn_left_out(
 ) {
     // A ticker's rows are sorted by date: the ones outside the window are at its two ends.
     let (mut before, mut after) = (0, 0);
-    for ticker in &kept.tickers {
-        let rows = loaded.rows_of(ticker);
-        before += rows.partition_point(|row| row.date < start);
-        after += rows.len() - rows.partition_point(|row| row.date <= end);
+    for ticker in kept.tickers() {
+        let dates = loaded.rows_of(ticker).dates();
+        before += dates.partition_point(|date| *date < start);
+        after += dates.len() - dates.partition_point(|date| *date <= end);
     }
     let [start_default, end_default] = plan.warn_left_out;
     if start_default && before > 0 {
@@ -434,8 +434,8 @@ fn load_cache(out: &Path) -> Result<Option<PriceTable>> {
     })?;
     tracing::info!(
         "update: {} rows of {} tickers cached in {}",
-        table.rows.len(),
-        table.tickers.len(),
+        table.len(),
+        table.tickers().len(),
         out.display()
     );
     Ok(Some(table))
@@ -450,7 +450,7 @@ fn fetch_api(
 ) -> Result<(PriceTable, String)> {
     let tickers = match (tickers.is_empty(), cached) {
         (false, _) => tickers.to_vec(),
-        (true, Some(cached)) => cached.tickers.clone(),
+        (true, Some(cached)) => cached.tickers().to_vec(),
         (true, None) => return Err(LifecycleError::NeedTickers),
     };
     let client_config = ClientConfig {
@@ -477,6 +477,6 @@ fn fetch_api(
         done.advance(1, Some(ticker));
     }));
     progress.finish();
-    let rows = fetched?.into_iter().flat_map(|(_, rows)| rows).collect();
+    let rows = fetched?.into_iter().flat_map(|(_, rows)| rows);
     Ok((PriceTable::from_rows(tickers, rows), origin))
 }

@@ -194,7 +194,7 @@ fn a_scan_of_stale_prices_writes_nothing() {
         skip: Some(0),
         holding: Some(5),
         top_k: Some(3),
-        tickers: table.tickers.clone(),
+        tickers: table.tickers().to_vec(),
         cost_bps: Some(10.0),
         promoted_at: Some("2026-12-01T00:00:00Z".into()),
         ..Default::default()

@@ -20,7 +20,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         holding: Some(60),
         top_k: Some(5),
         cost_bps: Some(10.0),
-        tickers: table.tickers.clone(),
+        tickers: table.tickers().to_vec(),
         promoted_at: Some("2026-12-01T00:00:00Z".into()),
         ..ProductionBlock::default()
     };

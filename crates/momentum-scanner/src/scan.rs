@@ -94,8 +94,8 @@ impl Picks {
 /// // The model's universe, in its order: BBB is not in it, nor is its day 4.
 /// let universe = vec!["CCC".to_string(), "AAA".to_string()];
 /// let kept = keep_universe(&table, &universe, "prices.parquet")?;
-/// assert_eq!(kept.tickers, universe);
-/// assert_eq!(kept.rows.len(), 2);
+/// assert_eq!(kept.tickers(), universe);
+/// assert_eq!(kept.len(), 2);
 /// let panel = PricePanel::from_table(&kept)?;
 /// assert_eq!(panel.tickers(), universe);
 /// assert_eq!(panel.dates(), [d(2), d(3)]);
@@ -111,7 +111,7 @@ pub fn keep_universe(
     universe: &[String],
     origin: &str,
 ) -> Result<PriceTable, ScanError> {
-    check_universe(&table.tickers, universe, origin)?;
+    check_universe(table.tickers(), universe, origin)?;
     let kept = UniverseWindow {
         tickers: universe.to_vec(),
         start: NaiveDate::MIN,

@@ -40,13 +40,14 @@ fn long_csv_round_trips_through_parquet() {
     let csv = write(dir.path(), "long.csv", LONG);
     let out = dir.path().join("prices.parquet");
     let table = convert(&csv, &out).unwrap();
-    assert_eq!(table.tickers, ["MSFT", "AAPL"]);
+    assert_eq!(table.tickers(), ["MSFT", "AAPL"]);
     let back = read_parquet(&out).unwrap();
     assert_eq!(back, table);
     assert_eq!(digest(&back), digest(&table));
     // Sorted by ticker (universe order) then date, whatever the file's row order.
+    let rows: Vec<PriceRow> = back.rows().collect();
     assert_eq!(
-        back.rows[0],
+        rows[0],
         PriceRow {
             ticker: "MSFT".into(),
             date: d("2024-01-02"),
@@ -57,7 +58,7 @@ fn long_csv_round_trips_through_parquet() {
             volume: Some(25_258_600.0),
         }
     );
-    assert_eq!(back.rows[3].close, 184.25);
+    assert_eq!(rows[3].close, 184.25);
 }
 
 #[test]
@@ -71,8 +72,8 @@ fn gzipped_wide_csv_round_trips_and_an_empty_column_survives() {
     gz.finish().unwrap();
     let out = dir.path().join("wide.parquet");
     let table = convert(&path, &out).unwrap();
-    assert_eq!(table.tickers, ["AAA", "BBB", "CCC"]);
-    assert_eq!(table.rows.len(), 3);
+    assert_eq!(table.tickers(), ["AAA", "BBB", "CCC"]);
+    assert_eq!(table.len(), 3);
     let back = read_parquet(&out).unwrap();
     assert_eq!(
         back, table,
@@ -102,19 +103,16 @@ fn the_sample_is_20_tickers_by_8313_days_and_round_trips() {
         "AAPL", "AMD", "BAC", "BBY", "CVX", "GE", "HD", "JNJ", "JPM", "KO", "LLY", "MRK", "MSFT",
         "PEP", "PFE", "PG", "RRC", "UNH", "WMT", "XOM",
     ];
-    assert_eq!(sample.tickers, expected);
-    assert_eq!(sample.rows.len(), 20 * 8313);
+    assert_eq!(sample.tickers(), expected);
+    assert_eq!(sample.len(), 20 * 8313);
     assert!(sample.rows_per_ticker().iter().all(|(_, n)| *n == 8313));
     // `zcat sp500_prices.csv.gz | head -2` and `| tail -1`.
+    let first = sample.rows().next().unwrap();
     assert_eq!(
-        (
-            sample.rows[0].ticker.as_str(),
-            sample.rows[0].date,
-            sample.rows[0].close
-        ),
+        (first.ticker.as_str(), first.date, first.close),
         ("AAPL", d("1990-01-02"), 0.264)
     );
-    let last = sample.rows.last().unwrap();
+    let last = sample.rows().last().unwrap();
     assert_eq!(
         (last.ticker.as_str(), last.date, last.close),
         ("XOM", d("2022-12-28"), 106.627)
@@ -231,13 +229,15 @@ fn an_invalid_table_never_replaces_an_existing_file() {
     let out = dir.path().join("prices.parquet");
     convert(&csv, &out).unwrap();
     let before = std::fs::read(&out).unwrap();
-    let mut bad = read_csv(&csv).unwrap();
-    bad.rows[1].close = f64::NAN;
+    let table = read_csv(&csv).unwrap();
+    let mut rows: Vec<PriceRow> = table.rows().collect();
+    rows[1].close = f64::NAN;
+    let bad = PriceTable::from_rows(table.tickers().to_vec(), rows);
     assert!(matches!(
         write_parquet(&out, &bad),
         Err(DataError::InvalidValue { field: "close", .. })
     ));
-    bad.rows.clear();
+    let bad = PriceTable::from_rows(table.tickers().to_vec(), []);
     assert!(matches!(
         write_parquet(&out, &bad),
         Err(DataError::EmptyUniverse { .. })
