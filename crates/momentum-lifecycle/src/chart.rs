@@ -143,6 +143,24 @@ fn log_panel<'a, 'b>(
     Ok(chart)
 }
 
+/// The legend of a [`log_panel`]'s labelled series, in its upper left corner.
+fn draw_legend<'a, 'b: 'a>(
+    chart: &mut ChartContext<
+        'a,
+        BitMapBackend<'b>,
+        Cartesian2d<plotters::coord::types::RangedCoordi32, LogCoord<f64>>,
+    >,
+) -> Result<(), Box<dyn std::error::Error>> {
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 14))
+        .draw()?;
+    Ok(())
+}
+
 fn draw_ab(file: &Path, paired: &Paired) -> Result<(), Box<dyn std::error::Error>> {
     let root = BitMapBackend::new(file, (WIDTH, HEIGHT)).into_drawing_area();
     root.fill(&WHITE)?;
@@ -190,13 +208,7 @@ fn draw_ab(file: &Path, paired: &Paired) -> Result<(), Box<dyn std::error::Error
                 PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2))
             });
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 14))
-        .draw()?;
+    draw_legend(&mut chart)?;
 
     let sharpe = |returns: &[f64]| {
         #[expect(clippy::cast_precision_loss, reason = "a window of 63 days")]
@@ -304,13 +316,7 @@ fn draw(
                 .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK.mix(0.5)));
         }
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 14))
-        .draw()?;
+    draw_legend(&mut chart)?;
 
     let drawdown = |sel: fn(&CurvePoint) -> f64| {
         let mut peak = f64::MIN;
