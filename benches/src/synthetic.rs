@@ -9,12 +9,14 @@
 //! and any priced day is missing with a small probability (a halt or a data gap). Trading days
 //! are weekdays from 2000-01-03.
 //!
-//! The random numbers come from SplitMix64 written here, not from a crate, so the bytes of a
-//! universe depend only on its [`Universe`] value, whatever the dependency versions.
+//! The random numbers come from the engine's [`SplitMix64`], whose output is fixed by its
+//! definition, so the bytes of a universe depend only on its [`Universe`] value, whatever the
+//! dependency versions.
 
 use std::io::{self, Write};
 
 use chrono::{Datelike, NaiveDate, Weekday};
+use momentum_engine::SplitMix64;
 
 /// The shape of a synthetic universe. [`Universe::sp500`] is the issue's.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -67,7 +69,7 @@ impl Universe {
     /// # Errors
     /// The writer's.
     pub fn write_wide_csv(&self, mut out: impl Write) -> io::Result<()> {
-        let mut rng = SplitMix64(self.seed);
+        let mut rng = SplitMix64::new(self.seed);
         let days = self.days;
         let tickers: Vec<Ticker> = (0..self.tickers)
             .map(|_| Ticker::draw(&mut rng, self))
@@ -79,10 +81,11 @@ impl Universe {
         writeln!(out)?;
         let mut price: Vec<f64> = tickers.iter().map(|t| t.start_price).collect();
         for (t, date) in self.dates().into_iter().enumerate() {
-            let market = 0.0003 + 0.01 * rng.gaussian();
+            let market = 0.0003 + 0.01 * gaussian(&mut rng);
             write!(out, "{date}")?;
             for (i, ticker) in tickers.iter().enumerate() {
-                let r = ticker.drift + ticker.beta * market + ticker.volatility * rng.gaussian();
+                let r =
+                    ticker.drift + ticker.beta * market + ticker.volatility * gaussian(&mut rng);
                 // A day's loss is capped at 90 %: prices stay positive.
                 price[i] *= 1.0 + r.max(-0.9);
                 let listed = (ticker.first..=ticker.last.min(days - 1)).contains(&t);
@@ -148,31 +151,11 @@ fn day_within(rng: &mut SplitMix64, span: usize) -> usize {
     day.min(span.saturating_sub(1))
 }
 
-/// SplitMix64 (Steele, Lea and Flood 2014): a 64-bit state, one multiply-xorshift output.
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `[0, 1)` from the top 53 bits.
-    fn uniform(&mut self) -> f64 {
-        #[expect(clippy::cast_precision_loss, reason = "53 bits are exact in an f64")]
-        let mantissa = (self.next() >> 11) as f64;
-        mantissa / (1u64 << 53) as f64
-    }
-
-    /// Standard normal by Box-Muller (one of the pair).
-    fn gaussian(&mut self) -> f64 {
-        let u = 1.0 - self.uniform(); // in (0, 1]: ln is finite
-        let v = self.uniform();
-        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
-    }
+/// Standard normal by Box-Muller (one of the pair).
+fn gaussian(rng: &mut SplitMix64) -> f64 {
+    let u = 1.0 - rng.uniform(); // in (0, 1]: ln is finite
+    let v = rng.uniform();
+    (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
 }
 
 #[cfg(test)]
@@ -199,9 +182,9 @@ mod tests {
     #[test]
     fn splitmix64_matches_the_reference_sequence() {
         // The first outputs for seed 1234567 of the reference C code (Vigna's splitmix64.c).
-        let mut rng = SplitMix64(1_234_567);
-        assert_eq!(rng.next(), 6_457_827_717_110_365_317);
-        assert_eq!(rng.next(), 3_203_168_211_198_807_973);
+        let mut rng = SplitMix64::new(1_234_567);
+        assert_eq!(rng.next_u64(), 6_457_827_717_110_365_317);
+        assert_eq!(rng.next_u64(), 3_203_168_211_198_807_973);
     }
 
     #[test]

@@ -733,9 +733,10 @@ impl Blocks {
 
 /// SplitMix64 (Steele, Lea and Flood 2014): 64 bits of state, a Weyl sequence through a mixing
 /// function. Written out here rather than taken from `rand` because its output is fixed by its
-/// definition, so a seed gives the same bootstrap on every version and machine, and a
-/// generator per replication costs one `u64`.
-struct SplitMix64(u64);
+/// definition, so a seed gives the same bootstrap (or the same synthetic benchmark data) on
+/// every version and machine, and a generator per replication costs one `u64`.
+#[derive(Debug, Clone)]
+pub struct SplitMix64(u64);
 
 impl SplitMix64 {
     const GOLDEN_GAMMA: u64 = 0x9e37_79b9_7f4a_7c15;
@@ -755,9 +756,22 @@ impl SplitMix64 {
         Self(Self::mix(seed) ^ Self::mix(m.wrapping_add(1)))
     }
 
-    fn next_u64(&mut self) -> u64 {
+    /// The generator whose state starts at `seed` (Vigna's reference `splitmix64.c`).
+    pub const fn new(seed: u64) -> Self {
+        Self(seed)
+    }
+
+    /// The next output.
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(Self::GOLDEN_GAMMA);
         Self::mix(self.0)
+    }
+
+    /// Uniform in `[0, 1)`, from the top 53 bits of the next output.
+    pub fn uniform(&mut self) -> f64 {
+        #[expect(clippy::cast_precision_loss, reason = "53 bits are exact in an f64")]
+        let mantissa = (self.next_u64() >> 11) as f64;
+        mantissa / (1u64 << 53) as f64
     }
 
     /// A uniform integer in `[0, n)`: the high word of `x * n` (Lemire 2019), biased by at most

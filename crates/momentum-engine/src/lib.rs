@@ -46,8 +46,8 @@ mod walk_forward;
 pub use backtest::{Action, BacktestResult, Trade, backtest, baseline};
 pub use compare::{
     Arm, ArmSharpe, BootstrapTest, Comparison, ComparisonSpec, DEFAULT_BLOCK_LEN,
-    DEFAULT_REPLICATIONS, DieboldMariano, HacTest, MIN_REPLICATIONS, PairedReturns, compare,
-    diebold_mariano, newey_west_lag, sharpe_difference_bootstrap, sharpe_difference_hac,
+    DEFAULT_REPLICATIONS, DieboldMariano, HacTest, MIN_REPLICATIONS, PairedReturns, SplitMix64,
+    compare, diebold_mariano, newey_west_lag, sharpe_difference_bootstrap, sharpe_difference_hac,
 };
 pub use cpcv::{Cpcv, CpcvSpec, CpcvSplit, MAX_CPCV_SPLITS, PathSummary, cpcv};
 pub use error::{EngineError, Result};

@@ -119,15 +119,12 @@ pub fn run_ab(models: Option<(&Model, &Model)>, request: &AbRequest) -> Result<A
                 let closes = read_price_cache(&request.prices, |_| model.universe.clone())?;
                 Ok(closes.panel()?)
             };
-            let book = |panel: &PricePanel, model: &Model, arm: Arm| -> Result<Book> {
+            let book = |panel: &PricePanel, model: &Model| -> Result<Book> {
                 let window = window_of(panel.dates(), (*start, *end), &request.prices)?;
-                Ok(backtest_book(panel, model, arm, window)?)
+                Ok(backtest_book(panel, model, window)?)
             };
             let panels = (panel_of(champion)?, panel_of(challenger)?);
-            let books = (
-                book(&panels.0, champion, Arm::Champion)?,
-                book(&panels.1, challenger, Arm::Challenger)?,
-            );
+            let books = (book(&panels.0, champion)?, book(&panels.1, challenger)?);
             let days = Paired::of(&books.0, &books.1).dates;
             let overlap = scanned_overlap(&days, (&panels.0, champion), (&panels.1, challenger))?;
             (books.0, books.1, overlap)
@@ -200,15 +197,14 @@ fn read_returns(path: &Path) -> Result<(Book, Book)> {
     };
     let (date_at, champion_at, challenger_at) =
         (column("date")?, column("champion")?, column("challenger")?);
-    let book = |arm: Arm| Book {
-        arm,
+    let book = || Book {
         version: String::new(),
         params: None,
         dates: Vec::new(),
         returns: Vec::new(),
         turnover: f64::NAN,
     };
-    let (mut champion, mut challenger) = (book(Arm::Champion), book(Arm::Challenger));
+    let (mut champion, mut challenger) = (book(), book());
     for (row, record) in reader.records().enumerate() {
         // Line numbers as an editor shows them: the header is line 1.
         let line = row + 2;

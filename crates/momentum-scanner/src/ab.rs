@@ -211,8 +211,6 @@ impl AbReport {
 /// One model's book: its daily returns on the days it held something.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Book {
-    /// Which model.
-    pub arm: Arm,
     /// Its registry version.
     pub version: String,
     /// Its parameters (`None` for returns read from a file).
@@ -245,7 +243,6 @@ pub fn live_book(panel: &PricePanel, history: &[Picks], arm: Arm) -> Result<Book
     let last = panel.n_days().saturating_sub(1);
     let carried = panel.carried();
     let mut book = Book {
-        arm,
         version: latest.model_version.clone(),
         params: Some(params),
         dates: Vec::new(),
@@ -341,15 +338,9 @@ fn value_on(panel: &PricePanel, (entry, positions): (usize, &[(usize, f64)]), u:
 ///
 /// # Errors
 /// The engine's, for a window too short for the lookback or parameters out of range.
-pub fn backtest_book(
-    panel: &PricePanel,
-    model: &Model,
-    arm: Arm,
-    window: Window,
-) -> Result<Book, ScanError> {
+pub fn backtest_book(panel: &PricePanel, model: &Model, window: Window) -> Result<Book, ScanError> {
     let run = backtest(panel, &model.params, window)?;
     Ok(Book {
-        arm,
         version: model.version().unwrap_or_default().to_owned(),
         params: Some(model.params),
         dates: panel.dates()[run.t0 + 1..=window.end].to_vec(),
@@ -642,7 +633,6 @@ mod tests {
     fn book(arm: Arm, returns: Vec<f64>) -> Book {
         let start = NaiveDate::from_ymd_opt(2020, 1, 1).unwrap();
         Book {
-            arm,
             version: arm.as_str().into(),
             params: None,
             dates: (0..returns.len() as u64)
