@@ -31,7 +31,7 @@ use std::time::Duration;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use momentum_benches::{ab_pair, large_panel, sample_grid, sample_options, sample_panel};
 use momentum_engine::{
-    ComparisonSpec, StrategyParams, Window, backtest, compare, grid_search,
+    BlockSums, ComparisonSpec, StrategyParams, Window, backtest, compare, grid_search,
     probability_of_backtest_overfitting, run_grid, select_top_k_into,
 };
 use momentum_features::momentum_scores;
@@ -104,11 +104,21 @@ fn bench_grid(c: &mut Criterion) {
         });
     });
     group.finish();
-    let sums = pool
+    let rows = pool
         .install(|| run_grid(&panel, &spec, &options, &|_| {}))
         .unwrap()
-        .blocks
+        .rows;
+    let (blocks, block_len) = rows
+        .block_layout()
         .expect("the sample's train window has CSCV blocks");
+    let sums = BlockSums {
+        blocks,
+        block_len,
+        sums: rows
+            .chunks()
+            .flat_map(|chunk| chunk.unwrap().sums)
+            .collect(),
+    };
     let mut group = c.benchmark_group("pbo");
     group.throughput(Throughput::Elements(combos));
     group.sample_size(10);

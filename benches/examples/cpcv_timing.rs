@@ -38,7 +38,7 @@ fn main() {
         .unwrap();
     pool.install(|| {
         let (b, m, run) = time(runs, || run_grid(&panel, &grid, &split, &|_| {}).unwrap());
-        println!("run_grid train+test (16 blocks): best {b:.3} s, median {m:.3} s ({} combos)", run.combos.len());
+        println!("run_grid train+test (16 blocks): best {b:.3} s, median {m:.3} s ({} combos)", run.rows.len());
         let (b, m, _) = time(runs, || run_grid(&panel, &grid, &whole, &|_| {}).unwrap());
         println!("run_grid whole window (16 blocks): best {b:.3} s, median {m:.3} s");
         for embargo in [0, 20] {

@@ -45,7 +45,7 @@ fn main() {
             let run =
                 pool.install(|| run_grid(&panel, &spec, &options, &|_| {}).expect("grid runs"));
             best = best.min(start.elapsed().as_secs_f64());
-            combos = run.combos.len();
+            combos = run.rows.len();
         }
         #[expect(clippy::cast_precision_loss, reason = "a small count")]
         let per = best / combos as f64 * 1e6;

@@ -27,7 +27,7 @@ fn main() {
         let start = Instant::now();
         let run = pool.install(|| run_grid(&panel, &spec, &options, &|_| {}).expect("grid runs"));
         times.push(start.elapsed().as_secs_f64());
-        combos = run.combos.len();
+        combos = run.rows.len();
     }
     times.sort_by(f64::total_cmp);
     let (best, median) = (times[0], times[times.len() / 2]);

@@ -360,7 +360,11 @@ fn a_huge_grid_is_refused_with_an_estimate() {
     assert!(
         err.contains("grid refused before any work (backtest.max_combinations)")
             && err.contains("the grid has 9900000 combinations, more than the limit of 2000000")
-            && err.contains(" MB of results and 198 s on two threads"),
+            // 9.9 million at 100 bytes of memory and 440 bytes of disk (16 PBO blocks) each.
+            && err.contains(
+                "(about 944 MB of memory, 4154 MB of temporary disk for its rows and 198 s on \
+                 two threads)"
+            ),
         "{err}"
     );
     assert!(!dir.path().join("reports").exists());
@@ -380,8 +384,8 @@ fn a_huge_grid_is_refused_with_an_estimate() {
     );
 
     // Raising the limit past what the machine can hold is refused too, before any work,
-    // instead of ending in an allocation failure: 99 billion combinations at 2,000 bytes each
-    // are about 180 TB.
+    // instead of ending in an allocation failure: 99 billion combinations at 100 bytes each
+    // are about 9 TB.
     let grid = common::grid_flags(1..=1000, 0..100, 1..=1000, 1..=990);
     let mut beyond = vec!["backtest", "--no-track", "--prices", "prices.csv"];
     beyond.extend(grid.iter().map(String::as_str));
@@ -393,7 +397,7 @@ fn a_huge_grid_is_refused_with_an_estimate() {
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
     assert!(
         err.contains(
-            "grid refused before any work: its 99000000000 combinations need about 188827514 MB \
+            "grid refused before any work: its 99000000000 combinations need about 9441375 MB \
              of memory, more than the"
         ),
         "{err}"

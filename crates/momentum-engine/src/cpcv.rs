@@ -38,6 +38,7 @@ use crate::error::{EngineError, Result};
 use crate::grid::{GridSpec, simulate_grid};
 use crate::metrics::DAYS_PER_YEAR;
 use crate::params::{Objective, StrategyParams, Window};
+use crate::rows::CHUNK_ROWS;
 use crate::stats::sharpe_of_sums;
 
 /// The most splits `C(N, K)` accepted: those of PBO's default CSCV, `C(16, 8)`. Each split
@@ -425,17 +426,29 @@ pub fn cpcv(
     spec.validate()?;
     let (combos, _) = grid.combinations(cost_bps)?;
     let purge = combos.iter().map(|p| p.holding).max().unwrap_or(0);
-    let (_, sums, layout) = simulate_grid(
+    // The layout is known once the simulation knows max t0, before the first rows arrive.
+    let planned = std::cell::OnceCell::new();
+    let mut selections = None;
+    let layout = simulate_grid(
         panel,
         (&combos, cost_bps),
         (evaluated, None),
         |max_t0| {
             let layout = spec.layout((max_t0, evaluated.end), purge)?;
+            let _ = planned.set(layout);
             Ok((layout.starts(), layout))
         },
         progress,
+        (CHUNK_ROWS, &mut |_, sums| {
+            let layout = planned.get().ok_or(EngineError::NotRecorded)?;
+            selections
+                .get_or_insert_with(|| Selections::new(layout, spec.test_groups))
+                .offer(sums);
+            Ok(())
+        }),
     )?;
-    let (splits, path_sharpes) = evaluate(&sums, &layout, spec.test_groups, &combos);
+    let selections = selections.unwrap_or_else(|| Selections::new(&layout, spec.test_groups));
+    let (splits, path_sharpes) = selections.finish(&layout, &combos);
     let dates = panel.dates();
     Ok(Cpcv {
         spec,
@@ -454,81 +467,143 @@ pub fn cpcv(
 /// The `C(N, K)` splits of `layout` (`K = test_groups`) and the annualised Sharpe ratio of each
 /// path, from the block sums of every combination of `combos` (`sums[c * 2N + b]`). Sums run
 /// in block order.
+#[cfg(test)]
 fn evaluate(
     sums: &[[f64; 2]],
     layout: &Layout,
     test_groups: usize,
     combos: &[StrategyParams],
 ) -> (Vec<CpcvSplit>, Vec<f64>) {
-    let n = layout.groups;
-    let blocks = 2 * n;
-    let annual = DAYS_PER_YEAR.sqrt();
-    let add = |a: [f64; 2], b: [f64; 2]| [a[0] + b[0], a[1] + b[1]];
-    // A group's sums: its head, then its tail.
-    let group = |c: usize, j: usize| add(sums[c * blocks + 2 * j], sums[c * blocks + 2 * j + 1]);
-    let tests = test_sets(n, test_groups);
-    let mut splits: Vec<CpcvSplit> = tests
-        .par_iter()
-        .map(|test| {
-            let tested = |j: usize| test.contains(&j);
-            // A train group keeps its head unless a test group comes just before it.
-            let train: Vec<usize> = (0..n)
-                .filter(|&j| !tested(j))
-                .flat_map(|j| {
-                    let head = (j == 0 || !tested(j - 1)).then_some(2 * j);
-                    head.into_iter().chain([2 * j + 1])
-                })
-                .collect();
-            let train_days = train.iter().map(|&b| layout.block_days(b)).sum();
-            let mut best = (0, f64::NEG_INFINITY);
-            for c in 0..combos.len() {
-                let total = train
-                    .iter()
-                    .fold([0.0; 2], |acc, &b| add(acc, sums[c * blocks + b]));
-                let sharpe = sharpe_of_sums(total, train_days);
-                if sharpe > best.1 {
-                    best = (c, sharpe);
-                }
-            }
-            let (c, train_sharpe) = best;
-            let tested_sums = test.iter().fold([0.0; 2], |acc, &j| add(acc, group(c, j)));
-            let test_days = test.len() * layout.group_days;
-            CpcvSplit {
-                test_groups: test.clone(),
-                paths: Vec::with_capacity(test.len()),
-                combination: c,
-                params: combos[c],
-                train_days,
-                train_sharpe: train_sharpe * annual,
-                test_sharpe: sharpe_of_sums(tested_sums, test_days) * annual,
-            }
-        })
-        .collect();
-    // Path `p` takes group `j` from the `p`-th split that tests `j`.
-    let mut seen = vec![0; n];
-    let mut sources: Vec<Vec<usize>> = Vec::new();
-    for (i, split) in splits.iter_mut().enumerate() {
-        for &j in &split.test_groups {
-            let p = seen[j];
-            seen[j] += 1;
-            if sources.len() <= p {
-                sources.push(vec![0; n]);
-            }
-            sources[p][j] = i;
-            split.paths.push(p);
+    let mut selections = Selections::new(layout, test_groups);
+    selections.offer(sums);
+    selections.finish(layout, combos)
+}
+
+/// What each split selects, as the grid's rows arrive in grid order: per split, its train
+/// blocks and days and the best combination so far (by the Sharpe ratio on the train days, the
+/// first on ties) with that combination's `2N` block sums.
+struct Selections {
+    tests: Vec<Vec<usize>>,
+    /// Per split: its train blocks (a train group keeps its head unless a test group comes just
+    /// before it) and their days.
+    trains: Vec<(Vec<usize>, usize)>,
+    /// Per split: the index, train Sharpe ratio (per period) and block sums of its best.
+    best: Vec<(usize, f64, Vec<[f64; 2]>)>,
+    /// Blocks per combination, `2N`.
+    blocks: usize,
+    seen: usize,
+}
+
+impl Selections {
+    fn new(layout: &Layout, test_groups: usize) -> Self {
+        let n = layout.groups;
+        let tests = test_sets(n, test_groups);
+        let trains = tests
+            .iter()
+            .map(|test| {
+                let tested = |j: usize| test.contains(&j);
+                let train: Vec<usize> = (0..n)
+                    .filter(|&j| !tested(j))
+                    .flat_map(|j| {
+                        let head = (j == 0 || !tested(j - 1)).then_some(2 * j);
+                        head.into_iter().chain([2 * j + 1])
+                    })
+                    .collect();
+                let days = train.iter().map(|&b| layout.block_days(b)).sum();
+                (train, days)
+            })
+            .collect();
+        let best = vec![(0, f64::NEG_INFINITY, Vec::new()); tests.len()];
+        Self {
+            tests,
+            trains,
+            best,
+            blocks: 2 * n,
+            seen: 0,
         }
     }
-    let path_days = n * layout.group_days;
-    let path_sharpes = sources
-        .iter()
-        .map(|source| {
-            let total = (0..n).fold([0.0; 2], |acc, j| {
-                add(acc, group(splits[source[j]].combination, j))
+
+    /// Takes the block sums of the next combinations (`2N` each, combination by combination).
+    fn offer(&mut self, sums: &[[f64; 2]]) {
+        let (blocks, seen) = (self.blocks, self.seen);
+        let rows = sums.len() / blocks;
+        self.best
+            .par_iter_mut()
+            .zip(&self.trains)
+            .for_each(|(best, (train, train_days))| {
+                if seen == 0 && rows > 0 {
+                    // With no better one, combination 0 is the selection.
+                    best.2 = sums[..blocks].to_vec();
+                }
+                for c in 0..rows {
+                    let row = &sums[c * blocks..(c + 1) * blocks];
+                    let total = train.iter().fold([0.0; 2], |acc, &b| add(acc, row[b]));
+                    let sharpe = sharpe_of_sums(total, *train_days);
+                    if sharpe > best.1 {
+                        *best = (seen + c, sharpe, row.to_vec());
+                    }
+                }
             });
-            sharpe_of_sums(total, path_days) * annual
-        })
-        .collect();
-    (splits, path_sharpes)
+        self.seen += rows;
+    }
+
+    /// The splits and the paths' annualised Sharpe ratios.
+    fn finish(self, layout: &Layout, combos: &[StrategyParams]) -> (Vec<CpcvSplit>, Vec<f64>) {
+        let n = layout.groups;
+        let annual = DAYS_PER_YEAR.sqrt();
+        // A group's sums: its head, then its tail.
+        let group = |row: &[[f64; 2]], j: usize| add(row[2 * j], row[2 * j + 1]);
+        let mut splits: Vec<CpcvSplit> = self
+            .tests
+            .iter()
+            .zip(&self.trains)
+            .zip(&self.best)
+            .map(|((test, (_, train_days)), (c, train_sharpe, row))| {
+                let tested_sums = test
+                    .iter()
+                    .fold([0.0; 2], |acc, &j| add(acc, group(row, j)));
+                let test_days = test.len() * layout.group_days;
+                CpcvSplit {
+                    test_groups: test.clone(),
+                    paths: Vec::with_capacity(test.len()),
+                    combination: *c,
+                    params: combos[*c],
+                    train_days: *train_days,
+                    train_sharpe: train_sharpe * annual,
+                    test_sharpe: sharpe_of_sums(tested_sums, test_days) * annual,
+                }
+            })
+            .collect();
+        // Path `p` takes group `j` from the `p`-th split that tests `j`.
+        let mut seen = vec![0; n];
+        let mut sources: Vec<Vec<usize>> = Vec::new();
+        for (i, split) in splits.iter_mut().enumerate() {
+            for &j in &split.test_groups {
+                let p = seen[j];
+                seen[j] += 1;
+                if sources.len() <= p {
+                    sources.push(vec![0; n]);
+                }
+                sources[p][j] = i;
+                split.paths.push(p);
+            }
+        }
+        let path_days = n * layout.group_days;
+        let path_sharpes = sources
+            .iter()
+            .map(|source| {
+                let total = (0..n).fold([0.0; 2], |acc, j| {
+                    add(acc, group(&self.best[source[j]].2, j))
+                });
+                sharpe_of_sums(total, path_days) * annual
+            })
+            .collect();
+        (splits, path_sharpes)
+    }
+}
+
+fn add(a: [f64; 2], b: [f64; 2]) -> [f64; 2] {
+    [a[0] + b[0], a[1] + b[1]]
 }
 
 /// Every set of `k` of the groups `0..n`, in lexicographic order.
@@ -700,5 +775,21 @@ mod tests {
         assert_eq!((splits[0].combination, splits[0].train_days), (0, 8));
         assert!(close(splits[0].train_sharpe, 7.783117824941562));
         assert!(close(paths[0], 7.29448143869456), "{paths:?}");
+    }
+
+    #[test]
+    fn rows_offered_one_at_a_time_select_as_all_at_once() {
+        for cut in [0, 1, 2] {
+            let (sums, layout) = hand_case(cut);
+            let combos = [0, 1, 2].map(labelled);
+            let mut selections = Selections::new(&layout, 2);
+            for row in sums.chunks(2 * layout.groups) {
+                selections.offer(row);
+            }
+            assert_eq!(
+                selections.finish(&layout, &combos),
+                evaluate(&sums, &layout, 2, &combos)
+            );
+        }
     }
 }

@@ -81,15 +81,18 @@ pub enum EngineError {
     /// The grid is larger than the limit; nothing was run.
     #[error(
         "the grid has {combinations} combinations, more than the limit of {limit} (about \
-         {megabytes} MB of results and {seconds} s on two threads)"
+         {megabytes} MB of memory, {disk_megabytes} MB of temporary disk for its rows and {seconds} s \
+         on two threads)"
     )]
     GridTooLarge {
         /// Combinations in the grid.
         combinations: usize,
         /// The limit.
         limit: usize,
-        /// Estimated memory of the results.
+        /// Estimated peak memory.
         megabytes: usize,
+        /// Estimated temporary disk of its rows.
+        disk_megabytes: usize,
         /// Estimated time at 50,000 combinations a second.
         seconds: usize,
     },
@@ -166,6 +169,17 @@ pub enum EngineError {
         line: u64,
         /// What is wrong with it.
         reason: String,
+    },
+    /// The grid's rows could not be written to or read from their temporary file.
+    #[error(
+        "cannot keep the grid's rows in a temporary file in {}: {source} (set TMPDIR to a directory with room)",
+        dir.display()
+    )]
+    GridSpill {
+        /// The temporary directory.
+        dir: std::path::PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
     },
     /// Writing a report failed.
     #[error("cannot write the report")]

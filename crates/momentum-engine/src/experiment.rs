@@ -25,7 +25,8 @@ use crate::error::{EngineError, Result};
 use crate::grid::{ComboResult, GridOptions, GridSpec, SelectionStats, grid_search};
 use crate::metrics::Metrics;
 use crate::params::{Objective, StrategyParams, Window, split};
-use crate::stats::{BlockSums, Pbo};
+use crate::rows::GridRows;
+use crate::stats::Pbo;
 use crate::walk_forward::{WalkForward, WalkForwardSpec, walk_forward};
 
 /// What one backtest invocation runs: the `backtest` block of `params.yaml`, key for key (an
@@ -123,15 +124,16 @@ fn optional_date<'de, D: Deserializer<'de>>(
     }
 }
 
-/// The default [`ExperimentSpec::max_combinations`]: two million, about 4 GB at
-/// [`GRID_BYTES_PER_COMBINATION`].
+/// The default [`ExperimentSpec::max_combinations`]: two million, about 40 s on two threads,
+/// 880 MB of temporary disk with 16 PBO blocks ([`ExperimentSpec::estimated_disk_bytes`]) and
+/// little memory ([`GRID_BYTES_PER_COMBINATION`]).
 pub const DEFAULT_MAX_COMBINATIONS: usize = 2_000_000;
 
-/// Peak memory per grid combination of a tracked `momentum backtest`: its results, the
-/// block sums behind PBO, the grid table written for tracking and their transient copies.
-/// Measured as the slope of peak RSS between a 20,000- and a 100,000-combination grid on the
-/// sample (`scripts/grid-memory.sh`, `docs/performance.md`), rounded up.
-pub const GRID_BYTES_PER_COMBINATION: usize = 2_000;
+/// Peak memory per grid combination of a tracked `momentum backtest`, now that the rows are
+/// streamed to disk ([`GridRows`]): the list of the grid's parameters and what is read a chunk
+/// at a time. Measured as the slope of peak RSS between a 20,000- and a 100,000-combination
+/// grid on the sample (`scripts/grid-memory.sh`, `docs/performance.md`), rounded up.
+pub const GRID_BYTES_PER_COMBINATION: usize = 100;
 
 /// Grid combinations a second on two threads of this project's reference machine (the sample
 /// grid's benchmark, `docs/performance.md`): what the size check's time estimate assumes.
@@ -142,7 +144,7 @@ impl ExperimentSpec {
     ///
     /// # Errors
     /// [`EngineError::GridTooLarge`] with the grid's size, the limit, and an estimate of the
-    /// memory its results take and of its time.
+    /// memory and disk it takes and of its time.
     pub fn check_size(&self) -> Result<()> {
         let combinations = self.grid.size();
         if combinations <= self.max_combinations {
@@ -152,14 +154,23 @@ impl ExperimentSpec {
             combinations,
             limit: self.max_combinations,
             megabytes: self.estimated_bytes() >> 20,
+            disk_megabytes: self.estimated_disk_bytes() >> 20,
             seconds: combinations / COMBINATIONS_PER_SECOND,
         })
     }
 
     /// The peak memory the grid is expected to take: [`GRID_BYTES_PER_COMBINATION`] per
-    /// combination.
+    /// combination (its rows are on disk: [`ExperimentSpec::estimated_disk_bytes`]).
     pub fn estimated_bytes(&self) -> usize {
         self.grid.size().saturating_mul(GRID_BYTES_PER_COMBINATION)
+    }
+
+    /// The temporary disk (in `$TMPDIR`) the grid's rows take while it runs ([`GridRows`]: 23
+    /// values plus two per PBO block, 8 bytes each, per combination).
+    pub fn estimated_disk_bytes(&self) -> usize {
+        self.grid
+            .size()
+            .saturating_mul(crate::rows::record_bytes(self.pbo_blocks))
     }
 
     /// The evaluation window `[start, end]` on a panel with these `dates` (ascending): from
@@ -378,18 +389,16 @@ pub struct Experiment {
     pub windows: BTreeMap<WindowName, WindowReport>,
     /// Is the winner luck? PSR, DSR and PBO of the selection.
     pub selection: SelectionStats,
-    /// One row per combination, in grid order; not in `metrics.json` (see `grid.csv`).
+    /// One row per combination in grid order, with the per-block train return sums behind PBO
+    /// (on disk, read a chunk at a time); not in `metrics.json` (see `grid.csv`).
     #[serde(skip)]
-    pub grid: Vec<ComboResult>,
+    pub grid: GridRows,
     /// Index of the selected combination in `grid`.
     #[serde(skip)]
     pub grid_rank: usize,
     /// The panel's dates, which the recorded runs' day indices refer to.
     #[serde(skip)]
     pub dates: Vec<NaiveDate>,
-    /// The grid's per-block train return sums behind PBO, in grid order; `None` without PBO.
-    #[serde(skip)]
-    pub blocks: Option<BlockSums>,
     /// The walk-forward analysis, when the spec asked for one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub walk_forward: Option<WalkForward>,
@@ -525,11 +534,10 @@ impl Experiment {
     /// The selected combination's grid row.
     ///
     /// # Errors
-    /// [`EngineError::NotRecorded`] for an experiment read from JSON.
-    pub fn best(&self) -> Result<&ComboResult> {
-        self.grid
-            .get(self.grid_rank)
-            .ok_or(EngineError::NotRecorded)
+    /// [`EngineError::NotRecorded`] for an experiment read from JSON;
+    /// [`EngineError::GridSpill`] when the rows cannot be read.
+    pub fn best(&self) -> Result<ComboResult> {
+        self.grid.get(self.grid_rank)
     }
 
     /// The experiment without what a run recorded (grid rows, equity curves, trade log, dates,
@@ -557,10 +565,9 @@ impl Experiment {
                 })
                 .collect(),
             selection: self.selection.clone(),
-            grid: Vec::new(),
+            grid: GridRows::default(),
             grid_rank: self.grid_rank,
             dates: Vec::new(),
-            blocks: None,
             walk_forward: self.walk_forward.as_ref().map(|analysis| WalkForward {
                 curve: Vec::new(),
                 ..analysis.clone()
@@ -597,7 +604,7 @@ impl Experiment {
             write_metric_names(&mut out, prefix)?;
         }
         out.write_all(b"\n")?;
-        for (i, c) in self.grid.iter().enumerate() {
+        self.grid.try_for_each(|i, c, _| {
             let p = c.params;
             write!(
                 out,
@@ -612,7 +619,8 @@ impl Experiment {
             write_metric_cells(&mut out, Some(&c.train))?;
             write_metric_cells(&mut out, c.test.as_ref())?;
             out.write_all(b"\n")?;
-        }
+            Ok::<_, EngineError>(())
+        })?;
         out.flush()?;
         Ok(())
     }
@@ -900,7 +908,7 @@ pub fn run_experiment(
         cost_bps: spec.cost_bps,
     };
     let outcome = grid_search(panel, &spec.grid, &options, progress).map_err(dated)?;
-    let params = outcome.best().params;
+    let params = outcome.winner.params;
     let mut reports = BTreeMap::new();
     for (name, window) in windows {
         let strategy = backtest(panel, &params, window).map_err(dated)?;
@@ -933,10 +941,9 @@ pub fn run_experiment(
         data: DataLineage::of(panel, data_digest),
         windows: reports,
         selection: outcome.selection,
-        grid: outcome.combos,
+        grid: outcome.rows,
         grid_rank: outcome.best,
         dates: dates.to_vec(),
-        blocks: outcome.blocks,
         walk_forward,
         cpcv,
     })

@@ -12,11 +12,11 @@ use crate::error::{EngineError, Result};
 use crate::experiment::SelectionJson;
 use crate::metrics::{DAYS_PER_YEAR, Metrics, Runs};
 use crate::params::{Objective, StrategyParams, Window};
+use crate::rows::{CHUNK_ROWS, GridRows, GridRowsWriter};
 use crate::select::RankTable;
 use crate::sim::{Blocks, NoRecord, Prices, Scratch, simulate};
 use crate::stats::{
-    BlockSums, Pbo, deflated_sharpe_ratio, expected_max_sharpe, moments,
-    probabilistic_sharpe_ratio, probability_of_backtest_overfitting, variance_ddof0,
+    Pbo, expected_max_sharpe, moments, pbo_of_rows, probabilistic_sharpe_ratio, variance_of_passes,
 };
 
 /// The parameter lists whose cartesian product is searched: the `backtest.grid` block of
@@ -228,21 +228,15 @@ pub struct SelectionStats {
 /// Everything the grid search found.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GridOutcome {
-    /// One result per combination, in grid order.
-    pub combos: Vec<ComboResult>,
-    /// Index in `combos` of the selected combination.
+    /// One result per combination in grid order, with the per-block return sums PBO was
+    /// computed from (see [`GridRun::rows`]).
+    pub rows: GridRows,
+    /// Index in `rows` of the selected combination.
     pub best: usize,
+    /// The selected combination's row.
+    pub winner: ComboResult,
     /// Selection statistics of the winner.
     pub selection: SelectionStats,
-    /// The per-block return sums PBO was computed from (see [`GridRun::blocks`]).
-    pub blocks: Option<BlockSums>,
-}
-
-impl GridOutcome {
-    /// The selected combination.
-    pub fn best(&self) -> &ComboResult {
-        &self.combos[self.best]
-    }
 }
 
 /// Index of the best value of `objective` (NaN counts as worst; ties go to the lower index).
@@ -260,14 +254,49 @@ impl GridOutcome {
 /// assert_eq!(select_best(&combos, Objective::Sharpe), 1);
 /// ```
 pub fn select_best(combos: &[ComboResult], objective: Objective) -> usize {
-    let mut best: Option<(usize, f64)> = None;
-    for (i, c) in combos.iter().enumerate() {
-        let v = objective.value(&c.train);
-        if !v.is_nan() && best.is_none_or(|(_, b)| v > b) {
-            best = Some((i, v));
+    let mut best = RunningBest::new(objective);
+    best.offer(combos);
+    best.index()
+}
+
+/// [`select_best`] over rows that arrive in grid order, a batch at a time.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RunningBest {
+    objective: Objective,
+    /// Index, objective value and row of the best so far.
+    best: Option<(usize, f64, ComboResult)>,
+    seen: usize,
+}
+
+impl RunningBest {
+    pub(crate) fn new(objective: Objective) -> Self {
+        Self {
+            objective,
+            best: None,
+            seen: 0,
         }
     }
-    best.map_or(0, |(i, _)| i)
+
+    /// Takes the next rows of the grid.
+    pub(crate) fn offer(&mut self, rows: &[ComboResult]) {
+        for (i, c) in rows.iter().enumerate() {
+            let v = self.objective.value(&c.train);
+            if !v.is_nan() && self.best.is_none_or(|(_, b, _)| v > b) {
+                self.best = Some((self.seen + i, v, *c));
+            }
+        }
+        self.seen += rows.len();
+    }
+
+    /// The index of the best row (0 when every value is NaN).
+    pub(crate) fn index(&self) -> usize {
+        self.best.map_or(0, |(i, _, _)| i)
+    }
+
+    /// The best row, or the first when every value is NaN (`None` before any row).
+    pub(crate) fn row(&self, first: Option<ComboResult>) -> Option<ComboResult> {
+        self.best.map(|(_, _, row)| row).or(first)
+    }
 }
 
 /// Buffers the grid's tasks hand on to each other: a task takes one (or makes its own when none
@@ -310,13 +339,13 @@ impl<T> Spares<T> {
 /// long enough, the per-block return sums CSCV needs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GridRun {
-    /// One result per combination, in grid order.
-    pub combos: Vec<ComboResult>,
+    /// One result per combination, in grid order, on disk. With the per-block sums of the train
+    /// returns over the days every combination has a return on (the last
+    /// `pbo_blocks * block_len` days of `(max t0, train.end]`) when that is at least a day per
+    /// block.
+    pub rows: GridRows,
     /// Combinations left out because `skip >= lookback`.
     pub dropped: usize,
-    /// Per-block sums of the train returns over the days every combination has a return on
-    /// (the last `pbo_blocks * block_len` days of `(max t0, train.end]`).
-    pub blocks: Option<BlockSums>,
 }
 
 /// Simulates every combination of `spec` on `options.train` (and `options.test`) with every
@@ -327,14 +356,14 @@ pub struct GridRun {
 /// per window (joined, so an idle worker can take the test window) runs all its holding
 /// periods and top_k. Results are in grid order and identical for any thread count; tasks
 /// reuse the memory of earlier tasks' tables and scratch buffers, and the day loop allocates
-/// nothing. Memory per combination is its metrics and
-/// `2 * pbo_blocks` block sums; no equity curve is kept. `progress(k)` is
-/// called after each group of `k` combinations finishes.
+/// nothing. The rows go to a temporary file as they finish ([`GridRows`]): memory holds one
+/// batch of them, whatever the grid's size; no equity curve is kept. `progress(k)` is called
+/// after each group of `k` combinations finishes.
 ///
 /// # Errors
 /// Invalid parameters or windows, [`EngineError::WindowTooShort`] when a lookback leaves no
 /// rebalance in a window, [`EngineError::InvalidParameter`] (`pbo_blocks`) unless even and in
-/// `2..=24`.
+/// `2..=24`; [`EngineError::GridSpill`] when the rows cannot be written.
 pub fn run_grid(
     panel: &PricePanel,
     spec: &GridSpec,
@@ -366,17 +395,47 @@ pub fn run_grid(
         ))
     };
     let windows = (train, options.test);
-    let (results, block_sums, block_len) =
-        simulate_grid(panel, (&combos, options.cost_bps), windows, cscv, progress)?;
-    let blocks = (block_len > 0).then_some(BlockSums {
-        blocks: s,
-        block_len,
-        sums: block_sums,
-    });
+    let mut rows = GridRowsWriter::new()?;
+    let block_len = simulate_grid(
+        panel,
+        (&combos, options.cost_bps),
+        windows,
+        cscv,
+        progress,
+        (CHUNK_ROWS, &mut |results, sums| rows.push(results, sums)),
+    )?;
     Ok(GridRun {
-        combos: results,
+        rows: rows.finish((block_len > 0).then_some((s, block_len)))?,
         dropped,
-        blocks,
+    })
+}
+
+/// The best combination of `spec` on `train` by `objective` ([`select_best`]), without keeping
+/// the rest: for the walk-forward folds.
+pub(crate) fn best_of_grid(
+    panel: &PricePanel,
+    (spec, objective, cost_bps): (&GridSpec, Objective, f64),
+    train: Window,
+    progress: &(dyn Fn(usize) + Sync),
+) -> Result<ComboResult> {
+    let (combos, _) = spec.combinations(cost_bps)?;
+    let no_blocks = |_| Ok((Vec::new(), ()));
+    let mut best = RunningBest::new(objective);
+    let mut first = None;
+    simulate_grid(
+        panel,
+        (&combos, cost_bps),
+        (train, None),
+        no_blocks,
+        progress,
+        (CHUNK_ROWS, &mut |results, _| {
+            first = first.or(results.first().copied());
+            best.offer(results);
+            Ok(())
+        }),
+    )?;
+    best.row(first).ok_or(EngineError::EmptyGrid {
+        reason: "no combination to run".into(),
     })
 }
 
@@ -384,16 +443,18 @@ pub fn run_grid(
 /// each at `cost_bps`) on the `train` window and the `test` window if any, with the
 /// `[sum r, sum r^2]` of its train returns over the blocks whose first days `blocks(max t0)`
 /// gives (ascending, after `max t0`, the largest first rebalance of the combinations; empty for
-/// none) beside a `plan` of the caller's: the results in grid order, the block sums combination
-/// by combination (`sums[c * blocks + b]`) and the plan. Validates the windows and every
-/// combination's first rebalance before `blocks` is asked.
+/// none) beside a `plan` of the caller's. The results go to `sink` in grid order, in batches of
+/// whole groups of at least `batch` combinations (the last one smaller): a batch's rows and
+/// their block sums, row by row (`sums[r * blocks + b]`). Returns the plan. Validates the
+/// windows and every combination's first rebalance before `blocks` is asked.
 pub(crate) fn simulate_grid<Plan>(
     panel: &PricePanel,
     (combos, cost_bps): (&[StrategyParams], f64),
     (train, test): (Window, Option<Window>),
     blocks: impl FnOnce(usize) -> Result<(Vec<usize>, Plan)>,
     progress: &(dyn Fn(usize) + Sync),
-) -> Result<(Vec<ComboResult>, Vec<[f64; 2]>, Plan)> {
+    (batch, sink): (usize, GridSink<'_>),
+) -> Result<Plan> {
     let days = panel.n_days();
     train.validate(days)?;
     if let Some(test) = test {
@@ -435,7 +496,9 @@ pub(crate) fn simulate_grid<Plan>(
     // worker out of work takes a pending group or a pending test window. Tables and scratch
     // buffers go back to a pool after each task, for the next task to reuse their memory.
     // `collect` keeps grid order, so the results do not depend on the number of threads or on
-    // who ran what.
+    // who ran what. The groups run a batch at a time, each batch handed to `sink` before the
+    // next starts: memory holds one batch of results, and a batch of at least `batch`
+    // combinations keeps both workers busy but at its very end.
     let width = ks[ks.len() - 1];
     let (tables, scratches) = (Spares::<RankTable>::per_thread(), Spares::per_thread());
     let simulate_window =
@@ -456,50 +519,65 @@ pub(crate) fn simulate_grid<Plan>(
             scratches.give(scratch);
             runs
         };
-    let finished: Vec<(Vec<ComboResult>, Vec<[f64; 2]>)> = groups
-        .par_iter()
-        .with_max_len(1)
-        .map(|group| {
-            let p = group[0];
-            let table = match tables.take() {
-                Some(mut table) => {
-                    table.rebuild(panel, p.lookback, p.skip, width)?;
-                    table
-                }
-                None => RankTable::build(panel, p.lookback, p.skip, width)?,
-            };
-            let (train, test) = rayon::join(
-                || simulate_window(&table, p.lookback, (train, train_blocks)),
-                || {
-                    let test = test?;
-                    Some(simulate_window(&table, p.lookback, (test, None)))
-                },
-            );
-            tables.give(table);
-            let mut results = Vec::with_capacity(group.len());
-            let mut block_sums = Vec::new();
-            for p in *group {
-                let (h, k) = run_of(p);
-                let at = train.at(h, k);
-                results.push(ComboResult {
-                    params: *p,
-                    train: train.finish(at),
-                    test: test.as_ref().map(|runs| runs.finish(runs.at(h, k))),
-                });
-                block_sums.extend(train.blocks_of(at));
+    let run_group = |group: &&[StrategyParams]| {
+        let p = group[0];
+        let table = match tables.take() {
+            Some(mut table) => {
+                table.rebuild(panel, p.lookback, p.skip, width)?;
+                table
             }
-            progress(group.len());
-            Ok((results, block_sums))
-        })
-        .collect::<Result<_>>()?;
-    let mut results: Vec<ComboResult> = Vec::with_capacity(combos.len());
-    let mut block_sums: Vec<[f64; 2]> = Vec::new();
-    for (group_results, group_sums) in finished {
-        results.extend(group_results);
-        block_sums.extend(group_sums);
+            None => RankTable::build(panel, p.lookback, p.skip, width)?,
+        };
+        let (train, test) = rayon::join(
+            || simulate_window(&table, p.lookback, (train, train_blocks)),
+            || {
+                let test = test?;
+                Some(simulate_window(&table, p.lookback, (test, None)))
+            },
+        );
+        tables.give(table);
+        let mut results = Vec::with_capacity(group.len());
+        let mut block_sums = Vec::new();
+        for p in *group {
+            let (h, k) = run_of(p);
+            let at = train.at(h, k);
+            results.push(ComboResult {
+                params: *p,
+                train: train.finish(at),
+                test: test.as_ref().map(|runs| runs.finish(runs.at(h, k))),
+            });
+            block_sums.extend(train.blocks_of(at));
+        }
+        progress(group.len());
+        Ok((results, block_sums))
+    };
+    let mut rest = &groups[..];
+    while !rest.is_empty() {
+        // Whole groups up to at least `batch` combinations.
+        let (mut end, mut rows) = (0, 0);
+        while end < rest.len() && rows < batch {
+            rows += rest[end].len();
+            end += 1;
+        }
+        let finished: Vec<(Vec<ComboResult>, Vec<[f64; 2]>)> = rest[..end]
+            .par_iter()
+            .with_max_len(1)
+            .map(run_group)
+            .collect::<Result<_>>()?;
+        let (mut results, mut block_sums) = (Vec::with_capacity(rows), Vec::new());
+        for (group_results, group_sums) in finished {
+            results.extend(group_results);
+            block_sums.extend(group_sums);
+        }
+        sink(&results, &block_sums)?;
+        rest = &rest[end..];
     }
-    Ok((results, block_sums, plan))
+    Ok(plan)
 }
+
+/// Where [`simulate_grid`] hands its results: a batch of rows in grid order and their block
+/// sums, row by row.
+pub(crate) type GridSink<'a> = &'a mut dyn FnMut(&[ComboResult], &[[f64; 2]]) -> Result<()>;
 
 /// Runs the grid ([`run_grid`]), selects the best combination by `options.objective` on the
 /// train window ([`select_best`]) and computes its selection statistics
@@ -532,12 +610,12 @@ pub(crate) fn simulate_grid<Plan>(
 /// };
 /// let outcome = grid_search(&panel, &grid, &options, &|_| {})?;
 /// // From day 2 to day 9, top_k 1 holds A (12 to 19); top_k 2 holds half A, half B.
-/// assert_eq!(outcome.combos.len(), 2);
-/// assert!((outcome.combos[0].train.total_roi - 7.0 / 12.0).abs() < 1e-12);
-/// assert!((outcome.combos[1].train.total_roi - 7.0 / 24.0).abs() < 1e-12);
+/// assert_eq!(outcome.rows.len(), 2);
+/// assert!((outcome.rows.get(0)?.train.total_roi - 7.0 / 12.0).abs() < 1e-12);
+/// assert!((outcome.rows.get(1)?.train.total_roi - 7.0 / 24.0).abs() < 1e-12);
 /// assert_eq!(outcome.best, 0);
-/// assert_eq!(outcome.best().params.top_k, 1);
-/// assert!(outcome.best().test.is_none());
+/// assert_eq!(outcome.winner.params.top_k, 1);
+/// assert!(outcome.winner.test.is_none());
 /// assert_eq!((outcome.selection.trials, outcome.selection.dropped), (2, 2));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -548,57 +626,56 @@ pub fn grid_search(
     progress: &(dyn Fn(usize) + Sync),
 ) -> Result<GridOutcome> {
     let run = run_grid(panel, spec, options, progress)?;
-    let best = select_best(&run.combos, options.objective);
+    let best = run.rows.select_best(options.objective)?;
     let selection = selection_statistics(panel, &run, best, options)?;
     Ok(GridOutcome {
-        combos: run.combos,
+        winner: run.rows.get(best)?,
+        rows: run.rows,
         best,
         selection,
-        blocks: run.blocks,
     })
 }
 
 /// PSR and DSR of combination `best` (its train-window daily returns, recomputed with
 /// [`crate::backtest()`]) against the `N` trials of `run`, and PBO by CSCV from the block sums.
+/// The rows are read a chunk at a time (twice for the trials' variance, twice for CSCV when
+/// they are more than one chunk).
 ///
 /// # Errors
-/// As [`crate::backtest()`] for the winner.
+/// As [`crate::backtest()`] for the winner; [`EngineError::NotRecorded`] when `best` is not a
+/// row; [`EngineError::GridSpill`] when the rows cannot be read.
 pub fn selection_statistics(
     panel: &PricePanel,
     run: &GridRun,
     best: usize,
     options: &GridOptions,
 ) -> Result<SelectionStats> {
-    let results = &run.combos;
-    let winner = results[best].params;
+    let rows = &run.rows;
+    let winner = rows.get(best)?.params;
     let ranks = RankTable::build(panel, winner.lookback, winner.skip, winner.top_k)?;
     let t0 = options.train.first_rebalance(winner.lookback)?;
     let recorded = run_recorded(panel, &winner, options.train, t0, &ranks);
     let mom = moments(&recorded.returns());
     let sqrt_year = DAYS_PER_YEAR.sqrt();
-    let trial_sharpes: Vec<f64> = results.iter().map(|c| c.train.sharpe / sqrt_year).collect();
-    let sharpe_variance = variance_ddof0(&trial_sharpes);
-    let pbo = run
-        .blocks
-        .as_ref()
-        .and_then(probability_of_backtest_overfitting);
+    // The trials' daily Sharpe ratios, a chunk at a time, in grid order (`variance_ddof0`'s
+    // sums in its order, so the same bits as over one slice).
+    let sharpe_variance = variance_of_passes::<EngineError>(rows.len(), &mut |value| {
+        rows.try_for_each(|_, c, _| value(&(c.train.sharpe / sqrt_year)))
+    })?;
+    let sr0 = expected_max_sharpe(sharpe_variance, rows.len());
+    let pbo = pbo_of_rows(rows)?;
     Ok(SelectionStats {
         objective: options.objective,
-        trials: results.len(),
+        trials: rows.len(),
         sharpe: mom.sharpe,
         n: mom.n,
         skewness: mom.skewness,
         kurtosis: mom.kurtosis,
         psr: probabilistic_sharpe_ratio(mom.sharpe, 0.0, mom.n, mom.skewness, mom.kurtosis),
-        sr0: expected_max_sharpe(sharpe_variance, results.len()),
+        sr0,
         sharpe_variance,
-        dsr: deflated_sharpe_ratio(
-            mom.sharpe,
-            mom.n,
-            mom.skewness,
-            mom.kurtosis,
-            &trial_sharpes,
-        ),
+        // `deflated_sharpe_ratio` with the variance above.
+        dsr: probabilistic_sharpe_ratio(mom.sharpe, sr0, mom.n, mom.skewness, mom.kurtosis),
         pbo,
         dropped: run.dropped,
     })
@@ -743,8 +820,16 @@ mod tests {
             };
             let run = run_grid(&panel, &spec, &options, &|_| {}).expect("grid");
             let (combos, _) = spec.combinations(options.cost_bps).expect("combinations");
-            assert_eq!(run.combos.len(), combos.len());
-            for (got, p) in run.combos.iter().zip(&combos) {
+            assert_eq!(run.rows.len(), combos.len());
+            // Read back 5 rows at a time: chunks that split the lookback groups.
+            let (mut rows, mut sums) = (Vec::new(), Vec::new());
+            for chunk in run.rows.clone().with_chunk_rows(5).chunks() {
+                let chunk = chunk.expect("rows");
+                assert_eq!(chunk.first, rows.len());
+                rows.extend(chunk.rows);
+                sums.extend(chunk.sums);
+            }
+            for (got, p) in rows.iter().zip(&combos) {
                 assert_eq!(got.params, *p);
                 let train = backtest(&panel, p, options.train).expect("train");
                 let (want, got_train) = (&train.metrics, &got.train);
@@ -757,19 +842,20 @@ mod tests {
                 assert!(same_bits(got_test, &test.metrics), "seed {seed} {p:?} test");
             }
             // The block sums are those of the plain run's returns, block by block.
-            let blocks = run.blocks.expect("blocks");
+            let (blocks, block_len) = run.rows.block_layout().expect("blocks");
+            assert_eq!(sums.len(), combos.len() * blocks);
             for (c, p) in combos.iter().enumerate() {
                 let rec = backtest(&panel, p, options.train).expect("train");
                 let r = rec.returns();
-                let first = options.train.end + 1 - blocks.blocks * blocks.block_len;
-                for b in 0..blocks.blocks {
+                let first = options.train.end + 1 - blocks * block_len;
+                for b in 0..blocks {
                     let (mut s1, mut s2) = (0.0, 0.0);
-                    for u in first + b * blocks.block_len..first + (b + 1) * blocks.block_len {
+                    for u in first + b * block_len..first + (b + 1) * block_len {
                         let x = r[u - 1 - rec.t0];
                         s1 += x;
                         s2 += x * x;
                     }
-                    let got = blocks.sums[c * blocks.blocks + b];
+                    let got = sums[c * blocks + b];
                     // Infinite or NaN where the run's value reached 0 (returns of x / 0).
                     let close = |g: f64, w: f64| {
                         g == w || (g - w).abs() <= 1e-12 || (g.is_nan() && w.is_nan())
@@ -781,5 +867,78 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn rows_read_in_small_chunks_and_results_in_small_batches_change_nothing() {
+        // Top_k 6 and 9 on 6 tickers hold the same book: ties in every split's ranks.
+        let panel = panel(150, 6, 5, 0.0);
+        let spec = GridSpec {
+            lookback: vec![3, 10, 25],
+            skip: vec![0, 2],
+            holding: vec![9, 1, 4],
+            top_k: vec![2, 6, 9],
+        };
+        let options = GridOptions {
+            train: Window { start: 0, end: 119 },
+            test: Some(Window {
+                start: 120,
+                end: 149,
+            }),
+            objective: Objective::Sharpe,
+            pbo_blocks: 6,
+            cost_bps: 10.0,
+        };
+        let run = run_grid(&panel, &spec, &options, &|_| {}).expect("grid");
+        let best = run.rows.select_best(options.objective).expect("rows");
+        let whole = selection_statistics(&panel, &run, best, &options).expect("statistics");
+        assert!(whole.pbo.is_some());
+        // Chunks of 3 rows: odd chunks (the last row of each paired with itself in CSCV's
+        // lanes), the trials' variance and CSCV's ranks summed over 18 chunks.
+        let chunked = GridRun {
+            rows: run.rows.clone().with_chunk_rows(3),
+            dropped: run.dropped,
+        };
+        assert_eq!(
+            chunked.rows.select_best(options.objective).expect("rows"),
+            best
+        );
+        let stats = selection_statistics(&panel, &chunked, best, &options).expect("statistics");
+        assert_eq!(stats, whole);
+        let bits = |p: &Option<Pbo>| {
+            p.as_ref()
+                .map(|p| p.logits.iter().map(|l| l.to_bits()).collect::<Vec<_>>())
+        };
+        assert_eq!(bits(&stats.pbo), bits(&whole.pbo));
+        assert_eq!(
+            stats.sharpe_variance.to_bits(),
+            whole.sharpe_variance.to_bits()
+        );
+
+        // One group per batch hands over the same rows as one batch of all.
+        let (combos, _) = spec.combinations(options.cost_bps).expect("combinations");
+        let simulate = |batch| {
+            let (mut rows, mut sums, mut batches) = (Vec::new(), Vec::new(), 0);
+            let starts = |_| Ok((vec![40, 60, 80, 100], ()));
+            simulate_grid(
+                &panel,
+                (&combos, options.cost_bps),
+                (options.train, options.test),
+                starts,
+                &|_| {},
+                (batch, &mut |r, b| {
+                    rows.extend_from_slice(r);
+                    sums.extend_from_slice(b);
+                    batches += 1;
+                    Ok(())
+                }),
+            )
+            .expect("grid");
+            (rows, sums, batches)
+        };
+        let (one, many) = (simulate(usize::MAX), simulate(1));
+        assert_eq!((one.2, many.2), (1, 6));
+        assert_eq!((&one.0, &one.1), (&many.0, &many.1));
+        assert_eq!(one.0.len(), combos.len());
     }
 }

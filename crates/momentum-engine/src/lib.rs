@@ -8,7 +8,7 @@
 //! | [`StrategyParams`], [`Window`], [`split`] | inputs: `L, S, H, K, c`, windows, the train/test split |
 //! | [`select_top_k`], [`RankTable`] | top-k with the tie rule (shared with the scanner), ranks per lookback |
 //! | [`backtest()`], [`baseline`] | one recorded run: [`Metrics`], equity curve, [`Trade`] log |
-//! | [`grid_search`], [`run_grid`] | all combinations in parallel (rayon), deterministic, with [`SelectionStats`] |
+//! | [`grid_search`], [`run_grid`], [`GridRows`] | all combinations in parallel (rayon), deterministic, with [`SelectionStats`]; the rows streamed to a temporary file and read back a chunk at a time |
 //! | [`ExperimentSpec`], [`run_experiment`], [`Experiment`] | one backtest invocation, from a panel to `metrics.json`, `grid.csv`, `trades.csv`, `equity_curve.csv` |
 //! | [`probabilistic_sharpe_ratio`], [`deflated_sharpe_ratio`], [`probability_of_backtest_overfitting`] | is the winner luck? |
 //! | [`compare()`], [`sharpe_difference_hac`], [`sharpe_difference_bootstrap`], [`diebold_mariano`] | champion against challenger: is the difference of Sharpe ratios or mean returns real? |
@@ -38,6 +38,7 @@ mod grid;
 mod lanes;
 mod metrics;
 mod params;
+mod rows;
 mod select;
 mod sim;
 mod stats;
@@ -62,6 +63,7 @@ pub use grid::{
 };
 pub use metrics::{DAYS_PER_YEAR, Metrics};
 pub use params::{MAX_COST_BPS, Objective, StrategyParams, Window, split, train_days};
+pub use rows::{GridChunk, GridRows};
 pub use select::{RankTable, select_top_k, select_top_k_into};
 // The types a caller of the engine needs, so it can depend on this crate alone.
 pub use momentum_features::{FeaturesError, PricePanel};

@@ -6,7 +6,10 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use statrs::distribution::{ContinuousCDF, Normal};
 
+use std::convert::Infallible;
+
 use crate::lanes::F64x2;
+use crate::rows::GridRows;
 
 /// The Euler-Mascheroni constant as the spec writes it.
 pub const EULER_GAMMA: f64 = 0.577_215_664_9;
@@ -192,17 +195,45 @@ pub fn deflated_sharpe_ratio(
 }
 
 /// Population variance (ddof = 0); 0 for fewer than 2 values.
+pub fn variance_ddof0(x: &[f64]) -> f64 {
+    let Ok(variance) =
+        variance_of_passes::<Infallible>(x.len(), &mut |value| x.iter().try_for_each(value));
+    variance
+}
+
+/// A source read in passes: each call hands every item, in the same order each time, to its
+/// callback (values one by one, or chunks of block sums), and stops at the callback's error.
+pub(crate) type Passes<'a, T, E> =
+    &'a mut dyn FnMut(&mut dyn FnMut(&T) -> Result<(), E>) -> Result<(), E>;
+
+/// [`variance_ddof0`] of `n` values that `pass` hands to its callback, in the same order each
+/// time it is called (twice: for the mean, then for the squared deviations): values read a
+/// chunk at a time give the same bits as one slice.
+///
+/// # Errors
+/// `pass`'s error.
 #[expect(
     clippy::cast_precision_loss,
     reason = "trial counts are far below 2^52"
 )]
-pub fn variance_ddof0(x: &[f64]) -> f64 {
-    if x.len() < 2 {
-        return 0.0;
+pub(crate) fn variance_of_passes<E>(n: usize, pass: Passes<'_, f64, E>) -> Result<f64, E> {
+    if n < 2 {
+        return Ok(0.0);
     }
-    let n = x.len() as f64;
-    let mean = x.iter().sum::<f64>() / n;
-    x.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n
+    let count = n as f64;
+    // `-0.0`: where `Iterator::sum` of `f64` starts.
+    let mut sum = -0.0;
+    pass(&mut |v| {
+        sum += *v;
+        Ok(())
+    })?;
+    let mean = sum / count;
+    let mut squares = -0.0;
+    pass(&mut |v| {
+        squares += (v - mean) * (v - mean);
+        Ok(())
+    })?;
+    Ok(squares / count)
 }
 
 /// The outcome of CSCV.
@@ -300,19 +331,99 @@ pub(crate) fn sharpe_of_sums(sums: [f64; 2], count: usize) -> f64 {
     sharpe_pair(sums.map(F64x2::splat), count).lo()
 }
 
-/// The logit of the relative rank of `oos[best]` among `oos` (ascending, mid-rank for ties):
-/// `rank = 1 + #{worse} + #{equal others} / 2`, `w = rank / (N + 1)`, `ln(w / (1 - w))`.
-#[expect(clippy::cast_precision_loss, reason = "counts are far below 2^52")]
-fn logit(oos: &[f64], best: usize) -> f64 {
-    let x = oos[best];
-    let (mut below, mut equal) = (0usize, 0usize);
-    for &y in oos {
-        below += usize::from(y < x);
-        equal += usize::from(y == x);
+/// One half of a CSCV split as in-sample: its best combination so far and where that one's
+/// out-of-sample Sharpe ratio ranks.
+#[derive(Debug, Clone, Copy)]
+struct HalfWinner {
+    /// The best in-sample Sharpe ratio so far (the first on ties).
+    sharpe: f64,
+    /// Its out-of-sample Sharpe ratio `x`.
+    oos: f64,
+    /// Combinations whose out-of-sample Sharpe ratio is below `x`, and equal to it (`x`'s own
+    /// included).
+    below: usize,
+    equal: usize,
+}
+
+impl HalfWinner {
+    const NONE: Self = Self {
+        sharpe: f64::NEG_INFINITY,
+        oos: f64::NAN,
+        below: 0,
+        equal: 0,
+    };
+
+    /// Takes the next combinations: `own` in-sample Sharpe ratios, `other` out-of-sample.
+    fn offer(&mut self, own: &[f64], other: &[f64], first_chunk: bool) {
+        if first_chunk && !other.is_empty() {
+            // With no better one, combination 0 is the winner.
+            self.oos = other[0];
+        }
+        for (&v, &o) in own.iter().zip(other) {
+            if v > self.sharpe {
+                self.sharpe = v;
+                self.oos = o;
+            }
+        }
     }
-    let rank = 1.0 + below as f64 + (equal - 1) as f64 / 2.0;
-    let w = rank / (oos.len() as f64 + 1.0);
-    (w / (1.0 - w)).ln()
+
+    /// Counts the out-of-sample Sharpe ratios `other` below and equal to the winner's.
+    fn tally(&mut self, other: &[f64]) {
+        for &y in other {
+            self.below += usize::from(y < self.oos);
+            self.equal += usize::from(y == self.oos);
+        }
+    }
+
+    /// The logit of the winner's relative rank among `n` (ascending, mid-rank for ties):
+    /// `rank = 1 + #{worse} + #{equal others} / 2`, `w = rank / (N + 1)`, `ln(w / (1 - w))`.
+    #[expect(clippy::cast_precision_loss, reason = "counts are far below 2^52")]
+    fn logit(&self, n: usize) -> f64 {
+        let rank = 1.0 + self.below as f64 + self.equal.saturating_sub(1) as f64 / 2.0;
+        let w = rank / (n as f64 + 1.0);
+        (w / (1.0 - w)).ln()
+    }
+}
+
+/// The Sharpe ratios of a chunk's combinations over the blocks `ins` (into `first`) and `outs`
+/// (into `second`), from their `paired` block sums (`s` per pair), two combinations at a time:
+/// their sums in one lane pair, the Sharpe ratios of both in one set of packed divisions and
+/// square roots (lane by lane the operations of the scalar formula, so the same values as one
+/// at a time, whatever the pairing).
+fn half_sharpes(
+    paired: &[PairedBlock],
+    (s, count): (usize, usize),
+    (ins, outs): (&[u8], &[u8]),
+    first: &mut [f64],
+    second: &mut [f64],
+) {
+    for ((first, second), blocks) in first
+        .chunks_mut(2)
+        .zip(second.chunks_mut(2))
+        .zip(paired.chunks(s))
+    {
+        let [inside, outside] = split_sums(blocks, ins, outs);
+        let sharpe = [sharpe_pair(inside, count), sharpe_pair(outside, count)];
+        for (k, (x, y)) in first.iter_mut().zip(second.iter_mut()).enumerate() {
+            *x = sharpe[0].lane(k);
+            *y = sharpe[1].lane(k);
+        }
+    }
+}
+
+/// A chunk's block sums (`s` per combination) two combinations side by side (with an odd
+/// count, the last one beside itself), so one packed addition sums both.
+fn paired_sums(sums: &[[f64; 2]], s: usize) -> Vec<PairedBlock> {
+    let n = sums.len() / s;
+    (0..n.div_ceil(2))
+        .flat_map(|p| {
+            let (a, b) = (2 * p, (2 * p + 1).min(n - 1));
+            (0..s).map(move |block| {
+                let (x, y) = (sums[a * s + block], sums[b * s + block]);
+                [F64x2::pair(x[0], y[0]), F64x2::pair(x[1], y[1])]
+            })
+        })
+        .collect()
 }
 
 /// Probability of Backtest Overfitting by combinatorially symmetric cross-validation.
@@ -357,12 +468,36 @@ fn logit(oos: &[f64], best: usize) -> f64 {
 /// # References
 /// Bailey, D. H., Borwein, J., Lopez de Prado, M. and Zhu, Q. J. (2017), "The Probability of
 /// Backtest Overfitting", Journal of Computational Finance 20(4), section 2 (CSCV).
-#[expect(clippy::cast_precision_loss, reason = "counts are far below 2^52")]
 pub fn probability_of_backtest_overfitting(sums: &BlockSums) -> Option<Pbo> {
-    let (s, len) = (sums.blocks, sums.block_len);
-    let n = sums.combinations();
+    let shape = (sums.combinations(), sums.blocks, sums.block_len);
+    let Ok(pbo) = cscv::<Infallible>(shape, &mut |chunk| chunk(&sums.sums));
+    pbo
+}
+
+/// [`probability_of_backtest_overfitting`] of the grid's rows, read a chunk at a time (twice
+/// when there is more than one chunk): the same value, bit for bit. `None` without block sums.
+///
+/// # Errors
+/// [`crate::EngineError::GridSpill`] when the rows cannot be read.
+pub(crate) fn pbo_of_rows(rows: &GridRows) -> crate::Result<Option<Pbo>> {
+    let Some((blocks, block_len)) = rows.block_layout() else {
+        return Ok(None);
+    };
+    cscv((rows.len(), blocks, block_len), &mut |chunk| {
+        rows.chunks().try_for_each(|c| chunk(&c?.sums))
+    })
+}
+
+/// CSCV over `n` combinations of `s` blocks of `len` returns, whose block sums `pass` hands to
+/// its callback a chunk of whole combinations at a time, in grid order, the same chunks each
+/// time it is called (once when it gives one chunk, otherwise twice).
+#[expect(clippy::cast_precision_loss, reason = "counts are far below 2^52")]
+fn cscv<E>(
+    (n, s, len): (usize, usize, usize),
+    pass: Passes<'_, [[f64; 2]], E>,
+) -> Result<Option<Pbo>, E> {
     if n < 2 || s < 2 || !s.is_multiple_of(2) || s > 24 || len * s / 2 < 2 {
-        return None;
+        return Ok(None);
     }
     let half = s / 2;
     // The splits in bit-mask order. The complement of the `i`-th of the `M` masks is the
@@ -374,75 +509,92 @@ pub fn probability_of_backtest_overfitting(sums: &BlockSums) -> Option<Pbo> {
         .filter(|m| m.count_ones() as usize == half)
         .collect();
     let count = half * len;
-    // Two combinations side by side (with an odd count, the last one beside itself), so one
-    // packed addition sums both.
-    let paired: Vec<PairedBlock> = (0..n.div_ceil(2))
-        .flat_map(|p| {
-            let (a, b) = (2 * p, (2 * p + 1).min(n - 1));
-            (0..s).map(move |block| {
-                let (x, y) = (sums.sums[a * s + block], sums.sums[b * s + block]);
-                [F64x2::pair(x[0], y[0]), F64x2::pair(x[1], y[1])]
-            })
+    // The halves as lists of blocks in block order: the sums run over a list instead of testing
+    // a mask bit per block (a branch that mispredicts about every other block).
+    #[expect(clippy::cast_possible_truncation, reason = "at most 24 blocks")]
+    let halves: Vec<([u8; 12], [u8; 12])> = masks[..masks.len() / 2]
+        .iter()
+        .map(|&mask| {
+            let (mut ins, mut outs) = ([0u8; 12], [0u8; 12]);
+            let (mut a, mut b) = (0, 0);
+            for block in 0..s {
+                if mask >> block & 1 == 1 {
+                    ins[a] = block as u8;
+                    a += 1;
+                } else {
+                    outs[b] = block as u8;
+                    b += 1;
+                }
+            }
+            (ins, outs)
         })
         .collect();
-    let pairs: Vec<(f64, f64)> = masks[..masks.len() / 2]
-        .par_iter()
-        .map_init(
-            || (vec![0.0; n], vec![0.0; n]),
-            |(first, second), &mask| {
-                // The halves as lists of blocks in block order: the sums below run over a list
-                // instead of testing a mask bit per block (a branch that mispredicts about every
-                // other block).
-                let (mut ins, mut outs) = ([0u8; 12], [0u8; 12]);
-                let (mut a, mut b) = (0, 0);
-                #[expect(clippy::cast_possible_truncation, reason = "at most 24 blocks")]
-                for block in 0..s {
-                    if mask >> block & 1 == 1 {
-                        ins[a] = block as u8;
-                        a += 1;
-                    } else {
-                        outs[b] = block as u8;
-                        b += 1;
-                    }
-                }
-                let (ins, outs) = (&ins[..half], &outs[..half]);
-                // The best combination of each half (the first on ties).
-                let mut best = [0, 0];
-                let mut best_sharpe = [f64::NEG_INFINITY; 2];
-                // Two combinations at a time: their sums in one lane pair, the Sharpe ratios
-                // of both in one set of packed divisions and square roots (lane by lane the
-                // operations of the scalar formula, so the same values as one at a time).
-                let halves = first.chunks_mut(2).zip(second.chunks_mut(2));
-                for ((pair, (first, second)), blocks) in halves.enumerate().zip(paired.chunks(s)) {
-                    let c = 2 * pair;
-                    let [inside, outside] = split_sums(blocks, ins, outs);
-                    let sharpe = [sharpe_pair(inside, count), sharpe_pair(outside, count)];
-                    for (k, (x, y)) in first.iter_mut().zip(second.iter_mut()).enumerate() {
-                        for (h, slot) in [x, y].into_iter().enumerate() {
-                            *slot = sharpe[h].lane(k);
-                            if *slot > best_sharpe[h] {
-                                best_sharpe[h] = *slot;
-                                best[h] = c + k;
-                            }
-                        }
-                    }
-                }
+    // Per mask: the winner of its own in-sample half, then of its complement's.
+    let mut winners = vec![[HalfWinner::NONE; 2]; halves.len()];
+    // A chunk's `rows` combinations' Sharpe ratios on each half of a split.
+    let sharpes = |(paired, rows): (&[PairedBlock], usize),
+                   (ins, outs): &([u8; 12], [u8; 12]),
+                   (first, second): &mut (Vec<f64>, Vec<f64>)| {
+        first.resize(rows, 0.0);
+        second.resize(rows, 0.0);
+        half_sharpes(
+            paired,
+            (s, count),
+            (&ins[..half], &outs[..half]),
+            first,
+            second,
+        );
+    };
+    // Pass 1: each half's winner. With one chunk (every combination at once), the ranks too.
+    let (mut seen, mut chunks) = (0, 0);
+    pass(&mut |sums| {
+        let rows = sums.len() / s;
+        let paired = paired_sums(sums, s);
+        let (first_chunk, whole) = (seen == 0, rows == n);
+        winners.par_iter_mut().zip(&halves).for_each_init(
+            || (Vec::new(), Vec::new()),
+            |buffers, (winner, split)| {
+                sharpes((&paired, rows), split, buffers);
+                let (first, second) = (&buffers.0[..], &buffers.1[..]);
                 // In-sample `first` for this mask, `second` for its complement.
-                (logit(second, best[0]), logit(first, best[1]))
+                winner[0].offer(first, second, first_chunk);
+                winner[1].offer(second, first, first_chunk);
+                if whole {
+                    winner[0].tally(second);
+                    winner[1].tally(first);
+                }
             },
-        )
-        .collect();
+        );
+        seen += rows;
+        chunks += 1;
+        Ok(())
+    })?;
+    // Pass 2 over more than one chunk: where each winner ranks out of sample.
+    if chunks > 1 {
+        pass(&mut |sums| {
+            let (paired, rows) = (paired_sums(sums, s), sums.len() / s);
+            winners.par_iter_mut().zip(&halves).for_each_init(
+                || (Vec::new(), Vec::new()),
+                |buffers, (winner, split)| {
+                    sharpes((&paired, rows), split, buffers);
+                    winner[0].tally(&buffers.1);
+                    winner[1].tally(&buffers.0);
+                },
+            );
+            Ok(())
+        })?;
+    }
     let mut logits = vec![0.0; masks.len()];
-    for (i, (own, complement)) in pairs.into_iter().enumerate() {
-        logits[i] = own;
-        logits[masks.len() - 1 - i] = complement;
+    for (i, [own, complement]) in winners.iter().enumerate() {
+        logits[i] = own.logit(n);
+        logits[masks.len() - 1 - i] = complement.logit(n);
     }
     let overfit = logits.iter().filter(|l| **l <= 0.0).count();
-    Some(Pbo {
+    Ok(Some(Pbo {
         pbo: overfit as f64 / logits.len() as f64,
         splits: logits.len(),
         blocks: s,
         block_len: len,
         logits,
-    })
+    }))
 }

@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 use crate::backtest::{backtest, baseline};
 use crate::error::{EngineError, Result};
 use crate::experiment::{CurvePoint, WindowName};
-use crate::grid::{GridOptions, GridSpec, run_grid, select_best};
+use crate::grid::{GridSpec, best_of_grid};
 use crate::metrics::{DAYS_PER_YEAR, Metrics, curve_metrics};
 use crate::params::{Objective, StrategyParams, Window};
 
@@ -177,16 +177,8 @@ pub fn walk_forward(
     let schedule = spec.folds(evaluated, grid.max_lookback())?;
     let (stitched_start, stitched_end) = (schedule[0].1.start, schedule[schedule.len() - 1].1.end);
     for (train, test) in schedule {
-        let options = GridOptions {
-            train,
-            test: None,
-            objective,
-            // Per-fold PBO is not reported; its blocks cost nothing at this size.
-            pbo_blocks: 2,
-            cost_bps,
-        };
-        let run = run_grid(panel, grid, &options, progress)?;
-        let best = &run.combos[select_best(&run.combos, objective)];
+        // Only the fold's best is kept: no rows, no block sums (per-fold PBO is not reported).
+        let best = best_of_grid(panel, (grid, objective, cost_bps), train, progress)?;
         let traded = backtest(panel, &best.params, test)?;
         // Chained onto the value the previous fold ended with; the switch day's value is the
         // post-trade one of the new fold.

@@ -57,6 +57,24 @@ pub fn write_atomic_unsynced(path: &Path, bytes: &[u8]) -> Result<(), FileError>
     )
 }
 
+/// [`write_atomic_unsynced`] of the contents of the file `source`, copied through a small
+/// buffer: a copy of a large artifact does not hold it in memory.
+///
+/// # Errors
+/// A [`FileError`] naming `source` when it cannot be read, or `path` when it cannot be written.
+pub fn copy_atomic_unsynced(source: &Path, path: &Path) -> Result<(), FileError> {
+    let mut input = File::open(source).map_err(|err| FileError::io(source, err))?;
+    replace(
+        path,
+        |file| {
+            std::io::copy(&mut input, file)
+                .map(drop)
+                .map_err(|err| FileError::io(path, err))
+        },
+        Durability::Unsynced,
+    )
+}
+
 /// Whether a replacement waits for the disk.
 #[derive(Clone, Copy, PartialEq)]
 enum Durability {

@@ -13,6 +13,7 @@
 //! [`GridFilter`] is the condition language of `momentum runs compare --where`:
 //! `test_sharpe > 1 and top_k = 5`.
 
+use std::borrow::Cow;
 use std::fs::File;
 use std::io::Write;
 use std::path::Path;
@@ -23,7 +24,7 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int64Type};
 use arrow_array::{Array, ArrayRef, Float64Array, Int64Array, RecordBatch};
 use arrow_schema::{DataType, Field, Schema};
-use momentum_engine::{ComboResult, Experiment, Metrics, StrategyParams};
+use momentum_engine::{ComboResult, Experiment, Metrics, Objective, StrategyParams};
 use momentum_tracking::Cmp;
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -52,6 +53,113 @@ pub struct GridTable {
     rows: Vec<Vec<f64>>,
 }
 
+/// Rows of a Parquet row group of the grid table: the rows held in memory while it is written.
+/// About 7 MB with 16 PBO blocks, the size of a chunk of the grid's rows; a grid below it is
+/// one row group.
+pub const ROW_GROUP_ROWS: usize = 1 << 14;
+
+/// The columns of a grid table with `blocks` CSCV blocks, if any.
+fn experiment_columns(blocks: Option<usize>) -> Vec<String> {
+    let mut columns: Vec<String> = [
+        "lookback", "skip", "holding", "top_k", "cost_bps", "selected",
+    ]
+    .map(String::from)
+    .to_vec();
+    for window in ["train", "test"] {
+        columns.extend(Metrics::NAMES.iter().map(|m| format!("{window}_{m}")));
+    }
+    for b in 0..blocks.unwrap_or(0) {
+        columns.push(format!("block_{b}_sum"));
+        columns.push(format!("block_{b}_sumsq"));
+    }
+    columns
+}
+
+/// One combination's row of the grid table (the columns of [`experiment_columns`]).
+fn experiment_row(combo: &ComboResult, sums: &[[f64; 2]], selected: bool) -> Vec<f64> {
+    let p = combo.params;
+    #[expect(clippy::cast_precision_loss, reason = "parameters are small integers")]
+    let mut row = vec![
+        p.lookback as f64,
+        p.skip as f64,
+        p.holding as f64,
+        p.top_k as f64,
+        p.cost_bps,
+        f64::from(u8::from(selected)),
+    ];
+    row.extend(combo.train.values());
+    row.extend(combo.test.map_or([f64::NAN; 9], |m| m.values()));
+    row.extend(sums.iter().flatten());
+    row
+}
+
+/// Writes a grid table of `columns` to `path` atomically, its rows a batch at a time, in row
+/// groups of at most [`ROW_GROUP_ROWS`].
+fn write_parquet_batches<'a>(
+    path: &Path,
+    columns: &[String],
+    batches: impl Iterator<Item = Result<Cow<'a, [Vec<f64>]>>>,
+) -> Result<()> {
+    let fail = |err: Box<dyn std::error::Error + Send + Sync>| LifecycleError::write(path, err);
+    let fields: Vec<Field> = columns
+        .iter()
+        .map(|c| {
+            let kind = if is_integer(c) {
+                DataType::Int64
+            } else {
+                DataType::Float64
+            };
+            Field::new(c, kind, true)
+        })
+        .collect();
+    let schema = Arc::new(Schema::new(fields));
+    // Floats of many distinct values: byte-stream-split groups their bytes by position,
+    // which ZSTD compresses far better than the plain or dictionary encodings.
+    let mut properties = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::default()))
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS));
+    for column in columns.iter().filter(|c| !is_integer(c)) {
+        let path = ColumnPath::from(column.as_str());
+        properties = properties
+            .set_column_dictionary_enabled(path.clone(), false)
+            .set_column_encoding(path, Encoding::BYTE_STREAM_SPLIT);
+    }
+    let properties = properties
+        .set_key_value_metadata(Some(vec![KeyValue::new(
+            LAYOUT_KEY.into(),
+            LAYOUT.to_owned(),
+        )]))
+        .build();
+    momentum_data::write_atomic(path, |file: &mut File| {
+        let mut writer = ArrowWriter::try_new(file, schema.clone(), Some(properties))
+            .map_err(|e| fail(e.into()))?;
+        for rows in batches {
+            let rows = rows?;
+            let arrays: Vec<ArrayRef> = columns
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    let values = rows.iter().map(|row| row[i]);
+                    if is_integer(c) {
+                        #[expect(clippy::cast_possible_truncation, reason = "stored as integers")]
+                        let ints: Int64Array =
+                            values.map(|v| (!v.is_nan()).then_some(v as i64)).collect();
+                        Arc::new(ints) as ArrayRef
+                    } else {
+                        let floats: Float64Array =
+                            values.map(|v| (!v.is_nan()).then_some(v)).collect();
+                        Arc::new(floats) as ArrayRef
+                    }
+                })
+                .collect();
+            let batch = RecordBatch::try_new(schema.clone(), arrays).map_err(|e| fail(e.into()))?;
+            writer.write(&batch).map_err(|e| fail(e.into()))?;
+        }
+        writer.close().map_err(|e| fail(e.into()))?;
+        Ok(())
+    })
+}
+
 /// Columns stored as integers.
 fn is_integer(column: &str) -> bool {
     matches!(
@@ -67,54 +175,93 @@ fn is_integer(column: &str) -> bool {
 }
 
 impl GridTable {
-    /// The grid of a recorded experiment.
+    /// Writes the grid of a recorded experiment to `path` as Parquet (see the module docs),
+    /// atomically, reading its rows a chunk at a time: memory holds one chunk and one row group
+    /// ([`ROW_GROUP_ROWS`]) whatever the grid's size.
     ///
     /// # Errors
-    /// [`momentum_engine::EngineError::NotRecorded`] for an experiment read from JSON.
-    pub fn of(experiment: &Experiment) -> Result<Self> {
-        if experiment.grid.is_empty() {
+    /// [`momentum_engine::EngineError::NotRecorded`] for an experiment read from JSON;
+    /// [`LifecycleError::Write`] naming the file.
+    pub fn write_experiment_parquet(experiment: &Experiment, path: &Path) -> Result<()> {
+        let grid = &experiment.grid;
+        if grid.is_empty() {
             return Err(momentum_engine::EngineError::NotRecorded.into());
         }
-        let mut columns: Vec<String> = [
-            "lookback", "skip", "holding", "top_k", "cost_bps", "selected",
-        ]
-        .map(String::from)
-        .to_vec();
-        for window in ["train", "test"] {
-            columns.extend(Metrics::NAMES.iter().map(|m| format!("{window}_{m}")));
+        let columns = experiment_columns(grid.block_layout().map(|(blocks, _)| blocks));
+        let batches = grid.chunks().map(|chunk| {
+            let chunk = chunk?;
+            let width = chunk.sums.len() / chunk.rows.len().max(1);
+            let rows: Vec<Vec<f64>> = chunk
+                .rows
+                .iter()
+                .enumerate()
+                .map(|(r, combo)| {
+                    let sums = &chunk.sums[r * width..(r + 1) * width];
+                    experiment_row(combo, sums, chunk.first + r == experiment.grid_rank)
+                })
+                .collect();
+            Ok(Cow::Owned(rows))
+        });
+        write_parquet_batches(path, &columns, batches)
+    }
+
+    /// The `count` best rows of a recorded experiment's grid by `objective` on the train
+    /// window, best first (NaN last, ties in grid order, as [`GridTable::query`] sorts), read a
+    /// chunk at a time and kept `count` at most.
+    ///
+    /// # Errors
+    /// [`momentum_engine::EngineError::NotRecorded`] for an experiment read from JSON;
+    /// [`LifecycleError::Engine`] when the rows cannot be read.
+    pub fn best_of_experiment(
+        experiment: &Experiment,
+        objective: Objective,
+        count: usize,
+    ) -> Result<(Self, Vec<ComboResult>)> {
+        let grid = &experiment.grid;
+        if grid.is_empty() {
+            return Err(momentum_engine::EngineError::NotRecorded.into());
         }
-        let blocks = experiment.blocks.as_ref();
-        if let Some(blocks) = blocks {
-            for b in 0..blocks.blocks {
-                columns.push(format!("block_{b}_sum"));
-                columns.push(format!("block_{b}_sumsq"));
+        /// A row kept, with its place: (NaN, -value, index), the smaller the better; a strict
+        /// order, indices being unique.
+        struct Kept {
+            key: (bool, f64, usize),
+            combo: ComboResult,
+            row: Vec<f64>,
+        }
+        let before = |a: &(bool, f64, usize), b: &(bool, f64, usize)| {
+            a.0.cmp(&b.0)
+                .then(a.1.total_cmp(&b.1))
+                .then(a.2.cmp(&b.2))
+                .is_lt()
+        };
+        let mut best: Vec<Kept> = Vec::new();
+        grid.try_for_each(|index, combo, sums| {
+            let value = objective.value(&combo.train);
+            let key = (
+                value.is_nan(),
+                if value.is_nan() { 0.0 } else { -value },
+                index,
+            );
+            if best.len() == count && best.last().is_none_or(|worst| !before(&key, &worst.key)) {
+                return Ok::<_, LifecycleError>(());
             }
-        }
-        let rows = experiment
-            .grid
-            .iter()
-            .enumerate()
-            .map(|(i, combo)| {
-                let p = combo.params;
-                #[expect(clippy::cast_precision_loss, reason = "parameters are small integers")]
-                let mut row = vec![
-                    p.lookback as f64,
-                    p.skip as f64,
-                    p.holding as f64,
-                    p.top_k as f64,
-                    p.cost_bps,
-                    f64::from(u8::from(i == experiment.grid_rank)),
-                ];
-                row.extend(combo.train.values());
-                row.extend(combo.test.map_or([f64::NAN; 9], |m| m.values()));
-                if let Some(blocks) = blocks {
-                    let sums = &blocks.sums[i * blocks.blocks..(i + 1) * blocks.blocks];
-                    row.extend(sums.iter().flatten());
-                }
-                row
-            })
-            .collect();
-        Ok(Self { columns, rows })
+            let at = best.partition_point(|kept| before(&kept.key, &key));
+            let row = experiment_row(combo, sums, index == experiment.grid_rank);
+            best.insert(
+                at,
+                Kept {
+                    key,
+                    combo: *combo,
+                    row,
+                },
+            );
+            best.truncate(count);
+            Ok(())
+        })?;
+        let columns = experiment_columns(grid.block_layout().map(|(blocks, _)| blocks));
+        let combos = best.iter().map(|kept| kept.combo).collect();
+        let rows = best.into_iter().map(|kept| kept.row).collect();
+        Ok((Self { columns, rows }, combos))
     }
 
     /// The grid's rows as the engine's results (parameters, train and test metrics; no test
@@ -327,61 +474,8 @@ impl GridTable {
     /// # Errors
     /// [`LifecycleError::Write`] naming the file.
     pub fn write_parquet(&self, path: &Path) -> Result<()> {
-        let fail = |err: Box<dyn std::error::Error + Send + Sync>| LifecycleError::write(path, err);
-        let fields: Vec<Field> = self
-            .columns
-            .iter()
-            .map(|c| {
-                let kind = if is_integer(c) {
-                    DataType::Int64
-                } else {
-                    DataType::Float64
-                };
-                Field::new(c, kind, true)
-            })
-            .collect();
-        let schema = Arc::new(Schema::new(fields));
-        let arrays: Vec<ArrayRef> = self
-            .columns
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                let values = self.rows.iter().map(|row| row[i]);
-                if is_integer(c) {
-                    #[expect(clippy::cast_possible_truncation, reason = "stored as integers")]
-                    let ints: Int64Array =
-                        values.map(|v| (!v.is_nan()).then_some(v as i64)).collect();
-                    Arc::new(ints) as ArrayRef
-                } else {
-                    let floats: Float64Array = values.map(|v| (!v.is_nan()).then_some(v)).collect();
-                    Arc::new(floats) as ArrayRef
-                }
-            })
-            .collect();
-        let batch = RecordBatch::try_new(schema.clone(), arrays).map_err(|e| fail(e.into()))?;
-        // Floats of many distinct values: byte-stream-split groups their bytes by position,
-        // which ZSTD compresses far better than the plain or dictionary encodings.
-        let mut properties =
-            WriterProperties::builder().set_compression(Compression::ZSTD(ZstdLevel::default()));
-        for column in self.columns.iter().filter(|c| !is_integer(c)) {
-            let path = ColumnPath::from(column.as_str());
-            properties = properties
-                .set_column_dictionary_enabled(path.clone(), false)
-                .set_column_encoding(path, Encoding::BYTE_STREAM_SPLIT);
-        }
-        let properties = properties
-            .set_key_value_metadata(Some(vec![KeyValue::new(
-                LAYOUT_KEY.into(),
-                LAYOUT.to_owned(),
-            )]))
-            .build();
-        momentum_data::write_atomic(path, |file: &mut File| {
-            let mut writer =
-                ArrowWriter::try_new(file, schema, Some(properties)).map_err(|e| fail(e.into()))?;
-            writer.write(&batch).map_err(|e| fail(e.into()))?;
-            writer.close().map_err(|e| fail(e.into()))?;
-            Ok(())
-        })
+        let whole = std::iter::once(Ok(Cow::Borrowed(&self.rows[..])));
+        write_parquet_batches(path, &self.columns, whole)
     }
 
     /// Reads a table written by [`GridTable::write_parquet`].

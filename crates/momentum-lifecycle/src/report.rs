@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use momentum_engine::{ChainedCurve, Experiment};
+use momentum_engine::{ChainedCurve, Experiment, GridRows};
 use momentum_report::{Live, MonitorStatus, Report, render};
 use momentum_scanner::model::CodeVersion;
 use momentum_scanner::promotion::{GateInputs, GateResult, Gates, evaluate};
@@ -146,7 +146,7 @@ pub fn report_of_run(
     let (grid, selected) = table
         .combos()
         .map_err(|err| artifact(crate::GRID_ARTIFACT, err.into()))?;
-    experiment.grid = grid;
+    experiment.grid = GridRows::new(&grid, None)?;
     // A table without a selected row marks no cell (no index is out of range in the maps).
     experiment.grid_rank = selected.unwrap_or(usize::MAX);
     let candidate = Model::candidate(

@@ -151,11 +151,16 @@ pub fn track_backtest(
         parent = parent.artifact(params_file);
     }
     let staging = Staging::new()?;
-    let table = GridTable::of(experiment)?;
     let table_file = staging.path(GRID_ARTIFACT);
-    table.write_parquet(&table_file)?;
-    let objective_column = format!("train_{}", selection.objective.as_str());
-    let top = table.query(None, Some(&objective_column), false, Some(GRID_TOP_ROWS))?;
+    GridTable::write_experiment_parquet(experiment, &table_file)?;
+    // The best rows by the objective (NaN last, ties in grid order): the top artifact's and,
+    // the first `tracking.children` of them, the child runs.
+    let (top, best) = GridTable::best_of_experiment(
+        experiment,
+        selection.objective,
+        GRID_TOP_ROWS.max(settings.tracking.children),
+    )?;
+    let top = top.query(None, None, false, Some(GRID_TOP_ROWS))?;
     let top_file = staging.path(GRID_TOP_ARTIFACT);
     let mut csv = Vec::new();
     top.write_csv(&mut csv)
@@ -163,22 +168,10 @@ pub fn track_backtest(
     std::fs::write(&top_file, csv).map_err(|err| LifecycleError::write(&top_file, err))?;
     parent = parent.artifact(&table_file).artifact(&top_file);
 
-    // Best by the objective first (NaN last, ties in grid order).
-    let mut order: Vec<usize> = (0..grid.len()).collect();
-    let score = |i: usize| {
-        let value = selection.objective.value(&grid[i].train);
-        if value.is_nan() {
-            f64::NEG_INFINITY
-        } else {
-            value
-        }
-    };
-    order.sort_by(|&a, &b| score(b).total_cmp(&score(a)).then(a.cmp(&b)));
-    let children = order
-        .into_iter()
+    let children = best
+        .iter()
         .take(settings.tracking.children)
-        .map(|i| {
-            let combo = &grid[i];
+        .map(|combo| {
             let p = combo.params;
             let mut child = RunSpec::new(format!(
                 "L{}-S{}-H{}-K{}",

@@ -132,7 +132,8 @@ pub fn render(report: &Report<'_>) -> String {
 #[cfg(test)]
 mod tests {
     use momentum_engine::{
-        ChainedCurve, Experiment, ExperimentSpec, GridSpec, PricePanel, WindowName, run_experiment,
+        ChainedCurve, ComboResult, Experiment, ExperimentSpec, GridRows, GridSpec, PricePanel,
+        WindowName, run_experiment,
     };
 
     use super::*;
@@ -211,7 +212,9 @@ mod tests {
     #[test]
     fn a_metric_that_could_not_be_computed_reads_n_a_and_is_grey() {
         let (mut experiment, curve) = experiment(grid(), Some(0.7));
-        experiment.grid[0].train.sharpe = f64::NAN;
+        let mut rows = rows_of(&experiment);
+        rows[0].train.sharpe = f64::NAN;
+        experiment.grid = GridRows::new(&rows, None).unwrap();
         experiment.selection.psr = f64::NAN;
         experiment
             .windows
@@ -250,18 +253,18 @@ mod tests {
         assert_eq!(page.matches("<svg class=\"chart heatmap\"").count(), 2);
 
         let mut unrecorded = experiment.clone();
-        unrecorded.grid.clear();
+        unrecorded.grid = GridRows::default();
         let page = html(&unrecorded, &curve);
         assert!(page.contains("the run recorded no grid table"));
     }
 
     #[test]
     fn the_report_of_a_9000_combination_grid_over_32_years_is_under_3_mb() {
-        use momentum_engine::{ComboResult, CurvePoint, StrategyParams};
+        use momentum_engine::{CurvePoint, StrategyParams};
         // The sample grid (lookback 5..=250 step 5, holding 1..=60, top_k 3, 5, 7) with
         // made-up metrics, and a curve of 8,000 days: the size is the grid's and the days'.
         let (mut experiment, _) = experiment(grid(), Some(0.7));
-        experiment.grid.clear();
+        let mut rows = Vec::new();
         for top_k in [3, 5, 7] {
             for lookback in (5..=250).step_by(5) {
                 for holding in 1..=60 {
@@ -269,7 +272,7 @@ mod tests {
                     train.sharpe = (lookback * holding % 97) as f64 / 60.0;
                     let mut test = train;
                     test.sharpe = (lookback + holding * top_k) as f64 % 83.0 / 60.0;
-                    experiment.grid.push(ComboResult {
+                    rows.push(ComboResult {
                         params: StrategyParams {
                             lookback,
                             skip: 0,
@@ -283,6 +286,7 @@ mod tests {
                 }
             }
         }
+        experiment.grid = GridRows::new(&rows, None).unwrap();
         experiment.grid_rank = 4321;
         let start = NaiveDate::from_ymd_opt(1990, 1, 1).unwrap();
         let points = (0..8000u32).map(|d| {
@@ -339,5 +343,82 @@ mod tests {
             )
         );
         assert!(page.contains("scores &lt;shifted&gt;"));
+    }
+
+    /// The experiment's grid rows, in grid order.
+    fn rows_of(experiment: &Experiment) -> Vec<ComboResult> {
+        let mut rows = Vec::new();
+        for chunk in experiment.grid.chunks() {
+            rows.extend(chunk.unwrap().rows);
+        }
+        rows
+    }
+
+    #[test]
+    fn a_grid_too_large_for_a_page_draws_the_selected_panel_or_nothing() {
+        use momentum_engine::StrategyParams;
+        let (mut experiment, curve) = super::tests::experiment(grid(), Some(0.7));
+        let base = rows_of(&experiment)[0];
+        // 2 x 2 panels of 100 lookbacks x 60 holdings: 24,000 rows, above the page's 20,000.
+        let mut rows = Vec::new();
+        for top_k in [3, 5] {
+            for skip in [0, 1] {
+                for lookback in 2..102 {
+                    for holding in 1..=60 {
+                        let params = StrategyParams {
+                            lookback,
+                            skip,
+                            holding,
+                            top_k,
+                            cost_bps: 10.0,
+                        };
+                        rows.push(ComboResult { params, ..base });
+                    }
+                }
+            }
+        }
+        // The selected combination: top_k 5, skip 0, lookback 3, holding 1.
+        let selected = rows
+            .iter()
+            .position(|c| {
+                (
+                    c.params.top_k,
+                    c.params.skip,
+                    c.params.lookback,
+                    c.params.holding,
+                ) == (5, 0, 3, 1)
+            })
+            .unwrap();
+        experiment.grid = GridRows::new(&rows, None).unwrap();
+        experiment.grid_rank = selected;
+        let page = html(&experiment, &curve);
+        assert!(page.contains("The grid's 24000 combinations are too many for one page"));
+        assert!(page.contains("drawn are the 6000 of the selected portfolio size and skip"));
+        assert!(page.contains("<h3>top_k = 5, skip = 0</h3>"));
+        assert_eq!(page.matches("data-chart=\"heatmap\"").count(), 1);
+        // The selected cell outlined on both maps, as on the page of a small grid.
+        let outlines = |page: &str| page.matches("class=\"selected-outer\"").count();
+        let (small, small_curve) = super::tests::experiment(grid(), Some(0.7));
+        assert_eq!(outlines(&page), outlines(&html(&small, &small_curve)));
+        assert!(outlines(&page) >= 2);
+
+        // One panel of 21,000 rows: nothing drawn, and the page says where the rows are.
+        let rows: Vec<ComboResult> = (0..21_000)
+            .map(|i| ComboResult {
+                params: StrategyParams {
+                    lookback: 2 + i / 100,
+                    skip: 0,
+                    holding: 1 + i % 100,
+                    top_k: 3,
+                    cost_bps: 10.0,
+                },
+                ..base
+            })
+            .collect();
+        experiment.grid = GridRows::new(&rows, None).unwrap();
+        experiment.grid_rank = 7;
+        let page = html(&experiment, &curve);
+        assert!(page.contains("The grid's 21000 combinations are too many to draw"));
+        assert!(!page.contains("data-chart=\"heatmap\""));
     }
 }

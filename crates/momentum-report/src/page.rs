@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use momentum_engine::{Metrics, WindowName};
+use momentum_engine::{ComboResult, EngineError, GridRows, Metrics, WindowName};
 use momentum_scanner::promotion::GateResult;
 
 use crate::Report;
@@ -452,14 +452,48 @@ fn grid(out: &mut String, report: &Report<'_>) {
              so there is no plateau or spike to see and no decay to measure.</p>\n",
         ),
         n => {
-            let maps = GridMaps::new(&e.grid, Some(e.grid_rank));
-            let _ = writeln!(
-                out,
-                "<p>Sharpe ratio of each of the {n} combinations, train on the left and test \
-                 on the right, one pair per portfolio size and skip; the selected combination \
-                 is outlined. A winner on a broad plateau of similar colours is robust; a \
-                 lonely bright cell is the mark of overfitting.</p>"
-            );
+            let drawn = match drawn_rows(&e.grid, e.grid_rank) {
+                Ok(drawn) => drawn,
+                Err(err) => {
+                    let _ = writeln!(
+                        out,
+                        "<p class=\"muted\">The grid's rows could not be read: {}.</p>",
+                        escape(&err.to_string())
+                    );
+                    out.push_str("</section>\n");
+                    return;
+                }
+            };
+            let maps = GridMaps::new(&drawn.rows, drawn.selected);
+            if drawn.rows.len() == n {
+                let _ = writeln!(
+                    out,
+                    "<p>Sharpe ratio of each of the {n} combinations, train on the left and \
+                     test on the right, one pair per portfolio size and skip; the selected \
+                     combination is outlined. A winner on a broad plateau of similar colours \
+                     is robust; a lonely bright cell is the mark of overfitting.</p>"
+                );
+            } else if drawn.rows.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "<p class=\"muted\">The grid's {n} combinations are too many to draw \
+                     (more than {MAX_DRAWN_ROWS}, even the selected portfolio size and skip \
+                     alone): they are all in <code>grid.csv</code> and the tracked \
+                     <code>grid.parquet</code> (<code>momentum runs grid</code>).</p>"
+                );
+                out.push_str("</section>\n");
+                return;
+            } else {
+                let _ = writeln!(
+                    out,
+                    "<p>The grid's {n} combinations are too many for one page (more than \
+                     {MAX_DRAWN_ROWS}): drawn are the {} of the selected portfolio size and \
+                     skip, train on the left and test on the right, the selected combination \
+                     outlined. All are in <code>grid.csv</code> and the tracked \
+                     <code>grid.parquet</code> (<code>momentum runs grid</code>).</p>",
+                    drawn.rows.len()
+                );
+            }
             figure(out, "heatmap-legend", &maps.legend());
             for panel in maps.panels() {
                 let _ = write!(
@@ -484,6 +518,53 @@ fn grid(out: &mut String, report: &Report<'_>) {
         }
     }
     out.push_str("</section>\n");
+}
+
+/// The most grid rows the heatmaps and the scatter draw: about 6 MB of page.
+pub(crate) const MAX_DRAWN_ROWS: usize = 20_000;
+
+/// The rows the grid section draws and the selected one's place among them.
+struct Drawn {
+    rows: Vec<ComboResult>,
+    selected: Option<usize>,
+}
+
+/// The rows to draw, read a chunk at a time: every row of a grid of at most
+/// [`MAX_DRAWN_ROWS`]; of a larger one, the rows of the selected combination's top_k and skip
+/// (its own heatmaps), or none when those are too many as well or no row is selected.
+fn drawn_rows(grid: &GridRows, selected: usize) -> Result<Drawn, EngineError> {
+    let mut drawn = Drawn {
+        rows: Vec::new(),
+        selected: None,
+    };
+    let panel = if grid.len() <= MAX_DRAWN_ROWS {
+        None
+    } else if selected < grid.len() {
+        let winner = grid.get(selected)?.params;
+        Some((winner.top_k, winner.skip))
+    } else {
+        // No selected row (a table that marks none): no panel to choose.
+        return Ok(drawn);
+    };
+    for chunk in grid.chunks() {
+        let chunk = chunk?;
+        for (r, c) in chunk.rows.iter().enumerate() {
+            if panel.is_some_and(|panel| panel != (c.params.top_k, c.params.skip)) {
+                continue;
+            }
+            if drawn.rows.len() == MAX_DRAWN_ROWS {
+                return Ok(Drawn {
+                    rows: Vec::new(),
+                    selected: None,
+                });
+            }
+            if chunk.first + r == selected {
+                drawn.selected = Some(drawn.rows.len());
+            }
+            drawn.rows.push(*c);
+        }
+    }
+    Ok(drawn)
 }
 
 fn costs(out: &mut String, report: &Report<'_>) {

@@ -17,8 +17,8 @@ use std::io::Write;
 use std::str::FromStr;
 
 use momentum_engine::{
-    Arm, Cpcv, DataLineage, Experiment, SelectionStats, StrategyParams, WalkForward, WindowName,
-    WindowReport, write_canonical_json,
+    Arm, Cpcv, DataLineage, Experiment, GridRows, SelectionStats, StrategyParams, WalkForward,
+    WindowName, WindowReport, write_canonical_json,
 };
 use serde::{Deserialize, Serialize};
 
@@ -242,10 +242,9 @@ impl Model {
             data: file.data,
             windows,
             selection: file.selection,
-            grid: Vec::new(),
+            grid: GridRows::default(),
             grid_rank: file.grid_rank,
             dates: Vec::new(),
-            blocks: None,
             walk_forward: file.walk_forward,
             cpcv: file.cpcv,
         };

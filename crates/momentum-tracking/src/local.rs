@@ -740,8 +740,8 @@ fn copy_file(src: &Path, target: &Path) -> Result<()> {
     if let Some(parent) = target.parent() {
         fs::create_dir_all(parent).map_err(|e| TrackingError::io(parent, e))?;
     }
-    let bytes = fs::read(src).map_err(|e| TrackingError::io(src, e))?;
-    write_atomic(target, &bytes)
+    // Streamed: an artifact (the grid table) may be larger than what a run should hold.
+    Ok(momentum_files::copy_atomic_unsynced(src, target)?)
 }
 
 /// `root/rel` for a relative artifact path without `..`, absolute or empty parts.

@@ -93,7 +93,7 @@ proptest! {
         let (one, two) = (run(1), run(2));
         prop_assert_eq!(&one, &two);
         // The grid's train metrics are those of a plain backtest of the same combination.
-        let best = one.best();
+        let best = one.winner;
         let solo = backtest(&panel, &best.params, options.train).unwrap();
         prop_assert_eq!(solo.metrics, best.train);
     }

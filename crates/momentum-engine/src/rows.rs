@@ -1,0 +1,348 @@
+//! The grid's rows, kept on disk: every combination's metrics and block sums in grid order,
+//! written as the grid search finishes them and read back a chunk at a time, so that a grid's
+//! memory does not grow with its size.
+//!
+//! The rows go to an anonymous temporary file (in `$TMPDIR`, removed by the system when the
+//! last handle closes, even if the process is killed). A row is a fixed-size record of
+//! little-endian `f64`: `lookback, skip, holding, top_k, cost_bps`, the nine train metrics, the
+//! nine test metrics (NaN without a test window), then `[sum r, sum r^2]` per CSCV block.
+//! Integers below 2^53 and every `f64` round-trip exactly, so reading a row gives back the
+//! values the grid computed, bit for bit.
+
+use std::fs::File;
+use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use crate::error::{EngineError, Result};
+use crate::grid::{ComboResult, RunningBest};
+use crate::metrics::Metrics;
+use crate::params::{Objective, StrategyParams};
+use crate::stats::BlockSums;
+
+/// Rows read or written at a time: about 8 MB of records with 16 blocks. The grid search hands
+/// its results over in batches of at least this many combinations, and every reader of the rows
+/// holds one chunk at a time.
+pub(crate) const CHUNK_ROWS: usize = 1 << 14;
+
+/// Values of a row before its block sums: 5 parameters and 2 x 9 metrics.
+const ROW_VALUES: usize = 5 + 2 * Metrics::NAMES.len();
+
+/// One batch of rows in grid order: the first row's index in the grid, the rows, and their
+/// block sums (`sums[r * blocks + b]` for the `r`-th row of the chunk; empty without blocks).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GridChunk {
+    /// Grid index of `rows[0]`.
+    pub first: usize,
+    /// The rows.
+    pub rows: Vec<ComboResult>,
+    /// Their `[sum r, sum r^2]` per CSCV block, row by row.
+    pub sums: Vec<[f64; 2]>,
+}
+
+/// Every combination's results in grid order, on disk (see the module docs).
+///
+/// Cloning shares the file. Two values are equal when they hold the same rows and block sums.
+#[derive(Debug, Clone)]
+pub struct GridRows {
+    file: Option<Arc<Mutex<File>>>,
+    len: usize,
+    /// CSCV blocks `S` and returns per block, when the rows carry block sums.
+    blocks: Option<(usize, usize)>,
+    chunk_rows: usize,
+}
+
+impl Default for GridRows {
+    /// No rows (an experiment read from JSON).
+    fn default() -> Self {
+        Self {
+            file: None,
+            len: 0,
+            blocks: None,
+            chunk_rows: CHUNK_ROWS,
+        }
+    }
+}
+
+impl PartialEq for GridRows {
+    fn eq(&self, other: &Self) -> bool {
+        if (self.len, self.blocks) != (other.len, other.blocks) {
+            return false;
+        }
+        let (mut mine, mut theirs) = (self.chunks(), other.chunks());
+        loop {
+            match (mine.next(), theirs.next()) {
+                (None, None) => return true,
+                (Some(Ok(a)), Some(Ok(b))) if a.rows == b.rows && a.sums == b.sums => {}
+                _ => return false,
+            }
+        }
+    }
+}
+
+impl GridRows {
+    /// Rows from memory: `rows` in grid order with `blocks` (their block sums, one set per row),
+    /// written to a temporary file like the grid search's.
+    ///
+    /// # Errors
+    /// [`EngineError::InvalidParameter`] when `blocks` does not hold one set of sums per row;
+    /// [`EngineError::GridSpill`] when the temporary file cannot be written.
+    ///
+    /// ```
+    /// use momentum_engine::{ComboResult, GridRows, Metrics, StrategyParams};
+    ///
+    /// let params = StrategyParams { lookback: 20, skip: 0, holding: 5, top_k: 3, cost_bps: 10.0 };
+    /// let row = ComboResult { params, train: Metrics { sharpe: 1.5, ..Metrics::default() }, test: None };
+    /// let rows = GridRows::new(&[row, row], None)?;
+    /// assert_eq!(rows.len(), 2);
+    /// assert_eq!(rows.get(1)?, row);
+    /// # Ok::<(), momentum_engine::EngineError>(())
+    /// ```
+    pub fn new(rows: &[ComboResult], blocks: Option<&BlockSums>) -> Result<Self> {
+        let (sums, layout) = match blocks {
+            Some(b) if b.combinations() == rows.len() && b.sums.len() == rows.len() * b.blocks => {
+                (&b.sums[..], Some((b.blocks, b.block_len)))
+            }
+            Some(b) => {
+                return Err(EngineError::InvalidParameter {
+                    name: "blocks",
+                    value: b.sums.len().to_string(),
+                    reason: "must hold blocks x rows sums",
+                });
+            }
+            None => (&[][..], None),
+        };
+        let mut writer = GridRowsWriter::new()?;
+        writer.push(rows, sums)?;
+        writer.finish(layout)
+    }
+
+    /// Number of rows (combinations).
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether there is no row (an experiment read from JSON has none).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// CSCV blocks `S` and returns per block, when the rows carry block sums.
+    pub fn block_layout(&self) -> Option<(usize, usize)> {
+        self.blocks
+    }
+
+    /// Row `index`.
+    ///
+    /// # Errors
+    /// [`EngineError::NotRecorded`] past the last row; [`EngineError::GridSpill`] when the
+    /// file cannot be read.
+    pub fn get(&self, index: usize) -> Result<ComboResult> {
+        if index >= self.len {
+            return Err(EngineError::NotRecorded);
+        }
+        Ok(self.read(index, 1)?.rows[0])
+    }
+
+    /// The rows a chunk at a time, in grid order.
+    pub fn chunks(&self) -> impl Iterator<Item = Result<GridChunk>> + '_ {
+        (0..self.len)
+            .step_by(self.chunk_rows.max(1))
+            .map(|first| self.read(first, self.chunk_rows.min(self.len - first)))
+    }
+
+    /// Calls `f(index, row, sums)` for every row in grid order (`sums`: its block sums, empty
+    /// without blocks), one chunk in memory at a time; stops at `f`'s first error.
+    ///
+    /// # Errors
+    /// `f`'s error, or [`EngineError::GridSpill`] (converted) when the file cannot be read.
+    pub fn try_for_each<E: From<EngineError>>(
+        &self,
+        mut f: impl FnMut(usize, &ComboResult, &[[f64; 2]]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let width = self.blocks.map_or(0, |(s, _)| s);
+        for chunk in self.chunks() {
+            let chunk = chunk?;
+            for (r, row) in chunk.rows.iter().enumerate() {
+                f(
+                    chunk.first + r,
+                    row,
+                    &chunk.sums[r * width..(r + 1) * width],
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The index of the best row by `objective` on the train window ([`crate::select_best`]:
+    /// NaN counts as worst, ties go to the lower index, 0 when every value is NaN).
+    ///
+    /// # Errors
+    /// [`EngineError::GridSpill`] when the file cannot be read.
+    pub fn select_best(&self, objective: Objective) -> Result<usize> {
+        let mut best = RunningBest::new(objective);
+        for chunk in self.chunks() {
+            best.offer(&chunk?.rows);
+        }
+        Ok(best.index())
+    }
+
+    /// The same rows read `chunk_rows` at a time (tests of the chunked readers).
+    #[cfg(test)]
+    pub(crate) fn with_chunk_rows(mut self, chunk_rows: usize) -> Self {
+        self.chunk_rows = chunk_rows;
+        self
+    }
+
+    /// Rows `first .. first + count`.
+    fn read(&self, first: usize, count: usize) -> Result<GridChunk> {
+        let width = self.blocks.map_or(0, |(s, _)| s);
+        let record = record_bytes(width);
+        let mut bytes = vec![0u8; count * record];
+        if let Some(file) = &self.file {
+            let mut file = file.lock().unwrap_or_else(PoisonError::into_inner);
+            let offset = u64::try_from(first * record).map_err(std::io::Error::other);
+            file.seek(SeekFrom::Start(offset.map_err(spill_error)?))
+                .and_then(|_| file.read_exact(&mut bytes))
+                .map_err(spill_error)?;
+        }
+        let mut rows = Vec::with_capacity(count);
+        let mut sums = Vec::with_capacity(count * width);
+        for record in bytes.chunks_exact(record) {
+            let mut values = record
+                .chunks_exact(8)
+                .map(|b| f64::from_le_bytes(b.try_into().unwrap_or([0; 8])));
+            let mut next = || values.next().unwrap_or(f64::NAN);
+            let params = StrategyParams {
+                lookback: whole(next()),
+                skip: whole(next()),
+                holding: whole(next()),
+                top_k: whole(next()),
+                cost_bps: next(),
+            };
+            let train = metrics_of(std::array::from_fn(|_| next()));
+            let test = std::array::from_fn(|_| next());
+            // `num_trades` is a count, never NaN: a NaN there means no test window.
+            let test = (!test[7].is_nan()).then(|| metrics_of(test));
+            rows.push(ComboResult {
+                params,
+                train,
+                test,
+            });
+            sums.extend((0..width).map(|_| [next(), next()]));
+        }
+        Ok(GridChunk { first, rows, sums })
+    }
+}
+
+/// Writes rows to a new temporary file as they arrive ([`GridRows`]'s layout).
+pub(crate) struct GridRowsWriter {
+    out: BufWriter<File>,
+    len: usize,
+    /// Block sums per row, set by the first rows pushed.
+    width: usize,
+}
+
+impl GridRowsWriter {
+    /// A writer of rows, on a new temporary file.
+    pub(crate) fn new() -> Result<Self> {
+        let file = tempfile::tempfile().map_err(spill_error)?;
+        Ok(Self {
+            out: BufWriter::with_capacity(1 << 20, file),
+            len: 0,
+            width: 0,
+        })
+    }
+
+    /// Appends `rows` and their block sums (the same number per row in every call, row by row).
+    pub(crate) fn push(&mut self, rows: &[ComboResult], sums: &[[f64; 2]]) -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        if self.len == 0 {
+            self.width = sums.len() / rows.len();
+        }
+        debug_assert_eq!(sums.len(), rows.len() * self.width);
+        let mut record = Vec::with_capacity(record_bytes(self.width));
+        for (r, row) in rows.iter().enumerate() {
+            record.clear();
+            let p = row.params;
+            #[expect(clippy::cast_precision_loss, reason = "parameters are far below 2^53")]
+            let params = [
+                p.lookback as f64,
+                p.skip as f64,
+                p.holding as f64,
+                p.top_k as f64,
+                p.cost_bps,
+            ];
+            let test = row.test.map_or([f64::NAN; 9], |m| m.values());
+            let block = &sums[r * self.width..(r + 1) * self.width];
+            for v in params
+                .iter()
+                .chain(&row.train.values())
+                .chain(&test)
+                .chain(block.iter().flatten())
+            {
+                record.extend_from_slice(&v.to_le_bytes());
+            }
+            self.out.write_all(&record).map_err(spill_error)?;
+        }
+        self.len += rows.len();
+        Ok(())
+    }
+
+    /// The rows written, with CSCV's `(blocks, block_len)` when they carry block sums.
+    pub(crate) fn finish(self, blocks: Option<(usize, usize)>) -> Result<GridRows> {
+        let file = self
+            .out
+            .into_inner()
+            .map_err(|err| spill_error(err.into_error()))?;
+        Ok(GridRows {
+            file: Some(Arc::new(Mutex::new(file))),
+            len: self.len,
+            blocks: blocks.filter(|_| self.width > 0),
+            chunk_rows: CHUNK_ROWS,
+        })
+    }
+}
+
+/// Bytes of one record with `width` block sums.
+pub(crate) const fn record_bytes(width: usize) -> usize {
+    (ROW_VALUES + 2 * width) * 8
+}
+
+#[expect(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    reason = "written from a usize below 2^53"
+)]
+fn whole(v: f64) -> usize {
+    v as usize
+}
+
+/// Metrics from their values in [`Metrics::NAMES`] order.
+fn metrics_of(v: [f64; 9]) -> Metrics {
+    #[expect(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "a count of trades, written from a u64 below 2^53"
+    )]
+    let num_trades = v[7] as u64;
+    Metrics {
+        total_roi: v[0],
+        cagr: v[1],
+        volatility: v[2],
+        sharpe: v[3],
+        sortino: v[4],
+        max_drawdown: v[5],
+        calmar: v[6],
+        num_trades,
+        turnover: v[8],
+    }
+}
+
+fn spill_error(source: std::io::Error) -> EngineError {
+    EngineError::GridSpill {
+        dir: std::env::temp_dir(),
+        source,
+    }
+}
