@@ -73,5 +73,6 @@ pub use promote::{
 pub use report::{LiveFiles, REPORT_FILE, ReportContext, report_of_run, write_report};
 pub use serve::{MonitorRequest, ScanRequest, run_monitor, run_scan};
 pub use settings::{
-    DataSettings, FeaturesSettings, ScanSettings, Settings, SettingsError, TrackingSettings,
+    DataSettings, FeaturesSettings, ScanSettings, ServeSettings, Settings, SettingsError,
+    TrackingSettings,
 };
