@@ -372,8 +372,8 @@ mod tests {
         assert_eq!(
             got,
             [
-                ("AAA", Some(0.25), Some(1), true, true),
-                ("BBB", Some(-0.2), Some(2), false, true),
+                ("AAA", Some(12.5 / 10.0 - 1.0), Some(1), true, true),
+                ("BBB", Some(40.0 / 50.0 - 1.0), Some(2), false, true),
                 ("CCC", None, None, false, false),
             ]
         );
