@@ -521,6 +521,72 @@ async fn the_api_picks_what_scan_picks_on_the_sample_and_serves_its_files() {
         (chrono::Utc::now() - end.and_hms_opt(0, 0, 0).unwrap().and_utc()).num_seconds() as f64;
     assert!((value("momentum_price_age_seconds") - expected).abs() < 60.0);
     assert!(value("momentum_scan_age_seconds") < 600.0);
+
+    // Every metric the Grafana dashboard and the alert rules query is one this server exports.
+    let families: std::collections::BTreeSet<String> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .flat_map(|l| {
+            let (name, kind) = l.split_once(' ').unwrap();
+            let suffixes: &[&str] = if kind == "histogram" {
+                &["", "_bucket", "_sum", "_count"]
+            } else {
+                &[""]
+            };
+            suffixes.iter().map(move |s| format!("{name}{s}"))
+        })
+        .collect();
+    let dashboard: Value = serde_json::from_str(include_str!(
+        "../../../docker/grafana/dashboards/momentum.json"
+    ))
+    .unwrap();
+    let datasources =
+        include_str!("../../../docker/grafana/provisioning/datasources/prometheus.yaml");
+    let panels = dashboard["panels"].as_array().unwrap();
+    assert!(panels.len() >= 10);
+    for panel in panels {
+        let title = panel["title"].as_str().unwrap();
+        let uid = panel["datasource"]["uid"].as_str().unwrap();
+        assert!(
+            datasources.contains(&format!("uid: {uid}\n")),
+            "{title}: datasource {uid} is not provisioned"
+        );
+        let targets = panel["targets"].as_array().unwrap();
+        assert!(!targets.is_empty(), "{title}");
+        for target in targets {
+            let expr = target["expr"].as_str().unwrap();
+            let names = metric_names(expr);
+            assert!(!names.is_empty(), "{title}: {expr}");
+            for name in names {
+                assert!(families.contains(name), "{title}: {name} is not exported");
+            }
+        }
+    }
+    let rules = include_str!("../../../docker/prometheus/rules.yml");
+    let rule_exprs: Vec<&str> = rules.split("expr:").skip(1).collect();
+    assert_eq!(rule_exprs.len(), 6);
+    for expr in rule_exprs {
+        // The expression runs to the next key (`for:`).
+        let expr = expr.split("for:").next().unwrap();
+        for name in metric_names(expr) {
+            assert!(families.contains(name), "rules.yml: {name} is not exported");
+        }
+    }
+}
+
+/// The `momentum_*` metric names a PromQL expression reads.
+fn metric_names(expr: &str) -> Vec<&str> {
+    let mut names = Vec::new();
+    let mut rest = expr;
+    while let Some(start) = rest.find("momentum_") {
+        let tail = &rest[start..];
+        let end = tail
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(tail.len());
+        names.push(&tail[..end]);
+        rest = &tail[end..];
+    }
+    names
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -183,6 +183,11 @@ impl Metrics {
             ),
             registry,
         };
+        // Both outcomes from the start: a rate over a series that appears with its first
+        // increment misses that increment.
+        for outcome in ["ok", "error"] {
+            families.reloads.with_label_values(&[outcome]);
+        }
         Self(Arc::new(families))
     }
 
