@@ -57,7 +57,8 @@ pub type Result<T, E = ServeError> = std::result::Result<T, E>;
 
 /// An HTTP error answer: a status and MLflow's body `{"error_code": ..., "message": ...}`.
 /// Client errors are 4xx and name what was wrong (the row, the ticker, the limit).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{status} {code}: {message}")]
 pub struct ApiError {
     /// The HTTP status.
     pub status: StatusCode,
