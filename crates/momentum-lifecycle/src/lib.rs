@@ -10,7 +10,7 @@
 //!
 //! | item | what |
 //! |---|---|
-//! | [`Settings`], [`SettingsError`] | `params.yaml`, parsed once; unknown keys and bad values named by their key |
+//! | [`Settings`], [`SettingsError`] | `params.yaml`, parsed once; unknown keys and bad values named by their key ([`ServeSettings`]: the `serve` block of `momentum serve`) |
 //! | [`FetchPlan`], [`fetch()`], [`refresh`] | the price cache and its manifest |
 //! | [`PanelSource`], [`load_panel`], [`build_features`] | the aligned panel and its data digest |
 //! | [`BacktestFiles`], [`backtest()`], [`Backtest`] | the experiment, its reports and the candidate, written all or nothing |

@@ -1,6 +1,6 @@
 //! The body of `POST /invocations`: MLflow's `dataframe_split` JSON or a wide CSV of closes,
 //! checked and turned into the model's [`PricePanel`], then scored by the scanner's
-//! [`scan`](momentum_scanner::scan::scan), the code `momentum scan` runs.
+//! [`scan`], the code `momentum scan` runs.
 //!
 //! Both encodings hold the same table: one column per ticker, one row per date, closes with
 //! gaps (`null`, or an empty CSV cell). Everything a client can get wrong is an [`ApiError`]
