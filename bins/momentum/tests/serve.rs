@@ -115,6 +115,11 @@ async fn get_json(client: &reqwest::Client, server: &Server, path: &str) -> (u16
     (status, response.json().await.unwrap())
 }
 
+async fn get_text(client: &reqwest::Client, server: &Server, path: &str) -> String {
+    let response = client.get(server.url(path)).send().await.unwrap();
+    response.text().await.unwrap()
+}
+
 /// Polls `check` every 20 ms for up to 10 s.
 async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
     let start = Instant::now();
@@ -441,25 +446,11 @@ async fn the_api_picks_what_scan_picks_on_the_sample_and_serves_its_files() {
         let response = client.get(server.url(path)).send().await.unwrap();
         assert_eq!(response.status(), 200, "{path}");
     }
-    let version = client
-        .get(server.url("/version"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let version = get_text(&client, &server, "/version").await;
     assert_eq!(version, env!("CARGO_PKG_VERSION"));
 
     // The metrics: requests so far, the model, and what the files hold.
-    let text = client
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = get_text(&client, &server, "/metrics").await;
     let value = |series: &str| -> f64 {
         let line = text
             .lines()
@@ -609,14 +600,7 @@ async fn without_a_model_the_server_answers_503_until_one_is_promoted() {
         (status, body["error_code"].as_str()),
         (503, Some("TEMPORARILY_UNAVAILABLE"))
     );
-    let text = client
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = get_text(&client, &server, "/metrics").await;
     assert!(text.contains("\nmomentum_model_loaded 0\n"), "{text}");
 
     std::fs::write(
@@ -693,23 +677,34 @@ async fn the_model_reloads_on_a_file_change_without_a_failed_request() {
     }
     assert!(total > 40, "only {total} requests");
     assert!(seen.is_subset(&[1, 2].into()), "{seen:?}");
-    let text = client
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = get_text(&client, &server, "/metrics").await;
     assert!(!text.contains(r#"status="5"#), "{text}");
 }
 
+/// `SIGHUP` reloads at once; a malformed file keeps the served model and counts an error.
 #[tokio::test(flavor = "multi_thread")]
-async fn sighup_reloads_at_once() {
+async fn sighup_reloads_at_once_and_a_bad_file_keeps_the_model() {
     let dir = tiny_dir("1", 1);
+    let params = dir.path().join("params.yaml");
     let server = Server::start(dir.path(), &["--poll-ms", "3600000"]);
     let client = client();
-    std::fs::write(dir.path().join("params.yaml"), tiny_params("2", 2)).unwrap();
+    let metrics = async || get_text(&client, &server, "/metrics").await;
+    std::fs::write(&params, "production:\n  top_kk: 2\n").unwrap();
+    server.signal("HUP");
+    eventually("the failed reload", async || {
+        metrics()
+            .await
+            .contains("momentum_model_reloads_total{outcome=\"error\"} 1\n")
+    })
+    .await;
+    let (status, answer) = post_csv(&client, &server, TINY_CSV).await;
+    assert_eq!((status, selected(&answer)), (200, vec!["AAA".to_string()]));
+    assert_eq!(
+        get_json(&client, &server, "/v1/model").await.1["version"],
+        "1"
+    );
+
+    std::fs::write(&params, tiny_params("2", 2)).unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(
         get_json(&client, &server, "/v1/model").await.1["version"],
@@ -720,17 +715,15 @@ async fn sighup_reloads_at_once() {
         get_json(&client, &server, "/v1/model").await.1["version"] == "2"
     })
     .await;
-    let text = client
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
     assert!(
-        text.contains("momentum_model_reloads_total{outcome=\"ok\"} 1\n"),
-        "{text}"
+        metrics()
+            .await
+            .contains("momentum_model_reloads_total{outcome=\"ok\"} 1\n")
+    );
+    let (status, answer) = post_csv(&client, &server, TINY_CSV).await;
+    assert_eq!(
+        (status, selected(&answer)),
+        (200, vec!["AAA".to_string(), "CCC".to_string()])
     );
 }
 

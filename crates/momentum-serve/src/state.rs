@@ -195,6 +195,9 @@ pub async fn watch(
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ticks.tick().await;
     tokio::pin!(stop);
+    // A file that stays malformed fails every poll: say so when the failure changes, not
+    // every poll (the counter still counts each).
+    let mut last_failure: Option<String> = None;
     loop {
         let force = tokio::select! {
             _ = ticks.tick() => false,
@@ -211,13 +214,17 @@ pub async fn watch(
                 if changed || force {
                     metrics.reloaded(true);
                 }
+                if last_failure.take().is_some() {
+                    tracing::info!("reloading works again");
+                }
             }
             Ok(Err(err)) => {
                 metrics.reloaded(false);
-                tracing::warn!(
-                    "reload failed, the served model stays: {}",
-                    momentum_http::chain(&err)
-                );
+                let failure = momentum_http::chain(&err);
+                if last_failure.as_ref() != Some(&failure) {
+                    tracing::warn!("reload failed, the served model stays: {failure}");
+                    last_failure = Some(failure);
+                }
             }
             Err(join) => tracing::error!("reload task failed: {join}"),
         }
