@@ -622,6 +622,30 @@ async fn without_a_model_the_server_answers_503_until_one_is_promoted() {
     assert_eq!((status, selected(&answer)), (200, vec!["AAA".to_string()]));
 }
 
+/// `--alias challenger` serves the challenger block; its picks are the challenger's scans.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_challenger_can_be_served_instead() {
+    let dir = tempfile::tempdir().unwrap();
+    let challenger = tiny_params("5", 2).replace("production:", "challenger:");
+    let params = format!("{}{challenger}", tiny_params("4", 1));
+    std::fs::write(dir.path().join("params.yaml"), params).unwrap();
+    let server = Server::start(dir.path(), &["--alias", "challenger"]);
+    let client = client();
+    let (status, model) = get_json(&client, &server, "/v1/model").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        (model["alias"].as_str(), model["version"].as_str()),
+        (Some("challenger"), Some("5"))
+    );
+    let (status, answer) = post_csv(&client, &server, TINY_CSV).await;
+    assert_eq!(
+        (status, selected(&answer)),
+        (200, vec!["AAA".to_string(), "CCC".to_string()])
+    );
+    let text = get_text(&client, &server, "/metrics").await;
+    assert!(text.contains(r#"momentum_model_info{alias="challenger",holding="5",lookback="2",skip="0",source="params",top_k="2",version="5"} 1"#), "{text}");
+}
+
 /// Requests keep coming while params.yaml is rewritten (in place, so some polls read it half
 /// written): none fails, each `/v1/model` answer is one whole model, and the server ends on
 /// the last one.
