@@ -7,6 +7,10 @@
 #[allow(dead_code)]
 mod common;
 
+#[path = "../../../crates/momentum-tracking/tests/it/support.rs"]
+#[allow(dead_code)]
+mod support;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
@@ -27,9 +31,14 @@ struct Server {
 impl Server {
     /// Starts `momentum serve --port 0 ARGS` in `dir` and waits for its `listening on` line.
     fn start(dir: &Path, args: &[&str]) -> Self {
+        Self::tracking_to(dir, None, args)
+    }
+
+    /// [`Server::start`] with `MLFLOW_TRACKING_URI` set to `uri` when given.
+    fn tracking_to(dir: &Path, uri: Option<&str>, args: &[&str]) -> Self {
         let mut argv = vec!["serve", "--port", "0"];
         argv.extend(args);
-        let mut child = command(dir, None, &argv)
+        let mut child = command(dir, uri, &argv)
             .stdout(Stdio::piped())
             .spawn()
             .expect("momentum serve starts");
@@ -644,6 +653,73 @@ async fn the_challenger_can_be_served_instead() {
     );
     let text = get_text(&client, &server, "/metrics").await;
     assert!(text.contains(r#"momentum_model_info{alias="challenger",holding="5",lookback="2",skip="0",source="params",top_k="2",version="5"} 1"#), "{text}");
+}
+
+/// With a tracking server the registry's `champion` is served, and followed when it moves;
+/// params.yaml has no production block (a deployment that serves from the registry alone).
+#[test]
+fn with_a_tracking_server_the_champion_alias_is_served_and_followed() {
+    use momentum_engine::StrategyParams;
+    use momentum_scanner::Model;
+    use momentum_scanner::model::{Registration, Stage};
+    use momentum_tracking::{Auth, RestClient};
+
+    let mlflow = support::Server::shared();
+    let registry = RestClient::new(mlflow.client_config(Auth::None)).unwrap();
+    let name = "momentum-xs";
+    registry.create_registered_model(name).unwrap();
+    let register = |top_k: usize| {
+        let model = Model {
+            params: StrategyParams {
+                lookback: 2,
+                skip: 0,
+                holding: 5,
+                top_k,
+                cost_bps: 10.0,
+            },
+            universe: vec!["AAA".into(), "BBB".into(), "CCC".into()],
+            data_digest: None,
+            stage: Stage::Registered(Registration {
+                version: "0".into(),
+                promoted_at: "2026-12-01T00:00:00Z".into(),
+            }),
+        };
+        let tags = model.registry_tags(None).unwrap();
+        // No run: a source outside the server's artifacts (MLflow ties those to a run).
+        let source = format!("s3://momentum/models/top{top_k}");
+        let version = registry
+            .create_model_version(name, "", &source, "", &tags)
+            .unwrap()
+            .version;
+        registry.set_alias(name, "champion", &version).unwrap();
+        version
+    };
+    let first = register(1);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("params.yaml"), "serve:\n  poll_ms: 50\n").unwrap();
+    let server = Server::tracking_to(dir.path(), Some(&mlflow.uri), &[]);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let client = client();
+    runtime.block_on(async {
+        let (status, model) = get_json(&client, &server, "/v1/model").await;
+        assert_eq!(status, 200, "{model}");
+        assert_eq!(
+            (model["source"].as_str(), model["version"].as_str()),
+            (Some("registry"), Some(first.as_str()))
+        );
+        let (_, answer) = post_csv(&client, &server, TINY_CSV).await;
+        assert_eq!(selected(&answer), ["AAA"]);
+    });
+    // A promotion moves the alias: the server follows without a restart.
+    let second = register(2);
+    runtime.block_on(async {
+        eventually("the moved alias", async || {
+            get_json(&client, &server, "/v1/model").await.1["version"] == second.as_str()
+        })
+        .await;
+        let (_, answer) = post_csv(&client, &server, TINY_CSV).await;
+        assert_eq!(selected(&answer), ["AAA", "CCC"]);
+    });
 }
 
 /// Requests keep coming while params.yaml is rewritten (in place, so some polls read it half
