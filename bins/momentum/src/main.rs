@@ -35,8 +35,9 @@ ab --fail-on-promote: 5 the challenger should replace the champion.
 /// Cross-sectional momentum trading, from prices to production picks.
 ///
 /// Typical pipeline: `momentum fetch && momentum features && momentum backtest &&
-/// momentum promote && momentum scan && momentum monitor`. Each command reads its defaults from
-/// `params.yaml` in the working directory; flags override them.
+/// momentum promote && momentum scan && momentum monitor`, and `momentum serve` answers over
+/// HTTP. Each command reads its defaults from `params.yaml` in the working directory; flags
+/// override them.
 #[derive(Debug, Parser)]
 #[command(
     name = "momentum",
@@ -80,6 +81,7 @@ enum Command {
     Monitor(cmd::monitor::Args),
     Ab(cmd::ab::Args),
     Report(cmd::report::Args),
+    Serve(cmd::serve::Args),
 }
 
 fn main() -> ExitCode {
@@ -112,6 +114,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Monitor(args) => cmd::monitor::run(args, &settings, params),
         Command::Ab(args) => cmd::ab::run(args, &settings, params),
         Command::Report(args) => cmd::report::run(args, &settings),
+        Command::Serve(args) => cmd::serve::run(args, &settings, (params, explicit)),
     }
 }
 

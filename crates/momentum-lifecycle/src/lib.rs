@@ -10,7 +10,7 @@
 //!
 //! | item | what |
 //! |---|---|
-//! | [`Settings`], [`SettingsError`] | `params.yaml`, parsed once; unknown keys and bad values named by their key |
+//! | [`Settings`], [`SettingsError`] | `params.yaml`, parsed once; unknown keys and bad values named by their key ([`ServeSettings`]: the `serve` block of `momentum serve`) |
 //! | [`FetchPlan`], [`fetch()`], [`refresh`] | the price cache and its manifest |
 //! | [`PanelSource`], [`load_panel`], [`build_features`] | the aligned panel and its data digest |
 //! | [`BacktestFiles`], [`backtest()`], [`Backtest`] | the experiment, its reports and the candidate, written all or nothing |
@@ -73,5 +73,6 @@ pub use promote::{
 pub use report::{LiveFiles, REPORT_FILE, ReportContext, report_of_run, write_report};
 pub use serve::{MonitorRequest, ScanRequest, run_monitor, run_scan};
 pub use settings::{
-    DataSettings, FeaturesSettings, ScanSettings, Settings, SettingsError, TrackingSettings,
+    DataSettings, FeaturesSettings, ScanSettings, ServeSettings, Settings, SettingsError,
+    TrackingSettings,
 };

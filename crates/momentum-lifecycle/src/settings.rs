@@ -4,7 +4,7 @@
 //! to the code that reads it: `backtest` is the engine's [`ExperimentSpec`], `promotion` the
 //! scanner's [`Gates`], `production` and `challenger` the [`ProductionBlock`] encoding of a
 //! [`momentum_scanner::Model`], `monitor` the scanner's [`MonitorSettings`], `ab` its
-//! [`AbSettings`]. Every block has
+//! [`AbSettings`], `serve` the scoring server's [`ServeSettings`]. Every block has
 //! defaults, so the file (or any key) may be absent; an unknown or misspelt key is an error
 //! naming its path (`backtest.grid.top_kk: unknown field ...`).
 //!
@@ -49,6 +49,8 @@ pub struct Settings {
     pub scan: ScanSettings,
     /// The monitor's thresholds.
     pub monitor: MonitorSettings,
+    /// The scoring server (`momentum serve`).
+    pub serve: ServeSettings,
 }
 
 /// The `data` block.
@@ -170,6 +172,74 @@ impl Default for ScanSettings {
             picks: PathBuf::from("reports/picks.json"),
             history: PathBuf::from("data/predictions/picks.parquet"),
         }
+    }
+}
+
+/// The `serve` block: how `momentum serve` listens and what it watches. Read once at start
+/// (the server reloads the model blocks of the file, not these).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServeSettings {
+    /// The address to listen on (`0.0.0.0` in a container).
+    pub host: String,
+    /// The port (0: any free port, printed at start).
+    pub port: u16,
+    /// Which model to serve: `champion` (the production block or alias) or `challenger`.
+    pub alias: Arm,
+    /// The largest request body accepted, in bytes; a larger one is refused with 413.
+    pub max_body_bytes: usize,
+    /// How often the params file (and, with a tracking server, the registry alias) is checked
+    /// for a new model, in milliseconds. `SIGHUP` checks at once.
+    pub poll_ms: u64,
+    /// The longest wait for in-flight requests after `SIGTERM`, in seconds.
+    pub drain_seconds: u64,
+    /// The monitor's report, read for the drift and live-record metrics.
+    pub monitor_report: PathBuf,
+}
+
+impl Default for ServeSettings {
+    fn default() -> Self {
+        Self {
+            host: "127.0.0.1".into(),
+            port: 8080,
+            alias: Arm::Champion,
+            max_body_bytes: 1 << 20,
+            poll_ms: 2000,
+            drain_seconds: 30,
+            monitor_report: PathBuf::from("reports/monitor.json"),
+        }
+    }
+}
+
+impl ServeSettings {
+    /// Checks the ranges: a body limit of 0 would refuse every request, a poll faster than
+    /// 10 ms would spin.
+    ///
+    /// # Errors
+    /// [`SettingsError::Invalid`] naming the first key out of range.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use momentum_lifecycle::ServeSettings;
+    ///
+    /// assert!(ServeSettings::default().validate().is_ok());
+    /// let err = ServeSettings { poll_ms: 1, ..ServeSettings::default() }.validate().unwrap_err();
+    /// assert_eq!(err.to_string(), "invalid serve.poll_ms = 1: must be at least 10");
+    /// ```
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        let at_least = |key: &str, value: u64, min: u64| {
+            (value < min)
+                .then(|| SettingsError::Invalid {
+                    key: format!("serve.{key}"),
+                    value: Some(value.to_string()),
+                    reason: format!("must be at least {min}"),
+                })
+                .map_or(Ok(()), Err)
+        };
+        at_least("max_body_bytes", self.max_body_bytes as u64, 1)?;
+        at_least("poll_ms", self.poll_ms, 10)?;
+        Ok(())
     }
 }
 

@@ -10,3 +10,4 @@ pub mod promote;
 pub mod report;
 pub mod runs;
 pub mod scan;
+pub mod serve;

@@ -1,0 +1,122 @@
+//! `momentum serve`: the production model over HTTP ([`momentum_serve::run`]); this module only
+//! merges the flags into the `serve` settings and starts it.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use momentum_engine::Arm;
+use momentum_lifecycle::{LifecycleError, Settings};
+use momentum_serve::{ServeConfig, run as serve};
+
+use crate::overrides::Overrides;
+use crate::terminal::say;
+
+const AFTER_HELP: &str = "\
+Serves the model of params.yaml's production block (with --alias challenger, its challenger
+block), or the registry's `champion` alias when tracking points at an MLflow server
+(MLFLOW_TRACKING_URI or tracking.uri). Requests are scored by the same code as `momentum scan`.
+
+Endpoints (MLflow scoring-server conventions; docs/serving.md, \"Scoring API\"):
+  GET  /ping, /health      200 when a model is loaded, 503 when not
+  GET  /version            the momentum version
+  POST /invocations        closes as application/json {\"dataframe_split\": {\"columns\": [tickers],
+                           \"index\": [dates], \"data\": [[closes or null]]}} or text/csv
+                           (Date,TICKER,...): {\"predictions\": [{ticker, score, rank, selected,
+                           eligible}]} for the last date; other content types 415
+  GET  /v1/model           alias, source, version, params, tickers, data digest, promoted_at
+  GET  /v1/picks/latest    the latest scan of the picks history (scan.history)
+  GET  /v1/picks?date=D    the scan as of D
+  GET  /metrics            Prometheus: requests and latency, the model, data and scan age,
+                           the picks, the monitor's statistics (serve.monitor_report)
+
+Errors are JSON {\"error_code\": ..., \"message\": ...}: 400 for a malformed or unscorable body,
+413 above --max-body-bytes, 404, 415, 503 without a model.
+
+The model reloads without a restart when the params file changes (checked every --poll-ms)
+or the registry alias moves, and at once on SIGHUP; requests in flight keep the model they
+started with. A reload that fails keeps the served model (logged, and counted in
+momentum_model_reloads_total{outcome=\"error\"}). SIGTERM or SIGINT stops accepting, lets the
+requests in flight finish (at most --drain-seconds) and exits 0.
+
+Prints `listening on http://HOST:PORT` on stdout once it accepts connections (--port 0 takes
+a free port).
+
+Examples:
+  momentum serve
+  momentum serve --host 0.0.0.0 --port 8080
+  curl -s localhost:8080/invocations -H 'Content-Type: text/csv' --data-binary @closes.csv";
+
+/// Serve the production model over HTTP: MLflow-style scoring API and Prometheus metrics.
+#[derive(Debug, clap::Args)]
+#[command(after_long_help = AFTER_HELP)]
+pub struct Args {
+    /// Address to listen on [params: serve.host]
+    #[arg(long, value_name = "ADDR")]
+    host: Option<String>,
+
+    /// Port; 0 takes a free one [params: serve.port]
+    #[arg(long, value_name = "PORT")]
+    port: Option<u16>,
+
+    /// Model to serve: champion or challenger [params: serve.alias]
+    #[arg(long, value_name = "ALIAS")]
+    alias: Option<Arm>,
+
+    /// Largest request body in bytes; larger is refused with 413 [params: serve.max_body_bytes]
+    #[arg(long, value_name = "BYTES")]
+    max_body_bytes: Option<usize>,
+
+    /// How often to check params.yaml (and the registry) for a new model, in milliseconds
+    /// [params: serve.poll_ms]
+    #[arg(long, value_name = "MS")]
+    poll_ms: Option<u64>,
+
+    /// Longest wait for requests in flight after SIGTERM [params: serve.drain_seconds]
+    #[arg(long, value_name = "SECONDS")]
+    drain_seconds: Option<u64>,
+
+    /// The monitor report the metrics read [params: serve.monitor_report]
+    #[arg(long, value_name = "PATH")]
+    monitor_report: Option<PathBuf>,
+}
+
+/// `explicit`: the user named the params file, so it must exist.
+pub fn run(
+    args: Args,
+    settings: &Settings,
+    (params, explicit): (&Path, bool),
+) -> anyhow::Result<ExitCode> {
+    let mut serve_settings = settings.serve.clone();
+    let mut flags = Overrides::default();
+    let s = &mut serve_settings;
+    flags.set(&mut s.host, args.host, "serve.host", "--host");
+    flags.set(&mut s.port, args.port, "serve.port", "--port");
+    flags.set(&mut s.alias, args.alias, "serve.alias", "--alias");
+    flags.set(
+        &mut s.max_body_bytes,
+        args.max_body_bytes,
+        "serve.max_body_bytes",
+        "--max-body-bytes",
+    );
+    flags.set(&mut s.poll_ms, args.poll_ms, "serve.poll_ms", "--poll-ms");
+    flags.set(
+        &mut s.drain_seconds,
+        args.drain_seconds,
+        "serve.drain_seconds",
+        "--drain-seconds",
+    );
+    if let Some(path) = args.monitor_report {
+        flags.record("serve.monitor_report", "--monitor-report", path.display());
+        s.monitor_report = path;
+    }
+    serve_settings
+        .validate()
+        .map_err(|err| flags.explain(LifecycleError::Settings(err), params))?;
+    let config = ServeConfig {
+        params_file: params.to_path_buf(),
+        params_required: explicit,
+        serve: serve_settings,
+    };
+    serve(config, |addr| say!("listening on http://{addr}"))?;
+    Ok(ExitCode::SUCCESS)
+}

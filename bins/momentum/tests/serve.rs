@@ -1,0 +1,889 @@
+//! `momentum serve` as a client sees it: the real binary on 127.0.0.1 (`--port 0`), spoken to
+//! with reqwest (and a raw socket where a request must stay in flight). Expected numbers are
+//! computed here by hand or read from the files `momentum scan` and `momentum monitor` wrote,
+//! never from the server's own code.
+
+// The shared helpers; this file uses some of them.
+#[allow(dead_code)]
+mod common;
+
+#[path = "../../../crates/momentum-tracking/tests/it/support.rs"]
+#[allow(dead_code)]
+mod support;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{command, momentum, ok};
+use momentum_features::PricePanel;
+use serde_json::{Value, json};
+
+/// A running `momentum serve`, killed when dropped.
+struct Server {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    base: String,
+}
+
+impl Server {
+    /// Starts `momentum serve --port 0 ARGS` in `dir` and waits for its `listening on` line.
+    fn start(dir: &Path, args: &[&str]) -> Self {
+        Self::tracking_to(dir, None, args)
+    }
+
+    /// [`Server::start`] with `MLFLOW_TRACKING_URI` set to `uri` when given.
+    fn tracking_to(dir: &Path, uri: Option<&str>, args: &[&str]) -> Self {
+        let mut argv = vec!["serve", "--port", "0"];
+        argv.extend(args);
+        let mut child = command(dir, uri, &argv)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("momentum serve starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let base = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("no `listening on` line: {line:?}"))
+            .to_owned();
+        Self { child, base }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn addr(&self) -> &str {
+        self.base.strip_prefix("http://").unwrap()
+    }
+
+    fn signal(&self, name: &str) {
+        let status = std::process::Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn client() -> reqwest::Client {
+    momentum_http::client(
+        "momentum-serve-tests",
+        Duration::from_secs(30),
+        reqwest::redirect::Policy::none(),
+    )
+    .unwrap()
+}
+
+/// A three-ticker model (lookback 2, skip 0) whose scores on [`TINY_CSV`] are easy by hand.
+fn tiny_params(version: &str, top_k: usize) -> String {
+    format!(
+        "production:\n  version: '{version}'\n  lookback: 2\n  skip: 0\n  holding: 5\n  top_k: {top_k}\n  \
+         cost_bps: 10.0\n  tickers: [AAA, BBB, CCC]\n  promoted_at: '2026-12-01T00:00:00Z'\n"
+    )
+}
+
+/// On the last day: AAA 12 / 10 - 1 = 0.2, BBB 18 / 20 - 1 = -0.1, CCC 33 / 30 - 1 = 0.1.
+const TINY_CSV: &str =
+    "Date,AAA,BBB,CCC\n2024-01-02,10,20,30\n2024-01-03,11,19,\n2024-01-04,12,18,33\n";
+
+fn tiny_dir(version: &str, top_k: usize) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("params.yaml"), tiny_params(version, top_k)).unwrap();
+    dir
+}
+
+async fn post_csv(client: &reqwest::Client, server: &Server, body: &str) -> (u16, Value) {
+    let response = client
+        .post(server.url("/invocations"))
+        .header("content-type", "text/csv")
+        .body(body.to_owned())
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
+async fn get_json(client: &reqwest::Client, server: &Server, path: &str) -> (u16, Value) {
+    let response = client.get(server.url(path)).send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
+async fn get_text(client: &reqwest::Client, server: &Server, path: &str) -> String {
+    let response = client.get(server.url(path)).send().await.unwrap();
+    response.text().await.unwrap()
+}
+
+/// Polls `check` every 20 ms for up to 10 s.
+async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(10) {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+fn selected(predictions: &Value) -> Vec<String> {
+    predictions["predictions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["selected"] == json!(true))
+        .map(|p| p["ticker"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn invocations_score_a_tiny_table_as_computed_by_hand() {
+    let dir = tiny_dir("7", 2);
+    let server = Server::start(dir.path(), &[]);
+    let client = client();
+    let (status, answer) = post_csv(&client, &server, TINY_CSV).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        answer,
+        json!({"predictions": [
+            {"ticker": "AAA", "score": 12.0 / 10.0 - 1.0, "rank": 1, "selected": true, "eligible": true},
+            {"ticker": "CCC", "score": 33.0 / 30.0 - 1.0, "rank": 2, "selected": true, "eligible": true},
+            {"ticker": "BBB", "score": 18.0 / 20.0 - 1.0, "rank": 3, "selected": false, "eligible": true},
+        ]})
+    );
+    // MLflow's dataframe_split, columns in another order, one day later: AAA 11 / 11 - 1 and
+    // BBB 19 / 19 - 1 tie at 0, and a tie goes to the ticker listed first in the model's
+    // universe (AAA), whatever the columns' order; CCC has no close two days back.
+    let split = json!({"dataframe_split": {
+        "columns": ["CCC", "BBB", "AAA"],
+        "index": ["2024-01-03", "2024-01-04", "2024-01-05"],
+        "data": [[null, 19.0, 11.0], [33.0, 18.0, 12.0], [34.0, 19.0, 11.0]],
+    }});
+    let response = client
+        .post(server.url("/invocations"))
+        .json(&split)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(
+        answer,
+        json!({"predictions": [
+            {"ticker": "AAA", "score": 0.0, "rank": 1, "selected": true, "eligible": true},
+            {"ticker": "BBB", "score": 0.0, "rank": 2, "selected": true, "eligible": true},
+            {"ticker": "CCC", "score": null, "rank": null, "selected": false, "eligible": false},
+        ]})
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn client_errors_are_4xx_with_an_error_code_and_a_message() {
+    let dir = tiny_dir("1", 1);
+    let server = Server::start(dir.path(), &["--max-body-bytes", "200"]);
+    let client = client();
+    let send = |content_type: Option<&'static str>, body: String| {
+        let mut request = client.post(server.url("/invocations")).body(body);
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            let body: Value = response.json().await.unwrap();
+            (
+                status,
+                body["error_code"].as_str().unwrap().to_owned(),
+                body["message"].as_str().unwrap().to_owned(),
+            )
+        }
+    };
+    let csv = Some("text/csv");
+    let cases = [
+        (
+            send(Some("text/plain"), TINY_CSV.into()).await,
+            415,
+            "BAD_REQUEST",
+            "content type `text/plain` is not supported",
+        ),
+        (
+            send(None, TINY_CSV.into()).await,
+            415,
+            "BAD_REQUEST",
+            "content type `` is not supported",
+        ),
+        (
+            send(
+                csv,
+                format!("{TINY_CSV}{}", "2024-01-05,1,1,1\n".repeat(20)),
+            )
+            .await,
+            413,
+            "REQUEST_LIMIT_EXCEEDED",
+            "the body is larger than serve.max_body_bytes",
+        ),
+        (
+            send(Some("application/json"), "{\"dataframe_split\":".into()).await,
+            400,
+            "BAD_REQUEST",
+            "invalid JSON body: EOF",
+        ),
+        (
+            send(
+                csv,
+                "Date,AAA,BBB,CCC\n2024-01-02,1,1,1\n2024-01-03,1,1,1\n".into(),
+            )
+            .await,
+            400,
+            "INVALID_PARAMETER_VALUE",
+            "2024-01-03: only 2 days of prices",
+        ),
+        (
+            send(
+                csv,
+                "Date,AAA,BBB,CCC\n2024-01-03,1,1,1\n2024-01-02,1,1,1\n2024-01-04,1,1,1\n".into(),
+            )
+            .await,
+            400,
+            "INVALID_PARAMETER_VALUE",
+            "dates must ascend",
+        ),
+        (
+            send(
+                csv,
+                "Date,AAA,BBB,CCC\n2024-01-02,1,1,1\n2024-01-02,1,1,1\n2024-01-04,1,1,1\n".into(),
+            )
+            .await,
+            400,
+            "INVALID_PARAMETER_VALUE",
+            "date 2024-01-02 is given twice",
+        ),
+        (
+            send(
+                csv,
+                "Date,AAA,BBB,CCC\n2024-01-02,1,1,1\n2024-01-03,1,0,1\n2024-01-04,1,1,1\n".into(),
+            )
+            .await,
+            400,
+            "INVALID_PARAMETER_VALUE",
+            "BBB on 2024-01-03: close 0 is not a positive finite number",
+        ),
+        (
+            send(csv, "Date,AAA,BBB,CCC\n2024-01-02,1,1,inf\n".into()).await,
+            400,
+            "INVALID_PARAMETER_VALUE",
+            "CCC on 2024-01-02: close inf",
+        ),
+        (
+            send(csv, "Date,AAA,BBB,ZZZ\n2024-01-02,1,1,1\n".into()).await,
+            400,
+            "INVALID_PARAMETER_VALUE",
+            "tickers ZZZ are not in the model's universe",
+        ),
+        (
+            send(csv, "Date,AAA,BBB,CCC\n2024-01-02,1,1\n".into()).await,
+            400,
+            "BAD_REQUEST",
+            "invalid CSV: record 1 (line: 2, byte: 17): found record with 3 fields",
+        ),
+    ];
+    for (i, ((status, code, message), want_status, want_code, want_message)) in
+        cases.into_iter().enumerate()
+    {
+        assert_eq!(
+            (status, code.as_str()),
+            (want_status, want_code),
+            "case {i}: {message}"
+        );
+        assert!(message.starts_with(want_message), "case {i}: {message}");
+    }
+    let (status, body) = get_json(&client, &server, "/nowhere").await;
+    assert_eq!(
+        (status, body["error_code"].as_str()),
+        (404, Some("RESOURCE_DOES_NOT_EXIST"))
+    );
+    let response = client.post(server.url("/ping")).send().await.unwrap();
+    assert_eq!(response.status(), 405);
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["error_code"],
+        "BAD_REQUEST"
+    );
+    let (status, body) = get_json(&client, &server, "/v1/picks?date=2024-13-01").await;
+    assert_eq!(
+        (status, body["message"].as_str()),
+        (
+            400,
+            Some("date `2024-13-01` is not an ISO date (YYYY-MM-DD)")
+        )
+    );
+    let (status, body) = get_json(&client, &server, "/v1/picks/latest").await;
+    assert_eq!(
+        (status, body["error_code"].as_str()),
+        (404, Some("RESOURCE_DOES_NOT_EXIST"))
+    );
+}
+
+/// The sample end to end: `/invocations` on the cached prices up to a day selects exactly the
+/// tickers `momentum scan --as-of` that day selects, with the same scores; the other endpoints
+/// read the same files.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_api_picks_what_scan_picks_on_the_sample_and_serves_its_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::write(
+        root.join("params.yaml"),
+        include_str!("../../../params.yaml"),
+    )
+    .unwrap();
+    ok(momentum(root, None, &["fetch"]));
+    let table = momentum_data::read_parquet(&root.join("data/raw/prices.parquet")).unwrap();
+    let panel = PricePanel::from_table(&table).unwrap();
+    let n = panel.n_days();
+    let days = [n - 501, n - 1];
+    for &t in &days {
+        let as_of = panel.dates()[t].to_string();
+        ok(momentum(root, None, &["scan", "--as-of", &as_of]));
+    }
+    ok(momentum(root, None, &["monitor"]));
+    let server = Server::start(root, &[]);
+    let client = client();
+
+    for (k, &t) in days.iter().enumerate() {
+        let as_of = panel.dates()[t].to_string();
+        ok(momentum(
+            root,
+            None,
+            &["scan", "--as-of", &as_of, "--out", "reports/again.json"],
+        ));
+        let scanned: Value =
+            serde_json::from_slice(&std::fs::read(root.join("reports/again.json")).unwrap())
+                .unwrap();
+        // 300 rows up to the day: more than the lookback (250) needs.
+        let rows = t - 299..=t;
+        let close = |r: usize, i: usize| {
+            let price = panel.price(r, i);
+            price.is_finite().then_some(price)
+        };
+        let request = if k == 0 {
+            let split = json!({"dataframe_split": {
+                "columns": panel.tickers(),
+                "index": rows.clone().map(|r| panel.dates()[r].to_string()).collect::<Vec<_>>(),
+                "data": rows.clone().map(|r| (0..panel.n_tickers()).map(|i| close(r, i)).collect::<Vec<_>>()).collect::<Vec<_>>(),
+            }});
+            client.post(server.url("/invocations")).json(&split)
+        } else {
+            let mut csv = format!("Date,{}\n", panel.tickers().join(","));
+            for r in rows {
+                let cells: Vec<String> = (0..panel.n_tickers())
+                    .map(|i| close(r, i).map(|c| c.to_string()).unwrap_or_default())
+                    .collect();
+                csv.push_str(&format!("{},{}\n", panel.dates()[r], cells.join(",")));
+            }
+            client
+                .post(server.url("/invocations"))
+                .header("content-type", "text/csv")
+                .body(csv)
+        };
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        let answer: Value = response.json().await.unwrap();
+        let scan_selected: Vec<&str> = scanned["picks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["selected"] == json!(true))
+            .map(|p| p["ticker"].as_str().unwrap())
+            .collect();
+        assert_eq!(scan_selected.len(), 5);
+        assert_eq!(selected(&answer), scan_selected, "as of {as_of}");
+        for (prediction, pick) in answer["predictions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(scanned["picks"].as_array().unwrap())
+        {
+            assert_eq!(
+                (
+                    &prediction["ticker"],
+                    &prediction["score"],
+                    &prediction["rank"]
+                ),
+                (&pick["ticker"], &pick["score"], &pick["rank"]),
+                "as of {as_of}"
+            );
+        }
+        let (status, stored) = get_json(&client, &server, &format!("/v1/picks?date={as_of}")).await;
+        assert_eq!(status, 200);
+        assert_eq!(stored["picks"], scanned["picks"]);
+    }
+
+    let (status, latest) = get_json(&client, &server, "/v1/picks/latest").await;
+    assert_eq!(status, 200);
+    assert_eq!(latest["as_of"], json!(panel.dates()[n - 1].to_string()));
+    let (status, model) = get_json(&client, &server, "/v1/model").await;
+    assert_eq!(status, 200);
+    // params.yaml's production block.
+    assert_eq!(model["alias"], "champion");
+    assert_eq!(model["source"], "params");
+    assert_eq!(model["version"], "1");
+    assert_eq!(model["promoted_at"], "2026-11-27T09:05:36Z");
+    assert_eq!(
+        model["data_digest"],
+        "e982afe2945c8139110ba15a057c8131d25487570fc609b7592dd3c8099108aa"
+    );
+    assert_eq!(
+        model["params"],
+        json!({"lookback": 250, "skip": 10, "holding": 60, "top_k": 5, "cost_bps": 10.0})
+    );
+    assert_eq!(model["tickers"].as_array().unwrap().len(), 20);
+    for path in ["/ping", "/health"] {
+        let response = client.get(server.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+    }
+    let version = get_text(&client, &server, "/version").await;
+    assert_eq!(version, env!("CARGO_PKG_VERSION"));
+
+    // The metrics: requests so far, the model, and what the files hold.
+    let text = get_text(&client, &server, "/metrics").await;
+    let value = |series: &str| -> f64 {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
+            .unwrap_or_else(|| panic!("no {series} in\n{text}"));
+        line[series.len() + 1..].parse().unwrap()
+    };
+    assert_eq!(
+        value(r#"momentum_http_requests_total{method="POST",route="/invocations",status="200"}"#),
+        2.0
+    );
+    assert_eq!(
+        value(r#"momentum_http_requests_total{method="GET",route="/v1/picks",status="200"}"#),
+        2.0
+    );
+    assert_eq!(
+        value(
+            r#"momentum_http_request_duration_seconds_count{method="GET",route="/ping",status="200"}"#
+        ),
+        1.0
+    );
+    assert_eq!(
+        value(
+            r#"momentum_model_info{alias="champion",holding="60",lookback="250",skip="10",source="params",top_k="5",version="1"}"#
+        ),
+        1.0
+    );
+    assert_eq!(value("momentum_model_loaded"), 1.0);
+    assert_eq!(value("momentum_picks_selected"), 5.0);
+    assert_eq!(value("momentum_picks_history_scans"), 2.0);
+    assert_eq!(value("momentum_price_max_age_seconds"), 7.0 * 86_400.0);
+    let monitor: Value =
+        serde_json::from_slice(&std::fs::read(root.join("reports/monitor.json")).unwrap()).unwrap();
+    for check in monitor["checks"].as_array().unwrap() {
+        let name = check["name"].as_str().unwrap();
+        let series = format!(r#"momentum_monitor_check_value{{check="{name}"}}"#);
+        match check["value"].as_f64() {
+            Some(expected) => assert_eq!(value(&series), expected, "{name}"),
+            None => assert!(value(&series).is_nan(), "{name}"),
+        }
+    }
+    assert_eq!(
+        value("momentum_monitor_retrain_recommended"),
+        f64::from(u8::from(monitor["retrain_recommended"].as_bool().unwrap()))
+    );
+    let live = monitor["live"].as_array().unwrap();
+    let equity: f64 = live
+        .iter()
+        .map(|p| 1.0 + p["basket_return"].as_f64().unwrap())
+        .product();
+    assert_eq!(value(r#"momentum_live_equity{series="picks"}"#), equity);
+    assert_eq!(value("momentum_monitor_live_periods"), live.len() as f64);
+    // The newest sample price is 2022-12-30 at the latest: years old.
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(root.join("data/raw/prices.manifest.json")).unwrap())
+            .unwrap();
+    let end: chrono::NaiveDate = manifest["end"].as_str().unwrap().parse().unwrap();
+    let expected =
+        (chrono::Utc::now() - end.and_hms_opt(0, 0, 0).unwrap().and_utc()).num_seconds() as f64;
+    assert!((value("momentum_price_age_seconds") - expected).abs() < 60.0);
+    assert!(value("momentum_scan_age_seconds") < 600.0);
+
+    // Every metric the Grafana dashboard and the alert rules query is one this server exports.
+    let families: std::collections::BTreeSet<String> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .flat_map(|l| {
+            let (name, kind) = l.split_once(' ').unwrap();
+            let suffixes: &[&str] = if kind == "histogram" {
+                &["", "_bucket", "_sum", "_count"]
+            } else {
+                &[""]
+            };
+            suffixes.iter().map(move |s| format!("{name}{s}"))
+        })
+        .collect();
+    let dashboard: Value = serde_json::from_str(include_str!(
+        "../../../docker/grafana/dashboards/momentum.json"
+    ))
+    .unwrap();
+    let datasources =
+        include_str!("../../../docker/grafana/provisioning/datasources/prometheus.yaml");
+    let panels = dashboard["panels"].as_array().unwrap();
+    assert!(panels.len() >= 10);
+    for panel in panels {
+        let title = panel["title"].as_str().unwrap();
+        let uid = panel["datasource"]["uid"].as_str().unwrap();
+        assert!(
+            datasources.contains(&format!("uid: {uid}\n")),
+            "{title}: datasource {uid} is not provisioned"
+        );
+        let targets = panel["targets"].as_array().unwrap();
+        assert!(!targets.is_empty(), "{title}");
+        for target in targets {
+            let expr = target["expr"].as_str().unwrap();
+            let names = metric_names(expr);
+            assert!(!names.is_empty(), "{title}: {expr}");
+            for name in names {
+                assert!(families.contains(name), "{title}: {name} is not exported");
+            }
+        }
+    }
+    let rules = include_str!("../../../docker/prometheus/rules.yml");
+    let rule_exprs: Vec<&str> = rules.split("expr:").skip(1).collect();
+    assert_eq!(rule_exprs.len(), 6);
+    for expr in rule_exprs {
+        // The expression runs to the next key (`for:`).
+        let expr = expr.split("for:").next().unwrap();
+        for name in metric_names(expr) {
+            assert!(families.contains(name), "rules.yml: {name} is not exported");
+        }
+    }
+}
+
+/// The `momentum_*` metric names a PromQL expression reads.
+fn metric_names(expr: &str) -> Vec<&str> {
+    let mut names = Vec::new();
+    let mut rest = expr;
+    while let Some(start) = rest.find("momentum_") {
+        let tail = &rest[start..];
+        let end = tail
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(tail.len());
+        names.push(&tail[..end]);
+        rest = &tail[end..];
+    }
+    names
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_a_model_the_server_answers_503_until_one_is_promoted() {
+    let dir = tempfile::tempdir().unwrap();
+    let params = dir.path().join("params.yaml");
+    std::fs::write(&params, "serve:\n  poll_ms: 20\n").unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let client = client();
+    for path in ["/ping", "/health", "/v1/model"] {
+        let (status, body) = get_json(&client, &server, path).await;
+        assert_eq!(
+            (status, body["error_code"].as_str()),
+            (503, Some("TEMPORARILY_UNAVAILABLE")),
+            "{path}"
+        );
+    }
+    let (status, body) = post_csv(&client, &server, TINY_CSV).await;
+    assert_eq!(
+        (status, body["error_code"].as_str()),
+        (503, Some("TEMPORARILY_UNAVAILABLE"))
+    );
+    let text = get_text(&client, &server, "/metrics").await;
+    assert!(text.contains("\nmomentum_model_loaded 0\n"), "{text}");
+
+    std::fs::write(
+        &params,
+        format!("serve:\n  poll_ms: 20\n{}", tiny_params("1", 1)),
+    )
+    .unwrap();
+    eventually("the promoted model", async || {
+        client
+            .get(server.url("/health"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            == 200
+    })
+    .await;
+    let (status, answer) = post_csv(&client, &server, TINY_CSV).await;
+    assert_eq!((status, selected(&answer)), (200, vec!["AAA".to_string()]));
+}
+
+/// `--alias challenger` serves the challenger block; its picks are the challenger's scans.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_challenger_can_be_served_instead() {
+    let dir = tempfile::tempdir().unwrap();
+    let challenger = tiny_params("5", 2).replace("production:", "challenger:");
+    let params = format!("{}{challenger}", tiny_params("4", 1));
+    std::fs::write(dir.path().join("params.yaml"), params).unwrap();
+    let server = Server::start(dir.path(), &["--alias", "challenger"]);
+    let client = client();
+    let (status, model) = get_json(&client, &server, "/v1/model").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        (model["alias"].as_str(), model["version"].as_str()),
+        (Some("challenger"), Some("5"))
+    );
+    let (status, answer) = post_csv(&client, &server, TINY_CSV).await;
+    assert_eq!(
+        (status, selected(&answer)),
+        (200, vec!["AAA".to_string(), "CCC".to_string()])
+    );
+    let text = get_text(&client, &server, "/metrics").await;
+    assert!(text.contains(r#"momentum_model_info{alias="challenger",holding="5",lookback="2",skip="0",source="params",top_k="2",version="5"} 1"#), "{text}");
+}
+
+/// With a tracking server the registry's `champion` is served, and followed when it moves;
+/// params.yaml has no production block (a deployment that serves from the registry alone).
+#[test]
+fn with_a_tracking_server_the_champion_alias_is_served_and_followed() {
+    use momentum_engine::StrategyParams;
+    use momentum_scanner::Model;
+    use momentum_scanner::model::{Registration, Stage};
+    use momentum_tracking::{Auth, RestClient};
+
+    let mlflow = support::Server::shared();
+    let registry = RestClient::new(mlflow.client_config(Auth::None)).unwrap();
+    let name = "momentum-xs";
+    registry.create_registered_model(name).unwrap();
+    let register = |top_k: usize| {
+        let model = Model {
+            params: StrategyParams {
+                lookback: 2,
+                skip: 0,
+                holding: 5,
+                top_k,
+                cost_bps: 10.0,
+            },
+            universe: vec!["AAA".into(), "BBB".into(), "CCC".into()],
+            data_digest: None,
+            stage: Stage::Registered(Registration {
+                version: "0".into(),
+                promoted_at: "2026-12-01T00:00:00Z".into(),
+            }),
+        };
+        let tags = model.registry_tags(None).unwrap();
+        // No run: a source outside the server's artifacts (MLflow ties those to a run).
+        let source = format!("s3://momentum/models/top{top_k}");
+        let version = registry
+            .create_model_version(name, "", &source, "", &tags)
+            .unwrap()
+            .version;
+        registry.set_alias(name, "champion", &version).unwrap();
+        version
+    };
+    let first = register(1);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("params.yaml"), "serve:\n  poll_ms: 50\n").unwrap();
+    let server = Server::tracking_to(dir.path(), Some(&mlflow.uri), &[]);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let client = client();
+    runtime.block_on(async {
+        let (status, model) = get_json(&client, &server, "/v1/model").await;
+        assert_eq!(status, 200, "{model}");
+        assert_eq!(
+            (model["source"].as_str(), model["version"].as_str()),
+            (Some("registry"), Some(first.as_str()))
+        );
+        let (_, answer) = post_csv(&client, &server, TINY_CSV).await;
+        assert_eq!(selected(&answer), ["AAA"]);
+    });
+    // A promotion moves the alias: the server follows without a restart.
+    let second = register(2);
+    runtime.block_on(async {
+        eventually("the moved alias", async || {
+            get_json(&client, &server, "/v1/model").await.1["version"] == second.as_str()
+        })
+        .await;
+        let (_, answer) = post_csv(&client, &server, TINY_CSV).await;
+        assert_eq!(selected(&answer), ["AAA", "CCC"]);
+    });
+}
+
+/// Requests keep coming while params.yaml is rewritten (in place, so some polls read it half
+/// written): none fails, each `/v1/model` answer is one whole model, and the server ends on
+/// the last one.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_model_reloads_on_a_file_change_without_a_failed_request() {
+    let dir = tiny_dir("1", 1);
+    let params = dir.path().join("params.yaml");
+    let server = std::sync::Arc::new(Server::start(dir.path(), &["--poll-ms", "10"]));
+    let client = client();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut workers = Vec::new();
+    for _ in 0..4 {
+        let (client, server, stop) = (client.clone(), server.clone(), stop.clone());
+        workers.push(tokio::spawn(async move {
+            let mut seen = std::collections::BTreeSet::new();
+            let mut requests = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let (status, answer) = post_csv(&client, &server, TINY_CSV).await;
+                assert_eq!(status, 200, "{answer}");
+                seen.insert(selected(&answer).len());
+                let (status, model) = get_json(&client, &server, "/v1/model").await;
+                assert_eq!(status, 200, "{model}");
+                let pair = (
+                    model["version"].as_str().unwrap().to_owned(),
+                    model["params"]["top_k"].as_u64().unwrap(),
+                );
+                assert!(
+                    pair == ("1".into(), 1) || pair == ("2".into(), 2),
+                    "{pair:?}"
+                );
+                requests += 2;
+            }
+            (requests, seen)
+        }));
+    }
+    for round in 0..20 {
+        let (version, top_k) = if round % 2 == 0 { ("2", 2) } else { ("1", 1) };
+        std::fs::write(&params, tiny_params(version, top_k)).unwrap();
+        tokio::time::sleep(Duration::from_millis(40)).await;
+    }
+    std::fs::write(&params, tiny_params("2", 2)).unwrap();
+    eventually("version 2", async || {
+        get_json(&client, &server, "/v1/model").await.1["version"] == "2"
+    })
+    .await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut total = 0;
+    let mut seen = std::collections::BTreeSet::new();
+    for worker in workers {
+        let (requests, sizes) = worker.await.unwrap();
+        total += requests;
+        seen.extend(sizes);
+    }
+    assert!(total > 40, "only {total} requests");
+    assert!(seen.is_subset(&[1, 2].into()), "{seen:?}");
+    let text = get_text(&client, &server, "/metrics").await;
+    assert!(!text.contains(r#"status="5"#), "{text}");
+}
+
+/// `SIGHUP` reloads at once; a malformed file keeps the served model and counts an error.
+#[tokio::test(flavor = "multi_thread")]
+async fn sighup_reloads_at_once_and_a_bad_file_keeps_the_model() {
+    let dir = tiny_dir("1", 1);
+    let params = dir.path().join("params.yaml");
+    let server = Server::start(dir.path(), &["--poll-ms", "3600000"]);
+    let client = client();
+    let metrics = async || get_text(&client, &server, "/metrics").await;
+    std::fs::write(&params, "production:\n  top_kk: 2\n").unwrap();
+    server.signal("HUP");
+    eventually("the failed reload", async || {
+        metrics()
+            .await
+            .contains("momentum_model_reloads_total{outcome=\"error\"} 1\n")
+    })
+    .await;
+    let (status, answer) = post_csv(&client, &server, TINY_CSV).await;
+    assert_eq!((status, selected(&answer)), (200, vec!["AAA".to_string()]));
+    assert_eq!(
+        get_json(&client, &server, "/v1/model").await.1["version"],
+        "1"
+    );
+
+    std::fs::write(&params, tiny_params("2", 2)).unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        get_json(&client, &server, "/v1/model").await.1["version"],
+        "1"
+    );
+    server.signal("HUP");
+    eventually("version 2 after SIGHUP", async || {
+        get_json(&client, &server, "/v1/model").await.1["version"] == "2"
+    })
+    .await;
+    assert!(
+        metrics()
+            .await
+            .contains("momentum_model_reloads_total{outcome=\"ok\"} 1\n")
+    );
+    let (status, answer) = post_csv(&client, &server, TINY_CSV).await;
+    assert_eq!(
+        (status, selected(&answer)),
+        (200, vec!["AAA".to_string(), "CCC".to_string()])
+    );
+}
+
+/// A request whose body is still arriving when SIGTERM comes is answered; then the process
+/// exits 0.
+#[test]
+fn sigterm_drains_the_requests_in_flight_and_exits_0() {
+    let dir = tiny_dir("1", 1);
+    let mut server = Server::start(dir.path(), &[]);
+    let mut stream = TcpStream::connect(server.addr()).unwrap();
+    let head = format!(
+        "POST /invocations HTTP/1.1\r\nHost: test\r\nContent-Type: text/csv\r\nContent-Length: {}\r\n\r\n",
+        TINY_CSV.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(&TINY_CSV.as_bytes()[..20]).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    server.signal("TERM");
+    std::thread::sleep(Duration::from_millis(300));
+    stream.write_all(&TINY_CSV.as_bytes()[20..]).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
+    assert!(
+        response
+            .contains(r#"{"ticker":"AAA","score":0.19999999999999996,"rank":1,"selected":true"#),
+        "{response}"
+    );
+    let status = server.child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+}
+
+#[test]
+fn help_names_every_endpoint_and_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let help = ok(momentum(dir.path(), None, &["serve", "--help"]));
+    for needle in [
+        "/ping",
+        "/health",
+        "/version",
+        "/invocations",
+        "/v1/model",
+        "/v1/picks/latest",
+        "/v1/picks?date=",
+        "/metrics",
+        "--host",
+        "--port",
+        "--alias",
+        "--max-body-bytes",
+        "--poll-ms",
+        "--drain-seconds",
+        "--monitor-report",
+        "SIGHUP",
+        "SIGTERM",
+        "serve.max_body_bytes",
+    ] {
+        assert!(help.contains(needle), "{needle} missing from\n{help}");
+    }
+    common::fails(
+        momentum(dir.path(), None, &["serve", "--poll-ms", "1"]),
+        "invalid --poll-ms 1: must be at least 10",
+    );
+}

@@ -1,0 +1,232 @@
+//! The served model and how it changes without a restart.
+//!
+//! The server holds one [`Snapshot`] (the settings read from the params file and the model, if
+//! any) behind an `Arc`. A request clones the `Arc` and scores with that snapshot to the end,
+//! so a reload that swaps in a new one never fails or mixes a request. [`watch`] checks the
+//! params file every `serve.poll_ms` (and at once on `SIGHUP`): a changed file, or with a
+//! tracking server any poll (the `champion` alias may have moved), loads the model again. A
+//! reload that fails (a half-written file, a registry that is down) keeps the model served
+//! and is logged and counted; a file without a block for the alias unloads it (503).
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use momentum_engine::Arm;
+use momentum_lifecycle::track::open_tracker;
+use momentum_lifecycle::{LifecycleError, ProductionSource, Settings, load_model};
+use momentum_scanner::Model;
+
+use crate::error::{Result, ServeError};
+
+/// What one load of the params file gave.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    /// The whole params file (its paths: prices, history; its tracking server).
+    pub settings: Settings,
+    /// The file's text, to see whether it changed.
+    text: Option<String>,
+    /// Where the model came from: the block of params.yaml, or the registry alias when
+    /// tracking points at a server.
+    pub source: ProductionSource,
+    /// The model served; `None` before the first promotion (the server answers 503).
+    pub model: Option<Model>,
+}
+
+/// The model slot shared by every request and the watcher.
+#[derive(Debug)]
+pub struct Served {
+    params_file: PathBuf,
+    required: bool,
+    alias: Arm,
+    current: RwLock<Arc<Snapshot>>,
+}
+
+impl Served {
+    /// Loads the model of `alias` from `params_file` (required: a file the user named must
+    /// exist; the default one may be missing, then no model is served).
+    ///
+    /// # Errors
+    /// [`ServeError::Load`] when the file or the model is malformed, or the registry refuses.
+    pub fn load(params_file: &Path, required: bool, alias: Arm) -> Result<Self> {
+        let snapshot = load_snapshot(params_file, required, alias, None)?
+            .expect("a first load always gives a snapshot");
+        Ok(Self {
+            params_file: params_file.into(),
+            required,
+            alias,
+            current: RwLock::new(Arc::new(snapshot)),
+        })
+    }
+
+    /// The snapshot to answer one request with.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        // A writer never panics while holding the lock, so it cannot be poisoned; recover anyway.
+        Arc::clone(&self.current.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// The alias served.
+    pub fn alias(&self) -> Arm {
+        self.alias
+    }
+
+    /// Loads again if the file changed (or `force`, or the model comes from the registry) and
+    /// swaps the new snapshot in. Blocking: the registry client runs its own runtime.
+    ///
+    /// # Errors
+    /// As [`Served::load`]; the served snapshot stays.
+    pub fn reload(&self, force: bool) -> Result<bool> {
+        let previous = self.snapshot();
+        let since = Some((previous.as_ref(), force));
+        let Some(next) = load_snapshot(&self.params_file, self.required, self.alias, since)? else {
+            return Ok(false);
+        };
+        let changed = next.model != previous.model;
+        if changed {
+            match &next.model {
+                Some(model) => tracing::info!(
+                    "serving model v{} ({}) from {}",
+                    model.version().unwrap_or("?"),
+                    self.alias,
+                    source_name(next.source)
+                ),
+                None => tracing::warn!(
+                    "{} has no {} model any more: answering 503",
+                    self.params_file.display(),
+                    self.alias
+                ),
+            }
+        }
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(next);
+        Ok(changed)
+    }
+}
+
+/// `params` or `registry`, as `/v1/model` and the info metric say.
+pub fn source_name(source: ProductionSource) -> &'static str {
+    match source {
+        ProductionSource::Params => "params",
+        ProductionSource::Registry => "registry",
+    }
+}
+
+/// How long a changed params file must stay the same before it is loaded: an editor or
+/// `dvc exp run -S` that rewrites it in place truncates it first, and a poll between the two
+/// writes would otherwise serve an empty file (no model: 503s).
+const SETTLE: Duration = Duration::from_millis(50);
+
+/// Reads the params file and loads the model. With `since` (a reload), returns `None` when
+/// nothing can have changed: the same text and a model from the file (a registry alias can
+/// move at any time, so a registry-backed snapshot is always loaded again, as is any snapshot
+/// when `force`); and `None` too when the text is still changing (the next poll tries again).
+fn load_snapshot(
+    params_file: &Path,
+    required: bool,
+    alias: Arm,
+    since: Option<(&Snapshot, bool)>,
+) -> Result<Option<Snapshot>> {
+    let failed = |source: LifecycleError| ServeError::Load {
+        path: params_file.into(),
+        source: Box::new(source),
+    };
+    let read = || match std::fs::read_to_string(params_file) {
+        Ok(text) => Ok(Some(text)),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound && !required => Ok(None),
+        Err(source) => {
+            let err = momentum_lifecycle::SettingsError::Read {
+                path: params_file.into(),
+                source,
+            };
+            Err(failed(err.into()))
+        }
+    };
+    let text = read()?;
+    if let Some((previous, force)) = since {
+        let unchanged = previous.text == text;
+        if unchanged && !force && previous.source == ProductionSource::Params {
+            return Ok(None);
+        }
+        if !unchanged {
+            std::thread::sleep(SETTLE);
+            if read()? != text {
+                tracing::debug!(
+                    "{} is being written; loading it later",
+                    params_file.display()
+                );
+                return Ok(None);
+            }
+        }
+    }
+    let settings = match &text {
+        Some(text) => Settings::parse(text, params_file).map_err(|e| failed(e.into()))?,
+        None => Settings::default(),
+    };
+    let opened = open_tracker(&settings, "serve", None);
+    let source = match &opened {
+        Ok(tracker) if tracker.remote().is_some() => ProductionSource::Registry,
+        _ => ProductionSource::Params,
+    };
+    let model = match load_model(&settings, params_file, (alias, source), move || opened) {
+        Ok(model) => Some(model),
+        Err(
+            LifecycleError::NoProduction
+            | LifecycleError::NoChampion { .. }
+            | LifecycleError::NoChallenger { .. },
+        ) => None,
+        Err(err) => return Err(failed(err)),
+    };
+    Ok(Some(Snapshot {
+        settings,
+        text,
+        source,
+        model,
+    }))
+}
+
+/// Reloads every `poll` and on each `hangup` (`SIGHUP`) until `stop` resolves. Runs the loads
+/// on the blocking pool.
+pub async fn watch(
+    served: Arc<Served>,
+    (poll, mut hangup): (Duration, tokio::signal::unix::Signal),
+    metrics: crate::metrics::Metrics,
+    stop: impl std::future::Future<Output = ()>,
+) -> Result<()> {
+    let mut ticks = tokio::time::interval(poll);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticks.tick().await;
+    tokio::pin!(stop);
+    // A file that stays malformed fails every poll: say so when the failure changes, not
+    // every poll (the counter still counts each).
+    let mut last_failure: Option<String> = None;
+    loop {
+        let force = tokio::select! {
+            _ = ticks.tick() => false,
+            _ = hangup.recv() => {
+                tracing::info!("SIGHUP: reloading the model");
+                true
+            }
+            () = &mut stop => return Ok(()),
+        };
+        let served = Arc::clone(&served);
+        let outcome = tokio::task::spawn_blocking(move || served.reload(force)).await;
+        match outcome {
+            Ok(Ok(changed)) => {
+                if changed || force {
+                    metrics.reloaded(true);
+                }
+                if last_failure.take().is_some() {
+                    tracing::info!("reloading works again");
+                }
+            }
+            Ok(Err(err)) => {
+                metrics.reloaded(false);
+                let failure = momentum_http::chain(&err);
+                if last_failure.as_ref() != Some(&failure) {
+                    tracing::warn!("reload failed, the served model stays: {failure}");
+                    last_failure = Some(failure);
+                }
+            }
+            Err(join) => tracing::error!("reload task failed: {join}"),
+        }
+    }
+}
