@@ -178,7 +178,7 @@ fn binomial(n: usize, k: usize) -> usize {
 /// cut into its first `cut` days (block `2j`, purged and embargoed after a test group) and the
 /// rest (block `2j + 1`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Layout {
+pub(crate) struct Layout {
     first: usize,
     group_days: usize,
     cut: usize,
@@ -423,32 +423,69 @@ pub fn cpcv(
     evaluated: Window,
     progress: &(dyn Fn(usize) + Sync),
 ) -> Result<Cpcv> {
-    spec.validate()?;
     let (combos, _) = grid.combinations(cost_bps)?;
-    let purge = combos.iter().map(|p| p.holding).max().unwrap_or(0);
-    // The layout is known once the simulation knows max t0, before the first rows arrive.
-    let planned = std::cell::OnceCell::new();
-    let mut selections = None;
-    let layout = simulate_grid(
+    let layout = plan(&combos, spec, evaluated)?;
+    let selections = select(
         panel,
-        (&combos, cost_bps),
+        (&combos, 0, cost_bps),
+        (spec, evaluated, layout),
+        progress,
+    )?;
+    finish(
+        panel,
+        (&combos, objective),
+        (spec, evaluated, layout),
+        selections,
+    )
+}
+
+/// The layout of a CPCV of the grid `combos` over `evaluated`: its groups start after the
+/// largest first rebalance of the grid, and each test group purges the grid's largest holding.
+///
+/// # Errors
+/// [`CpcvSpec::validate`]; [`EngineError::WindowTooShort`] for a lookback that leaves no
+/// rebalance; as [`CpcvSpec::layout`].
+pub(crate) fn plan(combos: &[StrategyParams], spec: CpcvSpec, evaluated: Window) -> Result<Layout> {
+    spec.validate()?;
+    let purge = combos.iter().map(|p| p.holding).max().unwrap_or(0);
+    let mut max_t0 = 0;
+    for p in combos {
+        max_t0 = max_t0.max(evaluated.first_rebalance(p.lookback)?);
+    }
+    spec.layout((max_t0, evaluated.end), purge)
+}
+
+/// Each split's selection among `combos` (grid rows from `first` on: the whole grid, or a
+/// shard's part of it), simulated once over `evaluated` in the blocks of `layout`.
+pub(crate) fn select(
+    panel: &PricePanel,
+    (combos, first, cost_bps): (&[StrategyParams], usize, f64),
+    (spec, evaluated, layout): (CpcvSpec, Window, Layout),
+    progress: &(dyn Fn(usize) + Sync),
+) -> Result<Selections> {
+    let mut selections = Selections::from_index(&layout, spec.test_groups, first);
+    simulate_grid(
+        panel,
+        (combos, cost_bps),
         (evaluated, None),
-        |max_t0| {
-            let layout = spec.layout((max_t0, evaluated.end), purge)?;
-            let _ = planned.set(layout);
-            Ok((layout.starts(), layout))
-        },
+        |_| Ok((layout.starts(), ())),
         progress,
         (CHUNK_ROWS, &mut |_, sums| {
-            let layout = planned.get().ok_or(EngineError::NotRecorded)?;
-            selections
-                .get_or_insert_with(|| Selections::new(layout, spec.test_groups))
-                .offer(sums);
+            selections.offer(sums);
             Ok(())
         }),
     )?;
-    let selections = selections.unwrap_or_else(|| Selections::new(&layout, spec.test_groups));
-    let (splits, path_sharpes) = selections.finish(&layout, &combos);
+    Ok(selections)
+}
+
+/// The CPCV from every split's selection over the whole grid `combos`.
+pub(crate) fn finish(
+    panel: &PricePanel,
+    (combos, objective): (&[StrategyParams], Objective),
+    (spec, evaluated, layout): (CpcvSpec, Window, Layout),
+    selections: Selections,
+) -> Result<Cpcv> {
+    let (splits, path_sharpes) = selections.finish(&layout, combos);
     let dates = panel.dates();
     Ok(Cpcv {
         spec,
@@ -457,7 +494,7 @@ pub fn cpcv(
         first_day: dates[layout.first],
         last_day: dates[evaluated.end],
         group_days: layout.group_days,
-        purge_days: purge,
+        purge_days: combos.iter().map(|p| p.holding).max().unwrap_or(0),
         paths: PathSummary::of(&path_sharpes),
         path_sharpes,
         splits,
@@ -482,7 +519,8 @@ fn evaluate(
 /// What each split selects, as the grid's rows arrive in grid order: per split, its train
 /// blocks and days and the best combination so far (by the Sharpe ratio on the train days, the
 /// first on ties) with that combination's `2N` block sums.
-struct Selections {
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Selections {
     tests: Vec<Vec<usize>>,
     /// Per split: its train blocks (a train group keeps its head unless a test group comes just
     /// before it) and their days.
@@ -495,7 +533,13 @@ struct Selections {
 }
 
 impl Selections {
+    #[cfg(test)]
     fn new(layout: &Layout, test_groups: usize) -> Self {
+        Self::from_index(layout, test_groups, 0)
+    }
+
+    /// The selections of rows from grid row `first` on (a shard's).
+    pub(crate) fn from_index(layout: &Layout, test_groups: usize, first: usize) -> Self {
         let n = layout.groups;
         let tests = test_sets(n, test_groups);
         let trains = tests
@@ -519,12 +563,72 @@ impl Selections {
             trains,
             best,
             blocks: 2 * n,
-            seen: 0,
+            seen: first,
         }
     }
 
+    /// Takes `later`'s selections after these: `later` ran over the rows that follow.
+    pub(crate) fn merge(&mut self, later: Self) {
+        for (best, next) in self.best.iter_mut().zip(later.best) {
+            if next.1 > best.1 {
+                *best = next;
+            }
+        }
+        self.seen = later.seen;
+    }
+
+    /// Bytes of [`Selections::encode`]'s output.
+    pub(crate) fn encoded_bytes(&self) -> usize {
+        8 + self.best.len() * (24 + 16 * self.blocks)
+    }
+
+    /// Its state as bytes: the next grid row, then per split the index and Sharpe ratio of its
+    /// best, whether it has that one's block sums (none before any row) and the sums (NaN when
+    /// it has none).
+    pub(crate) fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&(self.seen as u64).to_le_bytes());
+        for (index, sharpe, sums) in &self.best {
+            out.extend_from_slice(&(*index as u64).to_le_bytes());
+            out.extend_from_slice(&sharpe.to_le_bytes());
+            out.extend_from_slice(&u64::from(!sums.is_empty()).to_le_bytes());
+            for b in 0..self.blocks {
+                for v in sums.get(b).copied().unwrap_or([f64::NAN; 2]) {
+                    out.extend_from_slice(&v.to_le_bytes());
+                }
+            }
+        }
+    }
+
+    /// Reads [`Selections::encode`]'s bytes into selections of the same layout; `None` when
+    /// their length is another.
+    pub(crate) fn decode(mut self, bytes: &[u8]) -> Option<Self> {
+        if bytes.len() != self.encoded_bytes() {
+            return None;
+        }
+        let mut words = bytes.chunks_exact(8).map(|w| {
+            let mut le = [0; 8];
+            le.copy_from_slice(w);
+            u64::from_le_bytes(le)
+        });
+        let mut next = || words.next().unwrap_or(0);
+        self.seen = usize::try_from(next()).ok()?;
+        for best in &mut self.best {
+            let index = usize::try_from(next()).ok()?;
+            let sharpe = f64::from_bits(next());
+            let present = next() == 1;
+            let mut sums: Vec<[f64; 2]> = (0..self.blocks)
+                .map(|_| [f64::from_bits(next()), f64::from_bits(next())])
+                .collect();
+            if !present {
+                sums.clear();
+            }
+            *best = (index, sharpe, sums);
+        }
+        Some(self)
+    }
+
     /// Takes the block sums of the next combinations (`2N` each, combination by combination).
-    fn offer(&mut self, sums: &[[f64; 2]]) {
+    pub(crate) fn offer(&mut self, sums: &[[f64; 2]]) {
         let (blocks, seen) = (self.blocks, self.seen);
         let rows = sums.len() / blocks;
         self.best
@@ -548,7 +652,11 @@ impl Selections {
     }
 
     /// The splits and the paths' annualised Sharpe ratios.
-    fn finish(self, layout: &Layout, combos: &[StrategyParams]) -> (Vec<CpcvSplit>, Vec<f64>) {
+    pub(crate) fn finish(
+        self,
+        layout: &Layout,
+        combos: &[StrategyParams],
+    ) -> (Vec<CpcvSplit>, Vec<f64>) {
         let n = layout.groups;
         let annual = DAYS_PER_YEAR.sqrt();
         // A group's sums: its head, then its tail.

@@ -170,6 +170,18 @@ pub enum EngineError {
         /// What is wrong with it.
         reason: String,
     },
+    /// Shards that are not the `N` parts of one cut of this grid.
+    #[error("the shards do not make up the grid: {reason}")]
+    Shards {
+        /// What is wrong.
+        reason: String,
+    },
+    /// A shard file that cannot be read back.
+    #[error("not a readable shard file: {reason}")]
+    ShardFile {
+        /// What is wrong.
+        reason: String,
+    },
     /// The grid's rows could not be written to or read from their temporary file.
     #[error(
         "cannot keep the grid's rows in a temporary file in {}: {source} (set TMPDIR to a directory with room)",

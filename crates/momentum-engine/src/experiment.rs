@@ -20,14 +20,17 @@ use momentum_features::PricePanel;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::backtest::{BacktestResult, backtest, baseline};
-use crate::cpcv::{Cpcv, CpcvSpec, cpcv};
+use crate::cpcv::{self, Cpcv, CpcvSpec, Layout, Selections};
 use crate::error::{EngineError, Result};
-use crate::grid::{ComboResult, GridOptions, GridSpec, SelectionStats, grid_search};
+use crate::grid::{
+    ComboResult, GridOptions, GridRun, GridSpec, RunningBest, SelectionStats, selection_statistics,
+};
 use crate::metrics::Metrics;
 use crate::params::{Objective, StrategyParams, Window, split};
 use crate::rows::GridRows;
+use crate::shard::{Provenance, Shard, evaluate_shard, merge_shards};
 use crate::stats::Pbo;
-use crate::walk_forward::{WalkForward, WalkForwardSpec, walk_forward};
+use crate::walk_forward::{WalkForward, WalkForwardSpec, assemble};
 
 /// What one backtest invocation runs: the `backtest` block of `params.yaml`, key for key (an
 /// unknown key is an error when it is deserialised).
@@ -808,7 +811,7 @@ fn write_metric_cells(out: &mut impl Write, m: Option<&Metrics>) -> std::io::Res
 ///
 /// # Errors
 /// [`EngineError::EmptyPanel`] for a panel of fewer than two days or no ticker; otherwise as
-/// [`split`], [`GridSpec::combinations`], [`grid_search`] and [`backtest()`].
+/// [`split`], [`GridSpec::combinations`], [`crate::grid_search`] and [`backtest()`].
 ///
 /// # Examples
 ///
@@ -865,19 +868,187 @@ pub fn run_experiment(
     data_digest: Option<String>,
     progress: &(dyn Fn(usize) + Sync),
 ) -> Result<Experiment> {
-    let days = panel.n_days();
-    if days < 2 || panel.n_tickers() == 0 {
-        return Err(EngineError::EmptyPanel {
-            days,
-            tickers: panel.n_tickers(),
-        });
+    // The whole grid is one shard of one: the sharded and the unsharded run share every step.
+    let provenance = Provenance {
+        spec: spec.clone(),
+        data_digest: data_digest.clone(),
+        code: String::new(),
+    };
+    let whole = evaluate_shard(panel, spec, (Shard::WHOLE, provenance), progress)?;
+    merge_shards(panel, spec, data_digest, vec![whole])
+}
+
+/// What one backtest invocation runs, worked out from the spec and the panel before any
+/// simulation: the windows, the grid's combinations, the walk-forward schedule and the CPCV
+/// layout. Shared by a shard's evaluation and the merge, so both see the same grid.
+pub(crate) struct Plan {
+    pub(crate) evaluated: Window,
+    pub(crate) windows: Vec<(WindowName, Window)>,
+    pub(crate) options: GridOptions,
+    pub(crate) combos: Vec<StrategyParams>,
+    pub(crate) dropped: usize,
+    /// The grid's largest first rebalance on the train window (where CSCV's days start).
+    pub(crate) max_train_t0: usize,
+    /// The walk-forward folds' `(train, test)` windows.
+    pub(crate) folds: Option<Vec<(Window, Window)>>,
+    pub(crate) walk_forward: Option<WalkForwardSpec>,
+    pub(crate) cpcv: Option<(CpcvSpec, Layout)>,
+}
+
+impl Plan {
+    /// The plan of `spec` on `panel`.
+    ///
+    /// # Errors
+    /// As [`run_experiment`]: the panel, the grid's size and combinations, the windows, every
+    /// combination's first rebalance, the walk-forward schedule and the CPCV layout.
+    pub(crate) fn new(panel: &PricePanel, spec: &ExperimentSpec) -> Result<Self> {
+        Self::planned(panel, spec).map_err(|err| dated(panel.dates(), err))
     }
-    spec.check_size()?;
-    let dates = panel.dates();
-    let evaluated = spec.evaluation_window(dates)?;
-    let windows = spec.windows(evaluated)?;
-    // A window too short for a lookback is named by its dates, not by day indices.
-    let dated = |err| match err {
+
+    fn planned(panel: &PricePanel, spec: &ExperimentSpec) -> Result<Self> {
+        let days = panel.n_days();
+        if days < 2 || panel.n_tickers() == 0 {
+            return Err(EngineError::EmptyPanel {
+                days,
+                tickers: panel.n_tickers(),
+            });
+        }
+        spec.check_size()?;
+        let dates = panel.dates();
+        let evaluated = spec.evaluation_window(dates)?;
+        let windows = spec.windows(evaluated)?;
+        if spec.grid.size() == 1 {
+            let grid = &spec.grid;
+            StrategyParams {
+                lookback: grid.lookback[0],
+                skip: grid.skip[0],
+                holding: grid.holding[0],
+                top_k: grid.top_k[0],
+                cost_bps: spec.cost_bps,
+            }
+            .validate()?;
+        }
+        let options = GridOptions {
+            train: windows[0].1,
+            test: windows.get(1).map(|(_, window)| *window),
+            objective: spec.objective,
+            pbo_blocks: spec.pbo_blocks,
+            cost_bps: spec.cost_bps,
+        };
+        let (combos, dropped) = spec.grid.combinations(spec.cost_bps)?;
+        options.train.validate(days)?;
+        let mut max_train_t0 = 0;
+        for p in &combos {
+            max_train_t0 = max_train_t0.max(options.train.first_rebalance(p.lookback)?);
+            if let Some(test) = options.test {
+                test.first_rebalance(p.lookback)?;
+            }
+        }
+        let folds = spec
+            .walk_forward
+            .map(|schedule| schedule.folds(evaluated, spec.grid.max_lookback()))
+            .transpose()?;
+        let cpcv = spec
+            .cpcv
+            .map(|cpcv_spec| {
+                Ok::<_, EngineError>((cpcv_spec, cpcv::plan(&combos, cpcv_spec, evaluated)?))
+            })
+            .transpose()?;
+        Ok(Self {
+            evaluated,
+            windows,
+            options,
+            combos,
+            dropped,
+            max_train_t0,
+            folds,
+            walk_forward: spec.walk_forward,
+            cpcv,
+        })
+    }
+
+    /// Days a combination of `lookback` is simulated for: its train and test windows from its
+    /// first rebalance (the weight of its work).
+    pub(crate) fn simulated_days(&self, lookback: usize) -> usize {
+        let days = |w: Window| w.end - w.start.max(lookback).min(w.end);
+        days(self.options.train) + self.options.test.map_or(0, days)
+    }
+
+    /// The experiment from the grid's `rows` (all of them, in grid order) and each fold's and
+    /// split's selection over all of them: the winner and buy and hold recorded on every
+    /// window, the selection statistics, the walk-forward analysis and the CPCV.
+    pub(crate) fn finish(
+        &self,
+        panel: &PricePanel,
+        data_digest: Option<String>,
+        selected: (GridRows, Vec<RunningBest>, Option<Selections>),
+    ) -> Result<Experiment> {
+        self.finished(panel, data_digest, selected)
+            .map_err(|err| dated(panel.dates(), err))
+    }
+
+    fn finished(
+        &self,
+        panel: &PricePanel,
+        data_digest: Option<String>,
+        (rows, folds, selections): (GridRows, Vec<RunningBest>, Option<Selections>),
+    ) -> Result<Experiment> {
+        let dates = panel.dates();
+        let options = &self.options;
+        let run = GridRun {
+            rows,
+            dropped: self.dropped,
+        };
+        let best = run.rows.select_best(options.objective)?;
+        let selection = selection_statistics(panel, &run, best, options)?;
+        let params = run.rows.get(best)?.params;
+        let mut reports = BTreeMap::new();
+        for &(name, window) in &self.windows {
+            let strategy = backtest(panel, &params, window)?;
+            let baseline = baseline(panel, &params, window)?;
+            reports.insert(
+                name,
+                WindowReport {
+                    start: dates[window.start],
+                    end: dates[window.end],
+                    first_rebalance: dates[strategy.t0],
+                    days: window.end - window.start + 1,
+                    returns: strategy.equity.len() - 1,
+                    strategy: strategy.metrics,
+                    baseline: baseline.metrics,
+                    runs: Some(WindowRuns { strategy, baseline }),
+                },
+            );
+        }
+        let walk_forward = match (self.walk_forward, &self.folds) {
+            (Some(spec), Some(schedule)) => Some(assemble(panel, spec, schedule, &folds)?),
+            _ => None,
+        };
+        let cpcv = match (self.cpcv, selections) {
+            (Some((cpcv_spec, layout)), Some(selections)) => {
+                let grid = (&self.combos[..], options.objective);
+                let window = (cpcv_spec, self.evaluated, layout);
+                Some(cpcv::finish(panel, grid, window, selections)?)
+            }
+            _ => None,
+        };
+        Ok(Experiment {
+            params,
+            data: DataLineage::of(panel, data_digest),
+            windows: reports,
+            selection,
+            grid: run.rows,
+            grid_rank: best,
+            dates: dates.to_vec(),
+            walk_forward,
+            cpcv,
+        })
+    }
+}
+
+/// `err` with a window too short for a lookback named by its dates, not by day indices.
+fn dated(dates: &[NaiveDate], err: EngineError) -> EngineError {
+    match err {
         EngineError::WindowTooShort {
             lookback,
             start,
@@ -888,65 +1059,7 @@ pub fn run_experiment(
             end: dates[end],
         },
         other => other,
-    };
-    if spec.grid.size() == 1 {
-        let grid = &spec.grid;
-        StrategyParams {
-            lookback: grid.lookback[0],
-            skip: grid.skip[0],
-            holding: grid.holding[0],
-            top_k: grid.top_k[0],
-            cost_bps: spec.cost_bps,
-        }
-        .validate()?;
     }
-    let options = GridOptions {
-        train: windows[0].1,
-        test: windows.get(1).map(|(_, window)| *window),
-        objective: spec.objective,
-        pbo_blocks: spec.pbo_blocks,
-        cost_bps: spec.cost_bps,
-    };
-    let outcome = grid_search(panel, &spec.grid, &options, progress).map_err(dated)?;
-    let params = outcome.winner.params;
-    let mut reports = BTreeMap::new();
-    for (name, window) in windows {
-        let strategy = backtest(panel, &params, window).map_err(dated)?;
-        let baseline = baseline(panel, &params, window).map_err(dated)?;
-        reports.insert(
-            name,
-            WindowReport {
-                start: dates[window.start],
-                end: dates[window.end],
-                first_rebalance: dates[strategy.t0],
-                days: window.end - window.start + 1,
-                returns: strategy.equity.len() - 1,
-                strategy: strategy.metrics,
-                baseline: baseline.metrics,
-                runs: Some(WindowRuns { strategy, baseline }),
-            },
-        );
-    }
-    let grid = (&spec.grid, spec.objective, spec.cost_bps);
-    let walk_forward = spec
-        .walk_forward
-        .map(|schedule| walk_forward(panel, grid, schedule, evaluated, progress).map_err(dated))
-        .transpose()?;
-    let cpcv = spec
-        .cpcv
-        .map(|groups| cpcv(panel, grid, groups, evaluated, progress).map_err(dated))
-        .transpose()?;
-    Ok(Experiment {
-        params,
-        data: DataLineage::of(panel, data_digest),
-        windows: reports,
-        selection: outcome.selection,
-        grid: outcome.rows,
-        grid_rank: outcome.best,
-        dates: dates.to_vec(),
-        walk_forward,
-        cpcv,
-    })
 }
 
 /// The `selection` object of `metrics.json`: [`SelectionStats`] under the names the reports

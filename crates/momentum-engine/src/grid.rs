@@ -259,26 +259,105 @@ pub fn select_best(combos: &[ComboResult], objective: Objective) -> usize {
     best.index()
 }
 
-/// [`select_best`] over rows that arrive in grid order, a batch at a time.
-#[derive(Debug, Clone, Copy)]
+/// [`select_best`] over rows that arrive in grid order, a batch at a time (or a shard at a
+/// time, [`RunningBest::merge`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct RunningBest {
     objective: Objective,
     /// Index, objective value and row of the best so far.
     best: Option<(usize, f64, ComboResult)>,
+    /// Index and row of the first row seen: the selection when every value is NaN.
+    first: Option<(usize, ComboResult)>,
+    /// Grid index of the next row.
     seen: usize,
 }
 
 impl RunningBest {
     pub(crate) fn new(objective: Objective) -> Self {
+        Self::from_index(objective, 0)
+    }
+
+    /// A running best whose first row is grid row `first` (a shard's).
+    pub(crate) fn from_index(objective: Objective, first: usize) -> Self {
         Self {
             objective,
             best: None,
-            seen: 0,
+            first: None,
+            seen: first,
         }
+    }
+
+    /// What it maximises.
+    pub(crate) fn objective(&self) -> Objective {
+        self.objective
+    }
+
+    /// Takes `later`'s rows after these: `later` ran over the rows that follow.
+    pub(crate) fn merge(&mut self, later: &Self) {
+        if let Some((i, v, row)) = later.best
+            && self.best.is_none_or(|(_, b, _)| v > b)
+        {
+            self.best = Some((i, v, row));
+        }
+        self.first = self.first.or(later.first);
+        self.seen = later.seen;
+    }
+
+    /// The selection: the best row, or the first when every value is NaN, with its grid index
+    /// (`None` before any row).
+    pub(crate) fn selected(&self) -> Option<(usize, ComboResult)> {
+        self.best.map(|(i, _, row)| (i, row)).or(self.first)
+    }
+
+    /// Its state as bytes: the index of the best and of the first row (`u64::MAX` for none), the
+    /// best's value and both rows as [`crate::rows::encode_row`] records.
+    pub(crate) fn encode(&self, out: &mut Vec<u8>) {
+        let (best, value, best_row) = self.best.unwrap_or((usize::MAX, f64::NAN, filler()));
+        let (first, first_row) = self.first.unwrap_or((usize::MAX, filler()));
+        for n in [best as u64, first as u64, self.seen as u64] {
+            out.extend_from_slice(&n.to_le_bytes());
+        }
+        out.extend_from_slice(&value.to_le_bytes());
+        crate::rows::encode_row(&best_row, &[], out);
+        crate::rows::encode_row(&first_row, &[], out);
+    }
+
+    /// Bytes of [`RunningBest::encode`]'s output.
+    pub(crate) const ENCODED_BYTES: usize = 32 + 2 * crate::rows::record_bytes(0);
+
+    /// The state [`RunningBest::encode`] wrote.
+    pub(crate) fn decode(objective: Objective, bytes: &[u8]) -> Option<Self> {
+        if bytes.len() != Self::ENCODED_BYTES {
+            return None;
+        }
+        let word = |k: usize| {
+            let mut le = [0; 8];
+            le.copy_from_slice(&bytes[8 * k..8 * k + 8]);
+            u64::from_le_bytes(le)
+        };
+        let index = |k| match word(k) {
+            u64::MAX => Some(None),
+            n => usize::try_from(n).ok().map(Some),
+        };
+        let record = crate::rows::record_bytes(0);
+        let best_row = crate::rows::decode_row(&bytes[32..32 + record], &mut Vec::new());
+        let first_row = crate::rows::decode_row(&bytes[32 + record..], &mut Vec::new());
+        let value = f64::from_bits(word(3));
+        Some(Self {
+            objective,
+            best: index(0)?.map(|i| (i, value, best_row)),
+            first: index(1)?.map(|i| (i, first_row)),
+            seen: usize::try_from(word(2)).ok()?,
+        })
     }
 
     /// Takes the next rows of the grid.
     pub(crate) fn offer(&mut self, rows: &[ComboResult]) {
+        if self.first.is_none()
+            && let Some(row) = rows.first()
+        {
+            self.first = Some((self.seen, *row));
+        }
         for (i, c) in rows.iter().enumerate() {
             let v = self.objective.value(&c.train);
             if !v.is_nan() && self.best.is_none_or(|(_, b, _)| v > b) {
@@ -290,12 +369,22 @@ impl RunningBest {
 
     /// The index of the best row (0 when every value is NaN).
     pub(crate) fn index(&self) -> usize {
-        self.best.map_or(0, |(i, _, _)| i)
+        self.selected().map_or(0, |(i, _)| i)
     }
+}
 
-    /// The best row, or the first when every value is NaN (`None` before any row).
-    pub(crate) fn row(&self, first: Option<ComboResult>) -> Option<ComboResult> {
-        self.best.map(|(_, _, row)| row).or(first)
+/// The row an absent best is written with.
+fn filler() -> ComboResult {
+    ComboResult {
+        params: StrategyParams {
+            lookback: 0,
+            skip: 0,
+            holding: 0,
+            top_k: 0,
+            cost_bps: 0.0,
+        },
+        train: Metrics::default(),
+        test: None,
     }
 }
 
@@ -371,6 +460,28 @@ pub fn run_grid(
     progress: &(dyn Fn(usize) + Sync),
 ) -> Result<GridRun> {
     let (combos, dropped) = spec.combinations(options.cost_bps)?;
+    options.train.validate(panel.n_days())?;
+    let mut max_t0 = 0;
+    for p in &combos {
+        max_t0 = max_t0.max(options.train.first_rebalance(p.lookback)?);
+    }
+    Ok(GridRun {
+        rows: grid_rows(panel, &combos, options, max_t0, progress)?,
+        dropped,
+    })
+}
+
+/// The rows of `combos` (the whole grid in grid order, or a contiguous part of it) on
+/// `options`' windows, with the block sums CSCV needs over the days every combination of the
+/// whole grid has a return on: `(max_t0, train.end]`, `max_t0` the grid's largest first
+/// rebalance on the train window.
+pub(crate) fn grid_rows(
+    panel: &PricePanel,
+    combos: &[StrategyParams],
+    options: &GridOptions,
+    max_t0: usize,
+    progress: &(dyn Fn(usize) + Sync),
+) -> Result<GridRows> {
     let s = options.pbo_blocks;
     if s < 2 || !s.is_multiple_of(2) || s > 24 {
         return Err(EngineError::InvalidParameter {
@@ -381,7 +492,7 @@ pub fn run_grid(
     }
     let train = options.train;
     // CSCV uses the train days every combination has a return on: (max t0, end].
-    let cscv = |max_t0: usize| {
+    let cscv = |_| {
         let block_len = (train.end - max_t0) / s;
         let first = train.end + 1 - s * block_len;
         let starts = (0..s).map(|j| first + j * block_len);
@@ -398,45 +509,38 @@ pub fn run_grid(
     let mut rows = GridRowsWriter::new()?;
     let block_len = simulate_grid(
         panel,
-        (&combos, options.cost_bps),
+        (combos, options.cost_bps),
         windows,
         cscv,
         progress,
         (CHUNK_ROWS, &mut |results, sums| rows.push(results, sums)),
     )?;
-    Ok(GridRun {
-        rows: rows.finish((block_len > 0).then_some((s, block_len)))?,
-        dropped,
-    })
+    rows.finish((block_len > 0).then_some((s, block_len)))
 }
 
-/// The best combination of `spec` on `train` by `objective` ([`select_best`]), without keeping
-/// the rest: for the walk-forward folds.
+/// The best of `combos` (grid rows from `first` on) on `train` by `objective`
+/// ([`select_best`]), without keeping the rest: a walk-forward fold's selection, or a shard's
+/// part of it.
 pub(crate) fn best_of_grid(
     panel: &PricePanel,
-    (spec, objective, cost_bps): (&GridSpec, Objective, f64),
+    (combos, first, objective, cost_bps): (&[StrategyParams], usize, Objective, f64),
     train: Window,
     progress: &(dyn Fn(usize) + Sync),
-) -> Result<ComboResult> {
-    let (combos, _) = spec.combinations(cost_bps)?;
+) -> Result<RunningBest> {
     let no_blocks = |_| Ok((Vec::new(), ()));
-    let mut best = RunningBest::new(objective);
-    let mut first = None;
+    let mut best = RunningBest::from_index(objective, first);
     simulate_grid(
         panel,
-        (&combos, cost_bps),
+        (combos, cost_bps),
         (train, None),
         no_blocks,
         progress,
         (CHUNK_ROWS, &mut |results, _| {
-            first = first.or(results.first().copied());
             best.offer(results);
             Ok(())
         }),
     )?;
-    best.row(first).ok_or(EngineError::EmptyGrid {
-        reason: "no combination to run".into(),
-    })
+    Ok(best)
 }
 
 /// The simulation behind [`run_grid`]: every combination of a grid (`combos` in grid order,

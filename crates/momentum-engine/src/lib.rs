@@ -12,6 +12,7 @@
 //! | [`ExperimentSpec`], [`run_experiment`], [`Experiment`] | one backtest invocation, from a panel to `metrics.json`, `grid.csv`, `trades.csv`, `equity_curve.csv` |
 //! | [`probabilistic_sharpe_ratio`], [`deflated_sharpe_ratio`], [`probability_of_backtest_overfitting`] | is the winner luck? |
 //! | [`compare()`], [`sharpe_difference_hac`], [`sharpe_difference_bootstrap`], [`diebold_mariano`] | champion against challenger: is the difference of Sharpe ratios or mean returns real? |
+//! | [`Shard`], [`evaluate_shard`], [`merge_shards`], [`GridShard`] | the grid search cut into `N` shards for other machines and merged back, bit for bit |
 //! | [`walk_forward()`], [`cpcv()`] | the selection validated out of sample: walk-forward folds, combinatorial purged cross-validation |
 //! | [`EngineError`] | the crate's error |
 //!
@@ -40,6 +41,7 @@ mod metrics;
 mod params;
 mod rows;
 mod select;
+mod shard;
 mod sim;
 mod stats;
 mod walk_forward;
@@ -65,6 +67,7 @@ pub use metrics::{DAYS_PER_YEAR, Metrics};
 pub use params::{MAX_COST_BPS, Objective, StrategyParams, Window, split, train_days};
 pub use rows::{GridChunk, GridRows};
 pub use select::{RankTable, select_top_k, select_top_k_into};
+pub use shard::{GridShard, Provenance, Shard, evaluate_shard, merge_shards};
 // The types a caller of the engine needs, so it can depend on this crate alone.
 pub use momentum_features::{FeaturesError, PricePanel};
 pub use stats::{

@@ -208,27 +208,7 @@ impl GridRows {
         let mut rows = Vec::with_capacity(count);
         let mut sums = Vec::with_capacity(count * width);
         for record in bytes.chunks_exact(record) {
-            let mut values = record
-                .chunks_exact(8)
-                .map(|b| f64::from_le_bytes(b.try_into().unwrap_or([0; 8])));
-            let mut next = || values.next().unwrap_or(f64::NAN);
-            let params = StrategyParams {
-                lookback: whole(next()),
-                skip: whole(next()),
-                holding: whole(next()),
-                top_k: whole(next()),
-                cost_bps: next(),
-            };
-            let train = metrics_of(std::array::from_fn(|_| next()));
-            let test = std::array::from_fn(|_| next());
-            // `num_trades` is a count, never NaN: a NaN there means no test window.
-            let test = (!test[7].is_nan()).then(|| metrics_of(test));
-            rows.push(ComboResult {
-                params,
-                train,
-                test,
-            });
-            sums.extend((0..width).map(|_| [next(), next()]));
+            rows.push(decode_row(record, &mut sums));
         }
         Ok(GridChunk { first, rows, sums })
     }
@@ -265,28 +245,50 @@ impl GridRowsWriter {
         let mut record = Vec::with_capacity(record_bytes(self.width));
         for (r, row) in rows.iter().enumerate() {
             record.clear();
-            let p = row.params;
-            #[expect(clippy::cast_precision_loss, reason = "parameters are far below 2^53")]
-            let params = [
-                p.lookback as f64,
-                p.skip as f64,
-                p.holding as f64,
-                p.top_k as f64,
-                p.cost_bps,
-            ];
-            let test = row.test.map_or([f64::NAN; 9], |m| m.values());
-            let block = &sums[r * self.width..(r + 1) * self.width];
-            for v in params
-                .iter()
-                .chain(&row.train.values())
-                .chain(&test)
-                .chain(block.iter().flatten())
-            {
-                record.extend_from_slice(&v.to_le_bytes());
-            }
+            encode_row(
+                row,
+                &sums[r * self.width..(r + 1) * self.width],
+                &mut record,
+            );
             self.out.write_all(&record).map_err(spill_error)?;
         }
         self.len += rows.len();
+        Ok(())
+    }
+
+    /// Appends `rows` records of `width` block sums each, read from `input` as they are stored
+    /// (a shard file's rows): copied through a buffer, never decoded.
+    ///
+    /// # Errors
+    /// The `input`'s read error, or [`EngineError::GridSpill`] when the file cannot be written.
+    pub(crate) fn push_records(
+        &mut self,
+        input: &mut impl Read,
+        (rows, width): (usize, usize),
+    ) -> Result<(), std::io::Error> {
+        if self.len == 0 {
+            self.width = width;
+        }
+        let bytes = u64::try_from(rows * record_bytes(width)).map_err(std::io::Error::other)?;
+        let copied = std::io::copy(&mut input.take(bytes), &mut self.out)?;
+        if copied != bytes {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        self.len += rows;
+        Ok(())
+    }
+
+    /// Writes every record of `rows` to `out` as stored ([`GridRowsWriter::push_records`]
+    /// reads them back).
+    pub(crate) fn copy_records(rows: &GridRows, out: &mut impl Write) -> Result<()> {
+        if let Some(file) = &rows.file {
+            let mut file = file.lock().unwrap_or_else(PoisonError::into_inner);
+            file.seek(SeekFrom::Start(0)).map_err(spill_error)?;
+            let width = rows.blocks.map_or(0, |(s, _)| s);
+            let bytes =
+                u64::try_from(rows.len * record_bytes(width)).map_err(std::io::Error::other)?;
+            std::io::copy(&mut (&mut *file).take(bytes), out)?;
+        }
         Ok(())
     }
 
@@ -302,6 +304,53 @@ impl GridRowsWriter {
             blocks: blocks.filter(|_| self.width > 0),
             chunk_rows: CHUNK_ROWS,
         })
+    }
+}
+
+/// Appends `row`'s record with its block `sums` to `out` (the module docs' layout).
+pub(crate) fn encode_row(row: &ComboResult, sums: &[[f64; 2]], out: &mut Vec<u8>) {
+    let p = row.params;
+    #[expect(clippy::cast_precision_loss, reason = "parameters are far below 2^53")]
+    let params = [
+        p.lookback as f64,
+        p.skip as f64,
+        p.holding as f64,
+        p.top_k as f64,
+        p.cost_bps,
+    ];
+    let test = row.test.map_or([f64::NAN; 9], |m| m.values());
+    for v in params
+        .iter()
+        .chain(&row.train.values())
+        .chain(&test)
+        .chain(sums.iter().flatten())
+    {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+}
+
+/// The row of a `record` ([`encode_row`]'s), its block sums appended to `sums`.
+pub(crate) fn decode_row(record: &[u8], sums: &mut Vec<[f64; 2]>) -> ComboResult {
+    let mut values = record
+        .chunks_exact(8)
+        .map(|b| f64::from_le_bytes(b.try_into().unwrap_or([0; 8])));
+    let mut next = || values.next().unwrap_or(f64::NAN);
+    let params = StrategyParams {
+        lookback: whole(next()),
+        skip: whole(next()),
+        holding: whole(next()),
+        top_k: whole(next()),
+        cost_bps: next(),
+    };
+    let train = metrics_of(std::array::from_fn(|_| next()));
+    let test = std::array::from_fn(|_| next());
+    let width = (record.len() / 8 - ROW_VALUES) / 2;
+    sums.extend((0..width).map(|_| [next(), next()]));
+    ComboResult {
+        params,
+        train,
+        // `num_trades` is a count, never NaN: a NaN there means no test window.
+        test: (!test[7].is_nan()).then(|| metrics_of(test)),
     }
 }
 

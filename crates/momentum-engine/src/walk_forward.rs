@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 use crate::backtest::{backtest, baseline};
 use crate::error::{EngineError, Result};
 use crate::experiment::{CurvePoint, WindowName};
-use crate::grid::{GridSpec, best_of_grid};
+use crate::grid::{GridSpec, RunningBest, best_of_grid};
 use crate::metrics::{DAYS_PER_YEAR, Metrics, curve_metrics};
 use crate::params::{Objective, StrategyParams, Window};
 
@@ -170,15 +170,49 @@ pub fn walk_forward(
     evaluated: Window,
     progress: &(dyn Fn(usize) + Sync),
 ) -> Result<WalkForward> {
+    let schedule = spec.folds(evaluated, grid.max_lookback())?;
+    let (combos, _) = grid.combinations(cost_bps)?;
+    let bests = fold_bests(
+        panel,
+        (&combos, 0, objective, cost_bps),
+        &schedule,
+        progress,
+    )?;
+    assemble(panel, spec, &schedule, &bests)
+}
+
+/// Each fold's selection among `combos` (grid rows from `first` on: the whole grid, or a
+/// shard's part of it) on its train window, in fold order. Only the best is kept: no rows, no
+/// block sums (per-fold PBO is not reported).
+pub(crate) fn fold_bests(
+    panel: &PricePanel,
+    grid: (&[StrategyParams], usize, Objective, f64),
+    schedule: &[(Window, Window)],
+    progress: &(dyn Fn(usize) + Sync),
+) -> Result<Vec<RunningBest>> {
+    schedule
+        .iter()
+        .map(|&(train, _)| best_of_grid(panel, grid, train, progress))
+        .collect()
+}
+
+/// The walk-forward analysis of `schedule` from each fold's selection over the whole grid
+/// (`bests`, in fold order): each traded on its test window and chained.
+pub(crate) fn assemble(
+    panel: &PricePanel,
+    spec: WalkForwardSpec,
+    schedule: &[(Window, Window)],
+    bests: &[RunningBest],
+) -> Result<WalkForward> {
     let dates = panel.dates();
     let mut folds = Vec::new();
     let mut curve: Vec<(NaiveDate, f64)> = Vec::new();
     let (mut trades, mut turnover_sum) = (0, 0.0);
-    let schedule = spec.folds(evaluated, grid.max_lookback())?;
     let (stitched_start, stitched_end) = (schedule[0].1.start, schedule[schedule.len() - 1].1.end);
-    for (train, test) in schedule {
-        // Only the fold's best is kept: no rows, no block sums (per-fold PBO is not reported).
-        let best = best_of_grid(panel, (grid, objective, cost_bps), train, progress)?;
+    for (&(train, test), fold_best) in schedule.iter().zip(bests) {
+        let (_, best) = fold_best.selected().ok_or(EngineError::EmptyGrid {
+            reason: "no combination to run".into(),
+        })?;
         let traded = backtest(panel, &best.params, test)?;
         // Chained onto the value the previous fold ended with; the switch day's value is the
         // post-trade one of the new fold.
@@ -201,7 +235,7 @@ pub fn walk_forward(
             test_start: dates[test.start],
             test_end: dates[test.end],
             params: best.params,
-            train_objective: objective.value(&best.train),
+            train_objective: fold_best.objective().value(&best.train),
             test: traded.metrics,
         });
     }

@@ -6,7 +6,10 @@ use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 use momentum_data::{PriceTable, TableDigest, TickerStream, write_atomic, write_together};
-use momentum_engine::{Experiment, ExperimentSpec, PricePanel, run_experiment};
+use momentum_engine::{
+    Experiment, ExperimentSpec, GridShard, PricePanel, Provenance, Shard, evaluate_shard,
+    merge_shards, run_experiment,
+};
 use momentum_features::{PanelBuilder, read_panel, write_panel};
 use momentum_scanner::Model;
 use momentum_scanner::model::CodeVersion;
@@ -319,10 +322,221 @@ pub fn backtest(
         progress.advance(k as u64, None)
     });
     progress.finish();
-    let experiment = experiment.map_err(|err| match SettingsError::from_engine(err) {
+    write_backtest(
+        panel,
+        spec,
+        experiment.map_err(engine_error)?,
+        candidate,
+        files,
+        report,
+    )
+}
+
+/// Evaluates shard `shard` of the grid search of `spec` on `panel` (as [`backtest`] would run
+/// the whole grid) and writes it atomically to `dir`/`shard-I-of-N.shard`: complete or absent.
+/// `code` is recorded with the data digest and the spec, which the merge checks. Writes no
+/// report, no candidate. Returns the file's path.
+///
+/// # Errors
+/// As [`backtest`]; [`LifecycleError::Write`] naming the shard file.
+pub fn backtest_shard(
+    panel: &PricePanel,
+    data_digest: Option<String>,
+    spec: &ExperimentSpec,
+    (shard, code): (Shard, &CodeVersion),
+    dir: &Path,
+    progress: &dyn Progress,
+) -> Result<PathBuf> {
+    spec.check_size().map_err(LifecycleError::GridTooLarge)?;
+    check_memory(spec, available_memory())?;
+    let passes = spec.grid_passes(panel.dates());
+    // About a shard's share of the grid (the cut is by work, in whole groups).
+    let share = (spec.grid.runnable() * passes).div_ceil(shard.count);
+    progress.start("grid", share as u64);
+    let provenance = Provenance {
+        spec: spec.clone(),
+        data_digest,
+        code: code_label(code),
+    };
+    let part = evaluate_shard(panel, spec, (shard, provenance), &|k| {
+        progress.advance(k as u64, None)
+    });
+    progress.finish();
+    let part = part.map_err(engine_error)?;
+    let path = dir.join(format!(
+        "shard-{}-of-{}.{SHARD_EXTENSION}",
+        shard.index, shard.count
+    ));
+    write_atomic(&path, |file| {
+        part.write(file)
+            .map_err(|err| LifecycleError::write(&path, err))
+    })?;
+    Ok(path)
+}
+
+/// Merges the shard files in `dir` (every `*.shard`: all `N` of one cut, evaluated with this
+/// `spec`, on prices of this `data_digest`, by this version of the code) into the experiment
+/// the unsharded [`backtest`] computes, and writes the same reports and candidate: with the
+/// same `candidate` (code version and time), the same bytes. Nothing is written when the
+/// shards are refused.
+///
+/// # Errors
+/// [`LifecycleError::ShardFile`] naming a file that cannot be read or does not belong (another
+/// spec, other prices, another code version, a second copy of a shard);
+/// [`LifecycleError::Shards`] naming the directory when a shard is missing or there is none;
+/// otherwise as [`backtest`].
+pub fn merge_backtest(
+    panel: &PricePanel,
+    data_digest: Option<String>,
+    spec: &ExperimentSpec,
+    candidate: (CodeVersion, Option<String>),
+    (dir, files): (&Path, &BacktestFiles),
+    report: &ReportContext,
+) -> Result<Backtest> {
+    spec.check_size().map_err(LifecycleError::GridTooLarge)?;
+    check_memory(spec, available_memory())?;
+    let expected = Provenance {
+        spec: spec.clone(),
+        data_digest: data_digest.clone(),
+        code: code_label(&candidate.0),
+    };
+    let shards = read_shards(dir, &expected)?;
+    let experiment = merge_shards(panel, spec, data_digest, shards).map_err(engine_error)?;
+    write_backtest(panel, spec, experiment, candidate, files, report)
+}
+
+/// The extension of shard files.
+pub const SHARD_EXTENSION: &str = "shard";
+
+/// The code version a shard records: the package version, and the commit when known.
+fn code_label(code: &CodeVersion) -> String {
+    match &code.git_commit {
+        Some(Some(commit)) => format!("{} (commit {commit})", code.version),
+        _ => code.version.clone(),
+    }
+}
+
+/// Every shard file of `dir`, read and checked against what the merge was asked for: one line
+/// naming the file that does not belong, or the shard that is missing.
+fn read_shards(dir: &Path, expected: &Provenance) -> Result<Vec<GridShard>> {
+    let entries = std::fs::read_dir(dir).map_err(|source| LifecycleError::Read {
+        path: dir.into(),
+        source,
+    })?;
+    let mut paths = Vec::new();
+    for entry in entries {
+        let path = entry
+            .map_err(|source| LifecycleError::Read {
+                path: dir.into(),
+                source,
+            })?
+            .path();
+        if path.extension().is_some_and(|e| e == SHARD_EXTENSION) {
+            paths.push(path);
+        }
+    }
+    paths.sort();
+    let set_error = |reason: String| LifecycleError::Shards {
+        dir: dir.into(),
+        reason,
+    };
+    if paths.is_empty() {
+        return Err(set_error(format!("no shard file (*.{SHARD_EXTENSION})")));
+    }
+    let mut shards: Vec<(PathBuf, GridShard)> = Vec::new();
+    for path in paths {
+        let file_error = |reason: String| LifecycleError::ShardFile {
+            path: path.clone(),
+            reason,
+        };
+        let file = std::fs::File::open(&path).map_err(|source| LifecycleError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        let len = file
+            .metadata()
+            .map_err(|source| LifecycleError::Read {
+                path: path.clone(),
+                source,
+            })?
+            .len();
+        let part = GridShard::read(file, len).map_err(|err| file_error(err.to_string()))?;
+        let found = &part.provenance;
+        if found.spec != expected.spec {
+            return Err(file_error(
+                "evaluated with another backtest block (params.yaml or the flags differ from                  this merge's)"
+                    .into(),
+            ));
+        }
+        if found.data_digest != expected.data_digest {
+            return Err(file_error(format!(
+                "evaluated on other prices (data digest {}, this merge's {})",
+                found.data_digest.as_deref().unwrap_or("none"),
+                expected.data_digest.as_deref().unwrap_or("none")
+            )));
+        }
+        let version = |label: &str| label.split(' ').next().unwrap_or_default().to_owned();
+        if version(&found.code) != version(&expected.code) {
+            return Err(file_error(format!(
+                "evaluated by momentum {}, this merge is momentum {}",
+                found.code, expected.code
+            )));
+        }
+        if let Some((first_path, first)) = shards.first() {
+            if found.code != first.provenance.code {
+                return Err(file_error(format!(
+                    "evaluated by momentum {}, {} by momentum {}",
+                    found.code,
+                    first_path.display(),
+                    first.provenance.code
+                )));
+            }
+            if part.shard.count != first.shard.count {
+                return Err(file_error(format!(
+                    "is shard {} but {} is shard {}: shards of two cuts",
+                    part.shard,
+                    first_path.display(),
+                    first.shard
+                )));
+            }
+        }
+        if let Some((twin, _)) = shards.iter().find(|(_, s)| s.shard == part.shard) {
+            return Err(file_error(format!(
+                "is shard {}, as {} is",
+                part.shard,
+                twin.display()
+            )));
+        }
+        shards.push((path, part));
+    }
+    let count = shards[0].1.shard.count;
+    if let Some(missing) = (0..count).find(|i| !shards.iter().any(|(_, s)| s.shard.index == *i)) {
+        return Err(set_error(format!(
+            "shard {missing}/{count} is missing ({} of {count} found)",
+            shards.len()
+        )));
+    }
+    Ok(shards.into_iter().map(|(_, part)| part).collect())
+}
+
+/// An engine error, named by the `backtest` key of a parameter the engine refused.
+fn engine_error(err: momentum_engine::EngineError) -> LifecycleError {
+    match SettingsError::from_engine(err) {
         Ok(named) => LifecycleError::Settings(named),
         Err(other) => LifecycleError::Engine(other),
-    })?;
+    }
+}
+
+/// Writes the reports and the candidate of `experiment` together: all of them or none are
+/// replaced.
+fn write_backtest(
+    panel: &PricePanel,
+    spec: &ExperimentSpec,
+    experiment: Experiment,
+    candidate: (CodeVersion, Option<String>),
+    files: &BacktestFiles,
+    report: &ReportContext,
+) -> Result<Backtest> {
     let universe = panel.n_tickers();
     if let Some(k) = spec.grid.top_k.iter().find(|&&k| k > universe) {
         tracing::warn!(

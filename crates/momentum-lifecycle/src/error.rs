@@ -77,6 +77,22 @@ pub enum LifecycleError {
         /// The price file.
         path: PathBuf,
     },
+    /// A shard file that cannot be merged.
+    #[error("shard file {}: {reason}", path.display())]
+    ShardFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The shard files of a directory do not make up the grid.
+    #[error("the shards in {}: {reason}", dir.display())]
+    Shards {
+        /// The directory.
+        dir: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
     /// A grid above `backtest.max_combinations`.
     #[error("grid refused before any work (backtest.max_combinations)")]
     GridTooLarge(#[source] momentum_engine::EngineError),

@@ -56,7 +56,7 @@ pub struct GridTable {
 /// Rows of a Parquet row group of the grid table: the rows held in memory while it is written.
 /// About 7 MB with 16 PBO blocks, the size of a chunk of the grid's rows; a grid below it is
 /// one row group.
-pub const ROW_GROUP_ROWS: usize = 1 << 14;
+const ROW_GROUP_ROWS: usize = 1 << 14;
 
 /// The columns of a grid table with `blocks` CSCV blocks, if any.
 fn experiment_columns(blocks: Option<usize>) -> Vec<String> {
@@ -177,7 +177,7 @@ fn is_integer(column: &str) -> bool {
 impl GridTable {
     /// Writes the grid of a recorded experiment to `path` as Parquet (see the module docs),
     /// atomically, reading its rows a chunk at a time: memory holds one chunk and one row group
-    /// ([`ROW_GROUP_ROWS`]) whatever the grid's size.
+    /// (`ROW_GROUP_ROWS` rows) whatever the grid's size.
     ///
     /// # Errors
     /// [`momentum_engine::EngineError::NotRecorded`] for an experiment read from JSON;

@@ -56,8 +56,8 @@ pub mod track;
 
 pub use ab::{AbRequest, AbSource, run_ab};
 pub use backtest::{
-    Backtest, BacktestFiles, PanelSource, backtest, build_features, load_panel, panel_of_prices,
-    read_prices, sha256_hex,
+    Backtest, BacktestFiles, PanelSource, SHARD_EXTENSION, backtest, backtest_shard,
+    build_features, load_panel, merge_backtest, panel_of_prices, read_prices, sha256_hex,
 };
 pub use error::{LifecycleError, Result};
 pub use fetch::{FetchPlan, fetch, refresh};

@@ -6,9 +6,11 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use chrono::NaiveDate;
-use momentum_engine::{ExperimentSpec, GridSpec, Objective};
+use momentum_engine::{ExperimentSpec, GridSpec, Objective, Shard};
 use momentum_lifecycle::track::{git_commit, open_tracker, track_backtest};
-use momentum_lifecycle::{BacktestFiles, PanelSource, Settings, backtest, load_panel};
+use momentum_lifecycle::{
+    BacktestFiles, PanelSource, Settings, backtest, backtest_shard, load_panel, merge_backtest,
+};
 use momentum_scanner::model::CodeVersion;
 
 use crate::cmd::report::LiveArgs;
@@ -59,7 +61,18 @@ selects on every choice of K of N groups as test (the rest, purged of the larges
 and E more days after each test group, as train) and reports the out-of-sample Sharpe ratio of
 its K/N * C(N, K) paths: REPORTS/cpcv.csv, metrics.json (cpcv), tracked cpcv_sharpe_*. The
 split's candidate is unchanged; a candidate carries both analyses, and `momentum promote` holds
-it to their out-of-sample Sharpe (promotion.min_oos_sharpe).";
+it to their out-of-sample Sharpe (promotion.min_oos_sharpe).
+
+Sharded grid (docs/operations.md, \"Sharded grid search\"): --shard I/N --shard-out DIR
+evaluates only shard I of N (contiguous runs of whole (lookback, skip) groups, balanced by
+work) and writes DIR/shard-I-of-N.shard, complete or absent, nothing else; --shard auto/N
+takes I from JOB_COMPLETION_INDEX (a Kubernetes Indexed Job). --merge DIR then reads all N and
+writes what the unsharded backtest writes (with --reproducible, the same bytes), tracked like
+any run. The merge refuses, naming the file, a shard evaluated with other parameters, on
+other prices or by another version, a second copy of a shard, a truncated or foreign file,
+and names a missing shard; nothing is written then.
+  momentum backtest --shard 0/3 --shard-out shards     # on three machines: 0/3, 1/3, 2/3
+  momentum backtest --merge shards";
 
 /// Grid-search the strategy on the train window and validate the winner out of sample.
 ///
@@ -219,8 +232,47 @@ pub struct Args {
     #[arg(long, value_name = "PATH", default_value = "models/candidate.json")]
     pub model: PathBuf,
 
+    /// Evaluate only shard I (0-based) of N of the grid and write it to --shard-out instead
+    /// of the reports; `auto/N` takes I from JOB_COMPLETION_INDEX (set by a Kubernetes Indexed
+    /// Job). Merge the N shard files with --merge.
+    #[arg(
+        long,
+        value_name = "I/N",
+        requires = "shard_out",
+        conflicts_with = "merge"
+    )]
+    pub shard: Option<String>,
+
+    /// Directory of the shard file (`shard-I-of-N.shard`, written atomically).
+    #[arg(long, value_name = "DIR", requires = "shard")]
+    pub shard_out: Option<PathBuf>,
+
+    /// Merge the shard files in DIR (all N of one --shard cut, evaluated with these
+    /// parameters on these prices) into the reports, the candidate and the tracked run the
+    /// unsharded backtest writes.
+    #[arg(long, value_name = "DIR")]
+    pub merge: Option<PathBuf>,
+
     #[command(flatten)]
     pub live: LiveArgs,
+}
+
+/// `--shard I/N`, or `auto/N` with I from `JOB_COMPLETION_INDEX`.
+fn parse_shard(text: &str) -> anyhow::Result<Shard> {
+    let Some(count) = text.strip_prefix("auto/") else {
+        return text
+            .parse::<Shard>()
+            .with_context(|| format!("--shard {text}"));
+    };
+    let index = std::env::var("JOB_COMPLETION_INDEX").map_err(|_| {
+        anyhow::anyhow!(
+            "--shard {text}: JOB_COMPLETION_INDEX is not set (a Kubernetes Indexed Job sets it); \
+             give the index instead, e.g. --shard 0/{count}"
+        )
+    })?;
+    format!("{index}/{count}")
+        .parse::<Shard>()
+        .with_context(|| format!("--shard {text} with JOB_COMPLETION_INDEX={index}"))
 }
 
 pub fn run(args: Args, settings: &Settings, params: &Path) -> anyhow::Result<ExitCode> {
@@ -323,6 +375,8 @@ pub fn run(args: Args, settings: &Settings, params: &Path) -> anyhow::Result<Exi
             }
         }
     }
+    // Before any work: a bad shard argument costs nothing.
+    let shard = args.shard.as_deref().map(parse_shard).transpose()?;
     let source = match (args.prices, args.panel) {
         (Some(prices), _) => PanelSource::Prices(prices),
         (None, Some(panel)) => PanelSource::Panel(panel),
@@ -334,21 +388,37 @@ pub fn run(args: Args, settings: &Settings, params: &Path) -> anyhow::Result<Exi
         // Left out of a reproducible file; `null` outside a git checkout.
         git_commit: (!args.reproducible).then(git_commit),
     };
+    if let (Some(shard), Some(dir)) = (shard, &args.shard_out) {
+        let path = backtest_shard(&panel, digest, &spec, (shard, &code), dir, &Bar::new())
+            .map_err(|err| flags.explain(err, params))?;
+        eprintln!("wrote shard {shard} of the grid to {}", path.display());
+        return Ok(ExitCode::SUCCESS);
+    }
     let created_at = (!args.reproducible).then(crate::now);
     let report = args.live.context(settings)?;
     let files = BacktestFiles {
         reports: args.reports,
         model: args.model,
     };
-    let run = backtest(
-        &panel,
-        digest,
-        &spec,
-        (code, created_at),
-        &files,
-        &report,
-        &Bar::new(),
-    )
+    let run = match &args.merge {
+        Some(dir) => merge_backtest(
+            &panel,
+            digest,
+            &spec,
+            (code, created_at),
+            (dir, &files),
+            &report,
+        ),
+        None => backtest(
+            &panel,
+            digest,
+            &spec,
+            (code, created_at),
+            &files,
+            &report,
+            &Bar::new(),
+        ),
+    }
     .map_err(|err| flags.explain(err, params))?;
     if !args.no_track {
         let mut settings = settings.clone();

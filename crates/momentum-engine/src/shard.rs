@@ -1,0 +1,512 @@
+//! The grid search split across machines: shard `I` of `N` evaluates a contiguous run of the
+//! grid's combinations ([`evaluate_shard`]) and keeps everything the selection needs from them;
+//! [`merge_shards`] takes all `N` and gives exactly the experiment of the unsharded run, which
+//! is itself one shard of one ([`crate::run_experiment`]).
+//!
+//! A shard keeps its rows (metrics and CSCV block sums), each walk-forward fold's best among
+//! them and each CPCV split's best among them with its block sums. Selections merge in grid
+//! order (a later shard's best replaces an earlier one's only when strictly better), so the
+//! merge selects what one pass over the whole grid selects; the rows are concatenated, so
+//! PSR, DSR and PBO are computed over the same rows in the same order. Every value is stored
+//! as its bits: the merged files are byte-identical to the unsharded run's.
+//!
+//! Shards are balanced by work, not by count: the grid is cut into whole `(lookback, skip)`
+//! groups (the simulation shares its rank table and its pass over the days among a group),
+//! weighted by combinations times simulated days; a group is cut (at holding periods, then at
+//! combinations) only when there are more shards than groups.
+//!
+//! A shard file ([`GridShard::write`], [`GridShard::read`]): the line `MOMENTUM-SHARD 1`, a
+//! one-line JSON header (the shard, its rows, the `backtest` block, the data digest and the code
+//! version it was evaluated with), the rows as [`GridRows`] stores them, the folds' and splits'
+//! selections, and the sha256 of everything before it.
+
+use std::fmt;
+use std::io::{Read, Write};
+use std::ops::Range;
+use std::str::FromStr;
+
+use momentum_features::PricePanel;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::cpcv::{self, Selections};
+use crate::error::{EngineError, Result};
+use crate::experiment::{ExperimentSpec, Plan};
+use crate::grid::{RunningBest, grid_rows};
+use crate::params::StrategyParams;
+use crate::rows::{GridRows, GridRowsWriter, record_bytes};
+use crate::walk_forward::fold_bests;
+
+/// Shard `index` (0-based) of `count`: `I/N` on the command line.
+///
+/// ```
+/// use momentum_engine::Shard;
+///
+/// let shard: Shard = "2/7".parse()?;
+/// assert_eq!((shard.index, shard.count), (2, 7));
+/// assert_eq!(shard.to_string(), "2/7");
+/// assert!("7/7".parse::<Shard>().is_err());
+/// assert!("1/0".parse::<Shard>().is_err());
+/// # Ok::<(), momentum_engine::EngineError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shard {
+    /// Which shard, `0..count`.
+    pub index: usize,
+    /// How many shards the grid is cut into.
+    pub count: usize,
+}
+
+impl Shard {
+    /// The whole grid: shard 0 of 1.
+    pub const WHOLE: Self = Self { index: 0, count: 1 };
+
+    /// Shard `index` of `count`.
+    ///
+    /// # Errors
+    /// [`EngineError::InvalidParameter`] (`shard`) unless `index < count`.
+    pub fn new(index: usize, count: usize) -> Result<Self> {
+        if index >= count {
+            return Err(EngineError::InvalidParameter {
+                name: "shard",
+                value: format!("{index}/{count}"),
+                reason: "must be I/N with 0 <= I < N",
+            });
+        }
+        Ok(Self { index, count })
+    }
+}
+
+impl FromStr for Shard {
+    type Err = EngineError;
+
+    fn from_str(text: &str) -> Result<Self> {
+        let invalid = || EngineError::InvalidParameter {
+            name: "shard",
+            value: text.to_owned(),
+            reason: "must be I/N with 0 <= I < N (for example 0/4)",
+        };
+        let (index, count) = text.split_once('/').ok_or_else(invalid)?;
+        let number = |s: &str| s.trim().parse::<usize>().map_err(|_| invalid());
+        Self::new(number(index)?, number(count)?)
+    }
+}
+
+impl fmt::Display for Shard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+/// What a shard was evaluated with: all shards of one merge must agree on it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Provenance {
+    /// The `backtest` block of `params.yaml`, flags applied.
+    pub spec: ExperimentSpec,
+    /// The content digest of the prices.
+    pub data_digest: Option<String>,
+    /// The version of the code that evaluated it.
+    pub code: String,
+}
+
+/// One shard's part of the grid search ([`evaluate_shard`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GridShard {
+    /// Which shard.
+    pub shard: Shard,
+    /// Grid index of its first row.
+    pub first: usize,
+    /// Its rows, grid rows `first ..` in order.
+    pub rows: GridRows,
+    /// Combinations in the whole grid.
+    pub grid_rows: usize,
+    /// Combinations of the grid left out because `skip >= lookback`.
+    pub dropped: usize,
+    /// What it was evaluated with.
+    pub provenance: Provenance,
+    /// Each walk-forward fold's best among its rows.
+    folds: Vec<RunningBest>,
+    /// Each CPCV split's best among its rows, encoded ([`Selections::encode`]: the layout that
+    /// decodes them is the merge's); empty without a CPCV.
+    cpcv: Vec<u8>,
+}
+
+/// The rows of a shard file before its rows: everything but the selections' bytes.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Header {
+    shard: Shard,
+    first: usize,
+    rows: usize,
+    grid_rows: usize,
+    dropped: usize,
+    /// CSCV blocks and returns per block, when the rows carry block sums.
+    blocks: Option<(usize, usize)>,
+    folds: usize,
+    cpcv_bytes: usize,
+    provenance: Provenance,
+}
+
+/// The first line of a shard file.
+const MAGIC: &[u8] = b"MOMENTUM-SHARD 1\n";
+/// The longest header line read: a `backtest` block with long grid lists stays far below.
+const MAX_HEADER_BYTES: u64 = 1 << 20;
+
+/// Evaluates shard `shard` of the grid search of `spec` on `panel`: its contiguous run of
+/// combinations on the train and test windows (rows with CSCV block sums laid out for the whole
+/// grid), each walk-forward fold's best among them and each CPCV split's best among them.
+/// `progress(k)` as [`crate::run_experiment`]'s. Identical for any thread count.
+///
+/// # Errors
+/// As [`crate::run_experiment`] (every combination of the grid is validated, not only the
+/// shard's); [`EngineError::InvalidParameter`] (`shard`) when the grid has fewer combinations
+/// than shards.
+pub fn evaluate_shard(
+    panel: &PricePanel,
+    spec: &ExperimentSpec,
+    (shard, provenance): (Shard, Provenance),
+    progress: &(dyn Fn(usize) + Sync),
+) -> Result<GridShard> {
+    let plan = Plan::new(panel, spec)?;
+    let range = shard_range(&plan, shard)?;
+    let part = &plan.combos[range.clone()];
+    let options = &plan.options;
+    let rows = grid_rows(panel, part, options, plan.max_train_t0, progress)?;
+    let folds = match &plan.folds {
+        Some(schedule) => {
+            let grid = (part, range.start, options.objective, options.cost_bps);
+            fold_bests(panel, grid, schedule, progress)?
+        }
+        None => Vec::new(),
+    };
+    let mut cpcv = Vec::new();
+    if let Some((cpcv_spec, layout)) = plan.cpcv {
+        let grid = (part, range.start, options.cost_bps);
+        cpcv::select(panel, grid, (cpcv_spec, plan.evaluated, layout), progress)?.encode(&mut cpcv);
+    }
+    Ok(GridShard {
+        shard,
+        first: range.start,
+        rows,
+        grid_rows: plan.combos.len(),
+        dropped: plan.dropped,
+        provenance,
+        folds,
+        cpcv,
+    })
+}
+
+/// The combinations of `shard`: whole `(lookback, skip)` groups unless there are more shards
+/// than groups, then runs of one holding period of a group, then single combinations; cut so
+/// that each shard's work (combinations times simulated days) is as near `1 / N` of the whole
+/// as whole units allow, every shard getting at least one unit.
+fn shard_range(plan: &Plan, shard: Shard) -> Result<Range<usize>> {
+    let combos = &plan.combos;
+    if shard.count > combos.len() {
+        return Err(EngineError::InvalidParameter {
+            name: "shard",
+            value: shard.to_string(),
+            reason: "more shards than combinations in the grid",
+        });
+    }
+    let key_group = |p: &StrategyParams| (p.lookback, p.skip, 0);
+    let key_holding = |p: &StrategyParams| (p.lookback, p.skip, p.holding);
+    let groups = combos.chunk_by(|a, b| key_group(a) == key_group(b)).count();
+    let holdings = combos
+        .chunk_by(|a, b| key_holding(a) == key_holding(b))
+        .count();
+    // Unit boundaries: the first combination of each unit, and the end.
+    let mut starts: Vec<usize> = Vec::new();
+    let mut at = 0;
+    let units: Vec<&[StrategyParams]> = if shard.count <= groups {
+        combos
+            .chunk_by(|a, b| key_group(a) == key_group(b))
+            .collect()
+    } else if shard.count <= holdings {
+        combos
+            .chunk_by(|a, b| key_holding(a) == key_holding(b))
+            .collect()
+    } else {
+        combos.chunks(1).collect()
+    };
+    let weights: Vec<u128> = units
+        .iter()
+        .map(|unit| {
+            starts.push(at);
+            at += unit.len();
+            let days = plan.simulated_days(unit[0].lookback);
+            (unit.len() as u128) * (days as u128).max(1)
+        })
+        .collect();
+    starts.push(at);
+    let total: u128 = weights.iter().sum();
+    // cut(i): the first unit of shard i, where the work before it reaches i / N of the whole.
+    let (n, u) = (shard.count, units.len());
+    let mut cuts = vec![0; n + 1];
+    cuts[n] = u;
+    let mut before = 0u128;
+    let mut unit = 0;
+    for i in 1..n {
+        while unit < u && before * (n as u128) < (i as u128) * total {
+            before += weights[unit];
+            unit += 1;
+        }
+        cuts[i] = unit.clamp(cuts[i - 1] + 1, u - (n - i));
+        if cuts[i] != unit {
+            // Clamped: recount the work before the cut.
+            unit = cuts[i];
+            before = weights[..unit].iter().sum();
+        }
+    }
+    Ok(starts[cuts[shard.index]]..starts[cuts[shard.index + 1]])
+}
+
+/// The experiment of `spec` on `panel` from the `shards` of its grid search (all `N` of one
+/// cut, in any order): the same [`crate::Experiment`] as [`crate::run_experiment`], value for
+/// value. `data_digest` is recorded as lineage.
+///
+/// # Errors
+/// [`EngineError::Shards`] when the shards are not the `N` of one cut of this grid; otherwise as
+/// [`crate::run_experiment`].
+pub fn merge_shards(
+    panel: &PricePanel,
+    spec: &ExperimentSpec,
+    data_digest: Option<String>,
+    mut shards: Vec<GridShard>,
+) -> Result<crate::Experiment> {
+    let plan = Plan::new(panel, spec)?;
+    let mismatch = |reason: String| EngineError::Shards { reason };
+    shards.sort_by_key(|s| s.shard.index);
+    let count = shards.first().map_or(0, |s| s.shard.count);
+    if let Some(other) = shards.iter().find(|s| s.shard.count != count) {
+        return Err(mismatch(format!(
+            "shards of two cuts: {} and {}",
+            shards[0].shard, other.shard
+        )));
+    }
+    for index in 0..count {
+        match shards.iter().filter(|s| s.shard.index == index).count() {
+            0 => return Err(mismatch(format!("shard {index}/{count} is missing"))),
+            1 => {}
+            _ => return Err(mismatch(format!("shard {index}/{count} is there twice"))),
+        }
+    }
+    let mut next = 0;
+    for part in &shards {
+        if part.first != next || part.grid_rows != plan.combos.len() {
+            return Err(mismatch(format!(
+                "shard {} starts at row {} of {}, expected row {next} of {}",
+                part.shard,
+                part.first,
+                part.grid_rows,
+                plan.combos.len()
+            )));
+        }
+        next += part.rows.len();
+    }
+    if next != plan.combos.len() || count == 0 {
+        return Err(mismatch(format!(
+            "the shards hold {next} of the grid's {} combinations",
+            plan.combos.len()
+        )));
+    }
+    // Each split's selection, shard after shard.
+    let mut selections = None;
+    if let Some((cpcv_spec, layout)) = plan.cpcv {
+        for part in &shards {
+            let decoded = Selections::from_index(&layout, cpcv_spec.test_groups, 0)
+                .decode(&part.cpcv)
+                .ok_or_else(|| {
+                    mismatch(format!(
+                        "shard {}'s CPCV selections do not match the grid's layout",
+                        part.shard
+                    ))
+                })?;
+            match &mut selections {
+                None => selections = Some(decoded),
+                Some(merged) => Selections::merge(merged, decoded),
+            }
+        }
+    }
+    let mut parts = shards.into_iter();
+    let mut merged = parts.next().ok_or_else(|| mismatch("no shard".into()))?;
+    let rows = if count == 1 {
+        merged.rows.clone()
+    } else {
+        let mut writer = GridRowsWriter::new()?;
+        let blocks = merged.rows.block_layout();
+        let width = blocks.map_or(0, |(s, _)| s);
+        let mut buffer = Vec::new();
+        GridRowsWriter::copy_records(&merged.rows, &mut buffer)?;
+        writer.push_records(&mut buffer.as_slice(), (merged.rows.len(), width))?;
+        for part in parts {
+            if part.rows.block_layout() != blocks || part.folds.len() != merged.folds.len() {
+                return Err(mismatch(format!(
+                    "shard {} was evaluated with other CSCV blocks or folds",
+                    part.shard
+                )));
+            }
+            buffer.clear();
+            GridRowsWriter::copy_records(&part.rows, &mut buffer)?;
+            writer.push_records(&mut buffer.as_slice(), (part.rows.len(), width))?;
+            for (fold, later) in merged.folds.iter_mut().zip(&part.folds) {
+                fold.merge(later);
+            }
+        }
+        writer.finish(blocks)?
+    };
+    plan.finish(panel, data_digest, (rows, merged.folds, selections))
+}
+
+impl GridShard {
+    /// Writes the shard file (see the module docs).
+    ///
+    /// # Errors
+    /// [`EngineError::Io`] when writing fails; [`EngineError::GridSpill`] when the rows cannot
+    /// be read.
+    pub fn write(&self, out: impl Write) -> Result<()> {
+        let mut out = Hashing::new(std::io::BufWriter::new(out));
+        let mut selections = Vec::new();
+        for fold in &self.folds {
+            fold.encode(&mut selections);
+        }
+        let fold_bytes = selections.len();
+        selections.extend_from_slice(&self.cpcv);
+        let header = Header {
+            shard: self.shard,
+            first: self.first,
+            rows: self.rows.len(),
+            grid_rows: self.grid_rows,
+            dropped: self.dropped,
+            blocks: self.rows.block_layout(),
+            folds: self.folds.len(),
+            cpcv_bytes: selections.len() - fold_bytes,
+            provenance: self.provenance.clone(),
+        };
+        out.write_all(MAGIC)?;
+        serde_json::to_writer(&mut out, &header).map_err(std::io::Error::other)?;
+        out.write_all(b"\n")?;
+        GridRowsWriter::copy_records(&self.rows, &mut out)?;
+        out.write_all(&selections)?;
+        let digest = out.hasher.finalize();
+        out.inner.write_all(&digest)?;
+        out.inner.flush()?;
+        Ok(())
+    }
+
+    /// Reads a shard file of `len` bytes ([`GridShard::write`]'s), its rows copied to a
+    /// temporary file.
+    ///
+    /// # Errors
+    /// [`EngineError::ShardFile`] saying what is wrong: not a shard file, a header that does not
+    /// parse, a file shorter or longer than its header says (truncated), a digest that does not
+    /// match (corrupt); [`EngineError::GridSpill`] when the rows cannot be copied.
+    pub fn read(input: impl Read, len: u64) -> Result<Self> {
+        let bad = |reason: String| EngineError::ShardFile { reason };
+        // Hashing above the buffer: what is hashed is what was consumed, not what was read ahead.
+        let mut input = Hashing::new(std::io::BufReader::new(input));
+        let mut magic = vec![0; MAGIC.len()];
+        input
+            .read_exact(&mut magic)
+            .map_err(|_| bad(format!("{len} bytes: too short for a shard file")))?;
+        if magic != MAGIC {
+            return Err(bad(
+                "not a momentum shard file (no MOMENTUM-SHARD 1 line)".into()
+            ));
+        }
+        let mut line = Vec::new();
+        let mut byte = [0u8];
+        while line.last() != Some(&b'\n') {
+            if line.len() as u64 >= MAX_HEADER_BYTES {
+                return Err(bad(format!(
+                    "a header line longer than {MAX_HEADER_BYTES} bytes"
+                )));
+            }
+            input
+                .read_exact(&mut byte)
+                .map_err(|err| bad(format!("cannot read the header: {err}")))?;
+            line.push(byte[0]);
+        }
+        let header: Header = serde_json::from_slice(&line)
+            .map_err(|err| bad(format!("the header does not parse: {err}")))?;
+        let width = header.blocks.map_or(0, |(s, _)| s);
+        let fold_bytes = header.folds * RunningBest::ENCODED_BYTES;
+        let expected = (MAGIC.len() + line.len()) as u64
+            + (header.rows * record_bytes(width) + fold_bytes + header.cpcv_bytes) as u64
+            + 32;
+        if len != expected {
+            return Err(bad(format!(
+                "{len} bytes where its header says {expected}: truncated or extended"
+            )));
+        }
+        let mut writer = GridRowsWriter::new()?;
+        writer
+            .push_records(&mut input, (header.rows, width))
+            .map_err(|err| bad(format!("cannot read its rows: {err}")))?;
+        let rows = writer.finish(header.blocks)?;
+        let mut selections = vec![0; fold_bytes + header.cpcv_bytes];
+        input
+            .read_exact(&mut selections)
+            .map_err(|err| bad(format!("cannot read its selections: {err}")))?;
+        let computed = input.hasher.finalize();
+        let mut digest = [0u8; 32];
+        input
+            .inner
+            .read_exact(&mut digest)
+            .map_err(|err| bad(format!("cannot read its digest: {err}")))?;
+        if computed[..] != digest[..] {
+            return Err(bad("its sha256 does not match its contents: corrupt".into()));
+        }
+        let objective = header.provenance.spec.objective;
+        let folds = selections[..fold_bytes]
+            .chunks_exact(RunningBest::ENCODED_BYTES)
+            .map(|bytes| RunningBest::decode(objective, bytes))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| bad("a fold's selection does not decode".into()))?;
+        Ok(Self {
+            shard: header.shard,
+            first: header.first,
+            rows,
+            grid_rows: header.grid_rows,
+            dropped: header.dropped,
+            provenance: header.provenance,
+            folds,
+            cpcv: selections[fold_bytes..].to_vec(),
+        })
+    }
+}
+
+/// A reader or writer that hashes every byte that goes through it.
+struct Hashing<T> {
+    inner: T,
+    hasher: Sha256,
+}
+
+impl<T> Hashing<T> {
+    fn new(inner: T) -> Self {
+        Self {
+            inner,
+            hasher: Sha256::new(),
+        }
+    }
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(bytes)?;
+        self.hasher.update(&bytes[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buffer)?;
+        self.hasher.update(&buffer[..n]);
+        Ok(n)
+    }
+}
