@@ -3,7 +3,8 @@
 # MLflow and DVC, the linters), then formatting, lints, unit and integration tests (the MLflow
 # tests start their own servers on 127.0.0.1), doctests, docs, a quick benchmark pass, the ops
 # linters, the serving metrics in a real Prometheus and the report in headless Chromium (both
-# installed from Debian's packages when missing), and the DVC pipeline test. Stops at the first failure.
+# installed from Debian's packages when missing), the DVC pipeline test and the sharded grid search of
+# docker/k8s/ run locally (scripts/k8s-shards-test.sh). Stops at the first failure.
 #
 #   scripts/test.sh              everything
 #   MOMENTUM_VENV=DIR            where the Python venv lives (default .venv)
@@ -77,5 +78,8 @@ scripts/report-browser-test.sh
 
 step "DVC pipeline in a fresh clone: repro, status, lock, metrics, exp run, failing stage"
 scripts/dvc-pipeline-test.sh
+
+step "sharded grid search as Kubernetes runs it: the Indexed Job's and the merge Job's args, merged equal to an unsharded backtest"
+scripts/k8s-shards-test.sh
 
 step "all checks passed"
