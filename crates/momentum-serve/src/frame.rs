@@ -7,10 +7,11 @@
 //! gaps (`null`, or an empty CSV cell). The CSV is parsed by [`momentum_data::parse_csv`], and the
 //! JSON's tickers are normalised as it normalises them (trimmed, upper-cased), so both are
 //! refused for the same reasons with the same words (a control character in a ticker, a
-//! repeated ticker or date, a close that is not a positive finite number). What the data crate
-//! accepts and an API should not is refused here: dates out of order (a file may list them in
-//! any order, a request's last row is the day scored), a date without any close, and tickers
-//! the model does not have. Everything a client can get wrong is an [`ApiError`] naming the
+//! repeated ticker, a close that is not a positive finite number; in a CSV, a repeated date).
+//! What the data crate accepts and an API should not is refused here: dates out of order (a
+//! file may list them in any order, a request's last row is the day scored), a repeated date
+//! in the JSON (checked with the order), a date without any close, and tickers the model does
+//! not have. Everything a client can get wrong is an [`ApiError`] naming the
 //! row, the date, the ticker or the JSON cell; nothing here panics on input.
 
 use chrono::{NaiveDate, NaiveDateTime};
