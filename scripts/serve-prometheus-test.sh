@@ -157,7 +157,7 @@ while time.time() < deadline:
         break
     time.sleep(1)
 bad = [f"{r['name']}: {r['health']} {r.get('lastError', '')}" for r in rules if r["health"] != "ok"]
-if len(rules) != 6 or bad:
+if len(rules) != 7 or bad:
     sys.exit(f"error: {len(rules)} rules loaded; unhealthy: {bad}")
 alerts = {r["name"]: r["state"] for r in rules}
 print(f"rules: all {len(rules)} healthy; states {alerts}", file=sys.stderr)

@@ -191,10 +191,19 @@ pub struct ServeSettings {
     /// How often the params file (and, with a tracking server, the registry alias) is checked
     /// for a new model, in milliseconds. `SIGHUP` checks at once.
     pub poll_ms: u64,
-    /// The longest wait for in-flight requests after `SIGTERM`, in seconds.
+    /// The longest wait for in-flight requests after `SIGTERM`, in seconds (at least 1).
     pub drain_seconds: u64,
     /// The monitor's report, read for the drift and live-record metrics.
     pub monitor_report: PathBuf,
+    /// The longest a request may take, from its head to its answer (body, queue and scoring
+    /// included), in seconds; a slower one is answered 504.
+    pub request_timeout_seconds: u64,
+    /// The longest a client may take to send a request body, in seconds; a slower one is
+    /// answered 408.
+    pub body_timeout_seconds: u64,
+    /// How many requests may score (or read the picks history) at once; more wait for a slot
+    /// (within `request_timeout_seconds`).
+    pub max_concurrency: usize,
 }
 
 impl Default for ServeSettings {
@@ -207,13 +216,17 @@ impl Default for ServeSettings {
             poll_ms: 2000,
             drain_seconds: 30,
             monitor_report: PathBuf::from("reports/monitor.json"),
+            request_timeout_seconds: 30,
+            body_timeout_seconds: 10,
+            max_concurrency: 8,
         }
     }
 }
 
 impl ServeSettings {
-    /// Checks the ranges: a body limit of 0 would refuse every request, a poll faster than
-    /// 10 ms would spin.
+    /// Checks the ranges: a body limit, a concurrency or a timeout of 0 would refuse every
+    /// request, a poll faster than 10 ms would spin, a drain of 0 s would cut the requests in
+    /// flight at `SIGTERM`.
     ///
     /// # Errors
     /// [`SettingsError::Invalid`] naming the first key out of range.
@@ -239,6 +252,10 @@ impl ServeSettings {
         };
         at_least("max_body_bytes", self.max_body_bytes as u64, 1)?;
         at_least("poll_ms", self.poll_ms, 10)?;
+        at_least("drain_seconds", self.drain_seconds, 1)?;
+        at_least("request_timeout_seconds", self.request_timeout_seconds, 1)?;
+        at_least("body_timeout_seconds", self.body_timeout_seconds, 1)?;
+        at_least("max_concurrency", self.max_concurrency as u64, 1)?;
         Ok(())
     }
 }

@@ -11,44 +11,37 @@
 //!
 //! Every error is `{"error_code": ..., "message": ...}` ([`ApiError`]); a client's mistake is
 //! a 4xx, never a 500.
+//!
+//! Limits, from the `serve` block: a request has `request_timeout_seconds` from its head to
+//! its answer (504 after), its body `body_timeout_seconds` to arrive (408 after) and at most
+//! `max_body_bytes` (413, before reading when `Content-Length` says so); at most
+//! `max_concurrency` requests score or read the picks history at once, the others wait for a
+//! slot. The probes, `/version` and `/metrics` never wait for a slot.
 
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use axum::Json;
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Query, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::body::{Body, HttpBody};
+use axum::extract::{MatchedPath, Query, Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 use chrono::NaiveDate;
 use momentum_engine::StrategyParams;
-use momentum_scanner::history::read_history;
 use momentum_scanner::model::Stage;
 use momentum_scanner::scan::Picks;
 use serde::{Deserialize, Serialize};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::error::ApiError;
 use crate::frame::{Frame, Predictions, score};
 use crate::metrics::{CONTENT_TYPE, Metrics};
-use crate::state::{Served, Snapshot, source_name};
-
-/// The routes; any other path is counted as `other` (a 404 does not make a new series per
-/// path a scanner tries).
-const ROUTES: [&str; 8] = [
-    "/ping",
-    "/health",
-    "/version",
-    "/invocations",
-    "/v1/model",
-    "/v1/picks/latest",
-    "/v1/picks",
-    "/metrics",
-];
+use crate::state::{Served, Snapshot, scans_of, source_name};
 
 /// What every handler shares.
 pub struct App {
@@ -58,40 +51,95 @@ pub struct App {
     pub metrics: Metrics,
     /// `serve.monitor_report`.
     pub monitor_report: PathBuf,
+    /// The limits of the `serve` block.
+    pub limits: Limits,
+    /// `serve.max_concurrency` slots for the routes that score or read the picks history.
+    pub slots: Arc<Semaphore>,
 }
 
-/// The router over `app`, with the body limit and the request metrics.
-pub fn router(app: Arc<App>, max_body_bytes: usize) -> Router {
+/// The request limits of the `serve` block.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// `serve.max_body_bytes`.
+    pub max_body_bytes: usize,
+    /// `serve.body_timeout_seconds`.
+    pub body_timeout: Duration,
+    /// `serve.request_timeout_seconds`.
+    pub request_timeout: Duration,
+}
+
+/// Every route: the router is built from this list, and the request metrics label a request
+/// with the route it matched (any other path is `other`: a 404 does not make a new series per
+/// path a scanner tries).
+fn routes() -> [(&'static str, MethodRouter<Arc<App>>); 8] {
+    [
+        ("/ping", get(health)),
+        ("/health", get(health)),
+        ("/version", get(version)),
+        ("/invocations", post(invocations)),
+        ("/v1/model", get(model)),
+        ("/v1/picks/latest", get(latest_picks)),
+        ("/v1/picks", get(picks_on)),
+        ("/metrics", get(metrics_text)),
+    ]
+}
+
+/// The router over `app`, with the request timeout and the request metrics.
+pub fn router(app: Arc<App>) -> Router {
     let metrics = app.metrics.clone();
-    Router::new()
-        .route("/ping", get(health))
-        .route("/health", get(health))
-        .route("/version", get(version))
-        .route("/invocations", post(invocations))
-        .route("/v1/model", get(model))
-        .route("/v1/picks/latest", get(latest_picks))
-        .route("/v1/picks", get(picks_on))
-        .route("/metrics", get(metrics_text))
+    let timeout = app.limits.request_timeout;
+    routes()
+        .into_iter()
+        .fold(Router::new(), |router, (path, route)| {
+            router.route(path, route)
+        })
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(app)
-        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(middleware::from_fn_with_state(timeout, deadline))
         .layer(middleware::from_fn_with_state(metrics, count))
 }
 
+/// The request's route label: the route of [`routes`] it matched, or `other` (a 404).
+fn route_label(request: &Request) -> String {
+    let matched = request.extensions().get::<MatchedPath>();
+    matched.map_or_else(|| "other".to_owned(), |m| m.as_str().to_owned())
+}
+
+/// The method label: the methods the routes answer, and `other` for any other, so a client
+/// inventing methods cannot make new series.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        _ => "other",
+    }
+}
+
 async fn count(State(metrics): State<Metrics>, request: Request, next: Next) -> Response {
-    let path = request.uri().path();
-    let route = ROUTES.into_iter().find(|r| *r == path).unwrap_or("other");
-    let method = request.method().clone();
+    let route = route_label(&request);
+    let method = method_label(request.method());
     let start = Instant::now();
     let response = next.run(request).await;
-    metrics.observe(
-        route,
-        method.as_str(),
-        response.status().as_u16(),
-        start.elapsed(),
-    );
+    metrics.observe(&route, method, response.status().as_u16(), start.elapsed());
     response
+}
+
+/// 504 when the handler (body, queue and scoring) takes longer than the request timeout.
+async fn deadline(State(timeout): State<Duration>, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(timeout, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "DEADLINE_EXCEEDED",
+            format!(
+                "the request took longer than serve.request_timeout_seconds ({} s)",
+                timeout.as_secs()
+            ),
+        )
+        .into_response(),
+    }
 }
 
 async fn not_found() -> ApiError {
@@ -107,9 +155,10 @@ async fn method_not_allowed() -> ApiError {
 }
 
 async fn health(State(app): State<Arc<App>>) -> Response {
-    match app.served.snapshot().model {
+    let snapshot = app.served.snapshot();
+    match snapshot.model {
         Some(_) => (StatusCode::OK, "\n").into_response(),
-        None => ApiError::no_model().into_response(),
+        None => snapshot.no_model().into_response(),
     }
 }
 
@@ -118,6 +167,7 @@ async fn version() -> &'static str {
 }
 
 /// The two bodies `/invocations` reads.
+#[derive(Clone, Copy)]
 enum Format {
     Json,
     Csv,
@@ -145,28 +195,97 @@ fn format_of(headers: &HeaderMap) -> Result<Format, ApiError> {
     }
 }
 
-async fn invocations(
-    State(app): State<Arc<App>>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Json<Predictions>, ApiError> {
-    let snapshot = app.served.snapshot();
-    let model = snapshot.model.as_ref().ok_or_else(ApiError::no_model)?;
-    let format = format_of(&headers)?;
-    let body = body.map_err(|rejection| match rejection.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "REQUEST_LIMIT_EXCEEDED",
-            "the body is larger than serve.max_body_bytes (--max-body-bytes)",
-        ),
-        status => ApiError::new(status, "BAD_REQUEST", rejection.body_text()),
-    })?;
-    let frame = match format {
-        Format::Json => Frame::from_json(&body)?,
-        Format::Csv => Frame::from_csv(&body)?,
+fn too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "REQUEST_LIMIT_EXCEEDED",
+        "the body is larger than serve.max_body_bytes (--max-body-bytes)",
+    )
+}
+
+/// The body, at most `limits.max_body_bytes` of it, within `limits.body_timeout`.
+async fn read_body(mut body: Body, limits: Limits) -> Result<Vec<u8>, ApiError> {
+    let read = async {
+        let mut bytes = Vec::new();
+        while let Some(frame) = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await
+        {
+            let frame =
+                frame.map_err(|err| ApiError::malformed(format!("cannot read the body: {err}")))?;
+            if let Ok(data) = frame.into_data() {
+                if bytes.len() + data.len() > limits.max_body_bytes {
+                    return Err(too_large());
+                }
+                bytes.extend_from_slice(&data);
+            }
+        }
+        Ok(bytes)
     };
-    let picks = score(&frame, model)?;
-    Ok(Json(Predictions::from(&picks)))
+    tokio::time::timeout(limits.body_timeout, read)
+        .await
+        .unwrap_or_else(|_| {
+            Err(ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "BAD_REQUEST",
+                format!(
+                    "the body did not arrive within serve.body_timeout_seconds ({} s)",
+                    limits.body_timeout.as_secs()
+                ),
+            ))
+        })
+}
+
+/// A slot of `serve.max_concurrency`, waited for (within the request timeout).
+async fn slot(app: &App) -> Result<OwnedSemaphorePermit, ApiError> {
+    Arc::clone(&app.slots)
+        .acquire_owned()
+        .await
+        .map_err(|_| ApiError::internal("the server is stopping"))
+}
+
+/// Runs `work` on the blocking pool holding `permit` until it ends (a request that times out
+/// does not free its slot while its work still runs).
+async fn blocking<T: Send + 'static>(
+    permit: OwnedSemaphorePermit,
+    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        work()
+    })
+    .await
+    .map_err(|join| ApiError::internal(format!("the request's task failed: {join}")))?
+}
+
+/// `POST /invocations`: the model and the content type are checked, and a `Content-Length`
+/// above the limit refused, before a byte of the body is read; parsing and scoring run on the
+/// blocking pool.
+async fn invocations(State(app): State<Arc<App>>, request: Request) -> Result<Response, ApiError> {
+    let snapshot = app.served.snapshot();
+    if snapshot.model.is_none() {
+        return Err(snapshot.no_model());
+    }
+    let (head, body) = request.into_parts();
+    let format = format_of(&head.headers)?;
+    let declared = head
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > app.limits.max_body_bytes as u64) {
+        return Err(too_large());
+    }
+    let body = read_body(body, app.limits).await?;
+    let permit = slot(&app).await?;
+    let predictions = blocking(permit, move || {
+        let model = snapshot.model.as_ref().ok_or_else(|| snapshot.no_model())?;
+        let frame = match format {
+            Format::Json => Frame::from_json(&body)?,
+            Format::Csv => Frame::from_csv(&body)?,
+        };
+        Ok(Predictions::from(&score(&frame, model)?))
+    })
+    .await?;
+    Ok(Json(predictions).into_response())
 }
 
 /// `GET /v1/model`.
@@ -190,7 +309,7 @@ pub struct ModelInfo {
 
 async fn model(State(app): State<Arc<App>>) -> Result<Json<ModelInfo>, ApiError> {
     let snapshot = app.served.snapshot();
-    let model = snapshot.model.as_ref().ok_or_else(ApiError::no_model)?;
+    let model = snapshot.model.as_ref().ok_or_else(|| snapshot.no_model())?;
     let promoted_at = match &model.stage {
         Stage::Registered(registration) => Some(registration.promoted_at.clone()),
         Stage::Candidate(_) => None,
@@ -206,40 +325,33 @@ async fn model(State(app): State<Arc<App>>) -> Result<Json<ModelInfo>, ApiError>
     }))
 }
 
-/// The served alias's scans in the picks history (blocking: Parquet).
+/// The served alias's scans in the picks history, oldest first (blocking: Parquet).
 async fn history(app: &App) -> Result<(Arc<Snapshot>, Vec<Picks>), ApiError> {
     let snapshot = app.served.snapshot();
     let path = snapshot.settings.scan.history.clone();
     let alias = app.served.alias();
-    let scans = tokio::task::spawn_blocking(move || {
-        if !path.exists() {
-            return Ok(Vec::new());
-        }
-        read_history(&path)
-            .map(|scans| scans.into_iter().filter(|s| s.alias == alias).collect())
-            .map_err(|err| ApiError::internal(momentum_http::chain(&err)))
+    let permit = slot(app).await?;
+    let scans = blocking(permit, move || {
+        scans_of(&path, alias).map_err(|err| ApiError::internal(momentum_http::chain(&err)))
     })
-    .await
-    .map_err(|err| ApiError::internal(err.to_string()))??;
+    .await?;
     Ok((snapshot, scans))
 }
 
 async fn latest_picks(State(app): State<Arc<App>>) -> Result<Json<Picks>, ApiError> {
-    let (snapshot, scans) = history(&app).await?;
-    scans
-        .into_iter()
-        .max_by_key(|s| s.as_of)
-        .map(Json)
-        .ok_or_else(|| {
-            ApiError::not_found(format!(
-                "no {} scan in {} yet: run `momentum scan`",
-                app.served.alias(),
-                snapshot.settings.scan.history.display()
-            ))
-        })
+    let (snapshot, mut scans) = history(&app).await?;
+    scans.pop().map(Json).ok_or_else(|| {
+        ApiError::not_found(format!(
+            "no {} scan in {} yet: run `momentum scan`",
+            app.served.alias(),
+            snapshot.settings.scan.history.display()
+        ))
+    })
 }
 
+/// `?date=YYYY-MM-DD`, and nothing else: a misspelt key is an error, not an ignored filter.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct DateQuery {
     date: Option<String>,
 }
@@ -269,10 +381,23 @@ async fn metrics_text(State(app): State<Arc<App>>) -> Result<Response, ApiError>
     let metrics = app.metrics.clone();
     let report = app.monitor_report.clone();
     let text = tokio::task::spawn_blocking(move || {
-        metrics.refresh(&snapshot, alias, &report, SystemTime::now());
-        metrics.render()
+        metrics.scrape(&snapshot, alias, &report, SystemTime::now())
     })
     .await
     .map_err(|err| ApiError::internal(err.to_string()))?;
     Ok(([(header::CONTENT_TYPE, CONTENT_TYPE)], text).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn methods_map_to_a_bounded_set_of_labels() {
+        let label = |m: &str| method_label(&Method::from_bytes(m.as_bytes()).unwrap());
+        assert_eq!(
+            ["GET", "HEAD", "POST", "PUT", "DELETE", "BREW", "X-ANYTHING"].map(label),
+            ["GET", "HEAD", "POST", "other", "other", "other", "other"]
+        );
+    }
 }

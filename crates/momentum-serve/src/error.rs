@@ -7,6 +7,8 @@ use std::path::PathBuf;
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use momentum_data::DataError;
+use momentum_scanner::ScanError;
 use serde::Serialize;
 
 /// Why the server could not start, reload or stop cleanly.
@@ -41,6 +43,24 @@ pub enum ServeError {
         /// Why.
         #[source]
         source: std::io::Error,
+    },
+    /// A task of the server (the model load, the reload watcher) panicked or was cancelled.
+    #[error("{what}")]
+    Join {
+        /// Which task.
+        what: &'static str,
+        /// Why.
+        #[source]
+        source: tokio::task::JoinError,
+    },
+    /// A reload found no block (or registry alias) for the served model: the served model
+    /// stays until the file stays that way for a second poll, or `SIGHUP` forces the reload.
+    #[error("{}: {what}; still serving the current model", path.display())]
+    ModelGone {
+        /// The params file.
+        path: PathBuf,
+        /// What is missing, in words.
+        what: String,
     },
     /// Requests were still running when the drain time ran out.
     #[error("{addr}: in-flight requests still running after {seconds} s of draining")]
@@ -84,12 +104,13 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, "RESOURCE_DOES_NOT_EXIST", message)
     }
 
-    /// 503 `TEMPORARILY_UNAVAILABLE`: no model is loaded.
-    pub fn no_model() -> Self {
+    /// 503 `TEMPORARILY_UNAVAILABLE`: no model is loaded; `missing` says where it was looked
+    /// for (the params file's block, or the registry's alias).
+    pub fn no_model(missing: &str) -> Self {
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "TEMPORARILY_UNAVAILABLE",
-            "no model is loaded: params.yaml has no block for the served alias (run `momentum promote`)",
+            format!("no model is loaded: {missing} (run `momentum promote`)"),
         )
     }
 
@@ -106,6 +127,62 @@ impl ApiError {
             message: message.into(),
         }
     }
+}
+
+/// What a request can get wrong once its body parses, and what the model can: the scanner's
+/// errors (which carry the data crate's, `the request: ...`) as answers. The client's
+/// mistakes are 400 (`BAD_REQUEST` for a body that does not parse, `INVALID_PARAMETER_VALUE`
+/// for values that cannot be scored); the model's own are 500.
+impl From<ScanError> for ApiError {
+    fn from(err: ScanError) -> Self {
+        let message = momentum_http::chain(&err);
+        match err {
+            ScanError::Data(data) => match data {
+                DataError::Csv { .. }
+                | DataError::MissingColumn { .. }
+                | DataError::InvalidNumber { .. }
+                | DataError::InvalidDate { .. }
+                | DataError::EmptyTicker { .. }
+                | DataError::InputTooLarge { .. } => Self::malformed(message),
+                DataError::MissingTickers { tickers, .. } => Self::invalid(format!(
+                    "{}: the model's tickers {} have no close",
+                    crate::frame::ORIGIN,
+                    capped(&tickers)
+                )),
+                DataError::ControlCharacter { .. }
+                | DataError::DuplicateTicker { .. }
+                | DataError::DuplicateRow { .. }
+                | DataError::NonPositivePrice { .. }
+                | DataError::InvalidValue { .. }
+                | DataError::Unsorted { .. }
+                | DataError::EmptyUniverse { .. } => Self::invalid(message),
+                _ => Self::internal(message),
+            },
+            ScanError::MissingTickers { tickers, origin } => Self::invalid(format!(
+                "the model's tickers {} are missing from {origin}",
+                capped(&tickers)
+            )),
+            ScanError::TooShort { .. }
+            | ScanError::NoData
+            | ScanError::MissingTicker { .. }
+            | ScanError::Features(_) => Self::invalid(message),
+            _ => Self::internal(message),
+        }
+    }
+}
+
+/// How many names an answer lists before it only counts the rest.
+const NAMED: usize = 10;
+
+/// `names` joined by `, `, the first ten only, then `and N more`: a request with thousands of
+/// unknown tickers gets a short answer.
+pub(crate) fn capped(names: &[impl AsRef<str>]) -> String {
+    let shown: Vec<&str> = names.iter().take(NAMED).map(AsRef::as_ref).collect();
+    let mut text = shown.join(", ");
+    if names.len() > NAMED {
+        text.push_str(&format!(" and {} more", names.len() - NAMED));
+    }
+    text
 }
 
 #[derive(Serialize)]
@@ -126,5 +203,24 @@ impl IntoResponse for ApiError {
             message: &self.message,
         };
         (self.status, Json(body)).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_lists_of_names_are_capped() {
+        let names: Vec<String> = (0..13).map(|i| format!("T{i}")).collect();
+        assert_eq!(capped(&names[..2]), "T0, T1");
+        assert_eq!(
+            capped(&names[..10]),
+            "T0, T1, T2, T3, T4, T5, T6, T7, T8, T9"
+        );
+        assert_eq!(
+            capped(&names),
+            "T0, T1, T2, T3, T4, T5, T6, T7, T8, T9 and 3 more"
+        );
     }
 }

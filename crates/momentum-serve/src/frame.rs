@@ -1,31 +1,37 @@
 //! The body of `POST /invocations`: MLflow's `dataframe_split` JSON or a wide CSV of closes,
-//! checked and turned into the model's [`PricePanel`], then scored by the scanner's
-//! [`scan`], the code `momentum scan` runs.
+//! read into the data crate's [`PriceTable`] and from there down the path `momentum scan`
+//! takes: [`validate`](momentum_data::validate()), [`keep_universe`], [`PricePanel::from_table`],
+//! then the scanner's [`scan`].
 //!
 //! Both encodings hold the same table: one column per ticker, one row per date, closes with
-//! gaps (`null`, or an empty CSV cell). Everything a client can get wrong is an [`ApiError`]
-//! naming the row, the date or the ticker; nothing here panics on input.
-
-use std::collections::BTreeSet;
+//! gaps (`null`, or an empty CSV cell). The CSV is parsed by [`momentum_data::parse_csv`], and the
+//! JSON's tickers are normalised as it normalises them (trimmed, upper-cased), so both are
+//! refused for the same reasons with the same words (a control character in a ticker, a
+//! repeated ticker, a close that is not a positive finite number; in a CSV, a repeated date).
+//! What the data crate accepts and an API should not is refused here: dates out of order (a
+//! file may list them in any order, a request's last row is the day scored), a repeated date
+//! in the JSON (checked with the order), a date without any close, and tickers the model does
+//! not have. Everything a client can get wrong is an [`ApiError`] naming the
+//! row, the date, the ticker or the JSON cell; nothing here panics on input.
 
 use chrono::{NaiveDate, NaiveDateTime};
-use momentum_features::{PanelBuilder, PricePanel};
-use momentum_scanner::scan::{Picks, check_universe, scan};
+use momentum_data::{PriceRow, PriceTable};
+use momentum_features::PricePanel;
+use momentum_scanner::scan::{Picks, keep_universe, scan};
 use momentum_scanner::{Model, ScanError};
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, capped};
 
-/// A price table as the client sent it, not yet checked.
+/// The name the data crate's errors give the request (`the request: AAA on 2024-01-03: ...`).
+pub(crate) const ORIGIN: &str = "the request";
+
+/// A price table as the client sent it, parsed and checked on its own (not yet against a
+/// model): the data crate's [`PriceTable`], from rows with ascending dates, each with a close.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Frame {
-    /// The column names: tickers.
-    pub tickers: Vec<String>,
-    /// The row labels: dates as sent.
-    pub dates: Vec<String>,
-    /// `rows[r][c]`: the close of ticker `c` on date `r`, `None` when missing.
-    pub rows: Vec<Vec<Option<f64>>>,
+    table: PriceTable,
 }
 
 /// The JSON body MLflow's scoring server takes. Only `dataframe_split` is a price table here;
@@ -54,10 +60,15 @@ impl Frame {
     /// Parses MLflow's `{"dataframe_split": {"columns": [...], "index": [...], "data": [...]}}`.
     ///
     /// # Errors
-    /// 400 `BAD_REQUEST` for JSON that does not parse or another of MLflow's input formats.
+    /// 400 `BAD_REQUEST` for JSON that does not parse (naming the path of the bad value, such
+    /// as `dataframe_split.data[3][1]`, with its date and ticker), another of MLflow's input
+    /// formats, a ragged table, an empty ticker, a date that does not parse;
+    /// 400 `INVALID_PARAMETER_VALUE` for what [`momentum_data::validate()`] refuses, dates out
+    /// of order, a date without any close, no rows.
     pub fn from_json(body: &[u8]) -> Result<Self, ApiError> {
-        let envelope: Envelope = serde_json::from_slice(body)
-            .map_err(|err| ApiError::malformed(format!("invalid JSON body: {err}")))?;
+        let envelope: Envelope =
+            serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_slice(body))
+                .map_err(|err| json_error(&err, body))?;
         let Some(split) = envelope.dataframe_split else {
             let other = [
                 ("dataframe_records", envelope.dataframe_records.is_some()),
@@ -81,149 +92,19 @@ impl Frame {
                 split.index.len()
             )));
         }
-        Ok(Self {
-            tickers: split.columns,
-            dates: split.index,
-            rows: split.data,
-        })
-    }
-
-    /// Parses a wide CSV: a header `Date,TICKER,...`, then one line per date; an empty cell is
-    /// a missing close.
-    ///
-    /// # Errors
-    /// 400 `BAD_REQUEST` for a missing or wrong header, a line with another number of fields,
-    /// a cell that is not a number.
-    pub fn from_csv(body: &[u8]) -> Result<Self, ApiError> {
-        let mut reader = csv::ReaderBuilder::new().from_reader(body);
-        let header = reader.headers().map_err(|err| {
-            ApiError::malformed(format!("invalid CSV header: {}", csv_message(&err)))
-        })?;
-        let mut columns = header.iter();
-        if !columns
-            .next()
-            .is_some_and(|first| first.eq_ignore_ascii_case("date"))
-        {
-            return Err(ApiError::malformed(
-                "the CSV header must start with `Date` (then one column per ticker)",
-            ));
-        }
-        let tickers: Vec<String> = columns.map(str::to_owned).collect();
-        let mut dates = Vec::new();
-        let mut rows = Vec::new();
-        for record in reader.records() {
-            let record = record.map_err(|err| {
-                ApiError::malformed(format!("invalid CSV: {}", csv_message(&err)))
-            })?;
-            let line = record.position().map_or(0, |p| p.line());
-            let date = record.get(0).unwrap_or_default();
-            let row = tickers
-                .iter()
-                .zip(record.iter().skip(1))
-                .map(|(ticker, cell)| match cell.trim() {
-                    "" => Ok(None),
-                    text => text.parse::<f64>().map(Some).map_err(|_| {
-                        ApiError::malformed(format!(
-                            "CSV line {line}: {ticker} on {date}: `{text}` is not a number"
-                        ))
-                    }),
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            dates.push(date.to_owned());
-            rows.push(row);
-        }
-        Ok(Self {
-            tickers,
-            dates,
-            rows,
-        })
-    }
-
-    /// The panel of the model's universe, in the model's order (so the ranks and the tie rule
-    /// are the backtest's), after checking the table.
-    ///
-    /// # Errors
-    /// 400 `BAD_REQUEST` for a ragged table, a repeated or empty ticker, a date that does not
-    /// parse; 400 `INVALID_PARAMETER_VALUE` for tickers the model does not have (or lacks),
-    /// dates out of order or repeated, a close that is not a positive finite number, a date
-    /// without any close, no rows.
-    pub fn panel(&self, model: &Model) -> Result<PricePanel, ApiError> {
-        let mut seen = BTreeSet::new();
-        for ticker in &self.tickers {
-            if ticker.trim().is_empty() {
-                return Err(ApiError::malformed("a column has an empty ticker name"));
-            }
-            if !seen.insert(ticker.as_str()) {
-                return Err(ApiError::malformed(format!(
-                    "ticker {ticker} is given twice"
-                )));
-            }
-        }
-        let unknown: Vec<&str> = self
-            .tickers
+        // As the data crate's CSV reader names them.
+        let tickers: Vec<String> = split
+            .columns
             .iter()
-            .filter(|t| !model.universe.contains(t))
-            .map(String::as_str)
+            .map(|t| t.trim().to_uppercase())
             .collect();
-        if !unknown.is_empty() {
-            return Err(ApiError::invalid(format!(
-                "tickers {} are not in the model's universe ({})",
-                unknown.join(", "),
-                model.universe.join(", ")
+        if let Some(c) = tickers.iter().position(String::is_empty) {
+            return Err(ApiError::malformed(format!(
+                "column {c} has an empty ticker name"
             )));
         }
-        check_universe(&self.tickers, &model.universe, "the request")
-            .map_err(|err| ApiError::invalid(err.to_string()))?;
-        let dates = self.checked_dates()?;
-        for (r, (row, date)) in self.rows.iter().zip(&dates).enumerate() {
-            if row.len() != self.tickers.len() {
-                return Err(ApiError::malformed(format!(
-                    "row {r} ({date}) has {} values for {} tickers",
-                    row.len(),
-                    self.tickers.len()
-                )));
-            }
-            if row.iter().all(Option::is_none) {
-                return Err(ApiError::invalid(format!("{date} has no close at all")));
-            }
-            for (ticker, close) in self.tickers.iter().zip(row) {
-                if let Some(close) = close
-                    && !(close.is_finite() && *close > 0.0)
-                {
-                    return Err(ApiError::invalid(format!(
-                        "{ticker} on {date}: close {close} is not a positive finite number"
-                    )));
-                }
-            }
-        }
-        let mut builder = PanelBuilder::new(model.universe.clone())
-            .map_err(|err| ApiError::internal(format!("the model's universe: {err}")))?;
-        for (column, ticker) in model.universe.iter().enumerate() {
-            let c = self
-                .tickers
-                .iter()
-                .position(|t| t == ticker)
-                .expect("checked: every model ticker is a column");
-            builder.set_series(
-                column,
-                dates
-                    .iter()
-                    .zip(&self.rows)
-                    .filter_map(|(date, row)| row[c].map(|close| (*date, close))),
-            );
-        }
-        builder
-            .finish()
-            .map_err(|err| ApiError::invalid(err.to_string()))
-    }
-
-    /// The row labels as dates, strictly ascending.
-    fn checked_dates(&self) -> Result<Vec<NaiveDate>, ApiError> {
-        if self.dates.is_empty() {
-            return Err(ApiError::invalid("the table has no rows"));
-        }
-        let dates = self
-            .dates
+        let dates = split
+            .index
             .iter()
             .enumerate()
             .map(|(r, text)| {
@@ -234,31 +115,171 @@ impl Frame {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        for (r, pair) in dates.windows(2).enumerate() {
-            if pair[1] == pair[0] {
-                return Err(ApiError::invalid(format!(
-                    "date {} is given twice (rows {r} and {})",
-                    pair[0],
-                    r + 1
-                )));
-            }
-            if pair[1] < pair[0] {
-                return Err(ApiError::invalid(format!(
-                    "dates must ascend: row {} ({}) comes after {}",
-                    r + 1,
-                    pair[1],
-                    pair[0]
+        for (r, (row, date)) in split.data.iter().zip(&dates).enumerate() {
+            if row.len() != tickers.len() {
+                return Err(ApiError::malformed(format!(
+                    "row {r} ({date}) has {} values for {} tickers",
+                    row.len(),
+                    tickers.len()
                 )));
             }
         }
-        Ok(dates)
+        check_rows(
+            dates
+                .iter()
+                .zip(&split.data)
+                .map(|(date, row)| (*date, row.iter().any(Option::is_some))),
+        )?;
+        let rows = dates.iter().zip(&split.data).flat_map(|(date, row)| {
+            tickers.iter().zip(row).filter_map(|(ticker, close)| {
+                close.map(|close| PriceRow::close_only(ticker.as_str(), *date, close))
+            })
+        });
+        let table = PriceTable::from_rows(tickers.clone(), rows);
+        momentum_data::validate(&table, ORIGIN).map_err(ScanError::from)?;
+        Ok(Self { table })
+    }
+
+    /// Parses a wide CSV with [`momentum_data::parse_csv`]: a header `Date,TICKER,...`, then
+    /// one line per date; an empty cell is a missing close.
+    ///
+    /// # Errors
+    /// 400 `BAD_REQUEST` for what the CSV reader refuses (no `Date` column, a line with
+    /// another number of fields, a cell that is not a number or a date), the long layout
+    /// (`ticker,date,close`); 400 `INVALID_PARAMETER_VALUE` for what
+    /// [`momentum_data::validate()`] refuses, dates out of order, a date without any close.
+    pub fn from_csv(body: &[u8]) -> Result<Self, ApiError> {
+        let table = momentum_data::parse_csv(body, ORIGIN).map_err(ScanError::from)?;
+        // The reader sorts the rows by date and accepts a long layout: the order of the
+        // request's dates is checked on the date column, which it has just parsed.
+        let mut reader = csv::ReaderBuilder::new()
+            .trim(csv::Trim::All)
+            .from_reader(body);
+        let header = reader
+            .headers()
+            .map_err(|err| ApiError::malformed(err.to_string()))?
+            .clone();
+        if header.iter().any(|h| h.eq_ignore_ascii_case("ticker")) {
+            return Err(ApiError::malformed(
+                "a `ticker` column: send the wide layout (Date, then one column per ticker)",
+            ));
+        }
+        let date_column = header
+            .iter()
+            .position(|h| h.eq_ignore_ascii_case("date"))
+            .ok_or_else(|| ApiError::malformed("no `Date` column"))?;
+        let mut rows = Vec::new();
+        for record in reader.records() {
+            let record = record.map_err(|err| ApiError::malformed(err.to_string()))?;
+            let date = record
+                .get(date_column)
+                .and_then(|text| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok())
+                .ok_or_else(|| ApiError::malformed("a date the CSV reader accepted"))?;
+            let priced =
+                (record.iter().enumerate()).any(|(i, cell)| i != date_column && !cell.is_empty());
+            rows.push((date, priced));
+        }
+        check_rows(rows)?;
+        Ok(Self { table })
+    }
+
+    /// The table, as the data crate holds it.
+    pub fn table(&self) -> &PriceTable {
+        &self.table
+    }
+
+    /// The panel of the model's universe, in the model's order (so the ranks and the tie rule
+    /// are the backtest's): [`keep_universe`] then [`PricePanel::from_table`], as `momentum
+    /// scan` builds it.
+    ///
+    /// # Errors
+    /// 400 `INVALID_PARAMETER_VALUE` for tickers the model does not have (the first ten
+    /// named), or lacks, or a model ticker without any close.
+    pub fn panel(&self, model: &Model) -> Result<PricePanel, ApiError> {
+        let unknown: Vec<&String> = (self.table.tickers().iter())
+            .filter(|t| !model.universe.contains(t))
+            .collect();
+        if !unknown.is_empty() {
+            return Err(ApiError::invalid(format!(
+                "tickers {} are not in the model's universe ({})",
+                capped(&unknown),
+                capped(&model.universe)
+            )));
+        }
+        let table = keep_universe(&self.table, &model.universe, ORIGIN)?;
+        Ok(PricePanel::from_table(&table).map_err(ScanError::from)?)
     }
 }
 
-/// The csv crate's message without its `CSV error: ` prefix (the caller says it is CSV).
-fn csv_message(err: &csv::Error) -> String {
-    let text = err.to_string();
-    text.strip_prefix("CSV error: ").unwrap_or(&text).to_owned()
+/// The request's rows in its order, each with whether it has a close: at least one, dates
+/// strictly ascending, each with a close.
+fn check_rows(rows: impl IntoIterator<Item = (NaiveDate, bool)>) -> Result<(), ApiError> {
+    let mut previous: Option<NaiveDate> = None;
+    let mut count = 0_usize;
+    for (r, (date, priced)) in rows.into_iter().enumerate() {
+        if let Some(before) = previous {
+            if date == before {
+                return Err(ApiError::invalid(format!(
+                    "date {date} is given twice (rows {} and {r})",
+                    r - 1
+                )));
+            }
+            if date < before {
+                return Err(ApiError::invalid(format!(
+                    "dates must ascend: row {r} ({date}) comes after {before}"
+                )));
+            }
+        }
+        if !priced {
+            return Err(ApiError::invalid(format!("{date} has no close at all")));
+        }
+        previous = Some(date);
+        count += 1;
+    }
+    if count == 0 {
+        return Err(ApiError::invalid("the table has no rows"));
+    }
+    Ok(())
+}
+
+/// A JSON error with the path of the value that failed (`dataframe_split.data[3][1]`) and,
+/// for a cell of `data`, its date and ticker when the body's `index` and `columns` say.
+fn json_error(err: &serde_path_to_error::Error<serde_json::Error>, body: &[u8]) -> ApiError {
+    let path = err.path().to_string();
+    let inner = err.inner();
+    let mut message = if !inner.is_data() || path == "." {
+        format!("invalid JSON body: {inner}")
+    } else {
+        format!("invalid JSON body at {path}: {inner}")
+    };
+    if let Some((date, ticker)) = cell_of(err.path(), body) {
+        message.push_str(&format!(" ({ticker} on {date})"));
+    }
+    ApiError::malformed(message)
+}
+
+/// The date and the ticker of `dataframe_split.data[r][c]`, from a lenient second read of
+/// the body (only on the error path).
+fn cell_of(path: &serde_path_to_error::Path, body: &[u8]) -> Option<(String, String)> {
+    use serde_path_to_error::Segment;
+    let segments: Vec<&Segment> = path.iter().collect();
+    let [
+        Segment::Map { key: split },
+        Segment::Map { key: data },
+        Segment::Seq { index: r },
+        Segment::Seq { index: c },
+    ] = segments.as_slice()
+    else {
+        return None;
+    };
+    if split != "dataframe_split" || data != "data" {
+        return None;
+    }
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let split = value.get("dataframe_split")?;
+    let date = split.get("index")?.get(*r)?.as_str()?.to_owned();
+    let ticker = split.get("columns")?.get(*c)?.as_str()?.to_owned();
+    Some((date, ticker))
 }
 
 /// `2024-01-02`, or pandas' ISO timestamp of a date (`2024-01-02T00:00:00.000`, with or
@@ -321,10 +342,8 @@ impl From<&Picks> for Predictions {
 /// lookback; 500 when the model itself is invalid.
 pub fn score(frame: &Frame, model: &Model) -> Result<Picks, ApiError> {
     let panel = frame.panel(model)?;
-    scan(&panel, panel.n_days() - 1, model).map_err(|err| match err {
-        ScanError::TooShort { .. } => ApiError::invalid(err.to_string()),
-        other => ApiError::internal(other.to_string()),
-    })
+    let last = panel.n_days().checked_sub(1).ok_or(ScanError::NoData)?;
+    Ok(scan(&panel, last, model)?)
 }
 
 #[cfg(test)]
@@ -383,13 +402,13 @@ mod tests {
     #[test]
     fn the_csv_encoding_gives_the_same_table() {
         let csv = "Date,CCC,BBB,AAA\n2024-01-02,,50,10\n2024-01-03,8,40,12.5\n2024-01-04,9,45,11\n";
-        let mut from_csv = Frame::from_csv(csv.as_bytes()).unwrap();
-        let from_json = Frame::from_json(JSON.as_bytes()).unwrap();
-        assert_eq!(from_csv.rows, from_json.rows);
-        assert_eq!(from_csv.tickers, from_json.tickers);
-        // The JSON's second label is a pandas timestamp of the same day.
-        from_csv.dates[1] = "2024-01-03T00:00:00.000Z".into();
+        let from_csv = Frame::from_csv(csv.as_bytes()).unwrap();
+        // The JSON's second label is a pandas timestamp of the same day; its tickers are
+        // normalised as the CSV reader normalises them.
+        let from_json = Frame::from_json(JSON.replace("\"CCC\"", "\" ccc \"").as_bytes()).unwrap();
         assert_eq!(from_csv, from_json);
+        assert_eq!(from_csv.table().tickers(), ["CCC", "BBB", "AAA"]);
+        assert_eq!(from_csv.table().rows_of("CCC").closes(), [8.0, 9.0]);
     }
 
     /// Each bad table and the start of the message it gets.
@@ -422,7 +441,10 @@ mod tests {
             ),
             (
                 frame(r#"["AAA","AAA","CCC"]"#, three, good).map(|_| ()),
-                Some(("BAD_REQUEST", "ticker AAA is given twice")),
+                Some((
+                    "INVALID_PARAMETER_VALUE",
+                    "the request: ticker AAA appears more than once",
+                )),
             ),
             (
                 frame(abc, r#"["2024-01-02","2024-01-04","2024-01-03"]"#, good).map(|_| ()),
@@ -443,7 +465,7 @@ mod tests {
                 frame(abc, three, "[[1,1,1],[1,-2,1],[1,1,1]]").map(|_| ()),
                 Some((
                     "INVALID_PARAMETER_VALUE",
-                    "BBB on 2024-01-03: close -2 is not a positive",
+                    "the request: BBB on 2024-01-03: close is -2, prices must be > 0",
                 )),
             ),
             (
@@ -495,27 +517,77 @@ mod tests {
             .starts_with("invalid JSON body: expected value"));
         assert!(json(r#"{"instances": [1]}"#).starts_with("`instances` is not supported"));
         assert_eq!(json("{}"), "missing `dataframe_split`");
-        assert!(
-            json(r#"{"dataframe_split": {"columns": [], "index": [], "data": []}, "extra": 1}"#)
-                .starts_with("invalid JSON body: unknown field `extra`")
+        assert_eq!(
+            json(r#"{"dataframe_split": {"columns": [], "index": [], "data": []}, "extra": 1}"#),
+            "invalid JSON body at extra: unknown field `extra`, expected one of \
+             `dataframe_split`, `dataframe_records`, `instances`, `inputs`, `params` at line 1 \
+             column 69"
+        );
+        // A cell of the wrong type is named by its path, its date and its ticker.
+        assert_eq!(
+            json(
+                r#"{"dataframe_split": {"columns": ["AAA", "BBB"], "index": ["2024-01-02", "2024-01-03"],
+                    "data": [[1, 2], [3, "4"]]}}"#
+            ),
+            "invalid JSON body at dataframe_split.data[1][1]: invalid type: string \"4\", \
+             expected f64 at line 2 column 44 (BBB on 2024-01-03)"
+        );
+        assert_eq!(
+            json(
+                r#"{"dataframe_split": {"columns": ["AAA"], "index": [20240102], "data": [[1]]}}"#
+            ),
+            "invalid JSON body at dataframe_split.index[0]: invalid type: integer `20240102`, \
+             expected a string at line 1 column 59"
+        );
+        // The data crate's refusals, in its words: a control character is named by position.
+        assert_eq!(
+            json(
+                r#"{"dataframe_split": {"columns": ["AAA", "B\u001bB"], "index": ["2024-01-02"], "data": [[1, 2]]}}"#
+            ),
+            "the request: ticker number 2 holds the control character U+001B"
         );
         let csv = |body: &str| Frame::from_csv(body.as_bytes()).unwrap_err().message;
-        assert!(csv("Day,AAA\n").starts_with("the CSV header must start with `Date`"));
+        assert_eq!(csv("Day,AAA\n"), "the request: missing column `date`");
         assert_eq!(
             csv("Date,AAA\n2024-01-02,abc\n"),
-            "CSV line 2: AAA on 2024-01-02: `abc` is not a number"
+            "the request: line 2, column `AAA`: cannot parse \"abc\" as a number"
         );
-        assert!(
-            csv("Date,AAA\n2024-01-02,1,2\n").starts_with(
-                "invalid CSV: record 1 (line: 2, byte: 9): found record with 3 fields"
-            )
+        assert_eq!(
+            csv("Date,AAA\n2024-01-02,1,2\n"),
+            "the request: CSV error: record 1 (line: 2, byte: 9): found record with 3 fields, \
+             but the previous record has 2 fields"
+        );
+        assert_eq!(
+            csv("ticker,date,close\nAAA,2024-01-02,1\n"),
+            "a `ticker` column: send the wide layout (Date, then one column per ticker)"
         );
         // A NaN cell parses as a number and is refused as a close.
-        let frame = Frame::from_csv(b"Date,AAA,BBB,CCC\n2024-01-02,NaN,1,1\n").unwrap();
-        let err = frame.panel(&model()).unwrap_err();
+        assert_eq!(
+            csv("Date,AAA,BBB,CCC\n2024-01-02,NaN,1,1\n"),
+            "the request: AAA on 2024-01-02: close is NaN, which is not a valid close"
+        );
+    }
+
+    #[test]
+    fn unknown_tickers_are_listed_ten_at_most() {
+        let columns: Vec<String> = ["AAA", "BBB", "CCC"]
+            .into_iter()
+            .map(str::to_owned)
+            .chain((0..12).map(|i| format!("Z{i:02}")))
+            .collect();
+        let csv = format!(
+            "Date,{}\n2024-01-02,{}\n",
+            columns.join(","),
+            vec!["1"; columns.len()].join(",")
+        );
+        let err = Frame::from_csv(csv.as_bytes())
+            .unwrap()
+            .panel(&model())
+            .unwrap_err();
         assert_eq!(
             err.message,
-            "AAA on 2024-01-02: close NaN is not a positive finite number"
+            "tickers Z00, Z01, Z02, Z03, Z04, Z05, Z06, Z07, Z08, Z09 and 2 more are not in \
+             the model's universe (AAA, BBB, CCC)"
         );
     }
 }

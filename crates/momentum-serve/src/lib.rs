@@ -15,6 +15,11 @@
 //! | [`ModelInfo`] | the answer of `GET /v1/model` |
 //! | [`ServeError`], [`ApiError`] | why the server stopped; what a request is answered with (`{"error_code", "message"}`) |
 //!
+//! Each request is bounded (`serve.request_timeout_seconds`, `serve.body_timeout_seconds`,
+//! `serve.max_body_bytes`, `serve.max_concurrency`), and the CPU work of one (parsing the table,
+//! scoring it, reading the picks history) runs on tokio's blocking pool, never on the threads
+//! that accept and answer connections.
+//!
 //! The routes are listed in the `api` module, the metrics in `metrics`, the reload in `state`
 //! (`docs/serving.md`, "Scoring API", is the user's guide).
 //!
@@ -63,9 +68,11 @@ pub struct ServeConfig {
     pub serve: ServeSettings,
 }
 
-/// Serves until `SIGTERM` or `SIGINT`, then stops accepting, lets the requests in flight finish
-/// (at most `serve.drain_seconds`) and returns. `ready` is called with the bound address once
-/// the server accepts connections and its signal handlers are installed.
+/// Serves until `SIGTERM` or `SIGINT`, then stops accepting (new connections are refused), lets
+/// the requests in flight finish (at most `serve.drain_seconds`) and returns. `ready` is called
+/// with the bound address once the server accepts connections and its signal handlers are
+/// installed. Work still running on the blocking pool when the drain ends (a scoring a timed-out
+/// request left, a registry call of the reload) is given one more second, then abandoned.
 ///
 /// # Errors
 /// Settings out of range, a model that cannot be loaded at start (a malformed block; no block
@@ -80,8 +87,13 @@ pub fn run(config: ServeConfig, ready: impl FnOnce(SocketAddr)) -> Result<()> {
             what: "cannot start the runtime",
             source,
         })?;
-    runtime.block_on(serve(config, ready))
+    let served = runtime.block_on(serve(config, ready));
+    runtime.shutdown_timeout(SHUTDOWN_GRACE);
+    served
 }
+
+/// How long blocking work may outlive the drain before the runtime is dropped without it.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
 
 async fn serve(config: ServeConfig, ready: impl FnOnce(SocketAddr)) -> Result<()> {
     let settings = config.serve;
@@ -102,9 +114,9 @@ async fn serve(config: ServeConfig, ready: impl FnOnce(SocketAddr)) -> Result<()
     let served =
         tokio::task::spawn_blocking(move || state::Served::load(&params_file, required, alias))
             .await
-            .map_err(|join| ServeError::Io {
+            .map_err(|source| ServeError::Join {
                 what: "the model load stopped",
-                source: std::io::Error::other(join),
+                source,
             })??;
     let served = Arc::new(served);
     let listener = tokio::net::TcpListener::bind(&addr)
@@ -122,8 +134,14 @@ async fn serve(config: ServeConfig, ready: impl FnOnce(SocketAddr)) -> Result<()
         served: Arc::clone(&served),
         metrics: metrics.clone(),
         monitor_report: settings.monitor_report.clone(),
+        limits: api::Limits {
+            max_body_bytes: settings.max_body_bytes,
+            body_timeout: Duration::from_secs(settings.body_timeout_seconds),
+            request_timeout: Duration::from_secs(settings.request_timeout_seconds),
+        },
+        slots: Arc::new(tokio::sync::Semaphore::new(settings.max_concurrency)),
     });
-    let router = api::router(app, settings.max_body_bytes);
+    let router = api::router(app);
 
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let until_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
@@ -154,14 +172,27 @@ async fn serve(config: ServeConfig, ready: impl FnOnce(SocketAddr)) -> Result<()
         until_stopped(stopped.clone()).await;
         tokio::time::sleep(drain).await;
     };
-    tokio::select! {
-        served = server => served.map_err(|source| ServeError::Io { what: "the server failed", source })?,
-        () = timed_out => return Err(ServeError::DrainTimeout { addr: local, seconds: settings.drain_seconds }),
+    // Biased: a server that finished draining wins over a drain time that ran out at the
+    // same poll.
+    let outcome = tokio::select! {
+        biased;
+        served = server => served.map_err(|source| ServeError::Io { what: "the server failed", source }),
+        () = timed_out => Err(ServeError::DrainTimeout { addr: local, seconds: settings.drain_seconds }),
+    };
+    // The watcher stops at the stop signal between reloads; one in a registry call would hold
+    // the exit past the drain, so it is not waited for.
+    watcher.abort();
+    match watcher.await {
+        Ok(watched) => watched?,
+        Err(join) if join.is_cancelled() => {}
+        Err(source) => {
+            return Err(ServeError::Join {
+                what: "the reload task stopped",
+                source,
+            });
+        }
     }
-    watcher.await.map_err(|join| ServeError::Io {
-        what: "the reload task stopped",
-        source: std::io::Error::other(join),
-    })??;
+    outcome?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -11,28 +11,34 @@
 //!
 //! An age whose file is missing is `+Inf` (never written is as stale as it gets, so the
 //! staleness alerts fire); a monitor statistic the report has no value for (too little live
-//! data) is `NaN`, which no alert threshold crosses.
+//! data) is `NaN`, which no alert threshold crosses. A report of another model version than
+//! the one served (the monitor has not run since a promotion) is not this model's: every
+//! monitor series is then `NaN`, and `momentum_monitor_model_matches` is 0.
+//!
+//! A scrape ([`Metrics::scrape`]) refreshes and renders under one lock, so two concurrent
+//! scrapes never see each other's half-refreshed series.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use chrono::{DateTime, NaiveTime, Utc};
 use momentum_engine::Arm;
-use momentum_scanner::history::read_history;
 use prometheus::{
     Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry,
     TextEncoder,
 };
 use serde::Deserialize;
 
-use crate::state::{Snapshot, source_name};
+use crate::state::{Snapshot, scans_of, source_name};
 
 /// The server's metrics; cheap to clone (one registry behind an `Arc`).
 #[derive(Clone)]
 pub struct Metrics(Arc<Families>);
 
 struct Families {
+    /// Held from the refresh of a scrape to its rendering.
+    scrape: Mutex<()>,
     registry: Registry,
     requests: IntCounterVec,
     latency: HistogramVec,
@@ -45,7 +51,9 @@ struct Families {
     picks_selected: Gauge,
     picks_scans: Gauge,
     pick_score: GaugeVec,
+    pick_rank: GaugeVec,
     pick_selected: GaugeVec,
+    monitor_matches: Gauge,
     check_value: GaugeVec,
     check_threshold: GaugeVec,
     check_breached: GaugeVec,
@@ -125,7 +133,7 @@ impl Metrics {
             ),
             scan_age: gauge(
                 "momentum_scan_age_seconds",
-                "Seconds since the last scan wrote the picks history",
+                "Seconds since the as-of day (00:00 UTC) of the served alias's newest scan in the picks history",
             ),
             picks_selected: gauge(
                 "momentum_picks_selected",
@@ -138,7 +146,12 @@ impl Metrics {
             pick_score: gauges(
                 "momentum_pick_score",
                 "Momentum score of each ticker in the latest scan (eligible tickers)",
-                &["ticker", "rank"],
+                &["ticker"],
+            ),
+            pick_rank: gauges(
+                "momentum_pick_rank",
+                "1-based rank of each ticker in the latest scan (eligible tickers)",
+                &["ticker"],
             ),
             pick_selected: gauges(
                 "momentum_pick_selected",
@@ -159,6 +172,10 @@ impl Metrics {
                 "momentum_monitor_check_breached",
                 "1 when the monitor found the check breached",
                 &["check"],
+            ),
+            monitor_matches: gauge(
+                "momentum_monitor_model_matches",
+                "1 when the monitor report is of the served model version; 0 (and every monitor series NaN) when not",
             ),
             retrain: gauge(
                 "momentum_monitor_retrain_recommended",
@@ -182,6 +199,7 @@ impl Metrics {
                 &["series"],
             ),
             registry,
+            scrape: Mutex::new(()),
         };
         // Both outcomes from the start: a rate over a series that appears with its first
         // increment misses that increment.
@@ -208,12 +226,28 @@ impl Metrics {
         self.0.reloads.with_label_values(&[outcome]).inc();
     }
 
+    /// One scrape: [`Metrics::refresh`] then [`Metrics::render`], under the scrape lock.
+    pub fn scrape(
+        &self,
+        snapshot: &Snapshot,
+        alias: Arm,
+        monitor_report: &Path,
+        now: SystemTime,
+    ) -> String {
+        let _scrape = self.0.scrape.lock().unwrap_or_else(|e| e.into_inner());
+        self.refresh(snapshot, alias, monitor_report, now);
+        self.render()
+    }
+
     /// Sets the model and file series from `snapshot` and the files its settings name, as of
-    /// `now`. Blocking: it reads the picks history (Parquet) and the monitor report.
-    pub fn refresh(&self, snapshot: &Snapshot, alias: Arm, monitor_report: &Path, now: SystemTime) {
+    /// `now`. Blocking: it reads the picks history (Parquet) and the monitor report. Called by
+    /// [`Metrics::scrape`], which holds the lock that keeps a concurrent scrape from rendering
+    /// the series between their reset and their new values.
+    fn refresh(&self, snapshot: &Snapshot, alias: Arm, monitor_report: &Path, now: SystemTime) {
         let f = &self.0;
         f.model_info.reset();
-        f.model_loaded.set(0.0);
+        f.model_loaded
+            .set(f64::from(u8::from(snapshot.model.is_some())));
         if let Some(model) = &snapshot.model {
             let p = &model.params;
             let numbers = [p.lookback, p.skip, p.holding, p.top_k].map(|n| n.to_string());
@@ -228,7 +262,6 @@ impl Metrics {
                     &numbers[3],
                 ])
                 .set(1.0);
-            f.model_loaded.set(1.0);
         }
         let settings = &snapshot.settings;
         let now_utc = DateTime::<Utc>::from(now);
@@ -247,36 +280,28 @@ impl Metrics {
         )]
         f.price_max_age
             .set(settings.scan.max_staleness_days as f64 * 86_400.0);
-        self.refresh_picks(&settings.scan.history, alias, now);
-        self.refresh_monitor(monitor_report);
+        self.refresh_picks(&settings.scan.history, alias, now_utc);
+        let served = snapshot.model.as_ref().and_then(|m| m.version());
+        self.refresh_monitor(monitor_report, served);
     }
 
-    fn refresh_picks(&self, history: &Path, alias: Arm, now: SystemTime) {
+    fn refresh_picks(&self, history: &Path, alias: Arm, now: DateTime<Utc>) {
         let f = &self.0;
-        f.scan_age.set(
-            std::fs::metadata(history)
-                .and_then(|m| m.modified())
-                .map_or(f64::INFINITY, |written| {
-                    now.duration_since(written)
-                        .unwrap_or_default()
-                        .as_secs_f64()
-                }),
-        );
         f.pick_score.reset();
+        f.pick_rank.reset();
         f.pick_selected.reset();
-        let scans = match read_history(history) {
-            Ok(scans) => scans,
-            Err(err) => {
-                if history.exists() {
-                    tracing::warn!("metrics: {}", momentum_http::chain(&err));
-                }
-                Vec::new()
-            }
-        };
-        let mine: Vec<_> = scans.into_iter().filter(|s| s.alias == alias).collect();
+        let mine = scans_of(history, alias).unwrap_or_else(|err| {
+            tracing::warn!("metrics: {}", momentum_http::chain(&err));
+            Vec::new()
+        });
         #[expect(clippy::cast_precision_loss, reason = "counts far below 2^52")]
         f.picks_scans.set(mine.len() as f64);
-        let Some(latest) = mine.iter().max_by_key(|s| s.as_of) else {
+        // The newest scan's day, not the file's time: a scan of another alias, or a copy of
+        // the file, rewrites the file without a new scan of this one.
+        f.scan_age.set(mine.last().map_or(f64::INFINITY, |latest| {
+            (now - latest.as_of.and_time(NaiveTime::MIN).and_utc()).as_seconds_f64()
+        }));
+        let Some(latest) = mine.last() else {
             f.picks_selected.set(0.0);
             return;
         };
@@ -287,14 +312,18 @@ impl Metrics {
                 .with_label_values(&[pick.ticker.as_str()])
                 .set(f64::from(u8::from(pick.selected)));
             if let (Some(score), Some(rank)) = (pick.score, pick.rank) {
-                f.pick_score
-                    .with_label_values(&[pick.ticker.as_str(), &rank.to_string()])
-                    .set(score);
+                let ticker = [pick.ticker.as_str()];
+                f.pick_score.with_label_values(&ticker).set(score);
+                #[expect(clippy::cast_precision_loss, reason = "ranks far below 2^52")]
+                f.pick_rank.with_label_values(&ticker).set(rank as f64);
             }
         }
     }
 
-    fn refresh_monitor(&self, path: &Path) {
+    /// The monitor's series from the report at `path` when it is of the `served` version;
+    /// when it is of another (or no model is served, or there is no report), every value is
+    /// `NaN` (the checks keep their names) and `momentum_monitor_model_matches` is 0.
+    fn refresh_monitor(&self, path: &Path, served: Option<&str>) {
         let f = &self.0;
         f.check_value.reset();
         f.check_threshold.reset();
@@ -311,28 +340,39 @@ impl Metrics {
                 },
             )
             .unwrap_or_default();
-        let or_nan = |value: Option<f64>| value.unwrap_or(f64::NAN);
+        let matches = served.is_some() && report.model_version.as_deref() == served;
+        f.monitor_matches.set(f64::from(u8::from(matches)));
+        if !matches && report.model_version.is_some() {
+            tracing::debug!(
+                "metrics: {} is of model {}, not the served {}: its series are NaN",
+                path.display(),
+                report.model_version.as_deref().unwrap_or_default(),
+                served.unwrap_or("(none)")
+            );
+        }
+        // The report's value when it is of the served model.
+        let own = |value: Option<f64>| value.filter(|_| matches).unwrap_or(f64::NAN);
+        let flag = |value: Option<bool>| own(value.map(|b| f64::from(u8::from(b))));
         for check in &report.checks {
             let labels = [check.name.as_str()];
             f.check_value
                 .with_label_values(&labels)
-                .set(or_nan(check.value));
+                .set(own(check.value));
             f.check_threshold
                 .with_label_values(&labels)
-                .set(or_nan(check.threshold));
+                .set(own(check.threshold));
             f.check_breached
                 .with_label_values(&labels)
-                .set(f64::from(u8::from(check.breached)));
+                .set(flag(Some(check.breached)));
         }
-        f.retrain.set(match report.retrain_recommended {
-            Some(retrain) => f64::from(u8::from(retrain)),
-            None => f64::NAN,
-        });
-        f.live_mean.set(or_nan(report.live_mean_return));
-        f.promised_mean.set(or_nan(report.promised_mean_return));
+        f.retrain.set(flag(report.retrain_recommended));
+        f.live_mean.set(own(report.live_mean_return));
+        f.promised_mean.set(own(report.promised_mean_return));
         #[expect(clippy::cast_precision_loss, reason = "counts far below 2^52")]
-        f.live_periods.set(report.live.len() as f64);
-        let grow = |pick: fn(&LiveView) -> f64| report.live.iter().map(|p| 1.0 + pick(p)).product();
+        f.live_periods.set(own(Some(report.live.len() as f64)));
+        let grow = |pick: fn(&LiveView) -> f64| {
+            own(Some(report.live.iter().map(|p| 1.0 + pick(p)).product()))
+        };
         f.live_equity
             .with_label_values(&["picks"])
             .set(grow(|p| p.basket_return));
@@ -358,10 +398,13 @@ impl Default for Metrics {
 }
 
 /// The fields of `reports/monitor.json` the metrics read. The scanner's `MonitorReport` is
-/// the writer's type (its check names are `&'static str`, it has no reading side); a reader
-/// of a file another process wrote takes what it needs and tolerates the rest.
+/// the writer's type and cannot be shared cheaply: it derives `Serialize` only, its check
+/// names are `&'static str` and its parameters use a write-side encoding; giving it a reading
+/// side would change the scanner for one reader. A reader of a file another process wrote
+/// takes what it needs and tolerates the rest.
 #[derive(Debug, Default, Deserialize)]
 struct MonitorView {
+    model_version: Option<String>,
     #[serde(default)]
     checks: Vec<CheckView>,
     retrain_recommended: Option<bool>,

@@ -6,16 +6,23 @@
 //! params file every `serve.poll_ms` (and at once on `SIGHUP`): a changed file, or with a
 //! tracking server any poll (the `champion` alias may have moved), loads the model again. A
 //! reload that fails (a half-written file, a registry that is down) keeps the model served
-//! and is logged and counted; a file without a block for the alias unloads it (503).
+//! and is logged and counted. A file without a block for the alias (or a registry without the
+//! alias) unloads the model (503) only once it has stayed so for two polls at least
+//! [`UNLOAD_AFTER`] apart, or at once on `SIGHUP`: until then each poll is a failed reload and
+//! the model stays, so an editor that truncates the file before writing it, however slowly,
+//! never unloads it.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use momentum_engine::Arm;
 use momentum_lifecycle::track::open_tracker;
 use momentum_lifecycle::{LifecycleError, ProductionSource, Settings, load_model};
 use momentum_scanner::Model;
+use momentum_scanner::ScanError;
+use momentum_scanner::history::read_history;
+use momentum_scanner::scan::Picks;
 
 use crate::error::{Result, ServeError};
 
@@ -31,6 +38,16 @@ pub struct Snapshot {
     pub source: ProductionSource,
     /// The model served; `None` before the first promotion (the server answers 503).
     pub model: Option<Model>,
+    /// Without a model: where it was looked for, in words (`params.yaml has no production
+    /// block`, `registered model momentum-xs has no champion alias`), for the 503's message.
+    pub missing: Option<String>,
+}
+
+impl Snapshot {
+    /// What a request without a model is told: 503 naming where the model was looked for.
+    pub fn no_model(&self) -> crate::ApiError {
+        crate::ApiError::no_model(self.missing.as_deref().unwrap_or("no model is configured"))
+    }
 }
 
 /// The model slot shared by every request and the watcher.
@@ -40,7 +57,13 @@ pub struct Served {
     required: bool,
     alias: Arm,
     current: RwLock<Arc<Snapshot>>,
+    /// Since when, and with which file text, a reload has found the served model gone.
+    gone: Mutex<Option<(Option<String>, Instant)>>,
 }
+
+/// How long a served model's block (or registry alias) must stay missing before the model is
+/// unloaded without `SIGHUP` (and for at least two polls).
+pub const UNLOAD_AFTER: Duration = Duration::from_secs(1);
 
 impl Served {
     /// Loads the model of `alias` from `params_file` (required: a file the user named must
@@ -56,6 +79,7 @@ impl Served {
             required,
             alias,
             current: RwLock::new(Arc::new(snapshot)),
+            gone: Mutex::new(None),
         })
     }
 
@@ -74,13 +98,32 @@ impl Served {
     /// swaps the new snapshot in. Blocking: the registry client runs its own runtime.
     ///
     /// # Errors
-    /// As [`Served::load`]; the served snapshot stays.
+    /// As [`Served::load`]; [`ServeError::ModelGone`] when a served model's block or alias
+    /// has gone (see the module's documentation); the served snapshot stays.
     pub fn reload(&self, force: bool) -> Result<bool> {
         let previous = self.snapshot();
         let since = Some((previous.as_ref(), force));
         let Some(next) = load_snapshot(&self.params_file, self.required, self.alias, since)? else {
             return Ok(false);
         };
+        {
+            let mut gone = self.gone.lock().unwrap_or_else(|e| e.into_inner());
+            if previous.model.is_some() && next.model.is_none() && !force {
+                let now = Instant::now();
+                let first = match &*gone {
+                    Some((text, since)) if *text == next.text => *since,
+                    _ => now,
+                };
+                *gone = Some((next.text.clone(), first));
+                if now.duration_since(first) < UNLOAD_AFTER {
+                    return Err(ServeError::ModelGone {
+                        path: self.params_file.clone(),
+                        what: next.missing.clone().unwrap_or_default(),
+                    });
+                }
+            }
+            *gone = None;
+        }
         let changed = next.model != previous.model;
         if changed {
             match &next.model {
@@ -166,13 +209,24 @@ fn load_snapshot(
         Ok(tracker) if tracker.remote().is_some() => ProductionSource::Registry,
         _ => ProductionSource::Params,
     };
-    let model = match load_model(&settings, params_file, (alias, source), move || opened) {
-        Ok(model) => Some(model),
-        Err(
-            LifecycleError::NoProduction
-            | LifecycleError::NoChampion { .. }
-            | LifecycleError::NoChallenger { .. },
-        ) => None,
+    let shown = params_file.display();
+    let (model, missing) = match load_model(&settings, params_file, (alias, source), move || opened)
+    {
+        Ok(model) => (Some(model), None),
+        Err(LifecycleError::NoChampion { name } | LifecycleError::NoChallenger { name, .. })
+            if source == ProductionSource::Registry =>
+        {
+            let missing = format!("registered model {name} has no `{alias}` alias");
+            (None, Some(missing))
+        }
+        Err(LifecycleError::NoProduction | LifecycleError::NoChallenger { .. }) => {
+            let missing = match (&text, alias) {
+                (None, _) => format!("{shown} does not exist"),
+                (Some(_), Arm::Champion) => format!("{shown} has no production block"),
+                (Some(_), Arm::Challenger) => format!("{shown} has no challenger block"),
+            };
+            (None, Some(missing))
+        }
         Err(err) => return Err(failed(err)),
     };
     Ok(Some(Snapshot {
@@ -180,7 +234,25 @@ fn load_snapshot(
         text,
         source,
         model,
+        missing,
     }))
+}
+
+/// The scans of `alias` in the picks history at `path`, oldest first; none when the file does
+/// not exist yet. Blocking: Parquet.
+///
+/// # Errors
+/// As [`read_history`].
+pub fn scans_of(path: &Path, alias: Arm) -> std::result::Result<Vec<Picks>, ScanError> {
+    if !path.exists() {
+        return Ok(Vec::new());
+    }
+    let mut scans: Vec<Picks> = read_history(path)?
+        .into_iter()
+        .filter(|s| s.alias == alias)
+        .collect();
+    scans.sort_by_key(|s| s.as_of);
+    Ok(scans)
 }
 
 /// Reloads every `poll` and on each `hangup` (`SIGHUP`) until `stop` resolves. Runs the loads
@@ -226,7 +298,10 @@ pub async fn watch(
                     last_failure = Some(failure);
                 }
             }
-            Err(join) => tracing::error!("reload task failed: {join}"),
+            Err(join) => {
+                metrics.reloaded(false);
+                tracing::error!("reload task failed: {join}");
+            }
         }
     }
 }

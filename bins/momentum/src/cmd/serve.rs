@@ -30,12 +30,16 @@ Endpoints (MLflow scoring-server conventions; docs/serving.md, \"Scoring API\"):
                            the picks, the monitor's statistics (serve.monitor_report)
 
 Errors are JSON {\"error_code\": ..., \"message\": ...}: 400 for a malformed or unscorable body,
-413 above --max-body-bytes, 404, 415, 503 without a model.
+408 for a body slower than --body-timeout-seconds, 413 above --max-body-bytes (refused from
+Content-Length before the body is read), 404, 415, 503 without a model, 504 for a request
+longer than --request-timeout-seconds. At most --max-concurrency requests score at once; the
+others wait for a slot.
 
 The model reloads without a restart when the params file changes (checked every --poll-ms)
 or the registry alias moves, and at once on SIGHUP; requests in flight keep the model they
 started with. A reload that fails keeps the served model (logged, and counted in
-momentum_model_reloads_total{outcome=\"error\"}). SIGTERM or SIGINT stops accepting, lets the
+momentum_model_reloads_total{outcome=\"error\"}); so does a file that lost the model's block,
+until it has stayed so for two polls a second apart (or SIGHUP). SIGTERM or SIGINT stops accepting, lets the
 requests in flight finish (at most --drain-seconds) and exits 0.
 
 Prints `listening on http://HOST:PORT` on stdout once it accepts connections (--port 0 takes
@@ -78,6 +82,21 @@ pub struct Args {
     /// The monitor report the metrics read [params: serve.monitor_report]
     #[arg(long, value_name = "PATH")]
     monitor_report: Option<PathBuf>,
+
+    /// Longest time from a request's head to its answer; slower is answered 504
+    /// [params: serve.request_timeout_seconds]
+    #[arg(long, value_name = "SECONDS")]
+    request_timeout_seconds: Option<u64>,
+
+    /// Longest time a client may take to send a body; slower is answered 408
+    /// [params: serve.body_timeout_seconds]
+    #[arg(long, value_name = "SECONDS")]
+    body_timeout_seconds: Option<u64>,
+
+    /// Requests scoring (or reading the picks history) at once; more wait for a slot
+    /// [params: serve.max_concurrency]
+    #[arg(long, value_name = "N")]
+    max_concurrency: Option<usize>,
 }
 
 /// `explicit`: the user named the params file, so it must exist.
@@ -104,6 +123,24 @@ pub fn run(
         args.drain_seconds,
         "serve.drain_seconds",
         "--drain-seconds",
+    );
+    flags.set(
+        &mut s.request_timeout_seconds,
+        args.request_timeout_seconds,
+        "serve.request_timeout_seconds",
+        "--request-timeout-seconds",
+    );
+    flags.set(
+        &mut s.body_timeout_seconds,
+        args.body_timeout_seconds,
+        "serve.body_timeout_seconds",
+        "--body-timeout-seconds",
+    );
+    flags.set(
+        &mut s.max_concurrency,
+        args.max_concurrency,
+        "serve.max_concurrency",
+        "--max-concurrency",
     );
     if let Some(path) = args.monitor_report {
         flags.record("serve.monitor_report", "--monitor-report", path.display());
