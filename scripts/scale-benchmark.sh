@@ -27,10 +27,6 @@ synthetic_universe 500 6300
 "$bin" -q fetch >/dev/null
 "$bin" -q features >/dev/null
 
-# 10 lookbacks x 5 skips x 20 holding periods x 10 portfolio sizes = 10,000 combinations.
-grid=(--grid-lookback 20,40,60,90,120,150,180,210,250,300 --grid-skip 0,5,10,15,20
-  --grid-holding 1,2,3,4,5,6,7,8,9,10,12,14,16,18,20,25,30,40,50,60
-  --grid-top-k 5,10,15,20,25,30,40,50,75,100)
 threads=()
 [[ -n ${SCALE_BENCH_THREADS:-} ]] && threads=(--threads "$SCALE_BENCH_THREADS")
 printf 'universe: %s; grid: 10,000 combinations; validation: %s\n' \
@@ -40,7 +36,7 @@ times=()
 peaks=()
 for ((run = 1; run <= runs; run++)); do
   /usr/bin/time -f '%e %M' -o usage.txt "$bin" -q backtest --no-track \
-    --validation "${SCALE_BENCH_VALIDATION:-split}" "${grid[@]}" "${threads[@]}" >/dev/null
+    --validation "${SCALE_BENCH_VALIDATION:-split}" "${scale_grid[@]}" "${threads[@]}" >/dev/null
   read -r seconds kib <usage.txt
   times+=("$seconds")
   peaks+=("$kib")
