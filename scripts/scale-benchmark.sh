@@ -14,18 +14,9 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 runs=${1:-3}
-target=${CARGO_TARGET_DIR:-target}
-cargo build --release --locked -q -p momentum
-bin=$(cd "$(dirname "${MOMENTUM_BIN:-$target/release/momentum}")" && pwd)/$(basename "${MOMENTUM_BIN:-momentum}")
-
 # shellcheck source=scripts/synthetic-scratch.sh
 source scripts/synthetic-scratch.sh
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-cd "$work"
-synthetic_universe 500 6300
-"$bin" -q fetch >/dev/null
-"$bin" -q features >/dev/null
+synthetic_project 500 6300
 
 threads=()
 [[ -n ${SCALE_BENCH_THREADS:-} ]] && threads=(--threads "$SCALE_BENCH_THREADS")

@@ -14,18 +14,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 shards=${1:-4}
 runs=${2:-3}
-target=${CARGO_TARGET_DIR:-target}
-cargo build --release --locked -q -p momentum
-bin=$(cd "$(dirname "${MOMENTUM_BIN:-$target/release/momentum}")" && pwd)/$(basename "${MOMENTUM_BIN:-momentum}")
-
 # shellcheck source=scripts/synthetic-scratch.sh
 source scripts/synthetic-scratch.sh
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-cd "$work"
-synthetic_universe 500 6300
-"$bin" -q fetch >/dev/null
-"$bin" -q features >/dev/null
+synthetic_project 500 6300
 
 seconds() { # command...: its wall time
   /usr/bin/time -f '%e' -o elapsed.txt "$@" >/dev/null 2>&1

@@ -15,16 +15,7 @@ use common::{fails, momentum, ok};
 
 use momentum_tracking::{RestClient, RunQuery};
 
-/// A project on the sample with the committed params.yaml (its 48-combination grid), the
-/// prices and the panel; no backtest yet.
-fn project() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../params.yaml");
-    std::fs::copy(committed, dir.path().join("params.yaml")).unwrap();
-    ok(momentum(dir.path(), None, &["fetch"]));
-    ok(momentum(dir.path(), None, &["features"]));
-    dir
-}
+use common::sample_project as project;
 
 /// The id of the only top-level run in the local store.
 fn parent_id(root: &Path) -> String {

@@ -107,10 +107,20 @@ fn tiny_dir(version: &str, top_k: usize) -> tempfile::TempDir {
 }
 
 async fn post_csv(client: &reqwest::Client, server: &Server, body: &str) -> (u16, Value) {
+    post(client, server, "text/csv", body.to_owned()).await
+}
+
+/// `POST /invocations` of `body` as `content_type`: the status and the JSON answer.
+async fn post(
+    client: &reqwest::Client,
+    server: &Server,
+    content_type: &str,
+    body: String,
+) -> (u16, Value) {
     let response = client
         .post(server.url("/invocations"))
-        .header("content-type", "text/csv")
-        .body(body.to_owned())
+        .header("content-type", content_type)
+        .body(body)
         .send()
         .await
         .unwrap();
@@ -383,15 +393,9 @@ async fn request_labels_are_bounded_and_a_charset_is_accepted() {
         "index": ["2024-01-02", "2024-01-03", "2024-01-04"],
         "data": [[10, 20, 30], [11, 19, null], [12, 18, 33]],
     }});
-    let response = client
-        .post(server.url("/invocations"))
-        .header("content-type", "application/json; charset=utf-8")
-        .body(split.to_string())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let answer: Value = response.json().await.unwrap();
+    let json_utf8 = "application/json; charset=utf-8";
+    let (status, answer) = post(&client, &server, json_utf8, split.to_string()).await;
+    assert_eq!(status, 200);
     assert_eq!(selected(&answer), ["AAA"]);
     for path in ["/nowhere", "/wp-login.php", "/v1/picks/nowhere"] {
         assert_eq!(get_json(&client, &server, path).await.0, 404, "{path}");
@@ -594,13 +598,13 @@ async fn the_api_picks_what_scan_picks_on_the_sample_and_serves_its_files() {
             let price = panel.price(r, i);
             price.is_finite().then_some(price)
         };
-        let request = if k == 0 {
+        let (content_type, body) = if k == 0 {
             let split = json!({"dataframe_split": {
                 "columns": panel.tickers(),
                 "index": rows.clone().map(|r| panel.dates()[r].to_string()).collect::<Vec<_>>(),
                 "data": rows.clone().map(|r| (0..panel.n_tickers()).map(|i| close(r, i)).collect::<Vec<_>>()).collect::<Vec<_>>(),
             }});
-            client.post(server.url("/invocations")).json(&split)
+            ("application/json", split.to_string())
         } else {
             let mut csv = format!("Date,{}\n", panel.tickers().join(","));
             for r in rows {
@@ -609,14 +613,10 @@ async fn the_api_picks_what_scan_picks_on_the_sample_and_serves_its_files() {
                     .collect();
                 csv.push_str(&format!("{},{}\n", panel.dates()[r], cells.join(",")));
             }
-            client
-                .post(server.url("/invocations"))
-                .header("content-type", "text/csv")
-                .body(csv)
+            ("text/csv", csv)
         };
-        let response = request.send().await.unwrap();
-        assert_eq!(response.status(), 200);
-        let answer: Value = response.json().await.unwrap();
+        let (status, answer) = post(&client, &server, content_type, body).await;
+        assert_eq!(status, 200);
         let scan_selected: Vec<&str> = scanned["picks"]
             .as_array()
             .unwrap()

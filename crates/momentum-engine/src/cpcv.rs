@@ -567,6 +567,19 @@ impl Selections {
         }
     }
 
+    /// Whether it ran over exactly the rows `rows` (a shard's): every split's best within them
+    /// with its block sums, or (after the first shard only) none yet.
+    pub(crate) fn covers(&self, rows: std::ops::Range<usize>) -> bool {
+        self.seen == rows.end
+            && self.best.iter().all(|(index, _, sums)| {
+                if sums.is_empty() {
+                    rows.start > 0
+                } else {
+                    rows.contains(index) && sums.len() == self.blocks
+                }
+            })
+    }
+
     /// Takes `later`'s selections after these: `later` ran over the rows that follow.
     pub(crate) fn merge(&mut self, later: Self) {
         for (best, next) in self.best.iter_mut().zip(later.best) {

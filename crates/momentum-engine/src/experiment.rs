@@ -23,7 +23,8 @@ use crate::backtest::{BacktestResult, backtest, baseline};
 use crate::cpcv::{self, Cpcv, CpcvSpec, Layout, Selections};
 use crate::error::{EngineError, Result};
 use crate::grid::{
-    ComboResult, GridOptions, GridRun, GridSpec, RunningBest, SelectionStats, selection_statistics,
+    ComboResult, GridOptions, GridRun, GridSpec, RunningBest, SelectionStats, cscv_block_len,
+    selection_statistics,
 };
 use crate::metrics::Metrics;
 use crate::params::{Objective, StrategyParams, Window, split};
@@ -965,6 +966,14 @@ impl Plan {
             walk_forward: spec.walk_forward,
             cpcv,
         })
+    }
+
+    /// CSCV's blocks and returns per block, as the grid's rows carry them (`None`: too few
+    /// train days for one return per block).
+    pub(crate) fn block_layout(&self) -> Option<(usize, usize)> {
+        let s = self.options.pbo_blocks;
+        let block_len = cscv_block_len(self.options.train, s, self.max_train_t0);
+        (block_len > 0).then_some((s, block_len))
     }
 
     /// Days a combination of `lookback` is simulated for: its train and test windows from its

@@ -287,6 +287,14 @@ impl RunningBest {
         }
     }
 
+    /// Whether it ran over exactly the rows `rows` (a shard's): its first row, its best and
+    /// the next row within them, as a state read from a file must be.
+    pub(crate) fn covers(&self, rows: std::ops::Range<usize>) -> bool {
+        self.seen == rows.end
+            && self.first.is_some_and(|(i, _)| i == rows.start)
+            && self.best.is_none_or(|(i, _, _)| rows.contains(&i))
+    }
+
     /// What it maximises.
     pub(crate) fn objective(&self) -> Objective {
         self.objective
@@ -492,8 +500,8 @@ pub(crate) fn grid_rows(
     }
     let train = options.train;
     // CSCV uses the train days every combination has a return on: (max t0, end].
-    let cscv = |_| {
-        let block_len = (train.end - max_t0) / s;
+    let block_starts = |_| {
+        let block_len = cscv_block_len(train, s, max_t0);
         let first = train.end + 1 - s * block_len;
         let starts = (0..s).map(|j| first + j * block_len);
         Ok((
@@ -511,11 +519,17 @@ pub(crate) fn grid_rows(
         panel,
         (combos, options.cost_bps),
         windows,
-        cscv,
+        block_starts,
         progress,
         (CHUNK_ROWS, &mut |results, sums| rows.push(results, sums)),
     )?;
     rows.finish((block_len > 0).then_some((s, block_len)))
+}
+
+/// Returns per CSCV block of the train window when the grid's largest first rebalance is
+/// `max_t0` and PBO cuts `(max_t0, train.end]` into `blocks` (0: too few days for one each).
+pub(crate) fn cscv_block_len(train: Window, blocks: usize, max_t0: usize) -> usize {
+    (train.end - max_t0) / blocks
 }
 
 /// The best of `combos` (grid rows from `first` on) on `train` by `objective`

@@ -56,6 +56,38 @@ impl Metrics {
         "turnover",
     ];
 
+    /// The metrics of `values` in the order of [`Metrics::NAMES`], as [`Metrics::values`] gives
+    /// them (`num_trades` back from its float: 0 when it is not finite).
+    ///
+    /// ```
+    /// use momentum_engine::Metrics;
+    /// let m = Metrics { sharpe: 1.5, num_trades: 12, ..Metrics::default() };
+    /// assert_eq!(Metrics::from_values(m.values()), m);
+    /// ```
+    pub fn from_values(values: [f64; 9]) -> Self {
+        #[expect(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "a count of trades, written from a u64 below 2^53"
+        )]
+        let num_trades = if values[7].is_finite() {
+            values[7] as u64
+        } else {
+            0
+        };
+        Self {
+            total_roi: values[0],
+            cagr: values[1],
+            volatility: values[2],
+            sharpe: values[3],
+            sortino: values[4],
+            max_drawdown: values[5],
+            calmar: values[6],
+            num_trades,
+            turnover: values[8],
+        }
+    }
+
     /// Every metric in the order of [`Metrics::NAMES`] (`num_trades` as a float, exact far
     /// beyond any count of trades).
     #[expect(

@@ -186,6 +186,33 @@ impl GridRows {
         Ok(best.index())
     }
 
+    /// Writes every record to `out` as stored ([`GridRowsWriter::push_records`] reads them
+    /// back).
+    ///
+    /// # Errors
+    /// [`EngineError::GridSpill`] when the rows cannot be read, [`EngineError::Io`] when `out`
+    /// fails.
+    pub(crate) fn write_records(&self, out: &mut impl Write) -> Result<()> {
+        self.copy_to(out).map_err(|err| match err {
+            Copy::Read(err) => spill_error(err),
+            Copy::Short(left) => spill_error(std::io::Error::other(format!(
+                "the rows' file ends {left} bytes early"
+            ))),
+            Copy::Write(err) => EngineError::Io(err),
+        })
+    }
+
+    /// Copies every record to `out`.
+    fn copy_to(&self, out: &mut impl Write) -> Result<(), Copy> {
+        let Some(file) = &self.file else {
+            return Ok(());
+        };
+        let mut file = file.lock().unwrap_or_else(PoisonError::into_inner);
+        file.seek(SeekFrom::Start(0)).map_err(Copy::Read)?;
+        let width = self.blocks.map_or(0, |(s, _)| s);
+        copy_exact(&mut *file, out, self.len * record_bytes(width))
+    }
+
     /// The same rows read `chunk_rows` at a time (tests of the chunked readers).
     #[cfg(test)]
     pub(crate) fn with_chunk_rows(mut self, chunk_rows: usize) -> Self {
@@ -260,35 +287,46 @@ impl GridRowsWriter {
     /// (a shard file's rows): copied through a buffer, never decoded.
     ///
     /// # Errors
-    /// The `input`'s read error, or [`EngineError::GridSpill`] when the file cannot be written.
+    /// [`EngineError::ShardFile`] when `input` fails or ends first; [`EngineError::GridSpill`]
+    /// when the rows cannot be written.
     pub(crate) fn push_records(
         &mut self,
         input: &mut impl Read,
         (rows, width): (usize, usize),
-    ) -> Result<(), std::io::Error> {
+    ) -> Result<()> {
         if self.len == 0 {
             self.width = width;
         }
-        let bytes = u64::try_from(rows * record_bytes(width)).map_err(std::io::Error::other)?;
-        let copied = std::io::copy(&mut input.take(bytes), &mut self.out)?;
-        if copied != bytes {
-            return Err(std::io::ErrorKind::UnexpectedEof.into());
-        }
+        let unreadable = |reason: String| EngineError::ShardFile {
+            reason: format!("cannot read its rows: {reason}"),
+        };
+        let bytes = rows
+            .checked_mul(record_bytes(width))
+            .ok_or_else(|| unreadable(format!("{rows} rows are more than this machine holds")))?;
+        copy_exact(input, &mut self.out, bytes).map_err(|err| match err {
+            Copy::Read(err) => unreadable(err.to_string()),
+            Copy::Short(left) => unreadable(format!("the file ends {left} bytes early")),
+            Copy::Write(err) => spill_error(err),
+        })?;
         self.len += rows;
         Ok(())
     }
 
-    /// Writes every record of `rows` to `out` as stored ([`GridRowsWriter::push_records`]
-    /// reads them back).
-    pub(crate) fn copy_records(rows: &GridRows, out: &mut impl Write) -> Result<()> {
-        if let Some(file) = &rows.file {
-            let mut file = file.lock().unwrap_or_else(PoisonError::into_inner);
-            file.seek(SeekFrom::Start(0)).map_err(spill_error)?;
-            let width = rows.blocks.map_or(0, |(s, _)| s);
-            let bytes =
-                u64::try_from(rows.len * record_bytes(width)).map_err(std::io::Error::other)?;
-            std::io::copy(&mut (&mut *file).take(bytes), out)?;
+    /// Appends every row of `rows` (rows of the same block layout), copied as stored.
+    ///
+    /// # Errors
+    /// [`EngineError::GridSpill`] when either file fails.
+    pub(crate) fn append(&mut self, rows: &GridRows) -> Result<()> {
+        if self.len == 0 {
+            self.width = rows.blocks.map_or(0, |(s, _)| s);
         }
+        rows.copy_to(&mut self.out).map_err(|err| match err {
+            Copy::Read(err) | Copy::Write(err) => spill_error(err),
+            Copy::Short(left) => spill_error(std::io::Error::other(format!(
+                "the rows' file ends {left} bytes early"
+            ))),
+        })?;
+        self.len += rows.len;
         Ok(())
     }
 
@@ -305,6 +343,34 @@ impl GridRowsWriter {
             chunk_rows: CHUNK_ROWS,
         })
     }
+}
+
+/// Why a copy of records failed.
+enum Copy {
+    /// Reading failed.
+    Read(std::io::Error),
+    /// The input ended this many bytes early.
+    Short(usize),
+    /// Writing failed.
+    Write(std::io::Error),
+}
+
+/// Copies exactly `bytes` bytes from `input` to `out` through a buffer.
+fn copy_exact(input: &mut impl Read, out: &mut impl Write, bytes: usize) -> Result<(), Copy> {
+    let mut buffer = vec![0u8; (1 << 16).min(bytes.max(1))];
+    let mut left = bytes;
+    while left > 0 {
+        let want = left.min(buffer.len());
+        let n = match input.read(&mut buffer[..want]) {
+            Ok(0) => return Err(Copy::Short(left)),
+            Ok(n) => n,
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(err) => return Err(Copy::Read(err)),
+        };
+        out.write_all(&buffer[..n]).map_err(Copy::Write)?;
+        left -= n;
+    }
+    Ok(())
 }
 
 /// Appends `row`'s record with its block `sums` to `out` (the module docs' layout).
@@ -342,7 +408,7 @@ pub(crate) fn decode_row(record: &[u8], sums: &mut Vec<[f64; 2]>) -> ComboResult
         top_k: whole(next()),
         cost_bps: next(),
     };
-    let train = metrics_of(std::array::from_fn(|_| next()));
+    let train = Metrics::from_values(std::array::from_fn(|_| next()));
     let test = std::array::from_fn(|_| next());
     let width = (record.len() / 8 - ROW_VALUES) / 2;
     sums.extend((0..width).map(|_| [next(), next()]));
@@ -350,7 +416,7 @@ pub(crate) fn decode_row(record: &[u8], sums: &mut Vec<[f64; 2]>) -> ComboResult
         params,
         train,
         // `num_trades` is a count, never NaN: a NaN there means no test window.
-        test: (!test[7].is_nan()).then(|| metrics_of(test)),
+        test: (!test[7].is_nan()).then(|| Metrics::from_values(test)),
     }
 }
 
@@ -366,27 +432,6 @@ pub(crate) const fn record_bytes(width: usize) -> usize {
 )]
 fn whole(v: f64) -> usize {
     v as usize
-}
-
-/// Metrics from their values in [`Metrics::NAMES`] order.
-fn metrics_of(v: [f64; 9]) -> Metrics {
-    #[expect(
-        clippy::cast_possible_truncation,
-        clippy::cast_sign_loss,
-        reason = "a count of trades, written from a u64 below 2^53"
-    )]
-    let num_trades = v[7] as u64;
-    Metrics {
-        total_roi: v[0],
-        cagr: v[1],
-        volatility: v[2],
-        sharpe: v[3],
-        sortino: v[4],
-        max_drawdown: v[5],
-        calmar: v[6],
-        num_trades,
-        turnover: v[8],
-    }
 }
 
 fn spill_error(source: std::io::Error) -> EngineError {

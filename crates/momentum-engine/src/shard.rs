@@ -239,24 +239,29 @@ fn shard_range(plan: &Plan, shard: Shard) -> Result<Range<usize>> {
         })
         .collect();
     starts.push(at);
-    let total: u128 = weights.iter().sum();
-    // cut(i): the first unit of shard i, where the work before it reaches i / N of the whole.
-    let (n, u) = (shard.count, units.len());
-    let mut cuts = vec![0; n + 1];
-    cuts[n] = u;
-    let mut before = 0u128;
-    let mut unit = 0;
-    for i in 1..n {
-        while unit < u && before * (n as u128) < (i as u128) * total {
-            before += weights[unit];
-            unit += 1;
-        }
-        cuts[i] = unit.clamp(cuts[i - 1] + 1, u - (n - i));
-        if cuts[i] != unit {
-            // Clamped: recount the work before the cut.
-            unit = cuts[i];
-            before = weights[..unit].iter().sum();
-        }
+    // prefix[k]: the work of units 0..k.
+    let prefix: Vec<u128> = std::iter::once(0)
+        .chain(weights.iter().scan(0, |sum, w| {
+            *sum += w;
+            Some(*sum)
+        }))
+        .collect();
+    let (n, u) = (shard.count as u128, units.len());
+    let total = prefix[u];
+    // cut(i): the first unit of shard i, where the work before it is nearest i / N of the
+    // whole (the earlier of two as near), every shard keeping at least one unit.
+    let mut cuts = vec![0; shard.count + 1];
+    cuts[shard.count] = u;
+    for i in 1..shard.count {
+        let target = i as u128 * total;
+        let after = prefix.partition_point(|&p| p * n < target).min(u);
+        let distance = |k: usize| (prefix[k] * n).abs_diff(target);
+        let nearest = if after > 0 && distance(after - 1) <= distance(after) {
+            after - 1
+        } else {
+            after
+        };
+        cuts[i] = nearest.clamp(cuts[i - 1] + 1, u - (shard.count - i));
     }
     Ok(starts[cuts[shard.index]]..starts[cuts[shard.index + 1]])
 }
@@ -291,8 +296,22 @@ pub fn merge_shards(
             _ => return Err(mismatch(format!("shard {index}/{count} is there twice"))),
         }
     }
+    let blocks = plan.block_layout();
+    let folds = plan.folds.as_ref().map_or(0, Vec::len);
     let mut next = 0;
     for part in &shards {
+        let end = part.first + part.rows.len();
+        if part.rows.is_empty()
+            || part.rows.block_layout() != blocks
+            || part.folds.len() != folds
+            || !part.folds.iter().all(|fold| fold.covers(part.first..end))
+        {
+            return Err(mismatch(format!(
+                "shard {} holds no rows, or other CSCV blocks, folds or selections than this \
+                 grid's",
+                part.shard
+            )));
+        }
         if part.first != next || part.grid_rows != plan.combos.len() {
             return Err(mismatch(format!(
                 "shard {} starts at row {} of {}, expected row {next} of {}",
@@ -314,8 +333,10 @@ pub fn merge_shards(
     let mut selections = None;
     if let Some((cpcv_spec, layout)) = plan.cpcv {
         for part in &shards {
+            let end = part.first + part.rows.len();
             let decoded = Selections::from_index(&layout, cpcv_spec.test_groups, 0)
                 .decode(&part.cpcv)
+                .filter(|decoded| decoded.covers(part.first..end))
                 .ok_or_else(|| {
                     mismatch(format!(
                         "shard {}'s CPCV selections do not match the grid's layout",
@@ -333,27 +354,16 @@ pub fn merge_shards(
     let rows = if count == 1 {
         merged.rows.clone()
     } else {
+        // Shard after shard into one file: no shard is held in memory.
         let mut writer = GridRowsWriter::new()?;
-        let blocks = merged.rows.block_layout();
-        let width = blocks.map_or(0, |(s, _)| s);
-        let mut buffer = Vec::new();
-        GridRowsWriter::copy_records(&merged.rows, &mut buffer)?;
-        writer.push_records(&mut buffer.as_slice(), (merged.rows.len(), width))?;
+        writer.append(&merged.rows)?;
         for part in parts {
-            if part.rows.block_layout() != blocks || part.folds.len() != merged.folds.len() {
-                return Err(mismatch(format!(
-                    "shard {} was evaluated with other CSCV blocks or folds",
-                    part.shard
-                )));
-            }
-            buffer.clear();
-            GridRowsWriter::copy_records(&part.rows, &mut buffer)?;
-            writer.push_records(&mut buffer.as_slice(), (part.rows.len(), width))?;
+            writer.append(&part.rows)?;
             for (fold, later) in merged.folds.iter_mut().zip(&part.folds) {
                 fold.merge(later);
             }
         }
-        writer.finish(blocks)?
+        writer.finish(merged.rows.block_layout())?
     };
     plan.finish(panel, data_digest, (rows, merged.folds, selections))
 }
@@ -386,7 +396,7 @@ impl GridShard {
         out.write_all(MAGIC)?;
         serde_json::to_writer(&mut out, &header).map_err(std::io::Error::other)?;
         out.write_all(b"\n")?;
-        GridRowsWriter::copy_records(&self.rows, &mut out)?;
+        self.rows.write_records(&mut out)?;
         out.write_all(&selections)?;
         let digest = out.hasher.finalize();
         out.inner.write_all(&digest)?;
@@ -429,20 +439,29 @@ impl GridShard {
         }
         let header: Header = serde_json::from_slice(&line)
             .map_err(|err| bad(format!("the header does not parse: {err}")))?;
+        Shard::new(header.shard.index, header.shard.count).map_err(|err| bad(err.to_string()))?;
         let width = header.blocks.map_or(0, |(s, _)| s);
-        let fold_bytes = header.folds * RunningBest::ENCODED_BYTES;
-        let expected = (MAGIC.len() + line.len()) as u64
-            + (header.rows * record_bytes(width) + fold_bytes + header.cpcv_bytes) as u64
-            + 32;
+        if width > 24 {
+            return Err(bad(format!(
+                "{width} CSCV blocks in its header (at most 24)"
+            )));
+        }
+        let fold_bytes = header.folds.checked_mul(RunningBest::ENCODED_BYTES);
+        let sections = header
+            .rows
+            .checked_mul(record_bytes(width))
+            .zip(fold_bytes)
+            .and_then(|(rows, folds)| rows.checked_add(folds)?.checked_add(header.cpcv_bytes));
+        let expected = sections.map(|bytes| (MAGIC.len() + line.len() + bytes) as u64 + 32);
+        let fold_bytes = fold_bytes.unwrap_or(0);
+        let expected = expected.unwrap_or(u64::MAX);
         if len != expected {
             return Err(bad(format!(
                 "{len} bytes where its header says {expected}: truncated or extended"
             )));
         }
         let mut writer = GridRowsWriter::new()?;
-        writer
-            .push_records(&mut input, (header.rows, width))
-            .map_err(|err| bad(format!("cannot read its rows: {err}")))?;
+        writer.push_records(&mut input, (header.rows, width))?;
         let rows = writer.finish(header.blocks)?;
         let mut selections = vec![0; fold_bytes + header.cpcv_bytes];
         input

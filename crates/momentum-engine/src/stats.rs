@@ -377,6 +377,8 @@ impl HalfWinner {
 
     /// The logit of the winner's relative rank among `n` (ascending, mid-rank for ties):
     /// `rank = 1 + #{worse} + #{equal others} / 2`, `w = rank / (N + 1)`, `ln(w / (1 - w))`.
+    /// The winner is among the values it is ranked in, so `equal >= 1`: a Sharpe ratio here is
+    /// never NaN ([`sharpe_pair`] gives 0 where the variance is not a positive number).
     #[expect(clippy::cast_precision_loss, reason = "counts are far below 2^52")]
     fn logit(&self, n: usize) -> f64 {
         let rank = 1.0 + self.below as f64 + self.equal.saturating_sub(1) as f64 / 2.0;
@@ -546,11 +548,13 @@ fn cscv<E>(
         );
     };
     // Pass 1: each half's winner. With one chunk (every combination at once), the ranks too.
-    let (mut seen, mut chunks) = (0, 0);
+    // `tallied`: a chunk held every combination, and pass 1 ranked the winners too.
+    let (mut seen, mut tallied) = (0, false);
     pass(&mut |sums| {
         let rows = sums.len() / s;
         let paired = paired_sums(sums, s);
         let (first_chunk, whole) = (seen == 0, rows == n);
+        tallied |= whole;
         winners.par_iter_mut().zip(&halves).for_each_init(
             || (Vec::new(), Vec::new()),
             |buffers, (winner, split)| {
@@ -566,11 +570,10 @@ fn cscv<E>(
             },
         );
         seen += rows;
-        chunks += 1;
         Ok(())
     })?;
     // Pass 2 over more than one chunk: where each winner ranks out of sample.
-    if chunks > 1 {
+    if !tallied {
         pass(&mut |sums| {
             let (paired, rows) = (paired_sums(sums, s), sums.len() / s);
             winners.par_iter_mut().zip(&halves).for_each_init(

@@ -375,10 +375,10 @@ pub fn backtest_shard(
 }
 
 /// Merges the shard files in `dir` (every `*.shard`: all `N` of one cut, evaluated with this
-/// `spec`, on prices of this `data_digest`, by this version of the code) into the experiment
-/// the unsharded [`backtest`] computes, and writes the same reports and candidate: with the
-/// same `candidate` (code version and time), the same bytes. Nothing is written when the
-/// shards are refused.
+/// `spec`, on prices of this `data_digest`, by this `code`, commit included) into the
+/// experiment the unsharded [`backtest`] computes, and writes the same reports and candidate:
+/// with the same `candidate` (code version and time), the same bytes. Nothing is written when
+/// the shards are refused.
 ///
 /// # Errors
 /// [`LifecycleError::ShardFile`] naming a file that cannot be read or does not belong (another
@@ -389,16 +389,24 @@ pub fn merge_backtest(
     panel: &PricePanel,
     data_digest: Option<String>,
     spec: &ExperimentSpec,
-    candidate: (CodeVersion, Option<String>),
+    (candidate, code): ((CodeVersion, Option<String>), &CodeVersion),
     (dir, files): (&Path, &BacktestFiles),
     report: &ReportContext,
 ) -> Result<Backtest> {
     spec.check_size().map_err(LifecycleError::GridTooLarge)?;
     check_memory(spec, available_memory())?;
+    if data_digest.is_none() {
+        return Err(LifecycleError::Shards {
+            dir: dir.into(),
+            reason: "the prices have no content digest to check the shards against (merge on \
+                     the price cache `momentum fetch` writes, or a panel of `momentum features`)"
+                .into(),
+        });
+    }
     let expected = Provenance {
         spec: spec.clone(),
         data_digest: data_digest.clone(),
-        code: code_label(&candidate.0),
+        code: code_label(code),
     };
     let shards = read_shards(dir, &expected)?;
     let experiment = merge_shards(panel, spec, data_digest, shards).map_err(engine_error)?;
@@ -460,11 +468,15 @@ fn read_shards(dir: &Path, expected: &Provenance) -> Result<Vec<GridShard>> {
                 source,
             })?
             .len();
-        let part = GridShard::read(file, len).map_err(|err| file_error(err.to_string()))?;
+        let part = GridShard::read(file, len).map_err(|err| match err {
+            momentum_engine::EngineError::ShardFile { reason } => file_error(reason),
+            other => LifecycleError::Engine(other),
+        })?;
         let found = &part.provenance;
         if found.spec != expected.spec {
             return Err(file_error(
-                "evaluated with another backtest block (params.yaml or the flags differ from                  this merge's)"
+                "evaluated with another backtest block (params.yaml or the flags differ from this \
+                 merge's)"
                     .into(),
             ));
         }
@@ -475,30 +487,21 @@ fn read_shards(dir: &Path, expected: &Provenance) -> Result<Vec<GridShard>> {
                 expected.data_digest.as_deref().unwrap_or("none")
             )));
         }
-        let version = |label: &str| label.split(' ').next().unwrap_or_default().to_owned();
-        if version(&found.code) != version(&expected.code) {
+        if found.code != expected.code {
             return Err(file_error(format!(
                 "evaluated by momentum {}, this merge is momentum {}",
                 found.code, expected.code
             )));
         }
-        if let Some((first_path, first)) = shards.first() {
-            if found.code != first.provenance.code {
-                return Err(file_error(format!(
-                    "evaluated by momentum {}, {} by momentum {}",
-                    found.code,
-                    first_path.display(),
-                    first.provenance.code
-                )));
-            }
-            if part.shard.count != first.shard.count {
-                return Err(file_error(format!(
-                    "is shard {} but {} is shard {}: shards of two cuts",
-                    part.shard,
-                    first_path.display(),
-                    first.shard
-                )));
-            }
+        if let Some((first_path, first)) = shards.first()
+            && part.shard.count != first.shard.count
+        {
+            return Err(file_error(format!(
+                "is shard {} but {} is shard {}: shards of two cuts",
+                part.shard,
+                first_path.display(),
+                first.shard
+            )));
         }
         if let Some((twin, _)) = shards.iter().find(|(_, s)| s.shard == part.shard) {
             return Err(file_error(format!(

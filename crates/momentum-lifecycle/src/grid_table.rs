@@ -290,24 +290,7 @@ impl GridTable {
         };
         let (train, test) = (metrics_at("train")?, metrics_at("test")?);
         let metrics = |row: &[f64], columns: &[usize]| {
-            let v: Vec<f64> = columns.iter().map(|&c| row[c]).collect();
-            #[expect(
-                clippy::cast_possible_truncation,
-                clippy::cast_sign_loss,
-                reason = "a count of trades, written from a u64"
-            )]
-            let num_trades = if v[7].is_finite() { v[7] as u64 } else { 0 };
-            Metrics {
-                total_roi: v[0],
-                cagr: v[1],
-                volatility: v[2],
-                sharpe: v[3],
-                sortino: v[4],
-                max_drawdown: v[5],
-                calmar: v[6],
-                num_trades,
-                turnover: v[8],
-            }
+            Metrics::from_values(std::array::from_fn(|m| row[columns[m]]))
         };
         #[expect(
             clippy::cast_possible_truncation,

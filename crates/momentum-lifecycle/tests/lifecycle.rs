@@ -5,11 +5,11 @@
 use std::path::Path;
 
 use chrono::NaiveDate;
-use momentum_engine::{Arm, GridSpec, PricePanel, WindowName};
+use momentum_engine::{Arm, GridSpec, PricePanel, Shard, WindowName};
 use momentum_lifecycle::track::{open_tracker, track_backtest};
 use momentum_lifecycle::{
     BacktestFiles, ProductionSource, REPORT_FILE, ReportContext, ScanRequest, Settings, Silent,
-    backtest, judge, load_model, register, report_of_run, run_scan,
+    backtest, backtest_shard, judge, load_model, merge_backtest, register, report_of_run, run_scan,
 };
 use momentum_scanner::Model;
 use momentum_scanner::model::CodeVersion;
@@ -623,4 +623,52 @@ fn a_returns_file_is_compared_and_a_bad_one_is_named() {
         );
         assert!(!bad.out.exists() && !bad.chart().exists(), "{file}");
     }
+}
+
+#[test]
+fn a_shard_of_another_version_of_the_code_is_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let settings = settings_in(root);
+    let table = momentum_data::load_sample().unwrap();
+    let panel = PricePanel::from_table(&table).unwrap();
+    let digest = Some(momentum_data::digest(&table));
+    let shards = root.join("shards");
+    let spec = &settings.backtest;
+    // Two shards of the two-lookback grid, one written by another version of momentum.
+    for (index, version) in [(0, "test"), (1, "0.0.1-other")] {
+        let code = CodeVersion {
+            version: version.into(),
+            git_commit: None,
+        };
+        let shard = Shard::new(index, 2).unwrap();
+        backtest_shard(
+            &panel,
+            digest.clone(),
+            spec,
+            (shard, &code),
+            &shards,
+            &Silent,
+        )
+        .unwrap();
+    }
+    let files = files_in(root);
+    let merged = merge_backtest(
+        &panel,
+        digest,
+        spec,
+        (test_code(), &test_code().0),
+        (&shards, &files),
+        &ReportContext::default(),
+    );
+    let message = merged.unwrap_err().to_string();
+    assert!(
+        message.starts_with("shard file ")
+            && message.contains(
+                "shard-1-of-2.shard: evaluated by momentum 0.0.1-other, this \
+                 merge is momentum test"
+            ),
+        "{message}"
+    );
+    assert!(!files.reports.exists() && !files.model.exists());
 }

@@ -33,8 +33,9 @@ fn main() -> Result<(), momentum_serve::ApiError> {
     // AAA +20 % over two days, BBB -10 %: AAA is held.
     assert_eq!(picks.selected().collect::<Vec<_>>(), ["AAA"]);
     // A close of zero is refused with the ticker and the date.
-    let bad = Frame::from_csv(b"Date,AAA,BBB\n2024-01-02,0,20\n")?;
-    let err = score(&bad, &model).unwrap_err();
+    let err = Frame::from_csv(b"Date,AAA,BBB\n2024-01-02,0,20\n")
+        .and_then(|bad| score(&bad, &model))
+        .unwrap_err();
     assert_eq!(err.code, "INVALID_PARAMETER_VALUE");
     println!("{}: {}", err.code, err.message);
     Ok(())

@@ -388,8 +388,14 @@ pub fn run(args: Args, settings: &Settings, params: &Path) -> anyhow::Result<Exi
         // Left out of a reproducible file; `null` outside a git checkout.
         git_commit: (!args.reproducible).then(git_commit),
     };
+    // What a shard records and a merge checks: the commit too, --reproducible or not (a shard
+    // file is not an output).
+    let running = CodeVersion {
+        version: code.version.clone(),
+        git_commit: Some(git_commit()),
+    };
     if let (Some(shard), Some(dir)) = (shard, &args.shard_out) {
-        let path = backtest_shard(&panel, digest, &spec, (shard, &code), dir, &Bar::new())
+        let path = backtest_shard(&panel, digest, &spec, (shard, &running), dir, &Bar::new())
             .map_err(|err| flags.explain(err, params))?;
         eprintln!("wrote shard {shard} of the grid to {}", path.display());
         return Ok(ExitCode::SUCCESS);
@@ -405,7 +411,7 @@ pub fn run(args: Args, settings: &Settings, params: &Path) -> anyhow::Result<Exi
             &panel,
             digest,
             &spec,
-            (code, created_at),
+            ((code, created_at), &running),
             (dir, &files),
             &report,
         ),

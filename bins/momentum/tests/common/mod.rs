@@ -27,6 +27,17 @@ pub fn command(cwd: &Path, uri: Option<&str>, args: &[&str]) -> Command {
     command
 }
 
+/// A project on the sample with the committed params.yaml (its 48-combination grid, the
+/// walk-forward and the CPCV), the prices and the panel; no backtest yet.
+pub fn sample_project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../params.yaml");
+    std::fs::copy(committed, dir.path().join("params.yaml")).unwrap();
+    ok(momentum(dir.path(), None, &["fetch"]));
+    ok(momentum(dir.path(), None, &["features"]));
+    dir
+}
+
 /// The stdout of a command that succeeded (its output on failure).
 pub fn ok(out: Output) -> String {
     assert!(

@@ -119,9 +119,10 @@ fn whole_groups_are_balanced_by_work() {
         .iter()
         .map(|s| s.rows.len())
         .collect();
-    // Each group is simulated for about the same days: two groups and a half would be the even
-    // cut, and whole groups give 3 and 2.
-    assert_eq!(sizes, [27, 18]);
+    // A group weighs its 9 combinations times its simulated days, fewer for a longer lookback
+    // (lookbacks 5, 5, 20, 20, 2 in grid order): the even cut falls in the third group, nearer
+    // its start than its end, so the first shard takes two groups.
+    assert_eq!(sizes, [18, 27]);
     let sizes: Vec<usize> = shards(&panel, &spec, 5)
         .iter()
         .map(|s| s.rows.len())
@@ -183,4 +184,65 @@ fn a_truncated_corrupt_or_foreign_file_is_refused() {
     back.write(&mut again).unwrap();
     assert!(again == bytes);
     assert_eq!(back.provenance, provenance(&spec));
+}
+
+/// `bytes` (a shard file) with its header line passed through `edit` and its sha256 computed
+/// again: a file that only its header can give away.
+fn with_header(bytes: &[u8], edit: impl Fn(&str) -> String) -> Vec<u8> {
+    use sha2::{Digest, Sha256};
+    let magic = bytes.iter().position(|&b| b == b'\n').unwrap() + 1;
+    let header_end = magic + bytes[magic..].iter().position(|&b| b == b'\n').unwrap();
+    let header = std::str::from_utf8(&bytes[magic..header_end]).unwrap();
+    let mut out = bytes[..magic].to_vec();
+    out.extend_from_slice(edit(header).as_bytes());
+    out.extend_from_slice(&bytes[header_end..bytes.len() - 32]);
+    let digest = Sha256::digest(&out);
+    out.extend_from_slice(&digest);
+    out
+}
+
+#[test]
+fn a_header_that_lies_is_refused_without_a_panic() {
+    let (panel, spec) = setup(11);
+    let shard = Shard::new(0, 2).unwrap();
+    let part = evaluate_shard(&panel, &spec, (shard, provenance(&spec)), &|_| {}).unwrap();
+    let mut bytes = Vec::new();
+    part.write(&mut bytes).unwrap();
+    let rows = format!("\"rows\":{}", part.rows.len());
+    let cases = [
+        (
+            rows.clone(),
+            "\"rows\":18446744073709551615".to_owned(),
+            "truncated or extended",
+        ),
+        (rows, "\"rows\":0".to_owned(), "truncated or extended"),
+        (
+            "\"index\":0".to_owned(),
+            "\"index\":5".to_owned(),
+            "must be I/N with 0 <= I < N",
+        ),
+        (
+            "\"folds\":".to_owned(),
+            "\"folds\":1".to_owned(),
+            "truncated or extended",
+        ),
+    ];
+    for (from, to, message) in cases {
+        let lying = with_header(&bytes, |header| header.replacen(&from, &to, 1));
+        assert_ne!(lying, bytes, "{to}");
+        match GridShard::read(lying.as_slice(), lying.len() as u64) {
+            Err(EngineError::ShardFile { reason }) => assert!(reason.contains(message), "{reason}"),
+            other => panic!("{to}: {other:?}"),
+        }
+    }
+    // A shard whose selections do not cover its rows: its first row moved.
+    let first = format!("\"first\":{}", part.first);
+    let moved = with_header(&bytes, |header| header.replacen(&first, "\"first\":1", 1));
+    let moved = GridShard::read(moved.as_slice(), moved.len() as u64).unwrap();
+    let other = Shard::new(1, 2).unwrap();
+    let rest = evaluate_shard(&panel, &spec, (other, provenance(&spec)), &|_| {}).unwrap();
+    assert!(matches!(
+        merge_shards(&panel, &spec, None, vec![moved, rest]),
+        Err(EngineError::Shards { .. })
+    ));
 }
