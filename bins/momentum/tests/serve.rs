@@ -110,6 +110,15 @@ async fn post_csv(client: &reqwest::Client, server: &Server, body: &str) -> (u16
     post(client, server, "text/csv", body.to_owned()).await
 }
 
+/// The value of `series` (name and labels, as exported) in a `/metrics` text.
+fn metric(text: &str, series: &str) -> f64 {
+    let line = text
+        .lines()
+        .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
+        .unwrap_or_else(|| panic!("no {series} in\n{text}"));
+    line[series.len() + 1..].parse().unwrap()
+}
+
 /// `POST /invocations` of `body` as `content_type`: the status and the JSON answer.
 async fn post(
     client: &reqwest::Client,
@@ -504,13 +513,7 @@ async fn the_monitor_report_of_the_served_model_is_exported() {
     let server = Server::start(dir.path(), &[]);
     let client = client();
     let text = get_text(&client, &server, "/metrics").await;
-    let value = |series: &str| -> f64 {
-        let line = text
-            .lines()
-            .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
-            .unwrap_or_else(|| panic!("no {series} in\n{text}"));
-        line[series.len() + 1..].parse().unwrap()
-    };
+    let value = |series: &str| metric(&text, series);
     let close = |series: &str, want: f64| {
         let got = value(series);
         assert!(
@@ -676,13 +679,7 @@ async fn the_api_picks_what_scan_picks_on_the_sample_and_serves_its_files() {
 
     // The metrics: requests so far, the model, and what the files hold.
     let text = get_text(&client, &server, "/metrics").await;
-    let value = |series: &str| -> f64 {
-        let line = text
-            .lines()
-            .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
-            .unwrap_or_else(|| panic!("no {series} in\n{text}"));
-        line[series.len() + 1..].parse().unwrap()
-    };
+    let value = |series: &str| metric(&text, series);
     assert_eq!(
         value(r#"momentum_http_requests_total{method="POST",route="/invocations",status="200"}"#),
         2.0
