@@ -13,9 +13,9 @@ use momentum_scanner::ab::{
 use momentum_scanner::history::read_history;
 
 use crate::chart::write_ab_chart;
+use crate::daily::read_price_cache;
 use crate::error::{LifecycleError, Result};
 use crate::files::write_json;
-use crate::serve::read_price_cache;
 use crate::settings::setting_check;
 
 /// Where the two books' returns come from.

@@ -43,6 +43,7 @@
 mod ab;
 mod backtest;
 mod chart;
+mod daily;
 mod error;
 mod fetch;
 mod files;
@@ -50,7 +51,6 @@ mod grid_table;
 mod progress;
 mod promote;
 mod report;
-mod serve;
 mod settings;
 pub mod track;
 
@@ -59,6 +59,7 @@ pub use backtest::{
     Backtest, BacktestFiles, PanelSource, SHARD_EXTENSION, backtest, backtest_shard,
     build_features, load_panel, merge_backtest, panel_of_prices, read_prices, sha256_hex,
 };
+pub use daily::{MonitorRequest, ScanRequest, run_monitor, run_scan};
 pub use error::{LifecycleError, Result};
 pub use fetch::{FetchPlan, fetch, refresh};
 pub use grid_table::{
@@ -71,7 +72,6 @@ pub use promote::{
     retire_challenger, rollback,
 };
 pub use report::{LiveFiles, REPORT_FILE, ReportContext, report_of_run, write_report};
-pub use serve::{MonitorRequest, ScanRequest, run_monitor, run_scan};
 pub use settings::{
     DataSettings, FeaturesSettings, ScanSettings, ServeSettings, Settings, SettingsError,
     TrackingSettings,

@@ -1,5 +1,6 @@
-//! Scan and monitor: the production model's picks for one day, and its live record against the
-//! backtest's promise.
+//! The daily batch: scan and monitor, the production model's picks for one day and its live
+//! record against the backtest's promise (`momentum serve` answers the same questions over
+//! HTTP: the `momentum-serve` crate).
 
 use std::path::{Path, PathBuf};
 
