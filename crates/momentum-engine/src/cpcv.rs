@@ -35,7 +35,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{EngineError, Result};
-use crate::grid::{GridSpec, simulate_grid};
+use crate::grid::{GridSpec, max_first_rebalance, simulate_grid};
 use crate::metrics::DAYS_PER_YEAR;
 use crate::params::{Objective, StrategyParams, Window};
 use crate::rows::CHUNK_ROWS;
@@ -448,10 +448,7 @@ pub fn cpcv(
 pub(crate) fn plan(combos: &[StrategyParams], spec: CpcvSpec, evaluated: Window) -> Result<Layout> {
     spec.validate()?;
     let purge = combos.iter().map(|p| p.holding).max().unwrap_or(0);
-    let mut max_t0 = 0;
-    for p in combos {
-        max_t0 = max_t0.max(evaluated.first_rebalance(p.lookback)?);
-    }
+    let max_t0 = max_first_rebalance(combos, (evaluated, None))?;
     spec.layout((max_t0, evaluated.end), purge)
 }
 
@@ -468,7 +465,7 @@ pub(crate) fn select(
         panel,
         (combos, cost_bps),
         (evaluated, None),
-        |_| Ok((layout.starts(), ())),
+        &layout.starts(),
         progress,
         (CHUNK_ROWS, &mut |_, sums| {
             selections.offer(sums);
@@ -494,7 +491,8 @@ pub(crate) fn finish(
         first_day: dates[layout.first],
         last_day: dates[evaluated.end],
         group_days: layout.group_days,
-        purge_days: combos.iter().map(|p| p.holding).max().unwrap_or(0),
+        // The layout's cut is the purge and the embargo.
+        purge_days: layout.cut - spec.embargo_days,
         paths: PathSummary::of(&path_sharpes),
         path_sharpes,
         splits,

@@ -24,7 +24,7 @@ use crate::cpcv::{self, Cpcv, CpcvSpec, Layout, Selections};
 use crate::error::{EngineError, Result};
 use crate::grid::{
     ComboResult, GridOptions, GridRun, GridSpec, RunningBest, SelectionStats, cscv_block_len,
-    selection_statistics,
+    max_first_rebalance, selection_statistics,
 };
 use crate::metrics::Metrics;
 use crate::params::{Objective, StrategyParams, Window, split};
@@ -938,13 +938,7 @@ impl Plan {
         };
         let (combos, dropped) = spec.grid.combinations(spec.cost_bps)?;
         options.train.validate(days)?;
-        let mut max_train_t0 = 0;
-        for p in &combos {
-            max_train_t0 = max_train_t0.max(options.train.first_rebalance(p.lookback)?);
-            if let Some(test) = options.test {
-                test.first_rebalance(p.lookback)?;
-            }
-        }
+        let max_train_t0 = max_first_rebalance(&combos, (options.train, options.test))?;
         let folds = spec
             .walk_forward
             .map(|schedule| schedule.folds(evaluated, spec.grid.max_lookback()))

@@ -469,10 +469,7 @@ pub fn run_grid(
 ) -> Result<GridRun> {
     let (combos, dropped) = spec.combinations(options.cost_bps)?;
     options.train.validate(panel.n_days())?;
-    let mut max_t0 = 0;
-    for p in &combos {
-        max_t0 = max_t0.max(options.train.first_rebalance(p.lookback)?);
-    }
+    let max_t0 = max_first_rebalance(&combos, (options.train, None))?;
     Ok(GridRun {
         rows: grid_rows(panel, &combos, options, max_t0, progress)?,
         dropped,
@@ -500,30 +497,42 @@ pub(crate) fn grid_rows(
     }
     let train = options.train;
     // CSCV uses the train days every combination has a return on: (max t0, end].
-    let block_starts = |_| {
-        let block_len = cscv_block_len(train, s, max_t0);
-        let first = train.end + 1 - s * block_len;
-        let starts = (0..s).map(|j| first + j * block_len);
-        Ok((
-            if block_len > 0 {
-                starts.collect()
-            } else {
-                Vec::new()
-            },
-            block_len,
-        ))
+    let block_len = cscv_block_len(train, s, max_t0);
+    let first = train.end + 1 - s * block_len;
+    let starts: Vec<usize> = if block_len > 0 {
+        (0..s).map(|j| first + j * block_len).collect()
+    } else {
+        Vec::new()
     };
-    let windows = (train, options.test);
     let mut rows = GridRowsWriter::new()?;
-    let block_len = simulate_grid(
+    simulate_grid(
         panel,
         (combos, options.cost_bps),
-        windows,
-        block_starts,
+        (train, options.test),
+        &starts,
         progress,
         (CHUNK_ROWS, &mut |results, sums| rows.push(results, sums)),
     )?;
     rows.finish((block_len > 0).then_some((s, block_len)))
+}
+
+/// The largest first rebalance on `train` of `combos`, each combination's first rebalance on
+/// `test` checked too.
+///
+/// # Errors
+/// [`EngineError::WindowTooShort`] for a lookback that leaves no rebalance in a window.
+pub(crate) fn max_first_rebalance(
+    combos: &[StrategyParams],
+    (train, test): (Window, Option<Window>),
+) -> Result<usize> {
+    let mut max_t0 = 0;
+    for p in combos {
+        max_t0 = max_t0.max(train.first_rebalance(p.lookback)?);
+        if let Some(test) = test {
+            test.first_rebalance(p.lookback)?;
+        }
+    }
+    Ok(max_t0)
 }
 
 /// Returns per CSCV block of the train window when the grid's largest first rebalance is
@@ -541,13 +550,12 @@ pub(crate) fn best_of_grid(
     train: Window,
     progress: &(dyn Fn(usize) + Sync),
 ) -> Result<RunningBest> {
-    let no_blocks = |_| Ok((Vec::new(), ()));
     let mut best = RunningBest::from_index(objective, first);
     simulate_grid(
         panel,
         (combos, cost_bps),
         (train, None),
-        no_blocks,
+        &[],
         progress,
         (CHUNK_ROWS, &mut |results, _| {
             best.offer(results);
@@ -559,34 +567,27 @@ pub(crate) fn best_of_grid(
 
 /// The simulation behind [`run_grid`]: every combination of a grid (`combos` in grid order,
 /// each at `cost_bps`) on the `train` window and the `test` window if any, with the
-/// `[sum r, sum r^2]` of its train returns over the blocks whose first days `blocks(max t0)`
-/// gives (ascending, after `max t0`, the largest first rebalance of the combinations; empty for
-/// none) beside a `plan` of the caller's. The results go to `sink` in grid order, in batches of
-/// whole groups of at least `batch` combinations (the last one smaller): a batch's rows and
-/// their block sums, row by row (`sums[r * blocks + b]`). Returns the plan. Validates the
-/// windows and every combination's first rebalance before `blocks` is asked.
-pub(crate) fn simulate_grid<Plan>(
+/// `[sum r, sum r^2]` of its train returns over the blocks whose first days are `starts`
+/// (ascending, after the largest first rebalance of the whole grid; empty for none). The
+/// results go to `sink` in grid order, in batches of whole groups of at least `batch`
+/// combinations (the last one smaller): a batch's rows and their block sums, row by row
+/// (`sums[r * blocks + b]`). Validates the windows and every combination's first rebalance
+/// before any simulation.
+pub(crate) fn simulate_grid(
     panel: &PricePanel,
     (combos, cost_bps): (&[StrategyParams], f64),
     (train, test): (Window, Option<Window>),
-    blocks: impl FnOnce(usize) -> Result<(Vec<usize>, Plan)>,
+    starts: &[usize],
     progress: &(dyn Fn(usize) + Sync),
     (batch, sink): (usize, GridSink<'_>),
-) -> Result<Plan> {
+) -> Result<()> {
     let days = panel.n_days();
     train.validate(days)?;
     if let Some(test) = test {
         test.validate(days)?;
     }
-    let mut max_t0 = 0;
-    for p in combos {
-        max_t0 = max_t0.max(train.first_rebalance(p.lookback)?);
-        if let Some(test) = test {
-            test.first_rebalance(p.lookback)?;
-        }
-    }
-    let (starts, plan) = blocks(max_t0)?;
-    let train_blocks = (!starts.is_empty()).then_some(Blocks { starts: &starts });
+    max_first_rebalance(combos, (train, test))?;
+    let train_blocks = (!starts.is_empty()).then_some(Blocks { starts });
 
     let n = panel.n_tickers();
     let prices = Prices::new(panel);
@@ -690,7 +691,7 @@ pub(crate) fn simulate_grid<Plan>(
         sink(&results, &block_sums)?;
         rest = &rest[end..];
     }
-    Ok(plan)
+    Ok(())
 }
 
 /// Where [`simulate_grid`] hands its results: a batch of rows in grid order and their block
@@ -1037,12 +1038,12 @@ mod tests {
         let (combos, _) = spec.combinations(options.cost_bps).expect("combinations");
         let simulate = |batch| {
             let (mut rows, mut sums, mut batches) = (Vec::new(), Vec::new(), 0);
-            let starts = |_| Ok((vec![40, 60, 80, 100], ()));
+            let starts = [40, 60, 80, 100];
             simulate_grid(
                 &panel,
                 (&combos, options.cost_bps),
                 (options.train, options.test),
-                starts,
+                &starts,
                 &|_| {},
                 (batch, &mut |r, b| {
                     rows.extend_from_slice(r);

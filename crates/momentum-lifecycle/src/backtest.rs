@@ -314,8 +314,7 @@ pub fn backtest(
     progress: &dyn Progress,
 ) -> Result<Backtest> {
     // Before the combinations are listed: a refused grid costs nothing.
-    spec.check_size().map_err(LifecycleError::GridTooLarge)?;
-    check_memory(spec, available_memory())?;
+    check_grid_size(spec)?;
     let passes = spec.grid_passes(panel.dates());
     progress.start("grid", (spec.grid.runnable() * passes) as u64);
     let experiment = run_experiment(panel, spec, data_digest, &|k| {
@@ -347,8 +346,7 @@ pub fn backtest_shard(
     dir: &Path,
     progress: &dyn Progress,
 ) -> Result<PathBuf> {
-    spec.check_size().map_err(LifecycleError::GridTooLarge)?;
-    check_memory(spec, available_memory())?;
+    check_grid_size(spec)?;
     let passes = spec.grid_passes(panel.dates());
     // About a shard's share of the grid (the cut is by work, in whole groups).
     let share = (spec.grid.runnable() * passes).div_ceil(shard.count);
@@ -393,8 +391,7 @@ pub fn merge_backtest(
     (dir, files): (&Path, &BacktestFiles),
     report: &ReportContext,
 ) -> Result<Backtest> {
-    spec.check_size().map_err(LifecycleError::GridTooLarge)?;
-    check_memory(spec, available_memory())?;
+    check_grid_size(spec)?;
     if data_digest.is_none() {
         return Err(LifecycleError::Shards {
             dir: dir.into(),
@@ -662,12 +659,13 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(bytes))
 }
 
-/// Refuses a grid whose estimated peak memory ([`ExperimentSpec::estimated_bytes`]) is above
-/// `available` bytes, before any work: raising `backtest.max_combinations` must never mean an
-/// allocation failure half-way. `None` (memory unknown) lets it run.
-fn check_memory(spec: &ExperimentSpec, available: Option<u64>) -> Result<()> {
+/// Refuses, before any work, a grid above `backtest.max_combinations` and one whose estimated
+/// peak memory ([`ExperimentSpec::estimated_bytes`]) is above the machine's `MemAvailable`:
+/// raising the limit must never mean an allocation failure half-way. Memory unknown lets it run.
+fn check_grid_size(spec: &ExperimentSpec) -> Result<()> {
+    spec.check_size().map_err(LifecycleError::GridTooLarge)?;
     let needed = spec.estimated_bytes() as u64;
-    match available {
+    match available_memory() {
         Some(available) if needed > available => Err(LifecycleError::GridMemory {
             combinations: spec.grid.size(),
             needed_mb: needed >> 20,
