@@ -752,7 +752,7 @@ impl SplitMix64 {
     /// a generator nor depend on which thread runs them. Distinct `m` get distinct states, at
     /// pseudo-random points of the `2^64`-long sequence, far apart compared with the few
     /// hundred draws each makes.
-    fn for_replication(seed: u64, m: u64) -> Self {
+    pub(crate) fn for_replication(seed: u64, m: u64) -> Self {
         Self(Self::mix(seed) ^ Self::mix(m.wrapping_add(1)))
     }
 
@@ -776,7 +776,7 @@ impl SplitMix64 {
 
     /// A uniform integer in `[0, n)`: the high word of `x * n` (Lemire 2019), biased by at most
     /// `n / 2^64`, far below anything a bootstrap can see.
-    fn below(&mut self, n: usize) -> usize {
+    pub(crate) fn below(&mut self, n: usize) -> usize {
         let wide = u128::from(self.next_u64()) * n as u128;
         #[expect(clippy::cast_possible_truncation, reason = "the high word is below n")]
         let index = (wide >> 64) as usize;

@@ -23,12 +23,13 @@ use crate::backtest::{BacktestResult, backtest, baseline};
 use crate::cpcv::{self, Cpcv, CpcvSpec, Layout, Selections};
 use crate::error::{EngineError, Result};
 use crate::grid::{
-    ComboResult, GridOptions, GridRun, GridSpec, RunningBest, SelectionStats, cscv_block_len,
-    max_first_rebalance, selection_statistics,
+    ComboResult, GridOptions, GridRun, GridSpec, RunningBest, SelectionStats, block_starts,
+    cscv_block_len, max_first_rebalance, selection_statistics,
 };
 use crate::metrics::Metrics;
 use crate::params::{Objective, StrategyParams, Window, split};
 use crate::rows::GridRows;
+use crate::search::{SearchMethod, SearchReport, SearchSpec, Space, run_search};
 use crate::shard::{Provenance, Shard, evaluate_shard, merge_shards};
 use crate::stats::Pbo;
 use crate::walk_forward::{WalkForward, WalkForwardSpec, assemble};
@@ -63,8 +64,10 @@ pub struct ExperimentSpec {
     pub cost_bps: f64,
     /// CSCV blocks for PBO: even, 2 to 24.
     pub pbo_blocks: usize,
-    /// The parameter lists searched.
+    /// The parameter lists of the grid (`search.method: grid`, the default).
     pub grid: GridSpec,
+    /// How the combinations are chosen: the grid, or a TPE search within ranges.
+    pub search: SearchSpec,
     /// The largest grid run: a larger one is refused before any work, with an estimate of its
     /// memory and time, instead of growing until the allocator aborts.
     pub max_combinations: usize,
@@ -102,6 +105,7 @@ impl Default for ExperimentSpec {
             cost_bps: 10.0,
             pbo_blocks: 16,
             grid: GridSpec::default(),
+            search: SearchSpec::default(),
             max_combinations: DEFAULT_MAX_COMBINATIONS,
             start: None,
             end: None,
@@ -150,7 +154,7 @@ impl ExperimentSpec {
     /// [`EngineError::GridTooLarge`] with the grid's size, the limit, and an estimate of the
     /// memory and disk it takes and of its time.
     pub fn check_size(&self) -> Result<()> {
-        let combinations = self.grid.size();
+        let combinations = self.size();
         if combinations <= self.max_combinations {
             return Ok(());
         }
@@ -166,14 +170,39 @@ impl ExperimentSpec {
     /// The peak memory the grid is expected to take: [`GRID_BYTES_PER_COMBINATION`] per
     /// combination (its rows are on disk: [`ExperimentSpec::estimated_disk_bytes`]).
     pub fn estimated_bytes(&self) -> usize {
-        self.grid.size().saturating_mul(GRID_BYTES_PER_COMBINATION)
+        self.size().saturating_mul(GRID_BYTES_PER_COMBINATION)
+    }
+
+    /// The combinations the train window's selection evaluates, counted before any is left
+    /// out: the grid's size, or a search's trials.
+    pub fn size(&self) -> usize {
+        match self.search.method {
+            SearchMethod::Grid => self.grid.size(),
+            SearchMethod::Tpe => self.search.trials,
+        }
+    }
+
+    /// The combinations each selection (the split's, a fold's) evaluates: the grid's valid
+    /// ones, or a search's trials (what a progress bar counts per pass).
+    pub fn evaluated_per_pass(&self) -> usize {
+        match self.search.method {
+            SearchMethod::Grid => self.grid.runnable(),
+            SearchMethod::Tpe => self.search.trials,
+        }
+    }
+
+    /// The largest lookback the selection may try: the history every combination needs.
+    pub fn max_lookback(&self) -> usize {
+        match self.search.method {
+            SearchMethod::Grid => self.grid.max_lookback(),
+            SearchMethod::Tpe => self.search.lookback.max,
+        }
     }
 
     /// The temporary disk (in `$TMPDIR`) the grid's rows take while it runs ([`GridRows`]: 23
     /// values plus two per PBO block, 8 bytes each, per combination).
     pub fn estimated_disk_bytes(&self) -> usize {
-        self.grid
-            .size()
+        self.size()
             .saturating_mul(crate::rows::record_bytes(self.pbo_blocks))
     }
 
@@ -257,16 +286,17 @@ impl ExperimentSpec {
         })
     }
 
-    /// How many times an experiment on a panel with these `dates` runs the grid: once for the
-    /// split, once per walk-forward fold, once for the CPCV (what a progress bar counts). A
-    /// schedule that fails counts no fold: running the experiment reports its error.
+    /// How many times an experiment on a panel with these `dates` runs the grid (or the
+    /// search): once for the split, once per walk-forward fold, once for the CPCV (a grid's
+    /// only), what a progress bar counts. A schedule that fails counts no fold: running the
+    /// experiment reports its error.
     pub fn grid_passes(&self, dates: &[NaiveDate]) -> usize {
         let folds = self.walk_forward.map_or(0, |schedule| {
             self.evaluation_window(dates)
-                .and_then(|evaluated| schedule.folds(evaluated, self.grid.max_lookback()))
+                .and_then(|evaluated| schedule.folds(evaluated, self.max_lookback()))
                 .map_or(0, |folds| folds.len())
         });
-        1 + folds + usize::from(self.cpcv.is_some())
+        1 + folds + usize::from(self.cpcv.is_some() && self.search.method == SearchMethod::Grid)
     }
 }
 
@@ -393,6 +423,9 @@ pub struct Experiment {
     pub windows: BTreeMap<WindowName, WindowReport>,
     /// Is the winner luck? PSR, DSR and PBO of the selection.
     pub selection: SelectionStats,
+    /// How the combinations were chosen (`grid` in a `metrics.json` written before searches).
+    #[serde(default)]
+    pub search: SearchReport,
     /// One row per combination in grid order, with the per-block train return sums behind PBO
     /// (on disk, read a chunk at a time); not in `metrics.json` (see `grid.csv`).
     #[serde(skip)]
@@ -569,6 +602,10 @@ impl Experiment {
                 })
                 .collect(),
             selection: self.selection.clone(),
+            search: SearchReport {
+                seconds: Vec::new(),
+                ..self.search.clone()
+            },
             grid: GridRows::default(),
             grid_rank: self.grid_rank,
             dates: Vec::new(),
@@ -869,6 +906,9 @@ pub fn run_experiment(
     data_digest: Option<String>,
     progress: &(dyn Fn(usize) + Sync),
 ) -> Result<Experiment> {
+    if spec.search.method == SearchMethod::Tpe {
+        return run_search(panel, spec, data_digest, progress);
+    }
     // The whole grid is one shard of one: the sharded and the unsharded run share every step.
     let provenance = Provenance {
         spec: spec.clone(),
@@ -886,8 +926,11 @@ pub(crate) struct Plan {
     pub(crate) evaluated: Window,
     pub(crate) windows: Vec<(WindowName, Window)>,
     pub(crate) options: GridOptions,
+    /// The grid's combinations (none for a search, which draws them as it goes).
     pub(crate) combos: Vec<StrategyParams>,
     pub(crate) dropped: usize,
+    /// A search's ranges.
+    pub(crate) space: Option<Space>,
     /// The grid's largest first rebalance on the train window (where CSCV's days start).
     pub(crate) max_train_t0: usize,
     /// The walk-forward folds' `(train, test)` windows.
@@ -918,7 +961,11 @@ impl Plan {
         let dates = panel.dates();
         let evaluated = spec.evaluation_window(dates)?;
         let windows = spec.windows(evaluated)?;
-        if spec.grid.size() == 1 {
+        let space = match spec.search.method {
+            SearchMethod::Grid => None,
+            SearchMethod::Tpe => Some(Space::new(&spec.search, spec.cost_bps)?),
+        };
+        if space.is_none() && spec.grid.size() == 1 {
             let grid = &spec.grid;
             StrategyParams {
                 lookback: grid.lookback[0],
@@ -936,15 +983,24 @@ impl Plan {
             pbo_blocks: spec.pbo_blocks,
             cost_bps: spec.cost_bps,
         };
-        let (combos, dropped) = spec.grid.combinations(spec.cost_bps)?;
+        let (combos, dropped) = match space {
+            None => spec.grid.combinations(spec.cost_bps)?,
+            Some(_) => (Vec::new(), 0),
+        };
         options.train.validate(days)?;
-        let max_train_t0 = max_first_rebalance(&combos, (options.train, options.test))?;
+        // A search's latest first rebalance is its widest lookback's.
+        let widest = space.map(|space| [space.widest(spec.cost_bps)]);
+        let max_train_t0 = max_first_rebalance(
+            widest.as_ref().map_or(&combos[..], |w| &w[..]),
+            (options.train, options.test),
+        )?;
         let folds = spec
             .walk_forward
-            .map(|schedule| schedule.folds(evaluated, spec.grid.max_lookback()))
+            .map(|schedule| schedule.folds(evaluated, spec.max_lookback()))
             .transpose()?;
         let cpcv = spec
             .cpcv
+            .filter(|_| space.is_none())
             .map(|cpcv_spec| {
                 Ok::<_, EngineError>((cpcv_spec, cpcv::plan(&combos, cpcv_spec, evaluated)?))
             })
@@ -955,6 +1011,7 @@ impl Plan {
             options,
             combos,
             dropped,
+            space,
             max_train_t0,
             folds,
             walk_forward: spec.walk_forward,
@@ -968,6 +1025,14 @@ impl Plan {
         let s = self.options.pbo_blocks;
         let block_len = cscv_block_len(self.options.train, s, self.max_train_t0);
         (block_len > 0).then_some((s, block_len))
+    }
+
+    /// The first days of CSCV's blocks ([`Plan::block_layout`]; none when it has none).
+    ///
+    /// # Errors
+    /// As [`block_starts`].
+    pub(crate) fn block_starts(&self) -> Result<Vec<usize>> {
+        block_starts(self.options.train, self.options.pbo_blocks, self.max_train_t0)
     }
 
     /// Days a combination of `lookback` is simulated for: its train and test windows from its
@@ -1040,6 +1105,12 @@ impl Plan {
             data: DataLineage::of(panel, data_digest),
             windows: reports,
             selection,
+            search: SearchReport {
+                method: SearchMethod::Grid,
+                trials: run.rows.len(),
+                best_trial: best,
+                ..SearchReport::default()
+            },
             grid: run.rows,
             grid_rank: best,
             dates: dates.to_vec(),

@@ -487,33 +487,40 @@ pub(crate) fn grid_rows(
     max_t0: usize,
     progress: &(dyn Fn(usize) + Sync),
 ) -> Result<GridRows> {
-    let s = options.pbo_blocks;
-    if s < 2 || !s.is_multiple_of(2) || s > 24 {
-        return Err(EngineError::InvalidParameter {
-            name: "pbo_blocks",
-            value: s.to_string(),
-            reason: "must be even and in 2..=24",
-        });
-    }
-    let train = options.train;
-    // CSCV uses the train days every combination has a return on: (max t0, end].
-    let block_len = cscv_block_len(train, s, max_t0);
-    let first = train.end + 1 - s * block_len;
-    let starts: Vec<usize> = if block_len > 0 {
-        (0..s).map(|j| first + j * block_len).collect()
-    } else {
-        Vec::new()
-    };
+    let starts = block_starts(options.train, options.pbo_blocks, max_t0)?;
+    let block_len = cscv_block_len(options.train, options.pbo_blocks, max_t0);
     let mut rows = GridRowsWriter::new()?;
     simulate_grid(
         panel,
         (combos, options.cost_bps),
-        (train, options.test),
+        (options.train, options.test),
         &starts,
         progress,
         (CHUNK_ROWS, &mut |results, sums| rows.push(results, sums)),
     )?;
-    rows.finish((block_len > 0).then_some((s, block_len)))
+    rows.finish((block_len > 0).then_some((options.pbo_blocks, block_len)))
+}
+
+/// The first days of the `blocks` CSCV blocks of `train` when the grid's largest first
+/// rebalance is `max_t0`: the last `blocks * block_len` days of `(max_t0, train.end]` (none
+/// when that is less than a day per block).
+///
+/// # Errors
+/// [`EngineError::InvalidParameter`] (`pbo_blocks`) unless `blocks` is even and in `2..=24`.
+pub(crate) fn block_starts(train: Window, blocks: usize, max_t0: usize) -> Result<Vec<usize>> {
+    if blocks < 2 || !blocks.is_multiple_of(2) || blocks > 24 {
+        return Err(EngineError::InvalidParameter {
+            name: "pbo_blocks",
+            value: blocks.to_string(),
+            reason: "must be even and in 2..=24",
+        });
+    }
+    let block_len = cscv_block_len(train, blocks, max_t0);
+    if block_len == 0 {
+        return Ok(Vec::new());
+    }
+    let first = train.end + 1 - blocks * block_len;
+    Ok((0..blocks).map(|j| first + j * block_len).collect())
 }
 
 /// The largest first rebalance on `train` of `combos`, each combination's first rebalance on
@@ -591,19 +598,6 @@ pub(crate) fn simulate_grid(
 
     let n = panel.n_tickers();
     let prices = Prices::new(panel);
-    // One simulation per (lookback, skip) and window runs every holding period and top_k of
-    // the grid (`sim` shares the work between them): the values of each list, ascending.
-    let ascending = |of: fn(&StrategyParams) -> usize| {
-        let mut values: Vec<usize> = combos.iter().map(of).collect();
-        values.sort_unstable();
-        values.dedup();
-        values
-    };
-    let (holdings, ks) = (ascending(|p| p.holding), ascending(|p| p.top_k));
-    let run_of = |p: &StrategyParams| {
-        let at = |list: &[usize], x| list.binary_search(&x).unwrap_or_else(|_| unreachable!());
-        (at(&holdings, p.holding), at(&ks, p.top_k))
-    };
     // The combinations of one (lookback, skip), consecutive in grid order.
     let groups: Vec<&[StrategyParams]> = combos
         .chunk_by(|a, b| (a.lookback, a.skip) == (b.lookback, b.skip))
@@ -618,16 +612,17 @@ pub(crate) fn simulate_grid(
     // who ran what. The groups run a batch at a time, each batch handed to `sink` before the
     // next starts: memory holds one batch of results, and a batch of at least `batch`
     // combinations keeps both workers busy but at its very end.
-    let width = ks[ks.len() - 1];
     let (tables, scratches) = (Spares::<RankTable>::per_thread(), Spares::per_thread());
     let simulate_window =
-        |table: &RankTable, lookback: usize, (window, blocks): (Window, Option<Blocks<'_>>)| {
+        |table: &RankTable,
+         (lookback, holdings, ks): (usize, &[usize], &[usize]),
+         (window, blocks): (Window, Option<Blocks<'_>>)| {
             let mut scratch = scratches.take().unwrap_or_else(|| Scratch::new(n));
             let mut runs = Runs::default();
             simulate(
                 prices,
                 table,
-                (&holdings, &ks),
+                (holdings, ks),
                 cost_bps,
                 (window.start.max(lookback), window.end),
                 blocks,
@@ -640,6 +635,17 @@ pub(crate) fn simulate_grid(
         };
     let run_group = |group: &&[StrategyParams]| {
         let p = group[0];
+        // One simulation per window runs every holding period and top_k of the group (`sim`
+        // shares the work between them): the values of each, ascending. A grid's groups all
+        // list the same; a search's batch lists a few per group.
+        let ascending = |of: fn(&StrategyParams) -> usize| {
+            let mut values: Vec<usize> = group.iter().map(of).collect();
+            values.sort_unstable();
+            values.dedup();
+            values
+        };
+        let (holdings, ks) = (ascending(|p| p.holding), ascending(|p| p.top_k));
+        let width = ks[ks.len() - 1];
         let table = match tables.take() {
             Some(mut table) => {
                 table.rebuild(panel, p.lookback, p.skip, width)?;
@@ -647,18 +653,20 @@ pub(crate) fn simulate_grid(
             }
             None => RankTable::build(panel, p.lookback, p.skip, width)?,
         };
+        let lists = (p.lookback, &holdings[..], &ks[..]);
         let (train, test) = rayon::join(
-            || simulate_window(&table, p.lookback, (train, train_blocks)),
+            || simulate_window(&table, lists, (train, train_blocks)),
             || {
                 let test = test?;
-                Some(simulate_window(&table, p.lookback, (test, None)))
+                Some(simulate_window(&table, lists, (test, None)))
             },
         );
         tables.give(table);
         let mut results = Vec::with_capacity(group.len());
         let mut block_sums = Vec::new();
         for p in *group {
-            let (h, k) = run_of(p);
+            let at = |list: &[usize], x| list.binary_search(&x).unwrap_or_else(|_| unreachable!());
+            let (h, k) = (at(&holdings, p.holding), at(&ks, p.top_k));
             let at = train.at(h, k);
             results.push(ComboResult {
                 params: *p,

@@ -9,6 +9,7 @@
 //! | [`select_top_k`], [`RankTable`] | top-k with the tie rule (shared with the scanner), ranks per lookback |
 //! | [`backtest()`], [`baseline`] | one recorded run: [`Metrics`], equity curve, [`Trade`] log |
 //! | [`grid_search`], [`run_grid`], [`GridRows`] | all combinations in parallel (rayon), deterministic, with [`SelectionStats`]; the rows streamed to a temporary file and read back a chunk at a time |
+//! | [`SearchSpec`], [`ParamRange`], [`SearchReport`] | a seeded, batched TPE search over parameter ranges instead of the grid, reproducible on any thread count, judged on all its trials |
 //! | [`ExperimentSpec`], [`run_experiment`], [`Experiment`] | one backtest invocation, from a panel to `metrics.json`, `grid.csv`, `trades.csv`, `equity_curve.csv` |
 //! | [`probabilistic_sharpe_ratio`], [`deflated_sharpe_ratio`], [`probability_of_backtest_overfitting`] | is the winner luck? |
 //! | [`compare()`], [`sharpe_difference_hac`], [`sharpe_difference_bootstrap`], [`diebold_mariano`] | champion against challenger: is the difference of Sharpe ratios or mean returns real? |
@@ -43,7 +44,9 @@ mod rows;
 mod select;
 mod shard;
 mod sim;
+mod search;
 mod stats;
+mod tpe;
 mod walk_forward;
 
 pub use backtest::{Action, BacktestResult, Trade, backtest, baseline};
@@ -66,6 +69,7 @@ pub use grid::{
 pub use metrics::{DAYS_PER_YEAR, Metrics};
 pub use params::{MAX_COST_BPS, Objective, StrategyParams, Window, split, train_days};
 pub use rows::{GridChunk, GridRows};
+pub use search::{ParamRange, SearchMethod, SearchReport, SearchSpec};
 pub use select::{RankTable, select_top_k, select_top_k_into};
 pub use shard::{GridShard, Provenance, Shard, evaluate_shard, merge_shards};
 // The types a caller of the engine needs, so it can depend on this crate alone.

@@ -35,6 +35,7 @@ use crate::experiment::{ExperimentSpec, Plan};
 use crate::grid::{RunningBest, grid_rows};
 use crate::params::StrategyParams;
 use crate::rows::{GridRows, GridRowsWriter, record_bytes};
+use crate::search::SearchMethod;
 use crate::walk_forward::fold_bests;
 
 /// Shard `index` (0-based) of `count`: `I/N` on the command line.
@@ -167,6 +168,7 @@ pub fn evaluate_shard(
     (shard, provenance): (Shard, Provenance),
     progress: &(dyn Fn(usize) + Sync),
 ) -> Result<GridShard> {
+    refuse_search(spec)?;
     let plan = Plan::new(panel, spec)?;
     let range = shard_range(&plan, shard)?;
     let part = &plan.combos[range.clone()];
@@ -194,6 +196,20 @@ pub fn evaluate_shard(
         folds,
         cpcv,
     })
+}
+
+/// Shards cut a grid: a TPE search proposes each batch from the results of the batches before
+/// it, so it runs in one process.
+fn refuse_search(spec: &ExperimentSpec) -> Result<()> {
+    match spec.search.method {
+        SearchMethod::Grid => Ok(()),
+        method => Err(EngineError::InvalidParameter {
+            name: "search.method",
+            value: method.to_string(),
+            reason: "proposes each batch from the results before it: it runs in one process, \
+                     not in shards (shard a grid)",
+        }),
+    }
 }
 
 /// The combinations of `shard`: whole `(lookback, skip)` groups unless there are more shards
@@ -279,6 +295,7 @@ pub fn merge_shards(
     data_digest: Option<String>,
     mut shards: Vec<GridShard>,
 ) -> Result<crate::Experiment> {
+    refuse_search(spec)?;
     let plan = Plan::new(panel, spec)?;
     let mismatch = |reason: String| EngineError::Shards { reason };
     shards.sort_by_key(|s| s.shard.index);

@@ -17,7 +17,7 @@ use std::io::Write;
 use std::str::FromStr;
 
 use momentum_engine::{
-    Arm, Cpcv, DataLineage, Experiment, GridRows, SelectionStats, StrategyParams, WalkForward,
+    Arm, Cpcv, DataLineage, Experiment, GridRows, SearchReport, SelectionStats, StrategyParams, WalkForward,
     WindowName, WindowReport, write_canonical_json,
 };
 use serde::{Deserialize, Serialize};
@@ -164,6 +164,7 @@ impl Model {
                 .map(|(name, window)| (name.to_string(), window.clone()))
                 .collect(),
             selection: experiment.selection.clone(),
+            search: experiment.search.clone(),
             grid_rank: experiment.grid_rank,
             code: candidate.code.clone(),
             created_at: candidate.created_at.clone(),
@@ -242,6 +243,7 @@ impl Model {
             data: file.data,
             windows,
             selection: file.selection,
+            search: file.search,
             grid: GridRows::default(),
             grid_rank: file.grid_rank,
             dates: Vec::new(),
@@ -411,6 +413,9 @@ struct CandidateFile {
     /// By name: string keys, so that an error's path names the window.
     windows: BTreeMap<String, WindowReport>,
     selection: SelectionStats,
+    /// How the combinations were chosen (`grid` in a candidate written before searches).
+    #[serde(default)]
+    search: SearchReport,
     grid_rank: usize,
     code: CodeVersion,
     #[serde(default, skip_serializing_if = "Option::is_none")]
