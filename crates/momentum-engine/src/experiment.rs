@@ -666,6 +666,52 @@ impl Experiment {
         Ok(())
     }
 
+    /// Writes `search.csv`, the search's history: one row per trial in trial order (a grid's
+    /// trials are its rows in grid order) with `trial`, the `batch` it was proposed in (empty
+    /// for a grid), its parameters, its train objective (`train_sharpe`, ...), the best
+    /// objective up to it (`best_so_far`, NaN skipped) and the seconds from the search's start
+    /// to the end of its batch (`seconds`; empty for a grid, and when `with_seconds` is false:
+    /// a reproducible file holds no wall-clock time).
+    ///
+    /// # Errors
+    /// [`EngineError::NotRecorded`] for an experiment read from JSON; [`EngineError::Io`].
+    pub fn write_search_csv(&self, out: impl Write, with_seconds: bool) -> Result<()> {
+        if self.grid.is_empty() {
+            return Err(EngineError::NotRecorded);
+        }
+        let objective = self.selection.objective;
+        let mut out = std::io::BufWriter::new(out);
+        writeln!(
+            out,
+            "trial,batch,lookback,skip,holding,top_k,train_{objective},best_so_far,seconds"
+        )?;
+        let mut best = f64::NAN;
+        self.grid.try_for_each(|i, c, _| {
+            let p = c.params;
+            let value = objective.value(&c.train);
+            if !value.is_nan() && (best.is_nan() || value > best) {
+                best = value;
+            }
+            let batch = self
+                .search
+                .batch
+                .map(|size| (i / size).to_string())
+                .unwrap_or_default();
+            let seconds = match self.search.seconds.get(i) {
+                Some(s) if with_seconds => format!("{s:.6}"),
+                _ => String::new(),
+            };
+            writeln!(
+                out,
+                "{i},{batch},{},{},{},{},{value},{best},{seconds}",
+                p.lookback, p.skip, p.holding, p.top_k
+            )?;
+            Ok::<_, EngineError>(())
+        })?;
+        out.flush()?;
+        Ok(())
+    }
+
     /// Writes `walk_forward.csv`: one row per fold, its train and test windows, the
     /// parameters selected, their train objective and their test metrics.
     ///

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 use momentum_data::{PriceTable, TableDigest, TickerStream, write_atomic, write_together};
 use momentum_engine::{
-    Experiment, ExperimentSpec, GridShard, PricePanel, Provenance, Shard, evaluate_shard,
-    merge_shards, run_experiment,
+    Experiment, ExperimentSpec, GridShard, PricePanel, Provenance, SearchMethod, Shard,
+    evaluate_shard, merge_shards, run_experiment,
 };
 use momentum_features::{PanelBuilder, read_panel, write_panel};
 use momentum_scanner::Model;
@@ -278,6 +278,12 @@ impl BacktestFiles {
     pub fn cpcv_csv(&self) -> PathBuf {
         self.reports.join("cpcv.csv")
     }
+
+    /// `search.csv` beside the reports, always written: the search's history, one row per
+    /// trial (a grid's rows in grid order).
+    pub fn search_csv(&self) -> PathBuf {
+        self.reports.join("search.csv")
+    }
 }
 
 /// What one backtest computed and wrote.
@@ -291,13 +297,14 @@ pub struct Backtest {
     pub candidate_sha256: String,
     /// Every file written ([`BacktestFiles::paths`], then
     /// [`BacktestFiles::walk_forward_paths`] when there is a walk-forward analysis, then
-    /// [`BacktestFiles::cpcv_csv`] when there is a CPCV).
+    /// [`BacktestFiles::cpcv_csv`] when there is a CPCV, then [`BacktestFiles::search_csv`]).
     pub files: Vec<PathBuf>,
 }
 
 /// Runs the experiment `spec` on `panel` and writes its reports and the candidate together:
 /// all of them or none are replaced. `code` and `created_at` go into the candidate (leave the
-/// commit and the time out for byte-identical files). The tear sheet `report.html` judges the
+/// commit and the time out for byte-identical files; without a time, `search.csv` holds no
+/// seconds either). The tear sheet `report.html` judges the
 /// candidate by `report`'s gates and shows its live side. Uses the current rayon pool.
 ///
 /// # Errors
@@ -316,7 +323,11 @@ pub fn backtest(
     // Before the combinations are listed: a refused grid costs nothing.
     check_grid_size(spec)?;
     let passes = spec.grid_passes(panel.dates());
-    progress.start("grid", (spec.grid.runnable() * passes) as u64);
+    let label = match spec.search.method {
+        SearchMethod::Grid => "grid",
+        SearchMethod::Tpe => "tpe search",
+    };
+    progress.start(label, (spec.evaluated_per_pass() * passes) as u64);
     let experiment = run_experiment(panel, spec, data_digest, &|k| {
         progress.advance(k as u64, None)
     });
@@ -349,7 +360,7 @@ pub fn backtest_shard(
     check_grid_size(spec)?;
     let passes = spec.grid_passes(panel.dates());
     // About a shard's share of the grid (the cut is by work, in whole groups).
-    let share = (spec.grid.runnable() * passes).div_ceil(shard.count);
+    let share = (spec.evaluated_per_pass() * passes).div_ceil(shard.count);
     progress.start("grid", share as u64);
     let provenance = Provenance {
         spec: spec.clone(),
@@ -538,10 +549,24 @@ fn write_backtest(
     report: &ReportContext,
 ) -> Result<Backtest> {
     let universe = panel.n_tickers();
-    if let Some(k) = spec.grid.top_k.iter().find(|&&k| k > universe) {
+    let largest_k = match spec.search.method {
+        SearchMethod::Grid => spec.grid.top_k.iter().copied().max(),
+        SearchMethod::Tpe => Some(spec.search.top_k.max),
+    };
+    if let Some(k) = largest_k.filter(|&k| k > universe) {
+        let key = match spec.search.method {
+            SearchMethod::Grid => "backtest.grid.top_k",
+            SearchMethod::Tpe => "backtest.search.top_k",
+        };
         tracing::warn!(
-            "backtest.grid.top_k {k} is larger than the universe of {universe} tickers: the \
-             portfolio holds all of them"
+            "{key} {k} is larger than the universe of {universe} tickers: the portfolio holds \
+             all of them"
+        );
+    }
+    if spec.search.method == SearchMethod::Tpe && spec.cpcv.is_some() {
+        tracing::warn!(
+            "backtest.cpcv is not run with a TPE search: each of its splits would need a \
+             search of its own (the walk-forward runs one per fold); cpcv.csv is not written"
         );
     }
     if experiment.selection.dropped > 0 {
@@ -551,6 +576,8 @@ fn write_backtest(
         );
     }
     let (code, created_at) = candidate;
+    // A reproducible run (no creation time) writes no wall-clock seconds either.
+    let with_seconds = created_at.is_some();
     let model = Model::candidate(experiment.summary(), code, created_at);
     let mut candidate_bytes = Vec::new();
     model.write_candidate_json(&mut candidate_bytes)?;
@@ -567,6 +594,8 @@ fn write_backtest(
         Some(_) => paths.push(files.cpcv_csv()),
         None => stale.push(files.cpcv_csv()),
     }
+    let search_at = paths.len();
+    paths.push(files.search_csv());
     let curve = experiment.chained_curve()?;
     let p = experiment.params;
     let title = format!(
@@ -618,6 +647,9 @@ fn write_backtest(
         if let Some(validation) = &experiment.cpcv {
             write(cpcv_at, &|file| Ok(validation.write_csv(file)?))?;
         }
+        write(search_at, &|file| {
+            Ok(experiment.write_search_csv(file, with_seconds)?)
+        })?;
         Ok(())
     });
     written?;
@@ -667,7 +699,7 @@ fn check_grid_size(spec: &ExperimentSpec) -> Result<()> {
     let needed = spec.estimated_bytes() as u64;
     match available_memory() {
         Some(available) if needed > available => Err(LifecycleError::GridMemory {
-            combinations: spec.grid.size(),
+            combinations: spec.size(),
             needed_mb: needed >> 20,
             available_mb: available >> 20,
         }),

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use momentum_engine::Metrics;
+use momentum_engine::{Metrics, SearchMethod};
 use momentum_files::{dead_owned, owned_name};
 use momentum_scanner::ab::AbReport;
 use momentum_scanner::monitor::MonitorReport;
@@ -85,22 +85,37 @@ pub fn track_backtest(
     .tag(CANDIDATE_SHA256_TAG, &run.candidate_sha256)
     .tag(GRID_COMBINATIONS_TAG, grid.len().to_string())
     .note(format!(
-        "Grid of {} combinations selected by train {}; PSR {:.3}, DSR {:.3}. The whole grid is \
-         the artifact {GRID_ARTIFACT}, its best rows {GRID_TOP_ARTIFACT}.",
-        grid.len(),
+        "{} selected by train {}; PSR {:.3}, DSR {:.3} over every trial. The whole {} is the \
+         artifact {GRID_ARTIFACT}, its best rows {GRID_TOP_ARTIFACT}, the search's history \
+         search.csv.",
+        match experiment.search.seed {
+            Some(seed) => format!("TPE search of {} trials (seed {seed})", grid.len()),
+            None => format!("Grid of {} combinations", grid.len()),
+        },
         selection.objective,
         selection.psr,
-        selection.dsr
+        selection.dsr,
+        match experiment.search.method {
+            SearchMethod::Grid => "grid",
+            SearchMethod::Tpe => "search",
+        },
     ));
     parent = strategy_params(parent, &best)
         .param("cost_bps", best.cost_bps)
         .param("objective", selection.objective)
         .param("trials", selection.trials)
+        .param("search_method", experiment.search.method)
+        .param("best_trial", experiment.search.best_trial)
         .param("tickers", experiment.data.tickers)
         .metric("psr", selection.psr)
         .metric("dsr", selection.dsr);
     if let Some(pbo) = &selection.pbo {
         parent = parent.metric("pbo", pbo.pbo);
+    }
+    if let (Some(seed), Some(batch)) = (experiment.search.seed, experiment.search.batch) {
+        parent = parent
+            .param("search_seed", seed)
+            .param("search_batch", batch);
     }
     if let Some(digest) = &experiment.data.digest {
         parent = parent.input(

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use chrono::NaiveDate;
-use momentum_engine::{ExperimentSpec, GridSpec, Objective, Shard};
+use momentum_engine::{ExperimentSpec, GridSpec, Objective, ParamRange, SearchMethod, Shard};
 use momentum_lifecycle::track::{git_commit, open_tracker, track_backtest};
 use momentum_lifecycle::{
     BacktestFiles, PanelSource, Settings, backtest, backtest_shard, load_panel, merge_backtest,
@@ -26,7 +26,9 @@ aligned on the fly.
 Outputs (each written atomically):
   REPORTS/metrics.json      selected params, data lineage, train/test (or full) metrics of the
                             strategy and buy-and-hold, selection statistics (DVC metrics file)
-  REPORTS/grid.csv          one row per combination: params, train and test metrics
+  REPORTS/grid.csv          one row per combination (or trial): params, train and test metrics
+  REPORTS/search.csv        the search's history: one row per trial, with its train objective
+                            and the best so far (a grid's rows in grid order)
   REPORTS/trades.csv        per-rebalance trade log of the selected strategy
   REPORTS/equity_curve.csv  date, strategy, baseline, window
   REPORTS/equity_curve.png  strategy vs buy and hold, with a drawdown panel
@@ -45,6 +47,20 @@ Examples:
   momentum backtest --validation walk-forward --start 1995-01-01 --wf-train-days 1260 \
       --wf-test-days 252        # reselect every year on the last five, traded out of sample
   momentum backtest --validation walk-forward,cpcv --cpcv-groups 10 --cpcv-test-groups 2
+  momentum backtest --search tpe --trials 1000 --seed 7 --validation split
+                                # 1,000 trials of a TPE search over backtest.search's ranges
+  momentum backtest --search tpe --trials 450 --search-lookback 5:250:5 --search-skip 0:0 \
+      --search-holding 1:60 --search-top-k 3:7:2
+
+Search (docs/search.md): --search tpe replaces the grid by a seeded TPE search of --trials
+distinct combinations (never skip >= lookback) within the ranges --search-lookback,
+--search-skip, --search-holding and --search-top-k (MIN:MAX or MIN:MAX:STEP; backtest.search
+in params.yaml), proposed --search-batch at a time and simulated in parallel: a seed gives the
+same trials, bit for bit, on any --threads. The DSR deflates by the trials, PBO ranks them all,
+REPORTS/search.csv holds the history (trial, batch, params, train objective, best so far,
+seconds; no seconds with --reproducible), metrics.json the method, seed, trials and best
+trial. Each walk-forward fold runs a search of its own; no CPCV runs with a search (each split
+would need its own). A search does not shard.
 
 The evaluation window [--start, --end] is the spec's [start, end]: the first trading day on or
 after --start to the last on or before --end. Prices before it feed the scores (the first
@@ -175,8 +191,46 @@ pub struct Args {
     #[arg(long, value_name = "LIST", value_delimiter = ',', num_args = 1..)]
     pub grid_top_k: Option<Vec<usize>>,
 
+    /// How the combinations are chosen: `grid` (every combination of the --grid-* lists) or
+    /// `tpe` (a seeded TPE search of --trials distinct combinations within the --search-*
+    /// ranges) [default: backtest.search.method, grid]
+    #[arg(long, value_name = "METHOD", value_parser = ["grid", "tpe"])]
+    pub search: Option<String>,
+
+    /// Distinct combinations a TPE search tries [default: backtest.search.trials, 450]
+    #[arg(long, value_name = "N")]
+    pub trials: Option<usize>,
+
+    /// Seed of a TPE search: a seed gives the same trials on any thread count
+    /// [default: backtest.search.seed, 0]
+    #[arg(long, value_name = "S")]
+    pub seed: Option<u64>,
+
+    /// Proposals a TPE search simulates together before drawing the next; the trials depend
+    /// on it, not on --threads [default: backtest.search.batch, 16]
+    #[arg(long, value_name = "N")]
+    pub search_batch: Option<usize>,
+
+    /// Lookbacks a TPE search draws from, MIN:MAX or MIN:MAX:STEP
+    /// [default: backtest.search.lookback, 2:500]
+    #[arg(long, value_name = "RANGE")]
+    pub search_lookback: Option<ParamRange>,
+
+    /// Skips a TPE search draws from (never skip >= lookback)
+    /// [default: backtest.search.skip, 0:60]
+    #[arg(long, value_name = "RANGE")]
+    pub search_skip: Option<ParamRange>,
+
+    /// Holding periods a TPE search draws from [default: backtest.search.holding, 1:120]
+    #[arg(long, value_name = "RANGE")]
+    pub search_holding: Option<ParamRange>,
+
+    /// Portfolio sizes a TPE search draws from [default: backtest.search.top_k, 1:20]
+    #[arg(long, value_name = "RANGE")]
+    pub search_top_k: Option<ParamRange>,
+
     /// Evaluate only the parameters given by --lookback --skip --holding --top-k.
-    #[arg(long, requires_all = ["lookback", "holding", "top_k"])]
+    #[arg(long, requires_all = ["lookback", "holding", "top_k"], conflicts_with = "search")]
     pub no_grid: bool,
 
     /// Lookback L in days (with --no-grid).
@@ -328,6 +382,7 @@ pub fn run(args: Args, settings: &Settings, params: &Path) -> anyhow::Result<Exi
         flags.record("backtest.train_fraction", "--train-fraction", fraction);
         spec.train_fraction = Some(fraction);
     }
+    set_search(&mut spec, &args, &mut flags)?;
     let grid = &mut spec.grid;
     match (args.lookback, args.holding, args.top_k) {
         (Some(lookback), Some(holding), Some(top_k)) if args.no_grid => {
@@ -342,6 +397,7 @@ pub fn run(args: Args, settings: &Settings, params: &Path) -> anyhow::Result<Exi
                 holding: vec![holding],
                 top_k: vec![top_k],
             };
+            spec.search.method = SearchMethod::Grid;
         }
         _ => {
             let lists = [
@@ -437,15 +493,21 @@ pub fn run(args: Args, settings: &Settings, params: &Path) -> anyhow::Result<Exi
     let experiment = &run.experiment;
     let p = experiment.params;
     let selection = &experiment.selection;
+    let tried = match (experiment.search.method, experiment.search.seed) {
+        (SearchMethod::Tpe, Some(seed)) => format!(
+            "trial {} of {} (tpe search, seed {seed})",
+            experiment.search.best_trial,
+            experiment.grid.len()
+        ),
+        _ => format!("{} combinations", experiment.grid.len()),
+    };
     eprintln!(
-        "selected lookback={} skip={} holding={} top_k={} cost_bps={} of {} combinations \
-         (train {} {:.3})",
+        "selected lookback={} skip={} holding={} top_k={} cost_bps={} of {tried} (train {} {:.3})",
         p.lookback,
         p.skip,
         p.holding,
         p.top_k,
         p.cost_bps,
-        experiment.grid.len(),
         selection.objective,
         selection.objective.value(&experiment.best()?.train),
     );
@@ -512,6 +574,50 @@ pub fn run(args: Args, settings: &Settings, params: &Path) -> anyhow::Result<Exi
         eprintln!("wrote {}", f.display());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The search's method, budget, seed and ranges from their flags over `backtest.search`.
+fn set_search(spec: &mut ExperimentSpec, args: &Args, flags: &mut Overrides) -> anyhow::Result<()> {
+    let search = &mut spec.search;
+    let method = args.search.as_deref().map(str::parse).transpose().map_err(anyhow::Error::msg)?;
+    flags.set(&mut search.method, method, "backtest.search.method", "--search");
+    flags.set(&mut search.trials, args.trials, "backtest.search.trials", "--trials");
+    flags.set(&mut search.seed, args.seed, "backtest.search.seed", "--seed");
+    flags.set(
+        &mut search.batch,
+        args.search_batch,
+        "backtest.search.batch",
+        "--search-batch",
+    );
+    for (range, flag_value, key, flag) in [
+        (
+            &mut search.lookback,
+            args.search_lookback,
+            "backtest.search.lookback",
+            "--search-lookback",
+        ),
+        (
+            &mut search.skip,
+            args.search_skip,
+            "backtest.search.skip",
+            "--search-skip",
+        ),
+        (
+            &mut search.holding,
+            args.search_holding,
+            "backtest.search.holding",
+            "--search-holding",
+        ),
+        (
+            &mut search.top_k,
+            args.search_top_k,
+            "backtest.search.top_k",
+            "--search-top-k",
+        ),
+    ] {
+        flags.set(range, flag_value, key, flag);
+    }
+    Ok(())
 }
 
 /// The analyses beside the split: `--validation split` turns both off; `--validation

@@ -58,7 +58,15 @@ fn an_experiment_is_its_metrics_json_and_writes_its_files() {
     let value: serde_json::Value = serde_json::from_str(&text).unwrap();
     let keys =
         |v: &serde_json::Value| -> Vec<String> { v.as_object().unwrap().keys().cloned().collect() };
-    assert_eq!(keys(&value), ["data", "params", "selection", "windows"]);
+    assert_eq!(
+        keys(&value),
+        ["data", "params", "search", "selection", "windows"]
+    );
+    // The grid is the search: one trial per combination, the best's index.
+    assert_eq!(
+        value["search"],
+        serde_json::json!({"method": "grid", "trials": 1, "best_trial": 0})
+    );
     assert_eq!(
         keys(&value["data"]),
         ["days", "digest", "end", "start", "tickers", "universe"]

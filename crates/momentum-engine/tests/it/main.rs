@@ -8,6 +8,7 @@ mod experiment;
 mod hand;
 mod props;
 mod reference;
+mod search;
 mod shard;
 mod stats;
 
