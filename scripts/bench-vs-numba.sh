@@ -36,20 +36,9 @@ while getopts "t:r:n:h" opt; do
   esac
 done
 
-# numba 0.68.1 and its llvmlite 0.50.0 have CPython 3.11 x86_64 wheels and accept the numpy
-# that MLflow brings (2.4); numba 0.61 would downgrade it (numpy < 2.3), so numpy is held at the
-# venv's version and pip refuses rather than change it.
-numba_pins=("numba==0.68.1" "llvmlite==0.50.0")
-venv=${MOMENTUM_VENV:-$root/.venv}
-python=$venv/bin/python
-if [[ ! -x $python ]]; then
-  MOMENTUM_VENV=$venv scripts/python-env.sh
-fi
-if ! "$python" -c 'import numba, sys; sys.exit(numba.__version__ != "0.68.1")' 2>/dev/null; then
-  numpy=$("$python" -c 'import numpy; print(numpy.__version__)')
-  echo "bench-vs-numba: installing ${numba_pins[*]} into $venv (numpy stays $numpy)" >&2
-  "$python" -m pip install --quiet --disable-pip-version-check "${numba_pins[@]}" "numpy==$numpy"
-fi
+# shellcheck source=scripts/peer-python.sh
+source scripts/peer-python.sh
+peer_python "${numba_pins[@]}"
 
 target=${CARGO_TARGET_DIR:-$root/target}
 case $target in /*) ;; *) target=$root/$target ;; esac

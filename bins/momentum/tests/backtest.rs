@@ -326,8 +326,8 @@ fn a_failed_write_leaves_every_previous_report() {
         files
     };
     let before = snapshot(&reports);
-    assert_eq!(before.len(), 6);
-    // The candidate's directory would be a file: its write fails after the six reports.
+    assert_eq!(before.len(), 7);
+    // The candidate's directory would be a file: its write fails after the seven reports.
     let out = run("25", "prices.csv/candidate.json");
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);

@@ -2,6 +2,8 @@
 //! the search's history written and tracked, and bad ranges or budgets refused in one line
 //! naming the flag or the key.
 
+// Each test binary uses part of what the tests share.
+#[allow(dead_code)]
 mod common;
 
 use std::path::{Path, PathBuf};
@@ -89,8 +91,14 @@ fn a_seed_writes_the_same_files_on_any_thread_count() {
     assert_eq!(recorded["best_trial"], best_trial);
     assert_eq!(metrics["selection"]["trials"], 40);
     let winner = &rows[best_trial];
-    assert_eq!(metrics["params"]["lookback"], winner[2].parse::<u64>().unwrap());
-    assert_eq!(metrics["params"]["holding"], winner[4].parse::<u64>().unwrap());
+    assert_eq!(
+        metrics["params"]["lookback"],
+        winner[2].parse::<u64>().unwrap()
+    );
+    assert_eq!(
+        metrics["params"]["holding"],
+        winner[4].parse::<u64>().unwrap()
+    );
 }
 
 #[test]

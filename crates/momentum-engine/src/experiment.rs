@@ -1078,7 +1078,11 @@ impl Plan {
     /// # Errors
     /// As [`block_starts`].
     pub(crate) fn block_starts(&self) -> Result<Vec<usize>> {
-        block_starts(self.options.train, self.options.pbo_blocks, self.max_train_t0)
+        block_starts(
+            self.options.train,
+            self.options.pbo_blocks,
+            self.max_train_t0,
+        )
     }
 
     /// Days a combination of `lookback` is simulated for: its train and test windows from its

@@ -136,9 +136,9 @@ impl std::str::FromStr for ParamRange {
     fn from_str(text: &str) -> Result<Self, String> {
         let numbers: Vec<&str> = text.split(':').collect();
         let parse = |s: &str| {
-            s.trim()
-                .parse::<usize>()
-                .map_err(|_| format!("{text:?} is not MIN:MAX or MIN:MAX:STEP ({s:?} is not a count)"))
+            s.trim().parse::<usize>().map_err(|_| {
+                format!("{text:?} is not MIN:MAX or MIN:MAX:STEP ({s:?} is not a count)")
+            })
         };
         match numbers[..] {
             [min, max] => Ok(Self::new(parse(min)?, parse(max)?, 1)),
@@ -411,18 +411,19 @@ pub(crate) fn tpe_search(
                 params.skip < params.lookback && !tried.contains(&p)
             };
             let at_random = done < spec.startup_trials;
-            let point = tpe
-                .propose(&history, &mut rng, &usable, at_random)
-                .ok_or(EngineError::EmptyGrid {
+            let point = tpe.propose(&history, &mut rng, &usable, at_random).ok_or(
+                EngineError::EmptyGrid {
                     reason: "the search's ranges hold no further valid combination".into(),
-                })?;
+                },
+            )?;
             tried.insert(point);
             points.push(point);
             history.push(Observation { point, value: liar });
         }
         history.truncate(done);
         // Simulated grouped by (lookback, skip), as the grid's rows are ordered.
-        let params: Vec<StrategyParams> = points.iter().map(|&p| space.params(p, cost_bps)).collect();
+        let params: Vec<StrategyParams> =
+            points.iter().map(|&p| space.params(p, cost_bps)).collect();
         let mut order: Vec<usize> = (0..size).collect();
         order.sort_by_key(|&j| {
             let p = params[j];

@@ -368,7 +368,12 @@ mod tests {
         for _ in 0..6 {
             let tried: Vec<Point> = history.iter().map(|o| o.point).collect();
             let point = tpe
-                .propose(&history, &mut rng, &|p| !tried.contains(&p), history.len() < 2)
+                .propose(
+                    &history,
+                    &mut rng,
+                    &|p| !tried.contains(&p),
+                    history.len() < 2,
+                )
                 .expect("points left");
             assert!(!tried.contains(&point));
             history.push(Observation {
@@ -393,7 +398,12 @@ mod tests {
         for _ in 0..60 {
             let tried: Vec<Point> = history.iter().map(|o| o.point).collect();
             let point = tpe
-                .propose(&history, &mut rng, &|p| !tried.contains(&p), history.len() < 10)
+                .propose(
+                    &history,
+                    &mut rng,
+                    &|p| !tried.contains(&p),
+                    history.len() < 10,
+                )
                 .expect("points left");
             let (x, y) = (f64::from(point[0]) - 70.0, f64::from(point[1]) - 3.0);
             history.push(Observation {

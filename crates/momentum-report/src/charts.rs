@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use chrono::{Datelike, NaiveDate};
-use momentum_engine::{ChainedCurve, ComboResult, Metrics};
+use momentum_engine::{ChainedCurve, ComboResult, Metrics, Objective};
 
 use crate::colour::{BASELINE, MISSING, STRATEGY, scale_position, viridis};
 use crate::series::{Histogram, daily_returns, drawdown, rolling};
@@ -498,6 +498,60 @@ impl<'a> GridMaps<'a> {
         );
         svg.text((388.0, y + 11.0), "start", "legend", "selected");
         svg.finish()
+    }
+
+    /// A search's trials in the order tried: each one's train `objective` as a dot, the best
+    /// so far as a line, the selected trial marked. A line still climbing at the right had too
+    /// few trials; a flat one found its region early.
+    pub(crate) fn convergence(&self, objective: Objective) -> String {
+        let values: Vec<f64> = self
+            .grid
+            .iter()
+            .map(|c| objective.value(&c.train))
+            .collect();
+        let range = padded_range(values.iter().copied(), 0.05).unwrap_or((0.0, 1.0));
+        #[expect(clippy::cast_precision_loss, reason = "trial counts are small")]
+        let last = values.len().max(2) as f64 - 1.0;
+        let mut plot = Plot::new(
+            "The search: each trial's train objective, and the best so far",
+            300.0,
+            Axis::linear((0.0, last), 8, "trial (in the order tried)"),
+            Axis::linear(range, 6, &format!("train {objective}")),
+        );
+        let mut dots = String::new();
+        let mut best = f64::NEG_INFINITY;
+        let mut steps = Vec::with_capacity(values.len());
+        for (i, &v) in values.iter().enumerate() {
+            #[expect(clippy::cast_precision_loss, reason = "trial counts are small")]
+            let x = i as f64;
+            if v.is_finite() {
+                let _ = write!(dots, "M{:.1} {:.1}h0", plot.px(x), plot.py(v));
+                best = best.max(v);
+            }
+            if best.is_finite() {
+                steps.push((x, best));
+            }
+        }
+        plot.svg.raw(&format!(
+            "<path class=\"dots\" stroke=\"{BASELINE}\" d=\"{dots}\"/>"
+        ));
+        let line = plot.path(steps);
+        plot.svg.polyline(&line, STRATEGY, 2.0);
+        if let Some(i) = self.selected
+            && let Some(&v) = values.get(i)
+            && v.is_finite()
+        {
+            #[expect(clippy::cast_precision_loss, reason = "trial counts are small")]
+            let p = (plot.px(i as f64), plot.py(v));
+            plot.svg
+                .circle(p, 6.0, "#d55e00", " stroke=\"#000\" stroke-width=\"1.5\"");
+        }
+        plot.legend(&[
+            (BASELINE, "a trial"),
+            (STRATEGY, "the best so far"),
+            ("#d55e00", "the selected trial"),
+        ]);
+        plot.finish()
     }
 
     /// Every combination's test Sharpe ratio against its train Sharpe ratio, the selected one

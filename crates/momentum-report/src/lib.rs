@@ -133,7 +133,7 @@ pub fn render(report: &Report<'_>) -> String {
 mod tests {
     use momentum_engine::{
         ChainedCurve, ComboResult, Experiment, ExperimentSpec, GridRows, GridSpec, PricePanel,
-        WindowName, run_experiment,
+        SearchMethod, SearchReport, WindowName, run_experiment,
     };
 
     use super::*;
@@ -256,6 +256,28 @@ mod tests {
         unrecorded.grid = GridRows::default();
         let page = html(&unrecorded, &curve);
         assert!(page.contains("the run recorded no grid table"));
+    }
+
+    #[test]
+    fn a_search_draws_its_trials_in_order_and_a_grid_does_not() {
+        let (mut experiment, curve) = experiment(grid(), Some(0.7));
+        assert!(!html(&experiment, &curve).contains("data-chart=\"search\""));
+        // The same rows as the trials of a search.
+        experiment.search = SearchReport {
+            method: SearchMethod::Tpe,
+            seed: Some(3),
+            batch: Some(4),
+            space: Some(1000),
+            ..experiment.search.clone()
+        };
+        let page = html(&experiment, &curve);
+        assert!(page.contains("data-chart=\"search\""));
+        assert!(page.contains("trials of a TPE search (seed 3, batches of 4, of 1000 valid"));
+        // The best-so-far line and the selected trial's mark.
+        let chart = &page[page.find("data-chart=\"search\"").unwrap()..];
+        let chart = &chart[..chart.find("</figure>").unwrap()];
+        assert!(chart.contains("<polyline") && chart.contains("<circle"));
+        assert!(chart.contains("the best so far"));
     }
 
     #[test]

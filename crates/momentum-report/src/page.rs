@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use momentum_engine::{ComboResult, EngineError, GridRows, Metrics, WindowName};
+use momentum_engine::{ComboResult, EngineError, GridRows, Metrics, SearchMethod, WindowName};
 use momentum_scanner::promotion::GateResult;
 
 use crate::Report;
@@ -493,6 +493,25 @@ fn grid(out: &mut String, report: &Report<'_>) {
                      <code>grid.parquet</code> (<code>momentum runs grid</code>).</p>",
                     drawn.rows.len()
                 );
+            }
+            if let (SearchMethod::Tpe, Some(seed), Some(batch)) =
+                (e.search.method, e.search.seed, e.search.batch)
+            {
+                let _ = writeln!(
+                    out,
+                    "<p>These combinations are the trials of a TPE search (seed {seed}, batches \
+                     of {batch}{}): a heatmap's cells are the trials tried there, the rest is \
+                     left blank. The search in the order it tried them, with the best train {} \
+                     so far; a line still climbing at the right had too few trials. Every \
+                     trial is in <code>search.csv</code>, and the DSR and PBO above count them \
+                     all.</p>",
+                    e.search
+                        .space
+                        .map(|space| format!(", of {space} valid combinations"))
+                        .unwrap_or_default(),
+                    e.selection.objective
+                );
+                figure(out, "search", &maps.convergence(e.selection.objective));
             }
             figure(out, "heatmap-legend", &maps.legend());
             for panel in maps.panels() {

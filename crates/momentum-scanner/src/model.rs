@@ -17,8 +17,8 @@ use std::io::Write;
 use std::str::FromStr;
 
 use momentum_engine::{
-    Arm, Cpcv, DataLineage, Experiment, GridRows, SearchReport, SelectionStats, StrategyParams, WalkForward,
-    WindowName, WindowReport, write_canonical_json,
+    Arm, Cpcv, DataLineage, Experiment, GridRows, SearchReport, SelectionStats, StrategyParams,
+    WalkForward, WindowName, WindowReport, write_canonical_json,
 };
 use serde::{Deserialize, Serialize};
 

@@ -579,10 +579,30 @@ pub fn run(args: Args, settings: &Settings, params: &Path) -> anyhow::Result<Exi
 /// The search's method, budget, seed and ranges from their flags over `backtest.search`.
 fn set_search(spec: &mut ExperimentSpec, args: &Args, flags: &mut Overrides) -> anyhow::Result<()> {
     let search = &mut spec.search;
-    let method = args.search.as_deref().map(str::parse).transpose().map_err(anyhow::Error::msg)?;
-    flags.set(&mut search.method, method, "backtest.search.method", "--search");
-    flags.set(&mut search.trials, args.trials, "backtest.search.trials", "--trials");
-    flags.set(&mut search.seed, args.seed, "backtest.search.seed", "--seed");
+    let method = args
+        .search
+        .as_deref()
+        .map(str::parse)
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
+    flags.set(
+        &mut search.method,
+        method,
+        "backtest.search.method",
+        "--search",
+    );
+    flags.set(
+        &mut search.trials,
+        args.trials,
+        "backtest.search.trials",
+        "--trials",
+    );
+    flags.set(
+        &mut search.seed,
+        args.seed,
+        "backtest.search.seed",
+        "--seed",
+    );
     flags.set(
         &mut search.batch,
         args.search_batch,

@@ -74,7 +74,10 @@ fn a_seed_gives_the_same_trials_on_any_thread_count() {
     for threads in [2, 5] {
         // grid.csv holds every metric of every trial in shortest round-trip digits: equal text
         // is equal bits.
-        assert!(one == files(&run(&panel, &spec, threads)), "{threads} threads");
+        assert!(
+            one == files(&run(&panel, &spec, threads)),
+            "{threads} threads"
+        );
     }
     let other_seed = ExperimentSpec {
         search: SearchSpec {
@@ -95,11 +98,20 @@ fn trials_are_distinct_valid_and_within_their_ranges() {
     e.grid
         .try_for_each(|_, row, _| {
             let p = row.params;
-            assert!(seen.insert((p.lookback, p.skip, p.holding, p.top_k)), "{p:?} twice");
+            assert!(
+                seen.insert((p.lookback, p.skip, p.holding, p.top_k)),
+                "{p:?} twice"
+            );
             assert!(p.skip < p.lookback, "{p:?}");
-            assert!((2..=30).contains(&p.lookback) && p.lookback % 2 == 0, "{p:?}");
+            assert!(
+                (2..=30).contains(&p.lookback) && p.lookback % 2 == 0,
+                "{p:?}"
+            );
             assert!([0, 2, 4].contains(&p.skip), "{p:?}");
-            assert!((1..=10).contains(&p.holding) && (1..=5).contains(&p.top_k), "{p:?}");
+            assert!(
+                (1..=10).contains(&p.holding) && (1..=5).contains(&p.top_k),
+                "{p:?}"
+            );
             Ok::<_, EngineError>(())
         })
         .unwrap();
@@ -110,7 +122,10 @@ fn trials_are_distinct_valid_and_within_their_ranges() {
     // The record of the search.
     let search = &e.search;
     assert_eq!(search.method, SearchMethod::Tpe);
-    assert_eq!((search.trials, search.seed, search.batch), (40, Some(11), Some(6)));
+    assert_eq!(
+        (search.trials, search.seed, search.batch),
+        (40, Some(11), Some(6))
+    );
     // 15 lookbacks; skip 0 with all, 2 with the 14 above 2, 4 with the 13 above 4.
     assert_eq!(search.space, Some((15 + 14 + 13) * 10 * 5));
     assert_eq!(search.best_trial, e.grid_rank);
@@ -140,7 +155,11 @@ fn the_selection_statistics_count_every_trial() {
         selection.kurtosis,
         &trial_sharpes,
     );
-    assert!((selection.dsr - dsr).abs() < 1e-12, "{} {dsr}", selection.dsr);
+    assert!(
+        (selection.dsr - dsr).abs() < 1e-12,
+        "{} {dsr}",
+        selection.dsr
+    );
     let fewer = deflated_sharpe_ratio(
         selection.sharpe,
         selection.n,
@@ -153,10 +172,7 @@ fn the_selection_statistics_count_every_trial() {
     // PBO ranks all 40 trials on the train days every lookback of the ranges could trade:
     // (max(train start, 30), train end], cut in 8 blocks. A second computation from each
     // trial's plain recorded backtest.
-    let train = Window {
-        start: 0,
-        end: 279,
-    };
+    let train = Window { start: 0, end: 279 };
     let widest_t0 = train.first_rebalance(30).unwrap();
     let cscv_days = train.end - widest_t0;
     let returns: Vec<Vec<f64>> = rows
@@ -166,11 +182,16 @@ fn the_selection_statistics_count_every_trial() {
             r[r.len() - cscv_days..].to_vec()
         })
         .collect();
-    let expected = probability_of_backtest_overfitting(&BlockSums::from_returns(&returns, 8))
-        .unwrap();
+    let expected =
+        probability_of_backtest_overfitting(&BlockSums::from_returns(&returns, 8)).unwrap();
     let pbo = selection.pbo.as_ref().unwrap();
     assert_eq!((pbo.splits, pbo.blocks), (70, 8));
-    assert!((pbo.pbo - expected.pbo).abs() < 1e-12, "{} {}", pbo.pbo, expected.pbo);
+    assert!(
+        (pbo.pbo - expected.pbo).abs() < 1e-12,
+        "{} {}",
+        pbo.pbo,
+        expected.pbo
+    );
 }
 
 #[test]
@@ -229,12 +250,34 @@ fn bad_ranges_and_budgets_are_refused_naming_their_key() {
             Ok(_) => panic!("{:?} ran", spec.search),
         }
     };
-    let cases: [(&dyn Fn(&mut SearchSpec), &str, &str); 8] = [
-        (&|s| s.lookback = ParamRange::new(20, 5, 1), "search.lookback", "min is above max"),
-        (&|s| s.holding = ParamRange::new(1, 10, 0), "search.holding", "at least 1"),
-        (&|s| s.top_k = ParamRange::new(1, 10, 4), "search.top_k", "does not divide"),
-        (&|s| s.holding = ParamRange::new(0, 10, 1), "search.holding", "start at 1"),
-        (&|s| s.skip = ParamRange::new(30, 40, 1), "search.skip", "skip < lookback"),
+    // (the edit, the key refused, words of the reason)
+    type Case<'a> = (&'a dyn Fn(&mut SearchSpec), &'a str, &'a str);
+    let cases: [Case<'_>; 8] = [
+        (
+            &|s| s.lookback = ParamRange::new(20, 5, 1),
+            "search.lookback",
+            "min is above max",
+        ),
+        (
+            &|s| s.holding = ParamRange::new(1, 10, 0),
+            "search.holding",
+            "at least 1",
+        ),
+        (
+            &|s| s.top_k = ParamRange::new(1, 10, 4),
+            "search.top_k",
+            "does not divide",
+        ),
+        (
+            &|s| s.holding = ParamRange::new(0, 10, 1),
+            "search.holding",
+            "start at 1",
+        ),
+        (
+            &|s| s.skip = ParamRange::new(30, 40, 1),
+            "search.skip",
+            "skip < lookback",
+        ),
         (&|s| s.trials = 0, "search.trials", "at least 1"),
         (&|s| s.trials = 2101, "search.trials", "valid combinations"),
         (&|s| s.batch = 0, "search.batch", "at least 1"),
