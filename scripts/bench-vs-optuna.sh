@@ -56,7 +56,8 @@ timing=$("$target/release/examples/grid_timing" 1 1 "$panel")
 train_end=$(sed -nE 's/.*; train [0-9]+\.\.=([0-9]+),.*/\1/p' <<<"$timing")
 [[ -n $train_end ]] || { echo "$timing" >&2; exit 1; }
 
-"$target/release/examples/search_quality" "$threads" "$seeds" "${budgets[@]}" | tee "$work/engine.txt"
+"$target/release/examples/search_quality" "$threads" "$seeds" 16 "${budgets[@]}" |
+  tee "$work/engine.txt"
 "$python" -W ignore benches/peers/optuna_search.py "$panel" "$train_end" --seeds "$seeds" \
   --budgets "${budgets[@]}" | tee "$work/optuna.txt"
 
@@ -67,7 +68,7 @@ import statistics, sys
 rows = {}
 for line in sys.stdin:
     parts = line.strip().split(",")
-    if len(parts) != 6 or parts[0] == "side":
+    if len(parts) != 6 or not parts[0].startswith(("engine", "optuna")):
         continue
     side, space, _seed, trials, best, seconds = parts
     rows.setdefault((space, side, int(trials)), []).append((float(best), float(seconds)))

@@ -1,13 +1,13 @@
 //! How close a TPE search gets to the grid's best, and how long it takes (issue #25).
 //!
-//! `cargo run --profile bench -p momentum-benches --example search_quality -- THREADS SEEDS BUDGET...`
+//! `cargo run --profile bench -p momentum-benches --example search_quality -- THREADS SEEDS BATCH BUDGET...`
 //!
 //! On the embedded sample (from 1995, 70 % train, Sharpe, 10 bps, 16 CSCV blocks, no
 //! walk-forward, no CPCV): first the issue's 9,000-combination grid and its best train Sharpe
 //! ratio; then for each seed `0..SEEDS` a TPE search of the largest budget over the same space
 //! (`sample`: lookback 5:250:5, skip 0, holding 1:60, top_k 3:7:2) and one over the wide space
 //! (`wide`, the `backtest.search` defaults: lookback 2:500, skip 0:60, holding 1:120, top_k
-//! 1:20), in batches of 16. A search's first `N` trials do not depend on its budget, so each
+//! 1:20), in batches of `BATCH` (16 is the default of `backtest.search.batch`). A search's first `N` trials do not depend on its budget, so each
 //! smaller budget is read off the same run: one line per space, seed and budget
 //! (`engine,SPACE,SEED,TRIALS,BEST_SHARPE,SECONDS`: the best train Sharpe ratio among the first
 //! `TRIALS` trials and the seconds from the search's start to the end of the batch of trial
@@ -26,6 +26,7 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let threads: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(2);
     let seeds: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(10);
+    let batch: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(16);
     let mut budgets: Vec<usize> = args.filter_map(|a| a.parse().ok()).collect();
     if budgets.is_empty() {
         budgets = vec![100, 300, 450, 1000];
@@ -74,6 +75,7 @@ fn main() {
         ..SearchSpec::default()
     };
     println!("side,space,seed,trials,best_sharpe,seconds");
+    let side = format!("engine-batch-{batch}");
     let mut summary = Vec::new();
     for (name, space) in [("sample", sample_space), ("wide", wide_space)] {
         let mut found = vec![Vec::new(); budgets.len()];
@@ -83,6 +85,7 @@ fn main() {
                 search: SearchSpec {
                     trials: largest,
                     seed,
+                    batch,
                     ..space
                 },
                 ..base.clone()
@@ -105,7 +108,7 @@ fn main() {
                     .copied()
                     .fold(f64::NEG_INFINITY, f64::max);
                 let seconds = run.search.seconds[trials - 1];
-                println!("engine,{name},{seed},{trials},{best:.6},{seconds:.4}");
+                println!("{side},{name},{seed},{trials},{best:.6},{seconds:.4}");
                 found[at].push((best, seconds));
             }
         }

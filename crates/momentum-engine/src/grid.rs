@@ -598,6 +598,12 @@ pub(crate) fn simulate_grid(
 
     let n = panel.n_tickers();
     let prices = Prices::new(panel);
+    // The days a simulation reads ranks of: the windows' span (a walk-forward fold's five years,
+    // not the whole panel).
+    let ranked_days = test.map_or(train, |test| Window {
+        start: train.start.min(test.start),
+        end: train.end.max(test.end),
+    });
     // The combinations of one (lookback, skip), consecutive in grid order.
     let groups: Vec<&[StrategyParams]> = combos
         .chunk_by(|a, b| (a.lookback, a.skip) == (b.lookback, b.skip))
@@ -646,12 +652,13 @@ pub(crate) fn simulate_grid(
         };
         let (holdings, ks) = (ascending(|p| p.holding), ascending(|p| p.top_k));
         let width = ks[ks.len() - 1];
+        let ranking = (p.lookback, p.skip, width);
         let table = match tables.take() {
             Some(mut table) => {
-                table.rebuild(panel, p.lookback, p.skip, width)?;
+                table.rebuild(panel, ranking, ranked_days)?;
                 table
             }
-            None => RankTable::build(panel, p.lookback, p.skip, width)?,
+            None => RankTable::build_within(panel, ranking, ranked_days)?,
         };
         let lists = (p.lookback, &holdings[..], &ks[..]);
         let (train, test) = rayon::join(

@@ -7,6 +7,7 @@ use rayon::prelude::*;
 
 use crate::error::Result;
 use crate::lanes::F64x2;
+use crate::params::Window;
 
 /// Rank order of two eligible tickers: higher score first, equal scores to the lower index.
 /// Scores compare as `f64` values (`-0.0 == 0.0`), so ratios that round to the same `m` tie.
@@ -250,6 +251,15 @@ impl RankTable {
     /// # Ok::<(), momentum_engine::EngineError>(())
     /// ```
     pub fn build(panel: &PricePanel, lookback: usize, skip: usize, width: usize) -> Result<Self> {
+        Self::build_within(panel, (lookback, skip, width), Window::full(panel.n_days()))
+    }
+
+    /// [`Self::build`] ranking only the days of `within` ([`Self::rebuild`]).
+    pub(crate) fn build_within(
+        panel: &PricePanel,
+        (lookback, skip, width): (usize, usize, usize),
+        within: Window,
+    ) -> Result<Self> {
         let mut table = Self {
             lookback,
             skip,
@@ -260,18 +270,19 @@ impl RankTable {
             places: Vec::new(),
             tickers: 0,
         };
-        table.rebuild(panel, lookback, skip, width)?;
+        table.rebuild(panel, (lookback, skip, width), within)?;
         Ok(table)
     }
 
     /// [`Self::build`] into this table's memory (the grid ranks lookback after lookback without
-    /// allocating, and faulting in, new tables each time).
+    /// allocating, and faulting in, new tables each time), ranking only the days of `within`
+    /// (a simulation over a window reads no other row; the rows of other days are empty). A
+    /// search's walk-forward fold ranks its five years, not the whole panel.
     pub(crate) fn rebuild(
         &mut self,
         panel: &PricePanel,
-        lookback: usize,
-        skip: usize,
-        width: usize,
+        (lookback, skip, width): (usize, usize, usize),
+        within: Window,
     ) -> Result<()> {
         momentum_features::validate_lookback_skip(lookback, skip)?;
         let (t_len, n) = (panel.n_days(), panel.n_tickers());
@@ -286,7 +297,7 @@ impl RankTable {
         } = self;
         *tickers = n;
         // Rows beyond a day's count are never read, so only the counts (of the days before the
-        // lookback) need clearing.
+        // lookback or outside `within`) need clearing.
         counts.clear();
         counts.resize(t_len, 0);
         ranked.resize(t_len * width, 0);
@@ -307,7 +318,7 @@ impl RankTable {
                 |(scores, sel), (c, (((cnt, rows), invs), place_rows))| {
                     for (j, count) in cnt.iter_mut().enumerate() {
                         let t = c * CHUNK + j;
-                        if t < lookback {
+                        if t < lookback || t < within.start || t > within.end {
                             continue;
                         }
                         scores_branch_free(close, n, t, lookback, skip, scores);

@@ -273,6 +273,8 @@ mod tests {
         let page = html(&experiment, &curve);
         assert!(page.contains("data-chart=\"search\""));
         assert!(page.contains("trials of a TPE search (seed 3, batches of 4, of 1000 valid"));
+        // The selected trial's (top_k, skip) panel only: one pair of maps of the grid's two.
+        assert_eq!(page.matches("data-chart=\"heatmap\"").count(), 1);
         // The best-so-far line and the selected trial's mark.
         let chart = &page[page.find("data-chart=\"search\"").unwrap()..];
         let chart = &chart[..chart.find("</figure>").unwrap()];

@@ -500,11 +500,12 @@ fn grid(out: &mut String, report: &Report<'_>) {
                 let _ = writeln!(
                     out,
                     "<p>These combinations are the trials of a TPE search (seed {seed}, batches \
-                     of {batch}{}): a heatmap's cells are the trials tried there, the rest is \
-                     left blank. The search in the order it tried them, with the best train {} \
-                     so far; a line still climbing at the right had too few trials. Every \
-                     trial is in <code>search.csv</code>, and the DSR and PBO above count them \
-                     all.</p>",
+                     of {batch}{}), scattered over the ranges: the heatmaps below show the \
+                     selected trial's portfolio size and skip only, their cells the trials tried \
+                     there (blank where none was). The search in the order it tried them, with \
+                     the best train {} so far; a line still climbing at the right had too few \
+                     trials. Every trial is in <code>search.csv</code>, and the DSR and PBO \
+                     above count them all.</p>",
                     e.search
                         .space
                         .map(|space| format!(", of {space} valid combinations"))
@@ -513,8 +514,20 @@ fn grid(out: &mut String, report: &Report<'_>) {
                 );
                 figure(out, "search", &maps.convergence(e.selection.objective));
             }
+            // A search's trials scatter over many (top_k, skip) panels: only the selected
+            // trial's is drawn.
+            let only = match (e.search.method, drawn.selected) {
+                (SearchMethod::Tpe, Some(i)) => {
+                    let p = drawn.rows[i].params;
+                    Some((p.top_k, p.skip))
+                }
+                _ => None,
+            };
             figure(out, "heatmap-legend", &maps.legend());
-            for panel in maps.panels() {
+            for panel in maps
+                .panels()
+                .filter(|panel| only.is_none_or(|only| only == *panel))
+            {
                 let _ = write!(
                     out,
                     "<h3>top_k = {}, skip = {}</h3><div class=\"pair\" data-chart=\"heatmap\">",
