@@ -601,3 +601,103 @@ fn cscv<E>(
         logits,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compare::SplitMix64;
+
+    /// CSCV by its definition, split by split from the block sums: every combination's Sharpe
+    /// ratio on each half ([`sharpe_of_sums`] of the half's sums added in block order, as the
+    /// engine adds them), the in-sample winner the first of the largest, its out-of-sample rank
+    /// counted over every combination. No complements, no chunks, no pairing: what a faster
+    /// CSCV must reproduce bit for bit.
+    fn split_by_split(sums: &BlockSums) -> Vec<f64> {
+        let (s, len, n) = (sums.blocks, sums.block_len, sums.combinations());
+        let sharpe = |c: usize, set: &[usize]| {
+            let total = set.iter().fold([0.0, 0.0], |acc, &b| {
+                let x = sums.sums[c * s + b];
+                [acc[0] + x[0], acc[1] + x[1]]
+            });
+            sharpe_of_sums(total, set.len() * len)
+        };
+        let mut logits = Vec::new();
+        for mask in 0u32..1 << s {
+            if mask.count_ones() as usize != s / 2 {
+                continue;
+            }
+            let (ins, outs): (Vec<usize>, Vec<usize>) = (0..s).partition(|b| mask >> b & 1 == 1);
+            let is: Vec<f64> = (0..n).map(|c| sharpe(c, &ins)).collect();
+            let oos: Vec<f64> = (0..n).map(|c| sharpe(c, &outs)).collect();
+            let mut best = 0;
+            for (c, &v) in is.iter().enumerate() {
+                if v > is[best] {
+                    best = c;
+                }
+            }
+            let x = oos[best];
+            let below = oos.iter().filter(|&&y| y < x).count();
+            let equal = oos.iter().filter(|&&y| y == x).count();
+            let winner = HalfWinner {
+                below,
+                equal,
+                ..HalfWinner::NONE
+            };
+            logits.push(winner.logit(n));
+        }
+        logits
+    }
+
+    /// Returns that put CSCV's ties and edges to the test: noise with drifts apart, exact
+    /// copies (ties in and out of sample), copies scaled by a hair (the same Sharpe ratio up to
+    /// rounding), all zeros and a constant loss (no variance, or rounding's), and a loss so
+    /// steady its per-period Sharpe ratio is far below -31 (it never wins, so the splits still
+    /// disagree).
+    fn awkward_returns(seed: u64, days: usize) -> Vec<Vec<f64>> {
+        let mut rng = SplitMix64::new(seed);
+        let mut returns: Vec<Vec<f64>> = (0..23)
+            .map(|c| {
+                let drift = 0.00002 * (f64::from(c) - 11.0);
+                (0..days).map(|_| drift + 0.02 * (rng.uniform() - 0.5)).collect()
+            })
+            .collect();
+        for c in [1, 4, 9] {
+            returns.push(returns[c].clone());
+            let scaled = returns[c].iter().map(|r| r * (1.0 + 3e-16)).collect();
+            returns.push(scaled);
+            let scaled = returns[c].iter().map(|r| r * 1.000_000_000_1).collect();
+            returns.push(scaled);
+        }
+        returns.push(vec![0.0; days]);
+        returns.push(vec![-0.001; days]);
+        returns.push((0..days).map(|_| -0.01 + 1e-6 * rng.uniform()).collect());
+        returns
+    }
+
+    #[test]
+    fn every_split_has_the_logit_of_the_definition_bit_for_bit() {
+        for (seed, blocks) in [(1, 8), (2, 6), (3, 10)] {
+            let returns = awkward_returns(seed, 12 * blocks + 3);
+            let sums = BlockSums::from_returns(&returns, blocks);
+            let expected = split_by_split(&sums);
+            let whole = probability_of_backtest_overfitting(&sums).expect("a PBO");
+            // Chunks of 7 combinations: winners across chunks, ranks in a second pass.
+            let shape = (sums.combinations(), blocks, sums.block_len);
+            let Ok(chunked) = cscv::<Infallible>(shape, &mut |chunk| {
+                sums.sums.chunks(7 * blocks).try_for_each(|part| chunk(part))
+            });
+            let chunked = chunked.expect("a PBO");
+            for got in [&whole.logits, &chunked.logits] {
+                assert_eq!(got.len(), expected.len());
+                for (split, (a, b)) in got.iter().zip(&expected).enumerate() {
+                    assert_eq!(a.to_bits(), b.to_bits(), "seed {seed}, split {split}: {a} {b}");
+                }
+            }
+            // Not degenerate: the splits disagree.
+            assert!(
+                expected.iter().any(|&l| l > 0.0) && expected.iter().any(|&l| l <= 0.0),
+                "seed {seed}: {expected:?}"
+            );
+        }
+    }
+}
