@@ -658,7 +658,9 @@ mod tests {
         let mut returns: Vec<Vec<f64>> = (0..23)
             .map(|c| {
                 let drift = 0.00002 * (f64::from(c) - 11.0);
-                (0..days).map(|_| drift + 0.02 * (rng.uniform() - 0.5)).collect()
+                (0..days)
+                    .map(|_| drift + 0.02 * (rng.uniform() - 0.5))
+                    .collect()
             })
             .collect();
         for c in [1, 4, 9] {
@@ -684,13 +686,17 @@ mod tests {
             // Chunks of 7 combinations: winners across chunks, ranks in a second pass.
             let shape = (sums.combinations(), blocks, sums.block_len);
             let Ok(chunked) = cscv::<Infallible>(shape, &mut |chunk| {
-                sums.sums.chunks(7 * blocks).try_for_each(|part| chunk(part))
+                sums.sums.chunks(7 * blocks).try_for_each(&mut *chunk)
             });
             let chunked = chunked.expect("a PBO");
             for got in [&whole.logits, &chunked.logits] {
                 assert_eq!(got.len(), expected.len());
                 for (split, (a, b)) in got.iter().zip(&expected).enumerate() {
-                    assert_eq!(a.to_bits(), b.to_bits(), "seed {seed}, split {split}: {a} {b}");
+                    assert_eq!(
+                        a.to_bits(),
+                        b.to_bits(),
+                        "seed {seed}, split {split}: {a} {b}"
+                    );
                 }
             }
             // Not degenerate: the splits disagree.
