@@ -360,28 +360,37 @@ mod tests {
         assert!((at(40) - at(60)).abs() < 1e-15);
     }
 
-    #[test]
-    fn proposals_avoid_unusable_points_and_run_out_with_the_space() {
-        let tpe = Tpe::new([3, 2, 1, 1]);
-        let mut rng = SplitMix64::new(1);
+    /// `trials` proposals one at a time from `seed` (the first `startup` at random), never a
+    /// point twice, each told its `objective`.
+    fn search(
+        tpe: &Tpe,
+        (seed, trials, startup): (u64, usize, usize),
+        objective: impl Fn(Point) -> f64,
+    ) -> Vec<Observation> {
+        let mut rng = SplitMix64::new(seed);
         let mut history: Vec<Observation> = Vec::new();
-        for _ in 0..6 {
+        for _ in 0..trials {
             let tried: Vec<Point> = history.iter().map(|o| o.point).collect();
+            let at_random = history.len() < startup;
             let point = tpe
-                .propose(
-                    &history,
-                    &mut rng,
-                    &|p| !tried.contains(&p),
-                    history.len() < 2,
-                )
+                .propose(&history, &mut rng, &|p| !tried.contains(&p), at_random)
                 .expect("points left");
             assert!(!tried.contains(&point));
             history.push(Observation {
                 point,
-                value: f64::from(point[0]),
+                value: objective(point),
             });
         }
+        history
+    }
+
+    #[test]
+    fn proposals_avoid_unusable_points_and_run_out_with_the_space() {
+        let tpe = Tpe::new([3, 2, 1, 1]);
+        // All six points, each once (`search` checks), then none is left.
+        let history = search(&tpe, (1, 6, 2), |p| f64::from(p[0]));
         let tried: Vec<Point> = history.iter().map(|o| o.point).collect();
+        let mut rng = SplitMix64::new(2);
         assert_eq!(
             tpe.propose(&history, &mut rng, &|p| !tried.contains(&p), false),
             None
@@ -393,24 +402,10 @@ mod tests {
         // A peak at (70, 3) of 101 x 9 values: 60 trials find a point within 3 and 1 of it,
         // where random search finds one with probability about 1 - (1 - 21/909)^60 = 0.75.
         let tpe = Tpe::new([101, 9, 1, 1]);
-        let mut rng = SplitMix64::new(3);
-        let mut history: Vec<Observation> = Vec::new();
-        for _ in 0..60 {
-            let tried: Vec<Point> = history.iter().map(|o| o.point).collect();
-            let point = tpe
-                .propose(
-                    &history,
-                    &mut rng,
-                    &|p| !tried.contains(&p),
-                    history.len() < 10,
-                )
-                .expect("points left");
-            let (x, y) = (f64::from(point[0]) - 70.0, f64::from(point[1]) - 3.0);
-            history.push(Observation {
-                point,
-                value: -(x * x) / 100.0 - y * y,
-            });
-        }
+        let history = search(&tpe, (3, 60, 10), |p| {
+            let (x, y) = (f64::from(p[0]) - 70.0, f64::from(p[1]) - 3.0);
+            -(x * x) / 100.0 - y * y
+        });
         let best = history
             .iter()
             .max_by(|a, b| a.value.total_cmp(&b.value))
