@@ -296,7 +296,14 @@ impl ExperimentSpec {
                 .and_then(|evaluated| schedule.folds(evaluated, self.max_lookback()))
                 .map_or(0, |folds| folds.len())
         });
-        1 + folds + usize::from(self.cpcv.is_some() && self.search.method == SearchMethod::Grid)
+        1 + folds + usize::from(self.cpcv_run().is_some())
+    }
+
+    /// The CPCV this spec runs: [`ExperimentSpec::cpcv`] beside a grid, none beside a search
+    /// (each of its splits would need a search of its own).
+    pub fn cpcv_run(&self) -> Option<CpcvSpec> {
+        self.cpcv
+            .filter(|_| self.search.method == SearchMethod::Grid)
     }
 }
 
@@ -1045,8 +1052,7 @@ impl Plan {
             .map(|schedule| schedule.folds(evaluated, spec.max_lookback()))
             .transpose()?;
         let cpcv = spec
-            .cpcv
-            .filter(|_| space.is_none())
+            .cpcv_run()
             .map(|cpcv_spec| {
                 Ok::<_, EngineError>((cpcv_spec, cpcv::plan(&combos, cpcv_spec, evaluated)?))
             })

@@ -353,13 +353,7 @@ impl Space {
 
     /// The widest lookback's combination: the one whose first rebalance is latest.
     pub(crate) fn widest(&self, cost_bps: f64) -> StrategyParams {
-        StrategyParams {
-            lookback: self.ranges[0].max,
-            skip: self.ranges[1].min,
-            holding: self.ranges[2].min,
-            top_k: self.ranges[3].min,
-            cost_bps,
-        }
+        self.params([index(self.ranges[0].values() - 1), 0, 0, 0], cost_bps)
     }
 }
 
@@ -519,14 +513,14 @@ pub(crate) fn run_search(
         folds.push(best);
     }
     let mut experiment = plan.finish(panel, data_digest, (rows, folds, None))?;
+    // The trials and the best one as the plan counted them; what only a search has.
     experiment.search = SearchReport {
         method: SearchMethod::Tpe,
-        trials: experiment.grid.len(),
-        best_trial: experiment.grid_rank,
         seed: Some(search.seed),
         batch: Some(search.batch),
         space: Some(space.size),
         seconds,
+        ..experiment.search
     };
     Ok(experiment)
 }

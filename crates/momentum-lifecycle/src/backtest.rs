@@ -549,21 +549,17 @@ fn write_backtest(
     report: &ReportContext,
 ) -> Result<Backtest> {
     let universe = panel.n_tickers();
-    let largest_k = match spec.search.method {
-        SearchMethod::Grid => spec.grid.top_k.iter().copied().max(),
-        SearchMethod::Tpe => Some(spec.search.top_k.max),
+    let (key, largest_k) = match spec.search.method {
+        SearchMethod::Grid => ("backtest.grid.top_k", spec.grid.top_k.iter().copied().max()),
+        SearchMethod::Tpe => ("backtest.search.top_k", Some(spec.search.top_k.max)),
     };
     if let Some(k) = largest_k.filter(|&k| k > universe) {
-        let key = match spec.search.method {
-            SearchMethod::Grid => "backtest.grid.top_k",
-            SearchMethod::Tpe => "backtest.search.top_k",
-        };
         tracing::warn!(
             "{key} {k} is larger than the universe of {universe} tickers: the portfolio holds \
              all of them"
         );
     }
-    if spec.search.method == SearchMethod::Tpe && spec.cpcv.is_some() {
+    if spec.cpcv.is_some() && spec.cpcv_run().is_none() {
         tracing::warn!(
             "backtest.cpcv is not run with a TPE search: each of its splits would need a \
              search of its own (the walk-forward runs one per fold); cpcv.csv is not written"
