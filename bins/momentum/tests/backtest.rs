@@ -498,3 +498,63 @@ fn the_evaluation_window_comes_from_flags_or_params_and_bad_ones_are_named() {
         "{stderr}"
     );
 }
+
+/// PBO's vector instructions change no byte: a grid writes the same reports with
+/// `MOMENTUM_SIMD=portable` as with the widest instructions this processor has (the engine's
+/// unit tests check every split's logit on each), and a value naming none is refused in one
+/// line before any work.
+#[test]
+fn every_instruction_set_writes_the_same_reports() {
+    let prices = sample();
+    let args = [
+        "backtest",
+        "--prices",
+        prices.to_str().unwrap(),
+        "--grid-lookback",
+        "10,20,40,60,120",
+        "--grid-skip",
+        "0",
+        "--grid-holding",
+        "1,5,10,20",
+        "--grid-top-k",
+        "2,3,5",
+        "--validation",
+        "split",
+        "--no-track",
+        "--reproducible",
+        "--threads",
+        "2",
+    ];
+    let with_simd = |dir: &Path, simd: &str| {
+        Command::new(env!("CARGO_BIN_EXE_momentum"))
+            .current_dir(dir)
+            .args(args)
+            .env_remove("RUST_LOG")
+            .env("MOMENTUM_SIMD", simd)
+            .output()
+            .expect("the binary runs")
+    };
+    let (portable, widest) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    ok(&with_simd(portable.path(), "portable"));
+    ok(&with_simd(widest.path(), "auto"));
+    for file in [
+        "reports/metrics.json",
+        "reports/grid.csv",
+        "models/candidate.json",
+    ] {
+        let read = |dir: &Path| std::fs::read(dir.join(file)).unwrap();
+        assert!(read(portable.path()) == read(widest.path()), "{file} differs");
+    }
+    let pbo = &read_json(&portable.path().join("reports/metrics.json"))["selection"]["pbo"];
+    assert!(pbo.as_f64().is_some_and(|p| (0.0..=1.0).contains(&p)), "{pbo}");
+
+    let refused = tempfile::tempdir().unwrap();
+    let out = with_simd(refused.path(), "avx3");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(
+        stderr.trim_end(),
+        "error: invalid MOMENTUM_SIMD = avx3: expected auto, portable, avx2 or avx512"
+    );
+    assert!(!refused.path().join("reports").exists());
+}

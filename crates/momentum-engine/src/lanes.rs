@@ -1,6 +1,5 @@
 //! Two `f64` lanes for the simulation (two portfolio sizes at a time, in the walks and the
-//! settlements), the rank tables' candidate bit sets, and PBO's inner loop (two Sharpe ratios
-//! at a time): SSE2 on x86_64, plain arrays elsewhere. Every operation is the IEEE operation
+//! settlements) and the rank tables' candidate bit sets: SSE2 on x86_64, plain arrays elsewhere. Every operation is the IEEE operation
 //! lane by lane, so both give the same bits; with the intrinsics each is one instruction,
 //! where LLVM shuffled and spilled the portable version.
 
@@ -14,7 +13,7 @@ mod imp {
     use std::arch::x86_64::{
         __m128d, _mm_add_pd, _mm_and_pd, _mm_andnot_pd, _mm_cmpgt_pd, _mm_cmple_pd, _mm_cmplt_pd,
         _mm_cvtsd_f64, _mm_div_pd, _mm_loadu_pd, _mm_max_pd, _mm_min_pd, _mm_movemask_pd,
-        _mm_mul_pd, _mm_or_pd, _mm_set_pd, _mm_set1_pd, _mm_sqrt_pd, _mm_sub_pd, _mm_unpackhi_pd,
+        _mm_mul_pd, _mm_or_pd, _mm_set_pd, _mm_set1_pd, _mm_sub_pd, _mm_unpackhi_pd,
     };
 
     /// A comparison's result per lane (all bits set where true).
@@ -84,12 +83,6 @@ mod imp {
             let s: &[f64; 2] = s.first_chunk().expect("two values to load");
             // SAFETY: SSE2 as above; `s` is two readable f64 (unaligned loads are allowed).
             Self(unsafe { _mm_loadu_pd(s.as_ptr()) })
-        }
-        /// The correctly rounded square root per lane.
-        #[inline(always)]
-        pub(crate) fn sqrt(self) -> Self {
-            // SAFETY: as above.
-            Self(unsafe { _mm_sqrt_pd(self.0) })
         }
         /// `|x|` per lane.
         #[inline(always)]
@@ -189,11 +182,6 @@ mod imp {
         pub(crate) fn div(self, b: Self) -> Self {
             self.map(b, |x, y| x / y)
         }
-        /// The correctly rounded square root per lane.
-        #[inline(always)]
-        pub(crate) fn sqrt(self) -> Self {
-            Self([self.0[0].sqrt(), self.0[1].sqrt()])
-        }
         /// `|x|` per lane.
         #[inline(always)]
         pub(crate) fn abs(self) -> Self {
@@ -283,7 +271,6 @@ mod tests {
         assert_eq!(F64x2::splat(2.5).hi(), 2.5);
         let p = F64x2::pair(1.0, 2.0);
         assert_eq!((p.lo(), p.hi()), (1.0, 2.0));
-        assert_eq!(F64x2::load(&[2.0, 9.0]).sqrt().hi(), 3.0);
     }
 
     #[test]

@@ -34,6 +34,7 @@
 mod backtest;
 mod compare;
 mod cpcv;
+mod cscv;
 mod error;
 mod experiment;
 mod grid;
@@ -56,6 +57,7 @@ pub use compare::{
     compare, diebold_mariano, newey_west_lag, sharpe_difference_bootstrap, sharpe_difference_hac,
 };
 pub use cpcv::{Cpcv, CpcvSpec, CpcvSplit, MAX_CPCV_SPLITS, PathSummary, cpcv};
+pub use cscv::simd_instruction_set;
 pub use error::{EngineError, Result};
 pub use experiment::{
     ChainedCurve, CurvePoint, DEFAULT_MAX_COMBINATIONS, DataLineage, Experiment, ExperimentSpec,

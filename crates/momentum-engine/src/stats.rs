@@ -2,13 +2,12 @@
 //!
 //! All Sharpe ratios here are per period (daily), not annualised.
 
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use statrs::distribution::{ContinuousCDF, Normal};
 
 use std::convert::Infallible;
 
-use crate::lanes::F64x2;
+use crate::cscv::cscv;
 use crate::rows::GridRows;
 
 /// The Euler-Mascheroni constant as the spec writes it.
@@ -294,138 +293,16 @@ impl BlockSums {
     }
 }
 
-/// The block sums of two combinations `a` and `b` side by side, one lane each: per block,
-/// `[a: sum r, b: sum r]` and `[a: sum r^2, b: sum r^2]`.
-type PairedBlock = [F64x2; 2];
-
-/// The sums of two combinations' returns over the blocks `ins` and over `outs` (each in block
-/// order, one lane per combination), from their `paired` block sums: `[[sum r, sum r^2] of
-/// ins, [sum r, sum r^2] of outs]`.
-#[inline]
-fn split_sums(paired: &[PairedBlock], ins: &[u8], outs: &[u8]) -> [[F64x2; 2]; 2] {
-    let zero = F64x2::splat(0.0);
-    let (mut inside, mut outside) = ([zero; 2], [zero; 2]);
-    for (&bi, &bo) in ins.iter().zip(outs) {
-        let (vi, vo) = (paired[usize::from(bi)], paired[usize::from(bo)]);
-        inside = [inside[0].add(vi[0]), inside[1].add(vi[1])];
-        outside = [outside[0].add(vo[0]), outside[1].add(vo[1])];
-    }
-    [inside, outside]
-}
-
-/// Sharpe ratios (`mean / std`, ddof 1) of two combinations at once, each of `count >= 2`
-/// returns with sums `s1` and `s2`: `mean = s1 / count`, `var = (s2 - s1 * mean) / (count - 1)`,
-/// `mean / sqrt(var)`, and 0 when `var` is not positive.
-#[inline]
-fn sharpe_pair([s1, s2]: [F64x2; 2], count: usize) -> F64x2 {
+/// The per-period Sharpe ratio (`mean / std`, ddof 1) of `count >= 2` returns from their
+/// `[sum r, sum r^2]`: `mean = s1 / count`, `var = (s2 - s1 * mean) / (count - 1)`,
+/// `mean / sqrt(var)`, and 0 when `var` is not positive. CSCV's splits and CPCV's splits and
+/// paths all compute it so.
+pub(crate) fn sharpe_of_sums([s1, s2]: [f64; 2], count: usize) -> f64 {
     #[expect(clippy::cast_precision_loss, reason = "day counts are far below 2^52")]
     let n = count as f64;
-    let mean = s1.div(F64x2::splat(n));
-    let var = s2.sub(s1.mul(mean)).div(F64x2::splat(n - 1.0));
-    mean.div(var.sqrt()).keep(var.gt(F64x2::splat(0.0)))
-}
-
-/// The per-period Sharpe ratio of `count >= 2` returns from their `[sum r, sum r^2]`, exactly
-/// as CSCV computes it ([`sharpe_pair`] in one lane), for CPCV's splits and paths.
-pub(crate) fn sharpe_of_sums(sums: [f64; 2], count: usize) -> f64 {
-    sharpe_pair(sums.map(F64x2::splat), count).lo()
-}
-
-/// One half of a CSCV split as in-sample: its best combination so far and where that one's
-/// out-of-sample Sharpe ratio ranks.
-#[derive(Debug, Clone, Copy)]
-struct HalfWinner {
-    /// The best in-sample Sharpe ratio so far (the first on ties).
-    sharpe: f64,
-    /// Its out-of-sample Sharpe ratio `x`.
-    oos: f64,
-    /// Combinations whose out-of-sample Sharpe ratio is below `x`, and equal to it (`x`'s own
-    /// included).
-    below: usize,
-    equal: usize,
-}
-
-impl HalfWinner {
-    const NONE: Self = Self {
-        sharpe: f64::NEG_INFINITY,
-        oos: f64::NAN,
-        below: 0,
-        equal: 0,
-    };
-
-    /// Takes the next combinations: `own` in-sample Sharpe ratios, `other` out-of-sample.
-    fn offer(&mut self, own: &[f64], other: &[f64], first_chunk: bool) {
-        if first_chunk && !other.is_empty() {
-            // With no better one, combination 0 is the winner.
-            self.oos = other[0];
-        }
-        for (&v, &o) in own.iter().zip(other) {
-            if v > self.sharpe {
-                self.sharpe = v;
-                self.oos = o;
-            }
-        }
-    }
-
-    /// Counts the out-of-sample Sharpe ratios `other` below and equal to the winner's.
-    fn tally(&mut self, other: &[f64]) {
-        for &y in other {
-            self.below += usize::from(y < self.oos);
-            self.equal += usize::from(y == self.oos);
-        }
-    }
-
-    /// The logit of the winner's relative rank among `n` (ascending, mid-rank for ties):
-    /// `rank = 1 + #{worse} + #{equal others} / 2`, `w = rank / (N + 1)`, `ln(w / (1 - w))`.
-    /// The winner is among the values it is ranked in, so `equal >= 1`: a Sharpe ratio here is
-    /// never NaN ([`sharpe_pair`] gives 0 where the variance is not a positive number).
-    #[expect(clippy::cast_precision_loss, reason = "counts are far below 2^52")]
-    fn logit(&self, n: usize) -> f64 {
-        let rank = 1.0 + self.below as f64 + self.equal.saturating_sub(1) as f64 / 2.0;
-        let w = rank / (n as f64 + 1.0);
-        (w / (1.0 - w)).ln()
-    }
-}
-
-/// The Sharpe ratios of a chunk's combinations over the blocks `ins` (into `first`) and `outs`
-/// (into `second`), from their `paired` block sums (`s` per pair), two combinations at a time:
-/// their sums in one lane pair, the Sharpe ratios of both in one set of packed divisions and
-/// square roots (lane by lane the operations of the scalar formula, so the same values as one
-/// at a time, whatever the pairing).
-fn half_sharpes(
-    paired: &[PairedBlock],
-    (s, count): (usize, usize),
-    (ins, outs): (&[u8], &[u8]),
-    first: &mut [f64],
-    second: &mut [f64],
-) {
-    for ((first, second), blocks) in first
-        .chunks_mut(2)
-        .zip(second.chunks_mut(2))
-        .zip(paired.chunks(s))
-    {
-        let [inside, outside] = split_sums(blocks, ins, outs);
-        let sharpe = [sharpe_pair(inside, count), sharpe_pair(outside, count)];
-        for (k, (x, y)) in first.iter_mut().zip(second.iter_mut()).enumerate() {
-            *x = sharpe[0].lane(k);
-            *y = sharpe[1].lane(k);
-        }
-    }
-}
-
-/// A chunk's block sums (`s` per combination) two combinations side by side (with an odd
-/// count, the last one beside itself), so one packed addition sums both.
-fn paired_sums(sums: &[[f64; 2]], s: usize) -> Vec<PairedBlock> {
-    let n = sums.len() / s;
-    (0..n.div_ceil(2))
-        .flat_map(|p| {
-            let (a, b) = (2 * p, (2 * p + 1).min(n - 1));
-            (0..s).map(move |block| {
-                let (x, y) = (sums[a * s + block], sums[b * s + block]);
-                [F64x2::pair(x[0], y[0]), F64x2::pair(x[1], y[1])]
-            })
-        })
-        .collect()
+    let mean = s1 / n;
+    let var = (s2 - s1 * mean) / (n - 1.0);
+    if var > 0.0 { mean / var.sqrt() } else { 0.0 }
 }
 
 /// Probability of Backtest Overfitting by combinatorially symmetric cross-validation.
@@ -476,8 +353,8 @@ pub fn probability_of_backtest_overfitting(sums: &BlockSums) -> Option<Pbo> {
     pbo
 }
 
-/// [`probability_of_backtest_overfitting`] of the grid's rows, read a chunk at a time (twice
-/// when there is more than one chunk): the same value, bit for bit. `None` without block sums.
+/// [`probability_of_backtest_overfitting`] of the grid's rows, read a chunk at a time (twice):
+/// the same value, bit for bit. `None` without block sums.
 ///
 /// # Errors
 /// [`crate::EngineError::GridSpill`] when the rows cannot be read.
@@ -490,122 +367,11 @@ pub(crate) fn pbo_of_rows(rows: &GridRows) -> crate::Result<Option<Pbo>> {
     })
 }
 
-/// CSCV over `n` combinations of `s` blocks of `len` returns, whose block sums `pass` hands to
-/// its callback a chunk of whole combinations at a time, in grid order, the same chunks each
-/// time it is called (once when it gives one chunk, otherwise twice).
-#[expect(clippy::cast_precision_loss, reason = "counts are far below 2^52")]
-fn cscv<E>(
-    (n, s, len): (usize, usize, usize),
-    pass: Passes<'_, [[f64; 2]], E>,
-) -> Result<Option<Pbo>, E> {
-    if n < 2 || s < 2 || !s.is_multiple_of(2) || s > 24 || len * s / 2 < 2 {
-        return Ok(None);
-    }
-    let half = s / 2;
-    // The splits in bit-mask order. The complement of the `i`-th of the `M` masks is the
-    // `(M - 1 - i)`-th (complementing reverses the order), and a split and its complement use
-    // the same two halves with the roles swapped. So each of the first `M / 2` masks works out
-    // both halves' Sharpe ratios of every combination once and gives two logits, its own and its
-    // complement's: half the sums, the same numbers as split by split.
-    let masks: Vec<u32> = (0u32..(1 << s))
-        .filter(|m| m.count_ones() as usize == half)
-        .collect();
-    let count = half * len;
-    // The halves as lists of blocks in block order: the sums run over a list instead of testing
-    // a mask bit per block (a branch that mispredicts about every other block).
-    #[expect(clippy::cast_possible_truncation, reason = "at most 24 blocks")]
-    let halves: Vec<([u8; 12], [u8; 12])> = masks[..masks.len() / 2]
-        .iter()
-        .map(|&mask| {
-            let (mut ins, mut outs) = ([0u8; 12], [0u8; 12]);
-            let (mut a, mut b) = (0, 0);
-            for block in 0..s {
-                if mask >> block & 1 == 1 {
-                    ins[a] = block as u8;
-                    a += 1;
-                } else {
-                    outs[b] = block as u8;
-                    b += 1;
-                }
-            }
-            (ins, outs)
-        })
-        .collect();
-    // Per mask: the winner of its own in-sample half, then of its complement's.
-    let mut winners = vec![[HalfWinner::NONE; 2]; halves.len()];
-    // A chunk's `rows` combinations' Sharpe ratios on each half of a split.
-    let sharpes = |(paired, rows): (&[PairedBlock], usize),
-                   (ins, outs): &([u8; 12], [u8; 12]),
-                   (first, second): &mut (Vec<f64>, Vec<f64>)| {
-        first.resize(rows, 0.0);
-        second.resize(rows, 0.0);
-        half_sharpes(
-            paired,
-            (s, count),
-            (&ins[..half], &outs[..half]),
-            first,
-            second,
-        );
-    };
-    // Pass 1: each half's winner. With one chunk (every combination at once), the ranks too.
-    // `tallied`: a chunk held every combination, and pass 1 ranked the winners too.
-    let (mut seen, mut tallied) = (0, false);
-    pass(&mut |sums| {
-        let rows = sums.len() / s;
-        let paired = paired_sums(sums, s);
-        let (first_chunk, whole) = (seen == 0, rows == n);
-        tallied |= whole;
-        winners.par_iter_mut().zip(&halves).for_each_init(
-            || (Vec::new(), Vec::new()),
-            |buffers, (winner, split)| {
-                sharpes((&paired, rows), split, buffers);
-                let (first, second) = (&buffers.0[..], &buffers.1[..]);
-                // In-sample `first` for this mask, `second` for its complement.
-                winner[0].offer(first, second, first_chunk);
-                winner[1].offer(second, first, first_chunk);
-                if whole {
-                    winner[0].tally(second);
-                    winner[1].tally(first);
-                }
-            },
-        );
-        seen += rows;
-        Ok(())
-    })?;
-    // Pass 2 over more than one chunk: where each winner ranks out of sample.
-    if !tallied {
-        pass(&mut |sums| {
-            let (paired, rows) = (paired_sums(sums, s), sums.len() / s);
-            winners.par_iter_mut().zip(&halves).for_each_init(
-                || (Vec::new(), Vec::new()),
-                |buffers, (winner, split)| {
-                    sharpes((&paired, rows), split, buffers);
-                    winner[0].tally(&buffers.1);
-                    winner[1].tally(&buffers.0);
-                },
-            );
-            Ok(())
-        })?;
-    }
-    let mut logits = vec![0.0; masks.len()];
-    for (i, [own, complement]) in winners.iter().enumerate() {
-        logits[i] = own.logit(n);
-        logits[masks.len() - 1 - i] = complement.logit(n);
-    }
-    let overfit = logits.iter().filter(|l| **l <= 0.0).count();
-    Ok(Some(Pbo {
-        pbo: overfit as f64 / logits.len() as f64,
-        splits: logits.len(),
-        blocks: s,
-        block_len: len,
-        logits,
-    }))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::compare::SplitMix64;
+    use crate::cscv::{Isa, cscv_on, logit};
 
     /// CSCV by its definition, split by split from the block sums: every combination's Sharpe
     /// ratio on each half ([`sharpe_of_sums`] of the half's sums added in block order, as the
@@ -638,19 +404,15 @@ mod tests {
             let x = oos[best];
             let below = oos.iter().filter(|&&y| y < x).count();
             let equal = oos.iter().filter(|&&y| y == x).count();
-            let winner = HalfWinner {
-                below,
-                equal,
-                ..HalfWinner::NONE
-            };
-            logits.push(winner.logit(n));
+            logits.push(logit(below, equal, n));
         }
         logits
     }
 
     /// Returns that put CSCV's ties and edges to the test: noise with drifts apart, exact
     /// copies (ties in and out of sample), copies scaled by a hair (the same Sharpe ratio up to
-    /// rounding), all zeros and a constant loss (no variance, or rounding's), and a loss so
+    /// rounding), copies shifted by a hair (Sharpe ratios apart by about the keys' tolerance,
+    /// inside and outside it), all zeros and a constant loss (no variance, or rounding's), and a loss so
     /// steady its per-period Sharpe ratio is far below -31 (it never wins, so the splits still
     /// disagree).
     fn awkward_returns(seed: u64, days: usize) -> Vec<Vec<f64>> {
@@ -669,6 +431,10 @@ mod tests {
             returns.push(scaled);
             let scaled = returns[c].iter().map(|r| r * 1.000_000_000_1).collect();
             returns.push(scaled);
+            for shift in [1e-10, 1e-11, 1e-12, 1e-13] {
+                let shifted = returns[c].iter().map(|r| r + shift).collect();
+                returns.push(shifted);
+            }
         }
         returns.push(vec![0.0; days]);
         returns.push(vec![-0.001; days]);
@@ -676,29 +442,66 @@ mod tests {
         returns
     }
 
-    #[test]
-    fn every_split_has_the_logit_of_the_definition_bit_for_bit() {
-        for (seed, blocks) in [(1, 8), (2, 6), (3, 10)] {
-            let returns = awkward_returns(seed, 12 * blocks + 3);
-            let sums = BlockSums::from_returns(&returns, blocks);
-            let expected = split_by_split(&sums);
-            let whole = probability_of_backtest_overfitting(&sums).expect("a PBO");
-            // Chunks of 7 combinations: winners across chunks, ranks in a second pass.
-            let shape = (sums.combinations(), blocks, sums.block_len);
-            let Ok(chunked) = cscv::<Infallible>(shape, &mut |chunk| {
-                sums.sums.chunks(7 * blocks).try_for_each(&mut *chunk)
-            });
-            let chunked = chunked.expect("a PBO");
-            for got in [&whole.logits, &chunked.logits] {
+    /// Steady gains, each with its own faint noise, 1e-9 apart in drift: Sharpe ratios in the
+    /// thousands, 1e-7 to 1e-6 apart (relatively), whose variances are what is left of
+    /// `n s2 - s1^2` after it cancelled about 40 bits; beside a few noisy series that never win.
+    fn steady_returns(seed: u64, days: usize) -> Vec<Vec<f64>> {
+        let mut rng = SplitMix64::new(seed);
+        (0..24)
+            .map(|c| {
+                let (drift, noise) = if c < 20 {
+                    (0.01 + 1e-9 * f64::from(c % 7), 1e-7)
+                } else {
+                    (0.0, 0.02)
+                };
+                (0..days)
+                    .map(|_| drift + noise * (rng.uniform() - 0.5))
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// [`cscv_on`] on every instruction set this processor has, whole and in chunks of 7
+    /// combinations (winners and ranks across chunks), against [`split_by_split`] bit for bit.
+    fn assert_definition_logits(sums: &BlockSums, case: &str) -> Vec<f64> {
+        let expected = split_by_split(sums);
+        let blocks = sums.blocks;
+        let shape = (sums.combinations(), blocks, sums.block_len);
+        for isa in Isa::ALL.into_iter().filter(|isa| isa.available()) {
+            for chunk in [sums.combinations(), 7] {
+                let Ok(got) = cscv_on::<Infallible>(isa, shape, &mut |pass| {
+                    sums.sums.chunks(chunk * blocks).try_for_each(&mut *pass)
+                });
+                let got = got.expect("a PBO").logits;
                 assert_eq!(got.len(), expected.len());
                 for (split, (a, b)) in got.iter().zip(&expected).enumerate() {
                     assert_eq!(
                         a.to_bits(),
                         b.to_bits(),
-                        "seed {seed}, split {split}: {a} {b}"
+                        "{case}: {isa:?}, chunks of {chunk}, split {split}: {a} {b}"
                     );
                 }
             }
+        }
+        expected
+    }
+
+    #[test]
+    fn steady_series_are_ranked_as_the_definition_ranks_them() {
+        for (seed, blocks) in [(4, 8), (5, 10)] {
+            let sums = BlockSums::from_returns(&steady_returns(seed, 40 * blocks), blocks);
+            let logits = assert_definition_logits(&sums, &format!("seed {seed}"));
+            // The steady series win; where the winner ranks differs from split to split.
+            assert!(logits.windows(2).any(|w| w[0] != w[1]), "{logits:?}");
+        }
+    }
+
+    #[test]
+    fn every_split_has_the_logit_of_the_definition_bit_for_bit() {
+        for (seed, blocks) in [(1, 8), (2, 6), (3, 10)] {
+            let returns = awkward_returns(seed, 12 * blocks + 3);
+            let sums = BlockSums::from_returns(&returns, blocks);
+            let expected = assert_definition_logits(&sums, &format!("seed {seed}"));
             // Not degenerate: the splits disagree.
             assert!(
                 expected.iter().any(|&l| l > 0.0) && expected.iter().any(|&l| l <= 0.0),
