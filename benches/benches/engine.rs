@@ -116,7 +116,7 @@ fn bench_grid(c: &mut Criterion) {
         block_len,
         sums: rows
             .chunks()
-            .flat_map(|chunk| chunk.unwrap().sums)
+            .flat_map(|chunk| chunk.unwrap().into_owned().sums)
             .collect(),
     };
     let mut group = c.benchmark_group("pbo");

@@ -54,7 +54,7 @@ fn main() {
     // Outside the timed runs: the grid's mean final train value, summed in grid order.
     let mut sum = 0.0;
     for chunk in run.rows.chunks() {
-        for row in chunk.expect("the rows read back").rows {
+        for row in &chunk.expect("the rows read back").rows {
             sum += row.train.total_roi + 1.0;
         }
     }

@@ -37,7 +37,7 @@ fn main() {
             sums: run
                 .rows
                 .chunks()
-                .flat_map(|chunk| chunk.expect("the rows read back").sums)
+                .flat_map(|chunk| chunk.expect("the rows read back").into_owned().sums)
                 .collect(),
         };
         let start = Instant::now();

@@ -543,10 +543,16 @@ fn every_instruction_set_writes_the_same_reports() {
         "models/candidate.json",
     ] {
         let read = |dir: &Path| std::fs::read(dir.join(file)).unwrap();
-        assert!(read(portable.path()) == read(widest.path()), "{file} differs");
+        assert!(
+            read(portable.path()) == read(widest.path()),
+            "{file} differs"
+        );
     }
     let pbo = &read_json(&portable.path().join("reports/metrics.json"))["selection"]["pbo"];
-    assert!(pbo.as_f64().is_some_and(|p| (0.0..=1.0).contains(&p)), "{pbo}");
+    assert!(
+        pbo.as_f64().is_some_and(|p| (0.0..=1.0).contains(&p)),
+        "{pbo}"
+    );
 
     let refused = tempfile::tempdir().unwrap();
     let out = with_simd(refused.path(), "avx3");

@@ -958,7 +958,7 @@ mod tests {
             // Read back 5 rows at a time: chunks that split the lookback groups.
             let (mut rows, mut sums) = (Vec::new(), Vec::new());
             for chunk in run.rows.clone().with_chunk_rows(5).chunks() {
-                let chunk = chunk.expect("rows");
+                let chunk = chunk.expect("rows").into_owned();
                 assert_eq!(chunk.first, rows.len());
                 rows.extend(chunk.rows);
                 sums.extend(chunk.sums);

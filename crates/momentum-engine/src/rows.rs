@@ -2,13 +2,17 @@
 //! written as the grid search finishes them and read back a chunk at a time, so that a grid's
 //! memory does not grow with its size.
 //!
-//! The rows go to an anonymous temporary file (in `$TMPDIR`, removed by the system when the
-//! last handle closes, even if the process is killed). A row is a fixed-size record of
+//! Rows that fit one chunk ([`CHUNK_ROWS`], what every reader holds at a time anyway) stay in
+//! memory as they were computed: no file, no encoding, and the readers after the grid search
+//! (the selection, PSR, DSR, PBO, the reports) borrow them instead of decoding them again.
+//! Beyond that, the rows go to an anonymous temporary file (in `$TMPDIR`, removed by the system
+//! when the last handle closes, even if the process is killed). A row is a fixed-size record of
 //! little-endian `f64`: `lookback, skip, holding, top_k, cost_bps`, the nine train metrics, the
 //! nine test metrics (NaN without a test window), then `[sum r, sum r^2]` per CSCV block.
 //! Integers below 2^53 and every `f64` round-trip exactly, so reading a row gives back the
 //! values the grid computed, bit for bit.
 
+use std::borrow::Cow;
 use std::fs::File;
 use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -45,6 +49,8 @@ pub struct GridChunk {
 #[derive(Debug, Clone)]
 pub struct GridRows {
     file: Option<Arc<Mutex<File>>>,
+    /// All the rows, when they fit one chunk (then there is no file).
+    resident: Option<Arc<GridChunk>>,
     len: usize,
     /// CSCV blocks `S` and returns per block, when the rows carry block sums.
     blocks: Option<(usize, usize)>,
@@ -56,6 +62,7 @@ impl Default for GridRows {
     fn default() -> Self {
         Self {
             file: None,
+            resident: None,
             len: 0,
             blocks: None,
             chunk_rows: CHUNK_ROWS,
@@ -143,11 +150,17 @@ impl GridRows {
         Ok(self.read(index, 1)?.rows[0])
     }
 
-    /// The rows a chunk at a time, in grid order.
-    pub fn chunks(&self) -> impl Iterator<Item = Result<GridChunk>> + '_ {
+    /// The rows a chunk at a time, in grid order: borrowed when they are all in memory and
+    /// fit one chunk, read (and decoded) otherwise.
+    pub fn chunks(&self) -> impl Iterator<Item = Result<Cow<'_, GridChunk>>> + '_ {
         (0..self.len)
             .step_by(self.chunk_rows.max(1))
-            .map(|first| self.read(first, self.chunk_rows.min(self.len - first)))
+            .map(|first| match &self.resident {
+                Some(all) if first == 0 && self.chunk_rows >= self.len => Ok(Cow::Borrowed(&**all)),
+                _ => self
+                    .read(first, self.chunk_rows.min(self.len - first))
+                    .map(Cow::Owned),
+            })
     }
 
     /// Calls `f(index, row, sums)` for every row in grid order (`sums`: its block sums, empty
@@ -202,8 +215,11 @@ impl GridRows {
         })
     }
 
-    /// Copies every record to `out`.
+    /// Copies every record to `out` (encodes them, when they are in memory).
     fn copy_to(&self, out: &mut impl Write) -> Result<(), Copy> {
+        if let Some(all) = &self.resident {
+            return encode_rows(&all.rows, &all.sums, out).map_err(Copy::Write);
+        }
         let Some(file) = &self.file else {
             return Ok(());
         };
@@ -223,6 +239,13 @@ impl GridRows {
     /// Rows `first .. first + count`.
     fn read(&self, first: usize, count: usize) -> Result<GridChunk> {
         let width = self.blocks.map_or(0, |(s, _)| s);
+        if let Some(all) = &self.resident {
+            return Ok(GridChunk {
+                first,
+                rows: all.rows[first..first + count].to_vec(),
+                sums: all.sums[first * width..(first + count) * width].to_vec(),
+            });
+        }
         let record = record_bytes(width);
         let mut bytes = vec![0u8; count * record];
         if let Some(file) = &self.file {
@@ -241,23 +264,44 @@ impl GridRows {
     }
 }
 
-/// Writes rows to a new temporary file as they arrive ([`GridRows`]'s layout).
+/// Takes rows as they arrive ([`GridRows`]'s layout): in memory while they fit one chunk, on a
+/// temporary file from the first row beyond.
 pub(crate) struct GridRowsWriter {
-    out: BufWriter<File>,
+    /// The temporary file, from the first row that does not fit in memory.
+    out: Option<BufWriter<File>>,
+    /// The rows so far while they fit one chunk (`None` once on the file).
+    resident: Option<GridChunk>,
     len: usize,
     /// Block sums per row, set by the first rows pushed.
     width: usize,
 }
 
 impl GridRowsWriter {
-    /// A writer of rows, on a new temporary file.
+    /// A writer of rows, in memory until they outgrow one chunk.
     pub(crate) fn new() -> Result<Self> {
-        let file = tempfile::tempfile().map_err(spill_error)?;
         Ok(Self {
-            out: BufWriter::with_capacity(1 << 20, file),
+            out: None,
+            resident: Some(GridChunk {
+                first: 0,
+                rows: Vec::new(),
+                sums: Vec::new(),
+            }),
             len: 0,
             width: 0,
         })
+    }
+
+    /// The temporary file, with the rows kept in memory so far written to it first.
+    fn file(&mut self) -> Result<&mut BufWriter<File>> {
+        if self.out.is_none() {
+            let file = tempfile::tempfile().map_err(spill_error)?;
+            self.out = Some(BufWriter::with_capacity(1 << 20, file));
+        }
+        let out = self.out.as_mut().unwrap_or_else(|| unreachable!());
+        if let Some(kept) = self.resident.take() {
+            encode_rows(&kept.rows, &kept.sums, out).map_err(spill_error)?;
+        }
+        Ok(out)
     }
 
     /// Appends `rows` and their block sums (the same number per row in every call, row by row).
@@ -269,22 +313,22 @@ impl GridRowsWriter {
             self.width = sums.len() / rows.len();
         }
         debug_assert_eq!(sums.len(), rows.len() * self.width);
-        let mut record = Vec::with_capacity(record_bytes(self.width));
-        for (r, row) in rows.iter().enumerate() {
-            record.clear();
-            encode_row(
-                row,
-                &sums[r * self.width..(r + 1) * self.width],
-                &mut record,
-            );
-            self.out.write_all(&record).map_err(spill_error)?;
+        match &mut self.resident {
+            Some(kept) if self.len + rows.len() <= CHUNK_ROWS => {
+                kept.rows.extend_from_slice(rows);
+                kept.sums.extend_from_slice(sums);
+            }
+            _ => {
+                let out = self.file()?;
+                encode_rows(rows, sums, out).map_err(spill_error)?;
+            }
         }
         self.len += rows.len();
         Ok(())
     }
 
     /// Appends `rows` records of `width` block sums each, read from `input` as they are stored
-    /// (a shard file's rows): copied through a buffer, never decoded.
+    /// (a shard file's rows): copied through a buffer to the file, never decoded.
     ///
     /// # Errors
     /// [`EngineError::ShardFile`] when `input` fails or ends first; [`EngineError::GridSpill`]
@@ -303,7 +347,8 @@ impl GridRowsWriter {
         let bytes = rows
             .checked_mul(record_bytes(width))
             .ok_or_else(|| unreadable(format!("{rows} rows are more than this machine holds")))?;
-        copy_exact(input, &mut self.out, bytes).map_err(|err| match err {
+        let out = self.file()?;
+        copy_exact(input, out, bytes).map_err(|err| match err {
             Copy::Read(err) => unreadable(err.to_string()),
             Copy::Short(left) => unreadable(format!("the file ends {left} bytes early")),
             Copy::Write(err) => spill_error(err),
@@ -320,7 +365,8 @@ impl GridRowsWriter {
         if self.len == 0 {
             self.width = rows.blocks.map_or(0, |(s, _)| s);
         }
-        rows.copy_to(&mut self.out).map_err(|err| match err {
+        let out = self.file()?;
+        rows.copy_to(out).map_err(|err| match err {
             Copy::Read(err) | Copy::Write(err) => spill_error(err),
             Copy::Short(left) => spill_error(std::io::Error::other(format!(
                 "the rows' file ends {left} bytes early"
@@ -332,17 +378,37 @@ impl GridRowsWriter {
 
     /// The rows written, with CSCV's `(blocks, block_len)` when they carry block sums.
     pub(crate) fn finish(self, blocks: Option<(usize, usize)>) -> Result<GridRows> {
-        let file = self
-            .out
-            .into_inner()
-            .map_err(|err| spill_error(err.into_error()))?;
+        let file = match self.out {
+            Some(out) => Some(Arc::new(Mutex::new(
+                out.into_inner()
+                    .map_err(|err| spill_error(err.into_error()))?,
+            ))),
+            None => None,
+        };
         Ok(GridRows {
-            file: Some(Arc::new(Mutex::new(file))),
+            file,
+            resident: self.resident.map(Arc::new),
             len: self.len,
             blocks: blocks.filter(|_| self.width > 0),
             chunk_rows: CHUNK_ROWS,
         })
     }
+}
+
+/// Writes the records of `rows` and their block sums (row by row) to `out`.
+fn encode_rows(
+    rows: &[ComboResult],
+    sums: &[[f64; 2]],
+    out: &mut impl Write,
+) -> std::io::Result<()> {
+    let width = sums.len().checked_div(rows.len()).unwrap_or(0);
+    let mut record = Vec::with_capacity(record_bytes(width));
+    for (r, row) in rows.iter().enumerate() {
+        record.clear();
+        encode_row(row, &sums[r * width..(r + 1) * width], &mut record);
+        out.write_all(&record)?;
+    }
+    Ok(())
 }
 
 /// Why a copy of records failed.
@@ -438,5 +504,107 @@ fn spill_error(source: std::io::Error) -> EngineError {
     EngineError::GridSpill {
         dir: std::env::temp_dir(),
         source,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(i: usize) -> ComboResult {
+        #[expect(clippy::cast_precision_loss, reason = "small test indices")]
+        let x = i as f64;
+        let train = Metrics {
+            sharpe: 0.5 * x,
+            total_roi: -x,
+            ..Metrics::default()
+        };
+        ComboResult {
+            params: StrategyParams {
+                lookback: i + 2,
+                skip: i % 2,
+                holding: 1 + i % 7,
+                top_k: 1 + i % 5,
+                cost_bps: 10.0,
+            },
+            train,
+            test: (i % 3 == 0).then_some(Metrics {
+                max_drawdown: 0.25,
+                ..train
+            }),
+        }
+    }
+
+    /// Rows `0..n` with 3 block sums each.
+    fn rows(n: usize) -> (Vec<ComboResult>, Vec<[f64; 2]>) {
+        #[expect(clippy::cast_precision_loss, reason = "small test indices")]
+        let sums = (0..3 * n).map(|k| [k as f64 / 7.0, -(k as f64)]).collect();
+        ((0..n).map(row).collect(), sums)
+    }
+
+    /// Every row and its sums read back in order, through `chunks`, `get` and `try_for_each`.
+    fn assert_holds(got: &GridRows, (rows, sums): (&[ComboResult], &[[f64; 2]])) {
+        assert_eq!(got.len(), rows.len());
+        let (mut read, mut read_sums) = (Vec::new(), Vec::new());
+        for chunk in got.chunks() {
+            let chunk = chunk.unwrap();
+            assert_eq!(chunk.first, read.len());
+            read.extend_from_slice(&chunk.rows);
+            read_sums.extend_from_slice(&chunk.sums);
+        }
+        assert!(read == rows && read_sums == sums);
+        assert_eq!(got.get(rows.len() - 1).unwrap(), rows[rows.len() - 1]);
+        let mut seen = 0;
+        got.try_for_each::<EngineError>(|i, r, s| {
+            assert_eq!((r, s), (&rows[i], &sums[3 * i..3 * i + 3]));
+            seen += 1;
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(seen, rows.len());
+    }
+
+    #[test]
+    fn rows_stay_in_memory_while_they_fit_a_chunk_and_move_to_a_file_beyond() {
+        let (all, sums) = rows(CHUNK_ROWS + 5);
+        // Within one chunk: no file, the readers borrow the rows.
+        let mut writer = GridRowsWriter::new().unwrap();
+        writer.push(&all[..10], &sums[..30]).unwrap();
+        writer.push(&all[10..20], &sums[30..60]).unwrap();
+        let small = writer.finish(Some((3, 4))).unwrap();
+        assert!(small.file.is_none() && small.resident.is_some());
+        assert!(matches!(small.chunks().next(), Some(Ok(Cow::Borrowed(_)))));
+        assert_holds(&small, (&all[..20], &sums[..60]));
+        // Read 7 at a time: copies of the rows in memory.
+        assert_holds(&small.clone().with_chunk_rows(7), (&all[..20], &sums[..60]));
+
+        // A push that crosses the chunk: the rows so far go to the file first, in order.
+        let mut writer = GridRowsWriter::new().unwrap();
+        let cut = CHUNK_ROWS - 2;
+        writer.push(&all[..cut], &sums[..3 * cut]).unwrap();
+        assert!(writer.resident.is_some());
+        writer.push(&all[cut..], &sums[3 * cut..]).unwrap();
+        assert!(writer.resident.is_none());
+        let big = writer.finish(Some((3, 4))).unwrap();
+        assert!(big.file.is_some() && big.resident.is_none());
+        assert_eq!(big.chunks().count(), 2);
+        assert_holds(&big, (&all, &sums));
+
+        // The records of rows in memory are those a file holds: copied into a writer, the
+        // same rows come back.
+        let mut records = Vec::new();
+        small.write_records(&mut records).unwrap();
+        assert_eq!(records.len(), 20 * record_bytes(3));
+        let mut writer = GridRowsWriter::new().unwrap();
+        writer
+            .push_records(&mut records.as_slice(), (20, 3))
+            .unwrap();
+        let copied = writer.finish(Some((3, 4))).unwrap();
+        assert!(copied.file.is_some());
+        assert_holds(&copied, (&all[..20], &sums[..60]));
+        assert!(copied == small);
+        let mut writer = GridRowsWriter::new().unwrap();
+        writer.append(&small).unwrap();
+        assert!(writer.finish(Some((3, 4))).unwrap() == small);
     }
 }

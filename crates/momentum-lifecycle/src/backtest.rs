@@ -13,6 +13,7 @@ use momentum_engine::{
 use momentum_features::{PanelBuilder, read_panel, write_panel};
 use momentum_scanner::Model;
 use momentum_scanner::model::CodeVersion;
+use rayon::prelude::*;
 
 use crate::chart::{Marks, write_equity_chart};
 use crate::error::{LifecycleError, Result};
@@ -598,55 +599,77 @@ fn write_backtest(
         "Momentum L={} S={} H={} K={} ({} bps) vs buy and hold",
         p.lookback, p.skip, p.holding, p.top_k, p.cost_bps
     );
-    let html = render_report(&experiment, &curve, &model, report, "momentum backtest")?;
     let written = write_together(&paths, |staged| -> Result<()> {
-        let write = |index: usize, encode: &dyn Fn(&mut std::fs::File) -> Result<()>| {
+        let write = |index: usize, encode: &(dyn Fn(&mut std::fs::File) -> Result<()> + Sync)| {
             let path = &staged[index];
             write_atomic(path, |file| encode(file)).map_err(|err| relabel(err, &paths[index]))
         };
-        write(0, &|file| Ok(experiment.write_metrics_json(file)?))?;
-        write(1, &|file| Ok(experiment.write_grid_csv(file)?))?;
-        write(2, &|file| Ok(experiment.write_trades_csv(file)?))?;
-        write(3, &|file| Ok(experiment.write_equity_csv(file)?))?;
-        write_equity_chart(&staged[4], &title, &curve.points, &Marks::split(&curve))
-            .map_err(|err| LifecycleError::write(&paths[4], err))?;
-        write(5, &|file| {
-            file.write_all(html.as_bytes())
-                .map_err(|err| LifecycleError::write(&paths[5], err))
-        })?;
-        write(6, &|file| {
-            file.write_all(&candidate_bytes)
-                .map_err(|err| LifecycleError::write(&paths[6], err))
-        })?;
+        // References, for the jobs that take what they use along (`move`).
+        let (experiment, paths, write) = (&experiment, &paths, &write);
+        // The files do not depend on one another: they are rendered and written side by side
+        // (the tear sheet's charts, grid.csv's 9,000 rows of shortest digits, the PNG), and the
+        // first error in file order is the one reported.
+        let mut jobs: Vec<Job<'_>> = vec![
+            Box::new(|| write(0, &|file| Ok(experiment.write_metrics_json(file)?))),
+            Box::new(|| write(1, &|file| Ok(experiment.write_grid_csv(file)?))),
+            Box::new(|| write(2, &|file| Ok(experiment.write_trades_csv(file)?))),
+            Box::new(|| write(3, &|file| Ok(experiment.write_equity_csv(file)?))),
+            Box::new(|| {
+                write_equity_chart(&staged[4], &title, &curve.points, &Marks::split(&curve))
+                    .map_err(|err| LifecycleError::write(&paths[4], err))
+            }),
+            Box::new(|| {
+                let html = render_report(experiment, &curve, &model, report, "momentum backtest")?;
+                write(5, &|file| {
+                    file.write_all(html.as_bytes())
+                        .map_err(|err| LifecycleError::write(&paths[5], err))
+                })
+            }),
+            Box::new(|| {
+                write(6, &|file| {
+                    file.write_all(&candidate_bytes)
+                        .map_err(|err| LifecycleError::write(&paths[6], err))
+                })
+            }),
+        ];
         if let Some(analysis) = &experiment.walk_forward {
-            write(
-                walk_at,
-                &|file| Ok(experiment.write_walk_forward_csv(file)?),
-            )?;
-            let switches: Vec<NaiveDate> =
-                analysis.folds[1..].iter().map(|f| f.test_start).collect();
-            let spec = analysis.spec;
-            let title = format!(
-                "Walk-forward: re-selected every {} days on {}{} days, out of sample, vs buy and \
-                 hold",
-                spec.test_days,
-                if spec.anchored { "at least " } else { "" },
-                spec.train_days
-            );
-            let marks = Marks {
-                label: "parameters re-selected",
-                days: &switches,
-            };
-            write_equity_chart(&staged[walk_at + 1], &title, &analysis.curve, &marks)
-                .map_err(|err| LifecycleError::write(&paths[walk_at + 1], err))?;
+            jobs.push(Box::new(move || {
+                write(
+                    walk_at,
+                    &|file| Ok(experiment.write_walk_forward_csv(file)?),
+                )
+            }));
+            jobs.push(Box::new(move || {
+                let switches: Vec<NaiveDate> =
+                    analysis.folds[1..].iter().map(|f| f.test_start).collect();
+                let spec = analysis.spec;
+                let title = format!(
+                    "Walk-forward: re-selected every {} days on {}{} days, out of sample, vs \
+                     buy and hold",
+                    spec.test_days,
+                    if spec.anchored { "at least " } else { "" },
+                    spec.train_days
+                );
+                let marks = Marks {
+                    label: "parameters re-selected",
+                    days: &switches,
+                };
+                write_equity_chart(&staged[walk_at + 1], &title, &analysis.curve, &marks)
+                    .map_err(|err| LifecycleError::write(&paths[walk_at + 1], err))
+            }));
         }
         if let Some(validation) = &experiment.cpcv {
-            write(cpcv_at, &|file| Ok(validation.write_csv(file)?))?;
+            jobs.push(Box::new(move || {
+                write(cpcv_at, &|file| Ok(validation.write_csv(file)?))
+            }));
         }
-        write(search_at, &|file| {
-            Ok(experiment.write_search_csv(file, with_seconds)?)
-        })?;
-        Ok(())
+        jobs.push(Box::new(|| {
+            write(search_at, &|file| {
+                Ok(experiment.write_search_csv(file, with_seconds)?)
+            })
+        }));
+        let results: Vec<Result<()>> = jobs.into_par_iter().map(|job| job()).collect();
+        results.into_iter().collect()
     });
     written?;
     // An analysis this backtest did not run must not be read as its own.
@@ -665,6 +688,9 @@ fn write_backtest(
         files: paths,
     })
 }
+
+/// One of a backtest's files, rendered and written to its staged path.
+type Job<'a> = Box<dyn Fn() -> Result<()> + Send + Sync + 'a>;
 
 /// A failed write of a staged file, named by the file it was to replace.
 fn relabel(err: LifecycleError, target: &Path) -> LifecycleError {

@@ -373,7 +373,7 @@ mod tests {
     fn rows_of(experiment: &Experiment) -> Vec<ComboResult> {
         let mut rows = Vec::new();
         for chunk in experiment.grid.chunks() {
-            rows.extend(chunk.unwrap().rows);
+            rows.extend_from_slice(&chunk.unwrap().rows);
         }
         rows
     }

@@ -439,19 +439,22 @@ pub fn run(args: Args, settings: &Settings, params: &Path) -> anyhow::Result<Exi
         (None, None) => PanelSource::Default,
     };
     let (panel, digest) = load_panel(&source, settings)?;
+    // The checkout's commit: one `git` process, and only when something records it.
+    let commit = std::cell::OnceCell::new();
+    let commit = || commit.get_or_init(git_commit).clone();
     let code = CodeVersion {
         version: env!("CARGO_PKG_VERSION").to_owned(),
         // Left out of a reproducible file; `null` outside a git checkout.
-        git_commit: (!args.reproducible).then(git_commit),
+        git_commit: (!args.reproducible).then(commit),
     };
     // What a shard records and a merge checks: the commit too, --reproducible or not (a shard
     // file is not an output).
-    let running = CodeVersion {
+    let running = || CodeVersion {
         version: code.version.clone(),
-        git_commit: Some(git_commit()),
+        git_commit: Some(commit()),
     };
     if let (Some(shard), Some(dir)) = (shard, &args.shard_out) {
-        let path = backtest_shard(&panel, digest, &spec, (shard, &running), dir, &Bar::new())
+        let path = backtest_shard(&panel, digest, &spec, (shard, &running()), dir, &Bar::new())
             .map_err(|err| flags.explain(err, params))?;
         eprintln!("wrote shard {shard} of the grid to {}", path.display());
         return Ok(ExitCode::SUCCESS);
@@ -467,7 +470,7 @@ pub fn run(args: Args, settings: &Settings, params: &Path) -> anyhow::Result<Exi
             &panel,
             digest,
             &spec,
-            ((code, created_at), &running),
+            ((code.clone(), created_at), &running()),
             (dir, &files),
             &report,
         ),
@@ -487,7 +490,7 @@ pub fn run(args: Args, settings: &Settings, params: &Path) -> anyhow::Result<Exi
         if let Some(children) = args.children {
             settings.tracking.children = children;
         }
-        let tracker = open_tracker(&settings, "backtest", git_commit())?;
+        let tracker = open_tracker(&settings, "backtest", commit())?;
         track_backtest(&tracker, &settings, &run, params)?;
     }
     let experiment = &run.experiment;
