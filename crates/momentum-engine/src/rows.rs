@@ -528,7 +528,7 @@ mod tests {
                 cost_bps: 10.0,
             },
             train,
-            test: (i % 3 == 0).then_some(Metrics {
+            test: i.is_multiple_of(3).then_some(Metrics {
                 max_drawdown: 0.25,
                 ..train
             }),
