@@ -347,6 +347,25 @@ impl<'a> GridMaps<'a> {
         let mut by_level: Vec<String> = vec![String::new(); LEVELS + 1];
         let mut labels = String::new();
         let show_values = cw >= 34.0 && ch >= 16.0;
+        // Half a unit over the next cells: neighbours overlap instead of leaving an
+        // anti-aliased seam between them. A cell's numbers depend on its column or its row
+        // alone: written once each (the grid's heatmaps have 9,000 cells and more).
+        let (w, h) = (cw + 0.5, ch + 0.5);
+        let size = format!("h{w:.1}v{h:.1}h-{w:.1}z");
+        #[expect(clippy::cast_precision_loss, reason = "grid axes are short")]
+        let columns: Vec<(String, String)> = (0..nl)
+            .map(|li| {
+                let x = left + cw * li as f64;
+                (format!("{x:.1}"), format!("{:.1}", x + cw / 2.0))
+            })
+            .collect();
+        #[expect(clippy::cast_precision_loss, reason = "grid axes are short")]
+        let rows: Vec<(String, String)> = (0..nh)
+            .map(|hi| {
+                let y = top + ch * hi as f64;
+                (format!("{y:.1}"), format!("{:.1}", y + ch / 2.0 + 4.0))
+            })
+            .collect();
         for (li, &lookback) in self.lookbacks.iter().enumerate() {
             for (hi, &holding) in self.holdings.iter().enumerate() {
                 let Some(&i) = cells.get(&(lookback, holding)) else {
@@ -359,8 +378,7 @@ impl<'a> GridMaps<'a> {
                 };
                 let sharpe = metrics.map_or(f64::NAN, |m| m.sharpe);
                 let position = scale_position(sharpe, self.range);
-                #[expect(clippy::cast_precision_loss, reason = "grid axes are short")]
-                let (x, y) = (left + cw * li as f64, top + ch * hi as f64);
+                let ((x, label_x), (y, label_y)) = (&columns[li], &rows[hi]);
                 // NaN goes to the last path, drawn grey.
                 #[expect(
                     clippy::cast_possible_truncation,
@@ -372,10 +390,7 @@ impl<'a> GridMaps<'a> {
                 } else {
                     (position.clamp(0.0, 1.0) * (LEVELS - 1) as f64).round() as usize
                 };
-                // Half a unit over the next cells: neighbours overlap instead of leaving an
-                // anti-aliased seam between them.
-                let (w, h) = (cw + 0.5, ch + 0.5);
-                let _ = write!(by_level[level], "M{x:.1} {y:.1}h{w:.1}v{h:.1}h-{w:.1}z");
+                let _ = write!(by_level[level], "M{x} {y}{size}");
                 if show_values {
                     let text = if sharpe.is_finite() {
                         format!("{sharpe:.2}")
@@ -389,9 +404,7 @@ impl<'a> GridMaps<'a> {
                     };
                     let _ = write!(
                         labels,
-                        "<text class=\"{class}\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{text}</text>",
-                        x + cw / 2.0,
-                        y + ch / 2.0 + 4.0
+                        "<text class=\"{class}\" x=\"{label_x}\" y=\"{label_y}\" text-anchor=\"middle\">{text}</text>",
                     );
                 }
             }
