@@ -104,7 +104,8 @@ run_engine() {
   for ((rep = 0; rep < reps; rep++)); do
     start=$(date +%s.%N)
     (cd "$work/project" && "$momentum_bin" -q backtest --no-track --reproducible \
-      --threads "$threads" "${sample_grid[@]}" >/dev/null)
+      --threads "$threads" "${sample_grid[@]}" >/dev/null 2>"$work/backtest.err") ||
+      { cat "$work/backtest.err" >&2; exit 1; }
     end=$(date +%s.%N)
     seconds=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f", b - a }')
     best=$(awk -v a="$seconds" -v b="${best:-$seconds}" 'BEGIN { print (a < b) ? a : b }')
