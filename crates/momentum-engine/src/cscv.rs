@@ -617,9 +617,10 @@ fn head(sums: &[[f64; 2]], (blocks, len): (usize, usize), splits: &[Split], firs
         };
         if key.is_nan() { f64::NEG_INFINITY } else { key }
     };
-    let total = |c: usize, set: &mut dyn Iterator<Item = usize>| {
-        set.fold([0.0, 0.0], |t, b| {
-            let x = sums[c * blocks + b];
+    // The sums of a combination's blocks `set`.
+    let total = |row: &[[f64; 2]], set: &[u8]| {
+        set.iter().fold([0.0, 0.0], |t, &b| {
+            let x = row[usize::from(b)];
             [t[0] + x[0], t[1] + x[1]]
         })
     };
@@ -631,11 +632,10 @@ fn head(sums: &[[f64; 2]], (blocks, len): (usize, usize), splits: &[Split], firs
         .step_by(step)
         .flat_map_iter(|split| split.halves.map(|h| h[..half].to_vec()))
         .flat_map_iter(|half_blocks| {
-            let mut keyed: Vec<(f64, usize)> = (0..rows)
-                .map(|c| {
-                    let sums = total(c, &mut half_blocks.iter().map(|&b| usize::from(b)));
-                    (rank_key(sums, half * len), c)
-                })
+            let mut keyed: Vec<(f64, usize)> = sums
+                .chunks(blocks)
+                .enumerate()
+                .map(|(c, row)| (rank_key(total(row, &half_blocks), half * len), c))
                 .collect();
             let take = HEAD_PER_HALF.min(rows);
             if take < rows {
@@ -647,11 +647,16 @@ fn head(sums: &[[f64; 2]], (blocks, len): (usize, usize), splits: &[Split], firs
         .collect();
     picked.sort_unstable();
     picked.dedup();
+    #[expect(clippy::cast_possible_truncation, reason = "at most 24 blocks")]
+    let all_blocks: Vec<u8> = (0..blocks).map(|b| b as u8).collect();
     // Best first over all blocks: a split's winner comes early, and fewer lanes after it need
     // settling.
     let mut ranked: Vec<(f64, usize)> = picked
         .iter()
-        .map(|&c| (rank_key(total(c, &mut (0..blocks)), blocks * len), c))
+        .map(|&c| {
+            let row = &sums[c * blocks..(c + 1) * blocks];
+            (rank_key(total(row, &all_blocks), blocks * len), c)
+        })
         .collect();
     ranked.sort_unstable_by(best_first);
     let picked: Vec<[f64; 2]> = ranked
