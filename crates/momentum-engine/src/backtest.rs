@@ -129,6 +129,19 @@ pub fn backtest(
     Ok(run_recorded(panel, params, window, t0, &ranks))
 }
 
+/// [`backtest`] on the rank table of `params` the caller already has (the winner's, shared by
+/// its windows and its selection statistics).
+pub(crate) fn backtest_ranked(
+    panel: &PricePanel,
+    params: &StrategyParams,
+    window: Window,
+    ranks: &RankTable,
+) -> Result<BacktestResult> {
+    window.validate(panel.n_days())?;
+    let t0 = window.first_rebalance(params.lookback)?;
+    Ok(run_recorded(panel, params, window, t0, ranks))
+}
+
 /// The recorded run behind [`backtest`], on a rank table the caller already has.
 pub(crate) fn run_recorded(
     panel: &PricePanel,

@@ -20,17 +20,18 @@ use momentum_features::PricePanel;
 use rayon::prelude::*;
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::backtest::{BacktestResult, backtest, baseline};
+use crate::backtest::{BacktestResult, backtest_ranked, baseline};
 use crate::cpcv::{self, Cpcv, CpcvSpec, Layout, Selections};
 use crate::error::{EngineError, Result};
 use crate::grid::{
     ComboResult, GridOptions, GridRun, GridSpec, RunningBest, SelectionStats, block_starts,
-    cscv_block_len, max_first_rebalance, selection_statistics,
+    cscv_block_len, max_first_rebalance, selection_statistics_ranked,
 };
 use crate::metrics::Metrics;
 use crate::params::{Objective, StrategyParams, Window, split};
 use crate::rows::GridRows;
 use crate::search::{SearchMethod, SearchReport, SearchSpec, Space, run_search};
+use crate::select::RankTable;
 use crate::shard::{Provenance, Shard, evaluate_shard, merge_shards};
 use crate::stats::Pbo;
 use crate::walk_forward::{WalkForward, WalkForwardSpec, assemble};
@@ -922,7 +923,7 @@ fn write_metric_cells(out: &mut impl Write, m: Option<&Metrics>) -> std::io::Res
 ///
 /// # Errors
 /// [`EngineError::EmptyPanel`] for a panel of fewer than two days or no ticker; otherwise as
-/// [`split`], [`GridSpec::combinations`], [`crate::grid_search`] and [`backtest()`].
+/// [`split`], [`GridSpec::combinations`], [`crate::grid_search`] and [`crate::backtest()`].
 ///
 /// # Examples
 ///
@@ -1144,26 +1145,34 @@ impl Plan {
             dropped: self.dropped,
         };
         let best = run.rows.select_best(options.objective)?;
-        let selection = selection_statistics(panel, &run, best, options)?;
         let params = run.rows.get(best)?.params;
-        let mut reports = BTreeMap::new();
-        for &(name, window) in &self.windows {
-            let strategy = backtest(panel, &params, window)?;
-            let baseline = baseline(panel, &params, window)?;
-            reports.insert(
-                name,
-                WindowReport {
-                    start: dates[window.start],
-                    end: dates[window.end],
-                    first_rebalance: dates[strategy.t0],
-                    days: window.end - window.start + 1,
-                    returns: strategy.equity.len() - 1,
-                    strategy: strategy.metrics,
-                    baseline: baseline.metrics,
-                    runs: Some(WindowRuns { strategy, baseline }),
-                },
-            );
-        }
+        // The winner's rank table once, for its selection statistics and every window's
+        // recorded run; those side by side (PBO takes the idle worker while a window runs).
+        let ranks = RankTable::build(panel, params.lookback, params.skip, params.top_k)?;
+        let (selection, reports) = rayon::join(
+            || selection_statistics_ranked(panel, &run, (best, &ranks), options),
+            || {
+                self.windows
+                    .par_iter()
+                    .map(|&(name, window)| {
+                        let strategy = backtest_ranked(panel, &params, window, &ranks)?;
+                        let baseline = baseline(panel, &params, window)?;
+                        let report = WindowReport {
+                            start: dates[window.start],
+                            end: dates[window.end],
+                            first_rebalance: dates[strategy.t0],
+                            days: window.end - window.start + 1,
+                            returns: strategy.equity.len() - 1,
+                            strategy: strategy.metrics,
+                            baseline: baseline.metrics,
+                            runs: Some(WindowRuns { strategy, baseline }),
+                        };
+                        Ok((name, report))
+                    })
+                    .collect::<Result<BTreeMap<_, _>>>()
+            },
+        );
+        let (selection, reports) = (selection?, reports?);
         let walk_forward = match (self.walk_forward, &self.folds) {
             (Some(spec), Some(schedule)) => Some(assemble(panel, spec, schedule, &folds)?),
             _ => None,
