@@ -447,84 +447,108 @@ fn sweep<const WINNERS: bool, const RANKS: bool>(
     winners: &mut [[Half; 2]],
     splits: &[Split],
 ) {
-    let (s, half) = (tiles.blocks, tiles.blocks / 2);
-    #[expect(clippy::cast_precision_loss, reason = "day counts are far below 2^52")]
-    let n = count as f64;
     // Per lane group and side (0: in-sample, 1: out-of-sample), the partial sums of the side's
     // first `k` blocks at level `k` (level 0: nothing, zeros).
-    let depth = half + 1;
-    let mut stack = vec![[[0.0; LANES]; 2]; GROUPS * 2 * depth];
+    let mut stack = vec![[[0.0; LANES]; 2]; GROUPS * 2 * (tiles.blocks / 2 + 1)];
     for tile in tiles.tiles() {
-        let groups: Vec<(Flags, &[usize])> = tile
-            .groups()
-            .map(|(_, valid, combinations)| (valid, combinations))
-            .collect();
-        for (i, (pair, split)) in winners.iter_mut().zip(splits).enumerate() {
-            // The first `shared` blocks are on the same sides as in the split before, and their
-            // sums on the stack: the sums of the others onto it, each onto its side's level.
-            let shared = i.checked_sub(1).map_or(0, |before| {
-                (split.mask ^ splits[before].mask).trailing_zeros() as usize
-            });
-            let ins = (split.mask & ((1 << shared) - 1)).count_ones() as usize;
-            let mut level = [ins, shared - ins];
-            for b in shared..s {
-                let side = usize::from(split.mask >> b & 1 == 0);
-                for g in 0..groups.len() {
-                    let (x1, x2) = (
-                        &tile.lanes[2 * (g * s + b)],
-                        &tile.lanes[2 * (g * s + b) + 1],
-                    );
-                    let at = (2 * g + side) * depth + level[side];
-                    let [s1, s2] = &stack[at];
-                    stack[at + 1] = [add(s1, x1), add(s2, x2)];
-                }
-                level[side] += 1;
+        // A whole tile (all but a chunk's last) has every lane in use: the flags of the lanes in
+        // use are constants there.
+        if tile.combinations.len() == TILE {
+            sweep_tile::<WINNERS, RANKS, true>((tile, count), winners, splits, &mut stack);
+        } else {
+            sweep_tile::<WINNERS, RANKS, false>((tile, count), winners, splits, &mut stack);
+        }
+    }
+}
+
+/// [`sweep`] over one tile, whole (`FULL`: [`GROUPS`] groups of [`LANES`] combinations) or
+/// not. (No closures here: they would be compiled for the baseline, not the sweep's
+/// instruction set, and called.)
+#[inline(always)]
+fn sweep_tile<const WINNERS: bool, const RANKS: bool, const FULL: bool>(
+    (tile, count): (Tile<'_>, usize),
+    winners: &mut [[Half; 2]],
+    splits: &[Split],
+    stack: &mut [[Lanes; 2]],
+) {
+    let (s, half) = (tile.blocks, tile.blocks / 2);
+    let depth = half + 1;
+    #[expect(clippy::cast_precision_loss, reason = "day counts are far below 2^52")]
+    let n = count as f64;
+    let mut valid_lanes = [[1; LANES]; GROUPS];
+    let mut groups = GROUPS;
+    if !FULL {
+        groups = 0;
+        for (g, (_, valid, _)) in tile.groups().enumerate() {
+            valid_lanes[g] = valid;
+            groups = g + 1;
+        }
+    }
+    for (i, (pair, split)) in winners.iter_mut().zip(splits).enumerate() {
+        // The first `shared` blocks are on the same sides as in the split before, and their
+        // sums on the stack: the sums of the others onto it, each onto its side's level.
+        let shared = if i == 0 {
+            0
+        } else {
+            (split.mask ^ splits[i - 1].mask).trailing_zeros() as usize
+        };
+        let ins = (split.mask & ((1 << shared) - 1)).count_ones() as usize;
+        let mut level = [ins, shared - ins];
+        for b in shared..s {
+            let side = usize::from(split.mask >> b & 1 == 0);
+            for g in 0..groups {
+                let (x1, x2) = (
+                    &tile.lanes[2 * (g * s + b)],
+                    &tile.lanes[2 * (g * s + b) + 1],
+                );
+                let at = (2 * g + side) * depth + level[side];
+                let [s1, s2] = &stack[at];
+                stack[at + 1] = [add(s1, x1), add(s2, x2)];
             }
-            let halves = split.halves.each_ref().map(|h| &h[..half]);
-            let wins = pair.map(|w| w.sharpe_bounds);
-            let ranks = pair.map(|w| w.oos_bounds);
-            // Per side (0: the split's own in-sample half; 1: its complement's): the lanes that
-            // might beat the winner; the lanes surely below it out of sample, and those
-            // undecided.
-            let mut candidates = [[0; LANES]; 2];
-            let (mut below, mut undecided) = ([[0; LANES]; 2], [[0; LANES]; 2]);
-            for (g, &(valid, _)) in groups.iter().enumerate() {
-                // (No closures here: they would not be compiled for the sweep's instruction set.)
-                let at = 2 * g * depth + half;
-                let keys = [keys(&stack[at], n), keys(&stack[at + depth], n)];
-                for side in 0..2 {
-                    if WINNERS {
-                        let (under, _) = against(&keys[side], wins[side]);
-                        for l in 0..LANES {
-                            candidates[side][l] |= valid[l] & (under[l] ^ 1);
-                        }
+            level[side] += 1;
+        }
+        let wins = [pair[0].sharpe_bounds, pair[1].sharpe_bounds];
+        let ranks = [pair[0].oos_bounds, pair[1].oos_bounds];
+        // Per side (0: the split's own in-sample half; 1: its complement's): the lanes that
+        // might beat the winner; the lanes surely below it out of sample, and those undecided.
+        let mut candidates = [[0; LANES]; 2];
+        let (mut below, mut undecided) = ([[0; LANES]; 2], [[0; LANES]; 2]);
+        for (g, valid) in valid_lanes.iter().enumerate().take(groups) {
+            let at = 2 * g * depth + half;
+            let keys = [keys(&stack[at], n), keys(&stack[at + depth], n)];
+            for side in 0..2 {
+                if WINNERS {
+                    let (under, _) = against(&keys[side], wins[side]);
+                    for l in 0..LANES {
+                        candidates[side][l] |= valid[l] & (under[l] ^ 1);
                     }
-                    if RANKS {
-                        let (under, over) = against(&keys[1 - side], ranks[side]);
-                        for l in 0..LANES {
-                            below[side][l] += under[l] & valid[l];
-                            undecided[side][l] |= valid[l] & ((under[l] | over[l]) ^ 1);
-                        }
+                }
+                if RANKS {
+                    let (under, over) = against(&keys[1 - side], ranks[side]);
+                    for l in 0..LANES {
+                        below[side][l] += under[l] & valid[l];
+                        undecided[side][l] |= valid[l] & ((under[l] | over[l]) ^ 1);
                     }
                 }
             }
-            for (side, winner) in pair.iter_mut().enumerate() {
-                if WINNERS
-                    && any(&candidates[side])
-                    && winner.settle_winners(tile, halves, side, count)
-                    && RANKS
-                {
-                    // The ranks so far were counted against another winner.
-                    winner.recount = true;
-                }
-                if !RANKS || winner.recount == WINNERS {
-                    continue;
-                }
-                if any(&undecided[side]) {
-                    winner.settle_ranks(tile, halves, side, count);
-                } else {
-                    winner.below += below[side].iter().sum::<u64>() as usize;
-                }
+        }
+        let halves = [&split.halves[0][..half], &split.halves[1][..half]];
+        for (side, winner) in pair.iter_mut().enumerate() {
+            if WINNERS
+                && any(&candidates[side])
+                && winner.settle_winners(tile, halves, side, count)
+                && RANKS
+            {
+                // The ranks so far were counted against another winner.
+                winner.recount = true;
+            }
+            if !RANKS || winner.recount == WINNERS {
+                continue;
+            }
+            if any(&undecided[side]) {
+                winner.settle_ranks(tile, halves, side, count);
+            } else {
+                winner.below += below[side].iter().sum::<u64>() as usize;
             }
         }
     }
