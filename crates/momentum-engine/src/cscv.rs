@@ -189,6 +189,8 @@ pub fn simd_instruction_set() -> crate::Result<&'static str> {
     }
 }
 
+/// [`sweep`] compiled for each wider instruction set: the same body, twice (a macro for two
+/// three-line functions would hide more than it saves).
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use super::{Half, Split, Tiles, sweep};
