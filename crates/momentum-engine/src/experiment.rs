@@ -901,10 +901,10 @@ fn write_metric_names(out: &mut impl Write, prefix: &str) -> std::io::Result<()>
         .try_for_each(|m| write!(out, ",{prefix}_{m}"))
 }
 
-/// `,v1,v2,...`: one cell per metric, each preceded by its comma (empty cells for `None`).
 /// Rows of `grid.csv` one task formats.
 const CSV_ROWS_PER_TASK: usize = 1024;
 
+/// `,v1,v2,...`: one cell per metric, each preceded by its comma (empty cells for `None`).
 fn write_metric_cells(out: &mut impl Write, m: Option<&Metrics>) -> std::io::Result<()> {
     match m {
         None => out.write_all(",".repeat(Metrics::NAMES.len()).as_bytes()),
