@@ -708,7 +708,8 @@ pub(crate) fn logit(below: usize, equal: usize, n: usize) -> f64 {
 
 /// CSCV over `n` combinations of `s` blocks of `len` returns, whose block sums `pass` hands to
 /// its callback a chunk of whole combinations at a time, in grid order, the same chunks each
-/// time it is called (twice), on this processor's widest instruction set.
+/// time it is called (once when one chunk holds them all, otherwise once more for the halves
+/// whose winner came late), on this processor's widest instruction set.
 pub(crate) fn cscv<E>(
     shape: (usize, usize, usize),
     pass: Passes<'_, [[f64; 2]], E>,
@@ -767,8 +768,8 @@ pub(crate) fn cscv_on<E>(
     let tasks = 4 * rayon::current_num_threads();
     let mut winners = vec![[Half::NONE; 2]; splits.len()];
     // The main sweep: winners, and ranks against the winner so far, chunk by chunk; the first
-    // chunk's head first.
-    let mut first = 0;
+    // chunk's head first. A chunk that holds every combination keeps its tiles for the recount.
+    let (mut first, mut whole) = (0, None);
     pass(&mut |sums| {
         let rows = sums.len() / s;
         if first == 0 {
@@ -781,6 +782,9 @@ pub(crate) fn cscv_on<E>(
         in_tasks(&mut winners, &splits, tasks, |winners, splits| {
             isa.sweep::<true, true>((&tiles, count), winners, splits);
         });
+        if rows == n {
+            whole = Some(tiles);
+        }
         first += rows;
         Ok(())
     })?;
@@ -789,33 +793,28 @@ pub(crate) fn cscv_on<E>(
         .filter(|&i| winners[i].iter().any(|w| w.recount))
         .collect();
     if !late.is_empty() {
-        let mut again: Vec<[Half; 2]> = late
-            .iter()
-            .map(|&i| {
-                winners[i].map(|w| {
-                    if w.recount {
-                        Half {
-                            below: 0,
-                            equal: 0,
-                            ..w
-                        }
-                    } else {
-                        w
-                    }
-                })
-            })
-            .collect();
+        let mut again: Vec<[Half; 2]> = late.iter().map(|&i| winners[i]).collect();
+        for half in again.iter_mut().flatten().filter(|w| w.recount) {
+            (half.below, half.equal) = (0, 0);
+        }
         let again_splits: Vec<Split> = late.iter().map(|&i| splits[i]).collect();
-        let mut first = 0;
-        pass(&mut |sums| {
-            let rows = sums.len() / s;
-            let tiles = Tiles::new(sums, s, (first..first + rows).collect());
+        let mut recount = |tiles: &Tiles| {
             in_tasks(&mut again, &again_splits, tasks, |winners, splits| {
-                isa.sweep::<false, true>((&tiles, count), winners, splits);
+                isa.sweep::<false, true>((tiles, count), winners, splits);
             });
-            first += rows;
-            Ok(())
-        })?;
+        };
+        match &whole {
+            Some(tiles) => recount(tiles),
+            None => {
+                let mut first = 0;
+                pass(&mut |sums| {
+                    let rows = sums.len() / s;
+                    recount(&Tiles::new(sums, s, (first..first + rows).collect()));
+                    first += rows;
+                    Ok(())
+                })?;
+            }
+        }
         for (&i, pair) in late.iter().zip(again) {
             winners[i] = pair;
         }

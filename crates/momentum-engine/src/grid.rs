@@ -489,7 +489,7 @@ pub(crate) fn grid_rows(
 ) -> Result<GridRows> {
     let starts = block_starts(options.train, options.pbo_blocks, max_t0)?;
     let block_len = cscv_block_len(options.train, options.pbo_blocks, max_t0);
-    let mut rows = GridRowsWriter::new()?;
+    let mut rows = GridRowsWriter::new();
     simulate_grid(
         panel,
         (combos, options.cost_bps),

@@ -88,7 +88,8 @@ impl PartialEq for GridRows {
 
 impl GridRows {
     /// Rows from memory: `rows` in grid order with `blocks` (their block sums, one set per row),
-    /// written to a temporary file like the grid search's.
+    /// kept as the grid search keeps its own (in memory while they fit one chunk, on a temporary
+    /// file beyond).
     ///
     /// # Errors
     /// [`EngineError::InvalidParameter`] when `blocks` does not hold one set of sums per row;
@@ -118,7 +119,7 @@ impl GridRows {
             }
             None => (&[][..], None),
         };
-        let mut writer = GridRowsWriter::new()?;
+        let mut writer = GridRowsWriter::new();
         writer.push(rows, sums)?;
         writer.finish(layout)
     }
@@ -278,8 +279,8 @@ pub(crate) struct GridRowsWriter {
 
 impl GridRowsWriter {
     /// A writer of rows, in memory until they outgrow one chunk.
-    pub(crate) fn new() -> Result<Self> {
-        Ok(Self {
+    pub(crate) fn new() -> Self {
+        Self {
             out: None,
             resident: Some(GridChunk {
                 first: 0,
@@ -288,16 +289,18 @@ impl GridRowsWriter {
             }),
             len: 0,
             width: 0,
-        })
+        }
     }
 
     /// The temporary file, with the rows kept in memory so far written to it first.
     fn file(&mut self) -> Result<&mut BufWriter<File>> {
-        if self.out.is_none() {
-            let file = tempfile::tempfile().map_err(spill_error)?;
-            self.out = Some(BufWriter::with_capacity(1 << 20, file));
-        }
-        let out = self.out.as_mut().unwrap_or_else(|| unreachable!());
+        let out = match self.out.take() {
+            Some(out) => self.out.insert(out),
+            None => {
+                let file = tempfile::tempfile().map_err(spill_error)?;
+                self.out.insert(BufWriter::with_capacity(1 << 20, file))
+            }
+        };
         if let Some(kept) = self.resident.take() {
             encode_rows(&kept.rows, &kept.sums, out).map_err(spill_error)?;
         }
@@ -568,7 +571,7 @@ mod tests {
     fn rows_stay_in_memory_while_they_fit_a_chunk_and_move_to_a_file_beyond() {
         let (all, sums) = rows(CHUNK_ROWS + 5);
         // Within one chunk: no file, the readers borrow the rows.
-        let mut writer = GridRowsWriter::new().unwrap();
+        let mut writer = GridRowsWriter::new();
         writer.push(&all[..10], &sums[..30]).unwrap();
         writer.push(&all[10..20], &sums[30..60]).unwrap();
         let small = writer.finish(Some((3, 4))).unwrap();
@@ -579,7 +582,7 @@ mod tests {
         assert_holds(&small.clone().with_chunk_rows(7), (&all[..20], &sums[..60]));
 
         // A push that crosses the chunk: the rows so far go to the file first, in order.
-        let mut writer = GridRowsWriter::new().unwrap();
+        let mut writer = GridRowsWriter::new();
         let cut = CHUNK_ROWS - 2;
         writer.push(&all[..cut], &sums[..3 * cut]).unwrap();
         assert!(writer.resident.is_some());
@@ -595,7 +598,7 @@ mod tests {
         let mut records = Vec::new();
         small.write_records(&mut records).unwrap();
         assert_eq!(records.len(), 20 * record_bytes(3));
-        let mut writer = GridRowsWriter::new().unwrap();
+        let mut writer = GridRowsWriter::new();
         writer
             .push_records(&mut records.as_slice(), (20, 3))
             .unwrap();
@@ -603,7 +606,7 @@ mod tests {
         assert!(copied.file.is_some());
         assert_holds(&copied, (&all[..20], &sums[..60]));
         assert!(copied == small);
-        let mut writer = GridRowsWriter::new().unwrap();
+        let mut writer = GridRowsWriter::new();
         writer.append(&small).unwrap();
         assert!(writer.finish(Some((3, 4))).unwrap() == small);
     }

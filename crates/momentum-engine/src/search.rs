@@ -484,7 +484,7 @@ pub(crate) fn run_search(
     let options = plan.options;
     let search = &spec.search;
     let objective = (options.objective, options.cost_bps);
-    let mut rows = GridRowsWriter::new()?;
+    let mut rows = GridRowsWriter::new();
     let seconds = tpe_search(
         panel,
         (&space, search, search.seed),

@@ -372,7 +372,7 @@ pub fn merge_shards(
         merged.rows.clone()
     } else {
         // Shard after shard into one file: no shard is held in memory.
-        let mut writer = GridRowsWriter::new()?;
+        let mut writer = GridRowsWriter::new();
         writer.append(&merged.rows)?;
         for part in parts {
             writer.append(&part.rows)?;
@@ -477,7 +477,7 @@ impl GridShard {
                 "{len} bytes where its header says {expected}: truncated or extended"
             )));
         }
-        let mut writer = GridRowsWriter::new()?;
+        let mut writer = GridRowsWriter::new();
         writer.push_records(&mut input, (header.rows, width))?;
         let rows = writer.finish(header.blocks)?;
         let mut selections = vec![0; fold_bytes + header.cpcv_bytes];

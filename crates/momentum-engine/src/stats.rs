@@ -353,7 +353,8 @@ pub fn probability_of_backtest_overfitting(sums: &BlockSums) -> Option<Pbo> {
     pbo
 }
 
-/// [`probability_of_backtest_overfitting`] of the grid's rows, read a chunk at a time (twice):
+/// [`probability_of_backtest_overfitting`] of the grid's rows, read a chunk at a time (once
+/// more when they are several chunks and some winners came late):
 /// the same value, bit for bit. `None` without block sums.
 ///
 /// # Errors
