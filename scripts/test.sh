@@ -47,7 +47,7 @@ cargo check -p momentum-data --no-default-features --locked --quiet
 step "unit and integration tests (nextest)"
 cargo nextest run --workspace --locked --no-fail-fast
 
-step "the engine's tests again with PBO's portable lanes (MOMENTUM_SIMD=portable)"
+step "the engine's tests again on the portable instructions (MOMENTUM_SIMD=portable)"
 MOMENTUM_SIMD=portable cargo nextest run -p momentum-engine --locked --no-fail-fast
 
 step "doctests"

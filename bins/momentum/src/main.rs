@@ -25,8 +25,8 @@ Environment:
   MLFLOW_TRACKING_URI          http(s)://host:port of an MLflow server (default: local store mlruns/)
   MLFLOW_TRACKING_USERNAME, MLFLOW_TRACKING_PASSWORD, MLFLOW_TRACKING_TOKEN   server credentials
   RUST_LOG                     log filter (e.g. debug); logs go to stderr
-  MOMENTUM_SIMD                PBO's vector instructions: auto (default: the widest this CPU has),
-                               portable, avx2 or avx512; the same results whichever
+  MOMENTUM_SIMD                vector instructions of the grid and PBO: auto (default: the widest
+                               this CPU has), portable, avx2 or avx512; the same results whichever
 
 Exit codes: 0 success, 1 error (one line on stderr naming the file, field or ticker), 2 usage;
 promote: 3 rejected by a gate; monitor --fail-on-drift: 4 retraining recommended;
@@ -104,7 +104,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     // A refused MOMENTUM_SIMD is an error here, not a panic in the middle of a backtest.
     let simd = momentum_engine::simd_instruction_set()?;
-    tracing::debug!(simd, "PBO's instruction set");
+    tracing::debug!(simd, "the grid's and PBO's instruction set");
     let explicit = cli.params != std::path::Path::new("params.yaml");
     let params = cli.params.as_path();
     let settings = Settings::load(params, explicit)

@@ -499,9 +499,9 @@ fn the_evaluation_window_comes_from_flags_or_params_and_bad_ones_are_named() {
     );
 }
 
-/// PBO's vector instructions change no byte: a grid writes the same reports with
-/// `MOMENTUM_SIMD=portable` as with the widest instructions this processor has (the engine's
-/// unit tests check every split's logit on each), and a value naming none is refused in one
+/// The vector instructions of the grid and PBO change no byte: a grid writes the same reports
+/// with `MOMENTUM_SIMD=portable` as with the widest instructions this processor has (the
+/// engine's unit tests check every split's logit, and every run's metrics, on each), and a value naming none is refused in one
 /// line before any work.
 #[test]
 fn every_instruction_set_writes_the_same_reports() {

@@ -4,6 +4,7 @@ use momentum_features::PricePanel;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
+use crate::isa::Isa;
 use crate::metrics::{Metrics, Runs};
 use crate::params::{StrategyParams, Window};
 use crate::select::RankTable;
@@ -175,15 +176,14 @@ fn record<S: Ranking>(
     let mut rec = Record::default();
     let prices = Prices::new(panel);
     simulate(
+        Isa::detected(),
         prices,
         sel,
         (&[holding], &[k]),
         params.cost_bps,
         (t0, window.end),
         None,
-        &mut runs,
-        &mut rec,
-        &mut Scratch::new(n),
+        (&mut runs, &mut rec, &mut Scratch::new(n)),
     );
     rec.trades.sort_by_key(|t| (t.day, t.ticker));
     BacktestResult {

@@ -35,11 +35,9 @@
 //! the unit tests in `stats.rs` compare every split's logit with CSCV computed split by split
 //! from its definition, on every instruction set the processor has.
 
-use std::sync::OnceLock;
-
 use rayon::prelude::*;
 
-use crate::EngineError;
+use crate::isa::Isa;
 use crate::stats::{Passes, Pbo, sharpe_of_sums};
 
 /// Combinations side by side in one set of lanes.
@@ -67,126 +65,27 @@ const CANCELLATION: f64 = 1_048_576.0;
 /// from underflow and overflow.
 const SAFE_RANGE: (f64, f64) = (1e-150, 1e150);
 
-/// The instruction set the lanes are compiled for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Isa {
-    /// The target's baseline (SSE2 on x86_64): built and tested on every target.
-    Portable,
-    /// AVX2, x86_64 only.
-    Avx2,
-    /// AVX-512 (F), x86_64 only.
-    Avx512,
-}
-
-impl Isa {
-    /// Every instruction set, portable first.
-    pub(crate) const ALL: [Self; 3] = [Self::Portable, Self::Avx2, Self::Avx512];
-
-    /// Whether this processor runs `self`.
-    pub(crate) fn available(self) -> bool {
-        match self {
-            Self::Portable => true,
-            #[cfg(target_arch = "x86_64")]
-            Self::Avx2 => std::arch::is_x86_feature_detected!("avx2"),
-            #[cfg(target_arch = "x86_64")]
-            Self::Avx512 => std::arch::is_x86_feature_detected!("avx512f"),
-            #[cfg(not(target_arch = "x86_64"))]
-            Self::Avx2 | Self::Avx512 => false,
-        }
+/// One task's [`sweep`] on the instruction set `isa`.
+fn sweep_on<const WINNERS: bool, const RANKS: bool>(
+    isa: Isa,
+    job: (&Tiles, usize),
+    winners: &mut [[Half; 2]],
+    splits: &[Split],
+) {
+    #[cfg(target_arch = "x86_64")]
+    #[expect(
+        unsafe_code,
+        reason = "calling a `#[target_feature]` function; `available` checked the feature"
+    )]
+    match isa {
+        // SAFETY: `detected` and the tests hand out only available instruction sets.
+        Isa::Avx512 => unsafe { x86::sweep_avx512::<WINNERS, RANKS>(job, winners, splits) },
+        // SAFETY: as above.
+        Isa::Avx2 => unsafe { x86::sweep_avx2::<WINNERS, RANKS>(job, winners, splits) },
+        Isa::Portable => sweep::<WINNERS, RANKS>(job, winners, splits),
     }
-
-    /// The one `MOMENTUM_SIMD` names, or the widest available: decided once per process.
-    /// Otherwise the value and why it is refused.
-    fn chosen() -> &'static Result<Self, (String, &'static str)> {
-        static CHOSEN: OnceLock<Result<Isa, (String, &'static str)>> = OnceLock::new();
-        CHOSEN.get_or_init(|| {
-            let Ok(name) = std::env::var("MOMENTUM_SIMD") else {
-                return Ok(Self::widest());
-            };
-            let isa = match name.as_str() {
-                "" | "auto" => return Ok(Self::widest()),
-                "portable" => Self::Portable,
-                "avx2" => Self::Avx2,
-                "avx512" => Self::Avx512,
-                _ => return Err((name, "expected auto, portable, avx2 or avx512")),
-            };
-            if isa.available() {
-                Ok(isa)
-            } else {
-                Err((name, "this processor does not have it"))
-            }
-        })
-    }
-
-    /// [`Isa::chosen`].
-    ///
-    /// # Panics
-    /// When `MOMENTUM_SIMD` is refused ([`simd_instruction_set`] says so as an error): a
-    /// measurement or a test that asked for a path must not silently run another.
-    pub(crate) fn detected() -> Self {
-        match Self::chosen() {
-            Ok(isa) => *isa,
-            Err((name, reason)) => panic!("invalid MOMENTUM_SIMD = {name}: {reason}"),
-        }
-    }
-
-    /// The name `MOMENTUM_SIMD` gives it.
-    fn name(self) -> &'static str {
-        match self {
-            Self::Portable => "portable",
-            Self::Avx2 => "avx2",
-            Self::Avx512 => "avx512",
-        }
-    }
-
-    fn widest() -> Self {
-        Self::ALL
-            .into_iter()
-            .rev()
-            .find(|isa| isa.available())
-            .unwrap_or(Self::Portable)
-    }
-
-    /// One task's [`sweep`] on this instruction set.
-    fn sweep<const WINNERS: bool, const RANKS: bool>(
-        self,
-        job: (&Tiles, usize),
-        winners: &mut [[Half; 2]],
-        splits: &[Split],
-    ) {
-        #[cfg(target_arch = "x86_64")]
-        #[expect(
-            unsafe_code,
-            reason = "calling a `#[target_feature]` function; `available` checked the feature"
-        )]
-        match self {
-            // SAFETY: `detected` and the tests hand out only available instruction sets.
-            Self::Avx512 => unsafe { x86::sweep_avx512::<WINNERS, RANKS>(job, winners, splits) },
-            // SAFETY: as above.
-            Self::Avx2 => unsafe { x86::sweep_avx2::<WINNERS, RANKS>(job, winners, splits) },
-            Self::Portable => sweep::<WINNERS, RANKS>(job, winners, splits),
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        sweep::<WINNERS, RANKS>(job, winners, splits);
-    }
-}
-
-/// The instruction set PBO's inner loop runs on, by the name `MOMENTUM_SIMD` takes: the one
-/// that variable names (`portable`, `avx2` or `avx512`), or the widest this processor has
-/// (unset, empty or `auto`). Every one gives the same results, bit for bit.
-///
-/// # Errors
-/// [`EngineError::InvalidParameter`] naming `MOMENTUM_SIMD` when it names no instruction set,
-/// or one this processor does not have.
-pub fn simd_instruction_set() -> crate::Result<&'static str> {
-    match Isa::chosen() {
-        Ok(isa) => Ok(isa.name()),
-        Err((value, reason)) => Err(EngineError::InvalidParameter {
-            name: "MOMENTUM_SIMD",
-            value: value.clone(),
-            reason,
-        }),
-    }
+    #[cfg(not(target_arch = "x86_64"))]
+    sweep::<WINNERS, RANKS>(job, winners, splits);
 }
 
 /// [`sweep`] compiled for each wider instruction set: the same body, twice (a macro for two
@@ -337,22 +236,6 @@ type Bounds = (f64, f64);
 fn bounds(x: f64, n: f64) -> Bounds {
     let t = x * x.abs() * (n / (n - 1.0));
     (t - TOLERANCE * t.abs(), t + TOLERANCE * t.abs())
-}
-
-/// The sums of a lane group's returns over `blocks`, added in block order from `0.0` (as the
-/// definition adds them): `[sum r, sum r^2]`.
-#[inline(always)]
-fn half_sums(group: &[Lanes], blocks: &[u8]) -> [Lanes; 2] {
-    let (mut s1, mut s2) = ([0.0; LANES], [0.0; LANES]);
-    for &b in blocks {
-        let at = 2 * usize::from(b);
-        let (x1, x2) = (&group[at], &group[at + 1]);
-        for l in 0..LANES {
-            s1[l] += x1[l];
-            s2[l] += x2[l];
-        }
-    }
-    [s1, s2]
 }
 
 /// One flag per lane, 0 or 1 (integers rather than `bool`, so that LLVM keeps them in vector
@@ -534,11 +417,17 @@ fn sweep_tile<const WINNERS: bool, const RANKS: bool, const FULL: bool>(
                 }
             }
         }
-        let halves = [&split.halves[0][..half], &split.halves[1][..half]];
+        // Each group's sums of both halves, as the definition adds them: on the stack.
+        let sums = HalfSums {
+            stack,
+            depth,
+            half,
+            groups,
+        };
         for (side, winner) in pair.iter_mut().enumerate() {
             if WINNERS
                 && any(&candidates[side])
-                && winner.settle_winners(tile, halves, side, count)
+                && winner.settle_winners((tile, &sums), side, count)
                 && RANKS
             {
                 // The ranks so far were counted against another winner.
@@ -548,7 +437,7 @@ fn sweep_tile<const WINNERS: bool, const RANKS: bool, const FULL: bool>(
                 continue;
             }
             if any(&undecided[side]) {
-                winner.settle_ranks(tile, halves, side, count);
+                winner.settle_ranks((tile, &sums), side, count);
             } else {
                 winner.below += below[side].iter().sum::<u64>() as usize;
             }
@@ -562,27 +451,26 @@ impl Half {
     /// Sharpe ratio (the first combination of the best wins). Whether the winner changed.
     fn settle_winners(
         &mut self,
-        tile: Tile<'_>,
-        halves: [&[u8]; 2],
+        (tile, sums): (Tile<'_>, &HalfSums<'_>),
         side: usize,
         count: usize,
     ) -> bool {
         #[expect(clippy::cast_precision_loss, reason = "day counts are far below 2^52")]
         let n = count as f64;
-        let (own, other, before) = (side, 1 - side, self.winner);
-        for (group, valid, combinations) in tile.groups() {
-            let sums = [half_sums(group, halves[0]), half_sums(group, halves[1])];
-            let (below, _) = against(&keys(&sums[own], n), self.sharpe_bounds);
+        let before = self.winner;
+        for (g, (_, valid, combinations)) in tile.groups().enumerate().take(sums.groups) {
+            let (own, other) = (sums.of(g, side), sums.of(g, 1 - side));
+            let (below, _) = against(&keys(own, n), self.sharpe_bounds);
             let mut candidates = bits(&valid) & !bits(&below);
             while candidates != 0 {
                 let l = candidates.trailing_zeros() as usize;
                 candidates &= candidates - 1;
-                let (sharpe, combination) = (exact(&sums[own], l, count), combinations[l]);
+                let (sharpe, combination) = (exact(own, l, count), combinations[l]);
                 let wins = self.winner.is_none_or(|best| {
                     sharpe > self.sharpe || (sharpe == self.sharpe && combination < best)
                 });
                 if wins {
-                    let oos = exact(&sums[other], l, count);
+                    let oos = exact(other, l, count);
                     *self = Self {
                         winner: Some(combination),
                         sharpe,
@@ -599,23 +487,39 @@ impl Half {
 
     /// A tile's contribution to this side's counts below and equal to the winner out of sample,
     /// the undecided lanes settled by their exact Sharpe ratios.
-    fn settle_ranks(&mut self, tile: Tile<'_>, halves: [&[u8]; 2], side: usize, count: usize) {
+    fn settle_ranks(&mut self, (tile, sums): (Tile<'_>, &HalfSums<'_>), side: usize, count: usize) {
         #[expect(clippy::cast_precision_loss, reason = "day counts are far below 2^52")]
         let n = count as f64;
-        for (group, valid, _) in tile.groups() {
-            let sums = half_sums(group, halves[1 - side]);
-            let (below, above) = against(&keys(&sums, n), self.oos_bounds);
+        for (g, (_, valid, _)) in tile.groups().enumerate().take(sums.groups) {
+            let oos = sums.of(g, 1 - side);
+            let (below, above) = against(&keys(oos, n), self.oos_bounds);
             let valid = bits(&valid);
             self.below += (bits(&below) & valid).count_ones() as usize;
             let mut undecided = valid & !(bits(&below) | bits(&above));
             while undecided != 0 {
                 let l = undecided.trailing_zeros() as usize;
                 undecided &= undecided - 1;
-                let y = exact(&sums, l, count);
+                let y = exact(oos, l, count);
                 self.below += usize::from(y < self.oos);
                 self.equal += usize::from(y == self.oos);
             }
         }
+    }
+}
+
+/// The sums of both halves of a split for each lane group of a tile, where [`sweep_tile`] left
+/// them: the top level of each group's and side's stack.
+struct HalfSums<'a> {
+    stack: &'a [[Lanes; 2]],
+    depth: usize,
+    half: usize,
+    groups: usize,
+}
+
+impl HalfSums<'_> {
+    /// Group `g`'s sums of the blocks on `side` (0: the split's `halves[0]`).
+    fn of(&self, g: usize, side: usize) -> &[Lanes; 2] {
+        &self.stack[(2 * g + side) * self.depth + self.half]
     }
 }
 
@@ -775,12 +679,12 @@ pub(crate) fn cscv_on<E>(
         if first == 0 {
             let head = head(sums, (s, len), &splits, 0);
             in_tasks(&mut winners, &splits, tasks, |winners, splits| {
-                isa.sweep::<true, false>((&head, count), winners, splits);
+                sweep_on::<true, false>(isa, (&head, count), winners, splits);
             });
         }
         let tiles = Tiles::new(sums, s, (first..first + rows).collect());
         in_tasks(&mut winners, &splits, tasks, |winners, splits| {
-            isa.sweep::<true, true>((&tiles, count), winners, splits);
+            sweep_on::<true, true>(isa, (&tiles, count), winners, splits);
         });
         if rows == n {
             whole = Some(tiles);
@@ -800,7 +704,7 @@ pub(crate) fn cscv_on<E>(
         let again_splits: Vec<Split> = late.iter().map(|&i| splits[i]).collect();
         let mut recount = |tiles: &Tiles| {
             in_tasks(&mut again, &again_splits, tasks, |winners, splits| {
-                isa.sweep::<false, true>((tiles, count), winners, splits);
+                sweep_on::<false, true>(isa, (tiles, count), winners, splits);
             });
         };
         match &whole {

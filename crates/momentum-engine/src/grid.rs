@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::backtest::run_recorded;
 use crate::error::{EngineError, Result};
 use crate::experiment::SelectionJson;
+use crate::isa::Isa;
 use crate::metrics::{DAYS_PER_YEAR, Metrics, Runs};
 use crate::params::{Objective, StrategyParams, Window};
 use crate::rows::{CHUNK_ROWS, GridRows, GridRowsWriter};
@@ -626,15 +627,14 @@ pub(crate) fn simulate_grid(
             let mut scratch = scratches.take().unwrap_or_else(|| Scratch::new(n));
             let mut runs = Runs::default();
             simulate(
+                Isa::detected(),
                 prices,
                 table,
                 (holdings, ks),
                 cost_bps,
                 (window.start.max(lookback), window.end),
                 blocks,
-                &mut runs,
-                &mut NoRecord,
-                &mut scratch,
+                (&mut runs, &mut NoRecord, &mut scratch),
             );
             scratches.give(scratch);
             runs
@@ -1010,6 +1010,53 @@ mod tests {
                         "seed {seed} {p:?} block {b}: {got:?} against {s1}, {s2}"
                     );
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn every_instruction_set_simulates_the_same_bits() {
+        // The simulation is compiled once per instruction set (`sim.rs`); each copy must give
+        // the portable one's runs and block sums, bit for bit: closes of 0 (sizes settled one
+        // by one), an odd number of sizes (a padding lane), a size above the ticker count,
+        // holdings longer than the window.
+        let isas: Vec<Isa> = Isa::ALL.into_iter().filter(|isa| isa.available()).collect();
+        for (seed, zeros) in [(1, 0.0), (3, 0.02), (2026, 0.0)] {
+            let panel = panel(160, 7, seed, zeros);
+            let (holdings, ks) = ([1, 2, 3, 5, 8, 13, 21, 200], [1, 2, 4, 7, 9]);
+            let table = RankTable::build(&panel, 10, 2, 9).expect("table");
+            let starts = block_starts(Window { start: 0, end: 159 }, 6, 10).expect("blocks");
+            let runs_on = |isa: Isa| {
+                let mut runs = Runs::default();
+                simulate(
+                    isa,
+                    Prices::new(&panel),
+                    &table,
+                    (&holdings, &ks),
+                    30.0,
+                    (10, 159),
+                    Some(Blocks { starts: &starts }),
+                    (
+                        &mut runs,
+                        &mut NoRecord,
+                        &mut Scratch::new(panel.n_tickers()),
+                    ),
+                );
+                let mut bits = Vec::new();
+                for p in 0..holdings.len() {
+                    for q in 0..ks.len() {
+                        let at = runs.at(p, q);
+                        let metrics = runs.finish(at);
+                        bits.extend(metrics.values().map(f64::to_bits));
+                        bits.extend(runs.blocks_of(at).flatten().map(f64::to_bits));
+                    }
+                }
+                bits
+            };
+            let portable = runs_on(Isa::Portable);
+            assert_eq!(portable.len(), holdings.len() * ks.len() * (9 + 2 * 6));
+            for &isa in &isas {
+                assert!(runs_on(isa) == portable, "seed {seed}: {isa:?} differs");
             }
         }
     }

@@ -1,7 +1,8 @@
 //! Two `f64` lanes for the simulation (two portfolio sizes at a time, in the walks and the
-//! settlements) and the rank tables' candidate bit sets: SSE2 on x86_64, plain arrays elsewhere. Every operation is the IEEE operation
-//! lane by lane, so both give the same bits; with the intrinsics each is one instruction,
-//! where LLVM shuffled and spilled the portable version.
+//! settlements) and the rank tables' candidate bit sets: SSE2 on x86_64 (VEX-encoded inside the
+//! AVX2 copies of the simulation and the rank tables), plain arrays elsewhere. Every operation
+//! is the IEEE operation lane by lane, so both give the same bits; with the intrinsics each is
+//! one instruction, where LLVM shuffled and spilled the portable version.
 
 #[cfg(target_arch = "x86_64")]
 #[expect(

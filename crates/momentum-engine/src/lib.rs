@@ -38,6 +38,7 @@ mod cscv;
 mod error;
 mod experiment;
 mod grid;
+mod isa;
 mod lanes;
 mod metrics;
 mod params;
@@ -57,7 +58,6 @@ pub use compare::{
     compare, diebold_mariano, newey_west_lag, sharpe_difference_bootstrap, sharpe_difference_hac,
 };
 pub use cpcv::{Cpcv, CpcvSpec, CpcvSplit, MAX_CPCV_SPLITS, PathSummary, cpcv};
-pub use cscv::simd_instruction_set;
 pub use error::{EngineError, Result};
 pub use experiment::{
     ChainedCurve, CurvePoint, DEFAULT_MAX_COMBINATIONS, DataLineage, Experiment, ExperimentSpec,
@@ -68,6 +68,7 @@ pub use grid::{
     ComboResult, GridOptions, GridOutcome, GridRun, GridSpec, SelectionStats, grid_search,
     run_grid, select_best, selection_statistics,
 };
+pub use isa::simd_instruction_set;
 pub use metrics::{DAYS_PER_YEAR, Metrics};
 pub use params::{MAX_COST_BPS, Objective, StrategyParams, Window, split, train_days};
 pub use rows::{GridChunk, GridRows};

@@ -6,6 +6,7 @@ use momentum_features::PricePanel;
 use rayon::prelude::*;
 
 use crate::error::Result;
+use crate::isa::Isa;
 use crate::lanes::F64x2;
 use crate::params::Window;
 
@@ -60,6 +61,7 @@ pub fn select_top_k_into(scores: &[f64], k: usize, out: &mut Vec<usize>) {
 /// the same `P[t-S, i] / P[t-L, i] - 1` when all three prices are finite and positive, NaN
 /// otherwise, for the closes of a [`PricePanel`] (NaN or finite). The caller guarantees
 /// `lookback <= t < T` and `skip < lookback`.
+#[inline(always)]
 fn scores_branch_free(
     close: &[f64],
     n: usize,
@@ -145,6 +147,7 @@ impl ShortList {
 ///
 /// The result does not depend on what `out` held. `scores` of the tickers inserted from `out`
 /// are overwritten with NaN, which keeps them out of the pass over the others.
+#[inline(always)]
 fn select_top_small_k(scores: &mut [f64], k: usize, out: &mut Vec<usize>) {
     let mut list = ShortList::new(k);
     let mut floor = f64::NEG_INFINITY;
@@ -305,6 +308,7 @@ impl RankTable {
         places.clear();
         places.resize(t_len * n, NOT_RANKED);
         let close = panel.close_flat();
+        let isa = Isa::detected();
         const CHUNK: usize = 256;
         counts
             .par_chunks_mut(CHUNK)
@@ -315,37 +319,14 @@ impl RankTable {
             .enumerate()
             .for_each_init(
                 || (vec![0.0; n], Vec::with_capacity(n)),
-                |(scores, sel), (c, (((cnt, rows), invs), place_rows))| {
-                    for (j, count) in cnt.iter_mut().enumerate() {
-                        let t = c * CHUNK + j;
-                        if t < lookback || t < within.start || t > within.end {
-                            continue;
-                        }
-                        scores_branch_free(close, n, t, lookback, skip, scores);
-                        if width <= SMALL_K {
-                            select_top_small_k(scores, width, sel);
-                        } else {
-                            select_top_k_into(scores, width, sel);
-                        }
-                        #[expect(
-                            clippy::cast_possible_truncation,
-                            reason = "ticker counts fit u32"
-                        )]
-                        {
-                            *count = sel.len() as u32;
-                            let place_row = &mut place_rows[j * n..(j + 1) * n];
-                            for (r, ((slot, inv), &i)) in rows[j * width..]
-                                .iter_mut()
-                                .zip(&mut invs[j * width..])
-                                .zip(sel.iter())
-                                .enumerate()
-                            {
-                                *slot = i as u32;
-                                *inv = 1.0 / close[t * n + i];
-                                place_row[i] = r as u32;
-                            }
-                        }
-                    }
+                |working, (c, (((counts, rows), inverse), places))| {
+                    let days = Days {
+                        close,
+                        ranking: (n, lookback, skip, width),
+                        first: c * CHUNK,
+                        within,
+                    };
+                    rank_days(isa, days, (counts, rows, inverse, places), working);
                 },
             );
         (self.lookback, self.skip, self.width) = (lookback, skip, width);
@@ -389,6 +370,99 @@ impl RankTable {
     }
 }
 
+/// A run of days for [`rank_days`]: the panel's closes, what to rank (`n` tickers, lookback,
+/// skip, width), the run's first day, and the days to rank at all.
+#[derive(Clone, Copy)]
+struct Days<'a> {
+    close: &'a [f64],
+    ranking: (usize, usize, usize, usize),
+    first: usize,
+    within: Window,
+}
+
+/// The rows of a run of days (`counts.len()` of them from `days.first`) of a [`RankTable`],
+/// compiled for the instruction set `isa` (which must be available); `working` is the scores'
+/// and selection's memory, reused from run to run.
+fn rank_days(
+    isa: Isa,
+    days: Days<'_>,
+    rows: (&mut [u32], &mut [u32], &mut [f64], &mut [u32]),
+    working: &mut (Vec<f64>, Vec<usize>),
+) {
+    #[cfg(target_arch = "x86_64")]
+    #[expect(
+        unsafe_code,
+        reason = "calling a `#[target_feature]` function; `available` checked the feature"
+    )]
+    match isa {
+        // SAFETY: the caller hands out only available instruction sets (`Isa::detected`).
+        Isa::Avx2 | Isa::Avx512 => unsafe { x86::rank_days_avx2(days, rows, working) },
+        Isa::Portable => rank_days_inlined(days, rows, working),
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = isa;
+        rank_days_inlined(days, rows, working);
+    }
+}
+
+/// [`rank_days_inlined`] compiled for AVX2 (as the simulation, `sim.rs`).
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::{Days, rank_days_inlined};
+
+    #[target_feature(enable = "avx2")]
+    pub(super) fn rank_days_avx2(
+        days: Days<'_>,
+        rows: (&mut [u32], &mut [u32], &mut [f64], &mut [u32]),
+        working: &mut (Vec<f64>, Vec<usize>),
+    ) {
+        rank_days_inlined(days, rows, working);
+    }
+}
+
+/// [`rank_days`]'s body, with the scoring and the selection inlined into it.
+#[inline(always)]
+fn rank_days_inlined(
+    days: Days<'_>,
+    (counts, rows, inverse, places): (&mut [u32], &mut [u32], &mut [f64], &mut [u32]),
+    (scores, sel): &mut (Vec<f64>, Vec<usize>),
+) {
+    let Days {
+        close,
+        ranking: (n, lookback, skip, width),
+        first,
+        within,
+    } = days;
+    for (j, count) in counts.iter_mut().enumerate() {
+        let t = first + j;
+        if t < lookback || t < within.start || t > within.end {
+            continue;
+        }
+        scores_branch_free(close, n, t, lookback, skip, scores);
+        if width <= SMALL_K {
+            select_top_small_k(scores, width, sel);
+        } else {
+            select_top_k_into(scores, width, sel);
+        }
+        #[expect(clippy::cast_possible_truncation, reason = "ticker counts fit u32")]
+        {
+            *count = sel.len() as u32;
+            let place_row = &mut places[j * n..(j + 1) * n];
+            for (r, ((slot, inv), &i)) in rows[j * width..]
+                .iter_mut()
+                .zip(&mut inverse[j * width..])
+                .zip(sel.iter())
+                .enumerate()
+            {
+                *slot = i as u32;
+                *inv = 1.0 / close[t * n + i];
+                place_row[i] = r as u32;
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -403,6 +477,57 @@ mod tests {
         // -0.0 and 0.0 are equal scores: lower index first.
         assert_eq!(select_top_k(&[0.0, -0.0, 0.0], 3), vec![0, 1, 2]);
         assert_eq!(select_top_k(&[-0.0, 0.0], 1), vec![0]);
+    }
+
+    #[test]
+    fn every_instruction_set_ranks_the_same_rows() {
+        // `rank_days` is compiled once per instruction set; each copy must write the portable
+        // one's rows: closes with gaps, zeros and ties (rounded prices), small and large widths.
+        let (days, n) = (60, 23);
+        let mut state = 0x9E37_79B9_7F4A_7C15_u64;
+        let close: Vec<f64> = (0..days * n)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                match state % 16 {
+                    0 => f64::NAN,
+                    1 => 0.0,
+                    #[expect(clippy::cast_precision_loss, reason = "test noise")]
+                    r => (10 + r % 4) as f64 + (state >> 40) as f64 / (1u64 << 24) as f64,
+                }
+            })
+            .collect();
+        let rows_on = |isa: Isa, width: usize| {
+            let mut rows = (
+                vec![0; days],
+                vec![0; days * width],
+                vec![0.0; days * width],
+                vec![NOT_RANKED; days * n],
+            );
+            let days = Days {
+                close: &close,
+                ranking: (n, 5, 1, width),
+                first: 0,
+                within: Window { start: 0, end: 55 },
+            };
+            let (counts, ranked, inverse, places) = &mut rows;
+            rank_days(
+                isa,
+                days,
+                (counts, ranked, inverse, places),
+                &mut (vec![0.0; n], Vec::new()),
+            );
+            let inverse: Vec<u64> = rows.2.iter().map(|x| x.to_bits()).collect();
+            (rows.0, rows.1, inverse, rows.3)
+        };
+        for width in [1, 3, 7, 16, 20] {
+            let portable = rows_on(Isa::Portable, width);
+            assert!(portable.0[5..=55].iter().all(|&count| count > 0));
+            for isa in Isa::ALL.into_iter().filter(|isa| isa.available()) {
+                assert!(rows_on(isa, width) == portable, "{isa:?}, width {width}");
+            }
+        }
     }
 
     #[test]

@@ -15,7 +15,8 @@
 //! - the held columns are summed in rank order a few days at a time, so one pass gives every
 //!   `K` its `S` (the prefix sums of the rank order);
 //! - the running values below, and the settlement of each period, go through two sizes at a
-//!   time, one SSE2 lane each ([`RunPair`]);
+//!   time, one SSE2 lane each ([`RunPair`]), in VEX encodings where the processor has AVX2
+//!   ([`simulate`] keeps a copy compiled for it);
 //! - the daily return inside a period, `S(h) / S(h-1) - 1`, does not depend on `V`, so the sums
 //!   of `r`, `r^2` and `min(r, 0)^2` over the period's days, and its lowest and highest `S`,
 //!   are running values of the walk that each `H` takes at its own length;
@@ -35,6 +36,7 @@
 //! Monomorphised over the [`Recorder`], which keeps the equity curve and trade log only when a
 //! caller asks for them, so the grid's loop is the same code with the recording compiled out.
 
+use crate::isa::Isa;
 use crate::lanes::F64x2;
 use crate::metrics::{RunPair, Runs, min};
 use crate::select::{NOT_RANKED, RankTable};
@@ -317,23 +319,89 @@ impl Scratch {
 /// `ks[q]` goes to `runs.at(p, q)`, with CSCV block sums when `blocks` is given (its
 /// first day after `t0`); the curve and trades of `holdings[0]` and `ks[0]` go to `rec`.
 /// `sel.top(t, k)` must be the first `min(k, eligible)` of one ranked row for every
-/// `k <= max(ks)`.
+/// `k <= max(ks)`. Compiled for the instruction set `isa` (which must be available), with the
+/// same results on every one.
 #[expect(clippy::too_many_arguments, reason = "the hot loop takes plain values")]
 pub(crate) fn simulate<S: Ranking, R: Recorder>(
+    isa: Isa,
     prices: Prices<'_>,
     sel: &S,
     (holdings, ks): (&[usize], &[usize]),
     cost_bps: f64,
     (t0, end): (usize, usize),
     blocks: Option<Blocks<'_>>,
+    (runs, rec, s): (&mut Runs, &mut R, &mut Scratch),
+) {
+    let inputs = Inputs {
+        prices,
+        sel,
+        ks,
+        cost: cost_bps / 1e4,
+        end,
+        blocks,
+    };
+    #[cfg(target_arch = "x86_64")]
+    #[expect(
+        unsafe_code,
+        reason = "calling a `#[target_feature]` function; `available` checked the feature"
+    )]
+    match isa {
+        // SAFETY: the caller hands out only available instruction sets (`Isa::detected`).
+        // AVX-512 has no copy of its own: it ran no faster than AVX2 here, the lanes being
+        // pairs.
+        Isa::Avx2 | Isa::Avx512 => unsafe {
+            x86::simulate_avx2(inputs, (holdings, t0), runs, rec, s)
+        },
+        Isa::Portable => simulate_inlined(inputs, (holdings, t0), runs, rec, s),
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = isa;
+        simulate_inlined(inputs, (holdings, t0), runs, rec, s);
+    }
+}
+
+/// [`simulate_inlined`] compiled for AVX2: the same operations in VEX encodings (three
+/// operands, fewer register copies): 4 % faster on the sample grid, 8 % with the rank tables'
+/// copy (`docs/performance.md`).
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::{Inputs, Ranking, Recorder, Runs, Scratch, simulate_inlined};
+
+    #[target_feature(enable = "avx2")]
+    pub(super) fn simulate_avx2<S: Ranking, R: Recorder>(
+        inputs: Inputs<'_, S>,
+        first: (&[usize], usize),
+        runs: &mut Runs,
+        rec: &mut R,
+        s: &mut Scratch,
+    ) {
+        simulate_inlined(inputs, first, runs, rec, s);
+    }
+}
+
+/// [`simulate`]'s body, with every function of the loop inlined into it (`#[inline(always)]`
+/// down to the lanes), so that a copy compiled for a wider instruction set runs all of it
+/// there: a function it called would run the baseline's code.
+#[inline(always)]
+fn simulate_inlined<S: Ranking, R: Recorder>(
+    inputs: Inputs<'_, S>,
+    (holdings, t0): (&[usize], usize),
     runs: &mut Runs,
     rec: &mut R,
     s: &mut Scratch,
 ) {
+    let Inputs {
+        prices,
+        sel,
+        ks,
+        cost,
+        end,
+        blocks,
+    } = inputs;
     debug_assert!(!holdings.is_empty() && holdings.windows(2).all(|w| w[0] < w[1]));
     debug_assert!(!ks.is_empty() && ks.windows(2).all(|w| w[0] < w[1]));
     debug_assert!(t0 < end);
-    let cost = cost_bps / 1e4;
     let kmax = ks[ks.len() - 1];
     let span = end - t0;
     let longest = holdings.iter().copied().max().unwrap_or(1).min(span);
@@ -412,14 +480,6 @@ pub(crate) fn simulate<S: Ranking, R: Recorder>(
     for p in 0..holdings.len() {
         s.due_bits[p / 64] |= 1 << (p % 64);
     }
-    let inputs = Inputs {
-        prices,
-        sel,
-        ks,
-        cost,
-        end,
-        blocks,
-    };
     let mut next_block = 0;
     for d in 0..span {
         let t = t0 + d;
@@ -484,7 +544,7 @@ impl<S> Copy for Inputs<'_, S> {}
 /// The periods that start on rebalance day `t` (`s.due`, by length): values the held tickers
 /// for every `K` as far as the longest, then hands each period its summaries. `BLOCKS`:
 /// whether the window has CSCV blocks (the walks without them keep no block sums).
-#[inline]
+#[inline(always)]
 fn walk<S: Ranking, R: Recorder, const BLOCKS: bool>(
     inputs: Inputs<'_, S>,
     t: usize,
@@ -576,7 +636,7 @@ fn walk_pair<const BLOCKS: bool>(g: usize, len: usize, s: &mut Scratch) {
 /// the rebalance on a period's last day (unless the window ends there), its returns into the
 /// sums and blocks, its drawdown, and the next period's starting value. `held` is the ranked
 /// row held since `t`, with `1 / P[t, i]` of each of its tickers.
-#[inline]
+#[inline(always)]
 fn settle<S: Ranking, R: Recorder>(
     inputs: Inputs<'_, S>,
     (t, (held, inv)): (usize, (&[u32], &[f64])),
@@ -950,7 +1010,7 @@ fn slow_lanes(
 /// Days `from..=to` of a walk from `t`: `S` of every `K` that holds something, summed in rank
 /// order one column after the other, a chunk of days at a time. `inv` are the held tickers'
 /// `1 / P[t, i]`.
-#[inline]
+#[inline(always)]
 fn value_period(
     by_ticker: &[f64],
     (from, to): (usize, usize),

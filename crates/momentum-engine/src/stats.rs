@@ -372,7 +372,8 @@ pub(crate) fn pbo_of_rows(rows: &GridRows) -> crate::Result<Option<Pbo>> {
 mod tests {
     use super::*;
     use crate::compare::SplitMix64;
-    use crate::cscv::{Isa, cscv_on, logit};
+    use crate::cscv::{cscv_on, logit};
+    use crate::isa::Isa;
 
     /// CSCV by its definition, split by split from the block sums: every combination's Sharpe
     /// ratio on each half ([`sharpe_of_sums`] of the half's sums added in block order, as the
