@@ -28,6 +28,21 @@ impl Overrides {
         }
     }
 
+    /// Sets the optional setting at `key` (empty in `params.yaml`: `None`) from `flag` when the
+    /// flag was given.
+    pub fn set_some<T: Display>(
+        &mut self,
+        target: &mut Option<T>,
+        value: Option<T>,
+        key: &'static str,
+        flag: &'static str,
+    ) {
+        if let Some(value) = value {
+            self.applied.push((key, flag, value.to_string()));
+            *target = Some(value);
+        }
+    }
+
     /// Sets the list at `key` from `flag` when the flag was given.
     pub fn set_list<T: Display>(
         &mut self,

@@ -202,6 +202,28 @@ fn lifecycle(uri: Option<&str>) -> tempfile::TempDir {
         momentum(root, uri, &["monitor", "--mean-return-alpha", "1.5"]),
         "invalid --mean-return-alpha 1.5: must be in (0, 1)",
     );
+    // The reference is the train window of the backtest's evaluation window (backtest.start
+    // and end): 2015 and 2016 hold 504 NYSE trading days (252 each), the first 352 of them
+    // (floor(0.7 * 504)) train, 20 tickers each.
+    let window = [
+        "monitor",
+        "--start",
+        "2015-01-01",
+        "--end",
+        "2016-12-31",
+        "--out",
+        "reports/monitor-window.json",
+    ];
+    ok(momentum(root, uri, &window));
+    let windowed = psi_detail(&json(&root.join("reports/monitor-window.json")));
+    assert!(
+        windowed.ends_with("1260 recent scores against 7040 from the train window"),
+        "{windowed}"
+    );
+    fails(
+        momentum(root, uri, &["monitor", "--start", "2031-01-01"]),
+        "no trading day between 2031-01-01 and 2022-",
+    );
     assert!(
         report["live"].as_array().unwrap().len() >= 5,
         "{}",

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
-use momentum_engine::{Arm, PricePanel, spreadsheet_text};
+use momentum_engine::{Arm, ExperimentSpec, PricePanel, spreadsheet_text};
 use momentum_scanner::Model;
 use momentum_scanner::history::{append_history, read_history};
 use momentum_scanner::monitor::{MonitorReport, MonitorSettings, monitor};
@@ -281,8 +281,14 @@ pub struct MonitorRequest {
     pub out: PathBuf,
     /// The thresholds.
     pub settings: MonitorSettings,
-    /// The backtest's train fraction: the drift checks' reference window.
+    /// The backtest's train fraction, `start` and `end` (`backtest.*`): its train window is
+    /// the drift checks' reference, cut from the evaluation window as the backtest cuts it
+    /// ([`ExperimentSpec::evaluation_window`]; `None` for the panel's first or last day).
     pub train_fraction: f64,
+    /// The evaluation window's first day (`backtest.start`).
+    pub start: Option<NaiveDate>,
+    /// The evaluation window's last day (`backtest.end`).
+    pub end: Option<NaiveDate>,
 }
 
 impl MonitorRequest {
@@ -303,6 +309,8 @@ impl MonitorRequest {
     ///     out: "reports/monitor.json".into(),
     ///     settings: MonitorSettings::default(),
     ///     train_fraction: 0.7,
+    ///     start: None,
+    ///     end: None,
     /// };
     /// assert!(request.validate().is_ok());
     /// let no_split = MonitorRequest { train_fraction: 1.0, ..request.clone() };
@@ -380,6 +388,8 @@ impl MonitorRequest {
 ///     out: dir.path().join("monitor.json"),
 ///     settings: MonitorSettings::default(),
 ///     train_fraction: 0.5,
+///     start: None,
+///     end: None,
 /// };
 /// let report = run_monitor(&request)?;
 /// assert_eq!(report.model_version, "1");
@@ -416,13 +426,19 @@ pub fn run_monitor(request: &MonitorRequest) -> Result<MonitorReport> {
     } else {
         universe_panel(closes, &request.prices.display().to_string())?
     };
-    let report =
-        monitor(&panel, &history, &request.settings, request.train_fraction).map_err(|source| {
-            LifecycleError::Monitor {
-                path: request.history.clone(),
-                source: Box::new(source),
-            }
-        })?;
+    let window = ExperimentSpec {
+        start: request.start,
+        end: request.end,
+        ..ExperimentSpec::default()
+    };
+    let evaluated = window.evaluation_window(panel.dates())?;
+    let reference = (request.train_fraction, evaluated);
+    let report = monitor(&panel, &history, &request.settings, reference).map_err(|source| {
+        LifecycleError::Monitor {
+            path: request.history.clone(),
+            source: Box::new(source),
+        }
+    })?;
     write_json(&request.out, &report)?;
     Ok(report)
 }

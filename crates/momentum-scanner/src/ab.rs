@@ -591,7 +591,13 @@ mod tests {
             recent_days: 2,
             ..Default::default()
         };
-        let report = crate::monitor::monitor(&panel(), &history, &settings, 0.5).unwrap();
+        let report = crate::monitor::monitor(
+            &panel(),
+            &history,
+            &settings,
+            (0.5, Window::full(panel().n_days())),
+        )
+        .unwrap();
         let book = live_book(&panel(), &history, Arm::Champion).unwrap();
         // The monitor counts complete periods only: days 1 to 3 and 3 to 5.
         assert_eq!(report.live.len(), 2);

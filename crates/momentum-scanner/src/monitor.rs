@@ -15,6 +15,8 @@
 //!   Kolmogorov-Smirnov test of the momentum scores of the most recent days against the train
 //!   window's (the KS test on days `L - S` apart so that no two scores share a return window). Any breached check recommends retraining.
 
+use std::ops::Range;
+
 use chrono::NaiveDate;
 use momentum_engine::Window;
 use momentum_features::{PricePanel, is_valid, momentum_scores};
@@ -181,16 +183,17 @@ pub struct MonitorReport {
     pub reasons: Vec<String>,
 }
 
-/// Builds the monitor report for the latest model in `history` on `panel`. `train_fraction`
-/// is the backtest's (`backtest.train_fraction`): its train window is the drift checks'
-/// reference.
+/// Builds the monitor report for the latest model in `history` on `panel`. The drift checks'
+/// reference is the backtest's train window: the first `train_fraction` of the days of
+/// `evaluated`, the backtest's evaluation window (`backtest.train_fraction`, and
+/// `backtest.start`/`end` as days of `panel`: [`Window::full`] when they are empty).
 ///
 /// The promise is empty (and the return checks say "not enough data") when the days before the
 /// first scan are too few for the lookback.
 ///
 /// # Errors
 /// [`ScanError::InvalidSetting`] for a setting out of range ([`MonitorSettings::validate`],
-/// and `train_fraction` in `(0, 1)`),
+/// and `train_fraction` in `(0, 1)`), [`ScanError::Engine`] for `evaluated` outside the panel,
 /// [`ScanError::NoHistory`] when there is no scan to monitor, [`ScanError::InvalidModel`] for
 /// the latest model's parameters out of range, [`ScanError::NoData`] for an empty panel,
 /// [`ScanError::MissingTicker`] when a picked ticker is not priced on its scan day.
@@ -198,7 +201,7 @@ pub fn monitor(
     panel: &PricePanel,
     history: &[Picks],
     settings: &MonitorSettings,
-    train_fraction: f64,
+    (train_fraction, evaluated): (f64, Window),
 ) -> Result<MonitorReport, ScanError> {
     settings.validate_with(train_fraction)?;
     let latest = history.last().ok_or(ScanError::NoHistory)?;
@@ -207,13 +210,17 @@ pub fn monitor(
     if panel.n_days() == 0 {
         return Err(ScanError::NoData);
     }
+    evaluated.validate(panel.n_days())?;
+    let train_days =
+        momentum_engine::train_days(evaluated.end - evaluated.start + 1, train_fraction);
+    let train = evaluated.start..evaluated.start + train_days;
     let scans: Vec<&Picks> = history
         .iter()
         .filter(|scan| scan.params == params)
         .collect();
     // The drift checks go first: their pooled scores (millions at index scale) are freed
     // before the backtest and the live record build the carried prices.
-    let drift = drift_checks(panel, params, settings, train_fraction);
+    let drift = drift_checks(panel, params, settings, train);
     let live = live_periods(panel, &scans, params.holding)?;
     let live_returns: Vec<f64> = live.iter().map(|p| p.basket_return).collect();
 
@@ -413,14 +420,16 @@ fn drift_checks(
     panel: &PricePanel,
     params: StrategyParams,
     settings: &MonitorSettings,
-    train_fraction: f64,
+    train: Range<usize>,
 ) -> Vec<Check> {
     let days = panel.n_days();
-    let train_end = momentum_engine::train_days(days, train_fraction);
     let recent_start = days
         .saturating_sub(settings.recent_days)
         .max(params.lookback);
-    let reference = pooled_scores(panel, params, params.lookback..train_end, 1);
+    // The train window's days that have a score (as the backtest's first rebalance is
+    // `max(start, L)`).
+    let train = train.start.max(params.lookback)..train.end;
+    let reference = pooled_scores(panel, params, train.clone(), 1);
     let recent = pooled_scores(panel, params, recent_start..days, 1);
     let psi = population_stability_index(&reference, &recent);
     let sizes = format!(
@@ -430,7 +439,7 @@ fn drift_checks(
     );
     drop(reference);
     let spacing = params.lookback - params.skip;
-    let reference_spaced = pooled_scores(panel, params, params.lookback..train_end, spacing);
+    let reference_spaced = pooled_scores(panel, params, train, spacing);
     let recent_spaced = pooled_scores(panel, params, recent_start..days, spacing);
     let ks = kolmogorov_smirnov(&reference_spaced, &recent_spaced);
     let spaced_sizes = format!(

@@ -190,7 +190,13 @@ fn a_foreign_model_in_the_history_and_bad_monitor_settings_are_clear_errors() {
         "{err}"
     );
     // The library call refuses the same model handed to it directly.
-    let err = monitor(&panel, &[picks], &settings(), 0.7).unwrap_err();
+    let err = monitor(
+        &panel,
+        &[picks],
+        &settings(),
+        (0.7, Window::full(panel.n_days())),
+    )
+    .unwrap_err();
     assert!(
         matches!(
             err,
@@ -210,11 +216,19 @@ fn a_foreign_model_in_the_history_and_bad_monitor_settings_are_clear_errors() {
     for (name, spoil) in bad {
         let mut s = settings();
         spoil(&mut s);
-        let err = monitor(&panel, &history, &s, 0.7).unwrap_err().to_string();
+        let err = monitor(&panel, &history, &s, (0.7, Window::full(panel.n_days())))
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with(&format!("invalid {name}:")), "{err}");
     }
     for fraction in [0.0, 1.5, f64::NAN] {
-        let err = monitor(&panel, &history, &settings(), fraction).unwrap_err();
+        let err = monitor(
+            &panel,
+            &history,
+            &settings(),
+            (fraction, Window::full(panel.n_days())),
+        )
+        .unwrap_err();
         assert_eq!(
             err.to_string(),
             "invalid backtest.train_fraction: must be in (0, 1)"
@@ -243,7 +257,13 @@ fn live_returns_match_a_hand_computation() {
         scan(&panel, 2, &model(&panel, params, "1")).unwrap(),
         scan(&panel, 3, &model(&panel, params, "1")).unwrap(),
     ];
-    let report = monitor(&panel, &history, &settings(), 0.7).unwrap();
+    let report = monitor(
+        &panel,
+        &history,
+        &settings(),
+        (0.7, Window::full(panel.n_days())),
+    )
+    .unwrap();
     assert_eq!(report.live.len(), 2);
     assert!((report.live[0].basket_return - (13.0 / 11.0 - 1.0)).abs() < 1e-15);
     assert!(
@@ -308,7 +328,13 @@ fn stable_scores_raise_no_drift_and_a_regime_change_does() {
     };
     let stable = synthetic_panel(1500, 12, usize::MAX, 0.0, 0.0);
     let history = vec![scan(&stable, 1499, &model(&stable, params, "1")).unwrap()];
-    let report = monitor(&stable, &history, &settings(), 0.7).unwrap();
+    let report = monitor(
+        &stable,
+        &history,
+        &settings(),
+        (0.7, Window::full(stable.n_days())),
+    )
+    .unwrap();
     let check = |name| {
         report
             .checks
@@ -324,7 +350,13 @@ fn stable_scores_raise_no_drift_and_a_regime_change_does() {
     // The last 100 days move four times as much with a strong trend: scores shift far up.
     let shifted = synthetic_panel(1500, 12, 1400, 0.08, 0.02);
     let history = vec![scan(&shifted, 1499, &model(&shifted, params, "1")).unwrap()];
-    let report = monitor(&shifted, &history, &settings(), 0.7).unwrap();
+    let report = monitor(
+        &shifted,
+        &history,
+        &settings(),
+        (0.7, Window::full(shifted.n_days())),
+    )
+    .unwrap();
     let breached: Vec<&str> = report
         .checks
         .iter()
@@ -337,6 +369,68 @@ fn stable_scores_raise_no_drift_and_a_regime_change_does() {
         report.checks
     );
     assert!(report.retrain_recommended);
+}
+
+#[test]
+fn the_drift_reference_is_the_train_window_of_the_evaluation_window() {
+    let params = StrategyParams {
+        cost_bps: 0.0,
+        lookback: 20,
+        skip: 0,
+        holding: 5,
+        top_k: 3,
+    };
+    // The market changed on day 900 and stayed so: the last 63 days are like days 900 on.
+    let panel = synthetic_panel(1500, 12, 900, 0.08, 0.02);
+    let history = vec![scan(&panel, 1499, &model(&panel, params, "1")).unwrap()];
+    let drift = |evaluated: Window| {
+        let report = monitor(&panel, &history, &settings(), (0.7, evaluated)).unwrap();
+        let psi = report.checks.iter().find(|c| c.name == "psi").unwrap();
+        (psi.breached, psi.detail.clone(), report.retrain_recommended)
+    };
+    // A backtest of the whole panel trained on days 0 to 1049 (floor(0.7 * 1500) = 1050 days),
+    // scored from day 20: 1,030 days of 12 tickers, mostly before the change. Drift.
+    let (breached, detail, retrain) = drift(Window::full(1500));
+    assert!(breached && retrain, "{detail}");
+    assert!(
+        detail.ends_with("756 recent scores against 12360 from the train window"),
+        "{detail}"
+    );
+    // A backtest from day 900 (`backtest.start`) trained on its first 420 days (0.7 * 600),
+    // 900 to 1319: 420 days of 12 tickers, all after the change, as the recent days. None.
+    let (breached, detail, retrain) = drift(Window {
+        start: 900,
+        end: 1499,
+    });
+    assert!(!breached && !retrain, "{detail}");
+    assert!(
+        detail.ends_with("756 recent scores against 5040 from the train window"),
+        "{detail}"
+    );
+    // An evaluation window that ends early (`backtest.end`) moves the train window with it:
+    // days 900 to 1099, 140 of them in train.
+    let (_, detail, _) = drift(Window {
+        start: 900,
+        end: 1099,
+    });
+    assert!(
+        detail.ends_with("against 1680 from the train window"),
+        "{detail}"
+    );
+    // A window outside the panel is refused.
+    let err = monitor(
+        &panel,
+        &history,
+        &settings(),
+        (
+            0.7,
+            Window {
+                start: 900,
+                end: 1500,
+            },
+        ),
+    );
+    assert!(matches!(err, Err(ScanError::Engine(_))), "{err:?}");
 }
 
 #[test]
@@ -355,7 +449,13 @@ fn live_returns_far_below_the_promise_recommend_retraining() {
         .step_by(5)
         .map(|t| scan(&panel, t, &model(&panel, params, "1")).unwrap())
         .collect();
-    let report = monitor(&panel, &history, &settings(), 0.7).unwrap();
+    let report = monitor(
+        &panel,
+        &history,
+        &settings(),
+        (0.7, Window::full(panel.n_days())),
+    )
+    .unwrap();
     let mean_check = report
         .checks
         .iter()

@@ -366,15 +366,8 @@ pub fn run(args: Args, settings: &Settings, params: &Path) -> anyhow::Result<Exi
         "backtest.max_combinations",
         "--max-combinations",
     );
-    for (bound, flag_value, key, flag) in [
-        (&mut spec.start, args.start, "backtest.start", "--start"),
-        (&mut spec.end, args.end, "backtest.end", "--end"),
-    ] {
-        if let Some(date) = flag_value {
-            flags.record(key, flag, date);
-            *bound = Some(date);
-        }
-    }
+    flags.set_some(&mut spec.start, args.start, "backtest.start", "--start");
+    flags.set_some(&mut spec.end, args.end, "backtest.end", "--end");
     set_validation(&mut spec, &args, &mut flags)?;
     if args.no_split {
         spec.train_fraction = None;

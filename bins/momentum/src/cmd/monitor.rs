@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use chrono::NaiveDate;
+
 use momentum_lifecycle::track::{git_commit, open_tracker, track_monitor};
 use momentum_lifecycle::{MonitorRequest, Settings, run_monitor};
 
@@ -19,7 +21,8 @@ only), the picked basket's realised return and equal-weight buy and hold over th
 The live record is compared with the backtest of the same parameters on the days before the
 first scan: a one-sided t test of the mean period return (monitor.mean_return_alpha) and the
 live Sharpe ratio against the backtest's less z standard errors. Drift: the momentum scores of
-the last monitor.recent_days days against the train window (backtest.train_fraction), by the
+the last monitor.recent_days days against the backtest's train window (backtest.train_fraction
+of the evaluation window backtest.start..backtest.end, as the backtest cuts it), by the
 population stability index (monitor.psi_threshold) and a Kolmogorov-Smirnov test
 (monitor.ks_alpha). Any breached check sets `retrain_recommended`, with reasons.
 
@@ -81,6 +84,17 @@ pub struct Args {
     /// [params: backtest.train_fraction, default 0.7]
     #[arg(long, value_name = "F")]
     train_fraction: Option<f64>,
+
+    /// First day of the backtest's evaluation window, whose train window is the drift checks'
+    /// reference: the first trading day on or after it [params: backtest.start, empty = the
+    /// first day of the prices]
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    start: Option<NaiveDate>,
+
+    /// Last day of the backtest's evaluation window: the last trading day on or before it
+    /// [params: backtest.end, empty = the last day of the prices]
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    end: Option<NaiveDate>,
 }
 
 pub fn run(args: Args, settings: &Settings, params: &Path) -> anyhow::Result<ExitCode> {
@@ -93,6 +107,8 @@ pub fn run(args: Args, settings: &Settings, params: &Path) -> anyhow::Result<Exi
         settings: settings.monitor,
         // Without a split (`null`) there is no train window to compare with: refused as out of range.
         train_fraction: settings.backtest.train_fraction.unwrap_or(f64::NAN),
+        start: settings.backtest.start,
+        end: settings.backtest.end,
     };
     let mut flags = Overrides::default();
     let thresholds = &mut request.settings;
@@ -126,6 +142,8 @@ pub fn run(args: Args, settings: &Settings, params: &Path) -> anyhow::Result<Exi
         "backtest.train_fraction",
         "--train-fraction",
     );
+    flags.set_some(&mut request.start, args.start, "backtest.start", "--start");
+    flags.set_some(&mut request.end, args.end, "backtest.end", "--end");
     let report = run_monitor(&request).map_err(|err| flags.explain(err, params))?;
     for check in &report.checks {
         let value = check
