@@ -5,8 +5,8 @@ use momentum_engine::{EngineError, StrategyParams, Window, backtest};
 use momentum_features::PricePanel;
 use momentum_scanner::history::{append_history, read_history};
 use momentum_scanner::model::{Registration, Stage};
-use momentum_scanner::monitor::{MonitorSettings, monitor};
-use momentum_scanner::scan::scan;
+use momentum_scanner::monitor::{MonitorReport, MonitorSettings, monitor};
+use momentum_scanner::scan::{Picks, scan};
 use momentum_scanner::{Model, ScanError};
 
 fn sample_panel() -> PricePanel {
@@ -85,6 +85,15 @@ const ONE_DAY_MODEL: StrategyParams = StrategyParams {
     skip: 0,
     holding: 2,
     top_k: 1,
+};
+
+/// The model of the synthetic panels: a month's momentum, held a week.
+const MONTHLY_MODEL: StrategyParams = StrategyParams {
+    cost_bps: 0.0,
+    lookback: 20,
+    skip: 0,
+    holding: 5,
+    top_k: 3,
 };
 
 fn tiny_panel() -> PricePanel {
@@ -190,13 +199,7 @@ fn a_foreign_model_in_the_history_and_bad_monitor_settings_are_clear_errors() {
         "{err}"
     );
     // The library call refuses the same model handed to it directly.
-    let err = monitor(
-        &panel,
-        &[picks],
-        &settings(),
-        (0.7, Window::full(panel.n_days())),
-    )
-    .unwrap_err();
+    let err = monitor_whole(&panel, &[picks]).unwrap_err();
     assert!(
         matches!(
             err,
@@ -236,6 +239,16 @@ fn a_foreign_model_in_the_history_and_bad_monitor_settings_are_clear_errors() {
     }
 }
 
+/// The monitor with [`settings`] and a backtest of the whole panel, 70 % of it in train.
+fn monitor_whole(panel: &PricePanel, history: &[Picks]) -> Result<MonitorReport, ScanError> {
+    monitor(
+        panel,
+        history,
+        &settings(),
+        (0.7, Window::full(panel.n_days())),
+    )
+}
+
 fn settings() -> MonitorSettings {
     MonitorSettings {
         psi_threshold: 0.25,
@@ -257,13 +270,7 @@ fn live_returns_match_a_hand_computation() {
         scan(&panel, 2, &model(&panel, params, "1")).unwrap(),
         scan(&panel, 3, &model(&panel, params, "1")).unwrap(),
     ];
-    let report = monitor(
-        &panel,
-        &history,
-        &settings(),
-        (0.7, Window::full(panel.n_days())),
-    )
-    .unwrap();
+    let report = monitor_whole(&panel, &history).unwrap();
     assert_eq!(report.live.len(), 2);
     assert!((report.live[0].basket_return - (13.0 / 11.0 - 1.0)).abs() < 1e-15);
     assert!(
@@ -319,22 +326,10 @@ fn synthetic_panel(
 
 #[test]
 fn stable_scores_raise_no_drift_and_a_regime_change_does() {
-    let params = StrategyParams {
-        cost_bps: 0.0,
-        lookback: 20,
-        skip: 0,
-        holding: 5,
-        top_k: 3,
-    };
+    let params = MONTHLY_MODEL;
     let stable = synthetic_panel(1500, 12, usize::MAX, 0.0, 0.0);
     let history = vec![scan(&stable, 1499, &model(&stable, params, "1")).unwrap()];
-    let report = monitor(
-        &stable,
-        &history,
-        &settings(),
-        (0.7, Window::full(stable.n_days())),
-    )
-    .unwrap();
+    let report = monitor_whole(&stable, &history).unwrap();
     let check = |name| {
         report
             .checks
@@ -350,13 +345,7 @@ fn stable_scores_raise_no_drift_and_a_regime_change_does() {
     // The last 100 days move four times as much with a strong trend: scores shift far up.
     let shifted = synthetic_panel(1500, 12, 1400, 0.08, 0.02);
     let history = vec![scan(&shifted, 1499, &model(&shifted, params, "1")).unwrap()];
-    let report = monitor(
-        &shifted,
-        &history,
-        &settings(),
-        (0.7, Window::full(shifted.n_days())),
-    )
-    .unwrap();
+    let report = monitor_whole(&shifted, &history).unwrap();
     let breached: Vec<&str> = report
         .checks
         .iter()
@@ -373,50 +362,41 @@ fn stable_scores_raise_no_drift_and_a_regime_change_does() {
 
 #[test]
 fn the_drift_reference_is_the_train_window_of_the_evaluation_window() {
-    let params = StrategyParams {
-        cost_bps: 0.0,
-        lookback: 20,
-        skip: 0,
-        holding: 5,
-        top_k: 3,
-    };
+    let params = MONTHLY_MODEL;
     // The market changed on day 900 and stayed so: the last 63 days are like days 900 on.
     let panel = synthetic_panel(1500, 12, 900, 0.08, 0.02);
     let history = vec![scan(&panel, 1499, &model(&panel, params, "1")).unwrap()];
+    // (PSI breached, retraining recommended, recent scores, reference scores), the counts from
+    // the check's detail.
     let drift = |evaluated: Window| {
         let report = monitor(&panel, &history, &settings(), (0.7, evaluated)).unwrap();
         let psi = report.checks.iter().find(|c| c.name == "psi").unwrap();
-        (psi.breached, psi.detail.clone(), report.retrain_recommended)
+        let (recent, reference) = psi.detail.split_once(" recent scores against ").unwrap();
+        let number = |word: Option<&str>| word.unwrap().parse::<usize>().unwrap();
+        let counts = (
+            number(recent.rsplit(' ').next()),
+            number(reference.split(' ').next()),
+        );
+        (psi.breached, report.retrain_recommended, counts)
     };
-    // A backtest of the whole panel trained on days 0 to 1049 (floor(0.7 * 1500) = 1050 days),
-    // scored from day 20: 1,030 days of 12 tickers, mostly before the change. Drift.
-    let (breached, detail, retrain) = drift(Window::full(1500));
-    assert!(breached && retrain, "{detail}");
-    assert!(
-        detail.ends_with("756 recent scores against 12360 from the train window"),
-        "{detail}"
-    );
+    // 63 recent days of 12 tickers. A backtest of the whole panel trained on days 0 to 1049
+    // (floor(0.7 * 1500) = 1050 days), scored from day 20: 1,030 days, mostly before the
+    // change. Drift.
+    assert_eq!(drift(Window::full(1500)), (true, true, (756, 12_360)));
     // A backtest from day 900 (`backtest.start`) trained on its first 420 days (0.7 * 600),
-    // 900 to 1319: 420 days of 12 tickers, all after the change, as the recent days. None.
-    let (breached, detail, retrain) = drift(Window {
+    // 900 to 1319, all after the change, as the recent days are. No drift.
+    let late = Window {
         start: 900,
         end: 1499,
-    });
-    assert!(!breached && !retrain, "{detail}");
-    assert!(
-        detail.ends_with("756 recent scores against 5040 from the train window"),
-        "{detail}"
-    );
+    };
+    assert_eq!(drift(late), (false, false, (756, 5_040)));
     // An evaluation window that ends early (`backtest.end`) moves the train window with it:
     // days 900 to 1099, 140 of them in train.
-    let (_, detail, _) = drift(Window {
+    let short = Window {
         start: 900,
         end: 1099,
-    });
-    assert!(
-        detail.ends_with("against 1680 from the train window"),
-        "{detail}"
-    );
+    };
+    assert_eq!(drift(short).2, (756, 1_680));
     // A window outside the panel is refused.
     let err = monitor(
         &panel,
@@ -438,24 +418,12 @@ fn live_returns_far_below_the_promise_recommend_retraining() {
     // Trending up for 1,000 days (the backtest promises gains), then every ticker falls 1 % a
     // day: the picks scanned in the fall lose money period after period.
     let panel = synthetic_panel(1300, 12, 1000, 0.002, -0.01);
-    let params = StrategyParams {
-        cost_bps: 0.0,
-        lookback: 20,
-        skip: 0,
-        holding: 5,
-        top_k: 3,
-    };
+    let params = MONTHLY_MODEL;
     let history: Vec<_> = (1000..1290)
         .step_by(5)
         .map(|t| scan(&panel, t, &model(&panel, params, "1")).unwrap())
         .collect();
-    let report = monitor(
-        &panel,
-        &history,
-        &settings(),
-        (0.7, Window::full(panel.n_days())),
-    )
-    .unwrap();
+    let report = monitor_whole(&panel, &history).unwrap();
     let mean_check = report
         .checks
         .iter()
