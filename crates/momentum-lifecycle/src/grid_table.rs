@@ -16,7 +16,7 @@
 use std::borrow::Cow;
 use std::fs::File;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 
@@ -27,7 +27,7 @@ use arrow_schema::{DataType, Field, Schema};
 use momentum_engine::{ComboResult, Experiment, Metrics, Objective, StrategyParams};
 use momentum_tracking::Cmp;
 use parquet::arrow::ArrowWriter;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
@@ -347,61 +347,41 @@ impl GridTable {
         ascending: bool,
         top: Option<usize>,
     ) -> Result<Self> {
-        let conditions = match filter {
-            Some(filter) => filter
-                .conditions
-                .iter()
-                .map(|c| Ok((self.known(&c.column)?, c.op, c.value)))
-                .collect::<Result<Vec<_>>>()?,
-            None => Vec::new(),
-        };
-        let mut rows: Vec<&Vec<f64>> = self
-            .rows
-            .iter()
-            // A missing cell (NaN) satisfies no condition, `!=` included.
-            .filter(|row| {
-                conditions
-                    .iter()
-                    .all(|&(i, op, value)| !row[i].is_nan() && op.holds(&row[i], &value))
-            })
-            .collect();
-        if let Some(sort) = sort {
-            let i = self.known(sort)?;
-            rows.sort_by(|a, b| match (a[i].is_nan(), b[i].is_nan()) {
-                (true, true) => std::cmp::Ordering::Equal,
-                (true, false) => std::cmp::Ordering::Greater,
-                (false, true) => std::cmp::Ordering::Less,
-                _ if ascending => a[i].total_cmp(&b[i]),
-                _ => b[i].total_cmp(&a[i]),
-            });
+        let mut picker = Picker::new(&self.columns, filter, (sort, ascending), top)?;
+        for (index, row) in self.rows.iter().enumerate() {
+            if !picker.wants_more() {
+                break;
+            }
+            picker.offer(index, row);
         }
-        rows.truncate(top.unwrap_or(usize::MAX));
         Ok(Self {
             columns: self.columns.clone(),
-            rows: rows.into_iter().cloned().collect(),
+            rows: picker.finish(),
         })
     }
 
-    fn known(&self, name: &str) -> Result<usize> {
-        self.column(name).ok_or_else(|| LifecycleError::GridQuery {
-            token: name.to_owned(),
-            reason: format!("no such column (columns: {})", self.column_summary()),
-        })
-    }
-
-    /// The column names for a message: the per-block sums as one range.
-    fn column_summary(&self) -> String {
-        let (blocks, named): (Vec<&String>, Vec<&String>) =
-            self.columns.iter().partition(|c| c.starts_with("block_"));
-        let mut text = named
-            .iter()
-            .map(|c| c.as_str())
-            .collect::<Vec<_>>()
-            .join(", ");
-        if let (Some(first), Some(last)) = (blocks.first(), blocks.last()) {
-            text.push_str(&format!(", {first} .. {last}"));
-        }
-        text
+    /// [`GridTable::query`] of the table in the Parquet file `path`, read a row group at a
+    /// time: memory holds the rows that pass the filter, only the best `top` of them when
+    /// sorted with a `top`, and reading stops at the `top`-th without a sort. With the number
+    /// of rows in the file.
+    ///
+    /// # Errors
+    /// As [`GridTable::read_parquet`] and [`GridTable::query`].
+    pub fn query_parquet(
+        path: &Path,
+        filter: Option<&GridFilter>,
+        (sort, ascending): (Option<&str>, bool),
+        top: Option<usize>,
+    ) -> Result<(Self, usize)> {
+        let reader = TableReader::open(path)?;
+        let (columns, total) = (reader.columns.clone(), reader.total);
+        let mut picker = Picker::new(&columns, filter, (sort, ascending), top)?;
+        reader.for_each_row(|index, row| {
+            picker.offer(index, row);
+            picker.wants_more()
+        })?;
+        let rows = picker.finish();
+        Ok((Self { columns, rows }, total))
     }
 
     /// Writes the table as CSV: a header, then one line per row (integers without a
@@ -467,6 +447,149 @@ impl GridTable {
     /// [`LifecycleError::GridFile`] naming the file and what is wrong (not Parquet, truncated,
     /// another layout, a column of another type).
     pub fn read_parquet(path: &Path) -> Result<Self> {
+        let reader = TableReader::open(path)?;
+        let (columns, mut rows) = (reader.columns.clone(), Vec::with_capacity(reader.total));
+        reader.for_each_row(|_, row| {
+            rows.push(row.to_vec());
+            true
+        })?;
+        Ok(Self { columns, rows })
+    }
+}
+
+/// The index of column `name` of `columns`.
+fn known(columns: &[String], name: &str) -> Result<usize> {
+    columns
+        .iter()
+        .position(|c| c == name)
+        .ok_or_else(|| LifecycleError::GridQuery {
+            token: name.to_owned(),
+            reason: format!("no such column (columns: {})", column_summary(columns)),
+        })
+}
+
+/// Column names for a message: the per-block sums as one range.
+fn column_summary(columns: &[String]) -> String {
+    let (blocks, named): (Vec<&String>, Vec<&String>) =
+        columns.iter().partition(|c| c.starts_with("block_"));
+    let mut text = named
+        .iter()
+        .map(|c| c.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    if let (Some(first), Some(last)) = (blocks.first(), blocks.last()) {
+        text.push_str(&format!(", {first} .. {last}"));
+    }
+    text
+}
+
+/// The rows of a query, offered one at a time in grid order: those that pass the conditions,
+/// in result order, at most `top` (only those are kept: the rest are not copied).
+struct Picker {
+    conditions: Vec<(usize, Cmp, f64)>,
+    /// The sort column and whether ascending.
+    sort: Option<(usize, bool)>,
+    top: usize,
+    /// `(grid index, row)`: with a sort and a `top`, in result order; otherwise in grid order.
+    kept: Vec<(usize, Vec<f64>)>,
+}
+
+impl Picker {
+    fn new(
+        columns: &[String],
+        filter: Option<&GridFilter>,
+        (sort, ascending): (Option<&str>, bool),
+        top: Option<usize>,
+    ) -> Result<Self> {
+        let conditions = match filter {
+            Some(filter) => filter
+                .conditions
+                .iter()
+                .map(|c| Ok((known(columns, &c.column)?, c.op, c.value)))
+                .collect::<Result<Vec<_>>>()?,
+            None => Vec::new(),
+        };
+        let sort = sort
+            .map(|name| Ok::<_, LifecycleError>((known(columns, name)?, ascending)))
+            .transpose()?;
+        Ok(Self {
+            conditions,
+            sort,
+            top: top.unwrap_or(usize::MAX),
+            kept: Vec::new(),
+        })
+    }
+
+    /// Whether a later row can still be in the result (not once the first `top` rows that
+    /// pass are the result, unsorted).
+    fn wants_more(&self) -> bool {
+        self.sort.is_some() || self.kept.len() < self.top
+    }
+
+    /// The order of row `a` (at grid index `ia`) and row `b`: by the sort column, NaN last,
+    /// ties (and no sort) in grid order.
+    fn order(&self, (ia, a): (usize, &[f64]), (ib, b): (usize, &[f64])) -> std::cmp::Ordering {
+        let by_value = match self.sort {
+            None => std::cmp::Ordering::Equal,
+            Some((i, ascending)) => match (a[i].is_nan(), b[i].is_nan()) {
+                (true, true) => std::cmp::Ordering::Equal,
+                (true, false) => std::cmp::Ordering::Greater,
+                (false, true) => std::cmp::Ordering::Less,
+                _ if ascending => a[i].total_cmp(&b[i]),
+                _ => b[i].total_cmp(&a[i]),
+            },
+        };
+        by_value.then(ia.cmp(&ib))
+    }
+
+    fn offer(&mut self, index: usize, row: &[f64]) {
+        // A missing cell (NaN) satisfies no condition, `!=` included.
+        let passes = self
+            .conditions
+            .iter()
+            .all(|&(i, op, value)| !row[i].is_nan() && op.holds(&row[i], &value));
+        if !passes || self.top == 0 {
+            return;
+        }
+        if self.sort.is_none() || self.top == usize::MAX {
+            self.kept.push((index, row.to_vec()));
+            return;
+        }
+        // Sorted with a `top`: kept in result order, at most `top` of them.
+        let after_the_last = self
+            .kept
+            .last()
+            .is_some_and(|(i, worst)| self.order((index, row), (*i, worst)).is_gt());
+        if self.kept.len() == self.top && after_the_last {
+            return;
+        }
+        let at = self
+            .kept
+            .partition_point(|(i, kept)| self.order((*i, kept), (index, row)).is_lt());
+        self.kept.insert(at, (index, row.to_vec()));
+        self.kept.truncate(self.top);
+    }
+
+    /// The result's rows, in result order.
+    fn finish(mut self) -> Vec<Vec<f64>> {
+        let mut kept = std::mem::take(&mut self.kept);
+        kept.sort_by(|(ia, a), (ib, b)| self.order((*ia, a), (*ib, b)));
+        kept.into_iter().map(|(_, row)| row).collect()
+    }
+}
+
+/// A grid table file opened for reading: its columns, its number of rows, and its rows a
+/// record batch at a time.
+struct TableReader {
+    path: PathBuf,
+    columns: Vec<String>,
+    total: usize,
+    batches: ParquetRecordBatchReader,
+}
+
+impl TableReader {
+    /// Opens `path`, checking the layout.
+    fn open(path: &Path) -> Result<Self> {
         let bad = |source: Box<dyn std::error::Error + Send + Sync>| LifecycleError::GridFile {
             path: path.into(),
             source,
@@ -494,19 +617,38 @@ impl GridTable {
             .iter()
             .map(|f| f.name().clone())
             .collect();
-        let reader = builder.build().map_err(|e| bad(e.into()))?;
-        let mut rows = Vec::new();
-        for batch in reader {
+        if columns.is_empty() {
+            return Err(bad("no columns".into()));
+        }
+        let total = usize::try_from(builder.metadata().file_metadata().num_rows())
+            .map_err(|e| bad(e.into()))?;
+        let batches = builder.build().map_err(|e| bad(e.into()))?;
+        Ok(Self {
+            path: path.into(),
+            columns,
+            total,
+            batches,
+        })
+    }
+
+    /// Hands each row (its index and cells, NaN where null) to `visit`, in file order, until
+    /// `visit` returns false or the rows end.
+    fn for_each_row(self, mut visit: impl FnMut(usize, &[f64]) -> bool) -> Result<()> {
+        let bad = |source: Box<dyn std::error::Error + Send + Sync>| LifecycleError::GridFile {
+            path: self.path.clone(),
+            source,
+        };
+        let width = self.columns.len();
+        let (mut index, mut cells) = (0, Vec::new());
+        for batch in self.batches {
             let batch = batch.map_err(|e| bad(e.into()))?;
-            let start = rows.len();
-            rows.resize(start + batch.num_rows(), vec![f64::NAN; columns.len()]);
+            let rows = batch.num_rows();
+            cells.clear();
+            cells.resize(rows * width, f64::NAN);
             for (i, column) in batch.columns().iter().enumerate() {
-                let name = &columns[i];
-                for r in 0..batch.num_rows() {
-                    if column.is_null(r) {
-                        continue;
-                    }
-                    rows[start + r][i] = match column.data_type() {
+                let name = &self.columns[i];
+                for r in (0..rows).filter(|&r| !column.is_null(r)) {
+                    cells[r * width + i] = match column.data_type() {
                         #[expect(clippy::cast_precision_loss, reason = "small integers")]
                         DataType::Int64 => column.as_primitive::<Int64Type>().value(r) as f64,
                         DataType::Float64 => column.as_primitive::<Float64Type>().value(r),
@@ -514,8 +656,14 @@ impl GridTable {
                     };
                 }
             }
+            for row in cells.chunks_exact(width) {
+                if !visit(index, row) {
+                    return Ok(());
+                }
+                index += 1;
+            }
         }
-        Ok(Self { columns, rows })
+        Ok(())
     }
 }
 
@@ -704,6 +852,94 @@ mod tests {
             .to_string();
         assert!(
             err.starts_with("grid condition `test_sharp`: no such column"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_query_of_the_file_equals_filtering_and_sorting_the_whole_table() {
+        // 5,000 rows: several record batches, scores with ties and gaps.
+        let rows: Vec<Vec<f64>> = (0..5_000u32)
+            .map(|i| {
+                let score = if i % 11 == 0 {
+                    f64::NAN
+                } else {
+                    f64::from(i * 7_919 % 101) / 10.0
+                };
+                vec![f64::from(i), f64::from(i % 7), score]
+            })
+            .collect();
+        let table = GridTable {
+            columns: ["lookback", "top_k", "test_sharpe"]
+                .map(String::from)
+                .to_vec(),
+            rows,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(GRID_ARTIFACT);
+        table.write_parquet(&path).unwrap();
+        // The definition, plainly: every row that passes, a stable sort (NaN last), cut.
+        let plain = |filter: &str, sort: Option<&str>, ascending: bool, top: Option<usize>| {
+            let filter: Option<GridFilter> = (!filter.is_empty()).then(|| filter.parse().unwrap());
+            let mut rows: Vec<Vec<f64>> = table
+                .rows
+                .iter()
+                .filter(|row| {
+                    filter.iter().flat_map(|f| &f.conditions).all(|c| {
+                        let v = row[table.column(&c.column).unwrap()];
+                        !v.is_nan() && c.op.holds(&v, &c.value)
+                    })
+                })
+                .cloned()
+                .collect();
+            if let Some(sort) = sort {
+                let i = table.column(sort).unwrap();
+                let key = |row: &Vec<f64>| {
+                    let v = if ascending { row[i] } else { -row[i] };
+                    (row[i].is_nan(), if row[i].is_nan() { 0.0 } else { v })
+                };
+                rows.sort_by(|a, b| key(a).partial_cmp(&key(b)).unwrap());
+            }
+            rows.truncate(top.unwrap_or(usize::MAX));
+            (filter, rows)
+        };
+        let cases: [(&str, Option<&str>, bool, Option<usize>); 7] = [
+            ("", None, false, None),
+            ("", Some("test_sharpe"), false, Some(10)),
+            ("top_k = 3", Some("test_sharpe"), true, Some(25)),
+            ("test_sharpe > 5", None, false, Some(7)),
+            (
+                "test_sharpe >= 9.9 and top_k != 0",
+                Some("test_sharpe"),
+                false,
+                None,
+            ),
+            ("", Some("test_sharpe"), true, None),
+            ("", Some("lookback"), false, Some(0)),
+        ];
+        for (text, sort, ascending, top) in cases {
+            let (filter, want) = plain(text, sort, ascending, top);
+            let (got, total) =
+                GridTable::query_parquet(&path, filter.as_ref(), (sort, ascending), top).unwrap();
+            assert_eq!(total, 5_000);
+            let bits = |rows: &[Vec<f64>]| -> Vec<Vec<u64>> {
+                rows.iter()
+                    .map(|r| r.iter().map(|v| v.to_bits()).collect())
+                    .collect()
+            };
+            assert_eq!(bits(got.rows()), bits(&want), "{text:?} {sort:?} {top:?}");
+            let in_memory = table.query(filter.as_ref(), sort, ascending, top).unwrap();
+            assert_eq!(
+                bits(in_memory.rows()),
+                bits(&want),
+                "{text:?} {sort:?} {top:?}"
+            );
+        }
+        let err = GridTable::query_parquet(&path, None, (Some("sharpe"), false), None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("grid condition `sharpe`: no such column"),
             "{err}"
         );
     }

@@ -12,7 +12,7 @@ use momentum_tracking::{DatasetInput, GridLog, RunContext, RunSpec, Tracker};
 
 use crate::backtest::Backtest;
 use crate::error::{LifecycleError, Result};
-use crate::grid_table::{GRID_ARTIFACT, GRID_TOP_ARTIFACT, GRID_TOP_ROWS, GridTable};
+use crate::grid_table::{GRID_ARTIFACT, GRID_TOP_ARTIFACT, GRID_TOP_ROWS, GridFilter, GridTable};
 use crate::settings::Settings;
 
 /// Tag of a backtest run: how many combinations its grid holds (all of them are in its
@@ -220,6 +220,34 @@ pub fn track_backtest(
 /// [`LifecycleError::RunGrid`] naming the run when its table cannot be read (corrupt,
 /// truncated); the tracker's errors.
 pub fn grid_of_run(tracker: &Tracker, run_id: &str, remote: bool) -> Result<Option<GridTable>> {
+    with_grid_file(tracker, (run_id, remote), GridTable::read_parquet)
+}
+
+/// [`GridTable::query_parquet`] of a backtest run's grid table (see [`grid_of_run`]): memory
+/// holds the rows of the result, not the table. With the number of rows in the table.
+///
+/// # Errors
+/// As [`grid_of_run`]; [`LifecycleError::GridQuery`] (inside [`LifecycleError::RunGrid`])
+/// naming a column the table does not have.
+pub fn query_grid_of_run(
+    tracker: &Tracker,
+    (run_id, remote): (&str, bool),
+    filter: Option<&GridFilter>,
+    sort: (Option<&str>, bool),
+    top: Option<usize>,
+) -> Result<Option<(GridTable, usize)>> {
+    with_grid_file(tracker, (run_id, remote), |file| {
+        GridTable::query_parquet(file, filter, sort, top)
+    })
+}
+
+/// `read` of the grid table file of a run: the local store's file, or the server's copied to a
+/// staging directory first.
+fn with_grid_file<T>(
+    tracker: &Tracker,
+    (run_id, remote): (&str, bool),
+    read: impl FnOnce(&Path) -> Result<T>,
+) -> Result<Option<T>> {
     let in_run = |source: LifecycleError| LifecycleError::RunGrid {
         run_id: run_id.to_owned(),
         source: Box::new(source),
@@ -232,10 +260,10 @@ pub fn grid_of_run(tracker: &Tracker, run_id: &str, remote: bool) -> Result<Opti
         let staging = Staging::new()?;
         let file = staging.path(GRID_ARTIFACT);
         std::fs::write(&file, bytes).map_err(|err| LifecycleError::write(&file, err))?;
-        return GridTable::read_parquet(&file).map(Some).map_err(in_run);
+        return read(&file).map(Some).map_err(in_run);
     }
     let file = tracker.store().artifact_path(run_id, GRID_ARTIFACT)?;
-    GridTable::read_parquet(&file).map(Some).map_err(in_run)
+    read(&file).map(Some).map_err(in_run)
 }
 
 /// The bytes of the artifact `name` of a run, from the local store or (`remote`) the server;

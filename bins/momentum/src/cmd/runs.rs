@@ -13,7 +13,7 @@ use clap::{Args as ClapArgs, Subcommand};
 use momentum_tracking::{Filter, Run, RunQuery, Tracker};
 
 use crate::terminal::say;
-use momentum_lifecycle::track::{GRID_COMBINATIONS_TAG, grid_of_run};
+use momentum_lifecycle::track::{GRID_COMBINATIONS_TAG, query_grid_of_run};
 use momentum_lifecycle::{GRID_ARTIFACT, GridFilter, GridTable, Settings};
 
 /// Inspect, compare and sync tracked runs.
@@ -449,8 +449,11 @@ fn compare(tracker: &Tracker, experiment: &str, a: &CompareArgs) -> anyhow::Resu
         } else {
             resolve(tracker, one, &tracker.list_runs()?.runs)?
         };
-        if let Some(table) = grid_of_run(tracker, &id, remote)? {
-            return compare_grid(&table, &id, a);
+        let filter: Option<GridFilter> = a.where_.as_deref().map(str::parse).transpose()?;
+        let sort = (a.select.sort.as_deref(), a.select.asc);
+        let query = query_grid_of_run(tracker, (&id, remote), filter.as_ref(), sort, a.top)?;
+        if let Some((rows, total)) = query {
+            return print_grid(&rows, (total, &id), a.format);
         }
         grid_flags_unused(a)?;
         // A backtest of the older layout: its combinations are its child runs.
@@ -609,16 +612,14 @@ fn grid_flags_unused(a: &CompareArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Prints the grid rows of one backtest run: filtered, sorted, cut and formatted as asked.
-fn compare_grid(table: &GridTable, run_id: &str, a: &CompareArgs) -> anyhow::Result<ExitCode> {
-    let filter: Option<GridFilter> = a.where_.as_deref().map(str::parse).transpose()?;
-    let rows = table.query(
-        filter.as_ref(),
-        a.select.sort.as_deref(),
-        a.select.asc,
-        a.top,
-    )?;
-    match a.format {
+/// Prints the rows of one backtest run's grid table that a query kept (of `total`) as `format`
+/// asks.
+fn print_grid(
+    rows: &GridTable,
+    (total, run_id): (usize, &str),
+    format: Format,
+) -> anyhow::Result<ExitCode> {
+    match format {
         Format::Table => {
             let cells: Vec<Vec<String>> = rows
                 .rows()
@@ -631,9 +632,8 @@ fn compare_grid(table: &GridTable, run_id: &str, a: &CompareArgs) -> anyhow::Res
         Format::Json => rows.write_json(std::io::stdout().lock())?,
     }
     eprintln!(
-        "{} of {} combinations of run {} ({GRID_ARTIFACT})",
+        "{} of {total} combinations of run {} ({GRID_ARTIFACT})",
         rows.rows().len(),
-        table.rows().len(),
         short(run_id)
     );
     Ok(ExitCode::SUCCESS)
