@@ -256,10 +256,11 @@ fn with_grid_file<T>(
         return Ok(None);
     }
     if remote {
-        let bytes = remote_of(tracker)?.download_artifact(run_id, GRID_ARTIFACT)?;
+        // Streamed to a file: a table of millions of combinations is larger than any
+        // response body the client holds in memory.
         let staging = Staging::new()?;
         let file = staging.path(GRID_ARTIFACT);
-        std::fs::write(&file, bytes).map_err(|err| LifecycleError::write(&file, err))?;
+        remote_of(tracker)?.download_artifact_to(run_id, GRID_ARTIFACT, &file)?;
         return read(&file).map(Some).map_err(in_run);
     }
     let file = tracker.store().artifact_path(run_id, GRID_ARTIFACT)?;

@@ -1,5 +1,7 @@
 //! Run artifacts through the server's proxy (`mlflow-artifacts:/` URIs only).
 
+use std::path::Path;
+
 use reqwest::Method;
 use serde::Deserialize;
 
@@ -48,19 +50,19 @@ impl Inner {
         Ok(format!("{root}/{rel}"))
     }
 
+    /// Uploads the file `file` as artifact `rel` of the run, streamed.
     pub(super) async fn put_artifact(
         &self,
         run_id: &str,
         artifact_uri: &str,
-        rel: &str,
-        bytes: Vec<u8>,
+        (rel, file): (&str, &Path),
     ) -> Result<()> {
         let path = Self::artifact_segments(run_id, artifact_uri, rel)?;
         self.send(
             Method::PUT,
             &["api/2.0/mlflow-artifacts/artifacts", &path],
             &[],
-            Body::Bytes(bytes),
+            Body::File(file.to_path_buf()),
         )
         .await
         .map(drop)
@@ -80,5 +82,17 @@ impl Inner {
             Body::None,
         )
         .await
+    }
+
+    /// Artifact `rel` of the run into the file `dest`, streamed (see [`Inner::download`]).
+    pub(super) async fn get_artifact_to(
+        &self,
+        run_id: &str,
+        artifact_uri: &str,
+        (rel, dest): (&str, &Path),
+    ) -> Result<u64> {
+        let path = Self::artifact_segments(run_id, artifact_uri, rel)?;
+        self.download(&["api/2.0/mlflow-artifacts/artifacts", &path], dest)
+            .await
     }
 }

@@ -28,6 +28,7 @@ mod transport;
 mod wire;
 
 use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -257,12 +258,25 @@ impl RestClient {
         self.rt.block_on(self.inner.list_artifacts(run_id))
     }
 
-    /// The bytes of one artifact of a run, through the server's artifact proxy.
+    /// The bytes of one artifact of a run, through the server's artifact proxy (at most
+    /// `max_body_bytes`: [`RestClient::download_artifact_to`] takes any size).
     pub fn download_artifact(&self, run_id: &str, rel: &str) -> Result<Vec<u8>> {
         self.rt.block_on(async {
             let run = self.inner.get_run_info(run_id).await?;
             self.inner
                 .get_artifact(run_id, &run.artifact_uri, rel)
+                .await
+        })
+    }
+
+    /// One artifact of a run into the file `dest` as it arrives, whatever its size (a grid
+    /// table of millions of combinations); `dest` is removed again when the transfer breaks
+    /// off. Returns the number of bytes.
+    pub fn download_artifact_to(&self, run_id: &str, rel: &str, dest: &Path) -> Result<u64> {
+        self.rt.block_on(async {
+            let run = self.inner.get_run_info(run_id).await?;
+            self.inner
+                .get_artifact_to(run_id, &run.artifact_uri, (rel, dest))
                 .await
         })
     }

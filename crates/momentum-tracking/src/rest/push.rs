@@ -158,10 +158,7 @@ impl Inner {
             .await?;
         }
         for (rel, path) in &job.artifacts {
-            let bytes = tokio::fs::read(path)
-                .await
-                .map_err(|e| TrackingError::io(path, e))?;
-            self.put_artifact(&remote_id, &artifact_uri, rel, bytes)
+            self.put_artifact(&remote_id, &artifact_uri, (rel, path))
                 .await?;
         }
         let mut update = json!({"run_id": remote_id, "status": run.status.as_str()});

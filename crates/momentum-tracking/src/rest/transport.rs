@@ -2,7 +2,10 @@
 //! retryable here, and the error an answer becomes.
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+
+use tokio::io::AsyncWriteExt;
 
 use reqwest::{Method, StatusCode, Url};
 use serde::Deserialize;
@@ -29,8 +32,9 @@ pub(super) enum Body {
     None,
     /// A JSON document.
     Json(Value),
-    /// Raw bytes (an artifact).
-    Bytes(Vec<u8>),
+    /// An artifact file, streamed from disk with its length (opened again for each attempt:
+    /// memory holds a buffer, not the file).
+    File(PathBuf),
 }
 
 impl Inner {
@@ -47,7 +51,7 @@ impl Inner {
         url
     }
 
-    /// Sends with retries; returns the body of a 2xx answer.
+    /// Sends with retries; returns the body of a 2xx answer (at most `max_body_bytes`).
     pub(super) async fn send(
         &self,
         method: Method,
@@ -55,6 +59,59 @@ impl Inner {
         query: &[(&str, String)],
         body: Body,
     ) -> Result<Vec<u8>> {
+        let (url, resp) = self.respond(method, segments, query, body).await?;
+        momentum_http::read_body(resp, self.max_body_bytes)
+            .await
+            .map_err(|err| match err {
+                momentum_http::BodyError::Read(e) => TrackingError::Http {
+                    url: url.to_string(),
+                    source: e.without_url(),
+                },
+                too_large => TrackingError::Body {
+                    url: url.to_string(),
+                    source: too_large,
+                },
+            })
+    }
+
+    /// A GET with retries whose 2xx body goes to the file `dest` as it arrives, whatever its
+    /// size (an artifact: `max_body_bytes` bounds what is held in memory, not this); removed
+    /// again when the body breaks off. Returns the number of bytes written.
+    pub(super) async fn download(&self, segments: &[&str], dest: &Path) -> Result<u64> {
+        let (url, mut resp) = self.respond(Method::GET, segments, &[], Body::None).await?;
+        let io = |e| TrackingError::io(dest, e);
+        let mut file = tokio::fs::File::create(dest).await.map_err(io)?;
+        let mut written = 0u64;
+        let copied: Result<()> = async {
+            loop {
+                let chunk = resp.chunk().await.map_err(|e| TrackingError::Http {
+                    url: url.to_string(),
+                    source: e.without_url(),
+                })?;
+                let Some(chunk) = chunk else {
+                    return file.flush().await.map_err(io);
+                };
+                file.write_all(&chunk).await.map_err(io)?;
+                written += chunk.len() as u64;
+            }
+        }
+        .await;
+        if let Err(err) = copied {
+            drop(file);
+            let _ = tokio::fs::remove_file(dest).await;
+            return Err(err);
+        }
+        Ok(written)
+    }
+
+    /// Sends with retries until a 2xx answer, whose response it returns with the URL.
+    async fn respond(
+        &self,
+        method: Method,
+        segments: &[&str],
+        query: &[(&str, String)],
+        body: Body,
+    ) -> Result<(Url, reqwest::Response)> {
         let url = self.url(segments);
         // A retried runs/create or model-versions/create whose first attempt did reach the
         // server would create a second run or version: those are only retried when the server
@@ -76,7 +133,13 @@ impl Inner {
             req = match &body {
                 Body::None => req,
                 Body::Json(v) => req.json(v),
-                Body::Bytes(b) => req.body(b.clone()),
+                Body::File(path) => {
+                    let io = |e| TrackingError::io(path, e);
+                    let file = tokio::fs::File::open(path).await.map_err(io)?;
+                    let len = file.metadata().await.map_err(io)?.len();
+                    req.header(reqwest::header::CONTENT_LENGTH, len)
+                        .body(reqwest::Body::from(file))
+                }
             };
             let resp = match req.send().await {
                 Ok(resp) => resp,
@@ -103,18 +166,7 @@ impl Inner {
             };
             let status = resp.status();
             if status.is_success() {
-                return momentum_http::read_body(resp, self.max_body_bytes)
-                    .await
-                    .map_err(|err| match err {
-                        momentum_http::BodyError::Read(e) => TrackingError::Http {
-                            url: url.to_string(),
-                            source: e.without_url(),
-                        },
-                        too_large => TrackingError::Body {
-                            url: url.to_string(),
-                            source: too_large,
-                        },
-                    });
+                return Ok((url, resp));
             }
             let retryable = match status.as_u16() {
                 429 | 503 => true,

@@ -180,6 +180,29 @@ fn grid_with_parent_child_links_inputs_and_artifacts(remote: &RestClient, dir: &
         .download_artifact(&remote_parent_id, "nope.txt")
         .unwrap_err();
     assert!(err.is_not_found(), "{err}");
+    // A client that holds at most 1 MB of a response body still copies the 1.5 MB artifact
+    // into a file, streamed; reading it into memory is refused. A missing artifact leaves no
+    // file behind.
+    let small = RestClient::new(momentum_tracking::RestConfig {
+        max_body_bytes: 1 << 20,
+        ..rest_config(remote)
+    })
+    .unwrap();
+    let copy = dir.join("copy.png");
+    let copied = small
+        .download_artifact_to(&remote_parent_id, "plots/equity_curve.png", &copy)
+        .unwrap();
+    assert_eq!(copied, 1_500_000);
+    assert_eq!(std::fs::read(&copy).unwrap(), bytes, "byte for byte");
+    let err = small
+        .download_artifact(&remote_parent_id, "plots/equity_curve.png")
+        .unwrap_err();
+    assert!(matches!(err, TrackingError::Body { .. }), "{err}");
+    let missing = dir.join("missing.txt");
+    let err = small
+        .download_artifact_to(&remote_parent_id, "nope.txt", &missing)
+        .unwrap_err();
+    assert!(err.is_not_found() && !missing.exists(), "{err}");
     // Everything is on the server already: nothing to sync.
     assert!(t.sync().unwrap().pushed.is_empty());
 }
