@@ -49,6 +49,11 @@ pub struct GridChunk {
 #[derive(Debug, Clone)]
 pub struct GridRows {
     file: Option<Arc<Mutex<File>>>,
+    /// Where the first record starts in `file`: 0 in a temporary file, after the header in a
+    /// shard file ([`GridRows::in_file`]).
+    offset: u64,
+    /// Whether `file` is a shard file (read, not written: its read errors name it so).
+    in_shard: bool,
     /// All the rows, when they fit one chunk (then there is no file).
     resident: Option<Arc<GridChunk>>,
     len: usize,
@@ -62,6 +67,8 @@ impl Default for GridRows {
     fn default() -> Self {
         Self {
             file: None,
+            offset: 0,
+            in_shard: false,
             resident: None,
             len: 0,
             blocks: None,
@@ -122,6 +129,25 @@ impl GridRows {
         let mut writer = GridRowsWriter::new();
         writer.push(rows, sums)?;
         writer.finish(layout)
+    }
+
+    /// `len` rows stored in `file` from byte `offset` on, as [`GridRows::write_records`] wrote
+    /// them (a shard file's rows, read where they are: no copy). The caller has checked the
+    /// file (its length and digest); a file changed while the rows are read gives other rows.
+    pub(crate) fn in_file(
+        file: File,
+        offset: u64,
+        (len, blocks): (usize, Option<(usize, usize)>),
+    ) -> Self {
+        Self {
+            file: Some(Arc::new(Mutex::new(file))),
+            offset,
+            in_shard: true,
+            resident: None,
+            len,
+            blocks,
+            chunk_rows: CHUNK_ROWS,
+        }
     }
 
     /// Number of rows (combinations).
@@ -208,8 +234,8 @@ impl GridRows {
     /// fails.
     pub(crate) fn write_records(&self, out: &mut impl Write) -> Result<()> {
         self.copy_to(out).map_err(|err| match err {
-            Copy::Read(err) => spill_error(err),
-            Copy::Short(left) => spill_error(std::io::Error::other(format!(
+            Copy::Read(err) => self.read_error(err),
+            Copy::Short(left) => self.read_error(std::io::Error::other(format!(
                 "the rows' file ends {left} bytes early"
             ))),
             Copy::Write(err) => EngineError::Io(err),
@@ -225,7 +251,8 @@ impl GridRows {
             return Ok(());
         };
         let mut file = file.lock().unwrap_or_else(PoisonError::into_inner);
-        file.seek(SeekFrom::Start(0)).map_err(Copy::Read)?;
+        file.seek(SeekFrom::Start(self.offset))
+            .map_err(Copy::Read)?;
         let width = self.blocks.map_or(0, |(s, _)| s);
         copy_exact(&mut *file, out, self.len * record_bytes(width))
     }
@@ -235,6 +262,17 @@ impl GridRows {
     pub(crate) fn with_chunk_rows(mut self, chunk_rows: usize) -> Self {
         self.chunk_rows = chunk_rows;
         self
+    }
+
+    /// The error of a failed read of the rows' file.
+    fn read_error(&self, source: std::io::Error) -> EngineError {
+        if self.in_shard {
+            EngineError::ShardFile {
+                reason: format!("cannot read its rows: {source}"),
+            }
+        } else {
+            spill_error(source)
+        }
     }
 
     /// Rows `first .. first + count`.
@@ -251,10 +289,12 @@ impl GridRows {
         let mut bytes = vec![0u8; count * record];
         if let Some(file) = &self.file {
             let mut file = file.lock().unwrap_or_else(PoisonError::into_inner);
-            let offset = u64::try_from(first * record).map_err(std::io::Error::other);
-            file.seek(SeekFrom::Start(offset.map_err(spill_error)?))
+            let offset = u64::try_from(first * record)
+                .map(|at| at + self.offset)
+                .map_err(std::io::Error::other);
+            file.seek(SeekFrom::Start(offset.map_err(|e| self.read_error(e))?))
                 .and_then(|_| file.read_exact(&mut bytes))
-                .map_err(spill_error)?;
+                .map_err(|e| self.read_error(e))?;
         }
         let mut rows = Vec::with_capacity(count);
         let mut sums = Vec::with_capacity(count * width);
@@ -390,6 +430,8 @@ impl GridRowsWriter {
         };
         Ok(GridRows {
             file,
+            offset: 0,
+            in_shard: false,
             resident: self.resident.map(Arc::new),
             len: self.len,
             blocks: blocks.filter(|_| self.width > 0),

@@ -15,12 +15,14 @@
 //! weighted by combinations times simulated days; a group is cut (at holding periods, then at
 //! combinations) only when there are more shards than groups.
 //!
-//! A shard file ([`GridShard::write`], [`GridShard::read`]): the line `MOMENTUM-SHARD 1`, a
+//! A shard file ([`GridShard::write`]; [`GridShard::read`], or [`GridShard::read_file`], which
+//! leaves the rows in the file instead of copying them): the line `MOMENTUM-SHARD 1`, a
 //! one-line JSON header (the shard, its rows, the `backtest` block, the data digest and the code
 //! version it was evaluated with), the rows as [`GridRows`] stores them, the folds' and splits'
 //! selections, and the sha256 of everything before it.
 
 use std::fmt;
+use std::fs::File;
 use std::io::{Read, Write};
 use std::ops::Range;
 use std::str::FromStr;
@@ -422,13 +424,63 @@ impl GridShard {
     }
 
     /// Reads a shard file of `len` bytes ([`GridShard::write`]'s), its rows copied to a
-    /// temporary file.
+    /// temporary file ([`GridShard::read_file`] reads a file's rows where they are).
     ///
     /// # Errors
     /// [`EngineError::ShardFile`] saying what is wrong: not a shard file, a header that does not
     /// parse, a file shorter or longer than its header says (truncated), a digest that does not
     /// match (corrupt); [`EngineError::GridSpill`] when the rows cannot be copied.
     pub fn read(input: impl Read, len: u64) -> Result<Self> {
+        Self::parse(input, len, |input, (_, rows, width), blocks| {
+            let mut writer = GridRowsWriter::new();
+            writer.push_records(input, (rows, width))?;
+            writer.finish(blocks)
+        })
+    }
+
+    /// [`GridShard::read`] of a shard file whose rows stay where they are: the file is read
+    /// once to check it (length, header, digest), and the rows are then read from it as they
+    /// are needed, without a copy (a merge of shards holds the grid's rows once on disk, in the
+    /// merged rows, besides the shard files). The file must not change while the shard is used.
+    ///
+    /// # Errors
+    /// As [`GridShard::read`] (a file that cannot be read is an [`EngineError::ShardFile`]).
+    pub fn read_file(file: File) -> Result<Self> {
+        let unreadable = |err: std::io::Error| EngineError::ShardFile {
+            reason: format!("cannot read it: {err}"),
+        };
+        let len = file.metadata().map_err(unreadable)?.len();
+        let rows_file = file.try_clone().map_err(unreadable)?;
+        Self::parse(file, len, |input, (offset, rows, width), blocks| {
+            let bytes = rows
+                .checked_mul(record_bytes(width))
+                .and_then(|bytes| u64::try_from(bytes).ok())
+                .ok_or_else(|| EngineError::ShardFile {
+                    reason: format!("{rows} rows are more than this machine holds"),
+                })?;
+            // Through the hash, not kept.
+            let skipped = std::io::copy(&mut input.take(bytes), &mut std::io::sink());
+            if skipped.map_err(unreadable)? != bytes {
+                return Err(EngineError::ShardFile {
+                    reason: "cannot read its rows: the file ends early".into(),
+                });
+            }
+            Ok(GridRows::in_file(rows_file, offset, (rows, blocks)))
+        })
+    }
+
+    /// The shard file of `len` bytes in `input`, its rows taken by `take_rows` (given the input
+    /// at the first record, the records' offset in the file, their count and width, and the
+    /// block layout), which must consume exactly the records' bytes.
+    fn parse<R: Read>(
+        input: R,
+        len: u64,
+        take_rows: impl FnOnce(
+            &mut Hashing<std::io::BufReader<R>>,
+            (u64, usize, usize),
+            Option<(usize, usize)>,
+        ) -> Result<GridRows>,
+    ) -> Result<Self> {
         let bad = |reason: String| EngineError::ShardFile { reason };
         // Hashing above the buffer: what is hashed is what was consumed, not what was read ahead.
         let mut input = Hashing::new(std::io::BufReader::new(input));
@@ -477,9 +529,8 @@ impl GridShard {
                 "{len} bytes where its header says {expected}: truncated or extended"
             )));
         }
-        let mut writer = GridRowsWriter::new();
-        writer.push_records(&mut input, (header.rows, width))?;
-        let rows = writer.finish(header.blocks)?;
+        let offset = (MAGIC.len() + line.len()) as u64;
+        let rows = take_rows(&mut input, (offset, header.rows, width), header.blocks)?;
         let mut selections = vec![0; fold_bytes + header.cpcv_bytes];
         input
             .read_exact(&mut selections)

@@ -470,14 +470,8 @@ fn read_shards(dir: &Path, expected: &Provenance) -> Result<Vec<GridShard>> {
             path: path.clone(),
             source,
         })?;
-        let len = file
-            .metadata()
-            .map_err(|source| LifecycleError::Read {
-                path: path.clone(),
-                source,
-            })?
-            .len();
-        let part = GridShard::read(file, len).map_err(|err| match err {
+        // The rows stay in the shard file: the merge writes the grid's rows once.
+        let part = GridShard::read_file(file).map_err(|err| match err {
             momentum_engine::EngineError::ShardFile { reason } => file_error(reason),
             other => LifecycleError::Engine(other),
         })?;

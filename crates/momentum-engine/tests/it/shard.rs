@@ -5,6 +5,8 @@ use momentum_engine::{
     CpcvSpec, EngineError, Experiment, ExperimentSpec, GridShard, GridSpec, Objective, PricePanel,
     Provenance, Shard, WalkForwardSpec, evaluate_shard, merge_shards, run_experiment,
 };
+use std::io::{Seek, Write};
+
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
@@ -50,7 +52,8 @@ fn provenance(spec: &ExperimentSpec) -> Provenance {
     }
 }
 
-/// Every shard of `count`, each written to bytes and read back.
+/// Every shard of `count`, each written and read back: from bytes (its rows copied), or, every
+/// other shard, from a file whose rows stay where they are (`read_file`).
 fn shards(panel: &PricePanel, spec: &ExperimentSpec, count: usize) -> Vec<GridShard> {
     (0..count)
         .map(|index| {
@@ -58,9 +61,20 @@ fn shards(panel: &PricePanel, spec: &ExperimentSpec, count: usize) -> Vec<GridSh
             let part = evaluate_shard(panel, spec, (shard, provenance(spec)), &|_| {}).unwrap();
             let mut bytes = Vec::new();
             part.write(&mut bytes).unwrap();
+            if index % 2 == 1 {
+                return read_file(&bytes).unwrap();
+            }
             GridShard::read(bytes.as_slice(), bytes.len() as u64).unwrap()
         })
         .collect()
+}
+
+/// `bytes` through a temporary file and [`GridShard::read_file`].
+fn read_file(bytes: &[u8]) -> Result<GridShard, EngineError> {
+    let mut file = tempfile::tempfile().unwrap();
+    file.write_all(bytes).unwrap();
+    file.seek(std::io::SeekFrom::Start(0)).unwrap();
+    GridShard::read_file(file)
 }
 
 /// Every file the experiment writes, as bytes.
@@ -166,9 +180,15 @@ fn a_truncated_corrupt_or_foreign_file_is_refused() {
     let part = evaluate_shard(&panel, &spec, (shard, provenance(&spec)), &|_| {}).unwrap();
     let mut bytes = Vec::new();
     part.write(&mut bytes).unwrap();
-    let read = |bytes: &[u8]| match GridShard::read(bytes, bytes.len() as u64) {
-        Err(EngineError::ShardFile { reason }) => reason,
-        other => panic!("{other:?}"),
+    // Both readers refuse the same files for the same reasons.
+    let read = |bytes: &[u8]| {
+        let reason = |read: Result<GridShard, EngineError>| match read {
+            Err(EngineError::ShardFile { reason }) => reason,
+            other => panic!("{other:?}"),
+        };
+        let copied = reason(GridShard::read(bytes, bytes.len() as u64));
+        assert_eq!(reason(read_file(bytes)), copied);
+        copied
     };
     assert!(read(&bytes[..bytes.len() - 1]).contains("truncated"));
     assert!(read(&bytes[..40]).contains("truncated") || read(&bytes[..40]).contains("header"));
@@ -178,12 +198,16 @@ fn a_truncated_corrupt_or_foreign_file_is_refused() {
     assert!(read(&flipped).contains("corrupt"));
     assert!(read(b"date,AAPL\n2024-01-02,1\n").contains("not a momentum shard file"));
     assert!(read(b"").contains("too short"));
-    // Intact, it reads back as written.
-    let back = GridShard::read(bytes.as_slice(), bytes.len() as u64).unwrap();
-    let mut again = Vec::new();
-    back.write(&mut again).unwrap();
-    assert!(again == bytes);
-    assert_eq!(back.provenance, provenance(&spec));
+    // Intact, it reads back as written, by either reader.
+    for back in [
+        GridShard::read(bytes.as_slice(), bytes.len() as u64).unwrap(),
+        read_file(&bytes).unwrap(),
+    ] {
+        let mut again = Vec::new();
+        back.write(&mut again).unwrap();
+        assert!(again == bytes);
+        assert_eq!(back.provenance, provenance(&spec));
+    }
 }
 
 /// `bytes` (a shard file) with its header line passed through `edit` and its sha256 computed
