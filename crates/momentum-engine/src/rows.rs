@@ -45,7 +45,8 @@ pub struct GridChunk {
 
 /// Every combination's results in grid order, on disk (see the module docs).
 ///
-/// Cloning shares the file. Two values are equal when they hold the same rows and block sums.
+/// Cloning shares the file. Two values are equal when they hold the same rows and block sums,
+/// bit for bit, as stored (a NaN metric, of a run worth 0, equals itself).
 #[derive(Debug, Clone)]
 pub struct GridRows {
     file: Option<Arc<Mutex<File>>>,
@@ -86,11 +87,19 @@ impl PartialEq for GridRows {
         loop {
             match (mine.next(), theirs.next()) {
                 (None, None) => return true,
-                (Some(Ok(a)), Some(Ok(b))) if a.rows == b.rows && a.sums == b.sums => {}
+                (Some(Ok(a)), Some(Ok(b))) if records(&a) == records(&b) => {}
                 _ => return false,
             }
         }
     }
+}
+
+/// A chunk's records, as a file stores them: every value's bits.
+fn records(chunk: &GridChunk) -> Vec<u8> {
+    let mut out = Vec::new();
+    // Writing to memory cannot fail.
+    let _ = encode_rows(&chunk.rows, &chunk.sums, &mut out);
+    out
 }
 
 impl GridRows {
@@ -651,5 +660,28 @@ mod tests {
         let mut writer = GridRowsWriter::new();
         writer.append(&small).unwrap();
         assert!(writer.finish(Some((3, 4))).unwrap() == small);
+    }
+
+    #[test]
+    fn rows_are_equal_bit_for_bit() {
+        let (mut all, sums) = rows(4);
+        // A run worth 0 has NaN ratios: the same rows all the same.
+        all[1].train.sharpe = f64::NAN;
+        let blocks = |sums: &[[f64; 2]]| BlockSums {
+            sums: sums.to_vec(),
+            blocks: 3,
+            block_len: 4,
+        };
+        let a = GridRows::new(&all, Some(&blocks(&sums))).unwrap();
+        let b = GridRows::new(&all, Some(&blocks(&sums))).unwrap();
+        assert!(a == b);
+        // One bit apart: -0.0 is not 0.0 as stored.
+        let mut other = sums.clone();
+        other[0][0] = -0.0;
+        assert_eq!(sums[0][0].to_bits(), 0.0f64.to_bits());
+        assert!(a != GridRows::new(&all, Some(&blocks(&other))).unwrap());
+        let mut fewer = all.clone();
+        fewer[3].params.top_k += 1;
+        assert!(a != GridRows::new(&fewer, Some(&blocks(&sums))).unwrap());
     }
 }

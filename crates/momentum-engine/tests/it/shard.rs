@@ -207,6 +207,7 @@ fn a_truncated_corrupt_or_foreign_file_is_refused() {
         back.write(&mut again).unwrap();
         assert!(again == bytes);
         assert_eq!(back.provenance, provenance(&spec));
+        assert!(back.rows == part.rows);
     }
 }
 
