@@ -213,16 +213,13 @@ impl Tiles {
 }
 
 impl<'a> Tile<'a> {
-    /// The lane groups with the flags of their lanes in use and their combinations.
+    /// The lane groups' flags of their lanes in use, and their combinations.
     #[inline(always)]
-    fn groups(self) -> impl Iterator<Item = (&'a [Lanes], Flags, &'a [usize])> {
-        self.lanes
-            .chunks(2 * self.blocks)
-            .zip(self.combinations.chunks(LANES))
-            .map(|(group, combinations)| {
-                let valid = std::array::from_fn(|l| u64::from(l < combinations.len()));
-                (group, valid, combinations)
-            })
+    fn groups(self) -> impl Iterator<Item = (Flags, &'a [usize])> {
+        self.combinations.chunks(LANES).map(|combinations| {
+            let valid = std::array::from_fn(|l| u64::from(l < combinations.len()));
+            (valid, combinations)
+        })
     }
 }
 
@@ -364,7 +361,7 @@ fn sweep_tile<const WINNERS: bool, const RANKS: bool, const FULL: bool>(
     let mut groups = GROUPS;
     if !FULL {
         groups = 0;
-        for (g, (_, valid, _)) in tile.groups().enumerate() {
+        for (g, (valid, _)) in tile.groups().enumerate() {
             valid_lanes[g] = valid;
             groups = g + 1;
         }
@@ -458,7 +455,7 @@ impl Half {
         #[expect(clippy::cast_precision_loss, reason = "day counts are far below 2^52")]
         let n = count as f64;
         let before = self.winner;
-        for (g, (_, valid, combinations)) in tile.groups().enumerate().take(sums.groups) {
+        for (g, (valid, combinations)) in tile.groups().enumerate().take(sums.groups) {
             let (own, other) = (sums.of(g, side), sums.of(g, 1 - side));
             let (below, _) = against(&keys(own, n), self.sharpe_bounds);
             let mut candidates = bits(&valid) & !bits(&below);
@@ -490,7 +487,7 @@ impl Half {
     fn settle_ranks(&mut self, (tile, sums): (Tile<'_>, &HalfSums<'_>), side: usize, count: usize) {
         #[expect(clippy::cast_precision_loss, reason = "day counts are far below 2^52")]
         let n = count as f64;
-        for (g, (_, valid, _)) in tile.groups().enumerate().take(sums.groups) {
+        for (g, (valid, _)) in tile.groups().enumerate().take(sums.groups) {
             let oos = sums.of(g, 1 - side);
             let (below, above) = against(&keys(oos, n), self.oos_bounds);
             let valid = bits(&valid);

@@ -1150,7 +1150,7 @@ impl Plan {
         // recorded run; those side by side (PBO takes the idle worker while a window runs).
         let ranks = RankTable::build(panel, params.lookback, params.skip, params.top_k)?;
         let (selection, reports) = rayon::join(
-            || selection_statistics_ranked(panel, &run, (best, &ranks), options),
+            || selection_statistics_ranked(panel, &run, (&params, &ranks), options),
             || {
                 self.windows
                     .par_iter()

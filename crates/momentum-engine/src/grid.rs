@@ -786,20 +786,20 @@ pub fn selection_statistics(
 ) -> Result<SelectionStats> {
     let winner = run.rows.get(best)?.params;
     let ranks = RankTable::build(panel, winner.lookback, winner.skip, winner.top_k)?;
-    selection_statistics_ranked(panel, run, (best, &ranks), options)
+    selection_statistics_ranked(panel, run, (&winner, &ranks), options)
 }
 
-/// [`selection_statistics`] with the winner's rank table the caller already has.
+/// [`selection_statistics`] of the `winner`'s parameters (the caller has read its row) with
+/// its rank table.
 pub(crate) fn selection_statistics_ranked(
     panel: &PricePanel,
     run: &GridRun,
-    (best, ranks): (usize, &RankTable),
+    (winner, ranks): (&StrategyParams, &RankTable),
     options: &GridOptions,
 ) -> Result<SelectionStats> {
     let rows = &run.rows;
-    let winner = rows.get(best)?.params;
     let t0 = options.train.first_rebalance(winner.lookback)?;
-    let recorded = run_recorded(panel, &winner, options.train, t0, ranks);
+    let recorded = run_recorded(panel, winner, options.train, t0, ranks);
     let mom = moments(&recorded.returns());
     let sqrt_year = DAYS_PER_YEAR.sqrt();
     // The trials' daily Sharpe ratios, a chunk at a time, in grid order (`variance_ddof0`'s

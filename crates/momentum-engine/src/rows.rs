@@ -51,10 +51,8 @@ pub struct GridChunk {
 pub struct GridRows {
     file: Option<Arc<Mutex<File>>>,
     /// Where the first record starts in `file`: 0 in a temporary file, after the header in a
-    /// shard file ([`GridRows::in_file`]).
+    /// shard file ([`GridRows::in_file`]; so a file with an offset is a shard file).
     offset: u64,
-    /// Whether `file` is a shard file (read, not written: its read errors name it so).
-    in_shard: bool,
     /// All the rows, when they fit one chunk (then there is no file).
     resident: Option<Arc<GridChunk>>,
     len: usize,
@@ -69,7 +67,6 @@ impl Default for GridRows {
         Self {
             file: None,
             offset: 0,
-            in_shard: false,
             resident: None,
             len: 0,
             blocks: None,
@@ -148,10 +145,10 @@ impl GridRows {
         offset: u64,
         (len, blocks): (usize, Option<(usize, usize)>),
     ) -> Self {
+        debug_assert!(offset > 0, "a shard file's rows follow its header");
         Self {
             file: Some(Arc::new(Mutex::new(file))),
             offset,
-            in_shard: true,
             resident: None,
             len,
             blocks,
@@ -273,9 +270,10 @@ impl GridRows {
         self
     }
 
-    /// The error of a failed read of the rows' file.
+    /// The error of a failed read of the rows' file: a shard file's (read, never written), or
+    /// the temporary one's.
     fn read_error(&self, source: std::io::Error) -> EngineError {
-        if self.in_shard {
+        if self.offset > 0 {
             EngineError::ShardFile {
                 reason: format!("cannot read its rows: {source}"),
             }
@@ -440,7 +438,6 @@ impl GridRowsWriter {
         Ok(GridRows {
             file,
             offset: 0,
-            in_shard: false,
             resident: self.resident.map(Arc::new),
             len: self.len,
             blocks: blocks.filter(|_| self.width > 0),

@@ -452,12 +452,8 @@ impl GridShard {
         let len = file.metadata().map_err(unreadable)?.len();
         let rows_file = file.try_clone().map_err(unreadable)?;
         Self::parse(file, len, |input, (offset, rows, width), blocks| {
-            let bytes = rows
-                .checked_mul(record_bytes(width))
-                .and_then(|bytes| u64::try_from(bytes).ok())
-                .ok_or_else(|| EngineError::ShardFile {
-                    reason: format!("{rows} rows are more than this machine holds"),
-                })?;
+            // `parse` checked the file's length against the header: no overflow here.
+            let bytes = (rows * record_bytes(width)) as u64;
             // Through the hash, not kept.
             let skipped = std::io::copy(&mut input.take(bytes), &mut std::io::sink());
             if skipped.map_err(unreadable)? != bytes {
@@ -471,7 +467,8 @@ impl GridShard {
 
     /// The shard file of `len` bytes in `input`, its rows taken by `take_rows` (given the input
     /// at the first record, the records' offset in the file, their count and width, and the
-    /// block layout), which must consume exactly the records' bytes.
+    /// block layout, once the file's length matches them), which must consume exactly the
+    /// records' bytes.
     fn parse<R: Read>(
         input: R,
         len: u64,

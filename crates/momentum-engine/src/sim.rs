@@ -392,13 +392,9 @@ fn simulate_inlined<S: Ranking, R: Recorder>(
     s: &mut Scratch,
 ) {
     let Inputs {
-        prices,
-        sel,
-        ks,
-        cost,
-        end,
-        blocks,
+        prices, sel, ks, ..
     } = inputs;
+    let (end, blocks) = (inputs.end, inputs.blocks);
     debug_assert!(!holdings.is_empty() && holdings.windows(2).all(|w| w[0] < w[1]));
     debug_assert!(!ks.is_empty() && ks.windows(2).all(|w| w[0] < w[1]));
     debug_assert!(t0 < end);
@@ -446,7 +442,7 @@ fn simulate_inlined<S: Ranking, R: Recorder>(
             #[expect(clippy::cast_precision_loss, reason = "ticker counts are small")]
             let trades = F64x2::pair(m[0] as f64, m[1] as f64);
             let turnover = F64x2::splat(1.0).keep(trades.gt(F64x2::splat(0.0)));
-            let v = F64x2::splat(1.0).sub(F64x2::splat(cost).mul(turnover));
+            let v = F64x2::splat(1.0).sub(F64x2::splat(inputs.cost).mul(turnover));
             RunPair::start(v, turnover, trades)
         })
         .collect();

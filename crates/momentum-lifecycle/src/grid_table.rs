@@ -484,13 +484,14 @@ fn column_summary(columns: &[String]) -> String {
 }
 
 /// The rows of a query, offered one at a time in grid order: those that pass the conditions,
-/// in result order, at most `top` (only those are kept: the rest are not copied).
+/// at most `top` in the result ([`Picker::finish`] puts them in result order).
 struct Picker {
     conditions: Vec<(usize, Cmp, f64)>,
     /// The sort column and whether ascending.
     sort: Option<(usize, bool)>,
     top: usize,
-    /// `(grid index, row)`: with a sort and a `top`, in result order; otherwise in grid order.
+    /// `(grid index, row)` of the rows that passed (in grid order until a cut); with a sort and
+    /// a `top`, at most twice `top`.
     kept: Vec<(usize, Vec<f64>)>,
 }
 
@@ -551,30 +552,43 @@ impl Picker {
         if !passes || self.top == 0 {
             return;
         }
-        if self.sort.is_none() || self.top == usize::MAX {
-            self.kept.push((index, row.to_vec()));
-            return;
+        self.kept.push((index, row.to_vec()));
+        // Sorted with a `top`: at most twice `top` rows wait, then the best `top` of them stay
+        // (linear in the rows, where keeping them in order cost `top` moves a row).
+        if self.sort.is_some() && self.kept.len() >= self.top.saturating_mul(2) {
+            self.keep_best();
         }
-        // Sorted with a `top`: kept in result order, at most `top` of them.
-        let after_the_last = self
-            .kept
-            .last()
-            .is_some_and(|(i, worst)| self.order((index, row), (*i, worst)).is_gt());
-        if self.kept.len() == self.top && after_the_last {
-            return;
+    }
+
+    /// Cuts the rows kept to the best `top` (unordered).
+    fn keep_best(&mut self) {
+        if self.kept.len() > self.top {
+            let mut kept = std::mem::take(&mut self.kept);
+            kept.select_nth_unstable_by(self.top, |(ia, a), (ib, b)| {
+                self.order((*ia, a), (*ib, b))
+            });
+            kept.truncate(self.top);
+            self.kept = kept;
         }
-        let at = self
-            .kept
-            .partition_point(|(i, kept)| self.order((*i, kept), (index, row)).is_lt());
-        self.kept.insert(at, (index, row.to_vec()));
-        self.kept.truncate(self.top);
     }
 
     /// The result's rows, in result order.
     fn finish(mut self) -> Vec<Vec<f64>> {
+        self.keep_best();
         let mut kept = std::mem::take(&mut self.kept);
         kept.sort_by(|(ia, a), (ib, b)| self.order((*ia, a), (*ib, b)));
         kept.into_iter().map(|(_, row)| row).collect()
+    }
+}
+
+/// What is wrong with the grid table file `path`.
+fn grid_file_error(
+    path: &Path,
+    source: Box<dyn std::error::Error + Send + Sync>,
+) -> LifecycleError {
+    LifecycleError::GridFile {
+        path: path.into(),
+        source,
     }
 }
 
@@ -590,10 +604,7 @@ struct TableReader {
 impl TableReader {
     /// Opens `path`, checking the layout.
     fn open(path: &Path) -> Result<Self> {
-        let bad = |source: Box<dyn std::error::Error + Send + Sync>| LifecycleError::GridFile {
-            path: path.into(),
-            source,
-        };
+        let bad = |source| grid_file_error(path, source);
         let file = File::open(path).map_err(|source| LifecycleError::Read {
             path: path.into(),
             source,
@@ -634,10 +645,7 @@ impl TableReader {
     /// Hands each row (its index and cells, NaN where null) to `visit`, in file order, until
     /// `visit` returns false or the rows end.
     fn for_each_row(self, mut visit: impl FnMut(usize, &[f64]) -> bool) -> Result<()> {
-        let bad = |source: Box<dyn std::error::Error + Send + Sync>| LifecycleError::GridFile {
-            path: self.path.clone(),
-            source,
-        };
+        let bad = |source| grid_file_error(&self.path, source);
         let width = self.columns.len();
         let (mut index, mut cells) = (0, Vec::new());
         for batch in self.batches {

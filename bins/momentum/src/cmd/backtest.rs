@@ -371,9 +371,13 @@ pub fn run(args: Args, settings: &Settings, params: &Path) -> anyhow::Result<Exi
     set_validation(&mut spec, &args, &mut flags)?;
     if args.no_split {
         spec.train_fraction = None;
-    } else if let Some(fraction) = args.train_fraction {
-        flags.record("backtest.train_fraction", "--train-fraction", fraction);
-        spec.train_fraction = Some(fraction);
+    } else {
+        flags.set_some(
+            &mut spec.train_fraction,
+            args.train_fraction,
+            "backtest.train_fraction",
+            "--train-fraction",
+        );
     }
     set_search(&mut spec, &args, &mut flags)?;
     let grid = &mut spec.grid;

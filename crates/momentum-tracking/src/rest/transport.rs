@@ -63,10 +63,7 @@ impl Inner {
         momentum_http::read_body(resp, self.max_body_bytes)
             .await
             .map_err(|err| match err {
-                momentum_http::BodyError::Read(e) => TrackingError::Http {
-                    url: url.to_string(),
-                    source: e.without_url(),
-                },
+                momentum_http::BodyError::Read(e) => http_error(&url, e),
                 too_large => TrackingError::Body {
                     url: url.to_string(),
                     source: too_large,
@@ -84,10 +81,7 @@ impl Inner {
         let mut written = 0u64;
         let copied: Result<()> = async {
             loop {
-                let chunk = resp.chunk().await.map_err(|e| TrackingError::Http {
-                    url: url.to_string(),
-                    source: e.without_url(),
-                })?;
+                let chunk = resp.chunk().await.map_err(|e| http_error(&url, e))?;
                 let Some(chunk) = chunk else {
                     return file.flush().await.map_err(io);
                 };
@@ -156,10 +150,7 @@ impl Inner {
                             continue;
                         }
                         None => {
-                            return Err(TrackingError::Http {
-                                url: url.to_string(),
-                                source: e.without_url(),
-                            });
+                            return Err(http_error(&url, e));
                         }
                     }
                 }
@@ -247,6 +238,14 @@ impl Inner {
                 return Ok(out);
             }
         }
+    }
+}
+
+/// A transport error of a request to `url` (named once, without credentials).
+fn http_error(url: &Url, e: reqwest::Error) -> TrackingError {
+    TrackingError::Http {
+        url: url.to_string(),
+        source: e.without_url(),
     }
 }
 
