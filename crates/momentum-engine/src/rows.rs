@@ -137,6 +137,34 @@ impl GridRows {
         writer.finish(layout)
     }
 
+    /// Rows without block sums, handed over a batch at a time in grid order (a table read a
+    /// record batch at a time): memory holds one batch and, while the rows fit one chunk, the
+    /// rows so far; beyond that they go to a temporary file as [`GridRows::new`] keeps them.
+    ///
+    /// # Errors
+    /// The first error of `batches`; [`EngineError::GridSpill`] (converted) when the
+    /// temporary file cannot be written.
+    ///
+    /// ```
+    /// use momentum_engine::{ComboResult, EngineError, GridRows, Metrics, StrategyParams};
+    ///
+    /// let params = StrategyParams { lookback: 20, skip: 0, holding: 5, top_k: 3, cost_bps: 10.0 };
+    /// let row = ComboResult { params, train: Metrics::default(), test: None };
+    /// let batches = [Ok(vec![row; 2]), Ok(vec![row])];
+    /// let rows = GridRows::from_batches::<EngineError>(batches)?;
+    /// assert_eq!(rows, GridRows::new(&[row; 3], None)?);
+    /// # Ok::<(), EngineError>(())
+    /// ```
+    pub fn from_batches<E: From<EngineError>>(
+        batches: impl IntoIterator<Item = Result<Vec<ComboResult>, E>>,
+    ) -> Result<Self, E> {
+        let mut writer = GridRowsWriter::new();
+        for rows in batches {
+            writer.push(&rows?, &[])?;
+        }
+        Ok(writer.finish(None)?)
+    }
+
     /// `len` rows stored in `file` from byte `offset` on, as [`GridRows::write_records`] wrote
     /// them (a shard file's rows, read where they are: no copy). The caller has checked the
     /// file (its length and digest); a file changed while the rows are read gives other rows.

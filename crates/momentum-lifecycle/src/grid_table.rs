@@ -24,7 +24,7 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int64Type};
 use arrow_array::{Array, ArrayRef, Float64Array, Int64Array, RecordBatch};
 use arrow_schema::{DataType, Field, Schema};
-use momentum_engine::{ComboResult, Experiment, Metrics, Objective, StrategyParams};
+use momentum_engine::{ComboResult, Experiment, GridRows, Metrics, Objective, StrategyParams};
 use momentum_tracking::Cmp;
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
@@ -264,60 +264,38 @@ impl GridTable {
         Ok((Self { columns, rows }, combos))
     }
 
-    /// The grid's rows as the engine's results (parameters, train and test metrics; no test
-    /// metrics where every `test_` cell is empty), in table order, and the selected row.
+    /// The rows of the grid table in the Parquet file `path` as the engine's results
+    /// (parameters, train and test metrics; no test metrics where every `test_` cell is empty),
+    /// in table order, and the selected row: read a record batch at a time into
+    /// [`GridRows`], which keeps them on a temporary file beyond one chunk, so memory does not
+    /// grow with the table (`momentum report RUN` of a run of millions of combinations).
     ///
     /// # Errors
-    /// [`LifecycleError::GridQuery`] naming a column the table lacks.
-    pub fn combos(&self) -> Result<(Vec<ComboResult>, Option<usize>)> {
-        let at = |name: &str| {
-            self.column(name).ok_or_else(|| LifecycleError::GridQuery {
-                token: name.to_owned(),
-                reason: "no such column in the grid table".to_owned(),
-            })
-        };
-        let params = [
-            "lookback", "skip", "holding", "top_k", "cost_bps", "selected",
-        ]
-        .map(&at)
-        .into_iter()
-        .collect::<Result<Vec<_>>>()?;
-        let metrics_at = |window: &str| {
-            Metrics::NAMES
-                .map(|m| at(&format!("{window}_{m}")))
-                .into_iter()
-                .collect::<Result<Vec<_>>>()
-        };
-        let (train, test) = (metrics_at("train")?, metrics_at("test")?);
-        let metrics = |row: &[f64], columns: &[usize]| {
-            Metrics::from_values(std::array::from_fn(|m| row[columns[m]]))
-        };
-        #[expect(
-            clippy::cast_possible_truncation,
-            clippy::cast_sign_loss,
-            reason = "parameters are small non-negative integers"
-        )]
-        let whole = |v: f64| v as usize;
-        let combos = self
-            .rows
-            .iter()
-            .map(|row| ComboResult {
-                params: StrategyParams {
-                    lookback: whole(row[params[0]]),
-                    skip: whole(row[params[1]]),
-                    holding: whole(row[params[2]]),
-                    top_k: whole(row[params[3]]),
-                    cost_bps: row[params[4]],
-                },
-                train: metrics(row, &train),
-                test: test
-                    .iter()
-                    .any(|&c| !row[c].is_nan())
-                    .then(|| metrics(row, &test)),
-            })
-            .collect();
-        let selected = self.rows.iter().position(|row| row[params[5]] == 1.0);
-        Ok((combos, selected))
+    /// As [`GridTable::read_parquet`], which also names a column the table lacks;
+    /// [`LifecycleError::Engine`] when the rows cannot be kept.
+    pub fn read_grid_rows(path: &Path) -> Result<(GridRows, Option<usize>)> {
+        let mut reader = TableReader::open(path)?;
+        let columns = ComboColumns::of(&reader.columns)
+            .map_err(|missing| grid_file_error(path, missing.into()))?;
+        let width = reader.columns.len();
+        let (mut cells, mut first, mut selected) = (Vec::new(), 0, None);
+        let batches = std::iter::from_fn(|| match reader.next_rows(&mut cells) {
+            Ok(None) => None,
+            Ok(Some(count)) => {
+                let rows = cells.chunks_exact(width);
+                if selected.is_none() {
+                    selected = rows
+                        .clone()
+                        .position(|row| columns.is_selected(row))
+                        .map(|r| first + r);
+                }
+                first += count;
+                Some(Ok(rows.map(|row| columns.combo(row)).collect()))
+            }
+            Err(err) => Some(Err(err)),
+        });
+        let rows = GridRows::from_batches(batches)?;
+        Ok((rows, selected))
     }
 
     /// The column names.
@@ -581,6 +559,78 @@ impl Picker {
     }
 }
 
+/// Where a grid table keeps what the engine's results hold: the parameters, the selected flag
+/// and both windows' metrics.
+struct ComboColumns {
+    /// `lookback, skip, holding, top_k, cost_bps, selected`.
+    params: [usize; 6],
+    train: [usize; Metrics::NAMES.len()],
+    test: [usize; Metrics::NAMES.len()],
+}
+
+impl ComboColumns {
+    /// The columns of `columns` to read; the error names the first one missing.
+    fn of(columns: &[String]) -> std::result::Result<Self, String> {
+        let at = |name: &str| {
+            columns
+                .iter()
+                .position(|c| c == name)
+                .ok_or_else(|| format!("no column {name}"))
+        };
+        let metrics_at = |window: &str| -> std::result::Result<_, String> {
+            let mut found = [0; Metrics::NAMES.len()];
+            for (slot, m) in found.iter_mut().zip(Metrics::NAMES) {
+                *slot = at(&format!("{window}_{m}"))?;
+            }
+            Ok(found)
+        };
+        let mut params = [0; 6];
+        for (slot, name) in params.iter_mut().zip([
+            "lookback", "skip", "holding", "top_k", "cost_bps", "selected",
+        ]) {
+            *slot = at(name)?;
+        }
+        Ok(Self {
+            params,
+            train: metrics_at("train")?,
+            test: metrics_at("test")?,
+        })
+    }
+
+    /// Whether `row` is the selected combination.
+    fn is_selected(&self, row: &[f64]) -> bool {
+        row[self.params[5]] == 1.0
+    }
+
+    /// The engine's result of `row`.
+    fn combo(&self, row: &[f64]) -> ComboResult {
+        let metrics = |columns: &[usize; Metrics::NAMES.len()]| {
+            Metrics::from_values(std::array::from_fn(|m| row[columns[m]]))
+        };
+        #[expect(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "parameters are small non-negative integers"
+        )]
+        let whole = |column: usize| row[self.params[column]] as usize;
+        ComboResult {
+            params: StrategyParams {
+                lookback: whole(0),
+                skip: whole(1),
+                holding: whole(2),
+                top_k: whole(3),
+                cost_bps: row[self.params[4]],
+            },
+            train: metrics(&self.train),
+            test: self
+                .test
+                .iter()
+                .any(|&c| !row[c].is_nan())
+                .then(|| metrics(&self.test)),
+        }
+    }
+}
+
 /// What is wrong with the grid table file `path`.
 fn grid_file_error(
     path: &Path,
@@ -642,28 +692,37 @@ impl TableReader {
         })
     }
 
+    /// The rows of the next record batch into `cells`, row by row (NaN where null): their
+    /// number, `None` at the end.
+    fn next_rows(&mut self, cells: &mut Vec<f64>) -> Result<Option<usize>> {
+        let bad = |source| grid_file_error(&self.path, source);
+        let Some(batch) = self.batches.next() else {
+            return Ok(None);
+        };
+        let batch = batch.map_err(|e| bad(e.into()))?;
+        let (rows, width) = (batch.num_rows(), self.columns.len());
+        cells.clear();
+        cells.resize(rows * width, f64::NAN);
+        for (i, column) in batch.columns().iter().enumerate() {
+            let name = &self.columns[i];
+            for r in (0..rows).filter(|&r| !column.is_null(r)) {
+                cells[r * width + i] = match column.data_type() {
+                    #[expect(clippy::cast_precision_loss, reason = "small integers")]
+                    DataType::Int64 => column.as_primitive::<Int64Type>().value(r) as f64,
+                    DataType::Float64 => column.as_primitive::<Float64Type>().value(r),
+                    other => return Err(bad(format!("column {name} is {other}").into())),
+                };
+            }
+        }
+        Ok(Some(rows))
+    }
+
     /// Hands each row (its index and cells, NaN where null) to `visit`, in file order, until
     /// `visit` returns false or the rows end.
-    fn for_each_row(self, mut visit: impl FnMut(usize, &[f64]) -> bool) -> Result<()> {
-        let bad = |source| grid_file_error(&self.path, source);
+    fn for_each_row(mut self, mut visit: impl FnMut(usize, &[f64]) -> bool) -> Result<()> {
         let width = self.columns.len();
         let (mut index, mut cells) = (0, Vec::new());
-        for batch in self.batches {
-            let batch = batch.map_err(|e| bad(e.into()))?;
-            let rows = batch.num_rows();
-            cells.clear();
-            cells.resize(rows * width, f64::NAN);
-            for (i, column) in batch.columns().iter().enumerate() {
-                let name = &self.columns[i];
-                for r in (0..rows).filter(|&r| !column.is_null(r)) {
-                    cells[r * width + i] = match column.data_type() {
-                        #[expect(clippy::cast_precision_loss, reason = "small integers")]
-                        DataType::Int64 => column.as_primitive::<Int64Type>().value(r) as f64,
-                        DataType::Float64 => column.as_primitive::<Float64Type>().value(r),
-                        other => return Err(bad(format!("column {name} is {other}").into())),
-                    };
-                }
-            }
+        while self.next_rows(&mut cells)?.is_some() {
             for row in cells.chunks_exact(width) {
                 if !visit(index, row) {
                     return Ok(());
@@ -950,6 +1009,86 @@ mod tests {
             err.starts_with("grid condition `sharpe`: no such column"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_rows_of_a_grid_file_are_the_rows_written_even_beyond_a_chunk() {
+        // 20,000 rows: more than the engine keeps in memory (16,384), so the rows read go to a
+        // temporary file a record batch at a time. Every fifth row has no test window, every
+        // thirteenth a NaN train Sharpe ratio.
+        let combos: Vec<ComboResult> = (0..20_000u32)
+            .map(|i| {
+                let at = |n: u32| usize::try_from(i % n).unwrap();
+                let params = StrategyParams {
+                    lookback: 5 + 5 * at(50),
+                    skip: at(3),
+                    holding: 1 + at(60),
+                    top_k: 1 + at(7),
+                    cost_bps: f64::from(i % 4) * 2.5,
+                };
+                let value = |m: usize| match m {
+                    7 => f64::from(i % 97),
+                    3 if i % 13 == 0 => f64::NAN,
+                    _ => f64::from(i) * 1e-3 + f64::from(u32::try_from(m).unwrap()) / 7.0 - 3.0,
+                };
+                ComboResult {
+                    params,
+                    train: Metrics::from_values(std::array::from_fn(value)),
+                    test: (i % 5 != 0)
+                        .then(|| Metrics::from_values(std::array::from_fn(|m| value(m).max(-1.0)))),
+                }
+            })
+            .collect();
+        let selected = 17_777;
+        let table = GridTable {
+            columns: experiment_columns(None),
+            rows: combos
+                .iter()
+                .enumerate()
+                .map(|(i, combo)| experiment_row(combo, &[], i == selected))
+                .collect(),
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(GRID_ARTIFACT);
+        table.write_parquet(&path).unwrap();
+        let (rows, found) = GridTable::read_grid_rows(&path).unwrap();
+        assert_eq!(found, Some(selected));
+        assert_eq!(rows.len(), 20_000);
+        // Every value's bits (`GridRows` compares records), and which rows have a test window.
+        assert_eq!(rows, GridRows::new(&combos, None).unwrap());
+        let mut read = Vec::new();
+        rows.try_for_each::<LifecycleError>(|_, combo, _| {
+            read.push(*combo);
+            Ok(())
+        })
+        .unwrap();
+        assert!(read.iter().zip(&combos).all(|(a, b)| a.params == b.params
+            && a.test.is_some() == b.test.is_some()
+            && a.train.sharpe.is_nan() == b.train.sharpe.is_nan()));
+        // A table without a column the rows need: the error names the file and the column.
+        let without = |column: &str| {
+            let keep: Vec<usize> = (0..table.columns.len())
+                .filter(|&c| table.columns[c] != column)
+                .collect();
+            GridTable {
+                columns: keep.iter().map(|&c| table.columns[c].clone()).collect(),
+                rows: vec![keep.iter().map(|&c| table.rows[selected][c]).collect()],
+            }
+        };
+        let message = |err: LifecycleError| {
+            std::iter::successors(Some(&err as &dyn std::error::Error), |e| e.source())
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(": ")
+        };
+        for column in ["test_calmar", "selected"] {
+            without(column).write_parquet(&path).unwrap();
+            let err = message(GridTable::read_grid_rows(&path).unwrap_err());
+            assert!(
+                err.contains(GRID_ARTIFACT) && err.ends_with(&format!("no column {column}")),
+                "{err}"
+            );
+        }
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use momentum_engine::{ChainedCurve, Experiment, GridRows};
+use momentum_engine::{ChainedCurve, Experiment};
 use momentum_report::{Live, MonitorStatus, Report, render};
 use momentum_scanner::model::CodeVersion;
 use momentum_scanner::promotion::{GateInputs, GateResult, Gates, evaluate};
@@ -13,13 +13,13 @@ use momentum_scanner::{Model, ScanError};
 use momentum_tracking::Tracker;
 
 use crate::error::{LifecycleError, Result};
-use crate::track::{grid_of_run, run_artifact};
+use crate::track::{grid_rows_of_run, run_artifact};
 
 /// The report's file name, in the reports directory and among a backtest run's artifacts.
 pub const REPORT_FILE: &str = "report.html";
 
 /// The artifacts of a backtest run a report is drawn from as bytes (the third, the grid table
-/// [`crate::GRID_ARTIFACT`], is read as a table by [`grid_of_run`]).
+/// [`crate::GRID_ARTIFACT`], is read as the engine's rows by [`grid_rows_of_run`]).
 const RUN_ARTIFACTS: [&str; 2] = ["metrics.json", "equity_curve.csv"];
 
 /// What a report shows beside a backtest's own results: the promotion gates it is judged by
@@ -122,11 +122,11 @@ pub fn report_of_run(
             None => missing.push(name),
         }
     }
-    let grid = grid_of_run(tracker, run_id, remote)?;
+    let grid = grid_rows_of_run(tracker, run_id, remote)?;
     if grid.is_none() {
         missing.push(crate::GRID_ARTIFACT);
     }
-    let (Some(table), [metrics, equity]) = (grid, found.as_slice()) else {
+    let (Some((grid, selected)), [metrics, equity]) = (grid, found.as_slice()) else {
         return Err(LifecycleError::RunArtifacts {
             run_id: run_id.to_owned(),
             missing: missing.join(", "),
@@ -143,10 +143,7 @@ pub fn report_of_run(
         serde_json::from_slice(metrics).map_err(|err| artifact(RUN_ARTIFACTS[0], err.into()))?;
     let curve = ChainedCurve::read_equity_csv(equity.as_slice())
         .map_err(|err| artifact(RUN_ARTIFACTS[1], err.into()))?;
-    let (grid, selected) = table
-        .combos()
-        .map_err(|err| artifact(crate::GRID_ARTIFACT, err.into()))?;
-    experiment.grid = GridRows::new(&grid, None)?;
+    experiment.grid = grid;
     // A table without a selected row marks no cell (no index is out of range in the maps).
     experiment.grid_rank = selected.unwrap_or(usize::MAX);
     let candidate = Model::candidate(

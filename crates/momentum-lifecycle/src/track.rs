@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use momentum_engine::{Metrics, SearchMethod};
+use momentum_engine::{GridRows, Metrics, SearchMethod};
 use momentum_files::{dead_owned, owned_name};
 use momentum_scanner::ab::AbReport;
 use momentum_scanner::monitor::MonitorReport;
@@ -212,22 +212,27 @@ pub fn track_backtest(
     Ok(logged)
 }
 
-/// The grid table of a backtest run, from the local store or (`remote`) the server; `None` for
-/// a run without one (another kind of run, or the older layout whose combinations are all
-/// child runs).
+/// The grid of a backtest run as the engine's rows, and its selected row
+/// ([`GridTable::read_grid_rows`]: memory does not grow with the table), from the local store
+/// or (`remote`) the server; `None` for a run without a grid table (another kind of run, or
+/// the older layout whose combinations are all child runs).
 ///
 /// # Errors
 /// [`LifecycleError::RunGrid`] naming the run when its table cannot be read (corrupt,
-/// truncated); the tracker's errors.
-pub fn grid_of_run(tracker: &Tracker, run_id: &str, remote: bool) -> Result<Option<GridTable>> {
-    with_grid_file(tracker, (run_id, remote), GridTable::read_parquet)
+/// truncated, a column missing); the tracker's errors.
+pub fn grid_rows_of_run(
+    tracker: &Tracker,
+    run_id: &str,
+    remote: bool,
+) -> Result<Option<(GridRows, Option<usize>)>> {
+    with_grid_file(tracker, (run_id, remote), GridTable::read_grid_rows)
 }
 
-/// [`GridTable::query_parquet`] of a backtest run's grid table (see [`grid_of_run`]): memory
+/// [`GridTable::query_parquet`] of a backtest run's grid table (see [`grid_rows_of_run`]): memory
 /// holds the rows of the result, not the table. With the number of rows in the table.
 ///
 /// # Errors
-/// As [`grid_of_run`]; [`LifecycleError::GridQuery`] (inside [`LifecycleError::RunGrid`])
+/// As [`grid_rows_of_run`]; [`LifecycleError::GridQuery`] (inside [`LifecycleError::RunGrid`])
 /// naming a column the table does not have.
 pub fn query_grid_of_run(
     tracker: &Tracker,
