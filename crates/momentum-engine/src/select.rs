@@ -57,31 +57,6 @@ pub fn select_top_k_into(scores: &[f64], k: usize, out: &mut Vec<usize>) {
     out.sort_unstable_by(|&a, &b| rank_order(scores, a, b));
 }
 
-/// [`momentum_features::momentum_scores`] without a branch per ticker (so it vectorises):
-/// the same `P[t-S, i] / P[t-L, i] - 1` when all three prices are finite and positive, NaN
-/// otherwise, for the closes of a [`PricePanel`] (NaN or finite). The caller guarantees
-/// `lookback <= t < T` and `skip < lookback`.
-#[inline(always)]
-fn scores_branch_free(
-    close: &[f64],
-    n: usize,
-    t: usize,
-    lookback: usize,
-    skip: usize,
-    out: &mut [f64],
-) {
-    let now = &close[t * n..(t + 1) * n];
-    let recent = &close[(t - skip) * n..(t - skip + 1) * n];
-    let past = &close[(t - lookback) * n..(t - lookback + 1) * n];
-    for (((o, &p), &a), &b) in out.iter_mut().zip(now).zip(recent).zip(past) {
-        let m = a / b - 1.0;
-        // A panel holds no infinity (non-finite prices are NaN), so "finite and positive" is
-        // "> 0" (false for NaN): one comparison per price, which vectorises.
-        let valid = (p > 0.0) & (a > 0.0) & (b > 0.0);
-        *o = if valid { m } else { f64::NAN };
-    }
-}
-
 /// Up to this `k`, [`RankTable::build`] ranks by insertion into a short sorted list.
 const SMALL_K: usize = 16;
 
@@ -439,7 +414,7 @@ fn rank_days_inlined(
         if t < lookback || t < within.start || t > within.end {
             continue;
         }
-        scores_branch_free(close, n, t, lookback, skip, scores);
+        momentum_features::scores_of_closes(close, n, t, (lookback, skip), scores);
         if width <= SMALL_K {
             select_top_small_k(scores, width, sel);
         } else {
@@ -605,60 +580,6 @@ mod tests {
         let mut twice = vec![3, 3];
         select_top_small_k(&mut [0.1, 0.2, 0.0, 0.3], 2, &mut twice);
         assert_eq!(twice, [3, 1]);
-    }
-
-    #[test]
-    fn branch_free_scores_match_the_features_crate() {
-        // Every value a panel can hold (it stores +inf, like any non-finite price, as NaN).
-        let values = [
-            f64::NAN,
-            f64::NEG_INFINITY,
-            -1.0,
-            0.0,
-            -0.0,
-            1.0,
-            1.1,
-            2.2,
-            3.0,
-        ];
-        let n = values.len();
-        // Three rows covering every combination of the values: t = 2, lookback 2, skip 1.
-        let mut close = Vec::new();
-        for &p in &values {
-            for &a in &values {
-                for &b in &values {
-                    close.push((p, a, b));
-                }
-            }
-        }
-        let m = close.len();
-        // Day 0 holds P[t-L], day 1 P[t-S], day 2 P[t]: t = 2, lookback 2, skip 1.
-        let rows = [
-            close.iter().map(|c| c.2).collect::<Vec<_>>(),
-            close.iter().map(|c| c.1).collect(),
-            close.iter().map(|c| c.0).collect(),
-        ];
-        let flat: Vec<f64> = rows.concat();
-        let dates = (1..=3)
-            .map(|d| chrono::NaiveDate::from_ymd_opt(2024, 1, d).expect("a date"))
-            .collect();
-        let tickers = (0..m).map(|i| format!("T{i}")).collect();
-        let panel = PricePanel::new(
-            dates,
-            tickers,
-            ndarray::Array2::from_shape_vec((3, m), flat).expect("3 rows"),
-        )
-        .expect("a panel");
-        let (mut want, mut got) = (vec![0.0; m], vec![0.0; m]);
-        momentum_features::momentum_scores(&panel, 2, 2, 1, &mut want).expect("scores");
-        scores_branch_free(panel.close_flat(), m, 2, 2, 1, &mut got);
-        for (w, g) in want.iter().zip(&got) {
-            assert!(
-                w.to_bits() == g.to_bits() || (w.is_nan() && g.is_nan()),
-                "{w} vs {g}"
-            );
-        }
-        assert!(n > 0);
     }
 
     #[test]

@@ -33,7 +33,9 @@ mod parquet_io;
 mod returns;
 
 pub use error::{FeaturesError, Result};
-pub use momentum::{is_valid, momentum_score, momentum_scores, validate_lookback_skip};
+pub use momentum::{
+    is_valid, momentum_score, momentum_scores, scores_of_closes, validate_lookback_skip,
+};
 pub use panel::{PanelBuilder, PricePanel};
 #[cfg(feature = "parquet")]
 pub use parquet_io::{DIGEST_KEY, LAYOUT, LAYOUT_KEY, StoredPanel, read_panel, write_panel};

@@ -80,30 +80,34 @@ pub fn momentum_scores(
             want: n,
         });
     }
-    scores_unchecked(panel.close_flat(), n, t, lookback, skip, out);
+    scores_of_closes(panel.close_flat(), n, t, (lookback, skip), out);
     Ok(())
 }
 
-/// [`momentum_scores`] without the argument checks, on a row-major close slice (`t * n + i`).
-/// The caller guarantees `lookback <= t < T`, `skip < lookback` and `out.len() == n`.
-pub(crate) fn scores_unchecked(
+/// [`momentum_scores`] without the argument checks, on a panel's row-major closes
+/// ([`PricePanel::close_flat`], `close[t * n + i]`), without a branch per ticker so that it
+/// vectorises (the grid's rank tables call it for every day of every lookback): the same
+/// `P[t-S, i] / P[t-L, i] - 1` when all three prices are finite and positive, NaN otherwise.
+///
+/// The caller guarantees `lookback <= t < T`, `skip < lookback` and `out.len() == n` (it panics
+/// otherwise), and closes that are finite or NaN, as a [`PricePanel`]'s are.
+#[inline(always)]
+pub fn scores_of_closes(
     close: &[f64],
     n: usize,
     t: usize,
-    lookback: usize,
-    skip: usize,
+    (lookback, skip): (usize, usize),
     out: &mut [f64],
 ) {
     let now = &close[t * n..(t + 1) * n];
     let recent = &close[(t - skip) * n..(t - skip + 1) * n];
     let past = &close[(t - lookback) * n..(t - lookback + 1) * n];
-    for i in 0..n {
-        let (p, a, b) = (now[i], recent[i], past[i]);
-        out[i] = if is_valid(p) && is_valid(a) && is_valid(b) {
-            a / b - 1.0
-        } else {
-            f64::NAN
-        };
+    for (((o, &p), &a), &b) in out.iter_mut().zip(now).zip(recent).zip(past) {
+        let m = a / b - 1.0;
+        // The closes hold no infinity, so "finite and positive" is "> 0" (false for NaN): one
+        // comparison per price, which vectorises.
+        let valid = (p > 0.0) & (a > 0.0) & (b > 0.0);
+        *o = if valid { m } else { f64::NAN };
     }
 }
 
@@ -166,6 +170,60 @@ mod tests {
             [13.0, 22.0, 7.0],
         ];
         PricePanel::new(dates, vec!["A".into(), "B".into(), "C".into()], close).unwrap()
+    }
+
+    #[test]
+    fn scores_follow_the_spec_for_every_value_a_panel_holds() {
+        // Every kind of value (the panel stores the infinity, like any non-finite price, as
+        // NaN), in every combination as P[t], P[t-S] and P[t-L]: t = 2, lookback 2, skip 1.
+        let values = [
+            f64::NAN,
+            f64::NEG_INFINITY,
+            -1.0,
+            0.0,
+            -0.0,
+            1.0,
+            1.1,
+            2.2,
+            3.0,
+        ];
+        let mut triples = Vec::new();
+        for &p in &values {
+            for &a in &values {
+                for &b in &values {
+                    triples.push((p, a, b));
+                }
+            }
+        }
+        let m = triples.len();
+        // Day 0 holds P[t-L], day 1 P[t-S], day 2 P[t].
+        let flat: Vec<f64> = [
+            triples.iter().map(|c| c.2).collect::<Vec<_>>(),
+            triples.iter().map(|c| c.1).collect(),
+            triples.iter().map(|c| c.0).collect(),
+        ]
+        .concat();
+        let dates = (1..=3)
+            .map(|d| NaiveDate::from_ymd_opt(2024, 1, d).unwrap())
+            .collect();
+        let tickers = (0..m).map(|i| format!("T{i}")).collect();
+        let close = ndarray::Array2::from_shape_vec((3, m), flat).unwrap();
+        let panel = PricePanel::new(dates, tickers, close).unwrap();
+        let mut got = vec![0.0; m];
+        momentum_scores(&panel, 2, 2, 1, &mut got).unwrap();
+        // The spec, plainly: eligible when all three prices are finite and positive.
+        let usable = |x: f64| x.is_finite() && x > 0.0;
+        let mut eligible = 0;
+        for (&(p, a, b), g) in triples.iter().zip(&got) {
+            if usable(p) && usable(a) && usable(b) {
+                eligible += 1;
+                assert_eq!(g.to_bits(), (a / b - 1.0).to_bits(), "{p} {a} {b}");
+            } else {
+                assert!(g.is_nan(), "{p} {a} {b}: {g}");
+            }
+        }
+        // 1.0, 1.1, 2.2 and 3.0 in each place.
+        assert_eq!(eligible, 4 * 4 * 4);
     }
 
     #[test]
