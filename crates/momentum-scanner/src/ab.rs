@@ -7,9 +7,14 @@
 //!   tickers at their target weights at the as-of close (the rest of the book in cash) and holds
 //!   them `H` days; the book's value on day `u` of the period is
 //!   `cash + sum_i w_i * P[u, i] / P[t, i]` (a missing later price carried), and its daily
-//!   return `V_u / V_(u-1) - 1`. Over a period the daily returns compound to the monitor's
-//!   basket return. Days between a period's end and the next counted scan have no book and no
-//!   return. Gross of costs, like the monitor's record.
+//!   return `V_u / V_(u-1) - 1`. Days between a period's end and the next counted scan have no
+//!   book and no return. Net of the model's cost, as the backtest books are (a comparison of
+//!   gross books would favour the model that trades more): each counted scan's trade costs
+//!   `cost_bps / 1e4` times its turnover (below), taken from the value at the as-of close as the
+//!   spec takes it from a rebalance day's. That day's return is the previous period's last when
+//!   the book was held to it; otherwise (the first scan, or one after a gap) the book was not
+//!   invested on that day and the cost lands on the period's first return. Without costs a
+//!   period's daily returns compound to the monitor's basket return (its record is gross).
 //! * **Backtest books** ([`backtest_book`]): the engine's backtest of each model on the same
 //!   prices and window, net of each model's cost, its daily returns from the first rebalance.
 //! * **Turnover**: as the spec defines it for the backtest, the sum over rebalances of
@@ -252,6 +257,9 @@ pub fn live_book(panel: &PricePanel, history: &[Picks], arm: Arm) -> Result<Book
     let mut turnover = 0.0;
     // The book held since the previous counted scan: its entry day and (ticker, weight) pairs.
     let mut held: Option<(usize, Vec<(usize, f64)>)> = None;
+    // The two ends of the last return (the later one after any cost already taken that day),
+    // for the cost of a trade on its day.
+    let mut last_values = (1.0, 1.0);
     let mut next_allowed = 0;
     let scans = history.iter().filter(|scan| {
         scan.alias == arm && scan.params == params && scan.model_version == latest.model_version
@@ -281,9 +289,11 @@ pub fn live_book(panel: &PricePanel, history: &[Picks], arm: Arm) -> Result<Book
             }
             targets.push((i, pick.target_weight));
         }
-        // The drifted weights before the trade: those of a book still held on day t.
+        // The drifted weights before the trade: those of a book still held on day t (counted
+        // scans are a period apart, so that book's last recorded day is t).
+        let held_to_t = matches!(&held, Some((entry, _)) if entry + holding >= t);
         let before: Vec<(usize, f64)> = match &held {
-            Some((entry, positions)) if entry + holding >= t => {
+            Some((entry, positions)) if held_to_t => {
                 let value = value_on(panel, (*entry, positions), t);
                 positions
                     .iter()
@@ -301,15 +311,32 @@ pub fn live_book(panel: &PricePanel, history: &[Picks], arm: Arm) -> Result<Book
         let mut tickers: Vec<usize> = targets.iter().chain(&before).map(|&(i, _)| i).collect();
         tickers.sort_unstable();
         tickers.dedup();
-        turnover += tickers
+        let traded = tickers
             .iter()
             .map(|&i| (weight(&targets, i) - weight(&before, i)).abs())
             .sum::<f64>();
+        turnover += traded;
+        // What is left of the value after the trade's cost (spec rule 6).
+        let kept = 1.0 - params.cost_bps / 1e4 * traded;
+        let mut cost_on_first_day = kept;
+        if held_to_t {
+            let (value, previous) = last_values;
+            if let Some(r) = book.returns.last_mut() {
+                *r = value * kept / previous - 1.0;
+            }
+            cost_on_first_day = 1.0;
+        }
         let mut previous = 1.0;
         for u in t + 1..=(t + holding).min(last) {
             let value = value_on(panel, (t, &targets), u);
+            let after_cost = if u == t + 1 {
+                value * cost_on_first_day
+            } else {
+                value
+            };
             book.dates.push(panel.dates()[u]);
-            book.returns.push(value / previous - 1.0);
+            book.returns.push(after_cost / previous - 1.0);
+            last_values = (after_cost, previous);
             previous = value;
         }
         held = Some((t, targets));
@@ -578,6 +605,64 @@ mod tests {
         assert_eq!(paired.champion, book.returns[..4]);
         // On day 1 both selected A, on day 3 B against C.
         assert_eq!(mean_overlap(&history), Some(0.5));
+    }
+
+    #[test]
+    fn a_live_book_pays_each_trade_on_its_day_or_on_the_first_day_after_a_gap() {
+        // 10 bps a unit traded. The book's value day by day, as the spec's equity curve: cash
+        // (1) on the first scan's day, the trade's cost taken from the value of its day.
+        let costed = |arm, t, ticker| {
+            let mut picks = scan(arm, t, ticker);
+            picks.params.cost_bps = 10.0;
+            picks
+        };
+        let returns =
+            |values: &[f64]| -> Vec<f64> { values.windows(2).map(|v| v[1] / v[0] - 1.0).collect() };
+        let close_to = |got: &[f64], want: &[f64]| {
+            assert_eq!(got.len(), want.len(), "{got:?} vs {want:?}");
+            for (g, w) in got.iter().zip(want) {
+                assert!((g - w).abs() < 1e-14, "{got:?} vs {want:?}");
+            }
+        };
+        // A on day 0 (bought: turnover 1), B on day 2 (A out, B in: 2), A on day 4 (2): each
+        // book held to the next trade.
+        let history = [
+            costed(Arm::Champion, 0, "A"),
+            costed(Arm::Champion, 2, "B"),
+            costed(Arm::Champion, 4, "A"),
+        ];
+        let book = live_book(&panel(), &history, Arm::Champion).unwrap();
+        assert_eq!(book.dates, (2..=6).map(day).collect::<Vec<_>>());
+        let v0 = 1.0 - 0.001;
+        let (v1, v2) = (v0 * 11.0 / 10.0, v0 * 12.0 / 10.0 * (1.0 - 0.002));
+        // B from 18: 21, then 21 carried over its missing day, when A is bought again.
+        let (v3, v4) = (v2 * 21.0 / 18.0, v2 * 21.0 / 18.0 * (1.0 - 0.002));
+        let v5 = v4 * 14.0 / 13.0;
+        close_to(&book.returns, &returns(&[1.0, v1, v2, v3, v4, v5]));
+        assert!((book.turnover - 5.0 / (5.0 / 252.0)).abs() < 1e-9);
+
+        // B on day 3 comes a day after A's period ended on day 2: no book on day 3, so B's
+        // purchase (turnover 1, not 2: nothing is held) is paid from day 4's return.
+        let history = [costed(Arm::Champion, 0, "A"), costed(Arm::Champion, 3, "B")];
+        let book = live_book(&panel(), &history, Arm::Champion).unwrap();
+        assert_eq!(book.dates, [day(2), day(3), day(5), day(6)]);
+        let first = returns(&[1.0, v0 * 11.0 / 10.0, v0 * 12.0 / 10.0]);
+        let second = returns(&[1.0, 0.999 * 21.0 / 21.0, 0.999 * 22.0 / 21.0]);
+        close_to(&book.returns, &[first, second].concat());
+        assert!((book.turnover - 2.0 / (4.0 / 252.0)).abs() < 1e-9);
+
+        // Holding one day, a scan every day: each day's return pays the next day's trade, and
+        // the first one the first trade too.
+        let mut history = [costed(Arm::Champion, 0, "A"), costed(Arm::Champion, 1, "B")];
+        for picks in &mut history {
+            picks.params.holding = 1;
+        }
+        let book = live_book(&panel(), &history, Arm::Champion).unwrap();
+        let (a, b) = (
+            0.999 * 11.0 / 10.0 * 0.998,
+            0.999 * 11.0 / 10.0 * 0.998 * 18.0 / 19.0,
+        );
+        close_to(&book.returns, &returns(&[1.0, a, b]));
     }
 
     #[test]
