@@ -49,25 +49,37 @@ pub struct GridChunk {
 /// bit for bit, as stored (a NaN metric, of a run worth 0, equals itself).
 #[derive(Debug, Clone)]
 pub struct GridRows {
-    file: Option<Arc<Mutex<File>>>,
-    /// Where the first record starts in `file`: 0 in a temporary file, after the header in a
-    /// shard file ([`GridRows::in_file`]; so a file with an offset is a shard file).
-    offset: u64,
-    /// All the rows, when they fit one chunk (then there is no file).
-    resident: Option<Arc<GridChunk>>,
+    stored: Stored,
     len: usize,
     /// CSCV blocks `S` and returns per block, when the rows carry block sums.
     blocks: Option<(usize, usize)>,
     chunk_rows: usize,
 }
 
+/// Where the rows of a [`GridRows`] are.
+#[derive(Debug, Clone)]
+enum Stored {
+    /// All of them, when they fit one chunk (or there are none).
+    Memory(Arc<GridChunk>),
+    /// Their records in `file` from byte `offset` on: 0 in a temporary file, after the header in
+    /// a shard file ([`GridRows::in_file`]; so a file with an offset is a shard file).
+    File { file: Arc<Mutex<File>>, offset: u64 },
+}
+
+/// No rows, from the first one.
+fn empty_chunk() -> GridChunk {
+    GridChunk {
+        first: 0,
+        rows: Vec::new(),
+        sums: Vec::new(),
+    }
+}
+
 impl Default for GridRows {
     /// No rows (an experiment read from JSON).
     fn default() -> Self {
         Self {
-            file: None,
-            offset: 0,
-            resident: None,
+            stored: Stored::Memory(Arc::new(empty_chunk())),
             len: 0,
             blocks: None,
             chunk_rows: CHUNK_ROWS,
@@ -175,9 +187,10 @@ impl GridRows {
     ) -> Self {
         debug_assert!(offset > 0, "a shard file's rows follow its header");
         Self {
-            file: Some(Arc::new(Mutex::new(file))),
-            offset,
-            resident: None,
+            stored: Stored::File {
+                file: Arc::new(Mutex::new(file)),
+                offset,
+            },
             len,
             blocks,
             chunk_rows: CHUNK_ROWS,
@@ -216,8 +229,10 @@ impl GridRows {
     pub fn chunks(&self) -> impl Iterator<Item = Result<Cow<'_, GridChunk>>> + '_ {
         (0..self.len)
             .step_by(self.chunk_rows.max(1))
-            .map(|first| match &self.resident {
-                Some(all) if first == 0 && self.chunk_rows >= self.len => Ok(Cow::Borrowed(&**all)),
+            .map(|first| match &self.stored {
+                Stored::Memory(all) if first == 0 && self.chunk_rows >= self.len => {
+                    Ok(Cow::Borrowed(&**all))
+                }
                 _ => self
                     .read(first, self.chunk_rows.min(self.len - first))
                     .map(Cow::Owned),
@@ -278,15 +293,14 @@ impl GridRows {
 
     /// Copies every record to `out` (encodes them, when they are in memory).
     fn copy_to(&self, out: &mut impl Write) -> Result<(), Copy> {
-        if let Some(all) = &self.resident {
-            return encode_rows(&all.rows, &all.sums, out).map_err(Copy::Write);
-        }
-        let Some(file) = &self.file else {
-            return Ok(());
+        let (file, offset) = match &self.stored {
+            Stored::Memory(all) => {
+                return encode_rows(&all.rows, &all.sums, out).map_err(Copy::Write);
+            }
+            Stored::File { file, offset } => (file, *offset),
         };
         let mut file = file.lock().unwrap_or_else(PoisonError::into_inner);
-        file.seek(SeekFrom::Start(self.offset))
-            .map_err(Copy::Read)?;
+        file.seek(SeekFrom::Start(offset)).map_err(Copy::Read)?;
         let width = self.blocks.map_or(0, |(s, _)| s);
         copy_exact(&mut *file, out, self.len * record_bytes(width))
     }
@@ -301,7 +315,7 @@ impl GridRows {
     /// The error of a failed read of the rows' file: a shard file's (read, never written), or
     /// the temporary one's.
     fn read_error(&self, source: std::io::Error) -> EngineError {
-        if self.offset > 0 {
+        if matches!(self.stored, Stored::File { offset, .. } if offset > 0) {
             EngineError::ShardFile {
                 reason: format!("cannot read its rows: {source}"),
             }
@@ -313,24 +327,25 @@ impl GridRows {
     /// Rows `first .. first + count`.
     fn read(&self, first: usize, count: usize) -> Result<GridChunk> {
         let width = self.blocks.map_or(0, |(s, _)| s);
-        if let Some(all) = &self.resident {
-            return Ok(GridChunk {
-                first,
-                rows: all.rows[first..first + count].to_vec(),
-                sums: all.sums[first * width..(first + count) * width].to_vec(),
-            });
-        }
+        let (file, start) = match &self.stored {
+            Stored::Memory(all) => {
+                return Ok(GridChunk {
+                    first,
+                    rows: all.rows[first..first + count].to_vec(),
+                    sums: all.sums[first * width..(first + count) * width].to_vec(),
+                });
+            }
+            Stored::File { file, offset } => (file, *offset),
+        };
         let record = record_bytes(width);
         let mut bytes = vec![0u8; count * record];
-        if let Some(file) = &self.file {
-            let mut file = file.lock().unwrap_or_else(PoisonError::into_inner);
-            let offset = u64::try_from(first * record)
-                .map(|at| at + self.offset)
-                .map_err(std::io::Error::other);
-            file.seek(SeekFrom::Start(offset.map_err(|e| self.read_error(e))?))
-                .and_then(|_| file.read_exact(&mut bytes))
-                .map_err(|e| self.read_error(e))?;
-        }
+        let mut file = file.lock().unwrap_or_else(PoisonError::into_inner);
+        let at = u64::try_from(first * record)
+            .map(|at| at + start)
+            .map_err(std::io::Error::other);
+        file.seek(SeekFrom::Start(at.map_err(|e| self.read_error(e))?))
+            .and_then(|_| file.read_exact(&mut bytes))
+            .map_err(|e| self.read_error(e))?;
         let mut rows = Vec::with_capacity(count);
         let mut sums = Vec::with_capacity(count * width);
         for record in bytes.chunks_exact(record) {
@@ -343,25 +358,25 @@ impl GridRows {
 /// Takes rows as they arrive ([`GridRows`]'s layout): in memory while they fit one chunk, on a
 /// temporary file from the first row beyond.
 pub(crate) struct GridRowsWriter {
-    /// The temporary file, from the first row that does not fit in memory.
-    out: Option<BufWriter<File>>,
-    /// The rows so far while they fit one chunk (`None` once on the file).
-    resident: Option<GridChunk>,
+    pending: Pending,
     len: usize,
     /// Block sums per row, set by the first rows pushed.
     width: usize,
+}
+
+/// Where a [`GridRowsWriter`] keeps the rows so far.
+enum Pending {
+    /// While they fit one chunk.
+    Memory(GridChunk),
+    /// The temporary file, from the first row that does not fit in memory.
+    File(BufWriter<File>),
 }
 
 impl GridRowsWriter {
     /// A writer of rows, in memory until they outgrow one chunk.
     pub(crate) fn new() -> Self {
         Self {
-            out: None,
-            resident: Some(GridChunk {
-                first: 0,
-                rows: Vec::new(),
-                sums: Vec::new(),
-            }),
+            pending: Pending::Memory(empty_chunk()),
             len: 0,
             width: 0,
         }
@@ -369,17 +384,16 @@ impl GridRowsWriter {
 
     /// The temporary file, with the rows kept in memory so far written to it first.
     fn file(&mut self) -> Result<&mut BufWriter<File>> {
-        let out = match self.out.take() {
-            Some(out) => self.out.insert(out),
-            None => {
-                let file = tempfile::tempfile().map_err(spill_error)?;
-                self.out.insert(BufWriter::with_capacity(1 << 20, file))
-            }
-        };
-        if let Some(kept) = self.resident.take() {
-            encode_rows(&kept.rows, &kept.sums, out).map_err(spill_error)?;
+        if let Pending::Memory(kept) = &self.pending {
+            let file = tempfile::tempfile().map_err(spill_error)?;
+            let mut out = BufWriter::with_capacity(1 << 20, file);
+            encode_rows(&kept.rows, &kept.sums, &mut out).map_err(spill_error)?;
+            self.pending = Pending::File(out);
         }
-        Ok(out)
+        match &mut self.pending {
+            Pending::File(out) => Ok(out),
+            Pending::Memory(_) => unreachable!("the rows in memory went to the file above"),
+        }
     }
 
     /// Appends `rows` and their block sums (the same number per row in every call, row by row).
@@ -391,8 +405,8 @@ impl GridRowsWriter {
             self.width = sums.len() / rows.len();
         }
         debug_assert_eq!(sums.len(), rows.len() * self.width);
-        match &mut self.resident {
-            Some(kept) if self.len + rows.len() <= CHUNK_ROWS => {
+        match &mut self.pending {
+            Pending::Memory(kept) if self.len + rows.len() <= CHUNK_ROWS => {
                 kept.rows.extend_from_slice(rows);
                 kept.sums.extend_from_slice(sums);
             }
@@ -456,17 +470,18 @@ impl GridRowsWriter {
 
     /// The rows written, with CSCV's `(blocks, block_len)` when they carry block sums.
     pub(crate) fn finish(self, blocks: Option<(usize, usize)>) -> Result<GridRows> {
-        let file = match self.out {
-            Some(out) => Some(Arc::new(Mutex::new(
-                out.into_inner()
-                    .map_err(|err| spill_error(err.into_error()))?,
-            ))),
-            None => None,
+        let stored = match self.pending {
+            Pending::Memory(kept) => Stored::Memory(Arc::new(kept)),
+            Pending::File(out) => Stored::File {
+                file: Arc::new(Mutex::new(
+                    out.into_inner()
+                        .map_err(|err| spill_error(err.into_error()))?,
+                )),
+                offset: 0,
+            },
         };
         Ok(GridRows {
-            file,
-            offset: 0,
-            resident: self.resident.map(Arc::new),
+            stored,
             len: self.len,
             blocks: blocks.filter(|_| self.width > 0),
             chunk_rows: CHUNK_ROWS,
@@ -651,7 +666,7 @@ mod tests {
         writer.push(&all[..10], &sums[..30]).unwrap();
         writer.push(&all[10..20], &sums[30..60]).unwrap();
         let small = writer.finish(Some((3, 4))).unwrap();
-        assert!(small.file.is_none() && small.resident.is_some());
+        assert!(matches!(small.stored, Stored::Memory(_)));
         assert!(matches!(small.chunks().next(), Some(Ok(Cow::Borrowed(_)))));
         assert_holds(&small, (&all[..20], &sums[..60]));
         // Read 7 at a time: copies of the rows in memory.
@@ -661,11 +676,11 @@ mod tests {
         let mut writer = GridRowsWriter::new();
         let cut = CHUNK_ROWS - 2;
         writer.push(&all[..cut], &sums[..3 * cut]).unwrap();
-        assert!(writer.resident.is_some());
+        assert!(matches!(writer.pending, Pending::Memory(_)));
         writer.push(&all[cut..], &sums[3 * cut..]).unwrap();
-        assert!(writer.resident.is_none());
+        assert!(matches!(writer.pending, Pending::File(_)));
         let big = writer.finish(Some((3, 4))).unwrap();
-        assert!(big.file.is_some() && big.resident.is_none());
+        assert!(matches!(big.stored, Stored::File { offset: 0, .. }));
         assert_eq!(big.chunks().count(), 2);
         assert_holds(&big, (&all, &sums));
 
@@ -679,7 +694,7 @@ mod tests {
             .push_records(&mut records.as_slice(), (20, 3))
             .unwrap();
         let copied = writer.finish(Some((3, 4))).unwrap();
-        assert!(copied.file.is_some());
+        assert!(matches!(copied.stored, Stored::File { .. }));
         assert_holds(&copied, (&all[..20], &sums[..60]));
         assert!(copied == small);
         let mut writer = GridRowsWriter::new();
