@@ -7,7 +7,7 @@
 //! | item | what |
 //! |---|---|
 //! | [`PricePanel`] | the aligned close panel, plus the carried (last finite) price |
-//! | [`momentum_scores`] / [`momentum_score`] | `P[t-S]/P[t-L] - 1` with the spec's eligibility |
+//! | [`momentum_scores`] / [`momentum_score`] / [`scores_of_closes`] | `P[t-S]/P[t-L] - 1` with the spec's eligibility (a day, one ticker, and the unchecked loop the grid's rank tables run) |
 //! | [`simple_returns`] / [`log_returns`] | daily return matrices |
 //! | [`trailing_volatility`] | sample std of the last `window` daily returns |
 //! | [`write_panel`] / [`read_panel`] | `data/features/panel.parquet` (wide layout, digest in metadata; feature `parquet`, on by default) |

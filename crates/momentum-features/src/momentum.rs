@@ -103,12 +103,19 @@ pub fn scores_of_closes(
     let recent = &close[(t - skip) * n..(t - skip + 1) * n];
     let past = &close[(t - lookback) * n..(t - lookback + 1) * n];
     for (((o, &p), &a), &b) in out.iter_mut().zip(now).zip(recent).zip(past) {
-        let m = a / b - 1.0;
-        // The closes hold no infinity, so "finite and positive" is "> 0" (false for NaN): one
-        // comparison per price, which vectorises.
-        let valid = (p > 0.0) & (a > 0.0) & (b > 0.0);
-        *o = if valid { m } else { f64::NAN };
+        *o = score_of_closes(p, a, b);
     }
+}
+
+/// The score of one ticker from its closes `P[t]`, `P[t-S]` and `P[t-L]` (finite or NaN, as a
+/// [`PricePanel`] holds them): `P[t-S] / P[t-L] - 1`, NaN unless all three are positive.
+#[inline(always)]
+fn score_of_closes(p: f64, a: f64, b: f64) -> f64 {
+    // The closes hold no infinity, so "finite and positive" is "> 0" (false for NaN): one
+    // comparison per price, without a branch, which vectorises.
+    let valid = (p > 0.0) & (a > 0.0) & (b > 0.0);
+    let m = a / b - 1.0;
+    if valid { m } else { f64::NAN }
 }
 
 /// A usable price: finite and strictly positive.
@@ -145,12 +152,12 @@ pub fn momentum_score(
             reason: "is outside [lookback, T) or the ticker is out of range",
         });
     }
-    let (p, a, b) = (
+    let score = score_of_closes(
         panel.price(t, i),
         panel.price(t - skip, i),
         panel.price(t - lookback, i),
     );
-    Ok((is_valid(p) && is_valid(a) && is_valid(b)).then(|| a / b - 1.0))
+    Ok((!score.is_nan()).then_some(score))
 }
 
 #[cfg(test)]
@@ -178,6 +185,7 @@ mod tests {
         // NaN), in every combination as P[t], P[t-S] and P[t-L]: t = 2, lookback 2, skip 1.
         let values = [
             f64::NAN,
+            f64::INFINITY,
             f64::NEG_INFINITY,
             -1.0,
             0.0,
@@ -214,12 +222,14 @@ mod tests {
         // The spec, plainly: eligible when all three prices are finite and positive.
         let usable = |x: f64| x.is_finite() && x > 0.0;
         let mut eligible = 0;
-        for (&(p, a, b), g) in triples.iter().zip(&got) {
+        for (i, (&(p, a, b), g)) in triples.iter().zip(&got).enumerate() {
+            let one = momentum_score(&panel, 2, i, 2, 1).unwrap();
             if usable(p) && usable(a) && usable(b) {
                 eligible += 1;
                 assert_eq!(g.to_bits(), (a / b - 1.0).to_bits(), "{p} {a} {b}");
+                assert_eq!(one.map(f64::to_bits), Some(g.to_bits()), "{p} {a} {b}");
             } else {
-                assert!(g.is_nan(), "{p} {a} {b}: {g}");
+                assert!(g.is_nan() && one.is_none(), "{p} {a} {b}: {g} {one:?}");
             }
         }
         // 1.0, 1.1, 2.2 and 3.0 in each place.

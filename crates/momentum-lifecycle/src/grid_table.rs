@@ -271,8 +271,9 @@ impl GridTable {
     /// grow with the table (`momentum report RUN` of a run of millions of combinations).
     ///
     /// # Errors
-    /// As [`GridTable::read_parquet`], which also names a column the table lacks;
-    /// [`LifecycleError::Engine`] when the rows cannot be kept.
+    /// As [`GridTable::read_parquet`], and [`LifecycleError::GridFile`] naming the file and a
+    /// column the rows need that the table lacks; [`LifecycleError::Engine`] when the rows
+    /// cannot be kept.
     pub fn read_grid_rows(path: &Path) -> Result<(GridRows, Option<usize>)> {
         let mut reader = TableReader::open(path)?;
         let columns = ComboColumns::of(&reader.columns)
@@ -571,12 +572,7 @@ struct ComboColumns {
 impl ComboColumns {
     /// The columns of `columns` to read; the error names the first one missing.
     fn of(columns: &[String]) -> std::result::Result<Self, String> {
-        let at = |name: &str| {
-            columns
-                .iter()
-                .position(|c| c == name)
-                .ok_or_else(|| format!("no column {name}"))
-        };
+        let at = |name: &str| known(columns, name).map_err(|_| format!("no column {name}"));
         let metrics_at = |window: &str| -> std::result::Result<_, String> {
             let mut found = [0; Metrics::NAMES.len()];
             for (slot, m) in found.iter_mut().zip(Metrics::NAMES) {

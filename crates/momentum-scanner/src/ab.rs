@@ -7,14 +7,16 @@
 //!   tickers at their target weights at the as-of close (the rest of the book in cash) and holds
 //!   them `H` days; the book's value on day `u` of the period is
 //!   `cash + sum_i w_i * P[u, i] / P[t, i]` (a missing later price carried), and its daily
-//!   return `V_u / V_(u-1) - 1`. Days between a period's end and the next counted scan have no
-//!   book and no return. Net of the model's cost, as the backtest books are (a comparison of
+//!   return `V_u / V_(u-1) - 1`. A book is held until the next counted scan trades it; the
+//!   days between a period's end and a late scan (a missed scan) have no return, as the
+//!   monitor counts none. Net of the model's cost, as the backtest books are (a comparison of
 //!   gross books would favour the model that trades more): each counted scan's trade costs
 //!   `cost_bps / 1e4` times its turnover (below), taken from the value at the as-of close as the
 //!   spec takes it from a rebalance day's. That day's return is the previous period's last when
-//!   the book was held to it; otherwise (the first scan, or one after a gap) the book was not
-//!   invested on that day and the cost lands on the period's first return. Without costs a
-//!   period's daily returns compound to the monitor's basket return (its record is gross).
+//!   the scan came on time; after a missed scan it has none, and the cost lands on the period's
+//!   first return. The first scan's purchase is in no return, as the spec's curve starts from
+//!   the post-trade value. Without costs a period's daily returns compound to the monitor's
+//!   basket return (its record is gross).
 //! * **Backtest books** ([`backtest_book`]): the engine's backtest of each model on the same
 //!   prices and window, net of each model's cost, its daily returns from the first rebalance.
 //! * **Turnover**: as the spec defines it for the backtest, the sum over rebalances of
@@ -289,18 +291,19 @@ pub fn live_book(panel: &PricePanel, history: &[Picks], arm: Arm) -> Result<Book
             }
             targets.push((i, pick.target_weight));
         }
-        // The drifted weights before the trade: those of a book still held on day t (counted
-        // scans are a period apart, so that book's last recorded day is t).
-        let held_to_t = matches!(&held, Some((entry, _)) if entry + holding >= t);
+        // The drifted weights before the trade: the book held since the previous counted scan
+        // (whose last recorded day is t when this scan is on time: counted scans are at least
+        // a period apart).
+        let on_time = matches!(&held, Some((entry, _)) if entry + holding >= t);
         let before: Vec<(usize, f64)> = match &held {
-            Some((entry, positions)) if held_to_t => {
+            Some((entry, positions)) => {
                 let value = value_on(panel, (*entry, positions), t);
                 positions
                     .iter()
                     .map(|&(i, w)| (i, w * carried[[t, i]] / panel.price(*entry, i) / value))
                     .collect()
             }
-            _ => Vec::new(),
+            None => Vec::new(),
         };
         let weight = |book: &[(usize, f64)], i: usize| {
             book.iter()
@@ -316,15 +319,17 @@ pub fn live_book(panel: &PricePanel, history: &[Picks], arm: Arm) -> Result<Book
             .map(|&i| (weight(&targets, i) - weight(&before, i)).abs())
             .sum::<f64>();
         turnover += traded;
-        // What is left of the value after the trade's cost (spec rule 6).
+        // What is left of the value after the trade's cost (spec rule 6): in day t's return
+        // when it has one; after a missed scan in the next day's; the first purchase in none.
         let kept = 1.0 - params.cost_bps / 1e4 * traded;
-        let mut cost_on_first_day = kept;
-        if held_to_t {
+        let mut cost_on_first_day = 1.0;
+        if on_time {
             let (value, previous) = last_values;
             if let Some(r) = book.returns.last_mut() {
                 *r = value * kept / previous - 1.0;
             }
-            cost_on_first_day = 1.0;
+        } else if held.is_some() {
+            cost_on_first_day = kept;
         }
         let mut previous = 1.0;
         for u in t + 1..=(t + holding).min(last) {
@@ -608,9 +613,10 @@ mod tests {
     }
 
     #[test]
-    fn a_live_book_pays_each_trade_on_its_day_or_on_the_first_day_after_a_gap() {
-        // 10 bps a unit traded. The book's value day by day, as the spec's equity curve: cash
-        // (1) on the first scan's day, the trade's cost taken from the value of its day.
+    fn a_live_book_pays_each_trade_on_its_day_or_on_the_first_day_after_a_missed_scan() {
+        // 10 bps a unit traded. The book's value day by day as the spec's equity curve: from
+        // the first purchase's post-trade value, each later trade's cost taken from the value
+        // of its day.
         let costed = |arm, t, ticker| {
             let mut picks = scan(arm, t, ticker);
             picks.params.cost_bps = 10.0;
@@ -624,10 +630,12 @@ mod tests {
                 assert!((g - w).abs() < 1e-14, "{got:?} vs {want:?}");
             }
         };
-        // A on day 0 (bought: turnover 1), B on day 2 (A out, B in: 2), A on day 4 (2): each
-        // book held to the next trade.
+        let annualised = |units: f64, days: f64| units / (days / 252.0);
+        // A on day 0 (bought: turnover 1), a scan inside A's period (not counted: no trade),
+        // B on day 2 (A out, B in: 2), A on day 4 (2): each on time.
         let history = [
             costed(Arm::Champion, 0, "A"),
+            costed(Arm::Champion, 1, "C"),
             costed(Arm::Champion, 2, "B"),
             costed(Arm::Champion, 4, "A"),
         ];
@@ -638,31 +646,42 @@ mod tests {
         // B from 18: 21, then 21 carried over its missing day, when A is bought again.
         let (v3, v4) = (v2 * 21.0 / 18.0, v2 * 21.0 / 18.0 * (1.0 - 0.002));
         let v5 = v4 * 14.0 / 13.0;
-        close_to(&book.returns, &returns(&[1.0, v1, v2, v3, v4, v5]));
-        assert!((book.turnover - 5.0 / (5.0 / 252.0)).abs() < 1e-9);
+        close_to(&book.returns, &returns(&[v0, v1, v2, v3, v4, v5]));
+        assert!((book.turnover - annualised(5.0, 5.0)).abs() < 1e-9);
 
-        // B on day 3 comes a day after A's period ended on day 2: no book on day 3, so B's
-        // purchase (turnover 1, not 2: nothing is held) is paid from day 4's return.
+        // B on day 3, a day after A's period ended (the scan of day 2 was missed): A was held
+        // through day 3, which has no return, so selling it and buying B (2 units) is paid from
+        // day 4's.
         let history = [costed(Arm::Champion, 0, "A"), costed(Arm::Champion, 3, "B")];
         let book = live_book(&panel(), &history, Arm::Champion).unwrap();
         assert_eq!(book.dates, [day(2), day(3), day(5), day(6)]);
-        let first = returns(&[1.0, v0 * 11.0 / 10.0, v0 * 12.0 / 10.0]);
-        let second = returns(&[1.0, 0.999 * 21.0 / 21.0, 0.999 * 22.0 / 21.0]);
+        let first = returns(&[v0, v0 * 11.0 / 10.0, v0 * 12.0 / 10.0]);
+        let second = returns(&[1.0, 0.998 * 21.0 / 21.0, 0.998 * 22.0 / 21.0]);
         close_to(&book.returns, &[first, second].concat());
-        assert!((book.turnover - 2.0 / (4.0 / 252.0)).abs() < 1e-9);
+        assert!((book.turnover - annualised(3.0, 4.0)).abs() < 1e-9);
 
-        // Holding one day, a scan every day: each day's return pays the next day's trade, and
-        // the first one the first trade too.
+        // A scan that picks nothing sells A on time (1 unit) and holds cash.
+        let mut cash = costed(Arm::Champion, 2, "A");
+        cash.picks.clear();
+        let history = [costed(Arm::Champion, 0, "A"), cash];
+        let book = live_book(&panel(), &history, Arm::Champion).unwrap();
+        let v2 = v0 * 12.0 / 10.0 * (1.0 - 0.001);
+        close_to(&book.returns, &returns(&[v0, v1, v2, v2, v2]));
+        assert!((book.turnover - annualised(2.0, 4.0)).abs() < 1e-9);
+
+        // Holding one day, a scan every day: day 1's return pays day 1's trade.
         let mut history = [costed(Arm::Champion, 0, "A"), costed(Arm::Champion, 1, "B")];
         for picks in &mut history {
             picks.params.holding = 1;
         }
         let book = live_book(&panel(), &history, Arm::Champion).unwrap();
+        assert_eq!(book.dates, [day(2), day(3)]);
         let (a, b) = (
-            0.999 * 11.0 / 10.0 * 0.998,
-            0.999 * 11.0 / 10.0 * 0.998 * 18.0 / 19.0,
+            v0 * 11.0 / 10.0 * 0.998,
+            v0 * 11.0 / 10.0 * 0.998 * 18.0 / 19.0,
         );
-        close_to(&book.returns, &returns(&[1.0, a, b]));
+        close_to(&book.returns, &returns(&[v0, a, b]));
+        assert!((book.turnover - annualised(3.0, 2.0)).abs() < 1e-9);
     }
 
     #[test]

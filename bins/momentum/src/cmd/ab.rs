@@ -20,7 +20,7 @@ Compares the daily returns of the champion (params.yaml production) and the chal
 (params.yaml challenger, written by `momentum promote --alias challenger`):
   --source live      (default) their books from the picks history (`momentum scan` records the
                      challenger's picks in shadow) and the realised prices, net of each model's
-                     cost_bps on every counted scan's turnover
+                     cost_bps on every counted scan's turnover (docs/serving.md)
   --source backtest  both models backtested on the same prices, net of their costs, over
                      --start..--end (the history before --start feeds the scores)
   --returns FILE     a CSV `date,champion,challenger` of daily simple returns, any two strategies
