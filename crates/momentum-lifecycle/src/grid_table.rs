@@ -58,13 +58,14 @@ pub struct GridTable {
 /// one row group.
 const ROW_GROUP_ROWS: usize = 1 << 14;
 
+/// A grid table's first columns: the parameters, then whether the row is the selected one.
+const PARAM_COLUMNS: [&str; 6] = [
+    "lookback", "skip", "holding", "top_k", "cost_bps", "selected",
+];
+
 /// The columns of a grid table with `blocks` CSCV blocks, if any.
 fn experiment_columns(blocks: Option<usize>) -> Vec<String> {
-    let mut columns: Vec<String> = [
-        "lookback", "skip", "holding", "top_k", "cost_bps", "selected",
-    ]
-    .map(String::from)
-    .to_vec();
+    let mut columns: Vec<String> = PARAM_COLUMNS.map(String::from).to_vec();
     for window in ["train", "test"] {
         columns.extend(Metrics::NAMES.iter().map(|m| format!("{window}_{m}")));
     }
@@ -563,8 +564,8 @@ impl Picker {
 /// Where a grid table keeps what the engine's results hold: the parameters, the selected flag
 /// and both windows' metrics.
 struct ComboColumns {
-    /// `lookback, skip, holding, top_k, cost_bps, selected`.
-    params: [usize; 6],
+    /// Those of [`PARAM_COLUMNS`], in its order.
+    params: [usize; PARAM_COLUMNS.len()],
     train: [usize; Metrics::NAMES.len()],
     test: [usize; Metrics::NAMES.len()],
 }
@@ -580,10 +581,8 @@ impl ComboColumns {
             }
             Ok(found)
         };
-        let mut params = [0; 6];
-        for (slot, name) in params.iter_mut().zip([
-            "lookback", "skip", "holding", "top_k", "cost_bps", "selected",
-        ]) {
+        let mut params = [0; PARAM_COLUMNS.len()];
+        for (slot, name) in params.iter_mut().zip(PARAM_COLUMNS) {
             *slot = at(name)?;
         }
         Ok(Self {
