@@ -28,7 +28,7 @@ use crate::grid::{
     cscv_block_len, max_first_rebalance, selection_statistics_ranked,
 };
 use crate::metrics::Metrics;
-use crate::params::{Objective, StrategyParams, Window, split};
+use crate::params::{Objective, StrategyParams, Window};
 use crate::rows::GridRows;
 use crate::search::{SearchMethod, SearchReport, SearchSpec, Space, run_search};
 use crate::select::RankTable;
@@ -267,22 +267,15 @@ impl ExperimentSpec {
     }
 
     /// The windows of an evaluation window ([`ExperimentSpec::evaluation_window`]): `train`
-    /// and `test` (`evaluated` cut by `train_fraction` of its days), or `full` (all of it).
+    /// and `test` ([`Window::split`] at `train_fraction`), or `full` (all of it).
     ///
     /// # Errors
-    /// [`EngineError::InvalidParameter`] (`train_fraction`) as [`split`].
+    /// [`EngineError::InvalidParameter`] (`train_fraction`) as [`Window::split`].
     pub fn windows(&self, evaluated: Window) -> Result<Vec<(WindowName, Window)>> {
         Ok(match self.train_fraction {
             Some(fraction) => {
-                let (train, test) = split(evaluated.end - evaluated.start + 1, fraction)?;
-                let shifted = |w: Window| Window {
-                    start: w.start + evaluated.start,
-                    end: w.end + evaluated.start,
-                };
-                vec![
-                    (WindowName::Train, shifted(train)),
-                    (WindowName::Test, shifted(test)),
-                ]
+                let (train, test) = evaluated.split(fraction)?;
+                vec![(WindowName::Train, train), (WindowName::Test, test)]
             }
             None => vec![(WindowName::Full, evaluated)],
         })

@@ -157,6 +157,29 @@ impl Window {
         }
         Ok(t0)
     }
+
+    /// The spec's train/test split of this window's days ([`split`] of its length), as day
+    /// indices of the panel: the backtest's windows, and the monitor's reference.
+    ///
+    /// # Errors
+    /// As [`split`]: [`EngineError::InvalidParameter`] (`train_fraction`).
+    ///
+    /// ```
+    /// use momentum_engine::Window;
+    ///
+    /// let (train, test) = Window { start: 100, end: 109 }.split(0.7)?;
+    /// assert_eq!((train, test), (Window { start: 100, end: 106 }, Window { start: 107, end: 109 }));
+    /// assert!(Window { start: 5, end: 5 }.split(0.5).is_err());
+    /// # Ok::<(), momentum_engine::EngineError>(())
+    /// ```
+    pub fn split(self, train_fraction: f64) -> Result<(Window, Window)> {
+        let (train, test) = split(self.end - self.start + 1, train_fraction)?;
+        let shifted = |w: Window| Window {
+            start: w.start + self.start,
+            end: w.end + self.start,
+        };
+        Ok((shifted(train), shifted(test)))
+    }
 }
 
 /// `floor(f * T)`, the first day after the train window, for the fraction `f` as written.

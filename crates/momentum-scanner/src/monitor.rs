@@ -184,16 +184,17 @@ pub struct MonitorReport {
 }
 
 /// Builds the monitor report for the latest model in `history` on `panel`. The drift checks'
-/// reference is the backtest's train window: the first `train_fraction` of the days of
-/// `evaluated`, the backtest's evaluation window (`backtest.train_fraction`, and
-/// `backtest.start`/`end` as days of `panel`: [`Window::full`] when they are empty).
+/// reference is the backtest's train window: [`Window::split`] of `evaluated`, the backtest's
+/// evaluation window, at `train_fraction` (`backtest.train_fraction`, and `backtest.start`/`end`
+/// as days of `panel`: [`Window::full`] when they are empty).
 ///
 /// The promise is empty (and the return checks say "not enough data") when the days before the
 /// first scan are too few for the lookback.
 ///
 /// # Errors
 /// [`ScanError::InvalidSetting`] for a setting out of range ([`MonitorSettings::validate`],
-/// and `train_fraction` in `(0, 1)`), [`ScanError::Engine`] for `evaluated` outside the panel,
+/// and `train_fraction` in `(0, 1)`), [`ScanError::Engine`] for `evaluated` outside the panel or too
+/// short to leave a day in each of its windows,
 /// [`ScanError::NoHistory`] when there is no scan to monitor, [`ScanError::InvalidModel`] for
 /// the latest model's parameters out of range, [`ScanError::NoData`] for an empty panel,
 /// [`ScanError::MissingTicker`] when a picked ticker is not priced on its scan day.
@@ -211,9 +212,8 @@ pub fn monitor(
         return Err(ScanError::NoData);
     }
     evaluated.validate(panel.n_days())?;
-    let train_days =
-        momentum_engine::train_days(evaluated.end - evaluated.start + 1, train_fraction);
-    let train = evaluated.start..evaluated.start + train_days;
+    let (train, _) = evaluated.split(train_fraction)?;
+    let train = train.start..train.end + 1;
     let scans: Vec<&Picks> = history
         .iter()
         .filter(|scan| scan.params == params)

@@ -411,6 +411,30 @@ fn the_drift_reference_is_the_train_window_of_the_evaluation_window() {
         ),
     );
     assert!(matches!(err, Err(ScanError::Engine(_))), "{err:?}");
+    // So is one whose train window would be empty, as the backtest refuses it: 0.7 of one day.
+    let err = monitor(
+        &panel,
+        &history,
+        &settings(),
+        (
+            0.7,
+            Window {
+                start: 900,
+                end: 900,
+            },
+        ),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ScanError::Engine(EngineError::InvalidParameter {
+                name: "train_fraction",
+                ..
+            })
+        ),
+        "{err:?}"
+    );
 }
 
 #[test]
