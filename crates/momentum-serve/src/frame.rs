@@ -37,7 +37,10 @@ pub struct Frame {
 /// The JSON body MLflow's scoring server takes. Only `dataframe_split` is a price table here;
 /// the other input formats are named so that a client using one gets a precise refusal.
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "an object with `dataframe_split` (MLflow's split orientation)"
+)]
 struct Envelope {
     dataframe_split: Option<Split>,
     dataframe_records: Option<IgnoredAny>,
@@ -66,9 +69,13 @@ impl Frame {
     /// 400 `INVALID_PARAMETER_VALUE` for what [`momentum_data::validate()`] refuses, dates out
     /// of order, a date without any close, no rows.
     pub fn from_json(body: &[u8]) -> Result<Self, ApiError> {
-        let envelope: Envelope =
-            serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_slice(body))
-                .map_err(|err| json_error(&err, body))?;
+        let mut document = serde_json::Deserializer::from_slice(body);
+        let envelope: Envelope = serde_path_to_error::deserialize(&mut document)
+            .map_err(|err| json_error(&err, body))?;
+        // One document: text after it (a second one, or junk) is not a body this parsed.
+        document
+            .end()
+            .map_err(|err| ApiError::malformed(format!("invalid JSON body: {err}")))?;
         let Some(split) = envelope.dataframe_split else {
             let other = [
                 ("dataframe_records", envelope.dataframe_records.is_some()),
@@ -517,6 +524,24 @@ mod tests {
             .starts_with("invalid JSON body: expected value"));
         assert!(json(r#"{"instances": [1]}"#).starts_with("`instances` is not supported"));
         assert_eq!(json("{}"), "missing `dataframe_split`");
+        // Not an object: what was expected, not the parser's type name.
+        assert_eq!(
+            json("[]"),
+            "invalid JSON body: invalid length 0, expected an object with `dataframe_split` \
+             (MLflow's split orientation) at line 1 column 2"
+        );
+        // One document only: junk or a second document after it is refused.
+        let valid = r#"{"dataframe_split": {"columns": ["AAA"], "index": ["2024-01-02"], "data": [[1]]}}"#;
+        assert!(Frame::from_json(valid.as_bytes()).is_ok());
+        for tail in [" garbage {{{", r#"{"dataframe_split": {}}"#] {
+            assert_eq!(
+                json(&format!("{valid}{tail}")),
+                format!(
+                    "invalid JSON body: trailing characters at line 1 column {}",
+                    valid.len() + tail.len() - tail.trim_start().len() + 1
+                )
+            );
+        }
         assert_eq!(
             json(r#"{"dataframe_split": {"columns": [], "index": [], "data": []}, "extra": 1}"#),
             "invalid JSON body at extra: unknown field `extra`, expected one of \
