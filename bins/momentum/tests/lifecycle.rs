@@ -459,15 +459,56 @@ fn each_failing_gate_rejects_and_leaves_params_untouched() {
     let before = std::fs::read(&params).unwrap();
     for (flags, gate) in [
         (vec!["--min-roi", "1000"], "min_roi"),
-        (vec!["--min-dsr", "1.5"], "min_dsr"),
         (vec!["--max-drawdown", "0.01"], "max_drawdown"),
-        (vec!["--max-pbo=-0.01"], "max_pbo"),
+        (vec!["--max-pbo", "0"], "max_pbo"),
+        // A negative threshold is a number, not a flag.
+        (vec!["--min-roi", "-0.5", "--max-pbo", "0"], "max_pbo"),
     ] {
         let mut args = vec!["promote"];
         args.extend(flags);
         rejected_by(momentum(root, None, &args), gate);
         assert_eq!(std::fs::read(&params).unwrap(), before);
     }
+    // Thresholds that would pass or fail every candidate are refused, named by their flag or
+    // key, before the candidate is read.
+    for (flags, message) in [
+        (
+            vec!["--min-dsr", "1.5"],
+            "invalid --min-dsr 1.5: must be in [0, 1]",
+        ),
+        (
+            vec!["--max-pbo=-0.01"],
+            "invalid --max-pbo -0.01: must be in [0, 1]",
+        ),
+        (
+            vec!["--min-roi", "nan"],
+            "invalid --min-roi NaN: must be a finite number",
+        ),
+        (
+            vec!["--min-oos-sharpe", "inf"],
+            "invalid --min-oos-sharpe inf: must be a finite number",
+        ),
+        (
+            vec!["--max-drawdown", "2"],
+            "invalid --max-drawdown 2: must be in [0, 1]",
+        ),
+    ] {
+        let mut args = vec!["promote", "--dry-run"];
+        args.extend(flags);
+        fails(momentum(root, None, &args), message);
+    }
+    let text = String::from_utf8(before.clone()).unwrap();
+    assert!(text.contains("\n  min_dsr: 0.50\n"));
+    std::fs::write(
+        &params,
+        text.replace("\n  min_dsr: 0.50\n", "\n  min_dsr: .nan\n"),
+    )
+    .unwrap();
+    fails(
+        momentum(root, None, &["promote", "--dry-run"]),
+        "invalid promotion.min_dsr in params.yaml: must be in [0, 1]",
+    );
+    std::fs::write(&params, &before).unwrap();
 
     // A selection without a PBO (a train window too short for CSCV) fails the gate, unless
     // params.yaml turns it off.
@@ -487,6 +528,15 @@ fn each_failing_gate_rejects_and_leaves_params_untouched() {
     let out = ok(momentum(root, None, &["promote", "--dry-run"]));
     assert!(!out.contains("max_pbo"), "{out}");
     std::fs::write(&params, &before).unwrap();
+    std::fs::write(&candidate_path, &original).unwrap();
+
+    // A selection whose Deflated Sharpe Ratio is below the gate (the sample's winner has a
+    // DSR of 1.0, which no threshold in [0, 1] fails).
+    let mut candidate = json(&candidate_path);
+    candidate["selection"]["dsr"] = Value::from(0.4);
+    std::fs::write(&candidate_path, serde_json::to_vec(&candidate).unwrap()).unwrap();
+    rejected_by(momentum(root, None, &["promote"]), "min_dsr");
+    assert_eq!(std::fs::read(&params).unwrap(), before);
     std::fs::write(&candidate_path, &original).unwrap();
 
     // A candidate that does not beat buy and hold out of sample.
@@ -1021,4 +1071,15 @@ fn serving_commands_fail_clearly_on_bad_input() {
         .unwrap();
     let detail = psi["detail"].as_str().unwrap();
     assert!(detail.contains("1260 recent scores"), "{detail}");
+
+    // A production block out of the spec's range is refused, the engine's reason said once.
+    let params = root.join("params.yaml");
+    let (before, block, after) = split_production(&std::fs::read_to_string(&params).unwrap());
+    let top_k = block.lines().find(|l| l.starts_with("  top_k:")).unwrap();
+    let spoiled = block.replace(top_k, "  top_k: 0");
+    std::fs::write(&params, format!("{before}{spoiled}{after}")).unwrap();
+    fails(
+        momentum(root, None, &["scan"]),
+        "invalid top_k = 0: must be at least 1",
+    );
 }

@@ -212,6 +212,10 @@ fn bad_ranges_and_budgets_are_one_line_naming_the_flag_or_key() {
         "backtest:\n  search:\n    trails: 10\n",
     )
     .unwrap();
-    fails(run(&[]), "backtest.search.trails: unknown field `trails`");
+    let out = run(&[]);
+    // The parser's message once, not again as the error's cause.
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(stderr.matches("unknown field").count(), 1, "{stderr}");
+    fails(out, "backtest.search.trails: unknown field `trails`");
     assert!(!dir.path().join("reports").exists());
 }

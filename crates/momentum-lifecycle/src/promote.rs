@@ -44,7 +44,7 @@ use momentum_tracking::{Cmp, Filter, ModelVersion, RunQuery, RunStatus, Tracker}
 use crate::backtest::sha256_hex;
 use crate::error::{LifecycleError, Result};
 use crate::files::write_text;
-use crate::settings::Settings;
+use crate::settings::{Settings, setting_check};
 use crate::track::CANDIDATE_SHA256_TAG;
 
 /// The registry alias of the production model.
@@ -135,6 +135,7 @@ impl Verdict {
 /// Reads the candidate at `path` and applies `gates`. Changes nothing.
 ///
 /// # Errors
+/// [`LifecycleError::Settings`] naming a threshold out of range ([`Gates::validate`]);
 /// [`LifecycleError::Read`]; [`LifecycleError::Candidate`] for a file that is not a candidate
 /// or has no test window.
 ///
@@ -192,6 +193,7 @@ impl Verdict {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn judge(path: &Path, gates: &Gates) -> Result<Verdict> {
+    gates.validate().map_err(setting_check)?;
     let bytes = std::fs::read(path).map_err(|source| LifecycleError::NoCandidate {
         path: path.into(),
         source,

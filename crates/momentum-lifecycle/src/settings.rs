@@ -274,15 +274,15 @@ pub enum SettingsError {
     },
     /// The file is not valid YAML for the schema: the key path and the parser's message (with
     /// its line and column).
-    #[error("invalid {}: {key}: {source}", path.display())]
+    #[error("invalid {}: {key}: {error}", path.display())]
     Parse {
         /// The file.
         path: PathBuf,
         /// Where in the schema (`backtest.grid.lookback[1]`), `.` for the root.
         key: String,
-        /// The parser's error.
-        #[source]
-        source: Box<serde_saphyr::Error>,
+        /// The parser's error, in this error's message (not a source too, which a cause
+        /// chain would print twice).
+        error: Box<serde_saphyr::Error>,
     },
     /// A value out of its range, named by its key.
     #[error("invalid {key}{}: {reason}", value.as_ref().map(|v| format!(" = {v}")).unwrap_or_default())]
@@ -464,10 +464,10 @@ impl Settings {
                 err.into_inner()
             })
         });
-        let settings: Self = parsed.map_err(|source| SettingsError::Parse {
+        let settings: Self = parsed.map_err(|error| SettingsError::Parse {
             path: path.into(),
             key,
-            source: Box::new(source),
+            error: Box::new(error),
         })?;
         settings.check_tracking_uri()?;
         if settings.tracking.remote_children.is_some() {

@@ -13,9 +13,10 @@ pub enum ScanError {
         /// Why the edit failed (the YAML editor's message).
         reason: String,
     },
-    /// A model parameter is out of the spec's range (the engine's check).
+    /// A model parameter is out of the spec's range (the engine's check). Its message is in
+    /// this error's own (not a source too, which a cause chain would print twice).
     #[error("model: {0}")]
-    InvalidModel(#[source] momentum_engine::EngineError),
+    InvalidModel(momentum_engine::EngineError),
     /// A candidate file is not valid JSON or lacks a field.
     #[error("not a candidate model (at {path})")]
     Candidate {
@@ -77,11 +78,11 @@ pub enum ScanError {
     /// The panel handed to a scan is not the model's universe in its order.
     #[error("the panel's tickers are not the model's universe in its order (see keep_universe)")]
     UniverseMismatch,
-    /// A monitor setting outside its range.
+    /// A monitor, A/B or promotion setting outside its range.
     #[error("invalid {name}: {reason}")]
     InvalidSetting {
         /// The setting, as its key in params.yaml (`monitor.ks_alpha`,
-        /// `backtest.train_fraction`).
+        /// `backtest.train_fraction`, `promotion.max_pbo`).
         name: &'static str,
         /// Its range.
         reason: &'static str,

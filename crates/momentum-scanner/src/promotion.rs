@@ -43,6 +43,58 @@ impl Default for Gates {
     }
 }
 
+impl Gates {
+    /// Every threshold a number, and the probabilities and the drawdown in `[0, 1]`: a NaN
+    /// gate fails every candidate and a probability above 1 passes every one, either way a
+    /// verdict that only looks like one (`null` is the way to turn `max_pbo` or
+    /// `min_oos_sharpe` off).
+    ///
+    /// # Errors
+    /// [`ScanError::InvalidSetting`] naming the first threshold out of range.
+    ///
+    /// ```
+    /// use momentum_scanner::promotion::Gates;
+    ///
+    /// assert!(Gates::default().validate().is_ok());
+    /// // A loss still allowed out of sample: negative thresholds are numbers like any other.
+    /// assert!(Gates { min_roi: -0.1, min_oos_sharpe: Some(-1.0), ..Gates::default() }.validate().is_ok());
+    /// let err = Gates { max_pbo: Some(1.5), ..Gates::default() }.validate().unwrap_err();
+    /// assert_eq!(err.to_string(), "invalid promotion.max_pbo: must be in [0, 1]");
+    /// let err = Gates { min_roi: f64::NAN, ..Gates::default() }.validate().unwrap_err();
+    /// assert_eq!(err.to_string(), "invalid promotion.min_roi: must be a finite number");
+    /// ```
+    pub fn validate(&self) -> Result<(), ScanError> {
+        let unit = |x: f64| (0.0..=1.0).contains(&x);
+        let checks = [
+            (
+                "promotion.min_roi",
+                self.min_roi.is_finite(),
+                "must be a finite number",
+            ),
+            ("promotion.min_dsr", unit(self.min_dsr), "must be in [0, 1]"),
+            (
+                "promotion.max_drawdown",
+                unit(self.max_drawdown),
+                "must be in [0, 1]",
+            ),
+            (
+                "promotion.max_pbo",
+                self.max_pbo.is_none_or(unit),
+                "must be in [0, 1]",
+            ),
+            (
+                "promotion.min_oos_sharpe",
+                self.min_oos_sharpe.is_none_or(f64::is_finite),
+                "must be a finite number",
+            ),
+        ];
+        match checks.into_iter().find(|(_, ok, _)| !ok) {
+            Some((name, _, reason)) => Err(ScanError::InvalidSetting { name, reason }),
+            None => Ok(()),
+        }
+    }
+}
+
 /// The candidate's numbers the gates look at.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct GateInputs {

@@ -531,7 +531,8 @@ mod tests {
              (MLflow's split orientation) at line 1 column 2"
         );
         // One document only: junk or a second document after it is refused.
-        let valid = r#"{"dataframe_split": {"columns": ["AAA"], "index": ["2024-01-02"], "data": [[1]]}}"#;
+        let valid =
+            r#"{"dataframe_split": {"columns": ["AAA"], "index": ["2024-01-02"], "data": [[1]]}}"#;
         assert!(Frame::from_json(valid.as_bytes()).is_ok());
         for tail in [" garbage {{{", r#"{"dataframe_split": {}}"#] {
             assert_eq!(

@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use crate::overrides::Overrides;
 use crate::terminal::say;
 use momentum_engine::Arm;
 use momentum_lifecycle::track::{git_commit, open_tracker};
@@ -25,10 +26,11 @@ Gates (all must pass; each threshold from params.yaml promotion, or its flag):
   max_drawdown        out-of-sample max_drawdown <= --max-drawdown (default 0.60)
   max_pbo             Probability of Backtest Overfitting of the grid's selection <= --max-pbo
                       (default 0.50; `max_pbo: null` in params.yaml turns the gate off)
-  min_oos_sharpe      the walk-forward's stitched out-of-sample Sharpe >= --min-oos-sharpe
-                      (default 0.50), for a candidate whose backtest ran a walk-forward
-                      (`min_oos_sharpe: null` turns the gate off)
-A metric that could not be computed (null in the candidate) fails its gate.
+  min_oos_sharpe      the lower of the walk-forward's stitched out-of-sample Sharpe and the
+                      CPCV paths' mean Sharpe, of those the backtest ran, >= --min-oos-sharpe
+                      (default 0.50; `min_oos_sharpe: null` turns the gate off)
+A metric that could not be computed (null in the candidate) fails its gate. Thresholds are
+numbers (a negative one as --min-roi -0.1); min_dsr, max_drawdown and max_pbo are in [0, 1].
 
 On pass: registers a new version of the model (tracking.model_name) whose source is the
 backtest run that wrote the candidate, moves the `champion` alias to it, and rewrites only the
@@ -73,7 +75,7 @@ pub struct Args {
     candidate: PathBuf,
 
     /// Minimum out-of-sample total_roi [params: promotion.min_roi]
-    #[arg(long, value_name = "X")]
+    #[arg(long, value_name = "X", allow_negative_numbers = true)]
     min_roi: Option<f64>,
 
     /// Minimum Deflated Sharpe Ratio [params: promotion.min_dsr]
@@ -89,9 +91,9 @@ pub struct Args {
     #[arg(long, value_name = "P")]
     max_pbo: Option<f64>,
 
-    /// Minimum out-of-sample Sharpe ratio of the walk-forward [params:
+    /// Minimum out-of-sample Sharpe ratio of the walk-forward and the CPCV [params:
     /// promotion.min_oos_sharpe]
-    #[arg(long, value_name = "X")]
+    #[arg(long, value_name = "X", allow_negative_numbers = true)]
     min_oos_sharpe: Option<f64>,
 
     /// Print the verdict, change nothing
@@ -182,24 +184,38 @@ pub fn run(args: Args, settings: &Settings, params: &Path) -> anyhow::Result<Exi
         return Ok(ExitCode::SUCCESS);
     }
     let mut gates = settings.promotion;
-    for (gate, flag) in [
-        (&mut gates.min_roi, args.min_roi),
-        (&mut gates.min_dsr, args.min_dsr),
-        (&mut gates.max_drawdown, args.max_drawdown),
-    ] {
-        if let Some(value) = flag {
-            *gate = value;
-        }
-    }
-    for (gate, flag) in [
-        (&mut gates.max_pbo, args.max_pbo),
-        (&mut gates.min_oos_sharpe, args.min_oos_sharpe),
-    ] {
-        if flag.is_some() {
-            *gate = flag;
-        }
-    }
-    let verdict = judge(&args.candidate, &gates)?;
+    let mut flags = Overrides::default();
+    flags.set(
+        &mut gates.min_roi,
+        args.min_roi,
+        "promotion.min_roi",
+        "--min-roi",
+    );
+    flags.set(
+        &mut gates.min_dsr,
+        args.min_dsr,
+        "promotion.min_dsr",
+        "--min-dsr",
+    );
+    flags.set(
+        &mut gates.max_drawdown,
+        args.max_drawdown,
+        "promotion.max_drawdown",
+        "--max-drawdown",
+    );
+    flags.set_some(
+        &mut gates.max_pbo,
+        args.max_pbo,
+        "promotion.max_pbo",
+        "--max-pbo",
+    );
+    flags.set_some(
+        &mut gates.min_oos_sharpe,
+        args.min_oos_sharpe,
+        "promotion.min_oos_sharpe",
+        "--min-oos-sharpe",
+    );
+    let verdict = judge(&args.candidate, &gates).map_err(|err| flags.explain(err, params))?;
     say!(
         "{:<20} {:>10} {:>4} {:>10}  verdict",
         "gate",

@@ -50,12 +50,14 @@ pub fn ok(out: Output) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-/// Asserts the exit code 1 of a refused command, one line on stderr, and `message` in it.
+/// Asserts the exit code 1 of a refused command, one line on stderr, and `message` in it once.
 pub fn fails(out: Output, message: &str) {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
-    assert!(stderr.contains(message), "{stderr}");
+    // Once: a message repeated by the cause chain (an error that displays its source and
+    // also returns it) would show it twice.
+    assert_eq!(stderr.matches(message).count(), 1, "{stderr}");
 }
 
 /// A server on 127.0.0.1 that answers every request (up to 8) with 200 and a chunked JSON-ish
