@@ -107,6 +107,18 @@ const BLUE: RGBColor = RGBColor(31, 119, 180);
 /// The second series' colour.
 const ORANGE: RGBColor = RGBColor(255, 127, 14);
 
+/// The most decades a log axis spans: a book that lost all but a billionth of its value (the
+/// costs of a daily rebalance at thousands of basis points take it to 1e-300 and below) is
+/// drawn along the bottom edge instead of stretching the axis over hundreds of decades, whose
+/// mesh plotters could not finish drawing.
+const LOG_AXIS_DECADES: f64 = 9.0;
+
+/// `lo..hi` as a log axis can show it: `hi` finite and `lo` at most [`LOG_AXIS_DECADES`] below.
+fn log_axis((lo, hi): (f64, f64)) -> (f64, f64) {
+    let hi = hi.min(f64::MAX / 10.0);
+    (lo.max(hi * 10f64.powf(-LOG_AXIS_DECADES)), hi)
+}
+
 /// The upper panel of a chart: days from `first` to `last` across, `lo..hi` on a log scale
 /// up, with a mesh labelled by month and `y_desc`.
 #[expect(
@@ -136,7 +148,14 @@ fn log_panel<'a, 'b>(
         .y_desc(y_desc)
         .x_labels(10)
         .x_label_formatter(&day_label)
-        .y_label_formatter(&|v| format!("{v:.2}"))
+        // Two decimals read best down to 0.01; below, they would all read 0.00.
+        .y_label_formatter(&|v| {
+            if *v >= 0.01 {
+                format!("{v:.2}")
+            } else {
+                format!("{v:.0e}")
+            }
+        })
         .label_style(("sans-serif", 14))
         .axis_desc_style(("sans-serif", 16))
         .draw()?;
@@ -190,7 +209,7 @@ fn draw_ab(file: &Path, paired: &Paired) -> Result<(), Box<dyn std::error::Error
     let mut chart = log_panel(
         &top,
         (first, last),
-        (lo * 0.95, hi * 1.05),
+        log_axis((lo * 0.95, hi * 1.05)),
         "growth of 1 (log scale)",
     )?;
     let (blue, orange) = (BLUE, ORANGE);
@@ -278,11 +297,11 @@ fn draw(
         .flat_map(|p| [p.strategy, p.baseline])
         .filter(|v| *v > 0.0);
     let (lo, hi) = values.fold((f64::MAX, f64::MIN), |(a, b), v| (a.min(v), b.max(v)));
-    let (lo, hi) = if lo < hi {
+    let (lo, hi) = log_axis(if lo < hi {
         (lo * 0.9, hi * 1.1)
     } else {
         (0.5, 2.0)
-    };
+    });
 
     let mut chart = log_panel(
         &top,
@@ -354,4 +373,48 @@ fn draw(
     dd.draw_series(LineSeries::new(dd_b, orange.stroke_width(1)))?;
     root.present()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use momentum_engine::WindowName;
+
+    #[test]
+    fn a_log_axis_spans_at_most_nine_decades_below_a_finite_top() {
+        assert_eq!(log_axis((0.5, 2.0)), (0.5, 2.0));
+        let (lo, hi) = log_axis((1e-320, 1.1));
+        assert_eq!(hi, 1.1);
+        assert!((lo / 1.1e-9 - 1.0).abs() < 1e-12, "{lo}");
+        let (lo, hi) = log_axis((1.0, f64::INFINITY));
+        assert!(hi.is_finite() && lo < hi);
+    }
+
+    /// A book that costs took to subnormal values (a daily rebalance at 2,000 basis points):
+    /// the chart is drawn (plotters spun forever on a mesh over 320 decades).
+    #[test]
+    fn an_equity_chart_of_a_ruined_book_is_drawn() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("equity_curve.png");
+        let start = NaiveDate::from_ymd_opt(2000, 1, 3).unwrap();
+        let points: Vec<CurvePoint> = (0..400)
+            .map(|d| CurvePoint {
+                date: start + chrono::Days::new(d),
+                // 1e-320 is subnormal; the last days are 0, which a log axis leaves out.
+                strategy: if d < 398 {
+                    0.15f64.powi(d as i32).max(1e-320)
+                } else {
+                    0.0
+                },
+                baseline: 1.0 + d as f64 / 400.0,
+                window: WindowName::Full,
+            })
+            .collect();
+        let marks = Marks {
+            label: "train | test",
+            days: &[start + chrono::Days::new(200)],
+        };
+        write_equity_chart(&path, "ruined", &points, &marks).unwrap();
+        assert!(std::fs::metadata(&path).unwrap().len() > 1000);
+    }
 }
