@@ -337,6 +337,31 @@ fn a_failed_write_leaves_every_previous_report() {
         before,
         "the reports of the failed run stay out"
     );
+
+    // A tracking store that cannot be opened (a file where its directory would be) fails the
+    // command before any report or the model is replaced.
+    std::fs::write(
+        dir.path().join("p.yaml"),
+        "tracking:\n  store: prices.csv\n",
+    )
+    .unwrap();
+    let candidate = dir.path().join("models/candidate.json");
+    let model = std::fs::read(&candidate).unwrap();
+    let out = momentum(
+        dir.path(),
+        &[
+            &["--params", "p.yaml"][..],
+            &PLAIN_RUN_ON_WIDE,
+            &FITTING,
+            &["--cost-bps", "50"],
+        ]
+        .concat(),
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("tracking store prices.csv"), "{err}");
+    assert_eq!(snapshot(&reports), before, "{err}");
+    assert_eq!(std::fs::read(&candidate).unwrap(), model);
 }
 
 #[path = "common/mod.rs"]

@@ -1072,8 +1072,46 @@ fn serving_commands_fail_clearly_on_bad_input() {
     let detail = psi["detail"].as_str().unwrap();
     assert!(detail.contains("1260 recent scores"), "{detail}");
 
-    // A production block out of the spec's range is refused, the engine's reason said once.
+    // A tracking store that cannot be opened (a file where its directory would be) fails a
+    // scan and a monitor before either replaces its report.
     let params = root.join("params.yaml");
+    let text = std::fs::read_to_string(&params).unwrap();
+    assert!(text.contains("\n  store: mlruns\n"));
+    std::fs::write(
+        root.join("broken.yaml"),
+        text.replace("\n  store: mlruns\n", "\n  store: prices.csv\n"),
+    )
+    .unwrap();
+    // Each with flags that would change what it writes.
+    let written = [
+        "reports/picks.json",
+        "reports/monitor.json",
+        "data/predictions/picks.parquet",
+    ]
+    .map(|file| (file, std::fs::read(root.join(file)).unwrap()));
+    for flags in [
+        &["scan", "--today", "2021-02-04", "--as-of", "2021-01-04"][..],
+        &["monitor", "--recent-days", "21"],
+    ] {
+        let args = [
+            &["--params", "broken.yaml"][..],
+            flags,
+            &["--prices", "data/raw/csv.parquet"],
+        ];
+        fails(
+            momentum(root, None, &args.concat()),
+            "tracking store prices.csv",
+        );
+        for (file, before) in &written {
+            assert_eq!(
+                &std::fs::read(root.join(file)).unwrap(),
+                before,
+                "{flags:?}: {file}"
+            );
+        }
+    }
+
+    // A production block out of the spec's range is refused, the engine's reason said once.
     let (before, block, after) = split_production(&std::fs::read_to_string(&params).unwrap());
     let top_k = block.lines().find(|l| l.starts_with("  top_k:")).unwrap();
     let spoiled = block.replace(top_k, "  top_k: 0");

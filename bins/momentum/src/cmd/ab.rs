@@ -158,6 +158,8 @@ pub fn run(args: Args, settings: &Settings, params: &Path) -> anyhow::Result<Exi
         }
         _ => None,
     };
+    // Opened before the comparison writes: a store that cannot be opened changes no file.
+    let tracker = open_tracker(settings, "ab", git_commit())?;
     let report = run_ab(models.as_ref().map(|(a, b)| (a, b)), &request)
         .map_err(|err| flags.explain(err, params))?;
     // "champion v3", or "champion" for a returns file.
@@ -191,7 +193,6 @@ pub fn run(args: Args, settings: &Settings, params: &Path) -> anyhow::Result<Exi
         report.reason,
         request.out.display()
     );
-    let tracker = open_tracker(settings, "ab", git_commit())?;
     track_ab(
         &tracker,
         settings,

@@ -462,6 +462,18 @@ pub fn run(args: Args, settings: &Settings, params: &Path) -> anyhow::Result<Exi
         reports: args.reports,
         model: args.model,
     };
+    // Opened first: a store that cannot be opened fails the command before any report or
+    // model is replaced.
+    let tracking = if args.no_track {
+        None
+    } else {
+        let mut settings = settings.clone();
+        if let Some(children) = args.children {
+            settings.tracking.children = children;
+        }
+        let tracker = open_tracker(&settings, "backtest", commit())?;
+        Some((tracker, settings))
+    };
     let run = match &args.merge {
         Some(dir) => merge_backtest(
             &panel,
@@ -482,12 +494,7 @@ pub fn run(args: Args, settings: &Settings, params: &Path) -> anyhow::Result<Exi
         ),
     }
     .map_err(|err| flags.explain(err, params))?;
-    if !args.no_track {
-        let mut settings = settings.clone();
-        if let Some(children) = args.children {
-            settings.tracking.children = children;
-        }
-        let tracker = open_tracker(&settings, "backtest", commit())?;
+    if let Some((tracker, settings)) = tracking {
         track_backtest(&tracker, &settings, &run, params)?;
     }
     let experiment = &run.experiment;

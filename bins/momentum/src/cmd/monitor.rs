@@ -144,6 +144,8 @@ pub fn run(args: Args, settings: &Settings, params: &Path) -> anyhow::Result<Exi
     );
     flags.set_some(&mut request.start, args.start, "backtest.start", "--start");
     flags.set_some(&mut request.end, args.end, "backtest.end", "--end");
+    // Opened before the monitor writes: a store that cannot be opened changes no file.
+    let tracker = open_tracker(settings, "monitor", git_commit())?;
     let report = run_monitor(&request).map_err(|err| flags.explain(err, params))?;
     for check in &report.checks {
         let value = check
@@ -168,7 +170,6 @@ pub fn run(args: Args, settings: &Settings, params: &Path) -> anyhow::Result<Exi
         },
         request.out.display()
     );
-    let tracker = open_tracker(settings, "monitor", git_commit())?;
     track_monitor(&tracker, settings, &report, &request.out)?;
     if args.fail_on_drift && report.retrain_recommended {
         eprintln!("retraining recommended: {}", report.reasons.join("; "));

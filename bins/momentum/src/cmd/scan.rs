@@ -87,6 +87,8 @@ pub fn run(args: Args, settings: &Settings, params: &Path) -> anyhow::Result<Exi
     } else {
         ProductionSource::Params
     };
+    // Opened first: a store that cannot be opened fails the scan before it reads or writes.
+    let tracker = open_tracker(settings, "scan", git_commit())?;
     let registry = || open_tracker(settings, "registry", git_commit());
     let model = load_model(settings, params, (Arm::Champion, source), registry)?;
     // The challenger runs in shadow when params.yaml (or, --from-registry, the registry) has one.
@@ -131,7 +133,6 @@ pub fn run(args: Args, settings: &Settings, params: &Path) -> anyhow::Result<Exi
             request.history.display()
         );
     }
-    let tracker = open_tracker(settings, "scan", git_commit())?;
     track_scan(&tracker, settings, &picks, &[&request.out, &csv])?;
     Ok(ExitCode::SUCCESS)
 }
