@@ -376,11 +376,37 @@ fn update_on_a_local_source_reloads_and_merges() {
         [19, 19]
     );
 
-    // Without tickers, the update keeps the cached universe instead of the whole sample.
+    // Without tickers, the update keeps the cached universe instead of the whole sample, and
+    // says what it left out.
     let out = momentum(dir.path(), &["fetch", "--start", "2022-12-01", "--update"]);
     assert!(out.status.success(), "{}", text(&out));
     let m = manifest(&dir.path().join("data/raw/prices.manifest.json"));
     assert_eq!(m.tickers, ["AAPL", "KO"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("has 18 ticker(s) the cache has not, left out (--tickers adds them)"),
+        "{stderr}"
+    );
+
+    // Tickers named in an update are added to the cached ones, never instead of them.
+    let out = momentum(
+        dir.path(),
+        &[
+            "fetch",
+            "--tickers",
+            "MSFT",
+            "--start",
+            "2022-12-01",
+            "--update",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let m = manifest(&dir.path().join("data/raw/prices.manifest.json"));
+    assert_eq!(m.tickers, ["AAPL", "KO", "MSFT"]);
+    assert_eq!(
+        m.rows_per_ticker.values().copied().collect::<Vec<_>>(),
+        [19, 19, 19]
+    );
 }
 
 /// Rows that params.yaml's default window (data.end 2022-12-31) leaves out of a longer file

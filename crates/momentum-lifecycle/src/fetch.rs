@@ -24,7 +24,7 @@ pub struct FetchPlan {
     /// The input file of the csv and parquet sources.
     pub path: PathBuf,
     /// Tickers in universe order (upper-cased, blanks dropped); empty: every ticker the source
-    /// has (or, with `update`, the cached universe).
+    /// has. With `update`, the tickers added after the cached universe (which stays whole).
     pub tickers: Vec<String>,
     /// First date kept.
     pub start: NaiveDate,
@@ -235,6 +235,21 @@ pub fn fetch(plan: &FetchPlan, progress: Arc<dyn Progress>) -> Result<Manifest> 
     } else {
         None
     };
+    // An update never drops a cached ticker: the universe is the cache's, then the tickers asked
+    // for that are new to it (reloading a whole source must not widen it either; a fetch
+    // without --update sets a new universe).
+    let tickers = match &cached {
+        Some(cached) => {
+            let mut universe = cached.tickers().to_vec();
+            let added: Vec<String> = tickers
+                .into_iter()
+                .filter(|ticker| !universe.contains(ticker))
+                .collect();
+            universe.extend(added);
+            universe
+        }
+        None => tickers,
+    };
     // An update only adds days: the window grows to keep every cached row (a cache fetched with
     // an end of today runs past data.end and must not shrink), and a ticker new to the cache is
     // asked for the same days as the others.
@@ -249,15 +264,25 @@ pub fn fetch(plan: &FetchPlan, progress: Arc<dyn Progress>) -> Result<Manifest> 
         }
         local => (load_local(local, &plan.path)?, plan.origin(None)),
     };
+    if cached.is_some() {
+        let left_out: Vec<&str> = fresh
+            .tickers()
+            .iter()
+            .filter(|ticker| !tickers.contains(ticker))
+            .map(String::as_str)
+            .collect();
+        if !left_out.is_empty() {
+            tracing::warn!(
+                "update: {origin} has {} ticker(s) the cache has not, left out (--tickers adds \
+                 them): {}",
+                left_out.len(),
+                left_out.join(", ")
+            );
+        }
+    }
     let combined = match &cached {
         Some(cached) => merge(cached, &fresh),
         None => fresh,
-    };
-    // An update without tickers refreshes what is cached, whichever source: reloading the whole
-    // sample must not widen a universe the cache was built with.
-    let tickers = match (&cached, tickers.is_empty()) {
-        (Some(cached), true) => cached.tickers().to_vec(),
-        _ => tickers,
     };
     let wanted = UniverseWindow {
         tickers,
@@ -448,11 +473,10 @@ fn fetch_api(
     cached: Option<&PriceTable>,
     progress: Arc<dyn Progress>,
 ) -> Result<(PriceTable, String)> {
-    let tickers = match (tickers.is_empty(), cached) {
-        (false, _) => tickers.to_vec(),
-        (true, Some(cached)) => cached.tickers().to_vec(),
-        (true, None) => return Err(LifecycleError::NeedTickers),
-    };
+    // An update's tickers include the cache's: none only in a fetch that named none.
+    if tickers.is_empty() {
+        return Err(LifecycleError::NeedTickers);
+    }
     let client_config = ClientConfig {
         requests_per_minute: plan.requests_per_minute,
         concurrency: plan.concurrency,
@@ -460,7 +484,7 @@ fn fetch_api(
     };
     let origin = plan.origin(Some(&client_config.base_url));
     let client = FinancialDatasetsClient::new(client_config)?;
-    let requests = plan_requests(&tickers, start, end, cached);
+    let requests = plan_requests(tickers, start, end, cached);
     tracing::info!(
         "requesting {} of {} tickers from {origin} ({} skipped: cache is up to date)",
         requests.len(),
@@ -478,5 +502,5 @@ fn fetch_api(
     }));
     progress.finish();
     let rows = fetched?.into_iter().flat_map(|(_, rows)| rows);
-    Ok((PriceTable::from_rows(tickers, rows), origin))
+    Ok((PriceTable::from_rows(tickers.to_vec(), rows), origin))
 }

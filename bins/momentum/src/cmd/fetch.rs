@@ -79,9 +79,9 @@ pub struct Args {
     out: Option<PathBuf>,
 
     /// Merge into the existing --out file; the API is asked only for days after each ticker's
-    /// last cached date (file sources are reloaded and merged); without --tickers the cached
-    /// universe is updated; the window grows to cover the cache, so no cached day of a kept
-    /// ticker is dropped
+    /// last cached date (file sources are reloaded and merged); every cached ticker is kept and
+    /// --tickers adds new ones; the window grows to cover the cache, so no cached day is
+    /// dropped
     #[arg(long)]
     update: bool,
 
