@@ -140,7 +140,8 @@ pub(crate) fn stream_closes(
 /// prices' digest in its metadata.
 ///
 /// # Errors
-/// As [`panel_of_prices`]; [`LifecycleError::Write`].
+/// [`LifecycleError::PanelOverPrices`] when `out` is the file `prices` (nothing is read or
+/// written); as [`panel_of_prices`]; [`LifecycleError::Write`].
 ///
 /// # Examples
 ///
@@ -152,6 +153,7 @@ pub(crate) fn stream_closes(
 /// let dir = tempfile::tempdir()?;
 /// let prices = dir.path().join("prices.csv");
 /// std::fs::write(&prices, "date,XOM,CVX\n2024-01-02,100.0,150.0\n2024-01-03,101.5,\n")?;
+/// let before = std::fs::read(&prices)?;
 /// let out = dir.path().join("features/panel.parquet");
 /// let (panel, digest) = build_features(&prices, &out)?;
 /// assert_eq!(panel.tickers(), ["XOM", "CVX"]);
@@ -165,9 +167,21 @@ pub(crate) fn stream_closes(
 /// let carried: Vec<f64> = stored.carried().iter().copied().collect();
 /// assert_eq!(carried, [100.0, 150.0, 101.5, 150.0]);
 /// assert_eq!(stored_digest, Some(digest));
+///
+/// // Never over its own input, whatever the path says.
+/// let again = dir.path().join("features/../prices.csv");
+/// let err = build_features(&prices, &again).unwrap_err();
+/// assert!(err.to_string().starts_with(&again.display().to_string()), "{err}");
+/// assert_eq!(std::fs::read(&prices)?, before);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn build_features(prices: &Path, out: &Path) -> Result<(PricePanel, String)> {
+    // The same file by any path (a link, `./`): the cache would be replaced by its panel.
+    if let (Ok(a), Ok(b)) = (prices.canonicalize(), out.canonicalize())
+        && a == b
+    {
+        return Err(LifecycleError::PanelOverPrices { path: out.into() });
+    }
     let (panel, digest) = panel_of_prices(prices)?;
     write_panel(out, &panel, Some(&digest)).map_err(|err| LifecycleError::write(out, err))?;
     Ok((panel, digest))

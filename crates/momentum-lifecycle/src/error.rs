@@ -53,6 +53,15 @@ pub enum LifecycleError {
         /// The price cache looked for.
         prices: PathBuf,
     },
+    /// The panel would be written over the price file it is built from.
+    #[error(
+        "{} is the price file the panel is built from: write the panel elsewhere (--out)",
+        path.display()
+    )]
+    PanelOverPrices {
+        /// The file.
+        path: PathBuf,
+    },
     /// The candidate file cannot be read.
     #[error("cannot read the candidate {} (run `momentum backtest`)", path.display())]
     NoCandidate {
