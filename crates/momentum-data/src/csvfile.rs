@@ -258,7 +258,14 @@ fn parse(text: impl Read, origin: &str) -> Result<PriceTable> {
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .from_reader(text);
-    let original = reader.headers().map_err(csv_err)?.clone();
+    let mut original = reader.headers().map_err(csv_err)?.clone();
+    // Excel's "CSV UTF-8" starts with a byte order mark, which is not part of the first name.
+    if let Some(first) = original.get(0).and_then(|h| h.strip_prefix('\u{feff}')) {
+        let first = first.trim().to_owned();
+        original = std::iter::once(first.as_str())
+            .chain(original.iter().skip(1))
+            .collect();
+    }
     let headers: Vec<String> = original.iter().map(str::to_lowercase).collect();
     let find = |name: &str| headers.iter().position(|h| h == name);
     let missing = |column: &str| DataError::MissingColumn {
@@ -541,6 +548,18 @@ mod tests {
         let table = read_input(Interrupted(text, false), "in.csv", &LIMITS).unwrap();
         assert_eq!(table, parse_csv(text, "in.csv").unwrap());
         assert_eq!(table.len(), 3);
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_not_part_of_the_first_column_name() {
+        let wide = parse_csv(b"\xef\xbb\xbfdate,AAA\n2024-01-02,1\n", "wide.csv").unwrap();
+        assert_eq!(wide.tickers(), ["AAA"]);
+        let long =
+            parse_csv(b"\xef\xbb\xbfTicker,date,close\nAAA,2024-01-02,1\n", "long.csv").unwrap();
+        assert_eq!((long.tickers(), long.len()), (&["AAA".to_owned()][..], 1));
+        // Wide with the tickers first: the first ticker's name is whole.
+        let first = parse_csv(b"\xef\xbb\xbfAAA,date\n1,2024-01-02\n", "first.csv").unwrap();
+        assert_eq!(first.tickers(), ["AAA"]);
     }
 
     #[test]
