@@ -920,6 +920,19 @@ fn a_challenger_runs_in_shadow_and_replaces_the_champion_only_on_a_decision() {
 
     // Bad flags name themselves; a decided comparison swaps the two.
     fails(momentum(root, None, &["ab", "--alpha", "2"]), "--alpha");
+    fails(
+        momentum(root, None, &["ab", "--reps", "3"]),
+        "invalid --reps 3: must be at least 19 for a 95 % interval",
+    );
+    fails(
+        momentum(root, None, &["ab", "--block", "0"]),
+        "invalid --block 0: must be at least 1",
+    );
+    // The days of a backtest comparison only: the live books compare every day they have.
+    fails(
+        momentum(root, None, &["ab", "--start", "2022-01-03"]),
+        "--start and --end choose the days of --source backtest only",
+    );
     decide_for_challenger(root);
     let out = ok(momentum(root, None, &["promote", "--from-challenger"]));
     assert!(out.contains("version 2 is `champion`"), "{out}");

@@ -554,8 +554,11 @@ mod tests {
     fn a_byte_order_mark_is_not_part_of_the_first_column_name() {
         let wide = parse_csv(b"\xef\xbb\xbfdate,AAA\n2024-01-02,1\n", "wide.csv").unwrap();
         assert_eq!(wide.tickers(), ["AAA"]);
-        let long =
-            parse_csv(b"\xef\xbb\xbfTicker,date,close\nAAA,2024-01-02,1\n", "long.csv").unwrap();
+        let long = parse_csv(
+            b"\xef\xbb\xbfTicker,date,close\nAAA,2024-01-02,1\n",
+            "long.csv",
+        )
+        .unwrap();
         assert_eq!((long.tickers(), long.len()), (&["AAA".to_owned()][..], 1));
         // Wide with the tickers first: the first ticker's name is whole.
         let first = parse_csv(b"\xef\xbb\xbfAAA,date\n1,2024-01-02\n", "first.csv").unwrap();

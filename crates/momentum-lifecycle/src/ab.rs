@@ -246,5 +246,8 @@ fn read_returns(path: &Path) -> Result<(Book, Book)> {
             book.returns.push(value);
         }
     }
+    if champion.dates.is_empty() {
+        return Err(bad("no rows after the header".into()));
+    }
     Ok((champion, challenger))
 }

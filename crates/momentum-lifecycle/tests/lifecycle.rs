@@ -614,6 +614,11 @@ fn a_returns_file_is_compared_and_a_bad_one_is_named() {
             "date,champion,challenger\n2020-01-01,abc,0.02\n",
             "line 2: champion: invalid float literal",
         ),
+        (
+            "header-only.csv",
+            "date,champion,challenger\n",
+            "no rows after the header",
+        ),
     ] {
         let bad = request(file, text);
         let err = run_ab(None, &bad).unwrap_err().to_string();

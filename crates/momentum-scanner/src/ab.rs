@@ -31,7 +31,8 @@
 
 use chrono::NaiveDate;
 use momentum_engine::{
-    Arm, Comparison, ComparisonSpec, DAYS_PER_YEAR, StrategyParams, Window, backtest,
+    Arm, Comparison, ComparisonSpec, DAYS_PER_YEAR, MIN_REPLICATIONS, StrategyParams, Window,
+    backtest,
 };
 use momentum_features::{PricePanel, is_valid};
 use serde::{Deserialize, Serialize};
@@ -85,25 +86,33 @@ impl AbSettings {
         }
     }
 
-    /// `alpha` in `(0, 1)` and `min_days` at least 2 (the comparison's own checks name `block`
-    /// and `reps`).
+    /// `alpha` in `(0, 1)`, `min_days` at least 2, `block` at least 1 and `reps` at least
+    /// [`MIN_REPLICATIONS`] (that a block fits twice in the days compared is the comparison's
+    /// own check, once the days are known).
     ///
     /// # Errors
     /// [`ScanError::InvalidSetting`] naming the setting.
     pub fn validate(&self) -> Result<(), ScanError> {
-        if !(self.alpha > 0.0 && self.alpha < 1.0) {
-            return Err(ScanError::InvalidSetting {
-                name: "ab.alpha",
-                reason: "must be in (0, 1)",
-            });
+        let checks = [
+            (
+                "ab.alpha",
+                self.alpha > 0.0 && self.alpha < 1.0,
+                "must be in (0, 1)",
+            ),
+            ("ab.min_days", self.min_days >= 2, "must be at least 2"),
+            ("ab.block", self.block >= 1, "must be at least 1"),
+            (
+                "ab.reps",
+                self.reps >= MIN_REPLICATIONS,
+                "must be at least 19 for a 95 % interval",
+            ),
+        ];
+        // The reason above spells the engine's minimum.
+        const _: () = assert!(MIN_REPLICATIONS == 19);
+        match checks.into_iter().find(|(_, ok, _)| !ok) {
+            Some((name, _, reason)) => Err(ScanError::InvalidSetting { name, reason }),
+            None => Ok(()),
         }
-        if self.min_days < 2 {
-            return Err(ScanError::InvalidSetting {
-                name: "ab.min_days",
-                reason: "must be at least 2",
-            });
-        }
-        Ok(())
     }
 }
 

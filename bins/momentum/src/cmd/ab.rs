@@ -121,6 +121,14 @@ enum SourceKind {
 }
 
 pub fn run(args: Args, settings: &Settings, params: &Path) -> anyhow::Result<ExitCode> {
+    if (args.start.is_some() || args.end.is_some())
+        && (args.returns.is_some() || args.source != SourceKind::Backtest)
+    {
+        anyhow::bail!(
+            "--start and --end choose the days of --source backtest only (a returns file or the \
+             live books compare every day they have)"
+        );
+    }
     let source = match (&args.returns, args.source) {
         (Some(path), _) => AbSource::Returns(path.clone()),
         (None, SourceKind::Live) => AbSource::Live,
