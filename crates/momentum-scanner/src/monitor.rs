@@ -423,9 +423,27 @@ fn drift_checks(
     train: Range<usize>,
 ) -> Vec<Check> {
     let days = panel.n_days();
-    let recent_start = days
-        .saturating_sub(settings.recent_days)
-        .max(params.lookback);
+    // Recent days inside the train window would compare the scores partly with themselves, and
+    // read as "no drift": not a verdict either check can give.
+    let after_train = days - train.end;
+    if settings.recent_days > after_train {
+        let detail = format!(
+            "not comparable: the last {} days (monitor.recent_days) reach into the train window, \
+             which ends on {}; at most {after_train} fit after it",
+            settings.recent_days,
+            panel.dates()[train.end - 1]
+        );
+        return [("psi", settings.psi_threshold), ("ks", settings.ks_alpha)]
+            .map(|(name, threshold)| Check {
+                name,
+                value: None,
+                threshold,
+                breached: false,
+                detail: detail.clone(),
+            })
+            .into();
+    }
+    let recent_start = (days - settings.recent_days).max(params.lookback);
     // The train window's days that have a score (as the backtest's first rebalance is
     // `max(start, L)`).
     let train = train.start.max(params.lookback)..train.end;

@@ -397,6 +397,36 @@ fn the_drift_reference_is_the_train_window_of_the_evaluation_window() {
         end: 1099,
     };
     assert_eq!(drift(short).2, (756, 1_680));
+    // Recent days that reach into the train window would compare the scores partly with
+    // themselves: days 1050 to 1499 fit after a train window of days 0 to 1049, one more day
+    // makes both checks "not comparable" (not breached, no value) instead of a verdict.
+    let checks = |recent_days| {
+        let settings = MonitorSettings {
+            recent_days,
+            ..settings()
+        };
+        monitor(&panel, &history, &settings, (0.7, Window::full(1500)))
+            .unwrap()
+            .checks
+    };
+    let fitting = checks(450);
+    assert!(
+        fitting.iter().skip(2).all(|c| c.value.is_some()),
+        "{fitting:?}"
+    );
+    let reaching = checks(451);
+    for name in ["psi", "ks"] {
+        let check = reaching.iter().find(|c| c.name == name).unwrap();
+        assert!(check.value.is_none() && !check.breached, "{check:?}");
+        assert!(
+            check
+                .detail
+                .starts_with("not comparable: the last 451 days")
+                && check.detail.ends_with("at most 450 fit after it"),
+            "{}",
+            check.detail
+        );
+    }
     // A window outside the panel is refused.
     let err = monitor(
         &panel,
