@@ -14,7 +14,7 @@ mod support;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Stdio};
+use std::process::{Child, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{command, momentum, ok};
@@ -36,10 +36,16 @@ impl Server {
 
     /// [`Server::start`] with `MLFLOW_TRACKING_URI` set to `uri` when given.
     fn tracking_to(dir: &Path, uri: Option<&str>, args: &[&str]) -> Self {
+        Self::spawn(dir, uri, args, Stdio::inherit())
+    }
+
+    /// [`Server::tracking_to`] with the server's stderr sent to `stderr`.
+    fn spawn(dir: &Path, uri: Option<&str>, args: &[&str], stderr: Stdio) -> Self {
         let mut argv = vec!["serve", "--port", "0"];
         argv.extend(args);
         let mut child = command(dir, uri, &argv)
             .stdout(Stdio::piped())
+            .stderr(stderr)
             .spawn()
             .expect("momentum serve starts");
         let mut line = String::new();
@@ -60,6 +66,19 @@ impl Server {
 
     fn addr(&self) -> &str {
         self.base.strip_prefix("http://").unwrap()
+    }
+
+    /// Waits for the process to exit, at most `bound` (then panics): its status and how long
+    /// it took.
+    fn exit_within(&mut self, bound: Duration) -> (ExitStatus, Duration) {
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return (status, start.elapsed());
+            }
+            assert!(start.elapsed() < bound, "still running after {bound:?}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     fn signal(&self, name: &str) {
@@ -1120,6 +1139,117 @@ fn sigterm_drains_the_requests_in_flight_and_exits_0() {
     assert_eq!(status.code(), Some(0));
 }
 
+/// A request whose body is still arriving when the drain time runs out: the process exits 1
+/// and says so.
+#[test]
+fn a_request_outliving_the_drain_exits_1() {
+    let dir = tiny_dir("1", 1);
+    let mut server = Server::spawn(dir.path(), None, &["--drain-seconds", "1"], Stdio::piped());
+    let mut stream = TcpStream::connect(server.addr()).unwrap();
+    let head = format!(
+        "POST /invocations HTTP/1.1\r\nHost: test\r\nContent-Type: text/csv\r\nContent-Length: {}\r\n\r\n",
+        TINY_CSV.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(&TINY_CSV.as_bytes()[..20]).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    server.signal("TERM");
+    let (status, waited) = server.exit_within(Duration::from_secs(10));
+    assert_eq!(status.code(), Some(1));
+    assert!(waited >= Duration::from_millis(800), "{waited:?}");
+    let mut stderr = String::new();
+    let mut pipe = server.child.stderr.take().unwrap();
+    pipe.read_to_string(&mut stderr).unwrap();
+    assert!(
+        stderr.contains(&format!(
+            "error: {}: in-flight requests still running after 1 s of draining",
+            server.addr()
+        )),
+        "{stderr}"
+    );
+}
+
+/// The start of a request head: a client that sends this and then nothing.
+const PARTIAL_HEAD: &[u8] = b"POST /invocations HTTP/1.1\r\nHost: test\r\n";
+
+/// A connection to `server` that has sent `sent`, reads time out after 20 s.
+fn connection(server: &Server, sent: &[u8]) -> TcpStream {
+    let mut stream = TcpStream::connect(server.addr()).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    stream.write_all(sent).unwrap();
+    stream
+}
+
+/// Reads `stream` until the server closes it: what the server sent before (a read timing out
+/// is a connection the server kept open, and fails the test).
+fn until_closed(stream: &mut TcpStream) -> String {
+    let mut answer = Vec::new();
+    match stream.read_to_end(&mut answer) {
+        Ok(_) => {}
+        Err(err) if err.kind() == std::io::ErrorKind::ConnectionReset => {}
+        Err(err) => panic!("the connection was not closed: {err}"),
+    }
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// A connection that sends part of a request head, or nothing, is closed after
+/// `--header-timeout-seconds` (without an answer, or with a 408), and a request on another
+/// connection is answered meanwhile.
+#[test]
+fn a_partial_or_missing_request_head_is_disconnected_after_the_header_timeout() {
+    let dir = tiny_dir("1", 1);
+    let server = Server::start(dir.path(), &["--header-timeout-seconds", "1"]);
+    let start = Instant::now();
+    let mut partial = connection(&server, PARTIAL_HEAD);
+    let mut silent = connection(&server, b"");
+    let mut other = connection(
+        &server,
+        b"GET /version HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n",
+    );
+    let response = until_closed(&mut other);
+    assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
+    assert!(response.ends_with(env!("CARGO_PKG_VERSION")), "{response}");
+    for stream in [&mut partial, &mut silent] {
+        let answer = until_closed(stream);
+        assert!(
+            answer.is_empty() || answer.starts_with("HTTP/1.1 408 "),
+            "{answer}"
+        );
+    }
+    let waited = start.elapsed();
+    assert!(
+        waited >= Duration::from_millis(800) && waited < Duration::from_secs(10),
+        "{waited:?}"
+    );
+}
+
+/// At SIGTERM the connections without a request in flight (one still sending its head, one
+/// that sent nothing, one kept alive after its answer) do not hold the stop: the process exits
+/// 0 well before the drain time, and before the (default, 10 s) header timeout.
+#[test]
+fn sigterm_with_only_idle_or_partial_connections_exits_0_at_once() {
+    let dir = tiny_dir("1", 1);
+    let mut server = Server::start(dir.path(), &["--drain-seconds", "5"]);
+    let _partial = connection(&server, PARTIAL_HEAD);
+    let _silent = connection(&server, b"");
+    let mut kept = connection(&server, b"GET /version HTTP/1.1\r\nHost: test\r\n\r\n");
+    let mut response = Vec::new();
+    let mut buffer = [0; 512];
+    while !response.ends_with(env!("CARGO_PKG_VERSION").as_bytes()) {
+        let n = kept.read(&mut buffer).unwrap();
+        assert!(n > 0, "{}", String::from_utf8_lossy(&response));
+        response.extend_from_slice(&buffer[..n]);
+    }
+    assert!(response.starts_with(b"HTTP/1.1 200 OK\r\n"));
+    std::thread::sleep(Duration::from_millis(300));
+    server.signal("TERM");
+    let (status, waited) = server.exit_within(Duration::from_secs(10));
+    assert_eq!(status.code(), Some(0));
+    assert!(waited < Duration::from_secs(4), "{waited:?}");
+}
+
 #[test]
 fn help_names_every_endpoint_and_flag() {
     let dir = tempfile::tempdir().unwrap();
@@ -1140,6 +1270,7 @@ fn help_names_every_endpoint_and_flag() {
         "--poll-ms",
         "--drain-seconds",
         "--monitor-report",
+        "--header-timeout-seconds",
         "--request-timeout-seconds",
         "--body-timeout-seconds",
         "--max-concurrency",
@@ -1156,5 +1287,13 @@ fn help_names_every_endpoint_and_flag() {
     common::fails(
         momentum(dir.path(), None, &["serve", "--drain-seconds", "0"]),
         "invalid --drain-seconds 0: must be at least 1",
+    );
+    common::fails(
+        momentum(
+            dir.path(),
+            None,
+            &["serve", "--header-timeout-seconds", "0"],
+        ),
+        "invalid --header-timeout-seconds 0: must be at least 1",
     );
 }

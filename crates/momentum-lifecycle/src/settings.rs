@@ -195,6 +195,10 @@ pub struct ServeSettings {
     pub drain_seconds: u64,
     /// The monitor's report, read for the drift and live-record metrics.
     pub monitor_report: PathBuf,
+    /// The longest a client may take to send a request head, in seconds, from the
+    /// connection's start or, on a kept-alive connection, from the previous answer; the
+    /// connection is closed after (a client sending part of a head cannot hold it).
+    pub header_timeout_seconds: u64,
     /// The longest a request may take, from its head to its answer (body, queue and scoring
     /// included), in seconds; a slower one is answered 504.
     pub request_timeout_seconds: u64,
@@ -216,6 +220,7 @@ impl Default for ServeSettings {
             poll_ms: 2000,
             drain_seconds: 30,
             monitor_report: PathBuf::from("reports/monitor.json"),
+            header_timeout_seconds: 10,
             request_timeout_seconds: 30,
             body_timeout_seconds: 10,
             max_concurrency: 8,
@@ -253,6 +258,7 @@ impl ServeSettings {
         at_least("max_body_bytes", self.max_body_bytes as u64, 1)?;
         at_least("poll_ms", self.poll_ms, 10)?;
         at_least("drain_seconds", self.drain_seconds, 1)?;
+        at_least("header_timeout_seconds", self.header_timeout_seconds, 1)?;
         at_least("request_timeout_seconds", self.request_timeout_seconds, 1)?;
         at_least("body_timeout_seconds", self.body_timeout_seconds, 1)?;
         at_least("max_concurrency", self.max_concurrency as u64, 1)?;

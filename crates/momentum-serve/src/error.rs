@@ -35,7 +35,7 @@ pub enum ServeError {
         #[source]
         source: std::io::Error,
     },
-    /// The runtime, a signal handler or the listener failed.
+    /// The runtime or a signal handler failed.
     #[error("{what}")]
     Io {
         /// What was being done.

@@ -15,13 +15,14 @@
 //! | [`ModelInfo`] | the answer of `GET /v1/model` |
 //! | [`ServeError`], [`ApiError`] | why the server stopped; what a request is answered with (`{"error_code", "message"}`) |
 //!
-//! Each request is bounded (`serve.request_timeout_seconds`, `serve.body_timeout_seconds`,
-//! `serve.max_body_bytes`, `serve.max_concurrency`), and the CPU work of one (parsing the table,
-//! scoring it, reading the picks history) runs on tokio's blocking pool, never on the threads
-//! that accept and answer connections.
+//! Each request is bounded (`serve.header_timeout_seconds`, `serve.request_timeout_seconds`,
+//! `serve.body_timeout_seconds`, `serve.max_body_bytes`, `serve.max_concurrency`), and the CPU
+//! work of one (parsing the table, scoring it, reading the picks history) runs on tokio's
+//! blocking pool, never on the threads that accept and answer connections.
 //!
-//! The routes are listed in the `api` module, the metrics in `metrics`, the reload in `state`
-//! (`docs/serving.md`, "Scoring API", is the user's guide).
+//! The routes are listed in the `api` module, the connections and their head timeout in
+//! `conn`, the metrics in `metrics`, the reload in `state` (`docs/serving.md`, "Scoring API",
+//! is the user's guide).
 //!
 //! ```no_run
 //! use momentum_lifecycle::ServeSettings;
@@ -39,6 +40,7 @@
 #![warn(missing_docs)]
 
 mod api;
+mod conn;
 mod error;
 mod frame;
 mod metrics;
@@ -68,7 +70,8 @@ pub struct ServeConfig {
     pub serve: ServeSettings,
 }
 
-/// Serves until `SIGTERM` or `SIGINT`, then stops accepting (new connections are refused), lets
+/// Serves until `SIGTERM` or `SIGINT`, then stops accepting (new connections are refused),
+/// closes the connections without a request in flight (idle, or still sending a head), lets
 /// the requests in flight finish (at most `serve.drain_seconds`) and returns. `ready` is called
 /// with the bound address once the server accepts connections and its signal handlers are
 /// installed. Work still running on the blocking pool when the drain ends (a scoring a timed-out
@@ -144,10 +147,6 @@ async fn serve(config: ServeConfig, ready: impl FnOnce(SocketAddr)) -> Result<()
     let router = api::router(app);
 
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let until_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
-        // An error means the sender is gone, which is a stop too.
-        let _ = stopped.wait_for(|s| *s).await;
-    };
     let poll = Duration::from_millis(settings.poll_ms);
     let watcher = tokio::spawn(state::watch(
         served,
@@ -155,28 +154,27 @@ async fn serve(config: ServeConfig, ready: impl FnOnce(SocketAddr)) -> Result<()
         metrics,
         until_stopped(stopped.clone()),
     ));
-    let shutdown = async move {
-        let name = stop_signal(terminate, interrupt).await;
-        tracing::info!("{name}: draining the requests in flight, then stopping");
-        let _ = stop.send(true);
-    };
     tracing::info!(
         "listening on http://{local} (alias {}, params {})",
         settings.alias,
         shown,
     );
     ready(local);
-    let server = axum::serve(listener, router).with_graceful_shutdown(shutdown);
+    let header_timeout = Duration::from_secs(settings.header_timeout_seconds);
+    let server = conn::serve(listener, router, header_timeout, stopped);
     let drain = Duration::from_secs(settings.drain_seconds);
-    let timed_out = async {
-        until_stopped(stopped.clone()).await;
+    // The stop signal, then the drain time.
+    let timed_out = async move {
+        let name = stop_signal(terminate, interrupt).await;
+        tracing::info!("{name}: draining the requests in flight, then stopping");
+        let _ = stop.send(true);
         tokio::time::sleep(drain).await;
     };
     // Biased: a server that finished draining wins over a drain time that ran out at the
     // same poll.
     let outcome = tokio::select! {
         biased;
-        served = server => served.map_err(|source| ServeError::Io { what: "the server failed", source }),
+        () = server => Ok(()),
         () = timed_out => Err(ServeError::DrainTimeout { addr: local, seconds: settings.drain_seconds }),
     };
     // The watcher stops at the stop signal between reloads; one in a registry call would hold
@@ -195,6 +193,11 @@ async fn serve(config: ServeConfig, ready: impl FnOnce(SocketAddr)) -> Result<()
     outcome?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Returns once `stopped` turns true (or its sender is gone, which is a stop too).
+async fn until_stopped(mut stopped: tokio::sync::watch::Receiver<bool>) {
+    let _ = stopped.wait_for(|s| *s).await;
 }
 
 /// The first of `SIGTERM` and `SIGINT`.

@@ -32,15 +32,18 @@ Endpoints (MLflow scoring-server conventions; docs/serving.md, \"Scoring API\"):
 Errors are JSON {\"error_code\": ..., \"message\": ...}: 400 for a malformed or unscorable body,
 408 for a body slower than --body-timeout-seconds, 413 above --max-body-bytes (refused from
 Content-Length before the body is read), 404, 415, 503 without a model, 504 for a request
-longer than --request-timeout-seconds. At most --max-concurrency requests score at once; the
-others wait for a slot.
+longer than --request-timeout-seconds. A connection that takes longer than
+--header-timeout-seconds to send a request head (or stays idle that long between requests) is
+closed without an answer. At most --max-concurrency requests score at once; the others wait
+for a slot.
 
 The model reloads without a restart when the params file changes (checked every --poll-ms)
 or the registry alias moves, and at once on SIGHUP; requests in flight keep the model they
 started with. A reload that fails keeps the served model (logged, and counted in
 momentum_model_reloads_total{outcome=\"error\"}); so does a file that lost the model's block,
-until it has stayed so for two polls a second apart (or SIGHUP). SIGTERM or SIGINT stops accepting, lets the
-requests in flight finish (at most --drain-seconds) and exits 0.
+until it has stayed so for two polls a second apart (or SIGHUP). SIGTERM or SIGINT stops accepting,
+closes the connections without a request in flight (idle, or still sending a head), lets the
+requests in flight finish (at most --drain-seconds, else it exits 1) and exits 0.
 
 Prints `listening on http://HOST:PORT` on stdout once it accepts connections (--port 0 takes
 a free port).
@@ -83,6 +86,12 @@ pub struct Args {
     #[arg(long, value_name = "PATH")]
     monitor_report: Option<PathBuf>,
 
+    /// Longest time a client may take to send a request head (from connecting, or from the
+    /// previous answer on a kept-alive connection); slower is disconnected
+    /// [params: serve.header_timeout_seconds]
+    #[arg(long, value_name = "SECONDS")]
+    header_timeout_seconds: Option<u64>,
+
     /// Longest time from a request's head to its answer; slower is answered 504
     /// [params: serve.request_timeout_seconds]
     #[arg(long, value_name = "SECONDS")]
@@ -123,6 +132,12 @@ pub fn run(
         args.drain_seconds,
         "serve.drain_seconds",
         "--drain-seconds",
+    );
+    flags.set(
+        &mut s.header_timeout_seconds,
+        args.header_timeout_seconds,
+        "serve.header_timeout_seconds",
+        "--header-timeout-seconds",
     );
     flags.set(
         &mut s.request_timeout_seconds,
