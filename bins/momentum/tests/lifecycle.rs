@@ -175,6 +175,28 @@ fn lifecycle(uri: Option<&str>) -> tempfile::TempDir {
         "reports/monitor-flags.json",
     ];
     ok(momentum(root, uri, &flags));
+    // Recent days that reach into the train window: both drift checks say so, without a value.
+    ok(momentum(
+        root,
+        uri,
+        &[
+            "monitor",
+            "--recent-days",
+            "8000",
+            "--out",
+            "reports/monitor-long.json",
+        ],
+    ));
+    let long = json(&root.join("reports/monitor-long.json"));
+    for name in ["psi", "ks"] {
+        let check = check(&long, name);
+        let detail = check["detail"].as_str().unwrap();
+        assert!(
+            detail.starts_with("not comparable: the last 8000 days"),
+            "{detail}"
+        );
+        assert!(check["value"].is_null());
+    }
     let flagged = json(&root.join("reports/monitor-flags.json"));
     assert_eq!(threshold(&flagged, "psi"), 0.9);
     assert_eq!(threshold(&flagged, "ks"), 0.002);
