@@ -176,8 +176,24 @@ fn bad_queries_and_a_broken_table_are_one_line_naming_them() {
     );
     fails(
         momentum(root, None, &["runs", "compare", &parent, "--sort", "sharp"]),
-        "grid condition `sharp`: no such column",
+        "--sort sharp: no such column",
     );
+    // Flags that select runs do not apply to one run's grid rows: refused, not ignored.
+    for flags in [
+        &["--limit", "2"][..],
+        &["-f", "metrics.test_sharpe > 99"],
+        &["--show-metrics", "sharpe"],
+        &["--top-level"],
+    ] {
+        fails(
+            momentum(
+                root,
+                None,
+                &[&["runs", "compare", &parent][..], flags].concat(),
+            ),
+            "the grid rows of one backtest run take --where, --top, --sort and --format",
+        );
+    }
 
     // A reader that goes away (`| head -1`) ends the command quietly with exit 0.
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_momentum"))

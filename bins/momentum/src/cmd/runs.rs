@@ -14,7 +14,7 @@ use momentum_tracking::{Filter, Run, RunQuery, Tracker};
 
 use crate::terminal::say;
 use momentum_lifecycle::track::{GRID_COMBINATIONS_TAG, query_grid_of_run};
-use momentum_lifecycle::{GRID_ARTIFACT, GridFilter, GridTable, Settings};
+use momentum_lifecycle::{GRID_ARTIFACT, GridFilter, GridTable, LifecycleError, Settings};
 
 /// Inspect, compare and sync tracked runs.
 ///
@@ -63,9 +63,11 @@ enum RunsCommand {
     /// Compare runs side by side, or every combination of one backtest's grid.
     ///
     /// With one backtest run id: one row per grid combination, read from the run's
-    /// grid.parquet artifact (--where, --sort, --top, --format). With several runs: one row
-    /// per run, one column per param and metric. Without run ids or --parent, compares the
-    /// children of the newest top-level run that has children (the latest grid search).
+    /// grid.parquet artifact (--where, --sort, --top, --format; the flags that select runs,
+    /// --filter, --parent, --top-level, --limit and --show-*, are refused there). With several
+    /// runs: one row per run, one column per param and metric. Without run ids or --parent,
+    /// compares the children of the newest top-level run that has children (the latest grid
+    /// search).
     Compare(CompareArgs),
     /// Push local runs the tracking server has not fully received (data, artifacts, parent
     /// links, final status). Safe to repeat: nothing is created twice.
@@ -451,8 +453,19 @@ fn compare(tracker: &Tracker, experiment: &str, a: &CompareArgs) -> anyhow::Resu
         };
         let filter: Option<GridFilter> = a.where_.as_deref().map(str::parse).transpose()?;
         let sort = (a.select.sort.as_deref(), a.select.asc);
-        let query = query_grid_of_run(tracker, (&id, remote), filter.as_ref(), sort, a.top)?;
+        let query = query_grid_of_run(tracker, (&id, remote), filter.as_ref(), sort, a.top)
+            .map_err(|err| {
+                // A column named by --sort, not by a --where condition: named as the flag.
+                if let LifecycleError::RunGrid { source, .. } = &err
+                    && let LifecycleError::GridQuery { token, reason } = source.as_ref()
+                    && sort.0 == Some(token.as_str())
+                {
+                    return anyhow::anyhow!("--sort {token}: {reason}");
+                }
+                err.into()
+            })?;
         if let Some((rows, total)) = query {
+            run_flags_unused(a)?;
             return print_grid(&rows, (total, &id), a.format);
         }
         grid_flags_unused(a)?;
@@ -607,6 +620,27 @@ fn grid_flags_unused(a: &CompareArgs) -> anyhow::Result<()> {
         bail!(
             "--where, --top and --format apply to one backtest run with a grid table \
              ({GRID_ARTIFACT}); compare runs with --filter, --limit and --sort instead"
+        );
+    }
+    Ok(())
+}
+
+/// `--filter`, `--parent`, `--top-level`, `--limit` and `--show-*` select and print runs:
+/// refused for one run's grid table, whose rows they would not touch.
+fn run_flags_unused(a: &CompareArgs) -> anyhow::Result<()> {
+    let s = &a.select;
+    let given = [
+        ("--filter", !s.filters.is_empty()),
+        ("--parent", s.parent.is_some()),
+        ("--top-level", s.top_level),
+        ("--limit", s.limit.is_some()),
+        ("--show-params", !a.show_params.is_empty()),
+        ("--show-metrics", !a.show_metrics.is_empty()),
+    ];
+    if let Some((flag, _)) = given.into_iter().find(|(_, given)| *given) {
+        bail!(
+            "{flag} selects or prints runs; the grid rows of one backtest run take --where, \
+             --top, --sort and --format"
         );
     }
     Ok(())
