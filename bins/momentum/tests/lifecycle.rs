@@ -774,7 +774,7 @@ fn challenger_version(root: &Path) -> Option<String> {
 /// Writes `reports/ab.json` as `momentum ab` would after deciding for the challenger.
 fn decide_for_challenger(root: &Path) {
     let text = format!(
-        r#"{{"decision": "promote_challenger", "reason": "by hand", "champion": {{"version": "{}"}}, "challenger": {{"version": "{}"}}}}"#,
+        r#"{{"source": "live", "decision": "promote_challenger", "reason": "by hand", "champion": {{"version": "{}"}}, "challenger": {{"version": "{}"}}}}"#,
         params_version(root),
         challenger_version(root).unwrap()
     );
@@ -938,6 +938,18 @@ fn a_challenger_runs_in_shadow_and_replaces_the_champion_only_on_a_decision() {
         Some(1),
         "{}",
         String::from_utf8_lossy(&out.stdout)
+    );
+
+    // A comparison of a returns file, whatever it decided, is not one of the two models.
+    std::fs::write(
+        root.join("returns.csv"),
+        "date,champion,challenger\n2022-12-01,0.01,0.02\n2022-12-02,0.0,0.01\n",
+    )
+    .unwrap();
+    ok(momentum(root, None, &["ab", "--returns", "returns.csv"]));
+    fails(
+        momentum(root, None, &["promote", "--from-challenger"]),
+        "it compares the books of source `returns` (a returns file), not the two models",
     );
 
     // Bad flags name themselves; a decided comparison swaps the two.

@@ -411,9 +411,11 @@ pub struct Swap {
     pub archived: String,
 }
 
-/// The part of `reports/ab.json` a swap checks: the decision and the versions it compared.
+/// The part of `reports/ab.json` a swap checks: the books compared, the decision and the
+/// versions.
 #[derive(Debug, serde::Deserialize)]
 struct RecordedComparison {
+    source: String,
     decision: Decision,
     reason: String,
     champion: RecordedArm,
@@ -467,6 +469,13 @@ pub fn promote_challenger(
     })?;
     let recorded: RecordedComparison = serde_json::from_slice(&bytes)
         .map_err(|err| refused(format!("not a comparison written by `momentum ab`: {err}")))?;
+    if !["live", "backtest"].contains(&recorded.source.as_str()) {
+        return Err(refused(format!(
+            "it compares the books of source `{}` (a returns file), not the two models: run \
+             `momentum ab` with --source live or backtest",
+            recorded.source
+        )));
+    }
     let (champion_version, challenger_version) = (
         champion.version().unwrap_or_default(),
         challenger.version().unwrap_or_default(),

@@ -462,7 +462,7 @@ fn a_challenger_is_scanned_in_shadow_compared_swapped_in_and_retired() {
     // A comparison of other versions is refused too.
     let decided = |champion: &str, challenger: &str| {
         let text = format!(
-            r#"{{"decision": "promote_challenger", "reason": "by hand", "champion": {{"version": "{champion}"}}, "challenger": {{"version": "{challenger}"}}}}"#
+            r#"{{"source": "live", "decision": "promote_challenger", "reason": "by hand", "champion": {{"version": "{champion}"}}, "challenger": {{"version": "{challenger}"}}}}"#
         );
         std::fs::write(&ab_json, text).unwrap();
     };
