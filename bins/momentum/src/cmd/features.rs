@@ -14,6 +14,11 @@ use momentum_lifecycle::{Settings, build_features};
 /// table's digest in its Parquet key-value metadata (`momentum.data.digest`) so
 /// `momentum backtest` can report the data lineage.
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  \
+    momentum features                        # data.out -> features.panel\n  \
+    momentum features --prices prices.csv --out /tmp/panel.parquet\n  \
+    momentum backtest --panel /tmp/panel.parquet\n\n\
+The panel is never written over the price file it reads.")]
 pub struct Args {
     /// Price file to read: `.parquet` (long layout) or `.csv`/`.csv.gz` (wide or long), the
     /// layouts `momentum fetch` accepts [default: data.out from params.yaml].

@@ -108,12 +108,19 @@ struct RunFilter {
 }
 
 #[derive(Debug, ClapArgs)]
+#[command(after_help = "Examples:\n  \
+    momentum runs list --top-level --sort test_sharpe --limit 10\n  \
+    momentum runs list -f 'tags.momentum.kind = ab' -f 'status=FINISHED'\n  \
+    momentum runs list --remote --asc")]
 struct ListArgs {
     #[command(flatten)]
     select: RunFilter,
 }
 
 #[derive(Debug, ClapArgs)]
+#[command(after_help = "Examples:\n  \
+    momentum runs show 3f2a9c\n  \
+    momentum runs show --remote 0d5e2c4b9a7f4e61a3c2b1d0e9f8a7b6")]
 struct ShowArgs {
     /// Run id (or a unique prefix of a local run id).
     run: String,
@@ -124,6 +131,11 @@ struct ShowArgs {
 }
 
 #[derive(Debug, ClapArgs)]
+#[command(after_help = "Examples:\n  \
+    momentum runs compare                                  # the latest grid search's children\n  \
+    momentum runs compare 3f2a9c 7b1e04 --show-metrics test_sharpe,test_total_roi\n  \
+    momentum runs compare 3f2a9c --where 'test_sharpe > 1 and top_k = 5' --sort test_sharpe --top 10\n  \
+    momentum runs compare 3f2a9c --format json > grid.json")]
 struct CompareArgs {
     /// Runs to compare (ids or unique prefixes); default: see above.
     runs: Vec<String>,
@@ -166,6 +178,9 @@ enum Format {
 }
 
 #[derive(Debug, ClapArgs)]
+#[command(after_help = "Examples:\n  \
+    MLFLOW_TRACKING_URI=http://127.0.0.1:5000 momentum runs sync\n  \
+    momentum runs sync --uri http://127.0.0.1:5000 --store /data/mlruns")]
 struct SyncArgs {
     /// Only report what would be pushed.
     #[arg(long)]

@@ -31,7 +31,8 @@ Endpoints (MLflow scoring-server conventions; docs/serving.md, \"Scoring API\"):
 
 Errors are JSON {\"error_code\": ..., \"message\": ...}: 400 for a malformed or unscorable body,
 408 for a body slower than --body-timeout-seconds, 413 above --max-body-bytes (refused from
-Content-Length before the body is read), 404, 415, 503 without a model, 504 for a request
+Content-Length before the body is read), 404, 405 (with Allow) for a method a path does not
+take, 415, 503 without a model, 504 for a request
 longer than --request-timeout-seconds. A connection that takes longer than
 --header-timeout-seconds to send a request head (or stays idle that long between requests) is
 closed without an answer. At most --max-concurrency requests score at once; the others wait
