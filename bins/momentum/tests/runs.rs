@@ -214,6 +214,14 @@ fn text_from_the_store_reaches_the_terminal_with_control_characters_escaped() {
     let out = stdout(&momentum(dir.path(), &["runs", "show", &run_id]));
     assert!(out.contains("2\\u{1b}[31m"), "{out}");
 
+    // A store named on the command line that is not there is refused, not read as empty (and
+    // not created).
+    let out = momentum(dir.path(), &["runs", "list", "--store", "mlrnus"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no run store at mlrnus (--store)"), "{stderr}");
+    assert!(!dir.path().join("mlrnus").exists());
+
     // The error line too: a run id from the command line is echoed escaped, on one line.
     let out = momentum(dir.path(), &["runs", "show", "nope\x1b[2J\nmore"]);
     assert_eq!(out.status.code(), Some(1));

@@ -208,6 +208,10 @@ pub(crate) fn open_store(
     uri: Option<String>,
     settings: &Settings,
 ) -> anyhow::Result<Tracker> {
+    // A store named on the command line that is not there is a typo, not an empty store.
+    if let Some(named) = store.as_ref().filter(|path| !path.is_dir()) {
+        bail!("no run store at {} (--store)", named.display());
+    }
     let store = store.unwrap_or_else(|| settings.tracking.store.clone());
     let uri =
         uri.unwrap_or_else(|| momentum_tracking::resolve_tracking_uri(&settings.tracking.uri));
