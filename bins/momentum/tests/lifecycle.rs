@@ -889,6 +889,18 @@ fn a_challenger_runs_in_shadow_and_replaces_the_champion_only_on_a_decision() {
     );
     ok(momentum(root, None, &["promote", "--alias", "challenger"]));
     assert_eq!(challenger_version(root).as_deref(), Some("2"));
+    // A challenger block with a version but a parameter missing is named as that block's key.
+    let params = root.join("params.yaml");
+    let text = std::fs::read_to_string(&params).unwrap();
+    let at = text.find("\nchallenger:\n").unwrap();
+    let skip = at + text[at..].find("\n  skip: ").unwrap();
+    let line_end = skip + 1 + text[skip + 1..].find('\n').unwrap();
+    std::fs::write(&params, format!("{}{}", &text[..skip], &text[line_end..])).unwrap();
+    fails(
+        momentum(root, None, &["scan"]),
+        "invalid challenger.skip: missing from a block that has a version",
+    );
+    std::fs::write(&params, &text).unwrap();
     for as_of in ["2022-11-01", "2022-12-01", "2022-12-28"] {
         let out = ok(momentum(root, None, &["scan", "--as-of", as_of]));
         assert!(out.contains("challenger v2 would pick"), "{out}");
@@ -1165,6 +1177,6 @@ fn serving_commands_fail_clearly_on_bad_input() {
     std::fs::write(&params, format!("{before}{spoiled}{after}")).unwrap();
     fails(
         momentum(root, None, &["scan"]),
-        "invalid top_k = 0: must be at least 1",
+        "invalid production.top_k = 0: must be at least 1",
     );
 }

@@ -219,7 +219,10 @@ fn text_from_the_store_reaches_the_terminal_with_control_characters_escaped() {
     let out = momentum(dir.path(), &["runs", "list", "--store", "mlrnus"]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("no run store at mlrnus (--store)"), "{stderr}");
+    assert!(
+        stderr.contains("no run store at mlrnus (--store)"),
+        "{stderr}"
+    );
     assert!(!dir.path().join("mlrnus").exists());
 
     // The error line too: a run id from the command line is echoed escaped, on one line.

@@ -32,19 +32,19 @@
 
 use std::path::{Path, PathBuf};
 
-use momentum_engine::Arm;
-use momentum_scanner::Model;
+use momentum_engine::{Arm, EngineError};
 use momentum_scanner::ab::Decision;
 use momentum_scanner::model::{
     PREVIOUS_CHAMPION_TAG, clear_model_block, params_block, set_model_block,
 };
 use momentum_scanner::promotion::{GateInputs, GateResult, Gates, evaluate};
+use momentum_scanner::{Model, ScanError};
 use momentum_tracking::{Cmp, Filter, ModelVersion, RunQuery, RunStatus, Tracker};
 
 use crate::backtest::sha256_hex;
 use crate::error::{LifecycleError, Result};
 use crate::files::write_text;
-use crate::settings::{Settings, setting_check};
+use crate::settings::{Settings, SettingsError, setting_check};
 use crate::track::CANDIDATE_SHA256_TAG;
 
 /// The registry alias of the production model.
@@ -255,7 +255,7 @@ pub fn register(
     let previous = aliased(tracker, name, arm)?;
     let previous_version = previous.as_ref().map(|v| v.version.clone());
     // A promotion from an interrupted state would record the wrong previous champion.
-    let in_params = settings.block(arm).model()?;
+    let in_params = block_model(settings, arm)?;
     check_agreement(
         settings,
         arm,
@@ -342,7 +342,7 @@ pub fn rollback(tracker: &Tracker, settings: &Settings, params_file: &Path) -> R
         let mut undone = None;
         for arm in Arm::BOTH {
             let current = aliased(tracker, name, arm)?.map(|v| v.version);
-            let in_params = settings.block(arm).model()?;
+            let in_params = block_model(settings, arm)?;
             let params_version = in_params.as_ref().and_then(Model::version);
             if current.as_deref() == params_version {
                 continue;
@@ -411,6 +411,33 @@ pub struct Swap {
     pub archived: String,
 }
 
+/// The model of the block of `arm` in params.yaml ([`ProductionBlock::model`]), a parameter
+/// out of range or missing named by its key in that block (`challenger.top_k`).
+///
+/// [`ProductionBlock::model`]: momentum_scanner::model::ProductionBlock::model
+fn block_model(settings: &Settings, arm: Arm) -> Result<Option<Model>> {
+    let block = params_block(arm);
+    settings.block(arm).model().map_err(|err| match err {
+        ScanError::InvalidModel(EngineError::InvalidParameter {
+            name,
+            value,
+            reason,
+        }) => SettingsError::Invalid {
+            key: format!("{block}.{name}"),
+            value: Some(value),
+            reason: reason.into(),
+        }
+        .into(),
+        ScanError::IncompleteProduction { key } => SettingsError::Invalid {
+            key: format!("{block}.{key}"),
+            value: None,
+            reason: "missing from a block that has a version (run `momentum promote`)".into(),
+        }
+        .into(),
+        other => other.into(),
+    })
+}
+
 /// The part of `reports/ab.json` a swap checks: the books compared, the decision and the
 /// versions.
 #[derive(Debug, serde::Deserialize)]
@@ -449,11 +476,8 @@ pub fn promote_challenger(
         path: params_file.into(),
         name: name.clone(),
     };
-    let challenger = settings.challenger.model()?.ok_or_else(no_challenger)?;
-    let champion = settings
-        .production
-        .model()?
-        .ok_or(LifecycleError::NoProduction)?;
+    let challenger = block_model(settings, Arm::Challenger)?.ok_or_else(no_challenger)?;
+    let champion = block_model(settings, Arm::Champion)?.ok_or(LifecycleError::NoProduction)?;
     for (arm, model) in [(Arm::Champion, &champion), (Arm::Challenger, &challenger)] {
         let current = aliased(tracker, name, arm)?;
         check_agreement(settings, arm, (params_file, Some(model)), current.as_ref())?;
@@ -537,10 +561,8 @@ pub fn retire_challenger(
     params_file: &Path,
 ) -> Result<String> {
     let name = &settings.tracking.model_name;
-    let challenger = settings
-        .challenger
-        .model()?
-        .ok_or_else(|| LifecycleError::NoChallenger {
+    let challenger =
+        block_model(settings, Arm::Challenger)?.ok_or_else(|| LifecycleError::NoChallenger {
             path: params_file.into(),
             name: name.clone(),
         })?;
@@ -595,7 +617,7 @@ pub fn load_model(
     registry: impl FnOnce() -> Result<Tracker>,
 ) -> Result<Model> {
     let name = &settings.tracking.model_name;
-    let in_params = settings.block(arm).model()?;
+    let in_params = block_model(settings, arm)?;
     let none_yet = || match arm {
         Arm::Champion => match source {
             ProductionSource::Params => LifecycleError::NoProduction,
