@@ -952,6 +952,23 @@ fn a_challenger_runs_in_shadow_and_replaces_the_champion_only_on_a_decision() {
         String::from_utf8_lossy(&out.stdout)
     );
 
+    // A backtest window is named by its dates: reversed, or too short for the lookback.
+    let backtest = |start: &str, end: &str| {
+        momentum(
+            root,
+            None,
+            &["ab", "--source", "backtest", "--start", start, "--end", end],
+        )
+    };
+    fails(
+        backtest("2021-01-01", "2020-01-01"),
+        "--start 2021-01-01 is after --end 2020-01-01",
+    );
+    fails(
+        backtest("1990-01-01", "1990-02-01"),
+        "trading days leaves no day to trade from 1990-01-02 to 1990-02-01",
+    );
+
     // A comparison of a returns file, whatever it decided, is not one of the two models.
     std::fs::write(
         root.join("returns.csv"),

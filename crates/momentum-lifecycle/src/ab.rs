@@ -5,12 +5,12 @@
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
-use momentum_engine::{Arm, PricePanel, Window};
-use momentum_scanner::Model;
+use momentum_engine::{Arm, EngineError, PricePanel, Window};
 use momentum_scanner::ab::{
     AbReport, AbSettings, Book, Paired, backtest_book, live_book, mean_overlap, scanned_overlap,
 };
 use momentum_scanner::history::read_history;
+use momentum_scanner::{Model, ScanError};
 
 use crate::chart::write_ab_chart;
 use crate::daily::read_price_cache;
@@ -119,12 +119,25 @@ pub fn run_ab(models: Option<(&Model, &Model)>, request: &AbRequest) -> Result<A
                 let closes = read_price_cache(&request.prices, |_| model.universe.clone())?;
                 Ok(closes.panel()?)
             };
-            let book = |panel: &PricePanel, model: &Model| -> Result<Book> {
+            let book = |panel: &PricePanel, (arm, model): (Arm, &Model)| -> Result<Book> {
                 let window = window_of(panel.dates(), (*start, *end), &request.prices)?;
-                Ok(backtest_book(panel, model, window)?)
+                backtest_book(panel, model, window).map_err(|err| match err {
+                    ScanError::Engine(EngineError::WindowTooShort { lookback, .. }) => {
+                        LifecycleError::AbWindowTooShort {
+                            arm,
+                            lookback,
+                            start: panel.dates()[window.start],
+                            end: panel.dates()[window.end],
+                        }
+                    }
+                    other => other.into(),
+                })
             };
             let panels = (panel_of(champion)?, panel_of(challenger)?);
-            let books = (book(&panels.0, champion)?, book(&panels.1, challenger)?);
+            let books = (
+                book(&panels.0, (Arm::Champion, champion))?,
+                book(&panels.1, (Arm::Challenger, challenger))?,
+            );
             let days = Paired::of(&books.0, &books.1).dates;
             let overlap = scanned_overlap(&days, (&panels.0, champion), (&panels.1, challenger))?;
             (books.0, books.1, overlap)

@@ -203,6 +203,21 @@ pub enum LifecycleError {
         /// The last day asked for.
         end: Option<chrono::NaiveDate>,
     },
+    /// A backtest comparison's window ends before a model's lookback has the prices it needs.
+    #[error(
+        "the {arm}'s lookback of {lookback} trading days leaves no day to trade from {start} to \
+         {end}: start later or end later"
+    )]
+    AbWindowTooShort {
+        /// Whose lookback.
+        arm: momentum_engine::Arm,
+        /// The lookback.
+        lookback: usize,
+        /// The window's first day.
+        start: chrono::NaiveDate,
+        /// The window's last day.
+        end: chrono::NaiveDate,
+    },
     /// A returns file for `momentum ab --returns` that cannot be used.
     #[error("returns file {}: {reason}", path.display())]
     ReturnsFile {

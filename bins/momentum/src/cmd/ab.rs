@@ -129,6 +129,11 @@ pub fn run(args: Args, settings: &Settings, params: &Path) -> anyhow::Result<Exi
              live books compare every day they have)"
         );
     }
+    if let (Some(start), Some(end)) = (args.start, args.end)
+        && start > end
+    {
+        anyhow::bail!("--start {start} is after --end {end}");
+    }
     let source = match (&args.returns, args.source) {
         (Some(path), _) => AbSource::Returns(path.clone()),
         (None, SourceKind::Live) => AbSource::Live,
