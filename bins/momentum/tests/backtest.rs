@@ -229,8 +229,13 @@ fn invalid_parameters_fail_naming_the_parameter() {
         dir.path(),
         &["backtest", "--prices", "prices.csv", "--objective", "roi"],
     );
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown objective"));
+    // Parsed as the flag's value: the flag is named, with the usage exit code.
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("invalid value 'roi' for '--objective <NAME>': unknown objective"),
+        "{err}"
+    );
     // A cost of 50 % could take the whole portfolio in one rebalance: refused, not clamped.
     let out = momentum(
         dir.path(),

@@ -164,7 +164,7 @@ pub struct Args {
     /// What the grid maximises on the train window: sharpe, total_roi, sortino or calmar
     /// [default: backtest.objective].
     #[arg(long, value_name = "NAME")]
-    pub objective: Option<String>,
+    pub objective: Option<Objective>,
 
     /// One-way cost in basis points per unit of traded notional, 0 to below 5000
     /// [default: backtest.cost_bps].
@@ -341,10 +341,9 @@ pub fn run(args: Args, settings: &Settings, params: &Path) -> anyhow::Result<Exi
     }
     let mut spec = settings.backtest.clone();
     let mut flags = Overrides::default();
-    let objective: Option<Objective> = args.objective.as_deref().map(str::parse).transpose()?;
     flags.set(
         &mut spec.objective,
-        objective,
+        args.objective,
         "backtest.objective",
         "--objective",
     );
