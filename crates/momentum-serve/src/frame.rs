@@ -69,6 +69,8 @@ impl Frame {
     /// 400 `INVALID_PARAMETER_VALUE` for what [`momentum_data::validate()`] refuses, dates out
     /// of order, a date without any close, no rows.
     pub fn from_json(body: &[u8]) -> Result<Self, ApiError> {
+        // RFC 8259 lets a parser ignore a byte order mark, as the CSV reader does.
+        let body = body.strip_prefix(b"\xef\xbb\xbf").unwrap_or(body);
         let mut document = serde_json::Deserializer::from_slice(body);
         let envelope: Envelope = serde_path_to_error::deserialize(&mut document)
             .map_err(|err| json_error(&err, body))?;
@@ -534,6 +536,8 @@ mod tests {
         let valid =
             r#"{"dataframe_split": {"columns": ["AAA"], "index": ["2024-01-02"], "data": [[1]]}}"#;
         assert!(Frame::from_json(valid.as_bytes()).is_ok());
+        let with_bom = [&b"\xef\xbb\xbf"[..], valid.as_bytes()].concat();
+        assert!(Frame::from_json(&with_bom).is_ok());
         for tail in [" garbage {{{", r#"{"dataframe_split": {}}"#] {
             assert_eq!(
                 json(&format!("{valid}{tail}")),
