@@ -232,6 +232,28 @@ fn text_from_the_store_reaches_the_terminal_with_control_characters_escaped() {
     assert!(!stderr.contains('\x1b'), "{stderr:?}");
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
     assert!(stderr.contains("nope\\u{1b}[2J\\u{a}more"), "{stderr}");
+
+    // A run whose run.json is corrupt is named with why, not reported missing.
+    let run_file = dir
+        .path()
+        .join("mlruns/runs")
+        .join(&run_id)
+        .join("run.json");
+    std::fs::write(&run_file, b"{ not json").unwrap();
+    for args in [
+        &["runs", "show", &run_id[..8]][..],
+        &["runs", "show", &run_id],
+    ] {
+        let out = momentum(dir.path(), args);
+        assert_eq!(out.status.code(), Some(1));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let last = stderr.trim_end().lines().last().unwrap();
+        assert!(
+            last.starts_with(&format!("error: run {} cannot be read (", args[2]))
+                && last.contains("run.json"),
+            "{stderr}"
+        );
+    }
 }
 
 /// The parent run of the backtest writing to `runs` (a run folder appears whole, the parent

@@ -220,14 +220,35 @@ pub(crate) fn open_store(
 }
 
 /// Resolves a run id or unique prefix of a local run.
-pub(crate) fn resolve(tracker: &Tracker, id: &str, all: &[Run]) -> anyhow::Result<String> {
+pub(crate) fn resolve(tracker: &Tracker, id: &str) -> anyhow::Result<String> {
     if tracker.get_run(id).is_ok() {
         return Ok(id.to_string());
     }
-    let matches: Vec<&Run> = all.iter().filter(|r| r.run_id.starts_with(id)).collect();
+    let listing = tracker.list_runs()?;
+    let matches: Vec<&Run> = listing
+        .runs
+        .iter()
+        .filter(|r| r.run_id.starts_with(id))
+        .collect();
     match matches.as_slice() {
         [one] => Ok(one.run_id.clone()),
-        [] => bail!("run {id} not found in {}", tracker.store().root().display()),
+        [] => {
+            // A folder of that id that cannot be read is there: say why, not "not found".
+            let unreadable = listing.skipped.iter().find(|skipped| {
+                skipped
+                    .path
+                    .file_name()
+                    .is_some_and(|name| name.to_string_lossy().starts_with(id))
+            });
+            match unreadable {
+                Some(skipped) => bail!(
+                    "run {id} cannot be read ({}): {}",
+                    skipped.path.display(),
+                    skipped.reason
+                ),
+                None => bail!("run {id} not found in {}", tracker.store().root().display()),
+            }
+        }
         many => bail!("run prefix {id} is ambiguous ({} runs match)", many.len()),
     }
 }
@@ -244,7 +265,7 @@ fn select(tracker: &Tracker, experiment: &str, s: &RunFilter) -> anyhow::Result<
         let id = if s.remote {
             parent.clone()
         } else {
-            resolve(tracker, parent, &tracker.list_runs()?.runs)?
+            resolve(tracker, parent)?
         };
         query = query.filter(Filter::ParentRunId(id));
     }
@@ -355,7 +376,7 @@ fn show(tracker: &Tracker, a: &ShowArgs) -> anyhow::Result<ExitCode> {
             .context("--remote needs a tracking server (--uri or MLFLOW_TRACKING_URI)")?;
         remote.get_run(&a.run)?
     } else {
-        let id = resolve(tracker, &a.run, &tracker.list_runs()?.runs)?;
+        let id = resolve(tracker, &a.run)?;
         tracker.get_run(&id)?
     };
     say!("run        {}", run.run_id);
@@ -468,7 +489,7 @@ fn compare(tracker: &Tracker, experiment: &str, a: &CompareArgs) -> anyhow::Resu
         let id = if remote {
             one.clone()
         } else {
-            resolve(tracker, one, &tracker.list_runs()?.runs)?
+            resolve(tracker, one)?
         };
         let filter: Option<GridFilter> = a.where_.as_deref().map(str::parse).transpose()?;
         let sort = (a.select.sort.as_deref(), a.select.asc);
@@ -513,10 +534,9 @@ fn compare(tracker: &Tracker, experiment: &str, a: &CompareArgs) -> anyhow::Resu
                 .map(|id| remote.get_run(id))
                 .collect::<Result<Vec<_>, _>>()?
         } else {
-            let all = tracker.list_runs()?.runs;
             let mut runs = Vec::new();
             for id in &a.runs {
-                runs.push(tracker.get_run(&resolve(tracker, id, &all)?)?);
+                runs.push(tracker.get_run(&resolve(tracker, id)?)?);
             }
             let mut query = RunQuery::new("");
             if let Some(key) = &a.select.sort {
