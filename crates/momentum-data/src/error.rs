@@ -166,6 +166,25 @@ pub enum DataError {
         origin: String,
     },
 
+    /// None of the requested tickers has a row in the window, and the input has rows outside
+    /// it: the window, not the tickers, is what to change.
+    #[error(
+        "{origin}: no prices between {start} and {end}; its prices run from {first} to {last} \
+         (--start/--end, or data.start/data.end)"
+    )]
+    OutsideWindow {
+        /// The input.
+        origin: String,
+        /// First requested date.
+        start: NaiveDate,
+        /// Last requested date.
+        end: NaiveDate,
+        /// The input's first date.
+        first: NaiveDate,
+        /// The input's last date.
+        last: NaiveDate,
+    },
+
     /// Requested tickers have no rows in the window (and `allow_missing` was off).
     #[error(
         "{origin}: no prices for {} between {start} and {end} (pass --allow-missing to drop them)",

@@ -218,6 +218,17 @@ pub fn select(table: &PriceTable, wanted: &UniverseWindow, origin: &str) -> Resu
             kept.push(series);
         }
     }
+    if tickers.is_empty()
+        && let Some((first, last)) = table.date_range()
+    {
+        return Err(DataError::OutsideWindow {
+            origin: origin.into(),
+            start: wanted.start,
+            end: wanted.end,
+            first,
+            last,
+        });
+    }
     if !dropped.is_empty() && !wanted.allow_missing {
         return Err(DataError::MissingTickers {
             origin: origin.into(),
@@ -408,6 +419,21 @@ mod tests {
             "sample: no prices for BBB between 2024-01-03 and 2024-12-31 \
              (pass --allow-missing to drop them)"
         );
+        // No requested ticker in the window, whatever allow_missing says: the window is named
+        // with the dates the input has.
+        for allow_missing in [false, true] {
+            let outside = UniverseWindow {
+                tickers: Vec::new(),
+                start: d("2022-01-01"),
+                end: d("2022-12-31"),
+                allow_missing,
+            };
+            assert_eq!(
+                select(&t, &outside, "prices.csv").unwrap_err().to_string(),
+                "prices.csv: no prices between 2022-01-01 and 2022-12-31; its prices run from \
+                 2024-01-02 to 2024-01-03 (--start/--end, or data.start/data.end)"
+            );
+        }
         sel.allow_missing = true;
         let kept = select(&t, &sel, "sample").unwrap();
         assert_eq!(kept.dropped, vec!["BBB".to_string()]);
