@@ -33,6 +33,17 @@ pub enum EngineError {
         /// Last day index (inclusive).
         end: usize,
     },
+    /// An evaluation window too short for its train/test split to leave a day in each part.
+    #[error(
+        "the evaluation window has {days} trading day(s): a train_fraction of {train_fraction} \
+         leaves no day in its train or its test window (start earlier or end later)"
+    )]
+    TooFewDaysToSplit {
+        /// Trading days in the evaluation window.
+        days: usize,
+        /// The fraction.
+        train_fraction: f64,
+    },
     /// The evaluation window holds no trading day of the panel.
     #[error(
         "no trading day between {start} and {end}: the data runs from {data_first} to {data_last}"

@@ -270,7 +270,8 @@ impl ExperimentSpec {
     /// and `test` ([`Window::split`] at `train_fraction`), or `full` (all of it).
     ///
     /// # Errors
-    /// [`EngineError::InvalidParameter`] (`train_fraction`) as [`Window::split`].
+    /// As [`Window::split`]: [`EngineError::InvalidParameter`] (`train_fraction`),
+    /// [`EngineError::TooFewDaysToSplit`].
     pub fn windows(&self, evaluated: Window) -> Result<Vec<(WindowName, Window)>> {
         Ok(match self.train_fraction {
             Some(fraction) => {

@@ -162,7 +162,8 @@ impl Window {
     /// indices of the panel: the backtest's windows, and the monitor's reference.
     ///
     /// # Errors
-    /// As [`split`]: [`EngineError::InvalidParameter`] (`train_fraction`).
+    /// As [`split`]: [`EngineError::InvalidParameter`] (`train_fraction`),
+    /// [`EngineError::TooFewDaysToSplit`].
     ///
     /// ```
     /// use momentum_engine::Window;
@@ -219,8 +220,8 @@ pub fn train_days(days: usize, train_fraction: f64) -> usize {
 /// test `[floor(f*T), T-1]`, with `floor(f*T)` as [`train_days`] reads it.
 ///
 /// # Errors
-/// [`EngineError::InvalidParameter`] (`train_fraction`) unless `0 < f < 1` and both windows
-/// hold at least one day.
+/// [`EngineError::InvalidParameter`] (`train_fraction`) unless `0 < f < 1`;
+/// [`EngineError::TooFewDaysToSplit`] when a window would hold no day.
 ///
 /// # Examples
 ///
@@ -235,17 +236,24 @@ pub fn train_days(days: usize, train_fraction: f64) -> usize {
 ///     split(10, 1.0),
 ///     Err(EngineError::InvalidParameter { name: "train_fraction", .. })
 /// ));
-/// // 0.05 of 10 days leaves the train window empty.
-/// assert!(split(10, 0.05).is_err());
+/// // 0.05 of 10 days leaves the train window empty: the days are too few, not the fraction
+/// // out of range.
+/// assert!(matches!(split(10, 0.05), Err(EngineError::TooFewDaysToSplit { days: 10, .. })));
 /// # Ok::<(), EngineError>(())
 /// ```
 pub fn split(days: usize, train_fraction: f64) -> Result<(Window, Window)> {
-    let cut = train_days(days, train_fraction);
-    if !(train_fraction > 0.0 && train_fraction < 1.0) || cut == 0 || cut >= days {
+    if !(train_fraction > 0.0 && train_fraction < 1.0) {
         return Err(EngineError::InvalidParameter {
             name: "train_fraction",
             value: train_fraction.to_string(),
-            reason: "must be in (0, 1) and leave at least one day in each window",
+            reason: "must be in (0, 1)",
+        });
+    }
+    let cut = train_days(days, train_fraction);
+    if cut == 0 || cut >= days {
+        return Err(EngineError::TooFewDaysToSplit {
+            days,
+            train_fraction,
         });
     }
     Ok((

@@ -458,10 +458,7 @@ fn the_drift_reference_is_the_train_window_of_the_evaluation_window() {
     assert!(
         matches!(
             err,
-            ScanError::Engine(EngineError::InvalidParameter {
-                name: "train_fraction",
-                ..
-            })
+            ScanError::Engine(EngineError::TooFewDaysToSplit { days: 1, .. })
         ),
         "{err:?}"
     );
