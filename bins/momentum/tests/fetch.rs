@@ -548,7 +548,9 @@ fn msft(target: &str, base: &str) -> (u16, String) {
     }
 }
 
-fn api(dir: &Path, fake: &FakeApi, args: &[&str]) -> Output {
+/// `momentum fetch --source financialdatasets --tickers MSFT ARGS` against the API at `base`,
+/// with the key set and every log line shown.
+fn api(dir: &Path, base: &str, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_momentum"))
         .current_dir(dir)
         .arg("fetch")
@@ -562,7 +564,7 @@ fn api(dir: &Path, fake: &FakeApi, args: &[&str]) -> Output {
         ])
         .args(args)
         .env("FINANCIAL_DATASETS_API_KEY", KEY)
-        .env("FINANCIAL_DATASETS_BASE_URL", &fake.base)
+        .env("FINANCIAL_DATASETS_BASE_URL", base)
         .env("RUST_LOG", "trace")
         .output()
         .unwrap()
@@ -574,7 +576,7 @@ fn the_api_source_fetches_pages_then_updates_only_new_days() {
     let dir = tempfile::tempdir().unwrap();
     let out = api(
         dir.path(),
-        &fake,
+        &fake.base,
         &["--start", "2025-03-03", "--end", "2025-03-14"],
     );
     assert!(out.status.success(), "{}", text(&out));
@@ -600,7 +602,7 @@ fn the_api_source_fetches_pages_then_updates_only_new_days() {
     // (no new bars) keeps the cache as it is.
     let out = api(
         dir.path(),
-        &fake,
+        &fake.base,
         &["--start", "2025-03-03", "--end", "2025-03-21", "--update"],
     );
     assert!(out.status.success(), "{}", text(&out));
@@ -619,7 +621,7 @@ fn the_api_source_fetches_pages_then_updates_only_new_days() {
     // more for the cached ticker.
     let out = api(
         dir.path(),
-        &fake,
+        &fake.base,
         &[
             "--tickers",
             "NVDA",
@@ -670,7 +672,7 @@ fn the_api_source_needs_a_key_and_reports_api_errors() {
     let fake = FakeApi::start(unknown);
     let out = api(
         dir.path(),
-        &fake,
+        &fake.base,
         &["--start", "2025-03-03", "--end", "2025-03-14"],
     );
     assert!(!out.status.success());
@@ -680,6 +682,41 @@ fn the_api_source_needs_a_key_and_reports_api_errors() {
         "{shown}"
     );
     assert!(!shown.contains(KEY));
+    assert!(!dir.path().join("data").exists(), "nothing written");
+}
+
+/// An API (or a proxy in front of it) that echoes the request headers in its error pages gets
+/// no key printed, at any log level; the status and the rest of the page are, on one line.
+#[test]
+fn an_api_key_echoed_by_the_server_is_never_printed() {
+    let dir = tempfile::tempdir().unwrap();
+    let request = "rejected, you sent: GET /prices/?ticker=MSFT&interval=day";
+    for (status, error) in [
+        (401, format!("MSFT: HTTP 401: {request}")),
+        (
+            500,
+            format!("MSFT: gave up after 5 attempts, last error: HTTP 500: {request}"),
+        ),
+    ] {
+        let base = common::echo_server(status);
+        let out = api(
+            dir.path(),
+            &base,
+            &["--start", "2025-03-03", "--end", "2025-03-14"],
+        );
+        let shown = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{shown}");
+        assert!(!shown.contains(KEY), "{shown}");
+        // The page held the request line and each header on a line of its own.
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let last = stderr.trim_end().lines().last().unwrap_or_default();
+        assert!(
+            last.contains(&error)
+                && last.contains("x-api-key: <redacted> ")
+                && last.contains(&format!("host: {}", &base["http://".len()..])),
+            "{shown}"
+        );
+    }
     assert!(!dir.path().join("data").exists(), "nothing written");
 }
 

@@ -13,7 +13,7 @@ mod support;
 use std::path::Path;
 use std::process::Output;
 
-use common::{command, fails, momentum, ok};
+use common::{command, echo_server, fails, momentum, ok, sample_project};
 
 use momentum_tracking::{Auth, RestClient, RunQuery};
 use serde_json::Value;
@@ -1195,5 +1195,82 @@ fn serving_commands_fail_clearly_on_bad_input() {
     fails(
         momentum(root, None, &["scan"]),
         "invalid production.top_k = 0: must be at least 1",
+    );
+}
+
+/// The credentials of the tracking server, each as the environment or the URI holds it.
+const USERNAME: &str = "USERNAME_ZZ";
+const PASSWORD: &str = "SECRETPW_ZZ";
+const TOKEN: &str = "TOKEN_ZZ";
+
+/// A tracking server (or a proxy in front of it) that echoes the request headers in its error
+/// pages gets no credential printed: not the password, the token, `user:password` or its
+/// base64 in the Basic header; the status and the rest of the page are, on one line.
+#[test]
+fn credentials_echoed_by_the_tracking_server_are_never_printed() {
+    let dir = sample_project();
+    let root = dir.path();
+    let basic_sent = "VVNFUk5BTUVfWlo6U0VDUkVUUFdfWlo="; // base64("USERNAME_ZZ:SECRETPW_ZZ")
+    let shown = |out: &Output| {
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for secret in [PASSWORD, TOKEN, basic_sent, "USERNAME_ZZ:SECRETPW_ZZ"] {
+            assert!(!text.contains(secret), "{secret} printed:\n{text}");
+        }
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let with_basic = |uri: &str, args: &[&str]| {
+        command(root, Some(uri), args)
+            .env("MLFLOW_TRACKING_USERNAME", USERNAME)
+            .env("MLFLOW_TRACKING_PASSWORD", PASSWORD)
+            .output()
+            .unwrap()
+    };
+    let refused = echo_server(401);
+    // The page echoed the request line and each header on a line of its own: all on the
+    // error's one line (`fails`), the Basic header's value replaced.
+    let echoed = "answered 401: rejected, you sent: GET /api/2.0/mlflow/registered-models/alias";
+    let out = with_basic(&refused, &["scan", "--from-registry"]);
+    let stderr = shown(&out);
+    fails(out, echoed);
+    assert!(
+        stderr.contains("authorization: Basic <redacted> ")
+            && stderr.contains(&format!("host: {}", &refused["http://".len()..])),
+        "{stderr}"
+    );
+    // A scan that succeeds warns that its run could not be pushed, each warning one line.
+    let out = with_basic(&refused, &["scan"]);
+    let stderr = shown(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("cannot push to") && stderr.contains("Basic <redacted>"),
+        "{stderr}"
+    );
+    assert!(stderr.lines().all(|l| l.contains(" WARN ")), "{stderr}");
+
+    // A Bearer token, and a server error (retried, then reported).
+    let broken = echo_server(500);
+    let out = command(root, Some(&broken), &["promote", "--rollback"])
+        .env("MLFLOW_TRACKING_TOKEN", TOKEN)
+        .output()
+        .unwrap();
+    let stderr = shown(&out);
+    fails(out, "answered 500: rejected, you sent: GET ");
+    assert!(
+        stderr.contains("authorization: Bearer <redacted> "),
+        "{stderr}"
+    );
+
+    // Credentials in the URI go into the same Basic header.
+    let in_uri = refused.replace("http://", &format!("http://{USERNAME}:{PASSWORD}@"));
+    let out = momentum(root, Some(&in_uri), &["scan", "--from-registry"]);
+    let stderr = shown(&out);
+    fails(out, echoed);
+    assert!(
+        stderr.contains("authorization: Basic <redacted> "),
+        "{stderr}"
     );
 }

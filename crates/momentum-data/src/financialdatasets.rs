@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use momentum_http::{BodyError, RetryPolicy, describe, read_body};
+use momentum_http::{BodyError, RetryPolicy, Secrets, describe, read_body};
 use reqwest::StatusCode;
 use serde::Deserialize;
 use tokio::sync::{Mutex, Semaphore};
@@ -39,7 +39,8 @@ pub const BASE_URL_ENV: &str = "FINANCIAL_DATASETS_BASE_URL";
 pub struct ClientConfig {
     /// Scheme and host (and optional path prefix), without the trailing `/prices/`.
     pub base_url: String,
-    /// Sent as `X-API-KEY`; never logged, printed or put in an error.
+    /// Sent as `X-API-KEY`; never logged, printed or put in an error (not even when the server
+    /// echoes it back: the server's text is scrubbed of it).
     pub api_key: String,
     /// Per-request timeout (connect plus full body).
     pub timeout: Duration,
@@ -159,6 +160,8 @@ pub struct FinancialDatasetsClient {
     config: Arc<ClientConfig>,
     /// `config.base_url` parsed: the only origin the API key goes to.
     home: reqwest::Url,
+    /// The API key, scrubbed from the server's text before it reaches an error or a log.
+    secrets: Arc<Secrets>,
     limiter: Arc<RateLimiter>,
 }
 
@@ -218,6 +221,7 @@ impl FinancialDatasetsClient {
         let interval = Duration::from_secs(60) / config.requests_per_minute;
         Ok(Self {
             http,
+            secrets: Arc::new(Secrets::default().with(&config.api_key)),
             config: Arc::new(config),
             home,
             limiter: Arc::new(RateLimiter::new(interval)),
@@ -245,15 +249,20 @@ impl FinancialDatasetsClient {
             ("start_date", start.format("%Y-%m-%d").to_string()),
             ("end_date", end.format("%Y-%m-%d").to_string()),
         ];
+        // The reasons quote the server's next_page_url.
+        let stopped = |reason: String| DataError::Pagination {
+            ticker: ticker.into(),
+            reason: self.secrets.scrub(&reason),
+        };
         let mut rows = Vec::new();
         let mut seen: HashSet<String> = HashSet::new();
         let mut next: Option<String> = None;
         for page in 1.. {
             if page > self.config.max_pages {
-                return Err(DataError::Pagination {
-                    ticker: ticker.into(),
-                    reason: format!("more than {} pages", self.config.max_pages),
-                });
+                return Err(stopped(format!(
+                    "more than {} pages",
+                    self.config.max_pages
+                )));
             }
             let request = match &next {
                 None => self.http.get(&first).query(&query),
@@ -264,25 +273,19 @@ impl FinancialDatasetsClient {
                 // 404 on a later page: the walk is over, keep what we have.
                 None => break,
             };
-            let parsed = parse_page(ticker, &body)?;
+            let parsed = parse_page(ticker, &body, &self.secrets)?;
             tracing::debug!(ticker, page, rows = parsed.rows.len(), "fetched page");
             rows.extend(parsed.rows);
             match parsed.next_page_url {
                 Some(url) => {
                     if let Some(elsewhere) = foreign_origin(&self.home, &url) {
-                        return Err(DataError::Pagination {
-                            ticker: ticker.into(),
-                            reason: format!(
-                                "next_page_url points to {elsewhere}, not to the API's base URL \
-                                 (the API key is sent there only)"
-                            ),
-                        });
+                        return Err(stopped(format!(
+                            "next_page_url points to {elsewhere}, not to the API's base URL \
+                             (the API key is sent there only)"
+                        )));
                     }
                     if !seen.insert(url.clone()) {
-                        return Err(DataError::Pagination {
-                            ticker: ticker.into(),
-                            reason: format!("next_page_url repeats ({url})"),
-                        });
+                        return Err(stopped(format!("next_page_url repeats ({url})")));
                     }
                     next = Some(url);
                 }
@@ -360,7 +363,8 @@ impl FinancialDatasetsClient {
             let copy = request
                 .try_clone()
                 .expect("GET requests have no streaming body");
-            let url = copy.url().clone();
+            // For messages only; a later page's URL is the server's next_page_url.
+            let url = self.secrets.scrub(copy.url().as_str());
             let (last, server_wait) = match self.http.execute(copy).await {
                 Ok(response) => {
                     let status = response.status();
@@ -389,17 +393,24 @@ impl FinancialDatasetsClient {
                         }
                         StatusCode::TOO_MANY_REQUESTS => {
                             let wait = retry_after.or_else(|| detail_seconds(&body));
-                            (format!("HTTP 429: {}", error_message(&body)), wait)
+                            (
+                                format!("HTTP 429: {}", error_message(&body, &self.secrets)),
+                                wait,
+                            )
                         }
                         s if s.is_server_error() => (
-                            format!("HTTP {}: {}", s.as_u16(), error_message(&body)),
+                            format!(
+                                "HTTP {}: {}",
+                                s.as_u16(),
+                                error_message(&body, &self.secrets)
+                            ),
                             retry_after,
                         ),
                         s => {
                             return Err(DataError::Api {
                                 ticker: ticker.into(),
                                 status: s.as_u16(),
-                                message: error_message(&body),
+                                message: error_message(&body, &self.secrets),
                             });
                         }
                     }
@@ -481,24 +492,19 @@ fn foreign_origin(home: &reqwest::Url, url: &str) -> Option<String> {
 }
 
 /// The API's error text: `error: message` for `{error, message}`, `detail` for DRF bodies, else
-/// the first 200 characters of the body.
-fn error_message(body: &str) -> String {
+/// the body; scrubbed of `secrets`, on one line, shortened ([`Secrets::scrub`]).
+fn error_message(body: &str, secrets: &Secrets) -> String {
     #[derive(Deserialize)]
     struct ApiError {
         error: Option<String>,
         message: Option<String>,
         detail: Option<String>,
     }
-    // One line, whatever the body: an error or a retry warning is a single line.
-    let one_line = |text: &str| -> String {
-        let words: Vec<&str> = text.split_whitespace().collect();
-        words.join(" ").chars().take(200).collect()
-    };
     if let Ok(parsed) = serde_json::from_str::<ApiError>(body) {
         match (parsed.error, parsed.message, parsed.detail) {
-            (Some(e), Some(m), _) => return one_line(&format!("{e}: {m}")),
+            (Some(e), Some(m), _) => return secrets.scrub(&format!("{e}: {m}")),
             (Some(text), None, _) | (None, Some(text), _) | (None, None, Some(text)) => {
-                return one_line(&text);
+                return secrets.scrub(&text);
             }
             _ => {}
         }
@@ -506,7 +512,7 @@ fn error_message(body: &str) -> String {
     if body.trim().is_empty() {
         return "(empty body)".into();
     }
-    one_line(body)
+    secrets.scrub(body)
 }
 
 #[derive(Deserialize)]
@@ -541,10 +547,11 @@ struct ParsedPage {
     next_page_url: Option<String>,
 }
 
-fn parse_page(ticker: &str, body: &str) -> Result<ParsedPage> {
+/// One page of prices; a [`DataError::Malformed`] reason quotes the body, scrubbed of `secrets`.
+fn parse_page(ticker: &str, body: &str, secrets: &Secrets) -> Result<ParsedPage> {
     let malformed = |reason: String| DataError::Malformed {
         ticker: ticker.into(),
-        reason,
+        reason: secrets.scrub(&reason),
     };
     let page: Page =
         serde_json::from_str(body).map_err(|err| malformed(format!("invalid JSON: {err}")))?;
@@ -665,24 +672,53 @@ mod tests {
 
     #[test]
     fn error_messages_cover_both_shapes_and_plain_text() {
+        let message = |body: &str| error_message(body, &Secrets::default());
         assert_eq!(
-            error_message(
-                r#"{"error":"Invalid TICKER","message":"Please provide a valid TICKER."}"#
-            ),
+            message(r#"{"error":"Invalid TICKER","message":"Please provide a valid TICKER."}"#),
             "Invalid TICKER: Please provide a valid TICKER."
         );
-        assert_eq!(error_message(r#"{"detail":"slow down"}"#), "slow down");
+        assert_eq!(message(r#"{"detail":"slow down"}"#), "slow down");
         assert_eq!(
-            error_message("<html>bad gateway</html>"),
+            message("<html>bad gateway</html>"),
             "<html>bad gateway</html>"
         );
-        assert_eq!(error_message(""), "(empty body)");
+        assert_eq!(message(""), "(empty body)");
         // A proxy's HTML page is folded onto one line.
         assert_eq!(
-            error_message("<html>\r\n<head><title>502 Bad Gateway</title></head>\n</html>\n"),
+            message("<html>\r\n<head><title>502 Bad Gateway</title></head>\n</html>\n"),
             "<html> <head><title>502 Bad Gateway</title></head> </html>"
         );
-        assert_eq!(error_message(&"x ".repeat(300)).len(), 200);
+        // Cut after momentum_http::MAX_SERVER_TEXT (300) characters, the last space dropped.
+        assert_eq!(
+            message(&"x ".repeat(300)),
+            format!("{}x…", "x ".repeat(149))
+        );
+    }
+
+    #[test]
+    fn error_messages_never_show_the_key() {
+        let secrets = Secrets::default().with("APIKEY_ZZ");
+        for body in [
+            "{'x-api-key': 'APIKEY_ZZ', 'accept': 'application/json'}",
+            r#"{"error":"Unauthorized APIKEY_ZZ","message":"key APIKEY_ZZ is invalid"}"#,
+            r#"{"detail":"APIKEY_ZZ"}"#,
+        ] {
+            let shown = error_message(body, &secrets);
+            assert!(
+                !shown.contains("APIKEY_ZZ") && shown.contains("<redacted>"),
+                "{shown}"
+            );
+        }
+        // A malformed page quotes the body, scrubbed too.
+        let body = r#"{"prices":[{"close":1,"time":"APIKEY_ZZ"}]}"#;
+        let Err(err) = parse_page("AAPL", body, &secrets) else {
+            panic!("a time that is no time parses");
+        };
+        let shown = err.to_string();
+        assert!(
+            !shown.contains("APIKEY_ZZ") && shown.contains("time \"<redacted>\""),
+            "{shown}"
+        );
     }
 
     #[test]
@@ -701,7 +737,7 @@ mod tests {
             {"open":203,"close":203,"high":205.7,"low":202.05,"volume":46539252,
              "time":"2025-06-06T04:00:00Z","time_milliseconds":1749182400000,"extra":1},
             {"close":1.5,"time":"2025-11-03T05:00:00Z"}]}"#;
-        let page = parse_page("AAPL", body).unwrap();
+        let page = parse_page("AAPL", body, &Secrets::default()).unwrap();
         assert!(page.next_page_url.is_none());
         assert_eq!(page.rows.len(), 2);
         assert_eq!(
@@ -721,12 +757,12 @@ mod tests {
     fn a_time_that_disagrees_with_its_milliseconds_is_rejected() {
         let body = r#"{"prices":[{"close":1,"time":"2025-06-06T04:00:00Z","time_milliseconds":1749182400001}]}"#;
         assert!(matches!(
-            parse_page("AAPL", body),
+            parse_page("AAPL", body, &Secrets::default()),
             Err(DataError::Malformed { .. })
         ));
         let foreign = r#"{"prices":[{"close":1,"time":"2025-06-06T04:00:00Z","ticker":"MSFT"}]}"#;
         assert!(matches!(
-            parse_page("AAPL", foreign),
+            parse_page("AAPL", foreign, &Secrets::default()),
             Err(DataError::Malformed { .. })
         ));
     }

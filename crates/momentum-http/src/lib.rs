@@ -15,6 +15,10 @@
 //!   response's `Retry-After` seconds.
 //! - [`describe`]: a request error with its causes but without its URL ("Connection refused"
 //!   is a cause reqwest's own message leaves out); [`chain()`] for any error.
+//! - [`Secrets`]: the credentials a client sends; [`Secrets::scrub`] makes a server's text
+//!   (an error body, a message) fit for an error: every credential replaced by [`REDACTED`]
+//!   (a server or proxy may echo the request headers), one line, at most [`MAX_SERVER_TEXT`]
+//!   characters.
 //!
 //! Retries are written here rather than taken from `reqwest-retry`, which does not honour
 //! `Retry-After` and would change the client type.
@@ -41,9 +45,11 @@
 mod body;
 mod chain;
 mod client;
+mod redact;
 mod retry;
 
 pub use body::{BodyError, DEFAULT_MAX_BODY, read_body};
 pub use chain::{chain, describe};
 pub use client::{client, install_crypto_provider};
+pub use redact::{MAX_SERVER_TEXT, REDACTED, Secrets};
 pub use retry::{RetryPolicy, equal_jitter, retry_after};

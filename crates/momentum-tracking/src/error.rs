@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 
 /// Everything that can go wrong while tracking. Messages are lowercase and name the run, key,
-/// path or URL involved; URLs never carry credentials.
+/// path or URL involved; URLs never carry credentials, nor does what the server wrote (it is
+/// scrubbed of them first).
 #[derive(Debug, thiserror::Error)]
 pub enum TrackingError {
     /// A file or directory of the local store could not be read or written.
@@ -136,7 +137,9 @@ pub enum TrackingError {
         status: u16,
         /// MLflow's `error_code` when the body was JSON.
         code: Option<String>,
-        /// MLflow's `message`, or the (shortened) text body when it was not JSON.
+        /// MLflow's `message`, or the text body when it was not JSON; scrubbed of the
+        /// credentials the client sent, on one line, shortened
+        /// ([`momentum_http::Secrets::scrub`]).
         message: String,
     },
     /// A success response whose body was not what the API documents.
@@ -144,7 +147,8 @@ pub enum TrackingError {
     Decode {
         /// The URL.
         url: String,
-        /// What was wrong.
+        /// What was wrong (scrubbed like [`TrackingError::Api`]'s `message`: it may quote the
+        /// body).
         reason: String,
     },
     /// The server stores artifacts somewhere this client cannot reach (no `--serve-artifacts`).

@@ -94,6 +94,47 @@ pub fn endless_server() -> String {
     format!("http://{addr}")
 }
 
+/// A server on 127.0.0.1 that answers every request with `status` and a plain-text body that
+/// echoes the request's head (request line and headers, one per line), as some servers and
+/// proxies do in their error pages: credentials sent in a header come back in the body. Runs
+/// until the test process ends; returns its base URL.
+pub fn echo_server(status: u16) -> String {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { return };
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut body = String::from("rejected, you sent:\n");
+                let mut line = String::new();
+                let mut length = 0;
+                while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                    if let Some((name, value)) = line.split_once(':')
+                        && name.eq_ignore_ascii_case("content-length")
+                    {
+                        length = value.trim().parse().unwrap_or(0);
+                    }
+                    body.push_str(&line);
+                    line.clear();
+                }
+                // The request's own body is read, not echoed: unread, it would make the close
+                // a reset that the client may see before the answer.
+                let _ = std::io::copy(&mut reader.by_ref().take(length), &mut std::io::sink());
+                let reply = format!(
+                    "HTTP/1.1 {status} Echo\r\ncontent-type: text/plain\r\ncontent-length: {}\r\n\
+                     connection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let mut stream = stream;
+                let _ = stream.write_all(reply.as_bytes());
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
 /// `--grid-lookback L --grid-skip S --grid-holding H --grid-top-k K` for the given lists.
 pub fn grid_flags(
     lookback: impl IntoIterator<Item = usize>,

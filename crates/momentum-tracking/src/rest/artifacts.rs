@@ -39,12 +39,14 @@ impl Inner {
         Ok(out)
     }
 
-    pub(super) fn artifact_segments(run_id: &str, artifact_uri: &str, rel: &str) -> Result<String> {
+    /// The path under the artifact proxy of artifact `rel` of a run whose artifact root, as the
+    /// server gave it, is `artifact_uri`.
+    fn artifact_segments(&self, run_id: &str, artifact_uri: &str, rel: &str) -> Result<String> {
         let root = artifact_uri
             .strip_prefix("mlflow-artifacts:")
             .ok_or_else(|| TrackingError::UnsupportedArtifactUri {
                 run_id: run_id.to_string(),
-                uri: artifact_uri.to_string(),
+                uri: self.secrets.scrub(artifact_uri),
             })?;
         let root = root.trim_start_matches('/').trim_end_matches('/');
         Ok(format!("{root}/{rel}"))
@@ -57,7 +59,7 @@ impl Inner {
         artifact_uri: &str,
         (rel, file): (&str, &Path),
     ) -> Result<()> {
-        let path = Self::artifact_segments(run_id, artifact_uri, rel)?;
+        let path = self.artifact_segments(run_id, artifact_uri, rel)?;
         self.send(
             Method::PUT,
             &["api/2.0/mlflow-artifacts/artifacts", &path],
@@ -74,7 +76,7 @@ impl Inner {
         artifact_uri: &str,
         rel: &str,
     ) -> Result<Vec<u8>> {
-        let path = Self::artifact_segments(run_id, artifact_uri, rel)?;
+        let path = self.artifact_segments(run_id, artifact_uri, rel)?;
         self.send(
             Method::GET,
             &["api/2.0/mlflow-artifacts/artifacts", &path],
@@ -91,7 +93,7 @@ impl Inner {
         artifact_uri: &str,
         (rel, dest): (&str, &Path),
     ) -> Result<u64> {
-        let path = Self::artifact_segments(run_id, artifact_uri, rel)?;
+        let path = self.artifact_segments(run_id, artifact_uri, rel)?;
         self.download(&["api/2.0/mlflow-artifacts/artifacts", &path], dest)
             .await
     }

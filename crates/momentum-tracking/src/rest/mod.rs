@@ -12,7 +12,9 @@
 //! create a duplicate if the first attempt was processed, are retried only when the server
 //! cannot have processed it (connection refused, 429, 503). Errors carry the URL (never
 //! credentials), the status, MLflow's `error_code` and its message, or the text body when the
-//! server did not answer JSON (auth and proxy layers do not).
+//! server did not answer JSON (auth and proxy layers do not). What the server wrote reaches an
+//! error scrubbed ([`momentum_http::Secrets::scrub`]): without the password, token or Basic
+//! header the client sent (a proxy may echo the request headers), on one line, shortened.
 //!
 //! Modules: this one holds the public client and its settings; [`transport`] sends one
 //! request (auth, retries, errors); [`wire`] holds MLflow's JSON shapes; [`filter`] the search
@@ -33,6 +35,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use momentum_http::RetryPolicy;
+use momentum_http::Secrets;
 
 use reqwest::{Method, Url};
 use serde_json::json;
@@ -84,6 +87,15 @@ impl Auth {
             (Some(username), Some(password), _) => Auth::Basic { username, password },
             (_, _, Some(token)) => Auth::Bearer(token),
             _ => Auth::None,
+        }
+    }
+
+    /// What this authentication sends, to be scrubbed from the server's answers.
+    fn secrets(&self) -> Secrets {
+        match self {
+            Auth::None => Secrets::default(),
+            Auth::Basic { username, password } => Secrets::default().with_basic(username, password),
+            Auth::Bearer(token) => Secrets::default().with(token),
         }
     }
 }
@@ -201,6 +213,7 @@ impl RestClient {
             inner: Inner {
                 http,
                 base,
+                secrets: auth.secrets(),
                 auth,
                 retry: config.retry,
                 max_body_bytes: config.max_body_bytes,

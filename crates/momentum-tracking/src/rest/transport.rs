@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::io::AsyncWriteExt;
 
+use momentum_http::Secrets;
 use reqwest::{Method, StatusCode, Url};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -21,6 +22,8 @@ pub(crate) struct Inner {
     pub(super) http: reqwest::Client,
     pub(super) base: Url,
     pub(super) auth: Auth,
+    /// What `auth` sends, scrubbed from the server's text before it reaches an error.
+    pub(super) secrets: Secrets,
     pub(super) retry: momentum_http::RetryPolicy,
     pub(super) max_body_bytes: usize,
     pub(super) experiments: Arc<Mutex<HashMap<String, String>>>,
@@ -172,7 +175,7 @@ impl Inner {
                 continue;
             }
             let text = resp.text().await.unwrap_or_default();
-            return Err(api_error(&url, status, &text));
+            return Err(api_error(&url, status, &text, &self.secrets));
         }
     }
 
@@ -193,9 +196,10 @@ impl Inner {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(json!({}));
         }
+        // serde's message may quote the body.
         serde_json::from_slice(&bytes).map_err(|e| TrackingError::Decode {
             url: self.url(&["api/2.0/mlflow", endpoint]).to_string(),
-            reason: e.to_string(),
+            reason: self.secrets.scrub(&e.to_string()),
         })
     }
 
@@ -208,7 +212,7 @@ impl Inner {
         let inner = value.get(field).cloned().unwrap_or(Value::Null);
         serde_json::from_value(inner).map_err(|e| TrackingError::Decode {
             url: self.url(&["api/2.0/mlflow", endpoint]).to_string(),
-            reason: format!("field {field:?}: {e}"),
+            reason: self.secrets.scrub(&format!("field {field:?}: {e}")),
         })
     }
 
@@ -249,41 +253,34 @@ fn http_error(url: &Url, e: reqwest::Error) -> TrackingError {
     }
 }
 
-fn api_error(url: &Url, status: StatusCode, text: &str) -> TrackingError {
+/// The error of a non-2xx answer whose body is `text`: MLflow's `error_code` and `message` when
+/// it is MLflow's JSON, else the body itself; what the server wrote scrubbed of `secrets`.
+fn api_error(url: &Url, status: StatusCode, text: &str, secrets: &Secrets) -> TrackingError {
     #[derive(Deserialize)]
     struct Body {
         error_code: Option<String>,
         message: Option<String>,
     }
-    match serde_json::from_str::<Body>(text) {
-        Ok(b) if b.error_code.is_some() || b.message.is_some() => TrackingError::Api {
-            url: url.to_string(),
-            status: status.as_u16(),
-            code: b.error_code,
-            message: b.message.unwrap_or_default(),
-        },
-        _ => {
-            // One line: an HTML page's lines and indentation become single spaces.
-            let mut message: String = text
-                .split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" ")
-                .chars()
-                .take(300)
-                .collect();
-            if message.is_empty() {
-                message = status
-                    .canonical_reason()
-                    .unwrap_or("no body")
-                    .to_lowercase();
-            }
-            TrackingError::Api {
-                url: url.to_string(),
-                status: status.as_u16(),
-                code: None,
-                message,
-            }
-        }
+    let (code, message) = match serde_json::from_str::<Body>(text) {
+        Ok(b) if b.error_code.is_some() || b.message.is_some() => (
+            b.error_code.map(|c| secrets.scrub(&c)),
+            secrets.scrub(&b.message.unwrap_or_default()),
+        ),
+        _ => (None, secrets.scrub(text)),
+    };
+    let message = if message.is_empty() && code.is_none() {
+        status
+            .canonical_reason()
+            .unwrap_or("no body")
+            .to_lowercase()
+    } else {
+        message
+    };
+    TrackingError::Api {
+        url: url.to_string(),
+        status: status.as_u16(),
+        code,
+        message,
     }
 }
 
@@ -294,10 +291,12 @@ mod tests {
     #[test]
     fn non_json_errors_keep_their_text() {
         let url = Url::parse("http://127.0.0.1:1/x").unwrap();
+        let none = Secrets::default();
         let e = api_error(
             &url,
             StatusCode::UNAUTHORIZED,
             "<html>You are not authenticated</html>",
+            &none,
         );
         assert!(
             e.to_string().contains("401") && e.to_string().contains("not authenticated"),
@@ -308,6 +307,7 @@ mod tests {
             &url,
             StatusCode::NOT_FOUND,
             "<!doctype html>\n<html>\n  <title>404 Not Found</title>\n</html>\n",
+            &none,
         );
         assert!(!e.is_not_found(), "{e}");
         assert!(
@@ -319,15 +319,44 @@ mod tests {
             &url,
             StatusCode::NOT_FOUND,
             r#"{"error_code":"RESOURCE_DOES_NOT_EXIST","message":"Could not find experiment"}"#,
+            &none,
         );
         assert!(e.is_not_found(), "{e}");
         let e = api_error(
             &url,
             StatusCode::BAD_REQUEST,
             r#"{"error_code":"INVALID_PARAMETER_VALUE","message":"bad"}"#,
+            &none,
         );
         assert!(
             matches!(e, TrackingError::Api { status: 400, code: Some(ref c), .. } if c == "INVALID_PARAMETER_VALUE")
+        );
+        let e = api_error(&url, StatusCode::BAD_GATEWAY, "\n", &none);
+        assert!(e.to_string().ends_with("answered 502: bad gateway"), "{e}");
+    }
+
+    #[test]
+    fn what_the_server_wrote_is_scrubbed_of_the_credentials_sent() {
+        let url = Url::parse("http://127.0.0.1:1/x").unwrap();
+        let basic = Auth::Basic {
+            username: "USERNAME_ZZ".into(),
+            password: "SECRETPW_ZZ".into(),
+        };
+        let echo = "unauthorized: {'authorization': 'Basic VVNFUk5BTUVfWlo6U0VDUkVUUFdfWlo=',\n \
+                    'x-password': 'SECRETPW_ZZ', 'x-token': 'TOKEN_ZZ'}";
+        let e = api_error(&url, StatusCode::UNAUTHORIZED, echo, &basic.secrets());
+        assert_eq!(
+            e.to_string(),
+            "http://127.0.0.1:1/x answered 401: unauthorized: {'authorization': 'Basic <redacted>', \
+             'x-password': '<redacted>', 'x-token': 'TOKEN_ZZ'}"
+        );
+        // MLflow's JSON: the message and the code are the server's text too.
+        let json = r#"{"error_code":"TOKEN_ZZ","message":"bad token TOKEN_ZZ\nagain"}"#;
+        let bearer = Auth::Bearer("TOKEN_ZZ".into()).secrets();
+        let e = api_error(&url, StatusCode::FORBIDDEN, json, &bearer);
+        assert_eq!(
+            e.to_string(),
+            "http://127.0.0.1:1/x answered 403 <redacted>: bad token <redacted> again"
         );
     }
 }
