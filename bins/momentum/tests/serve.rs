@@ -1107,19 +1107,26 @@ async fn a_params_file_losing_the_block_keeps_the_model_until_it_stays_so() {
     );
 }
 
-/// A request whose body is still arriving when SIGTERM comes is answered; then the process
-/// exits 0.
-#[test]
-fn sigterm_drains_the_requests_in_flight_and_exits_0() {
-    let dir = tiny_dir("1", 1);
-    let mut server = Server::start(dir.path(), &[]);
-    let mut stream = TcpStream::connect(server.addr()).unwrap();
+/// A connection to `addr` with a request whose head and first 20 bytes of body (of
+/// [`TINY_CSV`]) are sent: a request in flight.
+fn body_under_way(addr: &str) -> TcpStream {
+    let mut stream = TcpStream::connect(addr).unwrap();
     let head = format!(
         "POST /invocations HTTP/1.1\r\nHost: test\r\nContent-Type: text/csv\r\nContent-Length: {}\r\n\r\n",
         TINY_CSV.len()
     );
     stream.write_all(head.as_bytes()).unwrap();
     stream.write_all(&TINY_CSV.as_bytes()[..20]).unwrap();
+    stream
+}
+
+/// A request whose body is still arriving when SIGTERM comes is answered; then the process
+/// exits 0.
+#[test]
+fn sigterm_drains_the_requests_in_flight_and_exits_0() {
+    let dir = tiny_dir("1", 1);
+    let mut server = Server::start(dir.path(), &[]);
+    let mut stream = body_under_way(server.addr());
     std::thread::sleep(Duration::from_millis(300));
     server.signal("TERM");
     std::thread::sleep(Duration::from_millis(300));
@@ -1145,13 +1152,7 @@ fn sigterm_drains_the_requests_in_flight_and_exits_0() {
 fn a_request_outliving_the_drain_exits_1() {
     let dir = tiny_dir("1", 1);
     let mut server = Server::spawn(dir.path(), None, &["--drain-seconds", "1"], Stdio::piped());
-    let mut stream = TcpStream::connect(server.addr()).unwrap();
-    let head = format!(
-        "POST /invocations HTTP/1.1\r\nHost: test\r\nContent-Type: text/csv\r\nContent-Length: {}\r\n\r\n",
-        TINY_CSV.len()
-    );
-    stream.write_all(head.as_bytes()).unwrap();
-    stream.write_all(&TINY_CSV.as_bytes()[..20]).unwrap();
+    let mut stream = body_under_way(server.addr());
     std::thread::sleep(Duration::from_millis(300));
     server.signal("TERM");
     let (status, waited) = server.exit_within(Duration::from_secs(10));

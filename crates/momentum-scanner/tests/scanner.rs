@@ -428,33 +428,11 @@ fn the_drift_reference_is_the_train_window_of_the_evaluation_window() {
         );
     }
     // A window outside the panel is refused.
-    let err = monitor(
-        &panel,
-        &history,
-        &settings(),
-        (
-            0.7,
-            Window {
-                start: 900,
-                end: 1500,
-            },
-        ),
-    );
+    let on = |start, end| monitor(&panel, &history, &settings(), (0.7, Window { start, end }));
+    let err = on(900, 1500);
     assert!(matches!(err, Err(ScanError::Engine(_))), "{err:?}");
     // So is one whose train window would be empty, as the backtest refuses it: 0.7 of one day.
-    let err = monitor(
-        &panel,
-        &history,
-        &settings(),
-        (
-            0.7,
-            Window {
-                start: 900,
-                end: 900,
-            },
-        ),
-    )
-    .unwrap_err();
+    let err = on(900, 900).unwrap_err();
     assert!(
         matches!(
             err,
