@@ -917,7 +917,7 @@ fn write_metric_cells(out: &mut impl Write, m: Option<&Metrics>) -> std::io::Res
 ///
 /// # Errors
 /// [`EngineError::EmptyPanel`] for a panel of fewer than two days or no ticker; otherwise as
-/// [`split`], [`GridSpec::combinations`], [`crate::grid_search`] and [`crate::backtest()`].
+/// [`Window::split`], [`GridSpec::combinations`], [`crate::grid_search`] and [`crate::backtest()`].
 ///
 /// # Examples
 ///
