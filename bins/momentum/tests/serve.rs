@@ -1152,7 +1152,8 @@ fn sigterm_drains_the_requests_in_flight_and_exits_0() {
 fn a_request_outliving_the_drain_exits_1() {
     let dir = tiny_dir("1", 1);
     let mut server = Server::spawn(dir.path(), None, &["--drain-seconds", "1"], Stdio::piped());
-    let mut stream = body_under_way(server.addr());
+    // Held open to the end: the request stays in flight.
+    let _in_flight = body_under_way(server.addr());
     std::thread::sleep(Duration::from_millis(300));
     server.signal("TERM");
     let (status, waited) = server.exit_within(Duration::from_secs(10));
