@@ -1299,3 +1299,18 @@ fn help_names_every_endpoint_and_flag() {
         "invalid --header-timeout-seconds 0: must be at least 1",
     );
 }
+
+/// A picks history that cannot be read exports no count and no selection (NaN: unknown), and
+/// a scan age no alert reads as fresh.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_corrupt_picks_history_is_unknown_in_the_metrics() {
+    let dir = tiny_dir("1", 1);
+    let history = dir.path().join("data/predictions/picks.parquet");
+    std::fs::create_dir_all(history.parent().unwrap()).unwrap();
+    std::fs::write(&history, b"garbage").unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let text = get_text(&client(), &server, "/metrics").await;
+    assert!(metric(&text, "momentum_picks_history_scans").is_nan());
+    assert!(metric(&text, "momentum_picks_selected").is_nan());
+    assert_eq!(metric(&text, "momentum_scan_age_seconds"), f64::INFINITY);
+}

@@ -290,10 +290,18 @@ impl Metrics {
         f.pick_score.reset();
         f.pick_rank.reset();
         f.pick_selected.reset();
-        let mine = scans_of(history, alias).unwrap_or_else(|err| {
-            tracing::warn!("metrics: {}", momentum_http::chain(&err));
-            Vec::new()
-        });
+        let mine = match scans_of(history, alias) {
+            Ok(mine) => mine,
+            Err(err) => {
+                tracing::warn!("metrics: {}", momentum_http::chain(&err));
+                // Unknown, not none: a history that cannot be read has no count, and no scan
+                // as recent as an alert would want.
+                f.picks_scans.set(f64::NAN);
+                f.picks_selected.set(f64::NAN);
+                f.scan_age.set(f64::INFINITY);
+                return;
+            }
+        };
         #[expect(clippy::cast_precision_loss, reason = "counts far below 2^52")]
         f.picks_scans.set(mine.len() as f64);
         // The newest scan's day, not the file's time: a scan of another alias, or a copy of
