@@ -363,8 +363,10 @@ impl FinancialDatasetsClient {
             let copy = request
                 .try_clone()
                 .expect("GET requests have no streaming body");
-            // For messages only; a later page's URL is the server's next_page_url.
-            let url = self.secrets.scrub(copy.url().as_str());
+            // For messages only, on the failure paths: a later page's URL is the server's
+            // next_page_url, scrubbed before it is shown.
+            let url = copy.url().clone();
+            let shown_url = || self.secrets.scrub(url.as_str());
             let (last, server_wait) = match self.http.execute(copy).await {
                 Ok(response) => {
                     let status = response.status();
@@ -372,7 +374,8 @@ impl FinancialDatasetsClient {
                     let body = match read_body(response, self.config.max_body_bytes).await {
                         Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
                         Err(BodyError::Read(err)) if is_transient(&err) => {
-                            let last = format!("reading the body of {url}: {}", describe(err));
+                            let last =
+                                format!("reading the body of {}: {}", shown_url(), describe(err));
                             self.retry_or_give_up(ticker, attempt, last, None).await?;
                             continue;
                         }
@@ -380,7 +383,10 @@ impl FinancialDatasetsClient {
                             return Err(DataError::Http(format!("{ticker}: {}", describe(err))));
                         }
                         Err(too_large) => {
-                            return Err(DataError::Http(format!("{ticker}: {url}: {too_large}")));
+                            return Err(DataError::Http(format!(
+                                "{ticker}: {}: {too_large}",
+                                shown_url()
+                            )));
                         }
                     };
                     if status.is_success() {
@@ -421,7 +427,7 @@ impl FinancialDatasetsClient {
                     } else {
                         describe(err)
                     };
-                    (format!("{what} ({url})"), None)
+                    (format!("{what} ({})", shown_url()), None)
                 }
                 Err(err) => {
                     return Err(DataError::Http(format!("{ticker}: {}", describe(err))));

@@ -109,10 +109,7 @@ impl AbSettings {
         ];
         // The reason above spells the engine's minimum.
         const _: () = assert!(MIN_REPLICATIONS == 19);
-        match checks.into_iter().find(|(_, ok, _)| !ok) {
-            Some((name, _, reason)) => Err(ScanError::InvalidSetting { name, reason }),
-            None => Ok(()),
-        }
+        ScanError::first_out_of_range(checks)
     }
 }
 

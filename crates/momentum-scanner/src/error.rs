@@ -151,3 +151,16 @@ impl From<momentum_files::FileError> for ScanError {
         Self::Data(err.into())
     }
 }
+
+impl ScanError {
+    /// The first of `checks` (a setting's key, whether its value is in range, the range) out of
+    /// range, as [`ScanError::InvalidSetting`]: the settings' `validate` functions.
+    pub(crate) fn first_out_of_range<const N: usize>(
+        checks: [(&'static str, bool, &'static str); N],
+    ) -> Result<(), ScanError> {
+        match checks.into_iter().find(|(_, in_range, _)| !in_range) {
+            Some((name, _, reason)) => Err(ScanError::InvalidSetting { name, reason }),
+            None => Ok(()),
+        }
+    }
+}

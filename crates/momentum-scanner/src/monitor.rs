@@ -116,10 +116,7 @@ impl MonitorSettings {
                 "must be at least 2",
             ),
         ];
-        match checks.into_iter().find(|(_, ok, _)| !ok) {
-            Some((name, _, reason)) => Err(ScanError::InvalidSetting { name, reason }),
-            None => Ok(()),
-        }
+        ScanError::first_out_of_range(checks)
     }
 }
 

@@ -88,10 +88,7 @@ impl Gates {
                 "must be a finite number",
             ),
         ];
-        match checks.into_iter().find(|(_, ok, _)| !ok) {
-            Some((name, _, reason)) => Err(ScanError::InvalidSetting { name, reason }),
-            None => Ok(()),
-        }
+        ScanError::first_out_of_range(checks)
     }
 }
 

@@ -108,7 +108,7 @@ pub fn run(args: Args, settings: &Settings) -> anyhow::Result<ExitCode> {
     let id = if args.remote {
         args.run.clone()
     } else {
-        resolve(&tracker, &args.run)?
+        resolve(&tracker, &args.run, &tracker.list_runs()?)?
     };
     let context = args.live.context(settings)?;
     let html = report_of_run(&tracker, &id, args.remote, &context)?;

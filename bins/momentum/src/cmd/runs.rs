@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{Args as ClapArgs, Subcommand};
-use momentum_tracking::{Filter, Run, RunQuery, Tracker};
+use momentum_tracking::{Filter, Listing, Run, RunQuery, Tracker};
 
 use crate::terminal::say;
 use momentum_lifecycle::track::{GRID_COMBINATIONS_TAG, query_grid_of_run};
@@ -219,12 +219,12 @@ pub(crate) fn open_store(
         .with_context(|| format!("cannot open the run store {}", store.display()))
 }
 
-/// Resolves a run id or unique prefix of a local run.
-pub(crate) fn resolve(tracker: &Tracker, id: &str) -> anyhow::Result<String> {
+/// Resolves a run id or unique prefix of a local run, among the runs of `listing` (the
+/// store's, listed once by the caller).
+pub(crate) fn resolve(tracker: &Tracker, id: &str, listing: &Listing) -> anyhow::Result<String> {
     if tracker.get_run(id).is_ok() {
         return Ok(id.to_string());
     }
-    let listing = tracker.list_runs()?;
     let matches: Vec<&Run> = listing
         .runs
         .iter()
@@ -265,7 +265,7 @@ fn select(tracker: &Tracker, experiment: &str, s: &RunFilter) -> anyhow::Result<
         let id = if s.remote {
             parent.clone()
         } else {
-            resolve(tracker, parent)?
+            resolve(tracker, parent, &tracker.list_runs()?)?
         };
         query = query.filter(Filter::ParentRunId(id));
     }
@@ -376,7 +376,7 @@ fn show(tracker: &Tracker, a: &ShowArgs) -> anyhow::Result<ExitCode> {
             .context("--remote needs a tracking server (--uri or MLFLOW_TRACKING_URI)")?;
         remote.get_run(&a.run)?
     } else {
-        let id = resolve(tracker, &a.run)?;
+        let id = resolve(tracker, &a.run, &tracker.list_runs()?)?;
         tracker.get_run(&id)?
     };
     say!("run        {}", run.run_id);
@@ -489,7 +489,7 @@ fn compare(tracker: &Tracker, experiment: &str, a: &CompareArgs) -> anyhow::Resu
         let id = if remote {
             one.clone()
         } else {
-            resolve(tracker, one)?
+            resolve(tracker, one, &tracker.list_runs()?)?
         };
         let filter: Option<GridFilter> = a.where_.as_deref().map(str::parse).transpose()?;
         let sort = (a.select.sort.as_deref(), a.select.asc);
@@ -534,9 +534,10 @@ fn compare(tracker: &Tracker, experiment: &str, a: &CompareArgs) -> anyhow::Resu
                 .map(|id| remote.get_run(id))
                 .collect::<Result<Vec<_>, _>>()?
         } else {
+            let listing = tracker.list_runs()?;
             let mut runs = Vec::new();
             for id in &a.runs {
-                runs.push(tracker.get_run(&resolve(tracker, id)?)?);
+                runs.push(tracker.get_run(&resolve(tracker, id, &listing)?)?);
             }
             let mut query = RunQuery::new("");
             if let Some(key) = &a.select.sort {
