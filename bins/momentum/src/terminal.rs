@@ -1,8 +1,9 @@
 //! What reaches the terminal. Text printed here can come from files and servers the user does
 //! not control (a run name or tag from a tracking server, a ticker of a hand-edited
 //! `params.yaml`, a path): an escape sequence in it would move the cursor, retitle the window or
-//! hide the rest of the line. Every line of stdout goes through [`say!`] and the error line
-//! through [`one_line`], which show a control character as its `\u{..}` escape instead.
+//! hide the rest of the line. Every line of stdout goes through [`say!`], every note on stderr
+//! through [`note!`] and the error line through [`one_line`], which show a control character as
+//! its `\u{..}` escape instead.
 
 use std::borrow::Cow;
 
@@ -42,6 +43,15 @@ macro_rules! say {
     };
 }
 pub(crate) use say;
+
+/// `eprintln!` with control characters escaped ([`lines`]): what a command says beside its
+/// output (a table's count, a warning), kept off stdout so that CSV and JSON stay clean.
+macro_rules! note {
+    ($($arg:tt)*) => {
+        eprintln!("{}", $crate::terminal::lines(&format!($($arg)*)))
+    };
+}
+pub(crate) use note;
 
 #[cfg(test)]
 mod tests {

@@ -164,6 +164,19 @@ fn grid_on_the_sample_selects_on_train_and_reports_test() {
     );
     assert!(dir.path().join("m/candidate.json").exists());
     assert!(dir.path().join("out/equity_curve.png").exists());
+    // The summary is the command's output (stdout), as every command's is; stderr keeps the
+    // logs.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let selected = format!(
+        "selected lookback={} skip={} holding={} top_k={}",
+        metrics["params"]["lookback"],
+        metrics["params"]["skip"],
+        metrics["params"]["holding"],
+        metrics["params"]["top_k"]
+    );
+    assert!(stdout.starts_with(&selected), "{stdout}");
+    assert!(stdout.contains("\nwrote out/metrics.json\n"), "{stdout}");
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("selected"));
 }
 
 #[test]
@@ -272,6 +285,33 @@ fn a_malformed_params_yaml_is_one_line_naming_file_and_place() {
         "{err}"
     );
     assert!(!dir.path().join("reports").exists());
+
+    // A key given twice, and a grid list left empty: each named by its key.
+    for (yaml, expected) in [
+        (
+            "backtest:\n  cost_bps: 10\n  cost_bps: 5\n",
+            "error: invalid params.yaml: backtest.cost_bps is set twice (again at line 3, column 3)",
+        ),
+        (
+            "backtest:\n  grid:\n    top_k: []\n",
+            "error: invalid backtest.grid.top_k = [] in params.yaml: the grid needs at least one value",
+        ),
+    ] {
+        std::fs::write(dir.path().join("params.yaml"), yaml).unwrap();
+        let out = momentum(
+            dir.path(),
+            &[
+                "backtest",
+                "--prices",
+                prices.to_str().unwrap(),
+                "--no-track",
+            ],
+        );
+        assert_eq!(out.status.code(), Some(1));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.trim_end(), expected);
+        assert!(!dir.path().join("reports").exists());
+    }
 }
 
 /// A price file that is missing, not Parquet, a directory, or a ragged CSV stops the run with

@@ -254,6 +254,13 @@ fn text_from_the_store_reaches_the_terminal_with_control_characters_escaped() {
             "{stderr}"
         );
     }
+    // Listing the runs warns about the unreadable folder once, though `list` reads the store
+    // twice (the runs, then their children).
+    let out = momentum(dir.path(), &["runs", "list"]);
+    assert_eq!(out.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.matches("skipping run folder").count(), 1, "{stderr}");
+    assert!(stderr.contains(&format!("{run_id}/run.json")), "{stderr}");
 }
 
 /// The parent run of the backtest writing to `runs` (a run folder appears whole, the parent

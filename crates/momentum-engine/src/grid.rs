@@ -82,9 +82,9 @@ impl GridSpec {
     /// order), each with `cost_bps`, and how many were left out because `skip >= lookback`.
     ///
     /// # Errors
-    /// [`EngineError::EmptyGrid`] when a list is empty or nothing valid is left;
-    /// [`EngineError::InvalidParameter`] for a value that is invalid in every combination
-    /// (lookback 0, holding 0, top_k 0, a bad cost).
+    /// [`EngineError::InvalidParameter`] for an empty list, a value listed twice, or a value
+    /// that is invalid in every combination (lookback 0, holding 0, top_k 0, a bad cost);
+    /// [`EngineError::EmptyGrid`] when nothing valid is left.
     ///
     /// # Examples
     ///
@@ -105,7 +105,10 @@ impl GridSpec {
     ///     Err(EngineError::InvalidParameter { name: "lookback", .. })
     /// ));
     /// let empty = GridSpec { top_k: vec![], ..grid };
-    /// assert!(matches!(empty.combinations(10.0), Err(EngineError::EmptyGrid { .. })));
+    /// assert!(matches!(
+    ///     empty.combinations(10.0),
+    ///     Err(EngineError::InvalidParameter { name: "top_k", .. })
+    /// ));
     /// # Ok::<(), momentum_engine::EngineError>(())
     /// ```
     pub fn combinations(&self, cost_bps: f64) -> Result<(Vec<StrategyParams>, usize)> {
@@ -116,8 +119,10 @@ impl GridSpec {
             ("top_k", &self.top_k),
         ] {
             if list.is_empty() {
-                return Err(EngineError::EmptyGrid {
-                    reason: format!("the {name} list is empty"),
+                return Err(EngineError::InvalidParameter {
+                    name,
+                    value: "[]".into(),
+                    reason: "the grid needs at least one value",
                 });
             }
             // A repeated value repeats combinations, which are not further trials: they would

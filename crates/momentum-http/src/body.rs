@@ -83,6 +83,23 @@ pub async fn read_body(
     Ok(body)
 }
 
+/// The start of the body of `response` that [`crate::Secrets::scrub`] reads (a little more
+/// than its scan), as text, for an error message: the rest of the body is never read, so an
+/// error page of any size, or one that never ends, costs at most that much. A read that fails
+/// ends the text where it failed; bytes that are not UTF-8 show as `U+FFFD`.
+pub async fn read_error_text(mut response: reqwest::Response) -> String {
+    let limit = crate::redact::SCANNED_BYTES + 1024;
+    let mut head = Vec::new();
+    while head.len() < limit {
+        let Ok(Some(chunk)) = response.chunk().await else {
+            break;
+        };
+        let room = limit - head.len();
+        head.extend_from_slice(&chunk[..room.min(chunk.len())]);
+    }
+    String::from_utf8_lossy(&head).into_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use std::io::{BufRead, BufReader, Write};
@@ -90,9 +107,9 @@ mod tests {
 
     use super::*;
 
-    /// A server on 127.0.0.1 that answers one request with 200 and a chunked body that never
-    /// ends (it stops when the client hangs up, or after 1 GiB).
-    fn endless_server() -> String {
+    /// A server on 127.0.0.1 that answers one request with `status` and a chunked body that
+    /// never ends (it stops when the client hangs up, or after 1 GiB).
+    fn endless_server(status: &'static str) -> String {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         std::thread::spawn(move || {
@@ -103,7 +120,9 @@ mod tests {
                 line.clear();
             }
             let mut stream = stream;
-            let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n";
+            let head = format!(
+                "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n"
+            );
             if stream.write_all(head.as_bytes()).is_err() {
                 return;
             }
@@ -119,7 +138,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_endless_body_is_cut_at_the_limit() {
-        let url = endless_server();
+        let url = endless_server("200 OK");
         let client = crate::client(
             "test",
             std::time::Duration::from_secs(30),
@@ -136,5 +155,21 @@ mod tests {
             err.to_string(),
             "the response body is larger than the limit of 1 MiB (raise it with the client's max_body_bytes)"
         );
+    }
+
+    #[tokio::test]
+    async fn an_endless_error_page_is_read_only_as_far_as_a_message_needs() {
+        let url = endless_server("500 Internal Server Error");
+        let client = crate::client(
+            "test",
+            std::time::Duration::from_secs(30),
+            reqwest::redirect::Policy::none(),
+        )
+        .unwrap();
+        let response = client.get(&url).send().await.unwrap();
+        let text = read_error_text(response).await;
+        // The scan and its margin, every byte of them the body's.
+        assert_eq!(text.len(), crate::redact::SCANNED_BYTES + 1024);
+        assert!(text.bytes().all(|b| b == b'7'));
     }
 }

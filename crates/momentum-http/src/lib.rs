@@ -48,7 +48,7 @@ mod client;
 mod redact;
 mod retry;
 
-pub use body::{BodyError, DEFAULT_MAX_BODY, read_body};
+pub use body::{BodyError, DEFAULT_MAX_BODY, read_body, read_error_text};
 pub use chain::{chain, describe};
 pub use client::{client, install_crypto_provider};
 pub use redact::{MAX_SERVER_TEXT, REDACTED, Secrets};

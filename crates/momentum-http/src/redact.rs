@@ -15,7 +15,7 @@ pub const REDACTED: &str = "<redacted>";
 
 /// The bytes of a server's text that are read at all: far more than [`MAX_SERVER_TEXT`]
 /// characters once whitespace is folded, far less than a body may hold.
-const SCANNED_BYTES: usize = 16 << 10;
+pub(crate) const SCANNED_BYTES: usize = 16 << 10;
 
 /// The credentials a client sends with its requests, to be removed from what its server
 /// answers. `Debug` shows how many, never what.

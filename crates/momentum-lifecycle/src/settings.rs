@@ -290,6 +290,19 @@ pub enum SettingsError {
         /// chain would print twice).
         error: Box<serde_saphyr::Error>,
     },
+    /// A key given twice in one mapping: which value was meant cannot be told, so neither is
+    /// taken.
+    #[error("invalid {}: {key} is set twice (again at line {line}, column {column})", path.display())]
+    DuplicateKey {
+        /// The file.
+        path: PathBuf,
+        /// The key's path (`backtest.cost_bps`).
+        key: String,
+        /// Where the second one is, 1-based.
+        line: u64,
+        /// Its column, 1-based.
+        column: u64,
+    },
     /// A value out of its range, named by its key.
     #[error("invalid {key}{}: {reason}", value.as_ref().map(|v| format!(" = {v}")).unwrap_or_default())]
     Invalid {
@@ -470,10 +483,26 @@ impl Settings {
                 err.into_inner()
             })
         });
-        let settings: Self = parsed.map_err(|error| SettingsError::Parse {
-            path: path.into(),
-            key,
-            error: Box::new(error),
+        let settings: Self = parsed.map_err(|error| match error {
+            // The parser names the repeated key; the path ends in the map that holds it (`?`,
+            // an entry not yet read).
+            serde_saphyr::Error::DuplicateMappingKey {
+                key: Some(name),
+                location,
+            } => SettingsError::DuplicateKey {
+                path: path.into(),
+                key: match key.trim_end_matches('?').trim_end_matches('.') {
+                    "" => name,
+                    parent => format!("{parent}.{name}"),
+                },
+                line: location.line(),
+                column: location.column(),
+            },
+            error => SettingsError::Parse {
+                path: path.into(),
+                key,
+                error: Box::new(error),
+            },
         })?;
         settings.check_tracking_uri()?;
         if settings.tracking.remote_children.is_some() {
@@ -558,6 +587,31 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("production.versoin"), "{err}");
+    }
+
+    #[test]
+    fn a_key_set_twice_is_named_with_its_path_and_second_line() {
+        let err = parse("backtest:\n  cost_bps: 10\n  objective: sharpe\n  cost_bps: 5\n")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "invalid params.yaml: backtest.cost_bps is set twice (again at line 4, column 3)"
+        );
+        let err = parse("data:\n  source: sample\ndata:\n  source: csv\n")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "invalid params.yaml: data is set twice (again at line 3, column 1)"
+        );
+        let err = parse("backtest:\n  grid:\n    top_k: [3]\n    top_k: [5]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(" backtest.grid.top_k is set twice (again at line 4,"),
+            "{err}"
+        );
     }
 
     #[test]

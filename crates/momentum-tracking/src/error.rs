@@ -110,6 +110,10 @@ pub enum TrackingError {
         "unsupported tracking uri {0:?}: expected http:// or https:// (or nothing for the local store)"
     )]
     UnsupportedUri(String),
+    /// The user or password of a tracking URI is not UTF-8 once percent-decoded (the URI is
+    /// shown without them).
+    #[error("tracking uri {0:?}: its user or password is not UTF-8 once percent-decoded")]
+    UriCredentials(String),
     /// The HTTP request could not be sent or its response not read (after retries).
     #[error("request to {url} failed")]
     Http {

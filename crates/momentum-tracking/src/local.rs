@@ -41,10 +41,10 @@
 //! keeps its dead runs RUNNING, with a warning. The check runs on open only: a process that
 //! keeps a store open for long does not see the deaths that happen meanwhile.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
 
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
@@ -142,6 +142,9 @@ struct ModelFile {
 pub struct LocalStore {
     root: PathBuf,
     lock: Mutex<()>,
+    /// The unreadable run folders already warned about: a command that lists the runs more
+    /// than once (a filter, then its parents' children) warns about each folder once.
+    warned: Mutex<BTreeSet<PathBuf>>,
 }
 
 const RUN_FILE: &str = "run.json";
@@ -158,6 +161,7 @@ impl LocalStore {
         let store = LocalStore {
             root,
             lock: Mutex::new(()),
+            warned: Mutex::new(BTreeSet::new()),
         };
         if let Some(me) = Owner::current() {
             store.end_dead_runs(me)?;
@@ -258,9 +262,7 @@ impl LocalStore {
     }
 
     fn guard(&self) -> std::sync::MutexGuard<'_, ()> {
-        self.lock
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.lock.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The experiment named `name`, created (with `now` as creation time) when missing. Its id
@@ -356,7 +358,8 @@ impl LocalStore {
         read_run(&dir)
     }
 
-    /// Every readable run; unreadable folders go to [`Listing::skipped`] (and a warning).
+    /// Every readable run; unreadable folders go to [`Listing::skipped`] (and a warning, the
+    /// first time this store lists them).
     pub fn list_runs(&self) -> Result<Listing> {
         let mut listing = Listing::default();
         for path in self.run_dirs()? {
@@ -364,7 +367,10 @@ impl LocalStore {
                 Ok(run) => listing.runs.push(run),
                 Err(err) => {
                     let reason = err.chain();
-                    tracing::warn!("skipping run folder {}: {reason}", path.display());
+                    let mut warned = self.warned.lock().unwrap_or_else(PoisonError::into_inner);
+                    if warned.insert(path.clone()) {
+                        tracing::warn!("skipping run folder {}: {reason}", path.display());
+                    }
                     listing.skipped.push(SkippedRun { path, reason });
                 }
             }

@@ -16,6 +16,7 @@ use momentum_scanner::model::CodeVersion;
 use crate::cmd::report::LiveArgs;
 use crate::overrides::Overrides;
 use crate::progress::Bar;
+use crate::terminal::say;
 
 const AFTER_HELP: &str = "\
 Inputs: the panel written by `momentum features` (features.panel), or a price file with
@@ -452,7 +453,7 @@ pub fn run(args: Args, settings: &Settings, params: &Path) -> anyhow::Result<Exi
     if let (Some(shard), Some(dir)) = (shard, &args.shard_out) {
         let path = backtest_shard(&panel, digest, &spec, (shard, &running()), dir, &Bar::new())
             .map_err(|err| flags.explain(err, params))?;
-        eprintln!("wrote shard {shard} of the grid to {}", path.display());
+        say!("wrote shard {shard} of the grid to {}", path.display());
         return Ok(ExitCode::SUCCESS);
     }
     let created_at = (!args.reproducible).then(crate::now);
@@ -507,7 +508,7 @@ pub fn run(args: Args, settings: &Settings, params: &Path) -> anyhow::Result<Exi
         ),
         _ => format!("{} combinations", experiment.grid.len()),
     };
-    eprintln!(
+    say!(
         "selected lookback={} skip={} holding={} top_k={} cost_bps={} of {tried} (train {} {:.3})",
         p.lookback,
         p.skip,
@@ -518,7 +519,7 @@ pub fn run(args: Args, settings: &Settings, params: &Path) -> anyhow::Result<Exi
         selection.objective.value(&experiment.best()?.train),
     );
     for (name, w) in &experiment.windows {
-        eprintln!(
+        say!(
             "{name:>5}: total_roi {:>8.3} sharpe {:>6.3} max_drawdown {:.3} | buy and hold total_roi \
              {:>8.3} sharpe {:>6.3}",
             w.strategy.total_roi,
@@ -528,7 +529,7 @@ pub fn run(args: Args, settings: &Settings, params: &Path) -> anyhow::Result<Exi
             w.baseline.sharpe,
         );
     }
-    eprintln!(
+    say!(
         "selection: psr {:.3} dsr {:.3} pbo {}",
         selection.psr,
         selection.dsr,
@@ -543,7 +544,7 @@ pub fn run(args: Args, settings: &Settings, params: &Path) -> anyhow::Result<Exi
             &analysis.folds[analysis.folds.len() - 1],
         );
         let stitched = &analysis.stitched;
-        eprintln!(
+        say!(
             "walk-forward: {} folds, out of sample {} to {}: total_roi {:>8.3} sharpe {:>6.3} \
              max_drawdown {:.3} (reselected every {} days on {}{} days)",
             analysis.folds.len(),
@@ -563,7 +564,7 @@ pub fn run(args: Args, settings: &Settings, params: &Path) -> anyhow::Result<Exi
     }
     if let Some(validation) = &experiment.cpcv {
         let paths = &validation.paths;
-        eprintln!(
+        say!(
             "cpcv: {} splits of {} groups, {} paths: out-of-sample sharpe mean {:.3} std {:.3}, \
              5-95 % [{:.3}, {:.3}], {:.0} % of paths below 0",
             validation.spec.splits(),
@@ -577,7 +578,7 @@ pub fn run(args: Args, settings: &Settings, params: &Path) -> anyhow::Result<Exi
         );
     }
     for f in &run.files {
-        eprintln!("wrote {}", f.display());
+        say!("wrote {}", f.display());
     }
     Ok(ExitCode::SUCCESS)
 }

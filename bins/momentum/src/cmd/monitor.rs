@@ -10,7 +10,7 @@ use momentum_lifecycle::track::{git_commit, open_tracker, track_monitor};
 use momentum_lifecycle::{MonitorRequest, Settings, run_monitor};
 
 use crate::overrides::Overrides;
-use crate::terminal::say;
+use crate::terminal::{note, say};
 
 /// Exit code when `--fail-on-drift` is given and retraining is recommended.
 const EXIT_RETRAIN: u8 = 4;
@@ -172,7 +172,7 @@ pub fn run(args: Args, settings: &Settings, params: &Path) -> anyhow::Result<Exi
     );
     track_monitor(&tracker, settings, &report, &request.out)?;
     if args.fail_on_drift && report.retrain_recommended {
-        eprintln!("retraining recommended: {}", report.reasons.join("; "));
+        note!("retraining recommended: {}", report.reasons.join("; "));
         return Ok(ExitCode::from(EXIT_RETRAIN));
     }
     Ok(ExitCode::SUCCESS)

@@ -12,7 +12,7 @@ use anyhow::{Context, bail};
 use clap::{Args as ClapArgs, Subcommand};
 use momentum_tracking::{Filter, Listing, Run, RunQuery, Tracker};
 
-use crate::terminal::say;
+use crate::terminal::{note, say};
 use momentum_lifecycle::track::{GRID_COMBINATIONS_TAG, query_grid_of_run};
 use momentum_lifecycle::{GRID_ARTIFACT, GridFilter, GridTable, LifecycleError, Settings};
 
@@ -323,7 +323,7 @@ fn list(tracker: &Tracker, experiment: &str, s: &RunFilter) -> anyhow::Result<Ex
         &header.iter().map(ToString::to_string).collect::<Vec<_>>(),
         &rows,
     );
-    eprintln!(
+    note!(
         "{} run(s) in experiment {experiment:?} ({})",
         runs.len(),
         source(tracker, s.remote)
@@ -558,7 +558,7 @@ fn compare(tracker: &Tracker, experiment: &str, a: &CompareArgs) -> anyhow::Resu
                 .into_iter()
                 .find(|r| parents.contains(&r.run_id));
             if let Some(parent) = latest {
-                eprintln!(
+                note!(
                     "comparing the children of {} ({})",
                     short(&parent.run_id),
                     parent.name
@@ -579,7 +579,7 @@ fn compare_runs(
     runs: Vec<Run>,
 ) -> anyhow::Result<ExitCode> {
     if runs.is_empty() {
-        eprintln!(
+        note!(
             "no runs to compare in experiment {experiment:?} ({})",
             source(tracker, a.select.remote)
         );
@@ -644,7 +644,7 @@ fn compare_runs(
         })
         .collect();
     print_table(&header, &rows);
-    eprintln!(
+    note!(
         "{} run(s), {} param(s), {} metric(s) ({})",
         runs.len(),
         param_keys.len(),
@@ -705,7 +705,7 @@ fn print_grid(
         Format::Csv => rows.write_csv(std::io::stdout().lock())?,
         Format::Json => rows.write_json(std::io::stdout().lock())?,
     }
-    eprintln!(
+    note!(
         "{} of {total} combinations of run {} ({GRID_ARTIFACT})",
         rows.rows().len(),
         short(run_id)
@@ -728,14 +728,8 @@ fn sync(tracker: &Tracker, a: &SyncArgs) -> anyhow::Result<ExitCode> {
     let remote = tracker
         .remote()
         .context("nothing to sync to: set MLFLOW_TRACKING_URI (or tracking.uri, or --uri) to an http(s):// MLflow server")?;
+    // Unreadable run folders are skipped with a warning, once each.
     let listing = tracker.list_runs()?;
-    for skipped in &listing.skipped {
-        eprintln!(
-            "warning: skipping unreadable run folder {}: {}",
-            skipped.path.display(),
-            skipped.reason
-        );
-    }
     if a.dry_run {
         let pending = tracker.unsynced()?;
         for run in &pending {
@@ -746,7 +740,7 @@ fn sync(tracker: &Tracker, a: &SyncArgs) -> anyhow::Result<ExitCode> {
             };
             say!("{}  {:<8} {}", run.run_id, state, run.name);
         }
-        eprintln!(
+        note!(
             "{} of {} local run(s) to push to {}",
             pending.len(),
             listing.runs.len(),
@@ -758,7 +752,7 @@ fn sync(tracker: &Tracker, a: &SyncArgs) -> anyhow::Result<ExitCode> {
         .sync()
         .with_context(|| format!("cannot sync to {}", remote.uri()))?;
     for (run, err) in &report.failed {
-        eprintln!("error: run {run}: {}", err.chain());
+        note!("error: run {run}: {}", err.chain());
     }
     say!(
         "pushed {} run(s) to {}; {} already there; {} failed",

@@ -158,12 +158,21 @@ pub fn normalize_uri(uri: &str) -> Result<(Url, Option<(String, String)>)> {
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
         return Err(TrackingError::UnsupportedUri(redact(uri)));
     }
-    let creds = (!url.username().is_empty()).then(|| {
-        (
-            url.username().to_string(),
-            url.password().unwrap_or_default().to_string(),
-        )
-    });
+    // A URL holds them percent-encoded (`p%40ss` for `p@ss`); Basic auth sends them as they are.
+    let decode = |part: &str| {
+        percent_encoding::percent_decode_str(part)
+            .decode_utf8()
+            .map(String::from)
+            .map_err(|_| TrackingError::UriCredentials(redact(uri)))
+    };
+    let creds = if url.username().is_empty() {
+        None
+    } else {
+        Some((
+            decode(url.username())?,
+            decode(url.password().unwrap_or_default())?,
+        ))
+    };
     let _ = url.set_username("");
     let _ = url.set_password(None);
     url.set_query(None);
@@ -388,6 +397,19 @@ mod tests {
         let (url, creds) = normalize_uri("http://bob:s3cret@127.0.0.1:5000/").unwrap();
         assert_eq!(url.as_str(), "http://127.0.0.1:5000/");
         assert_eq!(creds, Some(("bob".into(), "s3cret".into())));
+        // Percent-encoded in the URL, sent decoded.
+        let (url, creds) = normalize_uri("http://b%C3%B6b:p%40ss%2Fw%3A1@127.0.0.1:5000").unwrap();
+        assert_eq!(url.as_str(), "http://127.0.0.1:5000/");
+        assert_eq!(creds, Some(("böb".into(), "p@ss/w:1".into())));
+        // Not UTF-8 once decoded: refused, without echoing it.
+        let err = normalize_uri("http://bob:s3%FFcret@host")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "tracking uri \"http://<redacted>@host\": its user or password is not UTF-8 once \
+             percent-decoded"
+        );
         let err = normalize_uri("file:///tmp/mlruns").unwrap_err().to_string();
         assert!(err.contains("unsupported tracking uri"), "{err}");
         for secret in [

@@ -174,7 +174,9 @@ impl Inner {
                 attempt += 1;
                 continue;
             }
-            let text = resp.text().await.unwrap_or_default();
+            // Only the start: an error page is shown cut short, and one that never ends
+            // would hold the request until the timeout.
+            let text = momentum_http::read_error_text(resp).await;
             return Err(api_error(&url, status, &text, &self.secrets));
         }
     }
