@@ -165,8 +165,6 @@ where
     Ok(())
 }
 
-/// The directory of `path` (`.` for a bare name), created when missing; a failure names
-/// `path`, the file that cannot be written.
 /// The file a write replaces: a symbolic link's target (the link stays a link and the file it
 /// points at gets the new content), else `path` itself.
 fn resolved(path: &Path) -> PathBuf {
@@ -186,12 +184,33 @@ fn remove_stale_temps(dir: &Path, name: &str) {
     }
 }
 
+/// The directory of `path` (`.` for a bare name), created when missing. A failure names
+/// `path`, the file that cannot be written, or the file that stands where one of its
+/// directories must be (the OS says only `File exists` or `Not a directory`).
 fn created_parent(path: &Path) -> Result<PathBuf, FileError> {
     let dir = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    std::fs::create_dir_all(&dir).map_err(|err| FileError::io(path, err))?;
+    std::fs::create_dir_all(&dir).map_err(|err| {
+        // The deepest of the directories that exists in some form: a file there is in the way.
+        let existing = dir
+            .ancestors()
+            .find_map(|a| Some((a, std::fs::metadata(a).ok()?)));
+        match existing {
+            Some((file, meta)) if !meta.is_dir() => FileError::io(
+                file,
+                std::io::Error::new(
+                    std::io::ErrorKind::NotADirectory,
+                    format!(
+                        "a file, where a directory must be to hold {}",
+                        path.display()
+                    ),
+                ),
+            ),
+            _ => FileError::io(path, err),
+        }
+    })?;
     Ok(dir)
 }
 
@@ -261,6 +280,25 @@ mod tests {
 
     use super::*;
     use crate::owner::Owner;
+
+    #[test]
+    fn a_file_in_the_way_of_a_directory_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("reports");
+        std::fs::write(&file, "not a directory").unwrap();
+        for target in [file.join("metrics.json"), file.join("deeper/metrics.json")] {
+            let err = write_atomic_unsynced(&target, b"{}").unwrap_err();
+            assert_eq!(err.path, file);
+            assert_eq!(
+                err.source.to_string(),
+                format!(
+                    "a file, where a directory must be to hold {}",
+                    target.display()
+                )
+            );
+        }
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "not a directory");
+    }
 
     #[cfg(target_os = "linux")]
     #[test]

@@ -18,7 +18,8 @@ pub const REDACTED: &str = "<redacted>";
 pub(crate) const SCANNED_BYTES: usize = 16 << 10;
 
 /// The credentials a client sends with its requests, to be removed from what its server
-/// answers. `Debug` shows how many, never what.
+/// answers. `Debug` shows how many strings it looks for (each secret in its echoed forms), never
+/// what.
 ///
 /// # Example
 /// ```
@@ -41,11 +42,21 @@ impl std::fmt::Debug for Secrets {
 }
 
 impl Secrets {
-    /// These secrets and `secret` (an API key, a token, a password). An empty one is ignored:
-    /// it would match everywhere.
+    /// These secrets and `secret` (an API key, a token, a password), in the forms a server may
+    /// echo it in: as sent, percent-encoded (a query string or a URL in an error page, with
+    /// upper- or lower-case hex digits) and escaped inside a JSON string. An empty one is
+    /// ignored: it would match everywhere.
     pub fn with(mut self, secret: &str) -> Self {
-        if !secret.is_empty() && !self.0.iter().any(|known| known == secret) {
-            self.0.push(secret.to_string());
+        if secret.is_empty() {
+            return self;
+        }
+        let encoded = percent_encoding::utf8_percent_encode(secret, ENCODED).to_string();
+        let lower = lower_hex_escapes(&encoded);
+        let json = secret.replace('\\', "\\\\").replace('"', "\\\"");
+        for form in [secret.to_string(), encoded, lower, json] {
+            if !self.0.contains(&form) {
+                self.0.push(form);
+            }
         }
         self
     }
@@ -131,6 +142,33 @@ impl Secrets {
     }
 }
 
+/// What a URL encoder escapes: everything but letters, digits and `-` `.` `_` `~` (RFC 3986's
+/// unreserved characters).
+const ENCODED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// `encoded` (percent-encoded, upper-case hex digits) with the two hex digits after each `%`
+/// in lower case.
+fn lower_hex_escapes(encoded: &str) -> String {
+    let mut out = String::with_capacity(encoded.len());
+    let mut hex_left = 0;
+    for c in encoded.chars() {
+        if hex_left > 0 {
+            out.push(c.to_ascii_lowercase());
+            hex_left -= 1;
+        } else {
+            out.push(c);
+            if c == '%' {
+                hex_left = 2;
+            }
+        }
+    }
+    out
+}
+
 /// The largest char boundary of `text` at or before `at` (`str::floor_char_boundary`, newer
 /// than the workspace's minimum Rust).
 fn floor_char_boundary(text: &str, at: usize) -> usize {
@@ -167,6 +205,28 @@ mod tests {
         assert_eq!(
             secrets.scrub("[user:pass] [pass]"),
             "[<redacted>] [<redacted>]"
+        );
+    }
+
+    #[test]
+    fn a_secret_echoed_percent_encoded_or_json_escaped_is_replaced_too() {
+        let secrets = Secrets::default().with("p@ss/w\"rd\\ö");
+        for echoed in [
+            "p%40ss%2Fw%22rd%5C%C3%B6",
+            "p%40ss%2fw%22rd%5c%c3%b6",
+            "p@ss/w\\\"rd\\\\ö",
+            "p@ss/w\"rd\\ö",
+        ] {
+            assert_eq!(
+                secrets.scrub(&format!("GET /x?password={echoed} failed")),
+                "GET /x?password=<redacted> failed",
+                "{echoed}"
+            );
+        }
+        // A secret with nothing to encode has one form.
+        assert_eq!(
+            format!("{:?}", Secrets::default().with("TOKEN_123-abc.~")),
+            "Secrets(1 redacted)"
         );
     }
 

@@ -486,6 +486,36 @@ fn basic_auth_server() {
     .unwrap();
     assert_eq!(client.uri(), server.uri);
     assert!(client.experiment_id("auth").is_ok());
+
+    // A password with reserved characters goes in the URI percent-encoded, and is sent as it
+    // is (the server knows `p@ss/w:rd%-2026`, not `p%40ss%2Fw%3Ard%25-2026`).
+    let password = "p@ss/w:rd%-2026";
+    let http = momentum_http::client(
+        "momentum-it",
+        Duration::from_secs(30),
+        reqwest::redirect::Policy::none(),
+    )
+    .unwrap();
+    let created = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let response = http
+            .post(format!("{}/api/2.0/mlflow/users/create", server.uri))
+            .basic_auth("admin", Some(ADMIN_PASSWORD))
+            .json(&serde_json::json!({"username": "bot", "password": password}))
+            .send()
+            .await
+            .unwrap();
+        (response.status(), response.text().await.unwrap())
+    });
+    assert_eq!(created.0, reqwest::StatusCode::OK, "{}", created.1);
+    let uri = server
+        .uri
+        .replace("http://", "http://bot:p%40ss%2Fw%3Ard%25-2026@");
+    let client = RestClient::new(momentum_tracking::RestConfig {
+        auth: Auth::None,
+        ..momentum_tracking::RestConfig::new(uri)
+    })
+    .unwrap();
+    assert!(client.experiment_id("auth").is_ok());
 }
 
 #[test]
