@@ -168,9 +168,14 @@ async fn get_text(client: &reqwest::Client, server: &Server, path: &str) -> Stri
 }
 
 /// Polls `check` every 20 ms for up to 10 s.
-async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
+async fn eventually(what: &str, check: impl AsyncFnMut() -> bool) {
+    eventually_within(Duration::from_secs(10), what, check).await;
+}
+
+/// Polls `check` every 20 ms for up to `bound`.
+async fn eventually_within(bound: Duration, what: &str, mut check: impl AsyncFnMut() -> bool) {
     let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(10) {
+    while start.elapsed() < bound {
         if check().await {
             return;
         }
@@ -884,45 +889,115 @@ async fn the_challenger_can_be_served_instead() {
     assert!(text.contains(r#"momentum_model_info{alias="challenger",holding="5",lookback="2",skip="0",source="params",top_k="2",version="5"} 1"#), "{text}");
 }
 
+/// The registered model of `params.yaml`'s default `tracking.model_name`.
+const MODEL_NAME: &str = "momentum-xs";
+
+/// Registers a version of [`MODEL_NAME`] holding the tiny universe's best `top_k` (lookback
+/// 2, holding 5) and moves the `champion` alias to it: its version.
+fn register_champion(registry: &momentum_tracking::RestClient, top_k: usize) -> String {
+    use momentum_engine::StrategyParams;
+    use momentum_scanner::Model;
+    use momentum_scanner::model::{Registration, Stage};
+
+    let model = Model {
+        params: StrategyParams {
+            lookback: 2,
+            skip: 0,
+            holding: 5,
+            top_k,
+            cost_bps: 10.0,
+        },
+        universe: vec!["AAA".into(), "BBB".into(), "CCC".into()],
+        data_digest: None,
+        stage: Stage::Registered(Registration {
+            version: "0".into(),
+            promoted_at: "2026-12-01T00:00:00Z".into(),
+        }),
+    };
+    let tags = model.registry_tags(None).unwrap();
+    // No run: a source outside the server's artifacts (MLflow ties those to a run).
+    let source = format!("s3://momentum/models/top{top_k}");
+    let version = registry
+        .create_model_version(MODEL_NAME, "", &source, "", &tags)
+        .unwrap()
+        .version;
+    registry
+        .set_alias(MODEL_NAME, "champion", &version)
+        .unwrap();
+    version
+}
+
+/// A registry that is down when the server starts: the params block is served (with one
+/// warning) until the registry answers, then the registry's champion.
+#[test]
+fn a_registry_down_at_start_serves_the_params_block_until_it_answers() {
+    use momentum_tracking::{Auth, RestClient};
+
+    let dir = tiny_dir("1", 1);
+    let mut params = std::fs::read_to_string(dir.path().join("params.yaml")).unwrap();
+    params.push_str("serve:\n  poll_ms: 50\n");
+    std::fs::write(dir.path().join("params.yaml"), params).unwrap();
+    let mut mlflow = support::Server::start(&dir.path().join("mlflow"), false, true);
+    let registry = RestClient::new(mlflow.client_config(Auth::None)).unwrap();
+    registry.create_registered_model(MODEL_NAME).unwrap();
+    assert_eq!(register_champion(&registry, 2), "1");
+    mlflow.kill();
+
+    let log = dir.path().join("serve.log");
+    let server = Server::spawn(
+        dir.path(),
+        Some(&mlflow.uri),
+        &[],
+        Stdio::from(std::fs::File::create(&log).unwrap()),
+    );
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let client = client();
+    runtime.block_on(async {
+        let (status, model) = get_json(&client, &server, "/v1/model").await;
+        assert_eq!(status, 200, "{model}");
+        assert_eq!(
+            (model["source"].as_str(), model["params"]["top_k"].as_u64()),
+            (Some("params"), Some(1))
+        );
+        let (_, answer) = post_csv(&client, &server, TINY_CSV).await;
+        assert_eq!(selected(&answer), ["AAA"]);
+    });
+    mlflow.restart();
+    runtime.block_on(async {
+        // A poll may be in the middle of its retries against the server that was down.
+        eventually_within(
+            Duration::from_secs(30),
+            "the registry's model",
+            async || get_json(&client, &server, "/v1/model").await.1["source"] == "registry",
+        )
+        .await;
+        let (_, model) = get_json(&client, &server, "/v1/model").await;
+        assert_eq!(model["params"]["top_k"], 2);
+        let (_, answer) = post_csv(&client, &server, TINY_CSV).await;
+        assert_eq!(selected(&answer), ["AAA", "CCC"]);
+    });
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(
+        log.matches("the registry cannot be reached").count(),
+        1,
+        "{log}"
+    );
+    assert!(
+        log.contains("serving the champion block of params.yaml until it answers"),
+        "{log}"
+    );
+}
+
 /// With a tracking server the registry's `champion` is served, and followed when it moves;
 /// params.yaml has no production block (a deployment that serves from the registry alone).
 #[test]
 fn with_a_tracking_server_the_champion_alias_is_served_and_followed() {
-    use momentum_engine::StrategyParams;
-    use momentum_scanner::Model;
-    use momentum_scanner::model::{Registration, Stage};
     use momentum_tracking::{Auth, RestClient};
 
     let mlflow = support::Server::shared();
     let registry = RestClient::new(mlflow.client_config(Auth::None)).unwrap();
-    let name = "momentum-xs";
-    registry.create_registered_model(name).unwrap();
-    let register = |top_k: usize| {
-        let model = Model {
-            params: StrategyParams {
-                lookback: 2,
-                skip: 0,
-                holding: 5,
-                top_k,
-                cost_bps: 10.0,
-            },
-            universe: vec!["AAA".into(), "BBB".into(), "CCC".into()],
-            data_digest: None,
-            stage: Stage::Registered(Registration {
-                version: "0".into(),
-                promoted_at: "2026-12-01T00:00:00Z".into(),
-            }),
-        };
-        let tags = model.registry_tags(None).unwrap();
-        // No run: a source outside the server's artifacts (MLflow ties those to a run).
-        let source = format!("s3://momentum/models/top{top_k}");
-        let version = registry
-            .create_model_version(name, "", &source, "", &tags)
-            .unwrap()
-            .version;
-        registry.set_alias(name, "champion", &version).unwrap();
-        version
-    };
+    registry.create_registered_model(MODEL_NAME).unwrap();
+    let register = |top_k: usize| register_champion(&registry, top_k);
     let first = register(1);
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("params.yaml"), "serve:\n  poll_ms: 50\n").unwrap();

@@ -68,8 +68,8 @@ pub use grid_table::{
 pub use progress::{Progress, Silent};
 pub use promote::{
     ARCHIVED_TAG, CHAMPION, CRASH_AT_ENV, CRASH_POINTS, ProductionSource, Promotion, Rollback,
-    Swap, Verdict, aliased, journal_path, judge, load_model, promote_challenger, register,
-    retire_challenger, rollback,
+    Swap, Verdict, aliased, block_model, journal_path, judge, load_model, promote_challenger,
+    register, retire_challenger, rollback,
 };
 pub use report::{LiveFiles, REPORT_FILE, ReportContext, report_of_run, write_report};
 pub use settings::{

@@ -415,7 +415,10 @@ pub struct Swap {
 /// out of range or missing named by its key in that block (`challenger.top_k`).
 ///
 /// [`ProductionBlock::model`]: momentum_scanner::model::ProductionBlock::model
-fn block_model(settings: &Settings, arm: Arm) -> Result<Option<Model>> {
+///
+/// # Errors
+/// [`LifecycleError::Settings`] naming the key of a parameter out of range; a malformed block.
+pub fn block_model(settings: &Settings, arm: Arm) -> Result<Option<Model>> {
     let block = params_block(arm);
     settings.block(arm).model().map_err(|err| match err {
         ScanError::InvalidModel(EngineError::InvalidParameter {

@@ -11,6 +11,13 @@
 //! [`UNLOAD_AFTER`] apart, or at once on `SIGHUP`: until then each poll is a failed reload and
 //! the model stays, so an editor that truncates the file before writing it, however slowly,
 //! never unloads it.
+//!
+//! A registry that cannot be reached when the server starts (its tracking server is down or
+//! answers 5xx) does not keep the server from starting when params.yaml has the block of the
+//! alias: that block is served (it is what the last promotion wrote beside the alias), with a
+//! warning, and every poll asks the registry again until it answers; then the registry's
+//! model is served. Once a registry model is served, a registry that goes down keeps it, as any
+//! failed reload does.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
@@ -18,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use momentum_engine::Arm;
 use momentum_lifecycle::track::open_tracker;
-use momentum_lifecycle::{LifecycleError, ProductionSource, Settings, load_model};
+use momentum_lifecycle::{LifecycleError, ProductionSource, Settings, block_model, load_model};
 use momentum_scanner::Model;
 use momentum_scanner::ScanError;
 use momentum_scanner::history::read_history;
@@ -41,6 +48,9 @@ pub struct Snapshot {
     /// Without a model: where it was looked for, in words (`params.yaml has no production
     /// block`, `registered model momentum-xs has no champion alias`), for the 503's message.
     pub missing: Option<String>,
+    /// The registry could not be reached, so the block of params.yaml is served in its place
+    /// (`source` is [`ProductionSource::Params`]) until it answers.
+    pub registry_down: bool,
 }
 
 impl Snapshot {
@@ -186,7 +196,8 @@ fn load_snapshot(
     let text = read()?;
     if let Some((previous, force)) = since {
         let unchanged = previous.text == text;
-        if unchanged && !force && previous.source == ProductionSource::Params {
+        let from_file = previous.source == ProductionSource::Params && !previous.registry_down;
+        if unchanged && !force && from_file {
             return Ok(None);
         }
         if !unchanged {
@@ -210,9 +221,27 @@ fn load_snapshot(
         _ => ProductionSource::Params,
     };
     let shown = params_file.display();
+    // Only a server that starts, or that serves the block in the registry's place already,
+    // falls back to the block: a served registry model outlives an outage.
+    let may_fall_back = since.is_none_or(|(previous, _)| previous.registry_down);
+    let (mut source, mut registry_down) = (source, false);
     let (model, missing) = match load_model(&settings, params_file, (alias, source), move || opened)
     {
         Ok(model) => (Some(model), None),
+        Err(err) if may_fall_back && unreachable(&err) => {
+            let Some(model) = block_model(&settings, alias).map_err(failed)? else {
+                return Err(failed(err));
+            };
+            if !since.is_some_and(|(previous, _)| previous.registry_down) {
+                tracing::warn!(
+                    "the registry cannot be reached ({}): serving the {alias} block of {shown} \
+                     until it answers",
+                    momentum_http::chain(&err)
+                );
+            }
+            (source, registry_down) = (ProductionSource::Params, true);
+            (Some(model), None)
+        }
         Err(LifecycleError::NoChampion { name } | LifecycleError::NoChallenger { name, .. })
             if source == ProductionSource::Registry =>
         {
@@ -235,7 +264,19 @@ fn load_snapshot(
         source,
         model,
         missing,
+        registry_down,
     }))
+}
+
+/// Whether `err` says the registry could not be asked (no connection, a timeout, a 5xx), not
+/// what it answered.
+fn unreachable(err: &LifecycleError) -> bool {
+    use momentum_tracking::TrackingError;
+    matches!(
+        err,
+        LifecycleError::Tracking(TrackingError::Http { .. })
+            | LifecycleError::Tracking(TrackingError::Api { status: 500.., .. })
+    )
 }
 
 /// The scans of `alias` in the picks history at `path`, oldest first; none when the file does

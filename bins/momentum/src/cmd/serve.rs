@@ -42,7 +42,9 @@ The model reloads without a restart when the params file changes (checked every 
 or the registry alias moves, and at once on SIGHUP; requests in flight keep the model they
 started with. A reload that fails keeps the served model (logged, and counted in
 momentum_model_reloads_total{outcome=\"error\"}); so does a file that lost the model's block,
-until it has stayed so for two polls a second apart (or SIGHUP). SIGTERM or SIGINT stops accepting,
+until it has stayed so for two polls a second apart (or SIGHUP). A registry that cannot be reached
+at start (down, or answering 5xx) does not stop the server when params.yaml has the alias's
+block: the block is served until the registry answers. SIGTERM or SIGINT stops accepting,
 closes the connections without a request in flight (idle, or still sending a head), lets the
 requests in flight finish (at most --drain-seconds, else it exits 1) and exits 0.
 
