@@ -136,16 +136,20 @@ mod tests {
         format!("http://{addr}/endless")
     }
 
-    #[tokio::test]
-    async fn an_endless_body_is_cut_at_the_limit() {
-        let url = endless_server("200 OK");
+    /// The response of an [`endless_server`] answering with `status`, its body not read yet.
+    async fn endless_response(status: &'static str) -> reqwest::Response {
         let client = crate::client(
             "test",
             std::time::Duration::from_secs(30),
             reqwest::redirect::Policy::none(),
         )
         .unwrap();
-        let response = client.get(&url).send().await.unwrap();
+        client.get(endless_server(status)).send().await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn an_endless_body_is_cut_at_the_limit() {
+        let response = endless_response("200 OK").await;
         let err = read_body(response, 1 << 20).await.unwrap_err();
         assert!(
             matches!(err, BodyError::TooLarge { limit } if limit == 1 << 20),
@@ -159,14 +163,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_endless_error_page_is_read_only_as_far_as_a_message_needs() {
-        let url = endless_server("500 Internal Server Error");
-        let client = crate::client(
-            "test",
-            std::time::Duration::from_secs(30),
-            reqwest::redirect::Policy::none(),
-        )
-        .unwrap();
-        let response = client.get(&url).send().await.unwrap();
+        let response = endless_response("500 Internal Server Error").await;
         let text = read_error_text(response).await;
         // The scan and its margin, every byte of them the body's.
         assert_eq!(text.len(), crate::redact::SCANNED_BYTES + 1024);
