@@ -459,8 +459,32 @@ fn a_cpcv_is_reported_the_same_on_any_thread_count_and_bad_ones_are_named() {
     );
     fails(
         momentum(root, None, &["backtest", "--validation", "split,cpcv"]),
-        "--validation split runs the split alone",
+        "--validation split runs the split alone: it takes no other kind",
     );
+    fails(
+        momentum(
+            root,
+            None,
+            &["backtest", "--validation", "split", "--embargo-days", "5"],
+        ),
+        "--validation split leaves out cpcv: it takes no --cpcv-* and --embargo-days flags",
+    );
+    fails(
+        run(&["--wf-test-days", "100"]),
+        "--validation cpcv leaves out walk-forward: it takes no --wf-* flags",
+    );
+    // The list is the whole choice: params.yaml sets a walk-forward, which `cpcv` leaves out.
+    let params = std::fs::read_to_string(root.join("params.yaml")).unwrap();
+    assert!(params.contains("  walk_forward:\n    train_days: 1260\n"));
+    ok(run(&[]));
+    let metrics = metrics_json(&root.join("reports/metrics.json"));
+    assert!(
+        metrics["walk_forward"].is_null(),
+        "{}",
+        metrics["walk_forward"]
+    );
+    assert!(!metrics["cpcv"].is_null());
+    assert!(!root.join("reports/walk_forward.csv").exists());
     ok(momentum(
         root,
         None,

@@ -193,6 +193,46 @@ fn bad_ranges_and_budgets_are_one_line_naming_the_flag_or_key() {
         run(&["--search", "tpe", "--shard", "0/2", "--shard-out", "shards"]),
         "invalid --search tpe: proposes each batch from the results before it",
     );
+    // A flag of the other method, or of what --no-grid / --no-split replace, is refused, not
+    // ignored.
+    fails(
+        run(&["--search", "grid", "--trials", "5"]),
+        "--trials does not apply to a grid search (backtest.search.method, --search): add \
+         --search tpe or leave --trials out",
+    );
+    fails(
+        run(&["--search", "tpe", "--grid-lookback", "20,60"]),
+        "--grid-lookback does not apply to a tpe search (backtest.search.method, --search): add \
+         --search grid or leave --grid-lookback out",
+    );
+    for (args, flag) in [
+        (
+            &[
+                "--no-grid",
+                "--lookback",
+                "60",
+                "--holding",
+                "20",
+                "--top-k",
+                "3",
+                "--grid-lookback",
+                "20",
+            ][..],
+            "'--grid-lookback <LIST>...'",
+        ),
+        (
+            &["--no-split", "--train-fraction", "0.5"][..],
+            "'--train-fraction <F>'",
+        ),
+    ] {
+        let out = run(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("cannot be used with") && stderr.contains(flag),
+            "{stderr}"
+        );
+    }
     // Parsed by the command line: the flag is named.
     let out = run(&["--search-lookback", "5"]);
     assert_eq!(out.status.code(), Some(2));

@@ -68,12 +68,12 @@ after --start to the last on or before --end. Prices before it feed the scores (
 rebalance is max(start, lookback)), so the answer differs from cutting the data. With the
 split, train_fraction cuts the window's days.
 
-A walk-forward analysis (--validation walk-forward, or backtest.walk_forward in params.yaml)
+A walk-forward analysis (backtest.walk_forward in params.yaml, or --validation walk-forward)
 runs the grid on a moving train window (--wf-train-days, or every day from the start with
 --wf-anchored) and trades each fold's winner on the --wf-test-days after it; the folds are
 written to REPORTS/walk_forward.csv and metrics.json (walk_forward), their stitched curve's
 metrics are printed and tracked (walk_forward_*). A combinatorial purged cross-validation
-(--validation cpcv, or backtest.cpcv: --cpcv-groups N, --cpcv-test-groups K, --embargo-days E)
+(backtest.cpcv, or --validation cpcv: --cpcv-groups N, --cpcv-test-groups K, --embargo-days E)
 selects on every choice of K of N groups as test (the rest, purged of the largest holding period
 and E more days after each test group, as train) and reports the out-of-sample Sharpe ratio of
 its K/N * C(N, K) paths: REPORTS/cpcv.csv, metrics.json (cpcv), tracked cpcv_sharpe_*. The
@@ -111,13 +111,14 @@ pub struct Args {
     pub train_fraction: Option<f64>,
 
     /// Evaluate on the whole panel (window `full`), no train/test split.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "train_fraction")]
     pub no_split: bool,
 
     /// What validates the grid beside the train/test split, comma-separated: `walk-forward`
     /// (folds of --wf-train-days selecting, --wf-test-days trading), `cpcv` (combinatorial
-    /// purged cross-validation); `split` alone runs neither [default: those set in
-    /// backtest.walk_forward and backtest.cpcv]
+    /// purged cross-validation); `split` alone runs neither. The list is the whole choice: an
+    /// analysis set in params.yaml but not listed does not run [default: those set in
+    /// backtest.walk_forward and backtest.cpcv, with those a --wf-* or --cpcv-* flag adds]
     #[arg(
         long,
         value_name = "KINDS",
@@ -231,7 +232,15 @@ pub struct Args {
     pub search_top_k: Option<ParamRange>,
 
     /// Evaluate only the parameters given by --lookback --skip --holding --top-k.
-    #[arg(long, requires_all = ["lookback", "holding", "top_k"], conflicts_with = "search")]
+    #[arg(
+        long,
+        requires_all = ["lookback", "holding", "top_k"],
+        conflicts_with_all = [
+            "search", "trials", "seed", "search_batch", "search_lookback", "search_skip",
+            "search_holding", "search_top_k", "grid_lookback", "grid_skip", "grid_holding",
+            "grid_top_k",
+        ]
+    )]
     pub no_grid: bool,
 
     /// Lookback L in days (with --no-grid).
@@ -644,36 +653,80 @@ fn set_search(spec: &mut ExperimentSpec, args: &Args, flags: &mut Overrides) -> 
     ] {
         flags.set(range, flag_value, key, flag);
     }
+    // A flag of the other method would be ignored without a word.
+    let (grid_flags, tpe_flags) = (
+        [
+            ("--grid-lookback", args.grid_lookback.is_some()),
+            ("--grid-skip", args.grid_skip.is_some()),
+            ("--grid-holding", args.grid_holding.is_some()),
+            ("--grid-top-k", args.grid_top_k.is_some()),
+        ],
+        [
+            ("--trials", args.trials.is_some()),
+            ("--seed", args.seed.is_some()),
+            ("--search-batch", args.search_batch.is_some()),
+            ("--search-lookback", args.search_lookback.is_some()),
+            ("--search-skip", args.search_skip.is_some()),
+            ("--search-holding", args.search_holding.is_some()),
+            ("--search-top-k", args.search_top_k.is_some()),
+        ],
+    );
+    let (other, method, instead) = match search.method {
+        SearchMethod::Grid => (&tpe_flags[..], "grid", "--search tpe"),
+        SearchMethod::Tpe => (&grid_flags[..], "tpe", "--search grid"),
+    };
+    if let Some((flag, _)) = other.iter().find(|(_, given)| *given) {
+        bail!(
+            "{flag} does not apply to a {method} search (backtest.search.method, --search): \
+             add {instead} or leave {flag} out"
+        );
+    }
     Ok(())
 }
 
-/// The analyses beside the split: `--validation split` turns both off; `--validation
-/// walk-forward` or any `--wf-*` flag turns the walk-forward on, `--validation cpcv` or any
-/// `--cpcv-*`/`--embargo-days` flag the CPCV, each flag over its `backtest` key.
+/// The analyses beside the split. A `--validation` list is the whole choice: the kinds it
+/// leaves out do not run, whatever params.yaml sets, and a flag of a kind it leaves out is
+/// refused (`split` alone: neither). Without the list, the analyses of params.yaml run, and a
+/// `--wf-*` flag turns the walk-forward on, a `--cpcv-*`/`--embargo-days` flag the CPCV. Each
+/// flag goes over its `backtest` key.
 fn set_validation(
     spec: &mut ExperimentSpec,
     args: &Args,
     flags: &mut Overrides,
 ) -> anyhow::Result<()> {
     let kinds = &args.validation;
-    let walk = kinds.iter().any(|k| k == "walk-forward")
-        || args.wf_train_days.is_some()
-        || args.wf_test_days.is_some()
-        || args.wf_anchored;
-    let groups = kinds.iter().any(|k| k == "cpcv")
-        || args.cpcv_groups.is_some()
+    let listed = |kind: &str| kinds.iter().any(|k| k == kind);
+    let walk_flags =
+        args.wf_train_days.is_some() || args.wf_test_days.is_some() || args.wf_anchored;
+    let cpcv_flags = args.cpcv_groups.is_some()
         || args.cpcv_test_groups.is_some()
         || args.embargo_days.is_some();
-    if kinds.iter().any(|k| k == "split") {
-        if walk || groups {
-            bail!(
-                "--validation split runs the split alone: it takes no other kind and no --wf-*, --cpcv-* or --embargo-days flag"
-            );
-        }
-        spec.walk_forward = None;
-        spec.cpcv = None;
-        return Ok(());
+    if listed("split") && kinds.len() > 1 {
+        bail!("--validation split runs the split alone: it takes no other kind");
     }
+    if !kinds.is_empty() {
+        for (kind, given, what) in [
+            ("walk-forward", walk_flags, "--wf-* flags"),
+            ("cpcv", cpcv_flags, "--cpcv-* and --embargo-days flags"),
+        ] {
+            if given && !listed(kind) {
+                bail!(
+                    "--validation {} leaves out {kind}: it takes no {what}",
+                    kinds.join(",")
+                );
+            }
+        }
+        if !listed("walk-forward") {
+            spec.walk_forward = None;
+        }
+        if !listed("cpcv") {
+            spec.cpcv = None;
+        }
+    }
+    let (walk, groups) = (
+        listed("walk-forward") || walk_flags,
+        listed("cpcv") || cpcv_flags,
+    );
     if walk {
         set_walk_forward(spec, args, flags)?;
     }
