@@ -887,6 +887,13 @@ fn a_challenger_runs_in_shadow_and_replaces_the_champion_only_on_a_decision() {
         momentum(root, None, &["promote", "--from-challenger"]),
         "no challenger",
     );
+    // Scans of the champion but no challenger at all: the advice is a promotion, not a scan.
+    ok(momentum(root, None, &["scan"]));
+    fails(
+        momentum(root, None, &["ab"]),
+        "error: no challenger: params.yaml has an empty challenger block and momentum-xs no \
+         `challenger` alias (run `momentum promote --alias challenger`)",
+    );
     ok(momentum(root, None, &["promote", "--alias", "challenger"]));
     assert_eq!(challenger_version(root).as_deref(), Some("2"));
     // A challenger block with a version but a parameter missing is named as that block's key.
