@@ -175,8 +175,9 @@ fn lifecycle(uri: Option<&str>) -> tempfile::TempDir {
         "reports/monitor-flags.json",
     ];
     ok(momentum(root, uri, &flags));
-    // Recent days that reach into the train window: both drift checks say so, without a value.
-    ok(momentum(
+    // Recent days that reach into the train window: both drift checks say so, without a value,
+    // and print as unchecked (not ok).
+    let out = ok(momentum(
         root,
         uri,
         &[
@@ -187,6 +188,13 @@ fn lifecycle(uri: Option<&str>) -> tempfile::TempDir {
             "reports/monitor-long.json",
         ],
     ));
+    for name in ["psi", "ks"] {
+        let line = out.lines().find(|l| l.starts_with(name)).unwrap();
+        assert!(
+            line.contains(" n/a threshold ") && line.contains(" unchecked not comparable: "),
+            "{out}"
+        );
+    }
     let long = json(&root.join("reports/monitor-long.json"));
     for name in ["psi", "ks"] {
         let check = check(&long, name);

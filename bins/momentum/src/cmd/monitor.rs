@@ -24,7 +24,9 @@ live Sharpe ratio against the backtest's less z standard errors. Drift: the mome
 the last monitor.recent_days days against the backtest's train window (backtest.train_fraction
 of the evaluation window backtest.start..backtest.end, as the backtest cuts it), by the
 population stability index (monitor.psi_threshold) and a Kolmogorov-Smirnov test
-(monitor.ks_alpha). Any breached check sets `retrain_recommended`, with reasons.
+(monitor.ks_alpha). Any breached check sets `retrain_recommended`, with reasons. A check that
+cannot be computed (too few live periods, or recent days that reach into the train window) is
+printed `unchecked` with why, and recommends nothing.
 
 Writes --out (reports/monitor.json) atomically and logs a `monitor-<date>` run to tracking.
 
@@ -151,9 +153,13 @@ pub fn run(args: Args, settings: &Settings, params: &Path) -> anyhow::Result<Exi
         let value = check
             .value
             .map_or_else(|| "n/a".to_owned(), |v| format!("{v:.4}"));
-        let verdict = if check.breached { "BREACHED" } else { "ok" };
+        let verdict = match (check.breached, check.value) {
+            (true, _) => "BREACHED",
+            (false, None) => "unchecked",
+            (false, Some(_)) => "ok",
+        };
         say!(
-            "{:<12} {:>10} threshold {:>8.4}  {verdict:<8} {}",
+            "{:<12} {:>10} threshold {:>8.4}  {verdict:<9} {}",
             check.name,
             value,
             check.threshold,
