@@ -46,9 +46,9 @@ struct Envelope {
     dataframe_records: Option<IgnoredAny>,
     instances: Option<IgnoredAny>,
     inputs: Option<IgnoredAny>,
-    /// MLflow's inference parameters: accepted and unused (the model has none).
-    #[serde(rename = "params")]
-    _params: Option<IgnoredAny>,
+    /// MLflow's inference parameters: the model has none, so only an empty object (or
+    /// `null`, as some clients always send) is accepted; a parameter would be ignored.
+    params: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 #[derive(Deserialize)]
@@ -78,6 +78,13 @@ impl Frame {
         document
             .end()
             .map_err(|err| ApiError::malformed(format!("invalid JSON body: {err}")))?;
+        if let Some(name) = envelope.params.as_ref().and_then(|p| p.keys().next()) {
+            return Err(ApiError::malformed(format!(
+                "`params.{name}` is not supported: the served model takes no inference \
+                 parameters (its lookback, skip, holding and top_k are the model's; see GET \
+                 /v1/model)"
+            )));
+        }
         let Some(split) = envelope.dataframe_split else {
             let other = [
                 ("dataframe_records", envelope.dataframe_records.is_some()),
@@ -538,6 +545,22 @@ mod tests {
         assert!(Frame::from_json(valid.as_bytes()).is_ok());
         let with_bom = [&b"\xef\xbb\xbf"[..], valid.as_bytes()].concat();
         assert!(Frame::from_json(&with_bom).is_ok());
+        // Inference parameters: none, or an empty set of them, is all the model takes.
+        let with_params = |params: &str| {
+            let body = format!("{}, \"params\": {params}}}", &valid[..valid.len() - 1]);
+            Frame::from_json(body.as_bytes()).map_err(|err| err.message)
+        };
+        assert!(with_params("{}").is_ok() && with_params("null").is_ok());
+        assert_eq!(
+            with_params(r#"{"top_k": 2}"#).unwrap_err(),
+            "`params.top_k` is not supported: the served model takes no inference parameters (its \
+             lookback, skip, holding and top_k are the model's; see GET /v1/model)"
+        );
+        assert!(
+            with_params("[1]")
+                .unwrap_err()
+                .starts_with("invalid JSON body at params: ")
+        );
         for tail in [" garbage {{{", r#"{"dataframe_split": {}}"#] {
             assert_eq!(
                 json(&format!("{valid}{tail}")),
