@@ -183,16 +183,24 @@ fn grid_on_the_sample_selects_on_train_and_reports_test() {
 fn features_then_backtest_carries_the_data_digest() {
     let dir = tempfile::tempdir().unwrap();
     let prices = sample();
-    ok(&momentum(
+    let out = momentum(
         dir.path(),
         &[
+            "-q",
             "features",
             "--prices",
             prices.to_str().unwrap(),
             "--out",
             "panel.parquet",
         ],
-    ));
+    );
+    ok(&out);
+    // The result on stdout (not a log line that -q hides): 20 tickers and the index's days.
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.starts_with("wrote panel.parquet (") && said.contains(" days x 20 tickers, "),
+        "{said}"
+    );
     let out = momentum(
         dir.path(),
         &[

@@ -5,6 +5,8 @@ use std::process::ExitCode;
 
 use momentum_lifecycle::{Settings, build_features};
 
+use crate::terminal::say;
+
 /// Build the aligned close panel (dates x tickers) from the cached prices.
 ///
 /// Reads the price table (`data.out`, the Parquet `momentum fetch` writes, or any CSV/Parquet
@@ -34,7 +36,7 @@ pub fn run(args: Args, settings: &Settings) -> anyhow::Result<ExitCode> {
     let prices = args.prices.unwrap_or_else(|| settings.data.out.clone());
     let out = args.out.unwrap_or_else(|| settings.features.panel.clone());
     let (panel, digest) = build_features(&prices, &out)?;
-    tracing::info!(
+    say!(
         "wrote {} ({} days x {} tickers, {} prices, digest {})",
         out.display(),
         panel.n_days(),
