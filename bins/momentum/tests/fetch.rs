@@ -342,6 +342,80 @@ fn implausible_prices_are_named_by_ticker_and_date_and_refused_with_strict_price
     );
 }
 
+/// An update that revises cached days says so, and a revision is held to the plausibility
+/// bounds like a new day (it used to pass because only days after the cache were checked).
+#[test]
+fn an_update_revising_cached_days_is_checked_and_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = ["fetch", "--tickers", "AAPL,MSFT", "--start", "2022-12-01"];
+    assert!(momentum(dir.path(), &first).status.success());
+    let cache = dir.path().join("data/raw/prices.parquet");
+    let before = std::fs::read(&cache).unwrap();
+    // The sample closes AAPL at 129.652 and MSFT at 235.852 on 2022-12-27 (and 131.477 and
+    // 237.614 on 2022-12-23, the trading day before).
+    std::fs::write(
+        dir.path().join("revised.csv"),
+        "Date,AAPL,MSFT\n2022-12-27,999,2\n2022-12-28,1000,3\n2022-12-29,1001,4\n",
+    )
+    .unwrap();
+    let update = |extra: &[&str]| {
+        let args = [
+            &[
+                "fetch",
+                "--update",
+                "--source",
+                "csv",
+                "--path",
+                "revised.csv",
+            ][..],
+            &["--end", "2022-12-31"],
+            extra,
+        ]
+        .concat();
+        momentum(dir.path(), &args)
+    };
+    let out = update(&["--strict-prices"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let last = String::from_utf8_lossy(&out.stderr)
+        .trim_end()
+        .lines()
+        .last()
+        .unwrap()
+        .to_owned();
+    assert!(
+        last.starts_with(
+            "error: revised.csv: implausible price: AAPL 2022-12-27: close 999 rose 7.6x from \
+             131.477 on 2022-12-23 (more than 5x in one day) (and 1 more)"
+        ),
+        "{last}"
+    );
+    assert_eq!(
+        std::fs::read(&cache).unwrap(),
+        before,
+        "the cache is left as it was"
+    );
+
+    let out = update(&[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "update: revised.csv revises 4 cached close(s), the cache takes the new ones \
+             (first: AAPL 2022-12-27: 129.652 -> 999)"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(stderr.matches("implausible price:").count(), 2, "{stderr}");
+    // The same file again revises nothing and reports nothing.
+    let out = update(&[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains("revises") && !stderr.contains("implausible"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn update_on_a_local_source_reloads_and_merges() {
     let dir = tempfile::tempdir().unwrap();

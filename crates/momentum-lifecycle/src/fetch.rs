@@ -281,7 +281,10 @@ pub fn fetch(plan: &FetchPlan, progress: Arc<dyn Progress>) -> Result<Manifest> 
         }
     }
     let combined = match &cached {
-        Some(cached) => merge(cached, &fresh),
+        Some(cached) => {
+            warn_revised(cached, &fresh, &origin);
+            merge(cached, &fresh)
+        }
         None => fresh,
     };
     let wanted = UniverseWindow {
@@ -333,8 +336,9 @@ pub fn fetch(plan: &FetchPlan, progress: Arc<dyn Progress>) -> Result<Manifest> 
     Ok(manifest)
 }
 
-/// Implausible prices that are new in `table` (an update does not report the cached rows
-/// again): warnings naming ticker and date, or with `strict_prices` an error naming the first.
+/// Implausible prices that are new in `table`: warnings naming ticker and date, or with
+/// `strict_prices` an error naming the first. An update does not report the cache's again, but
+/// a cached day the source revised is new (its close, or the one before it, changed).
 fn check_plausible(
     plan: &FetchPlan,
     table: &PriceTable,
@@ -343,14 +347,12 @@ fn check_plausible(
 ) -> Result<()> {
     /// Enough to point at the problem without flooding the log.
     const SHOWN: usize = 10;
-    let is_new = |found: &ImplausiblePrice| {
-        cached
-            .and_then(|cached| cached.last_date(&found.ticker))
-            .is_none_or(|last| found.date > last)
-    };
+    let known = cached.map_or_else(Vec::new, |cached| {
+        implausible_prices(cached, &plan.plausible)
+    });
     let mut found: Vec<ImplausiblePrice> = implausible_prices(table, &plan.plausible)
         .into_iter()
-        .filter(is_new)
+        .filter(|found| !known.contains(found))
         .collect();
     if found.is_empty() {
         return Ok(());
@@ -403,6 +405,33 @@ pub fn refresh(
         manifest.end
     );
     Ok(manifest)
+}
+
+/// Warns about the cached closes that `fresh` replaces with other values: an update that
+/// rewrites history (a source's correction, or a different file) should not pass unseen.
+fn warn_revised(cached: &PriceTable, fresh: &PriceTable, origin: &str) {
+    let mut revised = 0;
+    let mut first = None;
+    for (ticker, newer) in fresh.series() {
+        let older = cached.rows_of(ticker);
+        let (dates, closes) = (older.dates(), older.closes());
+        for (date, &close) in newer.dates().iter().zip(newer.closes()) {
+            let Ok(at) = dates.binary_search(date) else {
+                continue;
+            };
+            // Bit for bit: the cache holds what the source sent, so any change is a revision.
+            if closes[at].to_bits() != close.to_bits() {
+                revised += 1;
+                first.get_or_insert((ticker, *date, closes[at], close));
+            }
+        }
+    }
+    if let Some((ticker, date, was, now)) = first {
+        tracing::warn!(
+            "update: {origin} revises {revised} cached close(s), the cache takes the new ones \
+             (first: {ticker} {date}: {was} -> {now})"
+        );
+    }
 }
 
 /// Whether `wanted` keeps every row of `table` in its order (no row is then left out).
