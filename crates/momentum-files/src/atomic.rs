@@ -75,6 +75,32 @@ pub fn copy_atomic_unsynced(source: &Path, path: &Path) -> Result<(), FileError>
     )
 }
 
+/// [`write_atomic_unsynced`] for a writer that opens its file by name (an image encoder that
+/// picks the format from the extension): `write` gets the path of an empty temporary file
+/// beside `path`, with the same extension, and overwrites it; it is renamed over `path` when
+/// `write` returns `Ok`, and removed otherwise. A killed writer's file is removed by the next
+/// write of `path`.
+///
+/// # Errors
+/// `write`'s error, or a [`FileError`] naming the file that could not be created or renamed.
+pub fn write_atomic_by_path<E, F>(path: &Path, write: F) -> Result<(), E>
+where
+    E: From<FileError>,
+    F: FnOnce(&Path) -> Result<(), E>,
+{
+    let target = resolved(path);
+    let path = target.as_path();
+    let dir = created_parent(path)?;
+    let suffix = path
+        .extension()
+        .map(|ext| format!(".{}", ext.to_string_lossy()))
+        .unwrap_or_default();
+    let temp = TempFile::create(&dir, path, &suffix)?;
+    write(&temp.path)?;
+    temp.persist(path)?;
+    Ok(())
+}
+
 /// Whether a replacement waits for the disk.
 #[derive(Clone, Copy, PartialEq)]
 enum Durability {
@@ -90,7 +116,7 @@ where
     let target = resolved(path);
     let path = target.as_path();
     let dir = created_parent(path)?;
-    let temp = TempFile::create(&dir, path)?;
+    let temp = TempFile::create(&dir, path, "")?;
     let mut file = temp
         .file
         .try_clone()
@@ -149,7 +175,7 @@ where
     let mut dirs = Vec::new();
     for target in &targets {
         let dir = created_parent(target)?;
-        staged.push(TempFile::create(&dir, target)?);
+        staged.push(TempFile::create(&dir, target, "")?);
         if !dirs.contains(&dir) {
             dirs.push(dir);
         }
@@ -176,11 +202,14 @@ fn resolved(path: &Path) -> PathBuf {
 }
 
 /// Removes the temporary files that writers of `target` left in `dir` when they were killed
-/// ([`dead_owned`] with the prefix `.{name}.tmp-`): a pid reused by a later process is not
-/// the writer; off Linux they stay.
+/// ([`dead_owned`] with the prefix `.{name}.tmp-`), and those of the files staged for it
+/// (`..{name}.tmp-`: a writer that writes a staged file atomically in turn): a pid reused by
+/// a later process is not the writer; off Linux they stay.
 fn remove_stale_temps(dir: &Path, name: &str) {
-    for stale in dead_owned(dir, &format!(".{name}.tmp-")) {
-        let _ = std::fs::remove_file(stale);
+    for prefix in [format!(".{name}.tmp-"), format!("..{name}.tmp-")] {
+        for stale in dead_owned(dir, &prefix) {
+            let _ = std::fs::remove_file(stale);
+        }
     }
 }
 
@@ -231,7 +260,8 @@ struct TempFile {
 }
 
 impl TempFile {
-    fn create(dir: &Path, target: &Path) -> Result<Self, FileError> {
+    /// A new empty file in `dir` named for `target`, ending in `suffix`.
+    fn create(dir: &Path, target: &Path, suffix: &str) -> Result<Self, FileError> {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let name = target
             .file_name()
@@ -239,7 +269,10 @@ impl TempFile {
         remove_stale_temps(dir, &name);
         loop {
             let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-            let path = dir.join(format!("{}{n}", owned_name(&format!(".{name}.tmp-"))));
+            let path = dir.join(format!(
+                "{}{n}{suffix}",
+                owned_name(&format!(".{name}.tmp-"))
+            ));
             match File::options().write(true).create_new(true).open(&path) {
                 Ok(file) => {
                     return Ok(Self {
@@ -298,6 +331,56 @@ mod tests {
             );
         }
         assert_eq!(std::fs::read_to_string(&file).unwrap(), "not a directory");
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_killed_writers_nested_and_suffixed_temps_are_removed_by_the_next_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let me = Owner::current().expect("/proc is readable");
+        let dead = Owner {
+            pid: crate::owner::exited_pid(),
+            ..me.clone()
+        }
+        .tag();
+        // A staged file's own temporary file (a writer that writes a staged file atomically),
+        // and a chart's temporary file, which keeps the extension.
+        let stale = [
+            format!("..prices.parquet.tmp-{dead}-0.tmp-{dead}-1"),
+            format!(".chart.png.tmp-{dead}-0.png"),
+            format!("..chart.png.tmp-{dead}-3.tmp-{dead}-4.png"),
+        ];
+        let live = format!("..prices.parquet.tmp-{}-7.tmp-{}-8", me.tag(), me.tag());
+        for name in stale.iter().chain([&live]) {
+            std::fs::write(dir.path().join(name), "partial").unwrap();
+        }
+        write_atomic_unsynced(&dir.path().join("prices.parquet"), b"table").unwrap();
+        write_atomic_by_path::<FileError, _>(&dir.path().join("chart.png"), |temp| {
+            assert_eq!(temp.extension().and_then(|e| e.to_str()), Some("png"));
+            std::fs::write(temp, "png").map_err(|e| FileError::io(temp, e))
+        })
+        .unwrap();
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(left, [live, "chart.png".into(), "prices.parquet".into()]);
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("chart.png")).unwrap(),
+            "png"
+        );
+        // A failed render leaves the chart as it was, and no temporary file.
+        let failed = write_atomic_by_path(&dir.path().join("chart.png"), |temp| {
+            std::fs::write(temp, "half").unwrap();
+            Err(FileError::io(temp, std::io::Error::other("no font")))
+        });
+        assert!(failed.is_err());
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("chart.png")).unwrap(),
+            "png"
+        );
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 3);
     }
 
     #[cfg(target_os = "linux")]

@@ -18,7 +18,9 @@ mod owner;
 
 use std::path::PathBuf;
 
-pub use atomic::{copy_atomic_unsynced, write_atomic, write_atomic_unsynced, write_together};
+pub use atomic::{
+    copy_atomic_unsynced, write_atomic, write_atomic_by_path, write_atomic_unsynced, write_together,
+};
 pub use owner::{Owner, dead_owned, owned_name};
 
 /// An I/O failure of a write, naming the file or directory it was about.

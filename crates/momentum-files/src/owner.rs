@@ -85,8 +85,10 @@ pub fn owned_name(prefix: &str) -> String {
 }
 
 /// The entries of `dir` named by [`owned_name`] with `prefix` whose owner is dead, as
-/// [`Owner::is_dead`] judges from this process: debris of killed writers. Entries of live
-/// writers, of other hosts and of another form are not listed; off Linux none are.
+/// [`Owner::is_dead`] judges from this process: debris of killed writers. A name may go on
+/// after its suffix (`.png`), and a temporary file of a temporary file
+/// (`{prefix}{tag}-{n}.tmp-{tag}-{m}`, written by the same process) is its first tag's. Entries
+/// of live writers, of other hosts and of another form are not listed; off Linux none are.
 pub fn dead_owned(dir: &Path, prefix: &str) -> Vec<PathBuf> {
     let (Some(me), Ok(entries)) = (Owner::current(), std::fs::read_dir(dir)) else {
         return Vec::new();
@@ -98,7 +100,8 @@ pub fn dead_owned(dir: &Path, prefix: &str) -> Vec<PathBuf> {
             let owner = name
                 .to_str()
                 .and_then(|n| n.strip_prefix(prefix))
-                .and_then(|rest| rest.rsplit_once('-'))
+                .and_then(|rest| rest.split(".tmp-").next())
+                .and_then(|own| own.rsplit_once('-'))
                 .and_then(|(tag, _)| Owner::from_tag(tag));
             owner.is_some_and(|owner| owner.is_dead(me))
         })

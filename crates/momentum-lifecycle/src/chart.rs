@@ -61,27 +61,15 @@ pub(crate) fn write_equity_chart(
 }
 
 /// Renders a PNG with `draw` into a temporary file beside `path` (its directory created when
-/// missing), then renames it over `path`.
+/// missing), then renames it over `path` ([`momentum_files::write_atomic_by_path`]: the
+/// temporary file of a killed render is removed by the next).
 fn render(
     path: &Path,
     draw: impl FnOnce(&Path) -> Result<(), Box<dyn std::error::Error>>,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     register_fonts();
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)?;
-    }
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.{}.tmp.png", std::process::id()));
-    let drawn = draw(&tmp)
-        .map_err(|e| e.to_string().into())
-        .and_then(|()| std::fs::rename(&tmp, path).map_err(Into::into));
-    if drawn.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    drawn
+    // The plotting library's errors are not `Send`: their message is kept.
+    momentum_files::write_atomic_by_path(path, |temp| draw(temp).map_err(|e| e.to_string().into()))
 }
 
 /// Trading days in the rolling window of the A/B chart's Sharpe difference: a quarter.
