@@ -77,13 +77,14 @@ pub fn copy_atomic_unsynced(source: &Path, path: &Path) -> Result<(), FileError>
 
 /// [`write_atomic_unsynced`] for a writer that opens its file by name (an image encoder that
 /// picks the format from the extension): `write` gets the path of an empty temporary file
-/// beside `path`, with the same extension, and overwrites it; it is renamed over `path` when
+/// beside `path` whose name ends in `.{extension}` (whatever `path`'s own name, which may be a
+/// file staged by [`write_together`]), and overwrites it; it is renamed over `path` when
 /// `write` returns `Ok`, and removed otherwise. A killed writer's file is removed by the next
 /// write of `path`.
 ///
 /// # Errors
 /// `write`'s error, or a [`FileError`] naming the file that could not be created or renamed.
-pub fn write_atomic_by_path<E, F>(path: &Path, write: F) -> Result<(), E>
+pub fn write_atomic_by_path<E, F>(path: &Path, extension: &str, write: F) -> Result<(), E>
 where
     E: From<FileError>,
     F: FnOnce(&Path) -> Result<(), E>,
@@ -91,11 +92,7 @@ where
     let target = resolved(path);
     let path = target.as_path();
     let dir = created_parent(path)?;
-    let suffix = path
-        .extension()
-        .map(|ext| format!(".{}", ext.to_string_lossy()))
-        .unwrap_or_default();
-    let temp = TempFile::create(&dir, path, &suffix)?;
+    let temp = TempFile::create(&dir, path, &format!(".{extension}"))?;
     write(&temp.path)?;
     temp.persist(path)?;
     Ok(())
@@ -355,7 +352,7 @@ mod tests {
             std::fs::write(dir.path().join(name), "partial").unwrap();
         }
         write_atomic_unsynced(&dir.path().join("prices.parquet"), b"table").unwrap();
-        write_atomic_by_path::<FileError, _>(&dir.path().join("chart.png"), |temp| {
+        write_atomic_by_path::<FileError, _>(&dir.path().join("chart.png"), "png", |temp| {
             assert_eq!(temp.extension().and_then(|e| e.to_str()), Some("png"));
             std::fs::write(temp, "png").map_err(|e| FileError::io(temp, e))
         })
@@ -371,7 +368,7 @@ mod tests {
             "png"
         );
         // A failed render leaves the chart as it was, and no temporary file.
-        let failed = write_atomic_by_path(&dir.path().join("chart.png"), |temp| {
+        let failed = write_atomic_by_path(&dir.path().join("chart.png"), "png", |temp| {
             std::fs::write(temp, "half").unwrap();
             Err(FileError::io(temp, std::io::Error::other("no font")))
         });
@@ -381,6 +378,19 @@ mod tests {
             "png"
         );
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 3);
+        // A file staged by `write_together` has no extension of its own: the encoder still
+        // gets one.
+        let staged = dir.path().join(".chart.png.tmp-1.2.vm-4");
+        write_atomic_by_path::<FileError, _>(&staged, "png", |temp| {
+            assert!(
+                temp.to_str().unwrap().ends_with(".png"),
+                "{}",
+                temp.display()
+            );
+            std::fs::write(temp, "png").map_err(|e| FileError::io(temp, e))
+        })
+        .unwrap();
+        assert_eq!(std::fs::read_to_string(&staged).unwrap(), "png");
     }
 
     #[cfg(target_os = "linux")]

@@ -69,7 +69,9 @@ fn render(
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     register_fonts();
     // The plotting library's errors are not `Send`: their message is kept.
-    momentum_files::write_atomic_by_path(path, |temp| draw(temp).map_err(|e| e.to_string().into()))
+    momentum_files::write_atomic_by_path(path, "png", |temp| {
+        draw(temp).map_err(|e| e.to_string().into())
+    })
 }
 
 /// Trading days in the rolling window of the A/B chart's Sharpe difference: a quarter.

@@ -55,9 +55,10 @@ pub const CRASH_AT_ENV: &str = "MOMENTUM_CRASH_AT";
 
 /// Every point between two steps of a promotion or rollback where [`CRASH_AT_ENV`] can abort
 /// the process, in the order the steps run.
-pub const CRASH_POINTS: [&str; 14] = [
+pub const CRASH_POINTS: [&str; 15] = [
     "promote:journal-written",
     "promote:model-created",
+    "promote:block-adopted",
     "promote:version-created",
     "promote:alias-moved",
     "promote:params-written",
@@ -231,6 +232,12 @@ pub struct Promotion {
 /// time (RFC 3339, UTC). If `params_file` cannot be written the alias goes back. A champion's
 /// version records the champion it replaced (where `--rollback` returns to).
 ///
+/// A production block the registry has no `champion` for (the block a fresh clone ships with
+/// a fresh registry, or one written by hand) is registered first, as a version of its own
+/// whose source is a run logged for it (a version of the registry with the same model is
+/// reused): the candidate is then numbered after it rather than taking its number for another
+/// model, and `--rollback` returns to it.
+///
 /// # Errors
 /// [`LifecycleError::CandidateRunMissing`] when no tracked run wrote this candidate,
 /// [`LifecycleError::CandidateRunUnfinished`] when none of those that did finished; the
@@ -266,6 +273,14 @@ pub fn register(
     crash_point("promote:journal-written");
     tracker.create_registered_model(name)?;
     crash_point("promote:model-created");
+    let replaced = match (&previous_version, &in_params) {
+        (None, Some(block)) if arm == Arm::Champion => {
+            let adopted = adopt(tracker, settings, block)?;
+            crash_point("promote:block-adopted");
+            Some(adopted)
+        }
+        _ => previous_version.clone(),
+    };
     let candidate = &verdict.candidate;
     let p = candidate.params;
     let description = format!(
@@ -277,7 +292,7 @@ pub fn register(
         candidate.data_digest.as_deref().unwrap_or_default()
     );
     // The tags do not depend on the version number either.
-    let replaced_champion = previous_version.as_deref().filter(|_| arm == Arm::Champion);
+    let replaced_champion = replaced.as_deref().filter(|_| arm == Arm::Champion);
     let tags = candidate
         .clone()
         .registered("", promoted_at)
@@ -306,8 +321,34 @@ pub fn register(
         arm,
         model,
         source_run,
-        previous: previous_version,
+        previous: replaced,
     })
+}
+
+/// The registry's version of the champion block `block` ([`register`]): the newest version
+/// with the same model (parameters, universe, data), else a new one whose source is a run
+/// logged for the block, its tags the block's.
+fn adopt(tracker: &Tracker, settings: &Settings, block: &Model) -> Result<String> {
+    let name = &settings.tracking.model_name;
+    if let Some(known) = registered_as(tracker, name, block)? {
+        return Ok(known.version);
+    }
+    let label = block.version().unwrap_or_default();
+    let run_id = crate::track::track_adopted_block(tracker, settings, block)?;
+    let description = format!(
+        "the production block of params.yaml (version {label}), registered by the first \
+         promotion that replaced it"
+    );
+    let tags = block.registry_tags(None)?;
+    let version = tracker.create_model_version(name, &run_id, "model", &description, &tags)?;
+    if version.version != label {
+        tracing::warn!(
+            "registered the production block of params.yaml (version {label}) as version {} \
+             of {name}: --rollback returns to it under that number",
+            version.version
+        );
+    }
+    Ok(version.version)
 }
 
 /// What a rollback did.
@@ -347,14 +388,21 @@ pub fn rollback(tracker: &Tracker, settings: &Settings, params_file: &Path) -> R
             if current.as_deref() == params_version {
                 continue;
             }
-            match params_version {
+            // A block the registry does not hold (a shipped or hand-written one, under a first
+            // promotion that was interrupted) had no alias before: none is put back.
+            let held = match &in_params {
+                Some(block) => registered_as(tracker, name, block)?
+                    .is_some_and(|v| Some(v.version.as_str()) == params_version),
+                None => false,
+            };
+            match params_version.filter(|_| held) {
                 Some(version) => tracker.set_alias(name, arm.as_str(), version)?,
                 None => tracker.delete_alias(name, arm.as_str())?,
             }
             undone.get_or_insert(Rollback {
                 arm,
                 from: current.unwrap_or_default(),
-                to: params_version.map(str::to_owned),
+                to: params_version.filter(|_| held).map(str::to_owned),
                 interrupted: true,
             });
         }
@@ -719,6 +767,31 @@ pub fn aliased(tracker: &Tracker, name: &str, arm: Arm) -> Result<Option<ModelVe
         Err(err) if err.is_not_found() => Ok(None),
         Err(err) => Err(err.into()),
     }
+}
+
+/// The version of `name` that holds `model` (the same parameters, universe and data): the one
+/// numbered as its block says when there is one, else the newest; `None` when no version does
+/// (or the registry has no model `name` yet).
+fn registered_as(tracker: &Tracker, name: &str, model: &Model) -> Result<Option<ModelVersion>> {
+    let versions = match tracker.list_versions(name) {
+        Ok(versions) => versions,
+        Err(err) if err.is_not_found() => return Ok(None),
+        Err(err) => return Err(err.into()),
+    };
+    let same = |version: &&ModelVersion| {
+        Model::from_registry_tags(&version.version, &version.tags).is_ok_and(|registered| {
+            (
+                &registered.params,
+                &registered.universe,
+                &registered.data_digest,
+            ) == (&model.params, &model.universe, &model.data_digest)
+        })
+    };
+    let holding: Vec<&ModelVersion> = versions.iter().filter(same).collect();
+    let numbered = holding
+        .iter()
+        .find(|v| Some(v.version.as_str()) == model.version());
+    Ok(numbered.or(holding.last()).map(|v| (*v).clone()))
 }
 
 /// The backtest parent run that wrote the candidate file with this sha256.

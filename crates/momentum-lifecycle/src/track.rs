@@ -467,6 +467,27 @@ fn shorten(text: &str, max: usize) -> String {
 }
 
 /// Adds lookback, skip, holding and top_k as params.
+/// Logs the run a champion block adopted into the registry points at
+/// ([`crate::promote::register`]): its parameters, universe size and version, no metrics (the
+/// block carries none). Its id.
+///
+/// # Errors
+/// The tracker's errors.
+pub(crate) fn track_adopted_block(
+    tracker: &Tracker,
+    settings: &Settings,
+    block: &momentum_scanner::Model,
+) -> Result<String> {
+    let version = block.version().unwrap_or_default();
+    let spec = RunSpec::new(format!("adopt-production-v{version}"))
+        .tag("momentum.kind", "adopt")
+        .tag("momentum.model_version", version);
+    let spec = strategy_params(spec, &block.params)
+        .param("cost_bps", block.params.cost_bps)
+        .param("tickers", block.universe.len());
+    Ok(tracker.log_run(&settings.tracking.experiment, &spec, None)?)
+}
+
 fn strategy_params(spec: RunSpec, p: &momentum_engine::StrategyParams) -> RunSpec {
     spec.param("lookback", p.lookback)
         .param("skip", p.skip)

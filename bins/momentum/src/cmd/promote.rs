@@ -141,6 +141,11 @@ pub fn run(args: Args, settings: &Settings, params: &Path) -> anyhow::Result<Exi
         let tracker = open_tracker(settings, "promote", git_commit())?;
         let done = rollback(&tracker, settings, params)?;
         let alias = done.arm;
+        // An interrupted first promotion may have left no alias to move back from.
+        let was = match done.from.as_str() {
+            "" => "it had none".to_owned(),
+            from => format!("was version {from}"),
+        };
         match (&done.to, done.interrupted) {
             (Some(to), false) => say!(
                 "rolled back: {name} version {to} is `{CHAMPION}` again (was {})",
@@ -148,14 +153,12 @@ pub fn run(args: Args, settings: &Settings, params: &Path) -> anyhow::Result<Exi
             ),
             (Some(to), true) => say!(
                 "undid an interrupted step: {name} version {to} is `{alias}` again, as in {} \
-                 (was {})",
-                params.display(),
-                done.from
+                 ({was})",
+                params.display()
             ),
             (None, _) => say!(
-                "undid an interrupted step: `{alias}` removed from {name} version {} ({} has \
-                 no {alias})",
-                done.from,
+                "undid an interrupted step: {name} has no `{alias}` again ({was}), as before \
+                 the step: the {alias} block of {} is empty or not a registered version",
                 params.display()
             ),
         }
