@@ -8,7 +8,7 @@
 #
 # usage: scripts/scale-benchmark.sh [RUNS]         (default 3)
 #   MOMENTUM_BIN           the binary to measure (default: cargo build --release)
-#   SCALE_BENCH_VALIDATION the --validation kinds (default split; e.g. split,walk-forward,cpcv)
+#   SCALE_BENCH_VALIDATION the --validation kinds (default split; e.g. walk-forward,cpcv)
 #   SCALE_BENCH_THREADS    --threads (default: every core)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
