@@ -1198,6 +1198,37 @@ fn serving_commands_fail_clearly_on_bad_input() {
     );
 }
 
+/// A production block edited by hand is refused by its key, naming the ticker, before
+/// anything is scanned or written (a ticker listed twice used to read `the panel's tickers
+/// are not the model's universe in its order (see keep_universe)`, and an empty version was
+/// scanned and recorded as `model v`).
+#[test]
+fn a_production_block_edited_by_hand_is_named_by_its_key() {
+    let dir = sample_project();
+    let root = dir.path();
+    let committed = std::fs::read_to_string(root.join("params.yaml")).unwrap();
+    for (from, to, message) in [
+        (
+            "    - AMD\n",
+            "    - AAPL\n",
+            "error: invalid production.tickers: ticker AAPL is listed twice",
+        ),
+        (
+            "  version: '1'\n",
+            "  version: ''\n",
+            "error: invalid production.version: must not be empty (null before the first \
+             promotion)",
+        ),
+    ] {
+        assert!(committed.contains(from), "{from}");
+        std::fs::write(root.join("p.yaml"), committed.replacen(from, to, 1)).unwrap();
+        let out = momentum(root, None, &["--params", "p.yaml", "scan"]);
+        assert_eq!(out.status.code(), Some(1));
+        assert_eq!(String::from_utf8_lossy(&out.stderr).trim_end(), message);
+        assert!(!root.join("reports").exists() && !root.join("data/predictions").exists());
+    }
+}
+
 /// The credentials of the tracking server, each as the environment or the URI holds it.
 const USERNAME: &str = "USERNAME_ZZ";
 const PASSWORD: &str = "SECRETPW_ZZ";

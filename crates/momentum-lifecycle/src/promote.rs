@@ -417,7 +417,8 @@ pub struct Swap {
 /// [`ProductionBlock::model`]: momentum_scanner::model::ProductionBlock::model
 ///
 /// # Errors
-/// [`LifecycleError::Settings`] naming the key of a parameter out of range; a malformed block.
+/// [`LifecycleError::Settings`] naming the key of a parameter out of range or missing, of an
+/// empty version, of a ticker empty or listed twice; a malformed block.
 pub fn block_model(settings: &Settings, arm: Arm) -> Result<Option<Model>> {
     let block = params_block(arm);
     settings.block(arm).model().map_err(|err| match err {
@@ -429,6 +430,12 @@ pub fn block_model(settings: &Settings, arm: Arm) -> Result<Option<Model>> {
             key: format!("{block}.{name}"),
             value: Some(value),
             reason: reason.into(),
+        }
+        .into(),
+        ScanError::InvalidBlock { key, reason } => SettingsError::Invalid {
+            key: format!("{block}.{key}"),
+            value: None,
+            reason,
         }
         .into(),
         ScanError::IncompleteProduction { key } => SettingsError::Invalid {
@@ -764,5 +771,46 @@ fn read_params(params_file: &Path) -> Result<String> {
             path: params_file.into(),
             source,
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A challenger block as `momentum promote --alias challenger` writes it, with `edit`
+    /// applied to its text.
+    fn challenger(edit: impl Fn(&str) -> String) -> Settings {
+        let block = "challenger:\n  version: '2'\n  lookback: 60\n  skip: 0\n  holding: 20\n  \
+                     top_k: 1\n  cost_bps: 10.0\n  tickers:\n    - AAPL\n    - MSFT\n  \
+                     promoted_at: '2026-12-01T00:00:00Z'\n";
+        Settings::parse(&edit(block), Path::new("params.yaml")).unwrap()
+    }
+
+    #[test]
+    fn a_block_edited_by_hand_is_named_by_its_key() {
+        let settings = challenger(str::to_owned);
+        assert!(block_model(&settings, Arm::Challenger).unwrap().is_some());
+        for (from, to, expected) in [
+            (
+                "    - MSFT\n",
+                "    - AAPL\n",
+                "invalid challenger.tickers: ticker AAPL is listed twice",
+            ),
+            (
+                "  version: '2'\n",
+                "  version: ''\n",
+                "invalid challenger.version: must not be empty (null before the first promotion)",
+            ),
+            (
+                "  top_k: 1\n",
+                "  top_k: 0\n",
+                "invalid challenger.top_k = 0: must be at least 1",
+            ),
+        ] {
+            let settings = challenger(|block| block.replacen(from, to, 1));
+            let err = block_model(&settings, Arm::Challenger).unwrap_err();
+            assert_eq!(err.to_string(), expected);
+        }
     }
 }
