@@ -162,10 +162,14 @@ pub enum LifecycleError {
     },
     /// No model has been promoted yet.
     #[error(
-        "no production model yet: params.yaml production block is empty (run `momentum backtest` \
-         then `momentum promote`)"
+        "no production model yet: the production block of {} is empty (run `momentum \
+         backtest` then `momentum promote`)",
+        path.display()
     )]
-    NoProduction,
+    NoProduction {
+        /// The params file.
+        path: PathBuf,
+    },
     /// The registry has no champion.
     #[error(
         "no production model yet: registered model {name} has no `champion` alias (run \

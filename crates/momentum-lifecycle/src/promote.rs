@@ -487,7 +487,10 @@ pub fn promote_challenger(
         name: name.clone(),
     };
     let challenger = block_model(settings, Arm::Challenger)?.ok_or_else(no_challenger)?;
-    let champion = block_model(settings, Arm::Champion)?.ok_or(LifecycleError::NoProduction)?;
+    let champion =
+        block_model(settings, Arm::Champion)?.ok_or_else(|| LifecycleError::NoProduction {
+            path: params_file.into(),
+        })?;
     for (arm, model) in [(Arm::Champion, &champion), (Arm::Challenger, &challenger)] {
         let current = aliased(tracker, name, arm)?;
         check_agreement(settings, arm, (params_file, Some(model)), current.as_ref())?;
@@ -630,7 +633,9 @@ pub fn load_model(
     let in_params = block_model(settings, arm)?;
     let none_yet = || match arm {
         Arm::Champion => match source {
-            ProductionSource::Params => LifecycleError::NoProduction,
+            ProductionSource::Params => LifecycleError::NoProduction {
+                path: params_file.into(),
+            },
             ProductionSource::Registry => LifecycleError::NoChampion { name: name.clone() },
         },
         Arm::Challenger => LifecycleError::NoChallenger {
