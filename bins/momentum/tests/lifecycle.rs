@@ -1200,7 +1200,8 @@ fn serving_commands_fail_clearly_on_bad_input() {
 
 /// A production block edited by hand is refused by its key in the params file read, naming
 /// the ticker, before anything is scanned or written (a ticker listed twice used to read `the
-/// panel's tickers are not the model's universe in its order (see keep_universe)`, an empty
+/// panel's tickers are not the model's universe in its order (see keep_universe)`, one the
+/// prices lack named neither the key nor the file, an empty
 /// version was scanned and recorded as `model v`, and an empty block was said to be
 /// params.yaml's whichever file was read).
 #[test]
@@ -1215,6 +1216,12 @@ fn a_production_block_edited_by_hand_is_named_by_its_key_and_file() {
             "    - AMD\n",
             "    - AAPL\n",
             "error: invalid production.tickers in p.yaml: ticker AAPL is listed twice",
+        ),
+        (
+            "    - AMD\n",
+            "    - ZZZ\n",
+            "error: production.tickers in p.yaml: the model's tickers ZZZ are missing from \
+             data/raw/prices.parquet",
         ),
         (
             "  version: '1'\n",

@@ -96,6 +96,7 @@ pub fn run(args: Args, settings: &Settings, params: &Path) -> anyhow::Result<Exi
         max_staleness_days: settings.scan.max_staleness_days,
         out: settings.scan.picks.clone(),
         history: settings.scan.history.clone(),
+        models_from: (source == ProductionSource::Params).then(|| params.to_owned()),
     };
     let mut flags = Overrides::default();
     flags.set(
