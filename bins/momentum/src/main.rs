@@ -16,7 +16,7 @@ mod overrides;
 mod progress;
 mod terminal;
 
-use momentum_lifecycle::Settings;
+use momentum_lifecycle::{LifecycleError, Settings};
 
 const AFTER_HELP: &str = "\
 Environment:
@@ -90,7 +90,8 @@ fn main() -> ExitCode {
     quiet_on_broken_pipe();
     let cli = Cli::parse();
     init_logging(cli.verbose, cli.quiet);
-    match run(cli) {
+    let params = cli.params.clone();
+    match run(cli).map_err(|err| overrides::in_params_file(err, &params)) {
         Ok(code) => code,
         // The reader of stdout went away (`| head`): nothing left to say.
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
@@ -107,8 +108,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     tracing::debug!(simd, "the grid's and PBO's instruction set");
     let explicit = cli.params != std::path::Path::new("params.yaml");
     let params = cli.params.as_path();
-    let settings = Settings::load(params, explicit)
-        .map_err(|err| overrides::Overrides::default().explain(err.into(), params))?;
+    let settings = Settings::load(params, explicit).map_err(LifecycleError::from)?;
     match cli.command {
         Command::Fetch(args) => cmd::fetch::run(args, &settings, params),
         Command::Features(args) => cmd::features::run(args, &settings),

@@ -2,7 +2,7 @@
 //! key, so an error the library reports about that key names the flag instead.
 
 use std::fmt::Display;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use momentum_lifecycle::{LifecycleError, SettingsError};
 
@@ -58,6 +58,20 @@ impl Overrides {
         }
     }
 
+    /// Sets the path at `key` from `flag` when the flag was given.
+    pub fn set_path(
+        &mut self,
+        target: &mut PathBuf,
+        value: Option<PathBuf>,
+        key: &'static str,
+        flag: &'static str,
+    ) {
+        if let Some(path) = value {
+            self.applied.push((key, flag, path.display().to_string()));
+            *target = path;
+        }
+    }
+
     /// Records that `flag` set `key` (to `value`) by other means.
     pub fn record(&mut self, key: &'static str, flag: &'static str, value: impl Display) {
         self.applied.push((key, flag, value.to_string()));
@@ -79,5 +93,20 @@ impl Overrides {
                 anyhow::anyhow!("invalid {key}{value} in {}: {reason}", params.display())
             }
         }
+    }
+}
+
+/// `err` with a setting it names placed in the params file (`invalid production.top_k = 0 in
+/// alt.yaml: ...`), for an error that no command explained: one about a setting that no flag
+/// sets. Every other error is returned as it is.
+pub fn in_params_file(err: anyhow::Error, params: &Path) -> anyhow::Error {
+    // A refused setting has no source; an error that has one may be a context around a
+    // lifecycle error, which taking that error out would drop.
+    if err.source().is_some() {
+        return err;
+    }
+    match err.downcast::<LifecycleError>() {
+        Ok(err) => Overrides::default().explain(err, params),
+        Err(err) => err,
     }
 }

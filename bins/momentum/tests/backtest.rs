@@ -322,6 +322,56 @@ fn a_malformed_params_yaml_is_one_line_naming_file_and_place() {
     }
 }
 
+/// An empty path in the params file is refused by its key before anything is written: an
+/// empty `tracking.store` used to put the run store (`experiments/`, `runs/`, `models/`) in
+/// the project's root, and an empty `features.panel` gave `cannot write : : ...`.
+#[test]
+fn an_empty_path_in_the_params_file_is_refused_by_its_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let prices = sample();
+    let prices = prices.to_str().unwrap();
+    let backtest = [
+        "backtest",
+        "--prices",
+        prices,
+        "--no-grid",
+        "--lookback",
+        "20",
+        "--holding",
+        "5",
+        "--top-k",
+        "3",
+    ];
+    let features = ["--params", "alt.yaml", "features", "--prices", prices];
+    for (file, yaml, args, expected) in [
+        (
+            "params.yaml",
+            "tracking:\n  store: \"\"\n",
+            &backtest[..],
+            "error: invalid tracking.store in params.yaml: must not be empty",
+        ),
+        (
+            "alt.yaml",
+            "features:\n  panel: ''\n",
+            &features[..],
+            "error: invalid features.panel in alt.yaml: must not be empty",
+        ),
+    ] {
+        std::fs::write(dir.path().join(file), yaml).unwrap();
+        let out = momentum(dir.path(), args);
+        assert_eq!(out.status.code(), Some(1));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.trim_end(), expected);
+        let mut left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort_unstable();
+        assert_eq!(left, [file], "only the params file");
+        std::fs::remove_file(dir.path().join(file)).unwrap();
+    }
+}
+
 /// A price file that is missing, not Parquet, a directory, or a ragged CSV stops the run with
 /// one line that names the file and gives the cause once (the data crate's errors used to
 /// repeat their cause in the printed chain, and the parquet crate repeats a wrapped I/O error).

@@ -759,6 +759,55 @@ fn the_api_source_needs_a_key_and_reports_api_errors() {
     assert!(!dir.path().join("data").exists(), "nothing written");
 }
 
+/// A setting the data crate refuses is named by the flag that set it, or by its `data.` key
+/// and the params file, before any request: these used to read `invalid setting
+/// `concurrency``.
+#[test]
+fn a_refused_fetch_setting_is_named_by_its_flag_or_key() {
+    let fake = FakeApi::start(msft);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("p.yaml"),
+        "data:\n  requests_per_minute: 0\n",
+    )
+    .unwrap();
+    let api = [
+        "fetch",
+        "--source",
+        "financialdatasets",
+        "--tickers",
+        "MSFT",
+    ];
+    for (args, expected) in [
+        (
+            &[&api[..], &["--concurrency", "0"]].concat(),
+            "error: invalid --concurrency 0: must be > 0",
+        ),
+        (
+            &[&["--params", "p.yaml"][..], &api].concat(),
+            "error: invalid data.requests_per_minute = 0 in p.yaml: must be > 0",
+        ),
+        (
+            &["fetch", "--source", "csv"][..].to_vec(),
+            "error: invalid data.path in params.yaml: the csv source needs an input file \
+             (--path or data.path)",
+        ),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_momentum"))
+            .current_dir(dir.path())
+            .args(args)
+            .env("FINANCIAL_DATASETS_API_KEY", KEY)
+            .env("FINANCIAL_DATASETS_BASE_URL", &fake.base)
+            .env_remove("RUST_LOG")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+        assert_eq!(String::from_utf8_lossy(&out.stderr).trim_end(), expected);
+    }
+    assert!(fake.seen().is_empty(), "no request");
+    assert_eq!(entries(dir.path()), ["p.yaml"], "nothing written");
+}
+
 /// An API (or a proxy in front of it) that echoes the request headers in its error pages gets
 /// no key printed, at any log level; the status and the rest of the page are, on one line.
 #[test]

@@ -998,7 +998,7 @@ fn a_challenger_runs_in_shadow_and_replaces_the_champion_only_on_a_decision() {
     std::fs::write(&params, format!("{}{}", &text[..skip], &text[line_end..])).unwrap();
     fails(
         momentum(root, None, &["scan"]),
-        "invalid challenger.skip: missing from a block that has a version",
+        "invalid challenger.skip in params.yaml: missing from a block that has a version",
     );
     std::fs::write(&params, &text).unwrap();
     for as_of in ["2022-11-01", "2022-12-01", "2022-12-28"] {
@@ -1294,7 +1294,75 @@ fn serving_commands_fail_clearly_on_bad_input() {
     std::fs::write(&params, format!("{before}{spoiled}{after}")).unwrap();
     fails(
         momentum(root, None, &["scan"]),
-        "invalid production.top_k = 0: must be at least 1",
+        "error: invalid production.top_k = 0 in params.yaml: must be at least 1",
+    );
+}
+
+/// A production block edited by hand is refused by its key in the params file read, naming
+/// the ticker, before anything is scanned or written (a ticker listed twice used to read `the
+/// panel's tickers are not the model's universe in its order (see keep_universe)`, one the
+/// prices lack named neither the key nor the file, an empty
+/// version was scanned and recorded as `model v`, and an empty block was said to be
+/// params.yaml's whichever file was read).
+#[test]
+fn a_production_block_edited_by_hand_is_named_by_its_key_and_file() {
+    let dir = sample_project();
+    let root = dir.path();
+    let committed = std::fs::read_to_string(root.join("params.yaml")).unwrap();
+    let no_model = "error: no production model yet: the production block of p.yaml is empty (run \
+                    `momentum backtest` then `momentum promote`)";
+    for (from, to, message) in [
+        (
+            "    - AMD\n",
+            "    - AAPL\n",
+            "error: invalid production.tickers in p.yaml: ticker AAPL is listed twice",
+        ),
+        (
+            "    - AMD\n",
+            "    - ZZZ\n",
+            "error: production.tickers in p.yaml: the model's tickers ZZZ are missing from \
+             data/raw/prices.parquet",
+        ),
+        (
+            "  version: '1'\n",
+            "  version: ''\n",
+            "error: invalid production.version in p.yaml: must not be empty (null before the \
+             first promotion)",
+        ),
+        (
+            "  top_k: 5\n",
+            "  top_k: 0\n",
+            "error: invalid production.top_k = 0 in p.yaml: must be at least 1",
+        ),
+        ("  version: '1'\n", "  version: null\n", no_model),
+        (&committed, "", no_model),
+    ] {
+        assert!(committed.contains(from), "{from}");
+        std::fs::write(root.join("p.yaml"), committed.replacen(from, to, 1)).unwrap();
+        let out = momentum(root, None, &["--params", "p.yaml", "scan"]);
+        assert_eq!(out.status.code(), Some(1));
+        assert_eq!(String::from_utf8_lossy(&out.stderr).trim_end(), message);
+        assert!(!root.join("reports").exists() && !root.join("data/predictions").exists());
+    }
+    // As `ab` names it, which has no flag for the block.
+    let spoiled = committed.replacen("  top_k: 5\n", "  top_k: 0\n", 1);
+    std::fs::write(root.join("p.yaml"), spoiled).unwrap();
+    let out = momentum(
+        root,
+        None,
+        &["--params", "p.yaml", "ab", "--source", "backtest"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim_end(),
+        "error: invalid production.top_k = 0 in p.yaml: must be at least 1"
+    );
+    // The picks file named by the flag that set it.
+    let out = momentum(root, None, &["scan", "--out", "picks.csv"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim_end(),
+        "error: invalid --out picks.csv: must not end in .csv: the CSV is written beside the JSON"
     );
 }
 

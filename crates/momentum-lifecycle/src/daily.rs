@@ -31,6 +31,9 @@ pub struct ScanRequest {
     pub out: PathBuf,
     /// The picks history (Parquet).
     pub history: PathBuf,
+    /// The params file whose blocks the models were read from, `None` for models from the
+    /// registry: a model ticker the prices lack is named where the model lists it.
+    pub models_from: Option<PathBuf>,
 }
 
 impl ScanRequest {
@@ -48,6 +51,7 @@ impl ScanRequest {
     ///     max_staleness_days: 7,
     ///     out: "reports/picks.json".into(),
     ///     history: "data/predictions/picks.parquet".into(),
+    ///     models_from: Some("params.yaml".into()),
     /// };
     /// assert_eq!(request.csv(), Path::new("reports/picks.csv"));
     /// ```
@@ -109,6 +113,7 @@ impl ScanRequest {
 ///     max_staleness_days: 7,
 ///     out: dir.path().join("picks.json"),
 ///     history: dir.path().join("history.parquet"),
+///     models_from: Some("params.yaml".into()),
 /// };
 /// let (picks, shadow) = run_scan(&model, None, &request)?;
 /// assert!(shadow.is_none());
@@ -121,8 +126,14 @@ impl ScanRequest {
 /// assert!(csv.starts_with("as_of,rank,ticker,score,selected,target_weight,last_close\n2024-01-04,1,UP,"));
 ///
 /// // A month later the same prices are stale.
-/// let late = ScanRequest { today: d(31), ..request };
+/// let late = ScanRequest { today: d(31), ..request.clone() };
 /// assert!(matches!(run_scan(&model, None, &late), Err(LifecycleError::Stale { age: 27, .. })));
+/// // A model ticker the prices lack is named where the model lists it.
+/// let other = momentum_scanner::Model { universe: vec!["UP".into(), "ZZZ".into()], ..model };
+/// let err = run_scan(&other, None, &request).unwrap_err();
+/// assert_eq!(err.to_string(), "production.tickers in params.yaml");
+/// let cause = std::error::Error::source(&err).unwrap().to_string();
+/// assert!(cause.starts_with("the model's tickers ZZZ are missing from "), "{cause}");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn run_scan(
@@ -137,10 +148,10 @@ pub fn run_scan(
         )
         .into());
     }
-    let picks = scan_day(champion, request)?;
+    let picks = scan_day(champion, Arm::Champion, request)?;
     let shadow = challenger
         .map(|model| {
-            scan_day(model, request).map(|picks| Picks {
+            scan_day(model, Arm::Challenger, request).map(|picks| Picks {
                 alias: Arm::Challenger,
                 ..picks
             })
@@ -158,12 +169,19 @@ pub fn run_scan(
     Ok((picks, shadow))
 }
 
-/// The picks of `model` on the request's day, on its universe's prices.
-fn scan_day(model: &Model, request: &ScanRequest) -> Result<Picks> {
+/// The picks of `model`, the model of `arm`, on the request's day, on its universe's prices.
+fn scan_day(model: &Model, arm: Arm, request: &ScanRequest) -> Result<Picks> {
     // In the model's order too: the ranks and the tie rule are then the backtest's.
     let closes = read_price_cache(&request.prices, |_| model.universe.clone())?;
     let origin = request.prices.display().to_string();
-    check_universe(&closes.universe, &model.universe, &origin)?;
+    check_universe(&closes.universe, &model.universe, &origin).map_err(|source| {
+        LifecycleError::ModelTickers {
+            arm,
+            params: request.models_from.clone(),
+            version: model.version().unwrap_or_default().to_owned(),
+            source: Box::new(source),
+        }
+    })?;
     let panel = universe_panel(closes, &origin)?;
     let dates = panel.dates();
     let (Some(&first), Some(&last)) = (dates.first(), dates.last()) else {
@@ -379,6 +397,7 @@ impl MonitorRequest {
 ///         max_staleness_days: 7,
 ///         out: dir.path().join("picks.json"),
 ///         history: history.clone(),
+///         models_from: None,
 ///     };
 ///     run_scan(&model, None, &scan)?;
 /// }

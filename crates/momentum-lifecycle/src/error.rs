@@ -162,10 +162,14 @@ pub enum LifecycleError {
     },
     /// No model has been promoted yet.
     #[error(
-        "no production model yet: params.yaml production block is empty (run `momentum backtest` \
-         then `momentum promote`)"
+        "no production model yet: the production block of {} is empty (run `momentum \
+         backtest` then `momentum promote`)",
+        path.display()
     )]
-    NoProduction,
+    NoProduction {
+        /// The params file.
+        path: PathBuf,
+    },
     /// The registry has no champion.
     #[error(
         "no production model yet: registered model {name} has no `champion` alias (run \
@@ -343,6 +347,30 @@ pub enum LifecycleError {
         first: NaiveDate,
         /// Its last date.
         last: NaiveDate,
+    },
+    /// The prices lack tickers of a model (or its list is empty), named where the model lists
+    /// them: its block in the params file, or its registry version's tag.
+    #[error(
+        "{}",
+        match params {
+            Some(path) => format!(
+                "{}.tickers in {}",
+                momentum_scanner::model::params_block(*arm),
+                path.display()
+            ),
+            None => format!("registry version {version}: tag tickers"),
+        }
+    )]
+    ModelTickers {
+        /// Whose model.
+        arm: momentum_engine::Arm,
+        /// The params file of its block; `None` for a model from the registry.
+        params: Option<PathBuf>,
+        /// Its version.
+        version: String,
+        /// The tickers missing.
+        #[source]
+        source: Box<momentum_scanner::ScanError>,
     },
     /// The picks history cannot take the picks.
     #[error("cannot add the picks to {}", path.display())]

@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 use momentum_data::{
-    ClientConfig, FinancialDatasetsClient, ImplausiblePrice, Manifest, PlausibleRange, PriceTable,
-    SAMPLE_ORIGIN, Selected, Source, UniverseWindow, implausible_prices, load_local, manifest_path,
-    merge, plan_requests, read_parquet, select, validate, write_manifest, write_parquet,
-    write_together,
+    ClientConfig, DataError, FinancialDatasetsClient, ImplausiblePrice, Manifest, PlausibleRange,
+    PriceTable, SAMPLE_ORIGIN, Selected, Source, UniverseWindow, implausible_prices, load_local,
+    manifest_path, merge, plan_requests, read_parquet, select, validate, write_manifest,
+    write_parquet, write_together,
 };
 
 use crate::error::{LifecycleError, Result};
@@ -162,6 +162,28 @@ impl FetchPlan {
         Ok(())
     }
 
+    /// The data crate's refusal of a setting of the plan, named by its key in params.yaml
+    /// (`concurrency` is `data.concurrency`) so that the caller can name the flag that set it;
+    /// any other error as it is.
+    fn setting_refused(&self, err: DataError) -> LifecycleError {
+        let DataError::InvalidSetting { name, reason } = &err else {
+            return err.into();
+        };
+        let value = match *name {
+            // Empty: there is no value to show.
+            "path" => None,
+            "requests_per_minute" => Some(self.requests_per_minute.to_string()),
+            "concurrency" => Some(self.concurrency.to_string()),
+            _ => return err.into(),
+        };
+        SettingsError::Invalid {
+            key: format!("data.{name}"),
+            value,
+            reason: reason.clone(),
+        }
+        .into()
+    }
+
     /// What errors and the manifest call the input.
     fn origin(&self, base_url: Option<&str>) -> String {
         match self.source {
@@ -176,8 +198,9 @@ impl FetchPlan {
 /// the Parquet file and its manifest together (a failure leaves both as they were).
 ///
 /// # Errors
-/// [`SettingsError::Invalid`] for `start > end` or a ticker listed twice; the data crate's
-/// errors naming the file, ticker or date; [`LifecycleError::NeedTickers`] for the API without
+/// [`SettingsError::Invalid`] for `start > end`, a ticker listed twice, a csv or parquet
+/// source without `data.path`, or an API limit of 0 (`data.requests_per_minute`,
+/// `data.concurrency`); the data crate's errors naming the file, ticker or date; [`LifecycleError::NeedTickers`] for the API without
 /// tickers; [`LifecycleError::Write`].
 ///
 /// # Examples
@@ -262,7 +285,10 @@ pub fn fetch(plan: &FetchPlan, progress: Arc<dyn Progress>) -> Result<Manifest> 
         Source::FinancialDatasets => {
             fetch_api(plan, &tickers, (start, end), cached.as_ref(), progress)?
         }
-        local => (load_local(local, &plan.path)?, plan.origin(None)),
+        local => (
+            load_local(local, &plan.path).map_err(|err| plan.setting_refused(err))?,
+            plan.origin(None),
+        ),
     };
     if cached.is_some() {
         let left_out: Vec<&str> = fresh
@@ -512,7 +538,8 @@ fn fetch_api(
         ..ClientConfig::from_env()?
     };
     let origin = plan.origin(Some(&client_config.base_url));
-    let client = FinancialDatasetsClient::new(client_config)?;
+    let client =
+        FinancialDatasetsClient::new(client_config).map_err(|err| plan.setting_refused(err))?;
     let requests = plan_requests(tickers, start, end, cached);
     tracing::info!(
         "requesting {} of {} tickers from {origin} ({} skipped: cache is up to date)",
@@ -532,4 +559,43 @@ fn fetch_api(
     progress.finish();
     let rows = fetched?.into_iter().flat_map(|(_, rows)| rows);
     Ok((PriceTable::from_rows(tickers.to_vec(), rows), origin))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_data_crates_refusal_of_a_setting_names_its_key() {
+        let plan = FetchPlan {
+            source: Source::Csv,
+            concurrency: 0,
+            ..FetchPlan::new(&DataSettings::default())
+        };
+        let err = fetch(&plan, Arc::new(crate::Silent)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid data.path: the csv source needs an input file (--path or data.path)"
+        );
+        // The API client's limits, checked before any request.
+        let refused = DataError::InvalidSetting {
+            name: "concurrency",
+            reason: "must be > 0".into(),
+        };
+        assert_eq!(
+            plan.setting_refused(refused).to_string(),
+            "invalid data.concurrency = 0: must be > 0"
+        );
+        let other = DataError::InvalidSetting {
+            name: "base_url",
+            reason: "must be an absolute http(s) URL".into(),
+        };
+        assert!(matches!(
+            plan.setting_refused(other),
+            LifecycleError::Data(DataError::InvalidSetting {
+                name: "base_url",
+                ..
+            })
+        ));
+    }
 }

@@ -465,7 +465,8 @@ pub struct Swap {
 /// [`ProductionBlock::model`]: momentum_scanner::model::ProductionBlock::model
 ///
 /// # Errors
-/// [`LifecycleError::Settings`] naming the key of a parameter out of range; a malformed block.
+/// [`LifecycleError::Settings`] naming the key of a parameter out of range or missing, of an
+/// empty version, of a ticker empty or listed twice; a malformed block.
 pub fn block_model(settings: &Settings, arm: Arm) -> Result<Option<Model>> {
     let block = params_block(arm);
     settings.block(arm).model().map_err(|err| match err {
@@ -477,6 +478,12 @@ pub fn block_model(settings: &Settings, arm: Arm) -> Result<Option<Model>> {
             key: format!("{block}.{name}"),
             value: Some(value),
             reason: reason.into(),
+        }
+        .into(),
+        ScanError::InvalidBlock { key, reason } => SettingsError::Invalid {
+            key: format!("{block}.{key}"),
+            value: None,
+            reason,
         }
         .into(),
         ScanError::IncompleteProduction { key } => SettingsError::Invalid {
@@ -528,7 +535,10 @@ pub fn promote_challenger(
         name: name.clone(),
     };
     let challenger = block_model(settings, Arm::Challenger)?.ok_or_else(no_challenger)?;
-    let champion = block_model(settings, Arm::Champion)?.ok_or(LifecycleError::NoProduction)?;
+    let champion =
+        block_model(settings, Arm::Champion)?.ok_or_else(|| LifecycleError::NoProduction {
+            path: params_file.into(),
+        })?;
     for (arm, model) in [(Arm::Champion, &champion), (Arm::Challenger, &challenger)] {
         let current = aliased(tracker, name, arm)?;
         check_agreement(settings, arm, (params_file, Some(model)), current.as_ref())?;
@@ -671,7 +681,9 @@ pub fn load_model(
     let in_params = block_model(settings, arm)?;
     let none_yet = || match arm {
         Arm::Champion => match source {
-            ProductionSource::Params => LifecycleError::NoProduction,
+            ProductionSource::Params => LifecycleError::NoProduction {
+                path: params_file.into(),
+            },
             ProductionSource::Registry => LifecycleError::NoChampion { name: name.clone() },
         },
         Arm::Challenger => LifecycleError::NoChallenger {
@@ -837,5 +849,46 @@ fn read_params(params_file: &Path) -> Result<String> {
             path: params_file.into(),
             source,
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A challenger block as `momentum promote --alias challenger` writes it, with `edit`
+    /// applied to its text.
+    fn challenger(edit: impl Fn(&str) -> String) -> Settings {
+        let block = "challenger:\n  version: '2'\n  lookback: 60\n  skip: 0\n  holding: 20\n  \
+                     top_k: 1\n  cost_bps: 10.0\n  tickers:\n    - AAPL\n    - MSFT\n  \
+                     promoted_at: '2026-12-01T00:00:00Z'\n";
+        Settings::parse(&edit(block), Path::new("params.yaml")).unwrap()
+    }
+
+    #[test]
+    fn a_block_edited_by_hand_is_named_by_its_key() {
+        let settings = challenger(str::to_owned);
+        assert!(block_model(&settings, Arm::Challenger).unwrap().is_some());
+        for (from, to, expected) in [
+            (
+                "    - MSFT\n",
+                "    - AAPL\n",
+                "invalid challenger.tickers: ticker AAPL is listed twice",
+            ),
+            (
+                "  version: '2'\n",
+                "  version: ''\n",
+                "invalid challenger.version: must not be empty (null before the first promotion)",
+            ),
+            (
+                "  top_k: 1\n",
+                "  top_k: 0\n",
+                "invalid challenger.top_k = 0: must be at least 1",
+            ),
+        ] {
+            let settings = challenger(|block| block.replacen(from, to, 1));
+            let err = block_model(&settings, Arm::Challenger).unwrap_err();
+            assert_eq!(err.to_string(), expected);
+        }
     }
 }

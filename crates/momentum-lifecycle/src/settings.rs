@@ -404,7 +404,9 @@ impl Settings {
     ///
     /// # Errors
     /// [`SettingsError::Read`], [`SettingsError::Parse`] naming the key, or
-    /// [`SettingsError::Invalid`] for credentials in `tracking.uri`.
+    /// [`SettingsError::Invalid`] for credentials in `tracking.uri` or an empty path (`data.out`,
+    /// `features.panel`, `tracking.store`, `scan.picks`, `scan.history`,
+    /// `serve.monitor_report`).
     ///
     /// # Examples
     ///
@@ -505,6 +507,7 @@ impl Settings {
             },
         })?;
         settings.check_tracking_uri()?;
+        settings.check_paths()?;
         if settings.tracking.remote_children.is_some() {
             tracing::warn!(
                 "{}: tracking.remote_children is ignored: a backtest logs its best \
@@ -528,6 +531,27 @@ impl Settings {
             ));
         }
         Ok(())
+    }
+
+    /// Every key whose value names a file or directory a command reads or writes must name
+    /// one: an empty path is the working directory (an empty `tracking.store` would put the
+    /// run store's `models/` beside the project's) or no file at all, an error naming no path.
+    /// `data.path` is not among them: empty, it means none (the data crate refuses a file
+    /// source without one). A flag cannot set an empty path (the command line refuses an
+    /// empty value), so the file's values are the ones to check.
+    fn check_paths(&self) -> Result<(), SettingsError> {
+        let paths = [
+            ("data.out", &self.data.out),
+            ("features.panel", &self.features.panel),
+            ("tracking.store", &self.tracking.store),
+            ("scan.picks", &self.scan.picks),
+            ("scan.history", &self.scan.history),
+            ("serve.monitor_report", &self.serve.monitor_report),
+        ];
+        match paths.iter().find(|(_, path)| path.as_os_str().is_empty()) {
+            Some((key, _)) => Err(SettingsError::invalid(*key, "must not be empty")),
+            None => Ok(()),
+        }
     }
 }
 
@@ -653,6 +677,26 @@ mod tests {
             assert!(!err.contains("s3") && !err.contains("cret"), "{err}");
         }
         assert!(parse("tracking:\n  uri: \"http://127.0.0.1:5000/prefix\"\n").is_ok());
+    }
+
+    #[test]
+    fn an_empty_path_is_refused_naming_its_key() {
+        for (block, key) in [
+            ("data", "out"),
+            ("features", "panel"),
+            ("tracking", "store"),
+            ("scan", "picks"),
+            ("scan", "history"),
+            ("serve", "monitor_report"),
+        ] {
+            let err = parse(&format!("{block}:\n  {key}: \"\"\n")).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!("invalid {block}.{key}: must not be empty")
+            );
+        }
+        // Empty, the input file of a csv or parquet source means none: the sample needs none.
+        assert!(parse("data:\n  path: \"\"\n").is_ok());
     }
 
     #[test]

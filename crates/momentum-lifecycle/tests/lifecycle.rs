@@ -164,6 +164,7 @@ fn backtest_promote_and_scan_through_the_library() {
         max_staleness_days: settings.scan.max_staleness_days,
         out: settings.scan.picks.clone(),
         history: settings.scan.history.clone(),
+        models_from: None,
     };
     let (picks, _) = run_scan(&from_params, None, &request).unwrap();
     let p = from_params.params;
@@ -209,6 +210,7 @@ fn a_scan_of_stale_prices_writes_nothing() {
         max_staleness_days: 7,
         out: settings.scan.picks.clone(),
         history: settings.scan.history.clone(),
+        models_from: None,
     };
     let err = run_scan(&model, None, &request).unwrap_err().to_string();
     assert!(
@@ -374,6 +376,7 @@ fn a_challenger_is_scanned_in_shadow_compared_swapped_in_and_retired() {
             max_staleness_days: 7,
             out: settings.scan.picks.clone(),
             history: settings.scan.history.clone(),
+            models_from: None,
         };
         let (picks, shadow) = run_scan(&champion, Some(&challenger), &request).unwrap();
         let shadow = shadow.expect("a challenger scan");

@@ -61,6 +61,15 @@ pub enum ScanError {
         /// The missing key.
         key: &'static str,
     },
+    /// A field of a production (or challenger) block that cannot describe a model: an empty
+    /// version, a ticker listed twice.
+    #[error("invalid {key} of a production block: {reason}")]
+    InvalidBlock {
+        /// The field.
+        key: &'static str,
+        /// What is wrong, naming the ticker.
+        reason: String,
+    },
     /// The price panel has no days.
     #[error("no price data to scan")]
     NoData,

@@ -383,10 +383,18 @@ impl Model {
             cost_bps: parse(version, "cost_bps", tag("cost_bps")?)?,
         };
         params.validate().map_err(ScanError::InvalidModel)?;
+        let universe = split_tickers(tag("tickers")?);
+        if let Some(reason) = universe_fault(&universe) {
+            return Err(ScanError::RegistryTag {
+                version: version.to_owned(),
+                key: "tickers",
+                reason,
+            });
+        }
         let digest = tag("data_digest")?;
         Ok(Self {
             params,
-            universe: split_tickers(tag("tickers")?),
+            universe,
             data_digest: (!digest.is_empty()).then(|| digest.clone()),
             stage: Stage::Registered(Registration {
                 version: version.to_owned(),
@@ -394,6 +402,21 @@ impl Model {
             }),
         })
     }
+}
+
+/// What is wrong with a universe written by hand, naming the ticker: an empty one, or one
+/// listed twice (a scan ranks each ticker of the panel once, so the universe would not be the
+/// panel's).
+fn universe_fault(universe: &[String]) -> Option<String> {
+    universe.iter().enumerate().find_map(|(i, ticker)| {
+        if ticker.trim().is_empty() {
+            Some(format!("ticker {} of the list is empty", i + 1))
+        } else if universe[..i].contains(ticker) {
+            Some(format!("ticker {ticker} is listed twice"))
+        } else {
+            None
+        }
+    })
 }
 
 fn split_tickers(list: &str) -> Vec<String> {
@@ -460,7 +483,8 @@ impl ProductionBlock {
     ///
     /// # Errors
     /// [`ScanError::IncompleteProduction`] naming the first field missing from a block that
-    /// has a version; [`ScanError::InvalidModel`] for parameters out of range.
+    /// has a version; [`ScanError::InvalidBlock`] for an empty version, or a ticker empty or
+    /// listed twice; [`ScanError::InvalidModel`] for parameters out of range.
     ///
     /// # Examples
     ///
@@ -487,14 +511,25 @@ impl ProductionBlock {
     /// assert_eq!((model.params.lookback, model.params.top_k), (60, 5));
     /// assert_eq!(model.universe, ["AAPL", "MSFT"]);
     ///
-    /// let no_skip = ProductionBlock { skip: None, ..block };
+    /// let no_skip = ProductionBlock { skip: None, ..block.clone() };
     /// assert!(matches!(no_skip.model(), Err(ScanError::IncompleteProduction { key: "skip" })));
+    /// // A block edited by hand: a scan ranks each ticker once.
+    /// let twice = ProductionBlock { tickers: vec!["AAPL".into(), "AAPL".into()], ..block };
+    /// let err = twice.model().unwrap_err();
+    /// assert_eq!(err.to_string(), "invalid tickers of a production block: ticker AAPL is listed twice");
     /// # Ok::<(), ScanError>(())
     /// ```
     pub fn model(&self) -> Result<Option<Model>, ScanError> {
         let Some(version) = &self.version else {
             return Ok(None);
         };
+        // `null` is "no model yet"; an empty version would be scanned and recorded as one.
+        if version.trim().is_empty() {
+            return Err(ScanError::InvalidBlock {
+                key: "version",
+                reason: "must not be empty (null before the first promotion)".into(),
+            });
+        }
         let missing = |key: &'static str| ScanError::IncompleteProduction { key };
         let params = StrategyParams {
             lookback: self.lookback.ok_or_else(|| missing("lookback"))?,
@@ -505,6 +540,12 @@ impl ProductionBlock {
         };
         if self.tickers.is_empty() {
             return Err(missing("tickers"));
+        }
+        if let Some(reason) = universe_fault(&self.tickers) {
+            return Err(ScanError::InvalidBlock {
+                key: "tickers",
+                reason,
+            });
         }
         params.validate().map_err(ScanError::InvalidModel)?;
         Ok(Some(Model {
@@ -827,5 +868,47 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("tag top_k: missing"), "{err}");
+        let mut twice = tags.clone();
+        twice.insert("tickers".into(), "AAPL,MSFT,AAPL".into());
+        let err = Model::from_registry_tags("3", &twice)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "registry version 3: tag tickers: ticker AAPL is listed twice"
+        );
+    }
+
+    #[test]
+    fn a_block_edited_by_hand_is_refused_naming_the_field_and_ticker() {
+        let block = |version: &str, tickers: &[&str]| ProductionBlock {
+            version: Some(version.into()),
+            lookback: Some(60),
+            skip: Some(0),
+            holding: Some(20),
+            top_k: Some(1),
+            cost_bps: Some(10.0),
+            tickers: tickers.iter().map(|t| (*t).to_owned()).collect(),
+            data_digest: None,
+            promoted_at: Some("2026-12-01T00:00:00Z".into()),
+        };
+        for (block, expected) in [
+            (
+                block("", &["AAPL"]),
+                "invalid version of a production block: must not be empty (null before the \
+                 first promotion)",
+            ),
+            (
+                block("2", &["AAPL", "MSFT", "AAPL"]),
+                "invalid tickers of a production block: ticker AAPL is listed twice",
+            ),
+            (
+                block("2", &["AAPL", " "]),
+                "invalid tickers of a production block: ticker 2 of the list is empty",
+            ),
+        ] {
+            assert_eq!(block.model().unwrap_err().to_string(), expected);
+        }
+        assert!(block("2", &["AAPL", "MSFT"]).model().unwrap().is_some());
     }
 }

@@ -248,7 +248,7 @@ fn load_snapshot(
             let missing = format!("registered model {name} has no `{alias}` alias");
             (None, Some(missing))
         }
-        Err(LifecycleError::NoProduction | LifecycleError::NoChallenger { .. }) => {
+        Err(LifecycleError::NoProduction { .. } | LifecycleError::NoChallenger { .. }) => {
             let missing = match (&text, alias) {
                 (None, _) => format!("{shown} does not exist"),
                 (Some(_), Arm::Champion) => format!("{shown} has no production block"),

@@ -130,12 +130,8 @@ pub fn run(args: Args, settings: &Settings, params: &Path) -> anyhow::Result<Exi
         "data.concurrency",
         "--concurrency",
     );
-    if let Some(path) = args.path {
-        plan.path = path;
-    }
-    if let Some(out) = args.out {
-        plan.out = out;
-    }
+    flags.set_path(&mut plan.path, args.path, "data.path", "--path");
+    flags.set_path(&mut plan.out, args.out, "data.out", "--out");
     plan.update = args.update;
     plan.allow_missing |= args.allow_missing;
     plan.strict_prices |= args.strict_prices;

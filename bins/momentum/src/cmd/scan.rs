@@ -12,6 +12,7 @@ use momentum_lifecycle::{
     LifecycleError, ProductionSource, ScanRequest, Settings, load_model, refresh, run_scan,
 };
 
+use crate::overrides::Overrides;
 use crate::progress::Bar;
 use crate::terminal::say;
 
@@ -87,33 +88,45 @@ pub fn run(args: Args, settings: &Settings, params: &Path) -> anyhow::Result<Exi
     } else {
         ProductionSource::Params
     };
+    let today = chrono::Utc::now().date_naive();
+    let mut request = ScanRequest {
+        prices: args.prices.unwrap_or_else(|| settings.data.out.clone()),
+        as_of: args.as_of,
+        today: args.today.unwrap_or(today),
+        max_staleness_days: settings.scan.max_staleness_days,
+        out: settings.scan.picks.clone(),
+        history: settings.scan.history.clone(),
+        models_from: (source == ProductionSource::Params).then(|| params.to_owned()),
+    };
+    let mut flags = Overrides::default();
+    flags.set(
+        &mut request.max_staleness_days,
+        args.max_staleness_days,
+        "scan.max_staleness_days",
+        "--max-staleness-days",
+    );
+    flags.set_path(&mut request.out, args.out, "scan.picks", "--out");
+    flags.set_path(
+        &mut request.history,
+        args.history,
+        "scan.history",
+        "--history",
+    );
+    let explain = |err| flags.explain(err, params);
     // Opened first: a store that cannot be opened fails the scan before it reads or writes.
     let tracker = open_tracker(settings, "scan", git_commit())?;
     let registry = || open_tracker(settings, "registry", git_commit());
-    let model = load_model(settings, params, (Arm::Champion, source), registry)?;
+    let model = load_model(settings, params, (Arm::Champion, source), registry).map_err(explain)?;
     // The challenger runs in shadow when params.yaml (or, --from-registry, the registry) has one.
     let challenger = match load_model(settings, params, (Arm::Challenger, source), registry) {
         Ok(challenger) => Some(challenger),
         Err(LifecycleError::NoChallenger { .. }) => None,
-        Err(err) => return Err(err.into()),
+        Err(err) => return Err(explain(err)),
     };
-    let today = chrono::Utc::now().date_naive();
     if args.refresh {
-        refresh(&settings.data, today, Arc::new(Bar::new()))?;
+        refresh(&settings.data, today, Arc::new(Bar::new())).map_err(explain)?;
     }
-    let request = ScanRequest {
-        prices: args.prices.unwrap_or_else(|| settings.data.out.clone()),
-        as_of: args.as_of,
-        today: args.today.unwrap_or(today),
-        max_staleness_days: args
-            .max_staleness_days
-            .unwrap_or(settings.scan.max_staleness_days),
-        out: args.out.unwrap_or_else(|| settings.scan.picks.clone()),
-        history: args
-            .history
-            .unwrap_or_else(|| settings.scan.history.clone()),
-    };
-    let (picks, shadow) = run_scan(&model, challenger.as_ref(), &request)?;
+    let (picks, shadow) = run_scan(&model, challenger.as_ref(), &request).map_err(explain)?;
     let csv = request.csv();
     say!(
         "{}: model v{} picks {} (wrote {}, {}, {})",

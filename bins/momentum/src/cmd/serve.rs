@@ -160,10 +160,12 @@ pub fn run(
         "serve.max_concurrency",
         "--max-concurrency",
     );
-    if let Some(path) = args.monitor_report {
-        flags.record("serve.monitor_report", "--monitor-report", path.display());
-        s.monitor_report = path;
-    }
+    flags.set_path(
+        &mut s.monitor_report,
+        args.monitor_report,
+        "serve.monitor_report",
+        "--monitor-report",
+    );
     serve_settings
         .validate()
         .map_err(|err| flags.explain(LifecycleError::Settings(err), params))?;
