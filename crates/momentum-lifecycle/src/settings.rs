@@ -507,7 +507,7 @@ impl Settings {
             },
         })?;
         settings.check_tracking_uri()?;
-        settings.check_paths()?;
+        settings.check_not_empty()?;
         if settings.tracking.remote_children.is_some() {
             tracing::warn!(
                 "{}: tracking.remote_children is ignored: a backtest logs its best \
@@ -538,17 +538,25 @@ impl Settings {
     /// run store's `models/` beside the project's) or no file at all, an error naming no path.
     /// `data.path` is not among them: empty, it means none (the data crate refuses a file
     /// source without one). A flag cannot set an empty path (the command line refuses an
-    /// empty value), so the file's values are the ones to check.
-    fn check_paths(&self) -> Result<(), SettingsError> {
-        let paths = [
-            ("data.out", &self.data.out),
-            ("features.panel", &self.features.panel),
-            ("tracking.store", &self.tracking.store),
-            ("scan.picks", &self.scan.picks),
-            ("scan.history", &self.scan.history),
-            ("serve.monitor_report", &self.serve.monitor_report),
+    /// empty value), so the file's values are the ones to check. The same holds for the
+    /// names of the tracking experiment and the registered model (blank, MLflow refuses them
+    /// mid-run and the local store files runs under no name).
+    fn check_not_empty(&self) -> Result<(), SettingsError> {
+        let tracking = &self.tracking;
+        let empty = [
+            ("data.out", self.data.out.as_os_str().is_empty()),
+            ("features.panel", self.features.panel.as_os_str().is_empty()),
+            ("tracking.store", tracking.store.as_os_str().is_empty()),
+            ("scan.picks", self.scan.picks.as_os_str().is_empty()),
+            ("scan.history", self.scan.history.as_os_str().is_empty()),
+            (
+                "serve.monitor_report",
+                self.serve.monitor_report.as_os_str().is_empty(),
+            ),
+            ("tracking.experiment", tracking.experiment.trim().is_empty()),
+            ("tracking.model_name", tracking.model_name.trim().is_empty()),
         ];
-        match paths.iter().find(|(_, path)| path.as_os_str().is_empty()) {
+        match empty.iter().find(|(_, is_empty)| *is_empty) {
             Some((key, _)) => Err(SettingsError::invalid(*key, "must not be empty")),
             None => Ok(()),
         }
@@ -680,7 +688,7 @@ mod tests {
     }
 
     #[test]
-    fn an_empty_path_is_refused_naming_its_key() {
+    fn an_empty_path_or_name_is_refused_naming_its_key() {
         for (block, key) in [
             ("data", "out"),
             ("features", "panel"),
@@ -688,6 +696,8 @@ mod tests {
             ("scan", "picks"),
             ("scan", "history"),
             ("serve", "monitor_report"),
+            ("tracking", "experiment"),
+            ("tracking", "model_name"),
         ] {
             let err = parse(&format!("{block}:\n  {key}: \"\"\n")).unwrap_err();
             assert_eq!(
@@ -695,6 +705,12 @@ mod tests {
                 format!("invalid {block}.{key}: must not be empty")
             );
         }
+        // Blank is empty for a name.
+        let err = parse("tracking:\n  experiment: \"  \"\n").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid tracking.experiment: must not be empty"
+        );
         // Empty, the input file of a csv or parquet source means none: the sample needs none.
         assert!(parse("data:\n  path: \"\"\n").is_ok());
     }
