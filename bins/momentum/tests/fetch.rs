@@ -507,7 +507,7 @@ fn the_default_window_warns_what_it_leaves_out_and_an_update_never_shrinks_the_c
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains(
-            "long.csv: 2 rows after 2022-12-31 left out by params.yaml data.end (--end to keep them)"
+            "long.csv: 2 rows after 2022-12-31 left out by data.end (--end to keep them)"
         ),
         "{stderr}"
     );

@@ -490,12 +490,12 @@ fn warn_left_out(
     let [start_default, end_default] = plan.warn_left_out;
     if start_default && before > 0 {
         tracing::warn!(
-            "{origin}: {before} rows before {start} left out by params.yaml data.start (--start to keep them)"
+            "{origin}: {before} rows before {start} left out by data.start (--start to keep them)"
         );
     }
     if end_default && after > 0 {
         tracing::warn!(
-            "{origin}: {after} rows after {end} left out by params.yaml data.end (--end to keep them)"
+            "{origin}: {after} rows after {end} left out by data.end (--end to keep them)"
         );
     }
 }
