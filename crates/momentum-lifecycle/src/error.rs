@@ -320,8 +320,8 @@ pub enum LifecycleError {
     /// The newest price is too old to score on.
     #[error(
         "stale prices: the newest date in {} is {last}, {age} days before {today} (limit \
-         scan.max_staleness_days = {max_days}); run `momentum fetch --update` or `momentum scan \
-         --refresh`",
+         {max_days} days: --max-staleness-days, else scan.max_staleness_days); run `momentum \
+         fetch --update` or `momentum scan --refresh`",
         path.display()
     )]
     Stale {

@@ -215,7 +215,10 @@ fn a_scan_of_stale_prices_writes_nothing() {
     let err = run_scan(&model, None, &request).unwrap_err().to_string();
     assert!(
         err.starts_with("stale prices: the newest date in ")
-            && err.contains("prices.parquet is 2022-12-28, 35 days before 2023-02-01"),
+            && err.contains(
+                "prices.parquet is 2022-12-28, 35 days before 2023-02-01 (limit 7 \
+                 days: --max-staleness-days, else scan.max_staleness_days)"
+            ),
         "{err}"
     );
     assert!(!request.out.exists() && !request.history.exists());
