@@ -80,6 +80,12 @@ impl Overrides {
     /// `err` with a setting named where its value came from: `invalid --ks-alpha 2: ...` when
     /// a flag set it, `invalid monitor.ks_alpha in alt.yaml: ...` when the params file did.
     pub fn explain(&self, err: LifecycleError, params: &Path) -> anyhow::Error {
+        // The refresh before a scan is a fetch with the params file's `data` settings.
+        if let LifecycleError::Refresh(fetch) = err {
+            return self
+                .explain(*fetch, params)
+                .context("refreshing the price cache");
+        }
         let LifecycleError::Settings(SettingsError::Invalid { key, value, reason }) = &err else {
             return err.into();
         };

@@ -1119,6 +1119,22 @@ fn serving_commands_fail_clearly_on_bad_input() {
     // Monitoring before any scan.
     fails(momentum(root, None, &["monitor"]), "no picks history yet");
 
+    // The refresh before a scan is a fetch with the data settings of the params file: one it
+    // refuses is named by its key and the file.
+    let params = root.join("params.yaml");
+    let text = std::fs::read_to_string(&params).unwrap();
+    assert!(text.contains("\n  max_daily_jump: 5.0\n"));
+    std::fs::write(
+        root.join("jumpy.yaml"),
+        text.replace("\n  max_daily_jump: 5.0\n", "\n  max_daily_jump: 0.5\n"),
+    )
+    .unwrap();
+    fails(
+        momentum(root, None, &["--params", "jumpy.yaml", "scan", "--refresh"]),
+        "error: refreshing the price cache: invalid data.max_daily_jump = 0.5 in jumpy.yaml: \
+         must be a finite factor above 1",
+    );
+
     // A corrupt picks history is named and left alone.
     let history = root.join("data/predictions/picks.parquet");
     std::fs::create_dir_all(history.parent().unwrap()).unwrap();
