@@ -5,7 +5,7 @@
 //! `score` float64 (null when ineligible), `selected` bool, `target_weight` float64,
 //! `last_close` float64 (null when missing). Rows are sorted by as-of date, then list order.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
@@ -73,6 +73,7 @@ pub fn read_history(path: &Path) -> Result<Vec<Picks>, ScanError> {
         })?;
     let expected = schema();
     let mut scans: BTreeMap<(NaiveDate, Arm), Picks> = BTreeMap::new();
+    let mut listed: BTreeSet<(NaiveDate, Arm, String)> = BTreeSet::new();
     for batch in reader {
         let batch = batch.map_err(|err| corrupt(err.to_string()))?;
         for field in expected.fields() {
@@ -140,8 +141,33 @@ pub fn read_history(path: &Path) -> Result<Vec<Picks>, ScanError> {
                 as_of: date,
                 picks: Vec::new(),
             });
+            // One scan is one model ranking each ticker once: a row that disagrees with its
+            // scan, or repeats a ticker, would be counted as another pick.
+            let ticker_name = ticker.value(row);
+            if entry.model_version != version.value(row) || entry.params != params {
+                return Err(corrupt(format!(
+                    "row {row}: the {arm} scan of {date} has rows of two models"
+                )));
+            }
+            if !listed.insert((date, arm, ticker_name.to_owned())) {
+                return Err(corrupt(format!(
+                    "row {row}: {ticker_name} is listed twice in the {arm} scan of {date}"
+                )));
+            }
             let optional =
                 |array: &arrow_array::Float64Array| array.is_valid(row).then(|| array.value(row));
+            let numbers = [
+                ("target_weight", Some(weight.value(row)), 0.0..=1.0),
+                ("score", optional(score), f64::MIN..=f64::MAX),
+                ("last_close", optional(close), f64::MIN_POSITIVE..=f64::MAX),
+            ];
+            for (name, value, range) in numbers {
+                if let Some(value) = value.filter(|v| !range.contains(v)) {
+                    return Err(corrupt(format!(
+                        "row {row} ({ticker_name}): {name} {value} is out of range"
+                    )));
+                }
+            }
             entry.picks.push(Pick {
                 rank: if ints[4].is_valid(row) {
                     Some(usize_at(ints[4], row, "rank")?)
@@ -154,6 +180,24 @@ pub fn read_history(path: &Path) -> Result<Vec<Picks>, ScanError> {
                 target_weight: weight.value(row),
                 last_close: optional(close),
             });
+        }
+    }
+    // A scan selects the model's best `top_k` of the tickers it could score, or all of them
+    // when fewer: any other count is not a scan (a monitor would read its empty or padded
+    // basket as the model's return).
+    for scan in scans.values() {
+        let eligible = scan
+            .picks
+            .iter()
+            .filter(|pick| pick.score.is_some())
+            .count();
+        let selected = scan.selected().count();
+        if selected != scan.params.top_k.min(eligible) {
+            return Err(corrupt(format!(
+                "the {} scan of {} selects {selected} of its {eligible} scored tickers, with a \
+                 top_k of {}",
+                scan.alias, scan.as_of, scan.params.top_k
+            )));
         }
     }
     Ok(scans.into_values().collect())

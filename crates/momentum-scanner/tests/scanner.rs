@@ -198,6 +198,51 @@ fn a_foreign_model_in_the_history_and_bad_monitor_settings_are_clear_errors() {
             && err.contains("model: invalid skip = 1: must be smaller than lookback"),
         "{err}"
     );
+    // A weight that is no weight, and a ticker picked twice in one scan (a table written
+    // twice over itself): refused by row, not counted (a NaN weight used to crash the monitor's
+    // statistics; a repeated row doubled the picks).
+    let clean = scan(&panel, 1, &model(&panel, params, "1")).unwrap();
+    let first = clean.picks[0].ticker.clone();
+    let mut nan_weight = clean.clone();
+    nan_weight.picks[0].target_weight = f64::NAN;
+    let mut twice = clean.clone();
+    twice.picks.push(twice.picks[0].clone());
+    let last = twice.picks.len() - 1;
+    let mut none_selected = clean.clone();
+    for pick in &mut none_selected.picks {
+        pick.selected = false;
+    }
+    let scored = clean.picks.iter().filter(|p| p.score.is_some()).count();
+    for (spoilt, expected) in [
+        (
+            none_selected,
+            format!(
+                "the champion scan of {} selects 0 of its {scored} scored tickers, with a top_k \
+                 of {}",
+                clean.as_of, params.top_k
+            ),
+        ),
+        (
+            nan_weight,
+            format!("row 0 ({first}): target_weight NaN is out of range"),
+        ),
+        (
+            twice,
+            format!(
+                "row {last}: {first} is listed twice in the champion scan of {}",
+                clean.as_of
+            ),
+        ),
+    ] {
+        let spoilt_path = dir.path().join("spoilt.parquet");
+        let _ = std::fs::remove_file(&spoilt_path);
+        append_history(&spoilt_path, &[spoilt]).unwrap();
+        let err = read_history(&spoilt_path).unwrap_err().to_string();
+        assert!(
+            err.contains("spoilt.parquet") && err.ends_with(&expected),
+            "{err}"
+        );
+    }
     // The library call refuses the same model handed to it directly.
     let err = monitor_whole(&panel, &[picks]).unwrap_err();
     assert!(
