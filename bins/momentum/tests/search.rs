@@ -201,6 +201,10 @@ fn bad_ranges_and_budgets_are_one_line_naming_the_flag_or_key() {
          --search tpe or leave --trials out",
     );
     fails(
+        run(&["--search", "tpe", "--validation", "cpcv"]),
+        "a CPCV does not run with a TPE search",
+    );
+    fails(
         run(&["--search", "tpe", "--grid-lookback", "20,60"]),
         "--grid-lookback does not apply to a tpe search (backtest.search.method, --search): add \
          --search grid or leave --grid-lookback out",

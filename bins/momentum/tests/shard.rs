@@ -172,6 +172,14 @@ fn a_shard_that_does_not_belong_is_refused_by_name_and_nothing_is_written() {
         ),
         "--shard 3/3",
     );
+    fails(
+        momentum(
+            root,
+            None,
+            &["backtest", "--shard", "0/99999", "--shard-out", "x"],
+        ),
+        "error: invalid --shard 0/99999: more shards than combinations in the grid",
+    );
     let unset = command(
         root,
         None,

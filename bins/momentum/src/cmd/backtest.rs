@@ -439,6 +439,10 @@ pub fn run(args: Args, settings: &Settings, params: &Path) -> anyhow::Result<Exi
     }
     // Before any work: a bad shard argument costs nothing.
     let shard = args.shard.as_deref().map(parse_shard).transpose()?;
+    // Only the flag sets it: an error about the shard names the flag, not params.yaml.
+    if let Some(shard) = shard {
+        flags.record("backtest.shard", "--shard", shard);
+    }
     let source = match (args.prices, args.panel) {
         (Some(prices), _) => PanelSource::Prices(prices),
         (None, Some(panel)) => PanelSource::Panel(panel),
@@ -679,6 +683,19 @@ fn set_search(spec: &mut ExperimentSpec, args: &Args, flags: &mut Overrides) -> 
         bail!(
             "{flag} does not apply to a {method} search (backtest.search.method, --search): \
              add {instead} or leave {flag} out"
+        );
+    }
+    // Asked for on the command line, a CPCV that a TPE search cannot run is an error (from
+    // params.yaml, a warning: the file may serve both methods).
+    let cpcv_asked = args.validation.iter().any(|kind| kind == "cpcv")
+        || args.cpcv_groups.is_some()
+        || args.cpcv_test_groups.is_some()
+        || args.embargo_days.is_some();
+    if search.method == SearchMethod::Tpe && cpcv_asked {
+        bail!(
+            "a CPCV does not run with a TPE search (each split would need a search of its own; \
+             the walk-forward runs one per fold): leave cpcv and the --cpcv-* flags out, or add \
+             --search grid"
         );
     }
     Ok(())
