@@ -434,6 +434,10 @@ pub fn rollback(tracker: &Tracker, settings: &Settings, params_file: &Path) -> R
     begin(params_file, "rollback")?;
     crash_point("rollback:journal-written");
     tracker.set_alias(name, CHAMPION, &previous.version)?;
+    // A champion a swap archived is served again: it no longer reads as retired.
+    if previous.tags.get(ARCHIVED_TAG).is_some_and(|v| v == "true") {
+        tracker.set_version_tag(name, &previous.version, ARCHIVED_TAG, "false")?;
+    }
     crash_point("rollback:alias-moved");
     write_text(params_file, &text)?;
     crash_point("rollback:params-written");

@@ -514,6 +514,12 @@ fn a_challenger_is_scanned_in_shadow_compared_swapped_in_and_retired() {
             .lookback,
         120
     );
+    // Served again, the old champion no longer reads as archived.
+    let versions = tracker.list_versions(name).unwrap();
+    assert_eq!(
+        versions[0].tags.get(ARCHIVED_TAG).map(String::as_str),
+        Some("false")
+    );
 
     // A new challenger, retired: archived, its alias and block gone.
     let third = promote(250, Arm::Challenger);
