@@ -225,6 +225,28 @@ fn text_from_the_store_reaches_the_terminal_with_control_characters_escaped() {
     );
     assert!(!dir.path().join("mlrnus").exists());
 
+    // A metric or param no run has, and a param ordered against a number, are refused rather
+    // than shown as a column of `-` or matching nothing.
+    for (args, message) in [
+        (
+            &["runs", "list", "--sort", "sharpee"][..],
+            "error: --sort sharpee: none of the 1 run(s) has the metric \"sharpee\"",
+        ),
+        (
+            &["runs", "compare", "--show-params", "lookbak"],
+            "error: --show-params lookbak: none of the 1 run(s) has the param \"lookbak\"",
+        ),
+        (
+            &["runs", "list", "-f", "params.lookback>60"],
+            "params compare as text, so > 60 would put \"60\" before \"7\"",
+        ),
+    ] {
+        let out = momentum(dir.path(), args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+    }
+
     // The error line too: a run id from the command line is echoed escaped, on one line.
     let out = momentum(dir.path(), &["runs", "show", "nope\x1b[2J\nmore"]);
     assert_eq!(out.status.code(), Some(1));

@@ -426,11 +426,28 @@ impl FromStr for Filter {
         let (kind, key) = lhs.split_once('.').ok_or_else(|| {
             invalid("expected metrics.KEY, params.KEY, tags.KEY or status".into())
         })?;
+        if key.is_empty() {
+            return Err(invalid(format!("no key after {kind}.")));
+        }
+        // Params and tags are text: ordered, a number would be compared as text ("60" < "7"),
+        // which is never what the filter means.
+        let ordered = !matches!(cmp, Cmp::Eq | Cmp::Ne);
+        if matches!(kind, "params" | "param" | "tags" | "tag")
+            && ordered
+            && rhs.parse::<f64>().is_ok()
+        {
+            return Err(invalid(format!(
+                "{kind} compare as text, so {op} {rhs} would put \"60\" before \"7\": use = or \
+                 !=, or a metric"
+            )));
+        }
         Ok(match kind {
             "metrics" | "metric" => {
                 let value: f64 = rhs
                     .parse()
-                    .map_err(|_| invalid(format!("{rhs:?} is not a number")))?;
+                    .ok()
+                    .filter(|v: &f64| !v.is_nan())
+                    .ok_or_else(|| invalid(format!("{rhs:?} is not a number")))?;
                 Filter::Metric(key.into(), cmp, value)
             }
             "params" | "param" => Filter::Param(key.into(), cmp, rhs.into()),
@@ -825,6 +842,19 @@ mod tests {
             parse("metrics.sharpe>abc").unwrap_err().to_string(),
             "filter \"metrics.sharpe>abc\": \"abc\" is not a number"
         );
+        assert_eq!(
+            parse("params.lookback>60").unwrap_err().to_string(),
+            "filter \"params.lookback>60\": params compare as text, so > 60 would put \"60\" \
+             before \"7\": use = or !=, or a metric"
+        );
+        assert!(parse("tags.version<=3").is_err());
+        // Text ordered as text is what it says.
+        assert!(parse("tags.stage>grid").is_ok());
+        assert_eq!(
+            parse("metrics.=1").unwrap_err().to_string(),
+            "filter \"metrics.=1\": no key after metrics."
+        );
+        assert!(parse("metrics.sharpe>NaN").is_err());
         assert!(parse("sharpe").is_err());
         assert!(parse("foo.x=1").is_err());
         assert!(parse("status>FINISHED").is_err());

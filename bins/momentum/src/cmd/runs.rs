@@ -82,7 +82,7 @@ struct RunFilter {
 
     /// Condition on runs, repeatable (all must hold): `metrics.KEY OP NUMBER`,
     /// `params.KEY OP VALUE`, `tags.KEY OP VALUE` or `status=FINISHED`, with OP one of
-    /// = != < <= > >=. Params and tags compare as strings.
+    /// = != < <= > >=. Params and tags compare as text: a number takes only = and !=.
     #[arg(long = "filter", short = 'f', value_name = "COND")]
     filters: Vec<String>,
 
@@ -291,6 +291,11 @@ fn select(tracker: &Tracker, experiment: &str, s: &RunFilter) -> anyhow::Result<
 
 fn list(tracker: &Tracker, experiment: &str, s: &RunFilter) -> anyhow::Result<ExitCode> {
     let runs = select(tracker, experiment, s)?;
+    if let Some(metric) = &s.sort {
+        none_have(&runs, "--sort", "metric", metric, |r| {
+            r.metrics.contains_key(metric)
+        })?;
+    }
     let children = count_children(tracker, s.remote, &runs)?;
     let mut header = vec!["RUN", "NAME", "STATUS", "STARTED (UTC)", "CHILDREN"];
     if let Some(metric) = &s.sort {
@@ -329,6 +334,24 @@ fn list(tracker: &Tracker, experiment: &str, s: &RunFilter) -> anyhow::Result<Ex
         source(tracker, s.remote)
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Refuses a key named on the command line (`flag`) that none of `runs` has: a typo would
+/// otherwise show a column of `-`.
+fn none_have(
+    runs: &[Run],
+    flag: &str,
+    what: &str,
+    key: &str,
+    has: impl Fn(&Run) -> bool,
+) -> anyhow::Result<()> {
+    if !runs.is_empty() && !runs.iter().any(has) {
+        bail!(
+            "{flag} {key}: none of the {} run(s) has the {what} {key:?}",
+            runs.len()
+        );
+    }
+    Ok(())
 }
 
 fn count_children(
@@ -584,6 +607,17 @@ fn compare_runs(
             source(tracker, a.select.remote)
         );
         return Ok(ExitCode::SUCCESS);
+    }
+    let metrics = a.select.sort.iter().map(|m| ("--sort", m));
+    for (flag, metric) in metrics.chain(a.show_metrics.iter().map(|m| ("--show-metrics", m))) {
+        none_have(&runs, flag, "metric", metric, |r| {
+            r.metrics.contains_key(metric)
+        })?;
+    }
+    for param in &a.show_params {
+        none_have(&runs, "--show-params", "param", param, |r| {
+            r.params.contains_key(param)
+        })?;
     }
     let param_keys: Vec<String> = if a.show_params.is_empty() {
         let all: BTreeSet<&String> = runs.iter().flat_map(|r| r.params.keys()).collect();
