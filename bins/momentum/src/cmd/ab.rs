@@ -72,11 +72,11 @@ pub struct Args {
     #[arg(long, value_name = "YYYY-MM-DD")]
     end: Option<NaiveDate>,
 
-    /// Price Parquet file [params: data.out]
+    /// Price Parquet file [params: data.out, default data/raw/prices.parquet]
     #[arg(long, value_name = "PATH")]
     prices: Option<PathBuf>,
 
-    /// Picks history Parquet [params: scan.history]
+    /// Picks history Parquet [params: scan.history, default data/predictions/picks.parquet]
     #[arg(long, value_name = "PATH")]
     history: Option<PathBuf>,
 

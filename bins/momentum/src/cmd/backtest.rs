@@ -136,7 +136,7 @@ pub struct Args {
     pub wf_test_days: Option<usize>,
 
     /// Walk-forward folds select on every day from the window's start (an expanding train
-    /// window) [params: backtest.walk_forward.anchored]
+    /// window) [params: backtest.walk_forward.anchored, default false]
     #[arg(long)]
     pub wf_anchored: bool,
 

@@ -53,28 +53,28 @@ Examples:
 #[derive(Debug, clap::Args)]
 #[command(after_long_help = AFTER_HELP)]
 pub struct Args {
-    /// Price source: sample, csv, parquet or financialdatasets [params: data.source]
+    /// Price source: sample, csv, parquet or financialdatasets [params: data.source, default sample]
     #[arg(long, value_name = "NAME", value_parser = parse_source)]
     source: Option<Source>,
 
-    /// Input file of the csv and parquet sources [params: data.path]
+    /// Input file of the csv and parquet sources [params: data.path, default none]
     #[arg(long, value_name = "FILE")]
     path: Option<PathBuf>,
 
     /// Comma-separated tickers, in the universe order wanted; default every ticker the source
-    /// has (required for financialdatasets unless --update finds a cache) [params: data.tickers]
+    /// has (required for financialdatasets unless --update finds a cache) [params: data.tickers, default all the source has]
     #[arg(long, value_name = "T1,T2", value_delimiter = ',')]
     tickers: Option<Vec<String>>,
 
-    /// First date kept, inclusive [params: data.start]
+    /// First date kept, inclusive [params: data.start, default 1990-01-01]
     #[arg(long, value_name = "YYYY-MM-DD")]
     start: Option<NaiveDate>,
 
-    /// Last date kept, inclusive [params: data.end]
+    /// Last date kept, inclusive [params: data.end, default 2022-12-31]
     #[arg(long, value_name = "YYYY-MM-DD")]
     end: Option<NaiveDate>,
 
-    /// Parquet file to write; the manifest goes beside it [params: data.out]
+    /// Parquet file to write; the manifest goes beside it [params: data.out, default data/raw/prices.parquet]
     #[arg(long, value_name = "PATH")]
     out: Option<PathBuf>,
 
@@ -86,21 +86,21 @@ pub struct Args {
     update: bool,
 
     /// Drop requested tickers that have no prices in the window (they are listed) instead of
-    /// failing [params: data.allow_missing]
+    /// failing [params: data.allow_missing, default false]
     #[arg(long)]
     allow_missing: bool,
 
-    /// Client-side API rate limit, retries and pages included [params: data.requests_per_minute]
+    /// Client-side API rate limit, retries and pages included [params: data.requests_per_minute, default 60]
     #[arg(long, value_name = "N")]
     requests_per_minute: Option<u32>,
 
-    /// Tickers downloaded at the same time [params: data.concurrency]
+    /// Tickers downloaded at the same time [params: data.concurrency, default 4]
     #[arg(long, value_name = "N")]
     concurrency: Option<usize>,
 
     /// Refuse implausible prices (above data.max_price, default 1e9, or a close moving more
     /// than data.max_daily_jump times, default 5, in one day) instead of warning about each
-    /// [params: data.strict_prices]
+    /// [params: data.strict_prices, default false]
     #[arg(long)]
     strict_prices: bool,
 }

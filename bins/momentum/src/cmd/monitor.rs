@@ -46,11 +46,11 @@ Examples:
 #[derive(Debug, clap::Args)]
 #[command(after_long_help = AFTER_HELP)]
 pub struct Args {
-    /// Price Parquet file [params: data.out]
+    /// Price Parquet file [params: data.out, default data/raw/prices.parquet]
     #[arg(long, value_name = "PATH")]
     prices: Option<PathBuf>,
 
-    /// Picks history Parquet [params: scan.history]
+    /// Picks history Parquet [params: scan.history, default data/predictions/picks.parquet]
     #[arg(long, value_name = "PATH")]
     history: Option<PathBuf>,
 

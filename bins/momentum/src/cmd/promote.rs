@@ -74,15 +74,15 @@ pub struct Args {
     #[arg(long, value_name = "PATH", default_value = "models/candidate.json")]
     candidate: PathBuf,
 
-    /// Minimum out-of-sample total_roi [params: promotion.min_roi]
+    /// Minimum out-of-sample total_roi [params: promotion.min_roi, default 0.20]
     #[arg(long, value_name = "X", allow_negative_numbers = true)]
     min_roi: Option<f64>,
 
-    /// Minimum Deflated Sharpe Ratio [params: promotion.min_dsr]
+    /// Minimum Deflated Sharpe Ratio [params: promotion.min_dsr, default 0.50]
     #[arg(long, value_name = "P")]
     min_dsr: Option<f64>,
 
-    /// Maximum out-of-sample max_drawdown [params: promotion.max_drawdown]
+    /// Maximum out-of-sample max_drawdown [params: promotion.max_drawdown, default 0.60]
     #[arg(long, value_name = "X")]
     max_drawdown: Option<f64>,
 

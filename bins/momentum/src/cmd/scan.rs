@@ -49,7 +49,7 @@ Examples:
 #[derive(Debug, clap::Args)]
 #[command(after_long_help = AFTER_HELP)]
 pub struct Args {
-    /// Price Parquet file [params: data.out]
+    /// Price Parquet file [params: data.out, default data/raw/prices.parquet]
     #[arg(long, value_name = "PATH")]
     prices: Option<PathBuf>,
 
@@ -69,15 +69,15 @@ pub struct Args {
     #[arg(long, value_name = "YYYY-MM-DD")]
     today: Option<NaiveDate>,
 
-    /// Maximum age in calendar days of the newest price [params: scan.max_staleness_days]
+    /// Maximum age in calendar days of the newest price [params: scan.max_staleness_days, default 7]
     #[arg(long, value_name = "DAYS")]
     max_staleness_days: Option<i64>,
 
-    /// Picks JSON; the CSV goes beside it [params: scan.picks]
+    /// Picks JSON; the CSV goes beside it [params: scan.picks, default reports/picks.json]
     #[arg(long, value_name = "PATH")]
     out: Option<PathBuf>,
 
-    /// Picks history Parquet [params: scan.history]
+    /// Picks history Parquet [params: scan.history, default data/predictions/picks.parquet]
     #[arg(long, value_name = "PATH")]
     history: Option<PathBuf>,
 }

@@ -60,53 +60,53 @@ Examples:
 #[derive(Debug, clap::Args)]
 #[command(after_long_help = AFTER_HELP)]
 pub struct Args {
-    /// Address to listen on [params: serve.host]
+    /// Address to listen on [params: serve.host, default 127.0.0.1]
     #[arg(long, value_name = "ADDR")]
     host: Option<String>,
 
-    /// Port; 0 takes a free one [params: serve.port]
+    /// Port; 0 takes a free one [params: serve.port, default 8080]
     #[arg(long, value_name = "PORT")]
     port: Option<u16>,
 
-    /// Model to serve: champion or challenger [params: serve.alias]
+    /// Model to serve: champion or challenger [params: serve.alias, default champion]
     #[arg(long, value_name = "ALIAS")]
     alias: Option<Arm>,
 
-    /// Largest request body in bytes; larger is refused with 413 [params: serve.max_body_bytes]
+    /// Largest request body in bytes; larger is refused with 413 [params: serve.max_body_bytes, default 1048576]
     #[arg(long, value_name = "BYTES")]
     max_body_bytes: Option<usize>,
 
     /// How often to check params.yaml (and the registry) for a new model, in milliseconds
-    /// [params: serve.poll_ms]
+    /// [params: serve.poll_ms, default 2000]
     #[arg(long, value_name = "MS")]
     poll_ms: Option<u64>,
 
-    /// Longest wait for requests in flight after SIGTERM [params: serve.drain_seconds]
+    /// Longest wait for requests in flight after SIGTERM [params: serve.drain_seconds, default 30]
     #[arg(long, value_name = "SECONDS")]
     drain_seconds: Option<u64>,
 
-    /// The monitor report the metrics read [params: serve.monitor_report]
+    /// The monitor report the metrics read [params: serve.monitor_report, default reports/monitor.json]
     #[arg(long, value_name = "PATH")]
     monitor_report: Option<PathBuf>,
 
     /// Longest time a client may take to send a request head (from connecting, or from the
     /// previous answer on a kept-alive connection); slower is disconnected
-    /// [params: serve.header_timeout_seconds]
+    /// [params: serve.header_timeout_seconds, default 10]
     #[arg(long, value_name = "SECONDS")]
     header_timeout_seconds: Option<u64>,
 
     /// Longest time from a request's head to its answer; slower is answered 504
-    /// [params: serve.request_timeout_seconds]
+    /// [params: serve.request_timeout_seconds, default 30]
     #[arg(long, value_name = "SECONDS")]
     request_timeout_seconds: Option<u64>,
 
     /// Longest time a client may take to send a body; slower is answered 408
-    /// [params: serve.body_timeout_seconds]
+    /// [params: serve.body_timeout_seconds, default 10]
     #[arg(long, value_name = "SECONDS")]
     body_timeout_seconds: Option<u64>,
 
     /// Requests scoring (or reading the picks history) at once; more wait for a slot
-    /// [params: serve.max_concurrency]
+    /// [params: serve.max_concurrency, default 8]
     #[arg(long, value_name = "N")]
     max_concurrency: Option<usize>,
 }
