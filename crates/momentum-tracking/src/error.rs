@@ -155,6 +155,21 @@ pub enum TrackingError {
         /// body).
         reason: String,
     },
+    /// The server keeps an experiment's artifacts somewhere this client cannot write (not
+    /// behind its artifact proxy): found before any run is pushed.
+    #[error(
+        "{url} keeps the artifacts of experiment {experiment:?} at {location:?}, outside its \
+         artifact proxy: nothing was pushed (runs with artifacts need a server that serves them \
+         as mlflow-artifacts:/, without --no-serve-artifacts or a --default-artifact-root)"
+    )]
+    UnproxiedArtifacts {
+        /// The tracking server.
+        url: String,
+        /// The experiment.
+        experiment: String,
+        /// Its artifact location (scrubbed).
+        location: String,
+    },
     /// The server stores artifacts somewhere this client cannot reach (no `--serve-artifacts`).
     #[error(
         "run {run_id} has artifact uri {uri:?}; only proxied mlflow-artifacts:/ uris are supported"

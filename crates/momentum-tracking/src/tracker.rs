@@ -766,6 +766,24 @@ impl Tracker {
                 exp_ids.insert(r.experiment.clone(), remote.experiment_id(&r.experiment)?);
             }
         }
+        // A run with artifacts needs the server's artifact proxy: checked per experiment before
+        // any run is created (after its experiment, created empty if new, so that its location is
+        // the one runs would get), so that a server keeping artifacts elsewhere gets no half-pushed
+        // run (created, then failing at its first file, forever RUNNING there).
+        let mut checked = BTreeSet::new();
+        for r in &runs {
+            if checked.contains(&r.experiment) || self.local.list_artifacts(&r.run_id)?.is_empty() {
+                continue;
+            }
+            if let Some(location) = remote.unproxied_artifacts(&r.experiment)? {
+                return Err(TrackingError::UnproxiedArtifacts {
+                    url: uri,
+                    experiment: r.experiment.clone(),
+                    location,
+                });
+            }
+            checked.insert(r.experiment.clone());
+        }
         let mut records: HashMap<String, RemoteRecord> = runs
             .iter()
             .filter_map(|r| {

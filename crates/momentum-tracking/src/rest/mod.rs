@@ -251,6 +251,18 @@ impl RestClient {
         self.rt.block_on(self.inner.experiment_id(name))
     }
 
+    /// Where the server puts the artifacts of the experiment `name` when that is not behind its
+    /// artifact proxy (`mlflow-artifacts:/`), scrubbed of the credentials this client sends:
+    /// a place this client cannot write. `None` when proxied, or not there yet (created
+    /// by the first push, under the server's default).
+    pub(crate) fn unproxied_artifacts(&self, name: &str) -> Result<Option<String>> {
+        let found = self.rt.block_on(self.inner.experiment_by_name(name))?;
+        Ok(found
+            .and_then(|e| e.artifact_location)
+            .filter(|location| !location.starts_with("mlflow-artifacts:"))
+            .map(|location| self.inner.secrets.scrub(&location)))
+    }
+
     /// When the experiment `name` was created on the server (epoch ms; 0 when the server does
     /// not say), `None` when it does not exist there.
     pub(crate) fn experiment_created(&self, name: &str) -> Result<Option<i64>> {

@@ -213,4 +213,6 @@ pub(super) struct ServerExperiment {
     pub(super) experiment_id: String,
     /// Epoch ms.
     pub(super) creation_time: Option<i64>,
+    /// Where its runs' artifacts go (`mlflow-artifacts:/...` when the server proxies them).
+    pub(super) artifact_location: Option<String>,
 }

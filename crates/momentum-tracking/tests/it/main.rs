@@ -518,6 +518,38 @@ fn basic_auth_server() {
     assert!(client.experiment_id("auth").is_ok());
 }
 
+/// A server that keeps artifacts outside its proxy gets no run at all from a push of runs with
+/// artifacts: one error before anything is created, not one half-written, forever RUNNING run
+/// per artifact upload that fails.
+#[test]
+fn a_server_without_the_artifact_proxy_gets_no_half_pushed_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_unproxied(&dir.path().join("server"));
+    let store = dir.path().join("mlruns");
+    let local = Tracker::local(&store).unwrap();
+    let report = dir.path().join("report.txt");
+    std::fs::write(&report, "sharpe 1.0\n").unwrap();
+    let spec = RunSpec::new("with-file")
+        .metric("sharpe", 1.0)
+        .artifact(&report);
+    local.log_run("unproxied", &spec, None).unwrap();
+    drop(local);
+    let t = Tracker::with_remote(&store, server.client_config(Auth::None)).unwrap();
+    let err = t.sync().unwrap_err();
+    assert!(
+        matches!(&err, TrackingError::UnproxiedArtifacts { experiment, .. } if experiment == "unproxied"),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .contains("outside its artifact proxy: nothing was pushed"),
+        "{err}"
+    );
+    let remote = t.remote().unwrap();
+    let pushed = remote.search_runs(&RunQuery::new("unproxied")).unwrap();
+    assert!(pushed.is_empty(), "{pushed:?}");
+}
+
 #[test]
 fn server_killed_mid_grid_then_sync_completes_without_duplicates() {
     let dir = tempfile::tempdir().unwrap();

@@ -49,7 +49,8 @@ pub struct Server {
     pub uri: String,
     port: u16,
     data: PathBuf,
-    auth: bool,
+    /// Arguments added to `mlflow server`.
+    extra: String,
     cleanup: bool,
 }
 
@@ -69,13 +70,30 @@ impl Server {
     /// Starts a server storing into `data` (created); `auth` adds `--app-name basic-auth`.
     /// `cleanup`: remove `data` when the server stops.
     pub fn start(data: &Path, auth: bool, cleanup: bool) -> Server {
+        let extra = if auth { "--app-name basic-auth" } else { "" };
+        Self::start_with(data, extra.to_owned(), cleanup)
+    }
+
+    /// A server that keeps new experiments' artifacts in a directory of its own instead of
+    /// behind its artifact proxy (`--no-serve-artifacts --default-artifact-root`): one a client
+    /// cannot upload to. Removes `data` when it stops.
+    pub fn start_unproxied(data: &Path) -> Server {
+        let root = data.join("unproxied");
+        let extra = format!(
+            "--no-serve-artifacts --default-artifact-root {}",
+            root.display()
+        );
+        Self::start_with(data, extra, true)
+    }
+
+    fn start_with(data: &Path, extra: String, cleanup: bool) -> Server {
         let mut server = Server {
             child: None,
             stdin: None,
             uri: String::new(),
             port: free_port(),
             data: data.to_path_buf(),
-            auth,
+            extra,
             cleanup,
         };
         server.spawn();
@@ -102,14 +120,7 @@ impl Server {
             .env("MLFLOW", mlflow_bin())
             .env("PORT", self.port.to_string())
             .env("DATA", &self.data)
-            .env(
-                "EXTRA",
-                if self.auth {
-                    "--app-name basic-auth"
-                } else {
-                    ""
-                },
-            )
+            .env("EXTRA", &self.extra)
             .env("CLEANUP", if self.cleanup { "1" } else { "0" })
             .env("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
             .env("MLFLOW_DISABLE_TELEMETRY", "true")
