@@ -89,13 +89,12 @@ where
     E: From<FileError>,
     F: FnOnce(&Path) -> Result<(), E>,
 {
-    let target = resolved(path);
-    let path = target.as_path();
-    let dir = created_parent(path)?;
-    let temp = TempFile::create(&dir, path, &format!(".{extension}"))?;
-    write(&temp.path)?;
-    temp.persist(path)?;
-    Ok(())
+    replace_through(
+        path,
+        &format!(".{extension}"),
+        Durability::Unsynced,
+        |temp| write(&temp.path),
+    )
 }
 
 /// Whether a replacement waits for the disk.
@@ -110,20 +109,38 @@ where
     E: From<FileError>,
     F: FnOnce(&mut File) -> Result<(), E>,
 {
+    replace_through(path, "", durability, |temp| {
+        let mut file = temp
+            .file
+            .try_clone()
+            .map_err(|err| FileError::io(&temp.path, err))?;
+        write(&mut file)
+    })
+}
+
+/// The one replacement every writer here goes through: a temporary file beside `path` (its
+/// name ending in `suffix`) handed to `write`, synced when `durability` asks, renamed over
+/// `path`.
+fn replace_through<E, F>(
+    path: &Path,
+    suffix: &str,
+    durability: Durability,
+    write: F,
+) -> Result<(), E>
+where
+    E: From<FileError>,
+    F: FnOnce(&TempFile) -> Result<(), E>,
+{
     let target = resolved(path);
     let path = target.as_path();
     let dir = created_parent(path)?;
-    let temp = TempFile::create(&dir, path, "")?;
-    let mut file = temp
-        .file
-        .try_clone()
-        .map_err(|err| FileError::io(&temp.path, err))?;
-    write(&mut file)?;
+    let temp = TempFile::create(&dir, path, suffix)?;
+    write(&temp)?;
     if durability == Durability::Synced {
-        file.sync_all()
+        temp.file
+            .sync_all()
             .map_err(|err| FileError::io(&temp.path, err))?;
     }
-    drop(file);
     temp.persist(path)?;
     if durability == Durability::Synced {
         sync_dir(&dir);

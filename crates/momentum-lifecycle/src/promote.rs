@@ -395,14 +395,15 @@ pub fn rollback(tracker: &Tracker, settings: &Settings, params_file: &Path) -> R
                     .is_some_and(|v| Some(v.version.as_str()) == params_version),
                 None => false,
             };
-            match params_version.filter(|_| held) {
+            let back_to = params_version.filter(|_| held);
+            match back_to {
                 Some(version) => tracker.set_alias(name, arm.as_str(), version)?,
                 None => tracker.delete_alias(name, arm.as_str())?,
             }
             undone.get_or_insert(Rollback {
                 arm,
                 from: current.unwrap_or_default(),
-                to: params_version.filter(|_| held).map(str::to_owned),
+                to: back_to.map(str::to_owned),
                 interrupted: true,
             });
         }

@@ -408,10 +408,11 @@ impl Model {
 /// listed twice (a scan ranks each ticker of the panel once, so the universe would not be the
 /// panel's).
 fn universe_fault(universe: &[String]) -> Option<String> {
+    let mut seen = std::collections::HashSet::new();
     universe.iter().enumerate().find_map(|(i, ticker)| {
         if ticker.trim().is_empty() {
             Some(format!("ticker {} of the list is empty", i + 1))
-        } else if universe[..i].contains(ticker) {
+        } else if !seen.insert(ticker) {
             Some(format!("ticker {ticker} is listed twice"))
         } else {
             None

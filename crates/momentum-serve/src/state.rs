@@ -232,7 +232,8 @@ fn load_snapshot(
             let Some(model) = block_model(&settings, alias).map_err(failed)? else {
                 return Err(failed(err));
             };
-            if !since.is_some_and(|(previous, _)| previous.registry_down) {
+            // Only at start (a later fallback continues it): warned once.
+            if since.is_none() {
                 tracing::warn!(
                     "the registry cannot be reached ({}): serving the {alias} block of {shown} \
                      until it answers",

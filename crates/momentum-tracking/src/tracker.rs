@@ -770,9 +770,23 @@ impl Tracker {
         // any run is created (after its experiment, created empty if new, so that its location is
         // the one runs would get), so that a server keeping artifacts elsewhere gets no half-pushed
         // run (created, then failing at its first file, forever RUNNING there).
+        let mut artifacts: HashMap<String, Vec<(String, PathBuf)>> = HashMap::new();
+        for r in &runs {
+            let files = self
+                .local
+                .list_artifacts(&r.run_id)?
+                .into_iter()
+                .map(|rel| {
+                    self.local
+                        .artifact_path(&r.run_id, &rel)
+                        .map(|path| (rel, path))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            artifacts.insert(r.run_id.clone(), files);
+        }
         let mut checked = BTreeSet::new();
         for r in &runs {
-            if checked.contains(&r.experiment) || self.local.list_artifacts(&r.run_id)?.is_empty() {
+            if checked.contains(&r.experiment) || artifacts[&r.run_id].is_empty() {
                 continue;
             }
             if let Some(location) = remote.unproxied_artifacts(&r.experiment)? {
@@ -852,16 +866,7 @@ impl Tracker {
                     ));
                     continue;
                 }
-                let artifacts = self
-                    .local
-                    .list_artifacts(&run.run_id)?
-                    .into_iter()
-                    .map(|rel| {
-                        self.local
-                            .artifact_path(&run.run_id, &rel)
-                            .map(|p| (rel, p))
-                    })
-                    .collect::<Result<Vec<_>>>()?;
+                let artifacts = artifacts.remove(&run.run_id).unwrap_or_default();
                 job_ids.push(run.run_id.clone());
                 jobs.push(PushJob {
                     experiment_id: exp_ids[&run.experiment].clone(),

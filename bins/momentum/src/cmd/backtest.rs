@@ -322,6 +322,18 @@ pub struct Args {
 }
 
 /// `--shard I/N`, or `auto/N` with I from `JOB_COMPLETION_INDEX`.
+impl Args {
+    /// Whether a `--wf-*` flag was given.
+    fn walk_forward_flags(&self) -> bool {
+        self.wf_train_days.is_some() || self.wf_test_days.is_some() || self.wf_anchored
+    }
+
+    /// Whether a `--cpcv-*` or `--embargo-days` flag was given.
+    fn cpcv_flags(&self) -> bool {
+        self.cpcv_groups.is_some() || self.cpcv_test_groups.is_some() || self.embargo_days.is_some()
+    }
+}
+
 fn parse_shard(text: &str) -> anyhow::Result<Shard> {
     let Some(count) = text.strip_prefix("auto/") else {
         return text
@@ -687,10 +699,7 @@ fn set_search(spec: &mut ExperimentSpec, args: &Args, flags: &mut Overrides) -> 
     }
     // Asked for on the command line, a CPCV that a TPE search cannot run is an error (from
     // params.yaml, a warning: the file may serve both methods).
-    let cpcv_asked = args.validation.iter().any(|kind| kind == "cpcv")
-        || args.cpcv_groups.is_some()
-        || args.cpcv_test_groups.is_some()
-        || args.embargo_days.is_some();
+    let cpcv_asked = args.validation.iter().any(|kind| kind == "cpcv") || args.cpcv_flags();
     if search.method == SearchMethod::Tpe && cpcv_asked {
         bail!(
             "a CPCV does not run with a TPE search (each split would need a search of its own; \
@@ -713,11 +722,7 @@ fn set_validation(
 ) -> anyhow::Result<()> {
     let kinds = &args.validation;
     let listed = |kind: &str| kinds.iter().any(|k| k == kind);
-    let walk_flags =
-        args.wf_train_days.is_some() || args.wf_test_days.is_some() || args.wf_anchored;
-    let cpcv_flags = args.cpcv_groups.is_some()
-        || args.cpcv_test_groups.is_some()
-        || args.embargo_days.is_some();
+    let (walk_flags, cpcv_flags) = (args.walk_forward_flags(), args.cpcv_flags());
     if listed("split") && kinds.len() > 1 {
         bail!("--validation split runs the split alone: it takes no other kind");
     }

@@ -8,6 +8,10 @@ use serde::Deserialize;
 use super::transport::{Body, Inner};
 use crate::error::{Result, TrackingError};
 
+/// The scheme of an artifact location behind the server's artifact proxy: the only kind this
+/// client reads and writes.
+pub(super) const PROXIED_ARTIFACTS: &str = "mlflow-artifacts:";
+
 impl Inner {
     pub(super) async fn list_artifacts(&self, run_id: &str) -> Result<Vec<String>> {
         #[derive(Deserialize)]
@@ -43,7 +47,7 @@ impl Inner {
     /// server gave it, is `artifact_uri`.
     fn artifact_segments(&self, run_id: &str, artifact_uri: &str, rel: &str) -> Result<String> {
         let root = artifact_uri
-            .strip_prefix("mlflow-artifacts:")
+            .strip_prefix(PROXIED_ARTIFACTS)
             .ok_or_else(|| TrackingError::UnsupportedArtifactUri {
                 run_id: run_id.to_string(),
                 uri: self.secrets.scrub(artifact_uri),

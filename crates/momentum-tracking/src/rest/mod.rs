@@ -259,7 +259,7 @@ impl RestClient {
         let found = self.rt.block_on(self.inner.experiment_by_name(name))?;
         Ok(found
             .and_then(|e| e.artifact_location)
-            .filter(|location| !location.starts_with("mlflow-artifacts:"))
+            .filter(|location| !location.starts_with(artifacts::PROXIED_ARTIFACTS))
             .map(|location| self.inner.secrets.scrub(&location)))
     }
 
