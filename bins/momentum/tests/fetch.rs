@@ -771,6 +771,7 @@ fn a_refused_fetch_setting_is_named_by_its_flag_or_key() {
         "data:\n  requests_per_minute: 0\n",
     )
     .unwrap();
+    std::fs::write(dir.path().join("csv.yaml"), "data:\n  out: raw/prices\n").unwrap();
     let api = [
         "fetch",
         "--source",
@@ -792,6 +793,18 @@ fn a_refused_fetch_setting_is_named_by_its_flag_or_key() {
             "error: invalid data.path in params.yaml: the csv source needs an input file \
              (--path or data.path)",
         ),
+        // A Parquet cache under another name would be read back as CSV by `features`.
+        (
+            &["fetch", "--out", "prices.csv"][..].to_vec(),
+            "error: invalid --out prices.csv: the price cache is written as Parquet, so its \
+             name must end in .parquet (a price file of any other name is read as CSV)",
+        ),
+        (
+            &["fetch", "--params", "csv.yaml"][..].to_vec(),
+            "error: invalid data.out = raw/prices in csv.yaml: the price cache is written as \
+             Parquet, so its name must end in .parquet (a price file of any other name is read \
+             as CSV)",
+        ),
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_momentum"))
             .current_dir(dir.path())
@@ -805,7 +818,11 @@ fn a_refused_fetch_setting_is_named_by_its_flag_or_key() {
         assert_eq!(String::from_utf8_lossy(&out.stderr).trim_end(), expected);
     }
     assert!(fake.seen().is_empty(), "no request");
-    assert_eq!(entries(dir.path()), ["p.yaml"], "nothing written");
+    assert_eq!(
+        entries(dir.path()),
+        ["csv.yaml", "p.yaml"],
+        "nothing written"
+    );
 }
 
 /// An API (or a proxy in front of it) that echoes the request headers in its error pages gets

@@ -1,6 +1,6 @@
 //! Tracking a grid: the whole grid as the parent run's `grid.parquet`, the best combinations as
-//! child runs, `runs compare RUN` over every combination, bad queries and a broken table, and
-//! the push to a real MLflow server after an outage.
+//! child runs, `runs compare RUN` over every combination, bad queries and a broken or missing
+//! table, and the push to a real MLflow server after an outage.
 
 #[allow(dead_code)]
 mod common;
@@ -238,6 +238,21 @@ fn bad_queries_and_a_broken_table_are_one_line_naming_them() {
     );
     let list = ok(momentum(root, None, &["runs", "list"]));
     assert_eq!(list.lines().count(), 4, "{list}");
+
+    // The table removed from the store: the run is named as one that lost it, whatever flags
+    // were given (it used to be compared as a run without a table, or the flags blamed).
+    std::fs::remove_file(&artifact).unwrap();
+    for flags in [&[][..], &["--where", "top_k = 5"], &["--format", "csv"]] {
+        fails(
+            momentum(
+                root,
+                None,
+                &[&["runs", "compare", &parent][..], flags].concat(),
+            ),
+            "logged its 48 combinations in grid.parquet, but the artifact is missing from its \
+             store",
+        );
+    }
 }
 
 /// The server is down during a backtest of the 9,000-combination sample grid: the run is

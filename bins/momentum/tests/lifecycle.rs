@@ -677,6 +677,7 @@ fn scanned_version(root: &Path, args: &[&str]) -> String {
 #[test]
 fn a_shipped_production_block_is_registered_before_the_first_promotion_replaces_it() {
     use momentum_lifecycle::CRASH_AT_ENV;
+    use std::os::unix::fs::PermissionsExt;
     use std::os::unix::process::ExitStatusExt;
 
     let dir = tempfile::tempdir().unwrap();
@@ -689,6 +690,20 @@ fn a_shipped_production_block_is_registered_before_the_first_promotion_replaces_
     ok(momentum(root, None, &["features"]));
     ok(momentum(root, None, &[&["backtest"][..], GRID].concat()));
     assert_eq!(params_version(root), "1");
+    // A read-only params.yaml is refused before the registry changes: no model, no version,
+    // no journal (a rename would have replaced it, mode and all).
+    let params_file = root.join("params.yaml");
+    let mode = |bits| std::fs::Permissions::from_mode(bits);
+    std::fs::set_permissions(&params_file, mode(0o444)).unwrap();
+    fails(
+        momentum(root, None, &["promote"]),
+        "params.yaml: the file is read-only, so it was left as it is (make it writable to \
+         replace it)",
+    );
+    std::fs::set_permissions(&params_file, mode(0o644)).unwrap();
+    assert_eq!(std::fs::read_to_string(&params_file).unwrap(), committed);
+    assert!(!root.join("mlruns/models").join("momentum-xs.json").exists());
+    assert!(!root.join("params.yaml.promoting").exists());
     for point in ["promote:model-created", "promote:block-adopted"] {
         let out = command(root, None, &["promote"])
             .env(CRASH_AT_ENV, point)

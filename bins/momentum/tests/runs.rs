@@ -142,11 +142,14 @@ fn list_show_compare_and_sync() {
     let server_dir = dir.path().join("server");
     let server = support::Server::start(&server_dir, false, false);
     let uri = server.uri.as_str();
-    let dry = stdout(&momentum(
-        dir.path(),
-        &["runs", "--uri", uri, "sync", "--dry-run"],
-    ));
+    let dry_run = momentum(dir.path(), &["runs", "--uri", uri, "sync", "--dry-run"]);
+    let dry = stdout(&dry_run);
     assert_eq!(dry.lines().count(), 4, "{dry}");
+    // Listed from the store's records: the note says the server was not asked.
+    assert_eq!(
+        String::from_utf8_lossy(&dry_run.stderr).trim_end(),
+        format!("4 of 4 local run(s) not recorded as pushed to {uri} (the server was not asked)")
+    );
     let first = stdout(&momentum(dir.path(), &["runs", "--uri", uri, "sync"]));
     assert!(first.contains("pushed 4 run(s)"), "{first}");
     let second = stdout(&momentum(dir.path(), &["runs", "--uri", uri, "sync"]));

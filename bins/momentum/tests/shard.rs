@@ -118,7 +118,8 @@ fn a_shard_that_does_not_belong_is_refused_by_name_and_nothing_is_written() {
     // Evaluated with other parameters: the merge's flags differ.
     fails(
         momentum(root, None, &[&merge[..], &["--cost-bps", "5"]].concat()),
-        "evaluated with another backtest block",
+        "evaluated with another backtest block: backtest.cost_bps = 10.0 there, 5.0 in this \
+         merge (params.yaml or the flags differ from this merge's)",
     );
     // A shard of another cut.
     ok(command(

@@ -133,6 +133,7 @@ where
 {
     let target = resolved(path);
     let path = target.as_path();
+    check_not_read_only(path)?;
     let dir = created_parent(path)?;
     let temp = TempFile::create(&dir, path, suffix)?;
     write(&temp)?;
@@ -185,6 +186,9 @@ where
     F: FnOnce(&[PathBuf]) -> Result<(), E>,
 {
     let targets: Vec<PathBuf> = targets.iter().map(|t| resolved(t)).collect();
+    for target in &targets {
+        check_not_read_only(target)?;
+    }
     let mut staged = Vec::with_capacity(targets.len());
     let mut dirs = Vec::new();
     for target in &targets {
@@ -213,6 +217,26 @@ fn resolved(path: &Path) -> PathBuf {
         return target;
     }
     path.to_path_buf()
+}
+
+/// Refuses a file made read-only (`chmod a-w`; DVC's cache behind a link), as every writer
+/// here does before replacing it: renaming over a file needs only a writable directory, so
+/// without this check a write would go through where a plain one is refused. A caller that
+/// changes other state before its write (a registry) checks first.
+///
+/// # Errors
+/// A [`FileError`] of kind `PermissionDenied` naming `target` when it is a read-only file.
+pub fn check_not_read_only(target: &Path) -> Result<(), FileError> {
+    match std::fs::metadata(target) {
+        Ok(meta) if meta.is_file() && meta.permissions().readonly() => Err(FileError::io(
+            target,
+            std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                "the file is read-only, so it was left as it is (make it writable to replace it)",
+            ),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Removes the temporary files that writers of `target` left in `dir` when they were killed
@@ -446,6 +470,47 @@ mod tests {
         assert_eq!(mode, 0o600);
         assert!(!stale.exists(), "the dead writer's temp file is gone");
         assert!(live.exists(), "a live writer's temp file stays");
+    }
+
+    /// Renaming over a read-only file needs only a writable directory (and root may write
+    /// anything): every writer refuses it instead, before writing anything, through a link too.
+    #[cfg(unix)]
+    #[test]
+    fn a_read_only_file_is_not_replaced_by_any_writer() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("params.yaml");
+        let link = dir.path().join("link.yaml");
+        std::fs::write(&real, "old").unwrap();
+        std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o444)).unwrap();
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let other = dir.path().join("other.json");
+        let refusals = [
+            write_atomic::<FileError, _>(&real, |_| panic!("not called")).unwrap_err(),
+            write_atomic_unsynced(&link, b"new").unwrap_err(),
+            write_atomic_by_path::<FileError, _>(&real, "png", |_| panic!("not called"))
+                .unwrap_err(),
+            write_together::<FileError, _>(&[other.clone(), link.clone()], |_| {
+                panic!("not called")
+            })
+            .unwrap_err(),
+        ];
+        for err in refusals {
+            assert_eq!(err.path, real);
+            assert_eq!(err.source.kind(), std::io::ErrorKind::PermissionDenied);
+            assert!(err.source.to_string().contains("read-only"), "{err:?}");
+        }
+        assert_eq!(std::fs::read_to_string(&real).unwrap(), "old");
+        let mut left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            ["link.yaml", "params.yaml"],
+            "nothing staged or written"
+        );
     }
 
     #[test]

@@ -4,9 +4,10 @@
 //! of a killed process from work in progress:
 //! - [`write_atomic`] and [`write_together`]: readers see the old file or the complete new
 //!   one, never a partial file; a symbolic link keeps pointing at its target, which gets the
-//!   new content; the replaced file's permissions carry over; and the temporary files that a
-//!   killed writer of the same file left are removed. [`write_atomic_unsynced`] does the same
-//!   without waiting for the disk, for stores of many small files.
+//!   new content; the replaced file's permissions carry over, and a read-only file is refused
+//!   rather than replaced; and the temporary files that a killed writer of the same file left
+//!   are removed. [`write_atomic_unsynced`] does the same without waiting for the disk, for
+//!   stores of many small files.
 //! - [`Owner`]: a process named by its host, pid and start time, and whether it still runs
 //!   (the tracking store marks the runs of a dead owner KILLED with it); [`owned_name`] and
 //!   [`dead_owned`] name files and folders after their writer and find a dead writer's.
@@ -19,7 +20,8 @@ mod owner;
 use std::path::PathBuf;
 
 pub use atomic::{
-    copy_atomic_unsynced, write_atomic, write_atomic_by_path, write_atomic_unsynced, write_together,
+    check_not_read_only, copy_atomic_unsynced, write_atomic, write_atomic_by_path,
+    write_atomic_unsynced, write_together,
 };
 pub use owner::{Owner, dead_owned, owned_name};
 

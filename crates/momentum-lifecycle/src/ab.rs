@@ -228,9 +228,10 @@ fn read_returns(path: &Path) -> Result<(Book, Book)> {
                 .filter(|text| !text.is_empty())
                 .ok_or_else(|| bad(format!("line {line}: no {name}")))
         };
-        let date: NaiveDate = cell(date_at, "date")?
+        let text = cell(date_at, "date")?;
+        let date: NaiveDate = text
             .parse()
-            .map_err(|err| bad(format!("line {line}: date: {err}")))?;
+            .map_err(|err| bad(format!("line {line}: date `{text}`: {err}")))?;
         if let Some(&previous) = champion.dates.last()
             && date <= previous
         {
@@ -247,9 +248,10 @@ fn read_returns(path: &Path) -> Result<(Book, Book)> {
             (champion_at, "champion", &mut champion),
             (challenger_at, "challenger", &mut challenger),
         ] {
-            let value: f64 = cell(at, name)?
+            let text = cell(at, name)?;
+            let value: f64 = text
                 .parse()
-                .map_err(|err| bad(format!("line {line}: {name}: {err}")))?;
+                .map_err(|err| bad(format!("line {line}: {name} `{text}`: {err}")))?;
             if !value.is_finite() || value <= -1.0 {
                 return Err(bad(format!(
                     "line {line}: {name} return {value} is not a finite return above -1"

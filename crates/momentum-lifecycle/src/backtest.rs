@@ -14,6 +14,7 @@ use momentum_features::{PanelBuilder, read_panel, write_panel};
 use momentum_scanner::Model;
 use momentum_scanner::model::CodeVersion;
 use rayon::prelude::*;
+use serde_json::Value;
 
 use crate::chart::{Marks, write_equity_chart};
 use crate::error::{LifecycleError, Result};
@@ -65,7 +66,7 @@ pub fn panel_of_prices(path: &Path) -> Result<(PricePanel, String)> {
     Ok((panel, digest))
 }
 
-fn is_parquet(path: &Path) -> bool {
+pub(crate) fn is_parquet(path: &Path) -> bool {
     path.extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("parquet"))
 }
@@ -447,6 +448,26 @@ fn code_label(code: &CodeVersion) -> String {
     }
 }
 
+/// The first setting two backtest blocks disagree on, as `backtest.cost_bps = 5 there, 10 in
+/// this merge`, looked for in the blocks as they are written down (keys in order).
+fn spec_difference(there: &ExperimentSpec, here: &ExperimentSpec) -> String {
+    fn first(there: &Value, here: &Value, key: String) -> Option<String> {
+        if let (Value::Object(a), Value::Object(b)) = (there, here) {
+            let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
+            keys.sort();
+            keys.dedup();
+            // A block left out is written as `null`, as params.yaml may write it.
+            return keys.into_iter().find_map(|name| {
+                let [a, b] = [a, b].map(|block| block.get(name).unwrap_or(&Value::Null));
+                first(a, b, format!("{key}.{name}"))
+            });
+        }
+        (there != here).then(|| format!("{key} = {there} there, {here} in this merge"))
+    }
+    let value = |spec| serde_json::to_value(spec).expect("a backtest block serializes");
+    first(&value(there), &value(here), "backtest".into()).unwrap_or_else(|| "backtest".into())
+}
+
 /// Every shard file of `dir`, read and checked against what the merge was asked for: one line
 /// naming the file that does not belong, or the shard that is missing.
 fn read_shards(dir: &Path, expected: &Provenance) -> Result<Vec<GridShard>> {
@@ -491,11 +512,11 @@ fn read_shards(dir: &Path, expected: &Provenance) -> Result<Vec<GridShard>> {
         })?;
         let found = &part.provenance;
         if found.spec != expected.spec {
-            return Err(file_error(
-                "evaluated with another backtest block (params.yaml or the flags differ from this \
-                 merge's)"
-                    .into(),
-            ));
+            return Err(file_error(format!(
+                "evaluated with another backtest block: {} (params.yaml or the flags differ from \
+                 this merge's)",
+                spec_difference(&found.spec, &expected.spec)
+            )));
         }
         if found.data_digest != expected.data_digest {
             return Err(file_error(format!(

@@ -419,6 +419,18 @@ pub enum LifecycleError {
         #[source]
         source: Box<LifecycleError>,
     },
+    /// A backtest run that logged a grid table has it no more.
+    #[error(
+        "run {run_id} logged its {combinations} combinations in {artifact}, but the artifact is \
+         missing from its store",
+        artifact = crate::GRID_ARTIFACT
+    )]
+    GridArtifactMissing {
+        /// The run.
+        run_id: String,
+        /// The combinations its tag records.
+        combinations: String,
+    },
     /// A tracked run lacks artifacts a report is drawn from.
     #[error(
         "run {run_id} has no {missing} artifact: not a backtest run, or logged before reports \

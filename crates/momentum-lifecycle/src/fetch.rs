@@ -12,6 +12,7 @@ use momentum_data::{
     write_parquet, write_together,
 };
 
+use crate::backtest::is_parquet;
 use crate::error::{LifecycleError, Result};
 use crate::progress::Progress;
 use crate::settings::{DataSettings, SettingsError};
@@ -129,6 +130,22 @@ impl FetchPlan {
             .into());
         }
         Ok(tickers)
+    }
+
+    /// The cache is written as Parquet, and `features`, `backtest --prices` and `scan` read a
+    /// price file by its extension: a cache named `prices.csv` would be read back as CSV.
+    fn check_out_is_parquet(&self) -> Result<()> {
+        if is_parquet(&self.out) {
+            return Ok(());
+        }
+        Err(SettingsError::Invalid {
+            key: "data.out".into(),
+            value: Some(self.out.display().to_string()),
+            reason: "the price cache is written as Parquet, so its name must end in .parquet \
+                     (a price file of any other name is read as CSV)"
+                .into(),
+        }
+        .into())
     }
 
     /// Both bounds must be numbers that leave room for a price and its move.
@@ -253,6 +270,7 @@ pub fn fetch(plan: &FetchPlan, progress: Arc<dyn Progress>) -> Result<Manifest> 
     }
     let tickers = plan.normalized_tickers()?;
     plan.check_plausible_range()?;
+    plan.check_out_is_parquet()?;
     let cached = if plan.update {
         load_cache(&plan.out)?
     } else {

@@ -81,8 +81,10 @@ pub fn journal_path(params_file: &Path) -> PathBuf {
     params_file.with_file_name(name)
 }
 
-/// Writes the journal before the first change to the registry.
+/// Writes the journal before the first change to the registry, once `params_file` is known to
+/// be replaceable (a read-only file would fail the last step, after the registry changed).
 fn begin(params_file: &Path, action: &str) -> Result<()> {
+    momentum_files::check_not_read_only(params_file)?;
     let text = format!(
         "{action} of {} in progress (process {}); if no `momentum promote` is running, it was \
          interrupted: `momentum promote --rollback` restores the state before it\n",

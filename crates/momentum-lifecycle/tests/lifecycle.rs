@@ -624,7 +624,12 @@ fn a_returns_file_is_compared_and_a_bad_one_is_named() {
         (
             "word.csv",
             "date,champion,challenger\n2020-01-01,abc,0.02\n",
-            "line 2: champion: invalid float literal",
+            "line 2: champion `abc`: invalid float literal",
+        ),
+        (
+            "no-such-day.csv",
+            "date,champion,challenger\n2020-02-30,0.01,0.02\n",
+            "line 2: date `2020-02-30`: input is out of range",
         ),
         (
             "header-only.csv",

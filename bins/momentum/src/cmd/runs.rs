@@ -182,7 +182,9 @@ enum Format {
     MLFLOW_TRACKING_URI=http://127.0.0.1:5000 momentum runs sync\n  \
     momentum runs sync --uri http://127.0.0.1:5000 --store /data/mlruns")]
 struct SyncArgs {
-    /// Only report what would be pushed.
+    /// Only list the runs this store has not recorded as pushed to the server, without asking
+    /// the server (a run already there, pushed from another store, is listed and then skipped
+    /// by the sync).
     #[arg(long)]
     dry_run: bool,
 }
@@ -775,7 +777,7 @@ fn sync(tracker: &Tracker, a: &SyncArgs) -> anyhow::Result<ExitCode> {
             say!("{}  {:<8} {}", run.run_id, state, run.name);
         }
         note!(
-            "{} of {} local run(s) to push to {}",
+            "{} of {} local run(s) not recorded as pushed to {} (the server was not asked)",
             pending.len(),
             listing.runs.len(),
             remote.uri()
