@@ -223,6 +223,124 @@ fn features_then_backtest_carries_the_data_digest() {
     assert_eq!(metrics["data"]["days"], 8313);
 }
 
+/// A price file read by `features` or `backtest --prices` is checked for implausible closes
+/// as `fetch` checks its input (it used to be taken as it was): warned about, or refused with
+/// `data.strict_prices` before anything is written.
+#[test]
+fn implausible_closes_of_a_price_file_are_warned_about_or_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("date,AAA,BBB\n");
+    let first = chrono::NaiveDate::from_ymd_opt(2024, 1, 1).unwrap();
+    for day in 0..40u64 {
+        let date = first + chrono::Days::new(day);
+        // BBB's close of day 20 was typed in cents: 1,000 times the others.
+        let bbb = if day == 20 {
+            50_000.0
+        } else {
+            50.0 + day as f64 / 10.0
+        };
+        text.push_str(&format!("{date},{},{bbb}\n", 10.0 + day as f64 / 10.0));
+    }
+    std::fs::write(dir.path().join("spike.csv"), text).unwrap();
+    let warning = "spike.csv: implausible price: BBB 2024-01-21: close 50000 rose 963.4x from \
+                   51.9 on 2024-01-20 (more than 5x in one day) (kept;";
+    let features = [
+        "features",
+        "--prices",
+        "spike.csv",
+        "--out",
+        "panel.parquet",
+    ];
+    let out = momentum(dir.path(), &features);
+    ok(&out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(warning), "{stderr}");
+    let backtest = [
+        "backtest",
+        "--prices",
+        "spike.csv",
+        "--no-track",
+        "--no-grid",
+        "--no-split",
+        "--lookback",
+        "5",
+        "--holding",
+        "5",
+        "--top-k",
+        "1",
+    ];
+    let out = momentum(dir.path(), &backtest);
+    ok(&out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(warning), "{stderr}");
+
+    std::fs::write(
+        dir.path().join("strict.yaml"),
+        "data:\n  strict_prices: true\n",
+    )
+    .unwrap();
+    std::fs::remove_file(dir.path().join("panel.parquet")).unwrap();
+    let out = momentum(
+        dir.path(),
+        &[&["--params", "strict.yaml"][..], &features].concat(),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("error: spike.csv: implausible price: BBB 2024-01-21: close 50000"),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("panel.parquet").exists());
+}
+
+/// A fetch after the last `features` leaves a panel of the older prices: the backtest that
+/// reads it by default says so (it used to run on them silently), naming both digests.
+#[test]
+fn a_panel_older_than_the_fetched_prices_is_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    let backtest = [
+        "backtest",
+        "--no-track",
+        "--no-grid",
+        "--lookback",
+        "120",
+        "--holding",
+        "20",
+        "--top-k",
+        "2",
+    ];
+    ok(&momentum(dir.path(), &["fetch"]));
+    ok(&momentum(dir.path(), &["features"]));
+    let fresh = momentum(dir.path(), &backtest);
+    ok(&fresh);
+    assert!(
+        !String::from_utf8_lossy(&fresh.stderr).contains("other prices"),
+        "{}",
+        String::from_utf8_lossy(&fresh.stderr)
+    );
+    let fetch = [
+        "fetch",
+        "--tickers",
+        "AAPL,MSFT,KO",
+        "--start",
+        "2010-01-01",
+    ];
+    ok(&momentum(dir.path(), &fetch));
+    let stale = momentum(dir.path(), &backtest);
+    ok(&stale);
+    let stderr = String::from_utf8_lossy(&stale.stderr);
+    let manifest = read_json(&dir.path().join("data/raw/prices.manifest.json"));
+    let now = &manifest["digest"].as_str().unwrap()[..12];
+    assert!(
+        stderr.contains(&format!(
+            "data/features/panel.parquet was built from other prices than \
+             data/raw/prices.parquet holds now (digest e982afe2945c against {now}): run \
+             `momentum features`"
+        )),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn invalid_parameters_fail_naming_the_parameter() {
     let dir = tempfile::tempdir().unwrap();

@@ -95,9 +95,16 @@ pub fn read_csv_with_limits(path: &Path, limits: &InputLimits) -> Result<PriceTa
 fn read_input(mut input: impl Read, origin: &str, limits: &InputLimits) -> Result<PriceTable> {
     let mut head = Vec::new();
     (&mut input)
-        .take(2)
+        .take(4)
         .read_to_end(&mut head)
         .map_err(|err| DataError::io(origin, err))?;
+    if head == b"PAR1" {
+        return Err(DataError::Layout {
+            origin: origin.into(),
+            reason: "a Parquet file, read as CSV: name it *.parquet (or use the parquet source)"
+                .into(),
+        });
+    }
     let rest = head.as_slice().chain(input);
     let text: Box<dyn Read + '_> = if head.starts_with(&[0x1f, 0x8b]) {
         Box::new(flate2::read::MultiGzDecoder::new(rest))
@@ -267,19 +274,36 @@ fn parse(text: impl Read, origin: &str) -> Result<PriceTable> {
             .collect();
     }
     let headers: Vec<String> = original.iter().map(str::to_lowercase).collect();
-    let find = |name: &str| headers.iter().position(|h| h == name);
+    let layout = |reason: String| DataError::Layout {
+        origin: origin.into(),
+        reason,
+    };
+    // A column the layout reads, named twice, would be read from one place and not the other.
+    let find = |name: &str| {
+        let mut at = headers.iter().enumerate().filter(|(_, h)| *h == name);
+        match (at.next(), at.next()) {
+            (Some((first, _)), Some((second, _))) => Err(layout(format!(
+                "column `{}` appears twice (columns {} and {})",
+                &original[first],
+                first + 1,
+                second + 1
+            ))),
+            (first, _) => Ok(first.map(|(i, _)| i)),
+        }
+    };
     let missing = |column: &str| DataError::MissingColumn {
         origin: origin.into(),
         column: column.into(),
     };
-    let date_col = find("date").ok_or_else(|| missing("date"))?;
+    let date_col = find("date")?.ok_or_else(|| missing("date"))?;
 
     let mut record = csv::StringRecord::new();
     let mut next_record =
         |record: &mut csv::StringRecord| reader.read_record(record).map_err(csv_err);
-    let table = if let Some(ticker_col) = find("ticker") {
-        let close_col = find("close").ok_or_else(|| missing("close"))?;
-        let optional = ["open", "high", "low", "volume"].map(find);
+    let table = if let Some(ticker_col) = find("ticker")? {
+        let close_col = find("close")?.ok_or_else(|| missing("close"))?;
+        let [open, high, low, volume] = ["open", "high", "low", "volume"].map(find);
+        let optional = [open?, high?, low?, volume?];
         let mut table = TableBuilder::new(Vec::new());
         let mut known: HashMap<String, usize> = HashMap::new();
         while next_record(&mut record)? {
@@ -332,9 +356,21 @@ fn parse(text: impl Read, origin: &str) -> Result<PriceTable> {
                 line: 1,
             });
         }
+        // One ticker's bars as downloaded (Date,Open,High,Low,Close,Adj Close,Volume) would
+        // read as a universe of tickers named OPEN, HIGH, ... (OPEN and LOW are real tickers;
+        // these names are not).
+        if let Some(field) =
+            (original.iter()).find(|name| BAR_FIELDS.contains(&&*name.to_lowercase()))
+        {
+            return Err(layout(format!(
+                "column `{field}` is a field of a bar, not a ticker: a file of bars needs a \
+                 `ticker` column (date,ticker,close,...); a wide file has a column per ticker"
+            )));
+        }
         let mut cells = WideCells::default();
         while next_record(&mut record)? {
             let line = line_of(&record);
+            cells.lines.push(line);
             cells
                 .dates
                 .push(parse_date(&record[date_col], origin, line)?);
@@ -342,7 +378,11 @@ fn parse(text: impl Read, origin: &str) -> Result<PriceTable> {
                 cells.push(parse_number(&record[col], origin, line, &original[col])?);
             }
         }
-        cells.into_table(tickers)
+        cells.into_table(tickers).map_err(|(first, second, date)| {
+            layout(format!(
+                "date {date} is on two lines ({first} and {second}): a wide file has one line a day"
+            ))
+        })?
     };
     validate(&table, origin)?;
     Ok(table)
@@ -356,6 +396,8 @@ fn parse(text: impl Read, origin: &str) -> Result<PriceTable> {
 struct WideCells {
     /// The date of each line.
     dates: Vec<NaiveDate>,
+    /// The number in the file of each line (a quoted field may hold line breaks).
+    lines: Vec<u64>,
     /// Line by line, the close of each ticker (0 where the cell is empty).
     closes: Vec<f64>,
     /// Whether each cell of `closes` has a price.
@@ -368,12 +410,25 @@ impl WideCells {
         self.present.push(close.is_some());
     }
 
-    /// The table of `tickers`, one per column: each ticker's closes in date order, the lines of
-    /// one date in file order.
-    fn into_table(self, tickers: Vec<String>) -> PriceTable {
+    /// The table of `tickers`, one per column: each ticker's closes in date order.
+    ///
+    /// # Errors
+    /// The first date on two lines, with the numbers of those lines in the file.
+    fn into_table(
+        self,
+        tickers: Vec<String>,
+    ) -> std::result::Result<PriceTable, (u64, u64, NaiveDate)> {
         let width = tickers.len();
         let mut order: Vec<usize> = (0..self.dates.len()).collect();
         order.sort_by_key(|&line| self.dates[line]);
+        if let Some(pair) = order
+            .windows(2)
+            .find(|pair| self.dates[pair[0]] == self.dates[pair[1]])
+        {
+            // A stable sort keeps the lines of one date in file order.
+            let [first, second] = [pair[0], pair[1]];
+            return Err((self.lines[first], self.lines[second], self.dates[first]));
+        }
         let series = (0..width)
             .map(|column| {
                 let lines = || {
@@ -389,9 +444,12 @@ impl WideCells {
                 series
             })
             .collect();
-        PriceTable::from_series(tickers, series)
+        Ok(PriceTable::from_series(tickers, series))
     }
 }
+
+/// Header names (lower-cased) that are the fields of one ticker's bars, never tickers.
+const BAR_FIELDS: [&str; 5] = ["close", "adj close", "adj_close", "adjclose", "volume"];
 
 fn line_of(record: &csv::StringRecord) -> u64 {
     record.position().map_or(0, csv::Position::line)
@@ -477,13 +535,63 @@ mod tests {
             table,
             PriceTable::from_rows(table.tickers().to_vec(), expected)
         );
-        // A repeated date is an error naming the first ticker that has both.
-        let twice = b"date,AAA,BBB\n2024-01-02,,1\n2024-01-03,1,2\n2024-01-02,,3\n";
-        let err = parse_csv(twice, "wide.csv").unwrap_err();
+        // A repeated date is an error naming it and its lines, even where no ticker has a
+        // price on both (the lines used to be merged).
+        for twice in [
+            &b"date,AAA,BBB\n2024-01-02,,1\n2024-01-03,1,2\n2024-01-02,,3\n"[..],
+            b"date,AAA,BBB\n2024-01-02,1,\n2024-01-03,1,2\n2024-01-02,,5\n",
+        ] {
+            let err = parse_csv(twice, "wide.csv").unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                "wide.csv: date 2024-01-02 is on two lines (2 and 4): a wide file has one line \
+                 a day"
+            );
+        }
+    }
+
+    #[test]
+    fn a_header_that_fits_no_layout_is_named() {
+        let cases: [(&[u8], &str); 4] = [
+            (
+                b"date,ticker,close,close\n2024-01-02,AAA,1,999\n",
+                "x.csv: column `close` appears twice (columns 3 and 4)",
+            ),
+            (
+                b"Date,Ticker,Close,DATE\n2024-01-02,AAA,1,2024-01-03\n",
+                "x.csv: column `Date` appears twice (columns 1 and 4)",
+            ),
+            // One ticker's bars as downloaded: not a universe of OPEN, HIGH, ... (it was).
+            (
+                b"Date,Open,High,Low,Close,Adj Close,Volume\n2024-01-02,1,2,1,2,2,100\n",
+                "x.csv: column `Close` is a field of a bar, not a ticker: a file of bars needs \
+                 a `ticker` column (date,ticker,close,...); a wide file has a column per ticker",
+            ),
+            (
+                b"date,AAA,volume\n2024-01-02,1,100\n",
+                "x.csv: column `volume` is a field of a bar",
+            ),
+        ];
+        for (text, message) in cases {
+            let err = parse_csv(text, "x.csv").unwrap_err();
+            assert!(matches!(err, DataError::Layout { .. }), "{err}");
+            assert!(err.to_string().starts_with(message), "{err}");
+        }
+        // A Parquet file under a CSV name: said so, not a UTF-8 error of line 1.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("prices.csv");
+        crate::write_parquet(&path, &load_sample().unwrap()).unwrap();
+        let err = read_csv(&path).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "wide.csv: BBB has more than one row dated 2024-01-02"
+            format!(
+                "{}: a Parquet file, read as CSV: name it *.parquet (or use the parquet source)",
+                path.display()
+            )
         );
+        // OPEN, HIGH and LOW are tickers (Opendoor, Lowe's, ...): a wide file may hold them.
+        let table = parse_csv(b"date,OPEN,LOW\n2024-01-02,1,2\n", "x.csv").unwrap();
+        assert_eq!(table.tickers(), ["OPEN", "LOW"]);
     }
 
     /// Text under the limits of the tests below: lines up to 32 bytes, 256 bytes in all.

@@ -76,6 +76,16 @@ pub enum DataError {
         line: u64,
     },
 
+    /// A CSV file whose header or lines fit neither layout (a column named twice, one ticker's
+    /// bars without a `ticker` column, a date on two lines of a wide file, a Parquet file).
+    #[error("{origin}: {reason}")]
+    Layout {
+        /// The input file.
+        origin: String,
+        /// What does not fit, naming the column, date or lines.
+        reason: String,
+    },
+
     /// A price file past its [`crate::InputLimits`]: nothing more of it is read.
     #[error("{origin}: {what}")]
     InputTooLarge {

@@ -234,7 +234,8 @@ impl FinancialDatasetsClient {
     }
 
     /// Every daily bar of one ticker in `[start, end]`, following pagination, sorted by date with
-    /// duplicate dates removed (the later page wins). A 404 (no data) gives an empty vector.
+    /// duplicate dates removed (the later page wins; a warning names a day whose close differed).
+    /// A 404 (no data) gives an empty vector.
     pub async fn fetch_prices(
         &self,
         ticker: &str,
@@ -292,16 +293,15 @@ impl FinancialDatasetsClient {
                 None => break,
             }
         }
-        rows.sort_by_key(|row| row.date);
-        // Stable sort keeps page order among equal dates; keep the last one.
-        let mut deduped: Vec<PriceRow> = Vec::with_capacity(rows.len());
-        for row in rows {
-            match deduped.last_mut() {
-                Some(last) if last.date == row.date => *last = row,
-                _ => deduped.push(row),
-            }
+        let (rows, revised) = one_row_a_date(rows);
+        if let Some(&(date, dropped, kept)) = revised.first() {
+            tracing::warn!(
+                "{ticker}: the API gave {} day(s) twice with different closes, the first \
+                 {date} ({dropped}, then {kept} on a later page); the later pages' are kept",
+                revised.len()
+            );
         }
-        Ok(deduped)
+        Ok(rows)
     }
 
     /// Fetches many tickers, at most `concurrency` at a time, and returns `(ticker, rows)` in
@@ -553,6 +553,28 @@ struct ParsedPage {
     next_page_url: Option<String>,
 }
 
+/// `rows` sorted by date with one row a date: where pages overlap, the later page's row is
+/// kept. Beside them, each day whose dropped close differs from the kept one:
+/// `(date, dropped close, kept close)`, for a warning (an overlap repeats a day unchanged).
+fn one_row_a_date(mut rows: Vec<PriceRow>) -> (Vec<PriceRow>, Vec<(NaiveDate, f64, f64)>) {
+    // A stable sort keeps page order among equal dates.
+    rows.sort_by_key(|row| row.date);
+    let mut kept: Vec<PriceRow> = Vec::with_capacity(rows.len());
+    let mut revised = Vec::new();
+    for row in rows {
+        match kept.last_mut() {
+            Some(last) if last.date == row.date => {
+                if last.close != row.close {
+                    revised.push((row.date, last.close, row.close));
+                }
+                *last = row;
+            }
+            _ => kept.push(row),
+        }
+    }
+    (kept, revised)
+}
+
 /// One page of prices; a [`DataError::Malformed`] reason quotes the body, scrubbed of `secrets`.
 fn parse_page(ticker: &str, body: &str, secrets: &Secrets) -> Result<ParsedPage> {
     let malformed = |reason: String| DataError::Malformed {
@@ -631,6 +653,23 @@ impl RateLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_day_given_twice_keeps_the_later_page_and_a_changed_close_is_reported() {
+        let day = |d: u32| NaiveDate::from_ymd_opt(2025, 6, d).unwrap();
+        let row = |d, close| PriceRow::close_only("AAPL", day(d), close);
+        // Pages in order: an overlap of 06-03 unchanged, 06-02 revised to 999.
+        let pages = vec![
+            row(2, 201.7),
+            row(3, 203.27),
+            row(3, 203.27),
+            row(4, 202.82),
+            row(2, 999.0),
+        ];
+        let (kept, revised) = one_row_a_date(pages);
+        assert_eq!(kept, [row(2, 999.0), row(3, 203.27), row(4, 202.82)]);
+        assert_eq!(revised, [(day(2), 201.7, 999.0)]);
+    }
 
     #[test]
     fn a_base_url_without_scheme_or_host_is_refused_up_front() {

@@ -77,7 +77,9 @@ pub use manifest::{
     DIGEST_ALGORITHM, Manifest, TableDigest, digest, manifest_path, read_manifest, write_manifest,
 };
 pub use nydate::{is_us_daylight_time, new_york_date};
-pub use plausible::{Implausibility, ImplausiblePrice, PlausibleRange, implausible_prices};
+pub use plausible::{
+    Implausibility, ImplausiblePrice, PlausibleRange, implausible_closes, implausible_prices,
+};
 pub use source::{FetchRequest, Source, load_local, plan_requests};
 #[cfg(feature = "parquet")]
 pub use store::{

@@ -8,7 +8,7 @@ use std::fmt;
 
 use chrono::NaiveDate;
 
-use crate::table::PriceTable;
+use crate::table::{Bar, PriceTable};
 
 /// Where a price stops being plausible.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -81,18 +81,41 @@ impl fmt::Display for ImplausiblePrice {
                 close,
                 max_factor,
             } => {
-                let factor = close / previous;
-                let (moved, by) = if factor >= 1.0 {
-                    ("rose", factor)
+                let (moved, by) = if close >= previous {
+                    ("rose", close / previous)
                 } else {
-                    ("fell", 1.0 / factor)
+                    ("fell", previous / close)
+                };
+                // One decimal for an ordinary factor; a factor beyond any price's range (a
+                // close of 1e-320) as such.
+                let by = match by {
+                    by if by < 1e6 => format!("{by:.1}"),
+                    by if by.is_finite() => format!("{by:.0e}"),
+                    _ => "more than 1e308".into(),
                 };
                 write!(
                     f,
-                    "{ticker} {date}: close {close} {moved} {by:.1}x from {previous} on \
-                     {previous_date} (more than {max_factor}x in one day)"
+                    "{ticker} {date}: close {} {moved} {by}x from {} on {previous_date} (more \
+                     than {max_factor}x in one day)",
+                    Compact(close),
+                    Compact(previous)
                 )
             }
+        }
+    }
+}
+
+/// A price in plain digits, or in scientific notation where plain digits would run long
+/// (`1e308` has 309 of them).
+struct Compact(f64);
+
+impl fmt::Display for Compact {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let v = self.0;
+        if v != 0.0 && !(1e-4..1e9).contains(&v.abs()) {
+            write!(f, "{v:e}")
+        } else {
+            write!(f, "{v}")
         }
     }
 }
@@ -124,37 +147,105 @@ impl fmt::Display for ImplausiblePrice {
 pub fn implausible_prices(table: &PriceTable, range: &PlausibleRange) -> Vec<ImplausiblePrice> {
     let mut found = Vec::new();
     for (ticker, series) in table.series() {
-        let mut previous: Option<(NaiveDate, f64)> = None;
-        for bar in series.bars() {
-            let mut flag = |why| {
-                found.push(ImplausiblePrice {
-                    ticker: ticker.into(),
-                    date: bar.date,
-                    why,
-                })
-            };
-            for (field, value) in bar.prices() {
-                if let Some(value) = value.filter(|v| *v > range.max_price) {
-                    flag(Implausibility::AboveMax {
-                        field,
-                        value,
-                        max: range.max_price,
-                    });
-                }
-            }
-            if let Some((previous_date, previous)) = previous {
-                let factor = bar.close / previous;
-                if factor > range.max_daily_jump || factor * range.max_daily_jump < 1.0 {
-                    flag(Implausibility::Jump {
-                        previous_date,
-                        previous,
-                        close: bar.close,
-                        max_factor: range.max_daily_jump,
-                    });
-                }
-            }
-            previous = Some((bar.date, bar.close));
-        }
+        found.extend(implausible_bars(ticker, series.bars(), range));
     }
     found
+}
+
+/// [`implausible_prices`] of one ticker's closes, `(date, close)` in date order: the check of
+/// a source that is not a [`PriceTable`] (an aligned panel's column).
+///
+/// ```
+/// use momentum_data::{PlausibleRange, implausible_closes};
+/// let day = |d: u32| chrono::NaiveDate::from_ymd_opt(2024, 1, d).unwrap();
+/// let closes = [(day(2), 10.0), (day(3), 1e12)];
+/// let found = implausible_closes("AAA", closes.into_iter(), &PlausibleRange::default());
+/// // Above the ceiling, and a jump of 1e11 times.
+/// assert_eq!(found.len(), 2);
+/// assert_eq!(
+///     found[1].to_string(),
+///     "AAA 2024-01-03: close 1e12 rose 1e11x from 10 on 2024-01-02 (more than 5x in one day)"
+/// );
+/// ```
+pub fn implausible_closes(
+    ticker: &str,
+    closes: impl Iterator<Item = (NaiveDate, f64)>,
+    range: &PlausibleRange,
+) -> Vec<ImplausiblePrice> {
+    let bars = closes.map(|(date, close)| Bar::close_only(date, close));
+    implausible_bars(ticker, bars, range)
+}
+
+/// The implausible prices of one ticker's `bars`, in date order.
+fn implausible_bars(
+    ticker: &str,
+    bars: impl Iterator<Item = Bar>,
+    range: &PlausibleRange,
+) -> Vec<ImplausiblePrice> {
+    let mut found = Vec::new();
+    let mut previous: Option<(NaiveDate, f64)> = None;
+    for bar in bars {
+        let mut flag = |why| {
+            found.push(ImplausiblePrice {
+                ticker: ticker.into(),
+                date: bar.date,
+                why,
+            })
+        };
+        for (field, value) in bar.prices() {
+            if let Some(value) = value.filter(|v| *v > range.max_price) {
+                flag(Implausibility::AboveMax {
+                    field,
+                    value,
+                    max: range.max_price,
+                });
+            }
+        }
+        if let Some((previous_date, previous)) = previous {
+            let factor = bar.close / previous;
+            if factor > range.max_daily_jump || factor * range.max_daily_jump < 1.0 {
+                flag(Implausibility::Jump {
+                    previous_date,
+                    previous,
+                    close: bar.close,
+                    max_factor: range.max_daily_jump,
+                });
+            }
+        }
+        previous = Some((bar.date, bar.close));
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Extreme prices read as numbers: not 309 digits for `1e308`, not `infx` for a fall to a
+    /// subnormal close.
+    #[test]
+    fn an_extreme_jump_is_shown_in_scientific_notation() {
+        let day = |d: u32| NaiveDate::from_ymd_opt(2024, 1, d).unwrap();
+        let range = PlausibleRange::default();
+        let shown = |closes: [f64; 2]| {
+            let closes = [(day(2), closes[0]), (day(3), closes[1])];
+            let found = implausible_closes("AAA", closes.into_iter(), &range);
+            found.last().unwrap().to_string()
+        };
+        assert_eq!(
+            shown([100.0, 1e308]),
+            "AAA 2024-01-03: close 1e308 rose 1e306x from 100 on 2024-01-02 (more than 5x in \
+             one day)"
+        );
+        assert_eq!(
+            shown([100.0, 1e-320]),
+            "AAA 2024-01-03: close 1e-320 fell more than 1e308x from 100 on 2024-01-02 (more \
+             than 5x in one day)"
+        );
+        assert_eq!(
+            shown([100.0, 12.5]),
+            "AAA 2024-01-03: close 12.5 fell 8.0x from 100 on 2024-01-02 (more than 5x in one \
+             day)"
+        );
+    }
 }

@@ -483,12 +483,17 @@ fn open_parquet(path: &Path) -> Result<(ParquetRecordBatchReaderBuilder<File>, V
             });
         }
     }
+    let invalid = |reason: String| DataError::Schema {
+        path: path.into(),
+        column: TICKERS_METADATA_KEY.into(),
+        reason: format!("invalid metadata: {reason}"),
+    };
     let tickers: Vec<String> = match schema.metadata().get(TICKERS_METADATA_KEY) {
-        Some(json) => serde_json::from_str(json).map_err(|err| DataError::Schema {
-            path: path.into(),
-            column: TICKERS_METADATA_KEY.into(),
-            reason: format!("invalid metadata: {err}"),
-        })?,
+        Some(json) => serde_json::from_str::<Vec<String>>(json)
+            .map_err(|err| invalid(err.to_string()))?
+            .into_iter()
+            .map(|ticker| normalized_ticker(ticker).ok_or_else(|| invalid("empty ticker".into())))
+            .collect::<Result<_>>()?,
         None => Vec::new(),
     };
     Ok((builder, tickers))
@@ -517,6 +522,8 @@ fn decode_rows(
     let reader = builder
         .build()
         .map_err(|source| parquet_error(path, source))?;
+    // Rows are numbered from 1 across the whole file, not within a batch.
+    let mut before = 0;
     for batch in reader {
         let batch = batch.map_err(|source| DataError::Arrow {
             path: path.into(),
@@ -524,15 +531,19 @@ fn decode_rows(
         })?;
         let column = |name: &str| batch.column_by_name(name);
         let names = strings(column("ticker").expect("checked on opening"), path)?;
-        let dates = dates(column("date").expect("checked on opening"), path)?;
+        let dates = dates(column("date").expect("checked on opening"), path, before)?;
         let close = numbers(column("close"), "close", path, batch.num_rows())?;
         let open = numbers(column("open"), "open", path, batch.num_rows())?;
         let high = numbers(column("high"), "high", path, batch.num_rows())?;
         let low = numbers(column("low"), "low", path, batch.num_rows())?;
         let volume = numbers(column("volume"), "volume", path, batch.num_rows())?;
         for (i, name) in names.into_iter().enumerate() {
-            let ticker = name.ok_or_else(|| schema_err("ticker", format!("null in row {i}")))?;
-            let date = dates[i].ok_or_else(|| schema_err("date", format!("null in row {i}")))?;
+            let row = before + i + 1;
+            let ticker = name.ok_or_else(|| schema_err("ticker", format!("null in row {row}")))?;
+            // As a CSV file's: trimmed and upper-cased, so that `aapl` and `AAPL` are one.
+            let ticker = normalized_ticker(ticker)
+                .ok_or_else(|| schema_err("ticker", format!("empty ticker in row {row}")))?;
+            let date = dates[i].ok_or_else(|| schema_err("date", format!("null in row {row}")))?;
             visit(match close[i] {
                 Some(close) => Decoded::Bar(PriceRow {
                     ticker,
@@ -546,8 +557,20 @@ fn decode_rows(
                 None => Decoded::NoBar(ticker),
             })?;
         }
+        before += batch.num_rows();
     }
     Ok(())
+}
+
+/// A ticker as the CSV reader keeps it: trimmed and upper-cased; `None` when blank. A ticker
+/// already so (every file `write_parquet` wrote) is kept as it is, without a copy.
+fn normalized_ticker(ticker: String) -> Option<String> {
+    let trimmed = ticker.trim();
+    if trimmed.is_empty() {
+        return None;
+    }
+    let kept = trimmed.len() == ticker.len() && !ticker.chars().any(char::is_lowercase);
+    Some(if kept { ticker } else { trimmed.to_uppercase() })
 }
 
 fn strings(array: &ArrayRef, path: &Path) -> Result<Vec<Option<String>>> {
@@ -565,7 +588,8 @@ fn strings(array: &ArrayRef, path: &Path) -> Result<Vec<Option<String>>> {
     }
 }
 
-fn dates(array: &ArrayRef, path: &Path) -> Result<Vec<Option<NaiveDate>>> {
+/// The dates of a batch whose first row is row `before + 1` of the file.
+fn dates(array: &ArrayRef, path: &Path, before: usize) -> Result<Vec<Option<NaiveDate>>> {
     let DataType::Date32 = array.data_type() else {
         return Err(DataError::Schema {
             path: path.into(),
@@ -588,7 +612,7 @@ fn dates(array: &ArrayRef, path: &Path) -> Result<Vec<Option<NaiveDate>>> {
                         column: "date".into(),
                         reason: format!(
                             "row {}: {d} days from 1970-01-01 is not a calendar date",
-                            row + 1
+                            before + row + 1
                         ),
                     })
             })
@@ -648,14 +672,17 @@ mod tests {
         let path = Path::new("prices.parquet");
         let array: ArrayRef =
             std::sync::Arc::new(Date32Array::from(vec![Some(7306), None, Some(i32::MAX)]));
-        let err = dates(&array, path).unwrap_err().to_string();
+        let err = dates(&array, path, 0).unwrap_err().to_string();
         assert!(
             err.contains("prices.parquet") && err.contains("date") && err.contains("row 3"),
             "{err}"
         );
+        // In a later batch, the row of the file.
+        let err = dates(&array, path, 1024).unwrap_err().to_string();
+        assert!(err.contains("row 1027:"), "{err}");
         let fine: ArrayRef = std::sync::Arc::new(Date32Array::from(vec![Some(7306), None]));
         assert_eq!(
-            dates(&fine, path).unwrap(),
+            dates(&fine, path, 0).unwrap(),
             vec![Some("1990-01-02".parse().unwrap()), None]
         );
     }
@@ -753,6 +780,87 @@ mod tests {
             "{whole}"
         );
         assert_eq!(streamed(&path).unwrap_err().to_string(), whole.to_string());
+    }
+
+    /// Tickers are kept as the CSV reader keeps them, whether another tool wrote them in lower
+    /// case, padded, or in the universe metadata: one ticker in any case is one series (it
+    /// used to be two half-series, `aapl` and `AAPL`), and a blank one is refused.
+    #[test]
+    fn tickers_are_trimmed_and_upper_cased_and_a_blank_one_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let mixed = dir.path().join("mixed.parquet");
+        write_rows(
+            &mixed,
+            &[("aapl", 2, 1.0), ("AAPL", 3, 2.0), (" Msft ", 2, 3.0)],
+            None,
+        );
+        let table = read_parquet(&mixed).unwrap();
+        assert_eq!(table.tickers(), ["AAPL", "MSFT"]);
+        assert_eq!(table.rows_of("AAPL").closes(), [1.0, 2.0]);
+        let listed = dir.path().join("listed.parquet");
+        write_rows(
+            &listed,
+            &[("aapl", 2, 1.0), ("aapl", 3, 2.0)],
+            Some(&["aapl"]),
+        );
+        let (tickers, visits) = streamed(&listed).unwrap();
+        assert_eq!(tickers, ["AAPL"]);
+        assert_eq!(visits[0].1.len(), 2);
+        for (name, rows, universe, message) in [
+            (
+                "blank",
+                &[("AAA", 2, 1.0), (" ", 2, 1.0)][..],
+                None,
+                "empty ticker in row 2",
+            ),
+            (
+                "listed-blank",
+                &[("AAA", 2, 1.0)],
+                Some(&["AAA", ""][..]),
+                "invalid metadata: empty ticker",
+            ),
+        ] {
+            let path = dir.path().join(format!("{name}.parquet"));
+            write_rows(&path, rows, universe);
+            let err = read_parquet(&path).unwrap_err().to_string();
+            assert!(err.contains(message), "{name}: {err}");
+        }
+    }
+
+    /// A null is reported at its row of the file, counted from 1, whatever batch it is read in
+    /// (the reader's batches hold 1,024 rows; the count used to restart with each).
+    #[test]
+    fn a_null_is_named_by_its_row_in_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("null.parquet");
+        let n = 3000;
+        let start = days_since_epoch(NaiveDate::from_ymd_opt(2000, 1, 1).unwrap());
+        let tickers: Vec<Option<&str>> = (0..n).map(|i| (i != 2500).then_some("AAA")).collect();
+        // Another tool's schema: every column nullable.
+        let nullable = price_schema()
+            .fields()
+            .iter()
+            .map(|field| field.as_ref().clone().with_nullable(true))
+            .collect::<Vec<Field>>();
+        let schema = Arc::new(Schema::new(nullable));
+        let none = || -> ArrayRef { Arc::new(Float64Array::from(vec![None; n])) };
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(StringArray::from(tickers)),
+            Arc::new(Date32Array::from_iter_values(
+                (0..n).map(|i| start + i as i32),
+            )),
+            none(),
+            none(),
+            none(),
+            Arc::new(Float64Array::from_iter_values((0..n).map(|_| 1.0))),
+            none(),
+        ];
+        let batch = RecordBatch::try_new(schema.clone(), columns).unwrap();
+        let mut writer = ArrowWriter::try_new(File::create(&path).unwrap(), schema, None).unwrap();
+        writer.write(&batch).unwrap();
+        writer.close().unwrap();
+        let err = read_parquet(&path).unwrap_err().to_string();
+        assert!(err.ends_with("column `ticker`: null in row 2501"), "{err}");
     }
 
     /// Writer sizes small enough for a table of a few hundred rows to take several batches:

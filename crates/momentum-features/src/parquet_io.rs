@@ -210,11 +210,13 @@ pub fn read_panel(path: &Path) -> Result<StoredPanel> {
             .downcast_ref::<Date32Array>()
             .ok_or_else(|| layout("`date` is not Date32".into()))?;
         for k in 0..d.len() {
+            // Rows counted from 1.
+            let row = dates.len() + 1;
             if d.is_null(k) {
-                return Err(layout(format!("null date in row {}", dates.len())));
+                return Err(layout(format!("null date in row {row}")));
             }
             let date = NaiveDate::from_num_days_from_ce_opt(d.value(k) + EPOCH_CE_DAYS)
-                .ok_or_else(|| layout(format!("date out of range in row {}", dates.len())))?;
+                .ok_or_else(|| layout(format!("date out of range in row {row}")))?;
             dates.push(date);
         }
         for (j, col) in cols.iter_mut().enumerate() {
@@ -224,6 +226,18 @@ pub fn read_panel(path: &Path) -> Result<StoredPanel> {
                 .downcast_ref::<Float64Array>()
                 .ok_or_else(|| layout(format!("column {} is not Float64", tickers[j])))?;
             col.extend((0..a.len()).map(|k| if a.is_null(k) { f64::NAN } else { a.value(k) }));
+        }
+    }
+    // A price file's closes are checked when it is read; a panel's, written by another tool
+    // or edited, are checked here alike (a missing close is NaN).
+    for (ticker, col) in tickers.iter().zip(&cols) {
+        if let Some((t, close)) = (col.iter().enumerate())
+            .find(|(_, close)| !close.is_nan() && !(close.is_finite() && **close > 0.0))
+        {
+            return Err(layout(format!(
+                "{ticker} on {}: close is {close}, prices must be finite and > 0",
+                dates[t]
+            )));
         }
     }
     let (t_len, n) = (dates.len(), tickers.len());
@@ -252,6 +266,31 @@ fn parquet_error(path: &Path, err: parquet::errors::ParquetError) -> FeaturesErr
 mod tests {
     use super::*;
     use ndarray::array;
+
+    #[test]
+    fn a_panel_with_a_close_that_is_not_a_price_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let dates = vec![
+            NaiveDate::from_ymd_opt(1995, 1, 3).unwrap(),
+            NaiveDate::from_ymd_opt(1995, 1, 4).unwrap(),
+        ];
+        for bad in [-3.0, 0.0] {
+            let close = array![[1.5, f64::NAN], [1.25, bad]];
+            let panel =
+                PricePanel::new(dates.clone(), vec!["ZZ".into(), "AA".into()], close).unwrap();
+            let path = dir.path().join("panel.parquet");
+            write_panel(&path, &panel, None).unwrap();
+            let err = read_panel(&path).unwrap_err().to_string();
+            assert_eq!(
+                err,
+                format!(
+                    "{} is not a momentum panel: AA on 1995-01-04: close is {bad}, prices must \
+                     be finite and > 0",
+                    path.display()
+                )
+            );
+        }
+    }
 
     #[test]
     fn round_trips_prices_nans_order_and_digest() {

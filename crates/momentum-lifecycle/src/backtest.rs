@@ -5,7 +5,9 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
-use momentum_data::{PriceTable, TableDigest, TickerStream, write_atomic, write_together};
+use momentum_data::{
+    PriceTable, TableDigest, TickerStream, manifest_path, write_atomic, write_together,
+};
 use momentum_engine::{
     Experiment, ExperimentSpec, GridShard, PricePanel, Provenance, SearchMethod, Shard,
     evaluate_shard, merge_shards, run_experiment,
@@ -18,9 +20,10 @@ use serde_json::Value;
 
 use crate::chart::{Marks, write_equity_chart};
 use crate::error::{LifecycleError, Result};
+use crate::fetch::check_plausible_panel;
 use crate::progress::Progress;
 use crate::report::{REPORT_FILE, ReportContext, render_report};
-use crate::settings::{Settings, SettingsError};
+use crate::settings::{DataSettings, Settings, SettingsError};
 
 /// Reads a price file by its extension: Parquet (long layout) or CSV (wide or long, gzip ok).
 ///
@@ -63,6 +66,13 @@ pub fn panel_of_prices(path: &Path) -> Result<(PricePanel, String)> {
     let table = read_prices(path)?;
     let digest = momentum_data::digest(&table);
     let panel = PricePanel::from_table(&table).map_err(align)?;
+    Ok((panel, digest))
+}
+
+/// [`panel_of_prices`], its closes checked for plausibility with the `data` settings.
+fn checked_panel_of_prices(path: &Path, data: &DataSettings) -> Result<(PricePanel, String)> {
+    let (panel, digest) = panel_of_prices(path)?;
+    check_plausible_panel(&panel, path, data)?;
     Ok((panel, digest))
 }
 
@@ -138,25 +148,28 @@ pub(crate) fn stream_closes(
 }
 
 /// `momentum features`: aligns the prices of `prices` and writes the panel to `out` with the
-/// prices' digest in its metadata.
+/// prices' digest in its metadata. Implausible closes are warned about (or refused with
+/// `data.strict_prices`) within the bounds of the `data` settings, as `fetch` does.
 ///
 /// # Errors
 /// [`LifecycleError::PanelOverPrices`] when `out` is the file `prices` (nothing is read or
-/// written); as [`panel_of_prices`]; [`LifecycleError::Write`].
+/// written); as [`panel_of_prices`]; [`LifecycleError::ImplausiblePrice`];
+/// [`LifecycleError::Write`].
 ///
 /// # Examples
 ///
 /// The panel of a wide CSV, written and read back as a backtest finds it:
 ///
 /// ```
-/// use momentum_lifecycle::{PanelSource, Settings, build_features, load_panel};
+/// use momentum_lifecycle::{DataSettings, PanelSource, Settings, build_features, load_panel};
 ///
 /// let dir = tempfile::tempdir()?;
 /// let prices = dir.path().join("prices.csv");
 /// std::fs::write(&prices, "date,XOM,CVX\n2024-01-02,100.0,150.0\n2024-01-03,101.5,\n")?;
 /// let before = std::fs::read(&prices)?;
 /// let out = dir.path().join("features/panel.parquet");
-/// let (panel, digest) = build_features(&prices, &out)?;
+/// let data = DataSettings::default();
+/// let (panel, digest) = build_features(&prices, &out, &data)?;
 /// assert_eq!(panel.tickers(), ["XOM", "CVX"]);
 /// assert_eq!(panel.n_days(), 2);
 /// // CVX has no close on the second day.
@@ -171,19 +184,23 @@ pub(crate) fn stream_closes(
 ///
 /// // Never over its own input, whatever the path says.
 /// let again = dir.path().join("features/../prices.csv");
-/// let err = build_features(&prices, &again).unwrap_err();
+/// let err = build_features(&prices, &again, &data).unwrap_err();
 /// assert!(err.to_string().starts_with(&again.display().to_string()), "{err}");
 /// assert_eq!(std::fs::read(&prices)?, before);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub fn build_features(prices: &Path, out: &Path) -> Result<(PricePanel, String)> {
+pub fn build_features(
+    prices: &Path,
+    out: &Path,
+    data: &DataSettings,
+) -> Result<(PricePanel, String)> {
     // The same file by any path (a link, `./`): the cache would be replaced by its panel.
     if let (Ok(a), Ok(b)) = (prices.canonicalize(), out.canonicalize())
         && a == b
     {
         return Err(LifecycleError::PanelOverPrices { path: out.into() });
     }
-    let (panel, digest) = panel_of_prices(prices)?;
+    let (panel, digest) = checked_panel_of_prices(prices, data)?;
     write_panel(out, &panel, Some(&digest)).map_err(|err| LifecycleError::write(out, err))?;
     Ok((panel, digest))
 }
@@ -208,8 +225,9 @@ pub fn load_panel(
     source: &PanelSource,
     settings: &Settings,
 ) -> Result<(PricePanel, Option<String>)> {
-    let from_prices =
-        |path: &Path| panel_of_prices(path).map(|(panel, digest)| (panel, Some(digest)));
+    let from_prices = |path: &Path| {
+        checked_panel_of_prices(path, &settings.data).map(|(panel, digest)| (panel, Some(digest)))
+    };
     let from_panel = |path: &Path| {
         let stored = read_panel(path).map_err(|source| LifecycleError::Panel {
             path: path.into(),
@@ -224,7 +242,9 @@ pub fn load_panel(
             let panel = &settings.features.panel;
             let prices = &settings.data.out;
             if panel.exists() {
-                from_panel(panel)
+                let loaded = from_panel(panel)?;
+                warn_if_stale(panel, loaded.1.as_deref(), prices);
+                Ok(loaded)
             } else if prices.exists() {
                 tracing::info!(
                     "{} not found; aligning {} directly",
@@ -239,6 +259,27 @@ pub fn load_panel(
                 })
             }
         }
+    }
+}
+
+/// Warns when the panel was built from other prices than the cache holds now (a `fetch`
+/// since the last `features`): the backtest would run on the older prices. Quiet when either
+/// digest is unknown (a panel of another tool, a cache without its manifest).
+fn warn_if_stale(panel: &Path, panel_digest: Option<&str>, prices: &Path) {
+    let Ok(manifest) = momentum_data::read_manifest(&manifest_path(prices)) else {
+        return;
+    };
+    if let Some(built_from) = panel_digest
+        && built_from != manifest.digest
+    {
+        tracing::warn!(
+            "{} was built from other prices than {} holds now (digest {} against {}): run \
+             `momentum features` to backtest the fetched prices",
+            panel.display(),
+            prices.display(),
+            &built_from[..built_from.len().min(12)],
+            &manifest.digest[..manifest.digest.len().min(12)]
+        );
     }
 }
 

@@ -7,10 +7,11 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use momentum_data::{
     ClientConfig, DataError, FinancialDatasetsClient, ImplausiblePrice, Manifest, PlausibleRange,
-    PriceTable, SAMPLE_ORIGIN, Selected, Source, UniverseWindow, implausible_prices, load_local,
-    manifest_path, merge, plan_requests, read_parquet, select, validate, write_manifest,
-    write_parquet, write_together,
+    PriceTable, SAMPLE_ORIGIN, Selected, Source, UniverseWindow, implausible_closes,
+    implausible_prices, load_local, manifest_path, merge, plan_requests, read_parquet, select,
+    validate, write_manifest, write_parquet, write_together,
 };
+use momentum_engine::PricePanel;
 
 use crate::backtest::is_parquet;
 use crate::error::{LifecycleError, Result};
@@ -389,19 +390,47 @@ fn check_plausible(
     cached: Option<&PriceTable>,
     origin: &str,
 ) -> Result<()> {
-    /// Enough to point at the problem without flooding the log.
-    const SHOWN: usize = 10;
     let known = cached.map_or_else(Vec::new, |cached| {
         implausible_prices(cached, &plan.plausible)
     });
-    let mut found: Vec<ImplausiblePrice> = implausible_prices(table, &plan.plausible)
+    let found: Vec<ImplausiblePrice> = implausible_prices(table, &plan.plausible)
         .into_iter()
         .filter(|found| !known.contains(found))
         .collect();
+    report_implausible(found, origin, plan.strict_prices)
+}
+
+/// The implausible closes of `panel`, aligned from the price file `origin` (one `features` or
+/// `backtest --prices` reads, which `fetch` may never have checked), reported as `fetch`
+/// reports them, within the bounds of the `data` settings.
+pub(crate) fn check_plausible_panel(
+    panel: &PricePanel,
+    origin: &Path,
+    data: &DataSettings,
+) -> Result<()> {
+    let plan = FetchPlan::new(data);
+    plan.check_plausible_range()?;
+    let close = panel.close();
+    let found = (panel.tickers().iter().enumerate())
+        .flat_map(|(i, ticker)| {
+            let closes = (panel.dates().iter().zip(close.column(i)))
+                .filter(|(_, close)| !close.is_nan())
+                .map(|(date, close)| (*date, *close));
+            implausible_closes(ticker, closes, &plan.plausible)
+        })
+        .collect();
+    report_implausible(found, &origin.display().to_string(), plan.strict_prices)
+}
+
+/// Warnings naming ticker and date of each price `found` implausible in `origin`, or with
+/// `strict` an error naming the first.
+fn report_implausible(mut found: Vec<ImplausiblePrice>, origin: &str, strict: bool) -> Result<()> {
+    /// Enough to point at the problem without flooding the log.
+    const SHOWN: usize = 10;
     if found.is_empty() {
         return Ok(());
     }
-    if plan.strict_prices {
+    if strict {
         return Err(LifecycleError::ImplausiblePrice {
             origin: origin.into(),
             more: found.len() - 1,
@@ -411,7 +440,8 @@ fn check_plausible(
     for price in found.iter().take(SHOWN) {
         tracing::warn!(
             "{origin}: implausible price: {price} (kept; data.max_price and \
-             data.max_daily_jump set the bounds, --strict-prices refuses)"
+             data.max_daily_jump set the bounds, data.strict_prices or fetch --strict-prices \
+             refuses)"
         );
     }
     if found.len() > SHOWN {

@@ -35,7 +35,7 @@ pub struct Args {
 pub fn run(args: Args, settings: &Settings) -> anyhow::Result<ExitCode> {
     let prices = args.prices.unwrap_or_else(|| settings.data.out.clone());
     let out = args.out.unwrap_or_else(|| settings.features.panel.clone());
-    let (panel, digest) = build_features(&prices, &out)?;
+    let (panel, digest) = build_features(&prices, &out, &settings.data)?;
     say!(
         "wrote {} ({} days x {} tickers, {} prices, digest {})",
         out.display(),

@@ -180,7 +180,7 @@ fn each_bad_file_gives_its_error_and_no_output() {
         (
             "dup.csv",
             "Date,AAA\n2024-01-02,1\n2024-01-02,2\n",
-            "AAA has more than one row dated 2024-01-02",
+            "date 2024-01-02 is on two lines (2 and 3)",
         ),
         (
             "zero.csv",
