@@ -340,6 +340,28 @@ fn implausible_prices_are_named_by_ticker_and_date_and_refused_with_strict_price
         ),
         "{stderr}"
     );
+
+    // Every one of these settings has a flag, and a flag turns a setting of the file off too.
+    std::fs::write(
+        dir.path().join("params.yaml"),
+        "data:\n  max_daily_jump: 7\n  strict_prices: true\n",
+    )
+    .unwrap();
+    let out = fetch(&["--strict-prices=false", "--max-price", "1e308"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.matches("implausible price:").count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("BBB 2024-01-04: close 1e308 rose"),
+        "{stderr}"
+    );
+    let out = fetch(&["--max-daily-jump", "1", "--out", "strict.parquet"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim_end(),
+        "error: invalid --max-daily-jump 1: must be a finite factor above 1"
+    );
+    assert!(!dir.path().join("strict.parquet").exists());
 }
 
 /// An update that revises cached days says so, and a revision is held to the plausibility

@@ -392,6 +392,23 @@ fn each_walk_forward_fold_is_the_plain_backtest_of_its_winner_over_its_days() {
     ));
     let again = metrics_json(&root.join("reports/metrics.json"))["walk_forward"].clone();
     assert_eq!(again, analysis, "the same with 1 and 2 threads");
+    // A flag turns the file's `anchored: true` off: the rolling analysis again.
+    let params = root.join("params.yaml");
+    let committed = std::fs::read_to_string(&params).unwrap();
+    let rolling = "    anchored: false\n";
+    assert!(committed.contains(rolling));
+    std::fs::write(&params, committed.replace(rolling, "    anchored: true\n")).unwrap();
+    ok(momentum(
+        root,
+        None,
+        &[&["backtest", "--wf-anchored=false"][..], &schedule].concat(),
+    ));
+    let unanchored = metrics_json(&root.join("reports/metrics.json"))["walk_forward"].clone();
+    assert_eq!(
+        unanchored, analysis,
+        "--wf-anchored=false over anchored: true"
+    );
+    std::fs::write(&params, &committed).unwrap();
 
     let bad = |extra: &[&str]| {
         let args = [
@@ -410,8 +427,6 @@ fn each_walk_forward_fold_is_the_plain_backtest_of_its_winner_over_its_days() {
         "invalid --wf-test-days 0",
     );
     // Without a schedule in params.yaml, the flags must give one.
-    let params = root.join("params.yaml");
-    let committed = std::fs::read_to_string(&params).unwrap();
     let schedule_block =
         "  walk_forward:\n    train_days: 1260\n    test_days: 252\n    anchored: false\n";
     assert!(committed.contains(schedule_block));

@@ -136,9 +136,10 @@ pub struct Args {
     pub wf_test_days: Option<usize>,
 
     /// Walk-forward folds select on every day from the window's start (an expanding train
-    /// window) [params: backtest.walk_forward.anchored, default false]
-    #[arg(long)]
-    pub wf_anchored: bool,
+    /// window); `--wf-anchored=false` rolls them where params.yaml anchors
+    /// [params: backtest.walk_forward.anchored, default false]
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub wf_anchored: Option<bool>,
 
     /// CPCV groups N [params: backtest.cpcv.groups, default 10]
     #[arg(long, value_name = "N")]
@@ -325,7 +326,7 @@ pub struct Args {
 impl Args {
     /// Whether a `--wf-*` flag was given.
     fn walk_forward_flags(&self) -> bool {
-        self.wf_train_days.is_some() || self.wf_test_days.is_some() || self.wf_anchored
+        self.wf_train_days.is_some() || self.wf_test_days.is_some() || self.wf_anchored.is_some()
     }
 
     /// Whether a `--cpcv-*` or `--embargo-days` flag was given.
@@ -811,7 +812,9 @@ fn set_walk_forward(
         "backtest.walk_forward.test_days",
         "--wf-test-days",
     );
-    schedule.anchored |= args.wf_anchored;
+    if let Some(anchored) = args.wf_anchored {
+        schedule.anchored = anchored;
+    }
     spec.walk_forward = Some(schedule);
     Ok(())
 }

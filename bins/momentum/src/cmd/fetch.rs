@@ -86,9 +86,10 @@ pub struct Args {
     update: bool,
 
     /// Drop requested tickers that have no prices in the window (they are listed) instead of
-    /// failing [params: data.allow_missing, default false]
-    #[arg(long)]
-    allow_missing: bool,
+    /// failing; `--allow-missing=false` fails even where params.yaml allows
+    /// [params: data.allow_missing, default false]
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    allow_missing: Option<bool>,
 
     /// Client-side API rate limit, retries and pages included [params: data.requests_per_minute, default 60]
     #[arg(long, value_name = "N")]
@@ -98,11 +99,21 @@ pub struct Args {
     #[arg(long, value_name = "N")]
     concurrency: Option<usize>,
 
-    /// Refuse implausible prices (above data.max_price, default 1e9, or a close moving more
-    /// than data.max_daily_jump times, default 5, in one day) instead of warning about each
+    /// Refuse implausible prices (above --max-price, or a close moving more than
+    /// --max-daily-jump times in one day) instead of warning about each;
+    /// `--strict-prices=false` warns even where params.yaml refuses
     /// [params: data.strict_prices, default false]
-    #[arg(long)]
-    strict_prices: bool,
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    strict_prices: Option<bool>,
+
+    /// The largest plausible price [params: data.max_price, default 1e9]
+    #[arg(long, value_name = "PRICE")]
+    max_price: Option<f64>,
+
+    /// The largest plausible one-day move of a close, as a factor either way
+    /// [params: data.max_daily_jump, default 5]
+    #[arg(long, value_name = "FACTOR")]
+    max_daily_jump: Option<f64>,
 }
 
 fn parse_source(text: &str) -> Result<Source, String> {
@@ -133,8 +144,30 @@ pub fn run(args: Args, settings: &Settings, params: &Path) -> anyhow::Result<Exi
     flags.set_path(&mut plan.path, args.path, "data.path", "--path");
     flags.set_path(&mut plan.out, args.out, "data.out", "--out");
     plan.update = args.update;
-    plan.allow_missing |= args.allow_missing;
-    plan.strict_prices |= args.strict_prices;
+    flags.set(
+        &mut plan.allow_missing,
+        args.allow_missing,
+        "data.allow_missing",
+        "--allow-missing",
+    );
+    flags.set(
+        &mut plan.strict_prices,
+        args.strict_prices,
+        "data.strict_prices",
+        "--strict-prices",
+    );
+    flags.set(
+        &mut plan.plausible.max_price,
+        args.max_price,
+        "data.max_price",
+        "--max-price",
+    );
+    flags.set(
+        &mut plan.plausible.max_daily_jump,
+        args.max_daily_jump,
+        "data.max_daily_jump",
+        "--max-daily-jump",
+    );
     let manifest = fetch(&plan, Arc::new(Bar::new())).map_err(|err| flags.explain(err, params))?;
     say!(
         "wrote {} ({} tickers, {} rows, {} to {}, digest {}) and {}",
