@@ -313,8 +313,8 @@ async fn client_errors_are_4xx_with_an_error_code_and_a_message() {
             )
             .await,
             400,
-            "INVALID_PARAMETER_VALUE",
-            "the request: AAA has more than one row dated 2024-01-02",
+            "BAD_REQUEST",
+            "the request: date 2024-01-02 is on two lines (2 and 3)",
         ),
         (
             send(
@@ -359,6 +359,25 @@ async fn client_errors_are_4xx_with_an_error_code_and_a_message() {
             "BAD_REQUEST",
             "invalid JSON body at dataframe_split.data[1][1]: invalid type: boolean `true`, \
              expected f64",
+        ),
+        // A score no answer can state (it used to be ranked first and shown as `null`).
+        (
+            send(
+                csv,
+                "Date,AAA,BBB,CCC\n2024-01-02,1e-300,1,1\n2024-01-03,1,1,1\n2024-01-04,1e300,1,1\n"
+                    .into(),
+            )
+            .await,
+            400,
+            "INVALID_PARAMETER_VALUE",
+            "ticker AAA on 2024-01-04: its score 1e300 / 1e-300 - 1 overflows a float",
+        ),
+        // One ticker's bars are not a universe (a 500 before the layout had its error).
+        (
+            send(csv, "Date,Open,Close\n2024-01-02,1,1\n".into()).await,
+            400,
+            "BAD_REQUEST",
+            "the request: column `Close` is a field of a bar, not a ticker",
         ),
     ];
     for (i, ((status, code, message), want_status, want_code, want_message)) in

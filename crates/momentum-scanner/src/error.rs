@@ -126,6 +126,22 @@ pub enum ScanError {
         /// The day.
         as_of: NaiveDate,
     },
+    /// A score beyond the range of a float: `P[t-S] / P[t-L]` of prices that far apart (the
+    /// spec ranks it first, but no output can state it, so no pick is made of it).
+    #[error(
+        "ticker {ticker} on {as_of}: its score {recent:e} / {past:e} - 1 overflows a float \
+         (are these prices right?)"
+    )]
+    ScoreOverflow {
+        /// The ticker.
+        ticker: String,
+        /// The day.
+        as_of: NaiveDate,
+        /// `P[t-S]`.
+        recent: f64,
+        /// `P[t-L]`.
+        past: f64,
+    },
     /// The picks history file is not what `momentum scan` writes.
     #[error("corrupt picks history {}: {reason}", path.display())]
     CorruptHistory {

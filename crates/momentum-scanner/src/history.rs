@@ -199,6 +199,20 @@ pub fn read_history(path: &Path) -> Result<Vec<Picks>, ScanError> {
                 scan.alias, scan.as_of, scan.params.top_k
             )));
         }
+        // Equal weights of the selected, none for the rest: a basket of other weights is
+        // levered or partly unallocated, and its return would not be the model's.
+        let equal = 1.0 / selected as f64;
+        let unequal = scan.picks.iter().find(|pick| {
+            let weight = if pick.selected { equal } else { 0.0 };
+            (pick.target_weight - weight).abs() > 1e-12
+        });
+        if let Some(pick) = unequal {
+            return Err(corrupt(format!(
+                "the {} scan of {} gives {} a target weight of {}: a scan weighs each of its \
+                 {selected} selected tickers 1/{selected} and the others 0",
+                scan.alias, scan.as_of, pick.ticker, pick.target_weight
+            )));
+        }
     }
     Ok(scans.into_values().collect())
 }

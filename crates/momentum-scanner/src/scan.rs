@@ -161,7 +161,8 @@ pub fn check_universe(
 /// # Errors
 /// [`ScanError::UniverseMismatch`] when the panel's tickers are not the model's universe;
 /// [`ScanError::TooShort`] when `t < lookback` (no price `L` days back);
-/// [`ScanError::InvalidModel`] for parameters out of range.
+/// [`ScanError::InvalidModel`] for parameters out of range; [`ScanError::ScoreOverflow`] for
+/// a score beyond a float's range.
 ///
 /// # Examples
 ///
@@ -191,6 +192,16 @@ pub fn check_universe(
 ///
 /// // Day 1 has no price two days back.
 /// assert!(matches!(scan(&panel, 1, &model), Err(ScanError::TooShort { lookback: 2, .. })));
+///
+/// // 1e300 / 1e-300 overflows: no pick is made of a score no output can state.
+/// let close = ndarray::array![[1e-300, 20.0, 1.0], [1.0, 21.0, 5.0], [1e300, 22.0, 6.0]];
+/// let dates = (1..=3).map(|d| chrono::NaiveDate::from_ymd_opt(2024, 1, d).unwrap()).collect();
+/// let wild = PricePanel::new(dates, model.universe.clone(), close)?;
+/// let err = scan(&wild, 2, &model).unwrap_err();
+/// assert_eq!(
+///     err.to_string(),
+///     "ticker A on 2024-01-03: its score 1e300 / 1e-300 - 1 overflows a float (are these prices right?)"
+/// );
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn scan(panel: &PricePanel, t: usize, model: &Model) -> Result<Picks, ScanError> {
@@ -212,6 +223,14 @@ pub fn scan(panel: &PricePanel, t: usize, model: &Model) -> Result<Picks, ScanEr
     }
     let mut scores = vec![f64::NAN; panel.n_tickers()];
     momentum_features::momentum_scores(panel, t, params.lookback, params.skip, &mut scores)?;
+    if let Some(i) = scores.iter().position(|score| score.is_infinite()) {
+        return Err(ScanError::ScoreOverflow {
+            ticker: panel.tickers()[i].clone(),
+            as_of,
+            recent: panel.price(t - params.skip, i),
+            past: panel.price(t - params.lookback, i),
+        });
+    }
     // The full ranking is the top N; its first k are exactly `select_top_k(scores, k)` because
     // the rank order is total.
     let ranked = momentum_engine::select_top_k(&scores, scores.len());

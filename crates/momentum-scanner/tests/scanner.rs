@@ -213,7 +213,25 @@ fn a_foreign_model_in_the_history_and_bad_monitor_settings_are_clear_errors() {
         pick.selected = false;
     }
     let scored = clean.picks.iter().filter(|p| p.score.is_some()).count();
+    // Weights that are in range but not the scan's: an unallocated basket read as a loss of
+    // everything (t = -inf), a weight on a ticker not selected (a levered basket).
+    let chosen = clean.picks.iter().position(|p| p.selected).unwrap();
+    let other = clean.picks.iter().position(|p| !p.selected).unwrap();
+    let mut unallocated = clean.clone();
+    unallocated.picks[chosen].target_weight = 0.0;
+    let mut levered = clean.clone();
+    levered.picks[other].target_weight = 0.5;
+    let n = clean.selected().count();
+    let weighs = |ticker: &str, weight: &str| {
+        format!(
+            "the champion scan of {} gives {ticker} a target weight of {weight}: a scan weighs \
+             each of its {n} selected tickers 1/{n} and the others 0",
+            clean.as_of
+        )
+    };
     for (spoilt, expected) in [
+        (unallocated, weighs(&clean.picks[chosen].ticker, "0")),
+        (levered, weighs(&clean.picks[other].ticker, "0.5")),
         (
             none_selected,
             format!(

@@ -143,6 +143,7 @@ impl From<ScanError> for ApiError {
                 | DataError::InvalidNumber { .. }
                 | DataError::InvalidDate { .. }
                 | DataError::EmptyTicker { .. }
+                | DataError::Layout { .. }
                 | DataError::InputTooLarge { .. } => Self::malformed(message),
                 DataError::MissingTickers { tickers, .. } => Self::invalid(format!(
                     "{}: the model's tickers {} have no close",
@@ -165,6 +166,7 @@ impl From<ScanError> for ApiError {
             ScanError::TooShort { .. }
             | ScanError::NoData
             | ScanError::MissingTicker { .. }
+            | ScanError::ScoreOverflow { .. }
             | ScanError::Features(_) => Self::invalid(message),
             _ => Self::internal(message),
         }

@@ -9,8 +9,8 @@
 //! and is logged and counted. A file without a block for the alias (or a registry without the
 //! alias) unloads the model (503) only once it has stayed so for two polls at least
 //! [`UNLOAD_AFTER`] apart, or at once on `SIGHUP`: until then each poll is a failed reload and
-//! the model stays, so an editor that truncates the file before writing it, however slowly,
-//! never unloads it.
+//! the model stays, so an editor that truncates the file and writes it within that time
+//! never unloads it (left without the block longer, the file reads as a withdrawal).
 //!
 //! A registry that cannot be reached when the server starts (its tracking server is down or
 //! answers 5xx) does not keep the server from starting when params.yaml has the block of the
