@@ -11,10 +11,12 @@
 //! - [`Owner`]: a process named by its host, pid and start time, and whether it still runs
 //!   (the tracking store marks the runs of a dead owner KILLED with it); [`owned_name`] and
 //!   [`dead_owned`] name files and folders after their writer and find a dead writer's.
+//! - [`DirLock`]: one process at a time changing the files of a directory.
 //! - [`FileError`]: an I/O failure naming its file.
 #![warn(missing_docs)]
 
 mod atomic;
+mod lock;
 mod owner;
 
 use std::path::PathBuf;
@@ -23,6 +25,7 @@ pub use atomic::{
     check_not_read_only, copy_atomic_unsynced, write_atomic, write_atomic_by_path,
     write_atomic_unsynced, write_together,
 };
+pub use lock::DirLock;
 pub use owner::{Owner, dead_owned, owned_name};
 
 /// An I/O failure of a write, naming the file or directory it was about.

@@ -419,6 +419,26 @@ pub enum LifecycleError {
         #[source]
         source: Box<LifecycleError>,
     },
+    /// Another promotion, rollback, swap or retirement of the same params file is running.
+    #[error(
+        "another `momentum promote` is changing {} (or the registry's aliases) right now: let it \
+         finish, then run this again",
+        path.display()
+    )]
+    PromotionInProgress {
+        /// The params file.
+        path: PathBuf,
+    },
+    /// The params file's model blocks changed after they were read.
+    #[error(
+        "the model blocks of {} changed after this command read them (another `momentum \
+         promote` finished meanwhile): run it again",
+        path.display()
+    )]
+    ParamsChanged {
+        /// The params file.
+        path: PathBuf,
+    },
     /// A backtest run that logged a grid table has it no more.
     #[error(
         "run {run_id} logged its {combinations} combinations in {artifact}, but the artifact is \

@@ -27,6 +27,11 @@
 //! review (the weekly job moves the alias, then opens a pull request with the new block), or
 //! an alias moved by hand: `scan` serves what it was asked for with a warning.
 //!
+//! Two of these steps at once on one params file would each act on what it read before the
+//! other's change: each takes [`momentum_files::DirLock`] on the file's directory without
+//! waiting (the second is refused), then checks that the file's blocks are still the ones it
+//! read.
+//!
 //! For the tests of this, `MOMENTUM_CRASH_AT=<point>` aborts the process at a named point
 //! between two steps ([`CRASH_POINTS`]).
 
@@ -79,6 +84,26 @@ pub fn journal_path(params_file: &Path) -> PathBuf {
     let mut name = params_file.file_name().unwrap_or_default().to_owned();
     name.push(".promoting");
     params_file.with_file_name(name)
+}
+
+/// The right to change `params_file` and the registry's aliases, held until dropped: a second
+/// promotion, rollback, swap or retirement of the same file is refused while one runs (the
+/// blocks it read would be stale; following the "interrupted" advice would undo the running
+/// one). Taken, the blocks `settings` were read with are checked against the file's: one that
+/// finished in between changed them.
+fn exclusive(params_file: &Path, settings: &Settings) -> Result<momentum_files::DirLock> {
+    let lock = momentum_files::DirLock::try_exclusive(params_file)?.ok_or_else(|| {
+        LifecycleError::PromotionInProgress {
+            path: params_file.into(),
+        }
+    })?;
+    let now = Settings::load(params_file, false)?;
+    if (&now.production, &now.challenger) != (&settings.production, &settings.challenger) {
+        return Err(LifecycleError::ParamsChanged {
+            path: params_file.into(),
+        });
+    }
+    Ok(lock)
 }
 
 /// Writes the journal before the first change to the registry, once `params_file` is known to
@@ -252,6 +277,7 @@ pub fn register(
     params_file: &Path,
     (arm, promoted_at): (Arm, &str),
 ) -> Result<Promotion> {
+    let _turn = exclusive(params_file, settings)?;
     let source_run = candidate_run(tracker, settings, &verdict.sha256)?;
     let name = &settings.tracking.model_name;
     // Check that params.yaml can be rewritten before touching the registry (the edit does not
@@ -379,6 +405,7 @@ pub struct Rollback {
 /// [`LifecycleError::NothingToRollBack`], [`LifecycleError::FirstVersion`],
 /// [`LifecycleError::MissingVersion`]; the registry's errors; the params file's.
 pub fn rollback(tracker: &Tracker, settings: &Settings, params_file: &Path) -> Result<Rollback> {
+    let _turn = exclusive(params_file, settings)?;
     let name = &settings.tracking.model_name;
     if journal_path(params_file).exists() {
         // Every alias goes back to the version of its block; the first one moved is reported.
@@ -536,6 +563,7 @@ pub fn promote_challenger(
     params_file: &Path,
     ab_report: &Path,
 ) -> Result<Swap> {
+    let _turn = exclusive(params_file, settings)?;
     let name = &settings.tracking.model_name;
     let no_challenger = || LifecycleError::NoChallenger {
         path: params_file.into(),
@@ -628,6 +656,7 @@ pub fn retire_challenger(
     settings: &Settings,
     params_file: &Path,
 ) -> Result<String> {
+    let _turn = exclusive(params_file, settings)?;
     let name = &settings.tracking.model_name;
     let challenger =
         block_model(settings, Arm::Challenger)?.ok_or_else(|| LifecycleError::NoChallenger {

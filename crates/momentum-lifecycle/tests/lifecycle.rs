@@ -8,8 +8,9 @@ use chrono::NaiveDate;
 use momentum_engine::{Arm, GridSpec, PricePanel, Shard, WindowName};
 use momentum_lifecycle::track::{open_tracker, track_backtest};
 use momentum_lifecycle::{
-    BacktestFiles, ProductionSource, REPORT_FILE, ReportContext, ScanRequest, Settings, Silent,
-    backtest, backtest_shard, judge, load_model, merge_backtest, register, report_of_run, run_scan,
+    BacktestFiles, LifecycleError, ProductionSource, REPORT_FILE, ReportContext, ScanRequest,
+    Settings, Silent, backtest, backtest_shard, judge, load_model, merge_backtest, register,
+    report_of_run, run_scan,
 };
 use momentum_scanner::Model;
 use momentum_scanner::model::CodeVersion;
@@ -121,14 +122,39 @@ fn backtest_promote_and_scan_through_the_library() {
     let roi = verdict.gates.iter().find(|g| g.gate == "min_roi").unwrap();
     assert_eq!(roi.value, test.strategy.total_roi);
     assert!(verdict.passed(), "{:?}", verdict.gates);
-    let promotion = register(
-        &tracker,
-        &settings,
-        &verdict,
-        &params_file,
-        (Arm::Champion, "2026-12-05T00:00:00Z"),
-    )
-    .unwrap();
+    let promote = || {
+        register(
+            &tracker,
+            &settings,
+            &verdict,
+            &params_file,
+            (Arm::Champion, "2026-12-05T00:00:00Z"),
+        )
+    };
+    // Refused while another promotion holds the params file, and over blocks that changed
+    // since `settings` read them: before the registry or the file changes.
+    let held = momentum_files::DirLock::exclusive(&params_file).unwrap();
+    let err = promote().unwrap_err();
+    assert!(
+        matches!(err, LifecycleError::PromotionInProgress { .. }),
+        "{err}"
+    );
+    drop(held);
+    let committed =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../params.yaml"))
+            .unwrap();
+    std::fs::write(&params_file, &committed).unwrap();
+    let err = promote().unwrap_err();
+    assert!(matches!(err, LifecycleError::ParamsChanged { .. }), "{err}");
+    assert_eq!(std::fs::read_to_string(&params_file).unwrap(), committed);
+    // No registered model yet, not even an empty one.
+    assert!(
+        tracker
+            .list_versions(&settings.tracking.model_name)
+            .is_err()
+    );
+    std::fs::write(&params_file, "# written by the test\n").unwrap();
+    let promotion = promote().unwrap();
     assert_eq!(promotion.model.version(), Some("1"));
     assert_eq!(promotion.previous, None);
     let written = std::fs::read_to_string(&params_file).unwrap();

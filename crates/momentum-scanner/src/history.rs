@@ -219,7 +219,8 @@ pub fn read_history(path: &Path) -> Result<Vec<Picks>, ScanError> {
 
 /// Adds the scans `new` to the history at `path`, each replacing an earlier scan of the same
 /// as-of date and model ([`Picks::alias`]) so a rerun does not duplicate it. Scans are kept by date, the
-/// champion's before the challenger's. The file is rewritten atomically.
+/// champion's before the challenger's. The file is rewritten atomically, one process at a time
+/// ([`momentum_files::DirLock`] on its directory: a concurrent scan waits its turn).
 ///
 /// # Errors
 /// As [`read_history`] for the history already there; [`ScanError::HistoryWrite`] or
@@ -260,6 +261,12 @@ pub fn read_history(path: &Path) -> Result<Vec<Picks>, ScanError> {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn append_history(path: &Path, new: &[Picks]) -> Result<(), ScanError> {
+    // Two scans at once would each rewrite the history they read: one's scan would be lost.
+    let _turn =
+        momentum_files::DirLock::exclusive(path).map_err(|err| ScanError::HistoryWrite {
+            path: path.into(),
+            source: Box::new(err),
+        })?;
     let mut scans = read_history(path)?;
     scans.retain(|scan| {
         !new.iter()

@@ -168,6 +168,27 @@ fn history_is_idempotent_per_as_of_date_and_round_trips() {
     assert_eq!(history, vec![day1, day3]);
 }
 
+/// Scans appending to one history at once (a scheduled scan and one by hand) each keep their
+/// scan: they take turns (each used to rewrite the history it had read, losing the other's).
+#[test]
+fn concurrent_appends_keep_every_scan() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("predictions/picks.parquet");
+    let panel = tiny_panel();
+    let scans: Vec<Picks> = (1..panel.n_days())
+        .map(|t| scan(&panel, t, &model(&panel, ONE_DAY_MODEL, "1")).unwrap())
+        .collect();
+    for round in 0..20 {
+        let _ = std::fs::remove_file(&path);
+        std::thread::scope(|threads| {
+            for picks in &scans {
+                threads.spawn(|| append_history(&path, std::slice::from_ref(picks)).unwrap());
+            }
+        });
+        assert_eq!(read_history(&path).unwrap(), scans, "round {round}");
+    }
+}
+
 #[test]
 fn a_corrupt_history_is_a_clear_error_and_is_left_alone() {
     let dir = tempfile::tempdir().unwrap();
