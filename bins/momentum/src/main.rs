@@ -136,8 +136,9 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
 }
 
 /// `momentum runs list | head -1`: when the reader of stdout goes away, printing panics with a
-/// broken pipe (Rust ignores SIGPIPE); end quietly with exit 0 instead, as ripgrep does. Every
-/// other panic is reported as usual.
+/// broken pipe (Rust ignores SIGPIPE); end quietly with exit 0 instead, as ripgrep does. The
+/// same for stderr (`2>&1 | head`: a note or the count after a table). Every other panic is
+/// reported as usual.
 fn quiet_on_broken_pipe() {
     let report = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
@@ -147,7 +148,8 @@ fn quiet_on_broken_pipe() {
             .map(String::as_str)
             .or_else(|| info.payload().downcast_ref::<&str>().copied())
             .unwrap_or_default();
-        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+        let printing = ["failed printing to stdout", "failed printing to stderr"];
+        if printing.iter().any(|p| message.starts_with(p)) && message.contains("Broken pipe") {
             std::process::exit(0);
         }
         report(info);

@@ -218,6 +218,19 @@ fn bad_queries_and_a_broken_table_are_one_line_naming_them() {
         String::from_utf8_lossy(&out.stderr)
     );
 
+    // The same for a reader of stderr that goes away (`2>&1 | head`): the count after the
+    // table, and any note, used to panic (exit 101).
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_momentum"))
+        .args(["runs", "compare", &parent])
+        .current_dir(root)
+        .env_remove("MLFLOW_TRACKING_URI")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stderr.take());
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+
     // A truncated table: compare names the run and the file; listing still works.
     let artifact = root
         .join("mlruns/runs")

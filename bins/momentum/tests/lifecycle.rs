@@ -990,19 +990,24 @@ fn a_challenger_runs_in_shadow_and_replaces_the_champion_only_on_a_decision() {
     let dir = project(None);
     let root = dir.path();
     ok(momentum(root, None, &["promote"]));
-    fails(momentum(root, None, &["ab"]), "no picks history yet");
     fails(
         momentum(root, None, &["promote", "--from-challenger"]),
         "no challenger",
     );
-    // Scans of the champion but no challenger at all: the advice is a promotion, not a scan.
+    // No challenger at all, with scans of the champion or without: the advice is a
+    // promotion, not a scan.
+    let no_challenger = "error: no challenger: params.yaml has an empty challenger block and \
+                         momentum-xs no `challenger` alias (run `momentum promote --alias \
+                         challenger`)";
+    fails(momentum(root, None, &["ab"]), no_challenger);
     ok(momentum(root, None, &["scan"]));
+    fails(momentum(root, None, &["ab"]), no_challenger);
+    ok(momentum(root, None, &["promote", "--alias", "challenger"]));
+    // Registered, never scanned: the champion's scans are no record of it.
     fails(
         momentum(root, None, &["ab"]),
-        "error: no challenger: params.yaml has an empty challenger block and momentum-xs no \
-         `challenger` alias (run `momentum promote --alias challenger`)",
+        "the picks history has no scan of the challenger (version 2) yet",
     );
-    ok(momentum(root, None, &["promote", "--alias", "challenger"]));
     assert_eq!(challenger_version(root).as_deref(), Some("2"));
     // A challenger block with a version but a parameter missing is named as that block's key.
     let params = root.join("params.yaml");

@@ -70,7 +70,8 @@ impl AbRequest {
 
 /// Compares the two books of `request.source` and writes the report and the chart (each
 /// atomically; the chart only when there are at least two common days). `models` are the
-/// champion and the challenger, needed by the backtest source only.
+/// champion and the challenger that hold the aliases now, needed by the live and backtest
+/// sources (the live books are their scans, net of their costs), not by a returns file.
 ///
 /// # Errors
 /// Settings out of range; the source's errors (no challenger scan in the history, a returns
@@ -80,6 +81,7 @@ pub fn run_ab(models: Option<(&Model, &Model)>, request: &AbRequest) -> Result<A
     request.settings.validate().map_err(setting_check)?;
     let (champion, challenger, overlap) = match &request.source {
         AbSource::Live => {
+            let (champion, challenger) = models.ok_or(LifecycleError::NoModelsToCompare)?;
             let history = read_history(&request.history)?;
             let closes = read_price_cache(&request.prices, |tickers| {
                 tickers
@@ -94,8 +96,8 @@ pub fn run_ab(models: Option<(&Model, &Model)>, request: &AbRequest) -> Result<A
             })?;
             let panel = closes.panel()?;
             let books = (
-                live_book(&panel, &history, Arm::Champion)?,
-                live_book(&panel, &history, Arm::Challenger)?,
+                live_book(&panel, &history, (Arm::Champion, champion))?,
+                live_book(&panel, &history, (Arm::Challenger, challenger))?,
             );
             // The overlap of the two versions compared, not of earlier ones.
             let compared: Vec<_> = history
@@ -113,7 +115,7 @@ pub fn run_ab(models: Option<(&Model, &Model)>, request: &AbRequest) -> Result<A
             (books.0, books.1, overlap)
         }
         AbSource::Backtest { start, end } => {
-            let (champion, challenger) = models.ok_or(LifecycleError::NoModelsToBacktest)?;
+            let (champion, challenger) = models.ok_or(LifecycleError::NoModelsToCompare)?;
             // Each model on its own universe, in its order, as its backtest and scans saw it.
             let panel_of = |model: &Model| -> Result<PricePanel> {
                 let closes = read_price_cache(&request.prices, |_| model.universe.clone())?;

@@ -187,11 +187,12 @@ pub enum LifecycleError {
         /// Why.
         reason: String,
     },
-    /// `momentum ab --source backtest` without the two models.
+    /// A comparison of the two models (live or backtest) without them.
     #[error(
-        "a backtest comparison needs a champion and a challenger (params.yaml production and challenger blocks)"
+        "a comparison of the models needs a champion and a challenger (params.yaml production \
+         and challenger blocks)"
     )]
-    NoModelsToBacktest,
+    NoModelsToCompare,
     /// The backtest comparison's window has fewer than two days of prices.
     #[error(
         "{}: fewer than two days of prices from {} to {}",

@@ -442,8 +442,16 @@ fn a_challenger_is_scanned_in_shadow_compared_swapped_in_and_retired() {
         },
         out: root.join("reports/ab.json"),
     };
-    let live = run_ab(None, &request(AbSource::Live)).unwrap();
+    let err = run_ab(None, &request(AbSource::Live)).unwrap_err();
+    assert!(matches!(err, LifecycleError::NoModelsToCompare), "{err}");
+    let live = run_ab(Some((&champion, &challenger)), &request(AbSource::Live)).unwrap();
     assert_eq!(live.source, "live");
+    // Net of each model's cost (the history records none), as the backtest books are.
+    assert_eq!(
+        live.champion.params.map(|p| p.cost_bps),
+        Some(champion.params.cost_bps)
+    );
+    assert!(champion.params.cost_bps > 0.0);
     assert_eq!(live.decision.as_str(), "inconclusive");
     assert_eq!(live.days_compared, 18);
     assert!(

@@ -236,27 +236,45 @@ pub struct Book {
     pub turnover: f64,
 }
 
-/// The live book of the latest model of `arm` in `history` (its scans with the same version
-/// and parameters) on `panel`, as the module docs describe.
+/// The live book of `model`, the registered model that is `arm` now, on `panel`: its scans
+/// as `arm` in `history` (the same version and parameters; scans of an earlier model that held
+/// the alias are not its record), net of the model's cost (the history records none: a scan
+/// does not trade), as the module docs describe.
 ///
 /// # Errors
 /// [`ScanError::NoHistory`] for an empty history, [`ScanError::NoArmHistory`] when it has no
-/// scan of `arm`; [`ScanError::MissingTicker`]
-/// when a selected ticker is not in the panel or has no price on its scan day.
-pub fn live_book(panel: &PricePanel, history: &[Picks], arm: Arm) -> Result<Book, ScanError> {
+/// scan of `model` as `arm`; [`ScanError::NotRegistered`] for a model without a version;
+/// [`ScanError::MissingTicker`] when a selected ticker is not in the panel or has no price on
+/// its scan day.
+pub fn live_book(
+    panel: &PricePanel,
+    history: &[Picks],
+    (arm, model): (Arm, &Model),
+) -> Result<Book, ScanError> {
     if history.is_empty() {
         return Err(ScanError::NoHistory);
     }
-    let latest = history
-        .iter()
-        .rfind(|scan| scan.alias == arm)
-        .ok_or(ScanError::NoArmHistory { arm })?;
-    let params = latest.params;
+    let version = model.version().ok_or(ScanError::NotRegistered)?;
+    let params = model.params;
+    // What a scan of the model records: its parameters without the cost.
+    let scanned = StrategyParams {
+        cost_bps: 0.0,
+        ..params
+    };
+    let of_model = |scan: &&Picks| {
+        scan.alias == arm && scan.params == scanned && scan.model_version == version
+    };
+    if !history.iter().any(|scan| of_model(&scan)) {
+        return Err(ScanError::NoArmHistory {
+            arm,
+            version: version.to_owned(),
+        });
+    }
     let holding = params.holding;
     let last = panel.n_days().saturating_sub(1);
     let carried = panel.carried();
     let mut book = Book {
-        version: latest.model_version.clone(),
+        version: version.to_owned(),
         params: Some(params),
         dates: Vec::new(),
         returns: Vec::new(),
@@ -269,10 +287,7 @@ pub fn live_book(panel: &PricePanel, history: &[Picks], arm: Arm) -> Result<Book
     // for the cost of a trade on its day.
     let mut last_values = (1.0, 1.0);
     let mut next_allowed = 0;
-    let scans = history.iter().filter(|scan| {
-        scan.alias == arm && scan.params == params && scan.model_version == latest.model_version
-    });
-    for scan in scans {
+    for scan in history.iter().filter(of_model) {
         let Ok(t) = panel.dates().binary_search(&scan.as_of) else {
             tracing::warn!(as_of = %scan.as_of, %arm, "scan date is not in the price data; skipped");
             continue;
@@ -575,6 +590,19 @@ mod tests {
         }
     }
 
+    /// The model registered as `arm` (version 1 the champion, 2 the challenger), with `params`.
+    fn model(arm: Arm, params: StrategyParams) -> Model {
+        Model {
+            params,
+            universe: ["A", "B", "C"].map(String::from).to_vec(),
+            data_digest: None,
+            stage: crate::model::Stage::Registered(crate::model::Registration {
+                version: if arm == Arm::Champion { "1" } else { "2" }.into(),
+                promoted_at: String::new(),
+            }),
+        }
+    }
+
     #[test]
     fn a_live_book_holds_each_counted_scan_for_its_period_and_carries_missing_prices() {
         let history = [
@@ -586,7 +614,12 @@ mod tests {
             scan(Arm::Challenger, 2, "C"),
             scan(Arm::Champion, 4, "A"),
         ];
-        let book = live_book(&panel(), &history, Arm::Champion).unwrap();
+        let book = live_book(
+            &panel(),
+            &history,
+            (Arm::Champion, &model(Arm::Champion, PARAMS)),
+        )
+        .unwrap();
         assert_eq!((book.version.as_str(), book.params), ("1", Some(PARAMS)));
         assert_eq!(book.dates, (2..=6).map(day).collect::<Vec<_>>());
         // A from 10: 11, 12. B from 18: 21, then 21 carried over the missing day. A from 13: 14.
@@ -608,7 +641,12 @@ mod tests {
         assert!((period - 1.2).abs() < 1e-15);
 
         // The challenger holds A, then C from day 3 to the end of its period.
-        let shadow = live_book(&panel(), &history, Arm::Challenger).unwrap();
+        let shadow = live_book(
+            &panel(),
+            &history,
+            (Arm::Challenger, &model(Arm::Challenger, PARAMS)),
+        )
+        .unwrap();
         assert_eq!(shadow.dates, (2..=5).map(day).collect::<Vec<_>>());
         assert_eq!(shadow.returns[2..], [0.0, 0.0]);
         let paired = Paired::of(&book, &shadow);
@@ -623,11 +661,14 @@ mod tests {
         // 10 bps a unit traded. The book's value day by day as the spec's equity curve: from
         // the first purchase's post-trade value, each later trade's cost taken from the value
         // of its day.
-        let costed = |arm, t, ticker| {
-            let mut picks = scan(arm, t, ticker);
-            picks.params.cost_bps = 10.0;
-            picks
-        };
+        // The history records no cost (a scan does not trade): the model's is taken.
+        let costly = model(
+            Arm::Champion,
+            StrategyParams {
+                cost_bps: 10.0,
+                ..PARAMS
+            },
+        );
         let returns =
             |values: &[f64]| -> Vec<f64> { values.windows(2).map(|v| v[1] / v[0] - 1.0).collect() };
         let close_to = |got: &[f64], want: &[f64]| {
@@ -640,12 +681,12 @@ mod tests {
         // A on day 0 (bought: turnover 1), a scan inside A's period (not counted: no trade),
         // B on day 2 (A out, B in: 2), A on day 4 (2): each on time.
         let history = [
-            costed(Arm::Champion, 0, "A"),
-            costed(Arm::Champion, 1, "C"),
-            costed(Arm::Champion, 2, "B"),
-            costed(Arm::Champion, 4, "A"),
+            scan(Arm::Champion, 0, "A"),
+            scan(Arm::Champion, 1, "C"),
+            scan(Arm::Champion, 2, "B"),
+            scan(Arm::Champion, 4, "A"),
         ];
-        let book = live_book(&panel(), &history, Arm::Champion).unwrap();
+        let book = live_book(&panel(), &history, (Arm::Champion, &costly)).unwrap();
         assert_eq!(book.dates, (2..=6).map(day).collect::<Vec<_>>());
         let v0 = 1.0 - 0.001;
         let (v1, v2) = (v0 * 11.0 / 10.0, v0 * 12.0 / 10.0 * (1.0 - 0.002));
@@ -658,8 +699,8 @@ mod tests {
         // B on day 3, a day after A's period ended (the scan of day 2 was missed): A was held
         // through day 3, which has no return, so selling it and buying B (2 units) is paid from
         // day 4's.
-        let history = [costed(Arm::Champion, 0, "A"), costed(Arm::Champion, 3, "B")];
-        let book = live_book(&panel(), &history, Arm::Champion).unwrap();
+        let history = [scan(Arm::Champion, 0, "A"), scan(Arm::Champion, 3, "B")];
+        let book = live_book(&panel(), &history, (Arm::Champion, &costly)).unwrap();
         assert_eq!(book.dates, [day(2), day(3), day(5), day(6)]);
         let first = returns(&[v0, v0 * 11.0 / 10.0, v0 * 12.0 / 10.0]);
         let second = returns(&[1.0, 0.998 * 21.0 / 21.0, 0.998 * 22.0 / 21.0]);
@@ -667,20 +708,29 @@ mod tests {
         assert!((book.turnover - annualised(3.0, 4.0)).abs() < 1e-9);
 
         // A scan that picks nothing sells A on time (1 unit) and holds cash.
-        let mut cash = costed(Arm::Champion, 2, "A");
+        let mut cash = scan(Arm::Champion, 2, "A");
         cash.picks.clear();
-        let history = [costed(Arm::Champion, 0, "A"), cash];
-        let book = live_book(&panel(), &history, Arm::Champion).unwrap();
+        let history = [scan(Arm::Champion, 0, "A"), cash];
+        let book = live_book(&panel(), &history, (Arm::Champion, &costly)).unwrap();
         let v2 = v0 * 12.0 / 10.0 * (1.0 - 0.001);
         close_to(&book.returns, &returns(&[v0, v1, v2, v2, v2]));
         assert!((book.turnover - annualised(2.0, 4.0)).abs() < 1e-9);
 
         // Holding one day, a scan every day: day 1's return pays day 1's trade.
-        let mut history = [costed(Arm::Champion, 0, "A"), costed(Arm::Champion, 1, "B")];
+        let mut history = [scan(Arm::Champion, 0, "A"), scan(Arm::Champion, 1, "B")];
         for picks in &mut history {
             picks.params.holding = 1;
         }
-        let book = live_book(&panel(), &history, Arm::Champion).unwrap();
+        let daily = StrategyParams {
+            holding: 1,
+            ..costly.params
+        };
+        let book = live_book(
+            &panel(),
+            &history,
+            (Arm::Champion, &model(Arm::Champion, daily)),
+        )
+        .unwrap();
         assert_eq!(book.dates, [day(2), day(3)]);
         let (a, b) = (
             v0 * 11.0 / 10.0 * 0.998,
@@ -708,7 +758,12 @@ mod tests {
             (0.5, Window::full(panel().n_days())),
         )
         .unwrap();
-        let book = live_book(&panel(), &history, Arm::Champion).unwrap();
+        let book = live_book(
+            &panel(),
+            &history,
+            (Arm::Champion, &model(Arm::Champion, PARAMS)),
+        )
+        .unwrap();
         // The monitor counts complete periods only: days 1 to 3 and 3 to 5.
         assert_eq!(report.live.len(), 2);
         for period in &report.live {
@@ -730,16 +785,31 @@ mod tests {
     #[test]
     fn a_book_needs_scans_and_priced_picks() {
         let champion_only = [scan(Arm::Champion, 0, "A")];
+        let challenger = model(Arm::Challenger, PARAMS);
         assert!(matches!(
-            live_book(&panel(), &champion_only, Arm::Challenger),
+            live_book(&panel(), &champion_only, (Arm::Challenger, &challenger)),
             Err(ScanError::NoArmHistory {
-                arm: Arm::Challenger
+                arm: Arm::Challenger,
+                ..
             })
         ));
+        // Scans of an earlier champion (version 1) are not the record of the one now (3).
+        let mut now = model(Arm::Champion, PARAMS);
+        now.stage = crate::model::Stage::Registered(crate::model::Registration {
+            version: "3".into(),
+            promoted_at: String::new(),
+        });
+        let err = live_book(&panel(), &champion_only, (Arm::Champion, &now)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the picks history has no scan of the champion (version 3) yet: `momentum scan` \
+             records one for each model in params.yaml (production and challenger); or compare \
+             with --source backtest"
+        );
         // B has no price on day 5: it cannot be bought then.
         let unpriced = [scan(Arm::Champion, 4, "B")];
         assert!(matches!(
-            live_book(&panel(), &unpriced, Arm::Champion),
+            live_book(&panel(), &unpriced, (Arm::Champion, &model(Arm::Champion, PARAMS))),
             Err(ScanError::MissingTicker { ticker, .. }) if ticker == "B"
         ));
         assert_eq!(mean_overlap(&champion_only), None);

@@ -111,12 +111,15 @@ pub enum ScanError {
     NoHistory,
     /// The history has no scan of one of the two models.
     #[error(
-        "the picks history has no scan of the {arm} yet: `momentum scan` records one for each \
-         model in params.yaml (production and challenger); or compare with --source backtest"
+        "the picks history has no scan of the {arm} (version {version}) yet: `momentum scan` \
+         records one for each model in params.yaml (production and challenger); or compare \
+         with --source backtest"
     )]
     NoArmHistory {
         /// The model without scans.
         arm: momentum_engine::Arm,
+        /// Its registry version.
+        version: String,
     },
     /// A model's ticker has no usable price.
     #[error("ticker {ticker} of the model has no price on {as_of}")]

@@ -167,16 +167,17 @@ pub fn run(args: Args, settings: &Settings, params: &Path) -> anyhow::Result<Exi
     }
     let registry = || open_tracker(settings, "registry", git_commit());
     let load = |arm| load_model(settings, params, (arm, ProductionSource::Params), registry);
+    // The models that hold the aliases now: their costs, and whose record is compared.
     let models = match request.source {
-        AbSource::Backtest { .. } => Some((load(Arm::Champion)?, load(Arm::Challenger)?)),
-        _ => None,
+        AbSource::Returns(_) => None,
+        _ => Some((load(Arm::Champion)?, load(Arm::Challenger)?)),
     };
     // Opened before the comparison writes: a store that cannot be opened changes no file.
     let tracker = open_tracker(settings, "ab", git_commit())?;
     let report = run_ab(models.as_ref().map(|(a, b)| (a, b)), &request).map_err(|err| {
         // No scan of a model that params.yaml does not have: a scan would not help, a
         // promotion would (`load` says which).
-        if let LifecycleError::Scan(ScanError::NoArmHistory { arm }) = &err
+        if let LifecycleError::Scan(ScanError::NoArmHistory { arm, .. }) = &err
             && let Err(missing) = load(*arm)
         {
             return missing.into();
