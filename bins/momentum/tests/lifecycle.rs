@@ -1248,8 +1248,21 @@ fn serving_commands_fail_clearly_on_bad_input() {
     );
     assert!(!root.join("reports/picks.json").exists());
 
-    // Fresh, the same file scans the model's universe only: ZZZZ is not ranked.
+    // A today before the newest price would scan a day from its future: refused, unless
+    // --as-of names a day up to today.
     let csv_prices = ["scan", "--prices", "data/raw/csv.parquet"];
+    fails(
+        momentum(
+            root,
+            None,
+            &[&csv_prices[..], &["--today", "2021-01-04"]].concat(),
+        ),
+        "the day to scan, 2021-02-03, is after today (2021-01-04): it would read prices from \
+         the future (pass --as-of to score an earlier day)",
+    );
+    assert!(!root.join("reports/picks.json").exists());
+
+    // Fresh, the same file scans the model's universe only: ZZZZ is not ranked.
     ok(momentum(
         root,
         None,

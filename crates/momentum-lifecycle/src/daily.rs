@@ -199,6 +199,13 @@ fn scan_day(model: &Model, arm: Arm, request: &ScanRequest) -> Result<Picks> {
             })?,
         None => panel.n_days() - 1,
     };
+    // A day after the one the scan is told is today is a day from its future.
+    if dates[day] > request.today {
+        return Err(LifecycleError::ScanAfterToday {
+            day: dates[day],
+            today: request.today,
+        });
+    }
     Ok(scan(&panel, day, model)?)
 }
 

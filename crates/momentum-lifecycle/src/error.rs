@@ -420,6 +420,17 @@ pub enum LifecycleError {
         #[source]
         source: Box<LifecycleError>,
     },
+    /// The day a scan would score is after the day it is told is today.
+    #[error(
+        "the day to scan, {day}, is after today ({today}): it would read prices from the future \
+         (pass --as-of to score an earlier day)"
+    )]
+    ScanAfterToday {
+        /// The day to scan (the newest price's, or `--as-of`).
+        day: NaiveDate,
+        /// Today, as the scan was told.
+        today: NaiveDate,
+    },
     /// Another promotion, rollback, swap or retirement of the same params file is running.
     #[error(
         "another `momentum promote` is changing {} (or the registry's aliases) right now: let it \
