@@ -555,8 +555,20 @@ fn each_failing_gate_rejects_and_leaves_params_untouched() {
         text.replace("\n  max_pbo: 0.50\n", "\n  max_pbo: null\n"),
     )
     .unwrap();
-    let out = ok(momentum(root, None, &["promote", "--dry-run"]));
-    assert!(!out.contains("max_pbo"), "{out}");
+    // Every gate passes without one for the PBO; the edited candidate was written by no
+    // tracked run, which the dry run says as the promotion would.
+    let out = momentum(root, None, &["promote", "--dry-run"]);
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table.contains("min_roi") && !table.contains("max_pbo") && !table.contains("FAIL"),
+        "{table}"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("the backtest run that wrote this candidate is not in the tracking store"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     std::fs::write(&params, &before).unwrap();
     std::fs::write(&candidate_path, &original).unwrap();
 
@@ -597,7 +609,10 @@ fn each_failing_gate_rejects_and_leaves_params_untouched() {
     args.extend_from_slice(GRID);
     ok(momentum(root, None, &args));
     let out = ok(momentum(root, None, &["promote", "--dry-run"]));
-    assert!(out.contains("would be promoted"), "{out}");
+    assert!(
+        out.contains("dry run: the candidate would be promoted to `champion` (source run "),
+        "{out}"
+    );
     assert_eq!(std::fs::read(&params).unwrap(), before);
     let nothing_registered = || {
         !root.join("mlruns/models").exists()
@@ -613,12 +628,30 @@ fn each_failing_gate_rejects_and_leaves_params_untouched() {
     let text = String::from_utf8(before.clone()).unwrap();
     let hand_edited = format!("# edited by hand\n---\n{text}");
     std::fs::write(&params, &hand_edited).unwrap();
-    let out = momentum(root, None, &["promote"]);
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("params.yaml"), "{err}");
-    assert!(nothing_registered());
-    assert_eq!(std::fs::read_to_string(&params).unwrap(), hand_edited);
+    // The dry run refuses what the promotion refuses after the gates (it used to say "would
+    // be promoted").
+    for dry in [false, true] {
+        let args = if dry {
+            &["promote", "--dry-run"][..]
+        } else {
+            &["promote"]
+        };
+        let out = momentum(root, None, args);
+        assert_eq!(out.status.code(), Some(1), "dry run: {dry}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("params.yaml"), "{err}");
+        assert!(nothing_registered());
+        assert_eq!(std::fs::read_to_string(&params).unwrap(), hand_edited);
+    }
+    // So is a candidate whose backtest was not tracked.
+    std::fs::write(&params, &before).unwrap();
+    let mut untracked = vec!["backtest", "--no-track"];
+    untracked.extend_from_slice(GRID);
+    ok(momentum(root, None, &untracked));
+    fails(
+        momentum(root, None, &["promote", "--dry-run"]),
+        "the backtest run that wrote this candidate is not in the tracking store",
+    );
 
     // A candidate whose backtest ran a walk-forward is also held to its out-of-sample Sharpe.
     std::fs::write(&params, &before).unwrap();

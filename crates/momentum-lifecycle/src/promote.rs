@@ -239,6 +239,54 @@ pub fn judge(path: &Path, gates: &Gates) -> Result<Verdict> {
     })
 }
 
+/// What [`check_registration`] found: what a promotion starts from.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    /// The backtest run that wrote the candidate, the version's source.
+    pub source_run: String,
+    /// The version the alias names now, if any.
+    pub previous: Option<ModelVersion>,
+    /// The model of the alias's block in the params file, if any.
+    pub in_params: Option<Model>,
+}
+
+/// Everything [`register`] checks before it changes anything, changing nothing (what
+/// `promote --dry-run` runs): the finished backtest run that wrote the candidate, a params
+/// file that can be rewritten with the candidate's block, and a registry alias that agrees
+/// with the block (a promotion from an interrupted state would record the wrong previous
+/// champion).
+///
+/// # Errors
+/// As [`register`]'s, before its first change.
+pub fn check_registration(
+    tracker: &Tracker,
+    settings: &Settings,
+    verdict: &Verdict,
+    (params_file, arm): (&Path, Arm),
+) -> Result<Checked> {
+    let source_run = candidate_run(tracker, settings, &verdict.sha256)?;
+    // The edit does not depend on the version number or the time the registry hands out.
+    model_text(
+        params_file,
+        arm,
+        &verdict.candidate.clone().registered("0", ""),
+    )?;
+    momentum_files::check_not_read_only(params_file)?;
+    let previous = aliased(tracker, &settings.tracking.model_name, arm)?;
+    let in_params = block_model(settings, arm)?;
+    check_agreement(
+        settings,
+        arm,
+        (params_file, in_params.as_ref()),
+        previous.as_ref(),
+    )?;
+    Ok(Checked {
+        source_run,
+        previous,
+        in_params,
+    })
+}
+
 /// What a promotion did.
 #[derive(Debug, Clone)]
 pub struct Promotion {
@@ -278,25 +326,13 @@ pub fn register(
     (arm, promoted_at): (Arm, &str),
 ) -> Result<Promotion> {
     let _turn = exclusive(params_file, settings)?;
-    let source_run = candidate_run(tracker, settings, &verdict.sha256)?;
+    let Checked {
+        source_run,
+        previous,
+        in_params,
+    } = check_registration(tracker, settings, verdict, (params_file, arm))?;
     let name = &settings.tracking.model_name;
-    // Check that params.yaml can be rewritten before touching the registry (the edit does not
-    // depend on the version number the registry hands out).
-    model_text(
-        params_file,
-        arm,
-        &verdict.candidate.clone().registered("0", promoted_at),
-    )?;
-    let previous = aliased(tracker, name, arm)?;
     let previous_version = previous.as_ref().map(|v| v.version.clone());
-    // A promotion from an interrupted state would record the wrong previous champion.
-    let in_params = block_model(settings, arm)?;
-    check_agreement(
-        settings,
-        arm,
-        (params_file, in_params.as_ref()),
-        previous.as_ref(),
-    )?;
     begin(params_file, "promotion")?;
     crash_point("promote:journal-written");
     tracker.create_registered_model(name)?;

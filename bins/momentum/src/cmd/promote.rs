@@ -11,8 +11,8 @@ use crate::terminal::say;
 use momentum_engine::Arm;
 use momentum_lifecycle::track::{git_commit, open_tracker};
 use momentum_lifecycle::{
-    ARCHIVED_TAG, CHAMPION, Settings, judge, promote_challenger, register, retire_challenger,
-    rollback,
+    ARCHIVED_TAG, CHAMPION, Settings, check_registration, judge, promote_challenger, register,
+    retire_challenger, rollback,
 };
 
 /// Exit code of a candidate that failed a gate (nothing was changed).
@@ -240,15 +240,20 @@ pub fn run(args: Args, settings: &Settings, params: &Path) -> anyhow::Result<Exi
         say!("rejected: the candidate stays a candidate; nothing changed");
         return Ok(ExitCode::from(EXIT_REJECTED));
     }
-    if args.dry_run {
-        say!("dry run: the candidate would be promoted; nothing changed");
-        return Ok(ExitCode::SUCCESS);
-    }
     let tracker = open_tracker(settings, "promote", git_commit())?;
     let arm = match args.alias {
         AliasArg::Champion => Arm::Champion,
         AliasArg::Challenger => Arm::Challenger,
     };
+    if args.dry_run {
+        // What the promotion would refuse after the gates, it refuses here too.
+        let checked = check_registration(&tracker, settings, &verdict, (params, arm))?;
+        say!(
+            "dry run: the candidate would be promoted to `{arm}` (source run {}); nothing changed",
+            checked.source_run
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     let promotion = register(&tracker, settings, &verdict, params, (arm, &crate::now()))?;
     say!(
         "promoted: {name} version {} is `{arm}` (source run {}); {} {} block updated",
