@@ -539,6 +539,11 @@ fn each_failing_gate_rejects_and_leaves_params_untouched() {
         "invalid promotion.min_dsr in params.yaml: must be in [0, 1]",
     );
     std::fs::write(&params, &before).unwrap();
+    // A candidate given to a command that promotes none is refused, not ignored.
+    for steps in ["--rollback", "--retire-challenger", "--from-challenger"] {
+        let out = momentum(root, None, &["promote", steps, "--candidate", "x.json"]);
+        assert_eq!(out.status.code(), Some(2), "{steps}");
+    }
 
     // A selection without a PBO (a train window too short for CSCV) fails the gate, unless
     // params.yaml turns it off.

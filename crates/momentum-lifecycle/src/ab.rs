@@ -201,14 +201,14 @@ fn read_returns(path: &Path) -> Result<(Book, Book)> {
         .map_err(|err| bad(err.to_string()))?
         .clone();
     let column = |name: &str| {
-        header
-            .iter()
-            .position(|h| h.eq_ignore_ascii_case(name))
-            .ok_or_else(|| {
-                bad(format!(
-                    "missing column {name} (the header is date,champion,challenger)"
-                ))
-            })
+        let mut at = (header.iter().enumerate()).filter(|(_, h)| h.eq_ignore_ascii_case(name));
+        match (at.next(), at.next()) {
+            (Some((first, _)), None) => Ok(first),
+            (Some(_), Some(_)) => Err(bad(format!("column {name} appears twice"))),
+            (None, _) => Err(bad(format!(
+                "missing column {name} (the header is date,champion,challenger)"
+            ))),
+        }
     };
     let (date_at, champion_at, challenger_at) =
         (column("date")?, column("champion")?, column("challenger")?);

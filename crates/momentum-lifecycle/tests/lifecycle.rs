@@ -661,6 +661,11 @@ fn a_returns_file_is_compared_and_a_bad_one_is_named() {
             "line 2: champion `abc`: invalid float literal",
         ),
         (
+            "twice-named.csv",
+            "date,champion,challenger,champion\n2020-01-01,0.01,0.02,0.5\n",
+            "column champion appears twice",
+        ),
+        (
             "no-such-day.csv",
             "date,champion,challenger\n2020-02-30,0.01,0.02\n",
             "line 2: date `2020-02-30`: input is out of range",

@@ -105,11 +105,11 @@ pub struct Args {
     alias: AliasArg,
 
     /// Move production and `champion` back to the previous version
-    #[arg(long, conflicts_with_all = ["dry_run", "min_roi", "min_dsr", "max_drawdown", "max_pbo", "min_oos_sharpe", "alias"])]
+    #[arg(long, conflicts_with_all = ["candidate", "dry_run", "min_roi", "min_dsr", "max_drawdown", "max_pbo", "min_oos_sharpe", "alias"])]
     rollback: bool,
 
     /// Make the challenger the champion, as reports/ab.json decided
-    #[arg(long, conflicts_with_all = ["rollback", "retire_challenger", "dry_run", "min_roi", "min_dsr", "max_drawdown", "max_pbo", "min_oos_sharpe", "alias"])]
+    #[arg(long, conflicts_with_all = ["candidate", "rollback", "retire_challenger", "dry_run", "min_roi", "min_dsr", "max_drawdown", "max_pbo", "min_oos_sharpe", "alias"])]
     from_challenger: bool,
 
     /// The comparison --from-challenger acts on
@@ -122,7 +122,7 @@ pub struct Args {
     ab_report: PathBuf,
 
     /// Archive the challenger: remove its alias and empty its block
-    #[arg(long, conflicts_with_all = ["rollback", "dry_run", "min_roi", "min_dsr", "max_drawdown", "max_pbo", "min_oos_sharpe", "alias"])]
+    #[arg(long, conflicts_with_all = ["candidate", "rollback", "dry_run", "min_roi", "min_dsr", "max_drawdown", "max_pbo", "min_oos_sharpe", "alias"])]
     retire_challenger: bool,
 }
 
