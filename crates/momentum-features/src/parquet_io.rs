@@ -232,7 +232,7 @@ pub fn read_panel(path: &Path) -> Result<StoredPanel> {
     // or edited, are checked here alike (a missing close is NaN).
     for (ticker, col) in tickers.iter().zip(&cols) {
         if let Some((t, close)) = (col.iter().enumerate())
-            .find(|(_, close)| !close.is_nan() && !(close.is_finite() && **close > 0.0))
+            .find(|(_, close)| !(close.is_nan() || crate::is_valid(**close)))
         {
             return Err(layout(format!(
                 "{ticker} on {}: close is {close}, prices must be finite and > 0",

@@ -254,7 +254,7 @@ fn remove_stale_temps(dir: &Path, name: &str) {
 /// The directory of `path` (`.` for a bare name), created when missing. A failure names
 /// `path`, the file that cannot be written, or the file that stands where one of its
 /// directories must be (the OS says only `File exists` or `Not a directory`).
-fn created_parent(path: &Path) -> Result<PathBuf, FileError> {
+pub(crate) fn created_parent(path: &Path) -> Result<PathBuf, FileError> {
     let dir = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
         _ => PathBuf::from("."),

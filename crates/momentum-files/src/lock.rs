@@ -4,6 +4,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use crate::FileError;
+use crate::atomic::created_parent;
 
 /// An advisory lock on the directory that holds a file, released when dropped (or when its
 /// process dies): the read-modify-write cycles of two processes on the files of one directory
@@ -43,12 +44,8 @@ impl DirLock {
 }
 
 fn open_dir(path: &Path) -> Result<(PathBuf, File), FileError> {
-    let dir = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
     // The first write of a file may come with its directory: it is made to be locked.
-    std::fs::create_dir_all(&dir).map_err(|err| FileError::io(&dir, err))?;
+    let dir = created_parent(path)?;
     let handle = File::open(&dir).map_err(|err| FileError::io(&dir, err))?;
     Ok((dir, handle))
 }
