@@ -311,6 +311,9 @@ fn a_panel_older_than_the_fetched_prices_is_warned_about() {
     ];
     ok(&momentum(dir.path(), &["fetch"]));
     ok(&momentum(dir.path(), &["features"]));
+    let manifest = dir.path().join("data/raw/prices.manifest.json");
+    let digest = |manifest: &Value| manifest["digest"].as_str().unwrap()[..12].to_owned();
+    let built_from = digest(&read_json(&manifest));
     let fresh = momentum(dir.path(), &backtest);
     ok(&fresh);
     assert!(
@@ -329,12 +332,11 @@ fn a_panel_older_than_the_fetched_prices_is_warned_about() {
     let stale = momentum(dir.path(), &backtest);
     ok(&stale);
     let stderr = String::from_utf8_lossy(&stale.stderr);
-    let manifest = read_json(&dir.path().join("data/raw/prices.manifest.json"));
-    let now = &manifest["digest"].as_str().unwrap()[..12];
+    let now = digest(&read_json(&manifest));
     assert!(
         stderr.contains(&format!(
             "data/features/panel.parquet was built from other prices than \
-             data/raw/prices.parquet holds now (digest e982afe2945c against {now}): run \
+             data/raw/prices.parquet holds now (digest {built_from} against {now}): run \
              `momentum features`"
         )),
         "{stderr}"

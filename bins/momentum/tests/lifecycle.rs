@@ -543,6 +543,13 @@ fn each_failing_gate_rejects_and_leaves_params_untouched() {
     for steps in ["--rollback", "--retire-challenger", "--from-challenger"] {
         let out = momentum(root, None, &["promote", steps, "--candidate", "x.json"]);
         assert_eq!(out.status.code(), Some(2), "{steps}");
+        let usage = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            usage.contains(&format!(
+                "the argument '{steps}' cannot be used with '--candidate <PATH>'"
+            )),
+            "{usage}"
+        );
     }
 
     // A selection without a PBO (a train window too short for CSCV) fails the gate, unless

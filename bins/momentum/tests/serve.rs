@@ -313,7 +313,7 @@ async fn client_errors_are_4xx_with_an_error_code_and_a_message() {
             )
             .await,
             400,
-            "BAD_REQUEST",
+            "INVALID_PARAMETER_VALUE",
             "the request: date 2024-01-02 is on two lines (2 and 3)",
         ),
         (

@@ -378,11 +378,14 @@ fn parse(text: impl Read, origin: &str) -> Result<PriceTable> {
                 cells.push(parse_number(&record[col], origin, line, &original[col])?);
             }
         }
-        cells.into_table(tickers).map_err(|(first, second, date)| {
-            layout(format!(
-                "date {date} is on two lines ({first} and {second}): a wide file has one line a day"
-            ))
-        })?
+        cells
+            .into_table(tickers)
+            .map_err(|(first, second, date)| DataError::DuplicateDate {
+                origin: origin.into(),
+                date,
+                first,
+                second,
+            })?
     };
     validate(&table, origin)?;
     Ok(table)

@@ -76,8 +76,23 @@ pub enum DataError {
         line: u64,
     },
 
-    /// A CSV file whose header or lines fit neither layout (a column named twice, one ticker's
-    /// bars without a `ticker` column, a date on two lines of a wide file, a Parquet file).
+    /// A wide CSV file with a date on two lines: its lines would be merged.
+    #[error(
+        "{origin}: date {date} is on two lines ({first} and {second}): a wide file has one line a day"
+    )]
+    DuplicateDate {
+        /// The input file.
+        origin: String,
+        /// The date.
+        date: NaiveDate,
+        /// The line of its first row.
+        first: u64,
+        /// The line of its second.
+        second: u64,
+    },
+
+    /// A CSV file whose header fits neither layout (a column named twice, one ticker's bars
+    /// without a `ticker` column), or a Parquet file read as CSV.
     #[error("{origin}: {reason}")]
     Layout {
         /// The input file.

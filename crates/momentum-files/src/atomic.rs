@@ -211,7 +211,7 @@ where
 
 /// The file a write replaces: a symbolic link's target (the link stays a link and the file it
 /// points at gets the new content), else `path` itself.
-fn resolved(path: &Path) -> PathBuf {
+pub(crate) fn resolved(path: &Path) -> PathBuf {
     let is_link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
     if is_link && let Ok(target) = std::fs::canonicalize(path) {
         return target;

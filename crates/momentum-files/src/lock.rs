@@ -4,13 +4,14 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use crate::FileError;
-use crate::atomic::created_parent;
+use crate::atomic::{created_parent, resolved};
 
-/// An advisory lock on the directory that holds a file, released when dropped (or when its
-/// process dies): the read-modify-write cycles of two processes on the files of one directory
-/// (two scans appending to one history, two promotions of one `params.yaml`) take turns instead
-/// of one losing the other's change. The lock is the directory's own (`flock` on a handle of
-/// it), so no lock file is left beside the data.
+/// An advisory lock on the directory that holds a file (a symbolic link's target's), released
+/// when dropped (or when its process dies): the read-modify-write cycles of two processes on
+/// the files of one directory (two scans appending to one history, two promotions of one
+/// `params.yaml`) take turns instead of one losing the other's change. The lock is the
+/// directory's own (`flock` on a handle of it), so no lock file is left beside the data; it
+/// covers every file of the directory that is written under it.
 #[derive(Debug)]
 pub struct DirLock {
     _handle: File,
@@ -44,8 +45,9 @@ impl DirLock {
 }
 
 fn open_dir(path: &Path) -> Result<(PathBuf, File), FileError> {
-    // The first write of a file may come with its directory: it is made to be locked.
-    let dir = created_parent(path)?;
+    // The directory a write replaces the file in (a link's target's, as `write_atomic`
+    // resolves it); the first write of a file may come with its directory: it is made.
+    let dir = created_parent(&resolved(path))?;
     let handle = File::open(&dir).map_err(|err| FileError::io(&dir, err))?;
     Ok((dir, handle))
 }

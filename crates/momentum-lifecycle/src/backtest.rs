@@ -490,7 +490,7 @@ fn code_label(code: &CodeVersion) -> String {
 }
 
 /// The first setting two backtest blocks disagree on, as `backtest.cost_bps = 5 there, 10 in
-/// this merge`, looked for in the blocks as they are written down (keys in order).
+/// this merge`, looked for key by key in alphabetical order, nested blocks included.
 fn spec_difference(there: &ExperimentSpec, here: &ExperimentSpec) -> String {
     fn first(there: &Value, here: &Value, key: String) -> Option<String> {
         if let (Value::Object(a), Value::Object(b)) = (there, here) {

@@ -431,10 +431,11 @@ pub enum LifecycleError {
         /// Today, as the scan was told.
         today: NaiveDate,
     },
-    /// Another promotion, rollback, swap or retirement of the same params file is running.
+    /// Another promotion, rollback, swap or retirement of the same params file is running (or
+    /// another command writing in its directory).
     #[error(
-        "another `momentum promote` is changing {} (or the registry's aliases) right now: let it \
-         finish, then run this again",
+        "another command holds the directory of {} (a `momentum promote` changing it and the \
+         registry's aliases, or a scan writing beside it): let it finish, then run this again",
         path.display()
     )]
     PromotionInProgress {

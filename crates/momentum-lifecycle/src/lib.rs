@@ -67,9 +67,9 @@ pub use grid_table::{
 };
 pub use progress::{Progress, Silent};
 pub use promote::{
-    ARCHIVED_TAG, CHAMPION, CRASH_AT_ENV, CRASH_POINTS, Checked, ProductionSource, Promotion,
-    Rollback, Swap, Verdict, aliased, block_model, check_registration, journal_path, judge,
-    load_model, promote_challenger, register, retire_challenger, rollback,
+    ARCHIVED_TAG, CHAMPION, CRASH_AT_ENV, CRASH_POINTS, ProductionSource, Promotion,
+    RegistrationCheck, Rollback, Swap, Verdict, aliased, block_model, check_registration,
+    journal_path, judge, load_model, promote_challenger, register, retire_challenger, rollback,
 };
 pub use report::{LiveFiles, REPORT_FILE, ReportContext, report_of_run, write_report};
 pub use settings::{

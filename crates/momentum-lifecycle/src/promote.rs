@@ -91,7 +91,7 @@ pub fn journal_path(params_file: &Path) -> PathBuf {
 /// blocks it read would be stale; following the "interrupted" advice would undo the running
 /// one). Taken, the blocks `settings` were read with are checked against the file's: one that
 /// finished in between changed them.
-fn exclusive(params_file: &Path, settings: &Settings) -> Result<momentum_files::DirLock> {
+fn lock_params_file(params_file: &Path, settings: &Settings) -> Result<momentum_files::DirLock> {
     let lock = momentum_files::DirLock::try_exclusive(params_file)?.ok_or_else(|| {
         LifecycleError::PromotionInProgress {
             path: params_file.into(),
@@ -241,7 +241,7 @@ pub fn judge(path: &Path, gates: &Gates) -> Result<Verdict> {
 
 /// What [`check_registration`] found: what a promotion starts from.
 #[derive(Debug, Clone)]
-pub struct Checked {
+pub struct RegistrationCheck {
     /// The backtest run that wrote the candidate, the version's source.
     pub source_run: String,
     /// The version the alias names now, if any.
@@ -263,7 +263,7 @@ pub fn check_registration(
     settings: &Settings,
     verdict: &Verdict,
     (params_file, arm): (&Path, Arm),
-) -> Result<Checked> {
+) -> Result<RegistrationCheck> {
     let source_run = candidate_run(tracker, settings, &verdict.sha256)?;
     // The edit does not depend on the version number or the time the registry hands out.
     model_text(
@@ -280,7 +280,7 @@ pub fn check_registration(
         (params_file, in_params.as_ref()),
         previous.as_ref(),
     )?;
-    Ok(Checked {
+    Ok(RegistrationCheck {
         source_run,
         previous,
         in_params,
@@ -325,8 +325,8 @@ pub fn register(
     params_file: &Path,
     (arm, promoted_at): (Arm, &str),
 ) -> Result<Promotion> {
-    let _turn = exclusive(params_file, settings)?;
-    let Checked {
+    let _turn = lock_params_file(params_file, settings)?;
+    let RegistrationCheck {
         source_run,
         previous,
         in_params,
@@ -441,7 +441,7 @@ pub struct Rollback {
 /// [`LifecycleError::NothingToRollBack`], [`LifecycleError::FirstVersion`],
 /// [`LifecycleError::MissingVersion`]; the registry's errors; the params file's.
 pub fn rollback(tracker: &Tracker, settings: &Settings, params_file: &Path) -> Result<Rollback> {
-    let _turn = exclusive(params_file, settings)?;
+    let _turn = lock_params_file(params_file, settings)?;
     let name = &settings.tracking.model_name;
     if journal_path(params_file).exists() {
         // Every alias goes back to the version of its block; the first one moved is reported.
@@ -599,7 +599,7 @@ pub fn promote_challenger(
     params_file: &Path,
     ab_report: &Path,
 ) -> Result<Swap> {
-    let _turn = exclusive(params_file, settings)?;
+    let _turn = lock_params_file(params_file, settings)?;
     let name = &settings.tracking.model_name;
     let no_challenger = || LifecycleError::NoChallenger {
         path: params_file.into(),
@@ -692,7 +692,7 @@ pub fn retire_challenger(
     settings: &Settings,
     params_file: &Path,
 ) -> Result<String> {
-    let _turn = exclusive(params_file, settings)?;
+    let _turn = lock_params_file(params_file, settings)?;
     let name = &settings.tracking.model_name;
     let challenger =
         block_model(settings, Arm::Challenger)?.ok_or_else(|| LifecycleError::NoChallenger {

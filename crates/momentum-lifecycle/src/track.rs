@@ -219,8 +219,8 @@ pub fn track_backtest(
 ///
 /// # Errors
 /// [`LifecycleError::RunGrid`] naming the run when its table cannot be read (corrupt,
-/// truncated, a column missing); [`LifecycleError::GridArtifactMissing`] when a run that logged
-/// one has lost it; the tracker's errors.
+/// truncated, a column missing); [`LifecycleError::GridArtifactMissing`] when a finished run
+/// that logged one has lost it; the tracker's errors.
 pub fn grid_rows_of_run(
     tracker: &Tracker,
     run_id: &str,
@@ -259,14 +259,16 @@ fn with_grid_file<T>(
         source: Box::new(source),
     };
     if !has_artifact(tracker, run_id, remote, GRID_ARTIFACT)? {
-        // A run that logged a grid table has lost it (removed from the store by hand, a
-        // partial copy): not a run of another kind.
+        // A finished run that logged a grid table has lost it (removed from the store by
+        // hand, a partial copy): not a run of another kind. A run killed or still logging
+        // carries the tag before its artifacts.
         let run = if remote {
             remote_of(tracker)?.get_run(run_id)?
         } else {
             tracker.get_run(run_id)?
         };
-        return match run.tags.get(GRID_COMBINATIONS_TAG) {
+        let tagged = run.tags.get(GRID_COMBINATIONS_TAG);
+        return match tagged.filter(|_| run.status == momentum_tracking::RunStatus::Finished) {
             Some(combinations) => Err(LifecycleError::GridArtifactMissing {
                 run_id: run_id.to_owned(),
                 combinations: combinations.clone(),

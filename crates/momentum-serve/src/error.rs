@@ -153,6 +153,7 @@ impl From<ScanError> for ApiError {
                 DataError::ControlCharacter { .. }
                 | DataError::DuplicateTicker { .. }
                 | DataError::DuplicateRow { .. }
+                | DataError::DuplicateDate { .. }
                 | DataError::NonPositivePrice { .. }
                 | DataError::InvalidValue { .. }
                 | DataError::Unsorted { .. }

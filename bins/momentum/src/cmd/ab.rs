@@ -6,10 +6,7 @@ use std::process::ExitCode;
 use chrono::NaiveDate;
 use momentum_engine::Arm;
 use momentum_lifecycle::track::{git_commit, open_tracker, track_ab};
-use momentum_lifecycle::{
-    AbRequest, AbSource, LifecycleError, ProductionSource, Settings, load_model, run_ab,
-};
-use momentum_scanner::ScanError;
+use momentum_lifecycle::{AbRequest, AbSource, ProductionSource, Settings, load_model, run_ab};
 use momentum_scanner::ab::Decision;
 
 use crate::overrides::Overrides;
@@ -174,16 +171,8 @@ pub fn run(args: Args, settings: &Settings, params: &Path) -> anyhow::Result<Exi
     };
     // Opened before the comparison writes: a store that cannot be opened changes no file.
     let tracker = open_tracker(settings, "ab", git_commit())?;
-    let report = run_ab(models.as_ref().map(|(a, b)| (a, b)), &request).map_err(|err| {
-        // No scan of a model that params.yaml does not have: a scan would not help, a
-        // promotion would (`load` says which).
-        if let LifecycleError::Scan(ScanError::NoArmHistory { arm, .. }) = &err
-            && let Err(missing) = load(*arm)
-        {
-            return missing.into();
-        }
-        flags.explain(err, params)
-    })?;
+    let report = run_ab(models.as_ref().map(|(a, b)| (a, b)), &request)
+        .map_err(|err| flags.explain(err, params))?;
     // "champion v3", or "champion" for a returns file.
     let label = |arm: Arm, version: &str| match version {
         "" => arm.to_string(),

@@ -96,7 +96,8 @@ pub struct Args {
     #[arg(long, value_name = "X", allow_negative_numbers = true)]
     min_oos_sharpe: Option<f64>,
 
-    /// Print the verdict, change nothing
+    /// Print the verdict and run every check the promotion runs before its first change (the
+    /// tracked source run, the params file, the registry's alias); change nothing
     #[arg(long)]
     dry_run: bool,
 

@@ -65,7 +65,8 @@ pub struct Args {
     #[arg(long)]
     from_registry: bool,
 
-    /// Reference date of the staleness check (default: today, UTC)
+    /// Today: the reference date of the staleness check, and the latest day a scan may score
+    /// (default: today, UTC)
     #[arg(long, value_name = "YYYY-MM-DD")]
     today: Option<NaiveDate>,
 
