@@ -251,11 +251,14 @@ fn implausible_closes_of_a_price_file_are_warned_about_or_refused() {
         "--out",
         "panel.parquet",
     ];
-    let out = momentum(dir.path(), &features);
-    ok(&out);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains(warning), "{stderr}");
-    let backtest = [
+    let warns = |args: &[&str]| {
+        let out = momentum(dir.path(), args);
+        ok(&out);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(warning), "{stderr}");
+    };
+    warns(&features);
+    warns(&[
         "backtest",
         "--prices",
         "spike.csv",
@@ -268,11 +271,7 @@ fn implausible_closes_of_a_price_file_are_warned_about_or_refused() {
         "5",
         "--top-k",
         "1",
-    ];
-    let out = momentum(dir.path(), &backtest);
-    ok(&out);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains(warning), "{stderr}");
+    ]);
 
     std::fs::write(
         dir.path().join("strict.yaml"),

@@ -273,23 +273,19 @@ fn parse(text: impl Read, origin: &str) -> Result<PriceTable> {
             .chain(original.iter().skip(1))
             .collect();
     }
-    let headers: Vec<String> = original.iter().map(str::to_lowercase).collect();
     let layout = |reason: String| DataError::Layout {
         origin: origin.into(),
         reason,
     };
-    // A column the layout reads, named twice, would be read from one place and not the other.
     let find = |name: &str| {
-        let mut at = headers.iter().enumerate().filter(|(_, h)| *h == name);
-        match (at.next(), at.next()) {
-            (Some((first, _)), Some((second, _))) => Err(layout(format!(
+        find_column(original.iter(), name).map_err(|[first, second]| {
+            layout(format!(
                 "column `{}` appears twice (columns {} and {})",
                 &original[first],
                 first + 1,
                 second + 1
-            ))),
-            (first, _) => Ok(first.map(|(i, _)| i)),
-        }
+            ))
+        })
     };
     let missing = |column: &str| DataError::MissingColumn {
         origin: origin.into(),
@@ -448,6 +444,27 @@ impl WideCells {
             })
             .collect();
         Ok(PriceTable::from_series(tickers, series))
+    }
+}
+
+/// Where the column `name` is in a CSV `header`, names compared without case: `Ok(None)` when
+/// it is not there, and the first two places (0-based) when it is named twice: a column read
+/// from one place and not the other would be misread.
+///
+/// ```
+/// use momentum_data::find_column;
+/// assert_eq!(find_column(["Date", "Close"], "close"), Ok(Some(1)));
+/// assert_eq!(find_column(["date", "close"], "ticker"), Ok(None));
+/// assert_eq!(find_column(["close", "date", "CLOSE"], "close"), Err([0, 2]));
+/// ```
+pub fn find_column<'a>(
+    header: impl IntoIterator<Item = &'a str>,
+    name: &str,
+) -> std::result::Result<Option<usize>, [usize; 2]> {
+    let mut at = (header.into_iter().enumerate()).filter(|(_, h)| h.eq_ignore_ascii_case(name));
+    match (at.next(), at.next()) {
+        (Some((first, _)), Some((second, _))) => Err([first, second]),
+        (first, _) => Ok(first.map(|(i, _)| i)),
     }
 }
 

@@ -64,7 +64,7 @@ mod validate;
 
 pub use atomic::{write_atomic, write_together};
 pub use csvfile::{
-    InputLimits, SAMPLE_ORIGIN, load_sample, load_sample_index, parse_csv, read_csv,
+    InputLimits, SAMPLE_ORIGIN, find_column, load_sample, load_sample_index, parse_csv, read_csv,
     read_csv_with_limits,
 };
 pub use error::{DataError, Result};

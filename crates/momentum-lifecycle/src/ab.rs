@@ -200,15 +200,12 @@ fn read_returns(path: &Path) -> Result<(Book, Book)> {
         .headers()
         .map_err(|err| bad(err.to_string()))?
         .clone();
-    let column = |name: &str| {
-        let mut at = (header.iter().enumerate()).filter(|(_, h)| h.eq_ignore_ascii_case(name));
-        match (at.next(), at.next()) {
-            (Some((first, _)), None) => Ok(first),
-            (Some(_), Some(_)) => Err(bad(format!("column {name} appears twice"))),
-            (None, _) => Err(bad(format!(
-                "missing column {name} (the header is date,champion,challenger)"
-            ))),
-        }
+    let column = |name: &str| match momentum_data::find_column(header.iter(), name) {
+        Ok(Some(at)) => Ok(at),
+        Ok(None) => Err(bad(format!(
+            "missing column {name} (the header is date,champion,challenger)"
+        ))),
+        Err(_) => Err(bad(format!("column {name} appears twice"))),
     };
     let (date_at, champion_at, challenger_at) =
         (column("date")?, column("champion")?, column("challenger")?);

@@ -89,14 +89,16 @@ pub fn journal_path(params_file: &Path) -> PathBuf {
 /// The right to change `params_file` and the registry's aliases, held until dropped: a second
 /// promotion, rollback, swap or retirement of the same file is refused while one runs (the
 /// blocks it read would be stale; following the "interrupted" advice would undo the running
-/// one). Taken, the blocks `settings` were read with are checked against the file's: one that
-/// finished in between changed them.
+/// one). Taken, the file must be replaceable (a read-only one would fail the last step, after
+/// the registry changed), and the blocks `settings` were read with are checked against the
+/// file's: one that finished in between changed them.
 fn lock_params_file(params_file: &Path, settings: &Settings) -> Result<momentum_files::DirLock> {
     let lock = momentum_files::DirLock::try_exclusive(params_file)?.ok_or_else(|| {
         LifecycleError::PromotionInProgress {
             path: params_file.into(),
         }
     })?;
+    momentum_files::check_not_read_only(params_file)?;
     let now = Settings::load(params_file, false)?;
     if (&now.production, &now.challenger) != (&settings.production, &settings.challenger) {
         return Err(LifecycleError::ParamsChanged {
@@ -106,10 +108,8 @@ fn lock_params_file(params_file: &Path, settings: &Settings) -> Result<momentum_
     Ok(lock)
 }
 
-/// Writes the journal before the first change to the registry, once `params_file` is known to
-/// be replaceable (a read-only file would fail the last step, after the registry changed).
+/// Writes the journal before the first change to the registry (under [`lock_params_file`]).
 fn begin(params_file: &Path, action: &str) -> Result<()> {
-    momentum_files::check_not_read_only(params_file)?;
     let text = format!(
         "{action} of {} in progress (process {}); if no `momentum promote` is running, it was \
          interrupted: `momentum promote --rollback` restores the state before it\n",
@@ -239,8 +239,9 @@ pub fn judge(path: &Path, gates: &Gates) -> Result<Verdict> {
     })
 }
 
-/// What [`check_registration`] found: what a promotion starts from.
-#[derive(Debug, Clone)]
+/// What [`check_registration`] found: what a promotion starts from, with the params file held
+/// (see the module docs) until it is dropped.
+#[derive(Debug)]
 pub struct RegistrationCheck {
     /// The backtest run that wrote the candidate, the version's source.
     pub source_run: String,
@@ -248,11 +249,14 @@ pub struct RegistrationCheck {
     pub previous: Option<ModelVersion>,
     /// The model of the alias's block in the params file, if any.
     pub in_params: Option<Model>,
+    /// The params file held.
+    _turn: momentum_files::DirLock,
 }
 
 /// Everything [`register`] checks before it changes anything, changing nothing (what
-/// `promote --dry-run` runs): the finished backtest run that wrote the candidate, a params
-/// file that can be rewritten with the candidate's block, and a registry alias that agrees
+/// `promote --dry-run` runs): no other promotion running, the finished backtest run that wrote
+/// the candidate, a params file that can be rewritten with the candidate's block, and a
+/// registry alias that agrees
 /// with the block (a promotion from an interrupted state would record the wrong previous
 /// champion).
 ///
@@ -264,6 +268,7 @@ pub fn check_registration(
     verdict: &Verdict,
     (params_file, arm): (&Path, Arm),
 ) -> Result<RegistrationCheck> {
+    let turn = lock_params_file(params_file, settings)?;
     let source_run = candidate_run(tracker, settings, &verdict.sha256)?;
     // The edit does not depend on the version number or the time the registry hands out.
     model_text(
@@ -271,7 +276,6 @@ pub fn check_registration(
         arm,
         &verdict.candidate.clone().registered("0", ""),
     )?;
-    momentum_files::check_not_read_only(params_file)?;
     let previous = aliased(tracker, &settings.tracking.model_name, arm)?;
     let in_params = block_model(settings, arm)?;
     check_agreement(
@@ -284,6 +288,7 @@ pub fn check_registration(
         source_run,
         previous,
         in_params,
+        _turn: turn,
     })
 }
 
@@ -325,11 +330,12 @@ pub fn register(
     params_file: &Path,
     (arm, promoted_at): (Arm, &str),
 ) -> Result<Promotion> {
-    let _turn = lock_params_file(params_file, settings)?;
     let RegistrationCheck {
         source_run,
         previous,
         in_params,
+        // Held until the promotion returns.
+        _turn,
     } = check_registration(tracker, settings, verdict, (params_file, arm))?;
     let name = &settings.tracking.model_name;
     let previous_version = previous.as_ref().map(|v| v.version.clone());
