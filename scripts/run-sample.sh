@@ -10,7 +10,10 @@ momentum=${CARGO_TARGET_DIR:-target}/release/momentum
 
 "$momentum" fetch
 "$momentum" features
-"$momentum" backtest
+# The tear sheet leaves the picks and the monitor out, as the DVC stage's does: the committed
+# reports/report.html is that stage's output, and a report drawn before this run's scan would show
+# the previous scan's picks anyway (`momentum report RUN` draws one with them afterwards).
+"$momentum" backtest --report-no-live
 status=0
 "$momentum" promote || status=$?
 case $status in

@@ -410,8 +410,15 @@ impl Model {
 fn universe_fault(universe: &[String]) -> Option<String> {
     let mut seen = std::collections::HashSet::new();
     universe.iter().enumerate().find_map(|(i, ticker)| {
-        if ticker.trim().is_empty() {
+        let as_read = ticker.trim().to_uppercase();
+        if as_read.is_empty() {
             Some(format!("ticker {} of the list is empty", i + 1))
+        } else if *ticker != as_read {
+            // Price readers trim and upper-case every ticker, so `aapl` would only ever be
+            // reported missing from the prices.
+            Some(format!(
+                "ticker `{ticker}` is not written as prices name it: {as_read}"
+            ))
         } else if !seen.insert(ticker) {
             Some(format!("ticker {ticker} is listed twice"))
         } else {
@@ -906,6 +913,16 @@ mod tests {
             (
                 block("2", &["AAPL", " "]),
                 "invalid tickers of a production block: ticker 2 of the list is empty",
+            ),
+            (
+                block("2", &["AAPL", "msft"]),
+                "invalid tickers of a production block: ticker `msft` is not written as prices \
+                 name it: MSFT",
+            ),
+            (
+                block("2", &["AAPL ", "MSFT"]),
+                "invalid tickers of a production block: ticker `AAPL ` is not written as prices \
+                 name it: AAPL",
             ),
         ] {
             assert_eq!(block.model().unwrap_err().to_string(), expected);
