@@ -170,6 +170,44 @@ fn list_show_compare_and_sync() {
         ],
     ));
     assert_eq!(remote.lines().count(), 5, "{remote}");
+    // The server's parent: its children counted from their mlflow.parentRunId tags, and the
+    // short id printed usable as it is (the server takes whole ids only: it is looked up).
+    let top = stdout(&momentum(
+        dir.path(),
+        &["runs", "--uri", uri, "list", "--remote", "--top-level"],
+    ));
+    let row = top.lines().nth(1).expect("the parent");
+    assert_eq!(row.split_whitespace().last(), Some("3"), "{top}");
+    let short_id = row.split_whitespace().next().unwrap();
+    let shown = stdout(&momentum(
+        dir.path(),
+        &["runs", "--uri", uri, "show", "--remote", short_id],
+    ));
+    assert!(
+        shown.contains("objective") && shown.contains("trades.csv"),
+        "{shown}"
+    );
+    let kids = stdout(&momentum(
+        dir.path(),
+        &[
+            "runs", "--uri", uri, "list", "--remote", "--parent", short_id,
+        ],
+    ));
+    assert_eq!(kids.lines().count(), 4, "{kids}");
+    let compared = stdout(&momentum(
+        dir.path(),
+        &["runs", "--uri", uri, "compare", "--remote", short_id],
+    ));
+    assert!(compared.contains("backtest"), "{compared}");
+    let out = momentum(
+        dir.path(),
+        &["runs", "--uri", uri, "show", "--remote", "0000000"],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("run 0000000 not found in experiment"),
+        "{stderr}"
+    );
     let synced = stdout(&momentum(dir.path(), &["runs", "--uri", uri, "list"]));
     assert!(
         synced
@@ -183,6 +221,65 @@ fn list_show_compare_and_sync() {
 #[path = "common/mod.rs"]
 #[allow(dead_code)]
 mod common;
+
+/// The server is killed while `runs sync` pushes a grid: one line on stderr naming the server
+/// (as when it is down from the start), exit 1, no run blamed on its parent; once the server is
+/// back, a sync pushes the rest and the server has every run once.
+#[test]
+fn a_server_killed_during_sync_is_one_line_and_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let runs = dir.path().join("mlruns").join("runs");
+    let n = 300;
+    let children = (0..n)
+        .map(|i| {
+            RunSpec::new(format!("c{i}"))
+                .param("lookback", i)
+                .metric("sharpe", f64::from(i))
+        })
+        .collect();
+    Tracker::local(dir.path().join("mlruns"))
+        .unwrap()
+        .log_grid("momentum", RunSpec::new("grid"), children)
+        .unwrap();
+    let mut server = support::Server::start(&dir.path().join("server"), false, false);
+    let uri = server.uri.clone();
+    let sync = common::command(dir.path(), Some(&uri), &["runs", "sync"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Killed once the parent is recorded as pushed, while its children are being pushed.
+    let started = std::time::Instant::now();
+    while std::fs::read_dir(&runs)
+        .unwrap()
+        .filter_map(Result::ok)
+        .all(|e| !e.path().join("remotes.json").exists())
+    {
+        assert!(started.elapsed().as_secs() < 120, "the sync pushed nothing");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    server.kill();
+    let out = sync.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains(&uri) && stderr.contains("stopped answering"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("its parent"), "{stderr}");
+
+    server.restart();
+    let again = common::ok(common::momentum(dir.path(), Some(&uri), &["runs", "sync"]));
+    assert!(again.contains(" 0 failed"), "{again}");
+    let client =
+        momentum_tracking::RestClient::new(server.client_config(momentum_tracking::Auth::None))
+            .unwrap();
+    let remote = client
+        .search_runs(&momentum_tracking::RunQuery::new("momentum"))
+        .unwrap();
+    assert_eq!(remote.len(), n as usize + 1, "every run once");
+}
 
 /// A tracking server whose answer never ends: `runs list --remote` fails with one line naming
 /// the URL and the limit instead of growing until the allocator aborts.

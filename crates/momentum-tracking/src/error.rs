@@ -221,6 +221,16 @@ impl TrackingError {
         }
     }
 
+    /// True when the server gave no answer ([`TrackingError::Http`]: refused, reset, timed out)
+    /// or was not asked because it had stopped answering ([`TrackingError::Unreachable`]): the
+    /// server is down, nothing is wrong with the run.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(
+            self,
+            TrackingError::Http { .. } | TrackingError::Unreachable { .. }
+        )
+    }
+
     /// `missing()` in place of a "does not exist" answer ([`Self::is_not_found`]), `self`
     /// otherwise: a 404 from the server becomes the error that names what is missing.
     pub(crate) fn not_found_as(self, missing: impl FnOnce() -> TrackingError) -> TrackingError {

@@ -175,6 +175,18 @@ pub struct SyncReport {
     pub failed: Vec<(String, TrackingError)>,
 }
 
+impl SyncReport {
+    /// The error that shows the server stopped answering during the push (the first request
+    /// that got no answer; the runs after it failed with [`TrackingError::Unreachable`]), if it
+    /// did. Those runs are kept locally for the next sync.
+    pub fn outage(&self) -> Option<&TrackingError> {
+        let errors = || self.failed.iter().map(|(_, e)| e);
+        errors()
+            .find(|e| matches!(e, TrackingError::Http { .. }))
+            .or_else(|| errors().find(|e| e.is_unreachable()))
+    }
+}
+
 /// What [`Tracker::log_grid`] wrote.
 #[derive(Debug)]
 pub struct GridLog {
@@ -706,12 +718,7 @@ impl Tracker {
                         report.uri,
                         err.chain()
                     );
-                    if report.failed.iter().any(|(_, e)| {
-                        matches!(
-                            e,
-                            TrackingError::Http { .. } | TrackingError::Unreachable { .. }
-                        )
-                    }) {
+                    if report.outage().is_some() {
                         self.remote_down.store(true, Ordering::Relaxed);
                     }
                 }
@@ -838,6 +845,15 @@ impl Tracker {
             let mut jobs = Vec::new();
             let mut job_ids = Vec::new();
             for run in level {
+                // Checked first: a child whose parent failed because the server went down is
+                // not pushed because the server is down, not because of its parent.
+                if unreachable {
+                    report.failed.push((
+                        run.run_id.clone(),
+                        TrackingError::Unreachable { url: uri.clone() },
+                    ));
+                    continue;
+                }
                 let remote_parent = match &run.parent_run_id {
                     None => None,
                     Some(p) => match records.get(p).map(|r| r.run_id.clone()).or_else(|| {
@@ -859,13 +875,6 @@ impl Tracker {
                         }
                     },
                 };
-                if unreachable {
-                    report.failed.push((
-                        run.run_id.clone(),
-                        TrackingError::Unreachable { url: uri.clone() },
-                    ));
-                    continue;
-                }
                 let artifacts = artifacts.remove(&run.run_id).unwrap_or_default();
                 job_ids.push(run.run_id.clone());
                 jobs.push(PushJob {
@@ -895,10 +904,7 @@ impl Tracker {
                         report.pushed.push(id);
                     }
                     Err(err) => {
-                        unreachable |= matches!(
-                            err,
-                            TrackingError::Http { .. } | TrackingError::Unreachable { .. }
-                        );
+                        unreachable |= err.is_unreachable();
                         report.failed.push((id, err));
                     }
                 }

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use momentum_lifecycle::{LiveFiles, ReportContext, Settings, report_of_run, write_report};
 
-use crate::cmd::runs::{open_store, resolve};
+use crate::cmd::runs::{open_store, resolve_either};
 
 const AFTER_HELP: &str = "\
 The report is one self-contained HTML file (inline SVG charts and CSS, no script, no external
@@ -76,7 +76,7 @@ impl LiveArgs {
 #[derive(Debug, clap::Args)]
 #[command(after_long_help = AFTER_HELP)]
 pub struct Args {
-    /// Backtest run id (or a unique prefix of a local run id).
+    /// Backtest run id (or a unique prefix; with --remote, of a run of `tracking.experiment`).
     run: String,
 
     /// Read the run from the tracking server (the id is then the server's run id).
@@ -105,11 +105,12 @@ pub fn run(args: Args, settings: &Settings) -> anyhow::Result<ExitCode> {
     if args.remote && tracker.remote().is_none() {
         anyhow::bail!("--remote needs a tracking server (--uri or MLFLOW_TRACKING_URI)");
     }
-    let id = if args.remote {
-        args.run.clone()
-    } else {
-        resolve(&tracker, &args.run, &tracker.list_runs()?)?
-    };
+    let id = resolve_either(
+        &tracker,
+        &settings.tracking.experiment,
+        &args.run,
+        args.remote,
+    )?;
     let context = args.live.context(settings)?;
     let html = report_of_run(&tracker, &id, args.remote, &context)?;
     write_report(&args.out, &html)?;

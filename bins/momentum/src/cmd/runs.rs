@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{Args as ClapArgs, Subcommand};
-use momentum_tracking::{Filter, Listing, Run, RunQuery, Tracker};
+use momentum_tracking::{Filter, Listing, RestClient, Run, RunQuery, Tracker};
 
 use crate::terminal::{note, say};
 use momentum_lifecycle::track::{GRID_COMBINATIONS_TAG, query_grid_of_run};
@@ -122,7 +122,7 @@ struct ListArgs {
     momentum runs show 3f2a9c\n  \
     momentum runs show --remote 0d5e2c4b9a7f4e61a3c2b1d0e9f8a7b6")]
 struct ShowArgs {
-    /// Run id (or a unique prefix of a local run id).
+    /// Run id (or a unique prefix; with --remote, of a run of the experiment -e).
     run: String,
 
     /// Read the run from the tracking server (the id is then the server's run id).
@@ -197,7 +197,7 @@ pub fn run(args: Args, settings: &Settings) -> anyhow::Result<ExitCode> {
     let tracker = open_store(args.store.clone(), args.uri.clone(), settings)?;
     match args.command {
         RunsCommand::List(a) => list(&tracker, &experiment, &a.select),
-        RunsCommand::Show(a) => show(&tracker, &a),
+        RunsCommand::Show(a) => show(&tracker, &experiment, &a),
         RunsCommand::Compare(a) => compare(&tracker, &experiment, &a),
         RunsCommand::Sync(a) => sync(&tracker, &a),
     }
@@ -255,6 +255,51 @@ pub(crate) fn resolve(tracker: &Tracker, id: &str, listing: &Listing) -> anyhow:
     }
 }
 
+/// Resolves a run id or unique prefix of a server run of `experiment`: MLflow's `runs/get`
+/// takes whole ids only, so a shorter one (what `runs list --remote` prints) is looked up with
+/// one search. A whole id is taken as it is, whatever its experiment.
+pub(crate) fn resolve_remote(
+    remote: &RestClient,
+    experiment: &str,
+    id: &str,
+) -> anyhow::Result<String> {
+    if id.len() >= 32 {
+        return Ok(id.to_string());
+    }
+    let found = remote
+        .run_ids_with_prefix(experiment, id, 2)
+        .with_context(|| format!("cannot search runs on {}", remote.uri()))?;
+    match found.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => bail!(
+            "run {id} not found in experiment {experiment:?} on {} (a run of another \
+             experiment: -e NAME, or its whole id)",
+            remote.uri()
+        ),
+        _ => bail!(
+            "run prefix {id} is ambiguous (several runs of experiment {experiment:?} on {} match)",
+            remote.uri()
+        ),
+    }
+}
+
+/// A run id or unique prefix, of a local run or (`remote`) of a server run of `experiment`.
+pub(crate) fn resolve_either(
+    tracker: &Tracker,
+    experiment: &str,
+    id: &str,
+    remote: bool,
+) -> anyhow::Result<String> {
+    if remote {
+        let server = tracker.remote().context(
+            "--remote needs a tracking server: pass --uri or set MLFLOW_TRACKING_URI / tracking.uri",
+        )?;
+        resolve_remote(server, experiment, id)
+    } else {
+        resolve(tracker, id, &tracker.list_runs()?)
+    }
+}
+
 fn select(tracker: &Tracker, experiment: &str, s: &RunFilter) -> anyhow::Result<Vec<Run>> {
     let mut query = RunQuery::new(experiment);
     for f in &s.filters {
@@ -264,11 +309,7 @@ fn select(tracker: &Tracker, experiment: &str, s: &RunFilter) -> anyhow::Result<
         query = query.filter(Filter::TopLevel);
     }
     if let Some(parent) = &s.parent {
-        let id = if s.remote {
-            parent.clone()
-        } else {
-            resolve(tracker, parent, &tracker.list_runs()?)?
-        };
+        let id = resolve_either(tracker, experiment, parent, s.remote)?;
         query = query.filter(Filter::ParentRunId(id));
     }
     query.order_by = match &s.sort {
@@ -298,7 +339,7 @@ fn list(tracker: &Tracker, experiment: &str, s: &RunFilter) -> anyhow::Result<Ex
             r.metrics.contains_key(metric)
         })?;
     }
-    let children = count_children(tracker, s.remote, &runs)?;
+    let children = count_children(tracker, experiment, s.remote, &runs)?;
     let mut header = vec!["RUN", "NAME", "STATUS", "STARTED (UTC)", "CHILDREN"];
     if let Some(metric) = &s.sort {
         header.push(metric);
@@ -356,16 +397,30 @@ fn none_have(
     Ok(())
 }
 
+/// The number of children of each of `runs` that has any: from the local store, or (`remote`)
+/// from the server's `mlflow.parentRunId` tags in `experiment` (a parent's children are in its
+/// experiment), whatever the filters that chose `runs` (`--top-level` leaves the children out).
 fn count_children(
     tracker: &Tracker,
+    experiment: &str,
     remote: bool,
     runs: &[Run],
 ) -> anyhow::Result<BTreeMap<String, usize>> {
     let mut counts = BTreeMap::new();
-    if remote {
+    let shown: BTreeSet<&str> = runs.iter().map(|r| r.run_id.as_str()).collect();
+    if shown.is_empty() {
         return Ok(counts);
     }
-    let shown: BTreeSet<&str> = runs.iter().map(|r| r.run_id.as_str()).collect();
+    if remote {
+        let server = tracker
+            .remote()
+            .context("--remote needs a tracking server")?;
+        let all = server
+            .child_counts(experiment)
+            .with_context(|| format!("cannot search runs on {}", server.uri()))?;
+        counts.extend(all.into_iter().filter(|(p, _)| shown.contains(p.as_str())));
+        return Ok(counts);
+    }
     for run in tracker.list_runs()?.runs {
         if let Some(p) = run.parent_run_id
             && shown.contains(p.as_str())
@@ -394,12 +449,12 @@ fn source(tracker: &Tracker, remote: bool) -> String {
     }
 }
 
-fn show(tracker: &Tracker, a: &ShowArgs) -> anyhow::Result<ExitCode> {
+fn show(tracker: &Tracker, experiment: &str, a: &ShowArgs) -> anyhow::Result<ExitCode> {
     let run = if a.remote {
         let remote = tracker
             .remote()
             .context("--remote needs a tracking server (--uri or MLFLOW_TRACKING_URI)")?;
-        remote.get_run(&a.run)?
+        remote.get_run(&resolve_remote(remote, experiment, &a.run)?)?
     } else {
         let id = resolve(tracker, &a.run, &tracker.list_runs()?)?;
         tracker.get_run(&id)?
@@ -417,8 +472,9 @@ fn show(tracker: &Tracker, a: &ShowArgs) -> anyhow::Result<ExitCode> {
     }
     if let Some(combinations) = run.tags.get(GRID_COMBINATIONS_TAG) {
         say!(
-            "grid       {combinations} combinations in {GRID_ARTIFACT} (`momentum runs compare {}`)",
-            short(&run.run_id)
+            "grid       {combinations} combinations in {GRID_ARTIFACT} (`momentum runs compare {}{}`)",
+            short(&run.run_id),
+            if a.remote { " --remote" } else { "" }
         );
     }
     if !a.remote {
@@ -511,11 +567,7 @@ fn show(tracker: &Tracker, a: &ShowArgs) -> anyhow::Result<ExitCode> {
 fn compare(tracker: &Tracker, experiment: &str, a: &CompareArgs) -> anyhow::Result<ExitCode> {
     if let [one] = a.runs.as_slice() {
         let remote = a.select.remote;
-        let id = if remote {
-            one.clone()
-        } else {
-            resolve(tracker, one, &tracker.list_runs()?)?
-        };
+        let id = resolve_either(tracker, experiment, one, remote)?;
         let filter: Option<GridFilter> = a.where_.as_deref().map(str::parse).transpose()?;
         let sort = (a.select.sort.as_deref(), a.select.asc);
         let query = query_grid_of_run(tracker, (&id, remote), filter.as_ref(), sort, a.top)
@@ -554,10 +606,11 @@ fn compare(tracker: &Tracker, experiment: &str, a: &CompareArgs) -> anyhow::Resu
             let remote = tracker
                 .remote()
                 .context("--remote needs a tracking server")?;
-            a.runs
-                .iter()
-                .map(|id| remote.get_run(id))
-                .collect::<Result<Vec<_>, _>>()?
+            let mut runs = Vec::new();
+            for id in &a.runs {
+                runs.push(remote.get_run(&resolve_remote(remote, experiment, id)?)?);
+            }
+            runs
         } else {
             let listing = tracker.list_runs()?;
             let mut runs = Vec::new();
@@ -787,8 +840,21 @@ fn sync(tracker: &Tracker, a: &SyncArgs) -> anyhow::Result<ExitCode> {
     let report = tracker
         .sync()
         .with_context(|| format!("cannot sync to {}", remote.uri()))?;
-    for (run, err) in &report.failed {
+    // A run the server refused is named; the runs not pushed because the server went down are
+    // one line about the server (as when it is down from the start), not one line each.
+    for (run, err) in report.failed.iter().filter(|(_, e)| !e.is_unreachable()) {
         note!("error: run {run}: {}", err.chain());
+    }
+    if let Some(cause) = report.outage() {
+        let kept = report.failed.len();
+        bail!(
+            "cannot sync to {}: it stopped answering after {} of {} run(s) were pushed; the \
+             other {kept} are kept locally, run `momentum runs sync` again once it is back: {}",
+            report.uri,
+            report.pushed.len(),
+            report.pushed.len() + kept,
+            cause.chain()
+        );
     }
     say!(
         "pushed {} run(s) to {}; {} already there; {} failed",

@@ -282,6 +282,44 @@ impl RestClient {
         self.rt.block_on(self.inner.search_runs(query))
     }
 
+    /// The ids of the runs of experiment `experiment` whose id starts with `prefix`, at most
+    /// `max` (`runs/get` takes whole ids only). None when the experiment does not exist, or when
+    /// `prefix` is not hex, as every MLflow run id is (it is not sent: LIKE would read `%` and
+    /// `_` as wildcards).
+    pub fn run_ids_with_prefix(
+        &self,
+        experiment: &str,
+        prefix: &str,
+        max: usize,
+    ) -> Result<Vec<String>> {
+        let prefix = prefix.to_ascii_lowercase();
+        if prefix.is_empty() || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok(Vec::new());
+        }
+        self.rt.block_on(async {
+            match self.inner.experiment_by_name(experiment).await? {
+                Some(e) => {
+                    self.inner
+                        .run_ids_with_prefix(&e.experiment_id, &prefix, max)
+                        .await
+                }
+                None => Ok(Vec::new()),
+            }
+        })
+    }
+
+    /// How many child runs (runs tagged `mlflow.parentRunId`) each run of experiment
+    /// `experiment` has, by server run id; runs without children are left out. One paged
+    /// search (empty when the experiment does not exist).
+    pub fn child_counts(&self, experiment: &str) -> Result<BTreeMap<String, usize>> {
+        self.rt.block_on(async {
+            match self.inner.experiment_by_name(experiment).await? {
+                Some(e) => self.inner.child_counts(&e.experiment_id).await,
+                None => Ok(BTreeMap::new()),
+            }
+        })
+    }
+
     /// Every point of a metric's history.
     pub fn metric_history(&self, run_id: &str, key: &str) -> Result<Vec<MetricPoint>> {
         self.rt.block_on(self.inner.metric_history(run_id, key))

@@ -1,5 +1,7 @@
 //! Experiments, runs, searches and metric histories.
 
+use std::collections::BTreeMap;
+
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -7,7 +9,7 @@ use super::filter::{filter_string, ident};
 use super::transport::{Body, Inner};
 use super::wire::{ApiMetric, ApiRun, ApiRunInfo, ServerExperiment};
 use crate::error::{Result, TrackingError};
-use crate::model::{MetricPoint, OrderBy, Run, RunQuery};
+use crate::model::{MetricPoint, OrderBy, Run, RunQuery, TAG_PARENT_RUN_ID};
 
 impl Inner {
     pub(super) async fn experiment_id(&self, name: &str) -> Result<String> {
@@ -163,6 +165,42 @@ impl Inner {
             })
             .collect();
         Ok(query.apply(runs))
+    }
+
+    /// Ids of the runs of experiment `experiment_id` that start with `prefix` (lowercase hex:
+    /// checked by the caller, since LIKE reads `%` and `_` as wildcards), at most `max`.
+    pub(super) async fn run_ids_with_prefix(
+        &self,
+        experiment_id: &str,
+        prefix: &str,
+        max: usize,
+    ) -> Result<Vec<String>> {
+        let filter = format!("attributes.run_id LIKE '{prefix}%'");
+        let runs = self
+            .search_raw(experiment_id, &filter, &[], Some(max))
+            .await?;
+        Ok(runs.into_iter().map(|r| r.info.run_id).collect())
+    }
+
+    /// The number of runs of experiment `experiment_id` tagged as children of each run, by the
+    /// parent's server id: one paged search of the runs that carry the parent tag.
+    pub(super) async fn child_counts(
+        &self,
+        experiment_id: &str,
+    ) -> Result<BTreeMap<String, usize>> {
+        let filter = format!("tags.`{TAG_PARENT_RUN_ID}` LIKE '%'");
+        let mut counts = BTreeMap::new();
+        for run in self.search_raw(experiment_id, &filter, &[], None).await? {
+            if let Some(parent) = run
+                .data
+                .tags
+                .into_iter()
+                .find(|t| t.key == TAG_PARENT_RUN_ID)
+            {
+                *counts.entry(parent.value).or_insert(0) += 1;
+            }
+        }
+        Ok(counts)
     }
 
     pub(super) async fn metric_history(&self, run_id: &str, key: &str) -> Result<Vec<MetricPoint>> {

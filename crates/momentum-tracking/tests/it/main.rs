@@ -158,6 +158,30 @@ fn grid_with_parent_child_links_inputs_and_artifacts(remote: &RestClient, dir: &
             .len(),
         1
     );
+    // What `runs list --remote` counts and `runs show --remote PREFIX` resolves.
+    assert_eq!(
+        remote.child_counts("grid").unwrap(),
+        BTreeMap::from([(remote_parent_id.clone(), 12)])
+    );
+    assert_eq!(
+        remote
+            .run_ids_with_prefix("grid", &remote_parent_id[..8].to_uppercase(), 2)
+            .unwrap(),
+        std::slice::from_ref(&remote_parent_id)
+    );
+    assert_eq!(remote.run_ids_with_prefix("grid", "", 2).unwrap().len(), 0);
+    assert!(
+        remote
+            .run_ids_with_prefix("grid", "%", 2)
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        remote
+            .run_ids_with_prefix("nope", "a", 2)
+            .unwrap()
+            .is_empty()
+    );
 
     assert_eq!(
         remote.list_artifacts(&remote_parent_id).unwrap(),

@@ -117,3 +117,57 @@ fn a_server_that_is_down_costs_a_warning_not_a_failure() {
     );
     assert!(shown.contains("Connection refused"), "{shown}");
 }
+
+/// The server stops answering while the parent of a grid is created: its children are not
+/// pushed because the server is down, not "because their parent is not on the server" (the
+/// sync's one cause is the server), and every run stays unsynced for the next sync.
+#[test]
+fn children_of_a_parent_lost_to_an_outage_blame_the_server() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = rt.block_on(MockServer::start());
+    rt.block_on(async {
+        Mock::given(method("GET"))
+            .and(path("/api/2.0/mlflow/experiments/get-by-name"))
+            .respond_with(get_by_name_ok())
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/api/2.0/mlflow/runs/search"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({})))
+            .mount(&server)
+            .await;
+        // No answer within the client's timeout, as from a server killed mid-request.
+        Mock::given(method("POST"))
+            .and(path("/api/2.0/mlflow/runs/create"))
+            .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(5)))
+            .mount(&server)
+            .await;
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let children = (0..5).map(|i| RunSpec::new(format!("c{i}"))).collect();
+    Tracker::local(dir.path())
+        .unwrap()
+        .log_grid("e", RunSpec::new("p"), children)
+        .unwrap();
+    let tracker = Tracker::with_remote(
+        dir.path(),
+        RestConfig {
+            timeout: Duration::from_millis(300),
+            ..config(&server.uri())
+        },
+    )
+    .unwrap();
+    let report = tracker.sync().unwrap();
+    assert!(report.pushed.is_empty(), "{report:?}");
+    assert_eq!(report.failed.len(), 6, "{report:?}");
+    assert!(
+        report.failed.iter().all(|(_, e)| e.is_unreachable()),
+        "{:?}",
+        report.failed
+    );
+    assert!(
+        matches!(report.outage(), Some(TrackingError::Http { .. })),
+        "{report:?}"
+    );
+    assert_eq!(tracker.unsynced().unwrap().len(), 6, "nothing lost");
+}
