@@ -82,6 +82,18 @@ fn split_production(text: &str) -> (String, String, String) {
     )
 }
 
+/// `text` (a params.yaml) with its block `name` emptied, as before any promotion.
+fn emptied(text: &str, name: &str) -> String {
+    let start = text.find(&format!("\n{name}:\n")).expect("the block") + 1;
+    let end = start
+        + text[start..]
+            .find("\n\n")
+            .expect("blank line after the block");
+    let empty = "  version: null\n  lookback: null\n  skip: null\n  holding: null\n  top_k: \
+                 null\n  cost_bps: null\n  tickers: []\n  data_digest: null\n  promoted_at: null";
+    format!("{}{name}:\n{empty}{}", &text[..start], &text[end..])
+}
+
 fn lifecycle(uri: Option<&str>) -> tempfile::TempDir {
     let dir = project(uri);
     let root = dir.path();
@@ -1090,6 +1102,39 @@ fn a_challenger_runs_in_shadow_and_replaces_the_champion_only_on_a_decision() {
         momentum(root, None, &["promote", "--from-challenger"]),
         "the decision is inconclusive",
     );
+    // A deployment that serves from the registry alone (both blocks empty, `scan
+    // --from-registry`) compares the two aliases' versions with --from-registry: the same books
+    // and report as from the blocks. Without the flag, the empty block is refused.
+    let blocks = std::fs::read_to_string(&params).unwrap();
+    std::fs::write(
+        &params,
+        emptied(&emptied(&blocks, "production"), "challenger"),
+    )
+    .unwrap();
+    assert_eq!(challenger_version(root), None);
+    fails(
+        momentum(root, None, &["ab", "--reps", "199"]),
+        "the production block of params.yaml is empty",
+    );
+    let out = ok(momentum(
+        root,
+        None,
+        &["ab", "--reps", "199", "--from-registry"],
+    ));
+    assert!(out.contains("decision: inconclusive"), "{out}");
+    let from_registry = json(&root.join("reports/ab.json"));
+    assert_eq!(from_registry["champion"]["version"], "1");
+    assert_eq!(from_registry["challenger"]["version"], "2");
+    assert_eq!(from_registry["days_compared"], report["days_compared"]);
+    // A returns file compares no model: nothing to read from the registry.
+    let out = momentum(root, None, &["ab", "--from-registry", "--returns", "r.csv"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("'--from-registry' cannot be used with '--returns <FILE>'"),
+        "{stderr}"
+    );
+    std::fs::write(&params, &blocks).unwrap();
     // The comparison is a tracked run, with its decision and both versions as tags.
     let runs = ok(momentum(
         root,

@@ -112,8 +112,9 @@ pub enum ScanError {
     /// The history has no scan of one of the two models.
     #[error(
         "the picks history has no scan of the {arm} (version {version}) yet: `momentum scan` \
-         records one for each model in params.yaml (production and challenger); or compare \
-         with --source backtest"
+         records one for each model in params.yaml (production and challenger), or with \
+         --from-registry for each alias (champion and challenger); or compare with --source \
+         backtest"
     )]
     NoArmHistory {
         /// The model without scans.

@@ -17,7 +17,9 @@ const EXIT_PROMOTE: u8 = 5;
 
 const AFTER_HELP: &str = "\
 Compares the daily returns of the champion (params.yaml production) and the challenger
-(params.yaml challenger, written by `momentum promote --alias challenger`):
+(params.yaml challenger, written by `momentum promote --alias challenger`), or with
+--from-registry the versions the registry's `champion` and `challenger` aliases point at (as
+`momentum scan --from-registry` scans them):
   --source live      (default) their books from the picks history (`momentum scan` records the
                      challenger's picks in shadow) and the realised prices, net of each model's
                      cost_bps on every counted scan's turnover (docs/serving.md)
@@ -46,6 +48,7 @@ Exit codes:
 
 Examples:
   momentum ab
+  momentum ab --from-registry
   momentum ab --source backtest --start 2015-01-01 --end 2022-12-31
   momentum ab --returns returns.csv --reps 10000 --seed 7";
 
@@ -109,6 +112,11 @@ pub struct Args {
     /// Exit with code 5 when the decision is promote_challenger (for scheduled jobs)
     #[arg(long)]
     fail_on_promote: bool,
+
+    /// Compare the registry's `champion` and `challenger` versions instead of params.yaml's
+    /// production and challenger blocks
+    #[arg(long, conflicts_with = "returns")]
+    from_registry: bool,
 }
 
 /// `--source`.
@@ -163,8 +171,15 @@ pub fn run(args: Args, settings: &Settings, params: &Path) -> anyhow::Result<Exi
         ab.hac_lag = Some(lag);
     }
     let registry = || open_tracker(settings, "registry", git_commit());
-    let load = |arm| load_model(settings, params, (arm, ProductionSource::Params), registry);
-    // The models that hold the aliases now: their costs, and whose record is compared.
+    // The models that hold the aliases now: their costs, and whose record is compared. Both
+    // from the blocks of params.yaml, or both from the registry's aliases (--from-registry, as
+    // `scan --from-registry` scans them).
+    let source = if args.from_registry {
+        ProductionSource::Registry
+    } else {
+        ProductionSource::Params
+    };
+    let load = |arm| load_model(settings, params, (arm, source), registry);
     let models = match request.source {
         AbSource::Returns(_) => None,
         _ => Some((load(Arm::Champion)?, load(Arm::Challenger)?)),
