@@ -11,16 +11,19 @@
 //!   `P + E` days: the *purge* `P`, the grid's largest holding period (those days may hold a
 //!   position bought on a test day), then the *embargo* `E` (`embargo_days`). Days before a
 //!   test group are kept: a day's return reads no later price;
-//! - each split selects the combination with the best Sharpe ratio on its train days (ties
-//!   to the earlier combination), whatever the grid's objective: the per-block sums of `r` and
-//!   `r^2` give it exactly, as they give CSCV's;
+//! - each split selects the combination with the best value of the grid's objective on its
+//!   train days (ties to the earlier combination), as the grid selects its winner: for the
+//!   Sharpe ratio from the per-block sums of `r` and `r^2` of the grid's simulation (as CSCV's),
+//!   for the other objectives from each combination's recorded run cut into the same blocks
+//!   ([`CpcvBlock`]: the train days chained in day order);
 //! - path `j` takes, for every group, the selected combination of the `j`-th split (in split
 //!   order) that tests that group; its out-of-sample Sharpe ratio is that of the `N * g` returns
 //!   so assembled.
 //!
 //! The simulation keeps, per combination, the sums of each group's first `P + E` days and of the
 //! rest: `2N` blocks of exact sums, so every split's train and test sums are exact (no day is
-//! rounded to a block) in `32 N` bytes a combination. `docs/strategy.md` ("Combinatorial purged
+//! rounded to a block) in `32 N` bytes a combination (`112 N` with an objective other than the
+//! Sharpe ratio, [`CpcvBlock`]). `docs/strategy.md` ("Combinatorial purged
 //! cross-validation") justifies the purge and works an example by hand.
 //!
 //! # References
@@ -34,11 +37,13 @@ use momentum_features::PricePanel;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::backtest::run_recorded;
 use crate::error::{EngineError, Result};
 use crate::grid::{GridSpec, max_first_rebalance, simulate_grid};
 use crate::metrics::DAYS_PER_YEAR;
 use crate::params::{Objective, StrategyParams, Window};
 use crate::rows::CHUNK_ROWS;
+use crate::select::RankTable;
 use crate::stats::sharpe_of_sums;
 
 /// The most splits `C(N, K)` accepted: those of PBO's default CSCV, `C(16, 8)`. Each split
@@ -224,6 +229,9 @@ pub struct CpcvSplit {
     pub train_sharpe: f64,
     /// Annualised Sharpe ratio of the selection on the test groups' days together.
     pub test_sharpe: f64,
+    /// The objective the split selected by ([`Cpcv::objective`]) on the train days, as the
+    /// metric has it (annualised for `sharpe` and `sortino`): `train_sharpe` for `sharpe`.
+    pub train_objective: f64,
 }
 
 /// Mean, spread and quantiles of the paths' Sharpe ratios.
@@ -305,8 +313,8 @@ impl PathSummary {
 pub struct Cpcv {
     /// `N`, `K` and the embargo.
     pub spec: CpcvSpec,
-    /// The grid search's objective, for the record: the splits select by the Sharpe ratio
-    /// whatever it is (the only objective the block sums give exactly).
+    /// The grid search's objective: every split selects by it on its train days, as the grid
+    /// selects its winner.
     pub objective: Objective,
     /// Combinations the splits choose from.
     pub trials: usize,
@@ -331,7 +339,7 @@ pub struct Cpcv {
 impl Cpcv {
     /// Writes `cpcv.csv`: one row per split in split order, its test groups and their paths
     /// (space-separated), the selected combination's grid index and parameters, its train days,
-    /// and its train and test Sharpe ratios (annualised).
+    /// its train and test Sharpe ratios (annualised) and its train objective.
     ///
     /// # Errors
     /// [`EngineError::NotRecorded`] for a result read from JSON (no splits);
@@ -343,7 +351,7 @@ impl Cpcv {
         let mut out = std::io::BufWriter::new(out);
         out.write_all(
             b"split,test_groups,paths,combination,lookback,skip,holding,top_k,cost_bps,\
-              train_days,train_sharpe,test_sharpe\n",
+              train_days,train_sharpe,test_sharpe,train_objective\n",
         )?;
         let spaced = |list: &[usize]| {
             list.iter()
@@ -355,7 +363,7 @@ impl Cpcv {
             let p = split.params;
             writeln!(
                 out,
-                "{i},{},{},{},{},{},{},{},{},{},{},{}",
+                "{i},{},{},{},{},{},{},{},{},{},{},{},{}",
                 spaced(&split.test_groups),
                 spaced(&split.paths),
                 split.combination,
@@ -367,6 +375,7 @@ impl Cpcv {
                 split.train_days,
                 split.train_sharpe,
                 split.test_sharpe,
+                split.train_objective,
             )?;
         }
         out.flush()?;
@@ -427,7 +436,7 @@ pub fn cpcv(
     let layout = plan(&combos, spec, evaluated)?;
     let selections = select(
         panel,
-        (&combos, 0, cost_bps),
+        (&combos, 0, objective, cost_bps),
         (spec, evaluated, layout),
         progress,
     )?;
@@ -452,27 +461,252 @@ pub(crate) fn plan(combos: &[StrategyParams], spec: CpcvSpec, evaluated: Window)
     spec.layout((max_t0, evaluated.end), purge)
 }
 
-/// Each split's selection among `combos` (grid rows from `first` on: the whole grid, or a
-/// shard's part of it), simulated once over `evaluated` in the blocks of `layout`.
+/// Each split's selection by `objective` among `combos` (grid rows from `first` on: the whole
+/// grid, or a shard's part of it), run once over `evaluated` in the blocks of `layout`: by the
+/// grid's simulation for the Sharpe ratio (its block sums of `r` and `r^2`), by every
+/// combination's recorded run for another objective ([`recorded_blocks`]).
 pub(crate) fn select(
     panel: &PricePanel,
-    (combos, first, cost_bps): (&[StrategyParams], usize, f64),
+    (combos, first, objective, cost_bps): (&[StrategyParams], usize, Objective, f64),
     (spec, evaluated, layout): (CpcvSpec, Window, Layout),
     progress: &(dyn Fn(usize) + Sync),
 ) -> Result<Selections> {
-    let mut selections = Selections::from_index(&layout, spec.test_groups, first);
-    simulate_grid(
-        panel,
-        (combos, cost_bps),
-        (evaluated, None),
-        &layout.starts(),
-        progress,
-        (CHUNK_ROWS, &mut |_, sums| {
-            selections.offer(sums);
-            Ok(())
-        }),
-    )?;
+    let mut selections = Selections::from_index(&layout, spec.test_groups, first, objective);
+    if objective == Objective::Sharpe {
+        simulate_grid(
+            panel,
+            (combos, cost_bps),
+            (evaluated, None),
+            &layout.starts(),
+            progress,
+            (CHUNK_ROWS, &mut |_, sums| {
+                selections.offer(sums);
+                Ok(())
+            }),
+        )?;
+    } else {
+        recorded_blocks(
+            panel,
+            combos,
+            (evaluated, &layout),
+            progress,
+            &mut |blocks| {
+                selections.offer(blocks);
+            },
+        )?;
+    }
     Ok(selections)
+}
+
+/// Every combination of `combos` (grid order) run on its own over `evaluated` exactly as
+/// [`crate::backtest()`] runs it, its curve cut into the blocks of `layout`
+/// ([`CpcvBlock::of_curve`]): what an objective other than the Sharpe ratio needs (the grid's
+/// simulation keeps only the sums of `r` and `r^2` of a block). One rank table per `(lookback,
+/// skip)`, as the grid's; the blocks go to `sink` in grid order, a batch of whole groups of at
+/// least [`CHUNK_ROWS`] combinations at a time (`2N` blocks a combination). Uses the current
+/// rayon pool; identical for any thread count.
+fn recorded_blocks(
+    panel: &PricePanel,
+    combos: &[StrategyParams],
+    (evaluated, layout): (Window, &Layout),
+    progress: &(dyn Fn(usize) + Sync),
+    sink: &mut dyn FnMut(&[CpcvBlock]),
+) -> Result<()> {
+    evaluated.validate(panel.n_days())?;
+    max_first_rebalance(combos, (evaluated, None))?;
+    let starts = layout.starts();
+    let groups: Vec<&[StrategyParams]> = combos
+        .chunk_by(|a, b| (a.lookback, a.skip) == (b.lookback, b.skip))
+        .collect();
+    let run_group = |group: &&[StrategyParams]| -> Result<Vec<CpcvBlock>> {
+        let first = group[0];
+        let width = group.iter().map(|p| p.top_k).max().unwrap_or(1);
+        let ranking = (first.lookback, first.skip, width);
+        let table = RankTable::build_within(panel, ranking, evaluated)?;
+        let mut blocks = Vec::with_capacity(group.len() * starts.len());
+        for p in *group {
+            let t0 = evaluated.first_rebalance(p.lookback)?;
+            // `equity[u - t0]` is the value of day `u`; the groups start after every `t0`.
+            let equity = run_recorded(panel, p, evaluated, t0, &table).equity;
+            for (b, &start) in starts.iter().enumerate() {
+                let end = starts.get(b + 1).copied().unwrap_or(evaluated.end + 1);
+                let days = &equity[start - t0..end - t0];
+                blocks.push(CpcvBlock::of_curve(equity[start - 1 - t0], days));
+            }
+        }
+        progress(group.len());
+        Ok(blocks)
+    };
+    let mut rest = &groups[..];
+    while !rest.is_empty() {
+        let (mut end, mut rows) = (0, 0);
+        while end < rest.len() && rows < CHUNK_ROWS {
+            rows += rest[end].len();
+            end += 1;
+        }
+        let batch: Vec<Vec<CpcvBlock>> = rest[..end]
+            .par_iter()
+            .with_max_len(1)
+            .map(run_group)
+            .collect::<Result<_>>()?;
+        sink(&batch.concat());
+        rest = &rest[end..];
+    }
+    Ok(())
+}
+
+/// What CPCV keeps of one combination's days in a block, or in blocks chained in day order
+/// ([`CpcvBlock::then`]), with values relative to the value before the first day: exact for
+/// every objective over any chain of blocks, as over the days themselves.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct CpcvBlock {
+    /// `[sum r, sum r^2, sum min(r, 0)^2]`.
+    pub(crate) sums: [f64; 3],
+    /// `prod (1 + r)`: the value after the last day.
+    pub(crate) growth: f64,
+    /// The highest value (the 1 before the first day included).
+    pub(crate) high: f64,
+    /// The lowest value (the 1 before the first day included).
+    pub(crate) low: f64,
+    /// The largest `1 - V_u / max_(s <= u) V_s` (the 1 before the first day included).
+    pub(crate) drawdown: f64,
+}
+
+impl CpcvBlock {
+    /// No day: what a chain starts from.
+    pub(crate) const EMPTY: Self = Self {
+        sums: [0.0; 3],
+        growth: 1.0,
+        high: 1.0,
+        low: 1.0,
+        drawdown: 0.0,
+    };
+
+    /// The sums of `r` and `r^2` alone (the grid simulation's, all a Sharpe ratio reads); the
+    /// rest NaN.
+    fn from_sums([s1, s2]: [f64; 2]) -> Self {
+        Self {
+            sums: [s1, s2, f64::NAN],
+            growth: f64::NAN,
+            high: f64::NAN,
+            low: f64::NAN,
+            drawdown: f64::NAN,
+        }
+    }
+
+    /// The days of a curve: `values` one a day, `before` the value the day before the first
+    /// (returns `V_u / V_(u-1) - 1`, as [`crate::BacktestResult::returns`] has them).
+    pub(crate) fn of_curve(before: f64, values: &[f64]) -> Self {
+        let mut block = Self::EMPTY;
+        let (mut previous, mut peak) = (before, before);
+        for &v in values {
+            let r = v / previous - 1.0;
+            let down = r.min(0.0);
+            block.sums = [
+                block.sums[0] + r,
+                block.sums[1] + r * r,
+                block.sums[2] + down * down,
+            ];
+            peak = peak.max(v);
+            block.high = block.high.max(v / before);
+            block.low = block.low.min(v / before);
+            block.drawdown = block.drawdown.max(1.0 - v / peak);
+            previous = v;
+        }
+        block.growth = previous / before;
+        block
+    }
+
+    /// The days of `self`, then those of `next` (its values scaled by `self`'s last).
+    pub(crate) fn then(self, next: Self) -> Self {
+        let [a, b] = [self.sums, next.sums];
+        Self {
+            sums: [a[0] + b[0], a[1] + b[1], a[2] + b[2]],
+            growth: self.growth * next.growth,
+            high: self.high.max(self.growth * next.high),
+            low: self.low.min(self.growth * next.low),
+            // A fall within `self`, within `next`, or from `self`'s peak to `next`'s trough.
+            drawdown: self
+                .drawdown
+                .max(next.drawdown)
+                .max(1.0 - self.growth * next.low / self.high),
+        }
+    }
+
+    /// `[sum r, sum r^2]`: the Sharpe ratio's.
+    fn sharpe_sums(&self) -> [f64; 2] {
+        [self.sums[0], self.sums[1]]
+    }
+
+    /// What a split maximises for `objective` over these `days` returns: the metric as
+    /// [`crate::Metrics`] computes it, the Sharpe and Sortino ratios per period (not
+    /// annualised, as the splits' Sharpe ratios always were; [`annualised`]).
+    fn key(&self, objective: Objective, days: usize) -> f64 {
+        #[expect(clippy::cast_precision_loss, reason = "day counts are far below 2^52")]
+        let n = days as f64;
+        match objective {
+            Objective::Sharpe => sharpe_of_sums(self.sharpe_sums(), days),
+            Objective::Sortino => {
+                let down = (self.sums[2] / n).sqrt();
+                if down != 0.0 {
+                    self.sums[0] / n / down
+                } else {
+                    0.0
+                }
+            }
+            Objective::TotalRoi => self.growth - 1.0,
+            Objective::Calmar => {
+                let cagr = if self.growth <= 0.0 {
+                    -1.0
+                } else {
+                    self.growth.powf(DAYS_PER_YEAR / n) - 1.0
+                };
+                if self.drawdown == 0.0 {
+                    0.0
+                } else {
+                    cagr / self.drawdown
+                }
+            }
+        }
+    }
+}
+
+/// A split's key ([`CpcvBlock::key`]) as the metric reports it: the Sharpe and Sortino ratios
+/// annualised.
+fn annualised(objective: Objective, key: f64) -> f64 {
+    match objective {
+        Objective::Sharpe | Objective::Sortino => key * DAYS_PER_YEAR.sqrt(),
+        Objective::TotalRoi | Objective::Calmar => key,
+    }
+}
+
+/// A block as the selections take it: the grid simulation's `[sum r, sum r^2]` (the Sharpe
+/// ratio's) or a recorded run's [`CpcvBlock`].
+pub(crate) trait CpcvRow: Copy + Sync {
+    /// `[sum r, sum r^2]`.
+    fn sums(self) -> [f64; 2];
+    /// Everything it has.
+    fn block(self) -> CpcvBlock;
+}
+
+impl CpcvRow for [f64; 2] {
+    fn sums(self) -> [f64; 2] {
+        self
+    }
+
+    fn block(self) -> CpcvBlock {
+        CpcvBlock::from_sums(self)
+    }
+}
+
+impl CpcvRow for CpcvBlock {
+    fn sums(self) -> [f64; 2] {
+        self.sharpe_sums()
+    }
+
+    fn block(self) -> CpcvBlock {
+        self
+    }
 }
 
 /// The CPCV from every split's selection over the whole grid `combos`.
@@ -514,17 +748,33 @@ fn evaluate(
     selections.finish(layout, combos)
 }
 
+/// [`evaluate`] by `objective`, from [`CpcvBlock`]s.
+#[cfg(test)]
+fn evaluate_by(
+    objective: Objective,
+    blocks: &[CpcvBlock],
+    layout: &Layout,
+    test_groups: usize,
+    combos: &[StrategyParams],
+) -> (Vec<CpcvSplit>, Vec<f64>) {
+    let mut selections = Selections::from_index(layout, test_groups, 0, objective);
+    selections.offer(blocks);
+    selections.finish(layout, combos)
+}
+
 /// What each split selects, as the grid's rows arrive in grid order: per split, its train
-/// blocks and days and the best combination so far (by the Sharpe ratio on the train days, the
-/// first on ties) with that combination's `2N` block sums.
+/// blocks and days and the best combination so far (by the objective on the train days, the
+/// first on ties) with that combination's `2N` blocks.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Selections {
+    /// What the splits maximise.
+    objective: Objective,
     tests: Vec<Vec<usize>>,
     /// Per split: its train blocks (a train group keeps its head unless a test group comes just
     /// before it) and their days.
     trains: Vec<(Vec<usize>, usize)>,
-    /// Per split: the index, train Sharpe ratio (per period) and block sums of its best.
-    best: Vec<(usize, f64, Vec<[f64; 2]>)>,
+    /// Per split: the index, train key ([`CpcvBlock::key`]) and blocks of its best.
+    best: Vec<(usize, f64, Vec<CpcvBlock>)>,
     /// Blocks per combination, `2N`.
     blocks: usize,
     seen: usize,
@@ -533,11 +783,16 @@ pub(crate) struct Selections {
 impl Selections {
     #[cfg(test)]
     fn new(layout: &Layout, test_groups: usize) -> Self {
-        Self::from_index(layout, test_groups, 0)
+        Self::from_index(layout, test_groups, 0, Objective::Sharpe)
     }
 
-    /// The selections of rows from grid row `first` on (a shard's).
-    pub(crate) fn from_index(layout: &Layout, test_groups: usize, first: usize) -> Self {
+    /// The selections by `objective` of rows from grid row `first` on (a shard's).
+    pub(crate) fn from_index(
+        layout: &Layout,
+        test_groups: usize,
+        first: usize,
+        objective: Objective,
+    ) -> Self {
         let n = layout.groups;
         let tests = test_sets(n, test_groups);
         let trains = tests
@@ -557,6 +812,7 @@ impl Selections {
             .collect();
         let best = vec![(0, f64::NEG_INFINITY, Vec::new()); tests.len()];
         Self {
+            objective,
             tests,
             trains,
             best,
@@ -590,12 +846,12 @@ impl Selections {
 
     /// Bytes of [`Selections::encode`]'s output.
     pub(crate) fn encoded_bytes(&self) -> usize {
-        8 + self.best.len() * (24 + 16 * self.blocks)
+        8 + self.best.len() * (24 + 8 * BLOCK_WORDS * self.blocks)
     }
 
-    /// Its state as bytes: the next grid row, then per split the index and Sharpe ratio of its
-    /// best, whether it has that one's block sums (none before any row) and the sums (NaN when
-    /// it has none).
+    /// Its state as bytes: the next grid row, then per split the index and key of its best,
+    /// whether it has that one's blocks (none before any row) and the blocks (NaN when it has
+    /// none), [`BLOCK_WORDS`] words each.
     pub(crate) fn encode(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&(self.seen as u64).to_le_bytes());
         for (index, sharpe, sums) in &self.best {
@@ -603,7 +859,20 @@ impl Selections {
             out.extend_from_slice(&sharpe.to_le_bytes());
             out.extend_from_slice(&u64::from(!sums.is_empty()).to_le_bytes());
             for b in 0..self.blocks {
-                for v in sums.get(b).copied().unwrap_or([f64::NAN; 2]) {
+                let block = sums
+                    .get(b)
+                    .copied()
+                    .unwrap_or(CpcvBlock::from_sums([f64::NAN; 2]));
+                let [s1, s2, s3] = block.sums;
+                for v in [
+                    s1,
+                    s2,
+                    s3,
+                    block.growth,
+                    block.high,
+                    block.low,
+                    block.drawdown,
+                ] {
                     out.extend_from_slice(&v.to_le_bytes());
                 }
             }
@@ -627,8 +896,17 @@ impl Selections {
             let index = usize::try_from(next()).ok()?;
             let sharpe = f64::from_bits(next());
             let present = next() == 1;
-            let mut sums: Vec<[f64; 2]> = (0..self.blocks)
-                .map(|_| [f64::from_bits(next()), f64::from_bits(next())])
+            let mut sums: Vec<CpcvBlock> = (0..self.blocks)
+                .map(|_| {
+                    let mut word = || f64::from_bits(next());
+                    CpcvBlock {
+                        sums: [word(), word(), word()],
+                        growth: word(),
+                        high: word(),
+                        low: word(),
+                        drawdown: word(),
+                    }
+                })
                 .collect();
             if !present {
                 sums.clear();
@@ -638,24 +916,38 @@ impl Selections {
         Some(self)
     }
 
-    /// Takes the block sums of the next combinations (`2N` each, combination by combination).
-    pub(crate) fn offer(&mut self, sums: &[[f64; 2]]) {
-        let (blocks, seen) = (self.blocks, self.seen);
+    /// Takes the blocks of the next combinations (`2N` each, combination by combination): the
+    /// grid simulation's sums for the Sharpe ratio, [`CpcvBlock`]s for any objective.
+    pub(crate) fn offer<B: CpcvRow>(&mut self, sums: &[B]) {
+        let (blocks, seen, objective) = (self.blocks, self.seen, self.objective);
         let rows = sums.len() / blocks;
+        let whole = |row: &[B]| row.iter().map(|b| b.block()).collect::<Vec<_>>();
         self.best
             .par_iter_mut()
             .zip(&self.trains)
             .for_each(|(best, (train, train_days))| {
                 if seen == 0 && rows > 0 {
                     // With no better one, combination 0 is the selection.
-                    best.2 = sums[..blocks].to_vec();
+                    best.2 = whole(&sums[..blocks]);
                 }
                 for c in 0..rows {
                     let row = &sums[c * blocks..(c + 1) * blocks];
-                    let total = train.iter().fold([0.0; 2], |acc, &b| add(acc, row[b]));
-                    let sharpe = sharpe_of_sums(total, *train_days);
-                    if sharpe > best.1 {
-                        *best = (seen + c, sharpe, row.to_vec());
+                    // The train blocks in day order (a chain: the drawdown reads the order).
+                    let key = match objective {
+                        Objective::Sharpe => {
+                            let total = train
+                                .iter()
+                                .fold([0.0; 2], |acc, &b| add(acc, row[b].sums()));
+                            sharpe_of_sums(total, *train_days)
+                        }
+                        other => train
+                            .iter()
+                            .fold(CpcvBlock::EMPTY, |acc, &b| acc.then(row[b].block()))
+                            .key(other, *train_days),
+                    };
+                    // NaN is never the best (as in the grid's selection).
+                    if key > best.1 {
+                        *best = (seen + c, key, whole(row));
                     }
                 }
             });
@@ -670,18 +962,29 @@ impl Selections {
     ) -> (Vec<CpcvSplit>, Vec<f64>) {
         let n = layout.groups;
         let annual = DAYS_PER_YEAR.sqrt();
-        // A group's sums: its head, then its tail.
-        let group = |row: &[[f64; 2]], j: usize| add(row[2 * j], row[2 * j + 1]);
+        let objective = self.objective;
+        // A group: its head, then its tail.
+        let group = |row: &[CpcvBlock], j: usize| row[2 * j].then(row[2 * j + 1]);
         let mut splits: Vec<CpcvSplit> = self
             .tests
             .iter()
             .zip(&self.trains)
             .zip(&self.best)
-            .map(|((test, (_, train_days)), (c, train_sharpe, row))| {
-                let tested_sums = test
+            .map(|((test, (train, train_days)), (c, key, row))| {
+                let tested = test
                     .iter()
-                    .fold([0.0; 2], |acc, &j| add(acc, group(row, j)));
+                    .fold(CpcvBlock::EMPTY, |acc, &j| acc.then(group(row, j)));
                 let test_days = test.len() * layout.group_days;
+                // The key itself for the Sharpe ratio: the same sums in the same order.
+                let train_sharpe = match objective {
+                    Objective::Sharpe => *key,
+                    _ => {
+                        let total = train
+                            .iter()
+                            .fold([0.0; 2], |acc, &b| add(acc, row[b].sums()));
+                        sharpe_of_sums(total, *train_days)
+                    }
+                };
                 CpcvSplit {
                     test_groups: test.clone(),
                     paths: Vec::with_capacity(test.len()),
@@ -689,7 +992,8 @@ impl Selections {
                     params: combos[*c],
                     train_days: *train_days,
                     train_sharpe: train_sharpe * annual,
-                    test_sharpe: sharpe_of_sums(tested_sums, test_days) * annual,
+                    test_sharpe: sharpe_of_sums(tested.sharpe_sums(), test_days) * annual,
+                    train_objective: annualised(objective, *key),
                 }
             })
             .collect();
@@ -712,7 +1016,7 @@ impl Selections {
             .iter()
             .map(|source| {
                 let total = (0..n).fold([0.0; 2], |acc, j| {
-                    add(acc, group(&self.best[source[j]].2, j))
+                    add(acc, group(&self.best[source[j]].2, j).sharpe_sums())
                 });
                 sharpe_of_sums(total, path_days) * annual
             })
@@ -724,6 +1028,9 @@ impl Selections {
 fn add(a: [f64; 2], b: [f64; 2]) -> [f64; 2] {
     [a[0] + b[0], a[1] + b[1]]
 }
+
+/// Words (`f64`) of a [`CpcvBlock`] in [`Selections::encode`].
+const BLOCK_WORDS: usize = 7;
 
 /// Every set of `k` of the groups `0..n`, in lexicographic order.
 fn test_sets(n: usize, k: usize) -> Vec<Vec<usize>> {
@@ -894,6 +1201,168 @@ mod tests {
         assert_eq!((splits[0].combination, splits[0].train_days), (0, 8));
         assert!(close(splits[0].train_sharpe, 7.783117824941562));
         assert!(close(paths[0], 7.29448143869456), "{paths:?}");
+    }
+
+    /// Annualised `objective` of `r` chained from 1.0, straight from the spec's metric
+    /// definitions (the curve and its running peak day by day).
+    #[expect(clippy::cast_precision_loss, reason = "short series")]
+    fn metric_of(objective: Objective, r: &[f64]) -> f64 {
+        let n = r.len() as f64;
+        let mean = r.iter().sum::<f64>() / n;
+        let (mut v, mut peak, mut drawdown) = (1.0f64, 1.0f64, 0.0f64);
+        for x in r {
+            v *= 1.0 + x;
+            peak = peak.max(v);
+            drawdown = drawdown.max(1.0 - v / peak);
+        }
+        match objective {
+            Objective::Sharpe => {
+                let var = r.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (n - 1.0);
+                mean / var.sqrt() * 252f64.sqrt()
+            }
+            Objective::Sortino => {
+                let down = (r.iter().map(|x| x.min(0.0).powi(2)).sum::<f64>() / n).sqrt();
+                if down == 0.0 {
+                    0.0
+                } else {
+                    mean / down * 252f64.sqrt()
+                }
+            }
+            Objective::TotalRoi => v - 1.0,
+            Objective::Calmar if drawdown == 0.0 => 0.0,
+            Objective::Calmar => (v.powf(252.0 / n) - 1.0) / drawdown,
+        }
+    }
+
+    /// [`RETURNS`] as [`CpcvBlock`]s, the first `cut` days of each group in a block.
+    fn hand_blocks(cut: usize) -> (Vec<CpcvBlock>, Layout) {
+        let (_, layout) = hand_case(cut);
+        let mut starts = layout.starts();
+        starts.push(16);
+        let blocks = RETURNS
+            .iter()
+            .flat_map(|r| {
+                // The curve of the returns from 1.0 before day 0.
+                let curve: Vec<f64> = r
+                    .iter()
+                    .scan(1.0, |v, x| {
+                        *v *= 1.0 + x;
+                        Some(*v)
+                    })
+                    .collect();
+                let before = |u: usize| if u == 0 { 1.0 } else { curve[u - 1] };
+                starts
+                    .windows(2)
+                    .map(|w| CpcvBlock::of_curve(before(w[0]), &curve[w[0]..w[1]]))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        (blocks, layout)
+    }
+
+    #[test]
+    fn chained_blocks_are_the_block_of_their_days() {
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-12 * b.abs().max(1.0);
+        let r = RETURNS.concat();
+        let curve: Vec<f64> = r
+            .iter()
+            .scan(1.0, |v, x| {
+                *v *= 1.0 + x;
+                Some(*v)
+            })
+            .collect();
+        let whole = CpcvBlock::of_curve(1.0, &curve);
+        for cuts in [vec![0, 48], vec![0, 7, 48], vec![0, 1, 2, 30, 31, 47, 48]] {
+            let chained = cuts.windows(2).fold(CpcvBlock::EMPTY, |acc, w| {
+                let before = if w[0] == 0 { 1.0 } else { curve[w[0] - 1] };
+                acc.then(CpcvBlock::of_curve(before, &curve[w[0]..w[1]]))
+            });
+            for (a, b) in chained.sums.iter().zip(whole.sums) {
+                assert!(close(*a, b), "{cuts:?}");
+            }
+            for (a, b) in [
+                (chained.growth, whole.growth),
+                (chained.high, whole.high),
+                (chained.low, whole.low),
+                (chained.drawdown, whole.drawdown),
+            ] {
+                assert!(close(a, b), "{cuts:?}: {chained:?} {whole:?}");
+            }
+        }
+        // Every objective as the metric computes it on the days.
+        for objective in [
+            Objective::Sharpe,
+            Objective::Sortino,
+            Objective::TotalRoi,
+            Objective::Calmar,
+        ] {
+            let got = annualised(objective, whole.key(objective, r.len()));
+            assert!(close(got, metric_of(objective, &r)), "{objective}");
+        }
+    }
+
+    #[test]
+    fn each_split_selects_by_the_objective_on_its_train_days() {
+        // The hand case with purge 1 and embargo 1: each split's train days chained in day
+        // order, every combination's objective on them from the returns day by day.
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-9 * b.abs().max(1.0);
+        let (blocks, layout) = hand_blocks(2);
+        let combos = [0, 1, 2].map(labelled);
+        let mut differs = 0;
+        for objective in [Objective::Sortino, Objective::TotalRoi, Objective::Calmar] {
+            let (splits, _) = evaluate_by(objective, &blocks, &layout, 2, &combos);
+            let (by_sharpe, _) = evaluate_by(Objective::Sharpe, &blocks, &layout, 2, &combos);
+            for (split, sharpe) in splits.iter().zip(&by_sharpe) {
+                let train_days: Vec<usize> = (0..4)
+                    .filter(|j| !split.test_groups.contains(j))
+                    .flat_map(|j| {
+                        // Two days dropped after a test group.
+                        let after_test = j > 0 && split.test_groups.contains(&(j - 1));
+                        (4 * j + if after_test { 2 } else { 0 })..4 * (j + 1)
+                    })
+                    .collect();
+                let values: Vec<f64> = RETURNS
+                    .iter()
+                    .map(|r| {
+                        let days: Vec<f64> = train_days.iter().map(|&u| r[u]).collect();
+                        metric_of(objective, &days)
+                    })
+                    .collect();
+                let best = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                let ctx = format!("{objective} {:?}: {values:?}", split.test_groups);
+                assert!(close(values[split.combination], best), "{ctx}");
+                assert!(close(split.train_objective, best), "{ctx}");
+                assert_eq!(split.train_days, train_days.len(), "{ctx}");
+                differs += usize::from(split.combination != sharpe.combination);
+            }
+        }
+        // The objectives pick otherwise than the Sharpe ratio somewhere: the case tells them
+        // apart.
+        assert!(differs > 0);
+        // By the Sharpe ratio, CpcvBlocks select as the sums do (the hand-worked numbers).
+        let (sums, _) = hand_case(2);
+        let (blocks, layout) = hand_blocks(2);
+        let (a, _) = evaluate(&sums, &layout, 2, &combos);
+        let (b, _) = evaluate_by(Objective::Sharpe, &blocks, &layout, 2, &combos);
+        for (a, b) in a.iter().zip(&b) {
+            assert_eq!(a.combination, b.combination);
+            assert!(close(a.train_sharpe, b.train_sharpe) && close(a.test_sharpe, b.test_sharpe));
+            assert_eq!(a.train_objective, a.train_sharpe);
+        }
+    }
+
+    #[test]
+    fn selections_survive_their_encoding() {
+        let (blocks, layout) = hand_blocks(2);
+        let mut selections = Selections::from_index(&layout, 2, 0, Objective::Calmar);
+        selections.offer(&blocks);
+        let mut bytes = Vec::new();
+        selections.encode(&mut bytes);
+        assert_eq!(bytes.len(), selections.encoded_bytes());
+        let decoded = Selections::from_index(&layout, 2, 0, Objective::Calmar)
+            .decode(&bytes)
+            .unwrap();
+        assert_eq!(decoded, selections);
     }
 
     #[test]

@@ -185,7 +185,7 @@ pub fn evaluate_shard(
     };
     let mut cpcv = Vec::new();
     if let Some((cpcv_spec, layout)) = plan.cpcv {
-        let grid = (part, range.start, options.cost_bps);
+        let grid = (part, range.start, options.objective, options.cost_bps);
         cpcv::select(panel, grid, (cpcv_spec, plan.evaluated, layout), progress)?.encode(&mut cpcv);
     }
     Ok(GridShard {
@@ -353,7 +353,8 @@ pub fn merge_shards(
     if let Some((cpcv_spec, layout)) = plan.cpcv {
         for part in &shards {
             let end = part.first + part.rows.len();
-            let decoded = Selections::from_index(&layout, cpcv_spec.test_groups, 0)
+            let objective = plan.options.objective;
+            let decoded = Selections::from_index(&layout, cpcv_spec.test_groups, 0, objective)
                 .decode(&part.cpcv)
                 .filter(|decoded| decoded.covers(part.first..end))
                 .ok_or_else(|| {

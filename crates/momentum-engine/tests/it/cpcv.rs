@@ -26,6 +26,41 @@ fn sharpe(r: &[f64]) -> f64 {
     }
 }
 
+/// The spec's metric `objective` of the returns `r` chained from 1.0 (Sharpe and Sortino
+/// annualised; 0 for a zero denominator).
+#[expect(clippy::cast_precision_loss, reason = "short series")]
+fn metric(objective: Objective, r: &[f64]) -> f64 {
+    let n = r.len() as f64;
+    let mean = r.iter().sum::<f64>() / n;
+    let (mut v, mut peak, mut drawdown) = (1.0f64, 1.0f64, 0.0f64);
+    for x in r {
+        v *= 1.0 + x;
+        peak = peak.max(v);
+        drawdown = drawdown.max(1.0 - v / peak);
+    }
+    match objective {
+        Objective::Sharpe => sharpe(r),
+        Objective::Sortino => {
+            let down = (r.iter().map(|x| x.min(0.0).powi(2)).sum::<f64>() / n).sqrt();
+            if down == 0.0 {
+                0.0
+            } else {
+                mean / down * 252f64.sqrt()
+            }
+        }
+        Objective::TotalRoi => v - 1.0,
+        Objective::Calmar if drawdown == 0.0 => 0.0,
+        Objective::Calmar => {
+            let cagr = if v <= 0.0 {
+                -1.0
+            } else {
+                v.powf(252.0 / n) - 1.0
+            };
+            cagr / drawdown
+        }
+    }
+}
+
 /// The splits as the definition gives them, from every combination's daily returns.
 struct Definition {
     /// Each split's test groups, in lexicographic order.
@@ -93,8 +128,17 @@ impl Definition {
 
     /// Every combination's Sharpe ratio on the train days of split `i`.
     fn train_sharpes(&self, i: usize) -> Vec<f64> {
-        (0..self.runs.len())
-            .map(|c| self.sharpe_on(c, self.train[i].iter().copied()))
+        self.train_objectives(i, Objective::Sharpe)
+    }
+
+    /// Every combination's `objective` on the train days of split `i`, in day order.
+    fn train_objectives(&self, i: usize, objective: Objective) -> Vec<f64> {
+        self.runs
+            .iter()
+            .map(|(t0, returns)| {
+                let days: Vec<f64> = self.train[i].iter().map(|u| returns[u - 1 - t0]).collect();
+                metric(objective, &days)
+            })
             .collect()
     }
 
@@ -199,6 +243,75 @@ fn cpcv_matches_its_definition_on_random_panels() {
     }
     // Rounding decided a tie in few splits, if any.
     assert!(ties <= 3, "{ties}");
+}
+
+#[test]
+fn every_split_selects_by_the_grids_objective() {
+    // As `cpcv_matches_its_definition_on_random_panels`, by each objective other than the
+    // Sharpe ratio: the selection of every split is the best of the objective on its train
+    // days (chained in day order), and it is another than the Sharpe ratio's somewhere.
+    let mut rng = StdRng::seed_from_u64(21);
+    let (mut ties, mut differs) = (0, 0);
+    for case in 0..6 {
+        let (days, tickers) = (rng.random_range(180..260), rng.random_range(4..8));
+        let (_, panel) = random_panel(&mut rng, days, tickers, 0.0);
+        let grid = GridSpec {
+            lookback: vec![3, rng.random_range(5..15), 20],
+            skip: vec![0, 2],
+            holding: vec![1, rng.random_range(2..6)],
+            top_k: vec![1, 2, 3],
+        };
+        let spec = CpcvSpec {
+            groups: rng.random_range(3..6),
+            test_groups: 1,
+            embargo_days: rng.random_range(0..3),
+        };
+        let spec = CpcvSpec {
+            test_groups: rng.random_range(1..spec.groups),
+            ..spec
+        };
+        let window = Window::full(days);
+        let (combos, _) = grid.combinations(15.0).unwrap();
+        let want = Definition::new(&panel, &combos, spec, window);
+        let run = |objective| {
+            cpcv(&panel, (&grid, objective, 15.0), spec, window, &|_| {})
+                .unwrap_or_else(|err| panic!("case {case}: {err}"))
+        };
+        let by_sharpe = run(Objective::Sharpe);
+        for objective in [Objective::Sortino, Objective::TotalRoi, Objective::Calmar] {
+            let got = run(objective);
+            assert_eq!(got.objective, objective);
+            for (i, split) in got.splits.iter().enumerate() {
+                let ctx = format!("case {case} {objective}: {spec:?}, split {i}");
+                let values = want.train_objectives(i, objective);
+                let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                let c = split.combination;
+                assert!(close_to(values[c], max, 1e-9), "{ctx}: {c} {values:?}");
+                ties += usize::from(values.iter().position(|&v| close_to(v, max, 1e-9)) != Some(c));
+                assert!(close_to(split.train_objective, values[c], 1e-9), "{ctx}");
+                // The Sharpe ratios reported are still the selection's.
+                let sharpes = want.train_sharpes(i);
+                assert!(close_to(split.train_sharpe, sharpes[c], 1e-9), "{ctx}");
+                assert!(
+                    close_to(split.test_sharpe, want.test_sharpe(i, c), 1e-9),
+                    "{ctx}"
+                );
+                differs += usize::from(c != by_sharpe.splits[i].combination);
+            }
+            let selected: Vec<usize> = got.splits.iter().map(|s| s.combination).collect();
+            for (a, b) in got.path_sharpes.iter().zip(want.path_sharpes(&selected)) {
+                assert!(
+                    close_to(*a, b, 1e-9),
+                    "case {case} {objective}: path {a} vs {b}"
+                );
+            }
+        }
+    }
+    assert!(ties <= 3, "{ties}");
+    assert!(
+        differs > 0,
+        "no split selected otherwise than by the Sharpe ratio"
+    );
 }
 
 /// A 120-day random panel and a grid of holdings up to 5.
@@ -352,7 +465,7 @@ fn the_csv_has_a_row_per_split_and_the_json_the_summary() {
     assert_eq!(
         lines[0],
         "split,test_groups,paths,combination,lookback,skip,holding,top_k,cost_bps,train_days,\
-         train_sharpe,test_sharpe"
+         train_sharpe,test_sharpe,train_objective"
     );
     assert_eq!(lines.len(), 7);
     // 109 returns, 4 groups of 27 from day 12; purge 5 and embargo 1 after each test group.
@@ -366,8 +479,15 @@ fn the_csv_has_a_row_per_split_and_the_json_the_summary() {
     assert_eq!(
         lines[1],
         format!(
-            "0,0 1,0 0,{},{},{},{},{},10,48,{},{}",
-            s.combination, p.lookback, p.skip, p.holding, p.top_k, s.train_sharpe, s.test_sharpe
+            "0,0 1,0 0,{},{},{},{},{},10,48,{},{},{}",
+            s.combination,
+            p.lookback,
+            p.skip,
+            p.holding,
+            p.top_k,
+            s.train_sharpe,
+            s.test_sharpe,
+            s.train_objective
         )
     );
     assert!(lines[6].starts_with("5,2 3,2 2,"));
