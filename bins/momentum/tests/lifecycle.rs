@@ -936,10 +936,11 @@ fn challenger_version(root: &Path) -> Option<String> {
     settings.challenger.version
 }
 
-/// Writes `reports/ab.json` as `momentum ab` would after deciding for the challenger.
-fn decide_for_challenger(root: &Path) {
+/// Writes `reports/ab.json` as `momentum ab` would after deciding for the challenger on the
+/// live record up to `end`.
+fn decide_for_challenger(root: &Path, end: &str) {
     let text = format!(
-        r#"{{"source": "live", "decision": "promote_challenger", "reason": "by hand", "champion": {{"version": "{}"}}, "challenger": {{"version": "{}"}}}}"#,
+        r#"{{"source": "live", "end": "{end}", "decision": "promote_challenger", "reason": "by hand", "champion": {{"version": "{}"}}, "challenger": {{"version": "{}"}}}}"#,
         params_version(root),
         challenger_version(root).unwrap()
     );
@@ -982,7 +983,7 @@ fn a_swap_or_retirement_killed_between_any_two_steps_is_detected_and_undone() {
         ok(momentum(root, None, &["promote", "--alias", "challenger"]));
         let (champion, challenger) = (params_version(root), challenger_version(root).unwrap());
         let args: &[&str] = if point.starts_with("swap:") {
-            decide_for_challenger(root);
+            decide_for_challenger(root, "2022-12-28");
             &["promote", "--from-challenger"]
         } else {
             &["promote", "--retire-challenger"]
@@ -1206,7 +1207,14 @@ fn a_challenger_runs_in_shadow_and_replaces_the_champion_only_on_a_decision() {
         momentum(root, None, &["ab", "--start", "2022-01-03"]),
         "--start and --end choose the days of --source backtest only",
     );
-    decide_for_challenger(root);
+    // A decision on the record before the latest scan has not seen that scan.
+    decide_for_challenger(root, "2022-12-27");
+    fails(
+        momentum(root, None, &["promote", "--from-challenger"]),
+        "it compares the live record up to 2022-12-27, but data/predictions/picks.parquet has \
+         a scan as of 2022-12-28 since: run `momentum ab` again",
+    );
+    decide_for_challenger(root, "2022-12-28");
     let out = ok(momentum(root, None, &["promote", "--from-challenger"]));
     assert!(out.contains("version 2 is `champion`"), "{out}");
     assert!(out.contains("version 1 is tagged `archived`"), "{out}");

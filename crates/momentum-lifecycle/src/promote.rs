@@ -37,8 +37,10 @@
 
 use std::path::{Path, PathBuf};
 
+use chrono::NaiveDate;
 use momentum_engine::{Arm, EngineError};
 use momentum_scanner::ab::Decision;
+use momentum_scanner::history::read_history;
 use momentum_scanner::model::{
     PREVIOUS_CHAMPION_TAG, clear_model_block, params_block, set_model_block,
 };
@@ -572,11 +574,13 @@ pub fn block_model(settings: &Settings, arm: Arm) -> Result<Option<Model>> {
     })
 }
 
-/// The part of `reports/ab.json` a swap checks: the books compared, the decision and the
-/// versions.
+/// The part of `reports/ab.json` a swap checks: the books compared, their last day, the
+/// decision and the versions.
 #[derive(Debug, serde::Deserialize)]
 struct RecordedComparison {
     source: String,
+    /// The last day compared; none without a common day.
+    end: Option<NaiveDate>,
     decision: Decision,
     reason: String,
     champion: RecordedArm,
@@ -597,8 +601,9 @@ struct RecordedArm {
 ///
 /// # Errors
 /// [`LifecycleError::SwapRefused`] naming the reason (no comparison, another decision, a
-/// comparison of other versions); [`LifecycleError::NoChallenger`]; the registry's and the
-/// params file's.
+/// comparison of other versions, a live comparison that ends before a scan of either model in
+/// the picks history `scan.history`); [`LifecycleError::NoChallenger`]; the registry's, the
+/// history's and the params file's.
 pub fn promote_challenger(
     tracker: &Tracker,
     settings: &Settings,
@@ -660,6 +665,21 @@ pub fn promote_challenger(
             recorded.reason
         )));
     }
+    if recorded.source == "live" {
+        // The decision was made on the record up to its last day: a scan of either model since
+        // is a record it has not seen (weeks of a challenger's decline, say).
+        let versions = (champion_version, challenger_version);
+        if let Some(scan) = scan_since(&settings.scan.history, versions, recorded.end)? {
+            return Err(refused(format!(
+                "it compares the live record up to {}, but {} has a scan as of {scan} since: \
+                 run `momentum ab` again",
+                recorded
+                    .end
+                    .map_or("no day".to_owned(), |end| end.to_string()),
+                settings.scan.history.display()
+            )));
+        }
+    }
     let text = read_params(params_file)?;
     let text = set_model_block(&text, Arm::Champion, &challenger)
         .and_then(|text| clear_model_block(&text, Arm::Challenger))
@@ -686,6 +706,27 @@ pub fn promote_challenger(
         champion: challenger_version.to_owned(),
         archived: champion_version.to_owned(),
     })
+}
+
+/// The newest scan in the picks history at `history` of the champion's or the challenger's
+/// version (`versions`) as of a day after `end` (any scan when `end` is none).
+fn scan_since(
+    history: &Path,
+    (champion, challenger): (&str, &str),
+    end: Option<NaiveDate>,
+) -> Result<Option<NaiveDate>> {
+    let newest = read_history(history)?
+        .into_iter()
+        .filter(|scan| {
+            scan.model_version
+                == match scan.alias {
+                    Arm::Champion => champion,
+                    Arm::Challenger => challenger,
+                }
+        })
+        .map(|scan| scan.as_of)
+        .max();
+    Ok(newest.filter(|&day| end.is_none_or(|end| day > end)))
 }
 
 /// Retires the challenger: its version is tagged [`ARCHIVED_TAG`], the `challenger` alias

@@ -500,9 +500,10 @@ fn a_challenger_is_scanned_in_shadow_compared_swapped_in_and_retired() {
         );
     }
     // A comparison of other versions is refused too.
+    let last_scan = history.iter().map(|scan| scan.as_of).max().unwrap();
     let decided = |champion: &str, challenger: &str| {
         let text = format!(
-            r#"{{"source": "live", "decision": "promote_challenger", "reason": "by hand", "champion": {{"version": "{champion}"}}, "challenger": {{"version": "{challenger}"}}}}"#
+            r#"{{"source": "live", "end": "{last_scan}", "decision": "promote_challenger", "reason": "by hand", "champion": {{"version": "{champion}"}}, "challenger": {{"version": "{challenger}"}}}}"#
         );
         std::fs::write(&ab_json, text).unwrap();
     };

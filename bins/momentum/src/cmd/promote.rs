@@ -41,7 +41,8 @@ history, never to the production picks) and `momentum ab` compares the two.
 On fail: changes nothing.
 
 --from-challenger makes the challenger the champion when reports/ab.json (`momentum ab`) decided
-promote_challenger for the two current versions (refused otherwise, with the reason): the old
+promote_challenger for the two current versions, on a live record no scan has added to since
+(refused otherwise, with the reason: run `momentum ab` again): the old
 champion's version is tagged `archived`, `champion` moves to the challenger's version and
 `challenger` is removed; params.yaml's production block becomes the challenger's and its
 challenger block is emptied. --retire-challenger tags the challenger `archived`, removes its
