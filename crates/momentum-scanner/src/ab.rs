@@ -22,7 +22,8 @@
 //! * **Turnover**: as the spec defines it for the backtest, the sum over rebalances of
 //!   `sum_i |w_target_i - w_pre_i|` (drifted weights before the trade; 0 for a book in cash)
 //!   divided by `n / 252` for `n` daily returns.
-//! * **Decision** ([`decide`]): fewer than `ab.min_days` common days is `inconclusive`. Then the
+//! * **Decision** ([`decide`]): fewer than `ab.min_days` common days is `inconclusive`, and so
+//!   are two books with the same return every day (nothing to test). Then the
 //!   challenger is promoted only when both the HAC test and the studentized bootstrap reject
 //!   `delta = 0` at `ab.alpha` with `delta > 0`; when both reject it with `delta < 0` the
 //!   champion is kept because it is better; otherwise the difference is not established and the
@@ -168,7 +169,8 @@ pub struct AbReport {
     /// The mean overlap of the two models' picks: [`mean_overlap`] of their scans (live),
     /// [`scanned_overlap`] on the common days (backtest); `None` for a returns file.
     pub mean_overlap: Option<f64>,
-    /// The statistics; `None` when there were too few days to compute them.
+    /// The statistics; `None` when there were too few days to compute them, or the two books
+    /// are the same every day.
     pub comparison: Option<Comparison>,
     /// The decision.
     pub decision: Decision,
@@ -182,7 +184,8 @@ impl AbReport {
     /// # Errors
     /// [`ScanError::Engine`] for a comparison that cannot be computed on at least
     /// `ab.min_days` days (a constant series, a lag or block too long); below that the
-    /// decision is `inconclusive` whatever the statistics.
+    /// decision is `inconclusive` whatever the statistics, as it is for two books with the
+    /// same return every day.
     pub fn of(
         source: &'static str,
         (champion, challenger): (&Book, &Book),
@@ -192,14 +195,28 @@ impl AbReport {
         settings.validate()?;
         let paired = Paired::of(champion, challenger);
         let days = paired.dates.len();
-        let computed =
-            momentum_engine::compare(&paired.champion, &paired.challenger, &settings.comparison());
-        let comparison = match computed {
-            Ok(comparison) => Some(comparison),
-            Err(_) if days < settings.min_days => None,
-            Err(err) => return Err(err.into()),
+        // The same return every day (a retraining that chose the champion's parameters again):
+        // no test can measure a difference, and there is none to act on.
+        let (comparison, (decision, reason)) = if days > 0 && paired.champion == paired.challenger {
+            let reason = format!(
+                "the two books have the same return on each of the {days} common days: no \
+                 difference to test"
+            );
+            (None, (Decision::Inconclusive, reason))
+        } else {
+            let computed = momentum_engine::compare(
+                &paired.champion,
+                &paired.challenger,
+                &settings.comparison(),
+            );
+            let comparison = match computed {
+                Ok(comparison) => Some(comparison),
+                Err(_) if days < settings.min_days => None,
+                Err(err) => return Err(err.into()),
+            };
+            let decision = decide(comparison.as_ref(), days, settings);
+            (comparison, decision)
         };
-        let (decision, reason) = decide(comparison.as_ref(), days, settings);
         let side = |book: &Book| ArmReport {
             version: book.version.clone(),
             params: book.params,
@@ -803,8 +820,9 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "the picks history has no scan of the champion (version 3) yet: `momentum scan` \
-             records one for each model in params.yaml (production and challenger); or compare \
-             with --source backtest"
+             records one for each model in params.yaml (production and challenger), or with \
+             --from-registry for each alias (champion and challenger); or compare with --source \
+             backtest"
         );
         // B has no price on day 5: it cannot be bought then.
         let unpriced = [scan(Arm::Champion, 4, "B")];
@@ -886,6 +904,15 @@ mod tests {
         assert_eq!(
             report.reason,
             "300 common days, fewer than ab.min_days = 301"
+        );
+        // The same books: nothing to test, nothing to act on (not an error).
+        let report = decided(&base, &base, &settings);
+        assert_eq!(report.decision, Decision::Inconclusive);
+        assert!(report.comparison.is_none());
+        assert_eq!(
+            report.reason,
+            "the two books have the same return on each of the 300 common days: no difference \
+             to test"
         );
         // A constant series on enough days is an error that says so.
         let flat = vec![0.001; 300];
