@@ -1054,9 +1054,8 @@ fn a_challenger_runs_in_shadow_and_replaces_the_champion_only_on_a_decision() {
     );
     // No challenger at all, with scans of the champion or without: the advice is a
     // promotion, not a scan.
-    let no_challenger = "error: no challenger: params.yaml has an empty challenger block and \
-                         momentum-xs no `challenger` alias (run `momentum promote --alias \
-                         challenger`)";
+    let no_challenger = "error: no challenger: the challenger block of params.yaml is empty (run \
+                         `momentum promote --alias challenger`)";
     fails(momentum(root, None, &["ab"]), no_challenger);
     ok(momentum(root, None, &["scan"]));
     fails(momentum(root, None, &["ab"]), no_challenger);

@@ -40,14 +40,15 @@ use serde::{Deserialize, Serialize};
 use crate::backtest::run_recorded;
 use crate::error::{EngineError, Result};
 use crate::grid::{GridSpec, max_first_rebalance, simulate_grid};
-use crate::metrics::DAYS_PER_YEAR;
+use crate::metrics::{DAYS_PER_YEAR, cagr, calmar, sortino_of_sums};
 use crate::params::{Objective, StrategyParams, Window};
 use crate::rows::CHUNK_ROWS;
 use crate::select::RankTable;
 use crate::stats::sharpe_of_sums;
 
 /// The most splits `C(N, K)` accepted: those of PBO's default CSCV, `C(16, 8)`. Each split
-/// sums every combination's train blocks, so the count bounds the work after the simulation.
+/// sums (or, for an objective other than the Sharpe ratio, chains) every combination's train
+/// blocks, so the count bounds the work after the simulation.
 pub const MAX_CPCV_SPLITS: usize = 12_870;
 
 /// The `backtest.cpcv` block of `params.yaml`: `N` groups, `K` of them tested per split, and
@@ -385,8 +386,9 @@ impl Cpcv {
 
 /// Runs the combinatorial purged cross-validation of `grid` over `evaluated` (see the module
 /// docs); `progress(k)` as the grid's. One simulation of every combination over the window
-/// (as [`crate::run_grid`]'s train window, with `2N` blocks), then the splits in parallel. Uses
-/// the current rayon pool; identical for any thread count.
+/// (as [`crate::run_grid`]'s train window, with `2N` blocks; for an objective other than the
+/// Sharpe ratio, one recorded run of each, about twelve times the work), then the splits in
+/// parallel. Uses the current rayon pool; identical for any thread count.
 ///
 /// # Errors
 /// [`CpcvSpec::validate`]; as [`crate::run_grid`] for the grid and the window;
@@ -502,9 +504,9 @@ pub(crate) fn select(
 /// [`crate::backtest()`] runs it, its curve cut into the blocks of `layout`
 /// ([`CpcvBlock::of_curve`]): what an objective other than the Sharpe ratio needs (the grid's
 /// simulation keeps only the sums of `r` and `r^2` of a block). One rank table per `(lookback,
-/// skip)`, as the grid's; the blocks go to `sink` in grid order, a batch of whole groups of at
-/// least [`CHUNK_ROWS`] combinations at a time (`2N` blocks a combination). Uses the current
-/// rayon pool; identical for any thread count.
+/// skip)`, as the grid's; the blocks go to `sink` in grid order, one `(lookback, skip)` group at
+/// a time (`2N` blocks a combination), the groups run in parallel batches of at least
+/// [`CHUNK_ROWS`] combinations. Uses the current rayon pool; identical for any thread count.
 fn recorded_blocks(
     panel: &PricePanel,
     combos: &[StrategyParams],
@@ -549,7 +551,9 @@ fn recorded_blocks(
             .with_max_len(1)
             .map(run_group)
             .collect::<Result<_>>()?;
-        sink(&batch.concat());
+        for blocks in &batch {
+            sink(blocks);
+        }
         rest = &rest[end..];
     }
     Ok(())
@@ -639,44 +643,52 @@ impl CpcvBlock {
     }
 
     /// What a split maximises for `objective` over these `days` returns: the metric as
-    /// [`crate::Metrics`] computes it, the Sharpe and Sortino ratios per period (not
-    /// annualised, as the splits' Sharpe ratios always were; [`annualised`]).
+    /// [`crate::Metrics`] computes it (the same functions), except the Sharpe ratio, per period
+    /// as the splits have always compared it ([`train_objective`] annualises it).
     fn key(&self, objective: Objective, days: usize) -> f64 {
         #[expect(clippy::cast_precision_loss, reason = "day counts are far below 2^52")]
         let n = days as f64;
         match objective {
             Objective::Sharpe => sharpe_of_sums(self.sharpe_sums(), days),
-            Objective::Sortino => {
-                let down = (self.sums[2] / n).sqrt();
-                if down != 0.0 {
-                    self.sums[0] / n / down
-                } else {
-                    0.0
-                }
-            }
+            Objective::Sortino => sortino_of_sums(self.sums[0], self.sums[2], n),
             Objective::TotalRoi => self.growth - 1.0,
-            Objective::Calmar => {
-                let cagr = if self.growth <= 0.0 {
-                    -1.0
-                } else {
-                    self.growth.powf(DAYS_PER_YEAR / n) - 1.0
-                };
-                if self.drawdown == 0.0 {
-                    0.0
-                } else {
-                    cagr / self.drawdown
-                }
-            }
+            Objective::Calmar => calmar(cagr(self.growth, n), self.drawdown),
+        }
+    }
+
+    /// The words [`Selections::encode`] keeps of a block for `objective`: the sums of `r` and
+    /// `r^2` for the Sharpe ratio (all the grid simulation gives), everything otherwise.
+    fn words(objective: Objective) -> usize {
+        if objective == Objective::Sharpe { 2 } else { 7 }
+    }
+
+    /// Its first [`Self::words`] words.
+    fn to_words(self) -> [f64; 7] {
+        let [s1, s2, s3] = self.sums;
+        [s1, s2, s3, self.growth, self.high, self.low, self.drawdown]
+    }
+
+    /// The block of `words` ([`Self::to_words`], as many as [`Self::words`] says).
+    fn from_words(words: &[f64]) -> Self {
+        match *words {
+            [s1, s2, s3, growth, high, low, drawdown] => Self {
+                sums: [s1, s2, s3],
+                growth,
+                high,
+                low,
+                drawdown,
+            },
+            _ => Self::from_sums([words[0], words[1]]),
         }
     }
 }
 
-/// A split's key ([`CpcvBlock::key`]) as the metric reports it: the Sharpe and Sortino ratios
-/// annualised.
-fn annualised(objective: Objective, key: f64) -> f64 {
-    match objective {
-        Objective::Sharpe | Objective::Sortino => key * DAYS_PER_YEAR.sqrt(),
-        Objective::TotalRoi | Objective::Calmar => key,
+/// A split's key ([`CpcvBlock::key`]) as the metric reports it: the Sharpe ratio annualised.
+fn train_objective(objective: Objective, key: f64) -> f64 {
+    if objective == Objective::Sharpe {
+        key * DAYS_PER_YEAR.sqrt()
+    } else {
+        key
     }
 }
 
@@ -846,33 +858,25 @@ impl Selections {
 
     /// Bytes of [`Selections::encode`]'s output.
     pub(crate) fn encoded_bytes(&self) -> usize {
-        8 + self.best.len() * (24 + 8 * BLOCK_WORDS * self.blocks)
+        8 + self.best.len() * (24 + 8 * CpcvBlock::words(self.objective) * self.blocks)
     }
 
     /// Its state as bytes: the next grid row, then per split the index and key of its best,
     /// whether it has that one's blocks (none before any row) and the blocks (NaN when it has
-    /// none), [`BLOCK_WORDS`] words each.
+    /// none), [`CpcvBlock::words`] words each.
     pub(crate) fn encode(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&(self.seen as u64).to_le_bytes());
         for (index, sharpe, sums) in &self.best {
             out.extend_from_slice(&(*index as u64).to_le_bytes());
             out.extend_from_slice(&sharpe.to_le_bytes());
             out.extend_from_slice(&u64::from(!sums.is_empty()).to_le_bytes());
+            let words = CpcvBlock::words(self.objective);
             for b in 0..self.blocks {
                 let block = sums
                     .get(b)
                     .copied()
                     .unwrap_or(CpcvBlock::from_sums([f64::NAN; 2]));
-                let [s1, s2, s3] = block.sums;
-                for v in [
-                    s1,
-                    s2,
-                    s3,
-                    block.growth,
-                    block.high,
-                    block.low,
-                    block.drawdown,
-                ] {
+                for v in &block.to_words()[..words] {
                     out.extend_from_slice(&v.to_le_bytes());
                 }
             }
@@ -896,16 +900,11 @@ impl Selections {
             let index = usize::try_from(next()).ok()?;
             let sharpe = f64::from_bits(next());
             let present = next() == 1;
+            let words = CpcvBlock::words(self.objective);
             let mut sums: Vec<CpcvBlock> = (0..self.blocks)
                 .map(|_| {
-                    let mut word = || f64::from_bits(next());
-                    CpcvBlock {
-                        sums: [word(), word(), word()],
-                        growth: word(),
-                        high: word(),
-                        low: word(),
-                        drawdown: word(),
-                    }
+                    let block: Vec<f64> = (0..words).map(|_| f64::from_bits(next())).collect();
+                    CpcvBlock::from_words(&block)
                 })
                 .collect();
             if !present {
@@ -993,7 +992,7 @@ impl Selections {
                     train_days: *train_days,
                     train_sharpe: train_sharpe * annual,
                     test_sharpe: sharpe_of_sums(tested.sharpe_sums(), test_days) * annual,
-                    train_objective: annualised(objective, *key),
+                    train_objective: train_objective(objective, *key),
                 }
             })
             .collect();
@@ -1028,9 +1027,6 @@ impl Selections {
 fn add(a: [f64; 2], b: [f64; 2]) -> [f64; 2] {
     [a[0] + b[0], a[1] + b[1]]
 }
-
-/// Words (`f64`) of a [`CpcvBlock`] in [`Selections::encode`].
-const BLOCK_WORDS: usize = 7;
 
 /// Every set of `k` of the groups `0..n`, in lexicographic order.
 fn test_sets(n: usize, k: usize) -> Vec<Vec<usize>> {
@@ -1296,7 +1292,7 @@ mod tests {
             Objective::TotalRoi,
             Objective::Calmar,
         ] {
-            let got = annualised(objective, whole.key(objective, r.len()));
+            let got = train_objective(objective, whole.key(objective, r.len()));
             assert!(close(got, metric_of(objective, &r)), "{objective}");
         }
     }
@@ -1354,15 +1350,35 @@ mod tests {
     #[test]
     fn selections_survive_their_encoding() {
         let (blocks, layout) = hand_blocks(2);
-        let mut selections = Selections::from_index(&layout, 2, 0, Objective::Calmar);
-        selections.offer(&blocks);
-        let mut bytes = Vec::new();
-        selections.encode(&mut bytes);
-        assert_eq!(bytes.len(), selections.encoded_bytes());
-        let decoded = Selections::from_index(&layout, 2, 0, Objective::Calmar)
-            .decode(&bytes)
-            .unwrap();
-        assert_eq!(decoded, selections);
+        let (sums, _) = hand_case(2);
+        let round_trip = |selections: &Selections, objective, first| {
+            let mut bytes = Vec::new();
+            selections.encode(&mut bytes);
+            assert_eq!(bytes.len(), selections.encoded_bytes(), "{objective}");
+            let decoded = Selections::from_index(&layout, 2, first, objective)
+                .decode(&bytes)
+                .unwrap();
+            // (The Sharpe ratio's blocks hold NaN, unequal to itself: compared as bytes.)
+            let mut again = Vec::new();
+            decoded.encode(&mut again);
+            assert_eq!(again, bytes, "{objective}");
+            assert_eq!(decoded.seen, selections.seen, "{objective}");
+            bytes.len()
+        };
+        for first in [0, 5] {
+            // Before any row (no best yet), then after every row: seven words a block, or the
+            // Sharpe ratio's two.
+            let mut calmar = Selections::from_index(&layout, 2, first, Objective::Calmar);
+            let mut sharpe = Selections::from_index(&layout, 2, first, Objective::Sharpe);
+            round_trip(&calmar, Objective::Calmar, first);
+            round_trip(&sharpe, Objective::Sharpe, first);
+            calmar.offer(&blocks);
+            sharpe.offer(&sums);
+            let long = round_trip(&calmar, Objective::Calmar, first);
+            let short = round_trip(&sharpe, Objective::Sharpe, first);
+            // 6 splits of 8 blocks: 8 + 6 * (24 + 8 * words * 8) bytes.
+            assert_eq!((long, short), (8 + 6 * (24 + 448), 8 + 6 * (24 + 128)));
+        }
     }
 
     #[test]

@@ -218,11 +218,7 @@ impl RunPair {
         let v_end = self.v.lane(w);
         let sqrt_year = DAYS_PER_YEAR.sqrt();
         let total_roi = v_end - 1.0;
-        let cagr = if v_end <= 0.0 {
-            -1.0
-        } else {
-            v_end.powf(DAYS_PER_YEAR / days) - 1.0
-        };
+        let cagr = cagr(v_end, days);
         let [s1, s2, sn] = self.sums.map(|s| s.lane(w));
         let mean = s1 / days;
         // A variance below 0 is rounding (0 then); a NaN one (a return of 0 / 0, after costs
@@ -239,18 +235,9 @@ impl RunPair {
         } else {
             0.0
         };
-        let down = (sn / days).sqrt();
-        let sortino = if down != 0.0 {
-            mean / down * sqrt_year
-        } else {
-            0.0
-        };
+        let sortino = sortino_of_sums(s1, sn, days);
         let max_drawdown = self.max_dd.lane(w);
-        let calmar = if max_drawdown == 0.0 {
-            0.0
-        } else {
-            cagr / max_drawdown
-        };
+        let calmar = calmar(cagr, max_drawdown);
         #[expect(
             clippy::cast_possible_truncation,
             clippy::cast_sign_loss,
@@ -374,6 +361,38 @@ pub(crate) fn curve_metrics(curve: &[f64], turnover_sum: f64, trades: u64) -> Me
     }
     run.v = F64x2::splat(previous);
     run.finish(0, rest.len())
+}
+
+/// The spec's `cagr` of a curve from 1 to `v_end` over `days` returns: -1 for a curve that
+/// ended at or below 0.
+pub(crate) fn cagr(v_end: f64, days: f64) -> f64 {
+    if v_end <= 0.0 {
+        -1.0
+    } else {
+        v_end.powf(DAYS_PER_YEAR / days) - 1.0
+    }
+}
+
+/// The spec's `sortino` of `days` returns from their sum `s1` and the sum `sn` of their
+/// squared losses (`min(r, 0)^2`): `mean(r) / sqrt(mean(min(r, 0)^2))`, annualised; 0 when no
+/// return is below 0.
+pub(crate) fn sortino_of_sums(s1: f64, sn: f64, days: f64) -> f64 {
+    let mean = s1 / days;
+    let down = (sn / days).sqrt();
+    if down != 0.0 {
+        mean / down * DAYS_PER_YEAR.sqrt()
+    } else {
+        0.0
+    }
+}
+
+/// The spec's `calmar`: `cagr / max_drawdown`, 0 without a drawdown.
+pub(crate) fn calmar(cagr: f64, max_drawdown: f64) -> f64 {
+    if max_drawdown == 0.0 {
+        0.0
+    } else {
+        cagr / max_drawdown
+    }
 }
 
 #[cfg(test)]

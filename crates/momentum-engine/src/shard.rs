@@ -16,7 +16,7 @@
 //! combinations) only when there are more shards than groups.
 //!
 //! A shard file ([`GridShard::write`]; [`GridShard::read`], or [`GridShard::read_file`], which
-//! leaves the rows in the file instead of copying them): the line `MOMENTUM-SHARD 1`, a
+//! leaves the rows in the file instead of copying them): the line `MOMENTUM-SHARD 2`, a
 //! one-line JSON header (the shard, its rows, the `backtest` block, the data digest and the code
 //! version it was evaluated with), the rows as [`GridRows`] stores them, the folds' and splits'
 //! selections, and the sha256 of everything before it.
@@ -151,7 +151,9 @@ struct Header {
 }
 
 /// The first line of a shard file.
-const MAGIC: &[u8] = b"MOMENTUM-SHARD 1\n";
+/// The first line of a shard file. Format 2: a CPCV selection by an objective other than the
+/// Sharpe ratio keeps seven words a block (format 1 kept two, the Sharpe ratio's sums).
+const MAGIC: &[u8] = b"MOMENTUM-SHARD 2\n";
 /// The longest header line read: a `backtest` block with long grid lists stays far below.
 const MAX_HEADER_BYTES: u64 = 1 << 20;
 
@@ -487,9 +489,15 @@ impl GridShard {
             .read_exact(&mut magic)
             .map_err(|_| bad(format!("{len} bytes: too short for a shard file")))?;
         if magic != MAGIC {
-            return Err(bad(
-                "not a momentum shard file (no MOMENTUM-SHARD 1 line)".into()
-            ));
+            let line = String::from_utf8_lossy(&magic);
+            return Err(bad(match line.strip_prefix("MOMENTUM-SHARD ") {
+                Some(format) => format!(
+                    "a shard of format {}, and this momentum reads format 2: evaluate the \
+                     shard again with this version",
+                    format.trim_end()
+                ),
+                None => "not a momentum shard file (no MOMENTUM-SHARD 2 line)".into(),
+            }));
         }
         let mut line = Vec::new();
         let mut byte = [0u8];

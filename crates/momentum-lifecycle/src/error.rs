@@ -231,17 +231,23 @@ pub enum LifecycleError {
         /// What is wrong, naming the line or column.
         reason: String,
     },
-    /// A challenger was asked for and there is none.
+    /// A challenger was asked for and there is none: the challenger block of `path` is empty,
+    /// or (`in_registry`, a model read from the registry) `name` has no `challenger` alias.
     #[error(
-        "no challenger: {} has an empty challenger block and {name} no `challenger` alias (run \
-         `momentum promote --alias challenger`)",
-        path.display()
+        "no challenger: {} (run `momentum promote --alias challenger`)",
+        if *in_registry {
+            format!("registered model {name} has no `challenger` alias")
+        } else {
+            format!("the challenger block of {} is empty", path.display())
+        }
     )]
     NoChallenger {
         /// The params file.
         path: PathBuf,
         /// The registered model.
         name: String,
+        /// Whether the registry was asked (not the block).
+        in_registry: bool,
     },
     /// A block of params.yaml and its registry alias name different versions and the journal
     /// ([`crate::journal_path`]) is there: a promotion, swap or rollback was killed between its

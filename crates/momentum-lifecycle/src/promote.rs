@@ -615,6 +615,7 @@ pub fn promote_challenger(
     let no_challenger = || LifecycleError::NoChallenger {
         path: params_file.into(),
         name: name.clone(),
+        in_registry: false,
     };
     let challenger = block_model(settings, Arm::Challenger)?.ok_or_else(no_challenger)?;
     let champion =
@@ -745,6 +746,7 @@ pub fn retire_challenger(
         block_model(settings, Arm::Challenger)?.ok_or_else(|| LifecycleError::NoChallenger {
             path: params_file.into(),
             name: name.clone(),
+            in_registry: false,
         })?;
     let current = aliased(tracker, name, Arm::Challenger)?;
     check_agreement(
@@ -808,6 +810,7 @@ pub fn load_model(
         Arm::Challenger => LifecycleError::NoChallenger {
             path: params_file.into(),
             name: name.clone(),
+            in_registry: source == ProductionSource::Registry,
         },
     };
     match source {

@@ -105,12 +105,9 @@ pub fn run(args: Args, settings: &Settings) -> anyhow::Result<ExitCode> {
     if args.remote && tracker.remote().is_none() {
         anyhow::bail!("--remote needs a tracking server (--uri or MLFLOW_TRACKING_URI)");
     }
-    let id = resolve_either(
-        &tracker,
-        &settings.tracking.experiment,
-        &args.run,
-        args.remote,
-    )?;
+    let experiment = &settings.tracking.experiment;
+    let elsewhere = "tracking.experiment in the params file, or its whole id";
+    let id = resolve_either(&tracker, (experiment, elsewhere), &args.run, args.remote)?;
     let context = args.live.context(settings)?;
     let html = report_of_run(&tracker, &id, args.remote, &context)?;
     write_report(&args.out, &html)?;

@@ -47,8 +47,9 @@ pub struct Args {
     #[arg(long, global = true, value_name = "URL")]
     uri: Option<String>,
 
-    /// Experiment that `list` and `compare` read (default: `tracking.experiment` from
-    /// params.yaml, `momentum`); `show` finds a run by id and `sync` pushes every experiment.
+    /// Experiment that `list` and `compare` read, and where a short run id given with --remote
+    /// is looked up (default: `tracking.experiment` from params.yaml, `momentum`); `sync`
+    /// pushes every experiment.
     #[arg(long, short = 'e', global = true, value_name = "NAME")]
     experiment: Option<String>,
 }
@@ -255,12 +256,16 @@ pub(crate) fn resolve(tracker: &Tracker, id: &str, listing: &Listing) -> anyhow:
     }
 }
 
+/// What `runs` offers for a run of another experiment than `-e`'s, when a prefix is not found.
+const OTHER_EXPERIMENT: &str = "-e NAME, or its whole id";
+
 /// Resolves a run id or unique prefix of a server run of `experiment`: MLflow's `runs/get`
 /// takes whole ids only, so a shorter one (what `runs list --remote` prints) is looked up with
-/// one search. A whole id is taken as it is, whatever its experiment.
+/// one search. A whole id is taken as it is, whatever its experiment. `elsewhere` says how the
+/// command reads a run of another experiment.
 pub(crate) fn resolve_remote(
     remote: &RestClient,
-    experiment: &str,
+    (experiment, elsewhere): (&str, &str),
     id: &str,
 ) -> anyhow::Result<String> {
     if id.len() >= 32 {
@@ -273,7 +278,7 @@ pub(crate) fn resolve_remote(
         [one] => Ok(one.clone()),
         [] => bail!(
             "run {id} not found in experiment {experiment:?} on {} (a run of another \
-             experiment: -e NAME, or its whole id)",
+             experiment: {elsewhere})",
             remote.uri()
         ),
         _ => bail!(
@@ -283,10 +288,11 @@ pub(crate) fn resolve_remote(
     }
 }
 
-/// A run id or unique prefix, of a local run or (`remote`) of a server run of `experiment`.
+/// A run id or unique prefix, of a local run or (`remote`) of a server run of `experiment`
+/// ([`resolve_remote`]).
 pub(crate) fn resolve_either(
     tracker: &Tracker,
-    experiment: &str,
+    experiment: (&str, &str),
     id: &str,
     remote: bool,
 ) -> anyhow::Result<String> {
@@ -309,7 +315,7 @@ fn select(tracker: &Tracker, experiment: &str, s: &RunFilter) -> anyhow::Result<
         query = query.filter(Filter::TopLevel);
     }
     if let Some(parent) = &s.parent {
-        let id = resolve_either(tracker, experiment, parent, s.remote)?;
+        let id = resolve_either(tracker, (experiment, OTHER_EXPERIMENT), parent, s.remote)?;
         query = query.filter(Filter::ParentRunId(id));
     }
     query.order_by = match &s.sort {
@@ -454,7 +460,11 @@ fn show(tracker: &Tracker, experiment: &str, a: &ShowArgs) -> anyhow::Result<Exi
         let remote = tracker
             .remote()
             .context("--remote needs a tracking server (--uri or MLFLOW_TRACKING_URI)")?;
-        remote.get_run(&resolve_remote(remote, experiment, &a.run)?)?
+        remote.get_run(&resolve_remote(
+            remote,
+            (experiment, OTHER_EXPERIMENT),
+            &a.run,
+        )?)?
     } else {
         let id = resolve(tracker, &a.run, &tracker.list_runs()?)?;
         tracker.get_run(&id)?
@@ -567,7 +577,7 @@ fn show(tracker: &Tracker, experiment: &str, a: &ShowArgs) -> anyhow::Result<Exi
 fn compare(tracker: &Tracker, experiment: &str, a: &CompareArgs) -> anyhow::Result<ExitCode> {
     if let [one] = a.runs.as_slice() {
         let remote = a.select.remote;
-        let id = resolve_either(tracker, experiment, one, remote)?;
+        let id = resolve_either(tracker, (experiment, OTHER_EXPERIMENT), one, remote)?;
         let filter: Option<GridFilter> = a.where_.as_deref().map(str::parse).transpose()?;
         let sort = (a.select.sort.as_deref(), a.select.asc);
         let query = query_grid_of_run(tracker, (&id, remote), filter.as_ref(), sort, a.top)
@@ -608,7 +618,8 @@ fn compare(tracker: &Tracker, experiment: &str, a: &CompareArgs) -> anyhow::Resu
                 .context("--remote needs a tracking server")?;
             let mut runs = Vec::new();
             for id in &a.runs {
-                runs.push(remote.get_run(&resolve_remote(remote, experiment, id)?)?);
+                let id = resolve_remote(remote, (experiment, OTHER_EXPERIMENT), id)?;
+                runs.push(remote.get_run(&id)?);
             }
             runs
         } else {

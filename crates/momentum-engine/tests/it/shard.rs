@@ -199,6 +199,15 @@ fn a_truncated_corrupt_or_foreign_file_is_refused() {
     flipped[middle] ^= 1;
     assert!(read(&flipped).contains("corrupt"));
     assert!(read(b"date,AAPL\n2024-01-02,1\n").contains("not a momentum shard file"));
+    // A shard of another format (format 1 kept two words a CPCV block) is named as such.
+    assert!(bytes.starts_with(b"MOMENTUM-SHARD 2\n"));
+    let mut older = bytes.clone();
+    older[15] = b'1';
+    assert_eq!(
+        read(&older),
+        "a shard of format 1, and this momentum reads format 2: evaluate the shard again with \
+         this version"
+    );
     assert!(read(b"").contains("too short"));
     // Intact, it reads back as written, by either reader.
     for back in [
