@@ -51,6 +51,9 @@ pub(super) fn filter_string(filters: &[Filter]) -> Result<(String, bool)> {
             Filter::ParentRunId(id) => {
                 parts.push(format!("tags.`{TAG_PARENT_RUN_ID}` = {}", quote(id)?))
             }
+            // A run without the parent tag (MLflow 3.17 takes `IS NULL` on tags): the server
+            // pages the top-level runs alone instead of every child with them.
+            Filter::TopLevel => parts.push(format!("tags.`{TAG_PARENT_RUN_ID}` IS NULL")),
             _ => complete = false,
         }
     }
@@ -73,9 +76,10 @@ mod tests {
         .unwrap();
         assert_eq!(
             s,
-            "metrics.`sharpe` > 0.5 and params.`lookback` = '20' and attributes.status = 'FINISHED'"
+            "metrics.`sharpe` > 0.5 and params.`lookback` = '20' and attributes.status = \
+             'FINISHED' and tags.`mlflow.parentRunId` IS NULL"
         );
-        assert!(!complete);
+        assert!(complete);
         assert!(filter_string(&[Filter::Param("p".into(), Cmp::Eq, "it's".into())]).is_err());
         // The server refuses `<` on params: left to the client.
         let (s, complete) =

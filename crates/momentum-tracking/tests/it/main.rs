@@ -158,6 +158,18 @@ fn grid_with_parent_child_links_inputs_and_artifacts(remote: &RestClient, dir: &
             .len(),
         1
     );
+    // The server takes `IS NULL` on the parent tag beside other conditions, and pages the
+    // top-level runs alone.
+    let top = remote
+        .search_runs(
+            &RunQuery::new("grid")
+                .filter(Filter::TopLevel)
+                .filter(Filter::Status(RunStatus::Finished))
+                .limit(1),
+        )
+        .unwrap();
+    assert_eq!(top.len(), 1);
+    assert_eq!(top[0].run_id, remote_parent_id);
     // What `runs list --remote` counts and `runs show --remote PREFIX` resolves.
     assert_eq!(
         remote.child_counts("grid").unwrap(),
