@@ -184,7 +184,9 @@ fn list_show_compare_and_sync() {
         &["runs", "--uri", uri, "show", "--remote", short_id],
     ));
     assert!(
-        shown.contains("objective") && shown.contains("trades.csv"),
+        shown.contains("objective")
+            && shown.contains("trades.csv")
+            && shown.contains("children   3"),
         "{shown}"
     );
     let kids = stdout(&momentum(

@@ -487,21 +487,24 @@ fn show(tracker: &Tracker, experiment: &str, a: &ShowArgs) -> anyhow::Result<Exi
             if a.remote { " --remote" } else { "" }
         );
     }
-    if !a.remote {
-        let children: Vec<String> = tracker
+    let children: Vec<String> = match tracker.remote().filter(|_| a.remote) {
+        Some(remote) => remote.children_of(&run.run_id)?,
+        None => tracker
             .list_runs()?
             .runs
             .into_iter()
             .filter(|r| r.parent_run_id.as_ref() == Some(&run.run_id))
-            .map(|r| r.name)
-            .collect();
-        // Named when they are a backtest's best few, counted when a grid of the older layout
-        // made one per combination.
-        match children.len() {
-            0 => {}
-            n if n <= 50 => say!("children   {n} ({})", children.join(", ")),
-            n => say!("children   {n}"),
-        }
+            .collect(),
+    }
+    .into_iter()
+    .map(|r| r.name)
+    .collect();
+    // Named when they are a backtest's best few, counted when a grid of the older layout made
+    // one per combination.
+    match children.len() {
+        0 => {}
+        n if n <= 50 => say!("children   {n} ({})", children.join(", ")),
+        n => say!("children   {n}"),
     }
     section(
         "params",

@@ -308,6 +308,11 @@ impl RestClient {
         })
     }
 
+    /// The runs tagged as children of run `run_id` (`mlflow.parentRunId`), in its experiment.
+    pub fn children_of(&self, run_id: &str) -> Result<Vec<Run>> {
+        self.rt.block_on(self.inner.children_of(run_id))
+    }
+
     /// How many child runs (runs tagged `mlflow.parentRunId`) each run of experiment
     /// `experiment` has, by server run id; runs without children are left out. One paged
     /// search (empty when the experiment does not exist).

@@ -9,7 +9,7 @@ use super::filter::{filter_string, ident};
 use super::transport::{Body, Inner};
 use super::wire::{ApiMetric, ApiRun, ApiRunInfo, ServerExperiment};
 use crate::error::{Result, TrackingError};
-use crate::model::{MetricPoint, OrderBy, Run, RunQuery, TAG_PARENT_RUN_ID};
+use crate::model::{Filter, MetricPoint, OrderBy, Run, RunQuery, TAG_PARENT_RUN_ID};
 
 impl Inner {
     pub(super) async fn experiment_id(&self, name: &str) -> Result<String> {
@@ -180,6 +180,14 @@ impl Inner {
             .search_raw(experiment_id, &filter, &[], Some(max))
             .await?;
         Ok(runs.into_iter().map(|r| r.info.run_id).collect())
+    }
+
+    /// The runs tagged as children of `run_id`, searched in its experiment.
+    pub(super) async fn children_of(&self, run_id: &str) -> Result<Vec<Run>> {
+        let experiment_id = self.get_run_info(run_id).await?.experiment_id;
+        let (filter, _) = filter_string(&[Filter::ParentRunId(run_id.to_owned())])?;
+        let children = self.search_raw(&experiment_id, &filter, &[], None).await?;
+        Ok(children.into_iter().map(ApiRun::into_run).collect())
     }
 
     /// The number of runs of experiment `experiment_id` tagged as children of each run, by the
