@@ -185,6 +185,18 @@ impl SyncReport {
             .find(|e| matches!(e, TrackingError::Http { .. }))
             .or_else(|| errors().find(|e| e.is_unreachable()))
     }
+
+    /// Per parent the server refused, how many of its children were not pushed because of it
+    /// ([`TrackingError::ParentNotPushed`]): one line for a grid's children, not one each.
+    pub fn orphans(&self) -> BTreeMap<&str, usize> {
+        let mut orphans = BTreeMap::new();
+        for (_, err) in &self.failed {
+            if let TrackingError::ParentNotPushed { parent, .. } = err {
+                *orphans.entry(parent.as_str()).or_insert(0) += 1;
+            }
+        }
+        orphans
+    }
 }
 
 /// What [`Tracker::log_grid`] wrote.

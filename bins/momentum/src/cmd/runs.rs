@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{Args as ClapArgs, Subcommand};
-use momentum_tracking::{Filter, Listing, RestClient, Run, RunQuery, Tracker};
+use momentum_tracking::{Filter, Listing, RestClient, Run, RunQuery, Tracker, TrackingError};
 
 use crate::terminal::{note, say};
 use momentum_lifecycle::track::{GRID_COMBINATIONS_TAG, query_grid_of_run};
@@ -854,10 +854,20 @@ fn sync(tracker: &Tracker, a: &SyncArgs) -> anyhow::Result<ExitCode> {
     let report = tracker
         .sync()
         .with_context(|| format!("cannot sync to {}", remote.uri()))?;
-    // A run the server refused is named; the runs not pushed because the server went down are
-    // one line about the server (as when it is down from the start), not one line each.
-    for (run, err) in report.failed.iter().filter(|(_, e)| !e.is_unreachable()) {
+    // A run the server refused is named, and its children are counted on one line; the runs
+    // not pushed because the server went down are one line about the server (as when it is
+    // down from the start), not one line each.
+    for (run, err) in report
+        .failed
+        .iter()
+        .filter(|(_, e)| !e.is_unreachable() && !matches!(e, TrackingError::ParentNotPushed { .. }))
+    {
         note!("error: run {run}: {}", err.chain());
+    }
+    for (parent, children) in report.orphans() {
+        note!(
+            "error: {children} child run(s) of {parent} not pushed: their parent is not on the server"
+        );
     }
     if let Some(cause) = report.outage() {
         let kept = report.failed.len();

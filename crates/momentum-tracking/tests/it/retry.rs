@@ -171,3 +171,52 @@ fn children_of_a_parent_lost_to_an_outage_blame_the_server() {
     );
     assert_eq!(tracker.unsynced().unwrap().len(), 6, "nothing lost");
 }
+
+/// The server refuses the parent of a grid (a 400, not an outage): the parent is named with the
+/// server's error, and its children are counted against it once instead of a line each.
+#[test]
+fn children_of_a_refused_parent_are_counted_against_it() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = rt.block_on(MockServer::start());
+    rt.block_on(async {
+        Mock::given(method("GET"))
+            .and(path("/api/2.0/mlflow/experiments/get-by-name"))
+            .respond_with(get_by_name_ok())
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/api/2.0/mlflow/runs/search"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({})))
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/api/2.0/mlflow/runs/create"))
+            .respond_with(ResponseTemplate::new(400).set_body_json(serde_json::json!({
+                "error_code": "INVALID_PARAMETER_VALUE",
+                "message": "refused"
+            })))
+            .mount(&server)
+            .await;
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let children = (0..5).map(|i| RunSpec::new(format!("c{i}"))).collect();
+    let grid = Tracker::local(dir.path())
+        .unwrap()
+        .log_grid("e", RunSpec::new("p"), children)
+        .unwrap();
+    let tracker = Tracker::with_remote(dir.path(), config(&server.uri())).unwrap();
+    let report = tracker.sync().unwrap();
+    assert!(report.outage().is_none(), "{report:?}");
+    assert_eq!(report.failed.len(), 6, "{report:?}");
+    let refused: Vec<&String> = report
+        .failed
+        .iter()
+        .filter(|(_, e)| matches!(e, TrackingError::Api { status: 400, .. }))
+        .map(|(run, _)| run)
+        .collect();
+    assert_eq!(refused, [&grid.parent_run_id]);
+    assert_eq!(
+        report.orphans().into_iter().collect::<Vec<_>>(),
+        [(grid.parent_run_id.as_str(), 5)]
+    );
+}
