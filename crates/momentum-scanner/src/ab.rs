@@ -596,14 +596,18 @@ mod tests {
             model_version: if arm == Arm::Champion { "1" } else { "2" }.into(),
             params: PARAMS,
             as_of: day(t + 1),
-            picks: vec![Pick {
-                rank: Some(1),
-                ticker: ticker.into(),
-                score: Some(0.1),
-                selected: true,
-                target_weight: 1.0,
-                last_close: None,
-            }],
+            // Every ticker of the universe, as a scan lists them; `ticker` the one selected.
+            picks: ["A", "B", "C"]
+                .into_iter()
+                .map(|name| Pick {
+                    rank: Some(1),
+                    ticker: name.into(),
+                    score: Some(0.1),
+                    selected: name == ticker,
+                    target_weight: if name == ticker { 1.0 } else { 0.0 },
+                    last_close: None,
+                })
+                .collect(),
         }
     }
 

@@ -5,7 +5,8 @@
 //!   a missing later price carried as in the backtest), and the equal-weight buy-and-hold return
 //!   of every ticker priced on the as-of day. Scans are thinned to non-overlapping periods (a
 //!   scan counts only when it is at least `H` days after the previous counted one), because
-//!   overlapping returns are correlated and would overstate the evidence.
+//!   overlapping returns are correlated and would overstate the evidence. The record is the
+//!   latest scan's model's: the scans of its parameters over its universe.
 //! * **The promise.** The backtest of the same parameters, gross of costs like the live record,
 //!   on every day before the first live scan; its holding-period returns are the distribution
 //!   the live record is compared with.
@@ -211,9 +212,16 @@ pub fn monitor(
     evaluated.validate(panel.n_days())?;
     let (train, _) = evaluated.split(train_fraction)?;
     let train = train.start..train.end + 1;
+    // The model's record: the scans of its parameters over its universe, whatever version
+    // numbers they carry (a block adopted or registered again); a scan of another universe
+    // picked among other tickers, whose prices the panel need not have.
+    fn universe(scan: &Picks) -> std::collections::BTreeSet<&str> {
+        scan.picks.iter().map(|pick| pick.ticker.as_str()).collect()
+    }
+    let tickers = universe(latest);
     let scans: Vec<&Picks> = history
         .iter()
-        .filter(|scan| scan.params == params)
+        .filter(|scan| scan.params == params && universe(scan) == tickers)
         .collect();
     // The drift checks go first: their pooled scores (millions at index scale) are freed
     // before the backtest and the live record build the carried prices.

@@ -365,6 +365,28 @@ fn live_returns_match_a_hand_computation() {
     assert!((report.live[1].basket_return - (15.0 / 13.0 - 1.0)).abs() < 1e-15);
 }
 
+/// A model of the same parameters over another universe (a ticker dropped from the block by
+/// hand, a new version) starts a record of its own: the older scans picked a ticker the monitor's
+/// panel, cut to the latest universe, does not have, and are not its record.
+#[test]
+fn a_changed_universe_starts_a_new_live_record() {
+    let panel = tiny_panel();
+    let params = ONE_DAY_MODEL;
+    let close = panel.close().slice(ndarray::s![.., 1..]).to_owned();
+    let without_a =
+        PricePanel::new(panel.dates().to_vec(), vec!["B".into(), "C".into()], close).unwrap();
+    let history = vec![
+        scan(&panel, 1, &model(&panel, params, "1")).unwrap(),
+        scan(&panel, 3, &model(&panel, params, "1")).unwrap(),
+        scan(&without_a, 3, &model(&without_a, params, "2")).unwrap(),
+    ];
+    assert_eq!(history[0].selected().collect::<Vec<_>>(), ["A"]);
+    let report = monitor_whole(&without_a, &history).unwrap();
+    assert_eq!(report.live.len(), 1, "{:?}", report.live);
+    assert_eq!(report.live[0].as_of, date(4));
+    assert!(!report.live[0].tickers.contains(&"A".to_string()));
+}
+
 /// A deterministic pseudo-random panel: `days` closes of `tickers` tickers whose daily log
 /// returns are uniform in `[-spread, spread]` plus `drift`; from day `shift_from` on, the
 /// spread and drift become `late_spread` and `late_drift`.
