@@ -1232,6 +1232,44 @@ fn a_challenger_runs_in_shadow_and_replaces_the_champion_only_on_a_decision() {
     assert!(out.contains("version 1 is `champion` again"), "{out}");
 }
 
+/// `scan --refresh` updates the prices the scan reads (`--prices`, not `data.out`) through the
+/// last day it may score (`--today`): no later day enters them, and the other cache is untouched.
+#[test]
+fn a_refresh_updates_the_prices_the_scan_reads_through_today() {
+    let dir = project(None);
+    let root = dir.path();
+    ok(momentum(root, None, &["promote"]));
+    let cache = root.join("data/raw/prices.parquet");
+    let before = std::fs::read(&cache).unwrap();
+    ok(momentum(
+        root,
+        None,
+        &[
+            "fetch",
+            "--end",
+            "2022-12-15",
+            "--out",
+            "alt/prices.parquet",
+        ],
+    ));
+    let out = ok(momentum(
+        root,
+        None,
+        &[
+            "scan",
+            "--prices",
+            "alt/prices.parquet",
+            "--refresh",
+            "--today",
+            "2022-12-20",
+        ],
+    ));
+    assert!(out.starts_with("2022-12-20: "), "{out}");
+    let manifest = json(&root.join("alt/prices.manifest.json"));
+    assert_eq!(manifest["end"], "2022-12-20", "{manifest}");
+    assert_eq!(std::fs::read(&cache).unwrap(), before, "data.out untouched");
+}
+
 #[test]
 fn serving_commands_fail_clearly_on_bad_input() {
     let dir = project(None);

@@ -453,8 +453,10 @@ fn report_implausible(mut found: Vec<ImplausiblePrice>, origin: &str, strict: bo
     Ok(())
 }
 
-/// An update of the price cache with the `data` settings, the window extended to `today` when
-/// `data.end` is earlier: the refresh a scan runs before scoring today's universe.
+/// An update of the price cache with the `data` settings through `today`, whatever `data.end`
+/// says: the refresh a scan runs before scoring today's universe. `today` is the last day the
+/// scan may score (a scan's `--today`), so no later day enters the cache; as every update, it
+/// keeps every cached row.
 ///
 /// # Errors
 /// [`LifecycleError::Refresh`] with the fetch's error as its cause.
@@ -465,8 +467,8 @@ pub fn refresh(
 ) -> Result<Manifest> {
     let mut plan = FetchPlan::new(data);
     plan.update = true;
-    if plan.end < today {
-        tracing::info!("refresh: extending data.end {} to today, {today}", plan.end);
+    if plan.end != today {
+        tracing::info!("refresh: through today, {today} (data.end is {})", plan.end);
         plan.end = today;
     }
     let manifest = fetch(&plan, progress).map_err(|err| LifecycleError::Refresh(Box::new(err)))?;

@@ -9,7 +9,8 @@ use chrono::NaiveDate;
 use momentum_engine::Arm;
 use momentum_lifecycle::track::{git_commit, open_tracker, track_scan};
 use momentum_lifecycle::{
-    LifecycleError, ProductionSource, ScanRequest, Settings, load_model, refresh, run_scan,
+    DataSettings, LifecycleError, ProductionSource, ScanRequest, Settings, load_model, refresh,
+    run_scan,
 };
 
 use crate::overrides::Overrides;
@@ -41,7 +42,7 @@ restores the state before it).
 
 Examples:
   momentum scan
-  momentum scan --refresh                  # fetch --update (data.* of params.yaml) first
+  momentum scan --refresh                  # fetch --update (data.* of params.yaml) first, through --today
   momentum scan --as-of 2022-06-01         # what the model picked that day
   momentum scan --from-registry";
 
@@ -57,7 +58,8 @@ pub struct Args {
     #[arg(long, value_name = "YYYY-MM-DD")]
     as_of: Option<NaiveDate>,
 
-    /// Update the price cache first, as `momentum fetch --update` does
+    /// Update the prices this scan reads first (--prices, or data.out), as `momentum fetch
+    /// --update` does, through --today (default the calendar day): no later day enters them
     #[arg(long)]
     refresh: bool,
 
@@ -125,7 +127,12 @@ pub fn run(args: Args, settings: &Settings, params: &Path) -> anyhow::Result<Exi
         Err(err) => return Err(explain(err)),
     };
     if args.refresh {
-        refresh(&settings.data, today, Arc::new(Bar::new())).map_err(explain)?;
+        // The file this scan reads (--prices or data.out), through the last day it may score.
+        let data = DataSettings {
+            out: request.prices.clone(),
+            ..settings.data.clone()
+        };
+        refresh(&data, request.today, Arc::new(Bar::new())).map_err(explain)?;
     }
     let (picks, shadow) = run_scan(&model, challenger.as_ref(), &request).map_err(explain)?;
     let csv = request.csv();
