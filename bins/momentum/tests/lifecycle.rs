@@ -1309,6 +1309,27 @@ fn serving_commands_fail_clearly_on_bad_input() {
     assert_eq!(std::fs::read(&history).unwrap(), b"garbage");
     std::fs::remove_file(&history).unwrap();
 
+    // A picks file that cannot be written fails the scan before the history takes it.
+    let first = ["scan", "--as-of", "2022-03-01", "--out", "odir/ok.json"];
+    ok(momentum(root, None, &first));
+    let kept = std::fs::read(&history).unwrap();
+    std::fs::create_dir_all(root.join("odir/x.json")).unwrap();
+    fails(
+        momentum(
+            root,
+            None,
+            &["scan", "--as-of", "2022-06-01", "--out", "odir/x.json"],
+        ),
+        "a directory stands where the file goes",
+    );
+    assert_eq!(
+        std::fs::read(&history).unwrap(),
+        kept,
+        "the history as it was"
+    );
+    assert!(!root.join("odir/x.csv").exists());
+    std::fs::remove_file(&history).unwrap();
+
     // Prices that lack a model ticker.
     let out = ok(momentum(
         root,

@@ -133,7 +133,7 @@ where
 {
     let target = resolved(path);
     let path = target.as_path();
-    check_not_read_only(path)?;
+    check_replaceable(path)?;
     let dir = created_parent(path)?;
     let temp = TempFile::create(&dir, path, suffix)?;
     write(&temp)?;
@@ -187,7 +187,7 @@ where
 {
     let targets: Vec<PathBuf> = targets.iter().map(|t| resolved(t)).collect();
     for target in &targets {
-        check_not_read_only(target)?;
+        check_replaceable(target)?;
     }
     let mut staged = Vec::with_capacity(targets.len());
     let mut dirs = Vec::new();
@@ -219,22 +219,28 @@ pub(crate) fn resolved(path: &Path) -> PathBuf {
     path.to_path_buf()
 }
 
-/// Refuses a file made read-only (`chmod a-w`; DVC's cache behind a link), as every writer
-/// here does before replacing it: renaming over a file needs only a writable directory, so
-/// without this check a write would go through where a plain one is refused. A caller that
-/// changes other state before its write (a registry) checks first.
+/// Refuses what a write must not replace, as every writer here does before it writes: a file
+/// made read-only (`chmod a-w`; DVC's cache behind a link: renaming over a file needs only a
+/// writable directory, so without this check a write would go through where a plain one is
+/// refused), and a directory standing where the file goes (the rename would fail only after
+/// the file was written). A caller that changes other state before its write (a registry, a
+/// history) checks first.
 ///
 /// # Errors
-/// A [`FileError`] of kind `PermissionDenied` naming `target` when it is a read-only file.
-pub fn check_not_read_only(target: &Path) -> Result<(), FileError> {
+/// A [`FileError`] naming `target`: of kind `PermissionDenied` for a read-only file,
+/// `IsADirectory` for a directory.
+pub fn check_replaceable(target: &Path) -> Result<(), FileError> {
+    let refused =
+        |kind, reason: &str| Err(FileError::io(target, std::io::Error::new(kind, reason)));
     match std::fs::metadata(target) {
-        Ok(meta) if meta.is_file() && meta.permissions().readonly() => Err(FileError::io(
-            target,
-            std::io::Error::new(
-                std::io::ErrorKind::PermissionDenied,
-                "the file is read-only, so it was left as it is (make it writable to replace it)",
-            ),
-        )),
+        Ok(meta) if meta.is_file() && meta.permissions().readonly() => refused(
+            std::io::ErrorKind::PermissionDenied,
+            "the file is read-only, so it was left as it is (make it writable to replace it)",
+        ),
+        Ok(meta) if meta.is_dir() => refused(
+            std::io::ErrorKind::IsADirectory,
+            "a directory stands where the file goes",
+        ),
         _ => Ok(()),
     }
 }
@@ -511,6 +517,29 @@ mod tests {
             ["link.yaml", "params.yaml"],
             "nothing staged or written"
         );
+    }
+
+    /// A directory where the file goes is refused before anything is written: the rename over
+    /// it would fail only after the writer had run (and a caller had changed other state).
+    #[test]
+    fn a_directory_in_the_files_place_is_refused_before_writing() {
+        let dir = tempfile::tempdir().unwrap();
+        let taken = dir.path().join("picks.json");
+        std::fs::create_dir(&taken).unwrap();
+        let other = dir.path().join("picks.csv");
+        let refusals = [
+            write_atomic::<FileError, _>(&taken, |_| panic!("not called")).unwrap_err(),
+            write_together::<FileError, _>(&[other.clone(), taken.clone()], |_| {
+                panic!("not called")
+            })
+            .unwrap_err(),
+        ];
+        for err in refusals {
+            assert_eq!(err.path, taken);
+            assert_eq!(err.source.kind(), std::io::ErrorKind::IsADirectory);
+        }
+        assert!(!other.exists());
+        assert_eq!(std::fs::read_dir(&taken).unwrap().count(), 0);
     }
 
     #[test]

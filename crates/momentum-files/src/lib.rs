@@ -22,7 +22,7 @@ mod owner;
 use std::path::PathBuf;
 
 pub use atomic::{
-    check_not_read_only, copy_atomic_unsynced, write_atomic, write_atomic_by_path,
+    check_replaceable, copy_atomic_unsynced, write_atomic, write_atomic_by_path,
     write_atomic_unsynced, write_together,
 };
 pub use lock::DirLock;

@@ -13,7 +13,7 @@ use momentum_scanner::scan::{Picks, check_universe, scan};
 
 use crate::backtest::{StreamedCloses, stream_closes};
 use crate::error::{LifecycleError, Result};
-use crate::files::{write_json, write_text};
+use crate::files::{json_text, write_json};
 use crate::settings::{SettingsError, setting_check};
 
 /// What one scan reads and writes.
@@ -160,12 +160,19 @@ pub fn run_scan(
     let scans: Vec<Picks> = std::iter::once(picks.clone())
         .chain(shadow.clone())
         .collect();
-    append_history(&request.history, &scans).map_err(|source| LifecycleError::History {
-        path: request.history.clone(),
-        source: Box::new(source),
+    // The picks staged first and put in place after the history took the scan: a picks file
+    // that cannot be written fails the scan before the history changes.
+    let json = json_text(&picks).map_err(|err| LifecycleError::write(&request.out, err))?;
+    let csv = picks_csv(&picks);
+    momentum_files::write_together(&[request.out.clone(), request.csv()], |staged| {
+        for (path, text) in staged.iter().zip([&json, &csv]) {
+            std::fs::write(path, text).map_err(|err| LifecycleError::write(path, err))?;
+        }
+        append_history(&request.history, &scans).map_err(|source| LifecycleError::History {
+            path: request.history.clone(),
+            source: Box::new(source),
+        })
     })?;
-    write_json(&request.out, &picks)?;
-    write_text(&request.csv(), &picks_csv(&picks))?;
     Ok((picks, shadow))
 }
 

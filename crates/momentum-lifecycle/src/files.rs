@@ -16,8 +16,13 @@ pub(crate) fn write_text(path: &Path, text: &str) -> Result<()> {
 
 /// Writes `value` as pretty JSON in its fields' order with a final newline, atomically.
 pub(crate) fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
-    let mut text =
-        serde_json::to_string_pretty(value).map_err(|err| LifecycleError::write(path, err))?;
-    text.push('\n');
+    let text = json_text(value).map_err(|err| LifecycleError::write(path, err))?;
     write_text(path, &text)
+}
+
+/// `value` as pretty JSON in its fields' order with a final newline.
+pub(crate) fn json_text<T: serde::Serialize>(value: &T) -> serde_json::Result<String> {
+    let mut text = serde_json::to_string_pretty(value)?;
+    text.push('\n');
+    Ok(text)
 }

@@ -100,7 +100,7 @@ fn lock_params_file(params_file: &Path, settings: &Settings) -> Result<momentum_
             path: params_file.into(),
         }
     })?;
-    momentum_files::check_not_read_only(params_file)?;
+    momentum_files::check_replaceable(params_file)?;
     let now = Settings::load(params_file, false)?;
     if (&now.production, &now.challenger) != (&settings.production, &settings.challenger) {
         return Err(LifecycleError::ParamsChanged {
