@@ -244,6 +244,11 @@ impl ServeSettings {
     /// assert!(ServeSettings::default().validate().is_ok());
     /// let err = ServeSettings { poll_ms: 1, ..ServeSettings::default() }.validate().unwrap_err();
     /// assert_eq!(err.to_string(), "invalid serve.poll_ms = 1: must be at least 10");
+    /// let forever = ServeSettings { header_timeout_seconds: u64::MAX, ..ServeSettings::default() };
+    /// assert_eq!(
+    ///     forever.validate().unwrap_err().to_string(),
+    ///     "invalid serve.header_timeout_seconds = 18446744073709551615: must be at most 86400 (a day)"
+    /// );
     /// ```
     pub fn validate(&self) -> Result<(), SettingsError> {
         let at_least = |key: &str, value: u64, min: u64| {
@@ -255,12 +260,30 @@ impl ServeSettings {
                 })
                 .map_or(Ok(()), Err)
         };
+        // A duration is added to the clock's instants: one beyond a day is no limit anyway,
+        // and near u64::MAX the sum overflows (every connection's task panicked).
+        let at_most = |key: &str, value: u64, max: u64| {
+            (value > max)
+                .then(|| SettingsError::Invalid {
+                    key: format!("serve.{key}"),
+                    value: Some(value.to_string()),
+                    reason: format!("must be at most {max} (a day)"),
+                })
+                .map_or(Ok(()), Err)
+        };
+        const DAY_SECONDS: u64 = 86_400;
         at_least("max_body_bytes", self.max_body_bytes as u64, 1)?;
         at_least("poll_ms", self.poll_ms, 10)?;
-        at_least("drain_seconds", self.drain_seconds, 1)?;
-        at_least("header_timeout_seconds", self.header_timeout_seconds, 1)?;
-        at_least("request_timeout_seconds", self.request_timeout_seconds, 1)?;
-        at_least("body_timeout_seconds", self.body_timeout_seconds, 1)?;
+        at_most("poll_ms", self.poll_ms, DAY_SECONDS * 1000)?;
+        for (key, seconds) in [
+            ("drain_seconds", self.drain_seconds),
+            ("header_timeout_seconds", self.header_timeout_seconds),
+            ("request_timeout_seconds", self.request_timeout_seconds),
+            ("body_timeout_seconds", self.body_timeout_seconds),
+        ] {
+            at_least(key, seconds, 1)?;
+            at_most(key, seconds, DAY_SECONDS)?;
+        }
         at_least("max_concurrency", self.max_concurrency as u64, 1)?;
         Ok(())
     }
