@@ -906,6 +906,18 @@ async fn the_challenger_can_be_served_instead() {
     );
     let text = get_text(&client, &server, "/metrics").await;
     assert!(text.contains(r#"momentum_model_info{alias="challenger",holding="5",lookback="2",skip="0",source="params",top_k="2",version="5"} 1"#), "{text}");
+
+    // Without a challenger, the 503 names what gives it one.
+    let alone = tempfile::tempdir().unwrap();
+    std::fs::write(alone.path().join("params.yaml"), tiny_params("4", 1)).unwrap();
+    let server = Server::start(alone.path(), &["--alias", "challenger"]);
+    let (status, body) = post_csv(&client, &server, TINY_CSV).await;
+    assert_eq!(status, 503);
+    assert_eq!(
+        body["message"].as_str().unwrap(),
+        "no model is loaded: params.yaml has no challenger block (run `momentum promote --alias \
+         challenger`)"
+    );
 }
 
 /// The registered model of `params.yaml`'s default `tracking.model_name`.

@@ -105,12 +105,12 @@ impl ApiError {
     }
 
     /// 503 `TEMPORARILY_UNAVAILABLE`: no model is loaded; `missing` says where it was looked
-    /// for (the params file's block, or the registry's alias).
+    /// for (the params file's block, or the registry's alias) and what gives it one.
     pub fn no_model(missing: &str) -> Self {
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "TEMPORARILY_UNAVAILABLE",
-            format!("no model is loaded: {missing} (run `momentum promote`)"),
+            format!("no model is loaded: {missing}"),
         )
     }
 
@@ -196,10 +196,20 @@ struct ErrorBody<'a> {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if self.status.is_server_error() {
-            tracing::error!("{} {}: {}", self.status, self.code, self.message);
-        } else {
-            tracing::debug!("{} {}: {}", self.status, self.code, self.message);
+        // A failure of the server's own is an error. No model (503) is a state, logged once by
+        // the model watcher when it begins: a readiness probe would repeat it every few
+        // seconds. A request out of time (504) is a warning.
+        match self.status {
+            StatusCode::INTERNAL_SERVER_ERROR => {
+                tracing::error!("{} {}: {}", self.status, self.code, self.message);
+            }
+            StatusCode::SERVICE_UNAVAILABLE => {
+                tracing::debug!("{} {}: {}", self.status, self.code, self.message);
+            }
+            status if status.is_server_error() => {
+                tracing::warn!("{} {}: {}", self.status, self.code, self.message);
+            }
+            _ => tracing::debug!("{} {}: {}", self.status, self.code, self.message),
         }
         let body = ErrorBody {
             error_code: self.code,

@@ -45,8 +45,8 @@ pub struct Snapshot {
     pub source: ProductionSource,
     /// The model served; `None` before the first promotion (the server answers 503).
     pub model: Option<Model>,
-    /// Without a model: where it was looked for, in words (`params.yaml has no production
-    /// block`, `registered model momentum-xs has no champion alias`), for the 503's message.
+    /// Without a model: where it was looked for and what gives it one, in words
+    /// (`params.yaml has no production block (run `momentum promote`)`), for the 503's message.
     pub missing: Option<String>,
     /// The registry could not be reached, so the block of params.yaml is served in its place
     /// (`source` is [`ProductionSource::Params`]) until it answers.
@@ -84,6 +84,10 @@ impl Served {
     pub fn load(params_file: &Path, required: bool, alias: Arm) -> Result<Self> {
         let snapshot = load_snapshot(params_file, required, alias, None)?
             .expect("a first load always gives a snapshot");
+        if let Some(missing) = &snapshot.missing {
+            // Said once here, not on every 503 (a readiness probe asks every few seconds).
+            tracing::warn!("no {alias} model yet: {missing}; answering 503 until there is one");
+        }
         Ok(Self {
             params_file: params_file.into(),
             required,
@@ -247,7 +251,7 @@ fn load_snapshot(
             if source == ProductionSource::Registry =>
         {
             let missing = format!("registered model {name} has no `{alias}` alias");
-            (None, Some(missing))
+            (None, Some(format!("{missing} ({})", promotion_of(alias))))
         }
         Err(LifecycleError::NoProduction { .. } | LifecycleError::NoChallenger { .. }) => {
             let missing = match (&text, alias) {
@@ -255,7 +259,7 @@ fn load_snapshot(
                 (Some(_), Arm::Champion) => format!("{shown} has no production block"),
                 (Some(_), Arm::Challenger) => format!("{shown} has no challenger block"),
             };
-            (None, Some(missing))
+            (None, Some(format!("{missing} ({})", promotion_of(alias))))
         }
         Err(err) => return Err(failed(err)),
     };
@@ -267,6 +271,14 @@ fn load_snapshot(
         missing,
         registry_down,
     }))
+}
+
+/// The command that gives `alias` a model.
+fn promotion_of(alias: Arm) -> &'static str {
+    match alias {
+        Arm::Champion => "run `momentum promote`",
+        Arm::Challenger => "run `momentum promote --alias challenger`",
+    }
 }
 
 /// Whether `err` says the registry could not be asked (no connection, a timeout, a 5xx), not
