@@ -377,14 +377,7 @@ fn mean_return_check(live: &[f64], promised_mean: Option<f64>, alpha: f64) -> Ch
                 test.t_statistic, test.p_value
             ),
         ),
-        _ => (
-            None,
-            false,
-            format!(
-                "not enough data: {} live periods (2 needed) and a backtest before the first scan",
-                live.len()
-            ),
-        ),
+        _ => (None, false, not_enough(live, promised_mean.is_some())),
     };
     Check {
         name: "mean_return",
@@ -416,9 +409,24 @@ fn sharpe_check(live: &[f64], promised: Option<f64>, alpha: f64) -> Check {
             value: None,
             threshold: f64::NAN,
             breached: false,
-            detail: format!("not enough data: {} live periods", live.len()),
+            detail: not_enough(live, promised.is_some()),
         },
     }
+}
+
+/// Why a return check has no statistic: what of its data is missing, in words.
+fn not_enough(live: &[f64], promised: bool) -> String {
+    let mut missing = Vec::new();
+    if live.len() < 2 {
+        missing.push(format!("{} live periods (2 needed)", live.len()));
+    }
+    if !promised {
+        missing.push("no backtest period before the first scan".to_owned());
+    }
+    if missing.is_empty() {
+        missing.push(format!("{} live periods of the same return", live.len()));
+    }
+    format!("not enough data: {}", missing.join(" and "))
 }
 
 fn drift_checks(
@@ -519,4 +527,49 @@ fn pooled_scores(
     }
     pooled.sort_by(f64::total_cmp);
     pooled
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_check_without_a_statistic_says_which_data_is_missing() {
+        let two = [0.01, 0.02];
+        for (live, promised, expected) in [
+            (
+                &two[..1],
+                true,
+                "not enough data: 1 live periods (2 needed)",
+            ),
+            (
+                &two[..],
+                false,
+                "not enough data: no backtest period before the first scan",
+            ),
+            (
+                &[][..],
+                false,
+                "not enough data: 0 live periods (2 needed) and no backtest period before the \
+                 first scan",
+            ),
+            (
+                &[0.01, 0.01][..],
+                true,
+                "not enough data: 2 live periods of the same return",
+            ),
+        ] {
+            assert_eq!(not_enough(live, promised), expected);
+        }
+        // The Sharpe check of two equal returns has no spread to divide by.
+        assert_eq!(
+            sharpe_check(&[0.01, 0.01], Some(0.5), 0.05).detail,
+            "not enough data: 2 live periods of the same return"
+        );
+        // Enough live periods, no promise: the mean check says so, not "2 needed".
+        assert_eq!(
+            mean_return_check(&[0.01, 0.03, 0.02, 0.0], None, 0.05).detail,
+            "not enough data: no backtest period before the first scan"
+        );
+    }
 }
