@@ -256,6 +256,21 @@ async fn client_errors_are_4xx_with_an_error_code_and_a_message() {
             )
         }
     };
+    // A compressed body is refused by its encoding, not parsed as text.
+    let gzipped = client
+        .post(server.url("/invocations"))
+        .header("content-type", "text/csv")
+        .header("content-encoding", "gzip")
+        .body(TINY_CSV)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gzipped.status(), 415);
+    let body: Value = gzipped.json().await.unwrap();
+    assert_eq!(
+        body["message"],
+        "content encoding `gzip` is not supported: send the body uncompressed"
+    );
     let csv = Some("text/csv");
     let cases = [
         (

@@ -174,6 +174,17 @@ enum Format {
 }
 
 fn format_of(headers: &HeaderMap) -> Result<Format, ApiError> {
+    // A compressed body would be parsed as its compressed bytes ("expected value at line 1").
+    let encoding = headers
+        .get(header::CONTENT_ENCODING)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_owned());
+    if let Some(encoding) = encoding.filter(|e| !e.eq_ignore_ascii_case("identity")) {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "BAD_REQUEST",
+            format!("content encoding `{encoding}` is not supported: send the body uncompressed"),
+        ));
+    }
     let given = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

@@ -85,14 +85,14 @@ impl Frame {
                  /v1/model)"
             )));
         }
+        let other = [
+            ("dataframe_records", envelope.dataframe_records.is_some()),
+            ("instances", envelope.instances.is_some()),
+            ("inputs", envelope.inputs.is_some()),
+        ]
+        .into_iter()
+        .find_map(|(name, given)| given.then_some(name));
         let Some(split) = envelope.dataframe_split else {
-            let other = [
-                ("dataframe_records", envelope.dataframe_records.is_some()),
-                ("instances", envelope.instances.is_some()),
-                ("inputs", envelope.inputs.is_some()),
-            ]
-            .into_iter()
-            .find_map(|(name, given)| given.then_some(name));
             return Err(ApiError::malformed(match other {
                 Some(name) => format!(
                     "`{name}` is not supported: send the closes as `dataframe_split` \
@@ -101,6 +101,12 @@ impl Frame {
                 None => "missing `dataframe_split`".to_owned(),
             }));
         };
+        // Which of two inputs was meant cannot be told (MLflow refuses it too).
+        if let Some(name) = other {
+            return Err(ApiError::malformed(format!(
+                "`dataframe_split` and `{name}` in one body: send one input format"
+            )));
+        }
         if split.data.len() != split.index.len() {
             return Err(ApiError::malformed(format!(
                 "`data` has {} rows but `index` has {} dates",
@@ -263,6 +269,24 @@ fn check_rows(rows: impl IntoIterator<Item = (NaiveDate, bool)>) -> Result<(), A
 fn json_error(err: &serde_path_to_error::Error<serde_json::Error>, body: &[u8]) -> ApiError {
     let path = err.path().to_string();
     let inner = err.inner();
+    // Python's `json.dumps` (and so `requests`' `json=`) writes a missing close as a bare NaN,
+    // which is not JSON: named at its cell, with what to send instead.
+    if inner.is_syntax()
+        && let Some((word, at)) = bare_non_number(body, inner.line(), inner.column())
+    {
+        let mut message = format!(
+            "invalid JSON body at {path}: `{word}` is not a JSON number (send null for a \
+             missing close) at line {} column {}",
+            inner.line(),
+            inner.column()
+        );
+        let mut mended = body.to_vec();
+        mended.splice(at..at + word.len(), *b"null");
+        if let Some((date, ticker)) = cell_of(err.path(), &mended) {
+            message.push_str(&format!(" ({ticker} on {date})"));
+        }
+        return ApiError::malformed(message);
+    }
     let mut message = if !inner.is_data() || path == "." {
         format!("invalid JSON body: {inner}")
     } else {
@@ -272,6 +296,24 @@ fn json_error(err: &serde_path_to_error::Error<serde_json::Error>, body: &[u8]) 
         message.push_str(&format!(" ({ticker} on {date})"));
     }
     ApiError::malformed(message)
+}
+
+/// The bare `-Infinity`, `Infinity` or `NaN` a parser stopped at (1-based `line` and `column`
+/// of the error), and its byte offset in `body`.
+fn bare_non_number(body: &[u8], line: usize, column: usize) -> Option<(&'static str, usize)> {
+    let line_start: usize = body
+        .split(|&b| b == b'\n')
+        .take(line.saturating_sub(1))
+        .map(|text| text.len() + 1)
+        .sum();
+    let at = line_start + column.saturating_sub(1);
+    ["-Infinity", "Infinity", "NaN"]
+        .into_iter()
+        .find_map(|word| {
+            (at.saturating_sub(word.len())..=at)
+                .find(|&i| body.get(i..i + word.len()) == Some(word.as_bytes()))
+                .map(|i| (word, i))
+        })
 }
 
 /// The date and the ticker of `dataframe_split.data[r][c]`, from a lenient second read of
@@ -528,10 +570,31 @@ mod tests {
     fn malformed_bodies_say_why() {
         let json = |body: &str| Frame::from_json(body.as_bytes()).unwrap_err().message;
         assert!(json("{").starts_with("invalid JSON body: EOF"));
-        // Python's json.dumps writes NaN bare, which is not JSON.
-        assert!(json(r#"{"dataframe_split": {"columns": ["A"], "index": ["2024-01-02"], "data": [[NaN]]}}"#)
-            .starts_with("invalid JSON body: expected value"));
+        // Python's json.dumps writes NaN bare, which is not JSON: named at its cell.
+        assert_eq!(
+            json(
+                r#"{"dataframe_split": {"columns": ["A", "B"], "index": ["2024-01-02"], "data": [[1, NaN]]}}"#
+            ),
+            "invalid JSON body at dataframe_split.data[0][1]: `NaN` is not a JSON number (send \
+             null for a missing close) at line 1 column 83 (B on 2024-01-02)"
+        );
+        assert!(
+            json(
+                r#"{"dataframe_split": {"columns": ["A"], "index": ["2024-01-02"],
+                    "data": [[-Infinity]]}}"#
+            )
+            .starts_with(
+                "invalid JSON body at dataframe_split.data[0][0]: `-Infinity` is not a JSON number"
+            )
+        );
         assert!(json(r#"{"instances": [1]}"#).starts_with("`instances` is not supported"));
+        assert_eq!(
+            json(
+                r#"{"dataframe_split": {"columns": ["A"], "index": ["2024-01-02"], "data": [[1]]},
+                    "instances": [1]}"#
+            ),
+            "`dataframe_split` and `instances` in one body: send one input format"
+        );
         assert_eq!(json("{}"), "missing `dataframe_split`");
         // Not an object: what was expected, not the parser's type name.
         assert_eq!(
