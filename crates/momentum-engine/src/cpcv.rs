@@ -1046,6 +1046,11 @@ fn test_sets(n: usize, k: usize) -> Vec<Vec<usize>> {
     }
 }
 
+/// The spec's metrics day by day, as the integration tests compute them.
+#[cfg(test)]
+#[path = "../tests/it/objective.rs"]
+mod objective;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1199,36 +1204,7 @@ mod tests {
         assert!(close(paths[0], 7.29448143869456), "{paths:?}");
     }
 
-    /// Annualised `objective` of `r` chained from 1.0, straight from the spec's metric
-    /// definitions (the curve and its running peak day by day).
-    #[expect(clippy::cast_precision_loss, reason = "short series")]
-    fn metric_of(objective: Objective, r: &[f64]) -> f64 {
-        let n = r.len() as f64;
-        let mean = r.iter().sum::<f64>() / n;
-        let (mut v, mut peak, mut drawdown) = (1.0f64, 1.0f64, 0.0f64);
-        for x in r {
-            v *= 1.0 + x;
-            peak = peak.max(v);
-            drawdown = drawdown.max(1.0 - v / peak);
-        }
-        match objective {
-            Objective::Sharpe => {
-                let var = r.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (n - 1.0);
-                mean / var.sqrt() * 252f64.sqrt()
-            }
-            Objective::Sortino => {
-                let down = (r.iter().map(|x| x.min(0.0).powi(2)).sum::<f64>() / n).sqrt();
-                if down == 0.0 {
-                    0.0
-                } else {
-                    mean / down * 252f64.sqrt()
-                }
-            }
-            Objective::TotalRoi => v - 1.0,
-            Objective::Calmar if drawdown == 0.0 => 0.0,
-            Objective::Calmar => (v.powf(252.0 / n) - 1.0) / drawdown,
-        }
-    }
+    use super::objective::metric as metric_of;
 
     /// [`RETURNS`] as [`CpcvBlock`]s, the first `cut` days of each group in a block.
     fn hand_blocks(cut: usize) -> (Vec<CpcvBlock>, Layout) {

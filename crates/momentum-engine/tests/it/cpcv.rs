@@ -13,53 +13,9 @@ use rand::{Rng, SeedableRng};
 use crate::close_to;
 use crate::reference::random_panel;
 
-/// Annualised `mean / std` (ddof 1) of `r`, two passes, 0 when the std is 0.
-#[expect(clippy::cast_precision_loss, reason = "short series")]
-fn sharpe(r: &[f64]) -> f64 {
-    let n = r.len() as f64;
-    let mean = r.iter().sum::<f64>() / n;
-    let var = r.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (n - 1.0);
-    if var > 0.0 {
-        mean / var.sqrt() * 252f64.sqrt()
-    } else {
-        0.0
-    }
-}
-
-/// The spec's metric `objective` of the returns `r` chained from 1.0 (Sharpe and Sortino
-/// annualised; 0 for a zero denominator).
-#[expect(clippy::cast_precision_loss, reason = "short series")]
-fn metric(objective: Objective, r: &[f64]) -> f64 {
-    let n = r.len() as f64;
-    let mean = r.iter().sum::<f64>() / n;
-    let (mut v, mut peak, mut drawdown) = (1.0f64, 1.0f64, 0.0f64);
-    for x in r {
-        v *= 1.0 + x;
-        peak = peak.max(v);
-        drawdown = drawdown.max(1.0 - v / peak);
-    }
-    match objective {
-        Objective::Sharpe => sharpe(r),
-        Objective::Sortino => {
-            let down = (r.iter().map(|x| x.min(0.0).powi(2)).sum::<f64>() / n).sqrt();
-            if down == 0.0 {
-                0.0
-            } else {
-                mean / down * 252f64.sqrt()
-            }
-        }
-        Objective::TotalRoi => v - 1.0,
-        Objective::Calmar if drawdown == 0.0 => 0.0,
-        Objective::Calmar => {
-            let cagr = if v <= 0.0 {
-                -1.0
-            } else {
-                v.powf(252.0 / n) - 1.0
-            };
-            cagr / drawdown
-        }
-    }
-}
+#[path = "objective.rs"]
+mod objective;
+use objective::{metric, sharpe};
 
 /// The splits as the definition gives them, from every combination's daily returns.
 struct Definition {
@@ -169,6 +125,21 @@ impl Definition {
     }
 }
 
+/// A CPCV of a random number of `groups` and of embargo days, testing from one group to all
+/// but one.
+fn random_spec(
+    rng: &mut StdRng,
+    groups: std::ops::Range<usize>,
+    embargo: std::ops::Range<usize>,
+) -> CpcvSpec {
+    let (groups, embargo_days) = (rng.random_range(groups), rng.random_range(embargo));
+    CpcvSpec {
+        groups,
+        test_groups: rng.random_range(1..groups),
+        embargo_days,
+    }
+}
+
 #[test]
 fn cpcv_matches_its_definition_on_random_panels() {
     let mut rng = StdRng::seed_from_u64(20);
@@ -183,15 +154,7 @@ fn cpcv_matches_its_definition_on_random_panels() {
             holding: vec![1, rng.random_range(2..6), rng.random_range(6..10)],
             top_k: vec![1, 2, 4],
         };
-        let spec = CpcvSpec {
-            groups: rng.random_range(3..7),
-            test_groups: 1,
-            embargo_days: rng.random_range(0..4),
-        };
-        let spec = CpcvSpec {
-            test_groups: rng.random_range(1..spec.groups),
-            ..spec
-        };
+        let spec = random_spec(&mut rng, 3..7, 0..4);
         let window = Window {
             start: rng.random_range(0..25),
             end: days - 1 - rng.random_range(0..10),
@@ -261,15 +224,7 @@ fn every_split_selects_by_the_grids_objective() {
             holding: vec![1, rng.random_range(2..6)],
             top_k: vec![1, 2, 3],
         };
-        let spec = CpcvSpec {
-            groups: rng.random_range(3..6),
-            test_groups: 1,
-            embargo_days: rng.random_range(0..3),
-        };
-        let spec = CpcvSpec {
-            test_groups: rng.random_range(1..spec.groups),
-            ..spec
-        };
+        let spec = random_spec(&mut rng, 3..6, 0..3);
         // The window cut at both ends in every other case: the blocks are cut from each run's
         // curve at the window's offsets.
         let window = if case % 2 == 0 {

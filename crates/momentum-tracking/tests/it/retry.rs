@@ -118,12 +118,9 @@ fn a_server_that_is_down_costs_a_warning_not_a_failure() {
     assert!(shown.contains("Connection refused"), "{shown}");
 }
 
-/// The server stops answering while the parent of a grid is created: its children are not
-/// pushed because the server is down, not "because their parent is not on the server" (the
-/// sync's one cause is the server), and every run stays unsynced for the next sync.
-#[test]
-fn children_of_a_parent_lost_to_an_outage_blame_the_server() {
-    let rt = tokio::runtime::Runtime::new().unwrap();
+/// A scripted server for a sync: the experiment is there, none of its runs is, and
+/// `runs/create` answers `create`.
+fn sync_server(rt: &tokio::runtime::Runtime, create: ResponseTemplate) -> MockServer {
     let server = rt.block_on(MockServer::start());
     rt.block_on(async {
         Mock::given(method("GET"))
@@ -136,13 +133,26 @@ fn children_of_a_parent_lost_to_an_outage_blame_the_server() {
             .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({})))
             .mount(&server)
             .await;
-        // No answer within the client's timeout, as from a server killed mid-request.
         Mock::given(method("POST"))
             .and(path("/api/2.0/mlflow/runs/create"))
-            .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(5)))
+            .respond_with(create)
             .mount(&server)
             .await;
     });
+    server
+}
+
+/// The server stops answering while the parent of a grid is created: its children are not
+/// pushed because the server is down, not "because their parent is not on the server" (the
+/// sync's one cause is the server), and every run stays unsynced for the next sync.
+#[test]
+fn children_of_a_parent_lost_to_an_outage_blame_the_server() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    // No answer within the client's timeout, as from a server killed mid-request.
+    let server = sync_server(
+        &rt,
+        ResponseTemplate::new(200).set_delay(Duration::from_secs(5)),
+    );
     let dir = tempfile::tempdir().unwrap();
     let children = (0..5).map(|i| RunSpec::new(format!("c{i}"))).collect();
     Tracker::local(dir.path())
@@ -177,27 +187,13 @@ fn children_of_a_parent_lost_to_an_outage_blame_the_server() {
 #[test]
 fn children_of_a_refused_parent_are_counted_against_it() {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let server = rt.block_on(MockServer::start());
-    rt.block_on(async {
-        Mock::given(method("GET"))
-            .and(path("/api/2.0/mlflow/experiments/get-by-name"))
-            .respond_with(get_by_name_ok())
-            .mount(&server)
-            .await;
-        Mock::given(method("POST"))
-            .and(path("/api/2.0/mlflow/runs/search"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({})))
-            .mount(&server)
-            .await;
-        Mock::given(method("POST"))
-            .and(path("/api/2.0/mlflow/runs/create"))
-            .respond_with(ResponseTemplate::new(400).set_body_json(serde_json::json!({
-                "error_code": "INVALID_PARAMETER_VALUE",
-                "message": "refused"
-            })))
-            .mount(&server)
-            .await;
-    });
+    let server = sync_server(
+        &rt,
+        ResponseTemplate::new(400).set_body_json(serde_json::json!({
+            "error_code": "INVALID_PARAMETER_VALUE",
+            "message": "refused"
+        })),
+    );
     let dir = tempfile::tempdir().unwrap();
     let children = (0..5).map(|i| RunSpec::new(format!("c{i}"))).collect();
     let grid = Tracker::local(dir.path())
