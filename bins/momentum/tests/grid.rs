@@ -397,6 +397,22 @@ fn each_walk_forward_fold_is_the_plain_backtest_of_its_winner_over_its_days() {
             fold["test_start"]
         );
     }
+    // One combination has nothing to select: its plain backtest runs none of the analyses of
+    // params.yaml (whose walk-forward would not fit a short window).
+    assert!(!root.join("fold/walk_forward.csv").exists());
+    assert!(!root.join("fold/cpcv.csv").exists());
+    let kinds = [
+        "backtest",
+        "--no-track",
+        "--validation",
+        "cpcv,walk-forward,cpcv",
+    ];
+    let out = momentum(root, None, &kinds);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("--validation cpcv,walk-forward,cpcv: cpcv is listed twice")
+    );
 
     ok(momentum(
         root,

@@ -189,8 +189,19 @@ fn bad_ranges_and_budgets_are_one_line_naming_the_flag_or_key() {
         ]),
         "invalid --trials 37: is more than the ranges' valid combinations",
     );
+    let tpe_shard = [
+        "backtest",
+        "--prices",
+        prices,
+        "--search",
+        "tpe",
+        "--shard",
+        "0/2",
+        "--shard-out",
+        "shards",
+    ];
     fails(
-        run(&["--search", "tpe", "--shard", "0/2", "--shard-out", "shards"]),
+        momentum(dir.path(), None, &tpe_shard),
         "invalid --search tpe: proposes each batch from the results before it",
     );
     // A flag of the other method, or of what --no-grid / --no-split replace, is refused, not
@@ -237,6 +248,38 @@ fn bad_ranges_and_budgets_are_one_line_naming_the_flag_or_key() {
             "{stderr}"
         );
     }
+    // A shard writes its shard file only: the outputs of the merge are refused with it.
+    for (flags, flag) in [
+        (&["--reports", "r2"][..], "'--reports <DIR>'"),
+        (&["--no-track"][..], "'--no-track'"),
+        (&["--model", "m.json"][..], "'--model <PATH>'"),
+    ] {
+        let shard = [
+            "backtest",
+            "--prices",
+            prices,
+            "--shard",
+            "0/2",
+            "--shard-out",
+            "s",
+        ];
+        let out = momentum(dir.path(), None, &[&shard[..], flags].concat());
+        assert_eq!(out.status.code(), Some(2), "{flags:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("cannot be used with") && stderr.contains(flag),
+            "{stderr}"
+        );
+    }
+    // A thread count no machine has, refused before anything starts; an output given twice.
+    fails(
+        run(&["--threads", "100000"]),
+        "invalid --threads 100000: must be from 1 to 1024",
+    );
+    fails(
+        run(&["--model", "reports/metrics.json"]),
+        "two of the files written together are this one",
+    );
     // Parsed by the command line: the flag is named.
     let out = run(&["--search-lookback", "5"]);
     assert_eq!(out.status.code(), Some(2));

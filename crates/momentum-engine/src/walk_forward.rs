@@ -103,6 +103,11 @@ impl WalkForwardSpec {
     /// assert_eq!(starts, [(0, 4, 7), (3, 7, 10), (6, 10, 11)]);
     /// let anchored = WalkForwardSpec { anchored: true, ..spec };
     /// assert_eq!(anchored.folds(Window { start: 0, end: 11 }, 2)?[2].0, Window { start: 0, end: 9 });
+    /// // Counts beyond any panel: no test day, or one fold of the rest.
+    /// let huge = WalkForwardSpec { train_days: usize::MAX, ..spec };
+    /// assert!(huge.folds(Window { start: 0, end: 11 }, 2).is_err());
+    /// let rest = WalkForwardSpec { test_days: usize::MAX, ..spec };
+    /// assert_eq!(rest.folds(Window { start: 0, end: 11 }, 2)?[0].1, Window { start: 4, end: 11 });
     /// # Ok::<(), momentum_engine::EngineError>(())
     /// ```
     pub fn folds(&self, evaluated: Window, max_lookback: usize) -> Result<Vec<(Window, Window)>> {
@@ -128,7 +133,9 @@ impl WalkForwardSpec {
             ));
         }
         let mut folds = Vec::new();
-        let mut test_start = evaluated.start + self.train_days;
+        // Saturating: a count of days near `usize::MAX` (a typo, a flag) then leaves no test day
+        // (train) or makes one fold of the rest (test) instead of wrapping around.
+        let mut test_start = evaluated.start.saturating_add(self.train_days);
         while test_start < evaluated.end {
             let train_start = if self.anchored {
                 evaluated.start
@@ -142,10 +149,10 @@ impl WalkForwardSpec {
                 },
                 Window {
                     start: test_start,
-                    end: (test_start + self.test_days).min(evaluated.end),
+                    end: test_start.saturating_add(self.test_days).min(evaluated.end),
                 },
             ));
-            test_start += self.test_days;
+            test_start = test_start.saturating_add(self.test_days);
         }
         if folds.is_empty() {
             return Err(invalid(

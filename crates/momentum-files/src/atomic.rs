@@ -186,8 +186,20 @@ where
     F: FnOnce(&[PathBuf]) -> Result<(), E>,
 {
     let targets: Vec<PathBuf> = targets.iter().map(|t| resolved(t)).collect();
-    for target in &targets {
+    for (i, target) in targets.iter().enumerate() {
         check_replaceable(target)?;
+        // One file given twice (an output flag naming another output): the second write would
+        // silently replace the first.
+        if targets[..i].contains(target) {
+            return Err(FileError::io(
+                target,
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    "two of the files written together are this one",
+                ),
+            )
+            .into());
+        }
     }
     let mut staged = Vec::with_capacity(targets.len());
     let mut dirs = Vec::new();
@@ -517,6 +529,24 @@ mod tests {
             ["link.yaml", "params.yaml"],
             "nothing staged or written"
         );
+    }
+
+    /// Two targets that are one file (by name, or through a link) are refused before anything
+    /// is written.
+    #[cfg(unix)]
+    #[test]
+    fn one_file_written_together_twice_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let metrics = dir.path().join("metrics.json");
+        std::fs::write(&metrics, "old").unwrap();
+        let link = dir.path().join("model.json");
+        std::os::unix::fs::symlink(&metrics, &link).unwrap();
+        let err =
+            write_together::<FileError, _>(&[metrics.clone(), link], |_| panic!("not called"))
+                .unwrap_err();
+        assert_eq!(err.path, metrics);
+        assert_eq!(err.source.kind(), std::io::ErrorKind::InvalidInput);
+        assert_eq!(std::fs::read_to_string(&metrics).unwrap(), "old");
     }
 
     /// A directory where the file goes is refused before anything is written: the rename over

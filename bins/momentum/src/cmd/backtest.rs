@@ -37,7 +37,11 @@ Outputs (each written atomically):
                             read in words, gates, equity, drawdown, monthly returns, rolling
                             Sharpe, return distribution, grid heatmaps, train vs test, costs,
                             latest picks and monitor status; see `momentum report --help`)
+  REPORTS/walk_forward.csv  one row per fold, and REPORTS/walk_forward.png its stitched curve
+                            (with a walk-forward)
+  REPORTS/cpcv.csv          one row per CPCV split (with a CPCV)
   MODEL                     the candidate model (models/candidate.json)
+All of them are replaced together: a failure leaves the previous set as it was.
 
 Examples:
   momentum backtest
@@ -118,7 +122,8 @@ pub struct Args {
     /// (folds of --wf-train-days selecting, --wf-test-days trading), `cpcv` (combinatorial
     /// purged cross-validation); `split` alone runs neither. The list is the whole choice: an
     /// analysis set in params.yaml but not listed does not run [default: those set in
-    /// backtest.walk_forward and backtest.cpcv, with those a --wf-* or --cpcv-* flag adds]
+    /// backtest.walk_forward and backtest.cpcv (none with --no-grid: one combination has
+    /// nothing to select), with those a --wf-* or --cpcv-* flag adds]
     #[arg(
         long,
         value_name = "KINDS",
@@ -265,7 +270,7 @@ pub struct Args {
     #[arg(long, value_name = "N")]
     pub max_combinations: Option<usize>,
 
-    /// Worker threads for the grid [default: all cores].
+    /// Worker threads for the grid, 1 to 1024 [default: all cores].
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
 
@@ -299,12 +304,16 @@ pub struct Args {
 
     /// Evaluate only shard I (0-based) of N of the grid and write it to --shard-out instead
     /// of the reports; `auto/N` takes I from JOB_COMPLETION_INDEX (set by a Kubernetes Indexed
-    /// Job). Merge the N shard files with --merge.
+    /// Job). Merge the N shard files with --merge. The flags of the reports, the candidate and
+    /// tracking belong to the merge: given with --shard, they are refused.
     #[arg(
         long,
         value_name = "I/N",
         requires = "shard_out",
-        conflicts_with = "merge"
+        conflicts_with_all = [
+            "merge", "no_track", "children", "reports", "model", "report_picks",
+            "report_monitor", "report_no_live",
+        ]
     )]
     pub shard: Option<String>,
 
@@ -352,10 +361,15 @@ fn parse_shard(text: &str) -> anyhow::Result<Shard> {
         .with_context(|| format!("--shard {text} with JOB_COMPLETION_INDEX={index}"))
 }
 
+/// The most worker threads `--threads` takes: far more than any machine has cores.
+const MAX_THREADS: usize = 1024;
+
 pub fn run(args: Args, settings: &Settings, params: &Path) -> anyhow::Result<ExitCode> {
     if let Some(n) = args.threads {
-        if n == 0 {
-            bail!("--threads must be at least 1");
+        // Each one an OS thread with its stack: 100,000 of them took minutes and gigabytes
+        // before any other check ran.
+        if !(1..=MAX_THREADS).contains(&n) {
+            bail!("invalid --threads {n}: must be from 1 to {MAX_THREADS}");
         }
         rayon::ThreadPoolBuilder::new()
             .num_threads(n)
@@ -726,6 +740,19 @@ fn set_validation(
     let (walk_flags, cpcv_flags) = (args.walk_forward_flags(), args.cpcv_flags());
     if listed("split") && kinds.len() > 1 {
         bail!("--validation split runs the split alone: it takes no other kind");
+    }
+    if let Some(kind) = kinds
+        .iter()
+        .enumerate()
+        .find_map(|(i, k)| kinds[..i].contains(k).then_some(k))
+    {
+        bail!("--validation {}: {kind} is listed twice", kinds.join(","));
+    }
+    // One combination has nothing to select: the walk-forward and CPCV of params.yaml would
+    // repeat its backtest (and a window shorter than their schedule would fail it).
+    if kinds.is_empty() && args.no_grid {
+        spec.walk_forward = None;
+        spec.cpcv = None;
     }
     if !kinds.is_empty() {
         for (kind, given, what) in [
