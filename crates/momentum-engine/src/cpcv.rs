@@ -39,7 +39,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::backtest::run_recorded;
 use crate::error::{EngineError, Result};
-use crate::grid::{GridSpec, max_first_rebalance, simulate_grid};
+use crate::grid::{GridSpec, in_group_batches, max_first_rebalance, simulate_grid};
 use crate::metrics::{DAYS_PER_YEAR, cagr, calmar, sortino_of_sums};
 use crate::params::{Objective, StrategyParams, Window};
 use crate::rows::CHUNK_ROWS;
@@ -517,9 +517,6 @@ fn recorded_blocks(
     evaluated.validate(panel.n_days())?;
     max_first_rebalance(combos, (evaluated, None))?;
     let starts = layout.starts();
-    let groups: Vec<&[StrategyParams]> = combos
-        .chunk_by(|a, b| (a.lookback, a.skip) == (b.lookback, b.skip))
-        .collect();
     let run_group = |group: &&[StrategyParams]| -> Result<Vec<CpcvBlock>> {
         let first = group[0];
         let width = group.iter().map(|p| p.top_k).max().unwrap_or(1);
@@ -539,24 +536,12 @@ fn recorded_blocks(
         progress(group.len());
         Ok(blocks)
     };
-    let mut rest = &groups[..];
-    while !rest.is_empty() {
-        let (mut end, mut rows) = (0, 0);
-        while end < rest.len() && rows < CHUNK_ROWS {
-            rows += rest[end].len();
-            end += 1;
-        }
-        let batch: Vec<Vec<CpcvBlock>> = rest[..end]
-            .par_iter()
-            .with_max_len(1)
-            .map(run_group)
-            .collect::<Result<_>>()?;
+    in_group_batches(combos, CHUNK_ROWS, run_group, &mut |batch| {
         for blocks in &batch {
             sink(blocks);
         }
-        rest = &rest[end..];
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 /// What CPCV keeps of one combination's days in a block, or in blocks chained in day order

@@ -610,10 +610,6 @@ pub(crate) fn simulate_grid(
         start: train.start.min(test.start),
         end: train.end.max(test.end),
     });
-    // The combinations of one (lookback, skip), consecutive in grid order.
-    let groups: Vec<&[StrategyParams]> = combos
-        .chunk_by(|a, b| (a.lookback, a.skip) == (b.lookback, b.skip))
-        .collect();
     // One task per group: rank its table, simulate the train and test windows side by side
     // (`join`), work out the group's metrics. Each group is a task of its own (`with_max_len`):
     // rayon's default split hands each worker a few long runs of groups that no one else can
@@ -690,25 +686,44 @@ pub(crate) fn simulate_grid(
         progress(group.len());
         Ok((results, block_sums))
     };
-    let mut rest = &groups[..];
-    while !rest.is_empty() {
-        // Whole groups up to at least `batch` combinations.
-        let (mut end, mut rows) = (0, 0);
-        while end < rest.len() && rows < batch {
-            rows += rest[end].len();
-            end += 1;
-        }
-        let finished: Vec<(Vec<ComboResult>, Vec<[f64; 2]>)> = rest[..end]
-            .par_iter()
-            .with_max_len(1)
-            .map(run_group)
-            .collect::<Result<_>>()?;
+    in_group_batches(combos, batch, run_group, &mut |finished| {
+        let rows = finished.iter().map(|(group, _)| group.len()).sum();
         let (mut results, mut block_sums) = (Vec::with_capacity(rows), Vec::new());
         for (group_results, group_sums) in finished {
             results.extend(group_results);
             block_sums.extend(group_sums);
         }
-        sink(&results, &block_sums)?;
+        sink(&results, &block_sums)
+    })
+}
+
+/// Runs `run` on each `(lookback, skip)` group of `combos` (its combinations, consecutive in
+/// grid order), a task per group (`with_max_len`: a worker out of work takes a pending group),
+/// in batches of whole groups of at least `batch` combinations: each batch's outputs go to
+/// `sink` in grid order before the next batch starts, so memory holds one batch. Identical for
+/// any thread count.
+pub(crate) fn in_group_batches<T: Send>(
+    combos: &[StrategyParams],
+    batch: usize,
+    run: impl Fn(&&[StrategyParams]) -> Result<T> + Sync,
+    sink: &mut dyn FnMut(Vec<T>) -> Result<()>,
+) -> Result<()> {
+    let groups: Vec<&[StrategyParams]> = combos
+        .chunk_by(|a, b| (a.lookback, a.skip) == (b.lookback, b.skip))
+        .collect();
+    let mut rest = &groups[..];
+    while !rest.is_empty() {
+        let (mut end, mut rows) = (0, 0);
+        while end < rest.len() && rows < batch {
+            rows += rest[end].len();
+            end += 1;
+        }
+        let finished = rest[..end]
+            .par_iter()
+            .with_max_len(1)
+            .map(&run)
+            .collect::<Result<Vec<T>>>()?;
+        sink(finished)?;
         rest = &rest[end..];
     }
     Ok(())
